@@ -1,0 +1,32 @@
+//! `gauntlet bench <target>`: benchmarks that print one JSON object with
+//! figures and ratios against a baseline measured in the same run.
+
+pub mod engine;
+pub mod proxy;
+pub mod verify;
+
+use super::Exit;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub target: Target,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Target {
+    /// Decisions per second vs. the cost of parsing the same messages.
+    Engine(engine::Args),
+    /// `gauntlet proxy` in front of `gauntlet mock` vs. the mock driven directly.
+    Proxy(proxy::Args),
+    /// The full attack database against a 50-tool policy.
+    Verify(verify::Args),
+}
+
+pub fn run(args: Args) -> Exit {
+    match args.target {
+        Target::Engine(a) => engine::run(a),
+        Target::Proxy(a) => proxy::run(a),
+        Target::Verify(a) => verify::run(a),
+    }
+}

@@ -1,0 +1,11 @@
+//! `gauntlet bench verify`.
+
+use crate::cli::Exit;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(args: Args) -> Exit {
+    eprintln!("gauntlet bench verify: not implemented yet ({args:?})");
+    Exit::CouldNotRun
+}

@@ -1,0 +1,69 @@
+//! The command line: one file per subcommand; `main.rs` only dispatches here.
+
+pub mod bench;
+pub mod conformance;
+pub mod convert;
+pub mod exit;
+pub mod mock;
+pub mod proxy;
+pub mod replay;
+pub mod scenario;
+pub mod validate;
+pub mod verify;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+#[derive(Parser, Debug)]
+#[command(name = "gauntlet", version, about = "Attack-pattern testbench and policy verifier for MCP policy proxies")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a policy file; Intercept's exact messages for Intercept files.
+    Validate(validate::Args),
+    /// Rewrite a policy in another dialect (or say what cannot be expressed).
+    Convert(convert::Args),
+    /// Run a conformance vector file against the engine and proxy core.
+    Conformance(conformance::Args),
+    /// Replay a recorded trace of calls through a policy: one JSON decision per line.
+    Replay(replay::Args),
+    /// Serve a declarative mock MCP server over stdio or Streamable HTTP.
+    Mock(mock::Args),
+    /// Run the enforcing proxy in front of a real MCP server.
+    Proxy(proxy::Args),
+    /// Run the attack database against a policy and report verdicts.
+    Verify(verify::Args),
+    /// Author, lint and list attack scenarios.
+    Scenario(scenario::Args),
+    /// Benchmarks that print JSON figures.
+    Bench(bench::Args),
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::CouldNotRun.code() } else { Exit::Ok.code() };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let exit = match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Conformance(a) => conformance::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Mock(a) => mock::run(a),
+        Command::Proxy(a) => proxy::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Scenario(a) => scenario::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    exit.code()
+}

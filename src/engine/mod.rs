@@ -1,0 +1,168 @@
+//! The policy engine: decides one `tools/call` at a time.
+//!
+//! Sans-IO and deterministic: it takes a typed [`Policy`], a call, the
+//! caller's identity/session, a counter store and `now`, and returns a
+//! [`Decision`]. It never reads the clock, never touches the network, never
+//! sees YAML or JSON-RPC framing. Drivers (the proxy core, `replay`, the
+//! conformance runner, the benchmark) feed it.
+//!
+//! Pipeline (semantics §2.2, §6): hide → default deny → rules (tool's, then
+//! `"*"`'s, conditions read counters *before* this call's increment) →
+//! reservations (increment, limit from the rule's own first `lt`/`lte`,
+//! atomic reserve) → the caller forwards, then commits or rolls back.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::Timestamp;
+use crate::policy::model::{Policy, Window};
+use crate::profile::Profile;
+
+/// A counter's identity in the store: Intercept's key text (`T.C`,
+/// `_global.C`), plus the identity or session for grant/session scopes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CounterKey {
+    pub key: String,
+    pub partition: Option<String>,
+}
+
+impl fmt::Display for CounterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.partition {
+            None => f.write_str(&self.key),
+            Some(p) => write!(f, "{}@{}", self.key, p),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+/// Counter storage (semantics §2.8). Implementations: in-memory (tests,
+/// testbench), SQLite (proxy), and failure simulators (conformance `store_mode`).
+pub trait CounterStore: Send {
+    /// The value a condition sees at `now`: absent → 0; a stored window start
+    /// that differs from the current window start (computed with the STORED
+    /// window length) → 0.
+    fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError>;
+    /// Atomically: value := stored value if its window is current, else 0;
+    /// refuse (Ok(false), no change) if value + amount > limit; else store.
+    fn reserve(
+        &mut self,
+        key: &CounterKey,
+        amount: i64,
+        limit: i64,
+        window: Window,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// value := max(0, value − amount) if the key exists, ignoring windows.
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError>;
+    /// Every stored counter with its raw value (for audits and `state_after`).
+    fn entries(&self) -> Vec<(CounterKey, i64)>;
+}
+
+/// One evaluated `tools/call` as the engine sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolCall<'a> {
+    /// `params.name` (may be empty).
+    pub name: &'a str,
+    /// `params.arguments`; `None` when absent or null. Numbers are read as doubles.
+    pub arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Who is calling: selects the partition of grant- and session-scoped counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CallContext {
+    pub identity: Option<String>,
+    pub session: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DenyCause {
+    Hidden,
+    DefaultDeny,
+    /// A deny rule, or a false condition (engine phase).
+    Rule,
+    /// A reservation was refused (the limit is reached).
+    Limit,
+    /// `Internal policy error`: bad `increment_from`, store failure on reserve.
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Allow,
+    Deny {
+        /// The text after `[INTERCEPT POLICY DENIED] `.
+        message: String,
+        /// The event log's `rule` (`(hidden)`, `(default deny)`, a rule name);
+        /// `None` for reservation and internal denials, as Intercept logs them.
+        rule: Option<String>,
+        /// The rule that caused the denial, by name, even where the event log has none.
+        culprit: Option<String>,
+        cause: DenyCause,
+    },
+}
+
+/// A counter increment made for an allowed call, to commit (keep) or roll back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub key: CounterKey,
+    pub amount: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Reservations held by an allowed call (empty when denied: they were rolled back).
+    pub reservations: Vec<Reservation>,
+    /// Counters this decision read or reserved, with the value after the decision.
+    pub counters: Vec<(CounterKey, i64)>,
+}
+
+impl Decision {
+    pub fn is_allow(&self) -> bool {
+        matches!(self.outcome, Outcome::Allow)
+    }
+}
+
+/// A policy compiled for fast decisions. Cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub struct Engine {
+    policy: Arc<Policy>,
+    profile: Profile,
+}
+
+impl Engine {
+    pub fn new(policy: Arc<Policy>, profile: Profile) -> Engine {
+        Engine { policy, profile }
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Decides one call at `now`. On `Allow` the reservations are held in the
+    /// store; the caller commits by doing nothing or calls [`Engine::rollback`].
+    pub fn decide(
+        &self,
+        store: &mut dyn CounterStore,
+        call: &ToolCall<'_>,
+        ctx: &CallContext,
+        now: Timestamp,
+    ) -> Decision {
+        let _ = (store, call, ctx, now);
+        todo!("engine helper implements the pipeline")
+    }
+
+    /// Undo an allowed call's reservations (the upstream answered with a JSON-RPC `error`).
+    pub fn rollback(&self, store: &mut dyn CounterStore, reservations: &[Reservation]) {
+        for r in reservations {
+            let _ = store.rollback(&r.key, r.amount);
+        }
+    }
+}

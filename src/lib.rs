@@ -1,0 +1,15 @@
+//! gauntlet: an attack-pattern testbench and policy verifier for MCP policy proxies.
+//!
+//! The flow, one module per part:
+//! `policy` (files → typed model) → `engine` (decisions on a given clock) →
+//! `mcp` (JSON-RPC wire, stdio and Streamable HTTP) → `proxy` (sans-IO core
+//! plus thin transport adapters) → `mock` (declarative MCP servers with a
+//! ledger) → `scenario` (the attack database) → `agent` (scripted and seeded
+//! drivers) → `verify` (verdicts) → `report` (table, JSON, JUnit, Markdown,
+//! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
+
+pub mod clock;
+pub mod engine;
+pub mod policy;
+pub mod profile;
+pub mod cli;
