@@ -13,3 +13,4 @@ pub mod engine;
 pub mod policy;
 pub mod profile;
 pub mod cli;
+pub mod gofmt;

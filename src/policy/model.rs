@@ -241,6 +241,10 @@ pub enum CounterScope {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateDef {
+    /// The store key this rule owns, computed by the front end: Intercept's
+    /// `T.C` (or `_global.C` for the `"*"` tool); conditions on
+    /// `Path::State(k)` read the counter whose `key == k`.
+    pub key: String,
     pub counter: String,
     pub window: Window,
     /// Fixed increment (default 1; may be negative, as in Intercept).
