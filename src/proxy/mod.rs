@@ -1,0 +1,10 @@
+//! The enforcing proxy: a sans-IO core plus thin transport adapters.
+//!
+//! `core` takes one agent or upstream message and `now`, and returns what to
+//! send where; it never reads a clock, a socket or a file. The decoding
+//! (`decode`, over `rawjson`), the denial bytes (`denial`), the `tools/list`
+//! filter (`filter`), the pending reservations (`pending`) and the audit
+//! record (`audit`) are its parts. Transports (stdio, HTTP, in-process) feed it.
+
+pub mod audit;
+pub mod core;
