@@ -14,3 +14,4 @@ pub mod policy;
 pub mod profile;
 pub mod cli;
 pub mod gofmt;
+pub mod proxy;
