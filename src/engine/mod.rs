@@ -18,6 +18,15 @@ use crate::clock::Timestamp;
 use crate::policy::model::{Policy, Window};
 use crate::profile::Profile;
 
+mod compile;
+mod conditions;
+mod decide;
+pub mod store;
+mod strict;
+pub mod window;
+
+pub use decide::ANONYMOUS_PARTITION;
+
 /// A counter's identity in the store: Intercept's key text (`T.C`,
 /// `_global.C`), plus the identity or session for grant/session scopes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -131,11 +140,13 @@ impl Decision {
 pub struct Engine {
     policy: Arc<Policy>,
     profile: Profile,
+    compiled: Arc<compile::Compiled>,
 }
 
 impl Engine {
     pub fn new(policy: Arc<Policy>, profile: Profile) -> Engine {
-        Engine { policy, profile }
+        let compiled = Arc::new(compile::Compiled::new(&policy, profile));
+        Engine { policy, profile, compiled }
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
@@ -155,8 +166,7 @@ impl Engine {
         ctx: &CallContext,
         now: Timestamp,
     ) -> Decision {
-        let _ = (store, call, ctx, now);
-        todo!("engine helper implements the pipeline")
+        decide::decide(&self.compiled, self.profile, store, call, ctx, now)
     }
 
     /// Undo an allowed call's reservations (the upstream answered with a JSON-RPC `error`).

@@ -1,0 +1,187 @@
+//! The decision pipeline (semantics §2.2 and §6), in Intercept's order:
+//! hide → default deny → rules (conditions read counters before this call's
+//! increment) → reservations (increment, limit, atomic reserve; earlier
+//! reservations rolled back on any refusal or error).
+//!
+//! It never forwards anything and never commits: an allowed decision holds
+//! its reservations, and the caller rolls them back if the upstream answers
+//! with a JSON-RPC `error`.
+
+use std::borrow::Cow;
+
+use serde_json::Value as Json;
+
+use crate::clock::Timestamp;
+use crate::gofmt;
+use crate::policy::model::CounterScope;
+use crate::profile::Profile;
+
+use super::compile::{CPath, Compiled, CounterSlot};
+use super::conditions::{eval, resolve_args, Actual};
+use super::strict::{self, IncrementError};
+use super::{CallContext, CounterKey, CounterStore, Decision, DenyCause, Outcome, Reservation, ToolCall};
+
+/// The partition used for grant- and session-scoped counters when the
+/// caller has no identity or no session.
+pub const ANONYMOUS_PARTITION: &str = "anonymous";
+
+pub(crate) fn decide(
+    c: &Compiled,
+    profile: Profile,
+    store: &mut dyn CounterStore,
+    call: &ToolCall<'_>,
+    ctx: &CallContext,
+    now: Timestamp,
+) -> Decision {
+    if c.hide_all || c.hidden.contains(call.name) {
+        let message = format!("Tool {} is hidden by policy", gofmt::quote::quote(call.name));
+        return denied(message, Some("(hidden)".into()), None, DenyCause::Hidden, Vec::new());
+    }
+    let plan = match c.tools.get(call.name) {
+        Some(plan) => plan,
+        None if c.default_deny => {
+            let message = format!("Tool {} is not permitted by policy", gofmt::quote::quote(call.name));
+            return denied(message, Some("(default deny)".into()), None, DenyCause::DefaultDeny, Vec::new());
+        }
+        None => &c.unlisted,
+    };
+
+    let mut touched: Vec<usize> = Vec::new();
+    let mut scratch = String::new();
+    for &ri in &plan.rules {
+        let rule = &c.rules[ri];
+        let passes = !rule.deny_action
+            && rule.conditions.iter().all(|cond| {
+                let actual = match &cond.path {
+                    CPath::Args(path) => match resolve_args(call.arguments, path) {
+                        Some(v) => Actual::Json(v),
+                        None => Actual::Missing,
+                    },
+                    CPath::State(slot) => {
+                        mark(&mut touched, *slot);
+                        // §2.9: a read error makes the path missing.
+                        match store.read(&key_for(&c.counters[*slot], ctx), now) {
+                            Ok(v) => Actual::Counter(v),
+                            Err(_) => Actual::Missing,
+                        }
+                    }
+                };
+                eval(cond, actual, &mut scratch)
+            });
+        if !passes {
+            let counters = snapshot(c, store, ctx, now, &touched);
+            return denied(
+                rule.rule_message.clone(),
+                Some(rule.name.clone()),
+                Some(rule.name.clone()),
+                DenyCause::Rule,
+                counters,
+            );
+        }
+    }
+
+    let mut reservations: Vec<Reservation> = Vec::new();
+    for &ri in &plan.stateful {
+        let rule = &c.rules[ri];
+        let Some(state) = &rule.state else { continue };
+        let amount = match &state.increment_from {
+            None => Ok(state.increment),
+            Some(path) => match resolve_args(call.arguments, path) {
+                Some(Json::Number(n)) => strict::increment(profile, n.as_f64().unwrap_or(f64::NAN)),
+                _ => Err(IncrementError::NotANumber),
+            },
+        };
+        let amount = match amount {
+            Ok(a) => a,
+            Err(e) => {
+                let message = e.message(profile, &rule.name);
+                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Internal);
+            }
+        };
+        let Some(limit) = state.limit else { continue };
+        mark(&mut touched, state.slot);
+        let key = key_for(&c.counters[state.slot], ctx);
+        match store.reserve(&key, amount, limit, state.window, now) {
+            Ok(true) => reservations.push(Reservation { key: key.into_owned(), amount }),
+            Ok(false) => {
+                let message = rule.limit_message.clone();
+                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Limit);
+            }
+            Err(_) => {
+                let message = "Internal policy error".to_string();
+                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Internal);
+            }
+        }
+    }
+    let counters = snapshot(c, store, ctx, now, &touched);
+    Decision { outcome: Outcome::Allow, reservations, counters }
+}
+
+/// The store key of `slot` for this caller: shared keys are pre-built,
+/// partitioned ones carry the identity or session.
+fn key_for<'c>(slot: &'c CounterSlot, ctx: &CallContext) -> Cow<'c, CounterKey> {
+    let partition = match slot.scope {
+        CounterScope::Shared => return Cow::Borrowed(&slot.shared),
+        CounterScope::Grant => ctx.identity.as_deref(),
+        CounterScope::Session => ctx.session.as_deref(),
+    };
+    Cow::Owned(CounterKey {
+        key: slot.shared.key.clone(),
+        partition: Some(partition.unwrap_or(ANONYMOUS_PARTITION).to_string()),
+    })
+}
+
+fn mark(touched: &mut Vec<usize>, slot: usize) {
+    if !touched.contains(&slot) {
+        touched.push(slot);
+    }
+}
+
+/// Every counter this decision read or reserved, as a condition would read it now.
+fn snapshot(
+    c: &Compiled,
+    store: &mut dyn CounterStore,
+    ctx: &CallContext,
+    now: Timestamp,
+    touched: &[usize],
+) -> Vec<(CounterKey, i64)> {
+    let mut out = Vec::with_capacity(touched.len());
+    for &slot in touched {
+        let key = key_for(&c.counters[slot], ctx);
+        if let Ok(v) = store.read(&key, now) {
+            out.push((key.into_owned(), v));
+        }
+    }
+    out
+}
+
+/// A reservation-phase denial: undo what this call reserved so far, then deny
+/// without an event-log rule name (as Intercept logs it).
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    c: &Compiled,
+    store: &mut dyn CounterStore,
+    ctx: &CallContext,
+    now: Timestamp,
+    touched: &[usize],
+    reservations: Vec<Reservation>,
+    message: String,
+    culprit: String,
+    cause: DenyCause,
+) -> Decision {
+    for r in &reservations {
+        let _ = store.rollback(&r.key, r.amount);
+    }
+    let counters = snapshot(c, store, ctx, now, touched);
+    denied(message, None, Some(culprit), cause, counters)
+}
+
+fn denied(
+    message: String,
+    rule: Option<String>,
+    culprit: Option<String>,
+    cause: DenyCause,
+    counters: Vec<(CounterKey, i64)>,
+) -> Decision {
+    Decision { outcome: Outcome::Deny { message, rule, culprit, cause }, reservations: Vec::new(), counters }
+}
