@@ -15,3 +15,4 @@ pub mod profile;
 pub mod cli;
 pub mod gofmt;
 pub mod proxy;
+pub mod mock;

@@ -1,0 +1,14 @@
+//! Declarative mock MCP servers: a file in `mock-servers/` becomes a server
+//! that real MCP clients can talk to and that records every message reaching
+//! it in a [`Ledger`]. What an attack "got through" is measured here.
+//!
+//! `spec` is the file format, `server` the sans-IO core (bytes in, replies
+//! out, virtual latency), `ledger` the record. Transports live in `crate::mcp`.
+
+pub mod ledger;
+pub mod server;
+pub mod spec;
+
+pub use ledger::{Ledger, LedgerEntry};
+pub use server::{MockServer, Reply};
+pub use spec::{Behaviour, DuplicateKeys, MockError, ResponseSpec, Risk, RugPull, ServerSpec, ToolSpec};

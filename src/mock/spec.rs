@@ -1,0 +1,325 @@
+//! The mock-server file format (`mock-servers/*.yaml`): server info, tools,
+//! what each tool answers, and the misbehaviours attacks need.
+//!
+//! Loading is strict (unknown keys are errors, with file:line:column), so a
+//! typo in a server file never silently turns a behaviour off. This module
+//! only describes servers; it runs nothing (see `server.rs`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A whole server file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// `instructions` sent in the initialize result (may carry poisoned text).
+    #[serde(default)]
+    pub instructions: Option<String>,
+    pub tools: Vec<ToolSpec>,
+    #[serde(default)]
+    pub behaviour: Behaviour,
+}
+
+/// One tool as listed in `tools/list`, plus what it answers when called.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSpec {
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub description: String,
+    #[serde(rename = "inputSchema")]
+    pub input_schema: Value,
+    /// MCP `ToolAnnotations`, sent as written (hints are untrusted by design).
+    #[serde(default)]
+    pub annotations: Option<Value>,
+    pub risk: Risk,
+    /// Marks a tool invented for the mock (not in the catalogue it imitates).
+    #[serde(default)]
+    pub stand_in: bool,
+    #[serde(default)]
+    pub response: ResponseSpec,
+}
+
+/// What a tool answers. The default is a text block naming the tool.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    /// Text of the single content block; `{{args.x}}` is replaced by argument `x`
+    /// (`{{args}}` by all arguments as JSON, `{{tool}}` by the tool's name).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Answer with a `CallToolResult` carrying `isError: true`.
+    #[serde(default)]
+    pub is_error: bool,
+    /// Answer with a JSON-RPC error instead of a result.
+    #[serde(default)]
+    pub error: Option<ErrorSpec>,
+    /// Simulated latency before the answer.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Every Nth call of this tool fails with a JSON-RPC internal error.
+    #[serde(default)]
+    pub fail_every: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSpec {
+    pub code: i64,
+    pub message: String,
+}
+
+/// Server-wide misbehaviours, switchable in the file or per run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// After N `tools/call`s the listed definitions replace (by name) or join
+    /// the tool set, and `notifications/tools/list_changed` is sent.
+    #[serde(default)]
+    pub rug_pull: Option<RugPull>,
+    /// `tools/list` pages of this size, chained with `nextCursor`.
+    #[serde(default)]
+    pub page_size: Option<usize>,
+    /// Tool lookup ignores case and surrounding whitespace, like lenient SDK servers.
+    #[serde(default)]
+    pub lenient_names: bool,
+    /// Which of two duplicate JSON keys the server believes.
+    #[serde(default)]
+    pub duplicate_keys: DuplicateKeys,
+    /// Unknown `params` members are ignored (Python SDK) instead of rejected with -32602.
+    #[serde(default)]
+    pub ignore_unknown_params: bool,
+    /// After N `tools/call`s the server dies: it answers nothing more.
+    #[serde(default)]
+    pub crash_after: Option<u64>,
+    /// Calls of these tools never get an answer.
+    #[serde(default)]
+    pub hang_on: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RugPull {
+    pub after_calls: u64,
+    pub tools: Vec<ToolSpec>,
+}
+
+/// First-wins or last-wins for duplicate object keys (JS, Python and Go: last).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateKeys {
+    First,
+    #[default]
+    Last,
+}
+
+/// The catalogue's risk categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Read,
+    Write,
+    Execute,
+    Financial,
+    Destructive,
+}
+
+impl Risk {
+    pub const ALL: [Risk; 5] = [Risk::Read, Risk::Write, Risk::Execute, Risk::Financial, Risk::Destructive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Write => "write",
+            Risk::Execute => "execute",
+            Risk::Financial => "financial",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Risk {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Risk, String> {
+        Risk::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown risk category `{s}`: expected one of read, write, execute, financial, destructive"))
+    }
+}
+
+/// A server file that could not be loaded, with where and what to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the problem has a place.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl fmt::Display for MockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}:{}", self.column.unwrap_or(1))?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MockError {}
+
+impl ServerSpec {
+    /// Reads and checks a server file.
+    pub fn load(path: &Path) -> Result<ServerSpec, MockError> {
+        let text = std::fs::read_to_string(path).map_err(|e| MockError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: format!("cannot read the server file: {e}"),
+            help: Some("pass the path of a file such as `mock-servers/aksjah.yaml`".into()),
+        })?;
+        ServerSpec::parse(&text, path)
+    }
+
+    /// Parses server-file text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ServerSpec, MockError> {
+        let spec: ServerSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
+        spec.check(path)?;
+        Ok(spec)
+    }
+
+    /// Checks what serde cannot: unique names, object schemas, sane counts.
+    fn check(&self, path: &Path) -> Result<(), MockError> {
+        let whole_file = |message: String, help: &str| MockError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message,
+            help: Some(help.to_string()),
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let rug = self.behaviour.rug_pull.iter().flat_map(|r| r.tools.iter());
+        for tool in self.tools.iter() {
+            if !seen.insert(tool.name.as_str()) {
+                return Err(whole_file(
+                    format!("tool `{}` is defined twice", tool.name),
+                    "give every tool a unique `name`",
+                ));
+            }
+        }
+        for tool in self.tools.iter().chain(rug) {
+            if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
+                return Err(whole_file(
+                    format!("tool `{}` has an `inputSchema` that is not `type: object`", tool.name),
+                    "MCP requires a JSON Schema object; write `inputSchema: {type: object, properties: {...}}`",
+                ));
+            }
+            if tool.response.fail_every == Some(0) {
+                return Err(whole_file(
+                    format!("tool `{}` has `fail_every: 0`", tool.name),
+                    "use a count of 1 or more, or remove the key",
+                ));
+            }
+        }
+        if self.behaviour.page_size == Some(0) {
+            return Err(whole_file("`page_size` is 0".into(), "use a page size of 1 or more, or remove the key"));
+        }
+        Ok(())
+    }
+
+    /// The tool with this exact name.
+    pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+fn yaml_error(e: &serde_yaml::Error, path: &Path) -> MockError {
+    let text = e.to_string();
+    // serde_yaml appends " at line L column C"; the location goes in front instead.
+    let message = match text.find(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text.clone(),
+    };
+    let help = if message.contains("unknown variant") && RISK_WORDS.iter().all(|w| message.contains(w)) {
+        Some("`risk` is one of read, write, execute, financial, destructive".to_string())
+    } else if message.contains("unknown field") {
+        Some("remove or correct the key; the expected keys are listed above".to_string())
+    } else if message.contains("missing field") {
+        Some("add the missing key".to_string())
+    } else {
+        Some("see mock-servers/aksjah.yaml for a complete example".to_string())
+    };
+    MockError {
+        path: path.to_path_buf(),
+        line: e.location().map(|l| l.line()),
+        column: e.location().map(|l| l.column()),
+        message,
+        help,
+    }
+}
+
+const RISK_WORDS: [&str; 5] = ["read", "write", "execute", "financial", "destructive"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name: t\nversion: '1'\ntools:\n  - name: a\n    description: d\n    inputSchema: {type: object}\n    risk: read\n";
+
+    #[test]
+    fn minimal_file_loads_with_defaults() {
+        let spec = ServerSpec::parse(MINIMAL, Path::new("t.yaml")).unwrap();
+        assert_eq!(spec.tools[0].risk, Risk::Read);
+        assert_eq!(spec.behaviour.duplicate_keys, DuplicateKeys::Last);
+        assert!(!spec.tools[0].stand_in);
+    }
+
+    #[test]
+    fn unknown_risk_names_the_place_and_the_valid_categories() {
+        let bad = MINIMAL.replace("risk: read", "risk: reed");
+        let err = ServerSpec::parse(&bad, Path::new("s.yaml")).unwrap_err();
+        assert_eq!(err.line, Some(7));
+        let shown = err.to_string();
+        assert!(shown.starts_with("s.yaml:7:"), "{shown}");
+        assert!(shown.contains("`reed`"), "{shown}");
+        assert!(shown.contains("read, write, execute, financial, destructive"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_a_line() {
+        let bad = MINIMAL.replace("    risk: read", "    risk: read\n    rsik: write");
+        let err = ServerSpec::parse(&bad, Path::new("s.yaml")).unwrap_err();
+        assert_eq!(err.line, Some(8));
+        assert!(err.message.contains("unknown field `rsik`"), "{}", err.message);
+    }
+
+    #[test]
+    fn risk_round_trips_through_text() {
+        for r in Risk::ALL {
+            assert_eq!(r.as_str().parse::<Risk>(), Ok(r));
+        }
+        assert!("Read".parse::<Risk>().is_err());
+    }
+}
