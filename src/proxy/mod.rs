@@ -8,3 +8,5 @@
 
 pub mod audit;
 pub mod core;
+pub mod grants;
+pub mod sqlite;

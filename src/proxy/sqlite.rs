@@ -1,0 +1,387 @@
+//! Counters that survive a restart: a [`CounterStore`] in one SQLite file.
+//!
+//! Killing and restarting the proxy is an attacker's cheapest way to reset a
+//! limit, so the standalone proxy keeps its counters on disk by default
+//! (semantics §2.8). One table, one row per counter; every reservation runs
+//! in an immediate transaction so two proxies sharing the file cannot both
+//! take the last unit of a limit. This module does not decide what a failure
+//! means: see [`FailOpen`] for `--state-fail-mode open`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::clock::Timestamp;
+use crate::engine::{CounterKey, CounterStore, StoreError};
+use crate::policy::model::Window;
+
+/// The file name inside `--state-dir`.
+pub const STATE_FILE: &str = "gauntlet-state.sqlite";
+
+/// How long a writer waits for another process holding the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The start (Unix seconds) of the window of `length_secs` containing `now`.
+/// Minute, hour and day windows are calendar aligned in UTC, which for a
+/// leap-second-free clock is the same as being aligned to the epoch.
+pub fn window_start(now: Timestamp, length_secs: u64) -> i64 {
+    let len = i64::try_from(length_secs.max(1)).unwrap_or(i64::MAX);
+    now.secs().div_euclid(len) * len
+}
+
+/// Where counters live when `--state-dir` is not given:
+/// `$XDG_STATE_HOME/gauntlet`, else `~/.gauntlet/state`.
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("gauntlet"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| PathBuf::from(home).join(".gauntlet").join("state"))
+}
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+fn store_err(context: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("{context}: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/gauntlet-state.sqlite`, creating `dir` too.
+    pub fn open_in_dir(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| store_err(&format!("cannot create state directory `{}`", dir.display()), e))?;
+        SqliteStore::open(&dir.join(STATE_FILE))
+    }
+
+    /// Opens (creating if needed) the state file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let context = format!("cannot open state file `{}`", path.display());
+        let conn = Connection::open(path).map_err(|e| store_err(&context, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store_err(&context, e))?;
+        // WAL lets readers of one proxy proceed while another writes; if the
+        // file system refuses WAL the default journal still works.
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS counters (
+                key          TEXT    NOT NULL,
+                scoped       INTEGER NOT NULL,
+                partition    TEXT    NOT NULL,
+                value        INTEGER NOT NULL,
+                window_start INTEGER NOT NULL,
+                window_secs  INTEGER NOT NULL,
+                PRIMARY KEY (key, scoped, partition)
+            )",
+        )
+        .map_err(|e| store_err(&context, e))?;
+        Ok(SqliteStore { conn, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `None` and `Some("")` are different partitions, so the partition is
+/// stored as a (scoped, text) pair rather than a nullable column, which a
+/// primary key would not keep unique.
+fn partition_cols(key: &CounterKey) -> (i64, &str) {
+    match &key.partition {
+        None => (0, ""),
+        Some(p) => (1, p.as_str()),
+    }
+}
+
+/// (value, window_start, window_secs) of a stored counter.
+type Row = (i64, i64, i64);
+
+fn load(conn: &Connection, key: &CounterKey) -> rusqlite::Result<Option<Row>> {
+    let (scoped, partition) = partition_cols(key);
+    conn.query_row(
+        "SELECT value, window_start, window_secs FROM counters WHERE key = ?1 AND scoped = ?2 AND partition = ?3",
+        params![key.key, scoped, partition],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+}
+
+impl CounterStore for SqliteStore {
+    fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError> {
+        let row = load(&self.conn, key).map_err(|e| store_err("state read failed", e))?;
+        Ok(match row {
+            Some((value, start, secs)) if start == window_start(now, secs.max(1) as u64) => value,
+            _ => 0,
+        })
+    }
+
+    fn reserve(
+        &mut self,
+        key: &CounterKey,
+        amount: i64,
+        limit: i64,
+        window: Window,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let fail = |e| store_err("state reservation failed", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let secs = window.length_secs();
+        let start = window_start(now, secs);
+        let current = match load(&tx, key).map_err(fail)? {
+            Some((value, stored_start, _)) if stored_start == start => value,
+            _ => 0,
+        };
+        let next = current.saturating_add(amount);
+        if next > limit {
+            return Ok(false);
+        }
+        let (scoped, partition) = partition_cols(key);
+        tx.execute(
+            "INSERT INTO counters (key, scoped, partition, value, window_start, window_secs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (key, scoped, partition) DO UPDATE SET
+                value = excluded.value, window_start = excluded.window_start, window_secs = excluded.window_secs",
+            params![key.key, scoped, partition, next, start, secs as i64],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(true)
+    }
+
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
+        let (scoped, partition) = partition_cols(key);
+        // max(0, value - amount) in one statement: atomic without a transaction.
+        self.conn
+            .execute(
+                "UPDATE counters SET value = MAX(0, value - ?4) WHERE key = ?1 AND scoped = ?2 AND partition = ?3",
+                params![key.key, scoped, partition, amount],
+            )
+            .map_err(|e| store_err("state rollback failed", e))?;
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<(CounterKey, i64)> {
+        let Ok(mut stmt) = self
+            .conn
+            .prepare("SELECT key, scoped, partition, value FROM counters ORDER BY key, scoped, partition")
+        else {
+            return Vec::new();
+        };
+        let rows = stmt.query_map([], |r| {
+            let scoped: i64 = r.get(1)?;
+            let partition: String = r.get(2)?;
+            Ok((
+                CounterKey { key: r.get(0)?, partition: (scoped != 0).then_some(partition) },
+                r.get::<_, i64>(3)?,
+            ))
+        });
+        match rows {
+            Ok(rows) => rows.filter_map(Result::ok).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// What a store failure means, chosen with `--state-fail-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FailMode {
+    /// Errors reach the engine: reads deny with the rule's message, reservations deny as internal errors.
+    #[default]
+    Closed,
+    /// Errors are swallowed: reads give 0, reservations succeed uncounted, rollbacks are ignored.
+    Open,
+}
+
+impl std::str::FromStr for FailMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "closed" => Ok(FailMode::Closed),
+            "open" => Ok(FailMode::Open),
+            other => Err(format!("unknown state fail mode `{other}`: expected `open` or `closed`")),
+        }
+    }
+}
+
+/// Wraps any store with Intercept's fail-open behaviour (semantics §2.9):
+/// every call that passes the argument rules is allowed while the store fails.
+pub struct FailOpen {
+    inner: Box<dyn CounterStore>,
+}
+
+impl FailOpen {
+    pub fn new(inner: Box<dyn CounterStore>) -> FailOpen {
+        FailOpen { inner }
+    }
+}
+
+impl CounterStore for FailOpen {
+    fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError> {
+        Ok(self.inner.read(key, now).unwrap_or(0))
+    }
+
+    fn reserve(
+        &mut self,
+        key: &CounterKey,
+        amount: i64,
+        limit: i64,
+        window: Window,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self.inner.reserve(key, amount, limit, window, now).unwrap_or(true))
+    }
+
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
+        let _ = self.inner.rollback(key, amount);
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<(CounterKey, i64)> {
+        self.inner.entries()
+    }
+}
+
+/// Applies a fail mode to a store.
+pub fn with_fail_mode(store: Box<dyn CounterStore>, mode: FailMode) -> Box<dyn CounterStore> {
+    match mode {
+        FailMode::Closed => store,
+        FailMode::Open => Box::new(FailOpen::new(store)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str, p: Option<&str>) -> CounterKey {
+        CounterKey { key: k.into(), partition: p.map(String::from) }
+    }
+
+    const T0: i64 = 1_772_449_200; // 2026-03-02T11:00:00Z, a minute boundary
+
+    #[test]
+    fn restart_keeps_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_secs(T0 + 5);
+        {
+            let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+            assert!(s.reserve(&key("t.c", None), 2, 3, Window::Minute, now).unwrap());
+        }
+        let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+        assert_eq!(s.read(&key("t.c", None), now).unwrap(), 2);
+        assert!(!s.reserve(&key("t.c", None), 2, 3, Window::Minute, now).unwrap());
+        assert!(s.reserve(&key("t.c", None), 1, 3, Window::Minute, now).unwrap());
+        assert_eq!(s.entries(), vec![(key("t.c", None), 3)]);
+    }
+
+    #[test]
+    fn window_rollover_resets_reads_and_reservations() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let k = key("t.c", None);
+        assert!(s.reserve(&k, 5, 5, Window::Minute, Timestamp::from_secs(T0 + 59)).unwrap());
+        assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 59)).unwrap(), 5);
+        assert!(!s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 59)).unwrap());
+        assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 60)).unwrap(), 0);
+        assert!(s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 60)).unwrap());
+        assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 60)).unwrap(), 1);
+        // A read uses the STORED window length: an hour-long counter is still current a minute later.
+        let h = key("t.h", None);
+        assert!(s.reserve(&h, 1, 9, Window::Hour, Timestamp::from_secs(T0)).unwrap());
+        assert_eq!(s.read(&h, Timestamp::from_secs(T0 + 61)).unwrap(), 1);
+        assert_eq!(s.read(&h, Timestamp::from_secs(T0 + 3600)).unwrap(), 0);
+    }
+
+    #[test]
+    fn rollback_floors_at_zero_and_ignores_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let k = key("t.c", None);
+        s.rollback(&k, 1).unwrap();
+        assert!(s.entries().is_empty(), "rollback of an absent key creates nothing");
+        assert!(s.reserve(&k, 2, 5, Window::Minute, Timestamp::from_secs(T0)).unwrap());
+        s.rollback(&k, 5).unwrap();
+        assert_eq!(s.entries(), vec![(k.clone(), 0)]);
+        s.rollback(&k, -3).unwrap();
+        assert_eq!(s.read(&k, Timestamp::from_secs(T0)).unwrap(), 3);
+    }
+
+    #[test]
+    fn partitions_are_separate_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let now = Timestamp::from_secs(T0);
+        assert!(s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now).unwrap());
+        assert!(s.reserve(&key("t.c", Some("bob")), 1, 1, Window::Day, now).unwrap());
+        assert!(s.reserve(&key("t.c", Some("")), 1, 1, Window::Day, now).unwrap());
+        assert!(s.reserve(&key("t.c", None), 1, 1, Window::Day, now).unwrap());
+        assert!(!s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now).unwrap());
+        assert_eq!(s.entries().len(), 4);
+    }
+
+    #[test]
+    fn concurrent_opens_of_one_file_never_overshoot_a_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        SqliteStore::open(&path).unwrap();
+        let now = Timestamp::from_secs(T0);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut s = SqliteStore::open(&path).unwrap();
+                    (0..25)
+                        .filter(|_| s.reserve(&key("t.c", None), 1, 30, Window::Hour, now).unwrap())
+                        .count()
+                })
+            })
+            .collect();
+        let granted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(granted, 30);
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.read(&key("t.c", None), now).unwrap(), 30);
+    }
+
+    struct Broken;
+    impl CounterStore for Broken {
+        fn read(&mut self, _: &CounterKey, _: Timestamp) -> Result<i64, StoreError> {
+            Err(StoreError("down".into()))
+        }
+        fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<bool, StoreError> {
+            Err(StoreError("down".into()))
+        }
+        fn rollback(&mut self, _: &CounterKey, _: i64) -> Result<(), StoreError> {
+            Err(StoreError("down".into()))
+        }
+        fn entries(&self) -> Vec<(CounterKey, i64)> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn fail_modes() {
+        let k = key("t.c", None);
+        let now = Timestamp::from_secs(T0);
+        let mut closed = with_fail_mode(Box::new(Broken), FailMode::Closed);
+        assert!(closed.read(&k, now).is_err());
+        assert!(closed.reserve(&k, 1, 1, Window::Minute, now).is_err());
+        let mut open = with_fail_mode(Box::new(Broken), FailMode::Open);
+        assert_eq!(open.read(&k, now), Ok(0));
+        assert_eq!(open.reserve(&k, 1, 1, Window::Minute, now), Ok(true));
+        assert_eq!(open.rollback(&k, 1), Ok(()));
+        assert_eq!("open".parse::<FailMode>(), Ok(FailMode::Open));
+        assert!("shut".parse::<FailMode>().unwrap_err().contains("`shut`"));
+    }
+}
