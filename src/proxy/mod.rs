@@ -10,3 +10,6 @@ pub mod audit;
 pub mod core;
 pub mod grants;
 pub mod sqlite;
+pub mod inprocess;
+pub mod decode;
+pub mod rawjson;

@@ -1,0 +1,152 @@
+//! The in-process adapter: a [`ProxyCore`] joined to a [`MockServer`] on a
+//! virtual clock, with no threads, sockets or sleeps.
+//!
+//! This is what the testbench drives. The caller says when each agent message
+//! is sent; upstream replies with a simulated latency are queued and only
+//! delivered (through the core, where commit or rollback happens) when the
+//! caller advances time. Delivery order is deterministic: due time, then the
+//! order the replies were produced. Several sends at the same `now` with
+//! replies due later are exactly "concurrent calls racing a counter".
+//!
+//! It refuses to read any clock: time only moves through `send` and `advance_to`.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::clock::Timestamp;
+use crate::engine::CallContext;
+use crate::mock::server::MockServer;
+
+use super::core::{AuditRecord, Output, ProxyCore};
+
+const NANOS_PER_MILLI: i64 = 1_000_000;
+
+/// An upstream reply waiting for its simulated latency to pass.
+struct Queued {
+    due: Timestamp,
+    seq: u64,
+    bytes: Vec<u8>,
+    ctx: CallContext,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+pub struct InProcess {
+    core: ProxyCore,
+    server: MockServer,
+    queue: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    audit: Vec<AuditRecord>,
+    /// Agent-visible messages delivered while `send` caught up with replies
+    /// already due; `advance_to` hands them out with their times.
+    held: Vec<(Timestamp, Vec<u8>)>,
+}
+
+impl InProcess {
+    pub fn new(core: ProxyCore, server: MockServer) -> InProcess {
+        InProcess { core, server, queue: BinaryHeap::new(), seq: 0, audit: Vec::new(), held: Vec::new() }
+    }
+
+    /// The agent sends one message at `now`; returns what reaches the agent by
+    /// `now` in answer to it (denials immediately; upstream replies with delay 0).
+    ///
+    /// Replies queued earlier and due by `now` are delivered first, so their
+    /// commits and rollbacks precede this decision; what they carry to the
+    /// agent is returned by the next [`InProcess::advance_to`].
+    pub fn send(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
+        let caught_up = self.advance_queue(now);
+        self.held.extend(caught_up);
+        let outputs = self.core.from_agent(bytes, ctx, now);
+        let mut to_agent = Vec::new();
+        self.route(outputs, ctx, now, &mut to_agent);
+        // Replies with no latency were queued at `now`: deliver them now.
+        let immediate = self.advance_queue(now);
+        to_agent.extend(immediate);
+        to_agent.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// Delivers every delayed upstream reply due by `now` through the core
+    /// (commit/rollback happen here); returns agent-visible messages with their delivery times.
+    pub fn advance_to(&mut self, now: Timestamp) -> Vec<(Timestamp, Vec<u8>)> {
+        let mut out = std::mem::take(&mut self.held);
+        out.extend(self.advance_queue(now));
+        out
+    }
+
+    /// When the next queued reply falls due, if any (the driver's next deadline).
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.queue.peek().map(|Reverse(q)| q.due)
+    }
+
+    /// Upstream replies not yet delivered (a hung tool's call never leaves this count at zero).
+    pub fn in_flight(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn core(&self) -> &ProxyCore {
+        &self.core
+    }
+
+    pub fn core_mut(&mut self) -> &mut ProxyCore {
+        &mut self.core
+    }
+
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    pub fn server_mut(&mut self) -> &mut MockServer {
+        &mut self.server
+    }
+
+    pub fn audit(&self) -> &[AuditRecord] {
+        &self.audit
+    }
+
+    fn advance_queue(&mut self, now: Timestamp) -> Vec<(Timestamp, Vec<u8>)> {
+        let mut to_agent = Vec::new();
+        while self.queue.peek().is_some_and(|Reverse(q)| q.due <= now) {
+            let Some(Reverse(q)) = self.queue.pop() else { break };
+            let outputs = self.core.from_upstream(&q.bytes, &q.ctx, q.due);
+            self.route(outputs, &q.ctx, q.due, &mut to_agent);
+        }
+        to_agent
+    }
+
+    /// Sends the core's outputs on: to the mock (its replies are queued), to the agent, to the audit.
+    fn route(&mut self, outputs: Vec<Output>, ctx: &CallContext, now: Timestamp, to_agent: &mut Vec<(Timestamp, Vec<u8>)>) {
+        for output in outputs {
+            match output {
+                Output::ToAgent(bytes) => to_agent.push((now, bytes)),
+                Output::Audit(record) => self.audit.push(record),
+                Output::ToUpstream(bytes) => {
+                    for reply in self.server.handle(&bytes, ctx, now) {
+                        let delay = i64::try_from(reply.delay_ms).unwrap_or(i64::MAX / NANOS_PER_MILLI);
+                        self.seq += 1;
+                        self.queue.push(Reverse(Queued {
+                            due: now.plus_nanos(delay.saturating_mul(NANOS_PER_MILLI)),
+                            seq: self.seq,
+                            bytes: reply.bytes,
+                            ctx: ctx.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+}
