@@ -1,0 +1,480 @@
+//! Which agent messages are evaluated, decided exactly as Intercept's Go
+//! `encoding/json` decoding does (semantics §2.1), plus the strict profile's
+//! refusals (§7 G-1, G-2, G-4, G-13, G-14).
+//!
+//! Intercept decodes into typed structs: member names match
+//! case-insensitively (Unicode simple folding, so `argument\u017f` is
+//! `arguments`), the last of repeated members wins, repeated `arguments`
+//! objects merge, and any type error (or a number overflowing a double inside
+//! `arguments`) means "not evaluated, forwarded as is". This module
+//! reproduces that over [`rawjson`](super::rawjson) trees; it decides nothing
+//! about policy.
+
+use serde_json::{Map, Value};
+
+use super::rawjson::{self, Kind, Member, Node, ParseError};
+use crate::profile::Profile;
+
+/// What an agent message is, for the core.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Classified {
+    /// A `tools/call` that Intercept evaluates.
+    ToolCall(CallMsg),
+    /// A `tools/list` request: its response is filtered when it has an id.
+    ToolsList { id: Option<Vec<u8>> },
+    /// A top-level array: handled per transport by the core.
+    Batch,
+    /// Forwarded without evaluation: other methods, responses, non-JSON, and
+    /// (intercept profile) any `tools/call` that fails to decode.
+    Passthrough(Unevaluated),
+    /// Strict profile (and, in both profiles, nesting deeper than
+    /// `rawjson::MAX_DEPTH`): answered with a JSON-RPC error, never forwarded.
+    Refused(Refusal),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallMsg {
+    /// The raw id bytes; `None` for a notification.
+    pub id: Option<Vec<u8>>,
+    pub name: String,
+    /// `None` when absent or null.
+    pub arguments: Option<Map<String, Value>>,
+}
+
+/// Why a message was forwarded unevaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unevaluated {
+    NotJson,
+    NotToolsCall,
+    /// A JSON type error in a typed field, or an overflowing number in `arguments` (G-1).
+    TypeError,
+    MissingParams,
+}
+
+/// A strict-profile refusal: the JSON-RPC error to answer with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub code: i64,
+    pub message: String,
+    /// The request id to echo, when one was readable unambiguously.
+    pub id: Option<Vec<u8>>,
+    /// The tool name as best read, for the audit record ("" when unknown).
+    pub tool: String,
+    /// A notification: JSON-RPC allows no answer, so the refusal is silent.
+    pub silent: bool,
+}
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_PARAMS: i64 = -32602;
+
+/// The envelope as Go's struct decoding sees it (`json.RawMessage` for id,
+/// params, result and error).
+#[derive(Clone, Debug, Default)]
+pub struct Envelope<'n> {
+    pub jsonrpc: Option<String>,
+    pub id: Option<&'n Node>,
+    pub method: Option<String>,
+    pub params: Option<&'n Node>,
+    pub result: Option<&'n Node>,
+    pub error: Option<&'n Node>,
+    /// A typed field had the wrong JSON type.
+    pub type_error: bool,
+}
+
+const ENVELOPE_FIELDS: [&str; 6] = ["jsonrpc", "id", "method", "params", "result", "error"];
+const PARAMS_FIELDS: [&str; 2] = ["name", "arguments"];
+
+/// Go's field-name folding (`encoding/json` foldName): ASCII letters upper-cased,
+/// every other rune mapped to the smallest rune of its simple-fold orbit. Only
+/// U+017F (ſ → S) and U+212A (Kelvin → K) fold onto ASCII, and every field
+/// name here is ASCII, so those are the only non-ASCII runes that matter.
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{17f}' => 'S',
+        '\u{212a}' => 'K',
+        c => c.to_ascii_uppercase(),
+    }
+}
+
+/// Go's case-insensitive member-name match.
+pub fn fold_eq(key: &str, field: &str) -> bool {
+    key.chars().map(fold_char).eq(field.chars().map(fold_char))
+}
+
+fn field_of<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
+    fields.iter().copied().find(|f| *f == key).or_else(|| fields.iter().copied().find(|f| fold_eq(key, f)))
+}
+
+/// A string field: strings set it, null leaves it, anything else is a type error.
+fn string_field(slot: &mut Option<String>, node: &Node, type_error: &mut bool) {
+    match &node.kind {
+        Kind::Str(s) => *slot = Some(s.text.clone()),
+        Kind::Null => {}
+        _ => *type_error = true,
+    }
+}
+
+/// Decodes the members of a top-level object as Intercept's message struct.
+pub fn envelope(members: &[Member]) -> Envelope<'_> {
+    let mut env = Envelope::default();
+    for m in members {
+        match field_of(&m.key.text, &ENVELOPE_FIELDS) {
+            Some("jsonrpc") => string_field(&mut env.jsonrpc, &m.value, &mut env.type_error),
+            Some("method") => string_field(&mut env.method, &m.value, &mut env.type_error),
+            Some("id") => env.id = Some(&m.value),
+            Some("params") => env.params = Some(&m.value),
+            Some("result") => env.result = Some(&m.value),
+            Some("error") => env.error = Some(&m.value),
+            _ => {}
+        }
+    }
+    env
+}
+
+/// `params` decoded as `{name string; arguments map[string]any}`; `Err` on a type error.
+fn call_params(params: &Node) -> Result<(String, Option<Map<String, Value>>), Unevaluated> {
+    let members = match &params.kind {
+        Kind::Null => return Ok((String::new(), None)),
+        Kind::Object(m) => m,
+        _ => return Err(Unevaluated::TypeError),
+    };
+    let mut name = None;
+    let mut arguments: Option<Map<String, Value>> = None;
+    let mut type_error = false;
+    for m in members {
+        match field_of(&m.key.text, &PARAMS_FIELDS) {
+            Some("name") => string_field(&mut name, &m.value, &mut type_error),
+            Some("arguments") => match &m.value.kind {
+                Kind::Null => arguments = None,
+                Kind::Object(inner) => {
+                    let map = arguments.get_or_insert_with(Map::new);
+                    if rawjson::merge_members(map, inner).is_err() {
+                        type_error = true;
+                    }
+                }
+                _ => type_error = true,
+            },
+            _ => {}
+        }
+    }
+    if type_error {
+        return Err(Unevaluated::TypeError);
+    }
+    Ok((name.unwrap_or_default(), arguments))
+}
+
+fn raw_id(id: Option<&Node>, src: &[u8]) -> Option<Vec<u8>> {
+    id.map(|n| n.raw(src).to_vec())
+}
+
+/// Classifies one agent message (not a batch element: see [`classify_object`]).
+pub fn classify(src: &[u8], profile: Profile) -> Classified {
+    let node = match rawjson::parse(src) {
+        Ok(node) => node,
+        Err(ParseError::TooDeep(_)) => {
+            return Classified::Refused(refusal(
+                INVALID_REQUEST,
+                format!("message nests deeper than {} levels", rawjson::MAX_DEPTH),
+                None,
+                String::new(),
+            ))
+        }
+        Err(ParseError::Syntax(_)) if profile == Profile::Strict => {
+            return Classified::Refused(refusal(PARSE_ERROR, "parse error: not valid JSON".into(), None, String::new()))
+        }
+        Err(ParseError::Syntax(_)) => return Classified::Passthrough(Unevaluated::NotJson),
+    };
+    match &node.kind {
+        Kind::Array(_) => Classified::Batch,
+        Kind::Object(_) => classify_object(&node, src, profile),
+        // Go decodes `null` into the struct as a no-op: no method, not evaluated.
+        Kind::Null if profile == Profile::Intercept => Classified::Passthrough(Unevaluated::NotToolsCall),
+        _ if profile == Profile::Intercept => Classified::Passthrough(Unevaluated::TypeError),
+        _ => Classified::Refused(refusal(
+            INVALID_REQUEST,
+            "invalid request: a JSON-RPC message must be an object".into(),
+            None,
+            String::new(),
+        )),
+    }
+}
+
+/// Classifies one parsed object (a whole message or a batch element).
+pub fn classify_object(node: &Node, src: &[u8], profile: Profile) -> Classified {
+    let Kind::Object(members) = &node.kind else {
+        return Classified::Passthrough(Unevaluated::TypeError);
+    };
+    if profile == Profile::Strict {
+        if let Some(r) = strict_refusal(members, src) {
+            return Classified::Refused(r);
+        }
+    }
+    let env = envelope(members);
+    if env.type_error {
+        return Classified::Passthrough(Unevaluated::TypeError);
+    }
+    match env.method.as_deref() {
+        Some("tools/call") => {
+            let Some(params) = env.params else {
+                return Classified::Passthrough(Unevaluated::MissingParams);
+            };
+            match call_params(params) {
+                Ok((name, arguments)) => Classified::ToolCall(CallMsg { id: raw_id(env.id, src), name, arguments }),
+                Err(why) => Classified::Passthrough(why),
+            }
+        }
+        Some("tools/list") => Classified::ToolsList { id: raw_id(env.id, src) },
+        _ => Classified::Passthrough(Unevaluated::NotToolsCall),
+    }
+}
+
+fn refusal(code: i64, message: String, id: Option<Vec<u8>>, tool: String) -> Refusal {
+    Refusal { code, message, id, tool, silent: false }
+}
+
+/// Keys that Go would read as `field` but that are not spelled exactly `field`,
+/// or that repeat it.
+fn ambiguous_keys(members: &[Member], fields: &[&str]) -> Option<String> {
+    for field in fields {
+        let spellings: Vec<&str> =
+            members.iter().map(|m| m.key.text.as_str()).filter(|k| fold_eq(k, field)).collect();
+        if spellings.len() > 1 {
+            return Some(format!("member `{field}` appears {} times", spellings.len()));
+        }
+        if let Some(k) = spellings.first().filter(|k| **k != *field) {
+            return Some(format!("member `{k}` is not spelled `{field}`"));
+        }
+    }
+    None
+}
+
+/// Strict profile: a message whose method reads as `tools/call` under any
+/// spelling must decode unambiguously and with the right types, or it is
+/// refused. Returns `None` for messages strict lets through to the normal
+/// (Intercept) classification.
+fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
+    let looks_like_call = members.iter().any(|m| {
+        fold_eq(&m.key.text, "method") && matches!(&m.value.kind, Kind::Str(s) if fold_eq(&s.text, "tools/call"))
+    });
+    if !looks_like_call {
+        return None;
+    }
+    let ids: Vec<&Member> = members.iter().filter(|m| fold_eq(&m.key.text, "id")).collect();
+    let id = match ids.as_slice() {
+        [m] if m.key.text == "id" && matches!(m.value.kind, Kind::Str(_) | Kind::Number(_)) => {
+            Some(m.value.raw(src).to_vec())
+        }
+        _ => None,
+    };
+    let params = members.iter().rev().find(|m| fold_eq(&m.key.text, "params")).map(|m| &m.value);
+    let tool = params
+        .and_then(|p| match &p.kind {
+            Kind::Object(pm) => pm.iter().rev().find(|m| fold_eq(&m.key.text, "name")),
+            _ => None,
+        })
+        .and_then(|m| match &m.value.kind {
+            Kind::Str(s) => Some(s.text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let envelope_problem = || -> Option<String> {
+        if let Some(why) = ambiguous_keys(members, &ENVELOPE_FIELDS) {
+            return Some(why);
+        }
+        for m in members {
+            match (m.key.text.as_str(), &m.value.kind) {
+                ("jsonrpc", Kind::Str(s)) if s.text == "2.0" => {}
+                ("jsonrpc", _) => return Some("`jsonrpc` must be the string \"2.0\"".into()),
+                ("method", Kind::Str(s)) if s.text == "tools/call" => {}
+                ("method", _) => return Some("`method` must be spelled exactly `tools/call`".into()),
+                ("id", Kind::Str(_) | Kind::Number(_)) => {}
+                ("id", _) => return Some("`id` must be a string or a number".into()),
+                _ => {}
+            }
+        }
+        if !members.iter().any(|m| m.key.text == "jsonrpc") {
+            return Some("`jsonrpc` is missing".into());
+        }
+        if members.iter().any(|m| m.key.lossy || m.value.has_lossy_text()) {
+            return Some("the message holds invalid UTF-8".into());
+        }
+        None
+    };
+    if let Some(why) = envelope_problem() {
+        return Some(refusal(INVALID_REQUEST, format!("invalid request: {why}"), id, tool));
+    }
+    let params_problem = || -> Option<String> {
+        let Some(p) = params else {
+            return Some("`params` is missing".into());
+        };
+        let Kind::Object(pm) = &p.kind else {
+            return Some("`params` must be an object".into());
+        };
+        if let Some(why) = ambiguous_keys(pm, &PARAMS_FIELDS) {
+            return Some(why);
+        }
+        match pm.iter().find(|m| m.key.text == "name").map(|m| &m.value.kind) {
+            Some(Kind::Str(_)) => {}
+            _ => return Some("`params.name` must be a string".into()),
+        }
+        match pm.iter().find(|m| m.key.text == "arguments").map(|m| &m.value.kind) {
+            None | Some(Kind::Null) | Some(Kind::Object(_)) => {}
+            Some(_) => return Some("`params.arguments` must be an object".into()),
+        }
+        if p.has_duplicate_keys() {
+            return Some("an object inside `params` repeats a key".into());
+        }
+        if p.has_overflow() {
+            return Some("a number inside `params` overflows a double".into());
+        }
+        None
+    };
+    if let Some(why) = params_problem() {
+        return Some(refusal(INVALID_PARAMS, format!("invalid params: {why}"), id, tool));
+    }
+    if id.is_none() {
+        // G-13: a tools/call notification can carry no result; JSON-RPC forbids answering it.
+        let mut r = refusal(INVALID_REQUEST, "invalid request: `tools/call` sent as a notification".into(), None, tool);
+        r.silent = true;
+        return Some(r);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(line: &str) -> Classified {
+        classify(line.as_bytes(), Profile::Intercept)
+    }
+
+    fn strict(line: &str) -> Classified {
+        classify(line.as_bytes(), Profile::Strict)
+    }
+
+    fn tool_call(name: &str, id: Option<&str>, args: Option<Value>) -> Classified {
+        Classified::ToolCall(CallMsg {
+            id: id.map(|i| i.as_bytes().to_vec()),
+            name: name.into(),
+            arguments: args.and_then(|a| a.as_object().cloned()),
+        })
+    }
+
+    #[test]
+    fn plain_call_keeps_raw_id_and_double_arguments() {
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1.50,"method":"tools/call","params":{"name":"t","arguments":{"n":5}}}"#),
+            tool_call("t", Some("1.50"), Some(json!({"n": 5.0})))
+        );
+    }
+
+    #[test]
+    fn case_variants_last_wins_and_arguments_merge() {
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b","arguments":{"x":1,"y":1},"ARGUMENTS":{"y":2},"argument\u017f":{"z":3}}}"#),
+            tool_call("b", Some("1"), Some(json!({"x": 1.0, "y": 2.0, "z": 3.0})))
+        );
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":1},"arguments":null}}"#),
+            tool_call("t", Some("1"), None)
+        );
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","name":null}}"#),
+            tool_call("t", Some("1"), None)
+        );
+    }
+
+    #[test]
+    fn type_errors_and_overflow_are_not_evaluated() {
+        for line in [
+            r#"{"jsonrpc":2.0,"id":1,"method":"tools/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"JSONRPC":2}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":0}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","NAME":0}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"n":1e400}}}"#,
+            "5",
+        ] {
+            assert_eq!(call(line), Classified::Passthrough(Unevaluated::TypeError), "{line}");
+        }
+        // Overflow outside `arguments` is never converted, so it is harmless to Go.
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1e400,"method":"tools/call","params":{"name":"t","x":1e400}}"#),
+            tool_call("t", Some("1e400"), None)
+        );
+    }
+
+    #[test]
+    fn method_must_be_exact_and_params_present() {
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":3,"method":"Tools/Call","params":{"name":"x"}}"#),
+            Classified::Passthrough(Unevaluated::NotToolsCall)
+        );
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call"}"#), Classified::Passthrough(Unevaluated::MissingParams));
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":null}"#), tool_call("", Some("4"), None));
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":5,"Method":"tools\/call","params":{"name":"x"}}"#), tool_call("x", Some("5"), None));
+        assert_eq!(call("not json at all"), Classified::Passthrough(Unevaluated::NotJson));
+        assert_eq!(call("null"), Classified::Passthrough(Unevaluated::NotToolsCall));
+        assert_eq!(call(r#"[{"jsonrpc":"2.0"}]"#), Classified::Batch);
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":"a","method":"tools/list"}"#), Classified::ToolsList { id: Some(b"\"a\"".to_vec()) });
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        let line = b"{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"a\xffb\"}}";
+        assert_eq!(classify(line, Profile::Intercept), tool_call("a\u{fffd}b", None, None));
+        assert!(matches!(classify(line, Profile::Strict), Classified::Refused(r) if r.code == INVALID_REQUEST));
+    }
+
+    #[test]
+    fn strict_refuses_every_ambiguity_in_a_call() {
+        let refused = [
+            (r#"{"jsonrpc":2.0,"id":1,"method":"tools/call","params":{"name":"t"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","Method":"ping","params":{"name":"t"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"Tools/Call","params":{"name":"t"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","argument\u017f":{}}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":1,"x":2}}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":1e400}}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":null}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#, INVALID_PARAMS),
+            ("not json", PARSE_ERROR),
+        ];
+        for (line, code) in refused {
+            match strict(line) {
+                Classified::Refused(r) => assert_eq!(r.code, code, "{line}: {}", r.message),
+                other => panic!("{line}: expected a refusal, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn strict_keeps_the_id_only_when_unambiguous_and_refuses_notifications_silently() {
+        let Classified::Refused(r) = strict(r#"{"jsonrpc":"2.0","id":"k","method":"tools/call","params":{"name":"a","name":"b"}}"#) else {
+            panic!("not refused")
+        };
+        assert_eq!((r.id.as_deref(), r.tool.as_str(), r.silent), (Some(&b"\"k\""[..]), "b", false));
+        let Classified::Refused(r) = strict(r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#) else {
+            panic!("not refused")
+        };
+        assert!(r.silent);
+    }
+
+    #[test]
+    fn strict_evaluates_clean_calls_and_leaves_other_methods_alone() {
+        assert_eq!(
+            strict(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t","arguments":{"a":{"b":[1]}},"_meta":{}}}"#),
+            tool_call("t", Some("2"), Some(json!({"a": {"b": [1.0]}})))
+        );
+        assert_eq!(
+            strict(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","Method":"x"}"#),
+            Classified::Passthrough(Unevaluated::NotToolsCall)
+        );
+    }
+}
