@@ -13,6 +13,3 @@ pub mod sqlite;
 pub mod inprocess;
 pub mod decode;
 pub mod rawjson;
-pub mod auditlog;
-pub mod child;
-pub mod stdio;
