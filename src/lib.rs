@@ -14,5 +14,7 @@ pub mod policy;
 pub mod profile;
 pub mod cli;
 pub mod gofmt;
-pub mod proxy;
 pub mod mock;
+pub mod proxy;
+pub mod scenario;
+pub mod agent;

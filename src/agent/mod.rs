@@ -1,0 +1,338 @@
+//! Agent drivers: turn a scenario's behaviour × one target tool into a timed
+//! plan of JSON-RPC messages.
+//!
+//! Scripted steps and seeded random behaviour both become the same
+//! [`Action`] list, so one player replays either and the shrinker can cut
+//! either down. Everything here is pure: same inputs and seed, same plan.
+//! The MCP handshake (initialize, notifications/initialized, tools/list) is
+//! not part of the plan: the player sends it whenever a session is first used.
+
+pub mod generate;
+pub mod names;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step};
+
+/// One message the agent sends, `at` nanoseconds after the run starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub at: i64,
+    pub session: u32,
+    pub identity: u32,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// A well-formed `tools/call`.
+    Call { name: String, arguments: Value },
+    /// A `tools/list`.
+    List,
+    /// A raw line from a template, with everything but the id filled in.
+    Raw { line: String, name: String, arguments: Value },
+}
+
+/// The tool an attack runs against and what the templates may need about it.
+#[derive(Clone, Debug)]
+pub struct Target<'a> {
+    pub tool: &'a ToolInfo,
+    /// A name the policy lets through on the same server, for case-variant key tricks.
+    pub decoy: String,
+    pub per_call_cap: Option<f64>,
+    pub per_window_cap: Option<f64>,
+}
+
+/// Builds the plan for a behaviour; errors name what the target lacks (e.g. no amount cap).
+pub fn plan(behaviour: &Behaviour, target: &Target<'_>, seed: u64) -> Result<Vec<Action>, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut actions = plan_steps(&behaviour.steps, target, &mut rng)?;
+    if let Some(r) = &behaviour.random {
+        actions.extend(plan_random(r, target, &mut rng));
+    }
+    actions.sort_by_key(|a| a.at);
+    Ok(actions)
+}
+
+/// Scripted steps: session and identity numbering starts at 1 and only moves forward.
+pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> Result<Vec<Action>, String> {
+    let mut out = Vec::new();
+    let (mut session, mut identity) = (1u32, 1u32);
+    let (mut next_session, mut next_identity) = (2u32, 2u32);
+    for step in steps {
+        if step.session == Rotation::New {
+            session = next_session;
+            next_session += 1;
+        }
+        if step.identity == Rotation::New {
+            identity = next_identity;
+            next_identity += 1;
+        }
+        for i in 0..step.calls {
+            if step.session == Rotation::EachCall {
+                session = next_session;
+                next_session += 1;
+            }
+            if step.identity == Rotation::EachCall {
+                identity = next_identity;
+                next_identity += 1;
+            }
+            let offset = if step.concurrent { 0 } else { step.over.nanos() / step.calls as i64 * i as i64 };
+            let at = step.at.nanos() + offset;
+            let payload = if step.list {
+                Payload::List
+            } else {
+                let mut arguments = generate::generate(step.args, &target.tool.input_schema, rng);
+                apply_set(&mut arguments, &step.set, target)?;
+                let name = names::variant(&target.tool.name, step.name_variant);
+                match &step.raw {
+                    Some(template) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
+                    None => Payload::Call { name, arguments },
+                }
+            };
+            out.push(Action { at, session, identity, payload });
+        }
+    }
+    Ok(out)
+}
+
+fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -> Vec<Action> {
+    let gens = if r.generators.is_empty() { vec![crate::scenario::Generator::Valid] } else { r.generators.clone() };
+    let span = r.over.nanos().max(0);
+    (0..r.calls)
+        .map(|_| {
+            let at = r.at.nanos() + if span > 0 { rng.gen_range(0..span) } else { 0 };
+            let gen = *gens.choose(rng).unwrap_or(&crate::scenario::Generator::Valid);
+            let variant = r.name_variants.choose(rng).copied().unwrap_or(NameVariant::Exact);
+            let session = rng.gen_range(1..=r.sessions.max(1));
+            let identity = if r.identities > 1 { rng.gen_range(1..=r.identities) } else { 1 };
+            let arguments = generate::generate(gen, &target.tool.input_schema, rng);
+            Action {
+                at,
+                session,
+                identity,
+                payload: Payload::Call { name: names::variant(&target.tool.name, variant), arguments },
+            }
+        })
+        .collect()
+}
+
+/// Applies `set:` overrides, resolving `$per_call` / `$per_window` expressions.
+fn apply_set(arguments: &mut Value, set: &serde_json::Map<String, Value>, target: &Target<'_>) -> Result<(), String> {
+    if set.is_empty() {
+        return Ok(());
+    }
+    if !arguments.is_object() {
+        *arguments = json!({});
+    }
+    for (k, v) in set {
+        let value = match v.as_str().filter(|s| s.starts_with('$')) {
+            Some(expr) => json!(resolve_amount(expr, target)?),
+            None => v.clone(),
+        };
+        arguments[k] = value;
+    }
+    Ok(())
+}
+
+/// `$per_call`, `$per_window`, optionally followed by `*F`, `/F`, `+N` or `-N`.
+pub fn resolve_amount(expr: &str, target: &Target<'_>) -> Result<f64, String> {
+    let body = &expr[1..];
+    let split = body.find(['*', '/', '+', '-']).unwrap_or(body.len());
+    let (name, rest) = body.split_at(split);
+    let base = match name {
+        "per_call" => target.per_call_cap.ok_or("the requirements set no per-call amount cap for this tool")?,
+        "per_window" => target.per_window_cap.ok_or("the requirements set no per-window amount cap for this tool")?,
+        other => return Err(format!("unknown amount `${other}`: use `$per_call` or `$per_window`")),
+    };
+    if rest.is_empty() {
+        return Ok(base);
+    }
+    let (op, num) = rest.split_at(1);
+    let n: f64 = num.parse().map_err(|_| format!("invalid number `{num}` in `{expr}`"))?;
+    let v = match op {
+        "*" => base * n,
+        "/" => base / n,
+        "+" => base + n,
+        _ => base - n,
+    };
+    Ok(if v.fract() == 0.0 { v } else { (v * 100.0).round() / 100.0 })
+}
+
+/// A JSON string's body (escaped, without the quotes).
+fn json_body(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted[1..quoted.len().saturating_sub(1)].to_string()
+}
+
+fn fill(template: &str, name: &str, decoy: &str, arguments: &Value) -> String {
+    template
+        .replace("{{name}}", &json_body(name))
+        .replace("{{decoy}}", &json_body(decoy))
+        .replace("{{args}}", &arguments.to_string())
+}
+
+impl Action {
+    /// The JSON-RPC line for this action, with request id `id`.
+    pub fn render(&self, id: u64) -> String {
+        match &self.payload {
+            Payload::Call { name, arguments } => json!({
+                "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": name, "arguments": arguments}
+            })
+            .to_string(),
+            Payload::List => json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}}).to_string(),
+            Payload::Raw { line, .. } => line.replace("{{id}}", &id.to_string()),
+        }
+    }
+
+    /// The tool this action calls, if any.
+    pub fn tool_name(&self) -> Option<&str> {
+        match &self.payload {
+            Payload::Call { name, .. } | Payload::Raw { name, .. } => Some(name),
+            Payload::List => None,
+        }
+    }
+
+    /// One trace line: time, session, identity, what was sent (long values cut).
+    pub fn describe(&self) -> String {
+        let secs = self.at as f64 / 1e9;
+        let what = match &self.payload {
+            Payload::Call { name, arguments } => format!("tools/call {} {}", quote(name), short(arguments)),
+            Payload::List => "tools/list".to_string(),
+            Payload::Raw { line, .. } => format!("raw {}", cut(&line.replace("{{id}}", "N"), 160)),
+        };
+        format!("+{secs:.3}s s{} i{} {what}", self.session, self.identity)
+    }
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn short(v: &Value) -> String {
+    let shrunk = shorten(v);
+    cut(&shrunk.to_string(), 160)
+}
+
+fn shorten(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > 40 => {
+            Value::String(format!("{}…({} chars)", s.chars().take(24).collect::<String>(), s.chars().count()))
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shorten(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shorten).collect()),
+        other => other.clone(),
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// The handshake a session opens with: initialize, notifications/initialized, tools/list.
+pub fn handshake(init_id: u64, list_id: u64) -> [String; 3] {
+    [
+        json!({"jsonrpc": "2.0", "id": init_id, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "gauntlet-agent", "version": env!("CARGO_PKG_VERSION")}}})
+        .to_string(),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        json!({"jsonrpc": "2.0", "id": list_id, "method": "tools/list", "params": {}}).to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Duration, Generator, Risk};
+
+    fn tool() -> ToolInfo {
+        ToolInfo {
+            server: "payments".into(),
+            name: "create_charge".into(),
+            risk: Risk::Financial,
+            input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+        }
+    }
+
+    fn target(t: &ToolInfo) -> Target<'_> {
+        Target { tool: t, decoy: "list_customers".into(), per_call_cap: Some(50_000.0), per_window_cap: Some(200_000.0) }
+    }
+
+    #[test]
+    fn steps_spread_calls_and_rotate_sessions() {
+        let t = tool();
+        let steps = vec![
+            Step { calls: 4, over: Duration::from_secs(60), ..Default::default() },
+            Step { calls: 2, at: Duration::from_secs(60), session: Rotation::New, ..Default::default() },
+            Step { calls: 2, at: Duration::from_secs(61), identity: Rotation::EachCall, ..Default::default() },
+        ];
+        let b = Behaviour { steps, random: None };
+        let p = plan(&b, &target(&t), 1).unwrap();
+        let times: Vec<i64> = p.iter().map(|a| a.at / 1_000_000_000).collect();
+        assert_eq!(times, vec![0, 15, 30, 45, 60, 60, 61, 61]);
+        let sessions: Vec<u32> = p.iter().map(|a| a.session).collect();
+        assert_eq!(sessions, vec![1, 1, 1, 1, 2, 2, 2, 2]);
+        let ids: Vec<u32> = p.iter().map(|a| a.identity).collect();
+        assert_eq!(ids, vec![1, 1, 1, 1, 1, 1, 2, 3]);
+    }
+
+    #[test]
+    fn set_resolves_requirement_amounts() {
+        let t = tool();
+        let mut set = serde_json::Map::new();
+        set.insert("amount".into(), json!("$per_call/2"));
+        let b = Behaviour { steps: vec![Step { calls: 1, set, ..Default::default() }], random: None };
+        let p = plan(&b, &target(&t), 1).unwrap();
+        assert_eq!(p[0].payload, Payload::Call { name: "create_charge".into(), arguments: json!({"amount": 25000.0}) });
+        let mut no_caps = target(&t);
+        no_caps.per_call_cap = None;
+        assert!(plan(&b, &no_caps, 1).unwrap_err().contains("per-call"));
+    }
+
+    #[test]
+    fn raw_templates_fill_names_args_and_ids() {
+        let t = tool();
+        let step = Step {
+            raw: Some(r#"{"jsonrpc":"2.0","id":{{id}},"method":"tools/call","params":{"name":"{{decoy}}","Name":"{{name}}","arguments":{{args}}}}"#.into()),
+            args: Generator::Empty,
+            ..Default::default()
+        };
+        let b = Behaviour { steps: vec![step], random: None };
+        let p = plan(&b, &target(&t), 1).unwrap();
+        let line = p[0].render(7);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["id"], json!(7));
+        assert_eq!(v["params"]["name"], json!("list_customers"));
+        assert_eq!(v["params"]["Name"], json!("create_charge"));
+    }
+
+    #[test]
+    fn random_plans_replay_from_their_seed() {
+        let t = tool();
+        let r = RandomBehaviour {
+            calls: 20,
+            at: Duration::default(),
+            over: Duration::from_secs(120),
+            generators: vec![Generator::Valid, Generator::TypeConfused],
+            sessions: 3,
+            identities: 1,
+            name_variants: vec![],
+        };
+        let b = Behaviour { steps: vec![], random: Some(r) };
+        let a = plan(&b, &target(&t), 42).unwrap();
+        assert_eq!(a, plan(&b, &target(&t), 42).unwrap());
+        assert_ne!(a, plan(&b, &target(&t), 43).unwrap());
+        assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(a.iter().all(|x| (1..=3).contains(&x.session)));
+    }
+}

@@ -1,0 +1,86 @@
+//! Tool-name variants: the spellings a lenient upstream may still resolve to
+//! the real tool while an exact-match policy sees a different name.
+
+use crate::scenario::NameVariant;
+
+/// The name as it is put on the wire for `variant`.
+pub fn variant(name: &str, variant: NameVariant) -> String {
+    match variant {
+        NameVariant::Exact => name.to_string(),
+        NameVariant::Upper => name.to_uppercase(),
+        NameVariant::Lower => name.to_lowercase(),
+        NameVariant::TrailingSpace => format!("{name} "),
+        NameVariant::LeadingSpace => format!(" {name}"),
+        NameVariant::ZeroWidth => {
+            let mut chars = name.chars();
+            match chars.next() {
+                Some(first) => format!("{first}\u{200B}{}", chars.as_str()),
+                None => "\u{200B}".to_string(),
+            }
+        }
+        NameVariant::Hyphen => {
+            if name.contains('_') {
+                name.replace('_', "-")
+            } else {
+                name.replace(' ', "-")
+            }
+        }
+        NameVariant::Homoglyph => {
+            // Cyrillic look-alikes for the first Latin a/e/o.
+            let mut done = false;
+            name.chars()
+                .map(|c| {
+                    if done {
+                        return c;
+                    }
+                    let swapped = match c {
+                        'a' => 'а',
+                        'e' => 'е',
+                        'o' => 'о',
+                        _ => return c,
+                    };
+                    done = true;
+                    swapped
+                })
+                .collect()
+        }
+    }
+}
+
+/// The normalisation lenient servers apply (case-fold, trim, drop zero-width, `-` ≡ `_` ≡ space).
+pub fn canonical(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}'))
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_differ_from_the_name_and_mostly_canonicalise_back() {
+        let n = "delete_customer";
+        for v in [
+            NameVariant::Upper,
+            NameVariant::TrailingSpace,
+            NameVariant::LeadingSpace,
+            NameVariant::ZeroWidth,
+            NameVariant::Hyphen,
+        ] {
+            let w = variant(n, v);
+            assert_ne!(w, n, "{v:?}");
+            assert_eq!(canonical(&w), n, "{v:?}");
+        }
+        let h = variant(n, NameVariant::Homoglyph);
+        assert_eq!(h, "dеlete_customer");
+        assert_ne!(canonical(&h), n);
+        assert_eq!(variant("WizCommerce Open API_PostCustomers", NameVariant::Hyphen), "WizCommerce Open API-PostCustomers");
+    }
+}

@@ -1,0 +1,172 @@
+//! `gauntlet scenario lint`: every problem in a scenario directory, positioned.
+//!
+//! Checks, per file: the shipped JSON Schema, the typed load (unknown keys,
+//! wrong values), and that the targets match at least one tool of at least
+//! one mock server. It never runs a scenario.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::model::{Risk, Scenario};
+use super::{parse, schema, ScenarioError};
+
+/// One tool of one mock server, as far as scenarios care.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolInfo {
+    pub server: String,
+    pub name: String,
+    pub risk: Risk,
+    pub input_schema: serde_json::Value,
+}
+
+/// Lints one file's text against the catalogue of every mock server.
+pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
+    // The typed load positions unknown keys exactly; the schema adds what types cannot say.
+    let typed = parse(path, text);
+    let mut problems = Vec::new();
+    match serde_yaml::from_str::<serde_json::Value>(text) {
+        Ok(doc) if typed.is_ok() => {
+            for (at, message) in schema::violations(&doc) {
+                let key = at.rsplit('/').find(|seg| seg.parse::<usize>().is_err()).unwrap_or("");
+                let key = if key.is_empty() { "id" } else { key };
+                problems.push(ScenarioError::at_key(
+                    path,
+                    text,
+                    key,
+                    format!("schema: {message} (at `{}`)", if at.is_empty() { "/" } else { &at }),
+                    None,
+                ));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            problems.push(ScenarioError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("not YAML: {e}"),
+                help: None,
+            });
+            return problems;
+        }
+    }
+    match &typed {
+        Ok(s) => problems.extend(check_targets(path, text, s, catalogue)),
+        Err(e) => problems.push(e.clone()),
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if let Ok(s) = &typed {
+        if s.id != stem {
+            problems.push(ScenarioError::at_key(
+                path,
+                text,
+                "id",
+                format!("scenario id `{}` differs from its file name `{stem}`", s.id),
+                Some(format!("rename the file to `{}.yaml` or change the id", s.id)),
+            ));
+        }
+    }
+    problems
+}
+
+fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
+    let mut problems = Vec::new();
+    let known: BTreeSet<&str> = catalogue.iter().map(|t| t.name.as_str()).collect();
+    for name in &s.targets.tools {
+        if !known.contains(name.as_str()) {
+            problems.push(ScenarioError::at_key(
+                path,
+                text,
+                "tools",
+                format!("target tool `{name}` is not a tool of any mock server"),
+                Some("check the spelling against `mock-servers/*.yaml`, or target by `risk:` instead".into()),
+            ));
+        }
+    }
+    let any = catalogue.iter().any(|t| {
+        (s.targets.tools.is_empty() || s.targets.tools.contains(&t.name))
+            && (s.targets.risk.is_empty() || s.targets.risk.contains(&t.risk))
+    });
+    if problems.is_empty() && !any {
+        problems.push(ScenarioError::at_key(
+            path,
+            text,
+            "targets",
+            "the targets match no tool on any mock server".into(),
+            Some("a scenario that targets nothing is never counted as held; widen `risk:` or name a tool".into()),
+        ));
+    }
+    problems
+}
+
+/// Lints every `*.yaml` in `dir`; also reports duplicate ids.
+pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read scenario directory: {e}", dir.display()))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    let mut problems = Vec::new();
+    for p in &paths {
+        match std::fs::read_to_string(p) {
+            Ok(text) => problems.extend(lint_text(p, &text, catalogue)),
+            Err(e) => problems.push(ScenarioError {
+                path: p.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+                help: None,
+            }),
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> Vec<ToolInfo> {
+        vec![ToolInfo {
+            server: "demo".into(),
+            name: "create_issue".into(),
+            risk: Risk::Write,
+            input_schema: serde_json::json!({"type": "object"}),
+        }]
+    }
+
+    const GOOD: &str = "id: demo\ntitle: Demo\nclass: bulk-writes\ntargets: {risk: [write]}\nagent:\n  steps:\n    - calls: 5\nexpect:\n  max_reached_per_window: {}\n";
+
+    #[test]
+    fn a_good_file_has_no_problems() {
+        assert!(lint_text(Path::new("demo.yaml"), GOOD, &catalogue()).is_empty());
+    }
+
+    #[test]
+    fn unknown_tool_and_empty_targets_are_reported_with_lines() {
+        let t = GOOD.replace("targets: {risk: [write]}", "targets:\n  tools: [create_isue]");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, 5);
+        assert!(p[0].message.contains("`create_isue`"));
+        let t = GOOD.replace("[write]", "[destructive]");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert!(p[0].message.contains("match no tool"), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_once_at_their_line() {
+        let t = GOOD.replace("    - calls: 5", "    - calls: 5\n      cals: 1");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, 8);
+    }
+
+    #[test]
+    fn id_must_match_file_name() {
+        let p = lint_text(Path::new("other.yaml"), GOOD, &catalogue());
+        assert!(p.iter().any(|e| e.message.contains("differs from its file name")), "{p:?}");
+    }
+}

@@ -1,0 +1,280 @@
+//! The attack database: scenario files (`scenarios/*.yaml`), their JSON
+//! Schema, the requirements they are judged against, and authoring helpers.
+//!
+//! Loading is strict: unknown keys, wrong types and impossible values are
+//! errors that name `file:line:column` and say what to fix. Nothing here runs
+//! a scenario; `agent` turns one into calls and `verify` judges the outcome.
+
+pub mod duration;
+pub mod lint;
+pub mod model;
+pub mod requirements;
+pub mod schema;
+pub mod skeleton;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::Duration;
+pub use model::*;
+
+/// A problem with a scenario file, positioned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ScenarioError {
+    pub(crate) fn at_key(path: &Path, text: &str, key: &str, message: String, help: Option<String>) -> Self {
+        let (line, column) = find_key(text, key);
+        ScenarioError { path: path.to_path_buf(), line, column, message, help }
+    }
+}
+
+/// 1-based position of the first line whose content starts with `key:` (or `- key:`), else 1:1.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    let pat = format!("{key}:");
+    for (i, l) in text.lines().enumerate() {
+        let trimmed = l.trim_start().trim_start_matches("- ");
+        if trimmed.starts_with(&pat) {
+            return (i + 1, l.len() - trimmed.len() + 1);
+        }
+    }
+    (1, 1)
+}
+
+/// Parses one scenario from text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let full = e.to_string();
+        let message = match full.rsplit_once(" at line ") {
+            Some((m, _)) => m.to_string(),
+            None => full,
+        };
+        let help = if message.contains("unknown field") {
+            Some("see scenarios/scenario.schema.json for the keys each section accepts".to_string())
+        } else {
+            None
+        };
+        ScenarioError { path: path.to_path_buf(), line, column, message, help }
+    })?;
+    check(path, text, &scenario)?;
+    Ok(scenario)
+}
+
+/// Checks the rules the types cannot express.
+fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
+    let valid_id = !s.id.is_empty()
+        && s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_id {
+        return Err(ScenarioError::at_key(
+            path,
+            text,
+            "id",
+            format!("scenario id `{}` is not kebab-case", s.id),
+            Some("use lowercase letters, digits and `-`, e.g. `bulk-write-burst`".into()),
+        ));
+    }
+    if s.agent.steps.is_empty() && s.agent.random.is_none() {
+        return Err(ScenarioError::at_key(
+            path,
+            text,
+            "agent",
+            "the agent does nothing".into(),
+            Some("add `steps:` or `random:` under `agent:`".into()),
+        ));
+    }
+    let all_steps = s.agent.steps.iter().chain(s.twin.iter().flat_map(|t| t.steps.iter()));
+    for step in all_steps {
+        if step.calls == 0 {
+            return Err(ScenarioError::at_key(
+                path,
+                text,
+                "calls",
+                "a step with `calls: 0` sends nothing".into(),
+                Some("remove the step or give it at least one call".into()),
+            ));
+        }
+        if step.list && step.raw.is_some() {
+            return Err(ScenarioError::at_key(
+                path,
+                text,
+                "raw",
+                "a step cannot be both `list: true` and `raw`".into(),
+                None,
+            ));
+        }
+        if let Some(raw) = &step.raw {
+            let filled = raw
+                .replace("{{id}}", "1")
+                .replace("{{name}}", "n")
+                .replace("{{decoy}}", "d")
+                .replace("{{args}}", "{}");
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&filled) {
+                return Err(ScenarioError::at_key(
+                    path,
+                    text,
+                    "raw",
+                    format!("the raw template is not JSON once filled in: {e}"),
+                    Some("placeholders `{{name}}` and `{{decoy}}` go inside quotes; `{{id}}` and `{{args}}` do not".into()),
+                ));
+            }
+        }
+    }
+    if s.expect == Expect::default() {
+        return Err(ScenarioError::at_key(
+            path,
+            text,
+            "expect",
+            "`expect` checks nothing".into(),
+            Some("add at least one check, e.g. `max_reached_per_window: {}`".into()),
+        ));
+    }
+    Ok(())
+}
+
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read scenario file: {e}"),
+        help: None,
+    })?;
+    parse(path, &text)
+}
+
+/// A loaded scenario with the file it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub scenario: Scenario,
+}
+
+/// Every `*.yaml` in `dir` (not recursive), sorted by id. Collects all errors;
+/// also refuses duplicate ids and an id that differs from the file name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(vec![ScenarioError {
+                path: dir.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read scenario directory: {e}"),
+                help: Some("pass the database directory with `--scenarios DIR`".into()),
+            }])
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match load_file(&p) {
+            Ok(s) => loaded.push(Loaded { path: p, scenario: s }),
+            Err(e) => errors.push(e),
+        }
+    }
+    for l in &loaded {
+        let stem = l.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if stem != l.scenario.id {
+            let text = std::fs::read_to_string(&l.path).unwrap_or_default();
+            errors.push(ScenarioError::at_key(
+                &l.path,
+                &text,
+                "id",
+                format!("scenario id `{}` differs from its file name `{stem}`", l.scenario.id),
+                Some(format!("rename the file to `{}.yaml` or change the id", l.scenario.id)),
+            ));
+        }
+    }
+    loaded.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
+    for w in loaded.windows(2) {
+        if w[0].scenario.id == w[1].scenario.id {
+            errors.push(ScenarioError {
+                path: w[1].path.clone(),
+                line: 1,
+                column: 1,
+                message: format!("scenario id `{}` is also used by {}", w[1].scenario.id, w[0].path.display()),
+                help: None,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "id: demo\ntitle: Demo\nclass: bulk-writes\ntargets: {risk: [write]}\nagent:\n  steps:\n    - calls: 5\nexpect:\n  max_reached_per_window: {}\n";
+
+    #[test]
+    fn parses_a_minimal_scenario_with_defaults() {
+        let s = parse(Path::new("demo.yaml"), MINIMAL).unwrap();
+        assert_eq!(s.class, AttackClass::BulkWrites);
+        assert_eq!(s.layer, Layer::Policy);
+        assert_eq!(s.agent.steps[0].calls, 5);
+        assert_eq!(s.agent.steps[0].args, Generator::Valid);
+        assert_eq!(s.expect.max_reached_per_window, Some(RateExpect::default()));
+    }
+
+    #[test]
+    fn unknown_key_is_positioned() {
+        let text = MINIMAL.replace("    - calls: 5", "    - calls: 5\n      cals: 6");
+        let e = parse(Path::new("s/demo.yaml"), &text).unwrap_err();
+        assert_eq!((e.line, e.column), (8, 7), "{e}");
+        assert!(e.message.contains("unknown field `cals`"), "{e}");
+        assert!(e.to_string().starts_with("s/demo.yaml:8:7: "), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_key() {
+        let text = MINIMAL.replace("calls: 5", "calls: 0");
+        let e = parse(Path::new("demo.yaml"), &text).unwrap_err();
+        assert_eq!(e.line, 7);
+        assert!(e.message.contains("calls: 0"));
+        let text = MINIMAL.replace("id: demo", "id: Demo_1");
+        let e = parse(Path::new("demo.yaml"), &text).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("`Demo_1`"));
+    }
+
+    #[test]
+    fn switch_accepts_true_and_requirement_only() {
+        let t = MINIMAL.replace("  max_reached_per_window: {}", "  never_reached: requirement");
+        assert_eq!(parse(Path::new("d.yaml"), &t).unwrap().expect.never_reached, Some(Switch::Requirement));
+        let t = MINIMAL.replace("  max_reached_per_window: {}", "  never_reached: false");
+        assert!(parse(Path::new("d.yaml"), &t).unwrap_err().message.contains("remove the key"));
+    }
+
+    #[test]
+    fn raw_templates_must_be_json_once_filled() {
+        let t = MINIMAL.replace("    - calls: 5", "    - raw: '{\"id\":{{id}},\"params\":{\"name\":{{name}}}}'");
+        let e = parse(Path::new("d.yaml"), &t).unwrap_err();
+        assert!(e.message.contains("not JSON"), "{e}");
+    }
+}

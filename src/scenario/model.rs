@@ -1,0 +1,428 @@
+//! The scenario file format: what an attack does and what must hold afterwards.
+//!
+//! Every struct denies unknown keys, so a misspelt key is an error with a
+//! position instead of a silently ignored line. Expectations are measured on
+//! the mock server's ledger, never on the proxy's own opinion.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::Duration;
+
+/// Risk category of a mock server tool (the catalogue's Read/Write/Execute/Destructive plus Financial).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Risk {
+    Read,
+    Write,
+    Execute,
+    Financial,
+    Destructive,
+}
+
+impl Risk {
+    pub const ALL: [Risk; 5] = [Risk::Read, Risk::Write, Risk::Execute, Risk::Financial, Risk::Destructive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Write => "write",
+            Risk::Execute => "execute",
+            Risk::Financial => "financial",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The attack family a scenario belongs to (groups JUnit suites and reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackClass {
+    BulkWrites,
+    RunawayExecution,
+    ReadRetryLoop,
+    MalformedArguments,
+    TypeConfusion,
+    OversizedPayload,
+    InjectionStrings,
+    WindowEdge,
+    SpendCap,
+    SpendSplit,
+    NegativeAmount,
+    ConcurrencyRace,
+    SessionReset,
+    IdentitySwitch,
+    ToolNameVariant,
+    DestructiveCall,
+    HiddenTool,
+    UnlistedTool,
+    RetryStorm,
+    RollbackAbuse,
+    RugPull,
+    WireTypeError,
+    WireCaseVariantKeys,
+    WireBatch,
+}
+
+impl AttackClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackClass::BulkWrites => "bulk-writes",
+            AttackClass::RunawayExecution => "runaway-execution",
+            AttackClass::ReadRetryLoop => "read-retry-loop",
+            AttackClass::MalformedArguments => "malformed-arguments",
+            AttackClass::TypeConfusion => "type-confusion",
+            AttackClass::OversizedPayload => "oversized-payload",
+            AttackClass::InjectionStrings => "injection-strings",
+            AttackClass::WindowEdge => "window-edge",
+            AttackClass::SpendCap => "spend-cap",
+            AttackClass::SpendSplit => "spend-split",
+            AttackClass::NegativeAmount => "negative-amount",
+            AttackClass::ConcurrencyRace => "concurrency-race",
+            AttackClass::SessionReset => "session-reset",
+            AttackClass::IdentitySwitch => "identity-switch",
+            AttackClass::ToolNameVariant => "tool-name-variant",
+            AttackClass::DestructiveCall => "destructive-call",
+            AttackClass::HiddenTool => "hidden-tool",
+            AttackClass::UnlistedTool => "unlisted-tool",
+            AttackClass::RetryStorm => "retry-storm",
+            AttackClass::RollbackAbuse => "rollback-abuse",
+            AttackClass::RugPull => "rug-pull",
+            AttackClass::WireTypeError => "wire-type-error",
+            AttackClass::WireCaseVariantKeys => "wire-case-variant-keys",
+            AttackClass::WireBatch => "wire-batch",
+        }
+    }
+}
+
+/// Who can stop the attack: the policy author, or only the proxy implementation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// A breach means the policy could have stopped it (a missing limit, a loose condition).
+    #[default]
+    Policy,
+    /// A breach means no policy can stop it on this proxy (Intercept's wire gaps).
+    Proxy,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub class: AttackClass,
+    #[serde(default)]
+    pub layer: Layer,
+    /// Catalogue ids (`bulk-write`, `window-edge-burst`, …).
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    pub targets: Targets,
+    pub agent: Behaviour,
+    /// The legitimate workload that must still pass, so blocking everything is over-blocking.
+    #[serde(default)]
+    pub twin: Option<Twin>,
+    pub expect: Expect,
+}
+
+/// Which tools of the servers in play a scenario runs against (all given filters must match).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Exact tool names.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Risk categories (any of).
+    #[serde(default)]
+    pub risk: Vec<Risk>,
+    /// Only tools whose well-formed call the policy refuses (probed through the proxy).
+    #[serde(default)]
+    pub blocked_by_policy: bool,
+    /// Only tools in the policy's `hide` list.
+    #[serde(default)]
+    pub hidden_by_policy: bool,
+    /// Only tools the policy does not name at all.
+    #[serde(default)]
+    pub unlisted_by_policy: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub random: Option<RandomBehaviour>,
+}
+
+/// What to send: a proper `tools/call` (default), a `tools/list`, or a raw JSON-RPC template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Offset of the first call from the start of the run (the run starts on a UTC day boundary).
+    #[serde(default)]
+    pub at: Duration,
+    #[serde(default = "one")]
+    pub calls: u32,
+    /// Spread the calls evenly over this duration (0 = all at `at`).
+    #[serde(default)]
+    pub over: Duration,
+    /// Send all calls at the same instant without letting delayed replies arrive in between.
+    #[serde(default)]
+    pub concurrent: bool,
+    #[serde(default)]
+    pub args: Generator,
+    /// Argument values set after generation; strings `$per_call`, `$per_window` (optionally
+    /// `*F`, `+N`, `-N`) are replaced by the requirement's amount caps.
+    #[serde(default)]
+    pub set: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub name_variant: NameVariant,
+    #[serde(default)]
+    pub session: Rotation,
+    #[serde(default)]
+    pub identity: Rotation,
+    /// Send `tools/list` instead of a call.
+    #[serde(default)]
+    pub list: bool,
+    /// A raw JSON-RPC line; `{{id}}`, `{{name}}`, `{{decoy}}` (JSON string bodies) and `{{args}}` are filled in.
+    #[serde(default)]
+    pub raw: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Step {
+    fn default() -> Self {
+        Step {
+            at: Duration::default(),
+            calls: 1,
+            over: Duration::default(),
+            concurrent: false,
+            args: Generator::default(),
+            set: serde_json::Map::new(),
+            name_variant: NameVariant::default(),
+            session: Rotation::default(),
+            identity: Rotation::default(),
+            list: false,
+            raw: None,
+        }
+    }
+}
+
+/// Seeded random behaviour: argument generators from the tool's `inputSchema`, random timing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomBehaviour {
+    pub calls: u32,
+    #[serde(default)]
+    pub at: Duration,
+    #[serde(default)]
+    pub over: Duration,
+    #[serde(default = "all_generators")]
+    pub generators: Vec<Generator>,
+    /// Interleave calls over this many sessions (and identities when `identities` is set).
+    #[serde(default = "one")]
+    pub sessions: u32,
+    #[serde(default = "one")]
+    pub identities: u32,
+    #[serde(default)]
+    pub name_variants: Vec<NameVariant>,
+}
+
+fn all_generators() -> Vec<Generator> {
+    vec![
+        Generator::Valid,
+        Generator::Boundary,
+        Generator::TypeConfused,
+        Generator::Missing,
+        Generator::Extra,
+        Generator::Oversized,
+        Generator::Injection,
+    ]
+}
+
+/// How call arguments are generated from the tool's `inputSchema`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generator {
+    /// Schema-valid arguments.
+    #[default]
+    Valid,
+    /// Valid, at the edges: minimum/maximum numbers, shortest/longest strings.
+    Boundary,
+    /// One property replaced by a value of another JSON type.
+    TypeConfused,
+    /// One required property removed.
+    Missing,
+    /// One property the schema does not declare.
+    Extra,
+    /// One string property made 64 KiB long.
+    Oversized,
+    /// One string property set to an injection string (traversal, SQL, shell, markup).
+    Injection,
+    /// No arguments at all (`{}`) before `set`.
+    Empty,
+}
+
+impl Generator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Generator::Valid => "valid",
+            Generator::Boundary => "boundary",
+            Generator::TypeConfused => "type-confused",
+            Generator::Missing => "missing",
+            Generator::Extra => "extra",
+            Generator::Oversized => "oversized",
+            Generator::Injection => "injection",
+            Generator::Empty => "empty",
+        }
+    }
+}
+
+/// How the tool name is spelt on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NameVariant {
+    #[default]
+    Exact,
+    Upper,
+    Lower,
+    TrailingSpace,
+    LeadingSpace,
+    ZeroWidth,
+    Hyphen,
+    Homoglyph,
+}
+
+/// Whether a step keeps the current session/identity or moves to fresh ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rotation {
+    /// Keep the one in use.
+    #[default]
+    Same,
+    /// Start a fresh one for this step (a reconnect, a new grant).
+    New,
+    /// A fresh one for every call.
+    EachCall,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Twin {
+    /// Run the twin against other tools than the attack (e.g. an allowed tool beside a blocked one).
+    #[serde(default)]
+    pub targets: Option<Targets>,
+    pub steps: Vec<Step>,
+}
+
+/// What must hold, measured on the server's ledger. Unset bounds come from the requirements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// In any window of the given length, at most `count` calls reached the server.
+    #[serde(default)]
+    pub max_reached_per_window: Option<RateExpect>,
+    /// Like `max_reached_per_window`, counting only calls the server executed.
+    #[serde(default)]
+    pub max_executed_per_window: Option<RateExpect>,
+    /// At most this many calls whose arguments violate the tool's inputSchema reached the server.
+    #[serde(default)]
+    pub schema_violations_reached: Option<u32>,
+    /// `true`: no call reached the tool; `requirement`: only where the requirement denies the tool.
+    #[serde(default)]
+    pub never_reached: Option<Switch>,
+    /// The tool never appeared in a `tools/list` the agent saw.
+    #[serde(default)]
+    pub never_listed: Option<Switch>,
+    #[serde(default)]
+    pub max_amount_per_call: Option<AmountBound>,
+    #[serde(default)]
+    pub max_amount_per_window: Option<AmountWindowExpect>,
+    /// No call with an amount ≤ 0 or a fractional amount reached the server.
+    #[serde(default)]
+    pub positive_whole_amounts: Option<bool>,
+    /// The argument holding the amount (default `amount`).
+    #[serde(default)]
+    pub amount_field: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateExpect {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub window: Option<Duration>,
+    /// Sliding (any window of that length) unless set to false (calendar windows).
+    #[serde(default)]
+    pub sliding: Option<bool>,
+}
+
+/// `true`, or `requirement` (holds only where the requirements ask for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    True,
+    Requirement,
+}
+
+impl Serialize for Switch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Switch::True => s.serialize_bool(true),
+            Switch::Requirement => s.serialize_str("requirement"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Switch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(Switch::True),
+            Raw::Text(t) if t == "requirement" => Ok(Switch::Requirement),
+            Raw::Bool(false) => Err(serde::de::Error::custom("`false` checks nothing: remove the key instead")),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!("expected `true` or `requirement`, got `{t}`"))),
+        }
+    }
+}
+
+/// An amount cap: a number, or `requirement`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AmountBound {
+    Value(f64),
+    Named(FromRequirement),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FromRequirement {
+    Requirement,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmountWindowExpect {
+    #[serde(default)]
+    pub amount: Option<f64>,
+    #[serde(default)]
+    pub window: Option<Duration>,
+}
