@@ -18,3 +18,4 @@ pub mod mock;
 pub mod proxy;
 pub mod scenario;
 pub mod agent;
+pub mod mcp;

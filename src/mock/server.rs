@@ -2,27 +2,57 @@
 //!
 //! It never sleeps, reads a clock or touches a socket: latency is returned as
 //! `Reply::delay_ms` for the transport (or the in-process testbench) to honour.
+//! It answers like a real SDK server would (unknown tools as `isError`
+//! results, no input validation), so that whatever a proxy lets through shows
+//! up in the ledger as executed; the misbehaviours in the server file are
+//! what attacks probe.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+use serde_json::{json, Map, Value};
 
 use crate::clock::Timestamp;
 use crate::engine::CallContext;
+use crate::mcp::jsonrpc::{self, codes, Class, DuplicatePolicy, Message, RpcError};
+use crate::mcp::version::{self, Gate, Lifecycle, ProtocolVersion};
+use crate::mcp::MessageHandler;
+
+pub use crate::mcp::Reply;
 
 use super::ledger::{Ledger, LedgerEntry};
-use super::spec::{MockError, ServerSpec};
+use super::spec::{DuplicateKeys, MockError, ServerSpec, ToolSpec};
 
-/// One message the server sends back, after `delay_ms` of simulated latency.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub delay_ms: u64,
-    pub bytes: Vec<u8>,
-}
+/// `params` members of `tools/call` a server understands.
+const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
 
 #[derive(Clone, Debug)]
 pub struct MockServer {
     spec: ServerSpec,
+    /// The tools as currently served (they change on a rug pull).
+    tools: Vec<ToolSpec>,
     ledger: Ledger,
     crashed: bool,
+    rug_pulled: bool,
+    /// `tools/call`s that found a tool, over all sessions.
+    calls: u64,
+    calls_per_tool: BTreeMap<String, u64>,
+    sessions: HashMap<Option<String>, Lifecycle>,
+}
+
+/// What one request did, for the ledger.
+#[derive(Default)]
+struct Effect {
+    tool: Option<String>,
+    arguments: Option<Value>,
+    executed: bool,
+}
+
+/// How a request is being served: inside a handshake session or statelessly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Era {
+    Handshake(ProtocolVersion),
+    Stateless,
 }
 
 impl MockServer {
@@ -31,26 +61,38 @@ impl MockServer {
     }
 
     pub fn from_spec(spec: ServerSpec) -> MockServer {
-        MockServer { spec, ledger: Ledger::default(), crashed: false }
+        MockServer {
+            tools: spec.tools.clone(),
+            spec,
+            ledger: Ledger::default(),
+            crashed: false,
+            rug_pulled: false,
+            calls: 0,
+            calls_per_tool: BTreeMap::new(),
+            sessions: HashMap::new(),
+        }
     }
 
     pub fn spec(&self) -> &ServerSpec {
         &self.spec
     }
 
+    /// The tools as the server lists them right now.
+    pub fn tools(&self) -> &[ToolSpec] {
+        &self.tools
+    }
+
     /// One incoming message (a stdio line or an HTTP body); returns what the server sends back.
     pub fn handle(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
-        self.ledger.entries.push(LedgerEntry {
-            time: now,
-            session: ctx.session.clone(),
-            identity: ctx.identity.clone(),
-            method: None,
-            tool: None,
-            arguments: None,
-            raw: String::from_utf8_lossy(bytes).into_owned(),
-            executed: false,
-        });
-        Vec::new()
+        if self.crashed {
+            return Vec::new();
+        }
+        let policy = match self.spec.behaviour.duplicate_keys {
+            DuplicateKeys::First => DuplicatePolicy::First,
+            DuplicateKeys::Last => DuplicatePolicy::Last,
+        };
+        let msg = Message::parse_with(bytes, policy);
+        self.handle_message(&msg, ctx, now)
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -60,4 +102,404 @@ impl MockServer {
     pub fn is_crashed(&self) -> bool {
         self.crashed
     }
+
+    fn record(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp, effect: Effect) {
+        self.ledger.entries.push(LedgerEntry {
+            time: now,
+            session: ctx.session.clone(),
+            identity: ctx.identity.clone(),
+            method: msg.method().map(str::to_string),
+            tool: effect.tool,
+            arguments: effect.arguments,
+            raw: String::from_utf8_lossy(msg.raw()).into_owned(),
+            executed: effect.executed,
+        });
+    }
+
+    fn lifecycle(&self, ctx: &CallContext) -> Lifecycle {
+        self.sessions.get(&ctx.session).copied().unwrap_or(Lifecycle::AwaitingInitialize)
+    }
+
+    fn handle_message(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        match msg.class() {
+            Class::Unparsable => {
+                self.record(msg, ctx, now, Effect::default());
+                let detail = msg.parse_error().unwrap_or("invalid JSON");
+                vec![Reply::now(jsonrpc::error_response(None, &RpcError::parse_error(detail)))]
+            }
+            Class::Invalid(why) => {
+                self.record(msg, ctx, now, Effect::default());
+                vec![Reply::now(jsonrpc::error_response(msg.id(), &RpcError::invalid_request(why.describe())))]
+            }
+            Class::Batch => self.handle_batch(msg, ctx, now),
+            Class::Response | Class::ErrorResponse => {
+                self.record(msg, ctx, now, Effect::default());
+                Vec::new()
+            }
+            Class::Notification => {
+                self.record(msg, ctx, now, Effect::default());
+                if msg.method() == Some("notifications/initialized") {
+                    let next = self.lifecycle(ctx).ready();
+                    self.sessions.insert(ctx.session.clone(), next);
+                }
+                // Unknown notifications get no answer: JSON-RPC forbids one.
+                Vec::new()
+            }
+            Class::Request => {
+                let (replies, effect) = self.handle_request(msg, ctx);
+                self.record(msg, ctx, now, effect);
+                replies
+            }
+        }
+    }
+
+    fn handle_batch(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        self.record(msg, ctx, now, Effect::default());
+        let version = self.lifecycle(ctx).version();
+        if !version.is_some_and(ProtocolVersion::allows_batches) {
+            let shown = version.map_or("none negotiated yet".to_string(), |v| v.to_string());
+            let err = RpcError::invalid_request(&format!("batches are not accepted in protocol version {shown}"));
+            return vec![Reply::now(jsonrpc::error_response(None, &err))];
+        }
+        let mut parts = Vec::new();
+        let mut delay_ms = 0;
+        for element in msg.batch() {
+            for reply in self.handle_message(element, ctx, now) {
+                delay_ms = delay_ms.max(reply.delay_ms);
+                parts.push(String::from_utf8_lossy(&reply.bytes).into_owned());
+            }
+        }
+        if parts.is_empty() {
+            return Vec::new();
+        }
+        vec![Reply { delay_ms, bytes: format!("[{}]", parts.join(",")).into_bytes() }]
+    }
+
+    fn handle_request(&mut self, msg: &Message, ctx: &CallContext) -> (Vec<Reply>, Effect) {
+        let method = msg.method().unwrap_or_default();
+        let Some(id) = msg.id().cloned() else {
+            return (Vec::new(), Effect::default());
+        };
+        let fail = |err: RpcError| (vec![Reply::now(jsonrpc::error_response(Some(&id), &err))], Effect::default());
+
+        let era = match version::meta_version(msg.params()) {
+            Some(requested) => match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
+                Some(_) => Era::Stateless,
+                None => {
+                    let err = RpcError::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                        .with_data(json!({"supported": stateless_versions(), "requested": requested}));
+                    return fail(err);
+                }
+            },
+            None => match self.lifecycle(ctx).gate(method) {
+                Gate::Proceed(v) => Era::Handshake(v),
+                Gate::Initialize => {
+                    let params = msg.params();
+                    let requested = params.and_then(|p| p.get("protocolVersion")).and_then(Value::as_str);
+                    let v = version::negotiate(requested);
+                    self.sessions.insert(ctx.session.clone(), self.lifecycle(ctx).initialized(v));
+                    let result = self.initialize_result(v);
+                    return (vec![Reply::now(jsonrpc::result_response(&id, &result))], Effect::default());
+                }
+                Gate::AlreadyInitialized => return fail(RpcError::invalid_request("this session is already initialized")),
+                Gate::SessionClosed => return fail(RpcError::invalid_request("this session was closed")),
+                Gate::BeforeInitialize if !handshake_knows(method) => return fail(RpcError::method_not_found(method)),
+                Gate::BeforeInitialize => {
+                    return fail(RpcError::invalid_request(&format!(
+                        "server not initialized: send `initialize` before `{method}`"
+                    )))
+                }
+            },
+        };
+        let version = match era {
+            Era::Handshake(v) => v,
+            Era::Stateless => ProtocolVersion::V2026_07_28,
+        };
+        if !version.knows_method(method) {
+            return fail(RpcError::method_not_found(method));
+        }
+        let outcome = match method {
+            "ping" | "logging/setLevel" => Ok((json!({}), Effect::default(), 0)),
+            "server/discover" => Ok((self.discover_result(), Effect::default(), 0)),
+            "tools/list" => self.tools_list(msg.params(), era).map(|r| (r, Effect::default(), 0)),
+            "tools/call" => match self.tools_call(msg.params()) {
+                CallOutcome::Result { result, effect, delay_ms } => Ok((result, effect, delay_ms)),
+                CallOutcome::Error { error, effect, delay_ms } => {
+                    let bytes = jsonrpc::error_response(Some(&id), &error);
+                    return (vec![Reply { delay_ms, bytes }], effect);
+                }
+                CallOutcome::Silent(effect) => return (Vec::new(), effect),
+            },
+            _ => Err(RpcError::method_not_found(method)),
+        };
+        let (mut result, effect, delay_ms) = match outcome {
+            Ok(done) => done,
+            Err(err) => return fail(err),
+        };
+        if era == Era::Stateless {
+            self.stamp_stateless(&mut result);
+        }
+        let mut replies = vec![Reply { delay_ms, bytes: jsonrpc::result_response(&id, &result) }];
+        if method == "tools/call" && self.maybe_rug_pull() && era != Era::Stateless {
+            let note = jsonrpc::notification("notifications/tools/list_changed", None);
+            replies.push(Reply { delay_ms, bytes: note });
+        }
+        (replies, effect)
+    }
+
+    fn server_info(&self) -> Value {
+        let mut info = json!({"name": self.spec.name, "version": self.spec.version});
+        if let Some(title) = &self.spec.title {
+            info["title"] = json!(title);
+        }
+        info
+    }
+
+    fn initialize_result(&self, v: ProtocolVersion) -> Value {
+        let mut r = json!({
+            "protocolVersion": v.as_str(),
+            "capabilities": {"tools": {"listChanged": true}},
+            "serverInfo": self.server_info(),
+        });
+        if let Some(text) = &self.spec.instructions {
+            r["instructions"] = json!(text);
+        }
+        r
+    }
+
+    fn discover_result(&self) -> Value {
+        let mut r = json!({
+            "supportedVersions": stateless_versions(),
+            "capabilities": {"tools": {"listChanged": true}},
+            "ttlMs": 0,
+            "cacheScope": "private",
+        });
+        if let Some(text) = &self.spec.instructions {
+            r["instructions"] = json!(text);
+        }
+        r
+    }
+
+    /// 2026-07-28 results say they are complete and who answered.
+    fn stamp_stateless(&self, result: &mut Value) {
+        if let Some(obj) = result.as_object_mut() {
+            obj.insert("resultType".into(), json!("complete"));
+            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(version::META_SERVER_INFO.into(), self.server_info());
+            }
+        }
+    }
+
+    fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<Value, RpcError> {
+        let start = match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) => decode_cursor(c)
+                .filter(|&n| n <= self.tools.len())
+                .ok_or_else(|| RpcError::invalid_params(&format!("invalid cursor `{c}`")))?,
+            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
+        };
+        let end = match self.spec.behaviour.page_size {
+            Some(size) => (start + size).min(self.tools.len()),
+            None => self.tools.len(),
+        };
+        let with_title = match era {
+            Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
+            Era::Stateless => true,
+        };
+        let tools: Vec<Value> = self.tools[start..end].iter().map(|t| tool_json(t, with_title)).collect();
+        let mut r = json!({"tools": tools});
+        if end < self.tools.len() {
+            r["nextCursor"] = json!(encode_cursor(end));
+        }
+        if era == Era::Stateless {
+            r["ttlMs"] = json!(0);
+            r["cacheScope"] = json!("private");
+        }
+        Ok(r)
+    }
+
+    fn tools_call(&mut self, params: Option<&Value>) -> CallOutcome {
+        let invalid = |detail: String| CallOutcome::Error {
+            error: RpcError::invalid_params(&detail),
+            effect: Effect::default(),
+            delay_ms: 0,
+        };
+        let Some(params) = params.and_then(Value::as_object) else {
+            return invalid("`tools/call` needs `params` with a `name`".into());
+        };
+        if !self.spec.behaviour.ignore_unknown_params {
+            if let Some(extra) = params.keys().find(|k| !CALL_PARAMS.contains(&k.as_str())) {
+                return invalid(format!("unknown member `{extra}` in `params`"));
+            }
+        }
+        let Some(requested) = params.get("name").and_then(Value::as_str) else {
+            return invalid("`params.name` must be a string".into());
+        };
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(_) => return invalid("`params.arguments` must be an object".into()),
+        };
+        let Some(tool) = self.lookup(requested).cloned() else {
+            // Both SDKs answer an unknown tool with an isError result, not a protocol error.
+            return CallOutcome::Result {
+                result: text_result(&format!("Unknown tool: {requested}"), true),
+                effect: Effect::default(),
+                delay_ms: 0,
+            };
+        };
+        let effect = |executed: bool| Effect { tool: Some(tool.name.clone()), arguments: Some(arguments.clone()), executed };
+        let behaviour = &self.spec.behaviour;
+        if behaviour.crash_after.is_some_and(|n| self.calls >= n) {
+            self.crashed = true;
+            return CallOutcome::Silent(effect(false));
+        }
+        self.calls += 1;
+        let nth = {
+            let count = self.calls_per_tool.entry(tool.name.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        if behaviour.hang_on.iter().any(|h| h == &tool.name) {
+            return CallOutcome::Silent(effect(false));
+        }
+        let response = &tool.response;
+        let delay_ms = response.latency_ms;
+        if response.fail_every.is_some_and(|n| nth % n == 0) {
+            return CallOutcome::Error {
+                error: RpcError::internal(&format!("simulated failure of call {nth} to `{}`", tool.name)),
+                effect: effect(false),
+                delay_ms,
+            };
+        }
+        if let Some(e) = &response.error {
+            return CallOutcome::Error { error: RpcError::new(e.code, e.message.clone()), effect: effect(false), delay_ms };
+        }
+        let template = response.text.as_deref().unwrap_or("{{tool}} ok: {{args}}");
+        let text = render(template, &tool.name, &arguments);
+        CallOutcome::Result { result: text_result(&text, response.is_error), effect: effect(true), delay_ms }
+    }
+
+    /// Exact lookup, or case-insensitive and trimmed when the server is lenient.
+    fn lookup(&self, requested: &str) -> Option<&ToolSpec> {
+        if let Some(t) = self.tools.iter().find(|t| t.name == requested) {
+            return Some(t);
+        }
+        if !self.spec.behaviour.lenient_names {
+            return None;
+        }
+        let wanted = requested.trim().to_lowercase();
+        self.tools.iter().find(|t| t.name.to_lowercase() == wanted)
+    }
+
+    /// Applies the rug pull once its call count is reached; true when it just happened.
+    fn maybe_rug_pull(&mut self) -> bool {
+        let Some(rug) = &self.spec.behaviour.rug_pull else {
+            return false;
+        };
+        if self.rug_pulled || self.calls < rug.after_calls {
+            return false;
+        }
+        for new in rug.tools.clone() {
+            match self.tools.iter_mut().find(|t| t.name == new.name) {
+                Some(old) => *old = new,
+                None => self.tools.push(new),
+            }
+        }
+        self.rug_pulled = true;
+        true
+    }
 }
+
+impl MessageHandler for MockServer {
+    fn handle(&mut self, msg: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        MockServer::handle(self, msg, ctx, now)
+    }
+
+    fn end_session(&mut self, session: &str) {
+        self.sessions.insert(Some(session.to_string()), Lifecycle::Closed);
+    }
+
+    fn is_dead(&self) -> bool {
+        self.crashed
+    }
+}
+
+enum CallOutcome {
+    Result { result: Value, effect: Effect, delay_ms: u64 },
+    Error { error: RpcError, effect: Effect, delay_ms: u64 },
+    /// No answer at all (a hang or a crash).
+    Silent(Effect),
+}
+
+/// Without `_meta` a request is handshake-era, so only those versions' methods exist.
+fn handshake_knows(method: &str) -> bool {
+    ProtocolVersion::HANDSHAKE.iter().any(|v| v.knows_method(method))
+}
+
+fn stateless_versions() -> Vec<&'static str> {
+    ProtocolVersion::STATELESS.iter().map(|v| v.as_str()).collect()
+}
+
+fn tool_json(t: &ToolSpec, with_title: bool) -> Value {
+    let mut v = json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema});
+    if let (true, Some(title)) = (with_title, &t.title) {
+        v["title"] = json!(title);
+    }
+    if let Some(a) = &t.annotations {
+        v["annotations"] = a.clone();
+    }
+    v
+}
+
+fn text_result(text: &str, is_error: bool) -> Value {
+    let mut r = json!({"content": [{"type": "text", "text": text}]});
+    if is_error {
+        r["isError"] = json!(true);
+    }
+    r
+}
+
+// Cursors are opaque to clients; a prefix keeps a bare number from passing as one.
+fn encode_cursor(offset: usize) -> String {
+    format!("page-{offset}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix("page-")?.parse().ok()
+}
+
+/// Fills `{{tool}}`, `{{args}}` and `{{args.a.b}}` (strings bare, other values as JSON, missing as empty).
+fn render(template: &str, tool: &str, args: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let key = after[..end].trim();
+        match key {
+            "tool" => out.push_str(tool),
+            "args" => out.push_str(&args.to_string()),
+            _ => match key.strip_prefix("args.") {
+                Some(path) => match path.split('.').try_fold(args, |v, k| v.get(k)) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(v) => out.push_str(&v.to_string()),
+                    None => {}
+                },
+                // An unknown placeholder stays as written, so a typo is visible in the answer.
+                None => out.push_str(&rest[start..start + 2 + end + 2]),
+            },
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Streamable HTTP (server side and a small client), over any [`MessageHandler`].
