@@ -22,12 +22,10 @@ pub const STATE_FILE: &str = "gauntlet-state.sqlite";
 /// How long a writer waits for another process holding the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The start (Unix seconds) of the window of `length_secs` containing `now`.
-/// Minute, hour and day windows are calendar aligned in UTC, which for a
-/// leap-second-free clock is the same as being aligned to the epoch.
-pub fn window_start(now: Timestamp, length_secs: u64) -> i64 {
-    let len = i64::try_from(length_secs.max(1)).unwrap_or(i64::MAX);
-    now.secs().div_euclid(len) * len
+/// The start (Unix seconds) of the window of `length_secs` containing `now`:
+/// the engine's rule, applied to a length read back from the file.
+fn window_start(now: Timestamp, length_secs: u64) -> i64 {
+    crate::engine::window::window_start(Window::Seconds(length_secs), now).secs()
 }
 
 /// Where counters live when `--state-dir` is not given:

@@ -1,0 +1,241 @@
+//! Newline-delimited framing for the stdio adapters, and the shared pump
+//! that feeds lines through the core and writes its outputs.
+//!
+//! The reader has a max-line-length guard: an over-long line is skipped up to
+//! its newline (the rest of the stream stays in sync) and reported, never
+//! buffered whole. Writers add exactly one `\n` per message and flush, so a
+//! peer waiting on a line is never left behind a buffer. Nothing here ever
+//! writes to stdout except messages the core produced.
+
+use std::io::{self, BufRead, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::clock::{Clock, SystemClock};
+use crate::engine::CallContext;
+
+use super::auditlog::AuditLog;
+use super::core::{Output, ProxyCore};
+
+/// Longest agent line accepted by default (4 MiB).
+pub const DEFAULT_MAX_LINE: usize = 4 << 20;
+/// Upstreams may send large `tools/list` pages; their guard is looser.
+pub const UPSTREAM_MAX_LINE: usize = 64 << 20;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    Message(Vec<u8>),
+    /// A line longer than the guard; its bytes were discarded.
+    TooLong { len: usize },
+}
+
+pub struct LineReader<R> {
+    inner: R,
+    max: usize,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R, max: usize) -> LineReader<R> {
+        LineReader { inner, max }
+    }
+
+    /// The next non-empty line without its `\n` (and `\r`), or `None` at EOF.
+    pub fn next_line(&mut self) -> io::Result<Option<Line>> {
+        loop {
+            let mut buf = Vec::new();
+            let mut len = 0usize;
+            let mut saw_any = false;
+            loop {
+                let chunk = match self.inner.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if chunk.is_empty() {
+                    break;
+                }
+                saw_any = true;
+                let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i, true),
+                    None => (chunk.len(), false),
+                };
+                len += take;
+                if len <= self.max {
+                    buf.extend_from_slice(&chunk[..take]);
+                }
+                self.inner.consume(if done { take + 1 } else { take });
+                if done {
+                    break;
+                }
+            }
+            if !saw_any {
+                return Ok(None);
+            }
+            if len > self.max {
+                return Ok(Some(Line::TooLong { len }));
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            if buf.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            return Ok(Some(Line::Message(buf)));
+        }
+    }
+}
+
+/// Writes one message as one line and flushes. Errors mean the peer is gone.
+pub fn write_line(w: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
+    w.write_all(bytes)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// The JSON-RPC error the agent gets for a line over the guard (it is not forwarded).
+pub fn too_long_error(len: usize, max: usize) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32600, "message": format!("message of {len} bytes exceeds the proxy's limit of {max} bytes")},
+    }))
+    .unwrap_or_default()
+}
+
+/// Where `ToUpstream` messages go: a child's stdin, or an HTTP poster.
+pub trait UpstreamSink: Send {
+    fn send(&mut self, bytes: Vec<u8>);
+    /// The agent hung up: close the upstream's input.
+    fn close(&mut self);
+}
+
+/// Everything behind the one lock: the core and the three places its outputs go.
+pub struct Pump {
+    pub core: ProxyCore,
+    pub agent: Box<dyn Write + Send>,
+    pub upstream: Box<dyn UpstreamSink>,
+    pub audit: AuditLog,
+}
+
+/// The pump shared by the reader threads (agent side, upstream side, reload).
+#[derive(Clone)]
+pub struct SharedPump(Arc<Mutex<Pump>>);
+
+impl SharedPump {
+    pub fn new(pump: Pump) -> SharedPump {
+        SharedPump(Arc::new(Mutex::new(pump)))
+    }
+
+    /// A poisoned lock means a panic elsewhere; the state itself is still
+    /// consistent per message, so keep serving.
+    pub fn lock(&self) -> MutexGuard<'_, Pump> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn from_agent(&self, bytes: &[u8], ctx: &CallContext) {
+        let mut pump = self.lock();
+        let outputs = pump.core.from_agent(bytes, ctx, SystemClock.now());
+        pump.dispatch(outputs);
+    }
+
+    pub fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) {
+        let mut pump = self.lock();
+        let outputs = pump.core.from_upstream(bytes, ctx, SystemClock.now());
+        pump.dispatch(outputs);
+    }
+
+    pub fn to_agent(&self, bytes: &[u8]) {
+        let mut pump = self.lock();
+        let _ = write_line(&mut pump.agent, bytes);
+    }
+
+    /// Reads agent lines until EOF, then closes the upstream's input.
+    pub fn run_agent_side<R: BufRead>(&self, input: R, max_line: usize, ctx: &CallContext) {
+        let mut reader = LineReader::new(input, max_line);
+        loop {
+            match reader.next_line() {
+                Ok(Some(Line::Message(line))) => self.from_agent(&line, ctx),
+                Ok(Some(Line::TooLong { len })) => {
+                    eprintln!("gauntlet proxy: dropped an agent message of {len} bytes (limit {max_line})");
+                    self.to_agent(&too_long_error(len, max_line));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("gauntlet proxy: cannot read from the agent: {e}");
+                    break;
+                }
+            }
+        }
+        self.lock().upstream.close();
+    }
+
+    /// Reads upstream lines until EOF.
+    pub fn run_upstream_side<R: BufRead>(&self, input: R, ctx: &CallContext) {
+        let mut reader = LineReader::new(input, UPSTREAM_MAX_LINE);
+        loop {
+            match reader.next_line() {
+                Ok(Some(Line::Message(line))) => self.from_upstream(&line, ctx),
+                Ok(Some(Line::TooLong { len })) => {
+                    eprintln!("gauntlet proxy: dropped an upstream message of {len} bytes (limit {UPSTREAM_MAX_LINE})");
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("gauntlet proxy: cannot read from the upstream: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Pump {
+    pub fn dispatch(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::ToUpstream(bytes) => self.upstream.send(bytes),
+                // A vanished agent is noticed by the reader on EOF; nothing to do here.
+                Output::ToAgent(bytes) => {
+                    let _ = write_line(&mut self.agent, &bytes);
+                }
+                Output::Audit(record) => self.audit.record(&record),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<Line> {
+        let mut r = LineReader::new(io::BufReader::with_capacity(7, input), max);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            out.push(l);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_skips_blank_ones() {
+        assert_eq!(
+            lines(b"{\"a\":1}\r\n\n  \n{\"b\":2}", 100),
+            vec![Line::Message(b"{\"a\":1}".to_vec()), Line::Message(b"{\"b\":2}".to_vec())]
+        );
+    }
+
+    #[test]
+    fn over_long_line_is_skipped_and_the_stream_resynchronises() {
+        let mut input = vec![b'x'; 50];
+        input.extend_from_slice(b"\n{\"ok\":true}\n");
+        assert_eq!(lines(&input, 20), vec![Line::TooLong { len: 50 }, Line::Message(b"{\"ok\":true}".to_vec())]);
+        assert_eq!(lines(&[b'y'; 21], 20), vec![Line::TooLong { len: 21 }]);
+        assert_eq!(lines(&[b'y'; 20], 20), vec![Line::Message(vec![b'y'; 20])]);
+    }
+
+    #[test]
+    fn too_long_error_is_a_json_rpc_error_with_null_id() {
+        let v: serde_json::Value = serde_json::from_slice(&too_long_error(50, 20)).unwrap();
+        assert_eq!(v["error"]["code"], -32600);
+        assert!(v["id"].is_null());
+    }
+}
