@@ -5,24 +5,46 @@
 //! and commits or rolls back reservations when the upstream answers (§2.2
 //! step 6). It never reads the clock or touches IO: transports call
 //! [`ProxyCore::from_agent`] and [`ProxyCore::from_upstream`] with `now`.
+//!
+//! The engine's profile decides the wire behaviour too: `intercept` copies
+//! Intercept's decoding and its gaps; `strict` refuses, with a JSON-RPC
+//! error, every `tools/call` that does not decode unambiguously, every
+//! batch, and (silently) every `tools/call` notification, so nothing it
+//! could not evaluate faithfully reaches the upstream.
+
+use std::collections::BTreeMap;
 
 use crate::clock::Timestamp;
-use crate::engine::{CallContext, CounterStore, Engine};
+use crate::engine::{CallContext, CounterStore, Engine, Outcome, ToolCall};
+use crate::gofmt::json::{compact_raw, write_string_bytes};
+use crate::profile::Profile;
 
 pub use super::audit::{AuditRecord, AuditResult};
+use super::audit::args_hash;
+use super::decode::{self, CallMsg, Classified, Refusal};
+use super::denial::{denial, jsonrpc_error};
+use super::filter::filter_tools_list;
+use super::pending::{Pending, PendingKey};
+use super::rawjson::{self, Kind, Node};
 
 /// How the agent side is framed; Intercept's batch handling differs per transport (§2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireMode {
     /// Stdio in front of a child process: batches are forwarded unevaluated.
     StdioChild,
-    /// Stdio in front of an HTTP upstream: batch elements are evaluated, unless one fails to decode.
+    /// Stdio in front of an HTTP upstream: batch elements are evaluated, unless
+    /// one fails to decode (then the raw batch is forwarded unevaluated).
     StdioBridge,
-    /// Streamable HTTP front: batch elements are evaluated, a malformed one fails the whole batch.
+    /// Streamable HTTP front: batch elements are evaluated; a malformed one
+    /// fails the whole batch with `invalid JSON-RPC batch`.
     Http,
 }
 
-/// What the core wants sent. Messages carry no framing: a stdio adapter adds the newline.
+/// What the core wants sent. Messages carry no framing: a stdio adapter adds
+/// the newline. For an agent batch in `StdioBridge`/`Http` mode, the
+/// forwarded elements come as one `ToUpstream` and each denial as its own
+/// `ToAgent` (the HTTP adapter puts them in the response array after the
+/// upstream's answers).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     ToUpstream(Vec<u8>),
@@ -30,15 +52,19 @@ pub enum Output {
     Audit(AuditRecord),
 }
 
+/// JSON-RPC "internal error", Intercept's code for transport failures.
+const INTERNAL_ERROR: i64 = -32603;
+
 pub struct ProxyCore {
     engine: Engine,
     store: Box<dyn CounterStore>,
     mode: WireMode,
+    pending: Pending,
 }
 
 impl ProxyCore {
     pub fn new(engine: Engine, store: Box<dyn CounterStore>, mode: WireMode) -> ProxyCore {
-        ProxyCore { engine, store, mode }
+        ProxyCore { engine, store, mode, pending: Pending::default() }
     }
 
     /// Hot reload: the new policy applies to later messages; counters persist.
@@ -62,15 +88,233 @@ impl ProxyCore {
         self.mode
     }
 
+    /// Allowed calls whose answer has not arrived yet.
+    pub fn calls_waiting(&self) -> usize {
+        self.pending.calls_waiting()
+    }
+
     /// One message from the agent (a stdio line without its newline, or an HTTP body).
     pub fn from_agent(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Output> {
-        let _ = (ctx, now);
-        vec![Output::ToUpstream(bytes.to_vec())]
+        let mut out = Vec::new();
+        match decode::classify(bytes, self.engine.profile()) {
+            Classified::Batch => self.batch(bytes, ctx, now, &mut out),
+            single => {
+                if self.handle(single, ctx, now, &mut out) {
+                    out.insert(0, Output::ToUpstream(bytes.to_vec()));
+                }
+            }
+        }
+        out
     }
 
     /// One message from the upstream.
-    pub fn from_upstream(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Output> {
-        let _ = (ctx, now);
-        vec![Output::ToAgent(bytes.to_vec())]
+    pub fn from_upstream(&mut self, bytes: &[u8], ctx: &CallContext, _now: Timestamp) -> Vec<Output> {
+        let Ok(node) = rawjson::parse(bytes) else {
+            return vec![Output::ToAgent(bytes.to_vec())];
+        };
+        let body = match &node.kind {
+            Kind::Object(_) => self.response(&node, bytes, ctx).unwrap_or_else(|| bytes.to_vec()),
+            Kind::Array(items) => {
+                let parts: Vec<Option<Vec<u8>>> = items.iter().map(|item| self.response(item, bytes, ctx)).collect();
+                if parts.iter().all(Option::is_none) {
+                    bytes.to_vec()
+                } else {
+                    let joined: Vec<Vec<u8>> = parts
+                        .into_iter()
+                        .zip(items)
+                        .map(|(part, item)| part.unwrap_or_else(|| item.raw(bytes).to_vec()))
+                        .collect();
+                    array(&joined)
+                }
+            }
+            _ => bytes.to_vec(),
+        };
+        vec![Output::ToAgent(body)]
     }
+
+    /// Acts on one classified (non-batch) message; pushes answers and audits
+    /// into `out` and returns whether the message itself goes upstream.
+    fn handle(&mut self, msg: Classified, ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) -> bool {
+        match msg {
+            Classified::ToolCall(call) => self.evaluate(call, ctx, now, out),
+            Classified::ToolsList { id } => {
+                if let Some(id) = id {
+                    self.pending.register_list((ctx.session.clone(), id));
+                }
+                true
+            }
+            Classified::Passthrough(_) => true,
+            Classified::Refused(r) => {
+                self.refuse(r, ctx, now, out);
+                false
+            }
+            // Batches are dispatched before `handle`; forwarding is Intercept's answer to them.
+            Classified::Batch => true,
+        }
+    }
+
+    fn evaluate(&mut self, call: CallMsg, ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) -> bool {
+        let tool_call = ToolCall { name: &call.name, arguments: call.arguments.as_ref() };
+        let decision = self.engine.decide(self.store.as_mut(), &tool_call, ctx, now);
+        let counters: BTreeMap<String, i64> = decision.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let mut record = AuditRecord {
+            time: now,
+            tool: call.name.clone(),
+            result: AuditResult::Allowed,
+            rule: None,
+            message: None,
+            args_hash: args_hash(call.arguments.as_ref()),
+            identity: ctx.identity.clone(),
+            session: ctx.session.clone(),
+            cause: None,
+            counters,
+        };
+        match decision.outcome {
+            Outcome::Allow => {
+                // Notifications get no answer, so their reservations are never rolled back (§2.2).
+                if let Some(id) = call.id.filter(|id| id.as_slice() != b"null") {
+                    self.pending.register_call((ctx.session.clone(), id), decision.reservations);
+                }
+                out.push(Output::Audit(record));
+                true
+            }
+            Outcome::Deny { message, rule, cause, .. } => {
+                out.push(Output::ToAgent(denial(call.id.as_deref(), &message)));
+                record.result = AuditResult::Denied;
+                record.rule = rule;
+                record.message = Some(message);
+                record.cause = Some(cause);
+                out.push(Output::Audit(record));
+                false
+            }
+        }
+    }
+
+    fn refuse(&mut self, r: Refusal, ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) {
+        if !r.silent {
+            out.push(Output::ToAgent(jsonrpc_error(r.id.as_deref(), r.code, &r.message)));
+        }
+        out.push(Output::Audit(AuditRecord {
+            time: now,
+            tool: r.tool,
+            result: AuditResult::Refused,
+            rule: None,
+            message: Some(r.message),
+            args_hash: None,
+            identity: ctx.identity.clone(),
+            session: ctx.session.clone(),
+            cause: None,
+            counters: BTreeMap::new(),
+        }));
+    }
+
+    /// A top-level array from the agent, per transport and profile (§2.1, §4 last bullet).
+    fn batch(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) {
+        if self.engine.profile() == Profile::Strict {
+            let r = Refusal {
+                code: decode::INVALID_REQUEST,
+                message: "invalid request: JSON-RPC batches are refused under the strict profile".into(),
+                id: None,
+                tool: String::new(),
+                silent: false,
+            };
+            self.refuse(r, ctx, now, out);
+            return;
+        }
+        let elements = match rawjson::parse(bytes) {
+            Ok(Node { kind: Kind::Array(items), .. }) if self.mode != WireMode::StdioChild => items,
+            _ => {
+                out.push(Output::ToUpstream(bytes.to_vec()));
+                return;
+            }
+        };
+        let malformed = elements.is_empty()
+            || elements.iter().any(|e| match &e.kind {
+                Kind::Object(members) => decode::envelope(members).type_error,
+                _ => true,
+            });
+        if malformed {
+            out.push(match self.mode {
+                WireMode::Http => Output::ToAgent(jsonrpc_error(None, INTERNAL_ERROR, "invalid JSON-RPC batch")),
+                _ => Output::ToUpstream(bytes.to_vec()),
+            });
+            return;
+        }
+        let mut answers = Vec::new();
+        let mut forwarded = Vec::new();
+        for element in &elements {
+            let msg = decode::classify_object(element, bytes, Profile::Intercept);
+            if self.handle(msg, ctx, now, &mut answers) {
+                forwarded.push(reserialise(element, bytes));
+            }
+        }
+        match forwarded.len() {
+            0 => {}
+            1 => out.push(Output::ToUpstream(forwarded.remove(0))),
+            _ => out.push(Output::ToUpstream(array(&forwarded))),
+        }
+        out.extend(answers);
+    }
+
+    /// Commits or rolls back the call this response answers, and filters it if
+    /// it answers a `tools/list`. `Some` only when the bytes change.
+    fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext) -> Option<Vec<u8>> {
+        let Kind::Object(members) = &node.kind else {
+            return None;
+        };
+        let env = decode::envelope(members);
+        if env.type_error || env.method.is_some() {
+            return None;
+        }
+        let key: PendingKey = (ctx.session.clone(), env.id?.raw(src).to_vec());
+        if let Some(reservations) = self.pending.take_call(&key) {
+            if env.error.is_some_and(|e| !e.is_null()) {
+                self.engine.rollback(self.store.as_mut(), &reservations);
+            }
+        }
+        if self.pending.take_list(&key) {
+            return filter_tools_list(node.raw(src), &self.engine.policy().hide);
+        }
+        None
+    }
+}
+
+/// `[a,b,…]` from already-encoded elements.
+fn array(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = vec![b'['];
+    for (k, p) in parts.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(p);
+    }
+    out.push(b']');
+    out
+}
+
+/// A forwarded batch element as Intercept's bridge/HTTP transports re-encode
+/// it: only jsonrpc, id, method, params, result and error survive.
+fn reserialise(element: &Node, src: &[u8]) -> Vec<u8> {
+    let Kind::Object(members) = &element.kind else {
+        return element.raw(src).to_vec();
+    };
+    let env = decode::envelope(members);
+    let mut out = b"{\"jsonrpc\":".to_vec();
+    write_string_bytes(&mut out, env.jsonrpc.unwrap_or_default().as_bytes());
+    if let Some(id) = env.id {
+        out.extend_from_slice(b",\"id\":");
+        compact_raw(&mut out, id.raw(src));
+    }
+    if let Some(method) = env.method.filter(|m| !m.is_empty()) {
+        out.extend_from_slice(b",\"method\":");
+        write_string_bytes(&mut out, method.as_bytes());
+    }
+    for (name, raw) in [("params", env.params), ("result", env.result), ("error", env.error)] {
+        if let Some(node) = raw {
+            out.extend_from_slice(format!(",\"{name}\":").as_bytes());
+            compact_raw(&mut out, node.raw(src));
+        }
+    }
+    out.push(b'}');
+    out
 }

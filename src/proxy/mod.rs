@@ -21,3 +21,6 @@ pub mod http;
 pub mod denial;
 pub mod filter;
 pub mod pending;
+pub mod denial;
+pub mod filter;
+pub mod pending;
