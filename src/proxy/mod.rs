@@ -21,6 +21,3 @@ pub mod http;
 pub mod denial;
 pub mod filter;
 pub mod pending;
-pub mod denial;
-pub mod filter;
-pub mod pending;
