@@ -1,13 +1,41 @@
 //! `gauntlet proxy POLICY --upstream URL [--listen ADDR]`: a Streamable HTTP
-//! upstream, fronted by stdio (the bridge) or by Streamable HTTP.
+//! upstream, fronted by stdio (the bridge, default) or by Streamable HTTP.
+//!
+//! Sessions are passed through, not mapped: the upstream's `Mcp-Session-Id`
+//! is the session the agent sees, and it is the `CallContext.session` that
+//! session-scoped counters follow. Over the HTTP front each session is bound
+//! to the identity that opened it, and a request presenting another
+//! identity's session gets 404. The agent's `Authorization` header is never
+//! forwarded upstream (no token passthrough). Only `http://` upstreams are
+//! supported: there is no TLS stack in this build.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::clock::{Clock, SystemClock};
+use crate::engine::CallContext;
 use crate::profile::Profile;
 
 use super::auditlog::AuditLog;
-use super::core::ProxyCore;
+use super::core::{Output, ProxyCore};
 use super::grants::Grants;
+use super::stdio::{Pump, SharedPump, UpstreamSink};
+
+const SESSION: &str = "mcp-session-id";
+const PROTOCOL: &str = "mcp-protocol-version";
+const LAST_EVENT_ID: &str = "last-event-id";
+const BOTH_TYPES: &str = "application/json, text/event-stream";
 
 pub struct HttpConfig {
     pub upstream: String,
@@ -19,7 +47,634 @@ pub struct HttpConfig {
     pub policy: Option<(PathBuf, Profile)>,
 }
 
+/// Incremental `text/event-stream` parsing: the `data` of each event, with its `id`.
+#[derive(Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl SseParser {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.buf.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some((end, sep)) = find_event_end(&self.buf) {
+            let block: Vec<u8> = self.buf.drain(..end + sep).collect();
+            let text = String::from_utf8_lossy(&block[..end]);
+            let mut data: Vec<&str> = Vec::new();
+            let mut id = None;
+            for line in text.lines() {
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "data" => data.push(value),
+                    "id" => id = Some(value.to_string()),
+                    _ => {}
+                }
+            }
+            if !data.is_empty() {
+                events.push(SseEvent { id, data: data.join("\n") });
+            }
+        }
+        events
+    }
+}
+
+/// The end of the first complete event (index, separator length).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 32);
+    out.extend_from_slice(b"event: message\n");
+    if let Some(id) = id {
+        out.extend_from_slice(format!("id: {id}\n").as_bytes());
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// A JSON-RPC error for a request the upstream could not answer; it goes
+/// through the core like an upstream answer, so the call's reservations roll back.
+fn transport_error(id: &serde_json::Value, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": message},
+    }))
+    .unwrap_or_default()
+}
+
+/// The `id` of a request (None for notifications and responses).
+fn request_id(bytes: &[u8]) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("method")?;
+    v.get("id").cloned()
+}
+
+fn is_initialized_notification(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .is_some_and(|v| v.get("method").and_then(|m| m.as_str()) == Some("notifications/initialized"))
+}
+
+/// The negotiated protocol version, if this is an initialize result.
+fn negotiated_version(bytes: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let result = v.get("result")?;
+    result.get("serverInfo")?;
+    result.get("protocolVersion")?.as_str().map(String::from)
+}
+
+/// The upstream MCP endpoint and what this proxy learnt about its session.
+#[derive(Clone)]
+struct Upstream {
+    client: Client<HttpConnector, Full<Bytes>>,
+    uri: Uri,
+    /// Used by the bridge only: the front passes each agent's session through.
+    session: Arc<Mutex<Option<String>>>,
+    version: Arc<Mutex<Option<String>>>,
+}
+
+impl Upstream {
+    fn new(url: &str) -> Result<Upstream, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("invalid upstream URL `{url}`: {e}"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!("unsupported upstream URL `{url}`: only `http://` upstreams are supported"));
+        }
+        Ok(Upstream {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            uri,
+            session: Arc::new(Mutex::new(None)),
+            version: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    async fn request(&self, method: Method, body: Vec<u8>, headers: &HeaderMap) -> Result<Response<Incoming>, String> {
+        let mut req = Request::builder().method(method).uri(self.uri.clone());
+        if let Some(h) = req.headers_mut() {
+            for (name, value) in headers {
+                h.insert(name, value.clone());
+            }
+        }
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
+        self.client.request(req).await.map_err(|e| format!("upstream unreachable: {e}"))
+    }
+
+    /// Headers for the bridge, from what it learnt.
+    fn bridge_headers(&self, accept: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(accept) {
+            h.insert(ACCEPT, v);
+        }
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(v) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            h.insert(SESSION, v);
+        }
+        let version = self.version.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(v) = version.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            h.insert(PROTOCOL, v);
+        }
+        h
+    }
+}
+
+fn is_sse(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// Reads a response body as the messages it carries, calling `each` as they arrive.
+async fn for_each_message(resp: Response<Incoming>, mut each: impl FnMut(Option<String>, Vec<u8>)) {
+    let sse = is_sse(resp.headers());
+    let mut body = resp.into_body();
+    let mut parser = SseParser::default();
+    let mut whole = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else { continue };
+        if sse {
+            for ev in parser.push(&data) {
+                each(ev.id, ev.data.into_bytes());
+            }
+        } else {
+            whole.extend_from_slice(&data);
+        }
+    }
+    if !sse && !whole.iter().all(u8::is_ascii_whitespace) {
+        each(None, whole);
+    }
+}
+
+// ---------------------------------------------------------------- the stdio bridge
+
+struct Poster(Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>);
+
+impl UpstreamSink for Poster {
+    fn send(&mut self, bytes: Vec<u8>) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(bytes);
+        }
+    }
+    fn close(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Posts one agent message upstream and feeds what comes back through the core.
+async fn bridge_one(upstream: Upstream, pump: SharedPump, ctx: CallContext, bytes: Vec<u8>) {
+    let id = request_id(&bytes);
+    let headers = upstream.bridge_headers(BOTH_TYPES);
+    let resp = match upstream.request(Method::POST, bytes, &headers).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if let Some(id) = id {
+                pump.from_upstream(&transport_error(&id, &e), &ctx);
+            }
+            eprintln!("gauntlet proxy: {e}");
+            return;
+        }
+    };
+    if let Some(s) = resp.headers().get(SESSION).and_then(|v| v.to_str().ok()) {
+        *upstream.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(s.to_string());
+    }
+    let status = resp.status();
+    let mut answered = false;
+    for_each_message(resp, |_, msg| {
+        if let Some(v) = negotiated_version(&msg) {
+            *upstream.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        }
+        answered = true;
+        pump.from_upstream(&msg, &ctx);
+    })
+    .await;
+    if let (false, Some(id)) = (answered, id) {
+        pump.from_upstream(&transport_error(&id, &format!("upstream answered HTTP {status} without a message")), &ctx);
+    }
+}
+
+/// Server-initiated messages arrive on a GET stream once the session exists.
+async fn bridge_listen(upstream: Upstream, pump: SharedPump, ctx: CallContext) {
+    let headers = upstream.bridge_headers("text/event-stream");
+    let Ok(resp) = upstream.request(Method::GET, Vec::new(), &headers).await else { return };
+    if resp.status() != StatusCode::OK || !is_sse(resp.headers()) {
+        return;
+    }
+    for_each_message(resp, |_, msg| pump.from_upstream(&msg, &ctx)).await;
+}
+
+async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let pump = SharedPump::new(Pump {
+        core,
+        agent: Box::new(std::io::stdout()),
+        upstream: Box::new(Poster(Some(tx))),
+        audit,
+    });
+    let _reloader = start_reload(&config, pump.clone());
+    let ctx = CallContext { identity: config.identity.clone(), session: Some(super::grants::new_session_id()) };
+
+    let agent_pump = pump.clone();
+    let agent_ctx = ctx.clone();
+    let max_line = config.max_line;
+    std::thread::spawn(move || agent_pump.run_agent_side(std::io::stdin().lock(), max_line, &agent_ctx));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut listening = false;
+    while let Some(bytes) = rx.recv().await {
+        let starts_listening = !listening && is_initialized_notification(&bytes);
+        let job = bridge_one(upstream.clone(), pump.clone(), ctx.clone(), bytes);
+        // Until the upstream has issued a session, later messages must wait for its headers.
+        if upstream.session.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            job.await;
+        } else {
+            tasks.spawn(job);
+        }
+        if starts_listening {
+            listening = true;
+            tasks.spawn(bridge_listen(upstream.clone(), pump.clone(), ctx.clone()));
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    // The agent hung up: let calls in flight finish, but not the endless GET stream.
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(10));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => if next.is_none() || tasks.len() <= usize::from(listening) { break },
+            _ = &mut deadline => break,
+        }
+    }
+    let session = upstream.session.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if session.is_some() {
+        let _ = upstream.request(Method::DELETE, Vec::new(), &upstream.bridge_headers(BOTH_TYPES)).await;
+    }
+    Ok(())
+}
+
+fn start_reload(config: &HttpConfig, pump: SharedPump) -> Option<super::reload::Reloader> {
+    let (path, profile) = config.policy.clone()?;
+    match super::reload::watch(&path, profile, move |engine| pump.lock().core.set_engine(engine)) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("gauntlet proxy: warning: hot reload is off: {e}");
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the HTTP front
+
+struct Front {
+    core: Mutex<(ProxyCore, AuditLog)>,
+    upstream: Upstream,
+    grants: Option<Grants>,
+    identity: Option<String>,
+    /// Session id → the identity that opened it.
+    sessions: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Front {
+    /// Runs one core step; returns (to upstream, to agent); audits inline.
+    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        let (core, audit) = &mut *guard;
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for output in f(core) {
+            match output {
+                Output::ToUpstream(b) => up.push(b),
+                Output::ToAgent(b) => down.push(b),
+                Output::Audit(r) => audit.record(&r),
+            }
+        }
+        (up, down)
+    }
+
+    fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) -> Vec<Vec<u8>> {
+        self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now())).1
+    }
+}
+
+type FrontResponse = Response<axum::body::Body>;
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> FrontResponse {
+    let mut resp = Response::new(axum::body::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn error_response(status: StatusCode, code: i64, message: &str) -> FrontResponse {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message},
+    }))
+    .unwrap_or_default();
+    json_response(status, body)
+}
+
+/// Several messages in one JSON body: one object, or an array of them.
+fn join_messages(messages: &[Vec<u8>]) -> Vec<u8> {
+    match messages {
+        [one] => one.clone(),
+        many => {
+            let mut out = b"[".to_vec();
+            out.extend_from_slice(&many.join(&b","[..]));
+            out.push(b']');
+            out
+        }
+    }
+}
+
+/// DNS-rebinding guard: a present Origin must be a loopback one.
+fn origin_allowed(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get("origin") else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let host = origin.split("://").nth(1).unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// Headers the agent sent that the upstream should see (never `Authorization`).
+fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in [ACCEPT, CONTENT_TYPE] {
+        if let Some(v) = headers.get(&name) {
+            out.insert(name, v.clone());
+        }
+    }
+    for name in [SESSION, PROTOCOL, LAST_EVENT_ID] {
+        if let Some(v) = headers.get(name) {
+            out.insert(name, v.clone());
+        }
+    }
+    out
+}
+
+async fn front_handler(
+    axum::extract::State(front): axum::extract::State<Arc<Front>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> FrontResponse {
+    if !origin_allowed(&headers) {
+        return error_response(StatusCode::FORBIDDEN, -32000, "invalid Origin header");
+    }
+    let identity = match &front.grants {
+        None => front.identity.clone(),
+        Some(grants) => match grants.identify(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())) {
+            Ok(grant) => Some(grant),
+            Err(e) => return json_response(StatusCode::UNAUTHORIZED, e.body()),
+        },
+    };
+    let session = headers.get(SESSION).and_then(|v| v.to_str().ok()).map(String::from);
+    if let Some(s) = &session {
+        let sessions = front.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.get(s).is_some_and(|owner| *owner != identity) {
+            return error_response(StatusCode::NOT_FOUND, -32001, "unknown session");
+        }
+    }
+    let ctx = CallContext { identity, session };
+    let forward = forwarded_headers(&headers);
+    match method {
+        Method::POST => front_post(front, ctx, forward, body).await,
+        Method::GET | Method::DELETE => {
+            let resp = match front.upstream.request(method.clone(), Vec::new(), &forward).await {
+                Ok(resp) => resp,
+                Err(e) => return error_response(StatusCode::BAD_GATEWAY, -32603, &e),
+            };
+            if method == Method::DELETE {
+                if let Some(s) = &ctx.session {
+                    front.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(s);
+                }
+            }
+            relay(front, ctx, resp, Vec::new()).await
+        }
+        _ => error_response(StatusCode::METHOD_NOT_ALLOWED, -32000, "method not allowed"),
+    }
+}
+
+async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, body: Bytes) -> FrontResponse {
+    let (up, denials) = front.step(|core| core.from_agent(&body, &ctx, SystemClock.now()));
+    if up.is_empty() {
+        return if denials.is_empty() {
+            let mut resp = Response::new(axum::body::Body::empty());
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            resp
+        } else {
+            json_response(StatusCode::OK, join_messages(&denials))
+        };
+    }
+    if up.len() == 1 {
+        let bytes = up.into_iter().next().unwrap_or_default();
+        let id = request_id(&bytes);
+        return match front.upstream.request(Method::POST, bytes, &forward).await {
+            Ok(resp) => relay(front, ctx, resp, denials).await,
+            Err(e) => {
+                let mut answers = match id {
+                    Some(id) => front.from_upstream(&transport_error(&id, &e), &ctx),
+                    None => Vec::new(),
+                };
+                answers.extend(denials);
+                json_response(StatusCode::BAD_GATEWAY, join_messages(&answers))
+            }
+        };
+    }
+    // Several forwarded elements (a batch split by the core): collect every answer into one array.
+    let mut answers = Vec::new();
+    for bytes in up {
+        let id = request_id(&bytes);
+        match front.upstream.request(Method::POST, bytes, &forward).await {
+            Ok(resp) => {
+                let mut got = Vec::new();
+                for_each_message(resp, |_, msg| got.push(msg)).await;
+                for msg in got {
+                    answers.extend(front.from_upstream(&msg, &ctx));
+                }
+            }
+            Err(e) => {
+                if let Some(id) = id {
+                    answers.extend(front.from_upstream(&transport_error(&id, &e), &ctx));
+                }
+            }
+        }
+    }
+    answers.extend(denials);
+    json_response(StatusCode::OK, join_messages(&answers))
+}
+
+/// Sends an upstream response back to the agent, each message through the core.
+async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, denials: Vec<Vec<u8>>) -> FrontResponse {
+    let status = resp.status();
+    let mut headers = HeaderMap::new();
+    if let Some(v) = resp.headers().get(SESSION) {
+        headers.insert(SESSION, v.clone());
+        if let Ok(s) = v.to_str() {
+            front.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(s.to_string(), ctx.identity.clone());
+        }
+    }
+    // Messages on this response belong to the session it opens, if it opens one.
+    let ctx = CallContext {
+        session: ctx.session.clone().or_else(|| resp.headers().get(SESSION).and_then(|v| v.to_str().ok()).map(String::from)),
+        ..ctx
+    };
+    if is_sse(resp.headers()) {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, Infallible>>();
+        tokio::spawn(async move {
+            for_each_message(resp, |id, msg| {
+                for out in front.from_upstream(&msg, &ctx) {
+                    let _ = tx.unbounded_send(Ok(sse_frame(id.as_deref(), &out)));
+                }
+            })
+            .await;
+            for denial in denials {
+                let _ = tx.unbounded_send(Ok(sse_frame(None, &denial)));
+            }
+        });
+        let mut out = Response::new(axum::body::Body::from_stream(rx));
+        *out.status_mut() = status;
+        *out.headers_mut() = headers;
+        out.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        out.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache"));
+        return out;
+    }
+    let mut answers = Vec::new();
+    let mut raw = Vec::new();
+    for_each_message(resp, |_, msg| raw.push(msg)).await;
+    for msg in raw {
+        answers.extend(front.from_upstream(&msg, &ctx));
+    }
+    answers.extend(denials);
+    let mut out = if answers.is_empty() {
+        Response::new(axum::body::Body::empty())
+    } else {
+        json_response(status, join_messages(&answers))
+    };
+    *out.status_mut() = status;
+    for (k, v) in headers {
+        if let Some(k) = k {
+            out.headers_mut().insert(k, v);
+        }
+    }
+    out
+}
+
+/// `PORT` alone means `127.0.0.1:PORT`: never listen beyond loopback unless asked.
+fn listen_addr(listen: &str) -> String {
+    if listen.chars().all(|c| c.is_ascii_digit()) {
+        format!("127.0.0.1:{listen}")
+    } else {
+        listen.to_string()
+    }
+}
+
+async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+    let front = Arc::new(Front {
+        core: Mutex::new((core, audit)),
+        upstream,
+        grants: config.grants,
+        identity: config.identity,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    let _reloader = match config.policy.clone() {
+        None => None,
+        Some((path, profile)) => {
+            let target = front.clone();
+            match super::reload::watch(&path, profile, move |engine| {
+                target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
+            }) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("gauntlet proxy: warning: hot reload is off: {e}");
+                    None
+                }
+            }
+        }
+    };
+    let addr = listen_addr(&listen);
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("gauntlet proxy: listening on http://{local}/mcp");
+    let app = axum::Router::new().route("/mcp", axum::routing::any(front_handler)).with_state(front);
+    axum::serve(listener, app).await.map_err(|e| format!("the HTTP front stopped: {e}"))
+}
+
 pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
-    let _ = (core, audit);
-    Err(format!("the HTTP upstream `{}` is not supported yet", config.upstream))
+    let upstream = Upstream::new(&config.upstream)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    match config.listen.clone() {
+        Some(listen) => runtime.block_on(run_front(config, listen, upstream, core, audit)),
+        None => {
+            let result = runtime.block_on(run_bridge(config, upstream, core, audit));
+            // The agent reader thread may still be parked on stdin.
+            runtime.shutdown_background();
+            result
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_split_across_chunks() {
+        let mut p = SseParser::default();
+        assert!(p.push(b"event: message\nid: 7\nda").is_empty());
+        let evs = p.push(b"ta: {\"a\":1}\n\n: comment\n\ndata: x\r\ndata: y\r\n\r\n");
+        assert_eq!(
+            evs,
+            vec![
+                SseEvent { id: Some("7".into()), data: "{\"a\":1}".into() },
+                SseEvent { id: None, data: "x\ny".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn origin_check_allows_only_loopback() {
+        let mut h = HeaderMap::new();
+        assert!(origin_allowed(&h));
+        h.insert("origin", HeaderValue::from_static("http://localhost:3000"));
+        assert!(origin_allowed(&h));
+        h.insert("origin", HeaderValue::from_static("http://127.0.0.1"));
+        assert!(origin_allowed(&h));
+        h.insert("origin", HeaderValue::from_static("http://evil.example"));
+        assert!(!origin_allowed(&h));
+        h.insert("origin", HeaderValue::from_static("http://localhost.evil.example:80"));
+        assert!(!origin_allowed(&h));
+    }
+
+    #[test]
+    fn authorization_is_never_forwarded() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        h.insert(SESSION, HeaderValue::from_static("s1"));
+        let f = forwarded_headers(&h);
+        assert!(f.get(AUTHORIZATION).is_none());
+        assert_eq!(f.get(SESSION).unwrap(), "s1");
+    }
+
+    #[test]
+    fn joined_messages() {
+        assert_eq!(join_messages(&[b"{}".to_vec()]), b"{}");
+        assert_eq!(join_messages(&[b"{}".to_vec(), b"[]".to_vec()]), b"[{},[]]");
+        assert_eq!(listen_addr("8080"), "127.0.0.1:8080");
+        assert_eq!(listen_addr("0.0.0.0:1"), "0.0.0.0:1");
+    }
 }
