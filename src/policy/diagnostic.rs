@@ -1,0 +1,153 @@
+//! Messages that point into a policy file (`file:line:col: message`, with
+//! optional advice), and their construction from Intercept's own errors.
+
+use std::fmt;
+
+use super::intercept::raw::{RawConfig, UnknownKey};
+use super::InterceptError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(file: &str, line: u32, column: u32, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { file: file.to_string(), line, column, message: message.into(), help: None }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One or more diagnostics that stop a policy from loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl PolicyError {
+    pub fn single(d: Diagnostic) -> PolicyError {
+        PolicyError { diagnostics: vec![d] }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Levenshtein distance, for did-you-mean advice.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest expected key, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(key: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let lower = key.trim().to_lowercase().replace('-', "_");
+    expected
+        .iter()
+        .map(|e| (edit_distance(&lower, e), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+pub fn unknown_key_warnings(keys: &[UnknownKey], file: &str) -> Vec<Diagnostic> {
+    keys.iter()
+        .map(|k| {
+            let d = Diagnostic::new(
+                file,
+                k.span.line,
+                k.span.column,
+                format!("unknown key `{}` is ignored by Intercept", k.key),
+            );
+            match did_you_mean(&k.key, k.expected) {
+                Some(m) => d.with_help(format!("did you mean `{m}`? keys are case-sensitive")),
+                None => d.with_help(format!("expected one of: {}", k.expected.join(", "))),
+            }
+        })
+        .collect()
+}
+
+/// Positions for Intercept's messages: `line N:` for load errors, the tool or
+/// rule a validation message names, else the top of the file.
+pub fn intercept_error_diagnostics(text: &str, file: &str, err: &InterceptError) -> Vec<Diagnostic> {
+    match err {
+        InterceptError::Load(msg) => {
+            if let Some(rest) = msg.strip_prefix("parsing config file: yaml: unmarshal errors:\n  ") {
+                rest.split("\n  ")
+                    .map(|line| {
+                        let n = line
+                            .strip_prefix("line ")
+                            .and_then(|r| r.split(':').next())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(1);
+                        Diagnostic::new(file, n, 1, line.to_string())
+                    })
+                    .collect()
+            } else {
+                let (line, column) = match super::yaml::parse(text) {
+                    Err(e) => (e.line, e.column),
+                    Ok(_) => (1, 1),
+                };
+                vec![Diagnostic::new(file, line, column, msg.clone())]
+            }
+        }
+        InterceptError::Invalid(msgs) => {
+            let raw = super::intercept::load_raw(text).ok();
+            msgs.iter()
+                .map(|m| {
+                    let (line, column) = raw.as_ref().and_then(|r| locate(r, m)).unwrap_or((1, 1));
+                    Diagnostic::new(file, line, column, m.clone())
+                })
+                .collect()
+        }
+    }
+}
+
+fn locate(cfg: &RawConfig, msg: &str) -> Option<(u32, u32)> {
+    let rest = msg.strip_prefix("tools.")?;
+    let tool = cfg
+        .tools
+        .iter()
+        .filter(|t| rest.starts_with(&format!("{}.rules[", t.name)))
+        .max_by_key(|t| t.name.len())?;
+    let idx = rest[tool.name.len() + 7..].split(']').next()?.parse::<usize>().ok();
+    let span = idx.and_then(|i| tool.rules.get(i)).map_or(tool.span, |r| r.span);
+    Some((span.line, span.column))
+}

@@ -1,0 +1,273 @@
+//! yaml.v3's decoding rules, as helpers a front end calls while it walks the
+//! tree into its own typed structs.
+//!
+//! It reproduces what Intercept's users observe: type mismatches are
+//! collected (``line N: cannot unmarshal !!str `a` into []string``) and
+//! decoding goes on; duplicate mapping keys are reported before a mapping is
+//! decoded (and that mapping is then skipped); null leaves a field at its
+//! zero value; any scalar fills a string field with its source text; floats
+//! truncate into ints. It does not know any schema: callers pass the Go type
+//! name yaml.v3 would print.
+
+use super::resolve::{resolve, Scalar};
+use super::{Kind, Node};
+use crate::policy::model::Value;
+
+/// What stops decoding at once (yaml.v3 panics internally and reports only this).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fatal(pub String);
+
+/// Collects yaml.v3's type errors in document order.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pub errors: Vec<String>,
+    pub fatal: Option<Fatal>,
+}
+
+fn shorten(text: &str) -> String {
+    if text.len() > 10 {
+        let mut cut = 7;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!(" `{}...`", &text[..cut])
+    } else {
+        format!(" `{text}`")
+    }
+}
+
+impl Decoder {
+    /// Resolves a scalar node (explicit tags included).
+    pub fn scalar(&mut self, n: &Node) -> Option<Scalar> {
+        let Kind::Scalar { text, style } = &n.kind else { return None };
+        match resolve(text, *style == super::Style::Quoted, n.tag.as_deref()) {
+            Ok(s) => Some(s),
+            Err(msg) => {
+                self.fail(msg);
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.fatal.is_none() {
+            self.fatal = Some(Fatal(msg));
+        }
+    }
+
+    /// yaml.v3's `terror`: `line N: cannot unmarshal !!tag `text` into T`.
+    pub fn type_error(&mut self, n: &Node, go_type: &str) {
+        let (tag, value) = match &n.kind {
+            Kind::Seq(_) => (n.tag.clone().unwrap_or_else(|| "!!seq".into()), String::new()),
+            Kind::Map(_) => (n.tag.clone().unwrap_or_else(|| "!!map".into()), String::new()),
+            Kind::Scalar { text, .. } => {
+                let tag = match (&n.tag, self.scalar(n)) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(s)) => s.tag().to_string(),
+                    (None, None) => "!!str".into(),
+                };
+                (tag, shorten(text))
+            }
+        };
+        let value = if tag == "!!seq" || tag == "!!map" { String::new() } else { value };
+        self.errors.push(format!("line {}: cannot unmarshal {tag}{value} into {go_type}", n.line));
+    }
+
+    fn is_null(&mut self, n: &Node) -> bool {
+        n.is_scalar() && matches!(self.scalar(n), Some(Scalar::Null))
+    }
+
+    /// A `string` field: any scalar's source text; null → `None` silently.
+    pub fn string(&mut self, n: &Node) -> Option<String> {
+        match &n.kind {
+            Kind::Scalar { text, .. } => {
+                if self.is_null(n) {
+                    None
+                } else {
+                    Some(text.clone())
+                }
+            }
+            _ => {
+                self.type_error(n, "string");
+                None
+            }
+        }
+    }
+
+    /// An `int` field: ints, floats truncated (NaN and huge values refused).
+    pub fn int(&mut self, n: &Node) -> Option<i64> {
+        if !n.is_scalar() {
+            self.type_error(n, "int");
+            return None;
+        }
+        match self.scalar(n)? {
+            Scalar::Null => None,
+            Scalar::Int(i) => Some(i),
+            Scalar::Uint(u) if u <= i64::MAX as u64 => Some(u as i64),
+            // Go's int64(f) on x86-64: out-of-range values become i64::MIN.
+            Scalar::Float(f) if f <= i64::MAX as f64 => {
+                Some(if f >= 9.223_372_036_854_775_808e18 || f < -9.223_372_036_854_775_808e18 {
+                    i64::MIN
+                } else {
+                    f as i64
+                })
+            }
+            _ => {
+                self.type_error(n, "int");
+                None
+            }
+        }
+    }
+
+    /// A slice field: its elements, or `None` (null, or a type error).
+    pub fn seq<'n>(&mut self, n: &'n Node, go_type: &str) -> Option<&'n [Node]> {
+        match &n.kind {
+            Kind::Seq(items) => Some(items),
+            Kind::Scalar { .. } if self.is_null(n) => None,
+            _ => {
+                self.type_error(n, go_type);
+                None
+            }
+        }
+    }
+
+    /// A mapping (struct or map) field: its entries after the duplicate-key
+    /// check, or `None` (null, type error, or duplicates reported).
+    pub fn mapping<'n>(&mut self, n: &'n Node, go_type: &str) -> Option<&'n [(Node, Node)]> {
+        match &n.kind {
+            Kind::Map(entries) => {
+                let before = self.errors.len();
+                for (i, (ki, _)) in entries.iter().enumerate() {
+                    for (kj, _) in &entries[i + 1..] {
+                        if same_key(ki, kj) {
+                            let Kind::Scalar { text, .. } = &kj.kind else { continue };
+                            self.errors.push(format!(
+                                "line {}: mapping key {} already defined at line {}",
+                                kj.line,
+                                crate::gofmt::quote::quote(text),
+                                ki.line
+                            ));
+                        }
+                    }
+                }
+                (self.errors.len() == before).then_some(entries.as_slice())
+            }
+            Kind::Scalar { .. } if self.is_null(n) => None,
+            _ => {
+                self.type_error(n, go_type);
+                None
+            }
+        }
+    }
+
+    /// A struct key: its text; `None` for a null key, a type error for a
+    /// collection key (yaml.v3 decodes struct keys into a string).
+    pub fn key(&mut self, n: &Node) -> Option<String> {
+        self.string(n)
+    }
+
+    /// An `interface{}` field, as yaml.v3 fills it.
+    pub fn any(&mut self, n: &Node) -> Value {
+        match &n.kind {
+            Kind::Scalar { .. } => match self.scalar(n) {
+                Some(Scalar::Null) | None => Value::Null,
+                Some(Scalar::Bool(b)) => Value::Bool(b),
+                Some(Scalar::Int(i)) => Value::Int(i),
+                Some(Scalar::Uint(u)) => Value::Uint(u),
+                Some(Scalar::Float(f)) => Value::Float(f),
+                Some(Scalar::Str(s)) => Value::Str(s),
+                Some(Scalar::Time(t)) => Value::Time(t),
+            },
+            Kind::Seq(items) => Value::Seq(items.iter().map(|i| self.any(i)).collect()),
+            Kind::Map(_) => {
+                let Some(entries) = self.mapping(n, "map[string]interface {}") else {
+                    return Value::Null;
+                };
+                let mut out = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let key = match &k.kind {
+                        Kind::Scalar { text, .. } => text.clone(),
+                        _ => {
+                            self.fail("invalid map key".into());
+                            continue;
+                        }
+                    };
+                    out.push((key, self.any(v)));
+                }
+                Value::Map(out)
+            }
+        }
+    }
+}
+
+/// yaml.v3 compares keys by node kind and source text only.
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Scalar { text: x, .. }, Kind::Scalar { text: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::yaml::parse;
+
+    fn value_of(src: &str) -> Node {
+        let root = parse(src).unwrap().unwrap();
+        let Kind::Map(entries) = root.kind else { panic!() };
+        entries.into_iter().next().unwrap().1
+    }
+
+    #[test]
+    fn type_errors_use_yaml_v3_text() {
+        let mut d = Decoder::default();
+        assert_eq!(d.seq(&value_of("hide: a\n"), "[]string"), None);
+        assert_eq!(d.int(&value_of("x: \"3\"\n")), None);
+        assert_eq!(d.string(&value_of("x:\n  a: 1\n")), None);
+        assert_eq!(d.int(&value_of("x: abcdefghijkl\n")), None);
+        assert_eq!(
+            d.errors,
+            vec![
+                "line 1: cannot unmarshal !!str `a` into []string",
+                "line 1: cannot unmarshal !!str `3` into int",
+                "line 2: cannot unmarshal !!map into string",
+                "line 1: cannot unmarshal !!str `abcdefg...` into int",
+            ]
+        );
+    }
+
+    #[test]
+    fn ints_truncate_and_null_is_silent() {
+        let mut d = Decoder::default();
+        assert_eq!(d.int(&value_of("x: 2.9\n")), Some(2));
+        assert_eq!(d.int(&value_of("x: -2.9\n")), Some(-2));
+        assert_eq!(d.int(&value_of("x: ~\n")), None);
+        assert_eq!(d.string(&value_of("x: 1.0\n")), Some("1.0".into()));
+        assert_eq!(d.string(&value_of("x:\n")), None);
+        assert!(d.errors.is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_with_both_lines() {
+        let mut d = Decoder::default();
+        let n = parse("a: 1\nb: 2\n\"a\": 3\n").unwrap().unwrap();
+        assert_eq!(d.mapping(&n, "config.Config"), None);
+        assert_eq!(d.errors, vec!["line 3: mapping key \"a\" already defined at line 1"]);
+    }
+
+    #[test]
+    fn any_keeps_nulls_in_lists() {
+        let mut d = Decoder::default();
+        let v = d.any(&value_of("x: [1, ~, yes, 2026-03-02]\n"));
+        assert_eq!(
+            v,
+            Value::Seq(vec![
+                Value::Int(1),
+                Value::Null,
+                Value::Str("yes".into()),
+                Value::Time("2026-03-02 00:00:00 +0000 UTC".into())
+            ])
+        );
+    }
+}

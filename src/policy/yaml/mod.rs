@@ -1,0 +1,241 @@
+//! YAML text → a positioned node tree, read the way Go's yaml.v3 reads it.
+//!
+//! The tree keeps what yaml.v3's decoder looks at: each node's line and
+//! column, a scalar's source text and whether it was quoted, explicit tags,
+//! and mapping entries in source order (duplicates included: the decoder
+//! reports them). Only the first document is read, as `yaml.Unmarshal` does.
+//! Aliases are expanded by copying the anchored node. This module does not
+//! resolve scalars ([`resolve`]) or map nodes onto structs ([`decode`]).
+
+pub mod decode;
+pub mod resolve;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// How a scalar was written: plain scalars are resolved (`5` is an int),
+/// every other style is a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Scalar { text: String, style: Style },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    /// Explicit tag in yaml.v3's short form (`!!str`, `!foo`), if any.
+    pub tag: Option<String>,
+    /// 1-based.
+    pub line: u32,
+    /// 1-based.
+    pub column: u32,
+}
+
+impl Node {
+    pub fn is_scalar(&self) -> bool {
+        matches!(self.kind, Kind::Scalar { .. })
+    }
+}
+
+/// A YAML syntax error at a 1-based position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// The most nodes alias expansion may produce before the document is
+/// refused, like yaml.v3's "excessive aliasing" guard.
+const MAX_EXPANDED_NODES: usize = 200_000;
+
+/// Parses the first document of `text`; `Ok(None)` for an empty stream.
+pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        line: e.marker().line() as u32,
+        column: e.marker().col() as u32 + 1,
+        message: e.info().to_string(),
+    })?;
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    Ok(builder.root)
+}
+
+enum Open {
+    Seq(Node, Vec<Node>, usize),
+    Map(Node, Vec<Node>, usize),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    root: Option<Node>,
+    anchors: std::collections::HashMap<usize, Node>,
+    expanded: usize,
+    error: Option<SyntaxError>,
+}
+
+fn short_tag(tag: Option<Tag>) -> Option<String> {
+    let tag = tag?;
+    if tag.handle == "tag:yaml.org,2002:" {
+        Some(format!("!!{}", tag.suffix))
+    } else if tag.handle.is_empty() && tag.suffix == "!" {
+        None
+    } else {
+        Some(format!("{}{}", tag.handle, tag.suffix))
+    }
+}
+
+fn count_nodes(n: &Node) -> usize {
+    match &n.kind {
+        Kind::Scalar { .. } => 1,
+        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Kind::Map(entries) => {
+            1 + entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>()
+        }
+    }
+}
+
+impl Builder {
+    fn push_node(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            Some(Open::Seq(_, items, _)) | Some(Open::Map(_, items, _)) => items.push(node),
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = mark.line() as u32;
+        let column = mark.col() as u32 + 1;
+        let blank = |kind| Node { kind, tag: None, line, column };
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = if style == TScalarStyle::Plain { Style::Plain } else { Style::Quoted };
+                let mut node = blank(Kind::Scalar { text, style });
+                node.tag = short_tag(tag);
+                self.push_node(node, anchor);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let mut node = blank(Kind::Seq(Vec::new()));
+                node.tag = short_tag(tag);
+                self.stack.push(Open::Seq(node, Vec::new(), anchor));
+            }
+            Event::MappingStart(anchor, tag) => {
+                let mut node = blank(Kind::Map(Vec::new()));
+                node.tag = short_tag(tag);
+                self.stack.push(Open::Map(node, Vec::new(), anchor));
+            }
+            Event::SequenceEnd => {
+                if let Some(Open::Seq(mut node, items, anchor)) = self.stack.pop() {
+                    node.kind = Kind::Seq(items);
+                    self.push_node(node, anchor);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Open::Map(mut node, items, anchor)) = self.stack.pop() {
+                    let mut entries = Vec::with_capacity(items.len() / 2);
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        entries.push((k, v));
+                    }
+                    node.kind = Kind::Map(entries);
+                    self.push_node(node, anchor);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => {
+                    self.expanded += count_nodes(&node);
+                    if self.expanded > MAX_EXPANDED_NODES {
+                        self.error = Some(SyntaxError {
+                            line,
+                            column,
+                            message: "document contains excessive aliasing".into(),
+                        });
+                        return;
+                    }
+                    self.push_node(node, 0);
+                }
+                None => {
+                    self.error = Some(SyntaxError { line, column, message: "unknown anchor".into() })
+                }
+            },
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(n: &Node) -> (&str, Style) {
+        match &n.kind {
+            Kind::Scalar { text, style } => (text, *style),
+            other => panic!("not a scalar: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keeps_positions_styles_and_duplicate_keys() {
+        let root = parse("version: \"1\"\ntools:\n  a: 1\n  a: 2\n").unwrap().unwrap();
+        let Kind::Map(entries) = &root.kind else { panic!("root not a map") };
+        assert_eq!(scalar(&entries[0].1), ("1", Style::Quoted));
+        let Kind::Map(tools) = &entries[1].1.kind else { panic!("tools not a map") };
+        assert_eq!(tools.len(), 2);
+        assert_eq!((tools[0].0.line, tools[0].0.column), (3, 3));
+        assert_eq!((tools[1].0.line, tools[1].0.column), (4, 3));
+        assert_eq!(scalar(&tools[1].1), ("2", Style::Plain));
+    }
+
+    #[test]
+    fn empty_stream_has_no_root_and_aliases_expand() {
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("# only a comment\n").unwrap(), None);
+        let root = parse("a: &x [1, 2]\nb: *x\n").unwrap().unwrap();
+        let Kind::Map(entries) = &root.kind else { panic!() };
+        assert_eq!(entries[0].1.kind, entries[1].1.kind);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = parse("a: [1, 2\nb: c\n").unwrap_err();
+        assert!(err.line >= 1 && err.column >= 1, "{err:?}");
+        let err = parse("a: b: c\n").unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn explicit_tags_are_shortened() {
+        let root = parse("a: !!str 5\nb: !foo x\n").unwrap().unwrap();
+        let Kind::Map(entries) = &root.kind else { panic!() };
+        assert_eq!(entries[0].1.tag.as_deref(), Some("!!str"));
+        assert_eq!(entries[1].1.tag.as_deref(), Some("!foo"));
+    }
+}
