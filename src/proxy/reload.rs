@@ -21,8 +21,11 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Loads and validates a policy file into an engine; the error text names
 /// file:line:column for every problem, one per line.
 pub fn load_engine(path: &Path, profile: Profile) -> Result<Engine, String> {
-    let _ = (Arc::new(()), profile);
-    Err(format!("{}: policy loading is not wired in yet", path.display()))
+    let loaded = crate::policy::load_file(path, None).map_err(|e| e.to_string())?;
+    for warning in &loaded.warnings {
+        eprintln!("gauntlet proxy: warning: {warning}");
+    }
+    Ok(Engine::new(Arc::new(loaded.policy), profile))
 }
 
 /// Keeps the watch alive; dropping it stops reloading.
