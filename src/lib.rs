@@ -19,3 +19,4 @@ pub mod proxy;
 pub mod scenario;
 pub mod agent;
 pub mod mcp;
+pub mod conformance;

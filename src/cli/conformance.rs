@@ -1,4 +1,5 @@
-//! `gauntlet conformance`: run a conformance vector file.
+//! `gauntlet conformance`: run a conformance vector file through the policy
+//! loader, the engine and the proxy core; one line per vector, then a tally.
 
 use super::Exit;
 
@@ -13,6 +14,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet conformance: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    let summary = match crate::conformance::run_file(&args.vectors, args.profile, args.only.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    for line in summary.lines() {
+        println!("{line}");
+    }
+    println!("{}", summary.closing_line());
+    if summary.failed() == 0 {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    }
 }
