@@ -205,7 +205,8 @@ async fn for_each_message(resp: Response<Incoming>, mut each: impl FnMut(Option<
         let Ok(frame) = frame else { break };
         let Ok(data) = frame.into_data() else { continue };
         if sse {
-            for ev in parser.push(&data) {
+            // Priming events (an id with empty data) carry no message.
+            for ev in parser.push(&data).into_iter().filter(|ev| !ev.data.trim().is_empty()) {
                 each(ev.id, ev.data.into_bytes());
             }
         } else {

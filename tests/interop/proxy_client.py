@@ -1,0 +1,36 @@
+"""Drives one MCP server (a stdio command or a Streamable HTTP URL) with the
+Python `mcp` SDK client: lists the tools, makes the given calls in order and
+prints one JSON object with what came back, for tests/proxy_peers.rs.
+
+usage: proxy_client.py '{"command": [...]} | {"url": "...", "headers": {...}}' '[["tool", {args}], ...]'
+"""
+import json
+import sys
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+
+async def main(target: dict, calls: list) -> None:
+    if "url" in target:
+        server = target["url"]
+    else:
+        command = target["command"]
+        server = StdioServerParameters(command=command[0], args=command[1:])
+    out = {"tools": [], "calls": []}
+    async with Client(server, mode="legacy", read_timeout_seconds=20) as client:
+        listed = await client.list_tools()
+        out["tools"] = [t.name for t in listed.tools]
+        for name, args in calls:
+            result = await client.call_tool(name, args)
+            out["calls"].append(
+                {
+                    "name": name,
+                    "isError": bool(result.is_error),
+                    "content": [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content],
+                }
+            )
+    print(json.dumps(out))
+
+
+anyio.run(main, json.loads(sys.argv[1]), json.loads(sys.argv[2]))
