@@ -1,20 +1,153 @@
-//! `gauntlet mock`: serve a declarative mock MCP server.
+//! `gauntlet mock`: serve a declarative mock MCP server over stdio (default)
+//! or Streamable HTTP, optionally appending its ledger to a JSONL file.
+//! Logs go to stderr only: stdout belongs to the protocol.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use super::Exit;
+use crate::clock::{Clock, SystemClock};
+use crate::engine::CallContext;
+use crate::mcp::http::HttpServer;
+use crate::mcp::stdio::{self, Ended};
+use crate::mcp::MessageHandler;
+use crate::mock::recording::Recording;
+use crate::mock::{DuplicateKeys, MockServer, ServerSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The server file, e.g. mock-servers/aksjah.yaml.
     pub server: std::path::PathBuf,
-    /// Serve Streamable HTTP on this address instead of stdio.
+    /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio.
     #[arg(long)]
     pub http: Option<String>,
     /// Append every message that reaches the server to this JSONL file.
     #[arg(long)]
     pub ledger: Option<std::path::PathBuf>,
+    /// Look tools up ignoring case and surrounding whitespace.
+    #[arg(long)]
+    pub lenient_names: bool,
+    /// Ignore unknown members of `tools/call` params instead of rejecting them.
+    #[arg(long)]
+    pub ignore_unknown_params: bool,
+    /// Which of two duplicate JSON keys the server believes.
+    #[arg(long, value_parser = ["first", "last"])]
+    pub duplicate_keys: Option<String>,
+    /// Die (answer nothing more) after this many tool calls.
+    #[arg(long, value_name = "N")]
+    pub crash_after: Option<u64>,
+    /// Never answer calls of this tool (repeatable).
+    #[arg(long, value_name = "TOOL")]
+    pub hang_on: Vec<String>,
+    /// Serve `tools/list` in pages of this size.
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<usize>,
 }
 
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet mock: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    let mut spec = match ServerSpec::load(&args.server) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    apply_overrides(&mut spec, &args);
+    if spec.behaviour.page_size == Some(0) {
+        eprintln!("error: `--page-size 0` is not a page size\n  help: use 1 or more");
+        return Exit::CouldNotRun;
+    }
+    let recording = match Recording::new(MockServer::from_spec(spec), args.ledger.as_deref()) {
+        Ok(r) => Arc::new(Mutex::new(r)),
+        Err(e) => {
+            let shown = args.ledger.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            eprintln!("error: cannot open the ledger file `{shown}`: {e}\n  help: check that its directory exists and is writable");
+            return Exit::CouldNotRun;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match args.http {
+        Some(addr) => runtime.block_on(serve_http(&addr, recording, clock)),
+        None => runtime.block_on(serve_stdio(recording, clock)),
+    }
+}
+
+fn apply_overrides(spec: &mut ServerSpec, args: &Args) {
+    let b = &mut spec.behaviour;
+    b.lenient_names |= args.lenient_names;
+    b.ignore_unknown_params |= args.ignore_unknown_params;
+    match args.duplicate_keys.as_deref() {
+        Some("first") => b.duplicate_keys = DuplicateKeys::First,
+        Some("last") => b.duplicate_keys = DuplicateKeys::Last,
+        _ => {}
+    }
+    if args.crash_after.is_some() {
+        b.crash_after = args.crash_after;
+    }
+    b.hang_on.extend(args.hang_on.iter().cloned());
+    if args.page_size.is_some() {
+        b.page_size = args.page_size;
+    }
+}
+
+async fn serve_stdio(recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) -> Exit {
+    let name = recording.lock().map(|r| r.server().spec().name.clone()).unwrap_or_default();
+    eprintln!("gauntlet mock: serving `{name}` on stdio");
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    match stdio::serve(stdin, tokio::io::stdout(), recording, clock, CallContext::default()).await {
+        Ok(Ended::Eof) => Exit::Ok,
+        Ok(Ended::HandlerDead) => {
+            eprintln!("gauntlet mock: simulated crash (crash_after reached)");
+            Exit::CouldNotRun
+        }
+        Err(e) => {
+            eprintln!("error: stdio failed: {e}");
+            Exit::CouldNotRun
+        }
+    }
+}
+
+async fn serve_http(addr: &str, recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) -> Exit {
+    let Ok(sock) = addr.parse::<SocketAddr>() else {
+        eprintln!("error: `--http {addr}` is not an address\n  help: write it as IP:PORT, e.g. 127.0.0.1:8931");
+        return Exit::CouldNotRun;
+    };
+    let server = match HttpServer::bind(sock, recording.clone(), clock).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen on `{addr}`: {e}\n  help: pick a free port, or port 0 for any");
+            return Exit::CouldNotRun;
+        }
+    };
+    let shown = server.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+    eprintln!("gauntlet mock: serving Streamable HTTP on http://{shown}/mcp");
+    // A simulated crash ends the process, as a real crash would.
+    let watch = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if recording.lock().map(|r| r.is_dead()).unwrap_or(true) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        r = server.run() => match r {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: HTTP server failed: {e}");
+                Exit::CouldNotRun
+            }
+        },
+        () = watch => {
+            eprintln!("gauntlet mock: simulated crash (crash_after reached)");
+            Exit::CouldNotRun
+        }
+    }
 }

@@ -5,8 +5,16 @@
 //! on, so one hostile line can neither exhaust memory nor end the session.
 
 use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::clock::Clock;
+use crate::engine::CallContext;
+
+use super::jsonrpc::{self, RpcError};
+use super::MessageHandler;
 
 /// Longest accepted line, newline excluded.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
@@ -91,6 +99,74 @@ pub async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, msg: &[u8]) -> io::Res
     w.flush().await
 }
 
+/// Why [`serve`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The peer closed its end.
+    Eof,
+    /// The core said it will never answer again (a simulated crash).
+    HandlerDead,
+}
+
+/// Feeds each line to `handler` and writes its replies, honouring their
+/// delays without blocking later lines (answers may come out of order, as
+/// with real servers). An over-long line is answered with -32600 and skipped.
+pub async fn serve<R, W, H>(
+    reader: R,
+    mut writer: W,
+    handler: Arc<Mutex<H>>,
+    clock: Arc<dyn Clock>,
+    ctx: CallContext,
+) -> io::Result<Ended>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+    H: MessageHandler,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let write_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            write_line(&mut writer, &bytes).await?;
+        }
+        Ok::<_, io::Error>(())
+    });
+    let mut delayed = tokio::task::JoinSet::new();
+    let mut lines = LineReader::new(reader);
+    let mut ended = Ended::Eof;
+    while let Some(frame) = lines.next_frame().await? {
+        let (replies, dead) = match frame {
+            Frame::TooLong { length } => {
+                let err = RpcError::invalid_request(&format!("message of {length} bytes exceeds the {MAX_LINE}-byte line limit"));
+                (vec![super::Reply::now(jsonrpc::error_response(None, &err))], false)
+            }
+            Frame::Line(line) => match handler.lock() {
+                Ok(mut h) => (h.handle(&line, &ctx, clock.now()), h.is_dead()),
+                Err(_) => return Err(io::Error::other("the message handler panicked")),
+            },
+        };
+        for reply in replies {
+            if reply.delay_ms == 0 {
+                let _ = tx.send(reply.bytes);
+            } else {
+                let tx = tx.clone();
+                delayed.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
+                    let _ = tx.send(reply.bytes);
+                });
+            }
+        }
+        if dead {
+            ended = Ended::HandlerDead;
+            break;
+        }
+    }
+    // Answers still on their (simulated) way are delivered before we stop.
+    while delayed.join_next().await.is_some() {}
+    drop(tx);
+    write_task.await.map_err(io::Error::other)??;
+    Ok(ended)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +202,39 @@ mod tests {
         assert_eq!(got, vec![Frame::TooLong { length: 25 }, Frame::Line(b"ok".to_vec())]);
         assert_eq!(frames(&[b'y'; 11], 10).await, vec![Frame::TooLong { length: 11 }]);
         assert_eq!(frames(&[b'y'; 10], 10).await, vec![Frame::Line(vec![b'y'; 10])]);
+    }
+
+    #[tokio::test]
+    async fn serve_answers_every_line_in_order_of_due_time_and_survives_huge_lines() {
+        use crate::clock::VirtualClock;
+        use crate::mock::{MockServer, ServerSpec};
+        let spec = ServerSpec::parse(
+            "name: s\nversion: '1'\ntools:\n  - {name: slow, description: d, inputSchema: {type: object}, risk: read, response: {latency_ms: 30}}\n  - {name: fast, description: d, inputSchema: {type: object}, risk: read}\n",
+            std::path::Path::new("s.yaml"),
+        )
+        .unwrap();
+        let server = Arc::new(Mutex::new(MockServer::from_spec(spec)));
+        let mut input = Vec::new();
+        input.extend_from_slice(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}"#);
+        input.push(b'\n');
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
+        input.push(b'\n');
+        input.extend_from_slice(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}}"#);
+        input.push(b'\n');
+        input.extend_from_slice(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fast"}}"#);
+        let (client, server_end) = tokio::io::duplex(1 << 16);
+        let clock: Arc<dyn Clock> = Arc::new(VirtualClock::default());
+        let run = tokio::spawn(serve(&input[..], server_end, server.clone(), clock, CallContext::default()));
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(client), &mut out).await.unwrap();
+        assert_eq!(run.await.unwrap().unwrap(), Ended::Eof);
+        let ids: Vec<String> = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["1", "null", "3", "2"]);
+        assert!(out.contains("-32600"));
+        assert_eq!(server.lock().unwrap().ledger().executed().count(), 2);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 //! out, virtual latency), `ledger` the record. Transports live in `crate::mcp`.
 
 pub mod ledger;
+pub mod recording;
 pub mod server;
 pub mod spec;
 
