@@ -1,0 +1,360 @@
+//! The sans-IO proxy core, message by message: what goes upstream, what the
+//! agent gets back, what is audited, and what the counters hold afterwards.
+
+use std::sync::Arc;
+
+use gauntlet::clock::Timestamp;
+use gauntlet::engine::store::MemoryStore;
+use gauntlet::engine::{CallContext, CounterKey, Engine};
+use gauntlet::policy::load_intercept;
+use gauntlet::profile::Profile;
+use gauntlet::proxy::core::{AuditRecord, AuditResult, Output, ProxyCore, WireMode};
+
+const LIMITED: &str = r#"
+version: "1"
+hide: ["secret"]
+tools:
+  t:
+    rules:
+      - name: "two per hour"
+        rate_limit: 2/hour
+  delete_customer:
+    rules:
+      - name: "block"
+        action: deny
+        on_deny: "Customer deletion is not permitted"
+"#;
+
+fn engine(yaml: &str, profile: Profile) -> Engine {
+    let policy = load_intercept(yaml).expect("test policy is valid");
+    Engine::new(Arc::new(policy), profile)
+}
+
+fn core(yaml: &str, profile: Profile, mode: WireMode) -> ProxyCore {
+    ProxyCore::new(engine(yaml, profile), Box::new(MemoryStore::new()), mode)
+}
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::parse_rfc3339("2026-03-02T10:00:00Z").unwrap().plus_nanos(secs * 1_000_000_000)
+}
+
+fn ctx() -> CallContext {
+    CallContext::default()
+}
+
+fn upstream(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ToUpstream(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn agent(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ToAgent(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn audits(out: &[Output]) -> Vec<AuditRecord> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Audit(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn counter(core: &mut ProxyCore, key: &str, now: Timestamp) -> i64 {
+    core.store_mut().read(&CounterKey { key: key.into(), partition: None }, now).unwrap()
+}
+
+fn call(id: &str, tool: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#)
+}
+
+fn error_answer(id: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"boom"}}}}"#)
+}
+
+fn is_error_answer(id: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[],"isError":true}}}}"#)
+}
+
+#[test]
+fn allowed_calls_are_forwarded_byte_for_byte_and_audited() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let line = r#"{ "jsonrpc" : "2.0", "id" : 7 , "method":"tools/call","params":{"name":"t","arguments":{"currency":"usd","amount":5000.0}}} "#;
+    let out = c.from_agent(line.as_bytes(), &CallContext { identity: Some("alice".into()), session: Some("s1".into()) }, at(0));
+    assert_eq!(upstream(&out), [line]);
+    assert!(agent(&out).is_empty());
+    let a = &audits(&out)[0];
+    assert_eq!((a.tool.as_str(), a.result, a.rule.as_deref(), a.message.as_deref()), ("t", AuditResult::Allowed, None, None));
+    assert_eq!(a.args_hash.as_deref(), Some("sha256:a83fe2ed3e1061e675a6c7853233413cadf2d1e71a9aaeb92797f4850fe18060"));
+    assert_eq!((a.identity.as_deref(), a.session.as_deref()), (Some("alice"), Some("s1")));
+    assert_eq!(a.counters.get("t._rate_hour"), Some(&1));
+    assert_eq!(a.time, at(0));
+}
+
+#[test]
+fn denials_are_answered_with_intercept_bytes_and_never_forwarded() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let out = c.from_agent(call(r#""abc-123""#, "delete_customer").as_bytes(), &ctx(), at(0));
+    assert!(upstream(&out).is_empty());
+    assert_eq!(
+        agent(&out),
+        [r#"{"jsonrpc":"2.0","id":"abc-123","result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Customer deletion is not permitted"}],"isError":true}}"#]
+    );
+    let a = &audits(&out)[0];
+    assert_eq!((a.result, a.rule.as_deref()), (AuditResult::Denied, Some("block")));
+    assert_eq!(a.message.as_deref(), Some("Customer deletion is not permitted"));
+    let out = c.from_agent(call("1.50", "secret").as_bytes(), &ctx(), at(0));
+    assert_eq!(
+        agent(&out),
+        [r#"{"jsonrpc":"2.0","id":1.50,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Tool \"secret\" is hidden by policy"}],"isError":true}}"#]
+    );
+}
+
+#[test]
+fn upstream_answers_reach_the_agent_unchanged() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(call("1", "t").as_bytes(), &ctx(), at(0));
+    let answer = r#"{"jsonrpc":"2.0", "id":1, "result":{"content":[{"type":"text","text":"<ok>"}]}}"#;
+    assert_eq!(c.from_upstream(answer.as_bytes(), &ctx(), at(0)), [Output::ToAgent(answer.as_bytes().to_vec())]);
+    assert_eq!(c.from_upstream(b"garbage", &ctx(), at(0)), [Output::ToAgent(b"garbage".to_vec())]);
+}
+
+#[test]
+fn jsonrpc_error_rolls_back_but_is_error_commits() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(call("1", "t").as_bytes(), &ctx(), at(0));
+    c.from_agent(call("2", "t").as_bytes(), &ctx(), at(1));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(1)), 2);
+    c.from_upstream(error_answer("1").as_bytes(), &ctx(), at(2));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(2)), 1);
+    c.from_upstream(is_error_answer("2").as_bytes(), &ctx(), at(2));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(2)), 1);
+    // `"error": null` is not an error; an id spelled differently matches nothing.
+    c.from_agent(call("3", "t").as_bytes(), &ctx(), at(3));
+    c.from_upstream(br#"{"jsonrpc":"2.0","id":3,"result":{},"error":null}"#, &ctx(), at(3));
+    c.from_upstream(error_answer("3.0").as_bytes(), &ctx(), at(3));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(3)), 2);
+    assert_eq!(c.calls_waiting(), 0);
+}
+
+#[test]
+fn reusing_an_id_overwrites_the_earlier_pending_call() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(call("9", "t").as_bytes(), &ctx(), at(0));
+    c.from_agent(call("9", "t").as_bytes(), &ctx(), at(1));
+    assert_eq!(c.calls_waiting(), 1);
+    c.from_upstream(error_answer("9").as_bytes(), &ctx(), at(2));
+    c.from_upstream(error_answer("9").as_bytes(), &ctx(), at(2));
+    // Only the second call's reservation was refunded (G-18).
+    assert_eq!(counter(&mut c, "t._rate_hour", at(2)), 1);
+}
+
+#[test]
+fn pending_calls_are_keyed_by_session() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let s1 = CallContext { identity: None, session: Some("s1".into()) };
+    let s2 = CallContext { identity: None, session: Some("s2".into()) };
+    c.from_agent(call("1", "t").as_bytes(), &s1, at(0));
+    c.from_upstream(error_answer("1").as_bytes(), &s2, at(1));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(1)), 1);
+    c.from_upstream(error_answer("1").as_bytes(), &s1, at(1));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(1)), 0);
+}
+
+#[test]
+fn notifications_are_evaluated_and_answered_with_null_id_under_intercept() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#;
+    for k in 0..2 {
+        let out = c.from_agent(note.as_bytes(), &ctx(), at(k));
+        assert_eq!(upstream(&out), [note]);
+        assert_eq!(audits(&out)[0].result, AuditResult::Allowed);
+    }
+    let out = c.from_agent(note.as_bytes(), &ctx(), at(2));
+    assert!(upstream(&out).is_empty());
+    assert_eq!(
+        agent(&out),
+        [r#"{"jsonrpc":"2.0","id":null,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Rate limit of 2 per hour reached. Try again later."}],"isError":true}}"#]
+    );
+    assert_eq!(c.calls_waiting(), 0);
+}
+
+#[test]
+fn notifications_are_refused_silently_under_strict() {
+    let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#;
+    let out = c.from_agent(note.as_bytes(), &ctx(), at(0));
+    assert!(upstream(&out).is_empty());
+    assert!(agent(&out).is_empty());
+    assert_eq!(audits(&out)[0].result, AuditResult::Refused);
+    assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 0);
+}
+
+/// The §7 wire tricks: Intercept forwards them unevaluated; strict refuses them.
+const TRICKS: &[(&str, &str)] = &[
+    ("G-1 decoy type error", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_customer","NAME":0}}"#),
+    ("G-1 envelope type error", r#"{"jsonrpc":2.0,"id":1,"method":"tools/call","params":{"name":"delete_customer"}}"#),
+    ("G-1 overflow", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_customer","arguments":{"n":1e400}}}"#),
+    ("G-1 arguments array", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_customer","arguments":[]}}"#),
+    ("G-2 method case variant", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","Method":"ping","params":{"name":"delete_customer"}}"#),
+    ("G-3 batch", r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_customer"}}]"#),
+];
+
+#[test]
+fn intercept_forwards_the_wire_tricks_unevaluated() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    for (what, line) in TRICKS {
+        let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+        assert_eq!(upstream(&out), [*line], "{what}");
+        assert!(audits(&out).is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn strict_refuses_every_wire_trick_with_a_jsonrpc_error() {
+    for mode in [WireMode::StdioChild, WireMode::StdioBridge, WireMode::Http] {
+        let mut c = core(LIMITED, Profile::Strict, mode);
+        for (what, line) in TRICKS {
+            let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+            assert!(upstream(&out).is_empty(), "{what} reached the upstream in {mode:?}");
+            let answer: serde_json::Value = serde_json::from_str(&agent(&out)[0]).unwrap();
+            let code = answer["error"]["code"].as_i64().unwrap();
+            assert!(code == -32600 || code == -32602, "{what}: {answer}");
+            assert_eq!(audits(&out)[0].result, AuditResult::Refused, "{what}");
+        }
+    }
+}
+
+#[test]
+fn case_variant_params_are_evaluated_as_go_reads_them_under_intercept() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    // Go sees the last spelling: the call is evaluated as `delete_customer`.
+    let line = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","Name":"delete_customer"}}"#;
+    let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+    assert_eq!(audits(&out)[0].tool, "delete_customer");
+    assert!(upstream(&out).is_empty());
+    // ...and the other way round, the upstream may see `delete_customer` while Go evaluates `t`.
+    let line = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","Name":"t"}}"#;
+    let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+    assert_eq!(upstream(&out), [line]);
+    let mut strict = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    assert!(upstream(&strict.from_agent(line.as_bytes(), &ctx(), at(0))).is_empty());
+}
+
+const HIDING: &str = r#"
+version: "1"
+hide: ["delete_file"]
+tools: {}
+"#;
+
+#[test]
+fn tools_list_is_filtered_page_by_page() {
+    let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
+    let req1 = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    assert_eq!(upstream(&c.from_agent(req1.as_bytes(), &ctx(), at(0))), [req1]);
+    let page1 = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"read_file"},{"name":"delete_file"}],"nextCursor":"p2"}}"#;
+    assert_eq!(
+        agent(&c.from_upstream(page1.as_bytes(), &ctx(), at(0))),
+        [r#"{"id":1,"jsonrpc":"2.0","result":{"nextCursor":"p2","tools":[{"name":"read_file"}]}}"#]
+    );
+    let req2 = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"p2"}}"#;
+    c.from_agent(req2.as_bytes(), &ctx(), at(0));
+    let page2 = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"delete_file"},{"name":"write_file"}]}}"#;
+    assert_eq!(
+        agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))),
+        [r#"{"id":2,"jsonrpc":"2.0","result":{"tools":[{"name":"write_file"}]}}"#]
+    );
+    // The filter is spent: a second answer with the same id passes unchanged.
+    assert_eq!(agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))), [page2]);
+}
+
+#[test]
+fn tools_list_without_id_is_not_filtered_and_reload_applies_at_response_time() {
+    let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(br#"{"jsonrpc":"2.0","method":"tools/list"}"#, &ctx(), at(0));
+    let page = r#"{"jsonrpc":"2.0","id":null,"result":{"tools":[{"name":"delete_file"}]}}"#;
+    assert_eq!(agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
+    c.from_agent(br#"{"jsonrpc":"2.0","id":"L","method":"tools/list"}"#, &ctx(), at(0));
+    c.set_engine(engine("version: \"1\"\nhide: [\"*\"]\ntools: {}\n", Profile::Intercept));
+    let page = r#"{"jsonrpc":"2.0","id":"L","result":{"tools":[{"name":"a"},{"name":"b"}]}}"#;
+    assert_eq!(
+        agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
+        [r#"{"id":"L","jsonrpc":"2.0","result":{"tools":[]}}"#]
+    );
+}
+
+#[test]
+fn hot_reload_keeps_counters() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(call("1", "t").as_bytes(), &ctx(), at(0));
+    c.from_agent(call("2", "t").as_bytes(), &ctx(), at(1));
+    let looser = LIMITED.replace("2/hour", "3/hour");
+    c.set_engine(engine(&looser, Profile::Intercept));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(2)), 2);
+    assert_eq!(audits(&c.from_agent(call("3", "t").as_bytes(), &ctx(), at(2)))[0].result, AuditResult::Allowed);
+    assert_eq!(audits(&c.from_agent(call("4", "t").as_bytes(), &ctx(), at(3)))[0].result, AuditResult::Denied);
+    // Rollbacks registered before the reload still apply.
+    c.from_upstream(error_answer("1").as_bytes(), &ctx(), at(4));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(4)), 2);
+}
+
+#[test]
+fn bridge_batches_are_evaluated_per_element_and_reserialised() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioBridge);
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t", "arguments":{"q":"<x>"}},"extra":1},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer"}}]"#;
+    let out = c.from_agent(batch.as_bytes(), &ctx(), at(0));
+    // One survivor goes as a plain object; the denial is appended for the agent.
+    assert_eq!(upstream(&out), [r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"q":"\u003cx\u003e"}}}"#]);
+    assert_eq!(agent(&out).len(), 1);
+    assert!(agent(&out)[0].starts_with(r#"{"jsonrpc":"2.0","id":2,"result":"#));
+    assert_eq!(audits(&out).len(), 2);
+    // An element that fails to decode makes the bridge forward the raw batch unevaluated.
+    let bad = r#"[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_customer"}},{"jsonrpc":2}]"#;
+    let out = c.from_agent(bad.as_bytes(), &ctx(), at(0));
+    assert_eq!(upstream(&out), [bad]);
+    assert!(audits(&out).is_empty());
+}
+
+#[test]
+fn http_batches_fail_whole_on_a_malformed_element() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::Http);
+    let bad = r#"[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":2}]"#;
+    let out = c.from_agent(bad.as_bytes(), &ctx(), at(0));
+    assert!(upstream(&out).is_empty());
+    assert_eq!(agent(&out), [r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"invalid JSON-RPC batch"}}"#]);
+    let ok = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#;
+    let out = c.from_agent(ok.as_bytes(), &ctx(), at(0));
+    assert_eq!(
+        upstream(&out),
+        [r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#]
+    );
+    // A batch answer settles each element's reservation.
+    c.from_upstream(format!("[{},{}]", error_answer("1"), is_error_answer("5")).as_bytes(), &ctx(), at(1));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(1)), 0);
+}
+
+#[test]
+fn other_methods_and_non_json_pass_through_in_both_profiles_where_harmless() {
+    for profile in [Profile::Intercept, Profile::Strict] {
+        let mut c = core(LIMITED, profile, WireMode::StdioChild);
+        let line = r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#;
+        let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+        assert_eq!(upstream(&out), [line]);
+        assert!(audits(&out).is_empty());
+    }
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    assert_eq!(upstream(&c.from_agent(b"not json at all", &ctx(), at(0))), ["not json at all"]);
+    let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    let out = c.from_agent(b"not json at all", &ctx(), at(0));
+    assert!(upstream(&out).is_empty());
+    assert!(agent(&out)[0].contains("-32700"));
+}
