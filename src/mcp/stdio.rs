@@ -224,7 +224,7 @@ mod tests {
         input.extend_from_slice(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fast"}}"#);
         let (client, server_end) = tokio::io::duplex(1 << 16);
         let clock: Arc<dyn Clock> = Arc::new(VirtualClock::default());
-        let run = tokio::spawn(serve(&input[..], server_end, server.clone(), clock, CallContext::default()));
+        let run = tokio::spawn(serve(std::io::Cursor::new(input), server_end, server.clone(), clock, CallContext::default()));
         let mut out = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(client), &mut out).await.unwrap();
         assert_eq!(run.await.unwrap().unwrap(), Ended::Eof);
