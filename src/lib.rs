@@ -20,3 +20,5 @@ pub mod scenario;
 pub mod agent;
 pub mod mcp;
 pub mod conformance;
+pub mod verify;
+pub mod report;

@@ -139,6 +139,9 @@ fn type_of(schema: &Value) -> &str {
     }
 }
 
+const PATTERN_GUESSES: [&str; 10] =
+    ["usd", "eur", "alpha", "a", "A", "1", "2026-03-02", "cus_mock_1", "agent@example.com", "https://example.com/item"];
+
 const WORDS: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
 
 /// A schema-valid value; `edge` picks bounds (min/max, shortest/longest) instead of typical values.
@@ -154,9 +157,15 @@ pub fn valid(schema: &Value, rng: &mut ChaCha8Rng, edge: bool) -> Value {
             return ex.clone();
         }
     }
-    if schema.get("pattern").is_some() {
+    if let Some(pattern) = schema["pattern"].as_str() {
         if let Some(d) = schema.get("default").or_else(|| schema["examples"].as_array().and_then(|a| a.first())) {
             return d.clone();
+        }
+        // Without an example, try a few common shapes and keep the first the pattern accepts.
+        if let Ok(re) = regex::Regex::new(pattern) {
+            if let Some(hit) = PATTERN_GUESSES.iter().find(|g| re.is_match(g)) {
+                return Value::String(hit.to_string());
+            }
         }
     }
     match type_of(schema) {
@@ -241,10 +250,11 @@ mod tests {
                 "email": {"type": "string", "format": "email"},
                 "amount": {"type": "integer", "minimum": 1, "maximum": 1000000},
                 "currency": {"type": "string", "enum": ["usd", "eur"]},
+                "code": {"type": "string", "pattern": "^[a-z]{3}$"},
                 "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
                 "vip": {"type": "boolean"}
             },
-            "required": ["name", "amount", "currency"],
+            "required": ["name", "amount", "currency", "code"],
             "additionalProperties": false
         })
     }

@@ -88,7 +88,11 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             } else {
                 let mut arguments = generate::generate(step.args, &target.tool.input_schema, rng);
                 apply_set(&mut arguments, &step.set, target)?;
-                let name = names::variant(&target.tool.name, step.name_variant);
+                let base = match &step.tool {
+                    Some(t) => t.replace("{{name}}", &target.tool.name),
+                    None => target.tool.name.clone(),
+                };
+                let name = names::variant(&base, step.name_variant);
                 match &step.raw {
                     Some(template) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
                     None => Payload::Call { name, arguments },

@@ -4,42 +4,12 @@
 //! position instead of a silently ignored line. Expectations are measured on
 //! the mock server's ledger, never on the proxy's own opinion.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
 
-/// Risk category of a mock server tool (the catalogue's Read/Write/Execute/Destructive plus Financial).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Risk {
-    Read,
-    Write,
-    Execute,
-    Financial,
-    Destructive,
-}
-
-impl Risk {
-    pub const ALL: [Risk; 5] = [Risk::Read, Risk::Write, Risk::Execute, Risk::Financial, Risk::Destructive];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Read => "read",
-            Risk::Write => "write",
-            Risk::Execute => "execute",
-            Risk::Financial => "financial",
-            Risk::Destructive => "destructive",
-        }
-    }
-}
-
-impl fmt::Display for Risk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Risk categories are the mock servers' own (read, write, execute, financial, destructive).
+pub use crate::mock::Risk;
 
 /// The attack family a scenario belongs to (groups JUnit suites and reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -128,10 +98,36 @@ pub struct Scenario {
     pub description: String,
     pub targets: Targets,
     pub agent: Behaviour,
+    /// Per-run changes to the mock server (how a lenient or failing upstream behaves).
+    #[serde(default)]
+    pub upstream: Option<Upstream>,
     /// The legitimate workload that must still pass, so blocking everything is over-blocking.
     #[serde(default)]
     pub twin: Option<Twin>,
     pub expect: Expect,
+}
+
+/// Per-run overrides of the mock server a scenario runs against.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Tool lookup ignores case and surrounding whitespace.
+    #[serde(default)]
+    pub lenient_names: Option<bool>,
+    /// Unknown `params` members are ignored (Python SDK) instead of rejected.
+    #[serde(default)]
+    pub ignore_unknown_params: Option<bool>,
+    /// Every Nth call of the target tool fails with a JSON-RPC error (after the server saw it).
+    #[serde(default)]
+    pub fail_every: Option<u64>,
+    /// The target tool answers after this many milliseconds.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// After this many calls the server adds a tool named `rug_pull_adds` (`{{name}}` = the target).
+    #[serde(default)]
+    pub rug_pull_after: Option<u64>,
+    #[serde(default)]
+    pub rug_pull_adds: Option<String>,
 }
 
 /// Which tools of the servers in play a scenario runs against (all given filters must match).
@@ -191,6 +187,9 @@ pub struct Step {
     pub session: Rotation,
     #[serde(default)]
     pub identity: Rotation,
+    /// Call this tool name instead of the target (`{{name}}` = the target's name).
+    #[serde(default)]
+    pub tool: Option<String>,
     /// Send `tools/list` instead of a call.
     #[serde(default)]
     pub list: bool,
@@ -213,6 +212,7 @@ impl Default for Step {
             args: Generator::default(),
             set: serde_json::Map::new(),
             name_variant: NameVariant::default(),
+            tool: None,
             session: Rotation::default(),
             identity: Rotation::default(),
             list: false,
@@ -344,6 +344,9 @@ pub struct Expect {
     /// `true`: no call reached the tool; `requirement`: only where the requirement denies the tool.
     #[serde(default)]
     pub never_reached: Option<Switch>,
+    /// Other tool names (`{{name}}` = the target's) no call may reach, e.g. a rug-pulled addition.
+    #[serde(default)]
+    pub never_reached_tools: Vec<String>,
     /// The tool never appeared in a `tools/list` the agent saw.
     #[serde(default)]
     pub never_listed: Option<Switch>,

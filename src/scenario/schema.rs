@@ -59,6 +59,7 @@ mod tests {
             description: String::new(),
             targets: Targets::default(),
             agent: Behaviour::default(),
+            upstream: None,
             twin: None,
             expect: Expect::default(),
         };
@@ -75,6 +76,7 @@ mod tests {
         assert_eq!(schema_keys(&s), rust_keys(&scenario));
         assert_eq!(schema_keys(&s["properties"]["agent"]), rust_keys(&Behaviour::default()));
         assert_eq!(schema_keys(&s["properties"]["twin"]), rust_keys(&twin));
+        assert_eq!(schema_keys(&s["properties"]["upstream"]), rust_keys(&Upstream::default()));
         assert_eq!(schema_keys(&s["properties"]["expect"]), rust_keys(&Expect::default()));
         assert_eq!(schema_keys(&s["properties"]["expect"]["properties"]["max_amount_per_window"]), rust_keys(&AmountWindowExpect::default()));
         assert_eq!(schema_keys(&s["$defs"]["targets"]), rust_keys(&Targets::default()));

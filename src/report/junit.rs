@@ -1,0 +1,155 @@
+//! JUnit XML (Jenkins flavour, verifier-ux §7.2): one `<testsuite>` per attack
+//! class, one `<testcase>` per scenario × tool. Breaches and over-blocking are
+//! `<failure>`s; proxy findings are failures only with
+//! `--fail-on-proxy-findings`, otherwise `<skipped>` with the finding in the
+//! message; not-applicable pairs are `<skipped>`; errors are `<error>`.
+
+use std::collections::BTreeMap;
+
+use super::Report;
+use crate::verify::{Finding, Outcome, Verdict};
+
+/// Escapes XML text and attributes, dropping characters XML cannot carry.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+enum Kind {
+    Pass,
+    Failure,
+    Skipped,
+    Error,
+}
+
+fn kind(o: &Outcome, fail_on_proxy: bool) -> Kind {
+    match (o.verdict, o.finding) {
+        (Verdict::Held, _) => Kind::Pass,
+        (Verdict::Breached, Some(Finding::Proxy)) if !fail_on_proxy => Kind::Skipped,
+        (Verdict::Breached, _) | (Verdict::OverBlocking, _) => Kind::Failure,
+        (Verdict::NotApplicable, _) => Kind::Skipped,
+        (Verdict::Error, _) => Kind::Error,
+    }
+}
+
+fn body(o: &Outcome) -> String {
+    let mut b = String::new();
+    if let Some(n) = &o.note {
+        b.push_str(n);
+        b.push('\n');
+    }
+    for t in &o.trace {
+        b.push_str(t);
+        b.push('\n');
+    }
+    if let Some(cmd) = &o.reproduce {
+        b.push_str(&format!("reproduce: {cmd}\n"));
+    }
+    escape(&b)
+}
+
+pub fn render(r: &Report, fail_on_proxy: bool) -> String {
+    let mut suites: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
+    for o in &r.outcomes {
+        suites.entry(o.class.as_str()).or_default().push(o);
+    }
+    let count = |os: &[&Outcome], k: fn(&Kind) -> bool| os.iter().filter(|o| k(&kind(o, fail_on_proxy))).count();
+    let all: Vec<&Outcome> = r.outcomes.iter().collect();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"gauntlet-verify\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"0\">\n",
+        all.len(),
+        count(&all, |k| matches!(k, Kind::Failure)),
+        count(&all, |k| matches!(k, Kind::Error)),
+        count(&all, |k| matches!(k, Kind::Skipped)),
+    ));
+    for (class, os) in suites {
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" disabled=\"0\" time=\"0\">\n",
+            escape(class),
+            os.len(),
+            count(&os, |k| matches!(k, Kind::Failure)),
+            count(&os, |k| matches!(k, Kind::Error)),
+            count(&os, |k| matches!(k, Kind::Skipped)),
+        ));
+        out.push_str(&format!(
+            "    <properties>\n      <property name=\"policy\" value=\"{}\"/>\n      <property name=\"profile\" value=\"{}\"/>\n      <property name=\"seed\" value=\"{}\"/>\n    </properties>\n",
+            escape(&r.policy),
+            escape(&r.profile),
+            escape(&r.seed)
+        ));
+        for o in os {
+            let open = format!(
+                "    <testcase classname=\"{}.{}\" name=\"{} {}\" file=\"{}\" time=\"0\"",
+                escape(class),
+                escape(&o.server),
+                escape(&o.scenario),
+                escape(&o.tool),
+                escape(&r.policy)
+            );
+            let message = format!("expected {}, observed {}", o.bound, o.observed);
+            match kind(o, fail_on_proxy) {
+                Kind::Pass => out.push_str(&format!("{open}/>\n")),
+                Kind::Failure => {
+                    let ty = if o.verdict == Verdict::OverBlocking {
+                        "over-blocking".to_string()
+                    } else {
+                        format!("{}-finding", if o.finding == Some(Finding::Proxy) { "proxy" } else { "policy" })
+                    };
+                    let msg = if o.verdict == Verdict::OverBlocking { o.note.clone().unwrap_or_default() } else { message };
+                    out.push_str(&format!(
+                        "{open}>\n      <failure type=\"{ty}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                        escape(&msg),
+                        body(o)
+                    ));
+                }
+                Kind::Skipped => {
+                    let msg = if o.verdict == Verdict::Breached {
+                        format!("proxy finding (not failing): {message}")
+                    } else {
+                        format!("not applicable: {}", o.note.clone().unwrap_or_default())
+                    };
+                    out.push_str(&format!("{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", escape(&msg)));
+                }
+                Kind::Error => out.push_str(&format!(
+                    "{open}>\n      <error type=\"could-not-run\" message=\"{}\"/>\n    </testcase>\n",
+                    escape(o.note.as_deref().unwrap_or(""))
+                )),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_and_text_is_escaped() {
+        let r = super::super::fixtures::report();
+        let xml = render(&r, false);
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"gauntlet-verify\" tests=\"4\" failures=\"1\" errors=\"0\" skipped=\"2\""), "{xml}");
+        assert!(xml.contains("name=\"bulk-write-burst Post &lt;Customers&gt; &amp; co\""));
+        assert!(xml.contains("<failure type=\"policy-finding\""));
+        assert!(xml.contains("<skipped message=\"proxy finding (not failing)"));
+        let strict = render(&r, true);
+        assert!(strict.contains("failures=\"2\""));
+        assert!(strict.contains("<failure type=\"proxy-finding\""));
+        assert_eq!(escape("a\u{1b}b<"), "ab&lt;");
+    }
+}

@@ -1,0 +1,126 @@
+//! Reports: one [`Report`] value, rendered for people (terminal table,
+//! Markdown for PR comments) and machines (JSON, JUnit XML), plus the
+//! diff-friendly verdict snapshot and its direction-aware diff.
+//!
+//! Renderers are pure functions of the report; deciding and printing happen
+//! elsewhere. Output is sorted by scenario, server and tool, so two runs diff cleanly.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod snapshot;
+pub mod table;
+
+use serde::Serialize;
+
+use crate::verify::{Finding, Outcome, Summary, Verdict};
+
+/// Everything one `gauntlet verify` run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub policy: String,
+    pub profile: String,
+    /// As a string, so JSON consumers never round it.
+    pub seed: String,
+    pub servers: Vec<String>,
+    pub scenarios: usize,
+    pub requirements: String,
+    pub summary: Summary,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn new(
+        policy: &str,
+        profile: &str,
+        seed: u64,
+        servers: Vec<String>,
+        scenarios: usize,
+        requirements: String,
+        outcomes: Vec<Outcome>,
+    ) -> Report {
+        Report {
+            schema_version: 1,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            policy: policy.to_string(),
+            profile: profile.to_string(),
+            seed: seed.to_string(),
+            servers,
+            scenarios,
+            requirements,
+            summary: Summary::of(&outcomes),
+            outcomes,
+        }
+    }
+
+    pub fn findings(&self, kind: Finding) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(move |o| o.finding == Some(kind))
+    }
+}
+
+/// `held`, `BREACHED (policy)`, `BREACHED (proxy)`, `OVER-BLOCKING`, `n/a`, `ERROR`.
+pub fn verdict_label(o: &Outcome) -> String {
+    match (o.verdict, o.finding) {
+        (Verdict::Held, _) => "held".into(),
+        (Verdict::Breached, Some(Finding::Proxy)) => "BREACHED (proxy)".into(),
+        (Verdict::Breached, _) => "BREACHED (policy)".into(),
+        (Verdict::OverBlocking, _) => "OVER-BLOCKING".into(),
+        (Verdict::NotApplicable, _) => "n/a".into(),
+        (Verdict::Error, _) => "ERROR".into(),
+    }
+}
+
+/// The one-line summary every format ends with.
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} outcomes: {} held, {} breached, {} over-blocking, {} not applicable, {} errors; {} policy findings, {} proxy findings",
+        s.total, s.held, s.breached, s.over_blocking, s.not_applicable, s.errors, s.policy_findings, s.proxy_findings
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::verify::TwinResult;
+
+    pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>, reached: usize) -> Outcome {
+        Outcome {
+            scenario: id.into(),
+            title: format!("{id} title"),
+            class: "bulk-writes".into(),
+            server: "aksjah".into(),
+            tool: tool.into(),
+            verdict,
+            finding,
+            attempted: 200,
+            reached,
+            bound: "≤30 reached per 1m sliding".into(),
+            observed: format!("{reached} in 1m"),
+            note: None,
+            trace: if verdict == Verdict::Breached { vec!["+0.000s s1 i1 tools/call \"t\" {}".into()] } else { vec![] },
+            trace_from: 200,
+            seed: 9,
+            reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
+            twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5 }),
+        }
+    }
+
+    pub fn report() -> Report {
+        Report::new(
+            "examples/p.yaml",
+            "intercept",
+            1,
+            vec!["aksjah".into()],
+            3,
+            "built-in baseline".into(),
+            vec![
+                outcome("bulk-write-burst", "Post <Customers> & co", Verdict::Held, None, 30),
+                outcome("malformed-arguments", "Post <Customers> & co", Verdict::Breached, Some(Finding::Policy), 60),
+                outcome("wire-type-error", "Delete", Verdict::Breached, Some(Finding::Proxy), 1),
+                outcome("spend-split", "-", Verdict::NotApplicable, None, 0),
+            ],
+        )
+    }
+}

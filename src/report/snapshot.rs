@@ -1,0 +1,220 @@
+//! Verdict snapshots: a stable, line-per-outcome text file, and a
+//! direction-aware diff between an accepted snapshot and a new run.
+//!
+//! One line per scenario × tool, sorted: `scenario | server | tool | verdict |
+//! reached R of A | bound`. Lines starting with `#` are comments. The diff
+//! says which outcomes got WEAKER (more got through) and which got STRONGER,
+//! the way a reviewer needs to read a policy change.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::verify::{Finding, Outcome, Verdict};
+
+/// One snapshot line, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub verdict: String,
+    pub reached: usize,
+    pub attempted: usize,
+    pub bound: String,
+}
+
+type Key = (String, String, String);
+
+fn verdict_word(o: &Outcome) -> String {
+    match (o.verdict, o.finding) {
+        (Verdict::Breached, Some(Finding::Proxy)) => "breached (proxy)".into(),
+        (Verdict::Breached, _) => "breached (policy)".into(),
+        (v, _) => v.as_str().into(),
+    }
+}
+
+fn clean(s: &str) -> String {
+    s.replace(" | ", " ¦ ").replace('\n', " ")
+}
+
+/// The snapshot text of a report.
+pub fn render(r: &Report) -> String {
+    let mut out = format!(
+        "# gauntlet verdicts: policy {}, profile {}, seed {}, servers {}\n# scenario | server | tool | verdict | reached R of A | bound\n",
+        r.policy,
+        r.profile,
+        r.seed,
+        r.servers.join(",")
+    );
+    for o in &r.outcomes {
+        let bound = match o.verdict {
+            Verdict::NotApplicable | Verdict::Error => o.note.clone().unwrap_or_default(),
+            _ => o.bound.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{} | {} | {} | {} | reached {} of {} | {}",
+            clean(&o.scenario),
+            clean(&o.server),
+            clean(&o.tool),
+            verdict_word(o),
+            o.reached,
+            o.attempted,
+            clean(&bound)
+        );
+    }
+    out
+}
+
+/// Parses snapshot text; errors name the line.
+pub fn parse(text: &str) -> Result<BTreeMap<Key, Entry>, String> {
+    let mut map = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.splitn(6, " | ").collect();
+        let numbers = parts.get(4).and_then(|p| p.strip_prefix("reached ")).and_then(|p| p.split_once(" of "));
+        let (Some((r, a)), 6) = (numbers, parts.len()) else {
+            return Err(format!("line {}: expected `scenario | server | tool | verdict | reached R of A | bound`", i + 1));
+        };
+        let (Ok(reached), Ok(attempted)) = (r.parse(), a.parse()) else {
+            return Err(format!("line {}: `{}` is not `reached R of A`", i + 1, parts[4]));
+        };
+        map.insert(
+            (parts[0].to_string(), parts[1].to_string(), parts[2].to_string()),
+            Entry { verdict: parts[3].to_string(), reached, attempted, bound: parts[5].to_string() },
+        );
+    }
+    Ok(map)
+}
+
+/// How one outcome moved between the accepted snapshot and this run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Direction {
+    /// More got through.
+    Weaker,
+    /// Less got through.
+    Stronger,
+    /// Something else changed (the bound, over-blocking, applicability).
+    Changed,
+    New,
+    Removed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub direction: Direction,
+    pub key: (String, String, String),
+    pub before: Option<Entry>,
+    pub after: Option<Entry>,
+}
+
+fn breached(e: &Entry) -> bool {
+    e.verdict.starts_with("breached")
+}
+
+fn direction(before: &Entry, after: &Entry) -> Option<Direction> {
+    if before == after {
+        return None;
+    }
+    Some(match (breached(before), breached(after)) {
+        (false, true) => Direction::Weaker,
+        (true, false) => Direction::Stronger,
+        _ if after.reached > before.reached => Direction::Weaker,
+        _ if after.reached < before.reached => Direction::Stronger,
+        _ => Direction::Changed,
+    })
+}
+
+/// Every difference between `accepted` and `current`, weakest first.
+pub fn diff(accepted: &BTreeMap<Key, Entry>, current: &BTreeMap<Key, Entry>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (k, after) in current {
+        match accepted.get(k) {
+            None => changes.push(Change { direction: Direction::New, key: k.clone(), before: None, after: Some(after.clone()) }),
+            Some(before) => {
+                if let Some(d) = direction(before, after) {
+                    changes.push(Change { direction: d, key: k.clone(), before: Some(before.clone()), after: Some(after.clone()) });
+                }
+            }
+        }
+    }
+    for (k, before) in accepted {
+        if !current.contains_key(k) {
+            changes.push(Change { direction: Direction::Removed, key: k.clone(), before: Some(before.clone()), after: None });
+        }
+    }
+    changes.sort_by(|a, b| (&a.direction, &a.key).cmp(&(&b.direction, &b.key)));
+    changes
+}
+
+fn show(e: &Option<Entry>) -> String {
+    match e {
+        Some(e) => format!("{}, reached {} of {} ({})", e.verdict, e.reached, e.attempted, e.bound),
+        None => "-".into(),
+    }
+}
+
+/// The readable diff, grouped by direction.
+pub fn render_diff(changes: &[Change]) -> String {
+    let mut out = String::new();
+    let groups = [
+        (Direction::Weaker, "WEAKER (more got through)"),
+        (Direction::Stronger, "STRONGER (less got through)"),
+        (Direction::Changed, "CHANGED"),
+        (Direction::New, "NEW"),
+        (Direction::Removed, "REMOVED"),
+    ];
+    for (d, title) in groups {
+        let items: Vec<&Change> = changes.iter().filter(|c| c.direction == d).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title}:");
+        for c in items {
+            let _ = writeln!(out, "  {} × {} ({})", c.key.0, c.key.2, c.key.1);
+            let _ = writeln!(out, "    was: {}", show(&c.before));
+            let _ = writeln!(out, "    now: {}", show(&c.after));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{outcome, report};
+
+    #[test]
+    fn render_parse_round_trip() {
+        let r = report();
+        let text = render(&r);
+        let map = parse(&text).unwrap();
+        assert_eq!(map.len(), 4);
+        let e = &map[&("malformed-arguments".into(), "aksjah".into(), "Post <Customers> & co".into())];
+        assert_eq!((e.verdict.as_str(), e.reached, e.attempted), ("breached (policy)", 60, 200));
+        assert!(diff(&map, &map).is_empty());
+        assert!(parse("a | b | c\n").unwrap_err().starts_with("line 1:"));
+    }
+
+    #[test]
+    fn loosening_a_limit_is_weaker_and_tightening_stronger() {
+        let before = report();
+        let mut after = report();
+        after.outcomes[0] = outcome("bulk-write-burst", "Post <Customers> & co", Verdict::Breached, Some(Finding::Policy), 60);
+        after.outcomes[1] = outcome("malformed-arguments", "Post <Customers> & co", Verdict::Held, None, 0);
+        after.outcomes.pop();
+        let changes = diff(&parse(&render(&before)).unwrap(), &parse(&render(&after)).unwrap());
+        let dirs: Vec<_> = changes.iter().map(|c| (c.direction.clone(), c.key.0.as_str())).collect();
+        assert_eq!(
+            dirs,
+            vec![
+                (Direction::Weaker, "bulk-write-burst"),
+                (Direction::Stronger, "malformed-arguments"),
+                (Direction::Removed, "spend-split")
+            ]
+        );
+        let text = render_diff(&changes);
+        assert!(text.starts_with("WEAKER (more got through):\n  bulk-write-burst × Post <Customers> & co (aksjah)\n    was: held, reached 30 of 200"), "{text}");
+        assert!(text.contains("    now: breached (policy), reached 60 of 200"));
+    }
+}

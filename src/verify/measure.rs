@@ -1,0 +1,339 @@
+//! Expectations measured on the server's ledger, never on the proxy's opinion.
+//!
+//! A scenario's `expect` plus the tool's requirement become concrete
+//! [`Check`]s (an expectation the requirements say nothing about is dropped,
+//! so it can never pass vacuously); each check is then evaluated on what the
+//! mock server recorded.
+
+use serde_json::Value;
+
+use super::play::Observation;
+use crate::mock::LedgerEntry;
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::{Requirement, Requirements};
+use crate::scenario::{Duration, Expect, Switch};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// At most `count` calls of the tool in any `window` (sliding) or per calendar window.
+    Rate { count: u64, window: Duration, sliding: bool, executed_only: bool },
+    SchemaViolations { max: u32 },
+    NeverReached { tool: String },
+    NeverListed { tool: String },
+    AmountPerCall { cap: f64 },
+    AmountPerWindow { cap: f64, window: Duration },
+    PositiveWhole,
+}
+
+impl Check {
+    /// The bound in words, for tables and snapshots.
+    pub fn bound(&self) -> String {
+        match self {
+            Check::Rate { count, window, sliding, executed_only } => format!(
+                "≤{count} {} per {window}{}",
+                if *executed_only { "executed" } else { "reached" },
+                if *sliding { " sliding" } else { " calendar" }
+            ),
+            Check::SchemaViolations { max } => format!("≤{max} schema-violating"),
+            Check::NeverReached { tool } => format!("0 calls of `{tool}`"),
+            Check::NeverListed { tool } => format!("`{tool}` never listed"),
+            Check::AmountPerCall { cap } => format!("amount ≤{} per call", num(*cap)),
+            Check::AmountPerWindow { cap, window } => format!("amount ≤{} per {window} sliding", num(*cap)),
+            Check::PositiveWhole => "amounts whole and > 0".to_string(),
+        }
+    }
+}
+
+/// Integers without a trailing `.0`.
+pub fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    pub check: Check,
+    pub held: bool,
+    /// The measured value in words (`31 in 60s`, `2 calls`).
+    pub observed: String,
+    /// Extra explanation, e.g. the fixed-window edge effect.
+    pub note: Option<String>,
+}
+
+/// The checks for one tool: the scenario's expectations with bounds from the requirement.
+pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &ToolInfo) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let rate = |e: &crate::scenario::RateExpect, executed_only: bool| -> Option<Check> {
+        let count = e.count.or(req.rate.map(|r| r.count))?;
+        let window = e.window.or(req.rate.map(|r| r.window))?;
+        let sliding = e.sliding.unwrap_or(!req.rate.is_some_and(|r| r.calendar));
+        Some(Check::Rate { count, window, sliding, executed_only })
+    };
+    if let Some(c) = expect.max_reached_per_window.as_ref().and_then(|e| rate(e, false)) {
+        checks.push(c);
+    }
+    if let Some(c) = expect.max_executed_per_window.as_ref().and_then(|e| rate(e, true)) {
+        checks.push(c);
+    }
+    if let Some(max) = expect.schema_violations_reached {
+        if reqs.schema_validation {
+            checks.push(Check::SchemaViolations { max });
+        }
+    }
+    match expect.never_reached {
+        Some(Switch::True) => checks.push(Check::NeverReached { tool: tool.name.clone() }),
+        Some(Switch::Requirement) if req.is_denied() => checks.push(Check::NeverReached { tool: tool.name.clone() }),
+        _ => {}
+    }
+    for t in &expect.never_reached_tools {
+        checks.push(Check::NeverReached { tool: t.replace("{{name}}", &tool.name) });
+    }
+    match expect.never_listed {
+        Some(Switch::True) => checks.push(Check::NeverListed { tool: tool.name.clone() }),
+        Some(Switch::Requirement) if req.is_denied() => checks.push(Check::NeverListed { tool: tool.name.clone() }),
+        _ => {}
+    }
+    let field = expect.amount_field.as_deref().unwrap_or("amount");
+    let has_amount = tool.input_schema["properties"].get(field).is_some();
+    if has_amount {
+        if let Some(b) = &expect.max_amount_per_call {
+            let cap = match b {
+                crate::scenario::AmountBound::Value(v) => Some(*v),
+                crate::scenario::AmountBound::Named(_) => req.max_amount_per_call,
+            };
+            if let Some(cap) = cap {
+                checks.push(Check::AmountPerCall { cap });
+            }
+        }
+        if let Some(w) = &expect.max_amount_per_window {
+            let cap = w.amount.or(req.max_amount_per_window.map(|m| m.amount));
+            let window = w.window.or(req.max_amount_per_window.map(|m| m.window));
+            if let (Some(cap), Some(window)) = (cap, window) {
+                checks.push(Check::AmountPerWindow { cap, window });
+            }
+        }
+        if expect.positive_whole_amounts == Some(true) {
+            checks.push(Check::PositiveWhole);
+        }
+    }
+    checks
+}
+
+/// Ledger entries of `tools/call`s the server resolved to `tool`.
+pub fn calls_of<'a>(ledger: &'a [LedgerEntry], tool: &'a str) -> impl Iterator<Item = &'a LedgerEntry> + 'a {
+    ledger.iter().filter(move |e| e.method.as_deref() == Some("tools/call") && e.tool.as_deref() == Some(tool))
+}
+
+/// A numeric amount as a lenient server reads it (numbers and numeric strings).
+pub fn amount_of(e: &LedgerEntry, field: &str) -> Option<f64> {
+    match e.arguments.as_ref()?.get(field)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        _ => None,
+    }
+}
+
+/// Largest number of `times` (nanos, sorted) inside any half-open window of `len` nanos.
+pub fn max_sliding(times: &[i64], len: i64) -> usize {
+    let mut best = 0;
+    let mut j = 0;
+    for i in 0..times.len() {
+        while times[i] - times[j] >= len {
+            j += 1;
+        }
+        best = best.max(i - j + 1);
+    }
+    best
+}
+
+/// Largest count in one calendar window (aligned to multiples of `len` since the epoch).
+pub fn max_calendar(times: &[i64], len: i64) -> usize {
+    let mut best = 0;
+    let mut i = 0;
+    while i < times.len() {
+        let w = times[i].div_euclid(len);
+        let mut j = i;
+        while j < times.len() && times[j].div_euclid(len) == w {
+            j += 1;
+        }
+        best = best.max(j - i);
+        i = j;
+    }
+    best
+}
+
+/// Largest sum of `(time, amount)` inside any sliding window of `len` nanos.
+fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
+    let mut best = 0.0f64;
+    let mut sum = 0.0;
+    let mut j = 0;
+    for i in 0..points.len() {
+        sum += points[i].1;
+        while points[i].0 - points[j].0 >= len {
+            sum -= points[j].1;
+            j += 1;
+        }
+        best = best.max(sum);
+    }
+    best
+}
+
+/// Evaluates one check for `tool` on an observation.
+pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
+    let calls: Vec<&LedgerEntry> = calls_of(&obs.ledger, &tool.name).collect();
+    let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None };
+    match check {
+        Check::Rate { count, window, sliding, executed_only } => {
+            let mut times: Vec<i64> = calls.iter().filter(|e| !executed_only || e.executed).map(|e| e.time.0).collect();
+            times.sort_unstable();
+            let len = window.nanos().max(1);
+            let calendar = max_calendar(&times, len);
+            let measured = if *sliding { max_sliding(&times, len) } else { calendar };
+            let mut r = result(
+                measured as u64 <= *count,
+                format!("{measured} in {}{window}", if *sliding { "" } else { "one calendar " }),
+            );
+            if *sliding && !r.held && calendar as u64 <= *count {
+                r.note = Some(format!(
+                    "a fixed-window limit lets up to 2×{count} through around a window edge: {measured} within {window}, but at most {calendar} per calendar {window}"
+                ));
+            }
+            r
+        }
+        Check::SchemaViolations { max } => {
+            let Ok(v) = jsonschema::validator_for(&tool.input_schema) else {
+                return result(true, "the tool's inputSchema does not compile; nothing to check".into());
+            };
+            let empty = Value::Object(Default::default());
+            let bad = calls.iter().filter(|e| !v.is_valid(e.arguments.as_ref().unwrap_or(&empty))).count();
+            result(bad as u32 <= *max, format!("{bad} schema-violating"))
+        }
+        Check::NeverReached { tool: name } => {
+            let n = calls_of(&obs.ledger, name).count();
+            result(n == 0, format!("{n} calls of `{name}`"))
+        }
+        Check::NeverListed { tool: name } => {
+            let seen = obs.listed.contains(name);
+            result(!seen, if seen { format!("`{name}` listed") } else { format!("`{name}` not listed") })
+        }
+        Check::AmountPerCall { cap } => {
+            let max = calls.iter().filter_map(|e| amount_of(e, amount_field)).fold(f64::NEG_INFINITY, f64::max);
+            if max == f64::NEG_INFINITY {
+                return result(true, "no amounts".into());
+            }
+            result(max <= *cap, format!("largest amount {}", num(max)))
+        }
+        Check::AmountPerWindow { cap, window } => {
+            // A negative "charge" refunds nothing on a real server: count what was spent.
+            let mut points: Vec<(i64, f64)> = calls
+                .iter()
+                .filter(|e| e.executed)
+                .filter_map(|e| amount_of(e, amount_field).map(|a| (e.time.0, a.max(0.0))))
+                .collect();
+            points.sort_by_key(|p| p.0);
+            let spent = max_sliding_sum(&points, window.nanos().max(1));
+            result(spent <= *cap, format!("{} spent in {window}", num(spent)))
+        }
+        Check::PositiveWhole => {
+            let bad = calls
+                .iter()
+                .filter_map(|e| amount_of(e, amount_field))
+                .filter(|a| *a <= 0.0 || a.fract() != 0.0)
+                .count();
+            result(bad == 0, format!("{bad} amounts ≤0 or fractional"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::scenario::Risk;
+
+    fn entry(secs: f64, tool: &str, args: Value, executed: bool) -> LedgerEntry {
+        LedgerEntry {
+            time: Timestamp(0).plus_secs_f64(secs),
+            session: None,
+            identity: None,
+            method: Some("tools/call".into()),
+            tool: Some(tool.into()),
+            arguments: Some(args),
+            raw: String::new(),
+            executed,
+        }
+    }
+
+    fn tool() -> ToolInfo {
+        ToolInfo {
+            server: "s".into(),
+            name: "charge".into(),
+            risk: Risk::Financial,
+            input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+        }
+    }
+
+    #[test]
+    fn sliding_and_calendar_counts() {
+        let t: Vec<i64> = [59.0, 59.5, 60.0, 60.5, 125.0].iter().map(|s| (s * 1e9) as i64).collect();
+        assert_eq!(max_sliding(&t, 60_000_000_000), 4);
+        assert_eq!(max_calendar(&t, 60_000_000_000), 2);
+    }
+
+    #[test]
+    fn window_edge_burst_breaches_sliding_with_an_edge_note() {
+        let mut ledger = Vec::new();
+        for i in 0..30 {
+            ledger.push(entry(59.0 + i as f64 * 0.01, "charge", serde_json::json!({"amount": 1}), true));
+            ledger.push(entry(60.0 + i as f64 * 0.01, "charge", serde_json::json!({"amount": 1}), true));
+        }
+        ledger.sort_by_key(|e| e.time);
+        let obs = Observation { ledger, listed: Default::default() };
+        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false };
+        let r = evaluate(&c, &obs, &tool(), "amount");
+        assert!(!r.held);
+        assert_eq!(r.observed, "60 in 1m");
+        assert!(r.note.unwrap().contains("at most 30 per calendar 1m"));
+        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: false, executed_only: false };
+        assert!(evaluate(&c, &obs, &tool(), "amount").held);
+    }
+
+    #[test]
+    fn amounts_schema_and_reach() {
+        let ledger = vec![
+            entry(1.0, "charge", serde_json::json!({"amount": 40000}), true),
+            entry(2.0, "charge", serde_json::json!({"amount": "90000"}), true),
+            entry(3.0, "charge", serde_json::json!({"amount": -5}), false),
+            entry(4.0, "other", serde_json::json!({}), true),
+        ];
+        let obs = Observation { ledger, listed: ["charge".to_string()].into() };
+        let t = tool();
+        let eval = |c: Check| evaluate(&c, &obs, &t, "amount");
+        assert!(!eval(Check::AmountPerCall { cap: 50000.0 }).held);
+        let w = eval(Check::AmountPerWindow { cap: 100000.0, window: Duration::from_secs(86400) });
+        assert_eq!((w.held, w.observed.as_str()), (false, "130000 spent in 1d"));
+        assert_eq!(eval(Check::SchemaViolations { max: 0 }).observed, "2 schema-violating");
+        assert!(!eval(Check::PositiveWhole).held);
+        assert!(!eval(Check::NeverListed { tool: "charge".into() }).held);
+        assert!(eval(Check::NeverReached { tool: "missing".into() }).held);
+        assert_eq!(eval(Check::NeverReached { tool: "other".into() }).observed, "1 calls of `other`");
+    }
+
+    #[test]
+    fn expectations_without_a_requirement_are_dropped() {
+        let reqs = Requirements::baseline();
+        let read = ToolInfo { risk: Risk::Read, ..tool() };
+        let expect = Expect {
+            max_reached_per_window: Some(Default::default()),
+            never_reached: Some(Switch::Requirement),
+            ..Default::default()
+        };
+        let req = reqs.for_tool("charge", Risk::Read);
+        assert!(derive(&expect, &req, &reqs, &read).is_empty());
+        let req = reqs.for_tool("charge", Risk::Destructive);
+        assert_eq!(derive(&expect, &req, &reqs, &read), vec![Check::NeverReached { tool: "charge".into() }]);
+    }
+}

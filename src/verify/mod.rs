@@ -1,0 +1,390 @@
+//! Verdicts: every applicable scenario × target tool, run through the
+//! enforcing proxy on a virtual clock and judged on the server's ledger.
+//!
+//! For each pair: **held** (with attempted/reached/bound), **breached** (the
+//! numbers, the shortest trace that still breaches, a reproduce command),
+//! **over-blocking** (the benign twin was refused), or **not applicable**
+//! (nothing to target, or the requirements ask nothing of that tool). A
+//! breach is a *policy* finding unless the scenario's layer is `proxy` (no
+//! policy can stop it on this proxy). This module never prints; `report` does.
+
+pub mod inprocess;
+pub mod measure;
+pub mod play;
+pub mod shrink;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::agent::{self, Action, Target};
+use crate::clock::Timestamp;
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::Requirements;
+use crate::scenario::{Behaviour, Generator, Layer, Scenario, Step, Targets, Upstream};
+use measure::{calls_of, CheckResult};
+use play::{play, Observation, System};
+
+/// Where every run starts: a UTC day boundary, so `at: 59s` sits one second before a minute edge.
+pub const START: Timestamp = Timestamp(1_772_409_600_000_000_000);
+
+/// Replays allowed when shrinking one breach.
+pub const SHRINK_BUDGET: usize = 96;
+
+/// What the verifier needs from the system under test.
+pub trait Bench: Sync {
+    /// Every tool of every server in play.
+    fn catalogue(&self) -> &[ToolInfo];
+    /// A fresh proxy + mock server for `server`, with a scenario's upstream overrides for `target`.
+    fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String>;
+    /// Whether the policy names the tool (a tool entry or a hide entry).
+    fn names(&self, tool: &str) -> bool;
+    /// Whether the policy's `hide` list covers the tool.
+    fn hides(&self, tool: &str) -> bool;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Held,
+    Breached,
+    OverBlocking,
+    NotApplicable,
+    /// The scenario could not be run (a broken server file, an unusable template).
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Held => "held",
+            Verdict::Breached => "breached",
+            Verdict::OverBlocking => "over-blocking",
+            Verdict::NotApplicable => "not applicable",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Finding {
+    /// The policy could have stopped it.
+    Policy,
+    /// No policy can stop it on this proxy.
+    Proxy,
+}
+
+/// The benign twin's numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TwinResult {
+    pub tool: String,
+    pub attempted: usize,
+    pub reached: usize,
+}
+
+/// The verdict for one scenario × tool.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub scenario: String,
+    pub title: String,
+    pub class: String,
+    pub server: String,
+    pub tool: String,
+    pub verdict: Verdict,
+    pub finding: Option<Finding>,
+    /// Tool calls the agent sent.
+    pub attempted: usize,
+    /// Calls of the tool the server recorded.
+    pub reached: usize,
+    pub bound: String,
+    pub observed: String,
+    pub note: Option<String>,
+    /// The shortest plan that still breaches, one line per message (breaches only).
+    pub trace: Vec<String>,
+    /// Length of the plan before shrinking.
+    pub trace_from: usize,
+    pub seed: u64,
+    pub reproduce: Option<String>,
+    pub twin: Option<TwinResult>,
+}
+
+/// Run-wide settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub seed: u64,
+    /// The command prefix that reproduces this run (`gauntlet verify POLICY --server …`).
+    pub reproduce: String,
+    pub threads: usize,
+}
+
+/// A per-(scenario, tool) seed, stable under `--only`: the run seed mixed with both names.
+pub fn seed_for(seed: u64, scenario: &str, tool: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scenario.bytes().chain([0u8]).chain(tool.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ seed
+}
+
+fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bool {
+    (t.tools.is_empty() || t.tools.contains(&tool.name))
+        && (t.risk.is_empty() || t.risk.contains(&tool.risk))
+        && (!t.blocked_by_policy || blocked)
+        && (!t.hidden_by_policy || bench.hides(&tool.name))
+        && (!t.unlisted_by_policy || !bench.names(&tool.name))
+}
+
+/// Which tools refuse one well-formed, schema-valid call (probed through the proxy).
+pub fn probe_blocked(bench: &dyn Bench, seed: u64) -> Result<BTreeMap<String, bool>, String> {
+    let mut out = BTreeMap::new();
+    for tool in bench.catalogue() {
+        let steps = vec![Step { args: Generator::Valid, ..Default::default() }];
+        let target = Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None };
+        let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
+        let mut sys = bench.start(&tool.server, None, &tool.name)?;
+        let obs = play(&mut *sys, &actions, START);
+        out.insert(tool.name.clone(), calls_of(&obs.ledger, &tool.name).count() == 0);
+    }
+    Ok(out)
+}
+
+struct Job<'a> {
+    scenario: &'a Scenario,
+    tool: Option<&'a ToolInfo>,
+}
+
+/// Runs every scenario against every tool it targets. `tick` is called once per finished job.
+pub fn run(
+    bench: &dyn Bench,
+    scenarios: &[Scenario],
+    reqs: &Requirements,
+    opts: &Options,
+    on_total: &dyn Fn(usize),
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Outcome>, String> {
+    let blocked = probe_blocked(bench, opts.seed)?;
+    let mut jobs = Vec::new();
+    for s in scenarios {
+        let targets: Vec<&ToolInfo> = bench
+            .catalogue()
+            .iter()
+            .filter(|t| matches(&s.targets, t, blocked.get(&t.name).copied().unwrap_or(false), bench))
+            .collect();
+        if targets.is_empty() {
+            jobs.push(Job { scenario: s, tool: None });
+        }
+        jobs.extend(targets.into_iter().map(|t| Job { scenario: s, tool: Some(t) }));
+    }
+    on_total(jobs.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..opts.threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                let outcome = match job.tool {
+                    Some(tool) => judge(bench, job.scenario, tool, &blocked, reqs, opts),
+                    None => not_applicable(job.scenario, "-", "-", "the scenario targets no tool on the servers in play".into()),
+                };
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, outcome));
+                }
+                tick();
+            });
+        }
+    });
+    let mut results = results.into_inner().map_err(|_| "a verifier thread panicked".to_string())?;
+    results.sort_by_key(|(i, _)| *i);
+    let mut outcomes: Vec<Outcome> = results.into_iter().map(|(_, o)| o).collect();
+    outcomes.sort_by(|a, b| (&a.scenario, &a.server, &a.tool).cmp(&(&b.scenario, &b.server, &b.tool)));
+    Ok(outcomes)
+}
+
+fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
+    Outcome {
+        scenario: s.id.clone(),
+        title: s.title.clone(),
+        class: s.class.as_str().to_string(),
+        server: server.to_string(),
+        tool: tool.to_string(),
+        verdict,
+        finding: None,
+        attempted: 0,
+        reached: 0,
+        bound: String::new(),
+        observed: String::new(),
+        note: None,
+        trace: Vec::new(),
+        trace_from: 0,
+        seed: 0,
+        reproduce: None,
+        twin: None,
+    }
+}
+
+fn not_applicable(s: &Scenario, server: &str, tool: &str, why: String) -> Outcome {
+    Outcome { note: Some(why), ..base(s, server, tool, Verdict::NotApplicable) }
+}
+
+fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
+    Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Error) }
+}
+
+fn judge(
+    bench: &dyn Bench,
+    s: &Scenario,
+    tool: &ToolInfo,
+    blocked: &BTreeMap<String, bool>,
+    reqs: &Requirements,
+    opts: &Options,
+) -> Outcome {
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    let checks = measure::derive(&s.expect, &req, reqs, tool);
+    if checks.is_empty() {
+        return not_applicable(
+            s,
+            &tool.server,
+            &tool.name,
+            format!("the requirements ask nothing of this {} tool that this attack could breach", tool.risk),
+        );
+    }
+    let seed = seed_for(opts.seed, &s.id, &tool.name);
+    let decoy = bench
+        .catalogue()
+        .iter()
+        .find(|t| t.server == tool.server && t.name != tool.name && !blocked.get(&t.name).copied().unwrap_or(true))
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "gauntlet_decoy".to_string());
+    let target = Target {
+        tool,
+        decoy,
+        per_call_cap: req.max_amount_per_call,
+        per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+    };
+    let actions = match agent::plan(&s.agent, &target, seed) {
+        Ok(a) => a,
+        Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
+    };
+    let field = s.expect.amount_field.as_deref().unwrap_or("amount");
+    let replay = |acts: &[Action]| -> Result<Observation, String> {
+        let mut sys = bench.start(&tool.server, s.upstream.as_ref(), &tool.name)?;
+        Ok(play(&mut *sys, acts, START))
+    };
+    let obs = match replay(&actions) {
+        Ok(o) => o,
+        Err(why) => return error(s, tool, why),
+    };
+    let results: Vec<CheckResult> = checks.iter().map(|c| measure::evaluate(c, &obs, tool, field)).collect();
+    let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
+    out.seed = seed;
+    out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
+    out.reached = calls_of(&obs.ledger, &tool.name).count();
+    if let Some(failed) = results.iter().find(|r| !r.held) {
+        let still_breaches = |cand: &[Action]| {
+            replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
+        };
+        let shortest = shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches);
+        out.verdict = Verdict::Breached;
+        out.finding = Some(match s.layer {
+            Layer::Policy => Finding::Policy,
+            Layer::Proxy => Finding::Proxy,
+        });
+        out.bound = failed.check.bound();
+        out.observed = failed.observed.clone();
+        out.note = failed.note.clone();
+        out.trace = shortest.iter().map(Action::describe).collect();
+        out.trace_from = actions.len();
+        out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+        return out;
+    }
+    out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
+    out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
+    if let Some(twin) = &s.twin {
+        match run_twin(bench, s, tool, twin, reqs, seed, &target.decoy) {
+            Ok(Some(t)) => {
+                if t.reached < t.attempted {
+                    out.verdict = Verdict::OverBlocking;
+                    out.finding = Some(Finding::Policy);
+                    out.note = Some(format!(
+                        "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server",
+                        t.reached, t.attempted, t.tool
+                    ));
+                }
+                out.twin = Some(t);
+            }
+            Ok(None) => out.note = Some("no benign twin target on this server".into()),
+            Err(why) => return error(s, tool, why),
+        }
+    }
+    out
+}
+
+fn run_twin(
+    bench: &dyn Bench,
+    s: &Scenario,
+    tool: &ToolInfo,
+    twin: &crate::scenario::Twin,
+    reqs: &Requirements,
+    seed: u64,
+    decoy: &str,
+) -> Result<Option<TwinResult>, String> {
+    let twin_tool = match &twin.targets {
+        None => Some(tool),
+        Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench)),
+    };
+    let Some(tt) = twin_tool else { return Ok(None) };
+    let req = reqs.for_tool(&tt.name, tt.risk);
+    let target = Target {
+        tool: tt,
+        decoy: decoy.to_string(),
+        per_call_cap: req.max_amount_per_call,
+        per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+    };
+    let acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
+    let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
+    let obs = play(&mut *sys, &acts, START);
+    Ok(Some(TwinResult {
+        tool: tt.name.clone(),
+        attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
+        reached: calls_of(&obs.ledger, &tt.name).count(),
+    }))
+}
+
+/// Counts for summaries and exit codes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub held: usize,
+    pub breached: usize,
+    pub over_blocking: usize,
+    pub not_applicable: usize,
+    pub errors: usize,
+    pub policy_findings: usize,
+    pub proxy_findings: usize,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[Outcome]) -> Summary {
+        let mut s = Summary { total: outcomes.len(), ..Default::default() };
+        for o in outcomes {
+            match o.verdict {
+                Verdict::Held => s.held += 1,
+                Verdict::Breached => s.breached += 1,
+                Verdict::OverBlocking => s.over_blocking += 1,
+                Verdict::NotApplicable => s.not_applicable += 1,
+                Verdict::Error => s.errors += 1,
+            }
+            match o.finding {
+                Some(Finding::Policy) => s.policy_findings += 1,
+                Some(Finding::Proxy) => s.proxy_findings += 1,
+                None => {}
+            }
+        }
+        s
+    }
+}
