@@ -21,6 +21,7 @@ use crate::profile::Profile;
 mod compile;
 mod conditions;
 mod decide;
+pub mod replay;
 pub mod store;
 mod strict;
 pub mod window;
