@@ -1,6 +1,11 @@
 //! `gauntlet convert`: rewrite a policy in another dialect.
+//!
+//! Refuses (exit 1) when the result would not mean the same thing, saying
+//! exactly what is lost and why; `--lossy` writes the closest stricter
+//! equivalent anyway.
 
 use super::Exit;
+use crate::policy;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -11,9 +16,45 @@ pub struct Args {
     /// Write here instead of standard output.
     #[arg(long, short)]
     pub output: Option<std::path::PathBuf>,
+    /// Write the closest equivalent even when something cannot be expressed.
+    #[arg(long)]
+    pub lossy: bool,
+    /// Force the source dialect instead of detecting it.
+    #[arg(long, value_parser = ["intercept", "catalogue", "policylayer"])]
+    pub dialect: Option<String>,
 }
 
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet convert: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    let dialect = super::validate::parse_dialect(args.dialect.as_deref());
+    let loaded = match policy::load_file(&args.policy, dialect) {
+        Ok(l) => l,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("error: {d}");
+            }
+            let unreadable = e.diagnostics.iter().any(|d| d.line == 0);
+            return if unreadable { Exit::CouldNotRun } else { Exit::CheckFailed };
+        }
+    };
+    let converted = policy::to_intercept::convert(&loaded.policy);
+    for loss in &converted.losses {
+        eprintln!("{}: cannot be expressed in Intercept: {loss}", args.policy.display());
+    }
+    if !converted.losses.is_empty() && !args.lossy {
+        eprintln!(
+            "error: not converted: {} thing(s) above have no Intercept equivalent\n  help: pass `--lossy` to write the closest stricter equivalent anyway",
+            converted.losses.len()
+        );
+        return Exit::CheckFailed;
+    }
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &converted.yaml) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return Exit::CouldNotRun;
+            }
+        }
+        None => print!("{}", converted.yaml),
+    }
+    Exit::Ok
 }

@@ -1,6 +1,12 @@
 //! `gauntlet validate`: check a policy file.
+//!
+//! Intercept files get exactly `intercept validate`'s output and exit code
+//! (so CI logs read the same), plus gauntlet's warnings on stderr. The
+//! catalogue and PolicyLayer forms get gauntlet's own file:line:column
+//! messages; for the catalogue form it also says what Intercept would do.
 
 use super::Exit;
+use crate::policy::{self, model::Dialect, InterceptError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -11,7 +17,114 @@ pub struct Args {
     pub dialect: Option<String>,
 }
 
+pub fn parse_dialect(s: Option<&str>) -> Option<Dialect> {
+    match s? {
+        "intercept" => Some(Dialect::Intercept),
+        "catalogue" => Some(Dialect::Catalogue),
+        "policylayer" => Some(Dialect::PolicyLayer),
+        _ => None,
+    }
+}
+
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet validate: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    let file = args.policy.display().to_string();
+    let text = match std::fs::read_to_string(&args.policy) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{file}`: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    let dialect = parse_dialect(args.dialect.as_deref()).unwrap_or_else(|| policy::detect::detect(&text, &file));
+    match dialect {
+        Dialect::Intercept => intercept(&text, &file),
+        Dialect::Catalogue | Dialect::PolicyLayer => other(&text, &file, dialect),
+    }
+}
+
+/// The lines `intercept validate` prints: (stdout lines, stderr lines, exit).
+pub fn intercept_output(text: &str) -> (Vec<String>, Vec<String>, Exit) {
+    match policy::load_intercept(text) {
+        Ok(_) => (vec!["Policy file is valid.".into()], Vec::new(), Exit::Ok),
+        Err(InterceptError::Load(msg)) => {
+            (vec![format!("Error: {msg}")], vec![format!("Error: {msg}")], Exit::CheckFailed)
+        }
+        Err(InterceptError::Invalid(msgs)) => (
+            msgs.iter().map(|m| format!("Error: {m}")).collect(),
+            vec![format!("Error: policy validation failed with {} error(s)", msgs.len())],
+            Exit::CheckFailed,
+        ),
+    }
+}
+
+fn intercept(text: &str, file: &str) -> Exit {
+    let (out, err, exit) = intercept_output(text);
+    for line in out {
+        println!("{line}");
+    }
+    for w in policy::intercept_warnings(text, file) {
+        eprintln!("warning: {w}");
+    }
+    for line in err {
+        eprintln!("{line}");
+    }
+    exit
+}
+
+fn other(text: &str, file: &str, dialect: Dialect) -> Exit {
+    let loaded = match policy::load_str(text, file, Some(dialect)) {
+        Ok(l) => l,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("error: {d}");
+            }
+            eprintln!("error: `{file}` is not a valid {} policy ({} error(s))", dialect.as_str(), e.diagnostics.len());
+            return Exit::CheckFailed;
+        }
+    };
+    let tools = loaded.policy.tools.len();
+    let limits: usize = loaded.policy.tools.iter().flat_map(|t| &t.rules).filter(|r| r.state.is_some()).count();
+    let denies: usize =
+        loaded.policy.tools.iter().flat_map(|t| &t.rules).filter(|r| r.action == policy::model::Action::Deny).count();
+    let default = match loaded.policy.default {
+        policy::model::DefaultAction::Allow => "allow",
+        policy::model::DefaultAction::Deny => "deny",
+    };
+    match dialect {
+        Dialect::PolicyLayer => {
+            println!("Policy file is valid.");
+            println!("PolicyLayer policy.json: {tools} tool(s), {limits} limit(s), default {default}.");
+        }
+        _ => {
+            println!("Policy file is valid as gauntlet's catalogue form.");
+            println!("Catalogue policy: {tools} tool(s), {limits} rate limit(s), {denies} deny rule(s), default {default}.");
+        }
+    }
+    if let Err(verdict) = &loaded.intercept_verdict {
+        println!();
+        println!("Intercept itself rejects this file; `intercept validate` would print:");
+        let (out, err, _) = intercept_output(text);
+        for line in out.iter().chain(err.iter().filter(|l| !out.contains(l))) {
+            println!("  {line}");
+        }
+        println!("Why: {}", why(dialect, verdict));
+        println!("To run it under Intercept: gauntlet convert {file} --to intercept");
+    }
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    Exit::Ok
+}
+
+fn why(dialect: Dialect, verdict: &InterceptError) -> &'static str {
+    match (dialect, verdict) {
+        (Dialect::Catalogue, InterceptError::Load(_)) => {
+            "Intercept reads `rate_limit` as a string such as \"30/minute\", so the `{max, window}` mapping cannot be loaded."
+        }
+        (Dialect::Catalogue, InterceptError::Invalid(_)) => {
+            "Intercept has no `allow` action (rules are `evaluate` or `deny`), needs `version: \"1\"` and a name on every rule."
+        }
+        (_, InterceptError::Load(_)) => "the file is not in Intercept's YAML shape.",
+        (_, InterceptError::Invalid(_)) => "the file loads but breaks Intercept's validation rules.",
+    }
 }

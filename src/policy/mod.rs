@@ -14,6 +14,7 @@ pub mod intercept;
 pub mod model;
 pub mod policylayer;
 pub mod regex;
+pub mod shape;
 pub mod to_intercept;
 pub mod yaml;
 

@@ -1,5 +1,125 @@
-//! (being written)
-use super::{LoadedPolicy, PolicyError, Diagnostic};
-pub fn load(_text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
-    Err(PolicyError::single(Diagnostic::new(file, 1, 1, "the policylayer dialect is not supported yet")))
+//! PolicyLayer's hosted `policy.json` (seed 003): `version`, `default`,
+//! `tools.<name>.limits[]` with `counter`, `window` (minute|hour|day),
+//! `max`, `scope` (grant|session|global); `{}` lists a tool and allows it.
+//!
+//! JSON syntax is checked by serde_json; the structure is read from the
+//! YAML tree (JSON is YAML flow syntax) so every message has a position.
+//! Each limit becomes a rule whose counter key is the counter name as
+//! written: two tools naming one counter share it.
+
+use super::model::{
+    Action, Condition, CounterScope, DefaultAction, Dialect, Op, Path, Policy, Rule, Span, StateDef, ToolPolicy, Value,
+    Window,
+};
+use super::shape::Reader;
+use super::{intercept, Diagnostic, LoadedPolicy, PolicyError};
+
+pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+        return Err(PolicyError::single(Diagnostic::new(
+            file,
+            e.line() as u32,
+            e.column() as u32,
+            format!("invalid JSON: {e}"),
+        )));
+    }
+    let root = super::yaml::parse(text).map_err(|e| {
+        PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("unsupported JSON: {}", e.message)))
+    })?;
+    let mut r = Reader::new(file);
+    let mut policy = Policy {
+        dialect: Dialect::PolicyLayer,
+        version: String::new(),
+        description: String::new(),
+        default: DefaultAction::Allow,
+        hide: Vec::new(),
+        tools: Vec::new(),
+    };
+    if let Some(root) = &root {
+        for (key, _, v) in r.object(root, "policy.json", &["version", "default", "tools"]) {
+            match key.as_str() {
+                "version" => policy.version = r.string(v, "`version`").unwrap_or_default(),
+                "default" => match r.string(v, "`default`").as_deref() {
+                    Some("allow") | None => {}
+                    Some("deny") => policy.default = DefaultAction::Deny,
+                    Some(other) => r.error(v, format!("`default` must be \"allow\" or \"deny\", got `{other}`"), None),
+                },
+                _ => {
+                    for (name, k, tool) in r.object(v, "`tools`", &[]) {
+                        let mut rules = Vec::new();
+                        for (_, _, limits) in r.object(tool, &format!("tool `{name}`"), &["limits"]) {
+                            for item in r.list(limits, &format!("`tools.{name}.limits`")) {
+                                if let Some(rule) = limit(&mut r, &name, item) {
+                                    rules.push(rule);
+                                }
+                            }
+                        }
+                        policy.tools.push(ToolPolicy { name, rules, span: Span { line: k.line, column: k.column } });
+                    }
+                }
+            }
+        }
+    }
+    if !r.errors.is_empty() {
+        return Err(PolicyError { diagnostics: r.errors });
+    }
+    Ok(LoadedPolicy { policy, warnings: Vec::new(), intercept_verdict: intercept::load(text).map(|_| ()) })
+}
+
+fn limit(r: &mut Reader<'_>, tool: &str, n: &super::yaml::Node) -> Option<Rule> {
+    let what = format!("a limit of `{tool}`");
+    let (mut counter, mut window, mut max, mut scope) = (None, None, None, None);
+    for (key, _, v) in r.object(n, &what, &["counter", "window", "max", "scope"]) {
+        match key.as_str() {
+            "counter" => match r.string(v, "`counter`") {
+                Some(c) if c.is_empty() => r.error(v, "`counter` must not be empty".into(), None),
+                c => counter = c,
+            },
+            "window" => match r.string(v, "`window`").as_deref() {
+                Some("minute") => window = Some(Window::Minute),
+                Some("hour") => window = Some(Window::Hour),
+                Some("day") => window = Some(Window::Day),
+                Some(other) => r.error(
+                    v,
+                    format!("`window` must be \"minute\", \"hour\" or \"day\", got `{other}`"),
+                    super::diagnostic::did_you_mean(other, &["minute", "hour", "day"]).map(|m| format!("did you mean `{m}`?")),
+                ),
+                None => {}
+            },
+            "max" => match r.integer(v, "`max`") {
+                Some(m) if m < 1 => r.error(v, format!("`max` must be at least 1, got `{m}`"), Some("to block the tool, leave it out of `tools` under `default: deny`".into())),
+                m => max = m,
+            },
+            _ => match r.string(v, "`scope`").as_deref() {
+                Some("grant") => scope = Some(CounterScope::Grant),
+                Some("session") => scope = Some(CounterScope::Session),
+                Some("global") => scope = Some(CounterScope::Shared),
+                Some(other) => r.error(v, format!("`scope` must be \"grant\", \"session\" or \"global\", got `{other}`"), None),
+                None => {}
+            },
+        }
+    }
+    let missing: Vec<&str> = [("counter", counter.is_none()), ("window", window.is_none()), ("max", max.is_none()), ("scope", scope.is_none())]
+        .iter()
+        .filter(|(_, m)| *m)
+        .map(|(k, _)| *k)
+        .collect();
+    if !missing.is_empty() {
+        let already_reported = r.errors.iter().any(|d| d.line >= n.line);
+        if !already_reported {
+            r.error(n, format!("{what} is missing `{}`", missing.join("`, `")), Some("a limit needs counter, window, max and scope".into()));
+        }
+        return None;
+    }
+    let (counter, window, max, scope) = (counter?, window?, max?, scope?);
+    let span = Span { line: n.line, column: n.column };
+    Some(Rule {
+        name: counter.clone(),
+        action: Action::Evaluate,
+        conditions: vec![Condition { path: Path::State(counter.clone()), op: Op::Lte, value: Value::Int(max), regex: None, span }],
+        on_deny: String::new(),
+        state: Some(StateDef { key: counter.clone(), counter, window, increment: 1, increment_from: None, scope }),
+        rate_limit: None,
+        span,
+    })
 }
