@@ -63,7 +63,21 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
     if !r.errors.is_empty() {
         return Err(PolicyError { diagnostics: r.errors });
     }
-    Ok(LoadedPolicy { policy, warnings: Vec::new(), intercept_verdict: intercept::load(text).map(|_| ()) })
+    let verdict = intercept::load(text).map(|_| ());
+    // JSON is YAML: Intercept loads a policy.json and drops every `limits`
+    // list as an unknown key, so the file "validates" and limits nothing.
+    let warnings = match (&verdict, intercept::load_raw(text)) {
+        (Ok(()), Ok(raw)) => raw
+            .unknown_keys
+            .iter()
+            .map(|k| {
+                Diagnostic::new(file, k.span.line, k.span.column, format!("Intercept would accept this file but ignore `{}`", k.key))
+                    .with_help("under Intercept nothing in it is enforced; convert it with `gauntlet convert --to intercept`")
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(LoadedPolicy { policy, warnings, intercept_verdict: verdict })
 }
 
 fn limit(r: &mut Reader<'_>, tool: &str, n: &super::yaml::Node) -> Option<Rule> {
