@@ -93,7 +93,7 @@ pub fn format_f64(x: f64) -> String {
         return "null".to_string();
     }
     let abs = x.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let e = format!("{x:e}");
         match e.split_once('e') {
             Some((mantissa, exp)) if exp.starts_with('-') => format!("{mantissa}e{exp}"),
