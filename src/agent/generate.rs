@@ -77,11 +77,21 @@ fn properties(schema: &Value) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
-/// Replace one property (required ones first) with `f(old value)`.
+fn is_scalar(schema: &Value) -> bool {
+    matches!(type_of(schema), "string" | "integer" | "number" | "boolean")
+}
+
+/// Replace one scalar property (required ones first: the fields a policy can guard) with `f(old value)`.
 fn mutate(schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value, &mut ChaCha8Rng) -> Value) -> Value {
     let mut obj = as_object(valid(schema, rng, false));
     let req = required(schema);
-    let keys: Vec<String> = if req.is_empty() { obj.keys().cloned().collect() } else { req };
+    let scalar = |k: &String| is_scalar(&schema["properties"][k.as_str()]);
+    let req_scalars: Vec<String> = req.iter().filter(|k| scalar(k)).cloned().collect();
+    let keys: Vec<String> = if !req_scalars.is_empty() {
+        req_scalars
+    } else {
+        obj.keys().filter(|k| scalar(k)).cloned().collect()
+    };
     match keys.choose(rng).cloned() {
         Some(k) => {
             let old = obj.get(&k).cloned().unwrap_or(Value::Null);
@@ -102,11 +112,13 @@ fn mutate_string(schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value) -> Val
         .into_iter()
         .filter(|(_, s)| type_of(s) == "string" && s.get("enum").is_none())
         .collect();
-    // Prefer length-bounded strings: there an oversized or odd value is a real schema violation.
-    let bounded: Vec<String> =
-        candidates.iter().filter(|(_, s)| s.get("maxLength").is_some()).map(|(k, _)| k.clone()).collect();
+    // Prefer required, then length-bounded strings: the fields a policy can guard, and where
+    // an oversized value is a real schema violation.
+    let req = required(schema);
+    let rank = |k: &String, s: &Value| (!req.contains(k), s.get("maxLength").is_none());
+    let best = candidates.iter().map(|(k, s)| rank(k, s)).min();
     let strings: Vec<String> =
-        if bounded.is_empty() { candidates.into_iter().map(|(k, _)| k).collect() } else { bounded };
+        candidates.iter().filter(|(k, s)| Some(rank(k, s)) == best).map(|(k, _)| k.clone()).collect();
     let key = strings.choose(rng).cloned().unwrap_or_else(|| "gauntlet_unexpected".to_string());
     let new = f(obj.get(&key).unwrap_or(&Value::Null));
     obj.insert(key, new);

@@ -243,10 +243,11 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 /// The handshake a session opens with: initialize, notifications/initialized, tools/list.
+/// It negotiates 2025-03-26, the last revision that allows JSON-RPC batches, so batch tricks can be tried.
 pub fn handshake(init_id: u64, list_id: u64) -> [String; 3] {
     [
         json!({"jsonrpc": "2.0", "id": init_id, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
+            "protocolVersion": "2025-03-26", "capabilities": {},
             "clientInfo": {"name": "gauntlet-agent", "version": env!("CARGO_PKG_VERSION")}}})
         .to_string(),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),

@@ -1,6 +1,19 @@
 //! `gauntlet verify`: run the attack database against a policy.
+//!
+//! Exit 0: no policy finding (or, with `--snapshot`, no change from the
+//! accepted verdicts); 1: a policy finding, a proxy finding with
+//! `--fail-on-proxy-findings`, or a snapshot change; 2: could not run. The
+//! report is printed before exiting, whatever the outcome.
+
+use std::io::IsTerminal;
+use std::path::Path;
 
 use super::Exit;
+use crate::profile::Profile;
+use crate::report::{self, snapshot, Report};
+use crate::scenario::requirements::Requirements;
+use crate::verify::inprocess::InProcessBench;
+use crate::verify::{self, setup, Options};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,7 +38,143 @@ pub struct Args {
     pub fail_on_proxy_findings: bool,
 }
 
-pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet verify: not implemented yet ({args:?})");
+/// The seed used when `--seed` is not given: fixed, so CI runs and snapshots are stable.
+pub const DEFAULT_SEED: u64 = 1;
+
+fn could_not_run(msg: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {msg}");
     Exit::CouldNotRun
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) || std::env::var_os("TF_BUILD").is_some()
+}
+
+/// The command that reproduces this run, minus `--only`/`--seed`.
+fn reproduce_prefix(args: &Args, profile: Profile) -> String {
+    let mut cmd = format!("gauntlet verify {}", args.policy.display());
+    for s in &args.server {
+        cmd.push_str(&format!(" --server {}", s.display()));
+    }
+    if args.scenarios != Path::new("scenarios") {
+        cmd.push_str(&format!(" --scenarios {}", args.scenarios.display()));
+    }
+    if profile == Profile::Strict {
+        cmd.push_str(" --profile strict");
+    }
+    cmd
+}
+
+/// Runs the whole verification and builds the report (no printing of the report itself).
+pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> {
+    let loaded = crate::policy::load_file(&args.policy, None).map_err(|e| e.to_string())?;
+    let servers = setup::servers_for(&args.server, &loaded.policy, Path::new(setup::SERVER_DIR))?;
+    let (reqs, req_file) = Requirements::for_policy(&args.policy)?;
+    let scenarios = setup::scenarios(&args.scenarios, &args.only)?;
+    let profile = args.profile.unwrap_or_default();
+    let seed = args.seed.unwrap_or(DEFAULT_SEED);
+    let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+    let bench = InProcessBench::new(loaded.policy, profile, servers);
+    let opts = Options {
+        seed,
+        reproduce: reproduce_prefix(args, profile),
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    if show_progress {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} verifying {pos}/{len} scenario × tool {wide_bar}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    }
+    let outcomes = verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let requirements = match req_file {
+        Some(f) => format!("built-in baseline + {}", f.display()),
+        None => "built-in baseline".to_string(),
+    };
+    Ok(Report::new(
+        &args.policy.display().to_string(),
+        profile.as_str(),
+        seed,
+        server_names,
+        scenarios.len(),
+        requirements,
+        outcomes,
+    ))
+}
+
+pub fn run(args: Args) -> Exit {
+    let seed = args.seed.unwrap_or(DEFAULT_SEED);
+    eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
+    let report = match build_report(&args, std::io::stderr().is_terminal()) {
+        Ok(r) => r,
+        Err(e) => return could_not_run(e),
+    };
+    let rendered = match args.format.as_str() {
+        "json" => report::json::render(&report),
+        "junit" => report::junit::render(&report, args.fail_on_proxy_findings),
+        "markdown" => report::markdown::render(&report),
+        _ => report::table::render(&report),
+    };
+    print!("{rendered}");
+    if report.summary.errors > 0 {
+        return could_not_run(format!("{} scenario × tool pairs could not be run (see the report)", report.summary.errors));
+    }
+    if let Some(path) = &args.snapshot {
+        return check_snapshot(path, &report, args.accept, &reproduce_prefix(&args, args.profile.unwrap_or_default()));
+    }
+    let failing = report.summary.policy_findings > 0 || (args.fail_on_proxy_findings && report.summary.proxy_findings > 0);
+    if failing {
+        Exit::CheckFailed
+    } else {
+        Exit::Ok
+    }
+}
+
+/// With a snapshot the accepted verdicts are the baseline: only changes fail the run.
+fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit {
+    let current = snapshot::render(report);
+    let write = |why: &str| -> Exit {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return could_not_run(format!("{}: cannot create the directory: {e}", dir.display()));
+            }
+        }
+        match std::fs::write(path, &current) {
+            Ok(()) => {
+                eprintln!("snapshot {}: {why}", path.display());
+                Exit::Ok
+            }
+            Err(e) => could_not_run(format!("{}: cannot write the snapshot: {e}", path.display())),
+        }
+    };
+    if accept {
+        return write("accepted");
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        if in_ci() {
+            eprintln!("snapshot {} does not exist; CI never writes snapshots", path.display());
+            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", path.display());
+            return Exit::CheckFailed;
+        }
+        return write("created (review and commit it)");
+    };
+    let accepted = match snapshot::parse(&text) {
+        Ok(m) => m,
+        Err(e) => return could_not_run(format!("{}: {e}", path.display())),
+    };
+    let now = match snapshot::parse(&current) {
+        Ok(m) => m,
+        Err(e) => return could_not_run(format!("internal snapshot error: {e}")),
+    };
+    let changes = snapshot::diff(&accepted, &now);
+    if changes.is_empty() {
+        eprintln!("snapshot {}: no change from the accepted verdicts", path.display());
+        return Exit::Ok;
+    }
+    eprintln!("snapshot {} differs from this run:\n{}", path.display(), snapshot::render_diff(&changes));
+    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", path.display());
+    Exit::CheckFailed
 }

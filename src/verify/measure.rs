@@ -61,6 +61,9 @@ pub struct CheckResult {
     pub observed: String,
     /// Extra explanation, e.g. the fixed-window edge effect.
     pub note: Option<String>,
+    /// Every breaching call breaks only what Intercept's conditions cannot express
+    /// (optional or undeclared fields): no policy could have stopped it on this proxy.
+    pub proxy_only: bool,
 }
 
 /// The checks for one tool: the scenario's expectations with bounds from the requirement.
@@ -120,6 +123,18 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         }
     }
     checks
+}
+
+/// The schema restricted to its required properties (no extra-field rule).
+fn required_part(schema: &Value) -> Value {
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    let mut props = serde_json::Map::new();
+    for k in required.iter().filter_map(Value::as_str) {
+        if let Some(p) = schema["properties"].get(k) {
+            props.insert(k.to_string(), p.clone());
+        }
+    }
+    serde_json::json!({"type": "object", "properties": props, "required": required})
 }
 
 /// Ledger entries of `tools/call`s the server resolved to `tool`.
@@ -184,7 +199,7 @@ fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
 /// Evaluates one check for `tool` on an observation.
 pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
     let calls: Vec<&LedgerEntry> = calls_of(&obs.ledger, &tool.name).collect();
-    let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None };
+    let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None, proxy_only: false };
     match check {
         Check::Rate { count, window, sliding, executed_only } => {
             let mut times: Vec<i64> = calls.iter().filter(|e| !executed_only || e.executed).map(|e| e.time.0).collect();
@@ -208,8 +223,18 @@ pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
                 return result(true, "the tool's inputSchema does not compile; nothing to check".into());
             };
             let empty = Value::Object(Default::default());
-            let bad = calls.iter().filter(|e| !v.is_valid(e.arguments.as_ref().unwrap_or(&empty))).count();
-            result(bad as u32 <= *max, format!("{bad} schema-violating"))
+            let bad: Vec<&Value> =
+                calls.iter().map(|e| e.arguments.as_ref().unwrap_or(&empty)).filter(|a| !v.is_valid(a)).collect();
+            // A policy can only guard fields it also requires (a condition on a missing field
+            // is false), so judge each violation against the required part of the schema.
+            let guardable = jsonschema::validator_for(&required_part(&tool.input_schema)).ok();
+            let stoppable = bad.iter().filter(|a| guardable.as_ref().is_some_and(|g| !g.is_valid(a))).count();
+            let mut r = result(bad.len() as u32 <= *max, format!("{} schema-violating", bad.len()));
+            if !r.held && stoppable == 0 {
+                r.proxy_only = true;
+                r.note = Some("every violation is in an optional or undeclared field, which Intercept's conditions cannot guard".into());
+            }
+            r
         }
         Check::NeverReached { tool: name } => {
             let n = calls_of(&obs.ledger, name).count();
@@ -315,11 +340,28 @@ mod tests {
         assert!(!eval(Check::AmountPerCall { cap: 50000.0 }).held);
         let w = eval(Check::AmountPerWindow { cap: 100000.0, window: Duration::from_secs(86400) });
         assert_eq!((w.held, w.observed.as_str()), (false, "130000 spent in 1d"));
-        assert_eq!(eval(Check::SchemaViolations { max: 0 }).observed, "2 schema-violating");
+        let sv = eval(Check::SchemaViolations { max: 0 });
+        assert_eq!((sv.observed.as_str(), sv.proxy_only), ("2 schema-violating", false));
         assert!(!eval(Check::PositiveWhole).held);
         assert!(!eval(Check::NeverListed { tool: "charge".into() }).held);
         assert!(eval(Check::NeverReached { tool: "missing".into() }).held);
         assert_eq!(eval(Check::NeverReached { tool: "other".into() }).observed, "1 calls of `other`");
+    }
+
+    #[test]
+    fn violations_only_in_optional_fields_are_proxy_only() {
+        let mut t = tool();
+        t.input_schema["properties"]["note"] = serde_json::json!({"type": "string"});
+        t.input_schema["additionalProperties"] = serde_json::json!(false);
+        let obs = Observation {
+            ledger: vec![
+                entry(1.0, "charge", serde_json::json!({"amount": 5, "note": 7}), true),
+                entry(2.0, "charge", serde_json::json!({"amount": 5, "extra": 1}), true),
+            ],
+            listed: Default::default(),
+        };
+        let r = evaluate(&Check::SchemaViolations { max: 0 }, &obs, &t, "amount");
+        assert!(!r.held && r.proxy_only, "{r:?}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod inprocess;
 pub mod measure;
 pub mod play;
+pub mod setup;
 pub mod shrink;
 
 use std::collections::BTreeMap;
@@ -291,8 +292,8 @@ fn judge(
         let shortest = shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches);
         out.verdict = Verdict::Breached;
         out.finding = Some(match s.layer {
-            Layer::Policy => Finding::Policy,
-            Layer::Proxy => Finding::Proxy,
+            Layer::Policy if !failed.proxy_only => Finding::Policy,
+            _ => Finding::Proxy,
         });
         out.bound = failed.check.bound();
         out.observed = failed.observed.clone();
