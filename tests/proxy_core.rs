@@ -358,3 +358,17 @@ fn other_methods_and_non_json_pass_through_in_both_profiles_where_harmless() {
     assert!(upstream(&out).is_empty());
     assert!(agent(&out)[0].contains("-32700"));
 }
+
+#[test]
+fn unfilterable_tools_list_pages_fail_open_under_intercept_and_closed_under_strict() {
+    let page = r#"{"jsonrpc":"2.0","id":4,"result":{"tools":[{"name":"delete_file"}],"nextCursor":5}}"#;
+    let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
+    c.from_agent(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#, &ctx(), at(0));
+    assert_eq!(agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
+    let mut c = core(HIDING, Profile::Strict, WireMode::StdioChild);
+    c.from_agent(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#, &ctx(), at(0));
+    assert_eq!(
+        agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
+        [r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32603,"message":"the tools/list response could not be filtered for hidden tools"}}"#]
+    );
+}

@@ -10,7 +10,8 @@
 //! Intercept's decoding and its gaps; `strict` refuses, with a JSON-RPC
 //! error, every `tools/call` that does not decode unambiguously, every
 //! batch, and (silently) every `tools/call` notification, so nothing it
-//! could not evaluate faithfully reaches the upstream.
+//! could not evaluate faithfully reaches the upstream; and it replaces a
+//! `tools/list` page it cannot filter with an error instead of showing it.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ pub use super::audit::{AuditRecord, AuditResult};
 use super::audit::args_hash;
 use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error};
-use super::filter::filter_tools_list;
+use super::filter::{filter_page, Filtered};
 use super::pending::{Pending, PendingKey};
 use super::rawjson::{self, Kind, Node};
 
@@ -272,10 +273,20 @@ impl ProxyCore {
                 self.engine.rollback(self.store.as_mut(), &reservations);
             }
         }
-        if self.pending.take_list(&key) {
-            return filter_tools_list(node.raw(src), &self.engine.policy().hide);
+        if !self.pending.take_list(&key) {
+            return None;
         }
-        None
+        match filter_page(node.raw(src), &self.engine.policy().hide) {
+            Filtered::Rewritten(out) => Some(out),
+            Filtered::Unchanged => None,
+            // Intercept shows such a page as is, hidden tools included (G-16); strict refuses it.
+            Filtered::Unfilterable if self.engine.profile() == Profile::Strict => Some(jsonrpc_error(
+                Some(&key.1),
+                INTERNAL_ERROR,
+                "the tools/list response could not be filtered for hidden tools",
+            )),
+            Filtered::Unfilterable => None,
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! It fails open exactly where Intercept does (unparsable page, error
 //! response, odd `result` shape → unchanged bytes, G-16) and otherwise
 //! re-serialises the page the way Go marshals a map: only `id`, `jsonrpc`
-//! and `result{nextCursor?, tools}` survive, keys sorted.
+//! and `result{nextCursor?, tools}` survive, keys sorted. The strict
+//! profile uses [`filter_page`] to refuse the pages Intercept lets through.
 
 use super::decode::{envelope, fold_eq};
 use super::rawjson::{self, Kind, Node};
@@ -15,20 +16,48 @@ pub fn is_hidden(hide: &[String], name: &str) -> bool {
     hide.iter().any(|h| h == "*" || h == name)
 }
 
-/// Filters one `tools/list` response page. `None` means "forward unchanged".
+/// What filtering did to one page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filtered {
+    /// Nothing to hide, or an error response: forward the bytes as they are.
+    Unchanged,
+    /// The page re-serialised without hidden tools.
+    Rewritten(Vec<u8>),
+    /// Not a page Intercept can read (unparsable, odd `result` shape):
+    /// Intercept forwards it unchanged, hidden tools included (G-16).
+    Unfilterable,
+}
+
+/// Filters one `tools/list` response page as Intercept does: `None` means
+/// "forward unchanged" (including the fail-open cases).
 pub fn filter_tools_list(body: &[u8], hide: &[String]) -> Option<Vec<u8>> {
-    if hide.is_empty() {
-        return None;
+    match filter_page(body, hide) {
+        Filtered::Rewritten(out) => Some(out),
+        Filtered::Unchanged | Filtered::Unfilterable => None,
     }
-    let node = rawjson::parse(body).ok()?;
+}
+
+/// Filters one page, telling the fail-open case apart (the strict profile refuses it).
+pub fn filter_page(body: &[u8], hide: &[String]) -> Filtered {
+    if hide.is_empty() {
+        return Filtered::Unchanged;
+    }
+    let Ok(node) = rawjson::parse(body) else {
+        return Filtered::Unfilterable;
+    };
     let Kind::Object(members) = &node.kind else {
-        return None;
+        return Filtered::Unfilterable;
     };
     let env = envelope(members);
-    if env.type_error || env.error.is_some_and(|e| !e.is_null()) {
-        return None;
+    if env.type_error {
+        return Filtered::Unfilterable;
     }
-    let (tools, cursor) = tools_page(env.result?)?;
+    if env.error.is_some_and(|e| !e.is_null()) {
+        return Filtered::Unchanged;
+    }
+    let Some((tools, cursor)) = env.result.and_then(tools_page) else {
+        return Filtered::Unfilterable;
+    };
     let mut out = Vec::with_capacity(body.len());
     out.extend_from_slice(b"{\"id\":");
     match env.id {
@@ -53,7 +82,7 @@ pub fn filter_tools_list(body: &[u8], hide: &[String]) -> Option<Vec<u8>> {
         compact_raw(&mut out, tool.raw(body));
     }
     out.extend_from_slice(b"]}}");
-    Some(out)
+    Filtered::Rewritten(out)
 }
 
 /// `result` decoded as `{tools []RawMessage; nextCursor string}`; `None` on a type error.
@@ -136,5 +165,13 @@ mod tests {
             assert_eq!(filter_tools_list(body, &h), None, "{}", String::from_utf8_lossy(body));
         }
         assert_eq!(filter_tools_list(br#"{"id":1,"result":{"tools":[{"name":"a"}]}}"#, &[]), None);
+    }
+
+    #[test]
+    fn tells_error_responses_from_unreadable_pages() {
+        let h = hide(&["a"]);
+        assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"m"}}"#, &h), Filtered::Unchanged);
+        assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":5}}"#, &h), Filtered::Unfilterable);
+        assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}"#, &[]), Filtered::Unchanged);
     }
 }
