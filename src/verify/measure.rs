@@ -198,6 +198,19 @@ fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
 
 /// Evaluates one check for `tool` on an observation.
 pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
+    let mut r = evaluate_raw(check, obs, tool, amount_field);
+    let amount_check = matches!(check, Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole);
+    let optional = !tool.input_schema["required"].as_array().is_some_and(|a| a.iter().any(|v| v == amount_field));
+    if !r.held && amount_check && optional {
+        r.proxy_only = true;
+        r.note = Some(format!(
+            "`{amount_field}` is optional for this tool, and Intercept's conditions cannot bound an optional field without requiring it"
+        ));
+    }
+    r
+}
+
+fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
     let calls: Vec<&LedgerEntry> = calls_of(&obs.ledger, &tool.name).collect();
     let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None, proxy_only: false };
     match check {

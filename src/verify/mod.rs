@@ -318,7 +318,7 @@ fn judge(
                 }
                 out.twin = Some(t);
             }
-            Ok(None) => out.note = Some("no benign twin target on this server".into()),
+            Ok(None) => out.note = Some("no benign twin: no allowed target on this server".into()),
             Err(why) => return error(s, tool, why),
         }
     }
@@ -340,6 +340,10 @@ fn run_twin(
     };
     let Some(tt) = twin_tool else { return Ok(None) };
     let req = reqs.for_tool(&tt.name, tt.risk);
+    if req.is_denied() {
+        // A tool the requirements deny has no legitimate workload to refuse.
+        return Ok(None);
+    }
     let target = Target {
         tool: tt,
         decoy: decoy.to_string(),
