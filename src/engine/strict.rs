@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(go_f64_to_i64(-1e19), i64::MIN);
         assert_eq!(go_f64_to_i64(f64::INFINITY), i64::MIN);
         assert_eq!(go_f64_to_i64(f64::NAN), i64::MIN);
-        assert_eq!(go_f64_to_i64(-9.223372036854775808e18), i64::MIN);
+        assert_eq!(go_f64_to_i64(-(2f64.powi(63))), i64::MIN);
     }
 
     #[test]
