@@ -1,0 +1,258 @@
+//! `gauntlet proxy` in front of the real reference server
+//! `@modelcontextprotocol/server-everything`, driven by the real Python `mcp`
+//! SDK client (tests/interop/proxy_client.py): over stdio (child process),
+//! through the stdio→HTTP bridge, and through the HTTP front.
+//!
+//! Peers come from `.peers/` (scripts/install-peers.sh). Missing peers skip
+//! these tests with a notice, or fail them when GAUNTLET_REQUIRE_PEERS=1.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const POLICY: &str = "examples/everything-policy.yaml";
+const HIDDEN_DENIAL: &str = "[INTERCEPT POLICY DENIED] Tool \"get-env\" is hidden by policy";
+const RATE_DENIAL: &str = "[INTERCEPT POLICY DENIED] Rate limit of 3 per hour reached. Try again later.";
+
+struct Peers {
+    python: PathBuf,
+    everything: PathBuf,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn peers() -> Option<Peers> {
+    let python = root().join(".peers/venv/bin/python");
+    let everything = root().join(".peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if python.exists() && everything.exists() {
+        return Some(Peers { python, everything });
+    }
+    let msg = "the MCP peers are not installed in .peers/ (run scripts/install-peers.sh)";
+    if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("{msg}");
+    }
+    eprintln!("skipping: {msg}");
+    None
+}
+
+/// Kills a background process when the test ends, however it ends.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port} after 20 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_everything_http(p: &Peers) -> (Background, String) {
+    let port = free_port();
+    let child = Command::new("node")
+        .arg(&p.everything)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs server-everything");
+    let guard = Background(child);
+    wait_for_port(port);
+    (guard, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+fn proxy_args(state: &std::path::Path) -> Vec<String> {
+    vec![
+        env!("CARGO_BIN_EXE_gauntlet").into(),
+        "proxy".into(),
+        root().join(POLICY).display().to_string(),
+        "--state-dir".into(),
+        state.display().to_string(),
+    ]
+}
+
+/// Runs the Python SDK client against `target`; returns its JSON summary.
+fn client(p: &Peers, target: Value, calls: Value) -> Value {
+    let out = Command::new(&p.python)
+        .arg(root().join("tests/interop/proxy_client.py"))
+        .arg(target.to_string())
+        .arg(calls.to_string())
+        .output()
+        .expect("the venv's python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("client output is not JSON ({e}): {stdout}"))
+}
+
+fn tools(summary: &Value) -> Vec<String> {
+    summary["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
+}
+
+fn call(summary: &Value, i: usize) -> &Value {
+    &summary["calls"][i]
+}
+
+fn text(summary: &Value, i: usize) -> &str {
+    call(summary, i)["content"][0]["text"].as_str().unwrap_or("")
+}
+
+fn sum(a: i64, b: i64) -> Value {
+    json!(["get-sum", {"a": a, "b": b}])
+}
+
+/// The calls every transport runs: two allowed calls to compare with the
+/// server's own answers, the hidden tool, then get-sum past its limit.
+fn scripted_calls() -> Value {
+    json!([["echo", {"message": "hello through the proxy"}], sum(2, 3), ["get-env", {}], sum(1, 1), sum(1, 2), sum(1, 3)])
+}
+
+/// What the server answers without a proxy in between.
+fn direct(p: &Peers) -> Value {
+    let target = json!({"command": ["node", p.everything.display().to_string(), "stdio"]});
+    client(p, target, json!([["echo", {"message": "hello through the proxy"}], sum(2, 3)]))
+}
+
+fn assert_enforced(proxied: &Value, direct: &Value) {
+    let listed = tools(proxied);
+    assert!(tools(direct).contains(&"get-env".to_string()), "the server itself lists get-env: {direct}");
+    assert!(!listed.contains(&"get-env".to_string()), "hidden tool listed: {listed:?}");
+    assert!(listed.contains(&"echo".to_string()) && listed.contains(&"get-sum".to_string()), "{listed:?}");
+    let missing: Vec<String> = tools(direct).into_iter().filter(|t| t != "get-env" && !listed.contains(t)).collect();
+    assert!(missing.is_empty(), "only get-env may be filtered, also missing: {missing:?}");
+    // Allowed calls: the server's own result, unchanged.
+    assert_eq!(call(proxied, 0), call(direct, 0));
+    assert_eq!(call(proxied, 1), call(direct, 1));
+    assert_eq!(text(direct, 1), "The sum of 2 and 3 is 5.");
+    // The hidden tool is refused when called anyway.
+    assert_eq!(call(proxied, 2)["isError"], true);
+    assert_eq!(text(proxied, 2), HIDDEN_DENIAL);
+    // get-sum: calls 2 and 3 of the hour pass, the 4th is refused.
+    assert_eq!(text(proxied, 3), "The sum of 1 and 1 is 2.");
+    assert_eq!(text(proxied, 4), "The sum of 1 and 2 is 3.");
+    assert_eq!(call(proxied, 5)["isError"], true);
+    assert_eq!(text(proxied, 5), RATE_DENIAL);
+}
+
+#[test]
+fn stdio_child_enforces_the_policy_and_passes_results_unchanged() {
+    let Some(p) = peers() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut command = proxy_args(state.path());
+    command.extend(["--".into(), "node".into(), p.everything.display().to_string(), "stdio".into()]);
+    let proxied = client(&p, json!({"command": command}), scripted_calls());
+    assert_enforced(&proxied, &direct(&p));
+}
+
+#[test]
+fn counters_survive_a_proxy_restart() {
+    let Some(p) = peers() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut command = proxy_args(state.path());
+    command.extend(["--".into(), "node".into(), p.everything.display().to_string(), "stdio".into()]);
+    let first = client(&p, json!({"command": command}), json!([sum(1, 1), sum(1, 2)]));
+    assert_eq!(text(&first, 0), "The sum of 1 and 1 is 2.");
+    assert_eq!(text(&first, 1), "The sum of 1 and 2 is 3.");
+    assert!(state.path().join("gauntlet-state.sqlite").exists());
+    let second = client(&p, json!({"command": command}), json!([sum(2, 2), sum(2, 3)]));
+    assert_eq!(text(&second, 0), "The sum of 2 and 2 is 4.");
+    assert_eq!(text(&second, 1), RATE_DENIAL, "the restart must not reset the limit");
+}
+
+#[test]
+fn stdio_bridge_to_a_streamable_http_upstream() {
+    let Some(p) = peers() else { return };
+    let (_server, url) = start_everything_http(&p);
+    let state = tempfile::tempdir().unwrap();
+    let mut command = proxy_args(state.path());
+    command.extend(["--upstream".into(), url]);
+    let proxied = client(&p, json!({"command": command}), scripted_calls());
+    assert_enforced(&proxied, &direct(&p));
+}
+
+fn start_front(p: &Peers, state: &std::path::Path, extra: &[&str]) -> (Background, Background, u16) {
+    let (server, url) = start_everything_http(p);
+    let port = free_port();
+    let args = proxy_args(state);
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .args(["--upstream", &url, "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gauntlet proxy starts");
+    let front = Background(child);
+    wait_for_port(port);
+    (server, front, port)
+}
+
+#[test]
+fn http_front_enforces_the_policy() {
+    let Some(p) = peers() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let (_server, _front, port) = start_front(&p, state.path(), &[]);
+    let proxied = client(&p, json!({"url": format!("http://127.0.0.1:{port}/mcp")}), scripted_calls());
+    assert_enforced(&proxied, &direct(&p));
+}
+
+/// One raw HTTP/1.1 POST; returns the status line and the body.
+fn raw_post(port: u16, headers: &[&str], body: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n", body.len());
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.lines().next().unwrap_or("").to_string();
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn http_front_refuses_foreign_origins_and_unknown_tokens() {
+    let Some(p) = peers() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let grants = state.path().join("grants.yaml");
+    std::fs::write(&grants, "tokens:\n  \"tok-alice\": alice\n").unwrap();
+    let (_server, _front, port) = start_front(&p, state.path(), &["--grants", grants.to_str().unwrap()]);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+
+    let (status, _) = raw_post(port, &["Authorization: Bearer tok-alice", "Origin: http://evil.example"], init);
+    assert!(status.contains(" 403 "), "{status}");
+    let (status, body) = raw_post(port, &["Authorization: Bearer tok-mallory"], init);
+    assert!(status.contains(" 401 "), "{status}");
+    assert!(body.contains("unknown bearer token"), "{body}");
+    let (status, _) = raw_post(port, &[], init);
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, body) = raw_post(port, &["Authorization: Bearer tok-alice", "Origin: http://localhost:6274"], init);
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(body.contains("\"protocolVersion\":\"2025-06-18\""), "{body}");
+}
