@@ -477,4 +477,71 @@ mod tests {
             Classified::Passthrough(Unevaluated::NotToolsCall)
         );
     }
+
+    /// A `tools/call`-shaped message built from tricky fragments: case
+    /// variants, duplicates, wrong types, overflow.
+    #[derive(Clone, Debug)]
+    struct Tricky(String);
+
+    impl quickcheck::Arbitrary for Tricky {
+        fn arbitrary(g: &mut quickcheck::Gen) -> Tricky {
+            fn members(g: &mut quickcheck::Gen, choices: &[(&str, &[&str])]) -> String {
+                let n = 1 + usize::arbitrary(g) % 5;
+                let parts: Vec<String> = (0..n)
+                    .map(|_| {
+                        let (key, values) = g.choose(choices).copied().unwrap_or(("x", &["1"]));
+                        let value = g.choose(values).copied().unwrap_or("null");
+                        format!("\"{key}\":{value}")
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(","))
+            }
+            use quickcheck::Arbitrary;
+            let params = members(
+                g,
+                &[
+                    ("name", &["\"t\"", "\"u\"", "0", "null"]),
+                    ("Name", &["\"t\"", "0"]),
+                    ("NAME", &["\"u\"", "[]"]),
+                    ("arguments", &["{}", "{\"a\":1}", "{\"a\":1,\"a\":2}", "{\"a\":1e400}", "[]", "null"]),
+                    ("argument\\u017f", &["{\"b\":2}", "\"x\""]),
+                    ("_meta", &["{}", "1e400"]),
+                ],
+            );
+            let params_values = [params.as_str(), "null", "\"x\""];
+            let envelope = members(
+                g,
+                &[
+                    ("jsonrpc", &["\"2.0\"", "2", "null"]),
+                    ("JSONRPC", &["\"2.0\"", "2"]),
+                    ("id", &["1", "\"a\"", "null", "1.0"]),
+                    ("ID", &["2"]),
+                    ("method", &["\"tools/call\"", "\"tools/call\"", "\"Tools/Call\"", "5", "null"]),
+                    ("Method", &["\"tools/call\"", "\"ping\""]),
+                    ("params", &params_values),
+                    ("Params", &params_values),
+                ],
+            );
+            Tricky(envelope)
+        }
+    }
+
+    #[quickcheck_macros::quickcheck]
+    fn strict_only_ever_refuses_it_never_evaluates_differently(msg: Tricky) -> bool {
+        let lax = classify(msg.0.as_bytes(), Profile::Intercept);
+        let hard = classify(msg.0.as_bytes(), Profile::Strict);
+        match (&lax, &hard) {
+            (_, Classified::Refused(_)) => true,
+            (Classified::ToolCall(a), Classified::ToolCall(b)) => a == b,
+            (Classified::ToolCall(_), _) | (_, Classified::ToolCall(_)) => false,
+            _ => true,
+        }
+    }
+
+    #[quickcheck_macros::quickcheck]
+    fn strict_lets_no_call_shaped_message_through_unevaluated(msg: Tricky) -> bool {
+        let looks_like_call = msg.0.to_ascii_lowercase().contains("tools/call");
+        let hard = classify(msg.0.as_bytes(), Profile::Strict);
+        !looks_like_call || matches!(hard, Classified::ToolCall(_) | Classified::Refused(_))
+    }
 }

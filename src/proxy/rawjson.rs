@@ -472,4 +472,44 @@ mod tests {
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(ok.as_bytes()).is_ok());
     }
+
+    /// A JSON tree for property tests (depth-bounded by quickcheck's size).
+    #[derive(Clone, Debug)]
+    struct Tree(Value);
+
+    impl quickcheck::Arbitrary for Tree {
+        fn arbitrary(g: &mut quickcheck::Gen) -> Tree {
+            fn gen(g: &mut quickcheck::Gen, depth: u32) -> Value {
+                let pick = u8::arbitrary(g) % if depth > 3 { 4 } else { 6 };
+                use quickcheck::Arbitrary;
+                match pick {
+                    0 => Value::Null,
+                    1 => Value::Bool(bool::arbitrary(g)),
+                    2 => Number::from_f64(f64::arbitrary(g)).map(Value::Number).unwrap_or(Value::Null),
+                    3 => Value::String(String::arbitrary(g)),
+                    4 => Value::Array((0..u8::arbitrary(g) % 4).map(|_| gen(g, depth + 1)).collect()),
+                    _ => Value::Object((0..u8::arbitrary(g) % 4).map(|_| (String::arbitrary(g), gen(g, depth + 1))).collect()),
+                }
+            }
+            Tree(gen(g, 0))
+        }
+    }
+
+    #[quickcheck_macros::quickcheck]
+    fn agrees_with_serde_json_on_its_own_output(tree: Tree) -> bool {
+        let text = serde_json::to_string(&tree.0).unwrap_or_default();
+        let parsed = parse(text.as_bytes()).ok().and_then(|n| n.to_value().ok());
+        // serde_json writes doubles with round-trip digits, so values must match exactly.
+        parsed.as_ref() == Some(&tree.0)
+    }
+
+    #[quickcheck_macros::quickcheck]
+    fn accepts_exactly_what_serde_json_accepts_on_truncated_text(tree: Tree, cut: usize) -> bool {
+        let text = serde_json::to_string_pretty(&tree.0).unwrap_or_default();
+        let prefix = &text.as_bytes()[..cut % (text.len() + 1)];
+        // serde_json rejects invalid UTF-8 where Go (and this reader) replace it.
+        std::str::from_utf8(prefix).is_err()
+            || parse(prefix).is_ok() == serde_json::from_slice::<serde::de::IgnoredAny>(prefix).is_ok()
+    }
+
 }
