@@ -25,9 +25,15 @@ fn peer(relative: &str) -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("peer `{}` is missing; run `bash scripts/install-peers.sh`", path.display());
+        panic!(
+            "peer `{}` is missing; run `bash scripts/install-peers.sh`",
+            path.display()
+        );
     }
-    eprintln!("skipping: peer `{}` is missing (run `bash scripts/install-peers.sh`)", path.display());
+    eprintln!(
+        "skipping: peer `{}` is missing (run `bash scripts/install-peers.sh`)",
+        path.display()
+    );
     None
 }
 
@@ -40,7 +46,10 @@ fn ledger_lines(path: &Path) -> Vec<Value> {
 }
 
 fn executed_calls<'a>(ledger: &'a [Value], tool: &str) -> Vec<&'a Value> {
-    ledger.iter().filter(|e| e["executed"] == true && e["tool"] == tool).collect()
+    ledger
+        .iter()
+        .filter(|e| e["executed"] == true && e["tool"] == tool)
+        .collect()
 }
 
 fn run_py(python: &Path, args: &[&str]) -> Value {
@@ -50,14 +59,23 @@ fn run_py(python: &Path, args: &[&str]) -> Value {
         .output()
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python client failed: {}\nstderr: {}", stdout, String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("python client printed non-JSON ({e}): {stdout}"))
+    assert!(
+        out.status.success(),
+        "python client failed: {}\nstderr: {}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("python client printed non-JSON ({e}): {stdout}"))
 }
 
 /// The Aksjah catalogue as a client sees it.
 fn assert_aksjah_tools(listed: &Value) {
     let tools = listed["tools"].as_array().expect("tools");
-    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap_or_default()).collect();
+    let names: Vec<&str> = tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(
         names,
         [
@@ -68,11 +86,18 @@ fn assert_aksjah_tools(listed: &Value) {
             "WizCommerce Open API_GetProducts"
         ]
     );
-    let props = |i: usize| tools[i]["inputSchema"]["properties"].as_object().map_or(0, |p| p.len());
+    let props = |i: usize| {
+        tools[i]["inputSchema"]["properties"]
+            .as_object()
+            .map_or(0, |p| p.len())
+    };
     assert_eq!(props(0), 46, "PostCustomers keeps all 46 properties");
     assert_eq!(props(1), 10);
     assert_eq!(tools[0]["description"], "List Attributes");
-    assert_eq!(tools[0]["inputSchema"]["properties"]["credit_limit"]["type"], "number");
+    assert_eq!(
+        tools[0]["inputSchema"]["properties"]["credit_limit"]["type"],
+        "number"
+    );
 }
 
 struct HttpMock {
@@ -94,7 +119,10 @@ impl HttpMock {
         let stderr = child.stderr.take().expect("stderr piped");
         let mut lines = BufReader::new(stderr).lines();
         let url = loop {
-            let line = lines.next().expect("mock prints its address").expect("stderr readable");
+            let line = lines
+                .next()
+                .expect("mock prints its address")
+                .expect("stderr readable");
             if let Some(i) = line.find("http://") {
                 break line[i..].trim().to_string();
             }
@@ -112,17 +140,38 @@ impl Drop for HttpMock {
 
 #[test]
 fn python_sdk_over_stdio_legacy_handshake() {
-    let Some(python) = peer("venv/bin/python") else { return };
+    let Some(python) = peer("venv/bin/python") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
-    let cmd = json!([BIN, "mock", root().join("mock-servers/aksjah.yaml"), "--ledger", ledger]).to_string();
+    let cmd = json!([
+        BIN,
+        "mock",
+        root().join("mock-servers/aksjah.yaml"),
+        "--ledger",
+        ledger
+    ])
+    .to_string();
     let args = json!({"name": "Acme Retail", "email": "ops@acme.example", "credit_limit": 5000});
-    let out = run_py(&python, &["stdio", &cmd, "legacy", "WizCommerce Open API_PostCustomers", &args.to_string()]);
+    let out = run_py(
+        &python,
+        &[
+            "stdio",
+            &cmd,
+            "legacy",
+            "WizCommerce Open API_PostCustomers",
+            &args.to_string(),
+        ],
+    );
     assert_eq!(out["protocol_version"], "2025-11-25");
     assert_eq!(out["server_name"], "aksjah");
     assert_aksjah_tools(&out);
     assert_eq!(out["call"]["is_error"], false);
-    assert_eq!(out["call"]["text"][0], "Customer Acme Retail saved (id cus_mock_0001)");
+    assert_eq!(
+        out["call"]["text"][0],
+        "Customer Acme Retail saved (id cus_mock_0001)"
+    );
     let ledger = ledger_lines(&ledger);
     let calls = executed_calls(&ledger, "WizCommerce Open API_PostCustomers");
     assert_eq!(calls.len(), 1);
@@ -132,31 +181,66 @@ fn python_sdk_over_stdio_legacy_handshake() {
 
 #[test]
 fn python_sdk_over_stdio_auto_mode_goes_stateless() {
-    let Some(python) = peer("venv/bin/python") else { return };
+    let Some(python) = peer("venv/bin/python") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
-    let cmd = json!([BIN, "mock", root().join("mock-servers/aksjah.yaml"), "--ledger", ledger]).to_string();
-    let out = run_py(&python, &["stdio", &cmd, "auto", "WizCommerce Open API_GetCustomers", r#"{"page":2}"#]);
+    let cmd = json!([
+        BIN,
+        "mock",
+        root().join("mock-servers/aksjah.yaml"),
+        "--ledger",
+        ledger
+    ])
+    .to_string();
+    let out = run_py(
+        &python,
+        &[
+            "stdio",
+            &cmd,
+            "auto",
+            "WizCommerce Open API_GetCustomers",
+            r#"{"page":2}"#,
+        ],
+    );
     assert_eq!(out["protocol_version"], "2026-07-28");
     assert_aksjah_tools(&out);
     let ledger = ledger_lines(&ledger);
     assert_eq!(ledger[0]["method"], "server/discover");
     assert!(ledger.iter().all(|e| e["method"] != "initialize"));
-    assert_eq!(executed_calls(&ledger, "WizCommerce Open API_GetCustomers")[0]["arguments"], json!({"page": 2}));
+    assert_eq!(
+        executed_calls(&ledger, "WizCommerce Open API_GetCustomers")[0]["arguments"],
+        json!({"page": 2})
+    );
 }
 
 #[test]
 fn python_sdk_over_streamable_http_both_eras() {
-    let Some(python) = peer("venv/bin/python") else { return };
+    let Some(python) = peer("venv/bin/python") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
     let mock = HttpMock::start("mock-servers/aksjah.yaml", &ledger);
     for (mode, version) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
         let args = json!({"customer_id": format!("cus_{mode}")});
-        let out = run_py(&python, &["http", &mock.url, mode, "WizCommerce Open API_DeleteCustomer", &args.to_string()]);
+        let out = run_py(
+            &python,
+            &[
+                "http",
+                &mock.url,
+                mode,
+                "WizCommerce Open API_DeleteCustomer",
+                &args.to_string(),
+            ],
+        );
         assert_eq!(out["protocol_version"], version, "mode {mode}");
         assert_aksjah_tools(&out);
-        assert_eq!(out["call"]["text"][0], format!("Customer cus_{mode} deleted"));
+        assert_eq!(
+            out["call"]["text"][0],
+            format!("Customer cus_{mode} deleted")
+        );
     }
     let ledger = ledger_lines(&ledger);
     let calls = executed_calls(&ledger, "WizCommerce Open API_DeleteCustomer");
@@ -175,8 +259,13 @@ fn inspector(inspector: &Path, target: &[&str], method_args: &[&str]) -> Value {
         .output()
         .expect("inspector runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "inspector failed: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("inspector printed non-JSON ({e}): {stdout}"))
+    assert!(
+        out.status.success(),
+        "inspector failed: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("inspector printed non-JSON ({e}): {stdout}"))
 }
 
 const EZBIZ_TOOLS: [&str; 8] = [
@@ -192,31 +281,64 @@ const EZBIZ_TOOLS: [&str; 8] = [
 
 #[test]
 fn inspector_cli_lists_ezbiz_and_calls_customer_persona_over_stdio_and_http() {
-    let Some(cli) = peer("node_modules/.bin/mcp-inspector") else { return };
+    let Some(cli) = peer("node_modules/.bin/mcp-inspector") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
     let ledger_s = ledger.to_string_lossy().to_string();
-    let stdio = [BIN, "mock", "mock-servers/ezbiz.yaml", "--ledger", ledger_s.as_str()];
+    let stdio = [
+        BIN,
+        "mock",
+        "mock-servers/ezbiz.yaml",
+        "--ledger",
+        ledger_s.as_str(),
+    ];
 
     let listed = inspector(&cli, &stdio, &["--method", "tools/list"]);
-    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, EZBIZ_TOOLS);
     let persona = &listed["tools"][7];
-    assert!(persona["description"].as_str().unwrap().starts_with("🔒 [Pro] Build detailed customer personas"));
+    assert!(persona["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("🔒 [Pro] Build detailed customer personas"));
 
-    let call = ["--method", "tools/call", "--tool-name", "customer_persona", "--tool-arg", "business=Bakery", "target_market=families"];
+    let call = [
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "customer_persona",
+        "--tool-arg",
+        "business=Bakery",
+        "target_market=families",
+    ];
     let result = inspector(&cli, &stdio, &call);
-    assert_eq!(result["content"][0]["text"], "Persona built for Bakery (families).");
+    assert_eq!(
+        result["content"][0]["text"],
+        "Persona built for Bakery (families)."
+    );
 
     let http_ledger = dir.path().join("http.jsonl");
     let mock = HttpMock::start("mock-servers/ezbiz.yaml", &http_ledger);
     let result = inspector(&cli, &[mock.url.as_str()], &call);
-    assert_eq!(result["content"][0]["text"], "Persona built for Bakery (families).");
+    assert_eq!(
+        result["content"][0]["text"],
+        "Persona built for Bakery (families)."
+    );
 
     for file in [&ledger, &http_ledger] {
         let entries = ledger_lines(file);
         let calls = executed_calls(&entries, "customer_persona");
         assert_eq!(calls.len(), 1, "{}", file.display());
-        assert_eq!(calls[0]["arguments"], json!({"business": "Bakery", "target_market": "families"}));
+        assert_eq!(
+            calls[0]["arguments"],
+            json!({"business": "Bakery", "target_market": "families"})
+        );
     }
 }

@@ -60,12 +60,20 @@ pub fn run(args: Args) -> Exit {
     let recording = match Recording::new(MockServer::from_spec(spec), args.ledger.as_deref()) {
         Ok(r) => Arc::new(Mutex::new(r)),
         Err(e) => {
-            let shown = args.ledger.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            let shown = args
+                .ledger
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             eprintln!("error: cannot open the ledger file `{shown}`: {e}\n  help: check that its directory exists and is writable");
             return Exit::CouldNotRun;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -98,10 +106,21 @@ fn apply_overrides(spec: &mut ServerSpec, args: &Args) {
 }
 
 async fn serve_stdio(recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) -> Exit {
-    let name = recording.lock().map(|r| r.server().spec().name.clone()).unwrap_or_default();
+    let name = recording
+        .lock()
+        .map(|r| r.server().spec().name.clone())
+        .unwrap_or_default();
     eprintln!("gauntlet mock: serving `{name}` on stdio");
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    match stdio::serve(stdin, tokio::io::stdout(), recording, clock, CallContext::default()).await {
+    match stdio::serve(
+        stdin,
+        tokio::io::stdout(),
+        recording,
+        clock,
+        CallContext::default(),
+    )
+    .await
+    {
         Ok(Ended::Eof) => Exit::Ok,
         Ok(Ended::HandlerDead) => {
             eprintln!("gauntlet mock: simulated crash (crash_after reached)");
@@ -126,7 +145,10 @@ async fn serve_http(addr: &str, recording: Arc<Mutex<Recording>>, clock: Arc<dyn
             return Exit::CouldNotRun;
         }
     };
-    let shown = server.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+    let shown = server
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| addr.to_string());
     eprintln!("gauntlet mock: serving Streamable HTTP on http://{shown}/mcp");
     // A simulated crash ends the process, as a real crash would.
     let watch = async {

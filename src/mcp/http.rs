@@ -39,7 +39,6 @@ pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 pub const METHOD_HEADER: &str = "mcp-method";
 pub const NAME_HEADER: &str = "mcp-name";
 
-
 /// A bound Streamable HTTP server, ready to run.
 pub struct HttpServer {
     listener: tokio::net::TcpListener,
@@ -55,7 +54,10 @@ impl HttpServer {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<HttpServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(HttpServer { listener, router: router(handler, clock) })
+        Ok(HttpServer {
+            listener,
+            router: router(handler, clock),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -70,9 +72,16 @@ impl HttpServer {
 
 /// The `/mcp` router over a shared handler.
 pub fn router<H: MessageHandler>(handler: Arc<Mutex<H>>, clock: Arc<dyn Clock>) -> Router {
-    let shared = Arc::new(Shared { handler, clock, sessions: Mutex::new(HashSet::new()) });
+    let shared = Arc::new(Shared {
+        handler,
+        clock,
+        sessions: Mutex::new(HashSet::new()),
+    });
     Router::new()
-        .route("/mcp", post(post_mcp::<H>).get(get_mcp).delete(delete_mcp::<H>))
+        .route(
+            "/mcp",
+            post(post_mcp::<H>).get(get_mcp).delete(delete_mcp::<H>),
+        )
         .layer(DefaultBodyLimit::max(MAX_LINE))
         .with_state(shared)
 }
@@ -117,14 +126,26 @@ struct Accept {
 
 fn accept(headers: &HeaderMap) -> Accept {
     let Some(text) = header_str(headers, "accept") else {
-        return Accept { json: true, sse: true, prefers_sse: false };
+        return Accept {
+            json: true,
+            sse: true,
+            prefers_sse: false,
+        };
     };
     let json = text.find("application/json").or_else(|| text.find("*/*"));
     let sse = text.find("text/event-stream").or_else(|| text.find("*/*"));
-    Accept { json: json.is_some(), sse: sse.is_some(), prefers_sse: matches!((sse, json), (Some(s), Some(j)) if s < j) || json.is_none() }
+    Accept {
+        json: json.is_some(),
+        sse: sse.is_some(),
+        prefers_sse: matches!((sse, json), (Some(s), Some(j)) if s < j) || json.is_none(),
+    }
 }
 
-async fn post_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_mcp<H: MessageHandler>(
+    State(st): St<H>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(origin) = header_str(&headers, "origin") {
         if !origin_is_local(origin) {
             return (StatusCode::FORBIDDEN, "Invalid Origin header").into_response();
@@ -132,12 +153,20 @@ async fn post_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap, body:
     }
     let acc = accept(&headers);
     if !acc.json && !acc.sse {
-        let err = RpcError::new(-32000, "Not Acceptable: accept application/json or text/event-stream");
+        let err = RpcError::new(
+            -32000,
+            "Not Acceptable: accept application/json or text/event-stream",
+        );
         return json_error(StatusCode::NOT_ACCEPTABLE, None, err);
     }
     let msg = Message::parse(&body);
     let session_header = header_str(&headers, SESSION_HEADER).map(str::to_string);
-    let known = |s: &str| st.sessions.lock().map(|set| set.contains(s)).unwrap_or(false);
+    let known = |s: &str| {
+        st.sessions
+            .lock()
+            .map(|set| set.contains(s))
+            .unwrap_or(false)
+    };
 
     // Not a message at all: the core still sees it (its ledger records everything).
     if matches!(msg.class(), Class::Unparsable | Class::Invalid(_)) {
@@ -156,7 +185,13 @@ async fn post_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap, body:
     let is_initialize = msg.is_request() && msg.method() == Some("initialize");
     let session = match session_header {
         Some(s) if known(&s) => s,
-        Some(_) => return json_error(StatusCode::NOT_FOUND, msg.id(), RpcError::invalid_request("unknown or ended session")),
+        Some(_) => {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                msg.id(),
+                RpcError::invalid_request("unknown or ended session"),
+            )
+        }
         None if is_initialize => {
             let id = new_session_id();
             let replies = call(&st, &body, Some(id.clone()));
@@ -174,7 +209,13 @@ async fn post_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap, body:
             }
             return resp;
         }
-        None => return json_error(StatusCode::BAD_REQUEST, msg.id(), RpcError::invalid_request("missing Mcp-Session-Id header")),
+        None => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                msg.id(),
+                RpcError::invalid_request("missing Mcp-Session-Id header"),
+            )
+        }
     };
     if let Some(v) = header_str(&headers, PROTOCOL_VERSION_HEADER) {
         if !ProtocolVersion::parse(v).is_some_and(|v| ProtocolVersion::HANDSHAKE.contains(&v)) {
@@ -186,9 +227,16 @@ async fn post_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap, body:
 }
 
 /// 2026-07-28: the routing headers must say what the body says.
-fn check_stateless_headers(headers: &HeaderMap, msg: &Message, requested: &str) -> Option<Response> {
+fn check_stateless_headers(
+    headers: &HeaderMap,
+    msg: &Message,
+    requested: &str,
+) -> Option<Response> {
     let mismatch = |what: &str| {
-        let err = RpcError::new(codes::HEADER_MISMATCH, format!("{what} header does not match the request body"));
+        let err = RpcError::new(
+            codes::HEADER_MISMATCH,
+            format!("{what} header does not match the request body"),
+        );
         Some(json_error(StatusCode::BAD_REQUEST, msg.id(), err))
     };
     if header_str(headers, PROTOCOL_VERSION_HEADER).is_some_and(|h| h != requested) {
@@ -197,27 +245,46 @@ fn check_stateless_headers(headers: &HeaderMap, msg: &Message, requested: &str) 
     if header_str(headers, METHOD_HEADER).is_some_and(|h| Some(h) != msg.method()) {
         return mismatch("Mcp-Method");
     }
-    let body_name = msg.params().and_then(|p| p.get("name")).and_then(Value::as_str);
-    if msg.method() == Some("tools/call") && header_str(headers, NAME_HEADER).is_some_and(|h| Some(h) != body_name) {
+    let body_name = msg
+        .params()
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str);
+    if msg.method() == Some("tools/call")
+        && header_str(headers, NAME_HEADER).is_some_and(|h| Some(h) != body_name)
+    {
         return mismatch("Mcp-Name");
     }
     None
 }
 
-async fn answer<H: MessageHandler>(st: &Shared<H>, msg: &Message, body: &[u8], session: Option<String>, acc: &Accept) -> Response {
+async fn answer<H: MessageHandler>(
+    st: &Shared<H>,
+    msg: &Message,
+    body: &[u8],
+    session: Option<String>,
+    acc: &Accept,
+) -> Response {
     let replies = call(st, body, session);
     match msg.class() {
-        Class::Notification | Class::Response | Class::ErrorResponse => StatusCode::ACCEPTED.into_response(),
+        Class::Notification | Class::Response | Class::ErrorResponse => {
+            StatusCode::ACCEPTED.into_response()
+        }
         _ => deliver(replies, acc).await,
     }
 }
 
 fn call<H: MessageHandler>(st: &Shared<H>, body: &[u8], session: Option<String>) -> Vec<Reply> {
-    let ctx = CallContext { identity: None, session };
+    let ctx = CallContext {
+        identity: None,
+        session,
+    };
     let now = st.clock.now();
     match st.handler.lock() {
         Ok(mut h) => h.handle(body, &ctx, now),
-        Err(_) => vec![Reply::now(jsonrpc::error_response(None, &RpcError::internal("server state is unusable")))],
+        Err(_) => vec![Reply::now(jsonrpc::error_response(
+            None,
+            &RpcError::internal("server state is unusable"),
+        ))],
     }
 }
 
@@ -227,7 +294,12 @@ fn is_result(bytes: &[u8]) -> bool {
 
 fn respond_all(status: StatusCode, replies: Vec<Reply>) -> Response {
     match replies.into_iter().next() {
-        Some(r) => (status, [(header::CONTENT_TYPE, "application/json")], r.bytes).into_response(),
+        Some(r) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            r.bytes,
+        )
+            .into_response(),
         None => status.into_response(),
     }
 }
@@ -240,9 +312,18 @@ async fn deliver(replies: Vec<Reply>, acc: &Accept) -> Response {
     }
     let use_sse = acc.sse && (acc.prefers_sse || replies.len() > 1 || !acc.json);
     if !use_sse {
-        let last = replies.into_iter().last().map(|r| (r.delay_ms, r.bytes)).unwrap_or_default();
+        let last = replies
+            .into_iter()
+            .last()
+            .map(|r| (r.delay_ms, r.bytes))
+            .unwrap_or_default();
         tokio::time::sleep(Duration::from_millis(last.0)).await;
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], last.1).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            last.1,
+        )
+            .into_response();
     }
     let start = Instant::now();
     let events = futures::stream::iter(replies).then(move |r| async move {
@@ -260,18 +341,33 @@ async fn deliver(replies: Vec<Reply>, acc: &Accept) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-
 async fn get_mcp() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST, DELETE")],
+    )
+        .into_response()
 }
 
 async fn delete_mcp<H: MessageHandler>(State(st): St<H>, headers: HeaderMap) -> Response {
     let Some(session) = header_str(&headers, SESSION_HEADER) else {
-        return json_error(StatusCode::BAD_REQUEST, None, RpcError::invalid_request("missing Mcp-Session-Id header"));
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            RpcError::invalid_request("missing Mcp-Session-Id header"),
+        );
     };
-    let removed = st.sessions.lock().map(|mut set| set.remove(session)).unwrap_or(false);
+    let removed = st
+        .sessions
+        .lock()
+        .map(|mut set| set.remove(session))
+        .unwrap_or(false);
     if !removed {
-        return json_error(StatusCode::NOT_FOUND, None, RpcError::invalid_request("unknown or ended session"));
+        return json_error(
+            StatusCode::NOT_FOUND,
+            None,
+            RpcError::invalid_request("unknown or ended session"),
+        );
     }
     if let Ok(mut h) = st.handler.lock() {
         h.end_session(session);
@@ -318,17 +414,25 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(url: &str) -> Result<HttpClient, HttpClientError> {
-        let uri: axum::http::Uri = url.parse().map_err(|_| HttpClientError::Url(url.to_string()))?;
+        let uri: axum::http::Uri = url
+            .parse()
+            .map_err(|_| HttpClientError::Url(url.to_string()))?;
         if uri.scheme_str() != Some("http") {
             return Err(HttpClientError::Url(url.to_string()));
         }
-        let inner = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let inner =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
         Ok(HttpClient { url: uri, inner })
     }
 
     /// POSTs one message with the MCP headers; `headers` adds e.g. the session
     /// id and protocol version. Reads a JSON or SSE answer to the end.
-    pub async fn post(&self, body: &[u8], headers: &[(&str, &str)]) -> Result<HttpReply, HttpClientError> {
+    pub async fn post(
+        &self,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<HttpReply, HttpClientError> {
         let mut req = axum::http::Request::post(self.url.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json, text/event-stream");
@@ -350,13 +454,26 @@ impl HttpClient {
         Ok(self.send(req).await?.status)
     }
 
-    async fn send(&self, req: axum::http::Request<http_body_util::Full<Bytes>>) -> Result<HttpReply, HttpClientError> {
+    async fn send(
+        &self,
+        req: axum::http::Request<http_body_util::Full<Bytes>>,
+    ) -> Result<HttpReply, HttpClientError> {
         use http_body_util::BodyExt;
-        let resp = self.inner.request(req).await.map_err(|e| HttpClientError::Connect(e.to_string()))?;
+        let resp = self
+            .inner
+            .request(req)
+            .await
+            .map_err(|e| HttpClientError::Connect(e.to_string()))?;
         let status = resp.status().as_u16();
         let session_id = header_str(resp.headers(), SESSION_HEADER).map(str::to_string);
-        let is_sse = header_str(resp.headers(), "content-type").is_some_and(|c| c.starts_with("text/event-stream"));
-        let body = resp.into_body().collect().await.map_err(|e| HttpClientError::Body(e.to_string()))?.to_bytes();
+        let is_sse = header_str(resp.headers(), "content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| HttpClientError::Body(e.to_string()))?
+            .to_bytes();
         let messages = if is_sse {
             sse_data(&String::from_utf8_lossy(&body))
         } else if body.iter().all(u8::is_ascii_whitespace) {
@@ -364,7 +481,11 @@ impl HttpClient {
         } else {
             vec![body.to_vec()]
         };
-        Ok(HttpReply { status, session_id, messages })
+        Ok(HttpReply {
+            status,
+            session_id,
+            messages,
+        })
     }
 }
 

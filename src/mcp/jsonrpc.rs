@@ -164,14 +164,36 @@ impl Message {
         };
         if value.is_array() {
             let elements: Vec<&RawValue> = serde_json::from_slice(raw).unwrap_or_default();
-            let batch: Vec<Message> =
-                elements.iter().map(|e| Message::parse_with(e.get().as_bytes(), policy)).collect();
-            let class = if batch.is_empty() { Class::Invalid(Invalid::EmptyBatch) } else { Class::Batch };
-            return Message { raw: raw.to_vec(), value: Some(value), class, id: None, parse_error: None, key_issues: issues, batch };
+            let batch: Vec<Message> = elements
+                .iter()
+                .map(|e| Message::parse_with(e.get().as_bytes(), policy))
+                .collect();
+            let class = if batch.is_empty() {
+                Class::Invalid(Invalid::EmptyBatch)
+            } else {
+                Class::Batch
+            };
+            return Message {
+                raw: raw.to_vec(),
+                value: Some(value),
+                class,
+                id: None,
+                parse_error: None,
+                key_issues: issues,
+                batch,
+            };
         }
         let id = raw_id(raw, policy);
         let class = classify(&value);
-        Message { raw: raw.to_vec(), value: Some(value), class, id, parse_error: None, key_issues: issues, batch: Vec::new() }
+        Message {
+            raw: raw.to_vec(),
+            value: Some(value),
+            class,
+            id,
+            parse_error: None,
+            key_issues: issues,
+            batch: Vec::new(),
+        }
     }
 
     pub fn raw(&self) -> &[u8] {
@@ -218,12 +240,16 @@ impl Message {
 
     /// True when some object, at any depth, has the same key twice.
     pub fn has_duplicate_keys(&self) -> bool {
-        self.key_issues.iter().any(|i| i.kind == KeyIssueKind::Duplicate)
+        self.key_issues
+            .iter()
+            .any(|i| i.kind == KeyIssueKind::Duplicate)
     }
 
     /// True when some object, at any depth, has two keys equal under case folding.
     pub fn has_case_variant_keys(&self) -> bool {
-        self.key_issues.iter().any(|i| i.kind == KeyIssueKind::CaseVariant)
+        self.key_issues
+            .iter()
+            .any(|i| i.kind == KeyIssueKind::CaseVariant)
     }
 
     pub fn is_request(&self) -> bool {
@@ -254,15 +280,24 @@ fn classify(v: &Value) -> Class {
         if !id_ok {
             return Class::Invalid(Invalid::IdType);
         }
-        if !matches!(obj.get("params"), None | Some(Value::Object(_) | Value::Array(_))) {
+        if !matches!(
+            obj.get("params"),
+            None | Some(Value::Object(_) | Value::Array(_))
+        ) {
             return Class::Invalid(Invalid::ParamsType);
         }
-        return if obj.contains_key("id") { Class::Request } else { Class::Notification };
+        return if obj.contains_key("id") {
+            Class::Request
+        } else {
+            Class::Notification
+        };
     }
     match (obj.contains_key("result"), obj.get("error")) {
         (true, None) if id_ok && obj.contains_key("id") => Class::Response,
         // An error response may carry a null id when the request's id was unreadable.
-        (false, Some(Value::Object(_))) if id_ok || obj.get("id") == Some(&Value::Null) => Class::ErrorResponse,
+        (false, Some(Value::Object(_))) if id_ok || obj.get("id") == Some(&Value::Null) => {
+            Class::ErrorResponse
+        }
         _ if !id_ok => Class::Invalid(Invalid::IdType),
         _ => Class::Invalid(Invalid::Shape),
     }
@@ -271,10 +306,14 @@ fn classify(v: &Value) -> Class {
 /// The text of the top-level `id` member, under the same duplicate policy as the value.
 fn raw_id(raw: &[u8], policy: DuplicatePolicy) -> Option<Id> {
     let members: Members = serde_json::from_slice(raw).ok()?;
-    let mut ids = members.0.into_iter().filter(|(k, _)| k == "id").map(|(_, v)| v);
+    let mut ids = members
+        .0
+        .into_iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| v);
     let chosen = match policy {
         DuplicatePolicy::First => ids.next(),
-        DuplicatePolicy::Last => ids.last(),
+        DuplicatePolicy::Last => ids.next_back(),
     }?;
     Id::from_json_text(chosen.get())
 }
@@ -302,11 +341,19 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for Members<'a> {
     }
 }
 
-fn parse_value(raw: &[u8], policy: DuplicatePolicy, issues: &mut Vec<KeyIssue>) -> Result<Value, String> {
+fn parse_value(
+    raw: &[u8],
+    policy: DuplicatePolicy,
+    issues: &mut Vec<KeyIssue>,
+) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(raw);
-    let value = Scan { policy, path: String::new(), issues: &mut *issues }
-        .deserialize(&mut de)
-        .map_err(|e| e.to_string())?;
+    let value = Scan {
+        policy,
+        path: String::new(),
+        issues: &mut *issues,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(value)
 }
@@ -341,7 +388,9 @@ impl<'de, 'i> Visitor<'de> for Scan<'i> {
         Ok(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("number out of range"))
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
@@ -359,7 +408,11 @@ impl<'de, 'i> Visitor<'de> for Scan<'i> {
         let mut out = Vec::new();
         loop {
             let path = format!("{}[{}]", self.path, out.len());
-            match seq.next_element_seed(Scan { policy: self.policy, path, issues: &mut *self.issues })? {
+            match seq.next_element_seed(Scan {
+                policy: self.policy,
+                path,
+                issues: &mut *self.issues,
+            })? {
                 Some(v) => out.push(v),
                 None => break,
             }
@@ -371,8 +424,16 @@ impl<'de, 'i> Visitor<'de> for Scan<'i> {
         // folded key → every spelling seen, in order, repeats included
         let mut spellings: BTreeMap<String, Vec<String>> = BTreeMap::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
-            let value = map.next_value_seed(Scan { policy: self.policy, path, issues: &mut *self.issues })?;
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            let value = map.next_value_seed(Scan {
+                policy: self.policy,
+                path,
+                issues: &mut *self.issues,
+            })?;
             spellings.entry(fold(&key)).or_default().push(key.clone());
             let keep_existing = self.policy == DuplicatePolicy::First && out.contains_key(&key);
             if !keep_existing {
@@ -384,10 +445,18 @@ impl<'de, 'i> Visitor<'de> for Scan<'i> {
             distinct.sort();
             distinct.dedup();
             if distinct.len() < keys.len() {
-                self.issues.push(KeyIssue { path: self.path.clone(), kind: KeyIssueKind::Duplicate, keys: keys.clone() });
+                self.issues.push(KeyIssue {
+                    path: self.path.clone(),
+                    kind: KeyIssueKind::Duplicate,
+                    keys: keys.clone(),
+                });
             }
             if distinct.len() > 1 {
-                self.issues.push(KeyIssue { path: self.path.clone(), kind: KeyIssueKind::CaseVariant, keys: distinct });
+                self.issues.push(KeyIssue {
+                    path: self.path.clone(),
+                    kind: KeyIssueKind::CaseVariant,
+                    keys: distinct,
+                });
             }
         }
         Ok(Value::Object(out))
@@ -418,7 +487,11 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> RpcError {
-        RpcError { code, message: message.into(), data: None }
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
     pub fn with_data(mut self, data: Value) -> RpcError {
         self.data = Some(data);
@@ -431,7 +504,10 @@ impl RpcError {
         RpcError::new(codes::INVALID_REQUEST, format!("Invalid Request: {detail}"))
     }
     pub fn method_not_found(method: &str) -> RpcError {
-        RpcError::new(codes::METHOD_NOT_FOUND, format!("Method not found: {method}"))
+        RpcError::new(
+            codes::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        )
     }
     pub fn invalid_params(detail: &str) -> RpcError {
         RpcError::new(codes::INVALID_PARAMS, format!("Invalid params: {detail}"))
@@ -457,20 +533,36 @@ fn id_text(id: Option<&Id>) -> &str {
 
 /// `{"jsonrpc":"2.0","id":…,"error":{…}}` with the id echoed exactly (`null` when unknown).
 pub fn error_response(id: Option<&Id>, err: &RpcError) -> Vec<u8> {
-    format!(r#"{{"jsonrpc":"2.0","id":{},"error":{}}}"#, id_text(id), err.to_value()).into_bytes()
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"error":{}}}"#,
+        id_text(id),
+        err.to_value()
+    )
+    .into_bytes()
 }
 
 /// `{"jsonrpc":"2.0","id":…,"result":…}` with the id echoed exactly.
 pub fn result_response(id: &Id, result: &Value) -> Vec<u8> {
-    format!(r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#, id.as_json(), result).into_bytes()
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
+        id.as_json(),
+        result
+    )
+    .into_bytes()
 }
 
 /// A request with the given id text.
 pub fn request(id: &Id, method: &str, params: Option<&Value>) -> Vec<u8> {
     let method = Value::String(method.to_string());
     match params {
-        Some(p) => format!(r#"{{"jsonrpc":"2.0","id":{},"method":{method},"params":{p}}}"#, id.as_json()),
-        None => format!(r#"{{"jsonrpc":"2.0","id":{},"method":{method}}}"#, id.as_json()),
+        Some(p) => format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":{method},"params":{p}}}"#,
+            id.as_json()
+        ),
+        None => format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":{method}}}"#,
+            id.as_json()
+        ),
     }
     .into_bytes()
 }
@@ -495,22 +587,55 @@ mod tests {
 
     #[test]
     fn classifies_the_five_kinds() {
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), Class::Request);
-        assert_eq!(class(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#), Class::Notification);
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Class::Response);
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"x"}}"#), Class::ErrorResponse);
-        assert_eq!(class(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#), Class::Batch);
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Class::Request
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Class::Notification
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            Class::Response
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"x"}}"#),
+            Class::ErrorResponse
+        );
+        assert_eq!(
+            class(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            Class::Batch
+        );
         assert_eq!(class("this is not json"), Class::Unparsable);
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#), Class::Unparsable);
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#),
+            Class::Unparsable
+        );
     }
 
     #[test]
     fn invalid_shapes_are_named() {
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1,"method":5}"#), Class::Invalid(Invalid::MethodType));
-        assert_eq!(class(r#"{"jsonrpc":2,"id":1,"method":"ping"}"#), Class::Invalid(Invalid::Version));
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#), Class::Invalid(Invalid::IdType));
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"s"}"#), Class::Invalid(Invalid::ParamsType));
-        assert_eq!(class(r#"{"jsonrpc":"2.0","id":1}"#), Class::Invalid(Invalid::Shape));
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1,"method":5}"#),
+            Class::Invalid(Invalid::MethodType)
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":2,"id":1,"method":"ping"}"#),
+            Class::Invalid(Invalid::Version)
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            Class::Invalid(Invalid::IdType)
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"s"}"#),
+            Class::Invalid(Invalid::ParamsType)
+        );
+        assert_eq!(
+            class(r#"{"jsonrpc":"2.0","id":1}"#),
+            Class::Invalid(Invalid::Shape)
+        );
         assert_eq!(class("[]"), Class::Invalid(Invalid::EmptyBatch));
         assert_eq!(class("5"), Class::Invalid(Invalid::NotAnObject));
     }
@@ -526,7 +651,10 @@ mod tests {
             let m = Message::parse(msg.as_bytes());
             assert_eq!(m.id().map(Id::as_json), Some(id));
             let reply = result_response(m.id().unwrap(), &Value::Object(Map::new()));
-            assert_eq!(String::from_utf8(reply).unwrap(), format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#));
+            assert_eq!(
+                String::from_utf8(reply).unwrap(),
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+            );
         }
         assert_ne!(Id::string("1"), Id::number(1));
     }
@@ -542,22 +670,35 @@ mod tests {
         let first = Message::parse_with(raw, DuplicatePolicy::First);
         assert_eq!(first.params().unwrap()["arguments"]["amount"], 1);
         assert_eq!(first.raw(), raw);
-        assert!(!Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).has_duplicate_keys());
+        assert!(
+            !Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).has_duplicate_keys()
+        );
     }
 
     #[test]
     fn duplicate_ids_follow_the_policy() {
         let raw = br#"{"jsonrpc":"2.0","id":1,"id":"two","method":"ping"}"#;
         assert_eq!(Message::parse(raw).id().unwrap().as_json(), r#""two""#);
-        assert_eq!(Message::parse_with(raw, DuplicatePolicy::First).id().unwrap().as_json(), "1");
+        assert_eq!(
+            Message::parse_with(raw, DuplicatePolicy::First)
+                .id()
+                .unwrap()
+                .as_json(),
+            "1"
+        );
     }
 
     #[test]
     fn case_variants_include_unicode_folds() {
-        let m = Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}"#);
+        let m = Message::parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}"#,
+        );
         assert!(m.has_case_variant_keys());
         assert!(!m.has_duplicate_keys());
-        assert_eq!(m.key_issues()[0].keys, vec!["Name".to_string(), "name".to_string()]);
+        assert_eq!(
+            m.key_issues()[0].keys,
+            vec!["Name".to_string(), "name".to_string()]
+        );
         let m = Message::parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"arguments\":{},\"argument\\u017f\":{}}}".as_bytes());
         assert!(m.has_case_variant_keys());
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":1,"Method":"x","method":"y"}"#);
@@ -566,9 +707,14 @@ mod tests {
 
     #[test]
     fn batch_elements_are_messages_with_their_own_bytes() {
-        let m = Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, {"jsonrpc":"2.0","method":"n"}]"#);
+        let m = Message::parse(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, {"jsonrpc":"2.0","method":"n"}]"#,
+        );
         assert_eq!(m.batch().len(), 2);
-        assert_eq!(m.batch()[0].raw(), br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+        assert_eq!(
+            m.batch()[0].raw(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+        );
         assert_eq!(m.batch()[1].class(), &Class::Notification);
     }
 

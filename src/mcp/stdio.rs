@@ -35,7 +35,10 @@ pub struct LineReader<R> {
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     pub fn new(inner: R) -> Self {
-        LineReader { inner, max: MAX_LINE }
+        LineReader {
+            inner,
+            max: MAX_LINE,
+        }
     }
 
     pub fn with_max(inner: R, max: usize) -> Self {
@@ -92,7 +95,10 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 /// newline would split into two frames, so it is refused.
 pub async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, msg: &[u8]) -> io::Result<()> {
     if msg.contains(&b'\n') {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a stdio message must not contain a newline"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a stdio message must not contain a newline",
+        ));
     }
     w.write_all(msg).await?;
     w.write_all(b"\n").await?;
@@ -136,8 +142,13 @@ where
     while let Some(frame) = lines.next_frame().await? {
         let (replies, dead) = match frame {
             Frame::TooLong { length } => {
-                let err = RpcError::invalid_request(&format!("message of {length} bytes exceeds the {MAX_LINE}-byte line limit"));
-                (vec![super::Reply::now(jsonrpc::error_response(None, &err))], false)
+                let err = RpcError::invalid_request(&format!(
+                    "message of {length} bytes exceeds the {MAX_LINE}-byte line limit"
+                ));
+                (
+                    vec![super::Reply::now(jsonrpc::error_response(None, &err))],
+                    false,
+                )
             }
             Frame::Line(line) => match handler.lock() {
                 Ok(mut h) => (h.handle(&line, &ctx, clock.now()), h.is_dead()),
@@ -199,9 +210,18 @@ mod tests {
         let mut input = vec![b'x'; 25];
         input.extend_from_slice(b"\nok\n");
         let got = frames(&input, 10).await;
-        assert_eq!(got, vec![Frame::TooLong { length: 25 }, Frame::Line(b"ok".to_vec())]);
-        assert_eq!(frames(&[b'y'; 11], 10).await, vec![Frame::TooLong { length: 11 }]);
-        assert_eq!(frames(&[b'y'; 10], 10).await, vec![Frame::Line(vec![b'y'; 10])]);
+        assert_eq!(
+            got,
+            vec![Frame::TooLong { length: 25 }, Frame::Line(b"ok".to_vec())]
+        );
+        assert_eq!(
+            frames(&[b'y'; 11], 10).await,
+            vec![Frame::TooLong { length: 11 }]
+        );
+        assert_eq!(
+            frames(&[b'y'; 10], 10).await,
+            vec![Frame::Line(vec![b'y'; 10])]
+        );
     }
 
     #[tokio::test]
@@ -219,14 +239,26 @@ mod tests {
         input.push(b'\n');
         input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
         input.push(b'\n');
-        input.extend_from_slice(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}}"#);
+        input.extend_from_slice(
+            br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}}"#,
+        );
         input.push(b'\n');
-        input.extend_from_slice(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fast"}}"#);
+        input.extend_from_slice(
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fast"}}"#,
+        );
         let (client, server_end) = tokio::io::duplex(1 << 16);
         let clock: Arc<dyn Clock> = Arc::new(VirtualClock::default());
-        let run = tokio::spawn(serve(std::io::Cursor::new(input), server_end, server.clone(), clock, CallContext::default()));
+        let run = tokio::spawn(serve(
+            std::io::Cursor::new(input),
+            server_end,
+            server.clone(),
+            clock,
+            CallContext::default(),
+        ));
         let mut out = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(client), &mut out).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(client), &mut out)
+            .await
+            .unwrap();
         assert_eq!(run.await.unwrap().unwrap(), Ended::Eof);
         let ids: Vec<String> = out
             .lines()

@@ -69,7 +69,9 @@ impl ProtocolVersion {
     /// Whether a method exists in this version (server side, client → server).
     pub fn knows_method(self, method: &str) -> bool {
         match method {
-            "initialize" | "notifications/initialized" | "ping" | "logging/setLevel" => !self.is_stateless(),
+            "initialize" | "notifications/initialized" | "ping" | "logging/setLevel" => {
+                !self.is_stateless()
+            }
             "server/discover" | "subscriptions/listen" => self.is_stateless(),
             "tools/list" | "tools/call" | "notifications/cancelled" => true,
             _ => false,
@@ -138,7 +140,9 @@ impl Lifecycle {
             (Lifecycle::AwaitingInitialize, "initialize") => Gate::Initialize,
             (_, "initialize") => Gate::AlreadyInitialized,
             // ping is allowed before the handshake completes (lifecycle rules).
-            (Lifecycle::AwaitingInitialize, "ping") => Gate::Proceed(ProtocolVersion::LATEST_HANDSHAKE),
+            (Lifecycle::AwaitingInitialize, "ping") => {
+                Gate::Proceed(ProtocolVersion::LATEST_HANDSHAKE)
+            }
             (Lifecycle::AwaitingInitialize, _) => Gate::BeforeInitialize,
             // Clients may send requests right after the initialize response,
             // before `initialized` reaches us; real servers accept them.
@@ -181,7 +185,10 @@ mod tests {
         assert_eq!(l.gate("tools/call"), Gate::BeforeInitialize);
         assert_eq!(l.gate("initialize"), Gate::Initialize);
         let l = l.initialized(ProtocolVersion::V2025_06_18);
-        assert_eq!(l.gate("tools/list"), Gate::Proceed(ProtocolVersion::V2025_06_18));
+        assert_eq!(
+            l.gate("tools/list"),
+            Gate::Proceed(ProtocolVersion::V2025_06_18)
+        );
         assert_eq!(l.gate("initialize"), Gate::AlreadyInitialized);
         let l = l.ready();
         assert_eq!(l, Lifecycle::Ready(ProtocolVersion::V2025_06_18));

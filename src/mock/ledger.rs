@@ -48,7 +48,9 @@ impl Ledger {
 
     /// How many calls of `tool` actually ran.
     pub fn executed_count(&self, tool: &str) -> usize {
-        self.executed().filter(|e| e.tool.as_deref() == Some(tool)).count()
+        self.executed()
+            .filter(|e| e.tool.as_deref() == Some(tool))
+            .count()
     }
 }
 

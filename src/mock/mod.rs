@@ -12,4 +12,6 @@ pub mod spec;
 
 pub use ledger::{Ledger, LedgerEntry};
 pub use server::{MockServer, Reply};
-pub use spec::{Behaviour, DuplicateKeys, MockError, ResponseSpec, Risk, RugPull, ServerSpec, ToolSpec};
+pub use spec::{
+    Behaviour, DuplicateKeys, MockError, ResponseSpec, Risk, RugPull, ServerSpec, ToolSpec,
+};

@@ -22,10 +22,19 @@ impl Recording {
     /// Opens `ledger` for appending (created if missing).
     pub fn new(server: MockServer, ledger: Option<&Path>) -> std::io::Result<Recording> {
         let file = match ledger {
-            Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
             None => None,
         };
-        Ok(Recording { server, file, written: 0 })
+        Ok(Recording {
+            server,
+            file,
+            written: 0,
+        })
     }
 
     pub fn server(&self) -> &MockServer {

@@ -117,7 +117,10 @@ impl MockServer {
     }
 
     fn lifecycle(&self, ctx: &CallContext) -> Lifecycle {
-        self.sessions.get(&ctx.session).copied().unwrap_or(Lifecycle::AwaitingInitialize)
+        self.sessions
+            .get(&ctx.session)
+            .copied()
+            .unwrap_or(Lifecycle::AwaitingInitialize)
     }
 
     fn handle_message(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
@@ -125,11 +128,17 @@ impl MockServer {
             Class::Unparsable => {
                 self.record(msg, ctx, now, Effect::default());
                 let detail = msg.parse_error().unwrap_or("invalid JSON");
-                vec![Reply::now(jsonrpc::error_response(None, &RpcError::parse_error(detail)))]
+                vec![Reply::now(jsonrpc::error_response(
+                    None,
+                    &RpcError::parse_error(detail),
+                ))]
             }
             Class::Invalid(why) => {
                 self.record(msg, ctx, now, Effect::default());
-                vec![Reply::now(jsonrpc::error_response(msg.id(), &RpcError::invalid_request(why.describe())))]
+                vec![Reply::now(jsonrpc::error_response(
+                    msg.id(),
+                    &RpcError::invalid_request(why.describe()),
+                ))]
             }
             Class::Batch => self.handle_batch(msg, ctx, now),
             Class::Response | Class::ErrorResponse => {
@@ -158,7 +167,9 @@ impl MockServer {
         let version = self.lifecycle(ctx).version();
         if !version.is_some_and(ProtocolVersion::allows_batches) {
             let shown = version.map_or("none negotiated yet".to_string(), |v| v.to_string());
-            let err = RpcError::invalid_request(&format!("batches are not accepted in protocol version {shown}"));
+            let err = RpcError::invalid_request(&format!(
+                "batches are not accepted in protocol version {shown}"
+            ));
             return vec![Reply::now(jsonrpc::error_response(None, &err))];
         }
         let mut parts = Vec::new();
@@ -172,7 +183,10 @@ impl MockServer {
         if parts.is_empty() {
             return Vec::new();
         }
-        vec![Reply { delay_ms, bytes: format!("[{}]", parts.join(",")).into_bytes() }]
+        vec![Reply {
+            delay_ms,
+            bytes: format!("[{}]", parts.join(",")).into_bytes(),
+        }]
     }
 
     fn handle_request(&mut self, msg: &Message, ctx: &CallContext) -> (Vec<Reply>, Effect) {
@@ -180,14 +194,23 @@ impl MockServer {
         let Some(id) = msg.id().cloned() else {
             return (Vec::new(), Effect::default());
         };
-        let fail = |err: RpcError| (vec![Reply::now(jsonrpc::error_response(Some(&id), &err))], Effect::default());
+        let fail = |err: RpcError| {
+            (
+                vec![Reply::now(jsonrpc::error_response(Some(&id), &err))],
+                Effect::default(),
+            )
+        };
 
         let era = match version::meta_version(msg.params()) {
-            Some(requested) => match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
+            Some(requested) => match ProtocolVersion::parse(requested).filter(|v| v.is_stateless())
+            {
                 Some(_) => Era::Stateless,
                 None => {
-                    let err = RpcError::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                        .with_data(json!({"supported": stateless_versions(), "requested": requested}));
+                    let err = RpcError::new(
+                        codes::UNSUPPORTED_PROTOCOL_VERSION,
+                        "Unsupported protocol version",
+                    )
+                    .with_data(json!({"supported": stateless_versions(), "requested": requested}));
                     return fail(err);
                 }
             },
@@ -195,15 +218,29 @@ impl MockServer {
                 Gate::Proceed(v) => Era::Handshake(v),
                 Gate::Initialize => {
                     let params = msg.params();
-                    let requested = params.and_then(|p| p.get("protocolVersion")).and_then(Value::as_str);
+                    let requested = params
+                        .and_then(|p| p.get("protocolVersion"))
+                        .and_then(Value::as_str);
                     let v = version::negotiate(requested);
-                    self.sessions.insert(ctx.session.clone(), self.lifecycle(ctx).initialized(v));
+                    self.sessions
+                        .insert(ctx.session.clone(), self.lifecycle(ctx).initialized(v));
                     let result = self.initialize_result(v);
-                    return (vec![Reply::now(jsonrpc::result_response(&id, &result))], Effect::default());
+                    return (
+                        vec![Reply::now(jsonrpc::result_response(&id, &result))],
+                        Effect::default(),
+                    );
                 }
-                Gate::AlreadyInitialized => return fail(RpcError::invalid_request("this session is already initialized")),
-                Gate::SessionClosed => return fail(RpcError::invalid_request("this session was closed")),
-                Gate::BeforeInitialize if !handshake_knows(method) => return fail(RpcError::method_not_found(method)),
+                Gate::AlreadyInitialized => {
+                    return fail(RpcError::invalid_request(
+                        "this session is already initialized",
+                    ))
+                }
+                Gate::SessionClosed => {
+                    return fail(RpcError::invalid_request("this session was closed"))
+                }
+                Gate::BeforeInitialize if !handshake_knows(method) => {
+                    return fail(RpcError::method_not_found(method))
+                }
                 Gate::BeforeInitialize => {
                     return fail(RpcError::invalid_request(&format!(
                         "server not initialized: send `initialize` before `{method}`"
@@ -221,10 +258,20 @@ impl MockServer {
         let outcome = match method {
             "ping" | "logging/setLevel" => Ok((json!({}), Effect::default(), 0)),
             "server/discover" => Ok((self.discover_result(), Effect::default(), 0)),
-            "tools/list" => self.tools_list(msg.params(), era).map(|r| (r, Effect::default(), 0)),
+            "tools/list" => self
+                .tools_list(msg.params(), era)
+                .map(|r| (r, Effect::default(), 0)),
             "tools/call" => match self.tools_call(msg.params()) {
-                CallOutcome::Result { result, effect, delay_ms } => Ok((result, effect, delay_ms)),
-                CallOutcome::Error { error, effect, delay_ms } => {
+                CallOutcome::Result {
+                    result,
+                    effect,
+                    delay_ms,
+                } => Ok((result, effect, delay_ms)),
+                CallOutcome::Error {
+                    error,
+                    effect,
+                    delay_ms,
+                } => {
                     let bytes = jsonrpc::error_response(Some(&id), &error);
                     return (vec![Reply { delay_ms, bytes }], effect);
                 }
@@ -239,10 +286,16 @@ impl MockServer {
         if era == Era::Stateless {
             self.stamp_stateless(&mut result);
         }
-        let mut replies = vec![Reply { delay_ms, bytes: jsonrpc::result_response(&id, &result) }];
+        let mut replies = vec![Reply {
+            delay_ms,
+            bytes: jsonrpc::result_response(&id, &result),
+        }];
         if method == "tools/call" && self.maybe_rug_pull() && era != Era::Stateless {
             let note = jsonrpc::notification("notifications/tools/list_changed", None);
-            replies.push(Reply { delay_ms, bytes: note });
+            replies.push(Reply {
+                delay_ms,
+                bytes: note,
+            });
         }
         (replies, effect)
     }
@@ -307,7 +360,10 @@ impl MockServer {
             Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
             Era::Stateless => true,
         };
-        let tools: Vec<Value> = self.tools[start..end].iter().map(|t| tool_json(t, with_title)).collect();
+        let tools: Vec<Value> = self.tools[start..end]
+            .iter()
+            .map(|t| tool_json(t, with_title))
+            .collect();
         let mut r = json!({"tools": tools});
         if end < self.tools.len() {
             r["nextCursor"] = json!(encode_cursor(end));
@@ -349,7 +405,11 @@ impl MockServer {
                 delay_ms: 0,
             };
         };
-        let effect = |executed: bool| Effect { tool: Some(tool.name.clone()), arguments: Some(arguments.clone()), executed };
+        let effect = |executed: bool| Effect {
+            tool: Some(tool.name.clone()),
+            arguments: Some(arguments.clone()),
+            executed,
+        };
         let behaviour = &self.spec.behaviour;
         if behaviour.crash_after.is_some_and(|n| self.calls >= n) {
             self.crashed = true;
@@ -368,17 +428,28 @@ impl MockServer {
         let delay_ms = response.latency_ms;
         if response.fail_every.is_some_and(|n| nth % n == 0) {
             return CallOutcome::Error {
-                error: RpcError::internal(&format!("simulated failure of call {nth} to `{}`", tool.name)),
+                error: RpcError::internal(&format!(
+                    "simulated failure of call {nth} to `{}`",
+                    tool.name
+                )),
                 effect: effect(false),
                 delay_ms,
             };
         }
         if let Some(e) = &response.error {
-            return CallOutcome::Error { error: RpcError::new(e.code, e.message.clone()), effect: effect(false), delay_ms };
+            return CallOutcome::Error {
+                error: RpcError::new(e.code, e.message.clone()),
+                effect: effect(false),
+                delay_ms,
+            };
         }
         let template = response.text.as_deref().unwrap_or("{{tool}} ok: {{args}}");
         let text = render(template, &tool.name, &arguments);
-        CallOutcome::Result { result: text_result(&text, response.is_error), effect: effect(true), delay_ms }
+        CallOutcome::Result {
+            result: text_result(&text, response.is_error),
+            effect: effect(true),
+            delay_ms,
+        }
     }
 
     /// Exact lookup, or case-insensitive and trimmed when the server is lenient.
@@ -418,7 +489,8 @@ impl MessageHandler for MockServer {
     }
 
     fn end_session(&mut self, session: &str) {
-        self.sessions.insert(Some(session.to_string()), Lifecycle::Closed);
+        self.sessions
+            .insert(Some(session.to_string()), Lifecycle::Closed);
     }
 
     fn is_dead(&self) -> bool {
@@ -427,23 +499,37 @@ impl MessageHandler for MockServer {
 }
 
 enum CallOutcome {
-    Result { result: Value, effect: Effect, delay_ms: u64 },
-    Error { error: RpcError, effect: Effect, delay_ms: u64 },
+    Result {
+        result: Value,
+        effect: Effect,
+        delay_ms: u64,
+    },
+    Error {
+        error: RpcError,
+        effect: Effect,
+        delay_ms: u64,
+    },
     /// No answer at all (a hang or a crash).
     Silent(Effect),
 }
 
 /// Without `_meta` a request is handshake-era, so only those versions' methods exist.
 fn handshake_knows(method: &str) -> bool {
-    ProtocolVersion::HANDSHAKE.iter().any(|v| v.knows_method(method))
+    ProtocolVersion::HANDSHAKE
+        .iter()
+        .any(|v| v.knows_method(method))
 }
 
 fn stateless_versions() -> Vec<&'static str> {
-    ProtocolVersion::STATELESS.iter().map(|v| v.as_str()).collect()
+    ProtocolVersion::STATELESS
+        .iter()
+        .map(|v| v.as_str())
+        .collect()
 }
 
 fn tool_json(t: &ToolSpec, with_title: bool) -> Value {
-    let mut v = json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema});
+    let mut v =
+        json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema});
     if let (true, Some(title)) = (with_title, &t.title) {
         v["title"] = json!(title);
     }

@@ -134,7 +134,13 @@ pub enum Risk {
 }
 
 impl Risk {
-    pub const ALL: [Risk; 5] = [Risk::Read, Risk::Write, Risk::Execute, Risk::Financial, Risk::Destructive];
+    pub const ALL: [Risk; 5] = [
+        Risk::Read,
+        Risk::Write,
+        Risk::Execute,
+        Risk::Financial,
+        Risk::Destructive,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -244,7 +250,10 @@ impl ServerSpec {
             }
         }
         if self.behaviour.page_size == Some(0) {
-            return Err(whole_file("`page_size` is 0".into(), "use a page size of 1 or more, or remove the key"));
+            return Err(whole_file(
+                "`page_size` is 0".into(),
+                "use a page size of 1 or more, or remove the key",
+            ));
         }
         Ok(())
     }
@@ -262,15 +271,16 @@ fn yaml_error(e: &serde_yaml::Error, path: &Path) -> MockError {
         Some(i) => text[..i].to_string(),
         None => text.clone(),
     };
-    let help = if message.contains("unknown variant") && RISK_WORDS.iter().all(|w| message.contains(w)) {
-        Some("`risk` is one of read, write, execute, financial, destructive".to_string())
-    } else if message.contains("unknown field") {
-        Some("remove or correct the key; the expected keys are listed above".to_string())
-    } else if message.contains("missing field") {
-        Some("add the missing key".to_string())
-    } else {
-        Some("see mock-servers/aksjah.yaml for a complete example".to_string())
-    };
+    let help =
+        if message.contains("unknown variant") && RISK_WORDS.iter().all(|w| message.contains(w)) {
+            Some("`risk` is one of read, write, execute, financial, destructive".to_string())
+        } else if message.contains("unknown field") {
+            Some("remove or correct the key; the expected keys are listed above".to_string())
+        } else if message.contains("missing field") {
+            Some("add the missing key".to_string())
+        } else {
+            Some("see mock-servers/aksjah.yaml for a complete example".to_string())
+        };
     MockError {
         path: path.to_path_buf(),
         line: e.location().map(|l| l.line()),
@@ -304,7 +314,10 @@ mod tests {
         let shown = err.to_string();
         assert!(shown.starts_with("s.yaml:7:"), "{shown}");
         assert!(shown.contains("`reed`"), "{shown}");
-        assert!(shown.contains("read, write, execute, financial, destructive"), "{shown}");
+        assert!(
+            shown.contains("read, write, execute, financial, destructive"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -312,7 +325,11 @@ mod tests {
         let bad = MINIMAL.replace("    risk: read", "    risk: read\n    rsik: write");
         let err = ServerSpec::parse(&bad, Path::new("s.yaml")).unwrap_err();
         assert_eq!(err.line, Some(8));
-        assert!(err.message.contains("unknown field `rsik`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `rsik`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

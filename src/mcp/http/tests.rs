@@ -15,13 +15,25 @@ impl MessageHandler for Echo {
         let m = Message::parse(msg);
         let Some(id) = m.id() else {
             return match m.class() {
-                Class::Unparsable => vec![Reply::now(jsonrpc::error_response(None, &RpcError::parse_error("x")))],
+                Class::Unparsable => vec![Reply::now(jsonrpc::error_response(
+                    None,
+                    &RpcError::parse_error("x"),
+                ))],
                 _ => Vec::new(),
             };
         };
-        let mut out = vec![Reply::now(jsonrpc::result_response(id, &serde_json::json!({"method": m.method()})))];
+        let mut out = vec![Reply::now(jsonrpc::result_response(
+            id,
+            &serde_json::json!({"method": m.method()}),
+        ))];
         if m.method() == Some("two") {
-            out.insert(0, Reply::now(jsonrpc::notification("notifications/tools/list_changed", None)));
+            out.insert(
+                0,
+                Reply::now(jsonrpc::notification(
+                    "notifications/tools/list_changed",
+                    None,
+                )),
+            );
         }
         out
     }
@@ -32,13 +44,20 @@ impl MessageHandler for Echo {
 
 async fn start() -> (Arc<Mutex<Echo>>, HttpClient, String) {
     let handler = Arc::new(Mutex::new(Echo::default()));
-    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), handler.clone(), Arc::new(SystemClock)).await.unwrap();
+    let server = HttpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        handler.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
     let url = format!("http://{}/mcp", server.local_addr().unwrap());
     tokio::spawn(server.run());
     (handler, HttpClient::new(&url).unwrap(), url)
 }
 
-const INIT: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}"#;
+const INIT: &[u8] =
+    br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}"#;
 
 #[tokio::test]
 async fn sessions_are_issued_at_initialize_and_required_after() {
@@ -51,19 +70,57 @@ async fn sessions_are_issued_at_initialize_and_required_after() {
 
     let ping = br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
     assert_eq!(client.post(ping, &[]).await.unwrap().status, 400);
-    assert_eq!(client.post(ping, &[("mcp-session-id", "nope")]).await.unwrap().status, 404);
-    let ok = client.post(ping, &[("mcp-session-id", &sid), ("mcp-protocol-version", "2025-11-25")]).await.unwrap();
+    assert_eq!(
+        client
+            .post(ping, &[("mcp-session-id", "nope")])
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    let ok = client
+        .post(
+            ping,
+            &[
+                ("mcp-session-id", &sid),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.messages, vec![br#"{"jsonrpc":"2.0","id":2,"result":{"method":"ping"}}"#.to_vec()]);
-    let bad_version = client.post(ping, &[("mcp-session-id", &sid), ("mcp-protocol-version", "1999-01-01")]).await.unwrap();
+    assert_eq!(
+        ok.messages,
+        vec![br#"{"jsonrpc":"2.0","id":2,"result":{"method":"ping"}}"#.to_vec()]
+    );
+    let bad_version = client
+        .post(
+            ping,
+            &[
+                ("mcp-session-id", &sid),
+                ("mcp-protocol-version", "1999-01-01"),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(bad_version.status, 400);
 
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let r = client.post(note, &[("mcp-session-id", &sid)]).await.unwrap();
+    let r = client
+        .post(note, &[("mcp-session-id", &sid)])
+        .await
+        .unwrap();
     assert_eq!((r.status, r.messages.len()), (202, 0));
 
     assert_eq!(client.delete_session(&sid).await.unwrap(), 200);
-    assert_eq!(client.post(ping, &[("mcp-session-id", &sid)]).await.unwrap().status, 404);
+    assert_eq!(
+        client
+            .post(ping, &[("mcp-session-id", &sid)])
+            .await
+            .unwrap()
+            .status,
+        404
+    );
     let h = handler.lock().unwrap();
     assert_eq!(h.ended, vec![sid.clone()]);
     assert_eq!(h.seen[1].0.as_deref(), Some(sid.as_str()));
@@ -73,27 +130,63 @@ async fn sessions_are_issued_at_initialize_and_required_after() {
 async fn several_replies_come_as_sse_events() {
     let (_, client, _) = start().await;
     let sid = client.post(INIT, &[]).await.unwrap().session_id.unwrap();
-    let r = client.post(br#"{"jsonrpc":"2.0","id":"x","method":"two"}"#, &[("mcp-session-id", &sid)]).await.unwrap();
+    let r = client
+        .post(
+            br#"{"jsonrpc":"2.0","id":"x","method":"two"}"#,
+            &[("mcp-session-id", &sid)],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.messages.len(), 2);
-    assert_eq!(r.messages[0], br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#.to_vec());
+    assert_eq!(
+        r.messages[0],
+        br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#.to_vec()
+    );
 }
 
 #[tokio::test]
 async fn foreign_origins_bad_json_get_and_stateless_header_mismatch_are_refused() {
     let (_, client, url) = start().await;
-    assert_eq!(client.post(INIT, &[("origin", "http://evil.example")]).await.unwrap().status, 403);
-    assert_eq!(client.post(INIT, &[("origin", "http://localhost:5173")]).await.unwrap().status, 200);
+    assert_eq!(
+        client
+            .post(INIT, &[("origin", "http://evil.example")])
+            .await
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(
+        client
+            .post(INIT, &[("origin", "http://localhost:5173")])
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     let r = client.post(b"not json", &[]).await.unwrap();
     assert_eq!(r.status, 400);
     let v: Value = serde_json::from_slice(&r.messages[0]).unwrap();
     assert_eq!(v["error"]["code"], -32700);
 
     let modern = br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"a","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
-    let mismatch = client.post(modern, &[("mcp-method", "tools/call"), ("mcp-name", "b")]).await.unwrap();
+    let mismatch = client
+        .post(modern, &[("mcp-method", "tools/call"), ("mcp-name", "b")])
+        .await
+        .unwrap();
     assert_eq!(mismatch.status, 400);
     let v: Value = serde_json::from_slice(&mismatch.messages[0]).unwrap();
     assert_eq!(v["error"]["code"], -32020);
-    let fine = client.post(modern, &[("mcp-method", "tools/call"), ("mcp-name", "a"), ("mcp-protocol-version", "2026-07-28")]).await.unwrap();
+    let fine = client
+        .post(
+            modern,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "a"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(fine.status, 200);
     assert!(fine.session_id.is_none());
 
@@ -116,6 +209,10 @@ fn origins_on_this_machine_are_local() {
 
 #[test]
 fn sse_parsing_skips_priming_events_and_joins_lines() {
-    let text = "id: 0\ndata:\n\nevent: message\ndata: {\"a\":\ndata: 1}\n\n: keepalive\n\ndata: {}\n";
-    assert_eq!(sse_data(text), vec![b"{\"a\":\n1}".to_vec(), b"{}".to_vec()]);
+    let text =
+        "id: 0\ndata:\n\nevent: message\ndata: {\"a\":\ndata: 1}\n\n: keepalive\n\ndata: {}\n";
+    assert_eq!(
+        sse_data(text),
+        vec![b"{\"a\":\n1}".to_vec(), b"{}".to_vec()]
+    );
 }
