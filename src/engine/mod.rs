@@ -10,6 +10,12 @@
 //! `"*"`'s, conditions read counters *before* this call's increment) →
 //! reservations (increment, limit from the rule's own first `lt`/`lte`,
 //! atomic reserve) → the caller forwards, then commits or rolls back.
+//!
+//! Parts: `compile` (index the policy once per `Engine::new`), `conditions`
+//! (operators and coercions), `decide` (the pipeline), [`store`] (memory
+//! store and backend-failure simulators), [`window`] (window starts),
+//! `strict` (every deviation of `Profile::Strict`, with the gap it closes),
+//! [`replay`] (the trace format of `gauntlet replay`).
 
 use std::fmt;
 use std::sync::Arc;
