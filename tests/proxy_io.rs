@@ -1,0 +1,230 @@
+//! `gauntlet proxy -- gauntlet mock …` as processes: malformed agent input
+//! never kills the proxy, denials are exact bytes on stdout, the child's exit
+//! status and signals pass through, audit lines go to `--audit`, and hot
+//! reload swaps valid policies and rejects invalid ones.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+
+const POLICY: &str = r#"version: "1"
+default: allow
+tools:
+  delete_customer:
+    rules:
+      - name: no deletes
+        action: deny
+"#;
+
+fn payments() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mock-servers/payments.yaml")
+}
+
+struct Proxy {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Proxy {
+    fn start(dir: &Path, policy: &Path, extra: &[&str], upstream: &[&str]) -> Proxy {
+        let mut child = Command::new(GAUNTLET)
+            .arg("proxy")
+            .arg(policy)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(extra)
+            .arg("--")
+            .args(upstream)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gauntlet proxy starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Proxy { child, stdin, lines }
+    }
+
+    fn mock(dir: &Path, policy: &Path, extra: &[&str]) -> Proxy {
+        let mock = payments();
+        Proxy::start(dir, policy, extra, &[GAUNTLET, "mock", mock.to_str().unwrap()])
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line whose `id` is `id` (JSON text), skipping others.
+    fn expect_id(&self, id: &str) -> String {
+        self.expect_containing(&format!("\"id\":{id}"))
+    }
+
+    /// The next line containing `needle`, skipping others.
+    fn expect_containing(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no line containing `{needle}` within 20 s"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn call(&mut self, id: u32, tool: &str) -> String {
+        let msg = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#);
+        self.send(msg.as_bytes());
+        self.expect_id(&id.to_string())
+    }
+
+    /// Closes our side and returns the proxy's exit code and stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        drop(self.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn write_policy(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("policy.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn malformed_agent_input_never_kills_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::mock(dir.path(), &policy, &["--max-line-bytes", "1048576"]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    p.send(b"this is not json");
+    p.send(br#"[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":3,"method":"ping"}]"#);
+    p.send(br#"{"jsonrpc":"2.0","id":4,"method":"no/such/method"}"#);
+    p.send(br#"{"jsonrpc":"2.0","id":5}"#);
+    p.send(b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\xfe\"}}");
+    p.send(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_customers","NAME":0}}"#);
+    let mut huge = br#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_customers","arguments":{"q":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 2 << 20));
+    huge.extend_from_slice(br#""}}}"#);
+    p.send(&huge);
+    // The over-long line is answered by the proxy itself and never forwarded.
+    let refused = p.expect_containing("exceeds the proxy's limit");
+    assert_eq!(
+        refused,
+        format!(r#"{{"error":{{"code":-32600,"message":"message of {} bytes exceeds the proxy's limit of 1048576 bytes"}},"id":null,"jsonrpc":"2.0"}}"#, huge.len())
+    );
+    // After all of that, a normal call still goes through, and a denial is still exact.
+    let answer = p.call(99, "list_customers");
+    assert!(answer.contains("cus_mock_1"), "{answer}");
+    let denial = p.call(100, "delete_customer");
+    assert_eq!(
+        denial,
+        r#"{"jsonrpc":"2.0","id":100,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Denied by rule \"no deletes\""}],"isError":true}}"#
+    );
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0), "the mock exits 0 on EOF and the proxy reports its status; stderr: {stderr}");
+}
+
+#[test]
+fn exit_status_is_the_childs() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", "exit 7"]);
+    assert_eq!(p.finish().0, Some(7));
+}
+
+#[test]
+fn sigterm_is_forwarded_and_the_status_is_128_plus_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let p = Proxy::start(dir.path(), &policy, &[], &["sleep", "30"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(p.child.id() as i32, libc::SIGTERM);
+    }
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(128 + libc::SIGTERM), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the child was not signalled: the proxy waited for `sleep 30`");
+}
+
+#[test]
+fn audit_records_go_to_the_audit_file_never_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let audit = dir.path().join("audit.jsonl");
+    let mut p = Proxy::mock(dir.path(), &policy, &["--audit", audit.to_str().unwrap()]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    p.call(2, "list_customers");
+    p.call(3, "delete_customer");
+    p.finish();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!((lines[0]["tool"].as_str(), lines[0]["result"].as_str()), (Some("list_customers"), Some("allowed")));
+    assert_eq!((lines[1]["tool"].as_str(), lines[1]["result"].as_str()), (Some("delete_customer"), Some("denied")));
+    assert_eq!(lines[1]["rule"], "no deletes");
+    assert_eq!(lines[0]["session"], lines[1]["session"], "one session per stdio process");
+}
+
+/// Polls until `tool` gets an answer containing `want` (reload is asynchronous).
+fn wait_for_answer(p: &mut Proxy, next_id: &mut u32, tool: &str, want: &str) -> String {
+    for _ in 0..50 {
+        *next_id += 1;
+        let answer = p.call(*next_id, tool);
+        if answer.contains(want) {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("`{tool}` never answered with `{want}`");
+}
+
+#[test]
+fn hot_reload_applies_valid_policies_and_keeps_the_old_one_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::mock(dir.path(), &policy, &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    let mut id = 1;
+    assert!(p.call(2, "list_customers").contains("cus_mock_1"));
+    // Give the watcher a moment to be in place before the first change.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&policy, POLICY.replace("delete_customer", "list_customers")).unwrap();
+    wait_for_answer(&mut p, &mut id, "list_customers", "Denied by rule");
+    std::fs::write(&policy, "version: \"2\"\ntools: {}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    id += 1;
+    let still = p.call(id, "list_customers");
+    assert!(still.contains("Denied by rule \\\"no deletes\\\""), "an invalid file must leave the old policy in force: {still}");
+    let (_, stderr) = p.finish();
+    assert!(stderr.contains("reloaded policy"), "{stderr}");
+    assert!(stderr.contains("rejected the changed policy"), "{stderr}");
+    assert!(stderr.contains("version must be"), "the validation message is shown: {stderr}");
+}
