@@ -138,8 +138,10 @@ fn policylayer_shares_counters_by_name_and_keeps_scope() {
     assert!(converted.losses[0].contains("shared by tools `a`, `b`"), "{:?}", converted.losses);
 }
 
+type RuleShape = (Action, Vec<(Op, Value)>, String, Option<(Window, i64)>);
+
 /// Structure that must survive conversion: names of counters differ by design.
-fn shape(p: &Policy) -> Vec<(String, Vec<(Action, Vec<(Op, Value)>, String, Option<(Window, i64)>)>)> {
+fn shape(p: &Policy) -> Vec<(String, Vec<RuleShape>)> {
     p.tools
         .iter()
         .map(|t| {

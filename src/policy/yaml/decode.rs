@@ -106,11 +106,8 @@ impl Decoder {
             Scalar::Uint(u) if u <= i64::MAX as u64 => Some(u as i64),
             // Go's int64(f) on x86-64: out-of-range values become i64::MIN.
             Scalar::Float(f) if f <= i64::MAX as f64 => {
-                Some(if f >= 9.223_372_036_854_775_808e18 || f < -9.223_372_036_854_775_808e18 {
-                    i64::MIN
-                } else {
-                    f as i64
-                })
+                const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+                Some(if (-TWO_POW_63..TWO_POW_63).contains(&f) { f as i64 } else { i64::MIN })
             }
             _ => {
                 self.type_error(n, "int");
