@@ -65,6 +65,9 @@ fn intercept(text: &str, file: &str) -> Exit {
     for w in policy::intercept_warnings(text, file) {
         eprintln!("warning: {w}");
     }
+    if let Err(e) = policy::yaml::parse(text) {
+        eprintln!("error: {file}:{}:{}: invalid YAML: {}", e.line, e.column, e.message);
+    }
     for line in err {
         eprintln!("{line}");
     }
