@@ -150,3 +150,119 @@ impl InProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::store::MemoryStore;
+    use crate::engine::Engine;
+    use crate::mock::spec::ServerSpec;
+    use crate::profile::Profile;
+    use crate::proxy::core::WireMode;
+
+    const POLICY: &str = r#"version: "1"
+tools:
+  slow:
+    rules:
+      - name: slow limit
+        rate_limit: 2/minute
+  boom:
+    rules:
+      - name: boom limit
+        rate_limit: 1/minute
+"#;
+
+    const SERVER: &str = r#"name: t
+version: "1"
+tools:
+  - name: slow
+    description: answers after 100 ms
+    inputSchema: {type: object}
+    risk: write
+    response: {text: done, latency_ms: 100}
+  - name: boom
+    description: always fails with a JSON-RPC error
+    inputSchema: {type: object}
+    risk: write
+    response: {error: {code: -32000, message: boom}}
+"#;
+
+    const T0: Timestamp = Timestamp(1_772_449_200_000_000_000);
+
+    fn ms(n: i64) -> Timestamp {
+        T0.plus_nanos(n * 1_000_000)
+    }
+
+    fn setup() -> InProcess {
+        let policy = crate::policy::load_str(POLICY, "policy.yaml", None).unwrap().policy;
+        let engine = Engine::new(Arc::new(policy), Profile::Intercept);
+        let core = ProxyCore::new(engine, Box::new(MemoryStore::new()), WireMode::StdioChild);
+        let spec = ServerSpec::parse(SERVER, std::path::Path::new("server.yaml")).unwrap();
+        let mut p = InProcess::new(core, MockServer::from_spec(spec));
+        let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+        assert_eq!(p.send(init, &CallContext::default(), T0).len(), 1);
+        p.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &CallContext::default(), T0);
+        p
+    }
+
+    fn call(id: u32, tool: &str) -> Vec<u8> {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#).into_bytes()
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn concurrent_calls_race_the_counter_and_replies_wait_for_their_latency() {
+        let mut p = setup();
+        let ctx = CallContext::default();
+        assert!(p.send(&call(1, "slow"), &ctx, T0).is_empty(), "the reply is 100 ms away");
+        assert!(p.send(&call(2, "slow"), &ctx, T0).is_empty());
+        let third = p.send(&call(3, "slow"), &ctx, T0);
+        assert_eq!(third.len(), 1);
+        assert!(text(&third[0]).contains("Rate limit of 2 per minute reached"), "{}", text(&third[0]));
+        assert_eq!(p.in_flight(), 2);
+        assert_eq!(p.next_due(), Some(ms(100)));
+        assert!(p.advance_to(ms(99)).is_empty());
+        let delivered = p.advance_to(ms(100));
+        let ids: Vec<(Timestamp, bool, bool)> = delivered
+            .iter()
+            .map(|(t, b)| (*t, text(b).contains("\"id\":1"), text(b).contains("\"id\":2")))
+            .collect();
+        assert_eq!(ids, vec![(ms(100), true, false), (ms(100), false, true)]);
+        assert_eq!(p.server().ledger().executed_count("slow"), 2);
+        assert_eq!(p.audit().len(), 3);
+        assert_eq!(p.in_flight(), 0);
+    }
+
+    #[test]
+    fn an_upstream_error_rolls_the_reservation_back() {
+        let mut p = setup();
+        let ctx = CallContext::default();
+        for id in [10, 11] {
+            let answer = p.send(&call(id, "boom"), &ctx, T0);
+            assert_eq!(answer.len(), 1);
+            let answer = text(&answer[0]);
+            assert!(answer.contains("\"error\"") && !answer.contains("DENIED"), "{answer}");
+        }
+        assert!(p.audit().iter().all(|r| r.result == crate::proxy::core::AuditResult::Allowed));
+    }
+
+    #[test]
+    fn send_delivers_due_replies_first_and_advance_to_reports_them_with_their_times() {
+        let mut p = setup();
+        let ctx = CallContext::default();
+        assert!(p.send(&call(1, "slow"), &ctx, T0).is_empty());
+        // At 200 ms the first reply (due at 100 ms) is committed before this decision.
+        assert!(p.send(&call(2, "slow"), &ctx, ms(200)).is_empty());
+        let delivered = p.advance_to(ms(300));
+        assert_eq!(delivered.len(), 2);
+        assert_eq!(delivered[0].0, ms(100));
+        assert!(text(&delivered[0].1).contains("\"id\":1"));
+        assert_eq!(delivered[1].0, ms(300));
+        assert!(text(&delivered[1].1).contains("\"id\":2"));
+    }
+}
