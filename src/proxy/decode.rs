@@ -496,7 +496,6 @@ mod tests {
                     .collect();
                 format!("{{{}}}", parts.join(","))
             }
-            use quickcheck::Arbitrary;
             let params = members(
                 g,
                 &[

@@ -481,7 +481,6 @@ mod tests {
         fn arbitrary(g: &mut quickcheck::Gen) -> Tree {
             fn gen(g: &mut quickcheck::Gen, depth: u32) -> Value {
                 let pick = u8::arbitrary(g) % if depth > 3 { 4 } else { 6 };
-                use quickcheck::Arbitrary;
                 match pick {
                     0 => Value::Null,
                     1 => Value::Bool(bool::arbitrary(g)),
