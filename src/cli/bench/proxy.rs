@@ -1,11 +1,220 @@
-//! `gauntlet bench proxy`.
+//! `gauntlet bench proxy`: calls per second and per-call latency of
+//! `gauntlet proxy` in front of `gauntlet mock` (stdio child), against the
+//! same mock driven directly, measured in the same run.
+//!
+//! One caller, one call in flight: each `tools/call` is written, then its
+//! answer awaited, so latency is the round trip and throughput its inverse.
+//! The policy evaluates every call and reserves a counter in the SQLite
+//! store (a limit too high to trip), so the figure includes what a real
+//! deployment pays. Output: one JSON object on stdout.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::cli::Exit;
 
+const INIT: &[u8] = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
+const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+const POLICY: &str = r#"version: "1"
+default: allow
+tools:
+  list_customers:
+    rules:
+      - name: bench limit
+        rate_limit: 1000000000/minute
+"#;
+
+/// Added p99 latency and throughput ratio the proxy should meet (issue 4).
+const TARGET_RATIO: f64 = 0.8;
+const TARGET_ADDED_P99_US: f64 = 100.0;
+
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Measured calls per side (after a warm-up of a tenth as many).
+    #[arg(long, default_value_t = 20_000)]
+    pub calls: u64,
+    /// The mock server file to drive.
+    #[arg(long, default_value = "mock-servers/payments.yaml")]
+    pub server: PathBuf,
+    /// The tool to call (with empty arguments).
+    #[arg(long, default_value = "list_customers")]
+    pub tool: String,
+}
+
+struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    line: String,
+}
+
+impl Session {
+    fn start(mut command: Command) -> Result<Session, String> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut s = Session { child, stdin, stdout, line: String::new() };
+        s.round_trip(INIT, "\"id\":0")?;
+        s.write(INITIALIZED)?;
+        Ok(s)
+    }
+
+    fn write(&mut self, msg: &[u8]) -> Result<(), String> {
+        self.stdin
+            .write_all(msg)
+            .and_then(|_| self.stdin.write_all(b"\n"))
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| format!("the server went away: {e}"))
+    }
+
+    /// Sends one message and reads lines until the one carrying `needle`.
+    fn round_trip(&mut self, msg: &[u8], needle: &str) -> Result<(), String> {
+        self.write(msg)?;
+        loop {
+            self.line.clear();
+            match self.stdout.read_line(&mut self.line) {
+                Ok(0) => return Err("the server closed its output".into()),
+                Ok(_) if self.line.contains(needle) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(format!("cannot read the server's output: {e}")),
+            }
+        }
+    }
+
+    /// Per-call latencies of `calls` sequential calls after a warm-up.
+    fn measure(&mut self, tool: &str, calls: u64) -> Result<(Vec<Duration>, Duration), String> {
+        let messages: Vec<(Vec<u8>, String)> = (1..=calls + calls / 10)
+            .map(|id| {
+                let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
+                (msg.to_string().into_bytes(), format!("\"id\":{id},"))
+            })
+            .collect();
+        let (warm, measured) = messages.split_at((calls / 10) as usize);
+        for (msg, needle) in warm {
+            self.round_trip(msg, needle)?;
+        }
+        let mut latencies = Vec::with_capacity(measured.len());
+        let started = Instant::now();
+        for (msg, needle) in measured {
+            let t = Instant::now();
+            self.round_trip(msg, needle)?;
+            latencies.push(t.elapsed());
+        }
+        Ok((latencies, started.elapsed()))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+struct Figures {
+    calls_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn figures(mut latencies: Vec<Duration>, total: Duration) -> Figures {
+    latencies.sort();
+    Figures {
+        calls_per_sec: latencies.len() as f64 / total.as_secs_f64().max(1e-9),
+        p50_us: percentile_us(&latencies, 0.50),
+        p99_us: percentile_us(&latencies, 0.99),
+    }
+}
+
+fn json(f: &Figures) -> serde_json::Value {
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    serde_json::json!({"calls_per_sec": round(f.calls_per_sec), "p50_us": round(f.p50_us), "p99_us": round(f.p99_us)})
+}
+
+fn bench(args: &Args) -> Result<serde_json::Value, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the gauntlet binary: {e}"))?;
+    if !args.server.exists() {
+        return Err(format!("server file `{}` not found (run from the repository root or pass --server)", args.server.display()));
+    }
+    let dir = tempfile_dir()?;
+    let policy = dir.join("bench-policy.yaml");
+    std::fs::write(&policy, POLICY).map_err(|e| format!("cannot write `{}`: {e}", policy.display()))?;
+
+    let mut direct_cmd = Command::new(&exe);
+    direct_cmd.arg("mock").arg(&args.server);
+    let mut direct = Session::start(direct_cmd)?;
+    let (lat, total) = direct.measure(&args.tool, args.calls)?;
+    drop(direct);
+    let direct = figures(lat, total);
+
+    let mut proxy_cmd = Command::new(&exe);
+    proxy_cmd
+        .arg("proxy")
+        .arg(&policy)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--no-reload")
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .arg("--")
+        .arg(&exe)
+        .arg("mock")
+        .arg(&args.server);
+    let mut proxied = Session::start(proxy_cmd)?;
+    let (lat, total) = proxied.measure(&args.tool, args.calls)?;
+    drop(proxied);
+    let proxied = figures(lat, total);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let ratio = proxied.calls_per_sec / direct.calls_per_sec.max(1e-9);
+    let added_p50 = proxied.p50_us - direct.p50_us;
+    let added_p99 = proxied.p99_us - direct.p99_us;
+    Ok(serde_json::json!({
+        "bench": "proxy",
+        "calls": args.calls,
+        "tool": args.tool,
+        "direct": json(&direct),
+        "proxy": json(&proxied),
+        "throughput_ratio": (ratio * 1000.0).round() / 1000.0,
+        "added_p50_us": (added_p50 * 10.0).round() / 10.0,
+        "added_p99_us": (added_p99 * 10.0).round() / 10.0,
+        "targets": {"throughput_ratio_min": TARGET_RATIO, "added_p99_us_max": TARGET_ADDED_P99_US},
+        "targets_met": ratio >= TARGET_RATIO && added_p99 < TARGET_ADDED_P99_US,
+    }))
+}
+
+/// A fresh private directory for the policy, state and audit of one run.
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("gauntlet-bench-proxy-{}", crate::proxy::grants::new_session_id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    Ok(dir)
+}
 
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet bench proxy: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    match bench(&args) {
+        Ok(out) => {
+            println!("{out}");
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::CouldNotRun
+        }
+    }
 }
