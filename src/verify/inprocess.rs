@@ -77,12 +77,9 @@ fn apply(spec: &mut ServerSpec, up: &Upstream, target: &str) {
     }
 }
 
-impl Bench for InProcessBench {
-    fn catalogue(&self) -> &[ToolInfo] {
-        &self.catalogue
-    }
-
-    fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
+impl InProcessBench {
+    /// The server file of `server` with a scenario's upstream overrides for `target` applied.
+    pub fn spec_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<ServerSpec, String> {
         let named = self
             .servers
             .iter()
@@ -92,9 +89,24 @@ impl Bench for InProcessBench {
         if let Some(up) = upstream {
             apply(&mut spec, up, target);
         }
+        Ok(spec)
+    }
+
+    /// A fresh proxy (fresh counters) in front of a fresh mock server built from `spec`.
+    pub fn start_spec(&self, spec: ServerSpec) -> Box<dyn System> {
         let engine = Engine::new(self.policy.clone(), self.profile);
         let core = ProxyCore::new(engine, Box::new(MemoryStore::new()), WireMode::StdioChild);
-        Ok(Box::new(Running(InProcess::new(core, MockServer::from_spec(spec)))))
+        Box::new(Running(InProcess::new(core, MockServer::from_spec(spec))))
+    }
+}
+
+impl Bench for InProcessBench {
+    fn catalogue(&self) -> &[ToolInfo] {
+        &self.catalogue
+    }
+
+    fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
+        Ok(self.start_spec(self.spec_for(server, upstream, target)?))
     }
 
     fn names(&self, tool: &str) -> bool {

@@ -255,12 +255,7 @@ fn judge(
         );
     }
     let seed = seed_for(opts.seed, &s.id, &tool.name);
-    let decoy = bench
-        .catalogue()
-        .iter()
-        .find(|t| t.server == tool.server && t.name != tool.name && !blocked.get(&t.name).copied().unwrap_or(true))
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| "gauntlet_decoy".to_string());
+    let decoy = decoy_for(bench, tool, blocked);
     let target = Target {
         tool,
         decoy,
@@ -323,6 +318,19 @@ fn judge(
         }
     }
     out
+}
+
+/// The allowed tool a case-variant trick names for the policy to evaluate. An
+/// attacker picks the least guarded one: a read tool's rules rarely have
+/// conditions the target's arguments would fail, so it is preferred.
+fn decoy_for(bench: &dyn Bench, tool: &ToolInfo, blocked: &BTreeMap<String, bool>) -> String {
+    bench
+        .catalogue()
+        .iter()
+        .filter(|t| t.server == tool.server && t.name != tool.name && !blocked.get(&t.name).copied().unwrap_or(true))
+        .min_by_key(|t| t.risk)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "gauntlet_decoy".to_string())
 }
 
 fn run_twin(

@@ -1,11 +1,304 @@
-//! `gauntlet bench verify`.
+//! `gauntlet bench verify`: the whole attack database against a 50-tool
+//! policy, run in process exactly as `gauntlet verify` runs it.
+//!
+//! The policy (Intercept YAML text: rate limits, argument conditions, a daily
+//! spend counter, hidden destructive tools, default deny) and the matching
+//! 50-tool mock server (risk categories spread evenly over read, write,
+//! execute, financial and destructive) are built in code. Baseline, measured
+//! in the same run: every message the verifier sent, replayed straight into
+//! fresh mock servers with no proxy and no judging, on as many threads.
+//! Prints one JSON object on stdout.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{json, Value};
 
 use crate::cli::Exit;
+use crate::clock::Timestamp;
+use crate::engine::CallContext;
+use crate::mock::{LedgerEntry, MockServer, Risk, ServerSpec, ToolSpec};
+use crate::profile::Profile;
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::Requirements;
+use crate::scenario::Upstream;
+use crate::verify::inprocess::{InProcessBench, NamedServer};
+use crate::verify::play::System;
+use crate::verify::{self, setup, Bench, Options, Summary};
+
+const TOOLS: usize = 50;
+const SERVER: &str = "bench";
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The scenario database to run.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: the machine's parallelism, as `verify` uses).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value_t = Profile::Intercept)]
+    pub profile: Profile,
+}
 
 pub fn run(args: Args) -> Exit {
-    eprintln!("gauntlet bench verify: not implemented yet ({args:?})");
-    Exit::CouldNotRun
+    match measure(&args) {
+        Ok(report) => {
+            println!("{report}");
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::CouldNotRun
+        }
+    }
+}
+
+fn risk_of(i: usize) -> Risk {
+    Risk::ALL[i % Risk::ALL.len()]
+}
+
+fn tool_name(i: usize) -> String {
+    format!("{}_{i:02}", risk_of(i).as_str())
+}
+
+fn schema(risk: Risk) -> Value {
+    let (props, required) = match risk {
+        Risk::Read => (
+            json!({"query": {"type": "string", "maxLength": 200}, "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
+            json!(["query"]),
+        ),
+        Risk::Write => (
+            json!({"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string", "maxLength": 2000}}),
+            json!(["title", "body"]),
+        ),
+        Risk::Execute => (
+            json!({"command": {"type": "string", "enum": ["build", "test", "lint"]}, "timeout": {"type": "integer", "minimum": 1, "maximum": 600}}),
+            json!(["command", "timeout"]),
+        ),
+        Risk::Financial => (
+            json!({"amount": {"type": "integer", "minimum": 1, "maximum": 50000}, "currency": {"type": "string", "enum": ["usd", "eur"]}}),
+            json!(["amount", "currency"]),
+        ),
+        Risk::Destructive => (json!({"id": {"type": "string", "minLength": 1}}), json!(["id"])),
+    };
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+/// The 50-tool mock server.
+pub fn server_spec() -> ServerSpec {
+    let tools = (0..TOOLS)
+        .map(|i| ToolSpec {
+            name: tool_name(i),
+            title: None,
+            description: format!("Bench tool {i} ({}).", risk_of(i).as_str()),
+            input_schema: schema(risk_of(i)),
+            annotations: None,
+            risk: risk_of(i),
+            stand_in: true,
+            response: Default::default(),
+        })
+        .collect();
+    ServerSpec {
+        name: SERVER.into(),
+        version: "1.0.0".into(),
+        title: None,
+        instructions: None,
+        tools,
+        behaviour: Default::default(),
+    }
+}
+
+/// The 50-tool policy as Intercept YAML text (parsed like any policy file).
+pub fn policy_yaml() -> String {
+    let mut y = String::from("version: \"1\"\ndescription: \"bench: 50 tools\"\ndefault: deny\nhide:\n");
+    for i in (0..TOOLS).filter(|i| risk_of(*i) == Risk::Destructive) {
+        y.push_str(&format!("  - {}\n", tool_name(i)));
+    }
+    y.push_str("tools:\n");
+    for i in 0..TOOLS {
+        let name = tool_name(i);
+        y.push_str(&format!("  {name}:\n    rules:"));
+        let rules = match risk_of(i) {
+            Risk::Read => " []\n".to_string(),
+            Risk::Write => "\n      - {name: rate, rate_limit: 15/minute}\n      - name: arguments\n        conditions:\n          - {path: args.title, op: regex, value: \"^.{1,200}$\"}\n          - {path: args.body, op: regex, value: \"^(?s).{0,2000}$\"}\n".to_string(),
+            Risk::Execute => "\n      - {name: rate, rate_limit: 5/minute}\n      - name: arguments\n        conditions:\n          - {path: args.command, op: in, value: [build, test, lint]}\n          - {path: args.timeout, op: gte, value: 1}\n          - {path: args.timeout, op: lte, value: 600}\n".to_string(),
+            Risk::Financial => format!(
+                "\n      - {{name: rate, rate_limit: 5/minute}}\n      - name: amount\n        conditions:\n          - {{path: args.amount, op: gte, value: 1}}\n          - {{path: args.amount, op: lte, value: 50000}}\n          - {{path: args.currency, op: in, value: [usd, eur]}}\n      - name: daily spend\n        conditions:\n          - {{path: state.{name}.daily_spend, op: lte, value: 200000}}\n        state: {{counter: daily_spend, window: day, increment_from: args.amount}}\n"
+            ),
+            Risk::Destructive => "\n      - {name: never, action: deny}\n".to_string(),
+        };
+        y.push_str(&rules);
+    }
+    y
+}
+
+/// What one run of the system under test was sent, for the baseline replay.
+struct Recording {
+    spec: ServerSpec,
+    sent: Vec<(Vec<u8>, CallContext, Timestamp)>,
+}
+
+/// The in-process bench, recording every message each fresh system receives.
+struct RecordingBench {
+    inner: InProcessBench,
+    sink: Arc<Mutex<Vec<Recording>>>,
+}
+
+struct Recorder {
+    system: Box<dyn System>,
+    recording: Option<Recording>,
+    sink: Arc<Mutex<Vec<Recording>>>,
+}
+
+impl System for Recorder {
+    fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
+        if let Some(r) = &mut self.recording {
+            r.sent.push((line.to_vec(), ctx.clone(), now));
+        }
+        self.system.send(line, ctx, now)
+    }
+
+    fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
+        self.system.advance_to(now)
+    }
+
+    fn ledger(&self) -> &[LedgerEntry] {
+        self.system.ledger()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let (Some(r), Ok(mut sink)) = (self.recording.take(), self.sink.lock()) {
+            sink.push(r);
+        }
+    }
+}
+
+impl Bench for RecordingBench {
+    fn catalogue(&self) -> &[ToolInfo] {
+        self.inner.catalogue()
+    }
+
+    fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
+        let spec = self.inner.spec_for(server, upstream, target)?;
+        let system = self.inner.start_spec(spec.clone());
+        Ok(Box::new(Recorder { system, recording: Some(Recording { spec, sent: Vec::new() }), sink: self.sink.clone() }))
+    }
+
+    fn names(&self, tool: &str) -> bool {
+        self.inner.names(tool)
+    }
+
+    fn hides(&self, tool: &str) -> bool {
+        self.inner.hides(tool)
+    }
+}
+
+/// Replays every recording into a fresh mock server, `threads` at a time; returns wall seconds.
+fn replay_direct(recordings: &[Recording], threads: usize) -> f64 {
+    let started = Instant::now();
+    let chunk = recordings.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        for part in recordings.chunks(chunk) {
+            scope.spawn(move || {
+                for r in part {
+                    let mut server = MockServer::from_spec(r.spec.clone());
+                    for (line, ctx, now) in &r.sent {
+                        server.handle(line, ctx, *now);
+                    }
+                }
+            });
+        }
+    });
+    started.elapsed().as_secs_f64()
+}
+
+fn count_calls(line: &[u8]) -> usize {
+    let needle = b"\"tools/call\"";
+    line.windows(needle.len()).filter(|w| w == needle).count()
+}
+
+/// Runs the database with the proxy, then the baseline; returns the JSON report.
+pub fn measure(args: &Args) -> Result<Value, String> {
+    let policy = crate::policy::load_str(&policy_yaml(), "bench-policy.yaml", None)
+        .map_err(|e| format!("the generated bench policy does not load: {e}"))?
+        .policy;
+    let scenarios = setup::scenarios(&args.scenarios, &[])?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .max(1);
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let servers = vec![NamedServer { name: SERVER.into(), spec: server_spec() }];
+    let bench = RecordingBench { inner: InProcessBench::new(policy, args.profile, servers), sink: sink.clone() };
+    let opts = Options {
+        seed: args.seed,
+        reproduce: format!("gauntlet bench verify --seed {}", args.seed),
+        threads,
+    };
+
+    let started = Instant::now();
+    let outcomes = verify::run(&bench, &scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {})?;
+    let wall = started.elapsed().as_secs_f64();
+
+    drop(bench);
+    let recordings = std::mem::take(&mut *sink.lock().map_err(|_| "a verifier thread panicked".to_string())?);
+    let messages: usize = recordings.iter().map(|r| r.sent.len()).sum();
+    let calls: usize = recordings.iter().flat_map(|r| r.sent.iter()).map(|(l, _, _)| count_calls(l)).sum();
+    let baseline = replay_direct(&recordings, threads);
+    let runs = outcomes.iter().filter(|o| o.tool != "-").count();
+    let summary = Summary::of(&outcomes);
+    Ok(json!({
+        "bench": "verify",
+        "scenarios": scenarios.len(),
+        "tools": TOOLS,
+        "runs": runs,
+        "systems_started": recordings.len(),
+        "messages_sent": messages,
+        "calls_sent": calls,
+        "threads": threads,
+        "profile": args.profile.as_str(),
+        "wall_secs": round(wall),
+        "per_run_mean_ms": round(wall * 1e3 / runs.max(1) as f64),
+        "verdicts": summary,
+        "baseline": {
+            "what": "the same messages sent straight into fresh mock servers: no proxy, no planning, no judging",
+            "wall_secs": round(baseline),
+        },
+        "ratio_to_baseline": round(wall / baseline.max(1e-9)),
+        "scenario_dir": Path::new(&args.scenarios).display().to_string(),
+    }))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_policy_names_every_tool_and_hides_destructive_ones() {
+        let loaded = crate::policy::load_str(&policy_yaml(), "bench.yaml", None).unwrap();
+        let spec = server_spec();
+        assert_eq!(spec.tools.len(), TOOLS);
+        for t in &spec.tools {
+            assert!(loaded.policy.tool(&t.name).is_some(), "{} not in the policy", t.name);
+            assert_eq!(loaded.policy.hide.contains(&t.name), t.risk == Risk::Destructive, "{}", t.name);
+        }
+        let per_risk = |r: Risk| spec.tools.iter().filter(|t| t.risk == r).count();
+        assert!(Risk::ALL.iter().all(|r| per_risk(*r) == TOOLS / 5));
+    }
+
+    #[test]
+    fn counts_calls_inside_batches() {
+        assert_eq!(count_calls(br#"[{"method":"tools/call"},{"method":"tools/call"}]"#), 2);
+        assert_eq!(count_calls(br#"{"method":"tools/list"}"#), 0);
+    }
 }
