@@ -2,8 +2,10 @@
 //! `gauntlet proxy` in front of `gauntlet mock` (stdio child), against the
 //! same mock driven directly, measured in the same run.
 //!
-//! One caller, one call in flight: each `tools/call` is written, then its
-//! answer awaited, so latency is the round trip and throughput its inverse.
+//! Latency: one call in flight, each `tools/call` written and its answer
+//! awaited (the unloaded round trip). Throughput: the same calls pipelined
+//! (a writer thread sends them all while the answers are read), the rate a
+//! busy agent can sustain; the proxy is one more stage of that pipeline.
 //! The policy evaluates every call and reserves a counter in the SQLite
 //! store (a limit too high to trip), so the figure includes what a real
 //! deployment pays. Output: one JSON object on stdout.
@@ -27,6 +29,9 @@ tools:
         rate_limit: 1000000000/minute
 "#;
 
+/// Ids of the pipelined phase start here, past every id of the latency phase.
+const FIRST_PIPELINED_ID: u64 = 1 << 40;
+
 /// Added p99 latency and throughput ratio the proxy should meet (issue 4).
 const TARGET_RATIO: f64 = 0.8;
 const TARGET_ADDED_P99_US: f64 = 100.0;
@@ -46,7 +51,7 @@ pub struct Args {
 
 struct Session {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     line: String,
 }
@@ -59,7 +64,7 @@ impl Session {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         let mut s = Session { child, stdin, stdout, line: String::new() };
         s.round_trip(INIT, "\"id\":0")?;
@@ -68,10 +73,11 @@ impl Session {
     }
 
     fn write(&mut self, msg: &[u8]) -> Result<(), String> {
-        self.stdin
+        let stdin = self.stdin.as_mut().ok_or("no stdin")?;
+        stdin
             .write_all(msg)
-            .and_then(|_| self.stdin.write_all(b"\n"))
-            .and_then(|_| self.stdin.flush())
+            .and_then(|_| stdin.write_all(b"\n"))
+            .and_then(|_| stdin.flush())
             .map_err(|e| format!("the server went away: {e}"))
     }
 
@@ -92,10 +98,7 @@ impl Session {
     /// Per-call latencies of `calls` sequential calls after a warm-up.
     fn measure(&mut self, tool: &str, calls: u64) -> Result<(Vec<Duration>, Duration), String> {
         let messages: Vec<(Vec<u8>, String)> = (1..=calls + calls / 10)
-            .map(|id| {
-                let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
-                (msg.to_string().into_bytes(), format!("\"id\":{id},"))
-            })
+            .map(|id| (call_message(tool, id), format!("\"id\":{id},")))
             .collect();
         let (warm, measured) = messages.split_at((calls / 10) as usize);
         for (msg, needle) in warm {
@@ -110,6 +113,42 @@ impl Session {
         }
         Ok((latencies, started.elapsed()))
     }
+}
+
+fn call_message(tool: &str, id: u64) -> Vec<u8> {
+    let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
+    msg.to_string().into_bytes()
+}
+
+/// Calls/s with every call pipelined: a writer thread sends them all while
+/// this thread counts the answers.
+fn throughput(mut session: Session, tool: &str, calls: u64) -> Result<f64, String> {
+    let mut stdin = session.stdin.take().ok_or("no stdin")?;
+    let tool = tool.to_string();
+    let started = Instant::now();
+    let writer = std::thread::spawn(move || -> std::io::Result<ChildStdin> {
+        let mut out = std::io::BufWriter::new(&mut stdin);
+        for id in FIRST_PIPELINED_ID..FIRST_PIPELINED_ID + calls {
+            out.write_all(&call_message(&tool, id))?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        drop(out);
+        Ok(stdin)
+    });
+    let mut answered = 0u64;
+    while answered < calls {
+        session.line.clear();
+        match session.stdout.read_line(&mut session.line) {
+            Ok(0) => return Err("the server closed its output".into()),
+            Ok(_) if session.line.contains("\"id\":") => answered += 1,
+            Ok(_) => continue,
+            Err(e) => return Err(format!("cannot read the server's output: {e}")),
+        }
+    }
+    let elapsed = started.elapsed();
+    session.stdin = Some(writer.join().map_err(|_| "the writer thread failed".to_string())?.map_err(|e| e.to_string())?);
+    Ok(calls as f64 / elapsed.as_secs_f64().max(1e-9))
 }
 
 impl Drop for Session {
@@ -128,23 +167,37 @@ fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
 }
 
 struct Figures {
+    /// Pipelined.
     calls_per_sec: f64,
+    /// One call in flight.
+    sequential_calls_per_sec: f64,
     p50_us: f64,
     p99_us: f64,
 }
 
-fn figures(mut latencies: Vec<Duration>, total: Duration) -> Figures {
+/// Latency first (one call in flight), then pipelined throughput, on one session.
+fn measure_side(command: Command, tool: &str, calls: u64) -> Result<Figures, String> {
+    let mut session = Session::start(command)?;
+    let (mut latencies, total) = session.measure(tool, calls)?;
     latencies.sort();
-    Figures {
-        calls_per_sec: latencies.len() as f64 / total.as_secs_f64().max(1e-9),
+    let sequential = latencies.len() as f64 / total.as_secs_f64().max(1e-9);
+    let calls_per_sec = throughput(session, tool, calls)?;
+    Ok(Figures {
+        calls_per_sec,
+        sequential_calls_per_sec: sequential,
         p50_us: percentile_us(&latencies, 0.50),
         p99_us: percentile_us(&latencies, 0.99),
-    }
+    })
 }
 
 fn json(f: &Figures) -> serde_json::Value {
     let round = |x: f64| (x * 10.0).round() / 10.0;
-    serde_json::json!({"calls_per_sec": round(f.calls_per_sec), "p50_us": round(f.p50_us), "p99_us": round(f.p99_us)})
+    serde_json::json!({
+        "calls_per_sec": round(f.calls_per_sec),
+        "sequential_calls_per_sec": round(f.sequential_calls_per_sec),
+        "p50_us": round(f.p50_us),
+        "p99_us": round(f.p99_us),
+    })
 }
 
 fn bench(args: &Args) -> Result<serde_json::Value, String> {
@@ -158,10 +211,7 @@ fn bench(args: &Args) -> Result<serde_json::Value, String> {
 
     let mut direct_cmd = Command::new(&exe);
     direct_cmd.arg("mock").arg(&args.server);
-    let mut direct = Session::start(direct_cmd)?;
-    let (lat, total) = direct.measure(&args.tool, args.calls)?;
-    drop(direct);
-    let direct = figures(lat, total);
+    let direct = measure_side(direct_cmd, &args.tool, args.calls);
 
     let mut proxy_cmd = Command::new(&exe);
     proxy_cmd
@@ -176,11 +226,9 @@ fn bench(args: &Args) -> Result<serde_json::Value, String> {
         .arg(&exe)
         .arg("mock")
         .arg(&args.server);
-    let mut proxied = Session::start(proxy_cmd)?;
-    let (lat, total) = proxied.measure(&args.tool, args.calls)?;
-    drop(proxied);
-    let proxied = figures(lat, total);
+    let proxied = measure_side(proxy_cmd, &args.tool, args.calls);
     let _ = std::fs::remove_dir_all(&dir);
+    let (direct, proxied) = (direct?, proxied?);
 
     let ratio = proxied.calls_per_sec / direct.calls_per_sec.max(1e-9);
     let added_p50 = proxied.p50_us - direct.p50_us;
