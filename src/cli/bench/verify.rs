@@ -72,7 +72,7 @@ fn schema(risk: Risk) -> Value {
             json!(["query"]),
         ),
         Risk::Write => (
-            json!({"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string", "maxLength": 2000}}),
+            json!({"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string", "maxLength": 1000}}),
             json!(["title", "body"]),
         ),
         Risk::Execute => (
@@ -124,7 +124,7 @@ pub fn policy_yaml() -> String {
         y.push_str(&format!("  {name}:\n    rules:"));
         let rules = match risk_of(i) {
             Risk::Read => " []\n".to_string(),
-            Risk::Write => "\n      - {name: rate, rate_limit: 15/minute}\n      - name: arguments\n        conditions:\n          - {path: args.title, op: regex, value: \"^.{1,200}$\"}\n          - {path: args.body, op: regex, value: \"^(?s).{0,2000}$\"}\n".to_string(),
+            Risk::Write => "\n      - {name: rate, rate_limit: 15/minute}\n      - name: arguments\n        conditions:\n          - {path: args.title, op: regex, value: \"^.{1,200}$\"}\n          - {path: args.body, op: regex, value: \"^(?s).{0,1000}$\"}\n".to_string(),
             Risk::Execute => "\n      - {name: rate, rate_limit: 5/minute}\n      - name: arguments\n        conditions:\n          - {path: args.command, op: in, value: [build, test, lint]}\n          - {path: args.timeout, op: gte, value: 1}\n          - {path: args.timeout, op: lte, value: 600}\n".to_string(),
             Risk::Financial => format!(
                 "\n      - {{name: rate, rate_limit: 5/minute}}\n      - name: amount\n        conditions:\n          - {{path: args.amount, op: gte, value: 1}}\n          - {{path: args.amount, op: lte, value: 50000}}\n          - {{path: args.currency, op: in, value: [usd, eur]}}\n      - name: daily spend\n        conditions:\n          - {{path: state.{name}.daily_spend, op: lte, value: 200000}}\n        state: {{counter: daily_spend, window: day, increment_from: args.amount}}\n"
