@@ -360,6 +360,9 @@ pub struct Expect {
     /// The argument holding the amount (default `amount`).
     #[serde(default)]
     pub amount_field: Option<String>,
+    /// No call whose serialized arguments exceed the requirements' `max_argument_bytes` reached the server.
+    #[serde(default)]
+    pub arguments_within_size: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -72,10 +72,20 @@ pub struct Requirements {
     /// No call whose arguments violate the tool's inputSchema may reach the server.
     #[serde(default = "yes")]
     pub schema_validation: bool,
+    /// No call whose `arguments`, serialized, exceed this many bytes may reach the server.
+    #[serde(default = "default_max_argument_bytes")]
+    pub max_argument_bytes: u64,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// 64 KiB: far more than any catalogued tool's legitimate arguments.
+pub const DEFAULT_MAX_ARGUMENT_BYTES: u64 = 64 * 1024;
+
+fn default_max_argument_bytes() -> u64 {
+    DEFAULT_MAX_ARGUMENT_BYTES
 }
 
 impl Requirements {
@@ -100,7 +110,7 @@ impl Requirements {
                 ..Default::default()
             },
         );
-        Requirements { risk, tools: BTreeMap::new(), schema_validation: true }
+        Requirements { risk, tools: BTreeMap::new(), schema_validation: true, max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES }
     }
 
     /// The baseline with `gauntlet.yaml` from the policy's directory laid over it, if present.
@@ -132,6 +142,7 @@ impl Requirements {
         }
         self.tools.extend(over.tools);
         self.schema_validation = over.schema_validation;
+        self.max_argument_bytes = over.max_argument_bytes;
         self
     }
 
@@ -158,6 +169,7 @@ mod tests {
         assert!(r.for_tool("delete_repo", Risk::Destructive).is_denied());
         assert_eq!(r.for_tool("search", Risk::Read), Requirement::default());
         assert!(r.schema_validation);
+        assert_eq!(r.max_argument_bytes, 65536);
     }
 
     #[test]

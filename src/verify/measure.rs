@@ -23,6 +23,8 @@ pub enum Check {
     AmountPerCall { cap: f64 },
     AmountPerWindow { cap: f64, window: Duration },
     PositiveWhole,
+    /// No call whose serialized arguments exceed `max` bytes.
+    ArgumentBytes { max: u64 },
 }
 
 impl Check {
@@ -40,6 +42,7 @@ impl Check {
             Check::AmountPerCall { cap } => format!("amount ≤{} per call", num(*cap)),
             Check::AmountPerWindow { cap, window } => format!("amount ≤{} per {window} sliding", num(*cap)),
             Check::PositiveWhole => "amounts whole and > 0".to_string(),
+            Check::ArgumentBytes { max } => format!("arguments ≤{max} bytes"),
         }
     }
 }
@@ -85,6 +88,9 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         if reqs.schema_validation {
             checks.push(Check::SchemaViolations { max });
         }
+    }
+    if expect.arguments_within_size == Some(true) {
+        checks.push(Check::ArgumentBytes { max: reqs.max_argument_bytes });
     }
     match expect.never_reached {
         Some(Switch::True) => checks.push(Check::NeverReached { tool: tool.name.clone() }),
@@ -275,6 +281,26 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             let spent = max_sliding_sum(&points, window.nanos().max(1));
             result(spent <= *cap, format!("{} spent in {window}", num(spent)))
         }
+        Check::ArgumentBytes { max } => {
+            let size = |a: &Value| a.to_string().len() as u64;
+            let empty = Value::Object(Default::default());
+            let over: Vec<&Value> =
+                calls.iter().map(|e| e.arguments.as_ref().unwrap_or(&empty)).filter(|a| size(a) > *max).collect();
+            let largest = over.iter().map(|a| size(a)).max().unwrap_or(0);
+            let mut r = result(over.is_empty(), format!("{} oversized (largest {largest} bytes)", over.len()));
+            // A condition (`regex` with a bounded repetition) can only bound fields the policy
+            // also requires; bytes in optional or undeclared fields are beyond any policy.
+            let required = |a: &Value| -> Value {
+                let keys = tool.input_schema["required"].as_array().cloned().unwrap_or_default();
+                let m = keys.iter().filter_map(Value::as_str).filter_map(|k| a.get(k).map(|v| (k.to_string(), v.clone())));
+                Value::Object(m.collect())
+            };
+            if !r.held && over.iter().all(|a| size(&required(a)) <= *max) {
+                r.proxy_only = true;
+                r.note = Some("the oversized values are in optional or undeclared fields, which Intercept's conditions cannot bound".into());
+            }
+            r
+        }
         Check::PositiveWhole => {
             let bad = calls
                 .iter()
@@ -375,6 +401,20 @@ mod tests {
         };
         let r = evaluate(&Check::SchemaViolations { max: 0 }, &obs, &t, "amount");
         assert!(!r.held && r.proxy_only, "{r:?}");
+    }
+
+    #[test]
+    fn oversized_arguments_breach_and_optional_ones_are_proxy_only() {
+        let mut t = tool();
+        t.input_schema["properties"]["note"] = serde_json::json!({"type": "string"});
+        let big = "A".repeat(2000);
+        let obs = |args: Value| Observation { ledger: vec![entry(1.0, "charge", args, true)], listed: Default::default() };
+        let check = Check::ArgumentBytes { max: 1000 };
+        let r = evaluate(&check, &obs(serde_json::json!({"amount": 5, "note": big})), &t, "amount");
+        assert_eq!((r.held, r.proxy_only, r.observed.as_str()), (false, true, "1 oversized (largest 2022 bytes)"));
+        let r = evaluate(&check, &obs(serde_json::json!({"amount": big})), &t, "amount");
+        assert_eq!((r.held, r.proxy_only), (false, false));
+        assert!(evaluate(&check, &obs(serde_json::json!({"amount": 5})), &t, "amount").held);
     }
 
     #[test]

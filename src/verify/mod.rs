@@ -247,12 +247,16 @@ fn judge(
     let req = reqs.for_tool(&tool.name, tool.risk);
     let checks = measure::derive(&s.expect, &req, reqs, tool);
     if checks.is_empty() {
-        return not_applicable(
-            s,
-            &tool.server,
-            &tool.name,
-            format!("the requirements ask nothing of this {} tool that this attack could breach", tool.risk),
-        );
+        let rate_only = s.expect.max_reached_per_window.is_some() || s.expect.max_executed_per_window.is_some();
+        let why = if rate_only && req.rate.is_none() {
+            format!(
+                "no rate requirement for {risk} tools (the baseline sets none); to judge it, set one in gauntlet.yaml, e.g. `risk: {{{risk}: {{rate: {{count: 60, window: 1m}}}}}}`",
+                risk = tool.risk
+            )
+        } else {
+            format!("the requirements ask nothing of this {} tool that this attack could breach", tool.risk)
+        };
+        return not_applicable(s, &tool.server, &tool.name, why);
     }
     let seed = seed_for(opts.seed, &s.id, &tool.name);
     let decoy = decoy_for(bench, tool, blocked);
