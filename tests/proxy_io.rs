@@ -228,3 +228,29 @@ fn hot_reload_applies_valid_policies_and_keeps_the_old_one_on_errors() {
     assert!(stderr.contains("rejected the changed policy"), "{stderr}");
     assert!(stderr.contains("version must be"), "the validation message is shown: {stderr}");
 }
+
+#[test]
+fn a_flood_through_a_blocking_upstream_does_not_deadlock() {
+    // `cat` blocks writing to us while we write to it: the proxy must keep
+    // draining the upstream while its write to the upstream is blocked.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["cat"]);
+    let pad = "x".repeat(16 * 1024);
+    let count = 1500;
+    let mut stdin = p.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for id in 0..count {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"pad":"{pad}"}}}}"#);
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.write_all(b"\n").unwrap();
+        }
+        stdin
+    });
+    for _ in 0..count {
+        let line = p.lines.recv_timeout(Duration::from_secs(20)).expect("the proxy stalled");
+        assert!(line.contains("\"method\":\"ping\""));
+    }
+    drop(writer.join().unwrap());
+    assert_eq!(p.finish().0, Some(0));
+}

@@ -17,7 +17,7 @@ use crate::engine::CallContext;
 
 use super::auditlog::AuditLog;
 use super::core::ProxyCore;
-use super::stdio::{write_line, Pump, SharedPump, UpstreamSink};
+use super::stdio::{write_line, SharedPump, UpstreamSink};
 
 /// The child to forward signals to (0: none). A static because a signal
 /// handler can reach nothing else.
@@ -94,12 +94,7 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start upstream `{program}`: {e}")))?;
     forward_signals_to(child.id());
     let stdin = child.stdin.take().map(BufWriter::new);
-    let pump = SharedPump::new(Pump {
-        core,
-        agent: Box::new(io::stdout()),
-        upstream: Box::new(ChildInput(stdin)),
-        audit,
-    });
+    let pump = SharedPump::new(core, audit, Box::new(io::stdout()), Box::new(ChildInput(stdin)));
     Ok((child, pump))
 }
 

@@ -30,7 +30,7 @@ use crate::profile::Profile;
 use super::auditlog::AuditLog;
 use super::core::{Output, ProxyCore};
 use super::grants::Grants;
-use super::stdio::{Pump, SharedPump, UpstreamSink};
+use super::stdio::{SharedPump, UpstreamSink};
 
 const SESSION: &str = "mcp-session-id";
 const PROTOCOL: &str = "mcp-protocol-version";
@@ -277,12 +277,7 @@ async fn bridge_listen(upstream: Upstream, pump: SharedPump, ctx: CallContext) {
 
 async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let pump = SharedPump::new(Pump {
-        core,
-        agent: Box::new(std::io::stdout()),
-        upstream: Box::new(Poster(Some(tx))),
-        audit,
-    });
+    let pump = SharedPump::new(core, audit, Box::new(std::io::stdout()), Box::new(Poster(Some(tx))));
     let _reloader = start_reload(&config, pump.clone());
     let ctx = CallContext { identity: config.identity.clone(), session: Some(super::grants::new_session_id()) };
 

@@ -108,11 +108,11 @@ type Row = (i64, i64, i64);
 
 fn load(conn: &Connection, key: &CounterKey) -> rusqlite::Result<Option<Row>> {
     let (scoped, partition) = partition_cols(key);
-    conn.query_row(
+    // Cached statements: preparing SQL on every call costs more than running it.
+    conn.prepare_cached(
         "SELECT value, window_start, window_secs FROM counters WHERE key = ?1 AND scoped = ?2 AND partition = ?3",
-        params![key.key, scoped, partition],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
+    )?
+    .query_row(params![key.key, scoped, partition], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     .optional()
 }
 
@@ -149,13 +149,13 @@ impl CounterStore for SqliteStore {
             return Ok(false);
         }
         let (scoped, partition) = partition_cols(key);
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO counters (key, scoped, partition, value, window_start, window_secs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (key, scoped, partition) DO UPDATE SET
                 value = excluded.value, window_start = excluded.window_start, window_secs = excluded.window_secs",
-            params![key.key, scoped, partition, next, start, secs as i64],
         )
+        .and_then(|mut stmt| stmt.execute(params![key.key, scoped, partition, next, start, secs as i64]))
         .map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(true)
@@ -165,10 +165,10 @@ impl CounterStore for SqliteStore {
         let (scoped, partition) = partition_cols(key);
         // max(0, value - amount) in one statement: atomic without a transaction.
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE counters SET value = MAX(0, value - ?4) WHERE key = ?1 AND scoped = ?2 AND partition = ?3",
-                params![key.key, scoped, partition, amount],
             )
+            .and_then(|mut stmt| stmt.execute(params![key.key, scoped, partition, amount]))
             .map_err(|e| store_err("state rollback failed", e))?;
         Ok(())
     }

@@ -108,44 +108,80 @@ pub trait UpstreamSink: Send {
     fn close(&mut self);
 }
 
-/// Everything behind the one lock: the core and the three places its outputs go.
+/// The core and its audit log, behind one lock. The sinks have their own
+/// locks: holding the core's while blocked writing to a full pipe would let
+/// a child that is itself blocked writing to us deadlock both sides.
 pub struct Pump {
     pub core: ProxyCore,
-    pub agent: Box<dyn Write + Send>,
-    pub upstream: Box<dyn UpstreamSink>,
     pub audit: AuditLog,
 }
 
 /// The pump shared by the reader threads (agent side, upstream side, reload).
 #[derive(Clone)]
-pub struct SharedPump(Arc<Mutex<Pump>>);
+pub struct SharedPump {
+    pump: Arc<Mutex<Pump>>,
+    agent: Arc<Mutex<Box<dyn Write + Send>>>,
+    upstream: Arc<Mutex<Box<dyn UpstreamSink>>>,
+}
+
+/// A poisoned lock means a panic elsewhere; the state itself is still
+/// consistent per message, so keep serving.
+fn relock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl SharedPump {
-    pub fn new(pump: Pump) -> SharedPump {
-        SharedPump(Arc::new(Mutex::new(pump)))
+    pub fn new(core: ProxyCore, audit: AuditLog, agent: Box<dyn Write + Send>, upstream: Box<dyn UpstreamSink>) -> SharedPump {
+        SharedPump {
+            pump: Arc::new(Mutex::new(Pump { core, audit })),
+            agent: Arc::new(Mutex::new(agent)),
+            upstream: Arc::new(Mutex::new(upstream)),
+        }
     }
 
-    /// A poisoned lock means a panic elsewhere; the state itself is still
-    /// consistent per message, so keep serving.
     pub fn lock(&self) -> MutexGuard<'_, Pump> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        relock(&self.pump)
+    }
+
+    /// Runs one core step under the core lock, then writes its outputs outside it.
+    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) {
+        let mut to_upstream = Vec::new();
+        let mut to_agent = Vec::new();
+        {
+            let mut pump = self.lock();
+            for output in f(&mut pump.core) {
+                match output {
+                    Output::ToUpstream(bytes) => to_upstream.push(bytes),
+                    Output::ToAgent(bytes) => to_agent.push(bytes),
+                    Output::Audit(record) => pump.audit.record(&record),
+                }
+            }
+        }
+        if !to_agent.is_empty() {
+            let mut agent = relock(&self.agent);
+            for bytes in to_agent {
+                // A vanished agent is noticed by the reader on EOF; nothing to do here.
+                let _ = write_line(&mut *agent, &bytes);
+            }
+        }
+        if !to_upstream.is_empty() {
+            let mut upstream = relock(&self.upstream);
+            for bytes in to_upstream {
+                upstream.send(bytes);
+            }
+        }
     }
 
     pub fn from_agent(&self, bytes: &[u8], ctx: &CallContext) {
-        let mut pump = self.lock();
-        let outputs = pump.core.from_agent(bytes, ctx, SystemClock.now());
-        pump.dispatch(outputs);
+        self.step(|core| core.from_agent(bytes, ctx, SystemClock.now()));
     }
 
     pub fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) {
-        let mut pump = self.lock();
-        let outputs = pump.core.from_upstream(bytes, ctx, SystemClock.now());
-        pump.dispatch(outputs);
+        self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now()));
     }
 
     pub fn to_agent(&self, bytes: &[u8]) {
-        let mut pump = self.lock();
-        let _ = write_line(&mut pump.agent, bytes);
+        let _ = write_line(&mut *relock(&self.agent), bytes);
     }
 
     /// Reads agent lines until EOF, then closes the upstream's input.
@@ -165,7 +201,7 @@ impl SharedPump {
                 }
             }
         }
-        self.lock().upstream.close();
+        relock(&self.upstream).close();
     }
 
     /// Reads upstream lines until EOF.
@@ -182,21 +218,6 @@ impl SharedPump {
                     eprintln!("gauntlet proxy: cannot read from the upstream: {e}");
                     break;
                 }
-            }
-        }
-    }
-}
-
-impl Pump {
-    pub fn dispatch(&mut self, outputs: Vec<Output>) {
-        for output in outputs {
-            match output {
-                Output::ToUpstream(bytes) => self.upstream.send(bytes),
-                // A vanished agent is noticed by the reader on EOF; nothing to do here.
-                Output::ToAgent(bytes) => {
-                    let _ = write_line(&mut self.agent, &bytes);
-                }
-                Output::Audit(record) => self.audit.record(&record),
             }
         }
     }
