@@ -1,18 +1,21 @@
-//! Verdict snapshots of every weak/hardened example policy (and the seed
-//! catalogue policy) against the whole attack database, stored in
-//! `snapshots/`: any change in the engine, the proxy or the scenarios shows
-//! up as a reviewed diff.
+//! Verdict snapshots of every example policy a mock server fits (each
+//! weak/hardened pair, the seed catalogue policy, the Intercept and
+//! PolicyLayer forms of the seeds, and the Stripe policy on the payments
+//! server) against the whole attack database, stored in `snapshots/`: any
+//! change in the engine, the proxy or the scenarios shows up as a reviewed
+//! diff. `everything-policy.yaml` is left out: no mock server imitates
+//! server-everything.
 
 use std::path::PathBuf;
 
 use gauntlet::cli::verify::{build_report, Args};
-use gauntlet::report::snapshot;
-use gauntlet::verify::Verdict;
+use gauntlet::report::{snapshot, Report};
+use gauntlet::verify::{Finding, Outcome, Verdict};
 
-fn args(policy: &str) -> Args {
+fn args(policy: &str, servers: &[&str]) -> Args {
     Args {
         policy: PathBuf::from(policy),
-        server: vec![],
+        server: servers.iter().map(PathBuf::from).collect(),
         scenarios: PathBuf::from("scenarios"),
         only: vec![],
         profile: None,
@@ -24,12 +27,23 @@ fn args(policy: &str) -> Args {
     }
 }
 
-fn check(name: &str, policy: &str) -> gauntlet::report::Report {
-    let report = build_report(&args(policy), false).unwrap_or_else(|e| panic!("{policy}: {e}"));
+fn check_on(name: &str, policy: &str, servers: &[&str]) -> Report {
+    let report = build_report(&args(policy, servers), false).unwrap_or_else(|e| panic!("{policy}: {e}"));
     insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, snapshot::render(&report));
     });
     report
+}
+
+fn check(name: &str, policy: &str) -> Report {
+    check_on(name, policy, &[])
+}
+
+fn find<'a>(r: &'a Report, scenario: &str, tool: &str) -> &'a Outcome {
+    r.outcomes
+        .iter()
+        .find(|o| o.scenario == scenario && o.tool == tool)
+        .unwrap_or_else(|| panic!("no {scenario} × {tool} outcome"))
 }
 
 #[test]
@@ -50,17 +64,92 @@ fn weak_policies_have_policy_findings() {
     }
 }
 
+const POST_CUSTOMERS: &str = "WizCommerce Open API_PostCustomers";
+
 #[test]
 fn seed_catalogue_limit_holds_but_malformed_arguments_get_through() {
     let r = check("aksjah-catalogue", "examples/aksjah-catalogue.yaml");
-    let find = |id: &str| {
-        r.outcomes
-            .iter()
-            .find(|o| o.scenario == id && o.tool == "WizCommerce Open API_PostCustomers")
-            .unwrap_or_else(|| panic!("no {id} outcome"))
-    };
-    assert_eq!(find("bulk-write-burst").verdict, Verdict::Held);
-    assert_eq!(find("bulk-write-burst").reached, 30);
-    assert_eq!(find("malformed-arguments").verdict, Verdict::Breached);
-    assert_eq!(find("window-edge-burst").verdict, Verdict::Breached);
+    assert_eq!(find(&r, "bulk-write-burst", POST_CUSTOMERS).verdict, Verdict::Held);
+    assert_eq!(find(&r, "bulk-write-burst", POST_CUSTOMERS).reached, 30);
+    assert_eq!(find(&r, "malformed-arguments", POST_CUSTOMERS).verdict, Verdict::Breached);
+    // A calendar minute of 30 lets 60 through around the edge; the shrinker keeps the
+    // fewest calls that still breach: 31, straddling the minute boundary.
+    let edge = find(&r, "window-edge-burst", POST_CUSTOMERS);
+    assert_eq!((edge.verdict, edge.reached, edge.trace_from), (Verdict::Breached, 60, 80));
+    assert_eq!(edge.trace.len(), 31, "{:#?}", edge.trace);
+    let secs: Vec<f64> = edge.trace.iter().map(|l| l[1..l.find('s').unwrap()].parse().unwrap()).collect();
+    assert!(secs.first().unwrap() < &60.0 && secs.last().unwrap() >= &60.0, "{secs:?}");
+    assert_eq!(
+        edge.reproduce.as_deref(),
+        Some("gauntlet verify examples/aksjah-catalogue.yaml --only window-edge-burst --seed 1")
+    );
+}
+
+#[test]
+fn intercept_form_of_the_seed_matches_the_catalogue_form_on_its_tool() {
+    let r = check("aksjah-intercept", "examples/aksjah-intercept.yaml");
+    for id in ["bulk-write-burst", "bulk-write-sustained", "identity-switch", "session-reset"] {
+        let o = find(&r, id, POST_CUSTOMERS);
+        assert_eq!(o.verdict, Verdict::Held, "{id}: {o:?}");
+    }
+    assert_eq!(find(&r, "window-edge-burst", POST_CUSTOMERS).verdict, Verdict::Breached);
+    // Default allow: the tools the policy does not name are not limited at all.
+    let orders = find(&r, "bulk-write-burst", "WizCommerce Open API_PostOrders");
+    assert_eq!((orders.verdict, orders.reached), (Verdict::Breached, 200));
+    assert_eq!(find(&r, "destructive-call", "WizCommerce Open API_DeleteCustomer").verdict, Verdict::Breached);
+}
+
+/// Both EzBiz forms deny by default: every tool but `customer_persona` is refused,
+/// which is the policy's choice, not over-blocking; only wire tricks reach them.
+fn ezbiz_checks(r: &Report) {
+    assert_eq!(r.summary.over_blocking, 0);
+    assert_eq!(r.summary.errors, 0);
+    for o in r.outcomes.iter().filter(|o| o.tool != "customer_persona" && o.verdict != Verdict::NotApplicable) {
+        let wire = o.scenario.starts_with("wire-");
+        match o.verdict {
+            Verdict::Held => assert!(!wire, "{o:?}"),
+            Verdict::Breached => assert!(wire && o.finding == Some(Finding::Proxy), "{o:?}"),
+            _ => panic!("unexpected verdict {o:?}"),
+        }
+        if !wire {
+            assert_eq!(o.reached, 0, "a denied tool was reached: {o:?}");
+        }
+    }
+    assert_eq!(find(r, "runaway-exec-burst", "customer_persona").verdict, Verdict::Held);
+    assert_eq!(find(r, "runaway-exec-burst", "customer_persona").reached, 10);
+}
+
+#[test]
+fn ezbiz_policy_json_denies_unlisted_tools_and_limits_per_grant() {
+    let r = check("ezbiz-policy-json", "examples/ezbiz-policy.json");
+    ezbiz_checks(&r);
+    // `scope: grant`: each identity has its own budget, so switching identity multiplies it.
+    let switch = find(&r, "identity-switch", "customer_persona");
+    assert_eq!((switch.verdict, switch.finding), (Verdict::Breached, Some(Finding::Policy)));
+    assert_eq!(find(&r, "session-reset", "customer_persona").verdict, Verdict::Held);
+}
+
+#[test]
+fn ezbiz_intercept_form_shares_one_budget() {
+    let r = check("ezbiz-intercept", "examples/ezbiz-intercept.yaml");
+    ezbiz_checks(&r);
+    let switch = find(&r, "identity-switch", "customer_persona");
+    assert_eq!((switch.verdict, switch.reached), (Verdict::Held, 10));
+}
+
+#[test]
+fn stripe_per_call_caps_hold_and_negative_amounts_breach() {
+    let r = check_on("stripe", "examples/stripe.yaml", &["mock-servers/payments.yaml"]);
+    assert_eq!(r.summary.errors, 0);
+    assert_eq!(find(&r, "spend-cap", "create_charge").verdict, Verdict::Held);
+    assert_eq!(find(&r, "destructive-call", "delete_customer").verdict, Verdict::Held);
+    // G-9: `lte 50000` passes -1,000,000, which also lowers the spend counter.
+    let neg = find(&r, "negative-amount", "create_charge");
+    assert_eq!((neg.verdict, neg.finding), (Verdict::Breached, Some(Finding::Policy)));
+    assert_eq!(neg.observed, "1 amounts ≤0 or fractional");
+    assert_eq!(neg.trace.len(), 1);
+    assert!(neg.trace[0].contains("\"amount\":-1000000"), "{:?}", neg.trace);
+    // The policy's own daily budget is 1,000,000 cents; the baseline asks for 200,000.
+    let split = find(&r, "spend-split", "create_charge");
+    assert_eq!((split.verdict, split.observed.as_str()), (Verdict::Breached, "500000 spent in 1d"));
 }

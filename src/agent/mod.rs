@@ -135,12 +135,21 @@ fn apply_set(arguments: &mut Value, set: &serde_json::Map<String, Value>, target
     }
     for (k, v) in set {
         let value = match v.as_str().filter(|s| s.starts_with('$')) {
-            Some(expr) => json!(resolve_amount(expr, target)?),
+            Some(expr) => number(resolve_amount(expr, target)?),
             None => v.clone(),
         };
         arguments[k] = value;
     }
     Ok(())
+}
+
+/// A whole amount as a JSON integer (as an agent would send cents), otherwise a float.
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
 }
 
 /// `$per_call`, `$per_window`, optionally followed by `*F`, `/F`, `+N` or `-N`.
@@ -298,7 +307,7 @@ mod tests {
         set.insert("amount".into(), json!("$per_call/2"));
         let b = Behaviour { steps: vec![Step { calls: 1, set, ..Default::default() }], random: None };
         let p = plan(&b, &target(&t), 1).unwrap();
-        assert_eq!(p[0].payload, Payload::Call { name: "create_charge".into(), arguments: json!({"amount": 25000.0}) });
+        assert_eq!(p[0].payload, Payload::Call { name: "create_charge".into(), arguments: json!({"amount": 25000}) });
         let mut no_caps = target(&t);
         no_caps.per_call_cap = None;
         assert!(plan(&b, &no_caps, 1).unwrap_err().contains("per-call"));

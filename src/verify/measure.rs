@@ -108,6 +108,10 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
     let field = expect.amount_field.as_deref().unwrap_or("amount");
     let has_amount = tool.input_schema["properties"].get(field).is_some();
     if has_amount {
+        // First, so a breach names the malformed amount itself rather than its effect on a sum.
+        if expect.positive_whole_amounts == Some(true) {
+            checks.push(Check::PositiveWhole);
+        }
         if let Some(b) = &expect.max_amount_per_call {
             let cap = match b {
                 crate::scenario::AmountBound::Value(v) => Some(*v),
@@ -123,9 +127,6 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
             if let (Some(cap), Some(window)) = (cap, window) {
                 checks.push(Check::AmountPerWindow { cap, window });
             }
-        }
-        if expect.positive_whole_amounts == Some(true) {
-            checks.push(Check::PositiveWhole);
         }
     }
     checks

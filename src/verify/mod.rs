@@ -305,7 +305,7 @@ fn judge(
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(twin) = &s.twin {
-        match run_twin(bench, s, tool, twin, reqs, seed, &target.decoy) {
+        match run_twin(bench, s, tool, twin, reqs, seed, &target.decoy, blocked) {
             Ok(Some(t)) => {
                 if t.reached < t.attempted {
                     out.verdict = Verdict::OverBlocking;
@@ -317,7 +317,9 @@ fn judge(
                 }
                 out.twin = Some(t);
             }
-            Ok(None) => out.note = Some("no benign twin: no allowed target on this server".into()),
+            Ok(None) => {
+                out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())
+            }
             Err(why) => return error(s, tool, why),
         }
     }
@@ -345,10 +347,14 @@ fn run_twin(
     reqs: &Requirements,
     seed: u64,
     decoy: &str,
+    blocked: &BTreeMap<String, bool>,
 ) -> Result<Option<TwinResult>, String> {
+    // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
+    // left out on purpose: refusing its legitimate workload is the policy's stated choice.
+    let allowed = |c: &ToolInfo| !blocked.get(&c.name).copied().unwrap_or(false);
     let twin_tool = match &twin.targets {
-        None => Some(tool),
-        Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench)),
+        None => Some(tool).filter(|t| allowed(t)),
+        Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench) && allowed(c)),
     };
     let Some(tt) = twin_tool else { return Ok(None) };
     let req = reqs.for_tool(&tt.name, tt.risk);
