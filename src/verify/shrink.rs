@@ -58,6 +58,27 @@ mod tests {
         assert_eq!(out, vec![73]);
     }
 
+    /// A calendar-minute limiter of 30 in front of a sliding 30-per-minute requirement:
+    /// 40 calls just before the edge and 40 just after shrink to 31 that straddle it.
+    #[test]
+    fn a_window_edge_burst_shrinks_to_the_calls_around_the_edge() {
+        let ms: Vec<i64> = (0..40).map(|i| 59_000 + i * 22).chain((0..40).map(|i| 60_000 + i * 22)).collect();
+        let breaches = |plan: &[i64]| {
+            let mut passed: Vec<i64> = Vec::new();
+            for &t in plan {
+                if passed.iter().filter(|p| *p / 60_000 == t / 60_000).count() < 30 {
+                    passed.push(t);
+                }
+            }
+            passed.iter().any(|&a| passed.iter().filter(|&&b| b >= a && b - a < 60_000).count() > 30)
+        };
+        assert!(breaches(&ms));
+        let out = shrink(ms, 96, breaches);
+        assert_eq!(out.len(), 31);
+        assert!(out.iter().any(|t| *t < 60_000) && out.iter().any(|t| *t >= 60_000), "{out:?}");
+        assert!(out.windows(2).all(|w| w[0] < w[1]), "times and order are kept");
+    }
+
     #[test]
     fn respects_the_budget() {
         let mut calls = 0;
