@@ -197,38 +197,40 @@ fn machine_formats_are_written_even_when_the_run_fails() {
     assert!(md.matches("BREACHED").count() >= breached, "{md}");
 }
 
+/// Runs `args`, expects exit 2, no report, and `expected` on stderr.
+fn could_not_run(args: &[&str], expected: &str) {
+    let o = gauntlet(args);
+    assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(expected), "{args:?}: expected `{expected}` in:\n{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{args:?}: a report was printed for a run that could not start");
+}
+
 #[test]
 fn could_not_run_is_exit_2_with_a_clear_message() {
     let dir = TempDir::new().unwrap();
-    let missing = gauntlet(&["verify", "examples/no-such-policy.yaml"]);
-    assert_eq!(code(&missing), 2);
-    assert!(stderr(&missing).contains("examples/no-such-policy.yaml"), "{}", stderr(&missing));
-    assert!(stderr(&missing).contains("cannot read the policy file"), "{}", stderr(&missing));
+    could_not_run(
+        &["verify", "examples/no-such-policy.yaml"],
+        "examples/no-such-policy.yaml:0:0: cannot read the policy file",
+    );
 
     let no_dir = dir.path().join("absent");
-    let bad_dir = gauntlet(&["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&no_dir)]);
-    assert_eq!(code(&bad_dir), 2);
-    assert!(
-        stderr(&bad_dir).contains(&format!("error: {}:1:1: cannot read scenario directory", no_dir.display())),
-        "{}",
-        stderr(&bad_dir)
+    could_not_run(
+        &["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&no_dir)],
+        &format!("error: {}:1:1: cannot read scenario directory", no_dir.display()),
     );
 
     let broken_db = dir.path().join("db");
     std::fs::create_dir(&broken_db).unwrap();
     std::fs::write(broken_db.join("x.yaml"), "id: x\ntitle: t\nclass: bulk-writes\nbogus: 1\n").unwrap();
-    let bad_db = gauntlet(&["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&broken_db)]);
-    assert_eq!(code(&bad_db), 2);
-    assert!(stderr(&bad_db).contains(&format!("{}/x.yaml:4:1: unknown field `bogus`", broken_db.display())), "{}", stderr(&bad_db));
+    could_not_run(
+        &["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&broken_db)],
+        &format!("{}/x.yaml:4:1: unknown field `bogus`", broken_db.display()),
+    );
 
     let server = dir.path().join("server.yaml");
     std::fs::write(&server, "name: x\n").unwrap();
-    let bad_server = gauntlet(&["verify", "examples/aksjah-hardened.yaml", "--server", path(&server)]);
-    assert_eq!(code(&bad_server), 2);
-    assert!(
-        stderr(&bad_server).contains(&format!("error: {}:1:1: missing field `version`", server.display())),
-        "{}",
-        stderr(&bad_server)
+    could_not_run(
+        &["verify", "examples/aksjah-hardened.yaml", "--server", path(&server)],
+        &format!("error: {}:1:1: missing field `version`", server.display()),
     );
-    assert!(stdout(&bad_server).is_empty(), "a report was printed for a run that could not start");
 }

@@ -102,12 +102,7 @@ fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) 
 
 /// Lints every `*.yaml` in `dir`; also reports duplicate ids.
 pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read scenario directory: {e}", dir.display()))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    paths.sort();
+    let paths = super::yaml_files(dir).map_err(|e| format!("{}: cannot read scenario directory: {e}", dir.display()))?;
     let mut problems = Vec::new();
     for p in &paths {
         match std::fs::read_to_string(p) {

@@ -148,6 +148,16 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The `*.yaml` / `*.yml` files directly in `dir`, sorted (scenario and mock server directories alike).
+pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         path: path.to_path_buf(),
@@ -169,8 +179,8 @@ pub struct Loaded {
 /// Every `*.yaml` in `dir` (not recursive), sorted by id. Collects all errors;
 /// also refuses duplicate ids and an id that differs from the file name.
 pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
+    let paths = match yaml_files(dir) {
+        Ok(p) => p,
         Err(e) => {
             return Err(vec![ScenarioError {
                 path: dir.to_path_buf(),
@@ -181,11 +191,6 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
             }])
         }
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    paths.sort();
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for p in paths {

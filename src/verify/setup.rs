@@ -20,12 +20,8 @@ fn named(path: &Path) -> Result<NamedServer, String> {
 
 /// Every server file in `dir`, sorted by name.
 pub fn all_servers(dir: &Path) -> Result<Vec<NamedServer>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read the mock server directory: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    paths.sort();
+    let paths = scenario::yaml_files(dir)
+        .map_err(|e| format!("{}: cannot read the mock server directory: {e}", dir.display()))?;
     paths.iter().map(|p| named(p)).collect()
 }
 
