@@ -8,7 +8,7 @@
 //! The child's stderr is inherited untouched. The command comes from our own
 //! command line only, never from a message.
 
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -17,7 +17,7 @@ use crate::engine::CallContext;
 
 use super::auditlog::AuditLog;
 use super::core::ProxyCore;
-use super::stdio::{write_line, SharedPump, UpstreamSink};
+use super::stdio::{write_message, SharedPump, UpstreamSink};
 
 /// The child to forward signals to (0: none). A static because a signal
 /// handler can reach nothing else.
@@ -50,7 +50,15 @@ impl UpstreamSink for ChildInput {
     fn send(&mut self, bytes: Vec<u8>) {
         if let Some(w) = self.0.as_mut() {
             // A dead child shows up as EOF on its stdout; the write error adds nothing.
-            if write_line(w, &bytes).is_err() {
+            if write_message(w, &bytes).is_err() {
+                self.0 = None;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(w) = self.0.as_mut() {
+            if w.flush().is_err() {
                 self.0 = None;
             }
         }
@@ -93,8 +101,9 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start upstream `{program}`: {e}")))?;
     forward_signals_to(child.id());
-    let stdin = child.stdin.take().map(BufWriter::new);
-    let pump = SharedPump::new(core, audit, Box::new(io::stdout()), Box::new(ChildInput(stdin)));
+    let stdin = child.stdin.take().map(|s| BufWriter::with_capacity(1 << 16, s));
+    let agent = BufWriter::with_capacity(1 << 16, io::stdout());
+    let pump = SharedPump::new(core, audit, Box::new(agent), Box::new(ChildInput(stdin)));
     Ok((child, pump))
 }
 
@@ -108,14 +117,14 @@ pub fn serve(mut child: Child, pump: SharedPump, config: &ChildConfig) -> io::Re
     let upstream_pump = pump.clone();
     let upstream_ctx = config.ctx.clone();
     let upstream = std::thread::spawn(move || {
-        upstream_pump.run_upstream_side(BufReader::new(stdout), &upstream_ctx);
+        upstream_pump.run_upstream_side(stdout, &upstream_ctx);
     });
 
     let agent_ctx = config.ctx.clone();
     let max_line = config.max_line;
     // Not joined: it may sit in a read of our stdin after the child is gone.
     std::thread::spawn(move || {
-        pump.run_agent_side(io::stdin().lock(), max_line, &agent_ctx);
+        pump.run_agent_side(io::stdin(), max_line, &agent_ctx);
     });
 
     let status = child.wait()?;

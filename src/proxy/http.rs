@@ -284,7 +284,7 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
     let agent_pump = pump.clone();
     let agent_ctx = ctx.clone();
     let max_line = config.max_line;
-    std::thread::spawn(move || agent_pump.run_agent_side(std::io::stdin().lock(), max_line, &agent_ctx));
+    std::thread::spawn(move || agent_pump.run_agent_side(std::io::stdin(), max_line, &agent_ctx));
 
     let mut tasks = tokio::task::JoinSet::new();
     let mut listening = false;

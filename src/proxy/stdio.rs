@@ -7,7 +7,7 @@
 //! peer waiting on a line is never left behind a buffer. Nothing here ever
 //! writes to stdout except messages the core produced.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::{Clock, SystemClock};
@@ -29,13 +29,23 @@ pub enum Line {
 }
 
 pub struct LineReader<R> {
-    inner: R,
+    inner: BufReader<R>,
     max: usize,
 }
 
-impl<R: BufRead> LineReader<R> {
+impl<R: Read> LineReader<R> {
     pub fn new(inner: R, max: usize) -> LineReader<R> {
-        LineReader { inner, max }
+        LineReader::with_capacity(1 << 16, inner, max)
+    }
+
+    pub fn with_capacity(capacity: usize, inner: R, max: usize) -> LineReader<R> {
+        LineReader { inner: BufReader::with_capacity(capacity, inner), max }
+    }
+
+    /// More input is already read and waiting: the caller may defer flushing
+    /// its outputs (a pipelining peer gets them in one write, not one each).
+    pub fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
     }
 
     /// The next non-empty line without its `\n` (and `\r`), or `None` at EOF.
@@ -86,9 +96,14 @@ impl<R: BufRead> LineReader<R> {
 
 /// Writes one message as one line and flushes. Errors mean the peer is gone.
 pub fn write_line(w: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
-    w.write_all(bytes)?;
-    w.write_all(b"\n")?;
+    write_message(w, bytes)?;
     w.flush()
+}
+
+/// Writes one message as one line, leaving the flush to the caller.
+pub fn write_message(w: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
+    w.write_all(bytes)?;
+    w.write_all(b"\n")
 }
 
 /// The JSON-RPC error the agent gets for a line over the guard (it is not forwarded).
@@ -103,7 +118,9 @@ pub fn too_long_error(len: usize, max: usize) -> Vec<u8> {
 
 /// Where `ToUpstream` messages go: a child's stdin, or an HTTP poster.
 pub trait UpstreamSink: Send {
+    /// Queues one message; it may wait in a buffer until [`UpstreamSink::flush`].
     fn send(&mut self, bytes: Vec<u8>);
+    fn flush(&mut self) {}
     /// The agent hung up: close the upstream's input.
     fn close(&mut self);
 }
@@ -114,6 +131,20 @@ pub trait UpstreamSink: Send {
 pub struct Pump {
     pub core: ProxyCore,
     pub audit: AuditLog,
+}
+
+/// Which sinks hold unflushed writes.
+#[derive(Clone, Copy, Default)]
+struct Dirty {
+    agent: bool,
+    upstream: bool,
+}
+
+impl std::ops::BitOrAssign for Dirty {
+    fn bitor_assign(&mut self, other: Dirty) {
+        self.agent |= other.agent;
+        self.upstream |= other.upstream;
+    }
 }
 
 /// The pump shared by the reader threads (agent side, upstream side, reload).
@@ -143,8 +174,9 @@ impl SharedPump {
         relock(&self.pump)
     }
 
-    /// Runs one core step under the core lock, then writes its outputs outside it.
-    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) {
+    /// Runs one core step under the core lock, then writes its outputs
+    /// outside it, unflushed; returns which sinks were written.
+    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> Dirty {
         let mut to_upstream = Vec::new();
         let mut to_agent = Vec::new();
         {
@@ -157,11 +189,12 @@ impl SharedPump {
                 }
             }
         }
+        let dirty = Dirty { agent: !to_agent.is_empty(), upstream: !to_upstream.is_empty() };
         if !to_agent.is_empty() {
             let mut agent = relock(&self.agent);
             for bytes in to_agent {
                 // A vanished agent is noticed by the reader on EOF; nothing to do here.
-                let _ = write_line(&mut *agent, &bytes);
+                let _ = write_message(&mut *agent, &bytes);
             }
         }
         if !to_upstream.is_empty() {
@@ -170,14 +203,28 @@ impl SharedPump {
                 upstream.send(bytes);
             }
         }
+        dirty
+    }
+
+    /// Flushes only the sinks this thread wrote to: flushing the other one
+    /// could wait on a writer blocked by a peer that waits on us.
+    fn flush_dirty(&self, dirty: &mut Dirty) {
+        if std::mem::take(&mut dirty.agent) {
+            let _ = relock(&self.agent).flush();
+        }
+        if std::mem::take(&mut dirty.upstream) {
+            relock(&self.upstream).flush();
+        }
     }
 
     pub fn from_agent(&self, bytes: &[u8], ctx: &CallContext) {
-        self.step(|core| core.from_agent(bytes, ctx, SystemClock.now()));
+        let mut dirty = self.step(|core| core.from_agent(bytes, ctx, SystemClock.now()));
+        self.flush_dirty(&mut dirty);
     }
 
     pub fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) {
-        self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now()));
+        let mut dirty = self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now()));
+        self.flush_dirty(&mut dirty);
     }
 
     pub fn to_agent(&self, bytes: &[u8]) {
@@ -185,11 +232,18 @@ impl SharedPump {
     }
 
     /// Reads agent lines until EOF, then closes the upstream's input.
-    pub fn run_agent_side<R: BufRead>(&self, input: R, max_line: usize, ctx: &CallContext) {
+    pub fn run_agent_side<R: Read>(&self, input: R, max_line: usize, ctx: &CallContext) {
         let mut reader = LineReader::new(input, max_line);
+        let mut dirty = Dirty::default();
         loop {
-            match reader.next_line() {
-                Ok(Some(Line::Message(line))) => self.from_agent(&line, ctx),
+            let line = reader.next_line();
+            match line {
+                Ok(Some(Line::Message(line))) => {
+                    dirty |= self.step(|core| core.from_agent(&line, ctx, SystemClock.now()));
+                    if !reader.has_buffered() {
+                        self.flush_dirty(&mut dirty);
+                    }
+                }
                 Ok(Some(Line::TooLong { len })) => {
                     eprintln!("gauntlet proxy: dropped an agent message of {len} bytes (limit {max_line})");
                     self.to_agent(&too_long_error(len, max_line));
@@ -201,15 +255,23 @@ impl SharedPump {
                 }
             }
         }
+        self.flush_dirty(&mut dirty);
         relock(&self.upstream).close();
     }
 
     /// Reads upstream lines until EOF.
-    pub fn run_upstream_side<R: BufRead>(&self, input: R, ctx: &CallContext) {
+    pub fn run_upstream_side<R: Read>(&self, input: R, ctx: &CallContext) {
         let mut reader = LineReader::new(input, UPSTREAM_MAX_LINE);
+        let mut dirty = Dirty::default();
         loop {
-            match reader.next_line() {
-                Ok(Some(Line::Message(line))) => self.from_upstream(&line, ctx),
+            let line = reader.next_line();
+            match line {
+                Ok(Some(Line::Message(line))) => {
+                    dirty |= self.step(|core| core.from_upstream(&line, ctx, SystemClock.now()));
+                    if !reader.has_buffered() {
+                        self.flush_dirty(&mut dirty);
+                    }
+                }
                 Ok(Some(Line::TooLong { len })) => {
                     eprintln!("gauntlet proxy: dropped an upstream message of {len} bytes (limit {UPSTREAM_MAX_LINE})");
                 }
@@ -220,6 +282,7 @@ impl SharedPump {
                 }
             }
         }
+        self.flush_dirty(&mut dirty);
     }
 }
 
@@ -228,7 +291,7 @@ mod tests {
     use super::*;
 
     fn lines(input: &[u8], max: usize) -> Vec<Line> {
-        let mut r = LineReader::new(io::BufReader::with_capacity(7, input), max);
+        let mut r = LineReader::with_capacity(7, input, max);
         let mut out = Vec::new();
         while let Some(l) = r.next_line().unwrap() {
             out.push(l);
