@@ -219,8 +219,7 @@ fn replay_direct(recordings: &[Recording], threads: usize) -> f64 {
 }
 
 fn count_calls(line: &[u8]) -> usize {
-    let needle = b"\"tools/call\"";
-    line.windows(needle.len()).filter(|w| w == needle).count()
+    String::from_utf8_lossy(line).matches("\"tools/call\"").count()
 }
 
 /// Runs the database with the proxy, then the baseline; returns the JSON report.
