@@ -52,7 +52,10 @@ pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<Scenari
         }
     }
     match &typed {
-        Ok(s) => problems.extend(check_targets(path, text, s, catalogue)),
+        Ok(s) => {
+            problems.extend(check_targets(path, text, s, catalogue));
+            problems.extend(check_raw_params(path, text, s));
+        }
         Err(e) => problems.push(e.clone()),
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -119,6 +122,44 @@ pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>
     Ok(problems)
 }
 
+/// The `params` members of `tools/call` the mock server knows; it rejects others with -32602.
+const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
+
+/// A wire trick that smuggles an extra `params` member only means something against a server
+/// that ignores unknown members (as the SDK servers do); the mock must be told to.
+fn check_raw_params(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError> {
+    if s.upstream.as_ref().and_then(|u| u.ignore_unknown_params) == Some(true) {
+        return Vec::new();
+    }
+    let steps = s.agent.steps.iter().chain(s.twin.iter().flat_map(|t| t.steps.iter()));
+    let mut unknown = BTreeSet::new();
+    for raw in steps.filter_map(|st| st.raw.as_deref()) {
+        let filled = raw.replace("{{id}}", "1").replace("{{args}}", "{}");
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&filled) else { continue };
+        let messages = match v {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for m in &messages {
+            if let Some(params) = m.get("params").and_then(|p| p.as_object()) {
+                unknown.extend(params.keys().filter(|k| !CALL_PARAMS.contains(&k.as_str())).cloned());
+            }
+        }
+    }
+    unknown
+        .into_iter()
+        .map(|k| {
+            ScenarioError::at_key(
+                path,
+                text,
+                "raw",
+                format!("the raw template sends `params` member `{k}`, which the mock server rejects with -32602"),
+                Some("SDK servers ignore unknown `params` members; add `upstream: {ignore_unknown_params: true}` so the mock does too".into()),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +198,18 @@ mod tests {
         let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].line, 8);
+    }
+
+    #[test]
+    fn smuggled_params_members_need_a_lenient_upstream() {
+        let raw = "    - calls: 5\n      raw: '{\"jsonrpc\":\"2.0\",\"id\":{{id}},\"method\":\"tools/call\",\"params\":{\"name\":\"{{name}}\",\"NAME\":0,\"arguments\":{{args}}}}'";
+        let t = GOOD.replace("    - calls: 5", raw);
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].message, "the raw template sends `params` member `NAME`, which the mock server rejects with -32602");
+        assert_eq!(p[0].line, 8);
+        let lenient = t.replace("agent:", "upstream: {ignore_unknown_params: true}\nagent:");
+        assert!(lint_text(Path::new("demo.yaml"), &lenient, &catalogue()).is_empty());
     }
 
     #[test]
