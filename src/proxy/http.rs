@@ -358,7 +358,7 @@ impl Front {
         (up, down)
     }
 
-    fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) -> Vec<Vec<u8>> {
+    fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext) -> Vec<Vec<u8>> {
         self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now())).1
     }
 }
@@ -479,7 +479,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
             Ok(resp) => relay(front, ctx, resp, denials).await,
             Err(e) => {
                 let mut answers = match id {
-                    Some(id) => front.from_upstream(&transport_error(&id, &e), &ctx),
+                    Some(id) => front.relay_upstream(&transport_error(&id, &e), &ctx),
                     None => Vec::new(),
                 };
                 answers.extend(denials);
@@ -496,12 +496,12 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
                 let mut got = Vec::new();
                 for_each_message(resp, |_, msg| got.push(msg)).await;
                 for msg in got {
-                    answers.extend(front.from_upstream(&msg, &ctx));
+                    answers.extend(front.relay_upstream(&msg, &ctx));
                 }
             }
             Err(e) => {
                 if let Some(id) = id {
-                    answers.extend(front.from_upstream(&transport_error(&id, &e), &ctx));
+                    answers.extend(front.relay_upstream(&transport_error(&id, &e), &ctx));
                 }
             }
         }
@@ -529,7 +529,7 @@ async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, de
         let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, Infallible>>();
         tokio::spawn(async move {
             for_each_message(resp, |id, msg| {
-                for out in front.from_upstream(&msg, &ctx) {
+                for out in front.relay_upstream(&msg, &ctx) {
                     let _ = tx.unbounded_send(Ok(sse_frame(id.as_deref(), &out)));
                 }
             })
@@ -549,7 +549,7 @@ async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, de
     let mut raw = Vec::new();
     for_each_message(resp, |_, msg| raw.push(msg)).await;
     for msg in raw {
-        answers.extend(front.from_upstream(&msg, &ctx));
+        answers.extend(front.relay_upstream(&msg, &ctx));
     }
     answers.extend(denials);
     let mut out = if answers.is_empty() {
