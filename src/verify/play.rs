@@ -69,6 +69,10 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp) -> Ob
 }
 
 fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
+    // Most replies are call results: only parse what can hold a tool list.
+    if !std::str::from_utf8(bytes).is_ok_and(|s| s.contains("\"tools\"")) {
+        return;
+    }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
     let items = match v {
         serde_json::Value::Array(a) => a,

@@ -136,9 +136,12 @@ pub fn policy_yaml() -> String {
     y
 }
 
-/// What one run of the system under test was sent, for the baseline replay.
+/// What one run of the system under test was sent, for the baseline replay: the server
+/// is rebuilt from its name and overrides then, so building it is timed in both phases.
 struct Recording {
-    spec: ServerSpec,
+    server: String,
+    upstream: Option<Upstream>,
+    target: String,
     sent: Vec<(Vec<u8>, CallContext, Timestamp)>,
 }
 
@@ -185,9 +188,14 @@ impl Bench for RecordingBench {
     }
 
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
-        let spec = self.inner.spec_for(server, upstream, target)?;
-        let system = self.inner.start_spec(spec.clone());
-        Ok(Box::new(Recorder { system, recording: Some(Recording { spec, sent: Vec::new() }), sink: self.sink.clone() }))
+        let system = self.inner.start(server, upstream, target)?;
+        let recording = Recording {
+            server: server.to_string(),
+            upstream: upstream.cloned(),
+            target: target.to_string(),
+            sent: Vec::new(),
+        };
+        Ok(Box::new(Recorder { system, recording: Some(recording), sink: self.sink.clone() }))
     }
 
     fn names(&self, tool: &str) -> bool {
@@ -200,22 +208,28 @@ impl Bench for RecordingBench {
 }
 
 /// Replays every recording into a fresh mock server, `threads` at a time; returns wall seconds.
-fn replay_direct(recordings: &[Recording], threads: usize) -> f64 {
+fn replay_direct(bench: &InProcessBench, recordings: &[Recording], threads: usize) -> Result<f64, String> {
     let started = Instant::now();
     let chunk = recordings.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
-        for part in recordings.chunks(chunk) {
-            scope.spawn(move || {
-                for r in part {
-                    let mut server = MockServer::from_spec(r.spec.clone());
-                    for (line, ctx, now) in &r.sent {
-                        server.handle(line, ctx, *now);
+        let workers: Vec<_> = recordings
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<(), String> {
+                    for r in part {
+                        let spec = bench.spec_for(&r.server, r.upstream.as_ref(), &r.target)?;
+                        let mut server = MockServer::from_spec(spec);
+                        for (line, ctx, now) in &r.sent {
+                            server.handle(line, ctx, *now);
+                        }
                     }
-                }
-            });
-        }
-    });
-    started.elapsed().as_secs_f64()
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().map_err(|_| "a baseline thread panicked".to_string())?)
+    })?;
+    Ok(started.elapsed().as_secs_f64())
 }
 
 fn count_calls(line: &[u8]) -> usize {
@@ -245,11 +259,11 @@ pub fn measure(args: &Args) -> Result<Value, String> {
     let outcomes = verify::run(&bench, &scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {})?;
     let wall = started.elapsed().as_secs_f64();
 
-    drop(bench);
+    let RecordingBench { inner, sink: _ } = bench;
     let recordings = std::mem::take(&mut *sink.lock().map_err(|_| "a verifier thread panicked".to_string())?);
     let messages: usize = recordings.iter().map(|r| r.sent.len()).sum();
     let calls: usize = recordings.iter().flat_map(|r| r.sent.iter()).map(|(l, _, _)| count_calls(l)).sum();
-    let baseline = replay_direct(&recordings, threads);
+    let baseline = replay_direct(&inner, &recordings, threads)?;
     let runs = outcomes.iter().filter(|o| o.tool != "-").count();
     let summary = Summary::of(&outcomes);
     Ok(json!({
