@@ -35,7 +35,7 @@ pub fn generate(gen: Generator, schema: &Value, rng: &mut ChaCha8Rng) -> Value {
         Generator::Empty => json!({}),
         Generator::Valid => valid(schema, rng, false),
         Generator::Boundary => valid(schema, rng, true),
-        Generator::TypeConfused => mutate(schema, rng, |v, rng| confuse(v, rng)),
+        Generator::TypeConfused => mutate(schema, rng, confuse),
         Generator::Missing => {
             let mut obj = as_object(valid(schema, rng, false));
             let required = required(schema);

@@ -305,7 +305,7 @@ fn judge(
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(twin) = &s.twin {
-        match run_twin(bench, s, tool, twin, reqs, seed, &target.decoy, blocked) {
+        match run_twin(bench, s, tool, twin, reqs, seed, blocked) {
             Ok(Some(t)) => {
                 if t.reached < t.attempted {
                     out.verdict = Verdict::OverBlocking;
@@ -346,7 +346,6 @@ fn run_twin(
     twin: &crate::scenario::Twin,
     reqs: &Requirements,
     seed: u64,
-    decoy: &str,
     blocked: &BTreeMap<String, bool>,
 ) -> Result<Option<TwinResult>, String> {
     // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
@@ -364,7 +363,7 @@ fn run_twin(
     }
     let target = Target {
         tool: tt,
-        decoy: decoy.to_string(),
+        decoy: decoy_for(bench, tt, blocked),
         per_call_cap: req.max_amount_per_call,
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
     };

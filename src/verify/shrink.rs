@@ -11,7 +11,7 @@ pub fn shrink<T: Clone>(items: Vec<T>, budget: usize, mut still_fails: impl FnMu
     let mut runs = 0usize;
     while current.len() > 1 && runs < budget {
         let chunk = current.len().div_ceil(parts);
-        let mut reduced = false;
+        let mut reduced = None;
         for i in 0..parts {
             let start = i * chunk;
             if start >= current.len() || runs >= budget {
@@ -24,17 +24,17 @@ pub fn shrink<T: Clone>(items: Vec<T>, budget: usize, mut still_fails: impl FnMu
             }
             runs += 1;
             if still_fails(&candidate) {
-                current = candidate;
-                parts = (parts - 1).max(2);
-                reduced = true;
+                reduced = Some(candidate);
                 break;
             }
         }
-        if !reduced {
-            if parts >= current.len() {
-                break;
+        match reduced {
+            Some(smaller) => {
+                current = smaller;
+                parts = (parts - 1).max(2);
             }
-            parts = (parts * 2).min(current.len());
+            None if parts >= current.len() => break,
+            None => parts = (parts * 2).min(current.len()),
         }
     }
     current
