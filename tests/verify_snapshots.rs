@@ -153,3 +153,29 @@ fn stripe_per_call_caps_hold_and_negative_amounts_breach() {
     let split = find(&r, "spend-split", "create_charge");
     assert_eq!((split.verdict, split.observed.as_str()), (Verdict::Breached, "500000 spent in 1d"));
 }
+
+/// G-1/G-2 (semantics §7): Intercept's Go decoder forwards a call with a decoy `NAME: 0`
+/// unevaluated and evaluates the last case-variant `Name` (an allowed read tool), while the
+/// SDK-like mock runs the exact-case `name`: the hidden tool is reached. Strict closes both.
+#[test]
+fn wire_tricks_reach_the_hidden_tool_under_intercept_and_hold_under_strict() {
+    let run = |profile: Option<gauntlet::profile::Profile>| {
+        let mut a = args("examples/aksjah-hardened.yaml", &[]);
+        a.only = vec!["wire-case-variant-keys".into(), "wire-type-error".into()];
+        a.profile = profile;
+        build_report(&a, false).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let tool = "WizCommerce Open API_DeleteCustomer";
+    let intercept = run(None);
+    for id in ["wire-case-variant-keys", "wire-type-error"] {
+        let o = find(&intercept, id, tool);
+        assert_eq!((o.verdict, o.finding, o.reached), (Verdict::Breached, Some(Finding::Proxy), 3), "{id}");
+    }
+    let case = &find(&intercept, "wire-case-variant-keys", tool).trace[0];
+    assert!(case.contains(r#""name":"WizCommerce Open API_DeleteCustomer","Name":"WizCommerce Open API_GetCustomers""#), "{case}");
+    let strict = run(Some(gauntlet::profile::Profile::Strict));
+    for id in ["wire-case-variant-keys", "wire-type-error"] {
+        let o = find(&strict, id, tool);
+        assert_eq!((o.verdict, o.reached), (Verdict::Held, 0), "{id}");
+    }
+}
