@@ -210,7 +210,7 @@ fn could_not_run_is_exit_2_with_a_clear_message() {
     let dir = TempDir::new().unwrap();
     could_not_run(
         &["verify", "examples/no-such-policy.yaml"],
-        "examples/no-such-policy.yaml:0:0: cannot read the policy file",
+        "examples/no-such-policy.yaml: cannot read the policy file",
     );
 
     let no_dir = dir.path().join("absent");
