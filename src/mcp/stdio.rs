@@ -27,13 +27,15 @@ pub enum Frame {
     TooLong { length: usize },
 }
 
-/// Reads frames from a buffered byte stream.
+/// Reads frames from a buffered byte stream: a tokio one with
+/// [`LineReader::next_frame`], a blocking `std` one with
+/// [`LineReader::next_frame_blocking`]; both split lines the same way.
 pub struct LineReader<R> {
     inner: R,
     max: usize,
 }
 
-impl<R: AsyncBufRead + Unpin> LineReader<R> {
+impl<R> LineReader<R> {
     pub fn new(inner: R) -> Self {
         LineReader {
             inner,
@@ -44,50 +46,108 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     pub fn with_max(inner: R, max: usize) -> Self {
         LineReader { inner, max }
     }
+}
 
+/// One line being read: its kept bytes, its full length, whether it ended.
+#[derive(Default)]
+struct Partial {
+    line: Vec<u8>,
+    length: usize,
+    saw_any: bool,
+    ended: bool,
+}
+
+impl Partial {
+    /// Takes this line's bytes from what is buffered (empty at end of
+    /// stream); returns how many bytes to consume.
+    fn feed(&mut self, buf: &[u8], max: usize) -> usize {
+        if buf.is_empty() {
+            self.ended = true;
+            return 0;
+        }
+        self.saw_any = true;
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        self.length += chunk.len();
+        if self.length <= max {
+            self.line.extend_from_slice(chunk);
+        } else {
+            self.line = Vec::new();
+        }
+        self.ended = done.is_some();
+        done.unwrap_or(buf.len())
+    }
+
+    /// `Err(())` at end of stream, `Ok(None)` for a blank line.
+    fn into_frame(mut self, max: usize) -> Result<Option<Frame>, ()> {
+        if !self.saw_any {
+            return Err(());
+        }
+        if self.length > max {
+            return Ok(Some(Frame::TooLong {
+                length: self.length,
+            }));
+        }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        if self.line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        Ok(Some(Frame::Line(self.line)))
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// The next non-blank line, `None` at end of stream. A last line without
     /// a newline still counts.
     pub async fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            let mut line = Vec::new();
-            let mut length = 0usize;
-            let mut saw_any = false;
-            loop {
+            let mut partial = Partial::default();
+            while !partial.ended {
                 let buf = self.inner.fill_buf().await?;
-                if buf.is_empty() {
-                    break;
-                }
-                saw_any = true;
-                let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => (&buf[..i], Some(i + 1)),
-                    None => (buf, None),
-                };
-                length += chunk.len();
-                if length <= self.max {
-                    line.extend_from_slice(chunk);
-                } else {
-                    line = Vec::new();
-                }
-                let used = done.unwrap_or(buf.len());
+                let used = partial.feed(buf, self.max);
                 self.inner.consume(used);
-                if done.is_some() {
-                    break;
-                }
             }
-            if !saw_any {
-                return Ok(None);
+            match partial.into_frame(self.max) {
+                Err(()) => return Ok(None),
+                Ok(None) => continue,
+                Ok(Some(frame)) => return Ok(Some(frame)),
             }
-            if length > self.max {
-                return Ok(Some(Frame::TooLong { length }));
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Ok(Some(Frame::Line(line)));
         }
+    }
+}
+
+impl<R: io::BufRead> LineReader<R> {
+    /// [`LineReader::next_frame`] for a blocking reader (the proxy's threads).
+    pub fn next_frame_blocking(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            let mut partial = Partial::default();
+            while !partial.ended {
+                let buf = match self.inner.fill_buf() {
+                    Ok(buf) => buf,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                let used = partial.feed(buf, self.max);
+                self.inner.consume(used);
+            }
+            match partial.into_frame(self.max) {
+                Err(()) => return Ok(None),
+                Ok(None) => continue,
+                Ok(Some(frame)) => return Ok(Some(frame)),
+            }
+        }
+    }
+}
+
+impl<R: io::Read> LineReader<io::BufReader<R>> {
+    /// More input is already read and waiting: the caller may defer flushing
+    /// its outputs (a pipelining peer gets them in one write, not one each).
+    pub fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
     }
 }
 
@@ -222,6 +282,62 @@ mod tests {
             frames(&[b'y'; 10], 10).await,
             vec![Frame::Line(vec![b'y'; 10])]
         );
+    }
+
+    fn frames_blocking(input: &[u8], max: usize) -> Vec<Frame> {
+        let mut r = LineReader::with_max(io::BufReader::with_capacity(7, input), max);
+        let mut out = Vec::new();
+        while let Some(f) = r.next_frame_blocking().unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    #[test]
+    fn blocking_reader_splits_lines_and_skips_blank_ones() {
+        assert_eq!(
+            frames_blocking(b"{\"a\":1}\r\n\n  \n{\"b\":2}", 100),
+            vec![
+                Frame::Line(b"{\"a\":1}".to_vec()),
+                Frame::Line(b"{\"b\":2}".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn blocking_reader_skips_an_over_long_line_and_resynchronises() {
+        let mut input = vec![b'x'; 50];
+        input.extend_from_slice(b"\n{\"ok\":true}\n");
+        assert_eq!(
+            frames_blocking(&input, 20),
+            vec![
+                Frame::TooLong { length: 50 },
+                Frame::Line(b"{\"ok\":true}".to_vec())
+            ]
+        );
+        assert_eq!(
+            frames_blocking(&[b'y'; 21], 20),
+            vec![Frame::TooLong { length: 21 }]
+        );
+        assert_eq!(
+            frames_blocking(&[b'y'; 20], 20),
+            vec![Frame::Line(vec![b'y'; 20])]
+        );
+    }
+
+    #[test]
+    fn has_buffered_says_whether_a_pipelined_line_is_waiting() {
+        let mut r = LineReader::with_max(io::BufReader::new(&b"a\nb\n"[..]), 10);
+        assert_eq!(
+            r.next_frame_blocking().unwrap(),
+            Some(Frame::Line(b"a".to_vec()))
+        );
+        assert!(r.has_buffered());
+        assert_eq!(
+            r.next_frame_blocking().unwrap(),
+            Some(Frame::Line(b"b".to_vec()))
+        );
+        assert!(!r.has_buffered());
     }
 
     #[tokio::test]

@@ -1,98 +1,26 @@
 //! Newline-delimited framing for the stdio adapters, and the shared pump
 //! that feeds lines through the core and writes its outputs.
 //!
-//! The reader has a max-line-length guard: an over-long line is skipped up to
-//! its newline (the rest of the stream stays in sync) and reported, never
-//! buffered whole. Writers add exactly one `\n` per message and flush, so a
+//! Lines are read by [`crate::mcp::stdio::LineReader`], whose max-length
+//! guard skips an over-long line up to its newline (the rest of the stream
+//! stays in sync) and reports it, never buffering it whole. Writers add exactly one `\n` per message and flush, so a
 //! peer waiting on a line is never left behind a buffer. Nothing here ever
 //! writes to stdout except messages the core produced.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
+use crate::mcp::stdio::{Frame, LineReader, MAX_LINE};
 
 use super::auditlog::AuditLog;
 use super::core::{Output, ProxyCore};
 
-/// Longest agent line accepted by default (4 MiB).
-pub const DEFAULT_MAX_LINE: usize = 4 << 20;
+/// Longest agent line accepted by default: the wire's own limit (4 MiB).
+pub const DEFAULT_MAX_LINE: usize = MAX_LINE;
 /// Upstreams may send large `tools/list` pages; their guard is looser.
 pub const UPSTREAM_MAX_LINE: usize = 64 << 20;
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Line {
-    Message(Vec<u8>),
-    /// A line longer than the guard; its bytes were discarded.
-    TooLong { len: usize },
-}
-
-pub struct LineReader<R> {
-    inner: BufReader<R>,
-    max: usize,
-}
-
-impl<R: Read> LineReader<R> {
-    pub fn new(inner: R, max: usize) -> LineReader<R> {
-        LineReader::with_capacity(1 << 16, inner, max)
-    }
-
-    pub fn with_capacity(capacity: usize, inner: R, max: usize) -> LineReader<R> {
-        LineReader { inner: BufReader::with_capacity(capacity, inner), max }
-    }
-
-    /// More input is already read and waiting: the caller may defer flushing
-    /// its outputs (a pipelining peer gets them in one write, not one each).
-    pub fn has_buffered(&self) -> bool {
-        !self.inner.buffer().is_empty()
-    }
-
-    /// The next non-empty line without its `\n` (and `\r`), or `None` at EOF.
-    pub fn next_line(&mut self) -> io::Result<Option<Line>> {
-        loop {
-            let mut buf = Vec::new();
-            let mut len = 0usize;
-            let mut saw_any = false;
-            loop {
-                let chunk = match self.inner.fill_buf() {
-                    Ok(c) => c,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                if chunk.is_empty() {
-                    break;
-                }
-                saw_any = true;
-                let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-                    Some(i) => (i, true),
-                    None => (chunk.len(), false),
-                };
-                len += take;
-                if len <= self.max {
-                    buf.extend_from_slice(&chunk[..take]);
-                }
-                self.inner.consume(if done { take + 1 } else { take });
-                if done {
-                    break;
-                }
-            }
-            if !saw_any {
-                return Ok(None);
-            }
-            if len > self.max {
-                return Ok(Some(Line::TooLong { len }));
-            }
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            return Ok(Some(Line::Message(buf)));
-        }
-    }
-}
 
 /// Writes one message as one line and flushes. Errors mean the peer is gone.
 pub fn write_line(w: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
@@ -233,18 +161,18 @@ impl SharedPump {
 
     /// Reads agent lines until EOF, then closes the upstream's input.
     pub fn run_agent_side<R: Read>(&self, input: R, max_line: usize, ctx: &CallContext) {
-        let mut reader = LineReader::new(input, max_line);
+        let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), max_line);
         let mut dirty = Dirty::default();
         loop {
-            let line = reader.next_line();
+            let line = reader.next_frame_blocking();
             match line {
-                Ok(Some(Line::Message(line))) => {
+                Ok(Some(Frame::Line(line))) => {
                     dirty |= self.step(|core| core.from_agent(&line, ctx, SystemClock.now()));
                     if !reader.has_buffered() {
                         self.flush_dirty(&mut dirty);
                     }
                 }
-                Ok(Some(Line::TooLong { len })) => {
+                Ok(Some(Frame::TooLong { length: len })) => {
                     eprintln!("gauntlet proxy: dropped an agent message of {len} bytes (limit {max_line})");
                     self.to_agent(&too_long_error(len, max_line));
                 }
@@ -261,18 +189,18 @@ impl SharedPump {
 
     /// Reads upstream lines until EOF.
     pub fn run_upstream_side<R: Read>(&self, input: R, ctx: &CallContext) {
-        let mut reader = LineReader::new(input, UPSTREAM_MAX_LINE);
+        let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), UPSTREAM_MAX_LINE);
         let mut dirty = Dirty::default();
         loop {
-            let line = reader.next_line();
+            let line = reader.next_frame_blocking();
             match line {
-                Ok(Some(Line::Message(line))) => {
+                Ok(Some(Frame::Line(line))) => {
                     dirty |= self.step(|core| core.from_upstream(&line, ctx, SystemClock.now()));
                     if !reader.has_buffered() {
                         self.flush_dirty(&mut dirty);
                     }
                 }
-                Ok(Some(Line::TooLong { len })) => {
+                Ok(Some(Frame::TooLong { length: len })) => {
                     eprintln!("gauntlet proxy: dropped an upstream message of {len} bytes (limit {UPSTREAM_MAX_LINE})");
                 }
                 Ok(None) => break,
@@ -289,32 +217,6 @@ impl SharedPump {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines(input: &[u8], max: usize) -> Vec<Line> {
-        let mut r = LineReader::with_capacity(7, input, max);
-        let mut out = Vec::new();
-        while let Some(l) = r.next_line().unwrap() {
-            out.push(l);
-        }
-        out
-    }
-
-    #[test]
-    fn splits_lines_and_skips_blank_ones() {
-        assert_eq!(
-            lines(b"{\"a\":1}\r\n\n  \n{\"b\":2}", 100),
-            vec![Line::Message(b"{\"a\":1}".to_vec()), Line::Message(b"{\"b\":2}".to_vec())]
-        );
-    }
-
-    #[test]
-    fn over_long_line_is_skipped_and_the_stream_resynchronises() {
-        let mut input = vec![b'x'; 50];
-        input.extend_from_slice(b"\n{\"ok\":true}\n");
-        assert_eq!(lines(&input, 20), vec![Line::TooLong { len: 50 }, Line::Message(b"{\"ok\":true}".to_vec())]);
-        assert_eq!(lines(&[b'y'; 21], 20), vec![Line::TooLong { len: 21 }]);
-        assert_eq!(lines(&[b'y'; 20], 20), vec![Line::Message(vec![b'y'; 20])]);
-    }
 
     #[test]
     fn too_long_error_is_a_json_rpc_error_with_null_id() {
