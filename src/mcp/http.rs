@@ -396,6 +396,10 @@ pub struct HttpReply {
 pub enum HttpClientError {
     #[error("invalid upstream URL `{0}`")]
     Url(String),
+    #[error("invalid upstream URL `{url}`: {reason}")]
+    UrlSyntax { url: String, reason: String },
+    #[error("unsupported upstream URL `{0}`: only `http://` upstreams are supported")]
+    Scheme(String),
     #[error("could not reach the upstream: {0}")]
     Connect(String),
     #[error("could not read the upstream's answer: {0}")]
@@ -414,11 +418,15 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(url: &str) -> Result<HttpClient, HttpClientError> {
-        let uri: axum::http::Uri = url
-            .parse()
-            .map_err(|_| HttpClientError::Url(url.to_string()))?;
+        let uri: axum::http::Uri =
+            url.parse().map_err(
+                |e: axum::http::uri::InvalidUri| HttpClientError::UrlSyntax {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                },
+            )?;
         if uri.scheme_str() != Some("http") {
-            return Err(HttpClientError::Url(url.to_string()));
+            return Err(HttpClientError::Scheme(url.to_string()));
         }
         let inner =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -454,16 +462,45 @@ impl HttpClient {
         Ok(self.send(req).await?.status)
     }
 
+    /// Sends `method` with exactly `headers` (nothing added) and returns the
+    /// response unread, for callers that stream its body (the proxy relays
+    /// SSE events as they come).
+    pub async fn open(
+        &self,
+        method: axum::http::Method,
+        body: Vec<u8>,
+        headers: &HeaderMap,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, HttpClientError> {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri(self.url.clone());
+        if let Some(h) = req.headers_mut() {
+            for (name, value) in headers {
+                h.insert(name, value.clone());
+            }
+        }
+        let req = req
+            .body(http_body_util::Full::new(Bytes::from(body)))
+            .map_err(|e| HttpClientError::Url(e.to_string()))?;
+        self.request(req).await
+    }
+
+    async fn request(
+        &self,
+        req: axum::http::Request<http_body_util::Full<Bytes>>,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, HttpClientError> {
+        self.inner
+            .request(req)
+            .await
+            .map_err(|e| HttpClientError::Connect(e.to_string()))
+    }
+
     async fn send(
         &self,
         req: axum::http::Request<http_body_util::Full<Bytes>>,
     ) -> Result<HttpReply, HttpClientError> {
         use http_body_util::BodyExt;
-        let resp = self
-            .inner
-            .request(req)
-            .await
-            .map_err(|e| HttpClientError::Connect(e.to_string()))?;
+        let resp = self.request(req).await?;
         let status = resp.status().as_u16();
         let session_id = header_str(resp.headers(), SESSION_HEADER).map(str::to_string);
         let is_sse = header_str(resp.headers(), "content-type")
@@ -490,26 +527,85 @@ impl HttpClient {
 }
 
 /// The `data` of each SSE event (multi-line data joined with `\n`); events
-/// without data (priming events, comments) are skipped.
+/// without data (priming events, comments) are skipped. A last event without
+/// its blank line still counts.
 pub fn sse_data(text: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut data: Vec<&str> = Vec::new();
-    for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        if line.is_empty() {
-            let joined = data.join("\n");
-            if !joined.is_empty() {
-                out.push(joined.into_bytes());
+    let mut parser = SseParser::default();
+    let mut events = parser.push(text.as_bytes());
+    events.extend(parser.finish());
+    events
+        .into_iter()
+        .filter(|ev| !ev.data.is_empty())
+        .map(|ev| ev.data.into_bytes())
+        .collect()
+}
+
+/// One SSE event that carried at least one `data` line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub data: String,
+}
+
+/// Incremental `text/event-stream` parsing: feed body chunks as they come,
+/// get each complete event (its `data` lines joined with `\n`, its `id`).
+#[derive(Default)]
+pub struct SseParser {
+    /// Bytes after the last complete line.
+    rest: Vec<u8>,
+    data: Vec<String>,
+    id: Option<String>,
+}
+
+impl SseParser {
+    /// The events completed by `chunk`; an event ends at a blank line (`\n`
+    /// or `\r\n` line ends).
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.rest.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        let mut start = 0;
+        while let Some(i) = self.rest[start..].iter().position(|&b| b == b'\n') {
+            let end = start + i;
+            let line = self.rest[start..end]
+                .strip_suffix(b"\r")
+                .unwrap_or(&self.rest[start..end]);
+            let line = String::from_utf8_lossy(line).into_owned();
+            start = end + 1;
+            if line.is_empty() {
+                events.extend(self.dispatch());
+                continue;
             }
-            data.clear();
-        } else if let Some(d) = line.strip_prefix("data:") {
-            data.push(d.strip_prefix(' ').unwrap_or(d));
+            let (field, value) = line.split_once(':').unwrap_or((&line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "data" => self.data.push(value.to_string()),
+                "id" => self.id = Some(value.to_string()),
+                _ => {}
+            }
         }
+        self.rest.drain(..start);
+        events
     }
-    let joined = data.join("\n");
-    if !joined.is_empty() {
-        out.push(joined.into_bytes());
+
+    /// The end of the stream: an event still waiting for its blank line.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        if !self.rest.is_empty() {
+            let mut last = self.push(b"\n");
+            if let Some(ev) = last.pop() {
+                return Some(ev);
+            }
+        }
+        self.dispatch()
     }
-    out
+
+    fn dispatch(&mut self) -> Option<SseEvent> {
+        let id = self.id.take();
+        if self.data.is_empty() {
+            return None;
+        }
+        let data = std::mem::take(&mut self.data).join("\n");
+        Some(SseEvent { id, data })
+    }
 }
 
 #[cfg(test)]

@@ -15,16 +15,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Response, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
+use crate::mcp::http::{HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
 use crate::profile::Profile;
 
 use super::auditlog::AuditLog;
@@ -32,8 +30,6 @@ use super::core::{Output, ProxyCore};
 use super::grants::Grants;
 use super::stdio::{SharedPump, UpstreamSink};
 
-const SESSION: &str = "mcp-session-id";
-const PROTOCOL: &str = "mcp-protocol-version";
 const LAST_EVENT_ID: &str = "last-event-id";
 const BOTH_TYPES: &str = "application/json, text/event-stream";
 
@@ -45,54 +41,6 @@ pub struct HttpConfig {
     pub max_line: usize,
     /// The policy file to watch for hot reload, with its profile.
     pub policy: Option<(PathBuf, Profile)>,
-}
-
-/// Incremental `text/event-stream` parsing: the `data` of each event, with its `id`.
-#[derive(Default)]
-pub struct SseParser {
-    buf: Vec<u8>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub struct SseEvent {
-    pub id: Option<String>,
-    pub data: String,
-}
-
-impl SseParser {
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
-        self.buf.extend_from_slice(chunk);
-        let mut events = Vec::new();
-        while let Some((end, sep)) = find_event_end(&self.buf) {
-            let block: Vec<u8> = self.buf.drain(..end + sep).collect();
-            let text = String::from_utf8_lossy(&block[..end]);
-            let mut data: Vec<&str> = Vec::new();
-            let mut id = None;
-            for line in text.lines() {
-                let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                let value = value.strip_prefix(' ').unwrap_or(value);
-                match field {
-                    "data" => data.push(value),
-                    "id" => id = Some(value.to_string()),
-                    _ => {}
-                }
-            }
-            if !data.is_empty() {
-                events.push(SseEvent { id, data: data.join("\n") });
-            }
-        }
-        events
-    }
-}
-
-/// The end of the first complete event (index, separator length).
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
 }
 
 fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
@@ -140,8 +88,7 @@ fn negotiated_version(bytes: &[u8]) -> Option<String> {
 /// The upstream MCP endpoint and what this proxy learnt about its session.
 #[derive(Clone)]
 struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
+    client: HttpClient,
     /// Used by the bridge only: the front passes each agent's session through.
     session: Arc<Mutex<Option<String>>>,
     version: Arc<Mutex<Option<String>>>,
@@ -149,27 +96,18 @@ struct Upstream {
 
 impl Upstream {
     fn new(url: &str) -> Result<Upstream, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("invalid upstream URL `{url}`: {e}"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(format!("unsupported upstream URL `{url}`: only `http://` upstreams are supported"));
-        }
         Ok(Upstream {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            uri,
+            client: HttpClient::new(url).map_err(|e| e.to_string())?,
             session: Arc::new(Mutex::new(None)),
             version: Arc::new(Mutex::new(None)),
         })
     }
 
     async fn request(&self, method: Method, body: Vec<u8>, headers: &HeaderMap) -> Result<Response<Incoming>, String> {
-        let mut req = Request::builder().method(method).uri(self.uri.clone());
-        if let Some(h) = req.headers_mut() {
-            for (name, value) in headers {
-                h.insert(name, value.clone());
-            }
-        }
-        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
-        self.client.request(req).await.map_err(|e| format!("upstream unreachable: {e}"))
+        self.client.open(method, body, headers).await.map_err(|e| match e {
+            HttpClientError::Connect(e) => format!("upstream unreachable: {e}"),
+            e => e.to_string(),
+        })
     }
 
     /// Headers for the bridge, from what it learnt.
@@ -627,20 +565,6 @@ pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_events_split_across_chunks() {
-        let mut p = SseParser::default();
-        assert!(p.push(b"event: message\nid: 7\nda").is_empty());
-        let evs = p.push(b"ta: {\"a\":1}\n\n: comment\n\ndata: x\r\ndata: y\r\n\r\n");
-        assert_eq!(
-            evs,
-            vec![
-                SseEvent { id: Some("7".into()), data: "{\"a\":1}".into() },
-                SseEvent { id: None, data: "x\ny".into() },
-            ]
-        );
-    }
 
     #[test]
     fn origin_check_allows_only_loopback() {

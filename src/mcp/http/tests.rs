@@ -216,3 +216,37 @@ fn sse_parsing_skips_priming_events_and_joins_lines() {
         vec![b"{\"a\":\n1}".to_vec(), b"{}".to_vec()]
     );
 }
+
+#[test]
+fn sse_events_split_across_chunks() {
+    let mut p = SseParser::default();
+    assert!(p.push(b"event: message\nid: 7\nda").is_empty());
+    let evs = p.push(b"ta: {\"a\":1}\n\n: comment\n\ndata: x\r\ndata: y\r\n\r\n");
+    assert_eq!(
+        evs,
+        vec![
+            SseEvent {
+                id: Some("7".into()),
+                data: "{\"a\":1}".into()
+            },
+            SseEvent {
+                id: None,
+                data: "x\ny".into()
+            },
+        ]
+    );
+    assert_eq!(p.finish(), None);
+}
+
+#[test]
+fn sse_parser_holds_an_unterminated_event_until_finish() {
+    let mut p = SseParser::default();
+    assert!(p.push(b"id: 3\ndata: {}").is_empty());
+    assert_eq!(
+        p.finish(),
+        Some(SseEvent {
+            id: Some("3".into()),
+            data: "{}".into()
+        })
+    );
+}
