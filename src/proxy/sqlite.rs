@@ -265,6 +265,7 @@ pub fn with_fail_mode(store: Box<dyn CounterStore>, mode: FailMode) -> Box<dyn C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::store::FailClosedStore;
 
     fn key(k: &str, p: Option<&str>) -> CounterKey {
         CounterKey { key: k.into(), partition: p.map(String::from) }
@@ -355,30 +356,14 @@ mod tests {
         assert_eq!(s.read(&key("t.c", None), now).unwrap(), 30);
     }
 
-    struct Broken;
-    impl CounterStore for Broken {
-        fn read(&mut self, _: &CounterKey, _: Timestamp) -> Result<i64, StoreError> {
-            Err(StoreError("down".into()))
-        }
-        fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<bool, StoreError> {
-            Err(StoreError("down".into()))
-        }
-        fn rollback(&mut self, _: &CounterKey, _: i64) -> Result<(), StoreError> {
-            Err(StoreError("down".into()))
-        }
-        fn entries(&self) -> Vec<(CounterKey, i64)> {
-            Vec::new()
-        }
-    }
-
     #[test]
     fn fail_modes() {
         let k = key("t.c", None);
         let now = Timestamp::from_secs(T0);
-        let mut closed = with_fail_mode(Box::new(Broken), FailMode::Closed);
+        let mut closed = with_fail_mode(Box::new(FailClosedStore), FailMode::Closed);
         assert!(closed.read(&k, now).is_err());
         assert!(closed.reserve(&k, 1, 1, Window::Minute, now).is_err());
-        let mut open = with_fail_mode(Box::new(Broken), FailMode::Open);
+        let mut open = with_fail_mode(Box::new(FailClosedStore), FailMode::Open);
         assert_eq!(open.read(&k, now), Ok(0));
         assert_eq!(open.reserve(&k, 1, 1, Window::Minute, now), Ok(true));
         assert_eq!(open.rollback(&k, 1), Ok(()));
