@@ -48,25 +48,27 @@ impl<R> LineReader<R> {
     }
 }
 
-/// One line being read: its kept bytes, its full length, whether it ended.
+/// The next frame being read, across as many buffer fills as it takes.
 #[derive(Default)]
 struct Partial {
+    /// The current line's bytes, dropped once it is over the limit.
     line: Vec<u8>,
+    /// The current line's full length.
     length: usize,
-    saw_any: bool,
-    ended: bool,
+    /// `Some` once the frame is known: `Some(None)` is the end of the stream.
+    done: Option<Option<Frame>>,
 }
 
 impl Partial {
-    /// Takes this line's bytes from what is buffered (empty at end of
-    /// stream); returns how many bytes to consume.
+    /// Takes bytes from what is buffered (empty at end of stream); returns
+    /// how many to consume. Blank lines are skipped.
     fn feed(&mut self, buf: &[u8], max: usize) -> usize {
         if buf.is_empty() {
-            self.ended = true;
+            // A last line without a newline still counts.
+            self.done = Some(self.take_line(max));
             return 0;
         }
-        self.saw_any = true;
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+        let (chunk, used) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
         };
@@ -76,27 +78,30 @@ impl Partial {
         } else {
             self.line = Vec::new();
         }
-        self.ended = done.is_some();
-        done.unwrap_or(buf.len())
+        let Some(used) = used else {
+            return buf.len();
+        };
+        if let Some(frame) = self.take_line(max) {
+            self.done = Some(Some(frame));
+        }
+        used
     }
 
-    /// `Err(())` at end of stream, `Ok(None)` for a blank line.
-    fn into_frame(mut self, max: usize) -> Result<Option<Frame>, ()> {
-        if !self.saw_any {
-            return Err(());
+    /// The frame the line read so far makes (`None` when blank); the next
+    /// line starts empty.
+    fn take_line(&mut self, max: usize) -> Option<Frame> {
+        let length = std::mem::take(&mut self.length);
+        let mut line = std::mem::take(&mut self.line);
+        if length > max {
+            return Some(Frame::TooLong { length });
         }
-        if self.length > max {
-            return Ok(Some(Frame::TooLong {
-                length: self.length,
-            }));
+        if line.last() == Some(&b'\r') {
+            line.pop();
         }
-        if self.line.last() == Some(&b'\r') {
-            self.line.pop();
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
         }
-        if self.line.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        Ok(Some(Frame::Line(self.line)))
+        Some(Frame::Line(line))
     }
 }
 
@@ -104,17 +109,13 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// The next non-blank line, `None` at end of stream. A last line without
     /// a newline still counts.
     pub async fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        let mut next = Partial::default();
         loop {
-            let mut partial = Partial::default();
-            while !partial.ended {
-                let buf = self.inner.fill_buf().await?;
-                let used = partial.feed(buf, self.max);
-                self.inner.consume(used);
-            }
-            match partial.into_frame(self.max) {
-                Err(()) => return Ok(None),
-                Ok(None) => continue,
-                Ok(Some(frame)) => return Ok(Some(frame)),
+            let buf = self.inner.fill_buf().await?;
+            let used = next.feed(buf, self.max);
+            self.inner.consume(used);
+            if let Some(frame) = next.done.take() {
+                return Ok(frame);
             }
         }
     }
@@ -123,21 +124,17 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 impl<R: io::BufRead> LineReader<R> {
     /// [`LineReader::next_frame`] for a blocking reader (the proxy's threads).
     pub fn next_frame_blocking(&mut self) -> io::Result<Option<Frame>> {
+        let mut next = Partial::default();
         loop {
-            let mut partial = Partial::default();
-            while !partial.ended {
-                let buf = match self.inner.fill_buf() {
-                    Ok(buf) => buf,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                let used = partial.feed(buf, self.max);
-                self.inner.consume(used);
-            }
-            match partial.into_frame(self.max) {
-                Err(()) => return Ok(None),
-                Ok(None) => continue,
-                Ok(Some(frame)) => return Ok(Some(frame)),
+            let buf = match self.inner.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let used = next.feed(buf, self.max);
+            self.inner.consume(used);
+            if let Some(frame) = next.done.take() {
+                return Ok(frame);
             }
         }
     }
