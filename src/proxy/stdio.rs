@@ -161,51 +161,55 @@ impl SharedPump {
 
     /// Reads agent lines until EOF, then closes the upstream's input.
     pub fn run_agent_side<R: Read>(&self, input: R, max_line: usize, ctx: &CallContext) {
-        let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), max_line);
-        let mut dirty = Dirty::default();
-        loop {
-            let line = reader.next_frame_blocking();
-            match line {
-                Ok(Some(Frame::Line(line))) => {
-                    dirty |= self.step(|core| core.from_agent(&line, ctx, SystemClock.now()));
-                    if !reader.has_buffered() {
-                        self.flush_dirty(&mut dirty);
-                    }
-                }
-                Ok(Some(Frame::TooLong { length: len })) => {
-                    eprintln!("gauntlet proxy: dropped an agent message of {len} bytes (limit {max_line})");
-                    self.to_agent(&too_long_error(len, max_line));
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("gauntlet proxy: cannot read from the agent: {e}");
-                    break;
-                }
-            }
-        }
-        self.flush_dirty(&mut dirty);
+        self.run_side(
+            input,
+            max_line,
+            "agent",
+            |core, line| core.from_agent(line, ctx, SystemClock.now()),
+            |len| self.to_agent(&too_long_error(len, max_line)),
+        );
         relock(&self.upstream).close();
     }
 
     /// Reads upstream lines until EOF.
     pub fn run_upstream_side<R: Read>(&self, input: R, ctx: &CallContext) {
-        let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), UPSTREAM_MAX_LINE);
+        self.run_side(
+            input,
+            UPSTREAM_MAX_LINE,
+            "upstream",
+            |core, line| core.from_upstream(line, ctx, SystemClock.now()),
+            |_| {},
+        );
+    }
+
+    /// Feeds each line from the `who` side through `step` until EOF,
+    /// flushing once no more input is waiting; `too_long` answers a line
+    /// over `max_line`, which is dropped.
+    fn run_side<R: Read>(
+        &self,
+        input: R,
+        max_line: usize,
+        who: &str,
+        step: impl Fn(&mut ProxyCore, &[u8]) -> Vec<Output>,
+        too_long: impl Fn(usize),
+    ) {
+        let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), max_line);
         let mut dirty = Dirty::default();
         loop {
-            let line = reader.next_frame_blocking();
-            match line {
+            match reader.next_frame_blocking() {
                 Ok(Some(Frame::Line(line))) => {
-                    dirty |= self.step(|core| core.from_upstream(&line, ctx, SystemClock.now()));
+                    dirty |= self.step(|core| step(core, &line));
                     if !reader.has_buffered() {
                         self.flush_dirty(&mut dirty);
                     }
                 }
-                Ok(Some(Frame::TooLong { length: len })) => {
-                    eprintln!("gauntlet proxy: dropped an upstream message of {len} bytes (limit {UPSTREAM_MAX_LINE})");
+                Ok(Some(Frame::TooLong { length })) => {
+                    eprintln!("gauntlet proxy: dropped an {who} message of {length} bytes (limit {max_line})");
+                    too_long(length);
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    eprintln!("gauntlet proxy: cannot read from the upstream: {e}");
+                    eprintln!("gauntlet proxy: cannot read from the {who}: {e}");
                     break;
                 }
             }
