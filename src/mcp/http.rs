@@ -105,7 +105,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// True for an Origin on this machine (`http://localhost:…`, `http://127.0.0.1`, `http://[::1]`).
-fn origin_is_local(origin: &str) -> bool {
+pub fn origin_is_local(origin: &str) -> bool {
     let Some((_, rest)) = origin.split_once("://") else {
         return false;
     };
@@ -503,8 +503,7 @@ impl HttpClient {
         let resp = self.request(req).await?;
         let status = resp.status().as_u16();
         let session_id = header_str(resp.headers(), SESSION_HEADER).map(str::to_string);
-        let is_sse = header_str(resp.headers(), "content-type")
-            .is_some_and(|c| c.starts_with("text/event-stream"));
+        let is_sse = is_event_stream(resp.headers());
         let body = resp
             .into_body()
             .collect()
@@ -524,6 +523,11 @@ impl HttpClient {
             messages,
         })
     }
+}
+
+/// True when a response's body is an SSE stream.
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    header_str(headers, "content-type").is_some_and(|c| c.starts_with("text/event-stream"))
 }
 
 /// The `data` of each SSE event (multi-line data joined with `\n`); events

@@ -22,7 +22,7 @@ use hyper::{Method, Response, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
-use crate::mcp::http::{HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
+use crate::mcp::http::{is_event_stream, origin_is_local, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
 use crate::profile::Profile;
 
 use super::auditlog::AuditLog;
@@ -129,13 +129,9 @@ impl Upstream {
     }
 }
 
-fn is_sse(headers: &HeaderMap) -> bool {
-    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
-}
-
 /// Reads a response body as the messages it carries, calling `each` as they arrive.
 async fn for_each_message(resp: Response<Incoming>, mut each: impl FnMut(Option<String>, Vec<u8>)) {
-    let sse = is_sse(resp.headers());
+    let sse = is_event_stream(resp.headers());
     let mut body = resp.into_body();
     let mut parser = SseParser::default();
     let mut whole = Vec::new();
@@ -207,7 +203,7 @@ async fn bridge_one(upstream: Upstream, pump: SharedPump, ctx: CallContext, byte
 async fn bridge_listen(upstream: Upstream, pump: SharedPump, ctx: CallContext) {
     let headers = upstream.bridge_headers("text/event-stream");
     let Ok(resp) = upstream.request(Method::GET, Vec::new(), &headers).await else { return };
-    if resp.status() != StatusCode::OK || !is_sse(resp.headers()) {
+    if resp.status() != StatusCode::OK || !is_event_stream(resp.headers()) {
         return;
     }
     for_each_message(resp, |_, msg| pump.from_upstream(&msg, &ctx)).await;
@@ -334,10 +330,7 @@ fn join_messages(messages: &[Vec<u8>]) -> Vec<u8> {
 /// DNS-rebinding guard: a present Origin must be a loopback one.
 fn origin_allowed(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get("origin") else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    let host = origin.split("://").nth(1).unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    origin.to_str().is_ok_and(origin_is_local)
 }
 
 /// Headers the agent sent that the upstream should see (never `Authorization`).
@@ -463,7 +456,7 @@ async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, de
         session: ctx.session.clone().or_else(|| resp.headers().get(SESSION).and_then(|v| v.to_str().ok()).map(String::from)),
         ..ctx
     };
-    if is_sse(resp.headers()) {
+    if is_event_stream(resp.headers()) {
         let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, Infallible>>();
         tokio::spawn(async move {
             for_each_message(resp, |id, msg| {
