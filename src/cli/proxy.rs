@@ -141,13 +141,7 @@ fn run_child(args: &Args, core: ProxyCore, audit: AuditLog, profile: Profile) ->
         None
     } else {
         let target = pump.clone();
-        match reload::watch(&args.policy, profile, move |engine| target.lock().core.set_engine(engine)) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("gauntlet proxy: warning: hot reload is off: {e}");
-                None
-            }
-        }
+        reload::watch_or_warn(&args.policy, profile, move |engine| target.lock().core.set_engine(engine))
     };
     match child::serve(child_process, pump, &config) {
         // The child's status is ours; `Exit` only covers our own outcomes.

@@ -255,13 +255,7 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
 
 fn start_reload(config: &HttpConfig, pump: SharedPump) -> Option<super::reload::Reloader> {
     let (path, profile) = config.policy.clone()?;
-    match super::reload::watch(&path, profile, move |engine| pump.lock().core.set_engine(engine)) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            eprintln!("gauntlet proxy: warning: hot reload is off: {e}");
-            None
-        }
-    }
+    super::reload::watch_or_warn(&path, profile, move |engine| pump.lock().core.set_engine(engine))
 }
 
 // ---------------------------------------------------------------- the HTTP front
@@ -514,21 +508,12 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
         identity: config.identity,
         sessions: Mutex::new(HashMap::new()),
     });
-    let _reloader = match config.policy.clone() {
-        None => None,
-        Some((path, profile)) => {
-            let target = front.clone();
-            match super::reload::watch(&path, profile, move |engine| {
-                target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
-            }) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("gauntlet proxy: warning: hot reload is off: {e}");
-                    None
-                }
-            }
-        }
-    };
+    let _reloader = config.policy.clone().and_then(|(path, profile)| {
+        let target = front.clone();
+        super::reload::watch_or_warn(&path, profile, move |engine| {
+            target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
+        })
+    });
     let addr = listen_addr(&listen);
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;

@@ -33,6 +33,17 @@ pub struct Reloader {
     _watcher: notify::RecommendedWatcher,
 }
 
+/// [`watch`], or a warning and no reloading when the file cannot be watched:
+/// the proxy still serves with the policy it started with.
+pub fn watch_or_warn<F>(path: &Path, profile: Profile, apply: F) -> Option<Reloader>
+where
+    F: Fn(Engine) + Send + 'static,
+{
+    watch(path, profile, apply)
+        .map_err(|e| eprintln!("gauntlet proxy: warning: hot reload is off: {e}"))
+        .ok()
+}
+
 /// Watches `path`; calls `apply` with each new engine that loads cleanly.
 pub fn watch<F>(path: &Path, profile: Profile, apply: F) -> Result<Reloader, String>
 where
