@@ -28,7 +28,7 @@ use crate::profile::Profile;
 use super::auditlog::AuditLog;
 use super::core::{Output, ProxyCore};
 use super::grants::Grants;
-use super::stdio::{SharedPump, UpstreamSink};
+use super::stdio::{split_outputs, SharedPump, UpstreamSink};
 
 const LAST_EVENT_ID: &str = "last-event-id";
 const BOTH_TYPES: &str = "application/json, text/event-stream";
@@ -274,16 +274,7 @@ impl Front {
     fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
         let (core, audit) = &mut *guard;
-        let mut up = Vec::new();
-        let mut down = Vec::new();
-        for output in f(core) {
-            match output {
-                Output::ToUpstream(b) => up.push(b),
-                Output::ToAgent(b) => down.push(b),
-                Output::Audit(r) => audit.record(&r),
-            }
-        }
-        (up, down)
+        split_outputs(f(core), audit)
     }
 
     fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext) -> Vec<Vec<u8>> {

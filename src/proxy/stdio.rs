@@ -44,6 +44,21 @@ pub fn too_long_error(len: usize, max: usize) -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// Records a core step's audit records; returns its messages (to the
+/// upstream, to the agent) for the caller to write outside the core's lock.
+pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut to_upstream = Vec::new();
+    let mut to_agent = Vec::new();
+    for output in outputs {
+        match output {
+            Output::ToUpstream(bytes) => to_upstream.push(bytes),
+            Output::ToAgent(bytes) => to_agent.push(bytes),
+            Output::Audit(record) => audit.record(&record),
+        }
+    }
+    (to_upstream, to_agent)
+}
+
 /// Where `ToUpstream` messages go: a child's stdin, or an HTTP poster.
 pub trait UpstreamSink: Send {
     /// Queues one message; it may wait in a buffer until [`UpstreamSink::flush`].
@@ -105,18 +120,11 @@ impl SharedPump {
     /// Runs one core step under the core lock, then writes its outputs
     /// outside it, unflushed; returns which sinks were written.
     fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> Dirty {
-        let mut to_upstream = Vec::new();
-        let mut to_agent = Vec::new();
-        {
+        let (to_upstream, to_agent) = {
             let mut pump = self.lock();
-            for output in f(&mut pump.core) {
-                match output {
-                    Output::ToUpstream(bytes) => to_upstream.push(bytes),
-                    Output::ToAgent(bytes) => to_agent.push(bytes),
-                    Output::Audit(record) => pump.audit.record(&record),
-                }
-            }
-        }
+            let Pump { core, audit } = &mut *pump;
+            split_outputs(f(core), audit)
+        };
         let dirty = Dirty { agent: !to_agent.is_empty(), upstream: !to_upstream.is_empty() };
         if !to_agent.is_empty() {
             let mut agent = relock(&self.agent);
