@@ -30,14 +30,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("invalid YAML: {}", e.message)))
     })?;
     let mut r = Reader::new(file);
-    let mut policy = Policy {
-        dialect: Dialect::Catalogue,
-        version: String::new(),
-        description: String::new(),
-        default: DefaultAction::Allow,
-        hide: Vec::new(),
-        tools: Vec::new(),
-    };
+    let mut policy = Policy::empty(Dialect::Catalogue);
     if let Some(root) = &root {
         for (key, _, v) in r.object(root, "the catalogue policy", &["version", "description", "default", "tools"]) {
             match key.as_str() {

@@ -68,6 +68,19 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// A policy with no tools that allows everything: what a file with
+    /// nothing in it means, and where the dialect readers start.
+    pub fn empty(dialect: Dialect) -> Policy {
+        Policy {
+            dialect,
+            version: String::new(),
+            description: String::new(),
+            default: DefaultAction::Allow,
+            hide: Vec::new(),
+            tools: Vec::new(),
+        }
+    }
+
     pub fn tool(&self, name: &str) -> Option<&ToolPolicy> {
         self.tools.iter().find(|t| t.name == name)
     }

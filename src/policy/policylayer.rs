@@ -27,14 +27,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("unsupported JSON: {}", e.message)))
     })?;
     let mut r = Reader::new(file);
-    let mut policy = Policy {
-        dialect: Dialect::PolicyLayer,
-        version: String::new(),
-        description: String::new(),
-        default: DefaultAction::Allow,
-        hide: Vec::new(),
-        tools: Vec::new(),
-    };
+    let mut policy = Policy::empty(Dialect::PolicyLayer);
     if let Some(root) = &root {
         for (key, _, v) in r.object(root, "policy.json", &["version", "default", "tools"]) {
             match key.as_str() {
