@@ -213,6 +213,28 @@ fn every_owned_example_validates() {
     }
 }
 
+/// Every policy shipped in examples/, whoever wrote it: it loads, and an
+/// Intercept-format one is one Intercept itself accepts, with no warning.
+#[test]
+fn every_policy_in_examples_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "yaml" | "yml" | "json") {
+            continue;
+        }
+        let loaded = policy::load_file(&path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if loaded.policy.dialect == Dialect::Intercept {
+            assert!(loaded.intercept_verdict.is_ok(), "{}: {:?}", path.display(), loaded.intercept_verdict.err());
+            assert!(loaded.warnings.is_empty(), "{}: {:?}", path.display(), loaded.warnings);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} example policies found");
+}
+
 fn mutate(seed: &[u8], salt: u64) -> Vec<u8> {
     let mut out = seed.to_vec();
     let mut x = salt.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
