@@ -5,7 +5,9 @@ use super::Exit;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The vector file (format documented at the top of the shared intercept-vectors.yaml).
     pub vectors: std::path::PathBuf,
+    /// `intercept` expects every vector to pass; under `strict` the bypass vectors are reported as differing.
     #[arg(long, default_value = "intercept")]
     pub profile: crate::profile::Profile,
     /// Run only vectors whose id contains this text.

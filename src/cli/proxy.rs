@@ -17,6 +17,7 @@ use crate::proxy::{child, grants, http, reload};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The policy to enforce (watched for changes unless --no-reload).
     pub policy: std::path::PathBuf,
     /// Streamable HTTP upstream URL (instead of a child command after `--`).
     #[arg(long)]
@@ -24,6 +25,7 @@ pub struct Args {
     /// Serve Streamable HTTP on this address instead of stdio.
     #[arg(long)]
     pub listen: Option<String>,
+    /// `intercept` (default): Intercept's behaviour; `strict`: the hardened one.
     #[arg(long)]
     pub profile: Option<crate::profile::Profile>,
     /// Identity for grant-scoped counters over stdio.

@@ -17,23 +17,34 @@ use crate::verify::{self, setup, Options};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The policy to verify (Intercept YAML, catalogue YAML or PolicyLayer JSON).
     pub policy: std::path::PathBuf,
+    /// A mock server file to run against (repeatable); default: the servers in
+    /// mock-servers/ whose tools the policy names.
     #[arg(long)]
     pub server: Vec<std::path::PathBuf>,
+    /// The directory of attack scenarios.
     #[arg(long, default_value = "scenarios")]
     pub scenarios: std::path::PathBuf,
+    /// Run only the scenario with this id (repeatable).
     #[arg(long)]
     pub only: Vec<String>,
+    /// The proxy behaviour to verify against: `intercept` (default) or `strict`.
     #[arg(long)]
     pub profile: Option<crate::profile::Profile>,
+    /// Seed for every randomized behaviour (default 1); every run prints it.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Report format.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "junit", "markdown"])]
     pub format: String,
+    /// Compare the verdicts with this accepted baseline; any change fails the run.
     #[arg(long)]
     pub snapshot: Option<std::path::PathBuf>,
+    /// Write this run's verdicts as the new baseline.
     #[arg(long, requires = "snapshot")]
     pub accept: bool,
+    /// Proxy findings (gaps no policy can close on this proxy) fail the run too.
     #[arg(long)]
     pub fail_on_proxy_findings: bool,
 }
