@@ -56,6 +56,16 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// Whether any call the agent sent carries arguments the tool's inputSchema
+/// rejects. A schema check over an attack that sent only valid arguments has
+/// nothing to stop, so it cannot count as held.
+pub fn sends_schema_violation<'a>(tool: &ToolInfo, sent: impl IntoIterator<Item = &'a Value>) -> bool {
+    match jsonschema::validator_for(&tool.input_schema) {
+        Ok(v) => sent.into_iter().any(|a| !v.is_valid(a)),
+        Err(_) => false,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckResult {
     pub check: Check,

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::agent::{self, Action, Target};
+use crate::agent::{self, Action, Payload, Target};
 use crate::clock::Timestamp;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
@@ -302,6 +302,12 @@ fn judge(
         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
         return out;
     }
+    let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
+    let sent = actions.iter().filter_map(|a| match &a.payload {
+        Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments),
+        Payload::List => None,
+    });
+    let vacuous = schema_only && !measure::sends_schema_violation(tool, sent);
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(twin) = &s.twin {
@@ -322,6 +328,15 @@ fn judge(
             }
             Err(why) => return error(s, tool, why),
         }
+    }
+    // Over-blocking stands even then: the twin measures the policy, not the attack.
+    if vacuous && out.verdict == Verdict::Held {
+        return not_applicable(
+            s,
+            &tool.server,
+            &tool.name,
+            "every call this attack sent is valid under the tool's inputSchema, so there was nothing to stop".into(),
+        );
     }
     out
 }
