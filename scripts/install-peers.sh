@@ -20,7 +20,23 @@ fail() {
     exit 1
 }
 
+# A fresh Debian machine may lack the language runtimes themselves: install
+# them from Debian's packages when we can (root, or sudo without a password).
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        sudo -n true 2>/dev/null || return 1
+        sudo="sudo -n"
+    fi
+    echo "install-peers: installing $* from Debian's packages" >&2
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >"$PEERS/apt.log" 2>&1
+}
+
 # --- Python mcp SDK -------------------------------------------------------
+if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    apt_install python3 python3-venv || true
+fi
 command -v python3 >/dev/null || fail "python3 is not on PATH" "install Python 3.10+ (apt-get install python3 python3-venv)"
 if ! "$PEERS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_PY_VERSION')" 2>/dev/null; then
     if [ ! -x "$PEERS/venv/bin/python" ]; then
@@ -32,6 +48,7 @@ if ! "$PEERS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(
 fi
 
 # --- npm peers --------------------------------------------------------------
+command -v npm >/dev/null || apt_install nodejs npm || true
 command -v npm >/dev/null || fail "npm is not on PATH" "install Node.js 20+ with npm"
 npm_has() {
     local pkg="$1" want="$2" got
