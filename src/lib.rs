@@ -9,16 +9,17 @@
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
 
 pub mod clock;
-pub mod engine;
-pub mod policy;
 pub mod profile;
-pub mod cli;
+
+pub mod policy;
+pub mod engine;
 pub mod gofmt;
-pub mod mock;
+pub mod mcp;
 pub mod proxy;
+pub mod mock;
 pub mod scenario;
 pub mod agent;
-pub mod mcp;
-pub mod conformance;
 pub mod verify;
 pub mod report;
+pub mod conformance;
+pub mod cli;
