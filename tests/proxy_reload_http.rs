@@ -1,0 +1,408 @@
+//! Hot reload in the two HTTP-upstream modes of `gauntlet proxy`, as
+//! processes in front of `gauntlet mock --http`: the stdio bridge swaps a
+//! valid policy in and keeps it when the next file is invalid, and the HTTP
+//! front keeps its rate-limit counters across a reload.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+const WAIT: Duration = Duration::from_secs(10);
+
+const ALLOW: &str = r#"version: "1"
+default: allow
+tools:
+  list_customers:
+    rules:
+      - name: listing is fine
+        rate_limit: 1000/hour
+"#;
+
+const DENY: &str = r#"version: "1"
+default: allow
+tools:
+  list_customers:
+    rules:
+      - name: no listing
+        action: deny
+"#;
+
+const INVALID: &str = "version: \"2\"\ntools: {}\n";
+
+const TWO_AN_HOUR: &str = r#"version: "1"
+default: allow
+tools:
+  list_customers:
+    rules:
+      - name: two an hour
+        rate_limit: 2/hour
+"#;
+
+/// The same rule, plus changes that do not touch `list_customers`; the
+/// `delete_customer` rule makes the reload observable.
+const TWO_AN_HOUR_EDITED: &str = r#"version: "1"
+description: edited while running
+default: allow
+tools:
+  list_customers:
+    rules:
+      - name: two an hour
+        rate_limit: 2/hour
+  delete_customer:
+    rules:
+      - name: no deletes
+        action: deny
+"#;
+
+fn payments() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mock-servers/payments.yaml")
+}
+
+fn call_msg(id: u32, tool: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#)
+}
+
+fn denial(id: u32, text: &str) -> String {
+    let text = serde_json::to_string(&format!("[INTERCEPT POLICY DENIED] {text}")).unwrap();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{text}}}],"isError":true}}}}"#)
+}
+
+/// A child process that is killed when the test lets go of it (even on panic),
+/// with its stderr collected as it arrives.
+struct Proc {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command) -> Proc {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("gauntlet starts");
+        let pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Proc { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`; returns all of stderr.
+    fn wait_stderr(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "stderr never said `{needle}`; it said:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The `host:port` printed on stderr after `prefix` (up to `/mcp`).
+    fn address_after(&self, prefix: &str) -> String {
+        let text = self.wait_stderr(prefix);
+        let rest = &text[text.find(prefix).unwrap() + prefix.len()..];
+        rest.split("/mcp").next().unwrap().to_string()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `gauntlet mock payments --http 127.0.0.1:0` and its `http://ADDR/mcp` URL.
+fn mock_upstream() -> (Proc, String) {
+    let mock = Proc::spawn(
+        Command::new(GAUNTLET)
+            .arg("mock")
+            .arg(payments())
+            .args(["--http", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    let addr = mock.address_after("serving Streamable HTTP on http://");
+    (mock, format!("http://{addr}/mcp"))
+}
+
+/// The policy lives in a directory of its own: the watcher sees the whole directory.
+fn write_policy(dir: &Path, text: &str) -> PathBuf {
+    let policy_dir = dir.join("policy");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    let path = policy_dir.join("policy.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Replaces the policy as editors do: write a temporary file, rename it over.
+fn replace_policy(path: &Path, text: &str) {
+    let tmp = path.with_file_name(".policy.yaml.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+// ---------------------------------------------------------------- the stdio bridge
+
+struct Bridge {
+    proc: Proc,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Bridge {
+    fn start(dir: &Path, policy: &Path, upstream: &str) -> Bridge {
+        let mut proc = Proc::spawn(
+            Command::new(GAUNTLET)
+                .arg("proxy")
+                .arg(policy)
+                .args(["--upstream", upstream])
+                .arg("--state-dir")
+                .arg(dir.join("state"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped()),
+        );
+        let stdout = proc.child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = proc.child.stdin.take().unwrap();
+        Bridge { proc, stdin, lines }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next line answering `id`, skipping others (server notifications).
+    fn expect_id(&self, id: u32) -> String {
+        let needle = format!("\"id\":{id},");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("no answer to id {id} within {WAIT:?}; proxy stderr:\n{}", self.proc.stderr())
+            });
+            if line.contains(&needle) {
+                return line;
+            }
+        }
+    }
+
+    fn call(&mut self, id: u32, tool: &str) -> String {
+        self.send(&call_msg(id, tool));
+        self.expect_id(id)
+    }
+}
+
+#[test]
+fn bridge_reloads_a_valid_policy_and_keeps_it_when_the_next_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    let mut p = Bridge::start(dir.path(), &policy, &upstream);
+    p.send(INIT);
+    let init = p.expect_id(1);
+    assert!(init.contains("\"serverInfo\""), "{init}");
+    p.send(INITIALIZED);
+    let allowed = p.call(2, "list_customers");
+    assert!(allowed.contains("cus_mock_1") && !allowed.contains("isError\":true"), "{allowed}");
+
+    // Give the watcher a moment to be in place before the first change.
+    std::thread::sleep(Duration::from_millis(300));
+    replace_policy(&policy, DENY);
+    let mut id = 2;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let denied = loop {
+        id += 1;
+        let answer = p.call(id, "list_customers");
+        if answer.contains("[INTERCEPT POLICY DENIED]") {
+            break answer;
+        }
+        assert!(answer.contains("cus_mock_1"), "before the reload the call is still served: {answer}");
+        assert!(Instant::now() < deadline, "the denying policy was not picked up within 5 s; stderr:\n{}", p.proc.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(denied, denial(id, "Denied by rule \"no listing\""));
+    p.proc.wait_stderr("reloaded policy");
+
+    replace_policy(&policy, INVALID);
+    p.proc.wait_stderr("rejected the changed policy");
+    // Calls keep being denied by the previous (deny) policy.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        id += 1;
+        assert_eq!(p.call(id, "list_customers"), denial(id, "Denied by rule \"no listing\""), "an invalid file must leave the old policy in force");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = p.proc.stderr();
+    assert!(stderr.contains("version must be"), "the validation message is shown: {stderr}");
+    assert_eq!(stderr.matches("reloaded policy").count(), 1, "only the valid file was applied: {stderr}");
+}
+
+// ---------------------------------------------------------------- the HTTP front
+
+/// One HTTP/1.1 exchange over a fresh connection.
+struct HttpAnswer {
+    status: u16,
+    session: Option<String>,
+    /// The JSON-RPC messages of the body (a JSON body, or SSE `data:` lines).
+    messages: Vec<String>,
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&body[..end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&body[start..start + size]);
+        body = &body[start + size + 2..];
+    }
+    out
+}
+
+fn post(addr: &str, session: Option<&str>, version: Option<&str>, body: &str) -> HttpAnswer {
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&sock, Duration::from_secs(5)).expect("the proxy accepts");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    let mut req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(s) = session {
+        req.push_str(&format!("Mcp-Session-Id: {s}\r\n"));
+    }
+    if let Some(v) = version {
+        req.push_str(&format!("MCP-Protocol-Version: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("the proxy answers and closes within the timeout");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut head_lines = head.split("\r\n");
+    let status = head_lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = head_lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut body = raw[split + 4..].to_vec();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        body = dechunk(&body);
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let messages = if header("content-type").is_some_and(|v| v.starts_with("text/event-stream")) {
+        text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect()
+    } else if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![text]
+    };
+    HttpAnswer { status, session: header("mcp-session-id"), messages }
+}
+
+struct Front {
+    proc: Proc,
+    addr: String,
+    session: String,
+    version: String,
+}
+
+impl Front {
+    fn start(dir: &Path, policy: &Path, upstream: &str) -> Front {
+        let proc = Proc::spawn(
+            Command::new(GAUNTLET)
+                .arg("proxy")
+                .arg(policy)
+                .args(["--upstream", upstream, "--listen", "127.0.0.1:0"])
+                .arg("--state-dir")
+                .arg(dir.join("state"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
+        );
+        let addr = proc.address_after("listening on http://");
+        let init = post(&addr, None, None, INIT);
+        assert_eq!(init.status, 200, "{:?}", init.messages);
+        let session = init.session.expect("initialize returns an Mcp-Session-Id");
+        assert_eq!(init.messages.len(), 1, "{:?}", init.messages);
+        let result: serde_json::Value = serde_json::from_str(&init.messages[0]).unwrap();
+        let version = result["result"]["protocolVersion"].as_str().expect("a negotiated version").to_string();
+        let done = post(&addr, Some(&session), Some(&version), INITIALIZED);
+        assert_eq!(done.status, 202, "a notification is accepted: {:?}", done.messages);
+        Front { proc, addr, session, version }
+    }
+
+    /// The single answer to one tools/call.
+    fn call(&self, id: u32, tool: &str) -> String {
+        let answer = post(&self.addr, Some(&self.session), Some(&self.version), &call_msg(id, tool));
+        assert_eq!(answer.status, 200, "{:?}; stderr:\n{}", answer.messages, self.proc.stderr());
+        assert_eq!(answer.messages.len(), 1, "{:?}", answer.messages);
+        answer.messages.into_iter().next().unwrap()
+    }
+}
+
+/// Compact JSON, so that answers compare regardless of the upstream's spacing.
+fn compact(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text).map(|v| v.to_string()).unwrap_or_else(|_| text.to_string())
+}
+
+#[test]
+fn http_front_keeps_rate_limit_counters_across_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), TWO_AN_HOUR);
+    let (_mock, upstream) = mock_upstream();
+    let p = Front::start(dir.path(), &policy, &upstream);
+
+    let first = p.call(2, "list_customers");
+    assert!(first.contains("cus_mock_1") && !first.contains("INTERCEPT POLICY DENIED"), "{first}");
+
+    std::thread::sleep(Duration::from_millis(300));
+    replace_policy(&policy, TWO_AN_HOUR_EDITED);
+    p.proc.wait_stderr("reloaded policy");
+    // The new policy is in force: its new rule denies, on a tool the limit does not count.
+    assert_eq!(compact(&p.call(3, "delete_customer")), compact(&denial(3, "Denied by rule \"no deletes\"")));
+
+    let second = p.call(4, "list_customers");
+    assert!(second.contains("cus_mock_1") && !second.contains("INTERCEPT POLICY DENIED"), "the 2nd call is within the limit: {second}");
+    let third = p.call(5, "list_customers");
+    assert_eq!(
+        compact(&third),
+        compact(&denial(5, "Rate limit of 2 per hour reached. Try again later.")),
+        "the count from before the reload still applies"
+    );
+    assert!(!p.proc.stderr().contains("rejected"), "{}", p.proc.stderr());
+}
