@@ -105,6 +105,19 @@ pub enum DenyCause {
     Internal,
 }
 
+impl DenyCause {
+    /// The cause's name in audit records and replay output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyCause::Hidden => "hidden",
+            DenyCause::DefaultDeny => "default_deny",
+            DenyCause::Rule => "rule",
+            DenyCause::Limit => "limit",
+            DenyCause::Internal => "internal",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     Allow,

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 
-use super::{CallContext, CounterStore, DenyCause, Engine, Outcome, ToolCall};
+use super::{CallContext, CounterStore, Engine, Outcome, ToolCall};
 
 /// What the upstream answered to an allowed call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -152,15 +152,6 @@ pub struct ReplayRecord {
     pub counters: BTreeMap<String, i64>,
 }
 
-fn cause_name(cause: DenyCause) -> &'static str {
-    match cause {
-        DenyCause::Hidden => "hidden",
-        DenyCause::DefaultDeny => "default_deny",
-        DenyCause::Rule => "rule",
-        DenyCause::Limit => "limit",
-        DenyCause::Internal => "internal",
-    }
-}
 
 /// Decides one step, applies its upstream answer, and describes the result.
 pub fn replay_step(engine: &Engine, store: &mut dyn CounterStore, step: &TraceStep) -> ReplayRecord {
@@ -177,7 +168,7 @@ pub fn replay_step(engine: &Engine, store: &mut dyn CounterStore, step: &TraceSt
     let (decision_name, rule, culprit, message, cause) = match decision.outcome {
         Outcome::Allow => ("allow", None, None, None, None),
         Outcome::Deny { message, rule, culprit, cause } => {
-            ("deny", rule, culprit, Some(message), Some(cause_name(cause)))
+            ("deny", rule, culprit, Some(message), Some(cause.as_str()))
         }
     };
     ReplayRecord {

@@ -47,16 +47,6 @@ pub struct AuditRecord {
     pub counters: BTreeMap<String, i64>,
 }
 
-/// The wire name of a denial cause in audit lines.
-pub fn cause_name(cause: DenyCause) -> &'static str {
-    match cause {
-        DenyCause::Hidden => "hidden",
-        DenyCause::DefaultDeny => "default_deny",
-        DenyCause::Rule => "rule",
-        DenyCause::Limit => "limit",
-        DenyCause::Internal => "internal",
-    }
-}
 
 /// Intercept's `args_hash`: `sha256:` + hex SHA-256 of the Go JSON encoding
 /// of the decoded arguments (keys sorted, numbers re-rendered from doubles).
@@ -75,7 +65,7 @@ fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
 
 fn cause_str<S: Serializer>(c: &Option<DenyCause>, s: S) -> Result<S::Ok, S::Error> {
     match c {
-        Some(c) => s.serialize_str(cause_name(*c)),
+        Some(c) => s.serialize_str(c.as_str()),
         None => s.serialize_none(),
     }
 }
