@@ -16,6 +16,21 @@ fn temp_policy(text: &str) -> tempfile::NamedTempFile {
 }
 
 #[test]
+fn validate_takes_intercepts_dash_c() {
+    for flag in ["-c", "--config"] {
+        let (out, _, code) = run(&["validate", flag, "examples/stripe.yaml"]);
+        assert_eq!((out.as_str(), code), ("Policy file is valid.\n", 0));
+    }
+    let f = temp_policy("version: \"2\"\ntools: {}\n");
+    let (out, err, code) = run(&["validate", "-c", f.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("Error: version must be"), "{out}");
+    assert!(err.contains("policy validation failed with"), "{err}");
+    let (_, err, code) = run(&["validate"]);
+    assert_eq!(code, 2, "no policy at all is a usage error: {err}");
+}
+
+#[test]
 fn valid_intercept_file_prints_intercepts_line() {
     let (out, err, code) = run(&["validate", "examples/stripe.yaml"]);
     assert_eq!((out.as_str(), err.as_str(), code), ("Policy file is valid.\n", "", 0));

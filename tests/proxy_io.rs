@@ -3,6 +3,7 @@
 //! status and signals pass through, audit lines go to `--audit`, and hot
 //! reload swaps valid policies and rejects invalid ones.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -33,14 +34,18 @@ struct Proxy {
 
 impl Proxy {
     fn start(dir: &Path, policy: &Path, extra: &[&str], upstream: &[&str]) -> Proxy {
+        let mut args: Vec<OsString> = vec![policy.into(), "--state-dir".into(), dir.join("state").into()];
+        args.extend(extra.iter().map(OsString::from));
+        args.push("--".into());
+        args.extend(upstream.iter().map(OsString::from));
+        Proxy::launch(&args)
+    }
+
+    /// `gauntlet proxy ARGS…` with stdin and stdout piped to the test.
+    fn launch(args: &[OsString]) -> Proxy {
         let mut child = Command::new(GAUNTLET)
             .arg("proxy")
-            .arg(policy)
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .args(extra)
-            .arg("--")
-            .args(upstream)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,4 +258,80 @@ fn a_flood_through_a_blocking_upstream_does_not_deadlock() {
     }
     drop(writer.join().unwrap());
     assert_eq!(p.finish().0, Some(0));
+}
+
+/// Intercept's command line, word for word: `-c FILE`, its state and log
+/// flags, and the server after `--`.
+#[test]
+fn intercepts_command_line_runs_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mock = payments();
+    let args: Vec<OsString> = vec![
+        "-c".into(),
+        policy.clone().into(),
+        "--state-dir".into(),
+        dir.path().join("state").into(),
+        "--state-prefix".into(),
+        "prod:".into(),
+        "--state-fail-mode".into(),
+        "closed".into(),
+        "--log-level".into(),
+        "debug".into(),
+        "--".into(),
+        GAUNTLET.into(),
+        "mock".into(),
+        mock.into(),
+    ];
+    let mut p = Proxy::launch(&args);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    assert!(p.call(2, "list_customers").contains("cus_mock_1"));
+    assert_eq!(
+        p.call(3, "delete_customer"),
+        r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Denied by rule \"no deletes\""}],"isError":true}}"#
+    );
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("allowed `list_customers`"), "debug logs allowed calls: {stderr}");
+    assert!(stderr.contains("denied `delete_customer`"), "{stderr}");
+
+    // `--log-level error` keeps stderr free of notices and denial lines.
+    let args: Vec<OsString> = vec!["--config".into(), policy.into(), "--log-level".into(), "error".into(), "--state-dir".into(), dir.path().join("state").into(), "--".into(), GAUNTLET.into(), "mock".into(), payments().into()];
+    let mut p = Proxy::launch(&args);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    assert!(p.call(2, "delete_customer").contains("POLICY DENIED"));
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("gauntlet proxy:"), "nothing below error level: {stderr}");
+}
+
+/// Flag combinations Intercept refuses are refused before anything starts,
+/// with a reason; the policy is required in one of its two spellings.
+#[test]
+fn intercept_flag_misuse_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let p = policy.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(GAUNTLET).arg("proxy").args(args).stdin(Stdio::null()).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (&["-c", p, "--port", "8080", "--", "cat"], "--bind and --port require --transport http"),
+        (&["-c", p, "--header", "X-Key: 1", "--", "cat"], "--header requires --upstream"),
+        (&["-c", p, "--transport", "http", "--", "cat"], "--transport http requires --upstream URL"),
+        (&["-c", p, "--transport", "http", "--upstream", "http://127.0.0.1:9/mcp", "--", "cat"], "cannot be used with --transport http"),
+        (&["-c", p, "--transport", "sse", "--upstream", "http://127.0.0.1:9/sse"], "legacy HTTP+SSE upstream) is not supported"),
+        (&["-c", p, "--upstream", "http://127.0.0.1:9/mcp", "--header", "no colon"], "invalid header `no colon`"),
+        (&["-c", p, "--state-dir", "x", "--state-dsn", "redis://127.0.0.1:9", "--", "cat"], "cannot be used with"),
+        (&[p, "-c", p, "--", "cat"], "cannot be used with"),
+        (&["--", "cat"], "required"),
+    ];
+    for (args, want) in cases {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?} should say `{want}`: {stderr}");
+    }
 }

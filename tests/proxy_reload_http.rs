@@ -406,3 +406,96 @@ fn http_front_keeps_rate_limit_counters_across_a_reload() {
     );
     assert!(!p.proc.stderr().contains("rejected"), "{}", p.proc.stderr());
 }
+
+// ---------------------------------------------------------------- Intercept's flags
+
+/// A Streamable HTTP upstream that answers every request with an empty
+/// result for its id, and keeps the head of each request it got.
+fn header_recorder() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line.to_ascii_lowercase());
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.lock().unwrap().push(head);
+            let id = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("id").cloned());
+            let answer = match id {
+                Some(id) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {}}).to_string(),
+                None => String::new(),
+            };
+            let status = if answer.is_empty() { "202 Accepted" } else { "200 OK" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, heads)
+}
+
+/// `--header` reaches the upstream in both HTTP modes, once;
+/// `--transport http --port 0` serves the front on loopback.
+#[test]
+fn intercept_headers_reach_the_upstream_from_the_bridge_and_the_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (upstream, heads) = header_recorder();
+    let flags = ["--upstream", &upstream, "--header", "X-Api-Key: secret-1", "--header", "X-Tenant:acme"];
+
+    let mut bridge = Proc::spawn(
+        Command::new(GAUNTLET)
+            .arg("proxy")
+            .arg("-c")
+            .arg(&policy)
+            .args(flags)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let mut stdin = bridge.child.stdin.take().unwrap();
+    writeln!(stdin, "{INIT}").unwrap();
+    let mut line = String::new();
+    BufReader::new(bridge.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    let head = heads.lock().unwrap().pop().expect("the bridge posted upstream");
+    assert!(head.contains("x-api-key: secret-1\r\n") && head.contains("x-tenant: acme\r\n"), "{head}");
+    drop(stdin);
+    drop(bridge);
+
+    let front = Proc::spawn(
+        Command::new(GAUNTLET)
+            .arg("proxy")
+            .args(["-c", policy.to_str().unwrap(), "--transport", "http", "--port", "0"])
+            .args(flags)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    let addr = front.address_after("listening on http://");
+    assert!(addr.starts_with("127.0.0.1:"), "--bind defaults to loopback: {addr}");
+    let answer = post(&addr, None, None, INIT);
+    assert_eq!((answer.status, answer.messages.len()), (200, 1), "{:?}", answer.messages);
+    let head = heads.lock().unwrap().pop().expect("the front posted upstream");
+    assert!(head.contains("x-api-key: secret-1\r\n") && head.contains("x-tenant: acme\r\n"), "{head}");
+    assert_eq!(head.matches("x-api-key").count(), 1, "{head}");
+}

@@ -11,19 +11,46 @@ use crate::engine::{CallContext, CounterStore};
 use crate::profile::Profile;
 use crate::proxy::auditlog::AuditLog;
 use crate::proxy::core::{ProxyCore, WireMode};
-use crate::proxy::sqlite::{default_state_dir, with_fail_mode, FailMode, SqliteStore};
+use crate::proxy::sqlite::FailMode;
 use crate::proxy::stdio::DEFAULT_MAX_LINE;
-use crate::proxy::{child, grants, http, reload};
+use crate::proxy::{child, grants, http, log, reload, state};
+
+/// How the proxy talks to the agent and the upstream (Intercept's `--transport`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// stdio to the agent; the upstream is a command after `--` or `--upstream URL` (the default).
+    Stdio,
+    /// Streamable HTTP to the agent on `--bind`:`--port`, in front of `--upstream URL`.
+    Http,
+    /// Intercept's legacy HTTP+SSE upstream mode: not supported (refused with a message).
+    Sse,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The policy to enforce (watched for changes unless --no-reload).
-    pub policy: std::path::PathBuf,
+    /// The policy to enforce (watched for changes unless --no-reload); or `-c FILE`.
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    pub policy: Option<PathBuf>,
+    /// The policy to enforce, as Intercept spells it (`intercept -c policy.yaml -- CMD`).
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Streamable HTTP upstream URL (instead of a child command after `--`).
     #[arg(long)]
     pub upstream: Option<String>,
-    /// Serve Streamable HTTP on this address instead of stdio.
+    /// A header sent with every upstream request, `"Name: Value"` (repeatable; needs --upstream).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// `stdio` (default) or `http` (serve Streamable HTTP on --bind/--port in front of --upstream).
+    #[arg(long, value_enum)]
+    pub transport: Option<Transport>,
+    /// Address the HTTP front listens on (with `--transport http`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Port the HTTP front listens on (with `--transport http`; 0 picks a free one).
     #[arg(long)]
+    pub port: Option<u16>,
+    /// Serve Streamable HTTP on this address instead of stdio (same as `--transport http --bind A --port P`).
+    #[arg(long, conflicts_with_all = ["transport", "port"])]
     pub listen: Option<String>,
     /// `intercept` (default): Intercept's behaviour; `strict`: the hardened one.
     #[arg(long)]
@@ -33,15 +60,25 @@ pub struct Args {
     pub identity: Option<String>,
     /// Bearer token → grant name map for the HTTP front.
     #[arg(long)]
-    pub grants: Option<std::path::PathBuf>,
+    pub grants: Option<PathBuf>,
     /// Where counters persist (SQLite).
     #[arg(long)]
-    pub state_dir: Option<std::path::PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    /// Share counters through Redis instead: `redis://[:PASSWORD@]HOST[:PORT][/DB]`.
+    #[arg(long, conflicts_with = "state_dir", value_name = "DSN")]
+    pub state_dsn: Option<String>,
+    /// Prepended to every counter key, e.g. `stripe-prod:` (proxies with the same prefix share counters).
+    #[arg(long, default_value = "")]
+    pub state_prefix: String,
+    /// What a failing state store means: `closed` (deny) or `open` (allow uncounted).
     #[arg(long, default_value = "closed", value_parser = ["open", "closed"])]
     pub state_fail_mode: String,
+    /// How much the proxy writes on stderr: `debug` adds every decision, `warn`/`error` drop the notices and denial lines.
+    #[arg(long, value_enum, default_value = "info")]
+    pub log_level: log::Level,
     /// Audit records (JSONL) go here.
     #[arg(long)]
-    pub audit: Option<std::path::PathBuf>,
+    pub audit: Option<PathBuf>,
     /// Longest agent message accepted, in bytes; longer lines are answered with an error.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
@@ -53,26 +90,81 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
+impl Args {
+    /// The policy file, from the positional argument or `-c/--config`.
+    fn policy_path(&self) -> PathBuf {
+        self.policy.clone().or_else(|| self.config.clone()).unwrap_or_default()
+    }
+}
+
 fn fail(message: &str, help: &str) -> Exit {
     eprintln!("error: {message}");
     eprintln!("  help: {help}");
     Exit::CouldNotRun
 }
 
+/// `"Name: Value"` as Intercept parses it: split at the first colon, both sides trimmed.
+fn parse_header(raw: &str) -> Result<(String, String), Exit> {
+    match raw.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        _ => Err(fail(&format!("invalid header `{raw}`"), "write it as `--header \"Name: Value\"`")),
+    }
+}
+
+/// Where the HTTP front listens, if it is the agent's transport. Refuses the
+/// combinations Intercept refuses, with the same reasons.
+fn front_address(args: &Args) -> Result<Option<String>, Exit> {
+    let http = matches!(args.transport, Some(Transport::Http));
+    if args.transport == Some(Transport::Sse) {
+        return Err(fail(
+            "`--transport sse` (a legacy HTTP+SSE upstream) is not supported by gauntlet proxy",
+            "use `--transport http` with a Streamable HTTP upstream, or `--upstream URL` alone for a stdio bridge",
+        ));
+    }
+    if !http && (args.port.is_some() || args.bind != "127.0.0.1") {
+        return Err(fail("--bind and --port require --transport http", "add `--transport http --upstream URL`"));
+    }
+    if !args.headers.is_empty() && args.upstream.is_none() {
+        return Err(fail("--header requires --upstream", "headers are sent to an HTTP upstream only"));
+    }
+    if http && args.upstream.is_none() {
+        return Err(fail("--transport http requires --upstream URL", "pass `--upstream http://HOST:PORT/mcp`"));
+    }
+    if http && !args.command.is_empty() {
+        return Err(fail(
+            "an upstream command (after --) cannot be used with --transport http",
+            "use `--upstream URL` for the server the HTTP front forwards to",
+        ));
+    }
+    Ok(if http {
+        Some(format!("{}:{}", args.bind, args.port.unwrap_or(0)))
+    } else {
+        args.listen.clone()
+    })
+}
+
 fn open_store(args: &Args) -> Result<Box<dyn CounterStore>, Exit> {
-    let mode: FailMode = args.state_fail_mode.parse().map_err(|e: String| fail(&e, "use `open` or `closed`"))?;
-    let dir: PathBuf = match args.state_dir.clone().or_else(default_state_dir) {
-        Some(dir) => dir,
-        None => return Err(fail("no place to keep counters: neither HOME nor XDG_STATE_HOME is set", "pass `--state-dir DIR`")),
-    };
-    let store = SqliteStore::open_in_dir(&dir)
-        .map_err(|e| fail(&e.0, "pass a writable `--state-dir DIR`"))?;
-    Ok(with_fail_mode(Box::new(store), mode))
+    let fail_mode: FailMode = args.state_fail_mode.parse().map_err(|e: String| fail(&e, "use `open` or `closed`"))?;
+    if args.state_dsn.is_some() {
+        return Err(fail("`--state-dsn` (Redis) is not available in this build yet", "use `--state-dir DIR`"));
+    }
+    let config = state::StateConfig { dir: args.state_dir.clone(), prefix: args.state_prefix.clone(), fail_mode };
+    state::open(&config).map_err(|e| fail(&e.message, e.help))
 }
 
 pub fn run(args: Args) -> Exit {
+    log::set_level(args.log_level);
+    let front = match front_address(&args) {
+        Ok(front) => front,
+        Err(exit) => return exit,
+    };
+    let headers = match args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>() {
+        Ok(headers) => headers,
+        Err(exit) => return exit,
+    };
+    let policy = args.policy_path();
     let profile = args.profile.unwrap_or(Profile::Intercept);
-    let engine = match reload::load_engine(&args.policy, profile) {
+    let engine = match reload::load_engine(&policy, profile) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("{e}");
@@ -100,7 +192,7 @@ pub fn run(args: Args) -> Exit {
             "no upstream",
             "put the server's command after `--` (`gauntlet proxy POLICY -- CMD ARGS…`) or pass `--upstream URL`",
         ),
-        (None, false) => run_child(&args, ProxyCore::new(engine, store, WireMode::StdioChild), audit, profile),
+        (None, false) => run_child(&args, &policy, ProxyCore::new(engine, store, WireMode::StdioChild), audit, profile),
         (Some(url), true) => {
             let grants = match &args.grants {
                 None => None,
@@ -112,14 +204,15 @@ pub fn run(args: Args) -> Exit {
                     }
                 },
             };
-            let mode = if args.listen.is_some() { WireMode::Http } else { WireMode::StdioBridge };
+            let mode = if front.is_some() { WireMode::Http } else { WireMode::StdioBridge };
             let config = http::HttpConfig {
                 upstream: url.clone(),
-                listen: args.listen.clone(),
+                headers,
+                listen: front,
                 grants,
                 identity: args.identity.clone(),
                 max_line: args.max_line_bytes,
-                policy: (!args.no_reload).then(|| (args.policy.clone(), profile)),
+                policy: (!args.no_reload).then(|| (policy.clone(), profile)),
             };
             match http::run(config, ProxyCore::new(engine, store, mode), audit) {
                 Ok(()) => Exit::Ok,
@@ -129,7 +222,7 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-fn run_child(args: &Args, core: ProxyCore, audit: AuditLog, profile: Profile) -> Exit {
+fn run_child(args: &Args, policy: &std::path::Path, core: ProxyCore, audit: AuditLog, profile: Profile) -> Exit {
     let config = child::ChildConfig {
         command: args.command.clone(),
         ctx: CallContext { identity: args.identity.clone(), session: Some(grants::new_session_id()) },
@@ -143,7 +236,7 @@ fn run_child(args: &Args, core: ProxyCore, audit: AuditLog, profile: Profile) ->
         None
     } else {
         let target = pump.clone();
-        reload::watch_or_warn(&args.policy, profile, move |engine| target.lock().core.set_engine(engine))
+        reload::watch_or_warn(policy, profile, move |engine| target.lock().core.set_engine(engine))
     };
     match child::serve(child_process, pump, &config) {
         // The child's status is ours; `Exit` only covers our own outcomes.

@@ -11,7 +11,11 @@ use crate::policy::{self, model::Dialect, InterceptError};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The policy file (Intercept YAML, catalogue YAML or PolicyLayer JSON).
-    pub policy: std::path::PathBuf,
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    pub policy: Option<std::path::PathBuf>,
+    /// The policy file, as `intercept validate -c FILE` takes it.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Force a dialect instead of detecting it.
     #[arg(long, value_parser = ["intercept", "catalogue", "policylayer"])]
     pub dialect: Option<String>,
@@ -27,8 +31,9 @@ pub fn parse_dialect(s: Option<&str>) -> Option<Dialect> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let file = args.policy.display().to_string();
-    let text = match std::fs::read_to_string(&args.policy) {
+    let path = args.policy.or(args.config).unwrap_or_default();
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: cannot read `{file}`: {e}");

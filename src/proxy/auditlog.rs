@@ -1,5 +1,6 @@
 //! Where the standalone proxy writes its audit records: JSONL to `--audit
-//! FILE`, or else one short line per denial on stderr. Never stdout, which
+//! FILE`, or else one short line per denial on stderr (every decision at
+//! `--log-level debug`, none at `warn` or `error`). Never stdout, which
 //! belongs to the MCP stream.
 
 use std::fs::File;
@@ -7,6 +8,7 @@ use std::io::{self, LineWriter, Write};
 use std::path::Path;
 
 use super::core::{AuditRecord, AuditResult};
+use super::log::{enabled, Level};
 
 pub enum AuditLog {
     /// One JSON object per line, appended.
@@ -37,8 +39,13 @@ impl AuditLog {
                 }
             }
             AuditLog::Stderr => {
-                if record.result != AuditResult::Allowed {
-                    let verb = if record.result == AuditResult::Denied { "denied" } else { "refused" };
+                let level = if record.result == AuditResult::Allowed { Level::Debug } else { Level::Info };
+                if enabled(level) {
+                    let verb = match record.result {
+                        AuditResult::Allowed => "allowed",
+                        AuditResult::Denied => "denied",
+                        AuditResult::Refused => "refused",
+                    };
                     eprintln!(
                         "gauntlet proxy: {verb} `{}`: {}",
                         record.tool,

@@ -92,7 +92,9 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
         .command
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no upstream command after `--`"))?;
-    eprintln!("gauntlet proxy: starting upstream `{}`", config.command.join(" "));
+    if super::log::enabled(super::log::Level::Info) {
+        eprintln!("gauntlet proxy: starting upstream `{}`", config.command.join(" "));
+    }
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())

@@ -35,6 +35,8 @@ const BOTH_TYPES: &str = "application/json, text/event-stream";
 
 pub struct HttpConfig {
     pub upstream: String,
+    /// Sent with every upstream request (`--header "Name: Value"`), over what the agent sent.
+    pub headers: Vec<(String, String)>,
     pub listen: Option<String>,
     pub grants: Option<Grants>,
     pub identity: Option<String>,
@@ -89,21 +91,40 @@ fn negotiated_version(bytes: &[u8]) -> Option<String> {
 #[derive(Clone)]
 struct Upstream {
     client: HttpClient,
+    /// The operator's `--header`s.
+    extra: HeaderMap,
     /// Used by the bridge only: the front passes each agent's session through.
     session: Arc<Mutex<Option<String>>>,
     version: Arc<Mutex<Option<String>>>,
 }
 
 impl Upstream {
-    fn new(url: &str) -> Result<Upstream, String> {
+    fn new(url: &str, headers: &[(String, String)]) -> Result<Upstream, String> {
+        let mut extra = HeaderMap::new();
+        for (name, value) in headers {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid HTTP header name"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| format!("the value of header `{name}` is not valid in HTTP"))?;
+            extra.append(name, value);
+        }
         Ok(Upstream {
             client: HttpClient::new(url).map_err(|e| e.to_string())?,
+            extra,
             session: Arc::new(Mutex::new(None)),
             version: Arc::new(Mutex::new(None)),
         })
     }
 
     async fn request(&self, method: Method, body: Vec<u8>, headers: &HeaderMap) -> Result<Response<Incoming>, String> {
+        let with_extra;
+        let headers = if self.extra.is_empty() {
+            headers
+        } else {
+            let mut h = headers.clone();
+            h.extend(self.extra.clone());
+            with_extra = h;
+            &with_extra
+        };
         self.client.open(method, body, headers).await.map_err(|e| match e {
             HttpClientError::Connect(e) => format!("upstream unreachable: {e}"),
             e => e.to_string(),
@@ -514,7 +535,7 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
 }
 
 pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
-    let upstream = Upstream::new(&config.upstream)?;
+    let upstream = Upstream::new(&config.upstream, &config.headers)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod core;
 pub mod grants;
 pub mod sqlite;
+pub mod state;
+pub mod log;
 pub mod inprocess;
 pub mod decode;
 pub mod rawjson;

@@ -212,7 +212,9 @@ impl SharedPump {
                     }
                 }
                 Ok(Some(Frame::TooLong { length })) => {
-                    eprintln!("gauntlet proxy: dropped an {who} message of {length} bytes (limit {max_line})");
+                    if super::log::enabled(super::log::Level::Warn) {
+                        eprintln!("gauntlet proxy: dropped an {who} message of {length} bytes (limit {max_line})");
+                    }
                     too_long(length);
                 }
                 Ok(None) => break,
