@@ -142,3 +142,35 @@ vectors:
         Verdict::Fail("step 5: expected counter `t._rate_hour` = 0, got 1".into())
     );
 }
+
+/// gauntlet's own loader vectors (merge keys, BOM): every one passes, under
+/// both profiles (loading does not depend on the profile).
+#[test]
+fn repo_loader_vectors_pass() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/loader-vectors.yaml");
+    for profile in [Profile::Intercept, Profile::Strict] {
+        let summary = run_file(&path, profile, None).expect("vector file runs");
+        let failures: Vec<String> = summary.lines().into_iter().filter(|l| !l.starts_with("PASS ")).collect();
+        assert!(failures.is_empty(), "{profile}: {failures:#?}");
+        assert!(summary.passed() >= 9, "{}", summary.closing_line());
+    }
+    let (code, stdout, _) = gauntlet(&["conformance", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.lines().any(|l| l == "PASS merge-key-applies-to-a-tool"), "{stdout}");
+}
+
+/// A merge key is not an unknown key: `validate` warns only about the
+/// anchor holder Intercept ignores, and a BOM is not part of the first key.
+#[test]
+fn validate_applies_merge_keys_and_skips_a_bom() {
+    let dir = tempfile::tempdir().unwrap();
+    let merge = dir.path().join("merge.yaml");
+    std::fs::write(&merge, "version: \"1\"\nx: &deny {rules: [{name: n, action: deny}]}\ntools:\n  delete_customer: {<<: *deny}\n").unwrap();
+    let (code, stdout, stderr) = gauntlet(&["validate", merge.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (0, "Policy file is valid.\n"));
+    assert!(!stderr.contains("<<"), "{stderr}");
+    let bom = dir.path().join("bom.yaml");
+    std::fs::write(&bom, "\u{feff}version: \"1\"\ntools: {}\n").unwrap();
+    let (code, stdout, stderr) = gauntlet(&["validate", bom.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "Policy file is valid.\n", ""));
+}

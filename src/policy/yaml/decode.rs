@@ -9,6 +9,8 @@
 //! truncate into ints. It does not know any schema: callers pass the Go type
 //! name yaml.v3 would print.
 
+use std::collections::HashSet;
+
 use super::resolve::{resolve, Scalar};
 use super::{Kind, Node};
 use crate::policy::model::Value;
@@ -129,30 +131,92 @@ impl Decoder {
     }
 
     /// A mapping (struct or map) field: its entries after the duplicate-key
-    /// check, or `None` (null, type error, or duplicates reported).
-    pub fn mapping<'n>(&mut self, n: &'n Node, go_type: &str) -> Option<&'n [(Node, Node)]> {
+    /// check and with merge keys applied, or `None` (null, type error, or
+    /// duplicates reported).
+    ///
+    /// Merge keys (`<<: *a`, `<<: [*a, *b]`) follow yaml.v3's decoder: the
+    /// explicit keys come first and win, then each merged mapping in list
+    /// order adds the keys not yet set (so the first merge wins over later
+    /// ones), its own nested merge included. Only the last `<<` of a mapping
+    /// counts; a merge value that is not a mapping or a list of mappings is
+    /// fatal. A merged mapping with duplicate keys is reported and skipped.
+    pub fn mapping<'n>(&mut self, n: &'n Node, go_type: &str) -> Option<Vec<(&'n Node, &'n Node)>> {
         match &n.kind {
             Kind::Map(entries) => {
-                let before = self.errors.len();
-                for (i, (ki, _)) in entries.iter().enumerate() {
-                    for (kj, _) in &entries[i + 1..] {
-                        if same_key(ki, kj) {
-                            let Kind::Scalar { text, .. } = &kj.kind else { continue };
-                            self.errors.push(format!(
-                                "line {}: mapping key {} already defined at line {}",
-                                kj.line,
-                                crate::gofmt::quote::quote(text),
-                                ki.line
-                            ));
-                        }
+                if !self.unique_keys(entries) {
+                    return None;
+                }
+                let mut out = Vec::with_capacity(entries.len());
+                let mut merge = None;
+                for (k, v) in entries {
+                    if is_merge(k) {
+                        merge = Some(v);
+                    } else {
+                        out.push((k, v));
                     }
                 }
-                (self.errors.len() == before).then_some(entries.as_slice())
+                if let Some(m) = merge {
+                    let mut set: HashSet<&str> = out.iter().filter_map(|(k, _)| key_text(k)).collect();
+                    self.merge(m, &mut set, &mut out);
+                }
+                Some(out)
             }
             Kind::Scalar { .. } if self.is_null(n) => None,
             _ => {
                 self.type_error(n, go_type);
                 None
+            }
+        }
+    }
+
+    /// yaml.v3's duplicate-key check on one mapping's own entries.
+    fn unique_keys(&mut self, entries: &[(Node, Node)]) -> bool {
+        let before = self.errors.len();
+        for (i, (ki, _)) in entries.iter().enumerate() {
+            for (kj, _) in &entries[i + 1..] {
+                if same_key(ki, kj) {
+                    let Kind::Scalar { text, .. } = &kj.kind else { continue };
+                    self.errors.push(format!(
+                        "line {}: mapping key {} already defined at line {}",
+                        kj.line,
+                        crate::gofmt::quote::quote(text),
+                        ki.line
+                    ));
+                }
+            }
+        }
+        self.errors.len() == before
+    }
+
+    /// Adds the entries a merge value contributes, skipping keys in `set`.
+    fn merge<'n>(&mut self, value: &'n Node, set: &mut HashSet<&'n str>, out: &mut Vec<(&'n Node, &'n Node)>) {
+        let sources: Vec<&Node> = match &value.kind {
+            Kind::Map(_) => vec![value],
+            Kind::Seq(items) => items.iter().collect(),
+            Kind::Scalar { .. } => Vec::new(),
+        };
+        if sources.is_empty() && !matches!(&value.kind, Kind::Seq(_)) {
+            self.fail("map merge requires map or sequence of maps as the value".into());
+            return;
+        }
+        for source in sources {
+            let Kind::Map(entries) = &source.kind else {
+                self.fail("map merge requires map or sequence of maps as the value".into());
+                return;
+            };
+            if !self.unique_keys(entries) {
+                continue;
+            }
+            let mut nested = None;
+            for (k, v) in entries {
+                if is_merge(k) {
+                    nested = Some(v);
+                } else if key_text(k).is_none_or(|t| set.insert(t)) {
+                    out.push((k, v));
+                }
+            }
+            if let Some(m) = nested {
+                self.merge(m, set, out);
             }
         }
     }
@@ -194,6 +258,26 @@ impl Decoder {
                 Value::Map(out)
             }
         }
+    }
+}
+
+/// A merge key: a plain `<<` (or one tagged `!!merge`), never a quoted one.
+fn is_merge(k: &Node) -> bool {
+    match &k.kind {
+        Kind::Scalar { text, style } if text == "<<" => match k.tag.as_deref() {
+            None => *style == super::Style::Plain,
+            Some(tag) => tag == "!!merge",
+        },
+        _ => false,
+    }
+}
+
+/// The text a merge compares keys by (yaml.v3 compares decoded keys; every
+/// mapping Intercept decodes has string keys).
+fn key_text(k: &Node) -> Option<&str> {
+    match &k.kind {
+        Kind::Scalar { text, .. } => Some(text),
+        _ => None,
     }
 }
 

@@ -3,7 +3,8 @@
 //! The tree keeps what yaml.v3's decoder looks at: each node's line and
 //! column, a scalar's source text and whether it was quoted, explicit tags,
 //! and mapping entries in source order (duplicates included: the decoder
-//! reports them). Only the first document is read, as `yaml.Unmarshal` does.
+//! reports them). Only the first document is read, as `yaml.Unmarshal` does;
+//! a leading UTF-8 byte-order mark is skipped, as libyaml skips it.
 //! Aliases are expanded by copying the anchored node. This module does not
 //! resolve scalars ([`resolve`]) or map nodes onto structs ([`decode`]).
 
@@ -59,6 +60,9 @@ const MAX_EXPANDED_NODES: usize = 200_000;
 
 /// Parses the first document of `text`; `Ok(None)` for an empty stream.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+    // yaml.v3 (libyaml) takes a leading byte-order mark as the encoding
+    // signature, not as content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| SyntaxError {
