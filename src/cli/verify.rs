@@ -90,6 +90,7 @@ pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> 
         seed,
         reproduce: reproduce_prefix(args, profile),
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        policy_file: args.policy.display().to_string(),
     };
     let bar = indicatif::ProgressBar::hidden();
     if show_progress {

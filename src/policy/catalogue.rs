@@ -32,7 +32,13 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
     let mut r = Reader::new(file);
     let mut policy = Policy::empty(Dialect::Catalogue);
     if let Some(root) = &root {
-        for (key, _, v) in r.object(root, "the catalogue policy", &["version", "description", "default", "tools"]) {
+        for (key, kn, v) in r.object(root, "the catalogue policy", &["version", "description", "default", "tools"]) {
+            let at = Some(Span { line: kn.line, column: kn.column });
+            match key.as_str() {
+                "default" => policy.keys.default = at,
+                "tools" => policy.keys.tools = at,
+                _ => {}
+            }
             match key.as_str() {
                 "version" => policy.version = r.string(v, "`version`").unwrap_or_default(),
                 "description" => policy.description = r.string(v, "`description`").unwrap_or_default(),

@@ -65,6 +65,16 @@ pub struct Policy {
     pub hide: Vec<String>,
     /// Tools in file order. The key `"*"` holds the wildcard rules.
     pub tools: Vec<ToolPolicy>,
+    /// Where the top-level keys sit in the source file, for pointing at them.
+    pub keys: TopKeys,
+}
+
+/// Positions of a policy file's top-level keys (`None`: the file has no such key).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TopKeys {
+    pub default: Option<Span>,
+    pub hide: Option<Span>,
+    pub tools: Option<Span>,
 }
 
 impl Policy {
@@ -78,6 +88,7 @@ impl Policy {
             default: DefaultAction::Allow,
             hide: Vec::new(),
             tools: Vec::new(),
+            keys: TopKeys::default(),
         }
     }
 

@@ -41,6 +41,9 @@ pub fn render(r: &Report) -> String {
             if let Some(n) = &o.note {
                 out.push_str(&format!("{}\n\n", cell(n)));
             }
+            if let Some(b) = super::blame_line(o) {
+                out.push_str(&format!("Blame: {}\n\n", cell(&b)));
+            }
             if !o.trace.is_empty() {
                 out.push_str("```\n");
                 for t in o.trace.iter().take(8) {

@@ -72,6 +72,16 @@ pub fn verdict_label(o: &Outcome) -> String {
     }
 }
 
+/// Where the policy is to blame and why, in one line (`file:line: reason`, then the denial message).
+pub fn blame_line(o: &Outcome) -> Option<String> {
+    let b = o.blame.as_ref()?;
+    let mut line = format!("{}:{}: {}", b.location.file, b.location.line, b.reason);
+    if let Some(d) = &b.denial {
+        line.push_str(&format!(" (denied: \"{d}\")"));
+    }
+    Some(line)
+}
+
 /// The one-line summary every format ends with.
 pub fn summary_line(s: &Summary) -> String {
     format!(
@@ -103,7 +113,8 @@ pub(crate) mod fixtures {
             trace_from: 200,
             seed: 9,
             reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
-            twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5 }),
+            twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![] }),
+            blame: None,
         }
     }
 

@@ -71,6 +71,9 @@ pub fn render(r: &Report) -> String {
         if let Some(n) = &o.note {
             out.push_str(&format!("  note: {n}\n"));
         }
+        if let Some(b) = super::blame_line(o) {
+            out.push_str(&format!("  blame: {b}\n"));
+        }
         if !o.trace.is_empty() {
             out.push_str(&format!("  shortest trace ({} of {} messages):\n", o.trace.len(), o.trace_from));
             for t in o.trace.iter().take(TRACE_LINES) {

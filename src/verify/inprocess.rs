@@ -116,6 +116,10 @@ impl Bench for InProcessBench {
     fn hides(&self, tool: &str) -> bool {
         self.policy.hide.iter().any(|h| h == tool || h == "*")
     }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
 }
 
 struct Running(InProcess);
@@ -131,5 +135,9 @@ impl System for Running {
 
     fn ledger(&self) -> &[LedgerEntry] {
         &self.0.server().ledger().entries
+    }
+
+    fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
+        self.0.audit()
     }
 }

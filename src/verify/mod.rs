@@ -8,6 +8,7 @@
 //! breach is a *policy* finding unless the scenario's layer is `proxy` (no
 //! policy can stop it on this proxy). This module never prints; `report` does.
 
+pub mod blame;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 use crate::agent::{self, Action, Payload, Target};
 use crate::clock::Timestamp;
+use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, Step, Targets, Upstream};
@@ -44,6 +46,8 @@ pub trait Bench: Sync {
     fn names(&self, tool: &str) -> bool;
     /// Whether the policy's `hide` list covers the tool.
     fn hides(&self, tool: &str) -> bool;
+    /// The policy under test, for blaming findings on its lines.
+    fn policy(&self) -> &crate::policy::model::Policy;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -79,11 +83,20 @@ pub enum Finding {
 }
 
 /// The benign twin's numbers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TwinResult {
     pub tool: String,
     pub attempted: usize,
     pub reached: usize,
+    /// The proxy's record of the first legitimate call it refused.
+    #[serde(skip)]
+    pub refused: Option<crate::proxy::audit::AuditRecord>,
+    /// That call's arguments.
+    #[serde(skip)]
+    pub refused_arguments: Option<serde_json::Value>,
+    /// The twin's plan up to and including that call, one line per message.
+    #[serde(skip)]
+    pub trace: Vec<String>,
 }
 
 /// The verdict for one scenario × tool.
@@ -110,6 +123,8 @@ pub struct Outcome {
     pub seed: u64,
     pub reproduce: Option<String>,
     pub twin: Option<TwinResult>,
+    /// The policy location responsible (policy findings and over-blocking).
+    pub blame: Option<blame::Blame>,
 }
 
 /// Run-wide settings.
@@ -119,6 +134,8 @@ pub struct Options {
     /// The command prefix that reproduces this run (`gauntlet verify POLICY --server …`).
     pub reproduce: String,
     pub threads: usize,
+    /// The policy file as findings name it (`examples/x.yaml`).
+    pub policy_file: String,
 }
 
 /// A per-(scenario, tool) seed, stable under `--only`: the run seed mixed with both names.
@@ -225,6 +242,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         seed: 0,
         reproduce: None,
         twin: None,
+        blame: None,
     }
 }
 
@@ -300,6 +318,10 @@ fn judge(
         out.trace = shortest.iter().map(Action::describe).collect();
         out.trace_from = actions.len();
         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+        if out.finding == Some(Finding::Policy) {
+            let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
+            out.blame = Some(blame::breach(&src, tool, &failed.check));
+        }
         return out;
     }
     let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
@@ -320,6 +342,13 @@ fn judge(
                         "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server",
                         t.reached, t.attempted, t.tool
                     ));
+                    out.trace = t.trace.clone();
+                    out.trace_from = t.attempted;
+                    out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+                    if let Some(r) = &t.refused {
+                        let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
+                        out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
+                    }
                 }
                 out.twin = Some(t);
             }
@@ -385,10 +414,25 @@ fn run_twin(
     let acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
     let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
     let obs = play(&mut *sys, &acts, START);
+    // Calls and their audit records come in the same order: the n-th refusal is the n-th call's.
+    let audit = sys.audit();
+    let refused_at = audit.iter().position(|r| r.result != AuditResult::Allowed);
+    let calls: Vec<&Action> = acts.iter().filter(|a| a.tool_name().is_some()).collect();
+    let trace = match refused_at {
+        Some(n) => calls.iter().take(n + 1).map(|a| a.describe()).collect(),
+        None => Vec::new(),
+    };
+    let refused_arguments = refused_at.and_then(|n| match &calls.get(n)?.payload {
+        Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments.clone()),
+        Payload::List => None,
+    });
     Ok(Some(TwinResult {
         tool: tt.name.clone(),
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
         reached: calls_of(&obs.ledger, &tt.name).count(),
+        refused: refused_at.map(|n| audit[n].clone()),
+        refused_arguments,
+        trace,
     }))
 }
 

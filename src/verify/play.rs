@@ -19,6 +19,10 @@ pub trait System {
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>>;
     /// Everything that reached the server, in arrival order.
     fn ledger(&self) -> &[LedgerEntry];
+    /// The proxy's decisions on tool calls, in order (empty when the system keeps none).
+    fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
+        &[]
+    }
 }
 
 /// What one play left behind.

@@ -23,6 +23,7 @@ pub fn policy(default: DefaultAction, hide: &[&str], tools: Vec<ToolPolicy>) -> 
         default,
         hide: hide.iter().map(|s| s.to_string()).collect(),
         tools,
+        keys: Default::default(),
     }
 }
 

@@ -186,6 +186,7 @@ pub fn policy() -> Policy {
         default: DefaultAction::Deny,
         hide: vec!["tool_49".into()],
         tools,
+        keys: Default::default(),
     }
 }
 

@@ -172,6 +172,10 @@ impl System for Recorder {
     fn ledger(&self) -> &[LedgerEntry] {
         self.system.ledger()
     }
+
+    fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
+        self.system.audit()
+    }
 }
 
 impl Drop for Recorder {
@@ -204,6 +208,10 @@ impl Bench for RecordingBench {
 
     fn hides(&self, tool: &str) -> bool {
         self.inner.hides(tool)
+    }
+
+    fn policy(&self) -> &crate::policy::model::Policy {
+        self.inner.policy()
     }
 }
 
@@ -253,6 +261,7 @@ pub fn measure(args: &Args) -> Result<Value, String> {
         seed: args.seed,
         reproduce: format!("gauntlet bench verify --seed {}", args.seed),
         threads,
+        policy_file: "bench-policy.yaml".into(),
     };
 
     let started = Instant::now();

@@ -41,6 +41,7 @@ pub fn lower(cfg: &RawConfig) -> model::Policy {
                 ToolPolicy { name: t.name.clone(), rules: t.rules.iter().map(|r| lower_rule(scope, r)).collect(), span: t.span }
             })
             .collect(),
+        keys: cfg.keys.clone(),
     }
 }
 

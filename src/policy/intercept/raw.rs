@@ -6,7 +6,7 @@
 //! No defaults, no validation here: that is [`super::normalise`] and
 //! [`super::validate`].
 
-use crate::policy::model::{Span, Value};
+use crate::policy::model::{Span, TopKeys, Value};
 use crate::policy::yaml::decode::Decoder;
 use crate::policy::yaml::{Kind, Node};
 
@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub tools: Vec<RawTool>,
     /// Keys Intercept ignores, with where they are and what they sit in.
     pub unknown_keys: Vec<UnknownKey>,
+    /// Where the `default`, `hide` and `tools` keys are.
+    pub keys: TopKeys,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +124,17 @@ pub fn decode(d: &mut Decoder, root: Option<&Node>) -> RawConfig {
         _ => {}
     });
     cfg.unknown_keys = unknown;
+    if let Kind::Map(entries) = &root.kind {
+        for (k, _) in entries {
+            let slot = match &k.kind {
+                Kind::Scalar { text, .. } if text == "default" => &mut cfg.keys.default,
+                Kind::Scalar { text, .. } if text == "hide" => &mut cfg.keys.hide,
+                Kind::Scalar { text, .. } if text == "tools" => &mut cfg.keys.tools,
+                _ => continue,
+            };
+            *slot = Some(span(k));
+        }
+    }
     cfg
 }
 

@@ -1,0 +1,302 @@
+//! Blame: which place in the policy file let a breach through, or refused a
+//! benign twin, and why, in one sentence.
+//!
+//! A breach is blamed on the rule that should have bounded it but is too
+//! loose (its `file:line`), or, when there is none, on the tool's entry
+//! ("no rule for …") or on the `tools:` / `default:` key where one belongs.
+//! An over-blocking verdict is blamed on the rule whose denial refused the
+//! twin, with the denial message.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::measure::{num, Check};
+use crate::policy::model::{Action, DefaultAction, Op, Path, Policy, Rule, Span, ToolPolicy};
+use crate::proxy::audit::AuditRecord;
+use crate::scenario::lint::ToolInfo;
+
+/// A line of the policy file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyLocation {
+    pub file: String,
+    pub line: u32,
+}
+
+/// The policy location responsible for a finding, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Blame {
+    pub location: PolicyLocation,
+    /// The rule (by name) that allowed or refused the traffic; `None` when a rule is missing.
+    pub rule: Option<String>,
+    /// One sentence.
+    pub reason: String,
+    /// The denial message that refused a benign call (over-blocking only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denial: Option<String>,
+}
+
+/// What a blame is computed from: the policy as loaded and the file it came from.
+pub struct Source<'a> {
+    pub policy: &'a Policy,
+    pub file: &'a str,
+}
+
+impl Source<'_> {
+    fn at(&self, span: Option<Span>) -> PolicyLocation {
+        PolicyLocation { file: self.file.to_string(), line: span.map(|s| s.line).unwrap_or(1).max(1) }
+    }
+
+    fn blame(&self, span: Option<Span>, rule: Option<&str>, reason: String) -> Blame {
+        Blame { location: self.at(span), rule: rule.map(str::to_string), reason, denial: None }
+    }
+
+    /// "No rule for tool X", pointing where an entry belongs (the `tools:` key).
+    fn no_entry(&self, tool: &str, what: &str) -> Blame {
+        let how = match self.policy.default {
+            DefaultAction::Allow => "`default: allow` forwards it",
+            DefaultAction::Deny => "it is refused by `default: deny`",
+        };
+        self.blame(
+            self.policy.keys.tools.or(self.policy.keys.default),
+            None,
+            format!("no rule for tool `{tool}`: {how} with {what}; its entry belongs under `tools:`"),
+        )
+    }
+}
+
+/// Conditions of the tool's rules (not the wildcard's) on `args.<field>`.
+fn conditions_on<'p>(entry: &'p ToolPolicy, field: &str) -> impl Iterator<Item = (&'p Rule, &'p crate::policy::model::Condition)> + 'p {
+    let field = field.to_string();
+    entry.rules.iter().filter(|r| r.action == Action::Evaluate).flat_map(move |r| {
+        let field = field.clone();
+        r.conditions.iter().filter(move |c| c.path == Path::Args(vec![field.clone()])).map(move |c| (r, c))
+    })
+}
+
+/// Whether a condition refuses values of the wrong JSON type (semantics: a
+/// numeric operator fails on a non-number, `regex` on a non-string, `in` on a
+/// value outside its list).
+pub fn checks_type(op: Op) -> bool {
+    matches!(op, Op::Lt | Op::Lte | Op::Gt | Op::Gte | Op::Regex | Op::In | Op::Eq)
+}
+
+/// The required properties of a tool's inputSchema, in schema order.
+pub fn required_fields(tool: &ToolInfo) -> Vec<String> {
+    tool.input_schema["required"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The rule that counts calls of the tool (a `rate_limit`, or a fixed-increment counter).
+fn rate_rule(entry: &ToolPolicy) -> Option<&Rule> {
+    entry.rules.iter().find(|r| r.rate_limit.is_some() || r.state.as_ref().is_some_and(|s| s.increment_from.is_none()))
+}
+
+/// Blame for a breach of `check` on `tool`.
+pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
+    let policy = src.policy;
+    let entry = policy.tool(&tool.name);
+    match check {
+        Check::Rate { count, window, sliding, .. } => {
+            let bound = format!("≤{count} per {window}{}", if *sliding { " sliding" } else { "" });
+            match entry.map(|e| (e, rate_rule(e))) {
+                Some((_, Some(rule))) => {
+                    let (limit, edge) = match &rule.rate_limit {
+                        Some(rl) if rl.window.length_secs() as i64 * 1_000_000_000 > window.nanos() => {
+                            (format!("{} per calendar {}", rl.max, rl.window), "")
+                        }
+                        Some(rl) => (
+                            format!("{} per calendar {}", rl.max, rl.window),
+                            if *sliding { ", and a calendar window lets up to twice its limit through around its edge" } else { "" },
+                        ),
+                        None => ("more calls".to_string(), ""),
+                    };
+                    src.blame(
+                        Some(rule.span),
+                        Some(&rule.name),
+                        format!("rule `{}` allows {limit}, but the requirement is {bound}{edge}", rule.name),
+                    )
+                }
+                Some((e, None)) => src.blame(
+                    Some(e.span),
+                    None,
+                    format!("tool `{}` has no rate limit, so nothing holds it to {bound}", tool.name),
+                ),
+                None => src.no_entry(&tool.name, &format!("no rate limit, so nothing holds it to {bound}")),
+            }
+        }
+        Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => {
+            let required = required_fields(tool);
+            let what = if matches!(check, Check::ArgumentBytes { .. }) { "bounds the length of" } else { "checks the type of" };
+            let Some(e) = entry else {
+                return src.no_entry(&tool.name, "no condition on its arguments");
+            };
+            let unguarded: Vec<String> = required
+                .iter()
+                .filter(|f| !conditions_on(e, f).any(|(_, c)| checks_type(c.op)))
+                .map(|f| format!("`args.{f}`"))
+                .collect();
+            if unguarded.is_empty() {
+                // Every required field is checked: the rest is whatever those checks let through.
+                let first = required.first().and_then(|f| conditions_on(e, f).next());
+                return match first {
+                    Some((rule, c)) => src.blame(
+                        Some(c.span),
+                        Some(&rule.name),
+                        format!("rule `{}` lets values through that the inputSchema rejects", rule.name),
+                    ),
+                    None => src.blame(Some(e.span), None, format!("tool `{}` has no condition on its arguments", tool.name)),
+                };
+            }
+            src.blame(
+                Some(e.span),
+                None,
+                format!("no condition of tool `{}` {what} {} (required by its inputSchema)", tool.name, unguarded.join(", ")),
+            )
+        }
+        Check::NeverReached { tool: reached } | Check::NeverListed { tool: reached } => {
+            let listed = matches!(check, Check::NeverListed { .. });
+            let verb = if listed { "listed" } else { "forwarded" };
+            if let Some(e) = policy.tool(reached) {
+                return src.blame(
+                    Some(e.span),
+                    None,
+                    format!(
+                        "tool `{reached}` has an entry and is not in `hide`, so it is {verb}; the requirements deny {} tools",
+                        tool.risk
+                    ),
+                );
+            }
+            if listed {
+                return src.blame(
+                    policy.keys.hide.or(policy.keys.tools),
+                    None,
+                    format!("`{reached}` is not in `hide`, so `tools/list` shows it; the requirements deny {} tools", tool.risk),
+                );
+            }
+            let why = if reached == &tool.name {
+                format!("the requirements deny {} tools", tool.risk)
+            } else {
+                format!("no rule names `{reached}` (a variant of `{}` or a tool added later)", tool.name)
+            };
+            match policy.default {
+                DefaultAction::Allow => src.blame(
+                    policy.keys.default.or(policy.keys.tools),
+                    None,
+                    format!(
+                        "{} lets `{reached}` through: {why}",
+                        if policy.keys.default.is_some() { "`default: allow`" } else { "the missing `default:` (allow)" }
+                    ),
+                ),
+                DefaultAction::Deny => src.blame(policy.keys.default, None, format!("`{reached}` reached the server although {why}")),
+            }
+        }
+        Check::AmountPerCall { cap } => amount_blame(src, tool, entry, &format!("a single call at ≤{}", num(*cap)), |c| {
+            matches!(c.op, Op::Lte | Op::Lt)
+        }),
+        Check::PositiveWhole => amount_blame(src, tool, entry, "amounts to whole numbers ≥ 1", |c| matches!(c.op, Op::Gte | Op::Gt)),
+        Check::AmountPerWindow { cap, window } => {
+            let spend = entry.and_then(|e| {
+                e.rules.iter().find(|r| r.state.as_ref().is_some_and(|s| s.increment_from.is_some()))
+            });
+            match (entry, spend) {
+                (_, Some(rule)) => src.blame(
+                    Some(rule.span),
+                    Some(&rule.name),
+                    format!(
+                        "rule `{}` counts spend per calendar window, which lets more than {} through within a sliding {window}",
+                        rule.name,
+                        num(*cap)
+                    ),
+                ),
+                (Some(e), None) => src.blame(
+                    Some(e.span),
+                    None,
+                    format!("tool `{}` has no spend counter, so nothing caps its total at ≤{} per {window}", tool.name, num(*cap)),
+                ),
+                (None, None) => src.no_entry(&tool.name, &format!("no spend counter capping it at ≤{} per {window}", num(*cap))),
+            }
+        }
+    }
+}
+
+fn amount_blame(
+    src: &Source<'_>,
+    tool: &ToolInfo,
+    entry: Option<&ToolPolicy>,
+    what: &str,
+    bounds: impl Fn(&crate::policy::model::Condition) -> bool,
+) -> Blame {
+    let Some(e) = entry else {
+        return src.no_entry(&tool.name, &format!("no condition holding {what}"));
+    };
+    match conditions_on(e, "amount").find(|(_, c)| bounds(c)) {
+        Some((rule, c)) => src.blame(
+            Some(c.span),
+            Some(&rule.name),
+            format!("rule `{}` checks `args.amount {}`, which does not hold {what}", rule.name, c.op.as_str()),
+        ),
+        None => src.blame(Some(e.span), None, format!("no condition of tool `{}` holds {what}", tool.name)),
+    }
+}
+
+/// Blame for a benign call the policy refused, from the proxy's audit record of it.
+pub fn refusal(src: &Source<'_>, refused: &AuditRecord, arguments: Option<&Value>) -> Blame {
+    let policy = src.policy;
+    let message = refused.message.clone().unwrap_or_default();
+    let tool = &refused.tool;
+    let mut b = match refused.rule.as_deref() {
+        Some("(hidden)") => src.blame(policy.keys.hide, None, format!("`hide` refuses every call of `{tool}`")),
+        Some("(default deny)") => {
+            src.blame(policy.keys.default, None, format!("`default: deny` refuses `{tool}`, which has no entry"))
+        }
+        named => {
+            // A rule-phase denial names its rule; a limit denial is found by its message.
+            let rules = [policy.tool(tool), policy.tool("*")];
+            let rule = rules.iter().flatten().flat_map(|e| e.rules.iter()).find(|r| match named {
+                Some(n) => r.name == n,
+                None => r.state.is_some() && (r.on_deny == message || r.on_deny.is_empty()),
+            });
+            // A condition on a field the legitimate call left out fails whatever its operator.
+            let absent = |c: &&crate::policy::model::Condition| match (&c.path, arguments) {
+                (Path::Args(p), Some(args)) => {
+                    p.iter().try_fold(args, |v, k| v.get(k)).is_none() && c.op != Op::Exists
+                }
+                _ => false,
+            };
+            match rule {
+                Some(r) => match r.conditions.iter().find(absent) {
+                    Some(c) => src.blame(
+                        Some(c.span),
+                        Some(&r.name),
+                        format!(
+                            "rule `{}` requires `{}`, which a legitimate call of `{tool}` leaves out (the field is optional)",
+                            r.name,
+                            path_text(&c.path)
+                        ),
+                    ),
+                    None => src.blame(
+                        Some(r.span),
+                        Some(&r.name),
+                        format!("rule `{}` refused a legitimate call of `{tool}`", r.name),
+                    ),
+                },
+                None => src.blame(
+                    policy.tool(tool).map(|e| e.span),
+                    named,
+                    format!("the policy refused a legitimate call of `{tool}`"),
+                ),
+            }
+        }
+    };
+    b.denial = Some(message);
+    b
+}
+
+fn path_text(p: &Path) -> String {
+    match p {
+        Path::Args(parts) => format!("args.{}", parts.join(".")),
+        Path::State(k) => format!("state.{k}"),
+    }
+}
