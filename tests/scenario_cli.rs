@@ -234,3 +234,63 @@ fn could_not_run_is_exit_2_with_a_clear_message() {
         &format!("error: {}:1:1: missing field `version`", server.display()),
     );
 }
+
+/// One run writes every `-o FORMAT=PATH`; stdout keeps its own format and verbosity.
+#[test]
+fn one_run_writes_many_reports_and_quiet_prints_only_the_summary() {
+    let dir = TempDir::new().unwrap();
+    let file = |name: &str| dir.path().join(name);
+    let o = gauntlet(&[
+        "verify",
+        "examples/aksjah-weak.yaml",
+        "--only",
+        "bulk-write-burst",
+        "-q",
+        "-o",
+        &format!("json={}", path(&file("r.json"))),
+        "-o",
+        &format!("junit={}", path(&file("r.xml"))),
+        "--output",
+        &format!("table={}", path(&file("r.txt"))),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("2 outcomes: "), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file("r.json")).unwrap()).unwrap();
+    assert_eq!(v["outcomes"].as_array().map(Vec::len), Some(2));
+    assert!(std::fs::read_to_string(file("r.xml")).unwrap().starts_with("<?xml"));
+    // A file gets the normal view, without colour, whatever stdout got.
+    let table = std::fs::read_to_string(file("r.txt")).unwrap();
+    assert!(table.contains("Policy findings (") && !table.contains('\x1b'), "{table}");
+
+    let bad = gauntlet(&["verify", "examples/aksjah-weak.yaml", "-o", "pdf=x.pdf"]);
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("unknown report format `pdf`"), "{}", stderr(&bad));
+}
+
+/// Colour only on request when piped; `--color always` wins over NO_COLOR; commands are shell-quoted.
+#[test]
+fn colour_and_quoted_commands() {
+    let dir = TempDir::new().unwrap();
+    let spaced = dir.path().join("my policy.yaml");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aksjah-weak.yaml"), &spaced).unwrap();
+    let run = |extra: &[&str], no_color: bool| {
+        let mut a = vec!["verify", path(&spaced), "--only", "bulk-write-burst"];
+        a.extend_from_slice(extra);
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gauntlet"));
+        c.args(&a).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("CI");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        stdout(&c.output().unwrap())
+    };
+    let piped = run(&[], false);
+    assert!(!piped.contains('\x1b'), "{piped}");
+    assert!(piped.contains(&format!("Reproduce: gauntlet verify '{}' --only SCENARIO --seed 1", spaced.display())), "{piped}");
+    assert!(piped.lines().all(|l| l.chars().count() <= 100), "{piped}");
+    assert!(run(&["--color", "always"], true).contains("\x1b["));
+    assert!(!run(&["--color", "never"], false).contains('\x1b'));
+}

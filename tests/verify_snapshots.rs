@@ -12,19 +12,18 @@ use gauntlet::cli::verify::{build_report, Args};
 use gauntlet::report::{snapshot, Report};
 use gauntlet::verify::{Finding, Outcome, Verdict};
 
+/// Parsed as the command line would be, so new flags keep their defaults here.
 fn args(policy: &str, servers: &[&str]) -> Args {
-    Args {
-        policy: PathBuf::from(policy),
-        server: servers.iter().map(PathBuf::from).collect(),
-        scenarios: PathBuf::from("scenarios"),
-        only: vec![],
-        profile: None,
-        seed: Some(1),
-        format: "table".into(),
-        snapshot: None,
-        accept: false,
-        fail_on_proxy_findings: false,
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: Args,
     }
+    let mut argv = vec!["verify".to_string(), policy.to_string(), "--seed".into(), "1".into()];
+    for s in servers {
+        argv.extend(["--server".to_string(), s.to_string()]);
+    }
+    <Cmd as clap::Parser>::parse_from(argv).args
 }
 
 fn check_on(name: &str, policy: &str, servers: &[&str]) -> Report {

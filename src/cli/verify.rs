@@ -35,9 +35,21 @@ pub struct Args {
     /// Seed for every randomized behaviour (default 1); every run prints it.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Report format.
-    #[arg(long, default_value = "table", value_parser = ["table", "json", "junit", "markdown"])]
-    pub format: String,
+    /// Report format on stdout: table, json, junit, markdown.
+    #[arg(long, default_value = "table")]
+    pub format: report::Format,
+    /// Also write the report in FORMAT to PATH (repeatable), from this one run.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT=PATH")]
+    pub outputs: Vec<Output>,
+    /// Terminal report: list every outcome and each finding's shortest trace.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Terminal report: only the summary line (the exit code says the rest).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour in the terminal report (auto: on a terminal, unless NO_COLOR is set).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
     /// Compare the verdicts with this accepted baseline; any change fails the run.
     #[arg(long)]
     pub snapshot: Option<std::path::PathBuf>,
@@ -47,6 +59,63 @@ pub struct Args {
     /// Proxy findings (gaps no policy can close on this proxy) fail the run too.
     #[arg(long)]
     pub fail_on_proxy_findings: bool,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// One `-o FORMAT=PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub format: report::Format,
+    pub path: std::path::PathBuf,
+}
+
+impl std::str::FromStr for Output {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Output, String> {
+        let (format, path) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected FORMAT=PATH, e.g. sarif=report.sarif"))?;
+        if path.is_empty() {
+            return Err(format!("`{s}`: the path after `=` is empty"));
+        }
+        Ok(Output { format: format.parse()?, path: path.into() })
+    }
+}
+
+/// The terminal style for stdout: verbosity from `-v`/`-q`, the terminal's
+/// width (100 columns when stdout is not a terminal), colour per `--color`.
+fn terminal_style(args: &Args) -> report::table::Style {
+    use report::table::{Style, Verbosity};
+    let tty = std::io::stdout().is_terminal();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb"),
+    };
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let width = if tty { terminal_width() } else { None }.unwrap_or(Style::default().width);
+    Style { verbosity, width, color }
+}
+
+/// Columns of the terminal on stdout.
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills the winsize struct we pass and touches nothing else.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col >= 40).then_some(ws.ws_col as usize)
 }
 
 /// The seed used when `--seed` is not given: fixed, so CI runs and snapshots are stable.
@@ -61,14 +130,25 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) || std::env::var_os("TF_BUILD").is_some()
 }
 
-/// The command that reproduces this run, minus `--only`/`--seed`.
+/// `s` as one POSIX shell word: bare when it is plainly safe, single-quoted otherwise.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The command that reproduces this run, minus `--only`/`--seed`, shell-quoted.
 fn reproduce_prefix(args: &Args, profile: Profile) -> String {
-    let mut cmd = format!("gauntlet verify {}", args.policy.display());
+    let q = |p: &Path| shell_quote(&p.display().to_string());
+    let mut cmd = format!("gauntlet verify {}", q(&args.policy));
     for s in &args.server {
-        cmd.push_str(&format!(" --server {}", s.display()));
+        cmd.push_str(&format!(" --server {}", q(s)));
     }
     if args.scenarios != Path::new("scenarios") {
-        cmd.push_str(&format!(" --scenarios {}", args.scenarios.display()));
+        cmd.push_str(&format!(" --scenarios {}", q(&args.scenarios)));
     }
     if profile == Profile::Strict {
         cmd.push_str(" --profile strict");
@@ -104,7 +184,7 @@ pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> 
     bar.finish_and_clear();
     let requirements = match req_file {
         Some(f) => format!("built-in baseline + {}", f.display()),
-        None => "built-in baseline".to_string(),
+        None => report::BASELINE.to_string(),
     };
     Ok(Report::new(
         &args.policy.display().to_string(),
@@ -124,13 +204,23 @@ pub fn run(args: Args) -> Exit {
         Ok(r) => r,
         Err(e) => return could_not_run(e),
     };
-    let rendered = match args.format.as_str() {
-        "json" => report::json::render(&report),
-        "junit" => report::junit::render(&report, args.fail_on_proxy_findings),
-        "markdown" => report::markdown::render(&report),
-        _ => report::table::render(&report),
+    let mut opts = report::Options {
+        style: report::table::Style::default(),
+        fail_on_proxy: args.fail_on_proxy_findings,
+        full_report: full_report_pointer(&args),
     };
-    print!("{rendered}");
+    let mut written = Ok(());
+    for out in &args.outputs {
+        let text = report::render(out.format, &report, &opts);
+        if let Err(e) = std::fs::write(&out.path, text) {
+            written = Err(format!("{}: cannot write the {} report: {e}", out.path.display(), out.format.as_str()));
+        }
+    }
+    opts.style = terminal_style(&args);
+    print!("{}", report::render(args.format, &report, &opts));
+    if let Err(e) = written {
+        return could_not_run(e);
+    }
     if report.summary.errors > 0 {
         return could_not_run(format!("{} scenario × tool pairs could not be run (see the report)", report.summary.errors));
     }
@@ -142,6 +232,16 @@ pub fn run(args: Args) -> Exit {
         Exit::CheckFailed
     } else {
         Exit::Ok
+    }
+}
+
+/// Where the complete report of this run is (a JSON or HTML file written
+/// alongside), or how to get one, for formats that must trim.
+fn full_report_pointer(args: &Args) -> Option<String> {
+    let full = [report::Format::Json, report::Format::Table];
+    match args.outputs.iter().find(|o| full.contains(&o.format)) {
+        Some(o) => Some(format!("`{}`", o.path.display())),
+        None => Some(format!("`{} --format json`", reproduce_prefix(args, args.profile.unwrap_or_default()))),
     }
 }
 
@@ -168,7 +268,7 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit
     let Ok(text) = std::fs::read_to_string(path) else {
         if in_ci() {
             eprintln!("snapshot {} does not exist; CI never writes snapshots", path.display());
-            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", path.display());
+            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", shell_quote(&path.display().to_string()));
             return Exit::CheckFailed;
         }
         return write("created (review and commit it)");
@@ -187,6 +287,6 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit
         return Exit::Ok;
     }
     eprintln!("snapshot {} differs from this run:\n{}", path.display(), snapshot::render_diff(&changes));
-    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", path.display());
+    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", shell_quote(&path.display().to_string()));
     Exit::CheckFailed
 }

@@ -1,9 +1,11 @@
-//! Reports: one [`Report`] value, rendered for people (terminal table,
-//! Markdown for PR comments) and machines (JSON, JUnit XML), plus the
-//! diff-friendly verdict snapshot and its direction-aware diff.
+//! Reports: one [`Report`] value, rendered for people (terminal, Markdown for
+//! PR comments, a self-contained HTML page) and machines (JSON, JUnit XML,
+//! SARIF, GitHub workflow annotations), plus the diff-friendly verdict
+//! snapshot and its direction-aware diff. One file per format.
 //!
-//! Renderers are pure functions of the report; deciding and printing happen
-//! elsewhere. Output is sorted by scenario, server and tool, so two runs diff cleanly.
+//! Renderers are pure functions of the report and [`Options`]; deciding and
+//! printing happen elsewhere. Output is sorted by scenario, server and tool,
+//! so two runs diff cleanly.
 
 pub mod json;
 pub mod junit;
@@ -11,9 +13,67 @@ pub mod markdown;
 pub mod snapshot;
 pub mod table;
 
+use std::str::FromStr;
+
 use serde::Serialize;
 
 use crate::verify::{Finding, Outcome, Summary, Verdict};
+
+/// A report format (`--format`, `-o FORMAT=PATH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Table, Format::Json, Format::Junit, Format::Markdown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Markdown => "markdown",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!("unknown report format `{s}`; one of: {}", Format::ALL.map(Format::as_str).join(", "))
+        })
+    }
+}
+
+/// What renderers need besides the report.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Terminal layout (also used, without colour, for `-o table=PATH`).
+    pub style: table::Style,
+    /// Proxy findings fail the run (`--fail-on-proxy-findings`).
+    pub fail_on_proxy: bool,
+    /// Where the complete report of this run is, for formats that must trim (Markdown).
+    pub full_report: Option<String>,
+}
+
+/// Renders `report` in `format`.
+pub fn render(format: Format, report: &Report, opts: &Options) -> String {
+    match format {
+        Format::Table => table::render(report, &opts.style),
+        Format::Json => json::render(report),
+        Format::Junit => junit::render(report, opts.fail_on_proxy),
+        Format::Markdown => markdown::render(report),
+    }
+}
+
+/// The requirements line of a run with no `gauntlet.yaml`.
+pub const BASELINE: &str = "built-in baseline";
 
 /// Everything one `gauntlet verify` run found.
 #[derive(Clone, Debug, Serialize)]
