@@ -372,3 +372,126 @@ fn unfilterable_tools_list_pages_fail_open_under_intercept_and_closed_under_stri
         [r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32603,"message":"the tools/list response could not be filtered for hidden tools"}}"#]
     );
 }
+
+/// A call, then an unknown method with the same id whose error the upstream sends first (G-18).
+fn id_reuse_round(c: &mut ProxyCore, id: &str, now: Timestamp) -> (Vec<String>, Vec<String>) {
+    let mut out = c.from_agent(call(id, "t").as_bytes(), &ctx(), now);
+    out.extend(c.from_agent(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"no/such"}}"#).as_bytes(), &ctx(), now));
+    let sent = upstream(&out);
+    let mut answers = agent(&out);
+    if sent.iter().any(|m| m.contains("no/such")) {
+        answers.extend(agent(&c.from_upstream(error_answer(id).as_bytes(), &ctx(), now)));
+    }
+    if sent.iter().any(|m| m.contains("tools/call")) {
+        answers.extend(agent(&c.from_upstream(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[]}}}}"#).as_bytes(), &ctx(), now)));
+    }
+    (sent, answers)
+}
+
+#[test]
+fn id_reuse_refunds_quota_under_intercept_and_is_refused_under_strict() {
+    // Intercept keys pending rollbacks by raw id: the unknown method's error refunds the call (G-18).
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let executed = (0..10)
+        .filter(|n| id_reuse_round(&mut c, &n.to_string(), at(*n)).0.iter().any(|m| m.contains("tools/call")))
+        .count();
+    assert_eq!(executed, 10, "intercept reproduces the refund: 10 of 10 calls forwarded against 2/hour");
+    assert_eq!(counter(&mut c, "t._rate_hour", at(10)), 0);
+
+    let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    let mut executed = 0;
+    for n in 0..10 {
+        let (sent, answers) = id_reuse_round(&mut c, &n.to_string(), at(n));
+        if sent.iter().any(|m| m.contains("tools/call")) {
+            executed += 1;
+            assert_eq!(sent.len(), 1, "the duplicate id is never forwarded while the call waits: {sent:?}");
+            let dup = answers.iter().find(|a| a.contains("-32600")).expect("the duplicate is refused");
+            assert!(dup.contains(&format!(r#""id":{n}"#)) && dup.contains("already in use"), "{dup}");
+        } else {
+            assert!(answers[0].contains("Rate limit"), "{answers:?}");
+        }
+    }
+    assert_eq!(executed, 2, "strict holds the limit: 2 of 10");
+    assert_eq!(c.requests_waiting(), 0);
+    // Once answered, an id is free again; an error answer refunds only the call it answers.
+    let out = c.from_agent(call("0", "t").as_bytes(), &ctx(), at(20));
+    assert!(agent(&out)[0].contains("Rate limit"), "{:?}", agent(&out));
+}
+
+#[test]
+fn strict_keys_ids_by_value_and_http_exchanges_apart() {
+    let mut c = core(LIMITED, Profile::Strict, WireMode::Http);
+    let first = c.from_agent_on(call(r#""a""#, "t").as_bytes(), &ctx(), 1, at(0));
+    assert_eq!(upstream(&first).len(), 1);
+    // The same id on another POST is another request; on the same POST (an escape of "a") it is a duplicate.
+    let other = c.from_agent_on(br#"{"jsonrpc":"2.0","id":"a","method":"no/such"}"#, &ctx(), 2, at(0));
+    assert_eq!(upstream(&other).len(), 1);
+    let same = c.from_agent_on(br#"{"jsonrpc":"2.0","id":"\u0061","method":"no/such"}"#, &ctx(), 1, at(0));
+    assert!(upstream(&same).is_empty() && agent(&same)[0].contains("already in use"), "{:?}", agent(&same));
+    // POST 2's error does not touch POST 1's reservation.
+    c.from_upstream_on(error_answer(r#""a""#).as_bytes(), &ctx(), 2, at(0));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 1);
+    c.from_upstream_on(error_answer(r#""a""#).as_bytes(), &ctx(), 1, at(0));
+    assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 0, "POST 1's own error refunds it");
+}
+
+#[test]
+fn strict_refuses_ids_it_cannot_match_to_their_answer() {
+    let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    for id in ["1e400", "1.0", "-0", "9007199254740993", "1e2", "true", "null", "{}", "[1]"] {
+        let out = c.from_agent(call(id, "t").as_bytes(), &ctx(), at(0));
+        assert!(upstream(&out).is_empty(), "id {id} was forwarded");
+        let answer = &agent(&out)[0];
+        assert!(answer.contains("-32600") && answer.contains(r#""id":null"#), "id {id}: {answer}");
+        let out = c.from_agent(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#).as_bytes(), &ctx(), at(0));
+        assert!(upstream(&out).is_empty(), "ping with id {id} was forwarded");
+    }
+    assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 0, "nothing was reserved");
+    for id in ["-9007199254740991", "0", r#""x""#] {
+        let out = c.from_agent(call(id, "free").as_bytes(), &ctx(), at(0));
+        assert_eq!(upstream(&out).len(), 1, "id {id} is fine");
+    }
+    // Intercept forwards them all, as Intercept does.
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    assert_eq!(upstream(&c.from_agent(call("1e400", "t").as_bytes(), &ctx(), at(0))).len(), 1);
+}
+
+#[test]
+fn an_id_with_invalid_utf8_never_produces_a_line_that_is_not_utf8() {
+    for profile in [Profile::Intercept, Profile::Strict] {
+        let mut c = core(LIMITED, profile, WireMode::StdioChild);
+        for line in [
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\"}}".to_vec(),
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"\xc0\",\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"Name\":\"t\"}}".to_vec(),
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"\xfe\",\"method\":\"ping\"}".to_vec(),
+        ] {
+            for o in c.from_agent(&line, &ctx(), at(0)) {
+                if let Output::ToAgent(bytes) = o {
+                    assert!(std::str::from_utf8(&bytes).is_ok(), "{profile:?}: {}", String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn requests_left_waiting_are_answered_when_the_upstream_dies_or_hangs() {
+    for profile in [Profile::Intercept, Profile::Strict] {
+        let mut c = core(LIMITED, profile, WireMode::StdioChild);
+        c.from_agent(call("1", "t").as_bytes(), &ctx(), at(0));
+        c.from_agent(br#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#, &ctx(), at(5));
+        c.from_agent(br#"{"jsonrpc":"2.0","method":"notifications/x"}"#, &ctx(), at(5));
+        assert_eq!(c.requests_waiting(), 2);
+        // A 3 s timeout at t=4 s answers only the call sent at t=0.
+        let expired = agent(&c.expire(at(4), std::time::Duration::from_secs(3)));
+        assert_eq!(expired.len(), 1);
+        assert!(expired[0].contains(r#""id":1,"#) && expired[0].contains("did not answer within 3 s"), "{}", expired[0]);
+        // The late answer is dropped, and the call kept its reservation.
+        assert!(c.from_upstream(error_answer("1").as_bytes(), &ctx(), at(6)).is_empty());
+        assert_eq!(counter(&mut c, "t._rate_hour", at(6)), 1, "{profile:?}");
+        let gone = agent(&c.upstream_gone());
+        assert_eq!(gone.len(), 1);
+        assert!(gone[0].contains(r#""id":"p""#) && gone[0].contains("-32603") && gone[0].contains("exited"), "{}", gone[0]);
+        assert_eq!(c.requests_waiting(), 0);
+    }
+}

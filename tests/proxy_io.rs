@@ -335,3 +335,61 @@ fn intercept_flag_misuse_is_refused_with_a_reason() {
         assert!(stderr.contains(want), "{args:?} should say `{want}`: {stderr}");
     }
 }
+
+/// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
+const SLOW_SERVER: &str = r#"name: slow
+version: "1"
+tools:
+  - name: slow
+    description: answers after 300 ms
+    inputSchema: {type: object}
+    risk: write
+    response: {text: done, latency_ms: 300}
+"#;
+
+const SLOW_POLICY: &str = r#"version: "1"
+tools:
+  slow:
+    rules:
+      - name: three an hour
+        rate_limit: 3/hour
+"#;
+
+/// Sends `pairs` calls to `slow`, each followed at once by `no/such` with the same id
+/// (G-18), and returns how many calls the server answered with its result.
+fn id_reuse_pairs(profile: &str, pairs: u32) -> (usize, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), SLOW_POLICY);
+    let server = dir.path().join("slow.yaml");
+    std::fs::write(&server, SLOW_SERVER).unwrap();
+    let mut p = Proxy::start(dir.path(), &policy, &["--profile", profile], &[GAUNTLET, "mock", server.to_str().unwrap()]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    let mut lines = Vec::new();
+    for id in 10..10 + pairs {
+        let call = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"slow","arguments":{{}}}}}}"#);
+        let decoy = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"no/such"}}"#);
+        p.send(format!("{call}\n{decoy}").as_bytes());
+        // Both answers (the decoy's error and the call's result or denial) before the next pair.
+        let mut got = 0;
+        while got < 2 {
+            let line = p.lines.recv_timeout(Duration::from_secs(20)).expect("an answer");
+            if line.contains(&format!("\"id\":{id}")) {
+                got += 1;
+                lines.push(line);
+            }
+        }
+    }
+    let executed = lines.iter().filter(|l| l.contains("\"done\"")).count();
+    assert_eq!(p.finish().0, Some(0));
+    (executed, lines)
+}
+
+#[test]
+fn id_reuse_refunds_quota_under_intercept_and_not_under_strict() {
+    let (executed, _) = id_reuse_pairs("intercept", 6);
+    assert_eq!(executed, 6, "intercept reproduces G-18: every call executes against 3/hour");
+    let (executed, lines) = id_reuse_pairs("strict", 6);
+    assert_eq!(executed, 3, "strict holds 3/hour: {lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l.contains("already in use")).count(), 3, "{lines:#?}");
+}

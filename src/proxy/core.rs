@@ -12,6 +12,15 @@
 //! batch, and (silently) every `tools/call` notification, so nothing it
 //! could not evaluate faithfully reaches the upstream; and it replaces a
 //! `tools/list` page it cannot filter with an error instead of showing it.
+//! Strict also keeps one outstanding request per id (G-18): a request whose
+//! id is already waiting for an answer, or an id that is not a string or an
+//! exact integer, is refused, so an upstream error can only refund the call
+//! it answers.
+//!
+//! Every forwarded request is remembered until answered, so the core can
+//! answer it with an error itself when the upstream dies ([`ProxyCore::upstream_gone`])
+//! or hangs ([`ProxyCore::expire`], [`ProxyCore::give_up_exchange`]); such calls keep
+//! their reservations (the upstream may have executed them) and a late answer is dropped.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +34,7 @@ use super::audit::args_hash;
 use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error};
 use super::filter::{filter_page, Filtered};
-use super::pending::{Pending, PendingKey};
+use super::pending::{Answered, InFlight, Pending, PendingKey};
 use super::rawjson::{self, Kind, Node};
 
 /// How the agent side is framed; Intercept's batch handling differs per transport (§2.1).
@@ -55,6 +64,18 @@ pub enum Output {
 
 /// JSON-RPC "internal error", Intercept's code for transport failures.
 const INTERNAL_ERROR: i64 = -32603;
+
+/// One request/response channel: 0 for a stdio stream; the HTTP front
+/// numbers its POSTs, whose answers come back on their own response.
+pub type Exchange = u64;
+
+/// What an upstream message does to the pending state.
+enum Settled {
+    Unchanged,
+    Replaced(Vec<u8>),
+    /// The answer to a request the proxy already answered itself.
+    Dropped,
+}
 
 pub struct ProxyCore {
     engine: Engine,
@@ -96,11 +117,29 @@ impl ProxyCore {
 
     /// One message from the agent (a stdio line without its newline, or an HTTP body).
     pub fn from_agent(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Output> {
+        self.from_agent_on(bytes, ctx, 0, now)
+    }
+
+    /// [`ProxyCore::from_agent`] on a numbered exchange (an HTTP POST).
+    pub fn from_agent_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
-        match decode::classify(bytes, self.engine.profile()) {
-            Classified::Batch => self.batch(bytes, ctx, now, &mut out),
+        let parsed = rawjson::parse(bytes);
+        match decode::classify_parsed(&parsed, bytes, self.engine.profile()) {
+            Classified::Batch => self.batch(bytes, ctx, exchange, now, &mut out),
+            Classified::Refused(r) => self.refuse(r, ctx, now, &mut out),
             single => {
-                if self.handle(single, ctx, now, &mut out) {
+                let id = parsed.as_ref().ok().and_then(decode::request_id);
+                // Intercept answers a null id like a notification's; strict refuses it below.
+                let id = id.filter(|id| !id.is_null() || self.engine.profile() == Profile::Strict);
+                let key = match id.map(|id| self.request_key(ctx, exchange, id, bytes)) {
+                    Some(Err(r)) => return self.refused(r, ctx, now),
+                    Some(Ok(key)) => Some(key),
+                    None => None,
+                };
+                if self.handle(single, ctx, exchange, now, &mut out) {
+                    if let (Some(key), Some(id)) = (key, id) {
+                        self.pending.register_request(key, id.raw(bytes), now);
+                    }
                     out.insert(0, Output::ToUpstream(bytes.to_vec()));
                 }
             }
@@ -108,23 +147,91 @@ impl ProxyCore {
         out
     }
 
+    /// The key a request is remembered by; under `strict`, a refusal for an
+    /// id that cannot be matched to its answer or is already waiting for one.
+    fn request_key(&self, ctx: &CallContext, exchange: Exchange, id: &Node, src: &[u8]) -> Result<PendingKey, Refusal> {
+        if self.engine.profile() == Profile::Intercept {
+            return Ok((ctx.session.clone(), exchange, id.raw(src).to_vec()));
+        }
+        let refusal = |message: String, id: Option<Vec<u8>>| Refusal {
+            code: decode::INVALID_REQUEST,
+            message: format!("invalid request: {message}"),
+            id,
+            tool: String::new(),
+            silent: false,
+        };
+        let canonical = decode::strict_id_key(id, src).map_err(|why| refusal(why, None))?;
+        let key = (ctx.session.clone(), exchange, canonical);
+        if self.pending.outstanding(&key) {
+            let shown = String::from_utf8_lossy(id.raw(src)).into_owned();
+            return Err(refusal(
+                format!("id {shown} is already in use by a request still waiting for its answer"),
+                Some(id.raw(src).to_vec()),
+            ));
+        }
+        Ok(key)
+    }
+
+    /// The key of the call or list an id answers: `intercept` keys by raw id
+    /// bytes and session only (G-18), `strict` by exchange and id value.
+    fn settle_key(&self, ctx: &CallContext, exchange: Exchange, raw: &[u8]) -> PendingKey {
+        if self.engine.profile() == Profile::Intercept {
+            return (ctx.session.clone(), 0, raw.to_vec());
+        }
+        let canonical = match rawjson::parse(raw) {
+            Ok(node) => decode::strict_id_key(&node, raw).unwrap_or_else(|_| [b"x", raw].concat()),
+            Err(_) => [b"x", raw].concat(),
+        };
+        (ctx.session.clone(), exchange, canonical)
+    }
+
+    /// The key an answer's id settles in the request table.
+    fn answer_key(&self, ctx: &CallContext, exchange: Exchange, raw: &[u8]) -> PendingKey {
+        match self.engine.profile() {
+            Profile::Intercept => (ctx.session.clone(), exchange, raw.to_vec()),
+            Profile::Strict => self.settle_key(ctx, exchange, raw),
+        }
+    }
+
+    fn refused(&mut self, r: Refusal, ctx: &CallContext, now: Timestamp) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.refuse(r, ctx, now, &mut out);
+        out
+    }
+
     /// One message from the upstream.
-    pub fn from_upstream(&mut self, bytes: &[u8], ctx: &CallContext, _now: Timestamp) -> Vec<Output> {
+    pub fn from_upstream(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Output> {
+        self.from_upstream_on(bytes, ctx, 0, now)
+    }
+
+    /// [`ProxyCore::from_upstream`] on a numbered exchange (the response to an HTTP POST).
+    pub fn from_upstream_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, _now: Timestamp) -> Vec<Output> {
         let Ok(node) = rawjson::parse(bytes) else {
             return vec![Output::ToAgent(bytes.to_vec())];
         };
         let body = match &node.kind {
-            Kind::Object(_) => self.response(&node, bytes, ctx).unwrap_or_else(|| bytes.to_vec()),
+            Kind::Object(_) => match self.response(&node, bytes, ctx, exchange) {
+                Settled::Unchanged => bytes.to_vec(),
+                Settled::Replaced(out) => out,
+                Settled::Dropped => return Vec::new(),
+            },
             Kind::Array(items) => {
-                let parts: Vec<Option<Vec<u8>>> = items.iter().map(|item| self.response(item, bytes, ctx)).collect();
-                if parts.iter().all(Option::is_none) {
+                let parts: Vec<Settled> = items.iter().map(|item| self.response(item, bytes, ctx, exchange)).collect();
+                if parts.iter().all(|p| matches!(p, Settled::Unchanged)) {
                     bytes.to_vec()
                 } else {
                     let joined: Vec<Vec<u8>> = parts
                         .into_iter()
                         .zip(items)
-                        .map(|(part, item)| part.unwrap_or_else(|| item.raw(bytes).to_vec()))
+                        .filter_map(|(part, item)| match part {
+                            Settled::Unchanged => Some(item.raw(bytes).to_vec()),
+                            Settled::Replaced(out) => Some(out),
+                            Settled::Dropped => None,
+                        })
                         .collect();
+                    if joined.is_empty() {
+                        return Vec::new();
+                    }
                     array(&joined)
                 }
             }
@@ -133,14 +240,56 @@ impl ProxyCore {
         vec![Output::ToAgent(body)]
     }
 
+    /// Requests forwarded and not answered yet (in every session and exchange).
+    pub fn requests_waiting(&self) -> usize {
+        self.pending.requests_waiting()
+    }
+
+    /// The upstream is gone: every request still waiting is answered with an
+    /// error (its call keeps its reservation: the upstream may have run it).
+    pub fn upstream_gone(&mut self) -> Vec<Output> {
+        let gone = self.pending.give_up(None, None);
+        self.give_up(gone, "the upstream exited before answering this request")
+    }
+
+    /// Answers every request sent at or before `now - timeout` with an error
+    /// (the `--call-timeout` of the stdio transports).
+    pub fn expire(&mut self, now: Timestamp, timeout: std::time::Duration) -> Vec<Output> {
+        let nanos = i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX);
+        let gone = self.pending.give_up(Some(now.plus_nanos(nanos.saturating_neg())), None);
+        self.give_up(gone, &format!("the upstream did not answer within {}", show_duration(timeout)))
+    }
+
+    /// Answers every request of one exchange still waiting (an HTTP POST whose upstream timed out).
+    pub fn give_up_exchange(&mut self, exchange: Exchange, timeout: std::time::Duration) -> Vec<Output> {
+        let gone = self.pending.give_up(None, Some(exchange));
+        self.give_up(gone, &format!("the upstream did not answer within {}", show_duration(timeout)))
+    }
+
+    fn give_up(&mut self, gone: Vec<(PendingKey, InFlight)>, why: &str) -> Vec<Output> {
+        let mut out = Vec::new();
+        for ((session, exchange, _), flight) in gone {
+            let ctx = CallContext { identity: None, session };
+            let key = self.settle_key(&ctx, exchange, &flight.raw_id);
+            // Kept, not rolled back: the upstream may have executed the call.
+            self.pending.take_call(&key);
+            self.pending.take_list(&key);
+            for _ in 0..flight.copies {
+                out.push(Output::ToAgent(jsonrpc_error(Some(&flight.raw_id), INTERNAL_ERROR, why)));
+            }
+        }
+        out
+    }
+
     /// Acts on one classified (non-batch) message; pushes answers and audits
     /// into `out` and returns whether the message itself goes upstream.
-    fn handle(&mut self, msg: Classified, ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) -> bool {
+    fn handle(&mut self, msg: Classified, ctx: &CallContext, exchange: Exchange, now: Timestamp, out: &mut Vec<Output>) -> bool {
         match msg {
-            Classified::ToolCall(call) => self.evaluate(call, ctx, now, out),
+            Classified::ToolCall(call) => self.evaluate(call, ctx, exchange, now, out),
             Classified::ToolsList { id } => {
                 if let Some(id) = id {
-                    self.pending.register_list((ctx.session.clone(), id));
+                    let key = self.settle_key(ctx, exchange, &id);
+                    self.pending.register_list(key);
                 }
                 true
             }
@@ -154,7 +303,7 @@ impl ProxyCore {
         }
     }
 
-    fn evaluate(&mut self, call: CallMsg, ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) -> bool {
+    fn evaluate(&mut self, call: CallMsg, ctx: &CallContext, exchange: Exchange, now: Timestamp, out: &mut Vec<Output>) -> bool {
         let tool_call = ToolCall { name: &call.name, arguments: call.arguments.as_ref() };
         let decision = self.engine.decide(self.store.as_mut(), &tool_call, ctx, now);
         let counters: BTreeMap<String, i64> = decision.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect();
@@ -174,7 +323,8 @@ impl ProxyCore {
             Outcome::Allow => {
                 // Notifications get no answer, so their reservations are never rolled back (§2.2).
                 if let Some(id) = call.id.filter(|id| id.as_slice() != b"null") {
-                    self.pending.register_call((ctx.session.clone(), id), decision.reservations);
+                    let key = self.settle_key(ctx, exchange, &id);
+                    self.pending.register_call(key, decision.reservations);
                 }
                 out.push(Output::Audit(record));
                 true
@@ -210,7 +360,7 @@ impl ProxyCore {
     }
 
     /// A top-level array from the agent, per transport and profile (§2.1, §4 last bullet).
-    fn batch(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp, out: &mut Vec<Output>) {
+    fn batch(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp, out: &mut Vec<Output>) {
         if self.engine.profile() == Profile::Strict {
             let r = Refusal {
                 code: decode::INVALID_REQUEST,
@@ -245,7 +395,7 @@ impl ProxyCore {
         let mut forwarded = Vec::new();
         for element in &elements {
             let msg = decode::classify_object(element, bytes, Profile::Intercept);
-            if self.handle(msg, ctx, now, &mut answers) {
+            if self.handle(msg, ctx, exchange, now, &mut answers) {
                 forwarded.push(reserialise(element, bytes));
             }
         }
@@ -258,35 +408,51 @@ impl ProxyCore {
     }
 
     /// Commits or rolls back the call this response answers, and filters it if
-    /// it answers a `tools/list`. `Some` only when the bytes change.
-    fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext) -> Option<Vec<u8>> {
+    /// it answers a `tools/list`.
+    fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange) -> Settled {
         let Kind::Object(members) = &node.kind else {
-            return None;
+            return Settled::Unchanged;
         };
         let env = decode::envelope(members);
         if env.type_error || env.method.is_some() {
-            return None;
+            return Settled::Unchanged;
         }
-        let key: PendingKey = (ctx.session.clone(), env.id?.raw(src).to_vec());
+        let Some(id) = env.id else {
+            return Settled::Unchanged;
+        };
+        let raw = id.raw(src);
+        if self.pending.answer(&self.answer_key(ctx, exchange, raw)) == Answered::Late {
+            return Settled::Dropped;
+        }
+        let key = self.settle_key(ctx, exchange, raw);
         if let Some(reservations) = self.pending.take_call(&key) {
             if env.error.is_some_and(|e| !e.is_null()) {
                 self.engine.rollback(self.store.as_mut(), &reservations);
             }
         }
         if !self.pending.take_list(&key) {
-            return None;
+            return Settled::Unchanged;
         }
         match filter_page(node.raw(src), &self.engine.policy().hide) {
-            Filtered::Rewritten(out) => Some(out),
-            Filtered::Unchanged => None,
+            Filtered::Rewritten(out) => Settled::Replaced(out),
+            Filtered::Unchanged => Settled::Unchanged,
             // Intercept shows such a page as is, hidden tools included (G-16); strict refuses it.
-            Filtered::Unfilterable if self.engine.profile() == Profile::Strict => Some(jsonrpc_error(
-                Some(&key.1),
+            Filtered::Unfilterable if self.engine.profile() == Profile::Strict => Settled::Replaced(jsonrpc_error(
+                Some(raw),
                 INTERNAL_ERROR,
                 "the tools/list response could not be filtered for hidden tools",
             )),
-            Filtered::Unfilterable => None,
+            Filtered::Unfilterable => Settled::Unchanged,
         }
+    }
+}
+
+/// `30 s`, `1.5 s`, `250 ms`.
+fn show_duration(d: std::time::Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", d.as_secs_f64())
     }
 }
 

@@ -170,7 +170,12 @@ fn raw_id(id: Option<&Node>, src: &[u8]) -> Option<Vec<u8>> {
 
 /// Classifies one agent message (not a batch element: see [`classify_object`]).
 pub fn classify(src: &[u8], profile: Profile) -> Classified {
-    let node = match rawjson::parse(src) {
+    classify_parsed(&rawjson::parse(src), src, profile)
+}
+
+/// [`classify`] over an already parsed message.
+pub fn classify_parsed(parsed: &Result<Node, ParseError>, src: &[u8], profile: Profile) -> Classified {
+    let node = match parsed {
         Ok(node) => node,
         Err(ParseError::TooDeep(_)) => {
             return Classified::Refused(refusal(
@@ -187,7 +192,7 @@ pub fn classify(src: &[u8], profile: Profile) -> Classified {
     };
     match &node.kind {
         Kind::Array(_) => Classified::Batch,
-        Kind::Object(_) => classify_object(&node, src, profile),
+        Kind::Object(_) => classify_object(node, src, profile),
         // Go decodes `null` into the struct as a no-op: no method, not evaluated.
         Kind::Null if profile == Profile::Intercept => Classified::Passthrough(Unevaluated::NotToolsCall),
         _ if profile == Profile::Intercept => Classified::Passthrough(Unevaluated::TypeError),
@@ -226,6 +231,42 @@ pub fn classify_object(node: &Node, src: &[u8], profile: Profile) -> Classified 
         }
         Some("tools/list") => Classified::ToolsList { id: raw_id(env.id, src) },
         _ => Classified::Passthrough(Unevaluated::NotToolsCall),
+    }
+}
+
+/// The id of a request (an object with a `method` and an `id`, null included, as Go reads them).
+pub fn request_id(node: &Node) -> Option<&Node> {
+    let Kind::Object(members) = &node.kind else { return None };
+    let env = envelope(members);
+    env.method.as_ref()?;
+    env.id
+}
+
+/// The largest integer id a double holds exactly, so every upstream reads it back unchanged.
+const MAX_EXACT_ID: i64 = (1 << 53) - 1;
+
+/// Strict profile: the value an id stands for, as a key (`s` + the string,
+/// `n` + the integer), or why the id is refused: anything but a string
+/// without invalid UTF-8 or an integer that survives a round trip through a
+/// double (`1e400`, `1.0`, `-0`, 2^53 do not) cannot be matched to its answer.
+pub fn strict_id_key(id: &Node, src: &[u8]) -> Result<Vec<u8>, String> {
+    match &id.kind {
+        Kind::Str(s) if s.lossy => Err("`id` holds invalid UTF-8".into()),
+        Kind::Str(s) => Ok([b"s", s.text.as_bytes()].concat()),
+        Kind::Number(_) => {
+            let raw = String::from_utf8_lossy(id.raw(src));
+            match raw.parse::<i64>() {
+                Ok(n) if n.abs() <= MAX_EXACT_ID && n.to_string() == raw => Ok(format!("n{n}").into_bytes()),
+                _ => {
+                    let mut shown: String = raw.chars().take(40).collect();
+                    if shown.len() < raw.len() {
+                        shown.push('…');
+                    }
+                    Err(format!("`id` {shown} is not an integer a double holds exactly"))
+                }
+            }
+        }
+        _ => Err("`id` must be a string or an integer".into()),
     }
 }
 

@@ -1,19 +1,26 @@
 //! What the core remembers between a request and its response: the
 //! reservations of allowed calls (to commit or roll back, semantics §2.2
-//! step 6) and the `tools/list` requests whose response must be filtered (§4).
+//! step 6), the `tools/list` requests whose response must be filtered (§4),
+//! and every request still waiting for its answer (to answer it with an
+//! error when the upstream dies or hangs).
 //!
-//! Keys are the session plus the request id's raw bytes, so `1` and `1.0` are
-//! different requests and reusing an id overwrites the earlier entry (G-18),
-//! exactly as in Intercept. Memory is bounded: an entry still unanswered
-//! after [`MAX_PENDING`] later registrations is forgotten, which for a call
-//! means "committed", the outcome of an upstream that never answers.
+//! Under `intercept` keys are the session plus the request id's raw bytes,
+//! so `1` and `1.0` are different requests and reusing an id overwrites the
+//! earlier entry (G-18), exactly as in Intercept. Under `strict` the core
+//! keys by the id's value and by exchange (an HTTP POST), and refuses a
+//! request whose id is still outstanding, so an answer only ever settles the
+//! request it answers. Memory is bounded: an entry still unanswered after
+//! [`MAX_PENDING`] later registrations is forgotten, which for a call means
+//! "committed", the outcome of an upstream that never answers.
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::clock::Timestamp;
 use crate::engine::Reservation;
 
-/// (session, raw id bytes).
-pub type PendingKey = (Option<String>, Vec<u8>);
+/// (session, exchange, id bytes): the exchange is 0 on stdio and under
+/// `intercept`; the id is raw under `intercept`, canonical under `strict`.
+pub type PendingKey = (Option<String>, u64, Vec<u8>);
 
 /// How many later registrations an unanswered entry survives.
 pub const MAX_PENDING: usize = 65_536;
@@ -51,12 +58,51 @@ impl<V> Bounded<V> {
     fn take(&mut self, key: &PendingKey) -> Option<V> {
         self.entries.remove(key).map(|(_, v)| v)
     }
+
+    fn contains(&self, key: &PendingKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    fn get_mut(&mut self, key: &PendingKey) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(_, v)| v)
+    }
+
+    /// Removes and returns the entries `pick` selects, oldest first.
+    fn take_where(&mut self, mut pick: impl FnMut(&PendingKey, &V) -> bool) -> Vec<(PendingKey, V)> {
+        let mut keys: Vec<(u64, PendingKey)> =
+            self.entries.iter().filter(|(k, (_, v))| pick(k, v)).map(|(k, (seq, _))| (*seq, k.clone())).collect();
+        keys.sort();
+        keys.into_iter().filter_map(|(_, k)| self.entries.remove(&k).map(|(_, v)| (k, v))).collect()
+    }
+}
+
+/// A request forwarded upstream and not answered yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InFlight {
+    /// The id as the agent wrote it, for an error answer.
+    pub raw_id: Vec<u8>,
+    /// When the oldest copy was sent.
+    pub sent: Timestamp,
+    /// Copies sent with this key (only `intercept` lets an id be reused while outstanding).
+    pub copies: u32,
+}
+
+/// What an upstream answer settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// A request still waiting (or an id this proxy never saw).
+    Waiting,
+    /// A request the proxy already answered with a timeout error: drop the late answer.
+    Late,
 }
 
 #[derive(Debug, Default)]
 pub struct Pending {
     calls: Bounded<Vec<Reservation>>,
     lists: Bounded<()>,
+    requests: Bounded<InFlight>,
+    /// Requests answered by the proxy after a timeout; their id stays taken until the upstream answers.
+    timed_out: Bounded<()>,
 }
 
 impl Pending {
@@ -81,6 +127,53 @@ impl Pending {
     pub fn calls_waiting(&self) -> usize {
         self.calls.entries.len()
     }
+
+    /// Remembers a request forwarded upstream.
+    pub fn register_request(&mut self, key: PendingKey, raw_id: &[u8], now: Timestamp) {
+        if let Some(f) = self.requests.get_mut(&key) {
+            f.copies += 1;
+            return;
+        }
+        self.requests.insert(key, InFlight { raw_id: raw_id.to_vec(), sent: now, copies: 1 });
+    }
+
+    /// Requests forwarded and not answered yet.
+    pub fn requests_waiting(&self) -> usize {
+        self.requests.entries.len()
+    }
+
+    /// True while a request with this key waits for its answer (timed out or not).
+    pub fn outstanding(&self, key: &PendingKey) -> bool {
+        self.requests.contains(key) || self.timed_out.contains(key)
+    }
+
+    /// An answer with this key arrived from the upstream.
+    pub fn answer(&mut self, key: &PendingKey) -> Answered {
+        if let Some(f) = self.requests.get_mut(key) {
+            f.copies -= 1;
+            if f.copies == 0 {
+                self.requests.take(key);
+            }
+            return Answered::Waiting;
+        }
+        if self.timed_out.take(key).is_some() {
+            return Answered::Late;
+        }
+        Answered::Waiting
+    }
+
+    /// Requests sent at or before `cutoff` (any time with `None`) in `exchange`
+    /// (any with `None`), which the proxy now answers itself: a late answer
+    /// will be dropped. The caller settles their calls and lists.
+    pub fn give_up(&mut self, cutoff: Option<Timestamp>, exchange: Option<u64>) -> Vec<(PendingKey, InFlight)> {
+        let gone = self.requests.take_where(|k, f| {
+            cutoff.is_none_or(|c| f.sent <= c) && exchange.is_none_or(|e| k.1 == e)
+        });
+        for (key, _) in &gone {
+            self.timed_out.insert(key.clone(), ());
+        }
+        gone
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +182,7 @@ mod tests {
     use crate::engine::CounterKey;
 
     fn key(n: usize) -> PendingKey {
-        (None, n.to_string().into_bytes())
+        (None, 0, n.to_string().into_bytes())
     }
 
     fn res(n: i64) -> Vec<Reservation> {
@@ -127,5 +220,25 @@ mod tests {
             p.register_call(key(n), res(1));
         }
         assert_eq!(p.take_call(&key(0)), Some(res(5)));
+    }
+
+    #[test]
+    fn requests_are_counted_per_copy_and_given_up_once() {
+        let mut p = Pending::default();
+        let t = |n| Timestamp(n);
+        p.register_request(key(1), b"1", t(10));
+        p.register_request(key(1), b"1", t(20));
+        p.register_request(key(2), b"2", t(30));
+        assert!(p.outstanding(&key(1)));
+        assert_eq!(p.answer(&key(1)), Answered::Waiting);
+        assert!(p.outstanding(&key(1)), "one copy of id 1 still waits");
+        let gone = p.give_up(Some(t(25)), None);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].0, key(1));
+        assert_eq!(p.answer(&key(1)), Answered::Late, "the late answer for a timed-out request is dropped");
+        assert!(!p.outstanding(&key(1)));
+        let gone = p.give_up(None, Some(0));
+        assert_eq!(gone.iter().map(|(k, f)| (k.clone(), f.raw_id.clone())).collect::<Vec<_>>(), vec![(key(2), b"2".to_vec())]);
+        assert!(p.outstanding(&key(2)), "its id stays taken until the upstream answers");
     }
 }

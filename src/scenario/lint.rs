@@ -135,12 +135,12 @@ fn check_raw_params(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError>
     let mut unknown = BTreeSet::new();
     for raw in steps.filter_map(|st| st.raw.as_deref()) {
         let filled = raw.replace("{{id}}", "1").replace("{{args}}", "{}");
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&filled) else { continue };
-        let messages = match v {
+        let values = filled.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        let messages = values.flat_map(|v| match v {
             serde_json::Value::Array(items) => items,
             one => vec![one],
-        };
-        for m in &messages {
+        });
+        for m in messages {
             if let Some(params) = m.get("params").and_then(|p| p.as_object()) {
                 unknown.extend(params.keys().filter(|k| !CALL_PARAMS.contains(&k.as_str())).cloned());
             }

@@ -125,7 +125,8 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
                 .replace("{{name}}", "n")
                 .replace("{{decoy}}", "d")
                 .replace("{{args}}", "{}");
-            if let Err(e) = serde_json::from_str::<serde_json::Value>(&filled) {
+            let not_json = filled.lines().filter(|l| !l.trim().is_empty()).find_map(|l| serde_json::from_str::<serde_json::Value>(l).err());
+            if let Some(e) = not_json {
                 return Err(ScenarioError::at_key(
                     path,
                     text,

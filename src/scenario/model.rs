@@ -194,6 +194,7 @@ pub struct Step {
     #[serde(default)]
     pub list: bool,
     /// A raw JSON-RPC line; `{{id}}`, `{{name}}`, `{{decoy}}` (JSON string bodies) and `{{args}}` are filled in.
+    /// Several lines are several messages written back to back, sharing one `{{id}}` (id-reuse tricks).
     #[serde(default)]
     pub raw: Option<String>,
 }

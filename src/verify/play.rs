@@ -59,10 +59,13 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp) -> Ob
             }
             next_id += 2;
         }
-        let line = a.render(next_id);
+        let rendered = a.render(next_id);
         next_id += 1;
-        for m in system.send(line.as_bytes(), &ctx, now) {
-            collect_listed(&m, &mut listed);
+        // A multi-line raw template is several messages written back to back.
+        for line in rendered.lines().filter(|l| !l.trim().is_empty()) {
+            for m in system.send(line.as_bytes(), &ctx, now) {
+                collect_listed(&m, &mut listed);
+            }
         }
     }
     // Let every delayed reply arrive (commits and rollbacks happen then).
