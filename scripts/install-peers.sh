@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real MCP peers the interop tests talk to, into .peers/ at the
 # repository root (git-ignored): a Python venv with the `mcp` SDK, and the
-# inspector CLI plus server-everything from npm. Idempotent: a peer already
-# present at the pinned version is left alone. Versions are pinned so a test
-# failure means our code changed, not a peer.
+# inspector CLI plus the real servers recorded in mock-servers/ from npm.
+# Idempotent: a peer already present at the pinned version is left alone.
+# Versions are pinned so a test failure means our code changed, not a peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,21 +50,42 @@ fi
 # --- npm peers --------------------------------------------------------------
 command -v npm >/dev/null || apt_install nodejs npm || true
 command -v npm >/dev/null || fail "npm is not on PATH" "install Node.js 20+ with npm"
-npm_has() {
-    local pkg="$1" want="$2" got
-    got=$(node -e "try{console.log(require('$PEERS/node_modules/$pkg/package.json').version)}catch(e){}" 2>/dev/null || true)
-    [ "$got" = "$want" ]
+# The real servers bundled as recorded mocks (mock-servers/*.yaml name the same
+# package@version in `recorded.package`; a test re-records each and fails on
+# any difference). Keep this list and those files in step.
+RECORDED_NPM=(
+    "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+    "@modelcontextprotocol/server-filesystem@2026.8.31"
+    "@modelcontextprotocol/server-memory@2026.8.31"
+    "@modelcontextprotocol/server-sequential-thinking@2026.8.31"
+    "@modelcontextprotocol/server-github@2025.4.8"
+    "@modelcontextprotocol/server-slack@2025.4.25"
+    "@modelcontextprotocol/server-postgres@0.6.2"
+    "@modelcontextprotocol/server-brave-search@0.6.2"
+    "@notionhq/notion-mcp-server@2.5.2"
+    "@playwright/mcp@0.0.83"
+)
+npm_wanted=("@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "${RECORDED_NPM[@]}")
+# One node process checks every pinned version (fast when all are present).
+npm_missing=$(node -e '
+const [peers, ...specs] = process.argv.slice(1);
+let missing = 0;
+for (const spec of specs) {
+  const at = spec.lastIndexOf("@");
+  try {
+    if (require(peers + "/node_modules/" + spec.slice(0, at) + "/package.json").version !== spec.slice(at + 1)) missing = 1;
+  } catch (e) { missing = 1; }
 }
-if ! npm_has @modelcontextprotocol/inspector "$INSPECTOR_VERSION" \
-    || ! npm_has @modelcontextprotocol/server-everything "$EVERYTHING_VERSION"; then
+console.log(missing);' "$PEERS" "${npm_wanted[@]}" 2>/dev/null || echo 1)
+if [ "$npm_missing" = 1 ]; then
     [ -f "$PEERS/package.json" ] || echo '{"name":"gauntlet-peers","private":true}' >"$PEERS/package.json"
     # The inspector declares node >=22 but its CLI mode works on Node 20: the
-    # EBADENGINE warning is expected and goes to the log.
-    npm install --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
-        "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" \
-        "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION" >"$PEERS/npm.log" 2>&1 \
-        || fail "npm could not install the inspector and server-everything (log: .peers/npm.log)" "check that the npm registry is reachable"
+    # EBADENGINE warning is expected and goes to the log. Playwright's browsers
+    # are not needed to list its tools, so their download is skipped.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
+        "${npm_wanted[@]}" >"$PEERS/npm.log" 2>&1 \
+        || fail "npm could not install the inspector and the recorded servers (log: .peers/npm.log)" "check that the npm registry is reachable"
 fi
 [ -x "$PEERS/node_modules/.bin/mcp-inspector" ] || fail "the inspector CLI is missing after install (.peers/node_modules/.bin/mcp-inspector)" "remove .peers/node_modules and rerun this script"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, @modelcontextprotocol/server-everything $EVERYTHING_VERSION" >&2
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]})" >&2

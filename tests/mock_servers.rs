@@ -43,7 +43,7 @@ fn aksjah_has_the_catalogue_tools_and_marked_stand_ins() {
             .map_or(0, |p| p.len())
     };
     assert_eq!((props(0), props(1)), (46, 10));
-    assert_eq!(s.tools[0].description, "List Attributes");
+    assert_eq!(s.tools[0].description.as_deref(), Some("List Attributes"));
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn ezbiz_has_eight_tools_and_the_seed_description() {
     let persona = s.tool("customer_persona").expect("customer_persona");
     assert_eq!(persona.risk, Risk::Execute);
     assert_eq!(
-        persona.description,
+        persona.description.as_deref().unwrap_or_default(),
         "\u{1F512} [Pro] Build detailed customer personas with demographics, psychographics, buying behavior, and pain points. Uses real market data to create actionable buyer profiles."
     );
     assert_eq!(
@@ -101,4 +101,163 @@ fn a_bad_server_file_names_the_place_and_exits_2() {
         err.contains("help: `risk` is one of read, write, execute, financial, destructive"),
         "{err}"
     );
+}
+
+// --- recordings of real servers -------------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_gauntlet");
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `gauntlet mock record -o OUT [extra…]`; returns (exit code, stderr).
+fn record(out: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(BIN)
+        .args(["mock", "record", "-o"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// The bundled files recorded from a real package (`recorded.package`), by stem.
+fn recorded_files() -> Vec<(String, ServerSpec)> {
+    let mut out: Vec<(String, ServerSpec)> = std::fs::read_dir(repo().join("mock-servers"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let stem = p.file_stem()?.to_str()?.to_string();
+            let spec = ServerSpec::load(&p).ok()?;
+            spec.recorded.as_ref()?.package.as_ref()?;
+            Some((stem, spec))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The command that runs `package` from .peers instead of `npx -y package`,
+/// or `None` (after a notice) when peers are optional and missing.
+fn local_command(command: &[String], package: &str) -> Option<Vec<String>> {
+    let at = command
+        .windows(3)
+        .position(|w| w[0] == "npx" && w[1] == "-y" && w[2] == package)
+        .unwrap_or_else(|| panic!("the recorded command {command:?} does not run `npx -y {package}`"));
+    let (name, version) = package.rsplit_once('@').unwrap();
+    let peers = repo().join(".peers/node_modules");
+    let manifest = peers.join(name).join("package.json");
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        assert!(
+            std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "peer `{package}` is missing; run `bash scripts/install-peers.sh`"
+        );
+        eprintln!("skipping {package}: not installed (run `bash scripts/install-peers.sh`)");
+        return None;
+    };
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        manifest["version"], version,
+        "{name} in .peers is not the pinned version; run `bash scripts/install-peers.sh`"
+    );
+    // The executable npx would run: the only bin, or the one named like the package.
+    let bin = match &manifest["bin"] {
+        serde_json::Value::String(_) => name.rsplit('/').next().unwrap().to_string(),
+        serde_json::Value::Object(m) if m.len() == 1 => m.keys().next().unwrap().clone(),
+        serde_json::Value::Object(m) => m
+            .keys()
+            .find(|k| Some(k.as_str()) == name.rsplit('/').next())
+            .unwrap_or_else(|| panic!("{name} has several executables: {m:?}"))
+            .clone(),
+        other => panic!("{name} has no executable: {other}"),
+    };
+    let mut local = command[..at].to_vec();
+    local.push(peers.join(".bin").join(bin).display().to_string());
+    local.extend_from_slice(&command[at + 3..]);
+    Some(local)
+}
+
+/// A recording can never drift from what it claims to be: each bundled
+/// recording, re-recorded now from the pinned package, is the same file
+/// (only the command differs: .peers instead of npx).
+#[test]
+fn bundled_recordings_match_their_pinned_packages() {
+    let files = recorded_files();
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    assert!(files.len() >= 6, "at least six real servers are bundled: {names:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = files
+        .into_iter()
+        .map(|(stem, spec)| {
+            let out = dir.path().join(format!("{stem}.yaml"));
+            std::thread::spawn(move || {
+                let prov = spec.recorded.clone().unwrap();
+                let package = prov.package.clone().unwrap();
+                let command = prov.command.clone().expect("a stdio recording");
+                let local = local_command(&command, &package)?;
+                let mut args = vec!["--package", package.as_str(), "--"];
+                args.extend(local.iter().map(String::as_str));
+                let (code, err) = record(&out, &args);
+                assert_eq!(code, Some(0), "re-recording {stem} failed: {err}");
+                let bundled_path = repo().join("mock-servers").join(format!("{stem}.yaml"));
+                let bundled = std::fs::read_to_string(&bundled_path).unwrap();
+                let command_line = |text: &str| text.lines().find(|l| l.starts_with("  command: ")).unwrap().to_string();
+                let fresh = std::fs::read_to_string(&out)
+                    .unwrap()
+                    .replace(&command_line(&std::fs::read_to_string(&out).unwrap()), &command_line(&bundled));
+                if fresh != bundled {
+                    let diff = similar::TextDiff::from_lines(&bundled, &fresh);
+                    panic!(
+                        "mock-servers/{stem}.yaml differs from {package} as it lists its tools today \
+                         (re-record with scripts/record-mocks.sh):\n{}",
+                        diff.unified_diff().context_radius(2).header("bundled", "re-recorded")
+                    );
+                }
+                Some(spec.tools.len())
+            })
+        })
+        .collect();
+    let counts: Vec<Option<usize>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    eprintln!("re-recorded {names:?}: tool counts {counts:?}");
+}
+
+/// Served back by `gauntlet mock`, a recording lists byte for byte what the
+/// real server listed, and recording the mock gives the same file.
+#[test]
+fn a_recording_round_trips_through_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = repo().join("mock-servers/filesystem.yaml");
+    let out = dir.path().join("again.yaml");
+    let prov = ServerSpec::load(&bundled).unwrap().recorded.unwrap();
+    let bundled_arg = bundled.display().to_string();
+    let args = ["--package", prov.package.as_deref().unwrap(), "--", BIN, "mock", bundled_arg.as_str()];
+    let (code, err) = record(&out, &args);
+    assert_eq!(code, Some(0), "{err}");
+    let strip = |t: String| t.lines().filter(|l| !l.starts_with("  command: ")).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(std::fs::read_to_string(&out).unwrap()), strip(std::fs::read_to_string(&bundled).unwrap()));
+}
+
+#[test]
+fn a_server_that_cannot_be_recorded_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.yaml");
+    std::fs::write(&out, "previous contents\n").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--", "/nonexistent/mcp-server"], "could not start `/nonexistent/mcp-server`"),
+        (&["--", "sh", "-c", "echo 'no such directory' >&2; exit 3"], "closed its output before answering `initialize`"),
+        (&["--", "sh", "-c", "echo 'Server listening on port 3000'; sleep 5"], "not a JSON-RPC message"),
+        (&["--timeout", "0.5", "--", "sleep", "5"], "did not finish answering within 500ms"),
+    ];
+    for (args, expected) in cases {
+        let (code, err) = record(&out, args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous contents\n");
+    }
+    let (_, err) = record(&out, &["--", "sh", "-c", "echo 'no such directory' >&2; exit 3"]);
+    assert!(err.contains("no such directory"), "the server's stderr is shown: {err}");
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
 }

@@ -15,9 +15,13 @@ use crate::mock::recording::Recording;
 use crate::mock::{DuplicateKeys, MockServer, ServerSpec};
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
     /// The server file, e.g. mock-servers/aksjah.yaml.
-    pub server: std::path::PathBuf,
+    #[arg(required = true)]
+    pub server: Option<std::path::PathBuf>,
     /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio.
     #[arg(long)]
     pub http: Option<String>,
@@ -44,8 +48,21 @@ pub struct Args {
     pub page_size: Option<usize>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum Action {
+    /// Write a mock server file from a real MCP server's own `tools/list`.
+    Record(RecordArgs),
+}
+
 pub fn run(args: Args) -> Exit {
-    let mut spec = match ServerSpec::load(&args.server) {
+    if let Some(Action::Record(r)) = args.action {
+        return record(r);
+    }
+    let Some(path) = args.server.clone() else {
+        eprintln!("error: name the server file, e.g. `gauntlet mock mock-servers/aksjah.yaml`");
+        return Exit::CouldNotRun;
+    };
+    let mut spec = match ServerSpec::load(&path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -171,5 +188,108 @@ async fn serve_http(addr: &str, recording: Arc<Mutex<Recording>>, clock: Arc<dyn
             eprintln!("gauntlet mock: simulated crash (crash_after reached)");
             Exit::CouldNotRun
         }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  gauntlet mock record -o mock-servers/fs.yaml -- npx -y @modelcontextprotocol/server-filesystem /tmp/x\n  gauntlet mock record -o remote.yaml --upstream http://127.0.0.1:8931/mcp --header 'Authorization: Bearer T'")]
+pub struct RecordArgs {
+    /// The mock server file to write (replaced only when the recording succeeds).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    /// Record a Streamable HTTP server at this URL instead of starting a command.
+    #[arg(long, value_name = "URL", conflicts_with = "command")]
+    pub upstream: Option<String>,
+    /// An HTTP header for `--upstream`, as "Name: value" (repeatable).
+    #[arg(long = "header", value_name = "K: V", requires = "upstream")]
+    pub headers: Vec<String>,
+    /// Give up when the server has not finished answering after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+    /// The package and exact version the server came from, written as provenance
+    /// (e.g. @modelcontextprotocol/server-memory@2026.8.31).
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub package: Option<String>,
+    /// The command that starts a stdio server, after `--`.
+    #[arg(last = true, value_name = "CMD ARGS")]
+    pub command: Vec<String>,
+}
+
+fn record(args: RecordArgs) -> Exit {
+    use crate::mcp::client::Endpoint;
+    use crate::mock::record;
+
+    let endpoint = match (&args.upstream, args.command.is_empty()) {
+        (Some(url), true) => {
+            let mut headers = Vec::new();
+            for h in &args.headers {
+                match h.split_once(':') {
+                    Some((k, v)) if !k.trim().is_empty() => headers.push((k.trim().to_string(), v.trim().to_string())),
+                    _ => {
+                        eprintln!("error: `--header {h}` is not a header\n  help: write it as \"Name: value\"");
+                        return Exit::CouldNotRun;
+                    }
+                }
+            }
+            Endpoint::Http { url: url.clone(), headers }
+        }
+        (None, false) => Endpoint::Command(args.command.clone()),
+        _ => {
+            eprintln!("error: name the server to record\n  help: `gauntlet mock record -o FILE -- CMD ARGS…` for a stdio server, or `--upstream URL` for Streamable HTTP");
+            return Exit::CouldNotRun;
+        }
+    };
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        eprintln!("error: `--timeout {}` is not a number of seconds\n  help: use a positive number, e.g. 30", args.timeout);
+        return Exit::CouldNotRun;
+    }
+    let timeout = std::time::Duration::from_secs_f64(args.timeout);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    let recording = match runtime.block_on(record::record(&endpoint, args.package.clone(), timeout)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not record the server: {e}");
+            eprintln!("  help: {}", record_help(&e));
+            eprintln!("  nothing was written to {}", args.output.display());
+            return Exit::CouldNotRun;
+        }
+    };
+    if let Err(e) = record::write(&recording, &args.output) {
+        eprintln!("error: {e}");
+        return Exit::CouldNotRun;
+    }
+    let spec = &recording.spec;
+    let mut counts = std::collections::BTreeMap::new();
+    for t in &spec.tools {
+        *counts.entry(t.risk).or_insert(0usize) += 1;
+    }
+    let split: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    eprintln!(
+        "recorded {} {} ({} tools: {}) to {}",
+        spec.name,
+        spec.version,
+        spec.tools.len(),
+        split.join(", "),
+        args.output.display()
+    );
+    eprintln!("  check each `risk:` and the reason beside it before relying on the file");
+    Exit::Ok
+}
+
+fn record_help(e: &crate::mock::record::RecordError) -> &'static str {
+    use crate::mcp::client::ClientError;
+    use crate::mock::record::RecordError;
+    match e {
+        RecordError::Client(ClientError::Start { .. }) => "check the command after `--`: is it installed and on PATH?",
+        RecordError::Client(ClientError::Closed { .. }) => "the server exited; run the command by hand to see why (missing arguments or environment?)",
+        RecordError::Timeout(_) => "a server that downloads or builds on first start may need a longer `--timeout`",
+        RecordError::Client(ClientError::Http(_) | ClientError::Status { .. }) => "check the URL (e.g. http://127.0.0.1:8931/mcp) and any `--header` the server needs",
+        _ => "the server does not speak MCP as expected; is this the right command or URL?",
     }
 }

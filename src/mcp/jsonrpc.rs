@@ -543,10 +543,14 @@ pub fn error_response(id: Option<&Id>, err: &RpcError) -> Vec<u8> {
 
 /// `{"jsonrpc":"2.0","id":…,"result":…}` with the id echoed exactly.
 pub fn result_response(id: &Id, result: &Value) -> Vec<u8> {
+    result_response_text(id, &result.to_string())
+}
+
+/// [`result_response`] for a result already serialised (e.g. to keep key order).
+pub fn result_response_text(id: &Id, result: &str) -> Vec<u8> {
     format!(
-        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
-        id.as_json(),
-        result
+        r#"{{"jsonrpc":"2.0","id":{},"result":{result}}}"#,
+        id.as_json()
     )
     .into_bytes()
 }

@@ -4,6 +4,7 @@
 //! Used by the mock servers and by the proxy. This module never decides
 //! policy; it only says what a message is and moves bytes.
 
+pub mod client;
 pub mod handler;
 pub mod http;
 pub mod jsonrpc;

@@ -6,12 +6,16 @@
 //! out, virtual latency), `ledger` the record. Transports live in `crate::mcp`.
 
 pub mod ledger;
+pub mod ordered;
+pub mod record;
 pub mod recording;
 pub mod server;
 pub mod spec;
 
 pub use ledger::{Ledger, LedgerEntry};
 pub use server::{MockServer, Reply};
+pub use ordered::OrderedJson;
 pub use spec::{
-    Behaviour, DuplicateKeys, MockError, ResponseSpec, Risk, RugPull, ServerSpec, ToolSpec,
+    Behaviour, DuplicateKeys, MockError, Provenance, ResponseSpec, Risk, RugPull, ServerSpec,
+    ToolSpec,
 };

@@ -21,7 +21,8 @@ use crate::mcp::MessageHandler;
 pub use crate::mcp::Reply;
 
 use super::ledger::{Ledger, LedgerEntry};
-use super::spec::{DuplicateKeys, MockError, ServerSpec, ToolSpec};
+use super::ordered::OrderedJson;
+use super::spec::{DuplicateKeys, MockError, ServerSpec, ToolSpec, TOOL_MEMBERS};
 
 /// `params` members of `tools/call` a server understands.
 const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
@@ -258,9 +259,20 @@ impl MockServer {
         let outcome = match method {
             "ping" | "logging/setLevel" => Ok((json!({}), Effect::default(), 0)),
             "server/discover" => Ok((self.discover_result(), Effect::default(), 0)),
-            "tools/list" => self
-                .tools_list(msg.params(), era)
-                .map(|r| (r, Effect::default(), 0)),
+            "tools/list" => {
+                // Tools go out as written (key order included), so this
+                // answer is assembled as text rather than as a `Value`.
+                let (tools, mut rest) = match self.tools_list(msg.params(), era) {
+                    Ok(listed) => listed,
+                    Err(err) => return fail(err),
+                };
+                if era == Era::Stateless {
+                    self.stamp_stateless(&mut rest);
+                }
+                let result = list_result_text(&tools, &rest);
+                let bytes = jsonrpc::result_response_text(&id, &result);
+                return (vec![Reply::now(bytes)], Effect::default());
+            }
             "tools/call" => match self.tools_call(msg.params()) {
                 CallOutcome::Result {
                     result,
@@ -344,7 +356,8 @@ impl MockServer {
         }
     }
 
-    fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<Value, RpcError> {
+    /// The page's tools as JSON text, and the result's other members.
+    fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<(Vec<String>, Value), RpcError> {
         let start = match params.and_then(|p| p.get("cursor")) {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) => decode_cursor(c)
@@ -360,11 +373,11 @@ impl MockServer {
             Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
             Era::Stateless => true,
         };
-        let tools: Vec<Value> = self.tools[start..end]
+        let tools: Vec<String> = self.tools[start..end]
             .iter()
             .map(|t| tool_json(t, with_title))
             .collect();
-        let mut r = json!({"tools": tools});
+        let mut r = json!({});
         if end < self.tools.len() {
             r["nextCursor"] = json!(encode_cursor(end));
         }
@@ -372,7 +385,7 @@ impl MockServer {
             r["ttlMs"] = json!(0);
             r["cacheScope"] = json!("private");
         }
-        Ok(r)
+        Ok((tools, r))
     }
 
     fn tools_call(&mut self, params: Option<&Value>) -> CallOutcome {
@@ -443,10 +456,17 @@ impl MockServer {
                 delay_ms,
             };
         }
-        let template = response.text.as_deref().unwrap_or("{{tool}} ok: {{args}}");
-        let text = render(template, &tool.name, &arguments);
+        let text = match (&response.text, &response.structured) {
+            (Some(template), _) => render(template, &tool.name, &arguments),
+            (None, Some(structured)) => structured.to_json(),
+            (None, None) => render("{{tool}} ok: {{args}}", &tool.name, &arguments),
+        };
+        let mut result = text_result(&text, response.is_error);
+        if let Some(structured) = &response.structured {
+            result["structuredContent"] = structured.value().clone();
+        }
         CallOutcome::Result {
-            result: text_result(&text, response.is_error),
+            result,
             effect: effect(true),
             delay_ms,
         }
@@ -527,16 +547,41 @@ fn stateless_versions() -> Vec<&'static str> {
         .collect()
 }
 
-fn tool_json(t: &ToolSpec, with_title: bool) -> Value {
-    let mut v =
-        json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema});
-    if let (true, Some(title)) = (with_title, &t.title) {
-        v["title"] = json!(title);
+/// One tool's `tools/list` entry: its MCP members in the order the file
+/// wrote them (MCP's order when built in code), values exactly as written.
+/// `title` only exists from 2025-06-18.
+fn tool_json(t: &ToolSpec, with_title: bool) -> String {
+    let order: Vec<&str> = if t.order.is_empty() {
+        TOOL_MEMBERS.to_vec()
+    } else {
+        t.order.iter().map(String::as_str).collect()
+    };
+    let text = |s: &str| Value::String(s.to_string()).to_string();
+    let members = order.into_iter().filter_map(|key| {
+        let value = match key {
+            "name" => Some(text(&t.name)),
+            "title" if with_title => t.title.as_deref().map(text),
+            "description" => t.description.as_deref().map(text),
+            "inputSchema" => Some(t.input_schema.to_json()),
+            "outputSchema" => t.output_schema.as_ref().map(OrderedJson::to_json),
+            "annotations" => t.annotations.as_ref().map(OrderedJson::to_json),
+            "execution" => t.execution.as_ref().map(OrderedJson::to_json),
+            "icons" => t.icons.as_ref().map(OrderedJson::to_json),
+            "_meta" => t.meta.as_ref().map(OrderedJson::to_json),
+            _ => None,
+        }?;
+        Some(format!("{}:{value}", text(key)))
+    });
+    format!("{{{}}}", members.collect::<Vec<_>>().join(","))
+}
+
+/// `{"tools":[…],…rest}`: the tools' text first, then the other members.
+fn list_result_text(tools: &[String], rest: &Value) -> String {
+    let mut members = vec![format!(r#""tools":[{}]"#, tools.join(","))];
+    if let Some(rest) = rest.as_object() {
+        members.extend(rest.iter().map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))));
     }
-    if let Some(a) = &t.annotations {
-        v["annotations"] = a.clone();
-    }
-    v
+    format!("{{{}}}", members.join(","))
 }
 
 fn text_result(text: &str, is_error: bool) -> Value {

@@ -12,6 +12,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ordered::OrderedJson;
+
 /// A whole server file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,28 +28,79 @@ pub struct ServerSpec {
     pub tools: Vec<ToolSpec>,
     #[serde(default)]
     pub behaviour: Behaviour,
+    /// Where a recorded server came from (`gauntlet mock record`).
+    #[serde(default)]
+    pub recorded: Option<Provenance>,
+}
+
+/// The real server a mock was recorded from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The package and exact version, e.g. `@modelcontextprotocol/server-memory@2026.8.31`.
+    #[serde(default)]
+    pub package: Option<String>,
+    /// The command that started a stdio server, one argument per item.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// The URL of a Streamable HTTP server.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The protocol version the recording negotiated.
+    pub protocol: String,
+    /// `serverInfo` exactly as the server sent it.
+    pub server_info: OrderedJson,
 }
 
 /// One tool as listed in `tools/list`, plus what it answers when called.
+///
+/// The MCP members (name … `_meta`) are served exactly as written, in the
+/// order written, so a recorded tool lists as the real server listed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolSpec {
     pub name: String,
     #[serde(default)]
     pub title: Option<String>,
-    pub description: String,
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(rename = "inputSchema")]
-    pub input_schema: Value,
+    pub input_schema: OrderedJson,
+    #[serde(default, rename = "outputSchema")]
+    pub output_schema: Option<OrderedJson>,
     /// MCP `ToolAnnotations`, sent as written (hints are untrusted by design).
     #[serde(default)]
-    pub annotations: Option<Value>,
+    pub annotations: Option<OrderedJson>,
+    /// MCP `execution` (task support), sent as written.
+    #[serde(default)]
+    pub execution: Option<OrderedJson>,
+    #[serde(default)]
+    pub icons: Option<OrderedJson>,
+    #[serde(default, rename = "_meta")]
+    pub meta: Option<OrderedJson>,
     pub risk: Risk,
     /// Marks a tool invented for the mock (not in the catalogue it imitates).
     #[serde(default)]
     pub stand_in: bool,
     #[serde(default)]
     pub response: ResponseSpec,
+    /// The MCP members in the order the file wrote them (empty: MCP's order).
+    #[serde(skip)]
+    pub order: Vec<String>,
 }
+
+/// The MCP `Tool` members a tool file may carry, in the order MCP lists them.
+pub const TOOL_MEMBERS: [&str; 9] = [
+    "name",
+    "title",
+    "description",
+    "inputSchema",
+    "outputSchema",
+    "annotations",
+    "execution",
+    "icons",
+    "_meta",
+];
 
 /// What a tool answers. The default is a text block naming the tool.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +110,10 @@ pub struct ResponseSpec {
     /// (`{{args}}` by all arguments as JSON, `{{tool}}` by the tool's name).
     #[serde(default)]
     pub text: Option<String>,
+    /// `structuredContent` of the answer (its JSON is also the text block
+    /// unless `text` is given); tools with an `outputSchema` need one.
+    #[serde(default)]
+    pub structured: Option<OrderedJson>,
     /// Answer with a `CallToolResult` carrying `isError: true`.
     #[serde(default)]
     pub is_error: bool,
@@ -211,8 +268,33 @@ impl ServerSpec {
 
     /// Parses server-file text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<ServerSpec, MockError> {
-        let spec: ServerSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
+        let mut spec: ServerSpec =
+            serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
         spec.check(path)?;
+        // serde_yaml's own Value keeps mapping order: the second pass only
+        // learns the order each tool's members were written in.
+        if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+            let written = |tools: &serde_yaml::Value, i: usize| -> Vec<String> {
+                tools[i]
+                    .as_mapping()
+                    .map(|m| {
+                        m.keys()
+                            .filter_map(|k| k.as_str())
+                            .filter(|k| TOOL_MEMBERS.contains(k))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for (i, tool) in spec.tools.iter_mut().enumerate() {
+                tool.order = written(&doc["tools"], i);
+            }
+            if let Some(rug) = spec.behaviour.rug_pull.as_mut() {
+                for (i, tool) in rug.tools.iter_mut().enumerate() {
+                    tool.order = written(&doc["behaviour"]["rug_pull"]["tools"], i);
+                }
+            }
+        }
         Ok(spec)
     }
 

@@ -33,7 +33,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
                 server: s.name.clone(),
                 name: t.name.clone(),
                 risk: t.risk,
-                input_schema: t.input_schema.clone(),
+                input_schema: t.input_schema.value().clone(),
             })
         })
         .collect()
@@ -64,7 +64,7 @@ fn apply(spec: &mut ServerSpec, up: &Upstream, target: &str) {
     let target_spec = spec.tools.iter().find(|t| t.name == target).cloned();
     if let (Some(after), Some(adds), Some(mut added)) = (up.rug_pull_after, &up.rug_pull_adds, target_spec) {
         added.name = adds.replace("{{name}}", target);
-        added.description = format!("{} (updated definition)", added.description);
+        added.description = Some(format!("{} (updated definition)", added.description.unwrap_or_default()));
         spec.behaviour.rug_pull = Some(RugPull { after_calls: after, tools: vec![added] });
     }
     for t in spec.tools.iter_mut().filter(|t| t.name == target) {

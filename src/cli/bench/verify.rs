@@ -94,12 +94,17 @@ pub fn server_spec() -> ServerSpec {
         .map(|i| ToolSpec {
             name: tool_name(i),
             title: None,
-            description: format!("Bench tool {i} ({}).", risk_of(i).as_str()),
-            input_schema: schema(risk_of(i)),
+            description: Some(format!("Bench tool {i} ({}).", risk_of(i).as_str())),
+            input_schema: schema(risk_of(i)).into(),
+            output_schema: None,
             annotations: None,
+            execution: None,
+            icons: None,
+            meta: None,
             risk: risk_of(i),
             stand_in: true,
             response: Default::default(),
+            order: Vec::new(),
         })
         .collect();
     ServerSpec {
@@ -109,6 +114,7 @@ pub fn server_spec() -> ServerSpec {
         instructions: None,
         tools,
         behaviour: Default::default(),
+        recorded: None,
     }
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Re-records the real MCP servers bundled in mock-servers/ from their pinned
+# npm packages, with `gauntlet mock record` run exactly as a user would run it
+# (npx from the registry). Run it after changing a pinned version here and in
+# scripts/install-peers.sh; `cargo test --test mock_servers` then checks each
+# file against the package installed in .peers/ and fails on any difference.
+# Servers that need an API key get a dummy one: listing tools needs no account.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GAUNTLET="${GAUNTLET:-target/debug/gauntlet}"
+[ -x "$GAUNTLET" ] || cargo build --quiet
+
+record() {
+    local name="$1" package="$2"
+    shift 2
+    "$GAUNTLET" mock record -o "mock-servers/$name.yaml" --package "$package" -- "$@"
+}
+
+record everything @modelcontextprotocol/server-everything@2026.8.31 \
+    npx -y @modelcontextprotocol/server-everything@2026.8.31
+record filesystem @modelcontextprotocol/server-filesystem@2026.8.31 \
+    npx -y @modelcontextprotocol/server-filesystem@2026.8.31 /tmp
+record memory @modelcontextprotocol/server-memory@2026.8.31 \
+    npx -y @modelcontextprotocol/server-memory@2026.8.31
+record sequential-thinking @modelcontextprotocol/server-sequential-thinking@2026.8.31 \
+    npx -y @modelcontextprotocol/server-sequential-thinking@2026.8.31
+record github @modelcontextprotocol/server-github@2025.4.8 \
+    env GITHUB_PERSONAL_ACCESS_TOKEN=dummy npx -y @modelcontextprotocol/server-github@2025.4.8
+record slack @modelcontextprotocol/server-slack@2025.4.25 \
+    env SLACK_BOT_TOKEN=dummy SLACK_TEAM_ID=T00000000 npx -y @modelcontextprotocol/server-slack@2025.4.25
+record postgres @modelcontextprotocol/server-postgres@0.6.2 \
+    npx -y @modelcontextprotocol/server-postgres@0.6.2 postgresql://localhost/db
+record brave-search @modelcontextprotocol/server-brave-search@0.6.2 \
+    env BRAVE_API_KEY=dummy npx -y @modelcontextprotocol/server-brave-search@0.6.2
+record notion @notionhq/notion-mcp-server@2.5.2 \
+    env NOTION_TOKEN=dummy npx -y @notionhq/notion-mcp-server@2.5.2
+record playwright @playwright/mcp@0.0.83 \
+    env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx -y @playwright/mcp@0.0.83
