@@ -261,3 +261,57 @@ fn a_server_that_cannot_be_recorded_exits_2_and_writes_nothing() {
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(leftovers, 1, "no temporary file is left behind");
 }
+
+/// A server of the stateless era only: `initialize` does not exist for it.
+struct StatelessOnly(gauntlet::mock::MockServer);
+
+impl gauntlet::mcp::MessageHandler for StatelessOnly {
+    fn handle(
+        &mut self,
+        msg: &[u8],
+        ctx: &gauntlet::engine::CallContext,
+        now: gauntlet::clock::Timestamp,
+    ) -> Vec<gauntlet::mcp::Reply> {
+        let m = gauntlet::mcp::Message::parse(msg);
+        if m.method() == Some("initialize") {
+            let err = gauntlet::mcp::RpcError::method_not_found("initialize");
+            return vec![gauntlet::mcp::Reply::now(gauntlet::mcp::jsonrpc::error_response(m.id(), &err))];
+        }
+        self.0.handle(msg, ctx, now)
+    }
+}
+
+/// Over Streamable HTTP, in both eras and across `nextCursor` pages, a
+/// recording keeps the same tools as over stdio.
+#[test]
+fn http_recordings_of_both_eras_keep_the_same_tools() {
+    use gauntlet::mcp::client::Endpoint;
+    use gauntlet::mcp::http::HttpServer;
+    use std::sync::{Arc, Mutex};
+
+    let mut spec = ServerSpec::load(&repo().join("mock-servers/filesystem.yaml")).unwrap();
+    spec.behaviour.page_size = Some(3);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock: Arc<dyn gauntlet::clock::Clock> = Arc::new(gauntlet::clock::SystemClock);
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let handshake = Arc::new(Mutex::new(gauntlet::mock::MockServer::from_spec(spec.clone())));
+    let stateless = Arc::new(Mutex::new(StatelessOnly(gauntlet::mock::MockServer::from_spec(spec.clone()))));
+    let (a, b) = rt.block_on(async {
+        let a = HttpServer::bind(addr, handshake, clock.clone()).await.unwrap();
+        let b = HttpServer::bind(addr, stateless, clock).await.unwrap();
+        (a, b)
+    });
+    let urls = [a.local_addr().unwrap(), b.local_addr().unwrap()].map(|s| format!("http://{s}/mcp"));
+    rt.spawn(a.run());
+    rt.spawn(b.run());
+    for (url, protocol) in urls.iter().zip(["2025-11-25", "2026-07-28"]) {
+        let endpoint = Endpoint::Http { url: url.clone(), headers: vec![("X-Test".into(), "1".into())] };
+        let got = rt
+            .block_on(gauntlet::mock::record::record(&endpoint, None, std::time::Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let prov = got.spec.recorded.as_ref().unwrap();
+        assert_eq!((prov.protocol.as_str(), prov.url.as_deref()), (protocol, Some(url.as_str())));
+        assert_eq!(got.spec.tools, spec.tools, "{protocol}");
+        assert_eq!(got.spec.tools.len(), 14);
+    }
+}
