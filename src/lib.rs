@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod profile;
+pub mod invocation;
 
 pub mod policy;
 pub mod engine;

@@ -8,13 +8,23 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 fn gauntlet(args: &[&str]) -> Output {
+    gauntlet_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Runs the built binary in `dir`, as a user would run the installed one.
+fn gauntlet_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gauntlet"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .env_remove("CI")
         .env_remove("TF_BUILD")
         .output()
         .expect("the gauntlet binary runs")
+}
+
+/// The repository file `rel`, as an absolute path.
+fn repo(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
 }
 
 fn stdout(o: &Output) -> String {
@@ -289,8 +299,147 @@ fn colour_and_quoted_commands() {
     };
     let piped = run(&[], false);
     assert!(!piped.contains('\x1b'), "{piped}");
-    assert!(piped.contains(&format!("Reproduce: gauntlet verify '{}' --only SCENARIO --seed 1", spaced.display())), "{piped}");
+    let program = gauntlet::invocation::quote(env!("CARGO_BIN_EXE_gauntlet"));
+    assert!(piped.contains(&format!("Reproduce: {program} verify '{}' --only SCENARIO --seed 1", spaced.display())), "{piped}");
     assert!(piped.lines().all(|l| l.chars().count() <= 100), "{piped}");
     assert!(run(&["--color", "always"], true).contains("\x1b["));
     assert!(!run(&["--color", "never"], false).contains('\x1b'));
+}
+
+/// The ids of `scenarios/*.yaml` in the source tree: what the binary must carry.
+fn source_scenario_ids() -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(repo("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_binary_carries_its_database_and_servers_into_an_empty_directory() {
+    let dir = TempDir::new().unwrap();
+    let here = dir.path();
+    std::fs::copy(repo("examples/aksjah-hardened.yaml"), here.join("policy.yaml")).unwrap();
+
+    // verify with no flags: the built-in database and the bundled server the policy names.
+    let o = gauntlet_in(here, &["verify", "policy.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert_eq!(v["servers"], serde_json::json!(["aksjah"]));
+    assert_eq!(v["scenarios"].as_u64(), Some(source_scenario_ids().len() as u64));
+    assert!(v["summary"]["held"].as_u64().unwrap() > 10, "{v}");
+
+    // scenario list: every source scenario, each marked built-in; a local directory adds to it.
+    let o = gauntlet_in(here, &["scenario", "list"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let listed: Vec<(&str, bool)> = out
+        .lines()
+        .skip(1)
+        .filter(|l| !l.ends_with(" scenarios"))
+        .map(|l| (l.split_whitespace().next().unwrap(), l.split_whitespace().nth(3) == Some("built-in")))
+        .collect();
+    assert_eq!(listed.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>(), source_scenario_ids(), "{out}");
+    assert!(listed.iter().all(|(_, b)| *b), "{out}");
+    let o = gauntlet_in(here, &["scenario", "new", "my-attack"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = gauntlet_in(here, &["scenario", "list", "scenarios"]);
+    let mine = stdout(&o).lines().find(|l| l.starts_with("my-attack ")).map(str::to_string);
+    assert!(mine.as_deref().is_some_and(|l| l.contains("scenarios/my-attack.yaml")), "{}", stdout(&o));
+    assert!(stdout(&o).ends_with(&format!("{} scenarios\n", source_scenario_ids().len() + 1)), "{}", stdout(&o));
+
+    // mock NAME: a bundled server answers MCP on stdio.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["mock", "payments"])
+        .current_dir(here)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+        writeln!(stdin, "{init}").unwrap();
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}"#).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let listed = stdout(&o).lines().find(|l| l.contains(r#""id":2"#)).map(str::to_string).unwrap_or_default();
+    assert!(listed.contains("create_charge"), "{}", stdout(&o));
+
+    // A path that does not exist is not mistaken for a bundled name, and the reverse.
+    let o = gauntlet_in(here, &["mock", "mock-servers/payments.yaml"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("cannot read the server file"), "{}", stderr(&o));
+    let o = gauntlet_in(here, &["verify", "policy.yaml", "--server", "paymnts"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no bundled server of that name"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bundled servers: aksjah, ezbiz, payments"), "{}", stderr(&o));
+}
+
+#[test]
+fn printed_commands_name_the_binary_as_invoked() {
+    let dir = TempDir::new().unwrap();
+    let spaced = dir.path().join("my policies");
+    std::fs::create_dir(&spaced).unwrap();
+    std::fs::copy(repo("examples/aksjah-weak.yaml"), spaced.join("weak.yaml")).unwrap();
+    let o = gauntlet_in(dir.path(), &["verify", "my policies/weak.yaml", "--server", "aksjah", "--only", "bulk-write-burst", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    let cmd = v["outcomes"][0]["reproduce"].as_str().unwrap_or_default().to_string();
+    let expected = format!("{} verify 'my policies/weak.yaml' --server aksjah --only bulk-write-burst --seed 1", gauntlet::invocation::quote(env!("CARGO_BIN_EXE_gauntlet")));
+    assert_eq!(cmd, expected);
+}
+
+/// Runs `args` in the repository, expects exit 2 with `expected` on stderr.
+fn vacuous(args: &[&str], expected: &str) -> Output {
+    let o = gauntlet(args);
+    assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(expected), "{args:?}: expected `{expected}` in:\n{}", stderr(&o));
+    o
+}
+
+#[test]
+fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
+    let dir = TempDir::new().unwrap();
+    // A GitHub policy against the payments server: no shared tool, so no verdicts on `create_charge`.
+    let github = dir.path().join("github.yaml");
+    std::fs::write(
+        &github,
+        "version: \"1\"\ndescription: github\ntools:\n  create_issue:\n    rules:\n      - name: cap\n        rate_limit: 5/minute\n",
+    )
+    .unwrap();
+    let o = vacuous(&["verify", path(&github), "--server", "payments"], "the policy and the server share no tool");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    assert!(stderr(&o).contains("`payments` (4 tools)"), "{}", stderr(&o));
+    vacuous(&["verify", path(&github)], "it names no tool of any bundled mock server (aksjah, ezbiz, payments)");
+    let o = gauntlet(&["verify", path(&github), "--server", "payments", "--allow-empty", "--only", "negative-amount", "--format", "json"]);
+    assert_ne!(code(&o), 2, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert_eq!(v["servers"], serde_json::json!(["payments"]));
+
+    // An empty database: a mistyped or empty --scenarios directory with --scenarios-only.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = vacuous(
+        &["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&empty), "--scenarios-only"],
+        "the attack database is empty",
+    );
+    assert!(stdout(&o).is_empty());
+    let o = gauntlet(&["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&empty), "--scenarios-only", "--allow-empty"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 outcomes"), "{}", stdout(&o));
+
+    // Every outcome not applicable: the report is printed, then exit 2.
+    let only_na = ["verify", "examples/aksjah-weak.yaml", "--only", "extra-fields", "--only", "spend-split"];
+    let o = vacuous(&only_na, "every outcome is not applicable");
+    assert!(stdout(&o).contains("not applicable"), "{}", stdout(&o));
+    let o = gauntlet(&[&only_na[..], &["--allow-empty"]].concat());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }

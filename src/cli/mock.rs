@@ -12,14 +12,14 @@ use crate::mcp::http::HttpServer;
 use crate::mcp::stdio::{self, Ended};
 use crate::mcp::MessageHandler;
 use crate::mock::recording::Recording;
-use crate::mock::{DuplicateKeys, MockServer, ServerSpec};
+use crate::mock::{bundled, DuplicateKeys, MockServer, ServerSpec};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
     #[command(subcommand)]
     pub action: Option<Action>,
-    /// The server file, e.g. mock-servers/aksjah.yaml.
+    /// The server: a file such as `mock-servers/mine.yaml`, or a bundled server's name such as `aksjah`.
     #[arg(required = true)]
     pub server: Option<std::path::PathBuf>,
     /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio.
@@ -59,11 +59,11 @@ pub fn run(args: Args) -> Exit {
         return record(r);
     }
     let Some(path) = args.server.clone() else {
-        eprintln!("error: name the server file, e.g. `gauntlet mock mock-servers/aksjah.yaml`");
+        eprintln!("error: name the server, e.g. `{} mock aksjah` or a server file", crate::invocation::program());
         return Exit::CouldNotRun;
     };
-    let mut spec = match ServerSpec::load(&path) {
-        Ok(s) => s,
+    let mut spec = match bundled::resolve(&path) {
+        Ok((_, s)) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::CouldNotRun;

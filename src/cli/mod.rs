@@ -46,6 +46,9 @@ pub enum Command {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> i32 {
+    if let Some(argv0) = std::env::args_os().next() {
+        crate::invocation::set_program(&argv0.to_string_lossy());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Exit;
+use crate::invocation;
 use crate::scenario::{self, lint, skeleton};
 use crate::verify::inprocess::catalogue_of;
 use crate::verify::setup;
@@ -17,21 +18,22 @@ pub struct Args {
 pub enum ScenarioCommand {
     /// Write a commented skeleton scenario.
     New { name: String, #[arg(long, default_value = "scenarios")] dir: std::path::PathBuf },
-    /// Check every scenario file.
+    /// Check every scenario file of DIR (default: the built-in database).
     Lint { dir: Option<std::path::PathBuf> },
-    /// Show the database.
-    List { dir: Option<std::path::PathBuf> },
-}
-
-fn default_dir(dir: Option<PathBuf>) -> PathBuf {
-    dir.unwrap_or_else(|| PathBuf::from("scenarios"))
+    /// Show the database: the built-in scenarios plus DIR's, and where each came from.
+    List {
+        dir: Option<std::path::PathBuf>,
+        /// Show only DIR's scenarios, not the built-in database.
+        #[arg(long, requires = "dir")]
+        scenarios_only: bool,
+    },
 }
 
 pub fn run(args: Args) -> Exit {
     match args.command {
         ScenarioCommand::New { name, dir } => new(&name, &dir),
-        ScenarioCommand::Lint { dir } => lint_cmd(&default_dir(dir)),
-        ScenarioCommand::List { dir } => list(&default_dir(dir)),
+        ScenarioCommand::Lint { dir } => lint_cmd(dir.as_deref()),
+        ScenarioCommand::List { dir, scenarios_only } => list(dir.as_slice(), scenarios_only),
     }
 }
 
@@ -51,12 +53,13 @@ fn new(name: &str, dir: &Path) -> Exit {
         return Exit::CouldNotRun;
     }
     println!("wrote {}", path.display());
-    println!("next: edit it, then `gauntlet scenario lint {}` and `gauntlet verify POLICY --only {name}`", dir.display());
+    let (program, dir) = (invocation::program(), invocation::quote_path(dir));
+    println!("next: edit it, then `{program} scenario lint {dir}` and `{program} verify POLICY --scenarios {dir} --only {name}`");
     Exit::Ok
 }
 
-fn lint_cmd(dir: &Path) -> Exit {
-    let servers = match setup::all_servers(Path::new(setup::SERVER_DIR)) {
+fn lint_cmd(dir: Option<&Path>) -> Exit {
+    let servers = match setup::bundled_servers() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -64,7 +67,11 @@ fn lint_cmd(dir: &Path) -> Exit {
         }
     };
     let catalogue = catalogue_of(&servers);
-    let problems = match lint::lint_dir(dir, &catalogue) {
+    let (problems, shown) = match dir {
+        Some(d) => (lint::lint_dir(d, &catalogue), d.display().to_string()),
+        None => (Ok(lint::lint_builtin(&catalogue)), "the built-in database".to_string()),
+    };
+    let problems = match problems {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -75,7 +82,7 @@ fn lint_cmd(dir: &Path) -> Exit {
         println!("{p}");
     }
     if problems.is_empty() {
-        println!("{}: every scenario is valid", dir.display());
+        println!("{shown}: every scenario is valid");
         Exit::Ok
     } else {
         println!("{} problem(s)", problems.len());
@@ -83,8 +90,8 @@ fn lint_cmd(dir: &Path) -> Exit {
     }
 }
 
-fn list(dir: &Path) -> Exit {
-    let loaded = match scenario::load_dir(dir) {
+fn list(dirs: &[PathBuf], only_given: bool) -> Exit {
+    let loaded = match scenario::database(dirs, !only_given) {
         Ok(l) => l,
         Err(errs) => {
             for e in errs {
@@ -95,14 +102,16 @@ fn list(dir: &Path) -> Exit {
     };
     let w = loaded.iter().map(|l| l.scenario.id.len()).max().unwrap_or(2).max(2);
     let c = loaded.iter().map(|l| l.scenario.class.as_str().len()).max().unwrap_or(5).max(5);
-    println!("{:<w$}  {:<c$}  {:<6}  TITLE", "ID", "CLASS", "LAYER");
-    for l in &loaded {
+    let sources: Vec<String> = loaded.iter().map(scenario::Loaded::source).collect();
+    let o = sources.iter().map(String::len).max().unwrap_or(6).max(6);
+    println!("{:<w$}  {:<c$}  {:<6}  {:<o$}  TITLE", "ID", "CLASS", "LAYER", "SOURCE");
+    for (l, source) in loaded.iter().zip(&sources) {
         let s = &l.scenario;
         let layer = match s.layer {
             scenario::Layer::Policy => "policy",
             scenario::Layer::Proxy => "proxy",
         };
-        println!("{:<w$}  {:<c$}  {:<6}  {}", s.id, s.class.as_str(), layer, s.title);
+        println!("{:<w$}  {:<c$}  {:<6}  {:<o$}  {}", s.id, s.class.as_str(), layer, source, s.title);
     }
     println!("{} scenarios", loaded.len());
     Exit::Ok

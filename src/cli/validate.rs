@@ -116,7 +116,7 @@ fn other(text: &str, file: &str, dialect: Dialect) -> Exit {
             println!("  {line}");
         }
         println!("Why: {}", why(dialect, verdict));
-        println!("To run it under Intercept: gauntlet convert {file} --to intercept");
+        println!("To run it under Intercept: {} convert {} --to intercept", crate::invocation::program(), crate::invocation::quote(file));
     }
     for w in &loaded.warnings {
         eprintln!("warning: {w}");

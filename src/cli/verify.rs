@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use super::Exit;
+use crate::invocation;
 use crate::profile::Profile;
 use crate::report::{self, snapshot, Report};
 use crate::scenario::requirements::Requirements;
@@ -19,13 +20,18 @@ use crate::verify::{self, setup, Options};
 pub struct Args {
     /// The policy to verify (Intercept YAML, catalogue YAML or PolicyLayer JSON).
     pub policy: std::path::PathBuf,
-    /// A mock server file to run against (repeatable); default: the servers in
-    /// mock-servers/ whose tools the policy names.
+    /// A mock server to run against: a server file or a bundled server's name
+    /// such as `aksjah` (repeatable); default: every bundled server whose
+    /// tools the policy names.
     #[arg(long)]
     pub server: Vec<std::path::PathBuf>,
-    /// The directory of attack scenarios.
-    #[arg(long, default_value = "scenarios")]
-    pub scenarios: std::path::PathBuf,
+    /// A directory of attack scenarios to add to the built-in database
+    /// (repeatable); a file with a built-in scenario's id replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Vec<std::path::PathBuf>,
+    /// Run only the `--scenarios` directories, not the built-in database.
+    #[arg(long)]
+    pub scenarios_only: bool,
     /// Run only the scenario with this id (repeatable).
     #[arg(long)]
     pub only: Vec<String>,
@@ -59,6 +65,10 @@ pub struct Args {
     /// Proxy findings (gaps no policy can close on this proxy) fail the run too.
     #[arg(long)]
     pub fail_on_proxy_findings: bool,
+    /// Accept a run that tests nothing (no tool shared by the policy and the
+    /// servers, an empty database, every outcome not applicable) instead of exiting 2.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `--color`.
@@ -130,28 +140,24 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) || std::env::var_os("TF_BUILD").is_some()
 }
 
-/// `s` as one POSIX shell word: bare when it is plainly safe, single-quoted otherwise.
-pub fn shell_quote(s: &str) -> String {
-    let safe = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if safe {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// The command that reproduces this run, minus `--only`/`--seed`, shell-quoted.
+/// The command that reproduces this run, minus `--only`/`--seed`: the
+/// program as the user invoked it, every argument shell-quoted.
 fn reproduce_prefix(args: &Args, profile: Profile) -> String {
-    let q = |p: &Path| shell_quote(&p.display().to_string());
-    let mut cmd = format!("gauntlet verify {}", q(&args.policy));
+    let mut cmd = format!("{} verify {}", invocation::program(), invocation::quote_path(&args.policy));
     for s in &args.server {
-        cmd.push_str(&format!(" --server {}", q(s)));
+        cmd.push_str(&format!(" --server {}", invocation::quote_path(s)));
     }
-    if args.scenarios != Path::new("scenarios") {
-        cmd.push_str(&format!(" --scenarios {}", q(&args.scenarios)));
+    for d in &args.scenarios {
+        cmd.push_str(&format!(" --scenarios {}", invocation::quote_path(d)));
+    }
+    if args.scenarios_only {
+        cmd.push_str(" --scenarios-only");
     }
     if profile == Profile::Strict {
         cmd.push_str(" --profile strict");
+    }
+    if args.allow_empty {
+        cmd.push_str(" --allow-empty");
     }
     cmd
 }
@@ -159,9 +165,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
 /// Runs the whole verification and builds the report (no printing of the report itself).
 pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> {
     let loaded = crate::policy::load_file(&args.policy, None).map_err(|e| e.to_string())?;
-    let servers = setup::servers_for(&args.server, &loaded.policy, Path::new(setup::SERVER_DIR))?;
+    let servers = setup::servers_for(&args.server, &loaded.policy, args.allow_empty)?;
     let (reqs, req_file) = Requirements::for_policy(&args.policy)?;
-    let scenarios = setup::scenarios(&args.scenarios, &args.only)?;
+    let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
@@ -224,6 +230,13 @@ pub fn run(args: Args) -> Exit {
     if report.summary.errors > 0 {
         return could_not_run(format!("{} scenario × tool pairs could not be run (see the report)", report.summary.errors));
     }
+    if report.summary.total == report.summary.not_applicable && !args.allow_empty {
+        return could_not_run(format!(
+            "every outcome is not applicable: the run tested nothing ({} scenarios, servers: {})\n  help: check the servers and the requirements (the notes above say why each was skipped), or pass `--allow-empty` to accept",
+            report.scenarios,
+            if report.servers.is_empty() { "none".to_string() } else { report.servers.join(", ") }
+        ));
+    }
     if let Some(path) = &args.snapshot {
         return check_snapshot(path, &report, args.accept, &reproduce_prefix(&args, args.profile.unwrap_or_default()));
     }
@@ -268,7 +281,7 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit
     let Ok(text) = std::fs::read_to_string(path) else {
         if in_ci() {
             eprintln!("snapshot {} does not exist; CI never writes snapshots", path.display());
-            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", shell_quote(&path.display().to_string()));
+            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", invocation::quote_path(path));
             return Exit::CheckFailed;
         }
         return write("created (review and commit it)");
@@ -287,6 +300,6 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit
         return Exit::Ok;
     }
     eprintln!("snapshot {} differs from this run:\n{}", path.display(), snapshot::render_diff(&changes));
-    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", shell_quote(&path.display().to_string()));
+    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", invocation::quote_path(path));
     Exit::CheckFailed
 }

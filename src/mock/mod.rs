@@ -5,6 +5,7 @@
 //! `spec` is the file format, `server` the sans-IO core (bytes in, replies
 //! out, virtual latency), `ledger` the record. Transports live in `crate::mcp`.
 
+pub mod bundled;
 pub mod ledger;
 pub mod ordered;
 pub mod record;

@@ -122,6 +122,14 @@ pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>
     Ok(problems)
 }
 
+/// Lints the built-in database (the files compiled into the binary).
+pub fn lint_builtin(catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
+    super::builtin::FILES
+        .iter()
+        .flat_map(|(name, text)| lint_text(&Path::new("scenarios").join(name), text, catalogue))
+        .collect()
+}
+
 /// The `params` members of `tools/call` the mock server knows; it rejects others with -32602.
 const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
 

@@ -12,6 +12,8 @@ pub mod requirements;
 pub mod schema;
 pub mod skeleton;
 
+mod builtin;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -170,48 +172,56 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(path, &text)
 }
 
-/// A loaded scenario with the file it came from.
+/// Where a scenario came from: compiled into the binary, or a file on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    BuiltIn,
+    File,
+}
+
+/// A loaded scenario with the file it came from (for a built-in one, its
+/// path in gauntlet's source tree, `scenarios/ID.yaml`).
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub path: PathBuf,
+    pub origin: Origin,
     pub scenario: Scenario,
 }
 
-/// Every `*.yaml` in `dir` (not recursive), sorted by id. Collects all errors;
-/// also refuses duplicate ids and an id that differs from the file name.
-pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
-    let paths = match yaml_files(dir) {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(vec![ScenarioError {
-                path: dir.to_path_buf(),
-                line: 1,
-                column: 1,
-                message: format!("cannot read scenario directory: {e}"),
-                help: Some("pass the database directory with `--scenarios DIR`".into()),
-            }])
-        }
-    };
-    let mut loaded = Vec::new();
-    let mut errors = Vec::new();
-    for p in paths {
-        match load_file(&p) {
-            Ok(s) => loaded.push(Loaded { path: p, scenario: s }),
-            Err(e) => errors.push(e),
+impl Loaded {
+    /// `built-in`, or the file's path: what `scenario list` shows.
+    pub fn source(&self) -> String {
+        match self.origin {
+            Origin::BuiltIn => "built-in".to_string(),
+            Origin::File => self.path.display().to_string(),
         }
     }
-    for l in &loaded {
-        let stem = l.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if stem != l.scenario.id {
-            let text = std::fs::read_to_string(&l.path).unwrap_or_default();
+}
+
+/// Parses a set of scenario texts; collects all errors; refuses duplicate
+/// ids and an id that differs from the file name.
+fn load_texts(files: Vec<(PathBuf, String)>, origin: Origin) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for (path, text) in files {
+        let scenario = match parse(&path, &text) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if stem != scenario.id {
             errors.push(ScenarioError::at_key(
-                &l.path,
+                &path,
                 &text,
                 "id",
-                format!("scenario id `{}` differs from its file name `{stem}`", l.scenario.id),
-                Some(format!("rename the file to `{}.yaml` or change the id", l.scenario.id)),
+                format!("scenario id `{}` differs from its file name `{stem}`", scenario.id),
+                Some(format!("rename the file to `{}.yaml` or change the id", scenario.id)),
             ));
         }
+        loaded.push(Loaded { path, origin, scenario });
     }
     loaded.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
     for w in loaded.windows(2) {
@@ -230,6 +240,83 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Every `*.yaml` in `dir` (not recursive), sorted by id.
+pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
+    let paths = yaml_files(dir).map_err(|e| {
+        vec![ScenarioError {
+            path: dir.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read scenario directory: {e}"),
+            help: Some("pass a directory of scenario files with `--scenarios DIR`".into()),
+        }]
+    })?;
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => files.push((p, text)),
+            Err(e) => errors.push(ScenarioError {
+                path: p,
+                line: 1,
+                column: 1,
+                message: format!("cannot read scenario file: {e}"),
+                help: None,
+            }),
+        }
+    }
+    let loaded = load_texts(files, Origin::File);
+    match (loaded, errors.is_empty()) {
+        (Ok(l), true) => Ok(l),
+        (Ok(_), false) => Err(errors),
+        (Err(mut e), _) => {
+            errors.append(&mut e);
+            Err(errors)
+        }
+    }
+}
+
+/// The attack database compiled into the binary, sorted by id.
+pub fn builtin() -> Result<Vec<Loaded>, Vec<ScenarioError>> {
+    let files = builtin::FILES.iter().map(|(name, text)| (Path::new("scenarios").join(name), text.to_string())).collect();
+    load_texts(files, Origin::BuiltIn)
+}
+
+/// The database a run uses: the built-in scenarios (unless `builtin` is
+/// false) plus every scenario of each directory in `dirs`. A file whose id
+/// is a built-in scenario's replaces that scenario, so a local edit needs no
+/// rebuild; the same id in two given directories is an error.
+pub fn database(dirs: &[PathBuf], builtin: bool) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
+    let mut errors = Vec::new();
+    let mut given: Vec<Loaded> = Vec::new();
+    for dir in dirs {
+        match load_dir(dir) {
+            Ok(l) => given.extend(l),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    given.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
+    for w in given.windows(2) {
+        if w[0].scenario.id == w[1].scenario.id {
+            errors.push(ScenarioError {
+                path: w[1].path.clone(),
+                line: 1,
+                column: 1,
+                message: format!("scenario id `{}` is also used by {}", w[1].scenario.id, w[0].path.display()),
+                help: Some("pass each scenario once: rename one of them or drop one `--scenarios` directory".into()),
+            });
+        }
+    }
+    let mut all = if builtin { self::builtin().unwrap_or_else(|mut e| { errors.append(&mut e); Vec::new() }) } else { Vec::new() };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    all.retain(|b| !given.iter().any(|g| g.scenario.id == b.scenario.id));
+    all.extend(given);
+    all.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
+    Ok(all)
 }
 
 #[cfg(test)]

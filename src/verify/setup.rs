@@ -1,63 +1,102 @@
-//! Choosing what to run: the mock servers in play (explicit `--server`
-//! files, or every server in `mock-servers/` whose tools the policy names)
-//! and the scenario selection (`--only`).
+//! Choosing what to run: the mock servers in play (the `--server` files and
+//! bundled names, or every bundled server whose tools the policy names) and
+//! the scenario selection (built-in database, `--scenarios` directories,
+//! `--only`). A run that would test nothing is refused here, before it starts.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::inprocess::NamedServer;
-use crate::mock::ServerSpec;
+use crate::mock::{bundled, ServerSpec};
 use crate::policy::model::Policy;
 use crate::scenario::{self, Scenario};
 
-/// The default directory of mock server files.
-pub const SERVER_DIR: &str = "mock-servers";
+/// The wildcard key of a policy's tools and hide list.
+const WILDCARD: &str = "*";
 
-fn named(path: &Path) -> Result<NamedServer, String> {
-    let spec = ServerSpec::load(path).map_err(|e| e.to_string())?;
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or(&spec.name).to_string();
-    Ok(NamedServer { name, spec })
+/// The tool names a policy mentions: its tool entries and hide entries, without the wildcard.
+pub fn policy_tools(policy: &Policy) -> BTreeSet<String> {
+    policy.tools.iter().map(|t| t.name.as_str()).chain(policy.hide.iter().map(String::as_str)).filter(|n| *n != WILDCARD).map(str::to_string).collect()
 }
 
-/// Every server file in `dir`, sorted by name.
-pub fn all_servers(dir: &Path) -> Result<Vec<NamedServer>, String> {
-    let paths = scenario::yaml_files(dir)
-        .map_err(|e| format!("{}: cannot read the mock server directory: {e}", dir.display()))?;
-    paths.iter().map(|p| named(p)).collect()
+/// Whether the policy has rules or a hide entry for every tool (the `"*"` key).
+fn governs_every_tool(policy: &Policy) -> bool {
+    policy.tool(WILDCARD).is_some() || policy.hide.iter().any(|h| h == WILDCARD)
 }
 
-/// The servers in play for `policy`.
-pub fn servers_for(explicit: &[PathBuf], policy: &Policy, dir: &Path) -> Result<Vec<NamedServer>, String> {
+/// How many of `spec`'s tools the policy names.
+fn shared(policy: &BTreeSet<String>, spec: &ServerSpec) -> usize {
+    spec.tools.iter().filter(|t| policy.contains(&t.name)).count()
+}
+
+/// Every bundled server, sorted by name.
+pub fn bundled_servers() -> Result<Vec<NamedServer>, String> {
+    Ok(bundled::all().map_err(|e| e.to_string())?.into_iter().map(|(name, spec)| NamedServer { name, spec }).collect())
+}
+
+/// One `--server` argument: a server file, or a bundled server's name.
+pub fn server(arg: &Path) -> Result<NamedServer, String> {
+    bundled::resolve(arg).map(|(name, spec)| NamedServer { name, spec }).map_err(|e| e.to_string())
+}
+
+/// The servers in play for `policy`: the `explicit` ones (each must share a
+/// tool with the policy), or else every bundled server that shares one.
+/// With `allow_empty`, sharing nothing is accepted (the run then tests
+/// little or nothing, and says so).
+pub fn servers_for(explicit: &[PathBuf], policy: &Policy, allow_empty: bool) -> Result<Vec<NamedServer>, String> {
+    let named = policy_tools(policy);
+    let bundled = bundled_servers()?;
+    let fitting: Vec<&str> = bundled.iter().filter(|s| shared(&named, &s.spec) > 0).map(|s| s.name.as_str()).collect();
+    let suggestion = if fitting.is_empty() {
+        "pass your server's mock file with `--server FILE`".to_string()
+    } else {
+        format!("bundled servers that share tools with it: {}", fitting.join(", "))
+    };
     if !explicit.is_empty() {
-        return explicit.iter().map(|p| named(p)).collect();
+        let servers = explicit.iter().map(|p| server(p)).collect::<Result<Vec<_>, _>>()?;
+        let strangers: Vec<String> = servers
+            .iter()
+            .zip(explicit)
+            .filter(|(s, _)| shared(&named, &s.spec) == 0)
+            .map(|(s, arg)| format!("`{}` ({} tools)", arg.display(), s.spec.tools.len()))
+            .collect();
+        if !strangers.is_empty() && !allow_empty && !governs_every_tool(policy) {
+            return Err(format!(
+                "the policy and the server share no tool: the policy names none of the tools of {}, so every verdict would judge tools it never mentions\n  help: {suggestion}, or pass `--allow-empty` to run anyway",
+                strangers.join(", ")
+            ));
+        }
+        return Ok(servers);
     }
-    let chosen: Vec<NamedServer> = all_servers(dir)?
-        .into_iter()
-        .filter(|s| s.spec.tools.iter().any(|t| policy.tool(&t.name).is_some() || policy.hide.contains(&t.name)))
-        .collect();
-    if chosen.is_empty() {
+    if fitting.is_empty() && !allow_empty {
         return Err(format!(
-            "the policy names no tool of any mock server in `{}`\n  help: pass the server the policy is for with `--server mock-servers/NAME.yaml`",
-            dir.display()
+            "the policy and the servers share no tool: it names no tool of any bundled mock server ({})\n  help: {suggestion}, or pass `--allow-empty` to run anyway",
+            bundled.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    Ok(chosen)
+    Ok(bundled.into_iter().filter(|s| shared(&named, &s.spec) > 0).collect())
 }
 
-/// The scenarios of `dir`, narrowed to `only` (every id must exist).
-pub fn scenarios(dir: &Path, only: &[String]) -> Result<Vec<Scenario>, String> {
-    let loaded = scenario::load_dir(dir)
+/// The database (built-in unless `only_given`, plus `dirs`), narrowed to
+/// `only` (every id must exist). An empty database is an error unless `allow_empty`.
+pub fn scenarios(dirs: &[PathBuf], only_given: bool, only: &[String], allow_empty: bool) -> Result<Vec<Scenario>, String> {
+    let loaded = scenario::database(dirs, !only_given)
         .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     let all: Vec<Scenario> = loaded.into_iter().map(|l| l.scenario).collect();
+    let shown = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+    if all.is_empty() && !allow_empty {
+        return Err(format!(
+            "the attack database is empty: no scenario in {}\n  help: check the `--scenarios` path, drop `--scenarios-only` to use the built-in database, or pass `--allow-empty` to run anyway",
+            if shown.is_empty() { "the run".to_string() } else { shown }
+        ));
+    }
     if only.is_empty() {
         return Ok(all);
     }
     for id in only {
         if !all.iter().any(|s| &s.id == id) {
-            return Err(format!(
-                "no scenario `{id}` in `{}`\n  help: `gauntlet scenario list {}` shows the ids",
-                dir.display(),
-                dir.display()
-            ));
+            let list = dirs.iter().map(|d| format!(" {}", crate::invocation::quote_path(d))).collect::<String>();
+            return Err(format!("no scenario `{id}` in the database\n  help: `{} scenario list{list}` shows the ids", crate::invocation::program()));
         }
     }
     Ok(all.into_iter().filter(|s| only.contains(&s.id)).collect())

@@ -9,7 +9,7 @@
 //! fresh mock servers with no proxy and no judging, on as many threads.
 //! Prints one JSON object on stdout.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -32,9 +32,9 @@ const SERVER: &str = "bench";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The scenario database to run.
-    #[arg(long, default_value = "scenarios")]
-    pub scenarios: PathBuf,
+    /// A directory of scenarios to run instead of the built-in database.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Worker threads (default: the machine's parallelism, as `verify` uses).
@@ -255,7 +255,7 @@ pub fn measure(args: &Args) -> Result<Value, String> {
     let policy = crate::policy::load_str(&policy_yaml(), "bench-policy.yaml", None)
         .map_err(|e| format!("the generated bench policy does not load: {e}"))?
         .policy;
-    let scenarios = setup::scenarios(&args.scenarios, &[])?;
+    let scenarios = setup::scenarios(args.scenarios.as_slice(), args.scenarios.is_some(), &[], false)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
@@ -265,7 +265,7 @@ pub fn measure(args: &Args) -> Result<Value, String> {
     let bench = RecordingBench { inner: InProcessBench::new(policy, args.profile, servers), sink: sink.clone() };
     let opts = Options {
         seed: args.seed,
-        reproduce: format!("gauntlet bench verify --seed {}", args.seed),
+        reproduce: format!("{} bench verify --seed {}", crate::invocation::program(), args.seed),
         threads,
         policy_file: "bench-policy.yaml".into(),
     };
@@ -299,7 +299,7 @@ pub fn measure(args: &Args) -> Result<Value, String> {
             "wall_secs": round(baseline),
         },
         "ratio_to_baseline": round(wall / baseline.max(1e-9)),
-        "scenario_dir": Path::new(&args.scenarios).display().to_string(),
+        "scenario_dir": args.scenarios.as_ref().map_or_else(|| "built-in".to_string(), |d| d.display().to_string()),
     }))
 }
 
