@@ -382,7 +382,7 @@ fn the_binary_carries_its_database_and_servers_into_an_empty_directory() {
     let o = gauntlet_in(here, &["verify", "policy.yaml", "--server", "paymnts"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("no bundled server of that name"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("bundled servers: aksjah, ezbiz, payments"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bundled servers: aksjah, "), "{}", stderr(&o));
 }
 
 #[test]
@@ -410,17 +410,18 @@ fn vacuous(args: &[&str], expected: &str) -> Output {
 #[test]
 fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
     let dir = TempDir::new().unwrap();
-    // A GitHub policy against the payments server: no shared tool, so no verdicts on `create_charge`.
+    // A policy for some other server against the payments server: no shared tool, so no
+    // verdicts on `create_charge`; and no bundled server has its tool either.
     let github = dir.path().join("github.yaml");
     std::fs::write(
         &github,
-        "version: \"1\"\ndescription: github\ntools:\n  create_issue:\n    rules:\n      - name: cap\n        rate_limit: 5/minute\n",
+        "version: \"1\"\ndescription: widgets\ntools:\n  create_widget:\n    rules:\n      - name: cap\n        rate_limit: 5/minute\n",
     )
     .unwrap();
     let o = vacuous(&["verify", path(&github), "--server", "payments"], "the policy and the server share no tool");
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     assert!(stderr(&o).contains("`payments` (4 tools)"), "{}", stderr(&o));
-    vacuous(&["verify", path(&github)], "it names no tool of any bundled mock server (aksjah, ezbiz, payments)");
+    vacuous(&["verify", path(&github)], "it names no tool of any bundled mock server (aksjah, ");
     let o = gauntlet(&["verify", path(&github), "--server", "payments", "--allow-empty", "--only", "negative-amount", "--format", "json"]);
     assert_ne!(code(&o), 2, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
