@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real MCP peers the interop tests talk to, into .peers/ at the
 # repository root (git-ignored): a Python venv with the `mcp` SDK, and the
-# inspector CLI plus the real servers recorded in mock-servers/ from npm.
+# inspector CLI plus the real servers recorded in mock-servers/ from npm;
+# and Debian's redis-server (system-wide) for the shared-state tests.
 # Idempotent: a peer already present at the pinned version is left alone.
 # Versions are pinned so a test failure means our code changed, not a peer.
 set -euo pipefail
@@ -88,4 +89,10 @@ if [ "$npm_missing" = 1 ]; then
 fi
 [ -x "$PEERS/node_modules/.bin/mcp-inspector" ] || fail "the inspector CLI is missing after install (.peers/node_modules/.bin/mcp-inspector)" "remove .peers/node_modules and rerun this script"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]})" >&2
+# --- redis-server (tests of `gauntlet proxy --state-dsn`) --------------------
+# The tests start their own server on a free loopback port; the package's
+# system service is not used.
+command -v redis-server >/dev/null || apt_install redis-server || true
+command -v redis-server >/dev/null || fail "redis-server is not on PATH" "install Debian's redis-server package (apt-get install redis-server)"
+
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]}); $(redis-server --version | cut -d' ' -f1-3)" >&2

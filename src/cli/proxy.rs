@@ -145,10 +145,12 @@ fn front_address(args: &Args) -> Result<Option<String>, Exit> {
 
 fn open_store(args: &Args) -> Result<Box<dyn CounterStore>, Exit> {
     let fail_mode: FailMode = args.state_fail_mode.parse().map_err(|e: String| fail(&e, "use `open` or `closed`"))?;
-    if args.state_dsn.is_some() {
-        return Err(fail("`--state-dsn` (Redis) is not available in this build yet", "use `--state-dir DIR`"));
-    }
-    let config = state::StateConfig { dir: args.state_dir.clone(), prefix: args.state_prefix.clone(), fail_mode };
+    let config = state::StateConfig {
+        dir: args.state_dir.clone(),
+        dsn: args.state_dsn.clone(),
+        prefix: args.state_prefix.clone(),
+        fail_mode,
+    };
     state::open(&config).map_err(|e| fail(&e.message, e.help))
 }
 

@@ -11,6 +11,7 @@ pub mod core;
 pub mod grants;
 pub mod sqlite;
 pub mod state;
+pub mod redis;
 pub mod log;
 pub mod inprocess;
 pub mod decode;

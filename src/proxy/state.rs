@@ -1,6 +1,6 @@
 //! Opens the proxy's counter store from its flags: SQLite in `--state-dir`
-//! (the default), every key behind `--state-prefix`, failures as
-//! `--state-fail-mode` says (semantics §2.8, §2.9).
+//! (the default) or Redis at `--state-dsn`, every key behind
+//! `--state-prefix`, failures as `--state-fail-mode` says (semantics §2.8, §2.9).
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use crate::clock::Timestamp;
 use crate::engine::{CounterKey, CounterStore, StoreError};
 use crate::policy::model::Window;
 
+use super::redis::RedisStore;
 use super::sqlite::{default_state_dir, with_fail_mode, FailMode, SqliteStore};
 
 /// Where and how counters are kept.
@@ -15,6 +16,8 @@ use super::sqlite::{default_state_dir, with_fail_mode, FailMode, SqliteStore};
 pub struct StateConfig {
     /// SQLite directory; `None` means the default one.
     pub dir: Option<PathBuf>,
+    /// A Redis DSN: counters shared with every proxy using it (instead of SQLite).
+    pub dsn: Option<String>,
     /// Prepended to every stored key, so proxies with one prefix share counters and others do not.
     pub prefix: String,
     pub fail_mode: FailMode,
@@ -28,6 +31,11 @@ pub struct OpenError {
 }
 
 pub fn open(config: &StateConfig) -> Result<Box<dyn CounterStore>, OpenError> {
+    if let Some(dsn) = &config.dsn {
+        let store = RedisStore::connect(dsn)
+            .map_err(|e| OpenError { message: e.0, help: "check `--state-dsn` (redis://HOST:PORT/DB) and that Redis is running" })?;
+        return Ok(with_fail_mode(with_prefix(Box::new(store), &config.prefix), config.fail_mode));
+    }
     let dir = config.dir.clone().or_else(default_state_dir).ok_or_else(|| OpenError {
         message: "no place to keep counters: neither HOME nor XDG_STATE_HOME is set".into(),
         help: "pass `--state-dir DIR`",
