@@ -9,6 +9,7 @@
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
 
 pub mod clock;
+pub mod limits;
 pub mod profile;
 pub mod invocation;
 

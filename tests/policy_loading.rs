@@ -286,3 +286,73 @@ fn loaders_never_panic_on_arbitrary_text(text: String) -> bool {
     let _ = load_str(&text, "q.json", None);
     true
 }
+
+/// Texts that cross each input limit, small enough that the old loaders
+/// accepted them quickly, each with where the limit is crossed.
+fn over_limit_texts() -> Vec<(&'static str, String, (usize, usize))> {
+    let deep = format!("x: {}{}\n", "[".repeat(300), "]".repeat(300));
+    let blob = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 18), vec!["*a"; 33].join(", "));
+    let mut nodes = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+        nodes.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+    }
+    let size = format!("a: \"{}\"\n", "z".repeat(gauntlet::limits::MAX_DOCUMENT_BYTES));
+    vec![
+        ("nesting depth exceeds the limit of 128 levels", deep, (1, 132)),
+        ("alias expansion exceeds the limit of 8 MiB of text", blob, (2, 133)),
+        ("alias expansion exceeds the limit of 100000 nodes", nodes, (5, 36)),
+        ("document size exceeds the limit of 8 MiB", size, (1, gauntlet::limits::MAX_DOCUMENT_BYTES + 1)),
+    ]
+}
+
+/// Every loader refuses each limit with the same message at the same place.
+#[test]
+fn limits_are_the_same_in_every_loader() {
+    use gauntlet::mock::spec::ServerSpec;
+    use gauntlet::scenario::requirements::Requirements;
+    let p = std::path::Path::new("f.yaml");
+    for (what, text, (line, col)) in over_limit_texts() {
+        let at = format!("{line}:{col}: {what}");
+        let policy = load_str(&text, "f.yaml", None).unwrap_err().to_string();
+        let intercept = load_str(&text, "f.yaml", Some(Dialect::Intercept)).unwrap_err().to_string();
+        let scenario = gauntlet::scenario::parse(p, &text).unwrap_err().to_string();
+        let lint = gauntlet::scenario::lint::lint_text(p, &text, &[]).iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        let mock = ServerSpec::parse(&text, p).unwrap_err().to_string();
+        let requirements = Requirements::parse(&text).unwrap_err();
+        let vectors = gauntlet::conformance::parse(&text, "f.yaml").unwrap_err().to_string();
+        for (loader, got) in [
+            ("policy", &policy),
+            ("intercept", &intercept),
+            ("scenario", &scenario),
+            ("lint", &lint),
+            ("mock", &mock),
+            ("vectors", &vectors),
+        ] {
+            assert!(got.starts_with(&format!("f.yaml:{at}")), "{loader}: {got}");
+        }
+        assert!(requirements.starts_with(&at), "requirements: {requirements}");
+        // The trace is JSON lines: the same limit in the same words.
+        let json = text.replace("&a ", "").replace("*a", "1");
+        if what.contains("depth") || what.contains("size") {
+            let errs = gauntlet::engine::replay::parse_trace(&json).unwrap_err();
+            assert!(errs[0].message.starts_with(what), "trace: {}", errs[0].message);
+        }
+    }
+}
+
+/// A bomb of small nodes that the old loader expanded to 2.4 GB: refused at
+/// once, at the alias that crosses the limit.
+#[test]
+fn an_alias_bomb_is_refused_before_it_is_expanded() {
+    let mut text = format!("version: \"1\"\nx:\n  a: &a \"{}\"\n", "a".repeat(9000));
+    for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e")] {
+        text.push_str(&format!("  {name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+    }
+    text.push_str("tools: {}\n");
+    let err = load_str(&text, "bomb.yaml", None).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 1);
+    assert_eq!(
+        err.diagnostics[0].to_string(),
+        "bomb.yaml:6:42: alias expansion exceeds the limit of 8 MiB of text (anchors referenced too often: an alias bomb?)\n  help: write the repeated parts out, or reference each anchor fewer times"
+    );
+}

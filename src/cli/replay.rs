@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Exit {
         }
     };
     let trace_name = args.trace.display().to_string();
-    let text = match std::fs::read_to_string(&args.trace) {
+    let text = match crate::limits::read_to_string(&args.trace) {
         Ok(text) => text,
         Err(e) => {
             eprintln!("{trace_name}: cannot read the trace: {e}");

@@ -33,13 +33,21 @@ pub fn parse_dialect(s: Option<&str>) -> Option<Dialect> {
 pub fn run(args: Args) -> Exit {
     let path = args.policy.or(args.config).unwrap_or_default();
     let file = path.display().to_string();
-    let text = match std::fs::read_to_string(&path) {
+    let limit = |e: &crate::limits::LimitError| {
+        eprintln!("error: {}", policy::Diagnostic::over_limit(&file, e));
+        Exit::CheckFailed
+    };
+    let text = match crate::limits::read_to_string(&path) {
         Ok(t) => t,
+        Err(crate::limits::ReadError::Limit(e)) => return limit(&e),
         Err(e) => {
             eprintln!("error: cannot read `{file}`: {e}");
             return Exit::CouldNotRun;
         }
     };
+    if let Err(e) = crate::limits::check(&text) {
+        return limit(&e);
+    }
     let dialect = parse_dialect(args.dialect.as_deref()).unwrap_or_else(|| policy::detect::detect(&text, &file));
     match dialect {
         Dialect::Intercept => intercept(&text, &file),

@@ -91,9 +91,16 @@ pub fn parse_trace(text: &str) -> Result<Vec<TraceStep>, Vec<TraceError>> {
     let mut steps = Vec::new();
     let mut errors = Vec::new();
     let mut previous = Timestamp(0);
+    if let Err(e) = crate::limits::check_size(text.as_bytes()) {
+        return Err(vec![TraceError { line: e.line as usize, column: Some(e.column as usize), message: e.to_string() }]);
+    }
     for (i, raw_line) in text.lines().enumerate() {
         let line = i + 1;
         if raw_line.trim().is_empty() {
+            continue;
+        }
+        if let Err(e) = crate::limits::check_json(raw_line) {
+            errors.push(TraceError { line, column: Some(e.column as usize), message: e.to_string() });
             continue;
         }
         let raw: RawStep = match serde_json::from_str(raw_line) {

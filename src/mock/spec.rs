@@ -253,21 +253,37 @@ impl fmt::Display for MockError {
 
 impl std::error::Error for MockError {}
 
+impl MockError {
+    fn over_limit(path: &Path, e: &crate::limits::LimitError) -> MockError {
+        MockError {
+            path: path.to_path_buf(),
+            line: Some(e.line as usize),
+            column: Some(e.column as usize),
+            message: e.to_string(),
+            help: Some(e.help().into()),
+        }
+    }
+}
+
 impl ServerSpec {
     /// Reads and checks a server file.
     pub fn load(path: &Path) -> Result<ServerSpec, MockError> {
-        let text = std::fs::read_to_string(path).map_err(|e| MockError {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: format!("cannot read the server file: {e}"),
-            help: Some("pass the path of a file such as `mock-servers/aksjah.yaml`".into()),
+        let text = crate::limits::read_to_string(path).map_err(|e| match e {
+            crate::limits::ReadError::Limit(e) => MockError::over_limit(path, &e),
+            crate::limits::ReadError::Io(e) => MockError {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!("cannot read the server file: {e}"),
+                help: Some("pass the path of a file such as `mock-servers/aksjah.yaml`".into()),
+            },
         })?;
         ServerSpec::parse(&text, path)
     }
 
     /// Parses server-file text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<ServerSpec, MockError> {
+        crate::limits::check(text).map_err(|e| MockError::over_limit(path, &e))?;
         let mut spec: ServerSpec =
             serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
         spec.check(path)?;

@@ -20,6 +20,11 @@ impl Diagnostic {
         Diagnostic { file: file.to_string(), line, column, message: message.into(), help: None }
     }
 
+    /// A crossed input limit (size, depth, alias expansion), as every loader words it.
+    pub fn over_limit(file: &str, e: &crate::limits::LimitError) -> Diagnostic {
+        Diagnostic::new(file, e.line, e.column, e.to_string()).with_help(e.help())
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self

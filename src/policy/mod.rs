@@ -56,13 +56,17 @@ pub struct LoadedPolicy {
 /// Any dialect, detected (or forced), with file positions and warnings.
 pub fn load_file(path: &std::path::Path, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        PolicyError::single(Diagnostic::new(&name, 0, 0, format!("cannot read the policy file: {e}")))
+    let text = crate::limits::read_to_string(path).map_err(|e| match e {
+        crate::limits::ReadError::Limit(e) => PolicyError::single(Diagnostic::over_limit(&name, &e)),
+        crate::limits::ReadError::Io(e) => {
+            PolicyError::single(Diagnostic::new(&name, 0, 0, format!("cannot read the policy file: {e}")))
+        }
     })?;
     load_str(&text, &name, dialect)
 }
 
 pub fn load_str(text: &str, source_name: &str, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
+    crate::limits::check(text).map_err(|e| PolicyError::single(Diagnostic::over_limit(source_name, &e)))?;
     let dialect = dialect.unwrap_or_else(|| detect::detect(text, source_name));
     match dialect {
         model::Dialect::Intercept => load_intercept_file(text, source_name),

@@ -41,6 +41,29 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
+    pub(crate) fn over_limit(path: &Path, e: &crate::limits::LimitError) -> Self {
+        ScenarioError {
+            path: path.to_path_buf(),
+            line: e.line as usize,
+            column: e.column as usize,
+            message: e.to_string(),
+            help: Some(e.help().into()),
+        }
+    }
+
+    pub(crate) fn unreadable(path: &Path, e: crate::limits::ReadError) -> Self {
+        match e {
+            crate::limits::ReadError::Limit(e) => ScenarioError::over_limit(path, &e),
+            crate::limits::ReadError::Io(e) => ScenarioError {
+                path: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read scenario file: {e}"),
+                help: None,
+            },
+        }
+    }
+
     pub(crate) fn at_key(path: &Path, text: &str, key: &str, message: String, help: Option<String>) -> Self {
         let (line, column) = find_key(text, key);
         ScenarioError { path: path.to_path_buf(), line, column, message, help }
@@ -61,6 +84,7 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
 
 /// Parses one scenario from text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    crate::limits::check(text).map_err(|e| ScenarioError::over_limit(path, &e))?;
     let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let full = e.to_string();
@@ -162,13 +186,7 @@ pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        path: path.to_path_buf(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read scenario file: {e}"),
-        help: None,
-    })?;
+    let text = crate::limits::read_to_string(path).map_err(|e| ScenarioError::unreadable(path, e))?;
     parse(path, &text)
 }
 
@@ -256,15 +274,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        match std::fs::read_to_string(&p) {
+        match crate::limits::read_to_string(&p) {
             Ok(text) => files.push((p, text)),
-            Err(e) => errors.push(ScenarioError {
-                path: p,
-                line: 1,
-                column: 1,
-                message: format!("cannot read scenario file: {e}"),
-                help: None,
-            }),
+            Err(e) => errors.push(ScenarioError::unreadable(&p, e)),
         }
     }
     let loaded = load_texts(files, Origin::File);

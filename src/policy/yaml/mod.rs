@@ -5,7 +5,8 @@
 //! and mapping entries in source order (duplicates included: the decoder
 //! reports them). Only the first document is read, as `yaml.Unmarshal` does;
 //! a leading UTF-8 byte-order mark is skipped, as libyaml skips it.
-//! Aliases are expanded by copying the anchored node. This module does not
+//! Aliases are expanded by copying the anchored node, within
+//! [`crate::limits`], which every document passes first. This module does not
 //! resolve scalars ([`resolve`]) or map nodes onto structs ([`decode`]).
 
 pub mod decode;
@@ -54,15 +55,13 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// The most nodes alias expansion may produce before the document is
-/// refused, like yaml.v3's "excessive aliasing" guard.
-const MAX_EXPANDED_NODES: usize = 200_000;
-
 /// Parses the first document of `text`; `Ok(None)` for an empty stream.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     // yaml.v3 (libyaml) takes a leading byte-order mark as the encoding
     // signature, not as content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Size, depth and alias expansion are bounded before anything is built.
+    crate::limits::check(text).map_err(|e| SyntaxError { line: e.line, column: e.column, message: e.to_string() })?;
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| SyntaxError {
@@ -86,7 +85,6 @@ struct Builder {
     stack: Vec<Open>,
     root: Option<Node>,
     anchors: std::collections::HashMap<usize, Node>,
-    expanded: usize,
     error: Option<SyntaxError>,
 }
 
@@ -98,16 +96,6 @@ fn short_tag(tag: Option<Tag>) -> Option<String> {
         None
     } else {
         Some(format!("{}{}", tag.handle, tag.suffix))
-    }
-}
-
-fn count_nodes(n: &Node) -> usize {
-    match &n.kind {
-        Kind::Scalar { .. } => 1,
-        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>()
-        }
     }
 }
 
@@ -170,18 +158,7 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => {
-                    self.expanded += count_nodes(&node);
-                    if self.expanded > MAX_EXPANDED_NODES {
-                        self.error = Some(SyntaxError {
-                            line,
-                            column,
-                            message: "document contains excessive aliasing".into(),
-                        });
-                        return;
-                    }
-                    self.push_node(node, 0);
-                }
+                Some(node) => self.push_node(node, 0),
                 None => {
                     self.error = Some(SyntaxError { line, column, message: "unknown anchor".into() })
                 }

@@ -1,0 +1,326 @@
+//! The input limits every loader applies before it parses a file (policy in
+//! every dialect, scenario, mock server, requirements, trace, vectors), so a
+//! hostile or broken file fails fast with its position and the limit it
+//! crossed instead of exhausting time or memory.
+//!
+//! Three limits, one message shape (`FILE:LINE:COL: <what> exceeds …`):
+//! the document size, the nesting depth, and what alias expansion may add
+//! (a YAML "billion laughs" document is small on disk and huge in memory).
+//! The check is one streaming pass over YAML events that stops at the first
+//! limit crossed; it never builds the document. JSON is YAML here, so JSON
+//! inputs get the same depth check.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use yaml_rust2::parser::{Event, Parser};
+
+/// The largest file any loader reads (8 MiB; real policies are kilobytes).
+pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+/// The deepest nesting of mappings and sequences (serde_yaml's own recursion
+/// limit; Intercept's deepest real structure is seven levels).
+pub const MAX_DEPTH: usize = 128;
+/// The most nodes alias expansion may add to a document.
+pub const MAX_ALIAS_NODES: u64 = 100_000;
+/// The most scalar bytes alias expansion may add (no more than the largest
+/// file could hold).
+pub const MAX_ALIAS_BYTES: u64 = MAX_DOCUMENT_BYTES as u64;
+
+/// Which limit a document crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    DocumentSize,
+    Depth,
+    AliasNodes,
+    AliasBytes,
+}
+
+/// A crossed limit at a 1-based position (where the document crossed it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitError {
+    pub limit: Limit,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.limit {
+            Limit::DocumentSize => write!(
+                f,
+                "document size exceeds the limit of {} MiB ({MAX_DOCUMENT_BYTES} bytes); gauntlet refuses larger inputs",
+                MAX_DOCUMENT_BYTES >> 20
+            ),
+            Limit::Depth => write!(f, "nesting depth exceeds the limit of {MAX_DEPTH} levels"),
+            Limit::AliasNodes => write!(
+                f,
+                "alias expansion exceeds the limit of {MAX_ALIAS_NODES} nodes (anchors referenced too often: an alias bomb?)"
+            ),
+            Limit::AliasBytes => write!(
+                f,
+                "alias expansion exceeds the limit of {} MiB of text (anchors referenced too often: an alias bomb?)",
+                MAX_ALIAS_BYTES >> 20
+            ),
+        }
+    }
+}
+
+impl LimitError {
+    /// What to do about it, the same advice in every loader.
+    pub fn help(&self) -> &'static str {
+        match self.limit {
+            Limit::DocumentSize => "split the file; no gauntlet input needs to be this large",
+            Limit::Depth => "flatten the structure; no gauntlet input nests this deep",
+            Limit::AliasNodes | Limit::AliasBytes => "write the repeated parts out, or reference each anchor fewer times",
+        }
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// Why a file could not be read: the OS said no, or it is too large.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    Limit(LimitError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => e.fmt(f),
+            ReadError::Limit(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Reads a UTF-8 file, never more than the size limit plus one byte.
+pub fn read_to_string(path: &Path) -> Result<String, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    check_size(&bytes).map_err(ReadError::Limit)?;
+    String::from_utf8(bytes)
+        .map_err(|e| ReadError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+/// The size limit alone, positioned where the document crosses it.
+pub fn check_size(bytes: &[u8]) -> Result<(), LimitError> {
+    if bytes.len() <= MAX_DOCUMENT_BYTES {
+        return Ok(());
+    }
+    let head = &bytes[..MAX_DOCUMENT_BYTES];
+    let line = head.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = head.len() - head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    Err(LimitError { limit: Limit::DocumentSize, line: line as u32, column: column as u32 })
+}
+
+/// Every limit on a YAML (or JSON) text. A syntax error is not this
+/// function's business: it stops checking and leaves the error to the loader.
+pub fn check(text: &str) -> Result<(), LimitError> {
+    check_size(text.as_bytes())?;
+    let mut parser = Parser::new_from_str(text);
+    let mut budget = Budget::default();
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(next) => next,
+            // The scanner's own flow-depth guard (255 levels) fires before
+            // any event of the deep part reaches us; the brackets say where
+            // the limit was crossed.
+            Err(e) if e.info() == "recursion limit exceeded" => {
+                bracket_depth(text)?;
+                return Err(LimitError { limit: Limit::Depth, line: e.marker().line() as u32, column: e.marker().col() as u32 + 1 });
+            }
+            // A syntax error: the loader reports it, unless its own parser
+            // would read on into brackets deeper than the limit.
+            Err(_) => return bracket_depth(text),
+        };
+        if matches!(event, Event::StreamEnd) {
+            return Ok(());
+        }
+        let at = |limit| LimitError { limit, line: mark.line() as u32, column: mark.col() as u32 + 1 };
+        budget.on(event).map_err(at)?;
+    }
+}
+
+/// Size and depth of a JSON text (one trace line, one message), exactly:
+/// brackets inside strings do not count.
+pub fn check_json(text: &str) -> Result<(), LimitError> {
+    check_size(text.as_bytes())?;
+    let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        column += 1;
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\n' => (line, column) = (line + 1, 0),
+            '"' => in_string = true,
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(LimitError { limit: Limit::Depth, line, column });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A lexical over-approximation of flow nesting (every bracket counts, even
+/// quoted ones), for text the YAML scanner gave up on: loaders built on
+/// another parser must not be handed deep nesting it would scan slowly.
+fn bracket_depth(text: &str) -> Result<(), LimitError> {
+    let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
+    for c in text.chars() {
+        column += 1;
+        match c {
+            '\n' => (line, column) = (line + 1, 0),
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(LimitError { limit: Limit::Depth, line, column });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What an open mapping or sequence holds so far, counting expansions.
+#[derive(Default)]
+struct Open {
+    anchor: usize,
+    nodes: u64,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct Budget {
+    open: Vec<Open>,
+    /// Expanded (nodes, scalar bytes) of every anchored node seen.
+    anchors: std::collections::HashMap<usize, (u64, u64)>,
+    expanded_nodes: u64,
+    expanded_bytes: u64,
+}
+
+impl Budget {
+    fn on(&mut self, event: Event) -> Result<(), Limit> {
+        match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.open.len() >= MAX_DEPTH {
+                    return Err(Limit::Depth);
+                }
+                self.open.push(Open { anchor, nodes: 1, bytes: 0 });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(done) = self.open.pop() {
+                    self.finish(done.anchor, done.nodes, done.bytes);
+                }
+            }
+            Event::Scalar(text, _, anchor, _) => self.finish(anchor, 1, text.len() as u64),
+            Event::Alias(id) => {
+                let (nodes, bytes) = self.anchors.get(&id).copied().unwrap_or((1, 0));
+                self.expanded_nodes = self.expanded_nodes.saturating_add(nodes);
+                self.expanded_bytes = self.expanded_bytes.saturating_add(bytes);
+                if self.expanded_nodes > MAX_ALIAS_NODES {
+                    return Err(Limit::AliasNodes);
+                }
+                if self.expanded_bytes > MAX_ALIAS_BYTES {
+                    return Err(Limit::AliasBytes);
+                }
+                self.finish(0, nodes, bytes);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A complete node: remember its size if anchored, add it to its parent.
+    fn finish(&mut self, anchor: usize, nodes: u64, bytes: u64) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (nodes, bytes));
+        }
+        if let Some(parent) = self.open.last_mut() {
+            parent.nodes = parent.nodes.saturating_add(nodes);
+            parent.bytes = parent.bytes.saturating_add(bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(text: &str) -> Option<(Limit, u32, u32)> {
+        check(text).err().map(|e| (e.limit, e.line, e.column))
+    }
+
+    #[test]
+    fn ordinary_documents_pass() {
+        assert_eq!(limit("a: &x [1, 2]\nb: *x\nc: {d: [e]}\n"), None);
+        assert_eq!(limit(""), None);
+        // A syntax error is the loader's to report.
+        assert_eq!(limit("a: [1\n"), None);
+    }
+
+    #[test]
+    fn depth_is_counted_in_flow_and_block_nesting() {
+        let ok = format!("x: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert_eq!(limit(&ok), None);
+        let deep = format!("x: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
+        assert_eq!(limit(&deep), Some((Limit::Depth, 1, 4 + MAX_DEPTH as u32)));
+        // Deep nesting behind a syntax error the YAML scanner stops at.
+        let hidden = format!("a: b: c\nx: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
+        assert_eq!(limit(&hidden), Some((Limit::Depth, 2, 4 + MAX_DEPTH as u32)));
+        let mut block = String::new();
+        for i in 0..200 {
+            block.push_str(&format!("{}k:\n", " ".repeat(i)));
+        }
+        assert_eq!(limit(&block).map(|l| l.0), Some(Limit::Depth));
+    }
+
+    #[test]
+    fn alias_expansion_counts_nested_expansions() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c")] {
+            text.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+        }
+        assert_eq!(limit(&text), None, "12,330 nodes of expansion are allowed");
+        text.push_str(&format!("e: [{}]\n", vec!["*d"; 10].join(", ")));
+        assert_eq!(limit(&text).map(|l| (l.0, l.1)), Some((Limit::AliasNodes, 5)));
+        let big = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 20), vec!["*a"; 9].join(", "));
+        assert_eq!(limit(&big).map(|l| (l.0, l.1)), Some((Limit::AliasBytes, 2)));
+    }
+
+    #[test]
+    fn json_depth_ignores_brackets_in_strings() {
+        assert!(check_json(&format!("{{\"a\": \"{}\"}}", "[".repeat(500))).is_ok());
+        assert!(check_json(r#"{"a": "\"[[["}"#).is_ok());
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        let e = check_json(&deep).unwrap_err();
+        assert_eq!((e.limit, e.line, e.column), (Limit::Depth, 1, 7 + MAX_DEPTH as u32 - 1));
+    }
+
+    #[test]
+    fn size_is_positioned_where_it_is_crossed() {
+        let one_line = "a".repeat(MAX_DOCUMENT_BYTES + 10);
+        assert_eq!(check_size(one_line.as_bytes()).map_err(|e| (e.line, e.column)), Err((1, MAX_DOCUMENT_BYTES as u32 + 1)));
+        let lines = "ab\n".repeat(MAX_DOCUMENT_BYTES / 3 + 1);
+        let e = check_size(lines.as_bytes()).unwrap_err();
+        assert_eq!(e.line as usize, MAX_DOCUMENT_BYTES / 3 + 1);
+        assert_eq!(e.to_string(), "document size exceeds the limit of 8 MiB (8388608 bytes); gauntlet refuses larger inputs");
+    }
+}
