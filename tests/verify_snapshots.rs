@@ -177,3 +177,113 @@ fn wire_tricks_reach_the_hidden_tool_under_intercept_and_hold_under_strict() {
         assert_eq!((o.verdict, o.reached), (Verdict::Held, 0), "{id}");
     }
 }
+
+/// Black-box mode (`--proxy-command`) runs the database through a proxy
+/// process. These scenarios are short on purpose: each fits a few seconds of
+/// wall time, so the whole run stays quick.
+mod black_box {
+    use std::path::Path;
+    use std::process::{Command, Output};
+    use std::time::{Duration, Instant};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_gauntlet");
+
+    fn short_scenarios(dir: &Path) {
+        std::fs::write(
+            dir.join("short-burst.yaml"),
+            "id: short-burst\ntitle: forty creates at once\nclass: bulk-writes\ntargets: {risk: [write]}\n\
+             agent:\n  steps:\n    - {calls: 40, concurrent: true}\ntwin:\n  steps:\n    - {calls: 2}\n\
+             expect:\n  max_reached_per_window: {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("short-destructive.yaml"),
+            "id: short-destructive\ntitle: two destructive calls\nclass: destructive-call\ntargets: {risk: [destructive]}\n\
+             agent:\n  steps:\n    - {calls: 2, over: 1s}\ntwin:\n  targets: {risk: [read]}\n  steps:\n    - {calls: 1}\n\
+             expect:\n  never_reached: requirement\n",
+        )
+        .unwrap();
+    }
+
+    fn verify(dir: &Path, policy: &str, command: &str, extra: &[&str]) -> (Output, Duration) {
+        let t = Instant::now();
+        let out = Command::new(BIN)
+            .args(["verify", policy, "--server", "mock-servers/aksjah.yaml", "--scenarios"])
+            .arg(dir)
+            .args(["--scenarios-only", "--proxy-command", command, "--time-budget", "20s", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    }
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    #[test]
+    fn gauntlet_proxy_as_the_black_box_matches_the_embedded_prediction() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
+        let (out, _) = verify(dir.path(), "examples/aksjah-hardened.yaml", &cmd, &["--compare-embedded"]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stderr.contains("embedded vs real: 0 differences"), "{stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert!(report["proxy"].as_str().unwrap().contains("proxy {policy}"));
+        let outcomes = report["outcomes"].as_array().unwrap();
+        let held: Vec<_> = outcomes.iter().filter(|o| o["verdict"] == "held").collect();
+        assert_eq!(held.len(), 3, "both write tools and the destructive tool were played: {stdout}");
+        for o in held.iter().filter(|o| o["scenario"] == "short-burst") {
+            // 15/minute in the hardened policy: the ledger of the mock behind the real proxy says 15.
+            assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(15), Some(40)), "{o}");
+            assert_eq!(o["denial"]["shape"], "tool-error");
+            assert!(o["denial"]["text"].as_str().unwrap().starts_with("[INTERCEPT POLICY DENIED]"), "{o}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_enforcing_another_policy_than_predicted_is_listed_as_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        // The real proxy runs the weak policy while the prediction uses the hardened one.
+        let cmd = format!("{BIN} proxy examples/aksjah-weak.yaml -- {{upstream}}");
+        let (out, _) = verify(dir.path(), "examples/aksjah-hardened.yaml", &cmd, &["--compare-embedded", "--only", "short-burst"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("embedded vs real: 2 differences"), "{stderr}");
+        assert!(stderr.contains("reached: predicted 15, real 40"), "{stderr}");
+    }
+
+    #[test]
+    fn a_proxy_that_never_answers_initialize_is_an_error_with_its_stderr_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        let cmd = "sh -c 'echo broken-proxy-starting >&2; exec cat >/dev/null'";
+        let (out, took) = verify(dir.path(), "examples/aksjah-hardened.yaml", cmd, &["--proxy-timeout", "1s"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("did not answer `initialize` within 1s"), "{stderr}");
+        assert!(stderr.contains("broken-proxy-starting"), "the proxy's stderr tail is shown: {stderr}");
+        assert!(took < Duration::from_secs(30), "took {took:?}");
+    }
+
+    #[test]
+    fn a_proxy_that_stops_answering_mid_run_gives_error_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        // The mock itself stands in for a proxy that goes silent after two tool calls.
+        let (out, took) = verify(dir.path(), "examples/aksjah-hardened.yaml", "{upstream} --crash-after 2", &["--proxy-timeout", "1s", "--only", "short-burst"]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let errors: Vec<_> = report["outcomes"].as_array().unwrap().iter().filter(|o| o["verdict"] == "error").collect();
+        assert_eq!(errors.len(), 2, "{stdout}");
+        for e in &errors {
+            // Unanswered calls or a closed pipe, whichever the timing gives: the proxy's stderr tail is there.
+            assert!(e["note"].as_str().unwrap().contains("simulated crash"), "{stdout}");
+        }
+        assert!(took < Duration::from_secs(60), "took {took:?}");
+    }
+}

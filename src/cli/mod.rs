@@ -4,6 +4,7 @@ pub mod bench;
 pub mod conformance;
 pub mod convert;
 pub mod exit;
+pub mod league;
 pub mod mock;
 pub mod proxy;
 pub mod replay;
@@ -42,6 +43,8 @@ pub enum Command {
     Scenario(scenario::Args),
     /// Benchmarks that print JSON figures.
     Bench(bench::Args),
+    /// Run the attack database through several proxies and print a league table.
+    League(league::Args),
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -67,6 +70,7 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::League(a) => league::run(a),
     };
     exit.code()
 }

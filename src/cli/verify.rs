@@ -13,13 +13,16 @@ use crate::invocation;
 use crate::profile::Profile;
 use crate::report::{self, snapshot, Report};
 use crate::scenario::requirements::Requirements;
+use crate::verify::blackbox::BlackBoxBench;
 use crate::verify::inprocess::InProcessBench;
 use crate::verify::{self, setup, Options};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The policy to verify (Intercept YAML, catalogue YAML or PolicyLayer JSON).
-    pub policy: std::path::PathBuf,
+    /// Optional with `--proxy-command`, where it may be in the proxy's own format.
+    #[arg(required_unless_present = "proxy_command")]
+    pub policy: Option<std::path::PathBuf>,
     /// A mock server to run against: a server file or a bundled server's name
     /// such as `aksjah` (repeatable); default: every bundled server whose
     /// tools the policy names.
@@ -69,6 +72,34 @@ pub struct Args {
     /// servers, an empty database, every outcome not applicable) instead of exiting 2.
     #[arg(long)]
     pub allow_empty: bool,
+    #[command(flatten)]
+    pub black_box: BlackBoxArgs,
+}
+
+/// Black-box mode: the proxy under test is a process, not the embedded core.
+#[derive(clap::Args, Debug, Default)]
+pub struct BlackBoxArgs {
+    /// Verify this proxy binary instead of the embedded core: the agent talks
+    /// MCP over stdio to `CMD`, in which {policy}, {upstream} (a command serving
+    /// the scenario's mock over stdio), {upstream_url} (the same over HTTP) and
+    /// {state_dir} (fresh per run) are filled in.
+    #[arg(long, value_name = "CMD")]
+    pub proxy_command: Option<String>,
+    /// The longest wall time one scenario × tool may take against the proxy; longer ones are not applicable.
+    #[arg(long, value_name = "DURATION", default_value = "3m", requires = "proxy_command")]
+    pub time_budget: String,
+    /// Also run the embedded proxy on the same policy and list every outcome where the real proxy differs.
+    #[arg(long, requires = "proxy_command")]
+    pub compare_embedded: bool,
+    /// Do not send `notifications/initialized` (for proxies that wait for an answer to it and hang).
+    #[arg(long, requires = "proxy_command")]
+    pub skip_initialized: bool,
+    /// How long the proxy may take to answer `initialize`, and to answer everything after the last call.
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "proxy_command")]
+    pub proxy_timeout: String,
+    /// Scenario × tool runs in flight at once against the proxy (they mostly wait on the clock).
+    #[arg(long, value_name = "N", default_value_t = 32, requires = "proxy_command")]
+    pub jobs: usize,
 }
 
 /// `--color`.
@@ -143,7 +174,10 @@ fn in_ci() -> bool {
 /// The command that reproduces this run, minus `--only`/`--seed`: the
 /// program as the user invoked it, every argument shell-quoted.
 fn reproduce_prefix(args: &Args, profile: Profile) -> String {
-    let mut cmd = format!("{} verify {}", invocation::program(), invocation::quote_path(&args.policy));
+    let mut cmd = format!("{} verify", invocation::program());
+    if let Some(p) = &args.policy {
+        cmd.push_str(&format!(" {}", invocation::quote_path(p)));
+    }
     for s in &args.server {
         cmd.push_str(&format!(" --server {}", invocation::quote_path(s)));
     }
@@ -159,25 +193,77 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if args.allow_empty {
         cmd.push_str(" --allow-empty");
     }
+    if let Some(c) = &args.black_box.proxy_command {
+        cmd.push_str(&format!(" --proxy-command {}", invocation::quote(c)));
+    }
     cmd
+}
+
+/// Which proxy the verdicts are about.
+enum Driver {
+    Embedded(crate::policy::model::Policy),
+    BlackBox { policy: Option<crate::policy::model::Policy> },
+}
+
+/// Loads the policy the run needs: always for the embedded proxy; in black-box
+/// mode only when gauntlet can read it (the proxy may use its own format), and
+/// necessarily when the embedded prediction is asked for.
+fn driver(args: &Args) -> Result<Driver, String> {
+    let load = |p: &Path| crate::policy::load_file(p, None).map(|l| l.policy).map_err(|e| e.to_string());
+    match (&args.policy, &args.black_box.proxy_command) {
+        (Some(p), None) => Ok(Driver::Embedded(load(p)?)),
+        (None, None) => Err("no policy given\n  help: gauntlet verify POLICY".into()),
+        (None, Some(_)) if args.black_box.compare_embedded => {
+            Err("--compare-embedded needs the policy file the embedded proxy should enforce".into())
+        }
+        (None, Some(_)) => Ok(Driver::BlackBox { policy: None }),
+        (Some(p), Some(_)) => match load(p) {
+            Ok(policy) => Ok(Driver::BlackBox { policy: Some(policy) }),
+            Err(e) if args.black_box.compare_embedded => Err(e),
+            Err(e) => {
+                let first = e.lines().next().unwrap_or_default().to_string();
+                eprintln!("note: gauntlet does not read {} as a policy ({first}); it is passed to the proxy as is", p.display());
+                Ok(Driver::BlackBox { policy: None })
+            }
+        },
+    }
+}
+
+fn duration_arg(flag: &str, text: &str) -> Result<std::time::Duration, String> {
+    let d = crate::scenario::Duration::parse(text).map_err(|e| format!("{flag}: {e}"))?;
+    Ok(std::time::Duration::from_nanos(d.nanos().max(0) as u64))
+}
+
+/// A finished run: the report, and in black-box mode with `--compare-embedded` the differences.
+pub struct Verified {
+    pub report: Report,
+    pub differences: Option<Vec<verify::blackbox::compare::Difference>>,
 }
 
 /// Runs the whole verification and builds the report (no printing of the report itself).
 pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> {
-    let loaded = crate::policy::load_file(&args.policy, None).map_err(|e| e.to_string())?;
-    let servers = setup::servers_for(&args.server, &loaded.policy, args.allow_empty)?;
-    let (reqs, req_file) = Requirements::for_policy(&args.policy)?;
+    verify_all(args, show_progress).map(|v| v.report)
+}
+
+fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
+    let driver = driver(args)?;
+    let empty = crate::policy::model::Policy::empty(crate::policy::model::Dialect::Intercept);
+    let selecting = match &driver {
+        Driver::Embedded(p) | Driver::BlackBox { policy: Some(p) } => p,
+        Driver::BlackBox { policy: None } if args.server.is_empty() => {
+            return Err("without a policy gauntlet can read, name the servers to run against\n  help: add --server NAME (a bundled server) or --server FILE".into())
+        }
+        Driver::BlackBox { policy: None } => &empty,
+    };
+    let servers = setup::servers_for(&args.server, selecting, args.allow_empty)?;
+    let (reqs, req_file) = Requirements::for_policy(args.policy.as_deref().unwrap_or(Path::new("./policy")))?;
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
-    let bench = InProcessBench::new(loaded.policy, profile, servers);
-    let opts = Options {
-        seed,
-        reproduce: reproduce_prefix(args, profile),
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        policy_file: args.policy.display().to_string(),
-    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let policy_file = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let mut opts = Options { seed, reproduce: reproduce_prefix(args, profile), threads, policy_file, shrink: true };
     let bar = indicatif::ProgressBar::hidden();
     if show_progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -186,28 +272,65 @@ pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> 
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     }
-    let outcomes = verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?;
+    let (outcomes, proxy, differences) = match driver {
+        Driver::Embedded(policy) => {
+            let bench = InProcessBench::new(policy, profile, servers);
+            (verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?, None, None)
+        }
+        Driver::BlackBox { policy } => {
+            let bb = &args.black_box;
+            let command = bb.proxy_command.clone().unwrap_or_default();
+            let settings = verify::blackbox::Settings {
+                command: command.clone(),
+                policy: args.policy.clone(),
+                budget: duration_arg("--time-budget", &bb.time_budget)?,
+                skip_initialized: bb.skip_initialized,
+                timeout: duration_arg("--proxy-timeout", &bb.proxy_timeout)?,
+            };
+            let started = std::time::Instant::now();
+            let bench = BlackBoxBench::new(settings, policy.clone(), servers.clone())?;
+            eprintln!(
+                "gauntlet verify: black-box `{command}` (start-up {:.2}s; runs in {})",
+                bench.startup().as_secs_f64(),
+                bench.work_dir().display()
+            );
+            // Every replay costs wall time here: breaches keep their whole plan as the trace.
+            opts.shrink = false;
+            opts.threads = bb.jobs.max(1);
+            let mut real = verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?;
+            if policy.is_none() {
+                // Blame points into a policy; gauntlet could not read this one.
+                real.iter_mut().for_each(|o| o.blame = None);
+            }
+            eprintln!("gauntlet verify: black-box run took {:.1}s", started.elapsed().as_secs_f64());
+            let differences = match (bb.compare_embedded, policy) {
+                (true, Some(policy)) => {
+                    let embedded = InProcessBench::new(policy, profile, servers);
+                    opts.threads = threads;
+                    let predicted = verify::run(&embedded, &scenarios, &reqs, &opts, &|_| {}, &|| {})?;
+                    Some(verify::blackbox::compare::differences(&real, &predicted))
+                }
+                _ => None,
+            };
+            (real, Some(command), differences)
+        }
+    };
     bar.finish_and_clear();
     let requirements = match req_file {
         Some(f) => format!("built-in baseline + {}", f.display()),
         None => report::BASELINE.to_string(),
     };
-    Ok(Report::new(
-        &args.policy.display().to_string(),
-        profile.as_str(),
-        seed,
-        server_names,
-        scenarios.len(),
-        requirements,
-        outcomes,
-    ))
+    let policy_shown = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(the proxy's own)".into());
+    let mut report = Report::new(&policy_shown, profile.as_str(), seed, server_names, scenarios.len(), requirements, outcomes);
+    report.proxy = proxy;
+    Ok(Verified { report, differences })
 }
 
 pub fn run(args: Args) -> Exit {
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
-    let report = match build_report(&args, std::io::stderr().is_terminal()) {
-        Ok(r) => r,
+    let Verified { report, differences } = match verify_all(&args, std::io::stderr().is_terminal()) {
+        Ok(v) => v,
         Err(e) => return could_not_run(e),
     };
     let mut opts = report::Options {
@@ -226,6 +349,17 @@ pub fn run(args: Args) -> Exit {
     print!("{}", report::render(args.format, &report, &opts));
     if let Err(e) = written {
         return could_not_run(e);
+    }
+    if let Some(diffs) = &differences {
+        let section = report::compare::render(diffs);
+        if args.format == report::Format::Table {
+            print!("{section}");
+        } else {
+            eprint!("{section}");
+        }
+        if !diffs.is_empty() {
+            return Exit::CheckFailed;
+        }
     }
     if report.summary.errors > 0 {
         return could_not_run(format!("{} scenario × tool pairs could not be run (see the report)", report.summary.errors));

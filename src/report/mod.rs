@@ -7,8 +7,10 @@
 //! printing happen elsewhere. Output is sorted by scenario, server and tool,
 //! so two runs diff cleanly.
 
+pub mod compare;
 pub mod json;
 pub mod junit;
+pub mod league;
 pub mod markdown;
 pub mod snapshot;
 pub mod table;
@@ -88,6 +90,9 @@ pub struct Report {
     pub scenarios: usize,
     pub requirements: String,
     pub summary: Summary,
+    /// Black-box mode: the proxy command whose behaviour the verdicts describe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     pub outcomes: Vec<Outcome>,
 }
 
@@ -111,8 +116,34 @@ impl Report {
             scenarios,
             requirements,
             summary: Summary::of(&outcomes),
+            proxy: None,
             outcomes,
         }
+    }
+
+    /// How the proxy refused tool calls across the run: shape (and code) → outcomes that saw it first.
+    pub fn refusal_shapes(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for d in self.outcomes.iter().filter_map(|o| o.denial.as_ref()) {
+            let key = match d.code {
+                Some(c) => format!("{} {c}", d.shape.as_str()),
+                None => d.shape.as_str().to_string(),
+            };
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Black-box mode's header lines: which binary, and how it said no.
+    pub fn proxy_lines(&self) -> String {
+        let Some(cmd) = &self.proxy else { return String::new() };
+        let shapes = self.refusal_shapes();
+        let seen = if shapes.is_empty() {
+            "none seen".to_string()
+        } else {
+            shapes.iter().map(|(k, n)| format!("{k} (first refusal in {n} outcomes)")).collect::<Vec<_>>().join(", ")
+        };
+        format!("proxy under test: {cmd} (black box, wall clock)\nrefusal shapes: {seen}\n")
     }
 
     pub fn findings(&self, kind: Finding) -> impl Iterator<Item = &Outcome> {
@@ -175,6 +206,7 @@ pub(crate) mod fixtures {
             reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
             twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![] }),
             blame: None,
+            denial: None,
         }
     }
 

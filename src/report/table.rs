@@ -195,6 +195,9 @@ fn header(r: &Report, st: &Style, out: &mut String) {
         text.push_str(&format!(", requirements: {}", r.requirements));
     }
     push_wrapped(out, st, "", &text, 2, Some(Paint::Bold));
+    for line in r.proxy_lines().lines() {
+        push_wrapped(out, st, "", line, 2, None);
+    }
 }
 
 fn summary(r: &Report, st: &Style) -> String {

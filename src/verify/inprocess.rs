@@ -77,19 +77,23 @@ fn apply(spec: &mut ServerSpec, up: &Upstream, target: &str) {
     }
 }
 
+/// The server file of `server` with a scenario's upstream overrides for `target` applied.
+pub fn spec_for(servers: &[NamedServer], server: &str, upstream: Option<&Upstream>, target: &str) -> Result<ServerSpec, String> {
+    let named = servers
+        .iter()
+        .find(|s| s.name == server)
+        .ok_or_else(|| format!("no mock server named `{server}` in play"))?;
+    let mut spec = named.spec.clone();
+    if let Some(up) = upstream {
+        apply(&mut spec, up, target);
+    }
+    Ok(spec)
+}
+
 impl InProcessBench {
     /// The server file of `server` with a scenario's upstream overrides for `target` applied.
     pub fn spec_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<ServerSpec, String> {
-        let named = self
-            .servers
-            .iter()
-            .find(|s| s.name == server)
-            .ok_or_else(|| format!("no mock server named `{server}` in play"))?;
-        let mut spec = named.spec.clone();
-        if let Some(up) = upstream {
-            apply(&mut spec, up, target);
-        }
-        Ok(spec)
+        spec_for(&self.servers, server, upstream, target)
     }
 
     /// A fresh proxy (fresh counters) in front of a fresh mock server built from `spec`.

@@ -366,7 +366,7 @@ mod tests {
             ledger.push(entry(60.0 + i as f64 * 0.01, "charge", serde_json::json!({"amount": 1}), true));
         }
         ledger.sort_by_key(|e| e.time);
-        let obs = Observation { ledger, listed: Default::default() };
+        let obs = Observation { ledger, ..Default::default() };
         let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false };
         let r = evaluate(&c, &obs, &tool(), "amount");
         assert!(!r.held);
@@ -384,7 +384,7 @@ mod tests {
             entry(3.0, "charge", serde_json::json!({"amount": -5}), false),
             entry(4.0, "other", serde_json::json!({}), true),
         ];
-        let obs = Observation { ledger, listed: ["charge".to_string()].into() };
+        let obs = Observation { ledger, listed: ["charge".to_string()].into(), ..Default::default() };
         let t = tool();
         let eval = |c: Check| evaluate(&c, &obs, &t, "amount");
         assert!(!eval(Check::AmountPerCall { cap: 50000.0 }).held);
@@ -408,7 +408,7 @@ mod tests {
                 entry(1.0, "charge", serde_json::json!({"amount": 5, "note": 7}), true),
                 entry(2.0, "charge", serde_json::json!({"amount": 5, "extra": 1}), true),
             ],
-            listed: Default::default(),
+            ..Default::default()
         };
         let r = evaluate(&Check::SchemaViolations { max: 0 }, &obs, &t, "amount");
         assert!(!r.held && r.proxy_only, "{r:?}");
@@ -419,7 +419,7 @@ mod tests {
         let mut t = tool();
         t.input_schema["properties"]["note"] = serde_json::json!({"type": "string"});
         let big = "A".repeat(2000);
-        let obs = |args: Value| Observation { ledger: vec![entry(1.0, "charge", args, true)], listed: Default::default() };
+        let obs = |args: Value| Observation { ledger: vec![entry(1.0, "charge", args, true)], ..Default::default() };
         let check = Check::ArgumentBytes { max: 1000 };
         let r = evaluate(&check, &obs(serde_json::json!({"amount": 5, "note": big})), &t, "amount");
         assert_eq!((r.held, r.proxy_only, r.observed.as_str()), (false, true, "1 oversized (largest 2022 bytes)"));

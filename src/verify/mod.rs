@@ -9,6 +9,8 @@
 //! policy can stop it on this proxy). This module never prints; `report` does.
 
 pub mod blame;
+pub mod blackbox;
+pub mod denial;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
@@ -48,6 +50,11 @@ pub trait Bench: Sync {
     fn hides(&self, tool: &str) -> bool;
     /// The policy under test, for blaming findings on its lines.
     fn policy(&self) -> &crate::policy::model::Policy;
+    /// Whether a plan can run here at all (a wall-clock system has a time
+    /// budget); the error says what it would need.
+    fn fits(&self, _actions: &[Action]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -125,6 +132,9 @@ pub struct Outcome {
     pub twin: Option<TwinResult>,
     /// The policy location responsible (policy findings and over-blocking).
     pub blame: Option<blame::Blame>,
+    /// The first refusal of a tool call the agent received, as it received it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denial: Option<denial::Denial>,
 }
 
 /// Run-wide settings.
@@ -136,6 +146,8 @@ pub struct Options {
     pub threads: usize,
     /// The policy file as findings name it (`examples/x.yaml`).
     pub policy_file: String,
+    /// Shrink breaching plans to the shortest that still breaches (every try is a replay).
+    pub shrink: bool,
 }
 
 /// A per-(scenario, tool) seed, stable under `--only`: the run seed mixed with both names.
@@ -165,6 +177,9 @@ pub fn probe_blocked(bench: &dyn Bench, seed: u64) -> Result<BTreeMap<String, bo
         let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
         let obs = play(&mut *sys, &actions, START);
+        if let Some(why) = obs.failure {
+            return Err(format!("probing `{}` with one well-formed call failed: {why}", tool.name));
+        }
         out.insert(tool.name.clone(), calls_of(&obs.ledger, &tool.name).count() == 0);
     }
     Ok(out)
@@ -243,6 +258,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         reproduce: None,
         twin: None,
         blame: None,
+        denial: None,
     }
 }
 
@@ -288,10 +304,17 @@ fn judge(
         Ok(a) => a,
         Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
     };
+    if let Err(why) = bench.fits(&actions) {
+        return not_applicable(s, &tool.server, &tool.name, why);
+    }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
     let replay = |acts: &[Action]| -> Result<Observation, String> {
         let mut sys = bench.start(&tool.server, s.upstream.as_ref(), &tool.name)?;
-        Ok(play(&mut *sys, acts, START))
+        let obs = play(&mut *sys, acts, START);
+        match obs.failure {
+            Some(why) => Err(why),
+            None => Ok(obs),
+        }
     };
     let obs = match replay(&actions) {
         Ok(o) => o,
@@ -302,11 +325,12 @@ fn judge(
     out.seed = seed;
     out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
     out.reached = calls_of(&obs.ledger, &tool.name).count();
+    out.denial = obs.denials.first().cloned();
     if let Some(failed) = results.iter().find(|r| !r.held) {
         let still_breaches = |cand: &[Action]| {
             replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
         };
-        let shortest = shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches);
+        let shortest = if opts.shrink { shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches) } else { actions.clone() };
         out.verdict = Verdict::Breached;
         out.finding = Some(match s.layer {
             Layer::Policy if !failed.proxy_only => Finding::Policy,
@@ -334,7 +358,7 @@ fn judge(
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(twin) = &s.twin {
         match run_twin(bench, s, tool, twin, reqs, seed, blocked) {
-            Ok(Some(t)) => {
+            Ok(TwinRun::Ran(t)) => {
                 if t.reached < t.attempted {
                     out.verdict = Verdict::OverBlocking;
                     out.finding = Some(Finding::Policy);
@@ -352,9 +376,10 @@ fn judge(
                 }
                 out.twin = Some(t);
             }
-            Ok(None) => {
+            Ok(TwinRun::None) => {
                 out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())
             }
+            Ok(TwinRun::OverBudget(why)) => return not_applicable(s, &tool.server, &tool.name, format!("its benign twin {why}")),
             Err(why) => return error(s, tool, why),
         }
     }
@@ -391,7 +416,7 @@ fn run_twin(
     reqs: &Requirements,
     seed: u64,
     blocked: &BTreeMap<String, bool>,
-) -> Result<Option<TwinResult>, String> {
+) -> Result<TwinRun, String> {
     // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
     // left out on purpose: refusing its legitimate workload is the policy's stated choice.
     let allowed = |c: &ToolInfo| !blocked.get(&c.name).copied().unwrap_or(false);
@@ -399,11 +424,11 @@ fn run_twin(
         None => Some(tool).filter(|t| allowed(t)),
         Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench) && allowed(c)),
     };
-    let Some(tt) = twin_tool else { return Ok(None) };
+    let Some(tt) = twin_tool else { return Ok(TwinRun::None) };
     let req = reqs.for_tool(&tt.name, tt.risk);
     if req.is_denied() {
         // A tool the requirements deny has no legitimate workload to refuse.
-        return Ok(None);
+        return Ok(TwinRun::None);
     }
     let target = Target {
         tool: tt,
@@ -412,8 +437,14 @@ fn run_twin(
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
     };
     let acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
+    if let Err(why) = bench.fits(&acts) {
+        return Ok(TwinRun::OverBudget(why));
+    }
     let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
     let obs = play(&mut *sys, &acts, START);
+    if let Some(why) = obs.failure {
+        return Err(why);
+    }
     // Calls and their audit records come in the same order: the n-th refusal is the n-th call's.
     let audit = sys.audit();
     let refused_at = audit.iter().position(|r| r.result != AuditResult::Allowed);
@@ -426,7 +457,7 @@ fn run_twin(
         Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments.clone()),
         Payload::List => None,
     });
-    Ok(Some(TwinResult {
+    Ok(TwinRun::Ran(TwinResult {
         tool: tt.name.clone(),
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
         reached: calls_of(&obs.ledger, &tt.name).count(),
@@ -434,6 +465,15 @@ fn run_twin(
         refused_arguments,
         trace,
     }))
+}
+
+/// What became of a scenario's benign twin.
+enum TwinRun {
+    Ran(TwinResult),
+    /// No legitimate workload to run (the policy or the requirements refuse the tool outright).
+    None,
+    /// The twin's timeline does not fit the system's budget.
+    OverBudget(String),
 }
 
 /// Counts for summaries and exit codes.

@@ -4,8 +4,9 @@
 //! numbers requests, lets delayed upstream replies arrive in time order, and
 //! records every tool name the agent saw in a `tools/list` answer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
+use super::denial::{self, Denial};
 use crate::agent::{handshake, Action};
 use crate::clock::Timestamp;
 use crate::engine::CallContext;
@@ -23,6 +24,17 @@ pub trait System {
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
         &[]
     }
+    /// Called once before the first action with the whole plan (a wall-clock
+    /// system lines its calendar up with it).
+    fn begin(&mut self, _actions: &[Action], _start: Timestamp) {}
+    /// Lets every reply still owed after the last action (at `last`) arrive.
+    fn settle(&mut self, last: Timestamp) -> Vec<Vec<u8>> {
+        self.advance_to(last.plus_secs_f64(3600.0))
+    }
+    /// Why the run could not be judged (the system under test hung or died).
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What one play left behind.
@@ -31,6 +43,10 @@ pub struct Observation {
     pub ledger: Vec<LedgerEntry>,
     /// Every tool name that appeared in a `tools/list` result the agent received.
     pub listed: BTreeSet<String>,
+    /// Every refusal of a tool call the agent received, in arrival order.
+    pub denials: Vec<Denial>,
+    /// Set when the system under test failed (see [`System::failure`]).
+    pub failure: Option<String>,
 }
 
 /// Context of an agent's session and identity numbers.
@@ -40,39 +56,71 @@ pub fn context(session: u32, identity: u32) -> CallContext {
 
 /// Replays `actions` (sorted by time) from `start`.
 pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp) -> Observation {
-    let mut listed = BTreeSet::new();
+    system.begin(actions, start);
+    let mut seen = Seen::default();
     let mut opened = BTreeSet::new();
     let mut next_id = 1u64;
     let mut last = start;
     for a in actions {
         let now = start.plus_nanos(a.at);
         last = last.max(now);
-        for m in system.advance_to(now) {
-            collect_listed(&m, &mut listed);
-        }
+        seen.all(system.advance_to(now));
         let ctx = context(a.session, a.identity);
         if opened.insert(a.session) {
             for line in handshake(next_id, next_id + 1) {
-                for m in system.send(line.as_bytes(), &ctx, now) {
-                    collect_listed(&m, &mut listed);
-                }
+                seen.all(system.send(line.as_bytes(), &ctx, now));
             }
             next_id += 2;
         }
         let rendered = a.render(next_id);
+        if a.tool_name().is_some() {
+            seen.calls.insert(next_id.to_string());
+        }
         next_id += 1;
         // A multi-line raw template is several messages written back to back.
         for line in rendered.lines().filter(|l| !l.trim().is_empty()) {
-            for m in system.send(line.as_bytes(), &ctx, now) {
-                collect_listed(&m, &mut listed);
-            }
+            seen.all(system.send(line.as_bytes(), &ctx, now));
         }
     }
     // Let every delayed reply arrive (commits and rollbacks happen then).
-    for m in system.advance_to(last.plus_secs_f64(3600.0)) {
-        collect_listed(&m, &mut listed);
+    seen.all(system.settle(last));
+    Observation { ledger: system.ledger().to_vec(), listed: seen.listed, denials: seen.denials, failure: system.failure() }
+}
+
+/// What the agent learnt from the messages it received.
+#[derive(Default)]
+struct Seen {
+    listed: BTreeSet<String>,
+    denials: Vec<Denial>,
+    /// Ids of the tool calls sent, as JSON text.
+    calls: HashSet<String>,
+}
+
+impl Seen {
+    fn all(&mut self, messages: Vec<Vec<u8>>) {
+        for m in messages {
+            collect_listed(&m, &mut self.listed);
+            self.collect_denials(&m);
+        }
     }
-    Observation { ledger: system.ledger().to_vec(), listed }
+
+    fn collect_denials(&mut self, bytes: &[u8]) {
+        // Only parse what can hold a refusal.
+        if !std::str::from_utf8(bytes).is_ok_and(|s| s.contains("\"error\"") || s.contains("\"isError\"")) {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
+        let items = match v {
+            serde_json::Value::Array(a) => a,
+            other => vec![other],
+        };
+        for item in items {
+            let is_call = item.get("id").is_some_and(|id| self.calls.contains(&id.to_string()));
+            if let Some(d) = denial::of_response(&item).filter(|_| is_call) {
+                self.denials.push(d);
+            }
+        }
+    }
 }
 
 fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {

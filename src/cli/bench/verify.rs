@@ -268,6 +268,7 @@ pub fn measure(args: &Args) -> Result<Value, String> {
         reproduce: format!("{} bench verify --seed {}", crate::invocation::program(), args.seed),
         threads,
         policy_file: "bench-policy.yaml".into(),
+        shrink: true,
     };
 
     let started = Instant::now();

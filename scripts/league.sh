@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The league table: installs every MCP policy proxy that installs offline
+# (PyPI; versions pinned as in ../shared/reference/peers/) into .peers/league/,
+# prepares each one's policy from ../shared/reference/peers/ (only the upstream
+# command and file paths are rewritten, as gauntlet placeholders), then runs
+# the attack database through all of them:
+#   bash scripts/league.sh [-o league.md] [--only SCENARIO]... [--proxy NAME]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REF=../shared/reference/peers
+PEERS=.peers/league
+[ -d "$REF" ] || { echo "league: $REF not found (the peers' reference policies live there)" >&2; exit 2; }
+mkdir -p "$PEERS/policies"
+
+install() { # DIR PIP-SPEC
+  if [ ! -x "$PEERS/$1/venv/bin/python" ] || ! "$PEERS/$1/venv/bin/pip" show -q "${2%%[=\[]*}" >/dev/null 2>&1; then
+    python3 -m venv "$PEERS/$1/venv"
+    "$PEERS/$1/venv/bin/pip" install -q "$2" > "$PEERS/$1/install.log" 2>&1 || { echo "league: installing $2 failed, see $PEERS/$1/install.log" >&2; return 1; }
+  fi
+}
+install agentbelay agentbelay==0.1.0 &
+install bastion-mcp bastion-mcp==1.0.2 &
+install mcp-policy-gateway mcp-policy-gateway==0.1.0 &
+install clayseal clayseal==0.6.2 &
+install bonanza-mcp-guard 'bonanza-mcp-guard[yaml]==0.1.4' &
+wait
+
+# Policies: the reference files with their upstream (the hand-run toy server)
+# replaced by the run's gauntlet mock, and relative state files put in {state_dir}.
+python3 - "$REF" "$PEERS/policies" <<'PY'
+import re, sys, pathlib
+ref, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+def put(name, text):
+    (out / name).write_text(text)
+def upstream_args(text):
+    text = re.sub(r'command: python3\n(\s*)args: \[[^\]]*\]', r'command: {upstream_command}\n\1args: {upstream_args_json}', text)
+    return re.sub(r'command: python3 \./toy_server\.py \S+', 'command: {upstream}', text)
+def state_paths(text):
+    return re.sub(r'\./([\w.-]+\.(jsonl|json))', r'{state_dir}/\1', text)
+put("agentbelay.yaml", (ref / "agentbelay/belay.yaml").read_text())
+put("clayseal.yaml", (ref / "clayseal/policy.yaml").read_text())
+for peer, src in [("bastion-mcp", "bastion-mcp/bastion.yaml"), ("mcp-policy-gateway", "mcp-policy-gateway/policy.yaml"),
+                  ("bonanza-mcp-guard", "bonanza-mcp-guard/mcp-guard.yaml")]:
+    put(peer + ".yaml", state_paths(upstream_args((ref / src).read_text())))
+PY
+cp "$REF/mcp-policy-gateway/run_patched.py" "$PEERS/policies/mcp-policy-gateway-run.py"
+
+[ "${LEAGUE_PREPARE_ONLY:-}" = 1 ] && exit 0
+cargo build --release -q
+exec target/release/gauntlet league examples/league/league.yaml --peers "$PEERS" "$@"

@@ -1,0 +1,82 @@
+//! Embedded vs real: where a proxy binary does something other than the
+//! embedded core predicts for the same policy, scenario and seed.
+//!
+//! Only outcomes the black-box run actually played are compared; one left
+//! out for want of wall time says nothing either way.
+
+use serde::Serialize;
+
+use super::OVER_BUDGET;
+use crate::verify::{Outcome, Verdict};
+
+/// One outcome where the real proxy and the prediction part ways.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Difference {
+    pub scenario: String,
+    pub server: String,
+    pub tool: String,
+    /// What differs, one item per measure: `reached: predicted 15, real 30`.
+    pub what: Vec<String>,
+}
+
+fn was_played(o: &Outcome) -> bool {
+    !(o.verdict == Verdict::NotApplicable && o.note.as_deref().is_some_and(|n| n.starts_with(OVER_BUDGET) || n.starts_with("its benign twin")))
+}
+
+/// Every difference between the real run and the embedded prediction, in report order.
+pub fn differences(real: &[Outcome], predicted: &[Outcome]) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for r in real.iter().filter(|o| was_played(o)) {
+        let key = (&r.scenario, &r.server, &r.tool);
+        let Some(p) = predicted.iter().find(|p| (&p.scenario, &p.server, &p.tool) == key) else {
+            out.push(Difference {
+                scenario: r.scenario.clone(),
+                server: r.server.clone(),
+                tool: r.tool.clone(),
+                what: vec!["no embedded prediction for this outcome".into()],
+            });
+            continue;
+        };
+        let mut what = Vec::new();
+        let mut differ = |name: &str, predicted: String, real: String| {
+            if predicted != real {
+                what.push(format!("{name}: predicted {predicted}, real {real}"));
+            }
+        };
+        differ("verdict", p.verdict.as_str().into(), r.verdict.as_str().into());
+        differ("attempted", p.attempted.to_string(), r.attempted.to_string());
+        differ("reached", p.reached.to_string(), r.reached.to_string());
+        let twin = |o: &Outcome| o.twin.as_ref().map(|t| format!("{} of {}", t.reached, t.attempted)).unwrap_or("-".into());
+        differ("benign twin reached", twin(p), twin(r));
+        let denial = |o: &Outcome| o.denial.as_ref().map(|d| format!("{:?}", d.text)).unwrap_or("none".into());
+        differ("first denial", denial(p), denial(r));
+        if !what.is_empty() {
+            out.push(Difference { scenario: r.scenario.clone(), server: r.server.clone(), tool: r.tool.clone(), what });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::outcome;
+    use crate::verify::Finding;
+
+    #[test]
+    fn reached_counts_and_denial_text_are_compared_and_unplayed_outcomes_skipped() {
+        let predicted = vec![outcome("bulk-write-burst", "t", Verdict::Held, None, 30)];
+        assert!(differences(&predicted, &predicted).is_empty());
+        let mut real = predicted.clone();
+        real[0].reached = 31;
+        real[0].verdict = Verdict::Breached;
+        real[0].finding = Some(Finding::Policy);
+        let d = differences(&real, &predicted);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].what, ["verdict: predicted held, real breached", "reached: predicted 30, real 31"]);
+        let mut skipped = predicted.clone();
+        skipped[0].verdict = Verdict::NotApplicable;
+        skipped[0].note = Some(format!("{OVER_BUDGET}up to 10m 0s of wall time"));
+        assert!(differences(&skipped, &predicted).is_empty());
+    }
+}

@@ -1,0 +1,225 @@
+//! Black-box mode: verify the proxy people actually run.
+//!
+//! The same scenarios, plans and ledger measurement as in-process, with a
+//! second driver: the agent side talks MCP over stdio to a proxy process
+//! started from `--proxy-command`, and that proxy talks to a gauntlet mock
+//! server process whose ledger decides what got through. The proxy runs on
+//! the wall clock, so each plan is lined up with the calendar
+//! ([`timing`]) and a plan longer than the time budget is not run but marked
+//! not applicable with what it would need.
+
+pub mod compare;
+pub mod league;
+pub mod process;
+pub mod run;
+pub mod template;
+pub mod timing;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::inprocess::{catalogue_of, spec_for, NamedServer};
+use super::play::System;
+use super::{Bench, START};
+use crate::agent::{handshake, Action};
+use crate::policy::model::Policy;
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::Upstream;
+
+/// Marks a not-applicable outcome that was not run for want of wall time.
+pub const OVER_BUDGET: &str = "needs ";
+
+/// How a black-box run is set up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--proxy-command`, unexpanded.
+    pub command: String,
+    /// The policy the proxy enforces (any format the proxy reads), if given.
+    pub policy: Option<PathBuf>,
+    /// The longest wall time one scenario × tool run may take.
+    pub budget: Duration,
+    /// Leave out `notifications/initialized` (for proxies that hang on it).
+    pub skip_initialized: bool,
+    /// How long to wait for `initialize`, and for answers after the last call.
+    pub timeout: Duration,
+}
+
+/// What every run of one bench shares.
+pub struct Shared {
+    pub words: Vec<String>,
+    pub policy: Option<PathBuf>,
+    pub policy_template: Option<String>,
+    pub needs_url: bool,
+    pub gauntlet: PathBuf,
+    pub skip_initialized: bool,
+    pub init_timeout: Duration,
+    pub settle: Duration,
+    /// Measured: starting a proxy and getting its `initialize` answer.
+    pub startup: Duration,
+}
+
+pub struct BlackBoxBench {
+    shared: Arc<Shared>,
+    servers: Vec<NamedServer>,
+    catalogue: Vec<ToolInfo>,
+    /// The policy as gauntlet reads it, when it can: what it names and hides.
+    policy: Option<Arc<Policy>>,
+    /// Stands in for an unreadable policy where a policy must be shown (it names nothing).
+    unknown: Policy,
+    /// Tools the proxy left out of `tools/list` (hidden), when the policy is unreadable here.
+    unlisted: BTreeSet<String>,
+    budget: Duration,
+    work: tempfile::TempDir,
+    runs: AtomicUsize,
+}
+
+impl BlackBoxBench {
+    /// Checks the command, then starts the proxy once (in front of the first
+    /// server) to measure its start-up and see which tools it lists.
+    pub fn new(settings: Settings, policy: Option<Policy>, servers: Vec<NamedServer>) -> Result<BlackBoxBench, String> {
+        let words = template::check(&settings.command)?;
+        let policy_template = match &settings.policy {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: cannot read the policy: {e}", p.display()))?;
+                template::is_template(&text).then_some(text)
+            }
+            None => None,
+        };
+        let needs_url = template::wants_url(&settings.command) || policy_template.as_deref().is_some_and(template::wants_url);
+        if settings.command.contains("{policy}") && settings.policy.is_none() {
+            return Err("the proxy command names {policy} but no policy was given\n  help: pass the policy file as the first argument".into());
+        }
+        let gauntlet = std::env::current_exe().map_err(|e| format!("cannot find the gauntlet executable: {e}"))?;
+        let work = tempfile::Builder::new().prefix("gauntlet-blackbox-").tempdir().map_err(|e| format!("cannot create a work directory: {e}"))?;
+        let catalogue = catalogue_of(&servers);
+        let mut bench = BlackBoxBench {
+            shared: Arc::new(Shared {
+                words,
+                policy: settings.policy.clone(),
+                policy_template,
+                needs_url,
+                gauntlet,
+                skip_initialized: settings.skip_initialized,
+                init_timeout: settings.timeout,
+                settle: settings.timeout,
+                startup: Duration::ZERO,
+            }),
+            servers,
+            catalogue,
+            policy: policy.map(Arc::new),
+            unknown: Policy::empty(crate::policy::model::Dialect::Intercept),
+            unlisted: BTreeSet::new(),
+            budget: settings.budget,
+            work,
+            runs: AtomicUsize::new(0),
+        };
+        bench.look()?;
+        Ok(bench)
+    }
+
+    /// One session per server: `initialize` + `tools/list`, timed.
+    fn look(&mut self) -> Result<(), String> {
+        let mut startup = Duration::ZERO;
+        let mut listed = BTreeSet::new();
+        for server in self.servers.iter().map(|s| s.name.clone()).collect::<Vec<_>>() {
+            let t = Instant::now();
+            let mut run = self.run_for(&server, None, "")?;
+            let ctx = super::play::context(0, 0);
+            run.begin(&[], START);
+            let mut got = Vec::new();
+            for line in handshake(1, 2) {
+                got.extend(run.send(line.as_bytes(), &ctx, START));
+            }
+            got.extend(run.settle(START));
+            if let Some(why) = run.failure() {
+                return Err(format!("the proxy failed its first session (initialize, tools/list): {why}"));
+            }
+            startup = startup.max(t.elapsed());
+            for m in got {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m) {
+                    if let Some(tools) = v["result"]["tools"].as_array() {
+                        listed.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
+                    }
+                }
+            }
+        }
+        self.unlisted = self.catalogue.iter().map(|t| t.name.clone()).filter(|n| !listed.contains(n)).collect();
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.startup = startup;
+        }
+        Ok(())
+    }
+
+    /// A run against `server` with no scenario overrides (for timing and probing).
+    pub fn plain_run(&self, server: &str) -> Result<run::Run, String> {
+        self.run_for(server, None, "")
+    }
+
+    fn run_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<run::Run, String> {
+        let spec = spec_for(&self.servers, server, upstream, target)?;
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        let dir = self.work.path().join(format!("run-{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let spec_path = dir.join("server.json");
+        let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
+        std::fs::write(&spec_path, text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+        run::Run::new(self.shared.clone(), dir, spec_path)
+    }
+
+    /// The measured start-up of one proxy session.
+    pub fn startup(&self) -> Duration {
+        self.shared.startup
+    }
+
+    /// Where the runs keep their files (kept only while the bench lives).
+    pub fn work_dir(&self) -> &Path {
+        self.work.path()
+    }
+}
+
+impl Bench for BlackBoxBench {
+    fn catalogue(&self) -> &[ToolInfo] {
+        &self.catalogue
+    }
+
+    fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
+        Ok(Box::new(self.run_for(server, upstream, target)?))
+    }
+
+    fn names(&self, tool: &str) -> bool {
+        match &self.policy {
+            Some(p) => p.tool(tool).is_some() || self.hides(tool),
+            // Unknown without a readable policy: count every tool as named, so
+            // "a tool the policy never names" scenarios do not guess.
+            None => true,
+        }
+    }
+
+    fn hides(&self, tool: &str) -> bool {
+        match &self.policy {
+            Some(p) => p.hide.iter().any(|h| h == tool || h == "*"),
+            None => self.unlisted.contains(tool),
+        }
+    }
+
+    fn policy(&self) -> &Policy {
+        self.policy.as_deref().unwrap_or(&self.unknown)
+    }
+
+    fn fits(&self, actions: &[Action]) -> Result<(), String> {
+        let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
+        let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
+        let need = timing::worst_case(&offsets) + self.shared.startup * sessions.max(1) + self.shared.settle.min(Duration::from_secs(2));
+        if need <= self.budget {
+            return Ok(());
+        }
+        Err(format!(
+            "{OVER_BUDGET}up to {} of wall time against a real proxy (budget {}); raise --time-budget",
+            timing::human(need),
+            timing::human(self.budget)
+        ))
+    }
+}

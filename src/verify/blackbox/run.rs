@@ -1,0 +1,358 @@
+//! One black-box run: the wall-clock [`System`] behind a scenario × tool.
+//!
+//! Each agent session is one proxy process (a stdio proxy serves one client),
+//! started at the session's first message. The mock server behind it writes
+//! its ledger to a file; when the run settles, the ledgers are read back and
+//! their wall times mapped onto the plan's virtual timeline, so the same
+//! measurement judges both drivers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::process::{self, Inbox, ProxyProcess};
+use super::template::{self, Fill};
+use super::{timing, Shared};
+use crate::agent::Action;
+use crate::clock::Timestamp;
+use crate::engine::CallContext;
+use crate::mock::LedgerEntry;
+use crate::verify::play::System;
+
+/// Sessions kept open at once; older idle ones are closed (a plan with a
+/// fresh session per call would otherwise hold a process per call).
+const MAX_OPEN: usize = 8;
+
+/// How long a proxy may take to exit once its stdin is closed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+struct Session {
+    key: String,
+    process: ProxyProcess,
+    inbox: Arc<Inbox>,
+}
+
+pub struct Run {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    /// `{state_dir}`: fresh per run, shared by the run's sessions.
+    state_dir: PathBuf,
+    spec: PathBuf,
+    /// The expanded policy, when the policy file is a template.
+    policy: Option<PathBuf>,
+    http_mock: Option<(ProxyProcess, String)>,
+    open: Vec<Session>,
+    closed: usize,
+    ledgers: Vec<PathBuf>,
+    start: Timestamp,
+    /// Wall nanoseconds that play the virtual start.
+    origin: Option<i64>,
+    ledger: Vec<LedgerEntry>,
+    failure: Option<String>,
+}
+
+pub fn wall_nanos() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+impl Run {
+    pub fn new(shared: Arc<Shared>, dir: PathBuf, spec: PathBuf) -> Result<Run, String> {
+        for sub in ["state", "home"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let mut run = Run {
+            shared,
+            state_dir: dir.join("state"),
+            dir,
+            spec,
+            policy: None,
+            http_mock: None,
+            open: Vec::new(),
+            closed: 0,
+            ledgers: Vec::new(),
+            start: Timestamp::default(),
+            origin: None,
+            ledger: Vec::new(),
+            failure: None,
+        };
+        if run.shared.needs_url {
+            run.start_http_mock()?;
+        }
+        if let Some(text) = run.shared.policy_template.clone() {
+            let name = run.shared.policy.as_deref().and_then(Path::file_name).unwrap_or("policy".as_ref());
+            let path = run.dir.join(name);
+            let upstream = run.upstream_words("template");
+            let fill = run.fill(&upstream);
+            std::fs::write(&path, template::policy(&text, &fill)).map_err(|e| format!("{}: {e}", path.display()))?;
+            run.policy = Some(path);
+        }
+        Ok(run)
+    }
+
+    /// The words that serve this run's mock over stdio, with a ledger file named after `tag`.
+    fn upstream_words(&mut self, tag: &str) -> Vec<String> {
+        let ledger = self.dir.join(format!("ledger-{tag}.jsonl"));
+        self.ledgers.push(ledger.clone());
+        vec![
+            self.shared.gauntlet.display().to_string(),
+            "mock".into(),
+            self.spec.display().to_string(),
+            "--ledger".into(),
+            ledger.display().to_string(),
+        ]
+    }
+
+    fn fill<'a>(&'a self, upstream: &'a [String]) -> Fill<'a> {
+        Fill {
+            policy: self.policy.as_deref().or(self.shared.policy.as_deref()),
+            upstream,
+            upstream_url: self.http_mock.as_ref().map(|(_, url)| url.as_str()),
+            state_dir: &self.state_dir,
+        }
+    }
+
+    fn start_http_mock(&mut self) -> Result<(), String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("cannot find a free loopback port: {e}"))?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut argv = self.upstream_words("http");
+        argv.extend(["--http".to_string(), addr.clone()]);
+        let inbox = Arc::new(Inbox::default());
+        let err = self.dir.join("mock-http.stderr");
+        let mock = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("the HTTP mock server did not listen on {addr}: {}", process::tail(&err, 5)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.http_mock = Some((mock, format!("http://{addr}/mcp")));
+        Ok(())
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.failure.is_none() {
+            self.failure = Some(why);
+        }
+    }
+
+    fn sleep_until(&self, virt: Timestamp) {
+        let Some(origin) = self.origin else { return };
+        let target = origin + (virt.0 - self.start.0);
+        let wait = target - wall_nanos();
+        if wait > 0 {
+            std::thread::sleep(Duration::from_nanos(wait as u64));
+        }
+    }
+
+    fn drain(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut died = None;
+        for s in &mut self.open {
+            out.extend(s.inbox.take());
+            if s.inbox.pending() > 0 {
+                if let Some(status) = s.process.exited() {
+                    died = Some(format!(
+                        "the proxy exited ({status}) with {} requests unanswered; its stderr ends:\n{}",
+                        s.inbox.pending(),
+                        s.process.stderr_tail()
+                    ));
+                }
+            }
+        }
+        if let Some(why) = died {
+            self.fail(why);
+        }
+        out
+    }
+
+    fn session(&mut self, key: &str) -> Option<&mut Session> {
+        if let Some(i) = self.open.iter().position(|s| s.key == key) {
+            let s = self.open.remove(i);
+            self.open.push(s);
+            return self.open.last_mut();
+        }
+        if self.open.len() >= MAX_OPEN {
+            if let Some(i) = self.open.iter().position(|s| s.inbox.pending() == 0) {
+                let mut old = self.open.remove(i);
+                old.process.stop(EXIT_GRACE);
+                self.closed += 1;
+            }
+        }
+        let n = self.open.len() + self.closed;
+        let upstream = self.upstream_words(&n.to_string());
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
+        let inbox = Arc::new(Inbox::default());
+        let err = self.dir.join(format!("proxy-{n}.stderr"));
+        match ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox.clone()) {
+            Ok(process) => {
+                self.open.push(Session { key: key.to_string(), process, inbox });
+                self.open.last_mut()
+            }
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+
+    fn read_ledgers(&mut self) {
+        let origin = self.origin.unwrap_or(self.start.0);
+        let mut entries = Vec::new();
+        for path in &self.ledgers {
+            let Ok(text) = std::fs::read_to_string(path) else { continue };
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                match entry(line, origin, self.start) {
+                    Some(e) => entries.push(e),
+                    None => {
+                        self.failure.get_or_insert(format!("{}: unreadable ledger line `{line}`", path.display()));
+                    }
+                }
+            }
+        }
+        entries.sort_by_key(|e| e.time);
+        self.ledger = entries;
+    }
+}
+
+/// One ledger line of a mock process, its wall time moved onto the virtual timeline.
+fn entry(line: &str, origin: i64, start: Timestamp) -> Option<LedgerEntry> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let wall = Timestamp::parse_rfc3339(v.get("time")?.as_str()?).ok()?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
+    Some(LedgerEntry {
+        time: start.plus_nanos(wall.0 - origin),
+        session: text("session"),
+        identity: text("identity"),
+        method: text("method"),
+        tool: text("tool"),
+        arguments: v.get("arguments").filter(|a| !a.is_null()).cloned(),
+        raw: text("raw").unwrap_or_default(),
+        executed: v.get("executed").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+fn is_method(line: &[u8], method: &str) -> bool {
+    serde_json::from_slice::<Value>(line).is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some(method))
+}
+
+impl Run {
+    /// One request on session `key` and the time until its answer: for latency figures.
+    pub fn round_trip(&mut self, key: &str, line: &[u8], timeout: Duration) -> Result<Duration, String> {
+        let t = Instant::now();
+        if self.session(key).is_none() {
+            return Err(self.failure.clone().unwrap_or_default());
+        }
+        let s = self.open.last_mut().ok_or("no session")?;
+        s.process.send(line)?;
+        if !s.inbox.wait_until(t + timeout, |pending| pending.is_empty()) {
+            return Err(format!("no answer within {}s; its stderr ends:\n{}", timeout.as_secs(), s.process.stderr_tail()));
+        }
+        s.inbox.take();
+        Ok(t.elapsed())
+    }
+
+    /// Ends every process of the run.
+    pub fn stop(&mut self) {
+        self.settle(self.start);
+    }
+}
+
+impl System for Run {
+    fn begin(&mut self, actions: &[Action], start: Timestamp) {
+        self.start = start;
+        let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
+        self.origin = Some(timing::origin(&offsets, wall_nanos() + self.shared.startup.as_nanos() as i64));
+    }
+
+    fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
+        if self.failure.is_some() {
+            return Vec::new();
+        }
+        if self.shared.skip_initialized && is_method(line, "notifications/initialized") {
+            return self.drain();
+        }
+        let key = ctx.session.clone().unwrap_or_default();
+        let init_timeout = self.shared.init_timeout;
+        let Some(s) = self.session(&key) else { return Vec::new() };
+        if let Err(e) = s.process.send(line) {
+            let why = format!("{e}; its stderr ends:\n{}", s.process.stderr_tail());
+            self.fail(why);
+            return self.drain();
+        }
+        if is_method(line, "initialize") {
+            // A client waits for the handshake's answer before anything else.
+            let answered = s.inbox.wait_until(Instant::now() + init_timeout, |pending| pending.is_empty());
+            if !answered {
+                let why = match s.process.exited() {
+                    Some(status) => format!("the proxy exited ({status}) before answering `initialize`"),
+                    None => format!("the proxy did not answer `initialize` within {}s", init_timeout.as_secs()),
+                };
+                let why = format!("{why}; its stderr ends:\n{}", s.process.stderr_tail());
+                self.fail(why);
+            }
+        }
+        let _ = now;
+        self.drain()
+    }
+
+    fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
+        self.sleep_until(now);
+        self.drain()
+    }
+
+    fn settle(&mut self, last: Timestamp) -> Vec<Vec<u8>> {
+        self.sleep_until(last);
+        let deadline = Instant::now() + self.shared.settle;
+        for s in &self.open {
+            s.inbox.wait_until(deadline, |pending| pending.is_empty());
+        }
+        let mut out = self.drain();
+        let unanswered: usize = self.open.iter().map(|s| s.inbox.pending()).sum();
+        if unanswered > 0 && self.failure.is_none() {
+            let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| s.process.stderr_tail()).unwrap_or_default();
+            self.fail(format!(
+                "the proxy left {unanswered} requests unanswered {}s after the last call; its stderr ends:\n{tail}",
+                self.shared.settle.as_secs()
+            ));
+        }
+        for s in &mut self.open {
+            s.process.stop(EXIT_GRACE);
+            out.extend(s.inbox.take());
+        }
+        if let Some((mock, _)) = &mut self.http_mock {
+            mock.stop(EXIT_GRACE);
+        }
+        self.read_ledgers();
+        out
+    }
+
+    fn ledger(&self) -> &[LedgerEntry] {
+        &self.ledger
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_lines_move_onto_the_virtual_timeline() {
+        let start = Timestamp::from_secs(1_772_409_600);
+        let origin = Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap().0;
+        let line = r#"{"time":"2026-11-26T10:00:59.5Z","session":null,"identity":null,"method":"tools/call","tool":"t","arguments":{"a":1},"raw":"{}","executed":true}"#;
+        let e = entry(line, origin, start).unwrap();
+        assert_eq!(e.time, start.plus_nanos(59_500_000_000));
+        assert_eq!((e.tool.as_deref(), e.executed, e.arguments.clone()), (Some("t"), true, Some(serde_json::json!({"a": 1}))));
+        assert!(entry("{}", origin, start).is_none());
+    }
+}

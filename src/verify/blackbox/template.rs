@@ -1,0 +1,119 @@
+//! The proxy command and policy templates of black-box mode.
+//!
+//! `--proxy-command` is split into words as a shell would, then each
+//! placeholder is filled in: `{policy}`, `{upstream}` (the words of a command
+//! that serves the run's mock server over stdio with its ledger; a word that
+//! is exactly `{upstream}` becomes those words, inside a longer word they are
+//! shell-quoted and joined), `{upstream_url}` (the same mock over Streamable
+//! HTTP), `{state_dir}` (fresh per run). Peers that name their upstream inside
+//! their own config file get the same placeholders in the policy file, plus
+//! `{upstream_command}` and `{upstream_args_json}` (a JSON array, which is
+//! also a YAML flow sequence).
+
+use std::path::Path;
+
+/// The values of one run's placeholders.
+pub struct Fill<'a> {
+    pub policy: Option<&'a Path>,
+    pub upstream: &'a [String],
+    pub upstream_url: Option<&'a str>,
+    pub state_dir: &'a Path,
+}
+
+/// Placeholders that need the mock served over HTTP.
+pub fn wants_url(text: &str) -> bool {
+    text.contains("{upstream_url}")
+}
+
+/// Whether a policy file is a template (names the run's upstream or state).
+pub fn is_template(text: &str) -> bool {
+    ["{upstream", "{state_dir}"].iter().any(|p| text.contains(p))
+}
+
+/// Checks a command template once, before any run: words split, placeholders known.
+pub fn check(command: &str) -> Result<Vec<String>, String> {
+    let words = shlex::split(command).ok_or_else(|| format!("cannot split the proxy command `{command}` into words (an unclosed quote?)"))?;
+    if words.is_empty() {
+        return Err("the proxy command is empty".into());
+    }
+    for w in &words {
+        let mut rest = w.as_str();
+        while let Some(i) = rest.find('{') {
+            let Some(j) = rest[i..].find('}') else { break };
+            let name = &rest[i + 1..i + j];
+            if !["policy", "upstream", "upstream_url", "state_dir"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
+                return Err(format!(
+                    "unknown placeholder `{{{name}}}` in the proxy command\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}} and {{state_dir}}"
+                ));
+            }
+            rest = &rest[i + j + 1..];
+        }
+    }
+    Ok(words)
+}
+
+fn joined(words: &[String]) -> String {
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
+}
+
+fn fill_text(text: &str, f: &Fill<'_>) -> String {
+    let mut out = text
+        .replace("{upstream_args_json}", &serde_json::to_string(&f.upstream.get(1..).unwrap_or_default()).unwrap_or_default())
+        .replace("{upstream_command}", f.upstream.first().map(String::as_str).unwrap_or_default())
+        .replace("{upstream_url}", f.upstream_url.unwrap_or_default())
+        .replace("{upstream}", &joined(f.upstream))
+        .replace("{state_dir}", &f.state_dir.display().to_string());
+    if let Some(p) = f.policy {
+        out = out.replace("{policy}", &p.display().to_string());
+    }
+    out
+}
+
+/// The argv of one proxy process.
+pub fn argv(words: &[String], f: &Fill<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in words {
+        if w == "{upstream}" {
+            out.extend(f.upstream.iter().cloned());
+        } else {
+            out.push(fill_text(w, f));
+        }
+    }
+    out
+}
+
+/// A policy template with this run's values filled in.
+pub fn policy(text: &str, f: &Fill<'_>) -> String {
+    fill_text(text, f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_becomes_words_alone_and_a_quoted_string_inside_a_word() {
+        let up = vec!["/opt/g auntlet".to_string(), "mock".into(), "/r/server.json".into()];
+        let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state") };
+        let words = check("proxy {policy} --state-dir {state_dir} -- {upstream}").unwrap();
+        assert_eq!(
+            argv(&words, &f),
+            ["proxy", "/p/policy.yaml", "--state-dir", "/r/state", "--", "/opt/g auntlet", "mock", "/r/server.json"]
+        );
+        let words = check("guard --upstream-cmd={upstream}").unwrap();
+        assert_eq!(argv(&words, &f), ["guard", "--upstream-cmd='/opt/g auntlet' mock /r/server.json"]);
+        assert_eq!(
+            policy("command: {upstream_command}\nargs: {upstream_args_json}\n", &f),
+            "command: /opt/g auntlet\nargs: [\"mock\",\"/r/server.json\"]\n"
+        );
+    }
+
+    #[test]
+    fn unknown_placeholders_and_bad_quoting_are_refused() {
+        assert!(check("proxy {polcy}").unwrap_err().contains("unknown placeholder `{polcy}`"));
+        assert!(check("proxy 'open").unwrap_err().contains("unclosed quote"));
+        assert!(check("  ").is_err());
+        // JSON in a word is not a placeholder.
+        assert!(check(r#"proxy --opts {"a":1}"#).is_ok());
+    }
+}
