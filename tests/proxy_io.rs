@@ -393,3 +393,30 @@ fn id_reuse_refunds_quota_under_intercept_and_not_under_strict() {
     assert_eq!(executed, 3, "strict holds 3/hour: {lines:#?}");
     assert_eq!(lines.iter().filter(|l| l.contains("already in use")).count(), 3, "{lines:#?}");
 }
+
+/// Backpressure: an upstream that reads but does not answer gets at most
+/// the proxy's in-flight window of requests (1024); the rest of a pipelined
+/// flood waits in the agent's pipe, not in the proxy's memory.
+#[test]
+fn a_pipelined_flood_is_held_back_at_the_in_flight_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let received = dir.path().join("received.jsonl");
+    // Reads for 1.5 s (less than the proxy's 2 s stall allowance), then stops reading.
+    let script = format!("timeout 1.5 cat > '{}'; sleep 5", received.display());
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", &script]);
+    let mut stdin = p.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        for id in 0..5000 {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"list_customers","arguments":{{}}}}}}"#);
+            if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1800));
+    let forwarded = std::fs::read_to_string(&received).unwrap().lines().count();
+    assert!((1..=1024).contains(&forwarded), "{forwarded} unanswered requests reached the upstream");
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+}

@@ -9,9 +9,10 @@
 //! earlier entry (G-18), exactly as in Intercept. Under `strict` the core
 //! keys by the id's value and by exchange (an HTTP POST), and refuses a
 //! request whose id is still outstanding, so an answer only ever settles the
-//! request it answers. Memory is bounded: an entry still unanswered after
-//! [`MAX_PENDING`] later registrations is forgotten, which for a call means
-//! "committed", the outcome of an upstream that never answers.
+//! request it answers. Memory is bounded by what is outstanding, not by how
+//! much went through: past [`MAX_PENDING`] unanswered entries the oldest is
+//! forgotten, which for a call means "committed", the outcome of an upstream
+//! that never answers.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -22,10 +23,17 @@ use crate::engine::Reservation;
 /// `intercept`; the id is raw under `intercept`, canonical under `strict`.
 pub type PendingKey = (Option<String>, u64, Vec<u8>);
 
-/// How many later registrations an unanswered entry survives.
+/// How many unanswered entries of one kind are remembered.
 pub const MAX_PENDING: usize = 65_536;
 
-/// A map that forgets entries older than the last [`MAX_PENDING`] insertions.
+/// Answered entries the insertion order may still hold before it is
+/// compacted (their share of the queue is what stays bounded).
+const STALE_SLACK: usize = 1024;
+
+/// A map that forgets its oldest entries past [`MAX_PENDING`] live ones.
+/// `order` remembers insertion order; answered entries linger in it until
+/// it is compacted, which happens once they outnumber the live ones, so a
+/// long pipelined run costs memory for what is in flight only.
 #[derive(Debug)]
 struct Bounded<V> {
     entries: HashMap<PendingKey, (u64, V)>,
@@ -45,14 +53,22 @@ impl<V> Bounded<V> {
         self.next += 1;
         self.order.push_back((seq, key.clone()));
         self.entries.insert(key, (seq, value));
-        while self.order.len() > MAX_PENDING {
-            if let Some((old_seq, old)) = self.order.pop_front() {
-                // Only the registration this queue slot made; a reused id is newer.
-                if self.entries.get(&old).is_some_and(|(s, _)| *s == old_seq) {
-                    self.entries.remove(&old);
-                }
+        while self.entries.len() > MAX_PENDING {
+            let Some((old_seq, old)) = self.order.pop_front() else { break };
+            // Only the registration this queue slot made; a reused id is newer.
+            if self.is_live(old_seq, &old) {
+                self.entries.remove(&old);
             }
         }
+        if self.order.len() > 2 * self.entries.len() + STALE_SLACK {
+            let entries = &self.entries;
+            self.order.retain(|(seq, key)| entries.get(key).is_some_and(|(s, _)| s == seq));
+        }
+    }
+
+    /// Whether the queue slot (`seq`, `key`) is the entry's current registration.
+    fn is_live(&self, seq: u64, key: &PendingKey) -> bool {
+        self.entries.get(key).is_some_and(|(s, _)| *s == seq)
     }
 
     fn take(&mut self, key: &PendingKey) -> Option<V> {
@@ -220,6 +236,24 @@ mod tests {
             p.register_call(key(n), res(1));
         }
         assert_eq!(p.take_call(&key(0)), Some(res(5)));
+    }
+
+    #[test]
+    fn answered_entries_do_not_accumulate() {
+        let mut p = Pending::default();
+        for n in 0..4 * MAX_PENDING {
+            p.register_call(key(n), res(1));
+            p.register_request(key(n), b"1", Timestamp(0));
+            if n >= 10 {
+                p.take_call(&key(n - 10));
+                p.answer(&key(n - 10));
+            }
+        }
+        assert_eq!(p.calls_waiting(), 10);
+        assert!(p.calls.order.len() <= 2 * 10 + STALE_SLACK + 1, "{}", p.calls.order.len());
+        assert!(p.requests.order.len() <= 2 * 10 + STALE_SLACK + 1, "{}", p.requests.order.len());
+        // The ten still outstanding were kept: they were never past the bound.
+        assert_eq!(p.take_call(&key(4 * MAX_PENDING - 10)), Some(res(1)));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! writes to stdout except messages the core produced.
 
 use std::io::{self, BufReader, Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
@@ -59,6 +61,22 @@ pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> (Vec<Vec<u8>
     (to_upstream, to_agent)
 }
 
+/// Which peer a reader thread reads from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Agent,
+    Upstream,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Agent => "agent",
+            Side::Upstream => "upstream",
+        }
+    }
+}
+
 /// Where `ToUpstream` messages go: a child's stdin, or an HTTP poster.
 pub trait UpstreamSink: Send {
     /// Queues one message; it may wait in a buffer until [`UpstreamSink::flush`].
@@ -90,12 +108,42 @@ impl std::ops::BitOrAssign for Dirty {
     }
 }
 
+/// Requests forwarded and not yet answered past which the agent side stops
+/// reading: an agent pipelining faster than the upstream answers then waits
+/// in its own pipe instead of in our memory (a server that reads ahead, as
+/// most do, would otherwise let every queued call sit in the pending state).
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// How long the agent side waits without a single answer arriving before it
+/// reads on anyway. An upstream may be waiting for the agent itself (an
+/// answer to its own request, a cancellation) behind the calls we hold back;
+/// never reading again would deadlock both.
+const STALL: Duration = Duration::from_secs(2);
+
+/// Backpressure between the two sides: the agent side waits on `cond` while
+/// [`MAX_IN_FLIGHT`] requests are outstanding; any step that may have freed
+/// room wakes it if it said it was waiting.
+#[derive(Default)]
+struct Room {
+    /// Requests outstanding after the last step (read without the core lock).
+    in_flight: AtomicUsize,
+    /// Steps that left fewer requests outstanding than before (answers, give-ups).
+    progress: AtomicU64,
+    /// Set, under the core lock, by an agent side about to wait.
+    waiting: AtomicBool,
+    /// Set when the upstream stalled with the window full: the agent side
+    /// reads on until the upstream answers again.
+    stalled: AtomicBool,
+    cond: Condvar,
+}
+
 /// The pump shared by the reader threads (agent side, upstream side, reload).
 #[derive(Clone)]
 pub struct SharedPump {
     pump: Arc<Mutex<Pump>>,
     agent: Arc<Mutex<Box<dyn Write + Send>>>,
     upstream: Arc<Mutex<Box<dyn UpstreamSink>>>,
+    room: Arc<Room>,
 }
 
 /// A poisoned lock means a panic elsewhere; the state itself is still
@@ -110,6 +158,7 @@ impl SharedPump {
             pump: Arc::new(Mutex::new(Pump { core, audit })),
             agent: Arc::new(Mutex::new(agent)),
             upstream: Arc::new(Mutex::new(upstream)),
+            room: Arc::default(),
         }
     }
 
@@ -123,8 +172,17 @@ impl SharedPump {
         let (to_upstream, to_agent) = {
             let mut pump = self.lock();
             let Pump { core, audit } = &mut *pump;
-            split_outputs(f(core), audit)
+            let outputs = split_outputs(f(core), audit);
+            let now_waiting = core.requests_waiting();
+            if now_waiting < self.room.in_flight.swap(now_waiting, Ordering::Relaxed) {
+                self.room.progress.fetch_add(1, Ordering::Relaxed);
+                self.room.stalled.store(false, Ordering::Relaxed);
+            }
+            outputs
         };
+        if self.room.waiting.load(Ordering::SeqCst) {
+            self.room.cond.notify_all();
+        }
         let dirty = Dirty { agent: !to_agent.is_empty(), upstream: !to_upstream.is_empty() };
         if !to_agent.is_empty() {
             let mut agent = relock(&self.agent);
@@ -140,6 +198,37 @@ impl SharedPump {
             }
         }
         dirty
+    }
+
+    /// Blocks the agent side while [`MAX_IN_FLIGHT`] requests are
+    /// outstanding, after sending what it has buffered (the answers that free
+    /// room can only come for requests the upstream has seen). The timeout
+    /// only guards against a missed wake-up.
+    fn wait_for_room(&self, dirty: &mut Dirty) {
+        if self.room.in_flight.load(Ordering::Relaxed) < MAX_IN_FLIGHT || self.room.stalled.load(Ordering::Relaxed) {
+            return;
+        }
+        self.flush_dirty(dirty);
+        let mut pump = self.lock();
+        let mut seen = self.room.progress.load(Ordering::Relaxed);
+        let mut deadline = Instant::now() + STALL;
+        while pump.core.requests_waiting() >= MAX_IN_FLIGHT {
+            let progress = self.room.progress.load(Ordering::Relaxed);
+            if progress != seen {
+                (seen, deadline) = (progress, Instant::now() + STALL);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.room.stalled.store(true, Ordering::Relaxed);
+                break;
+            }
+            self.room.waiting.store(true, Ordering::SeqCst);
+            pump = match self.room.cond.wait_timeout(pump, left.min(Duration::from_millis(100))) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        self.room.waiting.store(false, Ordering::SeqCst);
     }
 
     /// Flushes only the sinks this thread wrote to: flushing the other one
@@ -172,7 +261,7 @@ impl SharedPump {
         self.run_side(
             input,
             max_line,
-            "agent",
+            Side::Agent,
             |core, line| core.from_agent(line, ctx, SystemClock.now()),
             |len| self.to_agent(&too_long_error(len, max_line)),
         );
@@ -184,7 +273,7 @@ impl SharedPump {
         self.run_side(
             input,
             UPSTREAM_MAX_LINE,
-            "upstream",
+            Side::Upstream,
             |core, line| core.from_upstream(line, ctx, SystemClock.now()),
             |_| {},
         );
@@ -197,15 +286,19 @@ impl SharedPump {
         &self,
         input: R,
         max_line: usize,
-        who: &str,
+        side: Side,
         step: impl Fn(&mut ProxyCore, &[u8]) -> Vec<Output>,
         too_long: impl Fn(usize),
     ) {
         let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), max_line);
         let mut dirty = Dirty::default();
+        let who = side.name();
         loop {
             match reader.next_frame_blocking() {
                 Ok(Some(Frame::Line(line))) => {
+                    if side == Side::Agent {
+                        self.wait_for_room(&mut dirty);
+                    }
                     dirty |= self.step(|core| step(core, &line));
                     if !reader.has_buffered() {
                         self.flush_dirty(&mut dirty);

@@ -8,7 +8,9 @@
 //! busy agent can sustain; the proxy is one more stage of that pipeline.
 //! The policy evaluates every call and reserves a counter in the SQLite
 //! store (a limit too high to trip), so the figure includes what a real
-//! deployment pays. Output: one JSON object on stdout.
+//! deployment pays. Memory: the proxy's peak RSS (VmHWM) after pipelined
+//! backlogs of 2,000, 20,000 and 100,000 calls, each in a fresh process,
+//! every round. Output: one JSON object on stdout.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ const FIRST_PIPELINED_ID: u64 = 1 << 40;
 /// Added p99 latency and throughput ratio the proxy should meet (issue 4).
 const TARGET_RATIO: f64 = 0.8;
 const TARGET_ADDED_P99_US: f64 = 100.0;
+/// Peak RSS of the proxy over 20,000 pipelined calls (issue 10: Intercept's 19 MB).
+const TARGET_RSS_MIB: f64 = 20.0;
+/// "Flat": the largest backlog may cost at most this much more than the smallest.
+const TARGET_RSS_GROWTH: f64 = 1.25;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -124,9 +130,27 @@ fn call_message(tool: &str, id: u64) -> Vec<u8> {
     msg.to_string().into_bytes()
 }
 
+/// Peak resident memory (VmHWM) of a process, in MiB; None off Linux.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Pipelined backlogs whose peak RSS shows whether memory stays flat as the
+/// backlog grows (the proxy reads ahead only as far as its in-flight window).
+const BACKLOGS: [u64; 3] = [2_000, 20_000, 100_000];
+
+/// Peak RSS of a fresh process after `calls` pipelined calls.
+fn backlog_rss(command: Command, tool: &str, calls: u64) -> Result<f64, String> {
+    let mut session = Session::start(command)?;
+    pipeline(&mut session, tool, calls)?;
+    peak_rss_mib(session.child.id()).ok_or_else(|| "cannot read the peak RSS (/proc/PID/status)".into())
+}
+
 /// Calls/s with every call pipelined: a writer thread sends them all while
 /// this thread counts the answers.
-fn throughput(mut session: Session, tool: &str, calls: u64) -> Result<f64, String> {
+fn pipeline(session: &mut Session, tool: &str, calls: u64) -> Result<f64, String> {
     let mut stdin = session.stdin.take().ok_or("no stdin")?;
     let tool = tool.to_string();
     let started = Instant::now();
@@ -185,7 +209,7 @@ fn measure_side(command: Command, tool: &str, calls: u64) -> Result<Figures, Str
     let (mut latencies, total) = session.measure(tool, calls)?;
     latencies.sort();
     let sequential = latencies.len() as f64 / total.as_secs_f64().max(1e-9);
-    let calls_per_sec = throughput(session, tool, calls)?;
+    let calls_per_sec = pipeline(&mut session, tool, calls)?;
     Ok(Figures {
         calls_per_sec,
         sequential_calls_per_sec: sequential,
@@ -261,8 +285,37 @@ fn bench(args: &Args) -> Result<serde_json::Value, String> {
             }
         }
     }
+    // Memory: a fresh proxy per backlog and round, so each peak is that backlog's own.
+    let mut rss: Vec<Vec<f64>> = vec![Vec::new(); BACKLOGS.len()];
+    if outcome.is_ok() {
+        'rounds: for round in 0..args.rounds.max(1) {
+            for (i, &backlog) in BACKLOGS.iter().enumerate() {
+                match backlog_rss(proxy_cmd(1000 + round * 10 + i as u32), &args.tool, backlog) {
+                    Ok(mib) => rss[i].push(mib),
+                    Err(e) => {
+                        outcome = Err(e);
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     outcome?;
+    let spread = |v: &[f64]| {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(0.0, f64::max);
+        (min, max)
+    };
+    let rss_20k = spread(&rss[1]).1;
+    let growth = spread(&rss[2]).1 / spread(&rss[0]).0.max(1e-9);
+    let memory_met = rss_20k <= TARGET_RSS_MIB && growth <= TARGET_RSS_GROWTH;
+    let round1 = |x: f64| (x * 10.0).round() / 10.0;
+    let memory: serde_json::Map<String, serde_json::Value> = BACKLOGS
+        .iter()
+        .zip(&rss)
+        .map(|(backlog, v)| (backlog.to_string(), serde_json::json!(v.iter().map(|x| round1(*x)).collect::<Vec<_>>())))
+        .collect();
     let (Some(direct), Some(proxied)) = (direct, proxied) else { return Err("no round completed".into()) };
 
     let ratio = proxied.calls_per_sec / direct.calls_per_sec.max(1e-9);
@@ -278,8 +331,16 @@ fn bench(args: &Args) -> Result<serde_json::Value, String> {
         "throughput_ratio": (ratio * 1000.0).round() / 1000.0,
         "added_p50_us": (added_p50 * 10.0).round() / 10.0,
         "added_p99_us": (added_p99 * 10.0).round() / 10.0,
-        "targets": {"throughput_ratio_min": TARGET_RATIO, "added_p99_us_max": TARGET_ADDED_P99_US},
-        "targets_met": ratio >= TARGET_RATIO && added_p99 < TARGET_ADDED_P99_US,
+        "proxy_peak_rss_mib_by_backlog": memory,
+        "rss_growth_largest_over_smallest": (growth * 1000.0).round() / 1000.0,
+        "targets": {
+            "throughput_ratio_min": TARGET_RATIO,
+            "added_p99_us_max": TARGET_ADDED_P99_US,
+            "peak_rss_mib_at_20000_max": TARGET_RSS_MIB,
+            "rss_growth_max": TARGET_RSS_GROWTH,
+        },
+        "memory_targets_met": memory_met,
+        "targets_met": ratio >= TARGET_RATIO && added_p99 < TARGET_ADDED_P99_US && memory_met,
     }))
 }
 
