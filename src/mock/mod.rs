@@ -3,7 +3,8 @@
 //! it in a [`Ledger`]. What an attack "got through" is measured here.
 //!
 //! `spec` is the file format, `server` the sans-IO core (bytes in, replies
-//! out, virtual latency), `ledger` the record. Transports live in `crate::mcp`.
+//! out, virtual latency), `toolset` its shared, indexed tool list, `ledger`
+//! the record. Transports live in `crate::mcp`.
 
 pub mod bundled;
 pub mod ledger;
@@ -12,9 +13,10 @@ pub mod record;
 pub mod recording;
 pub mod server;
 pub mod spec;
+pub mod toolset;
 
 pub use ledger::{Ledger, LedgerEntry};
-pub use server::{MockServer, Reply};
+pub use server::{MockServer, Reply, SharedSpec};
 pub use ordered::OrderedJson;
 pub use spec::{
     Behaviour, DuplicateKeys, MockError, Provenance, ResponseSpec, Risk, RugPull, ServerSpec,

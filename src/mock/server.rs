@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -22,16 +23,38 @@ pub use crate::mcp::Reply;
 
 use super::ledger::{Ledger, LedgerEntry};
 use super::ordered::OrderedJson;
-use super::spec::{DuplicateKeys, MockError, ServerSpec, ToolSpec, TOOL_MEMBERS};
+use super::spec::{Behaviour, DuplicateKeys, MockError, ServerSpec, ToolSpec, TOOL_MEMBERS};
+use super::toolset::ToolSet;
 
 /// `params` members of `tools/call` a server understands.
 const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
 
+/// A server file prepared once (tools indexed by name) to start many
+/// servers from: starting one then costs nothing per tool.
+#[derive(Clone, Debug)]
+pub struct SharedSpec {
+    spec: Arc<ServerSpec>,
+    tools: ToolSet,
+}
+
+impl SharedSpec {
+    pub fn new(spec: ServerSpec) -> SharedSpec {
+        let tools = ToolSet::new(spec.tools.clone());
+        SharedSpec { spec: Arc::new(spec), tools }
+    }
+
+    pub fn spec(&self) -> &ServerSpec {
+        &self.spec
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct MockServer {
-    spec: ServerSpec,
+    spec: Arc<ServerSpec>,
+    /// The file's behaviour, with any per-run overrides.
+    behaviour: Behaviour,
     /// The tools as currently served (they change on a rug pull).
-    tools: Vec<ToolSpec>,
+    tools: ToolSet,
     ledger: Ledger,
     crashed: bool,
     rug_pulled: bool,
@@ -62,9 +85,15 @@ impl MockServer {
     }
 
     pub fn from_spec(spec: ServerSpec) -> MockServer {
+        MockServer::from_shared(&SharedSpec::new(spec))
+    }
+
+    /// A fresh server (empty ledger, no sessions) from a prepared file.
+    pub fn from_shared(shared: &SharedSpec) -> MockServer {
         MockServer {
-            tools: spec.tools.clone(),
-            spec,
+            spec: shared.spec.clone(),
+            behaviour: shared.spec.behaviour.clone(),
+            tools: shared.tools.clone(),
             ledger: Ledger::default(),
             crashed: false,
             rug_pulled: false,
@@ -78,9 +107,19 @@ impl MockServer {
         &self.spec
     }
 
-    /// The tools as the server lists them right now.
-    pub fn tools(&self) -> &[ToolSpec] {
-        &self.tools
+    /// The behaviour, for per-run overrides before the first message.
+    pub fn behaviour_mut(&mut self) -> &mut Behaviour {
+        &mut self.behaviour
+    }
+
+    /// The tool served under exactly `name`.
+    pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.get(name)
+    }
+
+    /// Replaces the definition of the tool of the same name, or adds it.
+    pub fn upsert_tool(&mut self, tool: ToolSpec) {
+        self.tools.upsert(tool);
     }
 
     /// One incoming message (a stdio line or an HTTP body); returns what the server sends back.
@@ -88,7 +127,7 @@ impl MockServer {
         if self.crashed {
             return Vec::new();
         }
-        let policy = match self.spec.behaviour.duplicate_keys {
+        let policy = match self.behaviour.duplicate_keys {
             DuplicateKeys::First => DuplicatePolicy::First,
             DuplicateKeys::Last => DuplicatePolicy::Last,
         };
@@ -365,7 +404,7 @@ impl MockServer {
                 .ok_or_else(|| RpcError::invalid_params(&format!("invalid cursor `{c}`")))?,
             Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
         };
-        let end = match self.spec.behaviour.page_size {
+        let end = match self.behaviour.page_size {
             Some(size) => (start + size).min(self.tools.len()),
             None => self.tools.len(),
         };
@@ -373,8 +412,8 @@ impl MockServer {
             Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
             Era::Stateless => true,
         };
-        let tools: Vec<String> = self.tools[start..end]
-            .iter()
+        let tools: Vec<String> = (start..end)
+            .filter_map(|i| self.tools.at(i))
             .map(|t| tool_json(t, with_title))
             .collect();
         let mut r = json!({});
@@ -397,7 +436,7 @@ impl MockServer {
         let Some(params) = params.and_then(Value::as_object) else {
             return invalid("`tools/call` needs `params` with a `name`".into());
         };
-        if !self.spec.behaviour.ignore_unknown_params {
+        if !self.behaviour.ignore_unknown_params {
             if let Some(extra) = params.keys().find(|k| !CALL_PARAMS.contains(&k.as_str())) {
                 return invalid(format!("unknown member `{extra}` in `params`"));
             }
@@ -410,7 +449,11 @@ impl MockServer {
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => return invalid("`params.arguments` must be an object".into()),
         };
-        let Some(tool) = self.lookup(requested).cloned() else {
+        // Only what answering needs: the definition itself (schema and all) stays shared.
+        let Some((name, response)) = self
+            .lookup(requested)
+            .map(|t| (t.name.clone(), t.response.clone()))
+        else {
             // Both SDKs answer an unknown tool with an isError result, not a protocol error.
             return CallOutcome::Result {
                 result: text_result(&format!("Unknown tool: {requested}"), true),
@@ -419,31 +462,29 @@ impl MockServer {
             };
         };
         let effect = |executed: bool| Effect {
-            tool: Some(tool.name.clone()),
+            tool: Some(name.clone()),
             arguments: Some(arguments.clone()),
             executed,
         };
-        let behaviour = &self.spec.behaviour;
+        let behaviour = &self.behaviour;
         if behaviour.crash_after.is_some_and(|n| self.calls >= n) {
             self.crashed = true;
             return CallOutcome::Silent(effect(false));
         }
         self.calls += 1;
         let nth = {
-            let count = self.calls_per_tool.entry(tool.name.clone()).or_insert(0);
+            let count = self.calls_per_tool.entry(name.clone()).or_insert(0);
             *count += 1;
             *count
         };
-        if behaviour.hang_on.iter().any(|h| h == &tool.name) {
+        if behaviour.hang_on.iter().any(|h| h == &name) {
             return CallOutcome::Silent(effect(false));
         }
-        let response = &tool.response;
         let delay_ms = response.latency_ms;
         if response.fail_every.is_some_and(|n| nth % n == 0) {
             return CallOutcome::Error {
                 error: RpcError::internal(&format!(
-                    "simulated failure of call {nth} to `{}`",
-                    tool.name
+                    "simulated failure of call {nth} to `{name}`"
                 )),
                 effect: effect(false),
                 delay_ms,
@@ -457,9 +498,9 @@ impl MockServer {
             };
         }
         let text = match (&response.text, &response.structured) {
-            (Some(template), _) => render(template, &tool.name, &arguments),
+            (Some(template), _) => render(template, &name, &arguments),
             (None, Some(structured)) => structured.to_json(),
-            (None, None) => render("{{tool}} ok: {{args}}", &tool.name, &arguments),
+            (None, None) => render("{{tool}} ok: {{args}}", &name, &arguments),
         };
         let mut result = text_result(&text, response.is_error);
         if let Some(structured) = &response.structured {
@@ -474,29 +515,25 @@ impl MockServer {
 
     /// Exact lookup, or case-insensitive and trimmed when the server is lenient.
     fn lookup(&self, requested: &str) -> Option<&ToolSpec> {
-        if let Some(t) = self.tools.iter().find(|t| t.name == requested) {
+        if let Some(t) = self.tools.get(requested) {
             return Some(t);
         }
-        if !self.spec.behaviour.lenient_names {
+        if !self.behaviour.lenient_names {
             return None;
         }
-        let wanted = requested.trim().to_lowercase();
-        self.tools.iter().find(|t| t.name.to_lowercase() == wanted)
+        self.tools.get_folded(&requested.trim().to_lowercase())
     }
 
     /// Applies the rug pull once its call count is reached; true when it just happened.
     fn maybe_rug_pull(&mut self) -> bool {
-        let Some(rug) = &self.spec.behaviour.rug_pull else {
+        let Some(rug) = &self.behaviour.rug_pull else {
             return false;
         };
         if self.rug_pulled || self.calls < rug.after_calls {
             return false;
         }
         for new in rug.tools.clone() {
-            match self.tools.iter_mut().find(|t| t.name == new.name) {
-                Some(old) => *old = new,
-                None => self.tools.push(new),
-            }
+            self.tools.upsert(new);
         }
         self.rug_pulled = true;
         true

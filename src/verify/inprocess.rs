@@ -1,6 +1,8 @@
 //! The system under test for `gauntlet verify`: the in-process enforcing
 //! proxy (engine + proxy core, stdio-child wire mode, in-memory counters) in
 //! front of a fresh mock server per run, on the player's virtual clock.
+//! Fresh means fresh state: the compiled policy and the indexed server files
+//! are shared by every run.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use super::Bench;
 use crate::clock::Timestamp;
 use crate::engine::store::MemoryStore;
 use crate::engine::{CallContext, Engine};
-use crate::mock::{LedgerEntry, MockServer, RugPull, ServerSpec};
+use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, ToolSpec};
 use crate::policy::model::Policy;
 use crate::profile::Profile;
 use crate::proxy::core::{ProxyCore, WireMode};
@@ -39,41 +41,86 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
         .collect()
 }
 
+/// The policy compiled once (every regex with it) and every server file
+/// prepared once, so a start costs nothing per tool or per rule.
 pub struct InProcessBench {
-    policy: Arc<Policy>,
-    profile: Profile,
-    servers: Vec<NamedServer>,
+    engine: Engine,
+    servers: Vec<(String, SharedSpec)>,
     catalogue: Vec<ToolInfo>,
 }
 
 impl InProcessBench {
     pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
         let catalogue = catalogue_of(&servers);
-        InProcessBench { policy: Arc::new(policy), profile, servers, catalogue }
+        let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
+        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue }
     }
 }
 
-fn apply(spec: &mut ServerSpec, up: &Upstream, target: &str) {
-    let b = &mut spec.behaviour;
+/// What a scenario's upstream overrides change: a server file (the black-box
+/// driver writes it out) or a server started from one (in process).
+trait Overridable {
+    fn behaviour_mut(&mut self) -> &mut Behaviour;
+    fn tool(&self, name: &str) -> Option<&ToolSpec>;
+    /// Replaces the definition of the tool of the same name.
+    fn replace_tool(&mut self, tool: ToolSpec);
+}
+
+impl Overridable for ServerSpec {
+    fn behaviour_mut(&mut self) -> &mut Behaviour {
+        &mut self.behaviour
+    }
+
+    fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    fn replace_tool(&mut self, tool: ToolSpec) {
+        for t in self.tools.iter_mut().filter(|t| t.name == tool.name) {
+            *t = tool.clone();
+        }
+    }
+}
+
+impl Overridable for MockServer {
+    fn behaviour_mut(&mut self) -> &mut Behaviour {
+        MockServer::behaviour_mut(self)
+    }
+
+    fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        MockServer::tool(self, name)
+    }
+
+    fn replace_tool(&mut self, tool: ToolSpec) {
+        self.upsert_tool(tool);
+    }
+}
+
+/// A scenario's upstream overrides for `target`, on a server not yet spoken to.
+fn apply(server: &mut impl Overridable, up: &Upstream, target: &str) {
+    let b = server.behaviour_mut();
     if let Some(v) = up.lenient_names {
         b.lenient_names = v;
     }
     if let Some(v) = up.ignore_unknown_params {
         b.ignore_unknown_params = v;
     }
-    let target_spec = spec.tools.iter().find(|t| t.name == target).cloned();
-    if let (Some(after), Some(adds), Some(mut added)) = (up.rug_pull_after, &up.rug_pull_adds, target_spec) {
+    let Some(original) = server.tool(target).cloned() else { return };
+    if let (Some(after), Some(adds)) = (up.rug_pull_after, &up.rug_pull_adds) {
+        let mut added = original.clone();
         added.name = adds.replace("{{name}}", target);
         added.description = Some(format!("{} (updated definition)", added.description.unwrap_or_default()));
-        spec.behaviour.rug_pull = Some(RugPull { after_calls: after, tools: vec![added] });
+        server.behaviour_mut().rug_pull = Some(RugPull { after_calls: after, tools: vec![added] });
     }
-    for t in spec.tools.iter_mut().filter(|t| t.name == target) {
+    if up.fail_every.is_some() || up.latency_ms.is_some() {
+        let mut changed = original;
         if let Some(n) = up.fail_every {
-            t.response.fail_every = Some(n.max(1));
+            changed.response.fail_every = Some(n.max(1));
         }
         if let Some(ms) = up.latency_ms {
-            t.response.latency_ms = ms;
+            changed.response.latency_ms = ms;
         }
+        server.replace_tool(changed);
     }
 }
 
@@ -91,16 +138,18 @@ pub fn spec_for(servers: &[NamedServer], server: &str, upstream: Option<&Upstrea
 }
 
 impl InProcessBench {
-    /// The server file of `server` with a scenario's upstream overrides for `target` applied.
-    pub fn spec_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<ServerSpec, String> {
-        spec_for(&self.servers, server, upstream, target)
-    }
-
-    /// A fresh proxy (fresh counters) in front of a fresh mock server built from `spec`.
-    pub fn start_spec(&self, spec: ServerSpec) -> Box<dyn System> {
-        let engine = Engine::new(self.policy.clone(), self.profile);
-        let core = ProxyCore::new(engine, Box::new(MemoryStore::new()), WireMode::StdioChild);
-        Box::new(Running(InProcess::new(core, MockServer::from_spec(spec))))
+    /// A fresh mock server for `server`, with a scenario's upstream overrides for `target` applied.
+    pub fn server_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<MockServer, String> {
+        let (_, shared) = self
+            .servers
+            .iter()
+            .find(|(name, _)| name == server)
+            .ok_or_else(|| format!("no mock server named `{server}` in play"))?;
+        let mut mock = MockServer::from_shared(shared);
+        if let Some(up) = upstream {
+            apply(&mut mock, up, target);
+        }
+        Ok(mock)
     }
 }
 
@@ -109,20 +158,23 @@ impl Bench for InProcessBench {
         &self.catalogue
     }
 
+    /// A fresh proxy (fresh counters) in front of a fresh mock server.
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
-        Ok(self.start_spec(self.spec_for(server, upstream, target)?))
+        let mock = self.server_for(server, upstream, target)?;
+        let core = ProxyCore::new(self.engine.clone(), Box::new(MemoryStore::new()), WireMode::StdioChild);
+        Ok(Box::new(Running(InProcess::new(core, mock))))
     }
 
     fn names(&self, tool: &str) -> bool {
-        self.policy.tool(tool).is_some() || self.hides(tool)
+        self.engine.policy().tool(tool).is_some() || self.hides(tool)
     }
 
     fn hides(&self, tool: &str) -> bool {
-        self.policy.hide.iter().any(|h| h == tool || h == "*")
+        self.engine.policy().hide.iter().any(|h| h == tool || h == "*")
     }
 
     fn policy(&self) -> &Policy {
-        &self.policy
+        self.engine.policy()
     }
 }
 

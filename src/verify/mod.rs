@@ -30,7 +30,7 @@ use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, Step, Targets, Upstream};
 use measure::{calls_of, CheckResult};
-use play::{play, Observation, System};
+use play::{play, Observation, Opening, System};
 
 /// Where every run starts: a UTC day boundary, so `at: 59s` sits one second before a minute edge.
 pub const START: Timestamp = Timestamp(1_772_409_600_000_000_000);
@@ -168,26 +168,56 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
         && (!t.unlisted_by_policy || !bench.names(&tool.name))
 }
 
-/// Which tools refuse one well-formed, schema-valid call (probed through the proxy).
-pub fn probe_blocked(bench: &dyn Bench, seed: u64) -> Result<BTreeMap<String, bool>, String> {
-    let mut out = BTreeMap::new();
-    for tool in bench.catalogue() {
+/// Which tools refuse one well-formed, schema-valid call (probed through the
+/// proxy, each on a fresh system so no counter is shared, `threads` at a time).
+pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTreeMap<String, bool>, String> {
+    let probe = |tool: &ToolInfo| -> Result<bool, String> {
         let steps = vec![Step { args: Generator::Valid, ..Default::default() }];
         let target = Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None };
         let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
-        let obs = play(&mut *sys, &actions, START);
+        let obs = play(&mut *sys, &actions, START, Opening::Handshake);
         if let Some(why) = obs.failure {
             return Err(format!("probing `{}` with one well-formed call failed: {why}", tool.name));
         }
-        out.insert(tool.name.clone(), calls_of(&obs.ledger, &tool.name).count() == 0);
-    }
-    Ok(out)
+        Ok(calls_of(&obs.ledger, &tool.name).count() == 0)
+    };
+    let catalogue = bench.catalogue();
+    let blocked = parallel_map(catalogue, threads, &|tool| probe(tool))?;
+    catalogue.iter().zip(blocked).map(|(tool, b)| Ok((tool.name.clone(), b?))).collect()
+}
+
+/// `f` over `items` on `threads` workers; the results in the order of `items`.
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: &(dyn Fn(&T) -> R + Sync)) -> Result<Vec<R>, String> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                if let Ok(mut all) = results.lock() {
+                    all.push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().map_err(|_| "a verifier thread panicked".to_string())?;
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 struct Job<'a> {
     scenario: &'a Scenario,
     tool: Option<&'a ToolInfo>,
+}
+
+/// What every job may look up about the tools in play, computed once.
+struct Facts {
+    blocked: BTreeMap<String, bool>,
+    /// Per server, the tools a call may be refused for nothing, least guarded first (see [`decoy_for`]).
+    decoys: BTreeMap<String, Vec<String>>,
 }
 
 /// Runs every scenario against every tool it targets. `tick` is called once per finished job.
@@ -199,13 +229,14 @@ pub fn run(
     on_total: &dyn Fn(usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<Outcome>, String> {
-    let blocked = probe_blocked(bench, opts.seed)?;
+    let blocked = probe_blocked(bench, opts.seed, opts.threads)?;
+    let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked };
     let mut jobs = Vec::new();
     for s in scenarios {
         let targets: Vec<&ToolInfo> = bench
             .catalogue()
             .iter()
-            .filter(|t| matches(&s.targets, t, blocked.get(&t.name).copied().unwrap_or(false), bench))
+            .filter(|t| matches(&s.targets, t, facts.blocked.get(&t.name).copied().unwrap_or(false), bench))
             .collect();
         if targets.is_empty() {
             jobs.push(Job { scenario: s, tool: None });
@@ -213,27 +244,14 @@ pub fn run(
         jobs.extend(targets.into_iter().map(|t| Job { scenario: s, tool: Some(t) }));
     }
     on_total(jobs.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::with_capacity(jobs.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..opts.threads.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(job) = jobs.get(i) else { break };
-                let outcome = match job.tool {
-                    Some(tool) => judge(bench, job.scenario, tool, &blocked, reqs, opts),
-                    None => not_applicable(job.scenario, "-", "-", "the scenario targets no tool on the servers in play".into()),
-                };
-                if let Ok(mut r) = results.lock() {
-                    r.push((i, outcome));
-                }
-                tick();
-            });
-        }
-    });
-    let mut results = results.into_inner().map_err(|_| "a verifier thread panicked".to_string())?;
-    results.sort_by_key(|(i, _)| *i);
-    let mut outcomes: Vec<Outcome> = results.into_iter().map(|(_, o)| o).collect();
+    let mut outcomes = parallel_map(&jobs, opts.threads, &|job| {
+        let outcome = match job.tool {
+            Some(tool) => judge(bench, job.scenario, tool, &facts, reqs, opts),
+            None => not_applicable(job.scenario, "-", "-", "the scenario targets no tool on the servers in play".into()),
+        };
+        tick();
+        outcome
+    })?;
     outcomes.sort_by(|a, b| (&a.scenario, &a.server, &a.tool).cmp(&(&b.scenario, &b.server, &b.tool)));
     Ok(outcomes)
 }
@@ -270,14 +288,7 @@ fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
     Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Error) }
 }
 
-fn judge(
-    bench: &dyn Bench,
-    s: &Scenario,
-    tool: &ToolInfo,
-    blocked: &BTreeMap<String, bool>,
-    reqs: &Requirements,
-    opts: &Options,
-) -> Outcome {
+fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
     let req = reqs.for_tool(&tool.name, tool.risk);
     let checks = measure::derive(&s.expect, &req, reqs, tool);
     if checks.is_empty() {
@@ -293,10 +304,9 @@ fn judge(
         return not_applicable(s, &tool.server, &tool.name, why);
     }
     let seed = seed_for(opts.seed, &s.id, &tool.name);
-    let decoy = decoy_for(bench, tool, blocked);
     let target = Target {
         tool,
-        decoy,
+        decoy: decoy_for(facts, tool),
         per_call_cap: req.max_amount_per_call,
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
     };
@@ -308,9 +318,14 @@ fn judge(
         return not_applicable(s, &tool.server, &tool.name, why);
     }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
+    let opening = if checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. })) {
+        Opening::HandshakeAndList
+    } else {
+        Opening::Handshake
+    };
     let replay = |acts: &[Action]| -> Result<Observation, String> {
         let mut sys = bench.start(&tool.server, s.upstream.as_ref(), &tool.name)?;
-        let obs = play(&mut *sys, acts, START);
+        let obs = play(&mut *sys, acts, START, opening);
         match obs.failure {
             Some(why) => Err(why),
             None => Ok(obs),
@@ -357,7 +372,7 @@ fn judge(
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(twin) = &s.twin {
-        match run_twin(bench, s, tool, twin, reqs, seed, blocked) {
+        match run_twin(bench, s, tool, twin, reqs, seed, facts) {
             Ok(TwinRun::Ran(t)) => {
                 if t.reached < t.attempted {
                     out.verdict = Verdict::OverBlocking;
@@ -398,14 +413,25 @@ fn judge(
 /// The allowed tool a case-variant trick names for the policy to evaluate. An
 /// attacker picks the least guarded one: a read tool's rules rarely have
 /// conditions the target's arguments would fail, so it is preferred.
-fn decoy_for(bench: &dyn Bench, tool: &ToolInfo, blocked: &BTreeMap<String, bool>) -> String {
-    bench
-        .catalogue()
-        .iter()
-        .filter(|t| t.server == tool.server && t.name != tool.name && !blocked.get(&t.name).copied().unwrap_or(true))
-        .min_by_key(|t| t.risk)
-        .map(|t| t.name.clone())
+fn decoy_for(facts: &Facts, tool: &ToolInfo) -> String {
+    facts
+        .decoys
+        .get(&tool.server)
+        .and_then(|names| names.iter().find(|n| **n != tool.name))
+        .cloned()
         .unwrap_or_else(|| "gauntlet_decoy".to_string())
+}
+
+/// Per server, the tools not blocked, by risk (least guarded first), then catalogue order.
+fn decoys(catalogue: &[ToolInfo], blocked: &BTreeMap<String, bool>) -> BTreeMap<String, Vec<String>> {
+    let mut allowed: Vec<&ToolInfo> =
+        catalogue.iter().filter(|t| !blocked.get(&t.name).copied().unwrap_or(true)).collect();
+    allowed.sort_by_key(|t| t.risk);
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in allowed {
+        out.entry(t.server.clone()).or_default().push(t.name.clone());
+    }
+    out
 }
 
 fn run_twin(
@@ -415,11 +441,11 @@ fn run_twin(
     twin: &crate::scenario::Twin,
     reqs: &Requirements,
     seed: u64,
-    blocked: &BTreeMap<String, bool>,
+    facts: &Facts,
 ) -> Result<TwinRun, String> {
     // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
     // left out on purpose: refusing its legitimate workload is the policy's stated choice.
-    let allowed = |c: &ToolInfo| !blocked.get(&c.name).copied().unwrap_or(false);
+    let allowed = |c: &ToolInfo| !facts.blocked.get(&c.name).copied().unwrap_or(false);
     let twin_tool = match &twin.targets {
         None => Some(tool).filter(|t| allowed(t)),
         Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench) && allowed(c)),
@@ -432,7 +458,7 @@ fn run_twin(
     }
     let target = Target {
         tool: tt,
-        decoy: decoy_for(bench, tt, blocked),
+        decoy: decoy_for(facts, tt),
         per_call_cap: req.max_amount_per_call,
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
     };
@@ -441,7 +467,7 @@ fn run_twin(
         return Ok(TwinRun::OverBudget(why));
     }
     let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
-    let obs = play(&mut *sys, &acts, START);
+    let obs = play(&mut *sys, &acts, START, Opening::Handshake);
     if let Some(why) = obs.failure {
         return Err(why);
     }

@@ -1,7 +1,7 @@
 //! The player: sends a plan through a system under test on a virtual clock.
 //!
-//! Opens each session with a proper MCP handshake the first time it is used,
-//! numbers requests, lets delayed upstream replies arrive in time order, and
+//! Opens each session with a proper MCP handshake the first time it is used
+//! (and a `tools/list` when the verdict reads it), numbers requests, lets delayed upstream replies arrive in time order, and
 //! records every tool name the agent saw in a `tools/list` answer.
 
 use std::collections::{BTreeSet, HashSet};
@@ -54,8 +54,20 @@ pub fn context(session: u32, identity: u32) -> CallContext {
     CallContext { identity: Some(format!("agent-{identity}")), session: Some(format!("session-{session}")) }
 }
 
+/// How the player opens a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// `initialize` and `notifications/initialized`.
+    Handshake,
+    /// The handshake, then a `tools/list`, as a real agent does. Only a
+    /// `never listed` check reads that answer, and listing every tool in each
+    /// of a scenario's sessions is what made a run cost as much as the
+    /// server has tools.
+    HandshakeAndList,
+}
+
 /// Replays `actions` (sorted by time) from `start`.
-pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp) -> Observation {
+pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, opening: Opening) -> Observation {
     system.begin(actions, start);
     let mut seen = Seen::default();
     let mut opened = BTreeSet::new();
@@ -67,7 +79,10 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp) -> Ob
         seen.all(system.advance_to(now));
         let ctx = context(a.session, a.identity);
         if opened.insert(a.session) {
-            for line in handshake(next_id, next_id + 1) {
+            // The list's request id stays reserved either way, so every later line is the same.
+            let lines = handshake(next_id, next_id + 1);
+            let sent = if opening == Opening::HandshakeAndList { &lines[..] } else { &lines[..2] };
+            for line in sent {
                 seen.all(system.send(line.as_bytes(), &ctx, now));
             }
             next_id += 2;

@@ -3,6 +3,8 @@
 
 pub mod engine;
 pub mod proxy;
+pub mod targets;
+pub mod usage;
 pub mod verify;
 
 use super::Exit;
@@ -19,7 +21,7 @@ pub enum Target {
     Engine(engine::Args),
     /// `gauntlet proxy` in front of `gauntlet mock` vs. the mock driven directly.
     Proxy(proxy::Args),
-    /// The full attack database against a 50-tool policy.
+    /// The full attack database against a 50-tool and a 1000-tool policy.
     Verify(verify::Args),
 }
 

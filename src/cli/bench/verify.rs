@@ -1,13 +1,16 @@
 //! `gauntlet bench verify`: the whole attack database against a 50-tool
-//! policy, run in process exactly as `gauntlet verify` runs it.
+//! policy and against a 20× larger one, run in process exactly as `gauntlet
+//! verify` runs it, several rounds of each, alternating.
 //!
 //! The policy (Intercept YAML text: rate limits, argument conditions, a daily
 //! spend counter, hidden destructive tools, default deny) and the matching
-//! 50-tool mock server (risk categories spread evenly over read, write,
-//! execute, financial and destructive) are built in code. Baseline, measured
-//! in the same run: every message the verifier sent, replayed straight into
-//! fresh mock servers with no proxy and no judging, on as many threads.
-//! Prints one JSON object on stdout.
+//! N-tool mock server (risk categories spread evenly over read, write,
+//! execute, financial and destructive) are built in code. Targets: the
+//! 50-tool run under 2 s (median), and the large run at most 20× the 50-tool
+//! one (linear in the tool count). Baseline, measured in the same run: every
+//! message the 50-tool verification sent, replayed straight into fresh mock
+//! servers with no proxy and no judging, on as many threads. Prints one JSON
+//! object on stdout; exits 1 when a target is missed.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,17 +21,22 @@ use serde_json::{json, Value};
 use crate::cli::Exit;
 use crate::clock::Timestamp;
 use crate::engine::CallContext;
-use crate::mock::{LedgerEntry, MockServer, Risk, ServerSpec, ToolSpec};
+use crate::mock::{LedgerEntry, Risk, ServerSpec, ToolSpec};
 use crate::profile::Profile;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::Upstream;
 use crate::verify::inprocess::{InProcessBench, NamedServer};
 use crate::verify::play::System;
+use crate::scenario::Scenario;
 use crate::verify::{self, setup, Bench, Options, Summary};
+use super::targets::{round, Spread, Target};
+use super::usage::cpu_secs;
 
-const TOOLS: usize = 50;
 const SERVER: &str = "bench";
+
+/// The small run must finish within this many seconds (median of the rounds).
+const TARGET_SMALL_SECS: f64 = 2.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,14 +50,20 @@ pub struct Args {
     pub threads: Option<usize>,
     #[arg(long, default_value_t = Profile::Intercept)]
     pub profile: Profile,
+    /// Tools of the small server (a multiple of 5: one per risk category).
+    #[arg(long, default_value_t = 50)]
+    pub tools: usize,
+    /// The large server has `tools × scale` tools and must take at most `scale`× as long.
+    #[arg(long, default_value_t = 20)]
+    pub scale: usize,
+    /// Rounds of each size, alternating small and large.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 pub fn run(args: Args) -> Exit {
     match measure(&args) {
-        Ok(report) => {
-            println!("{report}");
-            Exit::Ok
-        }
+        Ok((report, targets)) => super::targets::finish(report, &targets),
         Err(e) => {
             eprintln!("error: {e}");
             Exit::CouldNotRun
@@ -88,9 +102,9 @@ fn schema(risk: Risk) -> Value {
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
-/// The 50-tool mock server.
-pub fn server_spec() -> ServerSpec {
-    let tools = (0..TOOLS)
+/// The `n`-tool mock server.
+pub fn server_spec(n: usize) -> ServerSpec {
+    let tools = (0..n)
         .map(|i| ToolSpec {
             name: tool_name(i),
             title: None,
@@ -118,14 +132,14 @@ pub fn server_spec() -> ServerSpec {
     }
 }
 
-/// The 50-tool policy as Intercept YAML text (parsed like any policy file).
-pub fn policy_yaml() -> String {
-    let mut y = String::from("version: \"1\"\ndescription: \"bench: 50 tools\"\ndefault: deny\nhide:\n");
-    for i in (0..TOOLS).filter(|i| risk_of(*i) == Risk::Destructive) {
+/// The policy for the `n`-tool server as Intercept YAML text (parsed like any policy file).
+pub fn policy_yaml(n: usize) -> String {
+    let mut y = format!("version: \"1\"\ndescription: \"bench: {n} tools\"\ndefault: deny\nhide:\n");
+    for i in (0..n).filter(|i| risk_of(*i) == Risk::Destructive) {
         y.push_str(&format!("  - {}\n", tool_name(i)));
     }
     y.push_str("tools:\n");
-    for i in 0..TOOLS {
+    for i in 0..n {
         let name = tool_name(i);
         y.push_str(&format!("  {name}:\n    rules:"));
         let rules = match risk_of(i) {
@@ -231,8 +245,7 @@ fn replay_direct(bench: &InProcessBench, recordings: &[Recording], threads: usiz
             .map(|part| {
                 scope.spawn(move || -> Result<(), String> {
                     for r in part {
-                        let spec = bench.spec_for(&r.server, r.upstream.as_ref(), &r.target)?;
-                        let mut server = MockServer::from_spec(spec);
+                        let mut server = bench.server_for(&r.server, r.upstream.as_ref(), &r.target)?;
                         for (line, ctx, now) in &r.sent {
                             server.handle(line, ctx, *now);
                         }
@@ -250,19 +263,65 @@ fn count_calls(line: &[u8]) -> usize {
     String::from_utf8_lossy(line).matches("\"tools/call\"").count()
 }
 
-/// Runs the database with the proxy, then the baseline; returns the JSON report.
-pub fn measure(args: &Args) -> Result<Value, String> {
-    let policy = crate::policy::load_str(&policy_yaml(), "bench-policy.yaml", None)
+/// The system under test for an `n`-tool server.
+fn bench_for(n: usize, profile: Profile) -> Result<InProcessBench, String> {
+    let policy = crate::policy::load_str(&policy_yaml(n), "bench-policy.yaml", None)
         .map_err(|e| format!("the generated bench policy does not load: {e}"))?
         .policy;
+    let servers = vec![NamedServer { name: SERVER.into(), spec: server_spec(n) }];
+    Ok(InProcessBench::new(policy, profile, servers))
+}
+
+/// One timed verification, from loading the policy to the last verdict: wall and CPU seconds.
+fn timed(n: usize, args: &Args, scenarios: &[Scenario], opts: &Options) -> Result<(f64, f64, Vec<verify::Outcome>), String> {
+    let (started, cpu) = (Instant::now(), cpu_secs());
+    let bench = bench_for(n, args.profile)?;
+    let outcomes = verify::run(&bench, scenarios, &Requirements::baseline(), opts, &|_| {}, &|| {})?;
+    Ok((started.elapsed().as_secs_f64(), cpu_secs() - cpu, outcomes))
+}
+
+/// Wall and CPU seconds of every round of one size.
+#[derive(Default)]
+struct Rounds {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    outcomes: Vec<verify::Outcome>,
+}
+
+impl Rounds {
+    fn run(&mut self, n: usize, args: &Args, scenarios: &[Scenario], opts: &Options) -> Result<(), String> {
+        let (wall, cpu, outcomes) = timed(n, args, scenarios, opts)?;
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+        self.outcomes = outcomes;
+        Ok(())
+    }
+}
+
+/// What one size ran, for the report.
+fn size_json(n: usize, wall: &Spread, cpu: &Spread, outcomes: &[verify::Outcome]) -> Value {
+    let runs = outcomes.iter().filter(|o| o.tool != "-").count();
+    json!({
+        "tools": n,
+        "runs": runs,
+        "wall_secs": wall.json(),
+        "cpu_secs": cpu.json(),
+        "per_run_mean_ms": round(wall.median * 1e3 / runs.max(1) as f64),
+        "verdicts": Summary::of(outcomes),
+    })
+}
+
+/// Runs both sizes `rounds` times and the baseline; returns the JSON report and the judged targets.
+pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
+    if args.tools == 0 || args.tools % Risk::ALL.len() != 0 {
+        return Err(format!("--tools must be a positive multiple of {} (one tool per risk category)", Risk::ALL.len()));
+    }
+    let (small, large) = (args.tools, args.tools * args.scale.max(1));
     let scenarios = setup::scenarios(args.scenarios.as_slice(), args.scenarios.is_some(), &[], false)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1);
-    let sink = Arc::new(Mutex::new(Vec::new()));
-    let servers = vec![NamedServer { name: SERVER.into(), spec: server_spec() }];
-    let bench = RecordingBench { inner: InProcessBench::new(policy, args.profile, servers), sink: sink.clone() };
     let opts = Options {
         seed: args.seed,
         reproduce: format!("{} bench verify --seed {}", crate::invocation::program(), args.seed),
@@ -271,41 +330,61 @@ pub fn measure(args: &Args) -> Result<Value, String> {
         shrink: true,
     };
 
-    let started = Instant::now();
-    let outcomes = verify::run(&bench, &scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {})?;
-    let wall = started.elapsed().as_secs_f64();
-
-    let RecordingBench { inner, sink: _ } = bench;
+    // What the small verification sends, recorded once for the baseline.
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let recording = RecordingBench { inner: bench_for(small, args.profile)?, sink: sink.clone() };
+    verify::run(&recording, &scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {})?;
+    let RecordingBench { inner: replay_bench, sink: _ } = recording;
     let recordings = std::mem::take(&mut *sink.lock().map_err(|_| "a verifier thread panicked".to_string())?);
+
+    let (mut small_runs, mut large_runs, mut baseline_secs) = (Rounds::default(), Rounds::default(), Vec::new());
+    for _ in 0..args.rounds.max(1) {
+        small_runs.run(small, args, &scenarios, &opts)?;
+        baseline_secs.push(replay_direct(&replay_bench, &recordings, threads)?);
+        large_runs.run(large, args, &scenarios, &opts)?;
+    }
+    let spread = |xs: &[f64]| Spread::of(xs.to_vec()).ok_or_else(|| "no round ran".to_string());
+    let (small_wall, large_wall, baseline) = (spread(&small_runs.wall)?, spread(&large_runs.wall)?, spread(&baseline_secs)?);
+    let (small_cpu, large_cpu) = (spread(&small_runs.cpu)?, spread(&large_runs.cpu)?);
+    let scaling = large_wall.median / small_wall.median.max(1e-9);
+    let per_round = |l: &[f64], s: &[f64]| Spread::of(l.iter().zip(s).map(|(l, s)| l / s.max(1e-9)).collect()).map(|s| s.json());
     let messages: usize = recordings.iter().map(|r| r.sent.len()).sum();
     let calls: usize = recordings.iter().flat_map(|r| r.sent.iter()).map(|(l, _, _)| count_calls(l)).sum();
-    let baseline = replay_direct(&inner, &recordings, threads)?;
-    let runs = outcomes.iter().filter(|o| o.tool != "-").count();
-    let summary = Summary::of(&outcomes);
-    Ok(json!({
+    let report = json!({
         "bench": "verify",
         "scenarios": scenarios.len(),
-        "tools": TOOLS,
-        "runs": runs,
-        "systems_started": recordings.len(),
-        "messages_sent": messages,
-        "calls_sent": calls,
         "threads": threads,
         "profile": args.profile.as_str(),
-        "wall_secs": round(wall),
-        "per_run_mean_ms": round(wall * 1e3 / runs.max(1) as f64),
-        "verdicts": summary,
-        "baseline": {
-            "what": "the same messages sent straight into fresh mock servers: no proxy, no planning, no judging",
-            "wall_secs": round(baseline),
+        "rounds": args.rounds.max(1),
+        "small": size_json(small, &small_wall, &small_cpu, &small_runs.outcomes),
+        "large": size_json(large, &large_wall, &large_cpu, &large_runs.outcomes),
+        "scaling": {
+            "what": format!("large/small time; linear in the tool count is {}", args.scale.max(1)),
+            "wall_of_medians": round(scaling),
+            "wall_per_round": per_round(&large_runs.wall, &small_runs.wall),
+            "cpu_of_medians": round(large_cpu.median / small_cpu.median.max(1e-9)),
+            "cpu_per_round": per_round(&large_runs.cpu, &small_runs.cpu),
         },
-        "ratio_to_baseline": round(wall / baseline.max(1e-9)),
+        "baseline": {
+            "what": "the small run's messages sent straight into fresh mock servers: no proxy, no planning, no judging",
+            "systems_started": recordings.len(),
+            "messages_sent": messages,
+            "calls_sent": calls,
+            "wall_secs": baseline.json(),
+        },
+        "small_to_baseline": round(small_wall.median / baseline.median.max(1e-9)),
         "scenario_dir": args.scenarios.as_ref().map_or_else(|| "built-in".to_string(), |d| d.display().to_string()),
-    }))
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1e4).round() / 1e4
+    });
+    let targets = vec![
+        Target::at_most(format!("{small}-tool run < {TARGET_SMALL_SECS} s (median)"), small_wall.median, TARGET_SMALL_SECS, true),
+        Target::at_most(
+            format!("{large}-tool run ≤ {}× the {small}-tool run (medians)", args.scale.max(1)),
+            scaling,
+            args.scale.max(1) as f64,
+            false,
+        ),
+    ];
+    Ok((report, targets))
 }
 
 #[cfg(test)]
@@ -314,15 +393,15 @@ mod tests {
 
     #[test]
     fn generated_policy_names_every_tool_and_hides_destructive_ones() {
-        let loaded = crate::policy::load_str(&policy_yaml(), "bench.yaml", None).unwrap();
-        let spec = server_spec();
-        assert_eq!(spec.tools.len(), TOOLS);
+        let loaded = crate::policy::load_str(&policy_yaml(50), "bench.yaml", None).unwrap();
+        let spec = server_spec(50);
+        assert_eq!(spec.tools.len(), 50);
         for t in &spec.tools {
             assert!(loaded.policy.tool(&t.name).is_some(), "{} not in the policy", t.name);
             assert_eq!(loaded.policy.hide.contains(&t.name), t.risk == Risk::Destructive, "{}", t.name);
         }
         let per_risk = |r: Risk| spec.tools.iter().filter(|t| t.risk == r).count();
-        assert!(Risk::ALL.iter().all(|r| per_risk(*r) == TOOLS / 5));
+        assert!(Risk::ALL.iter().all(|r| per_risk(*r) == 10));
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn unknown_tools_are_is_error_results_and_names_are_exact_unless_lenient() {
     assert_eq!(c.server.ledger().executed().count(), 0);
 
     let mut lenient = two_tools();
-    lenient.spec.behaviour.lenient_names = true;
+    lenient.behaviour.lenient_names = true;
     let mut c = Client::new(lenient);
     c.init("2025-11-25");
     let r = c.call(" Delete_It ", json!({}));
@@ -252,7 +252,7 @@ fn duplicate_keys_follow_the_servers_parser() {
     assert_eq!(last.server.ledger().executed_count("delete_it"), 1);
 
     let mut first_wins = two_tools();
-    first_wins.spec.behaviour.duplicate_keys = DuplicateKeys::First;
+    first_wins.behaviour.duplicate_keys = DuplicateKeys::First;
     let mut first = Client::new(first_wins);
     first.init("2025-11-25");
     first.send(raw);
@@ -269,7 +269,7 @@ fn unknown_params_members_are_rejected_unless_ignored() {
     assert_eq!(strict.server.ledger().executed().count(), 0);
 
     let mut lax = two_tools();
-    lax.spec.behaviour.ignore_unknown_params = true;
+    lax.behaviour.ignore_unknown_params = true;
     let mut lax = Client::new(lax);
     lax.init("2025-11-25");
     assert!(lax.send(raw)[0].get("result").is_some());
@@ -279,7 +279,7 @@ fn unknown_params_members_are_rejected_unless_ignored() {
 #[test]
 fn crash_after_n_calls_goes_silent_for_good() {
     let mut s = two_tools();
-    s.spec.behaviour.crash_after = Some(2);
+    s.behaviour.crash_after = Some(2);
     let mut c = Client::new(s);
     c.init("2025-11-25");
     assert_eq!(c.call("read_it", json!({})).len(), 1);
@@ -294,7 +294,7 @@ fn crash_after_n_calls_goes_silent_for_good() {
 #[test]
 fn hang_on_never_answers_but_records() {
     let mut s = two_tools();
-    s.spec.behaviour.hang_on = vec!["delete_it".into()];
+    s.behaviour.hang_on = vec!["delete_it".into()];
     let mut c = Client::new(s);
     c.init("2025-11-25");
     assert!(c.call("delete_it", json!({})).is_empty());

@@ -1,11 +1,13 @@
 //! A normalised, valid Intercept config → the typed [`model::Policy`].
 //!
 //! Computes what the engine needs and Intercept computes at run time:
-//! counter keys (`T.C`, `_global.C`), parsed paths, compiled regexes. It
+//! counter keys (`T.C`, `_global.C`), parsed paths, compiled regexes (each
+//! distinct pattern once, shared with validation). It
 //! assumes validation passed and refuses nothing itself; a config that did
 //! not validate must not reach it.
 
 use super::raw::{RawConfig, RawRule};
+use crate::policy::regex::Cache;
 use crate::policy::model::{
     self, Action, Condition, CounterScope, DefaultAction, Dialect, Path, RateLimit, Rule, StateDef, ToolPolicy, Window,
 };
@@ -26,7 +28,7 @@ pub fn parse_path(p: &str) -> Path {
     }
 }
 
-pub fn lower(cfg: &RawConfig) -> model::Policy {
+pub fn lower(cfg: &RawConfig, patterns: &mut Cache) -> model::Policy {
     model::Policy {
         dialect: Dialect::Intercept,
         version: cfg.version.clone(),
@@ -38,14 +40,14 @@ pub fn lower(cfg: &RawConfig) -> model::Policy {
             .iter()
             .map(|t| {
                 let scope = if t.name == "*" { "_global" } else { t.name.as_str() };
-                ToolPolicy { name: t.name.clone(), rules: t.rules.iter().map(|r| lower_rule(scope, r)).collect(), span: t.span }
+                ToolPolicy { name: t.name.clone(), rules: t.rules.iter().map(|r| lower_rule(scope, r, patterns)).collect(), span: t.span }
             })
             .collect(),
         keys: cfg.keys.clone(),
     }
 }
 
-fn lower_rule(scope: &str, r: &RawRule) -> Rule {
+fn lower_rule(scope: &str, r: &RawRule, patterns: &mut Cache) -> Rule {
     Rule {
         name: r.name.clone(),
         action: if r.action == "deny" { Action::Deny } else { Action::Evaluate },
@@ -55,7 +57,7 @@ fn lower_rule(scope: &str, r: &RawRule) -> Rule {
             .map(|c| {
                 let op = model::Op::parse(&c.op).unwrap_or(model::Op::Eq);
                 let regex = match (&op, &c.value) {
-                    (model::Op::Regex, model::Value::Str(s)) => crate::policy::regex::compile(s).ok().map(model::Regex),
+                    (model::Op::Regex, model::Value::Str(s)) => patterns.compile(s).ok().map(model::Regex),
                     _ => None,
                 };
                 Condition { path: parse_path(&c.path), op, value: c.value.clone(), regex, span: c.span }

@@ -30,10 +30,11 @@ pub fn load_raw(text: &str) -> Result<RawConfig, (String, Option<(u32, u32)>)> {
 /// Load, normalise and validate; the model only when Intercept accepts the file.
 pub fn load(text: &str) -> Result<(RawConfig, crate::policy::model::Policy), InterceptError> {
     let cfg = load_raw(text).map_err(|(msg, _)| InterceptError::Load(msg))?;
-    let errs = validate::validate(&cfg);
+    let mut patterns = crate::policy::regex::Cache::default();
+    let errs = validate::validate(&cfg, &mut patterns);
     if !errs.is_empty() {
         return Err(InterceptError::Invalid(errs));
     }
-    let policy = lower::lower(&cfg);
+    let policy = lower::lower(&cfg, &mut patterns);
     Ok((cfg, policy))
 }

@@ -8,8 +8,9 @@ use super::normalise::parse_rate_limit;
 use super::raw::{RawCondition, RawConfig, RawRule, RawState};
 use crate::gofmt::quote::quote;
 use crate::policy::model::Value;
+use crate::policy::regex::Cache;
 
-pub fn validate(cfg: &RawConfig) -> Vec<String> {
+pub fn validate(cfg: &RawConfig, patterns: &mut Cache) -> Vec<String> {
     let mut errs = Vec::new();
     if cfg.version != "1" {
         errs.push(format!("version must be \"1\", got {}", quote(&cfg.version)));
@@ -41,13 +42,13 @@ pub fn validate(cfg: &RawConfig) -> Vec<String> {
             }
         }
         for (i, rule) in tool.rules.iter().enumerate() {
-            validate_rule(&format!("tools.{}.rules[{i}]", tool.name), rule, cfg, &mut errs);
+            validate_rule(&format!("tools.{}.rules[{i}]", tool.name), rule, cfg, patterns, &mut errs);
         }
     }
     errs
 }
 
-fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, errs: &mut Vec<String>) {
+fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, patterns: &mut Cache, errs: &mut Vec<String>) {
     if !rule.rate_limit.is_empty() {
         if let Err(e) = parse_rate_limit(&rule.rate_limit) {
             errs.push(format!("{prefix}: {e}"));
@@ -75,7 +76,7 @@ fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, errs: &mut Vec<S
         errs.push(format!("{prefix}: evaluate rules must have at least one condition"));
     }
     for (j, cond) in rule.conditions.iter().enumerate() {
-        validate_condition(&format!("{prefix}.conditions[{j}]"), cond, errs);
+        validate_condition(&format!("{prefix}.conditions[{j}]"), cond, patterns, errs);
     }
     if let Some(state) = &rule.state {
         validate_state(prefix, state, errs);
@@ -91,7 +92,7 @@ fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, errs: &mut Vec<S
     }
 }
 
-fn validate_condition(prefix: &str, cond: &RawCondition, errs: &mut Vec<String>) {
+fn validate_condition(prefix: &str, cond: &RawCondition, patterns: &mut Cache, errs: &mut Vec<String>) {
     if !cond.path.starts_with("args.") && !cond.path.starts_with("state.") {
         errs.push(format!("{prefix}: path must start with \"args.\" or \"state.\", got {}", quote(&cond.path)));
     }
@@ -111,7 +112,7 @@ fn validate_condition(prefix: &str, cond: &RawCondition, errs: &mut Vec<String>)
     if op == "regex" {
         match &cond.value {
             Value::Str(s) => {
-                if let Err(e) = crate::policy::regex::compile(s) {
+                if let Err(e) = patterns.compile(s) {
                     errs.push(format!("{prefix}: invalid regex {}: {e}", quote(s)));
                 }
             }

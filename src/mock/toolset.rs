@@ -1,0 +1,129 @@
+//! The tools a mock server serves: indexed by name once per server file and
+//! shared by every server started from it, so starting one costs the same
+//! for 5 tools as for 1000 (`gauntlet verify` starts thousands).
+//!
+//! A server that changes its tools (a rug pull, a per-run override) keeps its
+//! changes in a small overlay instead of copying the shared list.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::spec::ToolSpec;
+
+/// Shared tools with a per-server overlay of replaced and added definitions.
+#[derive(Clone, Debug)]
+pub struct ToolSet {
+    base: Arc<Indexed>,
+    /// Definitions replacing a base tool of the same name, by base position.
+    replaced: HashMap<usize, ToolSpec>,
+    /// Definitions of names the base does not have, in the order they came.
+    added: Vec<ToolSpec>,
+}
+
+#[derive(Debug)]
+struct Indexed {
+    tools: Vec<ToolSpec>,
+    /// Name → first position with that name.
+    exact: HashMap<String, usize>,
+    /// Lower-cased name → first position with that lower-cased name.
+    folded: HashMap<String, usize>,
+}
+
+impl ToolSet {
+    pub fn new(tools: Vec<ToolSpec>) -> ToolSet {
+        let mut exact = HashMap::with_capacity(tools.len());
+        let mut folded = HashMap::with_capacity(tools.len());
+        for (i, t) in tools.iter().enumerate() {
+            exact.entry(t.name.clone()).or_insert(i);
+            folded.entry(t.name.to_lowercase()).or_insert(i);
+        }
+        ToolSet { base: Arc::new(Indexed { tools, exact, folded }), replaced: HashMap::new(), added: Vec::new() }
+    }
+
+    /// How many tools are served.
+    pub fn len(&self) -> usize {
+        self.base.tools.len() + self.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tool at position `i` of the served list.
+    pub fn at(&self, i: usize) -> Option<&ToolSpec> {
+        match self.base.tools.get(i) {
+            Some(t) => Some(self.replaced.get(&i).unwrap_or(t)),
+            None => self.added.get(i - self.base.tools.len()),
+        }
+    }
+
+    /// The served tools in list order.
+    pub fn iter(&self) -> impl Iterator<Item = &ToolSpec> {
+        (0..self.len()).filter_map(|i| self.at(i))
+    }
+
+    /// The first tool named exactly `name`.
+    pub fn get(&self, name: &str) -> Option<&ToolSpec> {
+        match self.base.exact.get(name) {
+            Some(&i) => self.at(i),
+            None => self.added.iter().find(|t| t.name == name),
+        }
+    }
+
+    /// The first tool whose lower-cased name is `folded` (already lower-cased).
+    pub fn get_folded(&self, folded: &str) -> Option<&ToolSpec> {
+        match self.base.folded.get(folded) {
+            Some(&i) => self.at(i),
+            None => self.added.iter().find(|t| t.name.to_lowercase() == folded),
+        }
+    }
+
+    /// Replaces the tool of the same name, or adds `tool` at the end.
+    pub fn upsert(&mut self, tool: ToolSpec) {
+        if let Some(&i) = self.base.exact.get(&tool.name) {
+            self.replaced.insert(i, tool);
+        } else if let Some(old) = self.added.iter_mut().find(|t| t.name == tool.name) {
+            *old = tool;
+        } else {
+            self.added.push(tool);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    
+    fn tool(name: &str, description: &str) -> ToolSpec {
+        let t = serde_json::json!({"name": name, "description": description, "inputSchema": {"type": "object"}, "risk": "read"});
+        serde_json::from_value(t).unwrap()
+    }
+
+    fn names(s: &ToolSet) -> Vec<(&str, &str)> {
+        s.iter().map(|t| (t.name.as_str(), t.description.as_deref().unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn overlay_replaces_in_place_and_appends_without_touching_the_shared_list() {
+        let shared = ToolSet::new(vec![tool("a", "1"), tool("B", "1")]);
+        let mut own = shared.clone();
+        own.upsert(tool("B", "2"));
+        own.upsert(tool("c", "2"));
+        own.upsert(tool("c", "3"));
+        assert_eq!(names(&own), [("a", "1"), ("B", "2"), ("c", "3")]);
+        assert_eq!(names(&shared), [("a", "1"), ("B", "1")]);
+        assert_eq!(own.get("B").and_then(|t| t.description.as_deref()), Some("2"));
+        assert_eq!(own.get_folded("b").and_then(|t| t.description.as_deref()), Some("2"));
+        assert_eq!(own.get_folded("c").and_then(|t| t.description.as_deref()), Some("3"));
+        assert!(own.get("b").is_none() && own.get("d").is_none());
+        assert_eq!((own.len(), own.at(3).is_none()), (3, true));
+    }
+
+    #[test]
+    fn the_first_of_two_equal_names_wins_as_a_linear_search_would() {
+        let s = ToolSet::new(vec![tool("x", "first"), tool("X", "second"), tool("x", "third")]);
+        assert_eq!(s.get("x").unwrap().description.as_deref(), Some("first"));
+        assert_eq!(s.get("X").unwrap().description.as_deref(), Some("second"));
+        assert_eq!(s.get_folded("x").unwrap().description.as_deref(), Some("first"));
+    }
+}
