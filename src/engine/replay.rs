@@ -21,6 +21,21 @@
 //! - Blank lines are skipped; any other member is an error (it is most likely
 //!   a typo). Line numbers count every line of the file.
 //!
+//! Recordings are traces too, line by line (a file may mix the forms):
+//!
+//! - a mock server's ledger entry (`gauntlet mock --ledger`): its
+//!   `tools/call` entries are calls, with the name and arguments of the
+//!   message as it arrived (`raw`), so as the proxy in front saw them; an
+//!   executed call answered `ok`, an unknown tool `is_error`, any other
+//!   unexecuted call (a failure, a hang, a crash) `jsonrpc_error`; entries
+//!   of other methods are skipped;
+//! - the proxy's audit record (`gauntlet proxy --audit`): allowed and denied
+//!   calls, without arguments (the record keeps only their hash) and
+//!   answered `ok`; refusals are skipped.
+//!
+//! [`TraceReader`] reads one line at a time, so a trace of any length is
+//! replayed in constant memory.
+//!
 //! # Output (one JSON object per call, in order)
 //!
 //! ```text
@@ -35,16 +50,19 @@
 //! condition would read it after the upstream's answer was processed;
 //! partitioned keys are written `key@identity-or-session`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 
 use super::{CallContext, CounterStore, Engine, Outcome, ToolCall};
 
 /// What the upstream answered to an allowed call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Upstream {
     #[default]
@@ -62,7 +80,7 @@ pub struct TraceStep {
     pub at: Timestamp,
     pub ctx: CallContext,
     pub tool: String,
-    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    pub arguments: Option<Map<String, Value>>,
     pub upstream: Upstream,
 }
 
@@ -74,59 +92,193 @@ pub struct TraceError {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    at: Option<String>,
-    identity: Option<String>,
-    session: Option<String>,
-    tool: String,
-    arguments: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default)]
-    upstream: Upstream,
+/// Which kinds of line a trace held (a trace may mix them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds {
+    pub trace: bool,
+    pub ledger: bool,
+    pub audit: bool,
 }
 
-/// Parses a whole trace; on failure returns every bad line, not just the first.
-pub fn parse_trace(text: &str) -> Result<Vec<TraceStep>, Vec<TraceError>> {
-    let mut steps = Vec::new();
-    let mut errors = Vec::new();
-    let mut previous = Timestamp(0);
-    if let Err(e) = crate::limits::check_size(text.as_bytes()) {
-        return Err(vec![TraceError { line: e.line as usize, column: Some(e.column as usize), message: e.to_string() }]);
+/// `result` of an audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AuditResult {
+    Allowed,
+    Denied,
+    Refused,
+}
+
+/// Every member of the three line kinds: the trace format, a mock server's
+/// ledger entry, the proxy's audit record. Anything else is an error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine<'a> {
+    #[serde(borrow)]
+    at: Option<Cow<'a, str>>,
+    identity: Option<String>,
+    session: Option<String>,
+    tool: Option<String>,
+    arguments: Option<Map<String, Value>>,
+    upstream: Option<Upstream>,
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    // The ledger's.
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    raw: Option<Cow<'a, str>>,
+    executed: Option<bool>,
+    // The audit record's: its decision is the recorded policy's, not ours.
+    result: Option<AuditResult>,
+    #[serde(rename = "rule")]
+    _rule: Option<IgnoredAny>,
+    #[serde(rename = "message")]
+    _message: Option<IgnoredAny>,
+    #[serde(rename = "args_hash")]
+    _args_hash: Option<IgnoredAny>,
+    #[serde(rename = "cause")]
+    _cause: Option<IgnoredAny>,
+    #[serde(rename = "counters")]
+    _counters: Option<IgnoredAny>,
+}
+
+/// Reads a trace one line at a time (sans-IO: the caller supplies the lines),
+/// so a trace of any length is replayed in constant memory.
+#[derive(Debug)]
+pub struct TraceReader {
+    line: usize,
+    previous: Timestamp,
+    /// The last `at`/`time` text and its value: consecutive calls often share one.
+    last_time: (String, Timestamp),
+    kinds: Kinds,
+}
+
+impl Default for TraceReader {
+    fn default() -> TraceReader {
+        TraceReader { line: 0, previous: Timestamp(0), last_time: (String::new(), Timestamp(0)), kinds: Kinds::default() }
     }
-    for (i, raw_line) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw_line.trim().is_empty() {
-            continue;
+}
+
+impl TraceReader {
+    /// The kinds of line read so far.
+    pub fn kinds(&self) -> Kinds {
+        self.kinds
+    }
+
+    /// Counts a line the caller could not hand over (over the size limit); returns its number.
+    pub fn skip(&mut self) -> usize {
+        self.line += 1;
+        self.line
+    }
+
+    /// The next line of the file (without its newline). `Ok(None)` for a line
+    /// that is no call: blank, a ledger entry of another method, a refused call.
+    pub fn next_line(&mut self, text: &[u8]) -> Result<Option<TraceStep>, TraceError> {
+        self.line += 1;
+        let line = self.line;
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
         }
-        if let Err(e) = crate::limits::check_json(raw_line) {
-            errors.push(TraceError { line, column: Some(e.column as usize), message: e.to_string() });
-            continue;
+        if let Err(limit) = crate::limits::check_size(text) {
+            return Err(TraceError { line, column: Some(limit.column as usize), message: limit.to_string() });
         }
-        let raw: RawStep = match serde_json::from_str(raw_line) {
-            Ok(raw) => raw,
-            Err(e) => {
-                errors.push(TraceError { line, column: Some(e.column()), message: serde_message(&e) });
-                continue;
+        let raw: RawLine = serde_json::from_slice(text).map_err(|e| {
+            // Nested too deep is the limit every loader reports, in its words.
+            match std::str::from_utf8(text).ok().and_then(|t| crate::limits::check_json(t).err()) {
+                Some(limit) => TraceError { line, column: Some(limit.column as usize), message: limit.to_string() },
+                None => TraceError { line, column: Some(e.column()), message: serde_message(&e) },
             }
-        };
-        let at = match raw.at.as_deref().map(Timestamp::parse_rfc3339) {
-            None => previous,
-            Some(Ok(t)) => t,
-            Some(Err(message)) => {
-                errors.push(TraceError { line, column: None, message: format!("`at`: {message}") });
-                continue;
+        })?;
+        let fail = |message: String| TraceError { line, column: None, message };
+        let recorded = raw.time.is_some() || raw.result.is_some() || raw.executed.is_some() || raw.raw.is_some();
+        if !recorded {
+            let Some(tool) = raw.tool else { return Err(fail("missing field `tool`".into())) };
+            let at = match raw.at {
+                None => self.previous,
+                Some(at) => self.time(&at).map_err(|m| fail(format!("`at`: {m}")))?,
+            };
+            self.previous = at;
+            self.kinds.trace = true;
+            return Ok(Some(TraceStep {
+                line,
+                at,
+                ctx: CallContext { identity: raw.identity, session: raw.session },
+                tool,
+                arguments: raw.arguments,
+                upstream: raw.upstream.unwrap_or_default(),
+            }));
+        }
+        if raw.at.is_some() || raw.upstream.is_some() {
+            return Err(fail(
+                "mixes the trace's `at`/`upstream` with the `time` of a ledger entry or audit record; use one form per line".into(),
+            ));
+        }
+        let Some(time) = raw.time else { return Err(fail("missing field `time`".into())) };
+        let at = self.time(&time).map_err(|m| fail(format!("`time`: {m}")))?;
+        self.previous = at;
+        let ctx = CallContext { identity: raw.identity, session: raw.session };
+        if let Some(result) = raw.result {
+            // An audit record: the proxy keeps only a hash of the arguments.
+            self.kinds.audit = true;
+            let Some(tool) = raw.tool else { return Err(fail("missing field `tool`".into())) };
+            if result == AuditResult::Refused {
+                return Ok(None);
             }
+            return Ok(Some(TraceStep { line, at, ctx, tool, arguments: None, upstream: Upstream::Ok }));
+        }
+        // A ledger entry: the call as it reached the server.
+        self.kinds.ledger = true;
+        if raw.method.as_deref() != Some("tools/call") {
+            return Ok(None);
+        }
+        let (name, arguments) = call_in(raw.raw.as_deref().unwrap_or_default());
+        let upstream = match (raw.executed, &raw.tool) {
+            (Some(true), _) => Upstream::Ok,
+            // An unknown tool is answered with an `isError` result.
+            (_, None) => Upstream::IsError,
+            // Failed, hung or crashed: the ledger does not tell them apart.
+            (_, Some(_)) => Upstream::JsonrpcError,
         };
-        previous = at;
-        steps.push(TraceStep {
-            line,
-            at,
-            ctx: CallContext { identity: raw.identity, session: raw.session },
-            tool: raw.tool,
-            arguments: raw.arguments,
-            upstream: raw.upstream,
-        });
+        let tool = name.or(raw.tool).unwrap_or_default();
+        Ok(Some(TraceStep { line, at, ctx, tool, arguments, upstream }))
+    }
+
+    fn time(&mut self, text: &str) -> Result<Timestamp, String> {
+        if self.last_time.0 != text {
+            let t = Timestamp::parse_rfc3339(text)?;
+            self.last_time.0.clear();
+            self.last_time.0.push_str(text);
+            self.last_time.1 = t;
+        }
+        Ok(self.last_time.1)
+    }
+}
+
+/// `params.name` and `params.arguments` of a recorded `tools/call` message,
+/// as the proxy in front of that server would have seen them.
+fn call_in(raw: &str) -> (Option<String>, Option<Map<String, Value>>) {
+    let Ok(Value::Object(mut msg)) = serde_json::from_str::<Value>(raw) else { return (None, None) };
+    let Some(Value::Object(mut params)) = msg.remove("params") else { return (None, None) };
+    let name = match params.remove("name") {
+        Some(Value::String(n)) => Some(n),
+        _ => None,
+    };
+    let arguments = match params.remove("arguments") {
+        Some(Value::Object(a)) => Some(a),
+        _ => None,
+    };
+    (name, arguments)
+}
+
+/// A whole trace held in memory; on failure every bad line, not just the first.
+pub fn parse_trace(text: &str) -> Result<Vec<TraceStep>, Vec<TraceError>> {
+    let mut reader = TraceReader::default();
+    let (mut steps, mut errors) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        match reader.next_line(l.as_bytes()) {
+            Ok(step) => steps.extend(step),
+            Err(e) => errors.push(e),
+        }
     }
     if errors.is_empty() {
         Ok(steps)
@@ -218,5 +370,54 @@ mod tests {
         assert!(!errors[1].message.contains("at line"));
         assert!(errors[3].message.contains("expected a map"), "{}", errors[3].message);
         assert!(errors[4].message.contains("unknown variant `boom`"), "{}", errors[4].message);
+    }
+
+    #[test]
+    fn ledger_entries_replay_their_tools_calls_as_the_proxy_saw_them() {
+        let text = concat!(
+            r#"{"time":"2026-03-02T10:00:00Z","session":"s","identity":null,"method":"initialize","tool":null,"arguments":null,"raw":"{}","executed":false}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:01Z","session":"s","identity":"a","method":"tools/call","tool":"charge","arguments":{"amount":1},"raw":"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"Charge \",\"arguments\":{\"amount\":5}}}","executed":true}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:02Z","session":"s","identity":"a","method":"tools/call","tool":"charge","arguments":{},"raw":"{\"method\":\"tools/call\",\"params\":{\"name\":\"charge\"}}","executed":false}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:03Z","session":"s","identity":"a","method":"tools/call","tool":null,"arguments":null,"raw":"{\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}","executed":false}"#, "\n",
+        );
+        let mut reader = TraceReader::default();
+        let steps: Vec<TraceStep> = text.lines().filter_map(|l| reader.next_line(l.as_bytes()).unwrap()).collect();
+        assert_eq!(reader.kinds(), Kinds { ledger: true, ..Kinds::default() });
+        assert_eq!(steps.len(), 3);
+        // The name and arguments as sent, not as the lenient server resolved them.
+        assert_eq!((steps[0].line, steps[0].tool.as_str()), (2, "Charge "));
+        assert_eq!(steps[0].arguments.as_ref().unwrap()["amount"], 5);
+        assert_eq!(steps[0].ctx.identity.as_deref(), Some("a"));
+        assert_eq!(steps[0].at, Timestamp::parse_rfc3339("2026-03-02T10:00:01Z").unwrap());
+        assert_eq!(steps.iter().map(|s| s.upstream).collect::<Vec<_>>(), [Upstream::Ok, Upstream::JsonrpcError, Upstream::IsError]);
+        assert!(steps[1].arguments.is_none());
+    }
+
+    #[test]
+    fn audit_records_replay_without_arguments_and_refusals_are_skipped() {
+        let text = concat!(
+            r#"{"time":"2026-03-02T10:00:00Z","tool":"charge","result":"allowed","args_hash":"sha256:00","session":"s","counters":{"charge.n":1}}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:01Z","tool":"charge","result":"denied","rule":"cap","message":"no","cause":"rule"}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:02Z","tool":"","result":"refused","message":"batch"}"#, "\n",
+        );
+        let mut reader = TraceReader::default();
+        let steps: Vec<TraceStep> = text.lines().filter_map(|l| reader.next_line(l.as_bytes()).unwrap()).collect();
+        assert!(reader.kinds().audit);
+        assert_eq!(steps.iter().map(|s| (s.line, s.tool.as_str())).collect::<Vec<_>>(), [(1, "charge"), (2, "charge")]);
+        assert!(steps.iter().all(|s| s.arguments.is_none() && s.upstream == Upstream::Ok));
+        assert_eq!(steps[0].ctx.session.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn a_line_mixing_forms_or_missing_its_time_is_an_error() {
+        let mut reader = TraceReader::default();
+        let mixed = reader.next_line(br#"{"at":"2026-03-02T10:00:00Z","time":"2026-03-02T10:00:00Z","tool":"a"}"#).unwrap_err();
+        assert!(mixed.message.contains("one form per line"), "{}", mixed.message);
+        let untimed = reader.next_line(br#"{"tool":"a","result":"allowed"}"#).unwrap_err();
+        assert_eq!((untimed.line, untimed.message.as_str()), (2, "missing field `time`"));
+        let no_tool = reader.next_line(br#"{"at":"2026-03-02T10:00:00Z"}"#).unwrap_err();
+        assert_eq!(no_tool.message, "missing field `tool`");
+        let bad_utf8 = reader.next_line(b"{\"tool\":\"\xff\"}").unwrap_err();
+        assert_eq!(bad_utf8.line, 4);
     }
 }
