@@ -176,6 +176,11 @@ impl Bench for InProcessBench {
     fn policy(&self) -> &Policy {
         self.engine.policy()
     }
+
+    /// Gauntlet's own proxy only filters list answers; calls never depend on them.
+    fn listing_matters(&self) -> bool {
+        false
+    }
 }
 
 struct Running(InProcess);

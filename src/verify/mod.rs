@@ -55,6 +55,21 @@ pub trait Bench: Sync {
     fn fits(&self, _actions: &[Action]) -> Result<(), String> {
         Ok(())
     }
+    /// Whether a session's `tools/list` can change how the system treats later
+    /// calls (a proxy we did not write may pin what it listed). When it cannot,
+    /// sessions open without one unless the verdict reads the list.
+    fn listing_matters(&self) -> bool {
+        true
+    }
+}
+
+/// How sessions open on `bench` when the verdict does (`reads_list`) or does not read the list.
+fn opening(bench: &dyn Bench, reads_list: bool) -> Opening {
+    if reads_list || bench.listing_matters() {
+        Opening::HandshakeAndList
+    } else {
+        Opening::Handshake
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -176,7 +191,7 @@ pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTr
         let target = Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None };
         let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
-        let obs = play(&mut *sys, &actions, START, Opening::Handshake);
+        let obs = play(&mut *sys, &actions, START, opening(bench, false));
         if let Some(why) = obs.failure {
             return Err(format!("probing `{}` with one well-formed call failed: {why}", tool.name));
         }
@@ -318,11 +333,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         return not_applicable(s, &tool.server, &tool.name, why);
     }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
-    let opening = if checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. })) {
-        Opening::HandshakeAndList
-    } else {
-        Opening::Handshake
-    };
+    let opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. })));
     let replay = |acts: &[Action]| -> Result<Observation, String> {
         let mut sys = bench.start(&tool.server, s.upstream.as_ref(), &tool.name)?;
         let obs = play(&mut *sys, acts, START, opening);
@@ -467,7 +478,7 @@ fn run_twin(
         return Ok(TwinRun::OverBudget(why));
     }
     let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
-    let obs = play(&mut *sys, &acts, START, Opening::Handshake);
+    let obs = play(&mut *sys, &acts, START, opening(bench, false));
     if let Some(why) = obs.failure {
         return Err(why);
     }

@@ -233,6 +233,10 @@ impl Bench for RecordingBench {
     fn policy(&self) -> &crate::policy::model::Policy {
         self.inner.policy()
     }
+
+    fn listing_matters(&self) -> bool {
+        self.inner.listing_matters()
+    }
 }
 
 /// Replays every recording into a fresh mock server, `threads` at a time; returns wall seconds.
