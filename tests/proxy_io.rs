@@ -420,3 +420,92 @@ fn a_pipelined_flood_is_held_back_at_the_in_flight_window() {
     let _ = p.child.kill();
     let _ = p.child.wait();
 }
+
+fn signal(p: &Proxy, sig: i32) {
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(p.child.id() as i32, sig);
+    }
+}
+
+/// True once no process has this pid (it was killed and reaped).
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        // SAFETY: signal 0 only checks whether the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn read_pid(path: &Path) -> i32 {
+    for _ in 0..250 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the upstream never wrote {}", path.display());
+}
+
+#[test]
+fn signals_end_the_proxy_within_seconds_and_take_the_upstreams_group_along() {
+    for (script, sig) in [
+        // The child exits at once; a grandchild keeps its stdout open for 30 s.
+        ("sleep 30 & echo $! > {pid}; exit 0", libc::SIGTERM),
+        ("sleep 30 & echo $! > {pid}; exit 0", libc::SIGINT),
+        // The whole group ignores SIGTERM.
+        ("trap '' TERM; sleep 30 & echo $! > {pid}; wait", libc::SIGTERM),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = write_policy(dir.path(), POLICY);
+        let pidfile = dir.path().join("grandchild.pid");
+        let script = script.replace("{pid}", pidfile.to_str().unwrap());
+        let p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", &script]);
+        let grandchild = read_pid(&pidfile);
+        let started = std::time::Instant::now();
+        signal(&p, sig);
+        let (code, stderr) = p.finish();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "`{script}`: the proxy took {took:?} to exit after signal {sig}; stderr: {stderr}");
+        assert!(code.is_some(), "{stderr}");
+        assert!(gone_within(grandchild, Duration::from_secs(2)), "`{script}`: the upstream's `sleep 30` was left running");
+    }
+}
+
+#[test]
+fn requests_in_flight_get_an_error_when_the_upstream_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    // Reads two requests, answers neither, exits.
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", "read a; read b; exit 3"]);
+    p.send(br#"{"jsonrpc":"2.0","id":"x","method":"ping"}"#);
+    p.send(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_customers","arguments":{}}}"#);
+    let first = p.expect_containing(r#""id":"x""#);
+    let second = p.expect_containing(r#""id":7"#);
+    for answer in [&first, &second] {
+        assert!(answer.contains("-32603") && answer.contains("the upstream exited before answering"), "{answer}");
+    }
+    assert_eq!(p.finish().0, Some(3));
+}
+
+#[test]
+fn call_timeout_answers_a_hung_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    // Reads everything, answers nothing.
+    let mut p = Proxy::start(dir.path(), &policy, &["--call-timeout", "300ms"], &["sh", "-c", "cat > /dev/null"]);
+    let sent = std::time::Instant::now();
+    p.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"list_customers","arguments":{}}}"#);
+    let answer = p.expect_containing(r#""id":5"#);
+    assert!(answer.contains("-32603") && answer.contains("did not answer within 300 ms"), "{answer}");
+    assert!(sent.elapsed() < Duration::from_secs(5), "{:?}", sent.elapsed());
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("--call-timeout"), "the timeout is logged: {stderr}");
+}

@@ -132,10 +132,15 @@ impl Drop for Proc {
 
 /// `gauntlet mock payments --http 127.0.0.1:0` and its `http://ADDR/mcp` URL.
 fn mock_upstream() -> (Proc, String) {
+    mock_upstream_of(&payments())
+}
+
+/// `gauntlet mock SERVER --http 127.0.0.1:0` and its `http://ADDR/mcp` URL.
+fn mock_upstream_of(server: &Path) -> (Proc, String) {
     let mock = Proc::spawn(
         Command::new(GAUNTLET)
             .arg("mock")
-            .arg(payments())
+            .arg(server)
             .args(["--http", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null()),
@@ -170,11 +175,16 @@ struct Bridge {
 
 impl Bridge {
     fn start(dir: &Path, policy: &Path, upstream: &str) -> Bridge {
+        Bridge::start_with(dir, policy, upstream, &[])
+    }
+
+    fn start_with(dir: &Path, policy: &Path, upstream: &str, extra: &[&str]) -> Bridge {
         let mut proc = Proc::spawn(
             Command::new(GAUNTLET)
                 .arg("proxy")
                 .arg(policy)
                 .args(["--upstream", upstream])
+                .args(extra)
                 .arg("--state-dir")
                 .arg(dir.join("state"))
                 .stdin(Stdio::piped())
@@ -292,19 +302,29 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 fn post(addr: &str, session: Option<&str>, version: Option<&str>, body: &str) -> HttpAnswer {
+    let mut extra = Vec::new();
+    if let Some(s) = session {
+        extra.push(format!("Mcp-Session-Id: {s}"));
+    }
+    if let Some(v) = version {
+        extra.push(format!("MCP-Protocol-Version: {v}"));
+    }
+    post_as(addr, addr, &extra, body)
+}
+
+/// A POST with this `Host` header and extra header lines.
+fn post_as(addr: &str, host: &str, extra: &[String], body: &str) -> HttpAnswer {
     let sock: std::net::SocketAddr = addr.parse().unwrap();
     let mut stream = TcpStream::connect_timeout(&sock, Duration::from_secs(5)).expect("the proxy accepts");
     stream.set_read_timeout(Some(WAIT)).unwrap();
     stream.set_write_timeout(Some(WAIT)).unwrap();
     let mut req = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
-    if let Some(s) = session {
-        req.push_str(&format!("Mcp-Session-Id: {s}\r\n"));
-    }
-    if let Some(v) = version {
-        req.push_str(&format!("MCP-Protocol-Version: {v}\r\n"));
+    for line in extra {
+        req.push_str(line);
+        req.push_str("\r\n");
     }
     req.push_str("\r\n");
     req.push_str(body);
@@ -344,6 +364,10 @@ struct Front {
 
 impl Front {
     fn start(dir: &Path, policy: &Path, upstream: &str) -> Front {
+        Front::start_with(dir, policy, upstream, &[])
+    }
+
+    fn listen(dir: &Path, policy: &Path, upstream: &str, extra: &[&str]) -> (Proc, String) {
         let proc = Proc::spawn(
             Command::new(GAUNTLET)
                 .arg("proxy")
@@ -351,10 +375,16 @@ impl Front {
                 .args(["--upstream", upstream, "--listen", "127.0.0.1:0"])
                 .arg("--state-dir")
                 .arg(dir.join("state"))
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null()),
         );
         let addr = proc.address_after("listening on http://");
+        (proc, addr)
+    }
+
+    fn start_with(dir: &Path, policy: &Path, upstream: &str, extra: &[&str]) -> Front {
+        let (proc, addr) = Front::listen(dir, policy, upstream, extra);
         let init = post(&addr, None, None, INIT);
         assert_eq!(init.status, 200, "{:?}", init.messages);
         let session = init.session.expect("initialize returns an Mcp-Session-Id");
@@ -499,3 +529,193 @@ fn intercept_headers_reach_the_upstream_from_the_bridge_and_the_front() {
     assert!(head.contains("x-api-key: secret-1\r\n") && head.contains("x-tenant: acme\r\n"), "{head}");
     assert_eq!(head.matches("x-api-key").count(), 1, "{head}");
 }
+
+// ---------------------------------------------------------------- faults and exposure
+
+/// A Streamable HTTP upstream that accepts connections and never answers.
+fn hung_upstream() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+/// An address nothing listens on.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/mcp")
+}
+
+/// Waits for a process to exit; its exit code.
+fn exit_code_within(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "the proxy did not exit within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_bridge_exits_non_zero_when_its_upstream_was_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let mut p = Bridge::start(dir.path(), &policy, &closed_port_url());
+    p.send(INIT);
+    let answer = p.expect_id(1);
+    assert!(answer.contains("-32603") && answer.contains("unreachable"), "{answer}");
+    let Bridge { mut proc, stdin, .. } = p;
+    drop(stdin);
+    let code = exit_code_within(&mut proc.child, WAIT);
+    assert!(code.is_some_and(|c| c != 0), "exit code {code:?}; stderr:\n{}", proc.stderr());
+    assert!(proc.stderr().contains("was unreachable"), "{}", proc.stderr());
+}
+
+#[test]
+fn call_timeout_answers_requests_to_a_hung_upstream_over_the_bridge_and_the_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let upstream = hung_upstream();
+    let mut bridge = Bridge::start_with(dir.path(), &policy, &upstream, &["--call-timeout", "500ms"]);
+    let sent = Instant::now();
+    bridge.send(INIT);
+    let answer = bridge.expect_id(1);
+    assert!(answer.contains("-32603") && answer.contains("did not answer within 500 ms"), "{answer}");
+    assert!(sent.elapsed() < Duration::from_secs(5));
+
+    // Strict turns the timeout on by itself; here it is shortened to keep the test fast.
+    let (front, addr) = Front::listen(dir.path(), &policy, &upstream, &["--profile", "strict", "--call-timeout", "500ms"]);
+    let sent = Instant::now();
+    let answer = post(&addr, None, None, INIT);
+    assert_eq!(answer.status, 504, "{:?}; stderr:\n{}", answer.messages, front.stderr());
+    assert!(answer.messages[0].contains(r#""id":1"#) && answer.messages[0].contains("did not answer within 500 ms"), "{:?}", answer.messages);
+    assert!(sent.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn the_http_front_checks_host_and_reads_origin_as_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    let (_front, addr) = Front::listen(dir.path(), &policy, &upstream, &["--allow-host", "mcp.internal"]);
+    let port = addr.rsplit(':').next().unwrap();
+    let status = |host: &str, origin: Option<&str>| {
+        let extra: Vec<String> = origin.map(|o| format!("Origin: {o}")).into_iter().collect();
+        post_as(&addr, host, &extra, INIT).status
+    };
+    // DNS rebinding: a page on evil.com whose name now resolves to 127.0.0.1 sends no Origin.
+    assert_eq!(status("evil.com", None), 403);
+    assert_eq!(status(&format!("evil.com:{port}"), None), 403);
+    assert_eq!(status(&format!("EVIL.com:{port}"), None), 403);
+    assert_eq!(status(&format!("localhost:{port}"), None), 200);
+    assert_eq!(status(&format!("LOCALHOST:{port}"), None), 200);
+    assert_eq!(status(&addr, None), 200);
+    assert_eq!(status("mcp.internal", None), 200, "an --allow-host name is answered");
+    for origin in ["http://127.0.0.1:1@evil.com", "evil://localhost", "http://evil.com", "null"] {
+        assert_eq!(status(&addr, Some(origin)), 403, "Origin {origin}");
+    }
+    for origin in ["http://LOCALHOST", "http://localhost:5173", "https://127.0.0.1"] {
+        assert_eq!(status(&addr, Some(origin)), 200, "Origin {origin}");
+    }
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_starve_a_real_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    // The proxy runs with 1,024 descriptors, a common default.
+    let mut cmd = Command::new(GAUNTLET);
+    cmd.arg("proxy")
+        .arg(&policy)
+        .args(["--upstream", &upstream, "--listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let front = Proc::spawn(&mut cmd);
+    let addr = front.address_after("listening on http://");
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    let idle: Vec<TcpStream> = (0..1100).map(|_| TcpStream::connect_timeout(&sock, Duration::from_secs(5)).expect("connect")).collect();
+    // Half of them start a request and never finish its headers.
+    for mut s in idle.iter().step_by(2) {
+        let _ = s.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    }
+    let started = Instant::now();
+    let answer = post(&addr, None, None, INIT);
+    assert_eq!(answer.status, 200, "{:?}; stderr:\n{}", answer.messages, front.stderr());
+    assert!(started.elapsed() < Duration::from_secs(5), "the real client waited {:?}", started.elapsed());
+    front.wait_stderr("connections open (the limit)");
+    drop(idle);
+}
+
+const SLOW_SERVER: &str = r#"name: slow
+version: "1"
+tools:
+  - name: slow
+    description: answers after 300 ms
+    inputSchema: {type: object}
+    risk: write
+    response: {text: done, latency_ms: 300}
+"#;
+
+const THREE_AN_HOUR: &str = r#"version: "1"
+tools:
+  slow:
+    rules:
+      - name: three an hour
+        rate_limit: 3/hour
+"#;
+
+/// Over the HTTP front: a slow call, and while it runs an unknown method with
+/// the same id in the same session, whose error arrives first (G-18); the
+/// number of calls the server executed.
+fn id_reuse_over_http(profile: &str) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), THREE_AN_HOUR);
+    let server = dir.path().join("slow.yaml");
+    std::fs::write(&server, SLOW_SERVER).unwrap();
+    let (_mock, upstream) = mock_upstream_of(&server);
+    let p = Front::start_with(dir.path(), &policy, &upstream, &["--profile", profile]);
+    let mut executed = 0;
+    for id in 10..16u32 {
+        let (addr, session, version) = (p.addr.clone(), p.session.clone(), p.version.clone());
+        let call = std::thread::spawn(move || post(&addr, Some(&session), Some(&version), &call_msg(id, "slow")));
+        std::thread::sleep(Duration::from_millis(100));
+        let decoy = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"no/such"}}"#);
+        let refused = post(&p.addr, Some(&p.session), Some(&p.version), &decoy);
+        assert!(refused.messages.iter().any(|m| m.contains("\"error\"")), "{:?}", refused.messages);
+        let answer = call.join().unwrap();
+        if answer.messages.iter().any(|m| m.contains("\"done\"")) {
+            executed += 1;
+        }
+    }
+    executed
+}
+
+#[test]
+fn id_reuse_refunds_quota_over_the_http_front_under_intercept_only() {
+    assert_eq!(id_reuse_over_http("intercept"), 6, "intercept reproduces G-18 over HTTP: 6 of 6 against 3/hour");
+    assert_eq!(id_reuse_over_http("strict"), 3, "strict holds 3/hour over HTTP");
+}
+

@@ -36,7 +36,7 @@ pub enum Command {
     /// Serve a declarative mock MCP server over stdio or Streamable HTTP.
     Mock(mock::Args),
     /// Run the enforcing proxy in front of a real MCP server.
-    Proxy(proxy::Args),
+    Proxy(Box<proxy::Args>),
     /// Run the attack database against a policy and report verdicts.
     Verify(verify::Args),
     /// Author, lint and list attack scenarios.
@@ -66,7 +66,7 @@ pub fn main() -> i32 {
         Command::Conformance(a) => conformance::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Mock(a) => mock::run(a),
-        Command::Proxy(a) => proxy::run(a),
+        Command::Proxy(a) => proxy::run(*a),
         Command::Verify(a) => verify::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),

@@ -85,12 +85,46 @@ pub struct Args {
     /// Do not watch the policy file for changes.
     #[arg(long)]
     pub no_reload: bool,
+    /// HTTP front: also answer requests whose Host header names HOST (repeatable); loopback names and the listen address always are.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Answer a request the upstream has not answered after this long with a JSON-RPC error
+    /// (`30s`, `2m`, `off`; default `off` under `intercept`, `120s` under `strict`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_call_timeout)]
+    pub call_timeout: Option<CallTimeout>,
     /// The upstream command and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
 
+/// `--call-timeout`: a duration, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallTimeout(pub Option<std::time::Duration>);
+
+/// The default under `strict`: long enough for slow tools, short enough that a hung upstream is noticed.
+pub const STRICT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn parse_call_timeout(text: &str) -> Result<CallTimeout, String> {
+    if text == "off" {
+        return Ok(CallTimeout(None));
+    }
+    let d = crate::scenario::duration::Duration::parse(text)?;
+    if d.nanos() <= 0 {
+        return Err("a call timeout must be longer than zero (or `off`)".into());
+    }
+    Ok(CallTimeout(Some(std::time::Duration::from_nanos(d.nanos().unsigned_abs()))))
+}
+
 impl Args {
+    /// `--call-timeout`, or the profile's default.
+    fn call_timeout(&self, profile: Profile) -> Option<std::time::Duration> {
+        match (self.call_timeout, profile) {
+            (Some(CallTimeout(t)), _) => t,
+            (None, Profile::Strict) => Some(STRICT_CALL_TIMEOUT),
+            (None, Profile::Intercept) => None,
+        }
+    }
+
     /// The policy file, from the positional argument or `-c/--config`.
     fn policy_path(&self) -> PathBuf {
         self.policy.clone().or_else(|| self.config.clone()).unwrap_or_default()
@@ -214,6 +248,8 @@ pub fn run(args: Args) -> Exit {
                 grants,
                 identity: args.identity.clone(),
                 max_line: args.max_line_bytes,
+                call_timeout: args.call_timeout(profile),
+                allowed_hosts: args.allow_hosts.clone(),
                 policy: (!args.no_reload).then(|| (policy.clone(), profile)),
             };
             match http::run(config, ProxyCore::new(engine, store, mode), audit) {
@@ -229,6 +265,7 @@ fn run_child(args: &Args, policy: &std::path::Path, core: ProxyCore, audit: Audi
         command: args.command.clone(),
         ctx: CallContext { identity: args.identity.clone(), session: Some(grants::new_session_id()) },
         max_line: args.max_line_bytes,
+        call_timeout: args.call_timeout(profile),
     };
     let (child_process, pump) = match child::spawn(&config, core, audit) {
         Ok(spawned) => spawned,

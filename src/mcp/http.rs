@@ -104,16 +104,47 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// True for an Origin on this machine (`http://localhost:…`, `http://127.0.0.1`, `http://[::1]`).
+/// True for an Origin on this machine: `http` or `https`, a loopback host
+/// (`localhost`, `127.0.0.1`, `[::1]`, any case), an optional port, and
+/// nothing else (no userinfo, path, query or fragment: `http://127.0.0.1:1@evil.com`
+/// names evil.com).
 pub fn origin_is_local(origin: &str) -> bool {
-    let Some((_, rest)) = origin.split_once("://") else {
+    let lower = origin.to_ascii_lowercase();
+    let Some(authority) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
         return false;
     };
-    let host = if let Some(v6) = rest.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
+    if authority.contains(['@', '/', '?', '#', '\\']) {
+        return false;
+    }
+    split_host_port(authority).is_some_and(|(host, _)| is_loopback_name(&host))
+}
+
+/// `host[:port]` or `[v6][:port]` from a Host header or an Origin's
+/// authority; `None` when the port is not a number or the host is empty.
+/// The host comes back lower-cased, without brackets.
+pub fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
     } else {
-        rest.split([':', '/']).next().unwrap_or_default()
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
     };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
+        Some(_) => return None,
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// The names of this machine's loopback interface.
+pub fn is_loopback_name(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "::1")
 }
 
@@ -612,5 +643,6 @@ impl SseParser {
     }
 }
 
+pub mod serve;
 #[cfg(test)]
 mod tests;

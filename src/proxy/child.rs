@@ -2,16 +2,24 @@
 //! speaking MCP over its stdin/stdout, the way MCP clients launch Intercept.
 //!
 //! Two reader threads (our stdin, the child's stdout) feed one locked
-//! [`SharedPump`]; the main thread waits for the child. SIGINT and SIGTERM
-//! are forwarded to the child, EOF on our stdin closes the child's stdin,
-//! and our exit status is the child's (128 + signal when it was killed).
-//! The child's stderr is inherited untouched. The command comes from our own
+//! [`SharedPump`]; the main thread waits for the child. The child leads its
+//! own process group: SIGINT and SIGTERM are forwarded to that whole group,
+//! and [`GRACE`] later whatever is left of it is killed, so the proxy exits
+//! within seconds of a signal whatever its children do, and leaves no
+//! orphan behind. EOF on our stdin closes the child's stdin, and our exit
+//! status is the child's (128 + signal when it was killed). When the child
+//! exits, its group gets [`GRACE`] to close its stdout before it is killed
+//! too (a `sleep 30 &` left behind would otherwise keep us waiting), and
+//! every request still waiting is answered with a JSON-RPC error. The
+//! child's stderr is inherited untouched. The command comes from our own
 //! command line only, never from a message.
 
 use std::io::{self, BufWriter, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::engine::CallContext;
 
@@ -19,22 +27,34 @@ use super::auditlog::AuditLog;
 use super::core::ProxyCore;
 use super::stdio::{write_message, SharedPump, UpstreamSink};
 
-/// The child to forward signals to (0: none). A static because a signal
-/// handler can reach nothing else.
-static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+/// How long the upstream's process group gets after a signal, or after the
+/// child itself exited, before what is left of it is killed.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// The child's process group to forward signals to (0: none). A static
+/// because a signal handler can reach nothing else.
+static CHILD_PGID: AtomicI32 = AtomicI32::new(0);
+/// The first SIGINT/SIGTERM received (0: none).
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward_signal(sig: libc::c_int) {
-    let pid = CHILD_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe; pid is our own child.
+    let _ = SIGNALLED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    signal_group(sig);
+}
+
+/// Sends `sig` to the child's whole process group.
+fn signal_group(sig: libc::c_int) {
+    let pgid = CHILD_PGID.load(Ordering::SeqCst);
+    if pgid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; -pgid is the group our child leads.
         unsafe {
-            libc::kill(pid, sig);
+            libc::kill(-pgid, sig);
         }
     }
 }
 
 fn forward_signals_to(pid: u32) {
-    CHILD_PID.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+    CHILD_PGID.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
     let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: installing a handler that only performs an async-signal-safe call.
     unsafe {
@@ -84,6 +104,8 @@ pub struct ChildConfig {
     pub command: Vec<String>,
     pub ctx: CallContext,
     pub max_line: usize,
+    /// Requests the upstream has not answered after this long get an error (`--call-timeout`).
+    pub call_timeout: Option<Duration>,
 }
 
 /// Spawns the upstream; returns it with the shared pump already wired to it.
@@ -97,6 +119,8 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
     }
     let mut child = Command::new(program)
         .args(args)
+        // Its own group, so a signal reaches its children too and none outlives us.
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -118,22 +142,52 @@ pub fn serve(mut child: Child, pump: SharedPump, config: &ChildConfig) -> io::Re
 
     let upstream_pump = pump.clone();
     let upstream_ctx = config.ctx.clone();
-    let upstream = std::thread::spawn(move || {
+    let (upstream_done, upstream_closed) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
         upstream_pump.run_upstream_side(stdout, &upstream_ctx);
+        let _ = upstream_done.send(());
     });
+    std::thread::spawn(kill_group_after_signal);
+    if let Some(timeout) = config.call_timeout {
+        pump.expire_calls_every(timeout);
+    }
 
     let agent_ctx = config.ctx.clone();
     let max_line = config.max_line;
     // Not joined: it may sit in a read of our stdin after the child is gone.
+    let agent_pump = pump.clone();
     std::thread::spawn(move || {
-        pump.run_agent_side(io::stdin(), max_line, &agent_ctx);
+        agent_pump.run_agent_side(io::stdin(), max_line, &agent_ctx);
     });
 
     let status = child.wait()?;
-    CHILD_PID.store(0, Ordering::SeqCst);
-    // The child's last lines are still in the pipe: deliver them before exiting.
-    let _ = upstream.join();
+    // The child's last lines are still in the pipe: deliver them before
+    // exiting, but do not wait on what it left running to close the pipe.
+    if upstream_closed.recv_timeout(GRACE).is_err() {
+        signal_group(libc::SIGTERM);
+        if upstream_closed.recv_timeout(GRACE / 2).is_err() {
+            signal_group(libc::SIGKILL);
+            let _ = upstream_closed.recv_timeout(GRACE / 4);
+        }
+    }
+    CHILD_PGID.store(0, Ordering::SeqCst);
+    pump.upstream_gone();
     Ok(exit_code(status))
+}
+
+/// After the first SIGINT/SIGTERM, gives the group [`GRACE`] to exit, then kills it.
+fn kill_group_after_signal() {
+    while SIGNALLED.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline {
+        if CHILD_PGID.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(libc::SIGKILL);
 }
 
 #[cfg(test)]

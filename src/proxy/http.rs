@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -22,11 +24,12 @@ use hyper::{Method, Response, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
-use crate::mcp::http::{is_event_stream, origin_is_local, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
+use crate::mcp::http::serve::{self, Limits};
+use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split_host_port, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
 use crate::profile::Profile;
 
 use super::auditlog::AuditLog;
-use super::core::{Output, ProxyCore};
+use super::core::{Exchange, Output, ProxyCore};
 use super::grants::Grants;
 use super::stdio::{split_outputs, SharedPump, UpstreamSink};
 
@@ -41,6 +44,10 @@ pub struct HttpConfig {
     pub grants: Option<Grants>,
     pub identity: Option<String>,
     pub max_line: usize,
+    /// Requests the upstream has not answered after this long get a JSON-RPC error (`--call-timeout`).
+    pub call_timeout: Option<Duration>,
+    /// Host names the HTTP front answers to besides loopback and its listen address (`--allow-host`).
+    pub allowed_hosts: Vec<String>,
     /// The policy file to watch for hot reload, with its profile.
     pub policy: Option<(PathBuf, Profile)>,
 }
@@ -96,6 +103,8 @@ struct Upstream {
     /// Used by the bridge only: the front passes each agent's session through.
     session: Arc<Mutex<Option<String>>>,
     version: Arc<Mutex<Option<String>>>,
+    /// A request could not connect (the bridge then exits non-zero).
+    unreachable: Arc<AtomicBool>,
 }
 
 impl Upstream {
@@ -112,6 +121,7 @@ impl Upstream {
             extra,
             session: Arc::new(Mutex::new(None)),
             version: Arc::new(Mutex::new(None)),
+            unreachable: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -126,7 +136,10 @@ impl Upstream {
             &with_extra
         };
         self.client.open(method, body, headers).await.map_err(|e| match e {
-            HttpClientError::Connect(e) => format!("upstream unreachable: {e}"),
+            HttpClientError::Connect(e) => {
+                self.unreachable.store(true, Ordering::SeqCst);
+                format!("upstream unreachable: {e}")
+            }
             e => e.to_string(),
         })
     }
@@ -240,6 +253,9 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
     let agent_ctx = ctx.clone();
     let max_line = config.max_line;
     std::thread::spawn(move || agent_pump.run_agent_side(std::io::stdin(), max_line, &agent_ctx));
+    if let Some(timeout) = config.call_timeout {
+        pump.expire_calls_every(timeout);
+    }
 
     let mut tasks = tokio::task::JoinSet::new();
     let mut listening = false;
@@ -271,6 +287,9 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
     if session.is_some() {
         let _ = upstream.request(Method::DELETE, Vec::new(), &upstream.bridge_headers(BOTH_TYPES)).await;
     }
+    if upstream.unreachable.load(Ordering::SeqCst) {
+        return Err(format!("the upstream `{}` was unreachable", config.upstream));
+    }
     Ok(())
 }
 
@@ -288,6 +307,29 @@ struct Front {
     identity: Option<String>,
     /// Session id → the identity that opened it.
     sessions: Mutex<HashMap<String, Option<String>>>,
+    hosts: AllowedHosts,
+    call_timeout: Option<Duration>,
+    /// Numbers POSTs: each is its own exchange in the core (0 is the GET stream's).
+    next_exchange: AtomicU64,
+}
+
+/// DNS-rebinding guard: the Host header must name this machine's loopback,
+/// the address the front listens on, or a name given with `--allow-host`.
+struct AllowedHosts {
+    listen: String,
+    extra: Vec<String>,
+}
+
+impl AllowedHosts {
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(hyper::header::HOST).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Some((name, _)) = split_host_port(host) else {
+            return false;
+        };
+        is_loopback_name(&name) || name == self.listen || self.extra.iter().any(|h| h.eq_ignore_ascii_case(&name))
+    }
 }
 
 impl Front {
@@ -298,8 +340,25 @@ impl Front {
         split_outputs(f(core), audit)
     }
 
-    fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext) -> Vec<Vec<u8>> {
-        self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now())).1
+    fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext, exchange: Exchange) -> Vec<Vec<u8>> {
+        self.step(|core| core.from_upstream_on(bytes, ctx, exchange, SystemClock.now())).1
+    }
+
+    /// The answer to a POST whose upstream outlived `--call-timeout`.
+    fn timed_out(&self, exchange: Exchange, timeout: Duration) -> FrontResponse {
+        let errors = self.step(|core| core.give_up_exchange(exchange, timeout)).1;
+        if errors.is_empty() {
+            return error_response(StatusCode::GATEWAY_TIMEOUT, -32603, "the upstream did not answer in time");
+        }
+        json_response(StatusCode::GATEWAY_TIMEOUT, join_messages(&errors))
+    }
+}
+
+/// Awaits `fut` until `deadline` (forever with `None`); `None` when it passed first.
+async fn until<T>(deadline: Option<tokio::time::Instant>, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+        None => Some(fut.await),
     }
 }
 
@@ -361,6 +420,9 @@ async fn front_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> FrontResponse {
+    if !front.hosts.allows(&headers) {
+        return error_response(StatusCode::FORBIDDEN, -32000, "invalid Host header");
+    }
     if !origin_allowed(&headers) {
         return error_response(StatusCode::FORBIDDEN, -32000, "invalid Origin header");
     }
@@ -392,14 +454,16 @@ async fn front_handler(
                     front.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(s);
                 }
             }
-            relay(front, ctx, resp, Vec::new()).await
+            relay(front, ctx, 0, None, resp, Vec::new()).await
         }
         _ => error_response(StatusCode::METHOD_NOT_ALLOWED, -32000, "method not allowed"),
     }
 }
 
 async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, body: Bytes) -> FrontResponse {
-    let (up, denials) = front.step(|core| core.from_agent(&body, &ctx, SystemClock.now()));
+    let exchange = front.next_exchange.fetch_add(1, Ordering::Relaxed);
+    let deadline = front.call_timeout.map(|t| tokio::time::Instant::now() + t);
+    let (up, denials) = front.step(|core| core.from_agent_on(&body, &ctx, exchange, SystemClock.now()));
     if up.is_empty() {
         return if denials.is_empty() {
             let mut resp = Response::new(axum::body::Body::empty());
@@ -412,11 +476,20 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     if up.len() == 1 {
         let bytes = up.into_iter().next().unwrap_or_default();
         let id = request_id(&bytes);
-        return match front.upstream.request(Method::POST, bytes, &forward).await {
-            Ok(resp) => relay(front, ctx, resp, denials).await,
+        let answer = async {
+            match front.upstream.request(Method::POST, bytes, &forward).await {
+                Ok(resp) => Ok(relay(front.clone(), ctx.clone(), exchange, deadline, resp, denials.clone()).await),
+                Err(e) => Err(e),
+            }
+        };
+        let Some(answer) = until(deadline, answer).await else {
+            return front.timed_out(exchange, front.call_timeout.unwrap_or_default());
+        };
+        return match answer {
+            Ok(resp) => resp,
             Err(e) => {
                 let mut answers = match id {
-                    Some(id) => front.relay_upstream(&transport_error(&id, &e), &ctx),
+                    Some(id) => front.relay_upstream(&transport_error(&id, &e), &ctx, exchange),
                     None => Vec::new(),
                 };
                 answers.extend(denials);
@@ -428,18 +501,27 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     let mut answers = Vec::new();
     for bytes in up {
         let id = request_id(&bytes);
-        match front.upstream.request(Method::POST, bytes, &forward).await {
-            Ok(resp) => {
-                let mut got = Vec::new();
-                for_each_message(resp, |_, msg| got.push(msg)).await;
+        let answer = async {
+            let resp = front.upstream.request(Method::POST, bytes, &forward).await?;
+            let mut got = Vec::new();
+            for_each_message(resp, |_, msg| got.push(msg)).await;
+            Ok::<_, String>(got)
+        };
+        match until(deadline, answer).await {
+            Some(Ok(got)) => {
                 for msg in got {
-                    answers.extend(front.relay_upstream(&msg, &ctx));
+                    answers.extend(front.relay_upstream(&msg, &ctx, exchange));
                 }
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 if let Some(id) = id {
-                    answers.extend(front.relay_upstream(&transport_error(&id, &e), &ctx));
+                    answers.extend(front.relay_upstream(&transport_error(&id, &e), &ctx, exchange));
                 }
+            }
+            None => {
+                let timeout = front.call_timeout.unwrap_or_default();
+                answers.extend(front.step(|core| core.give_up_exchange(exchange, timeout)).1);
+                break;
             }
         }
     }
@@ -447,8 +529,16 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     json_response(StatusCode::OK, join_messages(&answers))
 }
 
-/// Sends an upstream response back to the agent, each message through the core.
-async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, denials: Vec<Vec<u8>>) -> FrontResponse {
+/// Sends an upstream response back to the agent, each message through the
+/// core; an SSE stream still open at `deadline` ends with the core's timeout errors.
+async fn relay(
+    front: Arc<Front>,
+    ctx: CallContext,
+    exchange: Exchange,
+    deadline: Option<tokio::time::Instant>,
+    resp: Response<Incoming>,
+    denials: Vec<Vec<u8>>,
+) -> FrontResponse {
     let status = resp.status();
     let mut headers = HeaderMap::new();
     if let Some(v) = resp.headers().get(SESSION) {
@@ -457,20 +547,22 @@ async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, de
             front.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(s.to_string(), ctx.identity.clone());
         }
     }
-    // Messages on this response belong to the session it opens, if it opens one.
-    let ctx = CallContext {
-        session: ctx.session.clone().or_else(|| resp.headers().get(SESSION).and_then(|v| v.to_str().ok()).map(String::from)),
-        ..ctx
-    };
+    // Answers are settled in the session their request was sent in, even an
+    // initialize answer that opens a session: that is where the core filed the request.
     if is_event_stream(resp.headers()) {
         let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, Infallible>>();
         tokio::spawn(async move {
-            for_each_message(resp, |id, msg| {
-                for out in front.relay_upstream(&msg, &ctx) {
+            let stream = for_each_message(resp, |id, msg| {
+                for out in front.relay_upstream(&msg, &ctx, exchange) {
                     let _ = tx.unbounded_send(Ok(sse_frame(id.as_deref(), &out)));
                 }
-            })
-            .await;
+            });
+            if until(deadline, stream).await.is_none() {
+                let timeout = front.call_timeout.unwrap_or_default();
+                for error in front.step(|core| core.give_up_exchange(exchange, timeout)).1 {
+                    let _ = tx.unbounded_send(Ok(sse_frame(None, &error)));
+                }
+            }
             for denial in denials {
                 let _ = tx.unbounded_send(Ok(sse_frame(None, &denial)));
             }
@@ -486,7 +578,7 @@ async fn relay(front: Arc<Front>, ctx: CallContext, resp: Response<Incoming>, de
     let mut raw = Vec::new();
     for_each_message(resp, |_, msg| raw.push(msg)).await;
     for msg in raw {
-        answers.extend(front.relay_upstream(&msg, &ctx));
+        answers.extend(front.relay_upstream(&msg, &ctx, exchange));
     }
     answers.extend(denials);
     let mut out = if answers.is_empty() {
@@ -513,12 +605,18 @@ fn listen_addr(listen: &str) -> String {
 }
 
 async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+    let addr = listen_addr(&listen);
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
     let front = Arc::new(Front {
         core: Mutex::new((core, audit)),
         upstream,
         grants: config.grants,
         identity: config.identity,
         sessions: Mutex::new(HashMap::new()),
+        hosts: AllowedHosts { listen: local.ip().to_string(), extra: config.allowed_hosts.clone() },
+        call_timeout: config.call_timeout,
+        next_exchange: AtomicU64::new(1),
     });
     let _reloader = config.policy.clone().and_then(|(path, profile)| {
         let target = front.clone();
@@ -526,12 +624,10 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
             target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
         })
     });
-    let addr = listen_addr(&listen);
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("gauntlet proxy: listening on http://{local}/mcp");
     let app = axum::Router::new().route("/mcp", axum::routing::any(front_handler)).with_state(front);
-    axum::serve(listener, app).await.map_err(|e| format!("the HTTP front stopped: {e}"))
+    serve::serve(listener, app, Limits::default(), "gauntlet proxy").await;
+    Ok(())
 }
 
 pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), String> {

@@ -252,6 +252,32 @@ impl SharedPump {
         self.flush_dirty(&mut dirty);
     }
 
+    /// The upstream is gone: answers every request still waiting with an error.
+    pub fn upstream_gone(&self) {
+        let mut dirty = self.step(|core| core.upstream_gone());
+        self.flush_dirty(&mut dirty);
+    }
+
+    /// `--call-timeout`: a thread that answers requests waiting longer than
+    /// `timeout` with an error, checking a few times per timeout.
+    pub fn expire_calls_every(&self, timeout: std::time::Duration) {
+        let pump = self.clone();
+        let tick = (timeout / 8).clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
+        std::thread::spawn(move || loop {
+            std::thread::sleep(tick);
+            let mut expired = 0;
+            let mut dirty = pump.step(|core| {
+                let out = core.expire(SystemClock.now(), timeout);
+                expired = out.len();
+                out
+            });
+            pump.flush_dirty(&mut dirty);
+            if expired > 0 && super::log::enabled(super::log::Level::Warn) {
+                eprintln!("gauntlet proxy: answered {expired} request(s) the upstream left unanswered for {timeout:?} (--call-timeout)");
+            }
+        });
+    }
+
     pub fn to_agent(&self, bytes: &[u8]) {
         let _ = write_line(&mut *relock(&self.agent), bytes);
     }

@@ -205,6 +205,13 @@ fn origins_on_this_machine_are_local() {
     assert!(origin_is_local("http://[::1]:8080"));
     assert!(!origin_is_local("http://localhost.evil.example"));
     assert!(!origin_is_local("null"));
+    // Parsed as a URL: userinfo, other schemes and trailing parts are refused; case does not matter.
+    for foreign in ["http://127.0.0.1:1@evil.com", "http://localhost@evil.com", "evil://localhost", "file://localhost", "http://localhost/x", "http://localhost:", "http://localhost:99999", "http://[::1]x"] {
+        assert!(!origin_is_local(foreign), "{foreign}");
+    }
+    for local in ["http://LOCALHOST", "HTTPS://LocalHost:8443", "http://[::1]"] {
+        assert!(origin_is_local(local), "{local}");
+    }
 }
 
 #[test]
