@@ -337,15 +337,9 @@ fn intercept_flag_misuse_is_refused_with_a_reason() {
 }
 
 /// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
-const SLOW_SERVER: &str = r#"name: slow
-version: "1"
-tools:
-  - name: slow
-    description: answers after 300 ms
-    inputSchema: {type: object}
-    risk: write
-    response: {text: done, latency_ms: 300}
-"#;
+fn slow_server() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/slow-server.yaml")
+}
 
 const SLOW_POLICY: &str = r#"version: "1"
 tools:
@@ -360,8 +354,7 @@ tools:
 fn id_reuse_pairs(profile: &str, pairs: u32) -> (usize, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let policy = write_policy(dir.path(), SLOW_POLICY);
-    let server = dir.path().join("slow.yaml");
-    std::fs::write(&server, SLOW_SERVER).unwrap();
+    let server = slow_server();
     let mut p = Proxy::start(dir.path(), &policy, &["--profile", profile], &[GAUNTLET, "mock", server.to_str().unwrap()]);
     p.send(INIT.as_bytes());
     p.expect_id("1");

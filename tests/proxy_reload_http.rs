@@ -669,15 +669,10 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
     drop(idle);
 }
 
-const SLOW_SERVER: &str = r#"name: slow
-version: "1"
-tools:
-  - name: slow
-    description: answers after 300 ms
-    inputSchema: {type: object}
-    risk: write
-    response: {text: done, latency_ms: 300}
-"#;
+/// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
+fn slow_server() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/slow-server.yaml")
+}
 
 const THREE_AN_HOUR: &str = r#"version: "1"
 tools:
@@ -693,8 +688,7 @@ tools:
 fn id_reuse_over_http(profile: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let policy = write_policy(dir.path(), THREE_AN_HOUR);
-    let server = dir.path().join("slow.yaml");
-    std::fs::write(&server, SLOW_SERVER).unwrap();
+    let server = slow_server();
     let (_mock, upstream) = mock_upstream_of(&server);
     let p = Front::start_with(dir.path(), &policy, &upstream, &["--profile", profile]);
     let mut executed = 0;

@@ -53,13 +53,24 @@ fn signal_group(sig: libc::c_int) {
     }
 }
 
-fn forward_signals_to(pid: u32) {
-    CHILD_PGID.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+/// Catches SIGINT and SIGTERM from before the child exists: a signal that
+/// arrived between spawning it and installing the handler would otherwise
+/// kill the proxy and leave the child's group running.
+fn catch_signals() {
     let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installing a handler that only performs an async-signal-safe call.
+    // SAFETY: installing a handler that only performs async-signal-safe calls.
     unsafe {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// From now on signals go to the child's group; one already caught is passed on.
+fn forward_signals_to(pid: u32) {
+    CHILD_PGID.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+    let early = SIGNALLED.load(Ordering::SeqCst);
+    if early != 0 {
+        signal_group(early);
     }
 }
 
@@ -117,6 +128,7 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
     if super::log::enabled(super::log::Level::Info) {
         eprintln!("gauntlet proxy: starting upstream `{}`", config.command.join(" "));
     }
+    catch_signals();
     let mut child = Command::new(program)
         .args(args)
         // Its own group, so a signal reaches its children too and none outlives us.

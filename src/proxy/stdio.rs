@@ -271,10 +271,11 @@ impl SharedPump {
                 expired = out.len();
                 out
             });
-            pump.flush_dirty(&mut dirty);
+            // Logged before the answers are flushed, so the line is there by the time the agent reacts.
             if expired > 0 && super::log::enabled(super::log::Level::Warn) {
                 eprintln!("gauntlet proxy: answered {expired} request(s) the upstream left unanswered for {timeout:?} (--call-timeout)");
             }
+            pump.flush_dirty(&mut dirty);
         });
     }
 
