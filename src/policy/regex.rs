@@ -208,7 +208,10 @@ fn translate(pattern: &str) -> Result<String, GoError> {
             '(' => {
                 if chars.get(i + 1) == Some(&'?') {
                     let rest: String = chars[i..].iter().collect();
-                    let named = chars.get(i + 2) == Some(&'<') || (chars.get(i + 2) == Some(&'P') && chars.get(i + 3) == Some(&'<'));
+                    // Go reads a named capture only when the pattern goes on
+                    // past `(?<` / `(?P<`; a bare one falls to the flags below.
+                    let left = chars.len() - i;
+                    let named = (left > 3 && chars[i + 2] == '<') || (left > 4 && chars[i + 2] == 'P' && chars[i + 3] == '<');
                     if named {
                         let begin = if chars[i + 2] == 'P' { i + 4 } else { i + 3 };
                         let Some(close) = chars[begin..].iter().position(|&c| c == '>').map(|p| p + begin) else {
@@ -228,8 +231,9 @@ fn translate(pattern: &str) -> Result<String, GoError> {
                     let mut negated = false;
                     let mut saw_flag = false;
                     loop {
+                        // Go quotes the unfinished group from `(?` to the end.
                         let Some(&f) = chars.get(j) else {
-                            return Err(("missing closing )", pattern.to_string()));
+                            return Err(("invalid or unsupported Perl syntax", rest));
                         };
                         match f {
                             'i' | 'm' | 's' | 'U' => saw_flag = true,
@@ -396,6 +400,15 @@ mod tests {
     #[rstest]
     #[case("[invalid(", "error parsing regexp: missing closing ]: `[invalid(`")]
     #[case("(?=x)", "error parsing regexp: invalid or unsupported Perl syntax: `(?=`")]
+    #[case("(?i", "error parsing regexp: invalid or unsupported Perl syntax: `(?i`")]
+    #[case("ab(?i", "error parsing regexp: invalid or unsupported Perl syntax: `(?i`")]
+    #[case("(?", "error parsing regexp: invalid or unsupported Perl syntax: `(?`")]
+    #[case("(?i-", "error parsing regexp: invalid or unsupported Perl syntax: `(?i-`")]
+    #[case("x(?im", "error parsing regexp: invalid or unsupported Perl syntax: `(?im`")]
+    #[case("(?<", "error parsing regexp: invalid or unsupported Perl syntax: `(?<`")]
+    #[case("(?P<", "error parsing regexp: invalid or unsupported Perl syntax: `(?P`")]
+    #[case("(?<a", "error parsing regexp: invalid named capture: `(?<a`")]
+    #[case("(?P<a", "error parsing regexp: invalid named capture: `(?P<a`")]
     #[case("(?!x)", "error parsing regexp: invalid or unsupported Perl syntax: `(?!`")]
     #[case("(abc", "error parsing regexp: missing closing ): `(abc`")]
     #[case("abc)", "error parsing regexp: unexpected ): `abc)`")]
