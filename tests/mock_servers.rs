@@ -315,3 +315,33 @@ fn http_recordings_of_both_eras_keep_the_same_tools() {
         assert_eq!(got.spec.tools.len(), 14);
     }
 }
+
+/// An `inputSchema` that is not a JSON Schema (`type: integr`, `minimum:
+/// "one"`) is refused at load with its position, and `gauntlet mock` exits 2
+/// instead of serving a server every argument check would skip.
+#[test]
+fn an_invalid_input_schema_is_refused_with_its_position() {
+    let server = |schema: &str| {
+        format!(
+            "name: bad\nversion: \"1.0.0\"\ntools:\n  - name: ok\n    description: fine\n    risk: read\n    inputSchema: {{type: object}}\n  - name: add\n    description: adds\n    risk: write\n    inputSchema:\n      type: object\n      properties:\n        count:\n{schema}"
+        )
+    };
+    for (schema, at, pointer) in [
+        ("          type: integr\n", "15:17", "/properties/count/type"),
+        ("          type: integer\n          minimum: \"one\"\n", "16:20", "/properties/count/minimum"),
+    ] {
+        let text = server(schema);
+        let err = ServerSpec::parse(&text, Path::new("bad.yaml")).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("bad.yaml:{at}: tool `add` has an `inputSchema` that is not a valid JSON Schema at `{pointer}`: ")),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(&file, &text).unwrap();
+        let out = Command::new(BIN).arg("mock").arg(&file).stdin(std::process::Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("bad.yaml:{at}: tool `add`")), "{stderr}");
+    }
+}

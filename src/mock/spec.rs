@@ -287,6 +287,7 @@ impl ServerSpec {
         let mut spec: ServerSpec =
             serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
         spec.check(path)?;
+        spec.check_schemas(text, path)?;
         // serde_yaml's own Value keeps mapping order: the second pass only
         // learns the order each tool's members were written in.
         if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
@@ -356,10 +357,66 @@ impl ServerSpec {
         Ok(())
     }
 
+    /// Every `inputSchema` must be a JSON Schema gauntlet can compile: a
+    /// typo such as `type: integr` would otherwise turn every argument check
+    /// against the tool into "not applicable" without a word.
+    fn check_schemas(&self, text: &str, path: &Path) -> Result<(), MockError> {
+        let listed = self.tools.iter().enumerate().map(|(i, t)| (vec!["tools".to_string(), i.to_string()], t));
+        let rug = self.behaviour.rug_pull.iter().flat_map(|r| {
+            r.tools.iter().enumerate().map(|(i, t)| {
+                (vec!["behaviour".to_string(), "rug_pull".to_string(), "tools".to_string(), i.to_string()], t)
+            })
+        });
+        for (mut at, tool) in listed.chain(rug) {
+            let schema = tool.input_schema.value();
+            let problem = match jsonschema::meta::try_validate(schema) {
+                Err(e) => Some((String::new(), format!("its `$schema` is not a meta-schema gauntlet knows: {e}"))),
+                Ok(Err(e)) => Some((e.instance_path.as_str().to_string(), e.to_string())),
+                Ok(Ok(())) => jsonschema::validator_for(schema)
+                    .err()
+                    .map(|e| (e.instance_path.as_str().to_string(), e.to_string())),
+            };
+            let Some((pointer, why)) = problem else { continue };
+            at.push("inputSchema".into());
+            at.extend(pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")));
+            let (line, column) = position(text, &at);
+            let shown = if pointer.is_empty() { String::new() } else { format!(" at `{pointer}`") };
+            return Err(MockError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                message: format!("tool `{}` has an `inputSchema` that is not a valid JSON Schema{shown}: {why}", tool.name),
+                help: Some("fix the schema (e.g. `type: integer`, `minimum: 1`); without it no argument check can run".into()),
+            });
+        }
+        Ok(())
+    }
+
     /// The tool with this exact name.
     pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
         self.tools.iter().find(|t| t.name == name)
     }
+}
+
+/// Where the node at `at` (mapping keys and list indices) is written: its
+/// deepest existing ancestor's line and column, 1-based.
+fn position(text: &str, at: &[String]) -> (usize, usize) {
+    use crate::policy::yaml::{parse, Kind};
+    let Ok(Some(mut node)) = parse(text) else { return (1, 1) };
+    for step in at {
+        let next = match &node.kind {
+            Kind::Map(entries) => {
+                entries.iter().find(|(k, _)| matches!(&k.kind, Kind::Scalar { text, .. } if text == step)).map(|(_, v)| v)
+            }
+            Kind::Seq(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Kind::Scalar { .. } => None,
+        };
+        match next {
+            Some(n) => node = n.clone(),
+            None => break,
+        }
+    }
+    (node.line as usize, node.column as usize)
 }
 
 fn yaml_error(e: &serde_yaml::Error, path: &Path) -> MockError {
