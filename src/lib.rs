@@ -24,4 +24,5 @@ pub mod agent;
 pub mod verify;
 pub mod report;
 pub mod conformance;
+pub mod fuzz;
 pub mod cli;

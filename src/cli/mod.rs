@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod convert;
 pub mod exit;
 pub mod league;
+pub mod fuzz;
 pub mod mock;
 pub mod proxy;
 pub mod replay;
@@ -45,6 +46,9 @@ pub enum Command {
     Bench(bench::Args),
     /// Run the attack database through several proxies and print a league table.
     League(league::Args),
+    /// Seeded mutation fuzzing of the loaders and the proxy core (for developers).
+    #[command(hide = true)]
+    Fuzz(fuzz::Args),
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -71,6 +75,7 @@ pub fn main() -> i32 {
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),
         Command::League(a) => league::run(a),
+        Command::Fuzz(a) => fuzz::run(a),
     };
     exit.code()
 }

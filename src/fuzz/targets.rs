@@ -1,0 +1,187 @@
+//! The fuzz targets: each loader (a policy in each dialect, scenario, mock
+//! server, requirements, trace) and one agent JSON-RPC line through the
+//! proxy core. A target returns `Err` when an invariant beyond "no panic"
+//! breaks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::clock::Timestamp;
+use crate::engine::store::MemoryStore;
+use crate::engine::{CallContext, Engine};
+use crate::policy::model::Dialect;
+use crate::profile::Profile;
+use crate::proxy::core::{Output, ProxyCore, WireMode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    PolicyIntercept,
+    PolicyCatalogue,
+    PolicyPolicylayer,
+    Scenario,
+    Mock,
+    Requirements,
+    Trace,
+    Proxy,
+    /// Exercises the harness itself: `panic` panics, `broken` breaks.
+    #[cfg(test)]
+    SelfTest,
+}
+
+/// The policy the proxy target enforces: a limit, a deny, a condition, a hidden tool.
+const PROXY_POLICY: &str = r#"version: "1"
+hide: ["secret"]
+tools:
+  t:
+    rules:
+      - name: "two per hour"
+        rate_limit: 2/hour
+  pay:
+    rules:
+      - name: "cap"
+        conditions:
+          - path: args.amount
+            op: lte
+            value: 100
+  delete_customer:
+    rules:
+      - name: "block"
+        action: deny
+"#;
+
+impl Target {
+    pub const ALL: &'static [Target] = &[
+        Target::PolicyIntercept,
+        Target::PolicyCatalogue,
+        Target::PolicyPolicylayer,
+        Target::Scenario,
+        Target::Mock,
+        Target::Requirements,
+        Target::Trace,
+        Target::Proxy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::PolicyIntercept => "policy-intercept",
+            Target::PolicyCatalogue => "policy-catalogue",
+            Target::PolicyPolicylayer => "policy-policylayer",
+            Target::Scenario => "scenario",
+            Target::Mock => "mock",
+            Target::Requirements => "requirements",
+            Target::Trace => "trace",
+            Target::Proxy => "proxy",
+            #[cfg(test)]
+            Target::SelfTest => "self-test",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// Seeds for a run without a corpus directory (an installed binary).
+    pub fn seeds(self) -> &'static [&'static str] {
+        match self {
+            Target::PolicyIntercept => &[PROXY_POLICY, "version: \"1\"\ntools: {}\n"],
+            Target::PolicyCatalogue => &[
+                "tools:\n  t:\n    rules:\n      - action: allow\n        rate_limit: {max: 30, window: 60}\n",
+                "default: deny\ntools:\n  d:\n    rules:\n      - action: deny\n",
+            ],
+            Target::PolicyPolicylayer => &[
+                r#"{"version": "1", "default": "allow", "tools": {"t": {"limits": [{"counter": "c", "window": "minute", "max": 5, "scope": "grant"}]}}}"#,
+                r#"{"version": "1", "tools": {"x": {}}}"#,
+            ],
+            Target::Scenario => &[
+                "id: burst\nrisk: write\nattack:\n  calls: 10\nexpect:\n  max_reached_per_window: {}\n",
+                "id: x\n",
+            ],
+            Target::Mock => &[
+                "name: m\nversion: \"1.0.0\"\ntools:\n  - name: t\n    description: d\n    risk: read\n    inputSchema: {type: object}\n",
+                "name: m\n",
+            ],
+            Target::Requirements => &["risk:\n  write:\n    max_calls: 10\n", "schema_validation: false\n"],
+            Target::Trace => &[
+                r#"{"at": "2026-03-02T10:00:00Z", "tool": "t", "arguments": {"a": 1}}"#,
+                r#"{"tool": "pay", "upstream": "error"}"#,
+            ],
+            Target::Proxy => &[
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{}}}"#,
+                r#"[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pay","arguments":{"amount":5}}}]"#,
+            ],
+            #[cfg(test)]
+            Target::SelfTest => &["fine", "panic"],
+        }
+    }
+
+    /// Feeds one input; `Err` is a broken invariant.
+    pub fn run(self, input: &[u8]) -> Result<(), String> {
+        let text = String::from_utf8_lossy(input);
+        let policy = |dialect| -> Result<(), String> {
+            if let Ok(loaded) = crate::policy::load_str(&text, "fuzz.yaml", Some(dialect)) {
+                // A loaded policy must compile in either profile.
+                let policy = Arc::new(loaded.policy);
+                let _ = Engine::new(policy.clone(), Profile::Intercept);
+                let _ = Engine::new(policy, Profile::Strict);
+            }
+            Ok(())
+        };
+        let path = Path::new("fuzz.yaml");
+        match self {
+            Target::PolicyIntercept => policy(Dialect::Intercept),
+            Target::PolicyCatalogue => policy(Dialect::Catalogue),
+            Target::PolicyPolicylayer => policy(Dialect::PolicyLayer),
+            Target::Scenario => {
+                let _ = crate::scenario::parse(path, &text);
+                let _ = crate::scenario::lint::lint_text(path, &text, &[]);
+                Ok(())
+            }
+            Target::Mock => {
+                let _ = crate::mock::ServerSpec::parse(&text, path);
+                Ok(())
+            }
+            Target::Requirements => {
+                let _ = crate::scenario::requirements::Requirements::parse(&text);
+                Ok(())
+            }
+            Target::Trace => {
+                let _ = crate::engine::replay::parse_trace(&text);
+                Ok(())
+            }
+            Target::Proxy => proxy_line(input),
+            #[cfg(test)]
+            Target::SelfTest => match input {
+                b"panic" => panic!("self-test panic"),
+                b"broken" => Err("self-test broken".into()),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// One agent line through the core in every profile and wire mode, then the
+/// same bytes as the upstream's answer. What the core writes to the agent
+/// itself (denials, refusals, errors) must be valid UTF-8 JSON.
+fn proxy_line(line: &[u8]) -> Result<(), String> {
+    let policy = Arc::new(crate::policy::load_intercept(PROXY_POLICY).map_err(|e| e.to_string())?);
+    let now = Timestamp::parse_rfc3339("2026-03-02T10:00:00Z").map_err(|e| e.to_string())?;
+    let ctx = CallContext::default();
+    for profile in [Profile::Intercept, Profile::Strict] {
+        for mode in [WireMode::StdioChild, WireMode::StdioBridge, WireMode::Http] {
+            let mut core = ProxyCore::new(Engine::new(policy.clone(), profile), Box::new(MemoryStore::new()), mode);
+            for out in core.from_agent(line, &ctx, now) {
+                if let Output::ToAgent(bytes) = out {
+                    let text = std::str::from_utf8(&bytes)
+                        .map_err(|_| format!("{profile}/{mode:?}: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;
+                    // Syntax only: an echoed id such as `1e400` is valid JSON
+                    // that serde_json's number type cannot hold.
+                    serde_json::from_str::<Box<serde_json::value::RawValue>>(text)
+                        .map_err(|e| format!("{profile}/{mode:?}: the core wrote invalid JSON to the agent ({e}): {text}"))?;
+                }
+            }
+            core.from_upstream(line, &ctx, now);
+            core.upstream_gone();
+        }
+    }
+    Ok(())
+}
