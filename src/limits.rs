@@ -299,9 +299,9 @@ mod tests {
             text.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
         }
         assert_eq!(limit(&text), None, "12,330 nodes of expansion are allowed");
-        text.push_str(&format!("e: [{}]\n", vec!["*d"; 10].join(", ")));
+        text.push_str(&format!("e: [{}]\n", ["*d"; 10].join(", ")));
         assert_eq!(limit(&text).map(|l| (l.0, l.1)), Some((Limit::AliasNodes, 5)));
-        let big = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 20), vec!["*a"; 9].join(", "));
+        let big = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 20), ["*a"; 9].join(", "));
         assert_eq!(limit(&big).map(|l| (l.0, l.1)), Some((Limit::AliasBytes, 2)));
     }
 
