@@ -22,6 +22,9 @@ use gauntlet::proxy::redis::RedisStore;
 use gauntlet::proxy::sqlite::FailMode;
 use gauntlet::proxy::state::{self, StateConfig};
 
+mod proxy_support;
+use proxy_support::Proc;
+
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const WAIT: Duration = Duration::from_secs(20);
 const INIT: &str = r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
@@ -114,47 +117,6 @@ impl Drop for Redis {
     }
 }
 
-/// Kills a background process when the test lets go of it, however it ends.
-struct Proc {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("gauntlet starts");
-        let pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        Proc { child, stderr }
-    }
-
-    /// The `host:port` printed on stderr after `prefix`, up to `/mcp`.
-    fn address_after(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.stderr.lock().unwrap().clone();
-            if let Some(at) = text.find(prefix) {
-                return text[at + prefix.len()..].split("/mcp").next().unwrap().to_string();
-            }
-            assert!(Instant::now() < deadline, "stderr never said `{prefix}`: {text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A stdio proxy shared by many client threads: lines are written under a
 /// lock and answers are handed to whoever waits for their id.
 struct StdioProxy {
@@ -212,7 +174,7 @@ impl StdioProxy {
         let (tx, rx) = mpsc::channel();
         self.waiting.lock().unwrap().insert(id.to_string(), tx);
         self.send(line);
-        rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no answer to {id}; stderr:\n{}", self.proc.stderr.lock().unwrap()))
+        rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no answer to {id}; stderr:\n{}", self.proc.stderr()))
     }
 
     fn call(&self, id: &str, tool: &str) -> String {

@@ -6,15 +6,17 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod proxy_support;
+use proxy_support::{Proc, WAIT};
+
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-const WAIT: Duration = Duration::from_secs(10);
 
 const ALLOW: &str = r#"version: "1"
 default: allow
@@ -72,62 +74,6 @@ fn call_msg(id: u32, tool: &str) -> String {
 fn denial(id: u32, text: &str) -> String {
     let text = serde_json::to_string(&format!("[INTERCEPT POLICY DENIED] {text}")).unwrap();
     format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{text}}}],"isError":true}}}}"#)
-}
-
-/// A child process that is killed when the test lets go of it (even on panic),
-/// with its stderr collected as it arrives.
-struct Proc {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("gauntlet starts");
-        let pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Proc { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits until stderr contains `needle`; returns all of stderr.
-    fn wait_stderr(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.stderr();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(Instant::now() < deadline, "stderr never said `{needle}`; it said:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The `host:port` printed on stderr after `prefix` (up to `/mcp`).
-    fn address_after(&self, prefix: &str) -> String {
-        let text = self.wait_stderr(prefix);
-        let rest = &text[text.find(prefix).unwrap() + prefix.len()..];
-        rest.split("/mcp").next().unwrap().to_string()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `gauntlet mock payments --http 127.0.0.1:0` and its `http://ADDR/mcp` URL.
