@@ -95,4 +95,11 @@ fi
 command -v redis-server >/dev/null || apt_install redis-server || true
 command -v redis-server >/dev/null || fail "redis-server is not on PATH" "install Debian's redis-server package (apt-get install redis-server)"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]}); $(redis-server --version | cut -d' ' -f1-3)" >&2
+# --- headless Chromium (renders the HTML report in a real browser) ----------
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    apt_install chromium || true
+fi
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+    || fail "chromium is not on PATH" "install it from Debian's packages: apt-get update && apt-get install -y chromium"
+
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]}); $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2

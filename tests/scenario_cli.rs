@@ -445,4 +445,113 @@ fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
     assert!(stdout(&o).contains("not applicable"), "{}", stdout(&o));
     let o = gauntlet(&[&only_na[..], &["--allow-empty"]].concat());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+/// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
+fn chromium() -> Option<&'static str> {
+    for name in ["chromium", "chromium-browser"] {
+        if Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return Some(name);
+        }
+    }
+    if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("chromium is missing; run `bash scripts/install-peers.sh` (apt-get install -y chromium)");
+    }
+    eprintln!("skipping the browser check: chromium is missing (run `bash scripts/install-peers.sh`)");
+    None
+}
+
+/// Runs headless Chromium on a fresh profile, with nothing that talks to the network.
+fn headless(browser: &str, profile: &Path, args: &[&str]) -> Output {
+    Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs")
+}
+
+/// `-o sarif=… -o html=… -o junit=…` from one run: the SARIF validates against the
+/// official 2.1.0 schema, the JUnit parses, and the HTML renders in a real browser with
+/// every outcome present and one drawn timeline per held or breached outcome.
+#[test]
+fn sarif_html_and_junit_from_one_run() {
+    let dir = TempDir::new().unwrap();
+    let file = |name: &str| dir.path().join(name);
+    let mut argv = vec!["verify", "examples/aksjah-weak.yaml", "-q"];
+    for id in ["bulk-write-burst", "window-edge-burst", "rollback-abuse", "destructive-call", "extra-fields"] {
+        argv.extend(["--only", id]);
+    }
+    let outs: Vec<String> = ["sarif=r.sarif", "html=r.html", "junit=r.xml", "json=r.json"]
+        .iter()
+        .map(|o| {
+            let (f, p) = o.split_once('=').unwrap();
+            format!("{f}={}", path(&file(p)))
+        })
+        .collect();
+    for o in &outs {
+        argv.extend(["-o", o.as_str()]);
+    }
+    let run = gauntlet(&argv);
+    assert_eq!(code(&run), 1, "{}", stderr(&run));
+    let read = |name: &str| std::fs::read_to_string(file(name)).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&read("r.json")).unwrap();
+    let outcomes = report["outcomes"].as_array().unwrap();
+
+    let schema_text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json")).unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&schema_text).unwrap()).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&read("r.sarif")).unwrap();
+    let errors: Vec<String> = schema.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let findings = outcomes.iter().filter(|o| !o["finding"].is_null()).count();
+    assert_eq!(results.len(), findings);
+    for r in results {
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "examples/aksjah-weak.yaml", "{r}");
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    // Policy findings are located at their blame, not at line 1.
+    assert!(results.iter().any(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64() > Some(1)), "{sarif}");
+
+    let xml = read("r.xml");
+    assert!(xml.starts_with("<?xml") && xml.matches("<testcase ").count() == outcomes.len(), "{xml}");
+
+    let html = read("r.html");
+    for banned in ["<script", "<link", "src=", "href=\"http"] {
+        assert!(!html.contains(banned), "the HTML report is not self-contained: {banned}");
+    }
+    let Some(browser) = chromium() else { return };
+    let url = format!("file://{}", path(&file("r.html")));
+    let dom = headless(browser, &file("profile"), &["--dump-dom", &url]);
+    assert!(dom.status.success(), "chromium --dump-dom failed: {}", stderr(&dom));
+    let dom = stdout(&dom);
+    for o in outcomes {
+        let key = format!("data-key=\"{}|{}|{}\"", o["scenario"].as_str().unwrap(), o["server"].as_str().unwrap(), o["tool"].as_str().unwrap());
+        assert!(dom.contains(&key.replace('&', "&amp;")), "{key} is not in the rendered DOM");
+    }
+    let plotted = outcomes.iter().filter(|o| o["verdict"] == "held" || o["verdict"] == "breached").count();
+    assert!(plotted >= 4, "too few held/breached outcomes to mean anything");
+    assert_eq!(dom.matches("<svg class=\"timeline\"").count(), plotted, "one plot per held or breached outcome");
+    // Drawn: every plot has both step lines with points, and the bound's window.
+    let lines = regex::Regex::new(r#"<polyline class="(sent|reached)" points="[0-9., ]{20,}""#).unwrap();
+    assert_eq!(lines.find_iter(&dom).count(), 2 * plotted, "plots without data");
+    assert!(dom.contains("class=\"window\""), "no sliding window drawn");
+    let png = file("r.png");
+    let shot = headless(browser, &file("profile2"), &["--window-size=1200,2400", &format!("--screenshot={}", path(&png)), &url]);
+    assert!(shot.status.success(), "chromium --screenshot failed: {}", stderr(&shot));
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "{} bytes", bytes.len());
+    if let Ok(keep) = std::env::var("GAUNTLET_KEEP_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
 }

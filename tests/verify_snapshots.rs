@@ -75,7 +75,7 @@ fn seed_catalogue_limit_holds_but_malformed_arguments_get_through() {
     let edge = find(&r, "window-edge-burst", POST_CUSTOMERS);
     assert_eq!((edge.verdict, edge.reached, edge.trace_from), (Verdict::Breached, 60, 80));
     assert_eq!(edge.trace.len(), 31, "{:#?}", edge.trace);
-    let secs: Vec<f64> = edge.trace.iter().map(|l| l[1..l.find('s').unwrap()].parse().unwrap()).collect();
+    let secs: Vec<f64> = edge.trace.iter().map(|t| t.at_ns as f64 / 1e9).collect();
     assert!(secs.first().unwrap() < &60.0 && secs.last().unwrap() >= &60.0, "{secs:?}");
     assert_eq!(
         edge.reproduce.as_deref(),
@@ -146,7 +146,8 @@ fn stripe_per_call_caps_hold_and_negative_amounts_breach() {
     assert_eq!((neg.verdict, neg.finding), (Verdict::Breached, Some(Finding::Policy)));
     assert_eq!(neg.observed, "1 amounts ≤0 or fractional");
     assert_eq!(neg.trace.len(), 1);
-    assert!(neg.trace[0].contains("\"amount\":-1000000"), "{:?}", neg.trace);
+    assert_eq!(neg.trace[0].arguments.as_ref().map(|a| a["amount"].clone()), Some(serde_json::json!(-1000000)), "{:?}", neg.trace);
+    assert!(neg.trace[0].to_string().contains("\"amount\":-1000000"), "{:?}", neg.trace);
     // The policy's own daily budget is 1,000,000 cents; the baseline asks for 200,000.
     let split = find(&r, "spend-split", "create_charge");
     assert_eq!((split.verdict, split.observed.as_str()), (Verdict::Breached, "500000 spent in 1d"));
@@ -169,7 +170,7 @@ fn wire_tricks_reach_the_hidden_tool_under_intercept_and_hold_under_strict() {
         let o = find(&intercept, id, tool);
         assert_eq!((o.verdict, o.finding, o.reached), (Verdict::Breached, Some(Finding::Proxy), 3), "{id}");
     }
-    let case = &find(&intercept, "wire-case-variant-keys", tool).trace[0];
+    let case = find(&intercept, "wire-case-variant-keys", tool).trace[0].to_string();
     assert!(case.contains(r#""name":"WizCommerce Open API_DeleteCustomer","Name":"WizCommerce Open API_GetCustomers""#), "{case}");
     let strict = run(Some(gauntlet::profile::Profile::Strict));
     for id in ["wire-case-variant-keys", "wire-type-error"] {

@@ -211,25 +211,55 @@ impl Action {
         }
     }
 
-    /// One trace line: time, session, identity, what was sent (long values cut).
-    pub fn describe(&self) -> String {
-        let secs = self.at as f64 / 1e9;
-        let what = match &self.payload {
-            Payload::Call { name, arguments } => format!("tools/call {} {}", quote(name), short(arguments)),
-            Payload::List => "tools/list".to_string(),
-            Payload::Raw { line, .. } => format!("raw {}", cut(&line.replace("{{id}}", "N"), 160)),
+    /// This action as one step of a trace (long values cut).
+    pub fn trace_step(&self) -> TraceStep {
+        let (method, tool, arguments, raw) = match &self.payload {
+            Payload::Call { name, arguments } => ("tools/call", Some(name.clone()), Some(shorten(arguments)), None),
+            Payload::List => ("tools/list", None, None, None),
+            Payload::Raw { line, name, .. } => ("raw", Some(name.clone()), None, Some(cut(&line.replace("{{id}}", "N"), 160))),
         };
-        format!("+{secs:.3}s s{} i{} {what}", self.session, self.identity)
+        TraceStep { at_ns: self.at, session: self.session, identity: self.identity, method, tool, arguments, raw }
+    }
+}
+
+/// One message of a trace, structured for machines; `Display` gives the
+/// one-line form people read (`+59.000s s1 i1 tools/call "name" {…}`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TraceStep {
+    /// Virtual nanoseconds after the run's start.
+    #[serde(rename = "at_seconds", serialize_with = "seconds")]
+    pub at_ns: i64,
+    pub session: u32,
+    pub identity: u32,
+    /// `tools/call`, `tools/list` or `raw` (a template line sent as is).
+    pub method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The call's arguments, strings over 40 characters cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    /// A raw line, cut to 160 characters, its id shown as `N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+fn seconds<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*ns as f64 / 1e9)
+}
+
+impl std::fmt::Display for TraceStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "+{:.3}s s{} i{} ", self.at_ns as f64 / 1e9, self.session, self.identity)?;
+        match (&self.raw, &self.tool, &self.arguments) {
+            (Some(line), _, _) => write!(f, "raw {line}"),
+            (None, Some(name), Some(args)) => write!(f, "tools/call {} {}", quote(name), cut(&args.to_string(), 160)),
+            _ => write!(f, "{}", self.method),
+        }
     }
 }
 
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
-}
-
-fn short(v: &Value) -> String {
-    let shrunk = shorten(v);
-    cut(&shrunk.to_string(), 160)
 }
 
 fn shorten(v: &Value) -> Value {

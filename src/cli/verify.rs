@@ -44,7 +44,7 @@ pub struct Args {
     /// Seed for every randomized behaviour (default 1); every run prints it.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Report format on stdout: table, json, junit, markdown.
+    /// Report format on stdout: table, json, junit, markdown, sarif, github, html.
     #[arg(long, default_value = "table")]
     pub format: report::Format,
     /// Also write the report in FORMAT to PATH (repeatable), from this one run.
@@ -385,7 +385,7 @@ pub fn run(args: Args) -> Exit {
 /// Where the complete report of this run is (a JSON or HTML file written
 /// alongside), or how to get one, for formats that must trim.
 fn full_report_pointer(args: &Args) -> Option<String> {
-    let full = [report::Format::Json, report::Format::Table];
+    let full = [report::Format::Html, report::Format::Json];
     match args.outputs.iter().find(|o| full.contains(&o.format)) {
         Some(o) => Some(format!("`{}`", o.path.display())),
         None => Some(format!("`{} --format json`", reproduce_prefix(args, args.profile.unwrap_or_default()))),

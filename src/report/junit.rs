@@ -51,7 +51,7 @@ fn body(o: &Outcome) -> String {
         b.push('\n');
     }
     for t in &o.trace {
-        b.push_str(t);
+        b.push_str(&t.to_string());
         b.push('\n');
     }
     if let Some(cmd) = &o.reproduce {

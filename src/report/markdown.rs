@@ -1,77 +1,248 @@
-//! Markdown for PR comments: a summary line, a verdict table, findings in a
-//! collapsible block.
+//! Markdown for PR comments, always under GitHub's 65,536-character comment
+//! limit: the summary and a per-server count table first, then one row per
+//! finding, then the details (traces, reproduce commands) and the held and
+//! not-applicable outcomes in `<details>` blocks. Whatever does not fit is
+//! left out in that order of priority, and the comment says so and where the
+//! full report is.
 
-use super::{summary_line, verdict_label, Report};
-use crate::verify::Verdict;
+use std::collections::BTreeMap;
+
+use super::{summary_line, verdict_label, Options, Report};
+use crate::verify::{Finding, Outcome, Verdict};
+
+/// GitHub refuses comments longer than this many characters.
+pub const GITHUB_LIMIT: usize = 65_536;
+
+/// What this renderer aims for: the limit minus room for the trimming note.
+const BUDGET: usize = GITHUB_LIMIT - 2_000;
+
+/// Trace lines per finding in the details.
+const TRACE_LINES: usize = 8;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-pub fn render(r: &Report) -> String {
-    let mut out = format!(
-        "### gauntlet verify `{}`\n\nProfile `{}`, seed `{}`, servers {}.\n\n**{}**\n\n",
-        r.policy,
-        r.profile,
-        r.seed,
-        r.servers.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
-        summary_line(&r.summary)
-    );
-    out.push_str("| scenario | tool | verdict | reached/sent | bound |\n|---|---|---|---|---|\n");
+/// Inline code that survives backticks inside the text.
+fn code(s: &str) -> String {
+    let fence = if s.contains('`') { "``" } else { "`" };
+    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
+}
+
+/// A document that refuses text past the budget and counts what it refused.
+struct Doc {
+    text: String,
+    /// Characters in `text` (GitHub counts characters, not bytes).
+    chars: usize,
+    budget: usize,
+    dropped: usize,
+}
+
+impl Doc {
+    /// Appends `s` whatever the budget (headers and closing tags).
+    fn force(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.chars += s.chars().count();
+    }
+
+    /// Appends `s` if it fits in the budget (minus `reserve` for closing tags).
+    fn push(&mut self, s: &str, reserve: usize) -> bool {
+        let n = s.chars().count();
+        if self.chars + n + reserve <= self.budget {
+            self.force(s);
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+}
+
+fn per_server(r: &Report) -> String {
+    let mut rows: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
     for o in &r.outcomes {
-        let numbers = if o.verdict == Verdict::NotApplicable { "-".into() } else { format!("{}/{}", o.reached, o.attempted) };
-        let bound = if o.verdict == Verdict::NotApplicable { o.note.clone().unwrap_or_default() } else { o.bound.clone() };
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | {} | {} |\n",
-            cell(&o.scenario),
-            cell(&o.tool),
-            verdict_label(o),
-            numbers,
-            cell(&bound)
+        let c = rows.entry(o.server.as_str()).or_default();
+        let i = match (o.verdict, o.finding) {
+            (Verdict::Held, _) => 0,
+            (Verdict::Breached, Some(Finding::Proxy)) => 2,
+            (Verdict::Breached, _) => 1,
+            (Verdict::OverBlocking, _) => 3,
+            (Verdict::NotApplicable, _) => 4,
+            (Verdict::Error, _) => 5,
+        };
+        c[i] += 1;
+    }
+    let mut t = String::from(
+        "| server | held | breached (policy) | breached (proxy) | over-blocking | not applicable | errors |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (server, c) in rows {
+        let name = if server == "-" { "(no tool targeted)".to_string() } else { code(server) };
+        t.push_str(&format!("| {name} | {} | {} | {} | {} | {} | {} |\n", c[0], c[1], c[2], c[3], c[4], c[5]));
+    }
+    t
+}
+
+fn finding_row(o: &Outcome) -> String {
+    let what = match o.verdict {
+        Verdict::Breached => format!("{} (bound {})", o.observed, o.bound),
+        _ => o.note.clone().unwrap_or_default(),
+    };
+    format!(
+        "| {} | {} | {} | {}/{} | {} |\n",
+        code(&o.scenario),
+        code(&format!("{}:{}", o.server, o.tool)),
+        verdict_label(o),
+        o.reached,
+        o.attempted,
+        cell(&what)
+    )
+}
+
+fn detail(o: &Outcome) -> String {
+    let mut d = format!("#### {} {} × {}\n\n{}\n\n", verdict_label(o), code(&o.scenario), code(&o.tool), cell(&o.title));
+    if o.verdict == Verdict::Breached {
+        d.push_str(&format!("Expected {}, observed {}.\n\n", cell(&o.bound), cell(&o.observed)));
+    }
+    if let Some(n) = &o.note {
+        d.push_str(&format!("{}\n\n", cell(n)));
+    }
+    if let Some(b) = super::blame_line(o) {
+        d.push_str(&format!("Blame: {}\n\n", cell(&b)));
+    }
+    if !o.trace.is_empty() {
+        d.push_str(&format!("Shortest trace ({} of {} messages):\n\n```\n", o.trace.len(), o.trace_from));
+        for t in o.trace.iter().take(TRACE_LINES) {
+            d.push_str(&t.to_string().replace("```", "'''"));
+            d.push('\n');
+        }
+        if o.trace.len() > TRACE_LINES {
+            d.push_str(&format!("… {} more\n", o.trace.len() - TRACE_LINES));
+        }
+        d.push_str("```\n\n");
+    }
+    if let Some(cmd) = &o.reproduce {
+        d.push_str(&format!("Reproduce: {}\n\n", code(cmd)));
+    }
+    d
+}
+
+pub fn render(r: &Report, opts: &Options) -> String {
+    render_within(r, opts, BUDGET)
+}
+
+fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
+    let mark = if r.summary.policy_findings > 0 || r.summary.errors > 0 { "❌" } else { "✅" };
+    let head = format!(
+        "### {mark} gauntlet verify {}\n\nProfile {}, seed {}, {} scenarios, servers {}.\n\n**{}**\n\n{}\n",
+        code(&r.policy),
+        code(&r.profile),
+        code(&r.seed),
+        r.scenarios,
+        r.servers.iter().map(|s| code(s)).collect::<Vec<_>>().join(", "),
+        summary_line(&r.summary),
+        per_server(r)
+    );
+    let mut doc = Doc { text: String::new(), chars: 0, budget, dropped: 0 };
+    doc.force(&head);
+    let findings: Vec<&Outcome> =
+        r.outcomes.iter().filter(|o| o.finding.is_some() || o.verdict == Verdict::Error).collect();
+    let mut left_out = Vec::new();
+    if !findings.is_empty() {
+        doc.push("#### Findings\n\n| scenario | tool | verdict | reached/sent | observed (bound) |\n|---|---|---|---:|---|\n", 0);
+        let rows = findings.iter().filter(|o| !doc.push(&finding_row(o), 0)).count();
+        if rows > 0 {
+            left_out.push(format!("{rows} of {} finding rows", findings.len()));
+        }
+        doc.push("\n", 0);
+        const CLOSE: &str = "</details>\n\n";
+        let summary = format!("<details><summary>Details: blame, traces and reproduce commands ({})</summary>\n\n", findings.len());
+        let details = if doc.push(&summary, CLOSE.len()) {
+            let n = findings.iter().filter(|o| !doc.push(&detail(o), CLOSE.len())).count();
+            doc.force(CLOSE);
+            n
+        } else {
+            findings.len()
+        };
+        if details > 0 {
+            left_out.push(format!("{details} of {} findings' details", findings.len()));
+        }
+    }
+    let held: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::Held).collect();
+    let na: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::NotApplicable).collect();
+    const CLOSE: &str = "</details>\n";
+    let before = doc.dropped;
+    if !(held.is_empty() && na.is_empty())
+        && doc.push(&format!("<details><summary>Held ({}) and not applicable ({})</summary>\n\n", held.len(), na.len()), CLOSE.len())
+    {
+        if !held.is_empty() {
+            doc.push("| scenario | tool | reached/sent | bound |\n|---|---|---:|---|\n", CLOSE.len());
+            for o in &held {
+                let row = format!("| {} | {} | {}/{} | {} |\n", code(&o.scenario), code(&format!("{}:{}", o.server, o.tool)), o.reached, o.attempted, cell(&o.bound));
+                doc.push(&row, CLOSE.len());
+            }
+            doc.push("\n", CLOSE.len());
+        }
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for o in &na {
+            *reasons.entry(o.note.as_deref().unwrap_or("no reason recorded")).or_default() += 1;
+        }
+        for (reason, n) in reasons {
+            doc.push(&format!("- not applicable ×{n}: {}\n", cell(reason)), CLOSE.len());
+        }
+        doc.force("\n");
+        doc.force(CLOSE);
+    }
+    if doc.dropped > before {
+        left_out.push("some held and not-applicable rows".to_string());
+    }
+    if !left_out.is_empty() {
+        let full = opts.full_report.as_deref().unwrap_or("the JSON report (`--format json`)");
+        doc.force(&format!(
+            "\n> Trimmed to fit a GitHub comment ({GITHUB_LIMIT} characters at most): {} left out. The full report: {full}.\n",
+            left_out.join(", ")
         ));
     }
-    let findings: Vec<_> = r.outcomes.iter().filter(|o| o.finding.is_some()).collect();
-    if !findings.is_empty() {
-        out.push_str("\n<details><summary>Findings</summary>\n\n");
-        for o in findings {
-            out.push_str(&format!("#### {} `{}` × `{}`\n\n", verdict_label(o), o.scenario, o.tool));
-            if o.verdict == Verdict::Breached {
-                out.push_str(&format!("expected {}, observed {}\n\n", cell(&o.bound), cell(&o.observed)));
-            }
-            if let Some(n) = &o.note {
-                out.push_str(&format!("{}\n\n", cell(n)));
-            }
-            if let Some(b) = super::blame_line(o) {
-                out.push_str(&format!("Blame: {}\n\n", cell(&b)));
-            }
-            if !o.trace.is_empty() {
-                out.push_str("```\n");
-                for t in o.trace.iter().take(8) {
-                    out.push_str(t);
-                    out.push('\n');
-                }
-                out.push_str("```\n\n");
-            }
-            if let Some(cmd) = &o.reproduce {
-                out.push_str(&format!("Reproduce: `{cmd}`\n\n"));
-            }
-        }
-        out.push_str("</details>\n");
-    }
-    out
+    doc.text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixtures::{outcome, report};
 
     #[test]
-    fn markdown_escapes_pipes_and_lists_findings() {
-        let mut r = super::super::fixtures::report();
+    fn summary_first_then_findings_then_details() {
+        let mut r = report();
         r.outcomes[0].tool = "a|b".into();
-        let md = render(&r);
-        assert!(md.contains("| `bulk-write-burst` | `a\\|b` | held | 30/200 |"), "{md}");
-        assert!(md.contains("#### BREACHED (proxy) `wire-type-error` × `Delete`"));
-        assert!(md.contains("<details><summary>Findings</summary>"));
+        let md = render(&r, &Options::default());
+        assert!(md.starts_with("### ❌ gauntlet verify `examples/p.yaml`"), "{md}");
+        let table = md.find("| server | held |").unwrap();
+        let findings = md.find("#### Findings").unwrap();
+        let details = md.find("<details><summary>Details").unwrap();
+        assert!(table < findings && findings < details, "{md}");
+        assert!(md.contains("| `malformed-arguments` | `aksjah:Post <Customers> & co` | BREACHED (policy) | 60/200 |"), "{md}");
+        assert!(md.contains("| `bulk-write-burst` | `aksjah:a\\|b` | 30/200 |") || md.contains("`aksjah:a|b`"), "{md}");
+        assert!(md.contains("- not applicable ×1:"), "{md}");
+        assert!(!md.contains("Trimmed"), "{md}");
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    }
+
+    #[test]
+    fn a_huge_run_stays_under_the_limit_and_says_where_the_rest_is() {
+        let mut r = report();
+        for i in 0..3000 {
+            let mut o = outcome(&format!("scenario-{i}"), "WizCommerce Open API_PostCustomers", Verdict::Breached, Some(Finding::Policy), 60);
+            o.trace = vec![o.trace[0].clone(); 40];
+            o.note = Some("n".repeat(300));
+            r.outcomes.push(o);
+        }
+        let opts = Options { full_report: Some("`r.json`".into()), ..Options::default() };
+        let md = render(&r, &opts);
+        assert!(md.chars().count() < GITHUB_LIMIT, "{}", md.chars().count());
+        assert!(md.contains("Trimmed to fit a GitHub comment"), "{}", &md[md.len() - 300..]);
+        assert!(md.trim_end().ends_with("The full report: `r.json`."));
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+        assert!(md.contains("| server | held |"), "the summary always comes first");
     }
 }

@@ -8,10 +8,13 @@
 //! so two runs diff cleanly.
 
 pub mod compare;
+pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod league;
 pub mod markdown;
+pub mod sarif;
 pub mod snapshot;
 pub mod table;
 
@@ -28,10 +31,14 @@ pub enum Format {
     Json,
     Junit,
     Markdown,
+    Sarif,
+    Github,
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Table, Format::Json, Format::Junit, Format::Markdown];
+    pub const ALL: [Format; 7] =
+        [Format::Table, Format::Json, Format::Junit, Format::Markdown, Format::Sarif, Format::Github, Format::Html];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +46,9 @@ impl Format {
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Markdown => "markdown",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+            Format::Html => "html",
         }
     }
 }
@@ -70,7 +80,19 @@ pub fn render(format: Format, report: &Report, opts: &Options) -> String {
         Format::Table => table::render(report, &opts.style),
         Format::Json => json::render(report),
         Format::Junit => junit::render(report, opts.fail_on_proxy),
-        Format::Markdown => markdown::render(report),
+        Format::Markdown => markdown::render(report, opts),
+        Format::Sarif => sarif::render(report, opts),
+        Format::Github => github::render(report, opts),
+        Format::Html => html::render(report, opts),
+    }
+}
+
+/// Where a finding points in the policy: its blame's file and line, or the
+/// policy file's first line when nothing more precise is known (proxy findings).
+pub fn location(r: &Report, o: &Outcome) -> (String, u32) {
+    match &o.blame {
+        Some(b) => (b.location.file.clone(), b.location.line),
+        None => (r.policy.clone(), 1),
     }
 }
 
@@ -184,7 +206,21 @@ pub fn summary_line(s: &Summary) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::verify::TwinResult;
+    use crate::agent::TraceStep;
+    use crate::verify::blame::{Blame, PolicyLocation};
+    use crate::verify::{Timeline, TwinResult, WindowBound};
+
+    fn step(at_ns: i64) -> TraceStep {
+        TraceStep {
+            at_ns,
+            session: 1,
+            identity: 1,
+            method: "tools/call",
+            tool: Some("t".into()),
+            arguments: Some(serde_json::json!({})),
+            raw: None,
+        }
+    }
 
     pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>, reached: usize) -> Outcome {
         Outcome {
@@ -200,13 +236,24 @@ pub(crate) mod fixtures {
             bound: "≤30 reached per 1m sliding".into(),
             observed: format!("{reached} in 1m"),
             note: None,
-            trace: if verdict == Verdict::Breached { vec!["+0.000s s1 i1 tools/call \"t\" {}".into()] } else { vec![] },
+            trace: if verdict == Verdict::Breached { vec![step(0)] } else { vec![] },
             trace_from: 200,
             seed: 9,
             reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
             twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![] }),
-            blame: None,
             denial: None,
+            blame: (finding == Some(Finding::Policy)).then(|| Blame {
+                location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },
+                rule: Some("limit".into()),
+                reason: "the rate limit is too loose".into(),
+                denial: None,
+            }),
+            // 200 calls over 100 s; the first `reached` reached the server.
+            timeline: matches!(verdict, Verdict::Held | Verdict::Breached).then(|| Timeline {
+                sent: (0..200).map(|i| i * 500_000_000).collect(),
+                reached: (0..reached as i64).map(|i| i * 500_000_000).collect(),
+                bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
+            }),
         }
     }
 

@@ -144,7 +144,7 @@ fn push_wrapped(out: &mut String, st: &Style, prefix: &str, text: &str, indent: 
 /// The longest prefix, ending at a separator, shared by every tool of each
 /// server (when a server has two or more tools), so the compact view can show
 /// `PostOrders` for `WizCommerce Open API_PostOrders` and say so once.
-fn common_prefixes(r: &Report) -> BTreeMap<String, String> {
+pub(super) fn common_prefixes(r: &Report) -> BTreeMap<String, String> {
     let mut tools: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for o in r.outcomes.iter().filter(|o| o.tool != "-") {
         let v = tools.entry(o.server.as_str()).or_default();

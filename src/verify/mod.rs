@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::agent::{self, Action, Payload, Target};
+use crate::agent::{self, Action, Payload, Target, TraceStep};
 use crate::clock::Timestamp;
 use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
@@ -116,9 +116,9 @@ pub struct TwinResult {
     /// That call's arguments.
     #[serde(skip)]
     pub refused_arguments: Option<serde_json::Value>,
-    /// The twin's plan up to and including that call, one line per message.
+    /// The twin's plan up to and including that call.
     #[serde(skip)]
-    pub trace: Vec<String>,
+    pub trace: Vec<TraceStep>,
 }
 
 /// The verdict for one scenario × tool.
@@ -138,10 +138,12 @@ pub struct Outcome {
     pub bound: String,
     pub observed: String,
     pub note: Option<String>,
-    /// The shortest plan that still breaches, one line per message (breaches only).
-    pub trace: Vec<String>,
+    /// The shortest plan that still breaches (breaches only).
+    pub trace: Vec<TraceStep>,
     /// Length of the plan before shrinking.
     pub trace_from: usize,
+    /// As a string, so JSON consumers never round it.
+    #[serde(serialize_with = "as_string")]
     pub seed: u64,
     pub reproduce: Option<String>,
     pub twin: Option<TwinResult>,
@@ -150,6 +152,50 @@ pub struct Outcome {
     /// The first refusal of a tool call the agent received, as it received it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denial: Option<denial::Denial>,
+    /// What the attack's run looked like over virtual time (held and breached outcomes).
+    #[serde(skip)]
+    pub timeline: Option<Timeline>,
+}
+
+fn as_string<S: serde::Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(n)
+}
+
+/// One attack run as observed, for plots: when the agent sent each tool call
+/// and when each call of the target tool reached the server, taken from the
+/// run's plan and the server's ledger, never recomputed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline {
+    /// Virtual nanoseconds after the start at which each tool call was sent.
+    pub sent: Vec<i64>,
+    /// Virtual nanoseconds after the start at which each call reached the server (its ledger).
+    pub reached: Vec<i64>,
+    /// The rate bound judged, if the attack was judged on one.
+    pub bound: Option<WindowBound>,
+}
+
+/// At most `count` calls in any `window` nanoseconds (calendar windows unless `sliding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowBound {
+    pub count: u64,
+    pub window: i64,
+    pub sliding: bool,
+}
+
+impl Timeline {
+    fn of(actions: &[Action], obs: &Observation, tool: &str, checks: &[measure::Check]) -> Timeline {
+        let bound = checks.iter().find_map(|c| match c {
+            measure::Check::Rate { count, window, sliding, .. } => {
+                Some(WindowBound { count: *count, window: window.nanos(), sliding: *sliding })
+            }
+            _ => None,
+        });
+        Timeline {
+            sent: actions.iter().filter(|a| a.tool_name().is_some()).map(|a| a.at).collect(),
+            reached: calls_of(&obs.ledger, tool).map(|e| e.time.0 - START.0).collect(),
+            bound,
+        }
+    }
 }
 
 /// Run-wide settings.
@@ -292,6 +338,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         twin: None,
         blame: None,
         denial: None,
+        timeline: None,
     }
 }
 
@@ -352,6 +399,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
     out.reached = calls_of(&obs.ledger, &tool.name).count();
     out.denial = obs.denials.first().cloned();
+    out.timeline = Some(Timeline::of(&actions, &obs, &tool.name, &checks));
     if let Some(failed) = results.iter().find(|r| !r.held) {
         let still_breaches = |cand: &[Action]| {
             replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
@@ -365,7 +413,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         out.bound = failed.check.bound();
         out.observed = failed.observed.clone();
         out.note = failed.note.clone();
-        out.trace = shortest.iter().map(Action::describe).collect();
+        out.trace = shortest.iter().map(Action::trace_step).collect();
         out.trace_from = actions.len();
         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
         if out.finding == Some(Finding::Policy) {
@@ -487,7 +535,7 @@ fn run_twin(
     let refused_at = audit.iter().position(|r| r.result != AuditResult::Allowed);
     let calls: Vec<&Action> = acts.iter().filter(|a| a.tool_name().is_some()).collect();
     let trace = match refused_at {
-        Some(n) => calls.iter().take(n + 1).map(|a| a.describe()).collect(),
+        Some(n) => calls.iter().take(n + 1).map(|a| a.trace_step()).collect(),
         None => Vec::new(),
     };
     let refused_arguments = refused_at.and_then(|n| match &calls.get(n)?.payload {
