@@ -201,10 +201,12 @@ fn machine_formats_are_written_even_when_the_run_fails() {
     assert_eq!(xml.matches("<testsuite ").count(), xml.matches("</testsuite>").count());
 
     let md = run("markdown");
-    assert!(md.starts_with("### gauntlet verify `examples/aksjah-weak.yaml`"), "{md}");
-    let rows = md.lines().filter(|l| l.starts_with("| `")).count();
-    assert_eq!(rows, outcomes.len(), "{md}");
-    assert!(md.matches("BREACHED").count() >= breached, "{md}");
+    assert!(md.starts_with("### ❌ gauntlet verify `examples/aksjah-weak.yaml`"), "{md}");
+    // One findings row per breach, one held row per held outcome (in <details>).
+    let finding_rows = md.lines().filter(|l| l.starts_with("| `") && l.contains("| BREACHED")).count();
+    assert_eq!(finding_rows, breached, "{md}");
+    let held = outcomes.iter().filter(|o| o["verdict"] == "held").count();
+    assert_eq!(md.lines().filter(|l| l.contains("| `aksjah:")).count(), breached + held, "{md}");
 }
 
 /// Runs `args`, expects exit 2, no report, and `expected` on stderr.

@@ -27,10 +27,25 @@ fn args(policy: &str, servers: &[&str]) -> Args {
 
 fn check_on(name: &str, policy: &str, servers: &[&str]) -> Report {
     let report = build_report(&args(policy, servers), false).unwrap_or_else(|e| panic!("{policy}: {e}"));
-    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, snapshot::render(&report));
+    let compared = std::panic::catch_unwind(|| {
+        insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!(name, snapshot::render(&report));
+        });
     });
+    if compared.is_err() {
+        panic!("{}", changed_snapshot_help(name));
+    }
     report
+}
+
+/// What to do when the verdicts changed, e.g. after adding a scenario to the database.
+fn changed_snapshot_help(name: &str) -> String {
+    format!(
+        "snapshots/{name}.snap: the verdicts changed (the diff is above: `+` lines are this run). A new or edited \
+         scenario adds or changes lines; a change in the engine or proxy changes verdicts. If the change is \
+         intended, review and accept it with `INSTA_UPDATE=always cargo test --test verify_snapshots` (or \
+         `cargo insta review`), then commit snapshots/."
+    )
 }
 
 fn check(name: &str, policy: &str) -> Report {

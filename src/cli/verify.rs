@@ -372,7 +372,11 @@ pub fn run(args: Args) -> Exit {
         ));
     }
     if let Some(path) = &args.snapshot {
-        return check_snapshot(path, &report, args.accept, &reproduce_prefix(&args, args.profile.unwrap_or_default()));
+        let mut cmd = reproduce_prefix(&args, args.profile.unwrap_or_default());
+        if seed != DEFAULT_SEED {
+            cmd.push_str(&format!(" --seed {seed}"));
+        }
+        return check_snapshot(path, &report, args.accept, &args.only, &cmd);
     }
     let failing = report.summary.policy_findings > 0 || (args.fail_on_proxy_findings && report.summary.proxy_findings > 0);
     if failing {
@@ -392,16 +396,20 @@ fn full_report_pointer(args: &Args) -> Option<String> {
     }
 }
 
-/// With a snapshot the accepted verdicts are the baseline: only changes fail the run.
-fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit {
+/// With a snapshot the accepted verdicts are the baseline: only changes fail the
+/// run. Verdicts taken with another seed or profile are not compared, and an
+/// `--only` run compares (and accepts) only the scenarios it ran.
+fn check_snapshot(path: &Path, report: &Report, accept: bool, only: &[String], cmd: &str) -> Exit {
     let current = snapshot::render(report);
-    let write = |why: &str| -> Exit {
+    let shown = invocation::quote_path(path);
+    let existing = std::fs::read_to_string(path).ok();
+    let write = |text: &str, why: &str| -> Exit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return could_not_run(format!("{}: cannot create the directory: {e}", dir.display()));
             }
         }
-        match std::fs::write(path, &current) {
+        match std::fs::write(path, text) {
             Ok(()) => {
                 eprintln!("snapshot {}: {why}", path.display());
                 Exit::Ok
@@ -409,31 +417,53 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, cmd: &str) -> Exit
             Err(e) => could_not_run(format!("{}: cannot write the snapshot: {e}", path.display())),
         }
     };
-    if accept {
-        return write("accepted");
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Some(text) = existing else {
+        if accept {
+            return write(&current, "accepted");
+        }
         if in_ci() {
             eprintln!("snapshot {} does not exist; CI never writes snapshots", path.display());
-            eprintln!("  help: run `{cmd} --snapshot {} --accept` locally and commit the file", invocation::quote_path(path));
+            eprintln!("  help: run `{cmd} --snapshot {shown} --accept` locally and commit the file");
             return Exit::CheckFailed;
         }
-        return write("created (review and commit it)");
+        return write(&current, "created (review and commit it)");
     };
-    let accepted = match snapshot::parse(&text) {
+    if accept {
+        if only.is_empty() {
+            return write(&current, "accepted");
+        }
+        return match snapshot::merge(&text, &current, only) {
+            Ok(merged) => write(&merged, &format!("accepted for {} (other scenarios kept)", only.join(", "))),
+            Err(e) => could_not_run(format!("{}: {e}", path.display())),
+        };
+    }
+    if let Some(was) = snapshot::Header::parse(&text) {
+        if let Some(why) = snapshot::mismatch(&was, &snapshot::Header::of(report)) {
+            eprintln!("snapshot {} was accepted with {why}: verdicts from different runs are not compared", path.display());
+            eprintln!(
+                "  help: rerun with `--seed {} --profile {}`, or make this run the baseline with `{cmd} --snapshot {shown} --accept`",
+                was.seed, was.profile
+            );
+            return Exit::CheckFailed;
+        }
+    }
+    let mut accepted = match snapshot::parse(&text) {
         Ok(m) => m,
         Err(e) => return could_not_run(format!("{}: {e}", path.display())),
     };
+    snapshot::restrict(&mut accepted, only);
     let now = match snapshot::parse(&current) {
         Ok(m) => m,
         Err(e) => return could_not_run(format!("internal snapshot error: {e}")),
     };
     let changes = snapshot::diff(&accepted, &now);
+    let scope = if only.is_empty() { String::new() } else { format!(" (compared: {})", only.join(", ")) };
     if changes.is_empty() {
-        eprintln!("snapshot {}: no change from the accepted verdicts", path.display());
+        eprintln!("snapshot {}: no change from the accepted verdicts{scope}", path.display());
         return Exit::Ok;
     }
-    eprintln!("snapshot {} differs from this run:\n{}", path.display(), snapshot::render_diff(&changes));
-    eprintln!("  help: if the change is intended, accept it with `{cmd} --snapshot {} --accept`", invocation::quote_path(path));
+    eprintln!("snapshot {} differs from this run{scope}:\n{}", path.display(), snapshot::render_diff(&changes));
+    let only_args: String = only.iter().map(|id| format!(" --only {}", invocation::quote(id))).collect();
+    eprintln!("  help: if the change is intended, accept it with `{cmd}{only_args} --snapshot {shown} --accept`");
     Exit::CheckFailed
 }

@@ -4,7 +4,9 @@
 //! One line per scenario × tool, sorted: `scenario | server | tool | verdict |
 //! reached R of A | bound`. Lines starting with `#` are comments. The diff
 //! says which outcomes got WEAKER (more got through) and which got STRONGER,
-//! the way a reviewer needs to read a policy change.
+//! the way a reviewer needs to read a policy change. The header records the
+//! profile and seed: verdicts from another profile or seed are not compared,
+//! and the mismatch is said as such.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,6 +64,60 @@ pub fn render(r: &Report) -> String {
         );
     }
     out
+}
+
+/// What a snapshot was taken with, from its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub profile: String,
+    pub seed: String,
+}
+
+impl Header {
+    pub fn of(r: &Report) -> Header {
+        Header { profile: r.profile.clone(), seed: r.seed.clone() }
+    }
+
+    /// Reads `profile P, seed S` from the first line (`None` for a header without them).
+    pub fn parse(text: &str) -> Option<Header> {
+        let first = text.lines().next()?.strip_prefix("# gauntlet verdicts: ")?;
+        let field = |name: &str| {
+            first.split(", ").find_map(|part| part.strip_prefix(name).map(str::to_string)).filter(|v| !v.is_empty())
+        };
+        Some(Header { profile: field("profile ")?, seed: field("seed ")? })
+    }
+}
+
+/// How an accepted snapshot and a run differ in what they were run with, in words.
+pub fn mismatch(accepted: &Header, now: &Header) -> Option<String> {
+    let mut parts = Vec::new();
+    if accepted.seed != now.seed {
+        parts.push(format!("seed {} (this run: seed {})", accepted.seed, now.seed));
+    }
+    if accepted.profile != now.profile {
+        parts.push(format!("profile {} (this run: profile {})", accepted.profile, now.profile));
+    }
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+/// Keeps only the entries of these scenarios (what an `--only` run can compare).
+pub fn restrict(map: &mut BTreeMap<Key, Entry>, scenarios: &[String]) {
+    if !scenarios.is_empty() {
+        map.retain(|k, _| scenarios.contains(&k.0));
+    }
+}
+
+/// The snapshot text of an `--only` run accepted into an existing snapshot:
+/// the other scenarios' lines kept, this run's scenarios replaced.
+pub fn merge(accepted: &str, current: &str, scenarios: &[String]) -> Result<String, String> {
+    let mut map = parse(accepted)?;
+    map.retain(|k, _| !scenarios.contains(&k.0));
+    map.extend(parse(current)?);
+    let mut out: String = current.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    for ((scenario, server, tool), e) in map {
+        let _ = writeln!(out, "{scenario} | {server} | {tool} | {} | reached {} of {} | {}", e.verdict, e.reached, e.attempted, e.bound);
+    }
+    Ok(out)
 }
 
 /// Parses snapshot text; errors name the line.
@@ -194,6 +250,35 @@ mod tests {
         assert_eq!((e.verdict.as_str(), e.reached, e.attempted), ("breached (policy)", 60, 200));
         assert!(diff(&map, &map).is_empty());
         assert!(parse("a | b | c\n").unwrap_err().starts_with("line 1:"));
+    }
+
+    #[test]
+    fn header_mismatch_only_and_merge() {
+        let r = report();
+        let text = render(&r);
+        let h = Header::parse(&text).unwrap();
+        assert_eq!(h, Header { profile: "intercept".into(), seed: "1".into() });
+        let other = Header { profile: "strict".into(), seed: "5".into() };
+        assert_eq!(mismatch(&h, &other).unwrap(), "seed 1 (this run: seed 5) and profile intercept (this run: profile strict)");
+        assert_eq!(mismatch(&h, &h), None);
+        let mut map = parse(&text).unwrap();
+        restrict(&mut map, &["spend-split".to_string()]);
+        assert_eq!(map.len(), 1);
+        // Accepting an --only run replaces just that scenario's lines.
+        let mut only = report();
+        only.outcomes.retain(|o| o.scenario == "spend-split");
+        only.outcomes[0].reached = 3;
+        let merged = merge(&text, &render(&only), &["spend-split".to_string()]).unwrap();
+        let m = parse(&merged).unwrap();
+        assert_eq!(m.len(), 4, "{merged}");
+        assert_eq!(m[&("spend-split".into(), "aksjah".into(), "-".into())].reached, 3);
+        let mut want: Vec<String> = render(&r)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| if l.starts_with("spend-split") { l.replace("reached 0 of", "reached 3 of") } else { l.to_string() })
+            .collect();
+        want.sort();
+        assert_eq!(merged.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>(), want);
     }
 
     #[test]
