@@ -6,7 +6,6 @@
 //! diff. `everything-policy.yaml` is left out: no mock server imitates
 //! server-everything.
 
-
 use gauntlet::cli::verify::{build_report, Args};
 use gauntlet::report::{snapshot, Report};
 use gauntlet::verify::{Finding, Outcome, Verdict};

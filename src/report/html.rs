@@ -328,7 +328,8 @@ pub fn render(r: &Report, _opts: &Options) -> String {
         s.errors
     );
     matrix(r, &mut out);
-    let groups: [(&str, &str, fn(&Outcome) -> bool); 4] = [
+    type Pick = fn(&Outcome) -> bool;
+    let groups: [(&str, &str, Pick); 4] = [
         ("findings", "Findings", |o| o.finding.is_some()),
         ("errors", "Could not run", |o| o.verdict == Verdict::Error),
         ("held", "Held", |o| o.verdict == Verdict::Held),
