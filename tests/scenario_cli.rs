@@ -447,6 +447,7 @@ fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
     assert!(stdout(&o).contains("not applicable"), "{}", stdout(&o));
     let o = gauntlet(&[&only_na[..], &["--allow-empty"]].concat());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
 
 /// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
 fn chromium() -> Option<&'static str> {

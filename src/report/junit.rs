@@ -99,7 +99,10 @@ pub fn render(r: &Report, fail_on_proxy: bool) -> String {
                 escape(&o.tool),
                 escape(&r.policy)
             );
-            let message = format!("expected {}, observed {}", o.bound, o.observed);
+            let message = match &o.note {
+                Some(n) => format!("expected {}, observed {}: {n}", o.bound, o.observed),
+                None => format!("expected {}, observed {}", o.bound, o.observed),
+            };
             match kind(o, fail_on_proxy) {
                 Kind::Pass => out.push_str(&format!("{open}/>\n")),
                 Kind::Failure => {
