@@ -31,7 +31,10 @@ pub enum Endpoint {
     /// A command to start, speaking MCP on its stdin/stdout.
     Command(Vec<String>),
     /// A Streamable HTTP endpoint, with extra request headers (e.g. auth).
-    Http { url: String, headers: Vec<(String, String)> },
+    Http {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
 }
 
 /// Why the conversation failed; each says what happened in words a user can act on.
@@ -46,7 +49,11 @@ pub enum ClientError {
     #[error("the server answered `{method}` with error {}: {}", .error.code, .error.message)]
     Rpc { method: String, error: RpcError },
     #[error("the server answered `{method}` with HTTP {status}{}", body_note(.body))]
-    Status { method: String, status: u16, body: String },
+    Status {
+        method: String,
+        status: u16,
+        body: String,
+    },
     #[error("{0}")]
     Http(#[from] super::http::HttpClientError),
     #[error("could not talk to the server: {0}")]
@@ -114,7 +121,8 @@ impl Session {
             next_id: 1,
             hello: Hello {
                 protocol: ProtocolVersion::LATEST_HANDSHAKE,
-                result: RawValue::from_string("{}".into()).map_err(|e| ClientError::Io(e.to_string()))?,
+                result: RawValue::from_string("{}".into())
+                    .map_err(|e| ClientError::Io(e.to_string()))?,
             },
         };
         let init = json!({
@@ -129,10 +137,13 @@ impl Session {
                     #[serde(rename = "protocolVersion")]
                     protocol: String,
                 }
-                let init: Init = serde_json::from_str(result.get()).map_err(|e| ClientError::Garbage {
-                    detail: format!("an `initialize` result without a usable `protocolVersion` ({e})"),
-                    stderr: session.conn.stderr(),
-                })?;
+                let init: Init =
+                    serde_json::from_str(result.get()).map_err(|e| ClientError::Garbage {
+                        detail: format!(
+                            "an `initialize` result without a usable `protocolVersion` ({e})"
+                        ),
+                        stderr: session.conn.stderr(),
+                    })?;
                 session.hello.protocol = ProtocolVersion::parse(&init.protocol)
                     .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
                     .ok_or_else(|| ClientError::Garbage {
@@ -157,7 +168,11 @@ impl Session {
     }
 
     /// Sends one request and waits for its answer; the raw `result` on success.
-    pub async fn request(&mut self, method: &str, mut params: Value) -> Result<Box<RawValue>, ClientError> {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        mut params: Value,
+    ) -> Result<Box<RawValue>, ClientError> {
         if self.stateless {
             params["_meta"] = json!({
                 version::META_PROTOCOL_VERSION: ProtocolVersion::V2026_07_28.as_str(),
@@ -171,7 +186,10 @@ impl Session {
         let protocol = self.hello.protocol;
         let answer = match &mut self.conn {
             Conn::Stdio(c) => c.exchange(&line, &id, method).await?,
-            Conn::Http(c) => c.exchange(&line, &id, method, protocol, method != "initialize").await?,
+            Conn::Http(c) => {
+                c.exchange(&line, &id, method, protocol, method != "initialize")
+                    .await?
+            }
         };
         result_of(&answer, method)
     }
@@ -180,7 +198,9 @@ impl Session {
         let line = jsonrpc::notification(method, None);
         let protocol = self.hello.protocol;
         match &mut self.conn {
-            Conn::Stdio(c) => write_line(&mut c.stdin, &line).await.map_err(|e| c.io_error(e)),
+            Conn::Stdio(c) => write_line(&mut c.stdin, &line)
+                .await
+                .map_err(|e| c.io_error(e)),
             Conn::Http(c) => c.send_notification(&line, protocol).await,
         }
     }
@@ -215,7 +235,10 @@ fn result_of(answer: &Message, method: &str) -> Result<Box<RawValue>, ClientErro
         result: Option<Box<RawValue>>,
         error: Option<Value>,
     }
-    let garbage = |detail: String| ClientError::Garbage { detail, stderr: Vec::new() };
+    let garbage = |detail: String| ClientError::Garbage {
+        detail,
+        stderr: Vec::new(),
+    };
     let envelope: Envelope = serde_json::from_slice(answer.raw())
         .map_err(|e| garbage(format!("the answer to `{method}` does not parse ({e})")))?;
     match (envelope.result, envelope.error) {
@@ -224,7 +247,11 @@ fn result_of(answer: &Message, method: &str) -> Result<Box<RawValue>, ClientErro
             method: method.to_string(),
             error: RpcError {
                 code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: error.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                message: error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 data: error.get("data").cloned(),
             },
         }),
@@ -251,7 +278,10 @@ const STDERR_TAIL: usize = 12;
 impl StdioConn {
     fn spawn(argv: &[String]) -> Result<StdioConn, ClientError> {
         let Some((program, args)) = argv.split_first() else {
-            return Err(ClientError::Start { program: String::new(), reason: "no command given".into() });
+            return Err(ClientError::Start {
+                program: String::new(),
+                reason: "no command given".into(),
+            });
         };
         let mut child = tokio::process::Command::new(program)
             .args(args)
@@ -260,8 +290,14 @@ impl StdioConn {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| ClientError::Start { program: program.clone(), reason: e.to_string() })?;
-        let missing = |what: &str| ClientError::Start { program: program.clone(), reason: format!("no {what} pipe") };
+            .map_err(|e| ClientError::Start {
+                program: program.clone(),
+                reason: e.to_string(),
+            })?;
+        let missing = |what: &str| ClientError::Start {
+            program: program.clone(),
+            reason: format!("no {what} pipe"),
+        };
         let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
         let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
         let stderr_pipe = child.stderr.take().ok_or_else(|| missing("stderr"))?;
@@ -278,18 +314,32 @@ impl StdioConn {
                 }
             }
         });
-        Ok(StdioConn { child, stdin, stdout: LineReader::new(BufReader::new(stdout)), stderr, stderr_task })
+        Ok(StdioConn {
+            child,
+            stdin,
+            stdout: LineReader::new(BufReader::new(stdout)),
+            stderr,
+            stderr_task,
+        })
     }
 
     fn stderr_tail(&self) -> Vec<String> {
-        self.stderr.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+        self.stderr
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn io_error(&self, e: std::io::Error) -> ClientError {
         ClientError::Io(format!("{e}{}", stderr_note(&self.stderr_tail())))
     }
 
-    async fn exchange(&mut self, line: &[u8], id: &Id, method: &str) -> Result<Message, ClientError> {
+    async fn exchange(
+        &mut self,
+        line: &[u8],
+        id: &Id,
+        method: &str,
+    ) -> Result<Message, ClientError> {
         if let Err(e) = write_line(&mut self.stdin, line).await {
             // A child that died before reading shows up as a broken pipe: say so plainly.
             if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -298,7 +348,11 @@ impl StdioConn {
             return Err(self.io_error(e));
         }
         loop {
-            let frame = self.stdout.next_frame().await.map_err(|e| self.io_error(e))?;
+            let frame = self
+                .stdout
+                .next_frame()
+                .await
+                .map_err(|e| self.io_error(e))?;
             let bytes = match frame {
                 None => return Err(self.closed(method).await),
                 Some(Frame::TooLong { length }) => {
@@ -316,12 +370,20 @@ impl StdioConn {
                 Class::Request => {
                     let reply = match (msg.id(), msg.method()) {
                         (Some(rid), Some("ping")) => jsonrpc::result_response(rid, &json!({})),
-                        (rid, m) => jsonrpc::error_response(rid, &RpcError::method_not_found(m.unwrap_or_default())),
+                        (rid, m) => jsonrpc::error_response(
+                            rid,
+                            &RpcError::method_not_found(m.unwrap_or_default()),
+                        ),
                     };
-                    write_line(&mut self.stdin, &reply).await.map_err(|e| self.io_error(e))?;
+                    write_line(&mut self.stdin, &reply)
+                        .await
+                        .map_err(|e| self.io_error(e))?;
                 }
                 _ => {
-                    let why = msg.parse_error().map(str::to_string).unwrap_or_else(|| "not a JSON-RPC message".into());
+                    let why = msg
+                        .parse_error()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| "not a JSON-RPC message".into());
                     return Err(ClientError::Garbage {
                         detail: format!("{why}: {}", cut(&String::from_utf8_lossy(&bytes), 200)),
                         stderr: self.stderr_tail(),
@@ -336,12 +398,16 @@ impl StdioConn {
         let moment = std::time::Duration::from_millis(500);
         let _ = tokio::time::timeout(moment, self.child.wait()).await;
         let _ = tokio::time::timeout(moment, &mut self.stderr_task).await;
-        ClientError::Closed { method: method.to_string(), stderr: self.stderr_tail() }
+        ClientError::Closed {
+            method: method.to_string(),
+            stderr: self.stderr_tail(),
+        }
     }
 
     async fn shut_down(mut self) {
         drop(self.stdin);
-        let waited = tokio::time::timeout(std::time::Duration::from_secs(2), self.child.wait()).await;
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_secs(2), self.child.wait()).await;
         if waited.is_err() {
             let _ = self.child.kill().await;
         }
@@ -357,11 +423,24 @@ struct HttpConn {
 
 impl HttpConn {
     fn new(url: &str, headers: &[(String, String)]) -> Result<HttpConn, ClientError> {
-        Ok(HttpConn { client: HttpClient::new(url)?, headers: headers.to_vec(), session: None })
+        Ok(HttpConn {
+            client: HttpClient::new(url)?,
+            headers: headers.to_vec(),
+            session: None,
+        })
     }
 
-    fn headers<'a>(&'a self, protocol: &'a str, method: &'a str, with_version: bool) -> Vec<(&'a str, &'a str)> {
-        let mut h: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fn headers<'a>(
+        &'a self,
+        protocol: &'a str,
+        method: &'a str,
+        with_version: bool,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut h: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         if let Some(s) = &self.session {
             h.push((SESSION_HEADER, s));
         }
@@ -383,36 +462,69 @@ impl HttpConn {
         with_version: bool,
     ) -> Result<Message, ClientError> {
         // `server/discover` is the stateless era's first request: it names its version.
-        let protocol = if method == "server/discover" { ProtocolVersion::V2026_07_28 } else { protocol };
+        let protocol = if method == "server/discover" {
+            ProtocolVersion::V2026_07_28
+        } else {
+            protocol
+        };
         let with_version = with_version || method == "server/discover";
         let headers = self.headers(protocol.as_str(), method, with_version);
         let reply = self.client.post(line, &headers).await?;
-        let body = || reply.messages.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect::<Vec<_>>().join("\n");
+        let body = || {
+            reply
+                .messages
+                .iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         if reply.status >= 300 {
-            return Err(ClientError::Status { method: method.to_string(), status: reply.status, body: body() });
+            return Err(ClientError::Status {
+                method: method.to_string(),
+                status: reply.status,
+                body: body(),
+            });
         }
         if method == "initialize" {
             self.session = reply.session_id.clone();
         }
         for m in &reply.messages {
             let msg = Message::parse(m);
-            if matches!(msg.class(), Class::Response | Class::ErrorResponse) && msg.id() == Some(id) {
+            if matches!(msg.class(), Class::Response | Class::ErrorResponse) && msg.id() == Some(id)
+            {
                 return Ok(msg);
             }
         }
         Err(ClientError::Garbage {
-            detail: format!("HTTP {} without an answer to `{method}`: {}", reply.status, cut(&body(), 200)),
+            detail: format!(
+                "HTTP {} without an answer to `{method}`: {}",
+                reply.status,
+                cut(&body(), 200)
+            ),
             stderr: Vec::new(),
         })
     }
 
-    async fn send_notification(&mut self, line: &[u8], protocol: ProtocolVersion) -> Result<(), ClientError> {
+    async fn send_notification(
+        &mut self,
+        line: &[u8],
+        protocol: ProtocolVersion,
+    ) -> Result<(), ClientError> {
         let method = "notifications/initialized";
         let headers = self.headers(protocol.as_str(), method, true);
         let reply = self.client.post(line, &headers).await?;
         if reply.status >= 300 {
-            let body = reply.messages.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect::<Vec<_>>().join("\n");
-            return Err(ClientError::Status { method: method.to_string(), status: reply.status, body });
+            let body = reply
+                .messages
+                .iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(ClientError::Status {
+                method: method.to_string(),
+                status: reply.status,
+                body,
+            });
         }
         Ok(())
     }

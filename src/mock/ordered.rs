@@ -62,7 +62,10 @@ impl From<Node> for OrderedJson {
 /// A value built in code has no written order: it keeps `Value`'s (sorted) one.
 impl From<Value> for OrderedJson {
     fn from(value: Value) -> OrderedJson {
-        OrderedJson { node: Node::from(&value), value }
+        OrderedJson {
+            node: Node::from(&value),
+            value,
+        }
     }
 }
 
@@ -74,7 +77,9 @@ impl From<&Value> for Node {
             Value::Number(n) => Node::Number(n.clone()),
             Value::String(s) => Node::String(s.clone()),
             Value::Array(a) => Node::Array(a.iter().map(Node::from).collect()),
-            Value::Object(m) => Node::Object(m.iter().map(|(k, v)| (k.clone(), Node::from(v))).collect()),
+            Value::Object(m) => {
+                Node::Object(m.iter().map(|(k, v)| (k.clone(), Node::from(v))).collect())
+            }
         }
     }
 }

@@ -45,7 +45,11 @@ pub fn to_yaml(spec: &ServerSpec, reasons: &[String]) -> String {
     out.push_str("tools:\n");
     for (i, tool) in spec.tools.iter().enumerate() {
         out.push_str("  - ");
-        tool_body(&mut out, tool, reasons.get(i).map(String::as_str).unwrap_or(""));
+        tool_body(
+            &mut out,
+            tool,
+            reasons.get(i).map(String::as_str).unwrap_or(""),
+        );
     }
     out
 }
@@ -110,7 +114,11 @@ fn member_inline(out: &mut String, indent: usize, key: &str, node: &Node) {
                 member(out, indent + 2, k, v);
             }
         }
-        Node::Array(items) if items.iter().any(|i| matches!(i, Node::Object(e) if !e.is_empty())) => {
+        Node::Array(items)
+            if items
+                .iter()
+                .any(|i| matches!(i, Node::Object(e) if !e.is_empty())) =>
+        {
             out.push('\n');
             for item in items {
                 let _ = write!(out, "{:w$}- ", "", w = indent + 2);
@@ -142,19 +150,30 @@ fn flow(node: &Node) -> String {
         Node::Bool(b) => b.to_string(),
         Node::Number(n) => n.to_string(),
         Node::String(s) => quote(s),
-        Node::Array(items) => format!("[{}]", items.iter().map(flow).collect::<Vec<_>>().join(", ")),
+        Node::Array(items) => format!(
+            "[{}]",
+            items.iter().map(flow).collect::<Vec<_>>().join(", ")
+        ),
         Node::Object(entries) => format!(
             "{{{}}}",
-            entries.iter().map(|(k, v)| format!("{}: {}", quote(k), flow(v))).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|(k, v)| format!("{}: {}", quote(k), flow(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 /// A key plain when it is a simple identifier no YAML reader takes for something else.
 fn key_text(key: &str) -> String {
-    let simple = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let simple = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let special = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"].contains(&key.to_ascii_lowercase().as_str());
+    let special = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"]
+        .contains(&key.to_ascii_lowercase().as_str());
     if simple && !special {
         key.to_string()
     } else {
@@ -176,7 +195,10 @@ pub fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             c if (c as u32) < 0x20
                 || (0x7f..=0x9f).contains(&(c as u32))
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
             {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }

@@ -49,7 +49,11 @@ pub enum RecordError {
 const MAX_PAGES: usize = 10_000;
 
 /// Records the server at `endpoint`, all of it within `timeout`.
-pub async fn record(endpoint: &Endpoint, package: Option<String>, timeout: Duration) -> Result<Recording, RecordError> {
+pub async fn record(
+    endpoint: &Endpoint,
+    package: Option<String>,
+    timeout: Duration,
+) -> Result<Recording, RecordError> {
     match tokio::time::timeout(timeout, converse(endpoint, package)).await {
         Ok(result) => result,
         Err(_) => Err(RecordError::Timeout(timeout)),
@@ -71,15 +75,26 @@ async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Record
         #[serde(rename = "_meta")]
         meta: Option<Value>,
     }
-    let h: Hello = serde_json::from_str(hello.result.get())
-        .map_err(|e| RecordError::Unrecordable(format!("the opening result does not parse: {e}")))?;
-    let discovered = || h.meta.as_ref().and_then(|m| m.get(META_SERVER_INFO)).map(|v| OrderedJson::from(v.clone()));
+    let h: Hello = serde_json::from_str(hello.result.get()).map_err(|e| {
+        RecordError::Unrecordable(format!("the opening result does not parse: {e}"))
+    })?;
+    let discovered = || {
+        h.meta
+            .as_ref()
+            .and_then(|m| m.get(META_SERVER_INFO))
+            .map(|v| OrderedJson::from(v.clone()))
+    };
     let server_info = h
         .server_info
         .or_else(discovered)
         .or(list_meta_info)
         .ok_or_else(|| RecordError::Unrecordable("the server sent no `serverInfo`".into()))?;
-    let field = |k: &str| server_info.get(k).and_then(Value::as_str).map(str::to_string);
+    let field = |k: &str| {
+        server_info
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let (Some(name), Some(version)) = (field("name"), field("version")) else {
         return Err(RecordError::Unrecordable(format!(
             "`serverInfo` lacks a string `name` and `version`: {}",
@@ -92,7 +107,10 @@ async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Record
     for raw in raw_tools {
         let (tool, reason) = tool_from(&raw)?;
         if tools.iter().any(|t: &ToolSpec| t.name == tool.name) {
-            return Err(RecordError::Unrecordable(format!("`tools/list` lists `{}` twice", tool.name)));
+            return Err(RecordError::Unrecordable(format!(
+                "`tools/list` lists `{}` twice",
+                tool.name
+            )));
         }
         tools.push(tool);
         reasons.push(reason);
@@ -108,13 +126,21 @@ async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Record
         instructions: h.instructions,
         tools,
         behaviour: Behaviour::default(),
-        recorded: Some(Provenance { package, command, url, protocol: hello.protocol.as_str().into(), server_info }),
+        recorded: Some(Provenance {
+            package,
+            command,
+            url,
+            protocol: hello.protocol.as_str().into(),
+            server_info,
+        }),
     };
     Ok(Recording { spec, reasons })
 }
 
 /// Every page of `tools/list`, and the server info a stateless answer carries.
-async fn list_all(session: &mut Session) -> Result<(Vec<Box<RawValue>>, Option<OrderedJson>), RecordError> {
+async fn list_all(
+    session: &mut Session,
+) -> Result<(Vec<Box<RawValue>>, Option<OrderedJson>), RecordError> {
     #[derive(Deserialize)]
     struct Page {
         tools: Vec<Box<RawValue>>,
@@ -132,36 +158,56 @@ async fn list_all(session: &mut Session) -> Result<(Vec<Box<RawValue>>, Option<O
             None => json!({}),
         };
         let result = session.request("tools/list", params).await?;
-        let page: Page = serde_json::from_str(result.get())
-            .map_err(|e| RecordError::Unrecordable(format!("a `tools/list` result does not parse: {e}")))?;
+        let page: Page = serde_json::from_str(result.get()).map_err(|e| {
+            RecordError::Unrecordable(format!("a `tools/list` result does not parse: {e}"))
+        })?;
         tools.extend(page.tools);
-        let info = page.meta.as_ref().and_then(|m| m.get(META_SERVER_INFO)).map(|v| OrderedJson::from(v.clone()));
+        let info = page
+            .meta
+            .as_ref()
+            .and_then(|m| m.get(META_SERVER_INFO))
+            .map(|v| OrderedJson::from(v.clone()));
         match page.next_cursor {
             None | Some(Value::Null) => return Ok((tools, info)),
             Some(Value::String(c)) => {
                 if !seen.insert(c.clone()) {
-                    return Err(RecordError::Unrecordable(format!("`tools/list` repeats the cursor `{c}`")));
+                    return Err(RecordError::Unrecordable(format!(
+                        "`tools/list` repeats the cursor `{c}`"
+                    )));
                 }
                 cursor = Some(c);
             }
             Some(other) => {
-                return Err(RecordError::Unrecordable(format!("`nextCursor` is not a string: {other}")));
+                return Err(RecordError::Unrecordable(format!(
+                    "`nextCursor` is not a string: {other}"
+                )));
             }
         }
     }
-    Err(RecordError::Unrecordable(format!("`tools/list` did not end within {MAX_PAGES} pages")))
+    Err(RecordError::Unrecordable(format!(
+        "`tools/list` did not end within {MAX_PAGES} pages"
+    )))
 }
 
 /// One listed tool, members kept in the order and form sent.
 fn tool_from(raw: &RawValue) -> Result<(ToolSpec, String), RecordError> {
     let bad = |what: String| RecordError::Unrecordable(what);
-    let json = OrderedJson::from_json(raw.get()).map_err(|e| bad(format!("a tool does not parse: {e}")))?;
+    let json = OrderedJson::from_json(raw.get())
+        .map_err(|e| bad(format!("a tool does not parse: {e}")))?;
     let Node::Object(members) = json.node() else {
-        return Err(bad(format!("a listed tool is not an object: {}", cut(&json.to_json()))));
+        return Err(bad(format!(
+            "a listed tool is not an object: {}",
+            cut(&json.to_json())
+        )));
     };
     let name = match json.get("name") {
         Some(Value::String(n)) => n.clone(),
-        _ => return Err(bad(format!("a listed tool has no string `name`: {}", cut(&json.to_json())))),
+        _ => {
+            return Err(bad(format!(
+                "a listed tool has no string `name`: {}",
+                cut(&json.to_json())
+            )))
+        }
     };
     let mut tool = ToolSpec {
         name: name.clone(),
@@ -198,19 +244,23 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, String), RecordError> {
             "execution" => tool.execution = keep(),
             "icons" => tool.icons = keep(),
             "_meta" => tool.meta = keep(),
-            other => {
-                return Err(bad(format!(
-                    "tool `{name}` has a member `{other}` a mock server file cannot keep (it keeps {})",
-                    TOOL_MEMBERS.join(", ")
-                )))
-            }
+            other => return Err(bad(format!(
+                "tool `{name}` has a member `{other}` a mock server file cannot keep (it keeps {})",
+                TOOL_MEMBERS.join(", ")
+            ))),
         }
         tool.order.push(key.clone());
     }
     if !has_input || tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
-        return Err(bad(format!("tool `{name}` has no `inputSchema` of `type: object`, which MCP requires")));
+        return Err(bad(format!(
+            "tool `{name}` has no `inputSchema` of `type: object`, which MCP requires"
+        )));
     }
-    let (risk, reason) = risk::classify(&name, tool.description.as_deref(), tool.annotations.as_deref());
+    let (risk, reason) = risk::classify(
+        &name,
+        tool.description.as_deref(),
+        tool.annotations.as_deref(),
+    );
     tool.risk = risk;
     if let Some(schema) = &tool.output_schema {
         tool.response.structured = Some(OrderedJson::from(synth::instance(schema)));
@@ -245,9 +295,15 @@ pub fn write(recording: &Recording, path: &Path) -> Result<(), RecordError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let failed = |e: std::io::Error| RecordError::Write { path: shown.clone(), reason: e.to_string() };
+    let failed = |e: std::io::Error| RecordError::Write {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
     std::fs::write(&tmp, &text).map_err(failed)?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

@@ -32,14 +32,26 @@ fn at(schema: &Value, root: &Value, depth: usize) -> Value {
     if let Some(v) = obj.get("default") {
         return v.clone();
     }
-    if let Some(v) = obj.get("examples").and_then(Value::as_array).and_then(|a| a.first()) {
+    if let Some(v) = obj
+        .get("examples")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
         return v.clone();
     }
-    if let Some(v) = obj.get("enum").and_then(Value::as_array).and_then(|a| a.first()) {
+    if let Some(v) = obj
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
         return v.clone();
     }
     for key in ["anyOf", "oneOf"] {
-        if let Some(first) = obj.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
+        if let Some(first) = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
             return at(first, root, depth + 1);
         }
     }
@@ -54,7 +66,11 @@ fn at(schema: &Value, root: &Value, depth: usize) -> Value {
     }
     let ty = match obj.get("type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
         _ if obj.contains_key("properties") => "object",
         _ if obj.contains_key("items") => "array",
         _ => return Value::Null,
@@ -70,13 +86,24 @@ fn at(schema: &Value, root: &Value, depth: usize) -> Value {
             Value::Object(out)
         }
         "array" => {
-            let n = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0).min(8) as usize;
-            let item = obj.get("items").map(|s| at(s, root, depth + 1)).unwrap_or(Value::Null);
+            let n = obj
+                .get("minItems")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(8) as usize;
+            let item = obj
+                .get("items")
+                .map(|s| at(s, root, depth + 1))
+                .unwrap_or(Value::Null);
             Value::Array(vec![item; n])
         }
         "string" => Value::String(string(obj)),
         "integer" => {
-            let min = obj.get("minimum").or(obj.get("exclusiveMinimum")).and_then(Value::as_f64).unwrap_or(0.0);
+            let min = obj
+                .get("minimum")
+                .or(obj.get("exclusiveMinimum"))
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
             let bump = i64::from(obj.get("exclusiveMinimum").is_some_and(Value::is_number));
             json!(min.ceil() as i64 + bump)
         }
