@@ -62,7 +62,7 @@ RECORDED_NPM=(
     "@modelcontextprotocol/server-github@2025.4.8"
     "@modelcontextprotocol/server-slack@2025.4.25"
     "@modelcontextprotocol/server-postgres@0.6.2"
-    "@modelcontextprotocol/server-brave-search@0.6.2"
+    "@brave/brave-search-mcp-server@2.1.4"
     "@notionhq/notion-mcp-server@2.5.2"
     "@playwright/mcp@0.0.83"
 )

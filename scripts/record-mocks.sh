@@ -14,7 +14,8 @@ GAUNTLET="${GAUNTLET:-target/debug/gauntlet}"
 record() {
     local name="$1" package="$2"
     shift 2
-    "$GAUNTLET" mock record -o "mock-servers/$name.yaml" --package "$package" -- "$@"
+    # npx may first download the package: give it time.
+    "$GAUNTLET" mock record -o "mock-servers/$name.yaml" --timeout 180 --package "$package" -- "$@"
 }
 
 record everything @modelcontextprotocol/server-everything@2026.8.31 \
@@ -31,8 +32,8 @@ record slack @modelcontextprotocol/server-slack@2025.4.25 \
     env SLACK_BOT_TOKEN=dummy SLACK_TEAM_ID=T00000000 npx -y @modelcontextprotocol/server-slack@2025.4.25
 record postgres @modelcontextprotocol/server-postgres@0.6.2 \
     npx -y @modelcontextprotocol/server-postgres@0.6.2 postgresql://localhost/db
-record brave-search @modelcontextprotocol/server-brave-search@0.6.2 \
-    env BRAVE_API_KEY=dummy npx -y @modelcontextprotocol/server-brave-search@0.6.2
+record brave-search @brave/brave-search-mcp-server@2.1.4 \
+    env BRAVE_API_KEY=dummy npx -y @brave/brave-search-mcp-server@2.1.4
 record notion @notionhq/notion-mcp-server@2.5.2 \
     env NOTION_TOKEN=dummy npx -y @notionhq/notion-mcp-server@2.5.2
 record playwright @playwright/mcp@0.0.83 \

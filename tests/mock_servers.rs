@@ -345,3 +345,132 @@ fn an_invalid_input_schema_is_refused_with_its_position() {
         assert!(stderr.contains(&format!("bad.yaml:{at}: tool `add`")), "{stderr}");
     }
 }
+
+/// A real server over real Streamable HTTP (Brave's, which also speaks
+/// stdio): recorded with `--upstream`, it lists the same tools as the bundled
+/// recording made over stdio.
+#[test]
+fn a_real_http_server_records_the_same_tools_as_over_stdio() {
+    let bin = repo().join(".peers/node_modules/.bin/brave-search-mcp-server");
+    if !bin.exists() {
+        assert!(
+            std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "peer `{}` is missing; run `bash scripts/install-peers.sh`",
+            bin.display()
+        );
+        eprintln!("skipping: {} is missing (run `bash scripts/install-peers.sh`)", bin.display());
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(&bin)
+        .args(["--transport", "http", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .env("BRAVE_API_KEY", "dummy")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 60, "the Brave server did not listen on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("brave.yaml");
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let (code, err) = record(&out, &["--upstream", &url, "--header", "X-Client: gauntlet-test"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, Some(0), "{err}");
+    let tools = |path: &Path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        text[text.find("\ntools:\n").unwrap()..].to_string()
+    };
+    assert_eq!(tools(&out), tools(&repo().join("mock-servers/brave-search.yaml")));
+    let spec = ServerSpec::load(&out).unwrap();
+    assert_eq!(spec.recorded.unwrap().url.as_deref(), Some(url.as_str()));
+}
+
+/// Scenarios enough to reach every kind of target (each risk class, all
+/// tools, tools the policy blocks, hides or does not list) at a few calls each.
+const TARGET_KINDS: [&str; 8] = [
+    "destructive-call",
+    "rug-pull",
+    "window-edge-exec",
+    "spend-cap",
+    "extra-fields",
+    "hidden-tool-call",
+    "tool-name-case",
+    "unlisted-tool",
+];
+
+/// Each of Intercept's published policies whose server is bundled (same
+/// name), verified with no `--server`, is verified against that server alone
+/// and judges only tools that exist on it.
+#[test]
+fn intercept_policies_get_verdicts_on_their_own_servers_tools() {
+    let policies_dir = repo().join("../shared/intercept-policies");
+    let mut policies: Vec<_> = std::fs::read_dir(&policies_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", policies_dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| repo().join(format!("mock-servers/{s}.yaml")).exists()))
+        .collect();
+    policies.sort();
+    let servers: std::collections::BTreeMap<String, ServerSpec> = std::fs::read_dir(repo().join("mock-servers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| (p.file_stem().unwrap().to_str().unwrap().to_string(), ServerSpec::load(&p).unwrap()))
+        .collect();
+    let threads: Vec<_> = policies
+        .chunks(policies.len().div_ceil(4))
+        .map(|chunk| {
+            let chunk = chunk.to_vec();
+            std::thread::spawn(move || {
+                chunk
+                    .into_iter()
+                    .map(|p| {
+                        // `--allow-empty`: a policy of a server not bundled runs on none, and says so.
+                        let mut args =
+                            vec!["verify".to_string(), p.display().to_string(), "--format".into(), "json".into(), "--allow-empty".into()];
+                        for id in TARGET_KINDS {
+                            args.extend(["--only".to_string(), id.to_string()]);
+                        }
+                        let o = Command::new(BIN).args(&args).output().unwrap();
+                        (p, o)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut own = Vec::new();
+    for (policy, o) in threads.into_iter().flat_map(|t| t.join().unwrap()) {
+        let stem = policy.file_stem().unwrap().to_str().unwrap().to_string();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(2), "{stem}: {err}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{stem}: no JSON report ({e}): {err}"));
+        let outcomes = report["outcomes"].as_array().unwrap();
+        for outcome in outcomes {
+            let (server, tool) = (outcome["server"].as_str().unwrap(), outcome["tool"].as_str().unwrap());
+            if (server, tool) == ("-", "-") {
+                // A scenario with nothing to aim at on these servers.
+                assert_eq!(outcome["verdict"], "not-applicable", "{stem}: {outcome}");
+                continue;
+            }
+            let spec = servers.get(server).unwrap_or_else(|| panic!("{stem}: an outcome names server `{server}`"));
+            assert!(spec.tool(tool).is_some(), "{stem}: an outcome names `{tool}`, which `{server}` lacks: {outcome}");
+        }
+        let text = std::fs::read_to_string(&policy).unwrap();
+        let named: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let shares = |spec: &ServerSpec| {
+            named["tools"].as_mapping().is_some_and(|m| m.keys().any(|k| k.as_str().is_some_and(|k| spec.tool(k).is_some())))
+        };
+        if servers.get(&stem).is_some_and(shares) {
+            assert_eq!(report["servers"], serde_json::json!([stem]), "{stem} is verified against its own server only");
+            own.push(stem);
+        }
+    }
+    // notion.yaml is for Notion's hosted server (`notion-*` tools), not the npm package bundled.
+    assert_eq!(own, ["brave-search", "filesystem", "github", "memory", "playwright", "postgres", "slack"]);
+}
