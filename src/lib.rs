@@ -5,7 +5,8 @@
 //! `mcp` (JSON-RPC wire, stdio and Streamable HTTP) → `proxy` (sans-IO core
 //! plus thin transport adapters) → `mock` (declarative MCP servers with a
 //! ledger) → `scenario` (the attack database) → `agent` (scripted and seeded
-//! drivers) → `verify` (verdicts) → `report` (table, JSON, JUnit, Markdown,
+//! drivers) → `verify` (verdicts, blamed on policy lines) → `harden` (proven
+//! fixes: `verify --suggest`, `gauntlet harden`) → `report` (table, JSON, JUnit, Markdown,
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
 
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod mock;
 pub mod scenario;
 pub mod agent;
 pub mod verify;
+pub mod harden;
 pub mod report;
 pub mod conformance;
 pub mod fuzz;

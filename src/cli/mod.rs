@@ -6,6 +6,7 @@ pub mod convert;
 pub mod exit;
 pub mod league;
 pub mod fuzz;
+pub mod harden;
 pub mod mock;
 pub mod proxy;
 pub mod replay;
@@ -40,6 +41,8 @@ pub enum Command {
     Proxy(Box<proxy::Args>),
     /// Run the attack database against a policy and report verdicts.
     Verify(verify::Args),
+    /// Write a policy that meets the requirements, proven before it is written.
+    Harden(harden::Args),
     /// Author, lint and list attack scenarios.
     Scenario(scenario::Args),
     /// Benchmarks that print JSON figures.
@@ -72,6 +75,7 @@ pub fn main() -> i32 {
         Command::Mock(a) => mock::run(a),
         Command::Proxy(a) => proxy::run(*a),
         Command::Verify(a) => verify::run(a),
+        Command::Harden(a) => harden::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),
         Command::League(a) => league::run(a),

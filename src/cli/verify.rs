@@ -15,6 +15,7 @@ use crate::report::{self, snapshot, Report};
 use crate::scenario::requirements::Requirements;
 use crate::verify::blackbox::BlackBoxBench;
 use crate::verify::inprocess::InProcessBench;
+use crate::harden::suggest;
 use crate::verify::{self, setup, Options};
 
 #[derive(clap::Args, Debug)]
@@ -72,6 +73,10 @@ pub struct Args {
     /// servers, an empty database, every outcome not applicable) instead of exiting 2.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Propose a patch (a unified diff of the policy file) for each policy
+    /// finding, proven by re-running the database on a patched copy.
+    #[arg(long)]
+    pub suggest: bool,
     #[command(flatten)]
     pub black_box: BlackBoxArgs,
 }
@@ -272,9 +277,13 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     }
+    let dialect = match &driver {
+        Driver::Embedded(p) => Some(p.dialect),
+        Driver::BlackBox { .. } => None,
+    };
     let (outcomes, proxy, differences) = match driver {
         Driver::Embedded(policy) => {
-            let bench = InProcessBench::new(policy, profile, servers);
+            let bench = InProcessBench::new(policy, profile, servers.clone());
             (verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?, None, None)
         }
         Driver::BlackBox { policy } => {
@@ -305,7 +314,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
             eprintln!("gauntlet verify: black-box run took {:.1}s", started.elapsed().as_secs_f64());
             let differences = match (bb.compare_embedded, policy) {
                 (true, Some(policy)) => {
-                    let embedded = InProcessBench::new(policy, profile, servers);
+                    let embedded = InProcessBench::new(policy, profile, servers.clone());
                     opts.threads = threads;
                     let predicted = verify::run(&embedded, &scenarios, &reqs, &opts, &|_| {}, &|| {})?;
                     Some(verify::blackbox::compare::differences(&real, &predicted))
@@ -323,7 +332,51 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
     let policy_shown = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(the proxy's own)".into());
     let mut report = Report::new(&policy_shown, profile.as_str(), seed, server_names, scenarios.len(), requirements, outcomes);
     report.proxy = proxy;
+    if args.suggest {
+        let Some(dialect) = dialect else {
+            return Err("--suggest proves patches with the embedded proxy; drop --proxy-command to use it".into());
+        };
+        report.suggestions = Some(suggestions(args, dialect, &servers, &scenarios, &reqs, &opts, &report.outcomes, show_progress)?);
+    }
     Ok(Verified { report, differences })
+}
+
+/// `--suggest`: proven patches for the policy findings of this run.
+#[allow(clippy::too_many_arguments)]
+fn suggestions(
+    args: &Args,
+    dialect: crate::policy::model::Dialect,
+    servers: &[crate::verify::inprocess::NamedServer],
+    scenarios: &[crate::scenario::Scenario],
+    reqs: &Requirements,
+    opts: &Options,
+    outcomes: &[verify::Outcome],
+    show_progress: bool,
+) -> Result<suggest::Suggestions, String> {
+    let path = args.policy.as_deref().unwrap_or(Path::new("policy"));
+    if dialect != crate::policy::model::Dialect::Intercept {
+        return Err(format!(
+            "--suggest writes patches in Intercept YAML; `{}` is {}\n  help: `{} convert {} --to intercept -o policy.yaml`, then verify policy.yaml --suggest",
+            path.display(),
+            dialect.as_str(),
+            invocation::program(),
+            invocation::quote_path(path)
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let s = suggest::Setup {
+        file: opts.policy_file.clone(),
+        servers,
+        scenarios,
+        reqs,
+        profile: args.profile.unwrap_or_default(),
+        seed: opts.seed,
+        reproduce: opts.reproduce.clone(),
+    };
+    if show_progress {
+        eprintln!("gauntlet verify: proving suggestions (re-running the database on a patched copy)");
+    }
+    suggest::suggest(&s, &text, outcomes)
 }
 
 pub fn run(args: Args) -> Exit {

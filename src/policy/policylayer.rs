@@ -79,6 +79,48 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
     Ok(LoadedPolicy { policy, warnings, intercept_verdict: verdict })
 }
 
+/// Writes `policy` as a policy.json: fixed-increment counters with a limit
+/// become `limits`. Everything else has no form there and is listed as lost
+/// (hiding, argument conditions, spend counters, deny rules).
+pub fn write(policy: &Policy) -> (String, Vec<String>) {
+    use serde_json::json;
+    let mut lost = Vec::new();
+    let hidden: Vec<&String> = policy.hide.iter().collect();
+    if !hidden.is_empty() {
+        lost.push(format!("`hide` ({}): policy.json cannot hide a tool; it is left out of `tools` instead", hidden.len()));
+    }
+    let mut tools = serde_json::Map::new();
+    for t in policy.tools.iter().filter(|t| !policy.hide.contains(&t.name)) {
+        let mut limits = Vec::new();
+        for r in &t.rules {
+            let limit = r.state.as_ref().filter(|s| s.increment_from.is_none() && s.increment == 1).and_then(|s| {
+                r.conditions.iter().find_map(|c| match (&c.path, c.op, &c.value) {
+                    (Path::State(k), Op::Lte, Value::Int(max)) if k == &s.key => Some((s, *max)),
+                    _ => None,
+                })
+            });
+            match limit {
+                Some((s, max)) if s.window.intercept_word().is_some() && r.conditions.len() == 1 => limits.push(json!({
+                    "counter": format!("{}.{}", t.name, s.counter),
+                    "window": s.window.to_string(),
+                    "max": max,
+                    "scope": "global",
+                })),
+                _ => lost.push(format!("`{}` rule `{}`: policy.json has only call-count limits", t.name, r.name)),
+            }
+        }
+        tools.insert(t.name.clone(), json!({ "limits": limits }));
+    }
+    let doc = json!({
+        "version": "1",
+        "default": if policy.default == DefaultAction::Deny { "deny" } else { "allow" },
+        "tools": tools,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    (text, lost)
+}
+
 fn limit(r: &mut Reader<'_>, tool: &str, n: &super::yaml::Node) -> Option<Rule> {
     let what = format!("a limit of `{tool}`");
     let (mut counter, mut window, mut max, mut scope) = (None, None, None, None);

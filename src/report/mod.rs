@@ -116,6 +116,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
     pub outcomes: Vec<Outcome>,
+    /// Proven patches for the policy findings (`verify --suggest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<crate::harden::suggest::Suggestions>,
 }
 
 impl Report {
@@ -140,6 +143,7 @@ impl Report {
             summary: Summary::of(&outcomes),
             proxy: None,
             outcomes,
+            suggestions: None,
         }
     }
 
@@ -190,7 +194,7 @@ pub fn blame_line(o: &Outcome) -> Option<String> {
     let b = o.blame.as_ref()?;
     let mut line = format!("{}:{}: {}", b.location.file, b.location.line, b.reason);
     if let Some(d) = &b.denial {
-        line.push_str(&format!(" (denied: \"{d}\")"));
+        line.push_str(&format!("; denied with: {d}"));
     }
     Some(line)
 }
@@ -254,6 +258,7 @@ pub(crate) mod fixtures {
                 reached: (0..reached as i64).map(|i| i * 500_000_000).collect(),
                 bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
             }),
+            check: None,
         }
     }
 

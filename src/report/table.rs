@@ -252,6 +252,28 @@ fn group(out: &mut String, st: &Style, title: &str, paint: Paint, items: &[&Outc
     }
 }
 
+/// Policy findings by the policy location to blame, each location once, in file order.
+fn blame_section(out: &mut String, st: &Style, items: &[&Outcome]) {
+    let mut by_place: Vec<((&str, u32), String, Vec<String>)> = Vec::new();
+    for o in items {
+        let (Some(b), Some(text)) = (&o.blame, super::blame_line(o)) else { continue };
+        let finding = format!("{} × {}", o.scenario, o.tool);
+        match by_place.iter_mut().find(|(_, t, _)| *t == text) {
+            Some((_, _, fs)) => fs.push(finding),
+            None => by_place.push(((b.location.file.as_str(), b.location.line), text, vec![finding])),
+        }
+    }
+    if by_place.is_empty() {
+        return;
+    }
+    out.push('\n');
+    push_wrapped(out, st, "", "Where in the policy:", 2, None);
+    by_place.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, place, findings) in by_place {
+        push_wrapped(out, st, "  ", &format!("{place} ({})", findings.join(", ")), 4, None);
+    }
+}
+
 fn numbers(o: &Outcome) -> String {
     match o.verdict {
         Verdict::NotApplicable | Verdict::Error => "-".into(),
@@ -383,6 +405,7 @@ pub fn render(r: &Report, st: &Style) -> String {
         let errors = pick(&|o| o.verdict == Verdict::Error);
         let policy_title = format!("Policy findings ({}): the policy could have stopped these", policy.len());
         group(&mut out, st, &policy_title, Paint::Red, &policy, r);
+        blame_section(&mut out, st, &policy);
         let proxy_title = format!(
             "Proxy findings ({}): no policy can stop these on this proxy (fail only with --fail-on-proxy-findings)",
             proxy.len()
@@ -405,6 +428,9 @@ pub fn render(r: &Report, st: &Style) -> String {
         };
         let hint = if st.verbosity == Verbosity::Verbose { "" } else { "  (-v: all outcomes, traces)" };
         push_wrapped(&mut out, st, "Reproduce: ", &format!("{generic}{hint}"), 2, None);
+    }
+    if let Some(s) = &r.suggestions {
+        out.push_str(&crate::harden::suggest::render(s));
     }
     out
 }

@@ -158,7 +158,15 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
         Check::NeverReached { tool: reached } | Check::NeverListed { tool: reached } => {
             let listed = matches!(check, Check::NeverListed { .. });
             let verb = if listed { "listed" } else { "forwarded" };
-            if let Some(e) = policy.tool(reached) {
+            let hidden = policy.hide.iter().any(|h| h == reached || h == "*");
+            if hidden && policy.default == DefaultAction::Allow {
+                return src.blame(
+                    policy.keys.default.or(policy.keys.tools),
+                    None,
+                    format!("`{reached}` is hidden, but `default: allow` forwards the variants of its name the server still resolves to it"),
+                );
+            }
+            if let Some(e) = policy.tool(reached).filter(|_| !hidden) {
                 return src.blame(
                     Some(e.span),
                     None,

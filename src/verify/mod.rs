@@ -152,6 +152,9 @@ pub struct Outcome {
     /// The first refusal of a tool call the agent received, as it received it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denial: Option<denial::Denial>,
+    /// The check a breach failed, for remedies (`harden`).
+    #[serde(skip)]
+    pub check: Option<measure::Check>,
     /// What the attack's run looked like over virtual time (held and breached outcomes).
     #[serde(skip)]
     pub timeline: Option<Timeline>,
@@ -339,6 +342,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         blame: None,
         denial: None,
         timeline: None,
+        check: None,
     }
 }
 
@@ -413,6 +417,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         out.bound = failed.check.bound();
         out.observed = failed.observed.clone();
         out.note = failed.note.clone();
+        out.check = Some(failed.check.clone());
         out.trace = shortest.iter().map(Action::trace_step).collect();
         out.trace_from = actions.len();
         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));

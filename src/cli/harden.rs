@@ -1,0 +1,171 @@
+//! `gauntlet harden`: write a policy that meets the requirements, proven
+//! by a run of the attack database before it is written.
+//!
+//! Exit 0: written (0 policy findings, 0 over-blocking); 1: it could not
+//! satisfy everything (nothing written; what is left is listed); 2: could
+//! not run.
+
+use std::path::PathBuf;
+
+use super::Exit;
+use crate::harden::harden::{self as hardening, Unsatisfied};
+use crate::harden::{patch, suggest};
+use crate::policy::model::Dialect;
+use crate::profile::Profile;
+use crate::report::blame_line;
+use crate::scenario::requirements::Requirements;
+use crate::verify::{setup, Summary};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The policy to start from (any dialect); without it, a policy is written from the servers alone.
+    pub policy: Option<PathBuf>,
+    /// A mock server to harden for: a server file or a bundled server's name
+    /// (repeatable); default with a policy: every bundled server whose tools it names.
+    #[arg(long)]
+    pub server: Vec<PathBuf>,
+    /// Where to write the hardened policy. Requirements come from a
+    /// `gauntlet.yaml` in its directory (as `verify` will read them there).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Output dialect: Intercept YAML (default) or PolicyLayer's policy.json.
+    #[arg(long, default_value = "intercept", value_parser = ["intercept", "policylayer"])]
+    pub to: String,
+    /// A directory of attack scenarios to add to the built-in database the policy is proven against (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Vec<PathBuf>,
+    /// Prove it against the `--scenarios` directories only, not the built-in database.
+    #[arg(long)]
+    pub scenarios_only: bool,
+    /// The proxy behaviour to prove it under: `intercept` (default) or `strict`.
+    #[arg(long)]
+    pub profile: Option<Profile>,
+    /// Seed for every randomized behaviour (default 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn could_not_run(msg: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {msg}");
+    Exit::CouldNotRun
+}
+
+fn counts(s: &Summary) -> String {
+    format!("{} policy findings, {} over-blocking, {} proxy findings", s.policy_findings, s.over_blocking, s.proxy_findings)
+}
+
+pub fn run(args: Args) -> Exit {
+    match harden(&args) {
+        Ok(exit) => exit,
+        Err(e) => could_not_run(e),
+    }
+}
+
+fn harden(args: &Args) -> Result<Exit, String> {
+    let seed = args.seed.unwrap_or(super::verify::DEFAULT_SEED);
+    let profile = args.profile.unwrap_or_default();
+    let loaded = match &args.policy {
+        Some(p) => Some(crate::policy::load_file(p, None).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let servers = match &loaded {
+        // Explicit servers need not share a tool with the policy yet: harden adds their entries.
+        Some(l) => setup::servers_for(&args.server, &l.policy, !args.server.is_empty())?,
+        None if args.server.is_empty() => {
+            return Err(format!(
+                "without a policy, harden needs the servers to write one for\n  help: `{} harden --server NAME -o policy.yaml` (a bundled server's name or a server file)",
+                crate::invocation::program()
+            ))
+        }
+        None => args.server.iter().map(|p| setup::server(p)).collect::<Result<Vec<_>, _>>()?,
+    };
+    let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+    let (reqs, req_file) = Requirements::for_policy(&args.output)?;
+    let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &[], false)?;
+    let out_name = args.output.display().to_string();
+    // The text harden edits: the user's Intercept file itself, else its Intercept form, else a skeleton.
+    let (base, before_text) = match (&args.policy, &loaded) {
+        (Some(p), Some(l)) if l.policy.dialect == Dialect::Intercept => {
+            let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            (t.clone(), t)
+        }
+        (Some(p), Some(l)) => {
+            let converted = crate::policy::to_intercept::convert(&l.policy);
+            for loss in &converted.losses {
+                eprintln!("note: {}: {loss}", p.display());
+            }
+            (converted.yaml.clone(), converted.yaml)
+        }
+        _ => (hardening::skeleton(&names), "version: \"1\"\n".to_string()),
+    };
+    let setup = suggest::Setup {
+        file: out_name.clone(),
+        servers: &servers,
+        scenarios: &scenarios,
+        reqs: &reqs,
+        profile,
+        seed,
+        reproduce: format!("{} verify {}", crate::invocation::program(), crate::invocation::quote_path(&args.output)),
+    };
+    eprintln!(
+        "gauntlet harden: seed {seed}; servers {}; requirements: built-in baseline{}",
+        names.join(", "),
+        req_file.map(|f| format!(" + {}", f.display())).unwrap_or_default()
+    );
+    let (_, before) = setup.verify(&before_text, profile)?;
+    let before = Summary::of(&before);
+    let what = if args.policy.is_some() { "the input policy" } else { "no policy (everything allowed)" };
+    println!("before ({what}): {}", counts(&before));
+    let hardened = match hardening::harden(&setup, &base)? {
+        Ok(h) => h,
+        Err(u) => return Ok(refuse(&u)),
+    };
+    let after = Summary::of(&hardened.outcomes);
+    let written = match args.to.as_str() {
+        "policylayer" => match to_policylayer(&setup, &hardened.text, profile)? {
+            Ok(json) => json,
+            Err(u) => return Ok(refuse(&u)),
+        },
+        _ => hardened.text.clone(),
+    };
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+    }
+    std::fs::write(&args.output, &written).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
+    println!("after ({out_name}): {}", counts(&after));
+    if args.policy.is_some() && args.to == "intercept" {
+        print!("{}", patch::diff(&out_name, &base, &hardened.text));
+    }
+    println!(
+        "wrote {out_name}: verified against {} scenarios × {} tools ({} runs): 0 policy findings, 0 over-blocking",
+        scenarios.len(),
+        setup.catalogue().len(),
+        hardened.runs
+    );
+    Ok(Exit::Ok)
+}
+
+fn refuse(u: &Unsatisfied) -> Exit {
+    eprintln!("gauntlet harden: not written: the best policy it could build still fails the requirements");
+    for o in &u.open {
+        let why = blame_line(o).unwrap_or_else(|| o.observed.clone());
+        eprintln!("  {} {} × {}: {why}", crate::report::verdict_label(o), o.scenario, o.tool);
+    }
+    for g in &u.gaps {
+        eprintln!("  cannot express: {g}");
+    }
+    Exit::CheckFailed
+}
+
+/// The hardened policy as PolicyLayer's policy.json, verified in that form.
+fn to_policylayer(setup: &suggest::Setup<'_>, text: &str, profile: Profile) -> Result<Result<String, Unsatisfied>, String> {
+    let policy = crate::policy::load_intercept(text).map_err(|e| e.to_string())?;
+    let (json, lost) = crate::policy::policylayer::write(&policy);
+    let reloaded = crate::policy::load_str(&json, &setup.file, Some(Dialect::PolicyLayer)).map_err(|e| e.to_string())?;
+    let outcomes = setup.verify_policy(reloaded.policy, profile)?;
+    let open: Vec<_> = outcomes.into_iter().filter(suggest::is_bad).collect();
+    if open.is_empty() {
+        return Ok(Ok(json));
+    }
+    Ok(Err(Unsatisfied { open, gaps: lost }))
+}

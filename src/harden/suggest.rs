@@ -1,0 +1,485 @@
+//! `verify --suggest`: a concrete patch for each policy finding, proven.
+//!
+//! Each finding's check says what the policy lacks (a rate limit, argument
+//! conditions, a spend cap, `hide`, `default: deny`); [`super::needs`] turns
+//! that into edits of the user's own file. Every edit is applied to a copy,
+//! the database re-runs in-process, and the set converges: an edit behind a
+//! new over-blocking verdict or a new finding is dropped (or, for a tool
+//! `default: deny` now refuses, completed with an entry for it), a finding
+//! still open gets the next remedy. What is shown closed was closed in that
+//! final run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::needs::{self, Aspects};
+use super::patch::{self, Edit};
+use crate::policy::model::{DefaultAction, Path, Policy};
+use crate::profile::Profile;
+use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::Requirements;
+use crate::scenario::Scenario;
+use crate::verify::inprocess::{catalogue_of, InProcessBench, NamedServer};
+use crate::verify::measure::Check;
+use crate::verify::{self, Finding, Options, Outcome, Summary, Verdict};
+
+/// Rounds of apply → re-run → adjust before giving up on a set of edits.
+pub const ROUNDS: usize = 5;
+
+/// Everything a re-run needs besides the policy text.
+pub struct Setup<'a> {
+    /// The policy file as reports name it.
+    pub file: String,
+    pub servers: &'a [NamedServer],
+    pub scenarios: &'a [Scenario],
+    pub reqs: &'a Requirements,
+    pub profile: Profile,
+    pub seed: u64,
+    pub reproduce: String,
+}
+
+/// A finding's identity across runs: scenario, server, tool.
+pub type Key = (String, String, String);
+
+pub fn key(o: &Outcome) -> Key {
+    (o.scenario.clone(), o.server.clone(), o.tool.clone())
+}
+
+/// A policy finding or an over-blocking verdict: what suggestions must close.
+pub fn is_bad(o: &Outcome) -> bool {
+    o.finding == Some(Finding::Policy)
+}
+
+impl Setup<'_> {
+    pub fn catalogue(&self) -> Vec<ToolInfo> {
+        catalogue_of(self.servers)
+    }
+
+    /// Loads Intercept YAML and runs the database against it in-process.
+    pub fn verify(&self, text: &str, profile: Profile) -> Result<(Policy, Vec<Outcome>), String> {
+        let policy = crate::policy::load_intercept(text).map_err(|e| format!("the patched policy does not load: {e}"))?;
+        let outcomes = self.verify_policy(policy.clone(), profile)?;
+        Ok((policy, outcomes))
+    }
+
+    /// Runs the database against a policy in-process.
+    pub fn verify_policy(&self, policy: Policy, profile: Profile) -> Result<Vec<Outcome>, String> {
+        let bench = InProcessBench::new(policy, profile, self.servers.to_vec());
+        let opts = Options {
+            seed: self.seed,
+            reproduce: self.reproduce.clone(),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            policy_file: self.file.clone(),
+            shrink: true,
+        };
+        verify::run(&bench, self.scenarios, self.reqs, &opts, &|_| {}, &|| {})
+    }
+}
+
+/// `default: deny`, and an entry for every tool it would otherwise start refusing.
+pub fn default_deny_edits(policy: &Policy, catalogue: &[ToolInfo], reqs: &Requirements) -> Vec<Edit> {
+    if policy.default == DefaultAction::Deny {
+        return Vec::new();
+    }
+    let mut out = vec![Edit::DefaultDeny];
+    for t in catalogue {
+        let hidden = policy.hide.iter().any(|h| h == &t.name || h == "*");
+        if policy.tool(&t.name).is_none() && !hidden && !reqs.for_tool(&t.name, t.risk).is_denied() {
+            out.push(Edit::AddTool(t.name.clone()));
+        }
+    }
+    out
+}
+
+/// The edits that address one finding of `o` in `policy`; `gaps` collects why some cannot be derived.
+pub fn edits_for_finding(
+    policy: &Policy,
+    catalogue: &[ToolInfo],
+    reqs: &Requirements,
+    o: &Outcome,
+    gaps: &mut Vec<String>,
+) -> Vec<Edit> {
+    let Some(tool) = catalogue.iter().find(|t| t.server == o.server && t.name == o.tool) else { return Vec::new() };
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    if o.verdict == Verdict::OverBlocking {
+        return loosen(policy, o).into_iter().collect();
+    }
+    let Some(check) = &o.check else { return Vec::new() };
+    let aspects = match check {
+        Check::Rate { .. } => Aspects { rate: true, ..Default::default() },
+        Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => Aspects { arguments: true, ..Default::default() },
+        Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole => {
+            Aspects { spend: true, ..Default::default() }
+        }
+        Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
+        Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !hidden(policy, reached) => {
+            Aspects { hide: true, ..Default::default() }
+        }
+        // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
+        Check::NeverReached { .. } => return default_deny_edits(policy, catalogue, reqs),
+    };
+    needs::edits_for(policy, tool, &req, aspects, gaps)
+}
+
+fn hidden(policy: &Policy, tool: &str) -> bool {
+    policy.hide.iter().any(|h| h == tool || h == "*")
+}
+
+/// For an over-blocking verdict: drop the condition that refused the benign
+/// call because it reads a field that call legitimately leaves out.
+fn loosen(policy: &Policy, o: &Outcome) -> Option<Edit> {
+    let twin = o.twin.as_ref()?;
+    let refused = twin.refused.as_ref()?;
+    let args = twin.refused_arguments.as_ref()?;
+    let rule_name = refused.rule.as_deref()?;
+    let entry = policy.tool(&refused.tool)?;
+    let (ri, rule) = entry.rules.iter().enumerate().find(|(_, r)| r.name == rule_name)?;
+    let ci = rule.conditions.iter().position(|c| match &c.path {
+        Path::Args(p) => c.op != crate::policy::model::Op::Exists && p.iter().try_fold(args, |v, k| v.get(k)).is_none(),
+        Path::State(_) => false,
+    })?;
+    Some(Edit::RemoveCondition { tool: refused.tool.clone(), rule: ri, condition: ci })
+}
+
+/// Where a set of edits ended up after the proof loop.
+pub struct Converged {
+    pub edits: Vec<Edit>,
+    pub text: String,
+    pub policy: Policy,
+    pub outcomes: Vec<Outcome>,
+    /// Edits that could not be written into this file, and why.
+    pub unwritable: Vec<String>,
+    /// Runs of the database this took.
+    pub runs: usize,
+}
+
+/// Adds edits not already there; a rule added to the same tool under the same
+/// name absorbs the new conditions instead (one `arguments` rule per tool).
+fn push_new(edits: &mut Vec<Edit>, more: impl IntoIterator<Item = Edit>) -> bool {
+    let mut changed = false;
+    for e in more {
+        if let Some(Edit::AddRule { rule: have, .. }) = edits.iter_mut().find(|x| x.same_place(&e)) {
+            if let Edit::AddRule { rule, .. } = &e {
+                for c in &rule.conditions {
+                    if !have.conditions.contains(c) {
+                        have.conditions.push(c.clone());
+                        changed = true;
+                    }
+                }
+            }
+            continue;
+        }
+        if !edits.contains(&e) {
+            edits.push(e);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Applies what can be applied, recording what cannot.
+fn apply_each(base: &str, edits: &mut Vec<Edit>, unwritable: &mut Vec<String>) -> String {
+    let mut text = base.to_string();
+    let mut kept = Vec::new();
+    for e in edits.drain(..) {
+        match patch::apply_all(&text, [&e]).and_then(|t| {
+            crate::policy::intercept::load_raw(&t).map(|_| t).map_err(|(m, _)| m)
+        }) {
+            Ok(t) => {
+                text = t;
+                kept.push(e);
+            }
+            Err(why) => unwritable.push(why),
+        }
+    }
+    *edits = kept;
+    text
+}
+
+/// Applies `edits` to `base`, re-runs, and adjusts until nothing changes.
+/// `old` holds the findings of `base`: a finding outside it is new.
+pub fn converge(setup: &Setup<'_>, base: &str, mut edits: Vec<Edit>, old: &BTreeSet<Key>) -> Result<Converged, String> {
+    let catalogue = setup.catalogue();
+    let mut unwritable = Vec::new();
+    let mut runs = 0;
+    let mut dropped: Vec<Edit> = Vec::new();
+    loop {
+        let text = apply_each(base, &mut edits, &mut unwritable);
+        let ordered = patch::apply_all(base, &edits).unwrap_or(text);
+        let (policy, outcomes) = setup.verify(&ordered, setup.profile)?;
+        runs += 1;
+        let mut changed = false;
+        if runs < ROUNDS {
+            for o in outcomes.iter().filter(|o| is_bad(o)) {
+                let tool = o.tool.as_str();
+                if o.verdict == Verdict::OverBlocking {
+                    let refused_by = o.twin.as_ref().and_then(|t| t.refused.as_ref()).and_then(|r| r.rule.clone());
+                    let culprits: Vec<Edit> = edits
+                        .iter()
+                        .filter(|e| match (e, refused_by.as_deref()) {
+                            (Edit::AddRule { tool: t, rule }, Some(name)) => t == tool && rule.name == name,
+                            (Edit::Hide(t), Some("(hidden)")) => t == tool,
+                            (Edit::SetRateLimit { tool: t, .. } | Edit::AddRule { tool: t, .. }, None) => t == tool,
+                            _ => false,
+                        })
+                        .cloned()
+                        .collect();
+                    if refused_by.as_deref() == Some("(default deny)") {
+                        changed |= push_new(&mut edits, [Edit::AddTool(tool.to_string())]);
+                    }
+                    for c in culprits {
+                        edits.retain(|e| e != &c);
+                        dropped.push(c);
+                        changed = true;
+                    }
+                    if !old.contains(&key(o)) || !changed {
+                        let mut gaps = Vec::new();
+                        let more: Vec<Edit> = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps)
+                            .into_iter()
+                            .filter(|e| !dropped.contains(e))
+                            .collect();
+                        changed |= push_new(&mut edits, more);
+                    }
+                } else if old.contains(&key(o)) {
+                    // Still open: derive again from the patched policy, then reach for default deny.
+                    let mut gaps = Vec::new();
+                    let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+                    more.extend(default_deny_edits(&policy, &catalogue, setup.reqs));
+                    more.retain(|e| !dropped.contains(e));
+                    changed |= push_new(&mut edits, more);
+                } else {
+                    // A finding the edits created: its own remedy first (hiding a tool
+                    // exposes its name variants to `default: allow`), else the edits on that tool go.
+                    let mut gaps = Vec::new();
+                    let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+                    more.retain(|e| !dropped.contains(e));
+                    if push_new(&mut edits, more) {
+                        changed = true;
+                        continue;
+                    }
+                    let before = edits.len();
+                    let gone: Vec<Edit> = edits.iter().filter(|e| e.tool() == Some(tool)).cloned().collect();
+                    edits.retain(|e| e.tool() != Some(tool));
+                    dropped.extend(gone);
+                    changed |= edits.len() != before;
+                }
+            }
+        }
+        if !changed {
+            return Ok(Converged { edits, text: ordered, policy, outcomes, unwritable, runs });
+        }
+    }
+}
+
+/// One proven edit, as a patch against the user's file.
+#[derive(Clone, Debug, Serialize)]
+pub struct Suggestion {
+    #[serde(skip)]
+    pub edit: Edit,
+    /// What the edit does, in a few words.
+    pub what: String,
+    /// A unified diff of this edit alone against the user's file.
+    pub diff: String,
+    /// The findings it addresses that the final run shows closed (`scenario × tool`).
+    pub closes: Vec<String>,
+}
+
+/// A finding no suggestion closes, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Open {
+    pub finding: String,
+    pub why: String,
+}
+
+/// What `--suggest` found and proved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Suggestions {
+    pub items: Vec<Suggestion>,
+    /// All suggestions together, as one diff.
+    pub combined: String,
+    pub open: Vec<Open>,
+    /// Per proxy finding: why no policy closes it, and what a profile or proxy change does.
+    pub proxy: Vec<Open>,
+    pub before: Summary,
+    pub after: Summary,
+    /// Findings (policy or over-blocking) the suggestions would create: always 0 when shown.
+    pub created: usize,
+    pub runs: usize,
+    pub scenarios: usize,
+    pub tools: usize,
+}
+
+fn label(o: &Outcome) -> String {
+    format!("{} × {}", o.scenario, o.tool)
+}
+
+/// Suggests proven patches for the policy findings of `outcomes`, a run of `text`.
+pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Suggestions, String> {
+    let policy = crate::policy::load_intercept(text).map_err(|e| e.to_string())?;
+    let catalogue = setup.catalogue();
+    let bad: Vec<&Outcome> = outcomes.iter().filter(|o| is_bad(o)).collect();
+    let old: BTreeSet<Key> = bad.iter().map(|o| key(o)).collect();
+    let mut gaps = Vec::new();
+    let mut per_finding: BTreeMap<Key, Vec<Edit>> = BTreeMap::new();
+    let mut edits = Vec::new();
+    for o in &bad {
+        let mine = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+        push_new(&mut edits, mine.iter().cloned());
+        let mine = mine.into_iter().filter(|e| !matches!(e, Edit::AddTool(_))).collect();
+        per_finding.insert(key(o), mine);
+    }
+    let c = if edits.is_empty() {
+        Converged {
+            edits: Vec::new(),
+            text: text.to_string(),
+            policy: policy.clone(),
+            outcomes: outcomes.to_vec(),
+            unwritable: Vec::new(),
+            runs: 0,
+        }
+    } else {
+        converge(setup, text, edits, &old)?
+    };
+    let after: BTreeMap<Key, &Outcome> = c.outcomes.iter().map(|o| (key(o), o)).collect();
+    let closed = |k: &Key| after.get(k).is_none_or(|o| !is_bad(o));
+    let created = c.outcomes.iter().filter(|o| is_bad(o) && !old.contains(&key(o))).count();
+    let mut open = Vec::new();
+    for o in &bad {
+        if closed(&key(o)) {
+            continue;
+        }
+        let why = match (per_finding.get(&key(o)).map(Vec::is_empty), gaps.iter().find(|g| g.contains(&format!("`{}`", o.tool)))) {
+            (_, Some(g)) => g.clone(),
+            (Some(true), None) => "gauntlet has no remedy for it; change the rule it blames by hand".into(),
+            _ => format!(
+                "the suggested edits did not close it in the re-run ({})",
+                after.get(&key(o)).map(|a| a.observed.clone()).unwrap_or_default()
+            ),
+        };
+        open.push(Open { finding: label(o), why });
+    }
+    for u in &c.unwritable {
+        open.push(Open { finding: "(edit)".into(), why: u.clone() });
+    }
+    let items: Vec<Suggestion> = if created > 0 {
+        Vec::new()
+    } else {
+        c.edits
+            .iter()
+            .map(|e| {
+                let alone = patch::apply_all(text, [e]).unwrap_or_else(|_| text.to_string());
+                let closes = bad
+                    .iter()
+                    .filter(|o| closed(&key(o)) && per_finding.get(&key(o)).is_some_and(|es| es.iter().any(|x| x.same_place(e))))
+                    .map(|o| label(o))
+                    .collect();
+                Suggestion { edit: e.clone(), what: e.describe(), diff: patch::diff(&setup.file, text, &alone), closes }
+            })
+            .collect()
+    };
+    let combined = if items.is_empty() { String::new() } else { patch::diff(&setup.file, text, &c.text) };
+    let proxy = proxy_notes(setup, &c.text, &c.outcomes)?;
+    Ok(Suggestions {
+        items,
+        combined,
+        open,
+        proxy,
+        before: Summary::of(outcomes),
+        after: Summary::of(&c.outcomes),
+        created,
+        runs: c.runs,
+        scenarios: setup.scenarios.len(),
+        tools: catalogue.len(),
+    })
+}
+
+/// Why each proxy finding is out of a policy's reach, and whether `--profile strict` closes it (checked by a run).
+fn proxy_notes(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Vec<Open>, String> {
+    let proxy: Vec<&Outcome> = outcomes.iter().filter(|o| o.finding == Some(Finding::Proxy)).collect();
+    if proxy.is_empty() {
+        return Ok(Vec::new());
+    }
+    let strict: BTreeMap<Key, Outcome> = if setup.profile == Profile::Strict {
+        BTreeMap::new()
+    } else {
+        setup.verify(text, Profile::Strict)?.1.into_iter().map(|o| (key(&o), o)).collect()
+    };
+    Ok(proxy
+        .iter()
+        .map(|o| {
+            let reason = o.note.clone().unwrap_or_else(|| {
+                "the attack works on the wire or in the proxy's own bookkeeping, below anything a rule can see".into()
+            });
+            let profile = match strict.get(&key(o)) {
+                Some(s) if s.finding.is_none() => {
+                    "`--profile strict` closes it (re-run with the strict profile: no finding)".to_string()
+                }
+                Some(_) => "`--profile strict` does not close it either: it needs a change in the proxy itself".to_string(),
+                None => "it needs a change in the proxy itself".to_string(),
+            };
+            Open { finding: label(o), why: format!("no policy can close it: {reason}; {profile}") }
+        })
+        .collect())
+}
+
+/// `a × t, b × t, c × u` as `a, b × t; c × u`.
+fn grouped(findings: &[String]) -> String {
+    let mut by_tool: Vec<(&str, Vec<&str>)> = Vec::new();
+    for f in findings {
+        let (scenario, tool) = f.split_once(" × ").unwrap_or((f, ""));
+        match by_tool.iter_mut().find(|(t, _)| *t == tool) {
+            Some((_, ss)) => ss.push(scenario),
+            None => by_tool.push((tool, vec![scenario])),
+        }
+    }
+    by_tool.iter().map(|(t, ss)| format!("{} × {t}", ss.join(", "))).collect::<Vec<_>>().join("; ")
+}
+
+/// The suggestions as the terminal shows them.
+pub fn render(s: &Suggestions) -> String {
+    let mut out = String::new();
+    out.push_str("\nSuggestions\n");
+    if s.created > 0 {
+        out.push_str(&format!(
+            "\n  none shown: the edits gauntlet could derive still create {} finding(s) when applied together\n",
+            s.created
+        ));
+    }
+    for (i, item) in s.items.iter().enumerate() {
+        out.push_str(&format!("\n[{}] {}", i + 1, item.what));
+        if !item.closes.is_empty() {
+            out.push_str(&format!(" — closes {}", grouped(&item.closes)));
+        }
+        out.push('\n');
+        out.push_str(&item.diff);
+    }
+    if !s.items.is_empty() {
+        out.push_str(&format!(
+            "\nChecked: all {} suggestions applied together to a copy, {} scenarios × {} tools re-run ({} run{}): {} → {} policy findings, {} → {} over-blocking, {} new findings.\n",
+            s.items.len(),
+            s.scenarios,
+            s.tools,
+            s.runs,
+            if s.runs == 1 { "" } else { "s" },
+            s.before.policy_findings,
+            s.after.policy_findings,
+            s.before.over_blocking,
+            s.after.over_blocking,
+            s.created
+        ));
+    }
+    if !s.open.is_empty() {
+        out.push_str("\nNot closed by any suggestion:\n");
+        for o in &s.open {
+            out.push_str(&format!("  {}: {}\n", o.finding, o.why));
+        }
+    }
+    if !s.proxy.is_empty() {
+        out.push_str("\nProxy findings:\n");
+        for o in &s.proxy {
+            out.push_str(&format!("  {}: {}\n", o.finding, o.why));
+        }
+    }
+    out
+}
