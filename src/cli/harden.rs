@@ -137,10 +137,11 @@ fn harden(args: &Args) -> Result<Exit, String> {
         print!("{}", patch::diff(&out_name, &base, &hardened.text));
     }
     println!(
-        "wrote {out_name}: verified against {} scenarios × {} tools ({} runs): 0 policy findings, 0 over-blocking",
+        "wrote {out_name}: verified against {} scenarios × {} tools ({} run{}): 0 policy findings, 0 over-blocking",
         scenarios.len(),
         setup.catalogue().len(),
-        hardened.runs
+        hardened.runs,
+        if hardened.runs == 1 { "" } else { "s" }
     );
     Ok(Exit::Ok)
 }

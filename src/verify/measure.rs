@@ -154,6 +154,27 @@ fn required_part(schema: &Value) -> Value {
     serde_json::json!({"type": "object", "properties": props, "required": required})
 }
 
+/// The arguments as Intercept's operators tell them apart: they compare a
+/// boolean or a non-string enum value by its text, so the string `"true"`
+/// in a boolean field (or `"1"` where the enum lists `1`) is the value itself
+/// to any condition; no policy can refuse the one and allow the other.
+fn as_conditions_see(schema: &Value, args: &Value) -> Value {
+    let Some(obj) = args.as_object() else { return args.clone() };
+    let mut out = obj.clone();
+    for (k, v) in out.iter_mut() {
+        let Value::String(text) = v else { continue };
+        let p = &schema["properties"][k.as_str()];
+        let mut candidates: Vec<Value> = p["enum"].as_array().cloned().unwrap_or_default();
+        if p["type"] == "boolean" {
+            candidates.extend([Value::Bool(true), Value::Bool(false)]);
+        }
+        if let Some(same) = candidates.into_iter().find(|c| !c.is_string() && c.to_string() == *text) {
+            *v = same;
+        }
+    }
+    Value::Object(out)
+}
+
 /// Ledger entries of `tools/call`s the server resolved to `tool`.
 pub fn calls_of<'a>(ledger: &'a [LedgerEntry], tool: &'a str) -> impl Iterator<Item = &'a LedgerEntry> + 'a {
     ledger.iter().filter(move |e| e.method.as_deref() == Some("tools/call") && e.tool.as_deref() == Some(tool))
@@ -258,7 +279,8 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             // A policy can only guard fields it also requires (a condition on a missing field
             // is false), so judge each violation against the required part of the schema.
             let guardable = jsonschema::validator_for(&required_part(&tool.input_schema)).ok();
-            let stoppable = bad.iter().filter(|a| guardable.as_ref().is_some_and(|g| !g.is_valid(a))).count();
+            let stoppable =
+                bad.iter().filter(|a| guardable.as_ref().is_some_and(|g| !g.is_valid(&as_conditions_see(&tool.input_schema, a)))).count();
             let mut r = result(bad.len() as u32 <= *max, format!("{} schema-violating", bad.len()));
             if !r.held && stoppable == 0 {
                 r.proxy_only = true;
