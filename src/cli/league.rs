@@ -87,13 +87,9 @@ fn league_table(args: &Args) -> Result<String, String> {
         scenarios.len(),
         direct.map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3)).unwrap_or("not measured".into())
     );
-    let mut rows = Vec::new();
-    for entry in file.proxies.iter().filter(|e| args.proxy.is_empty() || args.proxy.iter().any(|p| e.name.contains(p.as_str()))) {
-        eprintln!("gauntlet league: {} {} …", entry.name, entry.version);
-        let row = league::run_one(entry, &file, &setup, direct);
-        eprintln!("gauntlet league: {} done in {:.0}s{}", entry.name, row.wall.as_secs_f64(), row.classes.as_ref().err().map(|e| format!(" (did not run: {e})")).unwrap_or_default());
-        rows.push(row);
-    }
+    let entries: Vec<_> = file.proxies.iter().filter(|e| args.proxy.is_empty() || args.proxy.iter().any(|p| e.name.contains(p.as_str()))).collect();
+    eprintln!("gauntlet league: running {} proxies side by side", entries.len());
+    let rows = league::run_all(&entries, &file, &setup, direct);
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(report::league::render(&rows, &date, &name, &file.time_budget))
 }

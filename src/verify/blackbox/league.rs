@@ -138,8 +138,31 @@ pub struct Setup<'a> {
     pub timing_tool: Option<String>,
 }
 
-/// Runs the database through one proxy; `direct` is the server's own round trip.
-pub fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>, direct: Option<Duration>) -> Row {
+/// Runs the database through every entry at once (they mostly wait on the
+/// clock), then times each proxy alone, so the latency figures do not
+/// compete with the runs; `direct` is the server's own round trip.
+pub fn run_all(entries: &[&Entry], file: &LeagueFile, setup: &Setup<'_>, direct: Option<Duration>) -> Vec<Row> {
+    let benches: Vec<(Row, Option<BlackBoxBench>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries.iter().map(|e| scope.spawn(move || run_one(e, file, setup))).collect();
+        handles.into_iter().zip(entries).map(|(h, e)| h.join().unwrap_or_else(|_| (failed(e, "the run panicked".into()), None))).collect()
+    });
+    benches
+        .into_iter()
+        .map(|(mut row, bench)| {
+            if let (Some(bench), Some(tool), Some(direct)) = (bench, &setup.timing_tool, direct) {
+                row.latency = mean_round_trip(&bench, &setup.server.name, tool, 200).ok().map(|t| (t, direct));
+            }
+            row
+        })
+        .collect()
+}
+
+fn failed(entry: &Entry, why: String) -> Row {
+    Row { entry: entry.clone(), classes: Err(why), latency: None, refusal_shapes: Vec::new(), wall: Duration::ZERO }
+}
+
+/// Runs the database through one proxy; the bench is kept for timing.
+fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<BlackBoxBench>) {
     let started = std::time::Instant::now();
     let policy = entry.policy.as_ref().map(|p| {
         let p = expand(p, setup.gauntlet, setup.peers);
@@ -159,17 +182,17 @@ pub fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>, direct: Opti
     };
     // The league judges what each proxy does, not what gauntlet thinks of its policy format.
     let readable = policy.as_ref().and_then(|p| crate::policy::load_file(p, None).ok()).map(|l| l.policy);
-    let mut row = Row { entry: entry.clone(), classes: Err(String::new()), latency: None, refusal_shapes: Vec::new(), wall: Duration::ZERO };
     let bench = match BlackBoxBench::new(settings, readable, vec![setup.server.clone()]) {
         Ok(b) => b,
         Err(e) => {
-            row.classes = Err(e.lines().next().unwrap_or_default().to_string());
+            let mut row = failed(entry, e.lines().next().unwrap_or_default().to_string());
             row.wall = started.elapsed();
-            return row;
+            return (row, None);
         }
     };
+    let mut row = failed(entry, String::new());
     let policy_file = policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let opts = Options { seed: setup.seed, reproduce: String::new(), threads: 32, policy_file, shrink: false };
+    let opts = Options { seed: setup.seed, reproduce: String::new(), threads: 12, policy_file, shrink: false };
     match verify::run(&bench, setup.scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {}) {
         Ok(outcomes) => {
             let report = crate::report::Report::new("", "", setup.seed, vec![], 0, String::new(), outcomes);
@@ -178,11 +201,9 @@ pub fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>, direct: Opti
         }
         Err(e) => row.classes = Err(e.lines().next().unwrap_or_default().to_string()),
     }
-    if let (Some(tool), Some(direct)) = (&setup.timing_tool, direct) {
-        row.latency = mean_round_trip(&bench, &setup.server.name, tool, 200).ok().map(|t| (t, direct));
-    }
     row.wall = started.elapsed();
-    row
+    eprintln!("gauntlet league: {} done in {:.0}s", entry.name, row.wall.as_secs_f64());
+    (row, Some(bench))
 }
 
 /// The server's own round trip, measured through `{upstream}` with no proxy.
