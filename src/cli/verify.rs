@@ -100,10 +100,10 @@ pub struct BlackBoxArgs {
     #[arg(long, requires = "proxy_command")]
     pub skip_initialized: bool,
     /// How long the proxy may take to answer `initialize`, and to answer everything after the last call.
-    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "proxy_command")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "proxy_command")]
     pub proxy_timeout: String,
     /// Scenario × tool runs in flight at once against the proxy (they mostly wait on the clock).
-    #[arg(long, value_name = "N", default_value_t = 32, requires = "proxy_command")]
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "proxy_command")]
     pub jobs: usize,
 }
 

@@ -109,6 +109,43 @@ fn messages(v: &Value) -> impl Iterator<Item = &Value> {
     }
 }
 
+/// How many proxies may be starting (spawned, `initialize` not yet answered)
+/// at once in this process: a few dozen interpreters starting together on a
+/// small machine starve each other past any start-up timeout.
+pub struct StartSlots {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+/// Held while one proxy starts; dropping it frees the slot.
+pub struct StartSlot<'a>(&'a StartSlots);
+
+impl StartSlots {
+    pub const fn new(n: usize) -> StartSlots {
+        StartSlots { free: Mutex::new(n), released: Condvar::new() }
+    }
+
+    pub fn take(&self) -> StartSlot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        StartSlot(self)
+    }
+}
+
+impl Drop for StartSlot<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.released.notify_one();
+    }
+}
+
+/// The process-wide start slots of black-box runs.
+pub static STARTING: StartSlots = StartSlots::new(4);
+
 /// A running proxy process.
 pub struct ProxyProcess {
     child: Child,

@@ -279,13 +279,16 @@ impl System for Run {
         }
         let key = ctx.session.clone().unwrap_or_default();
         let init_timeout = self.shared.init_timeout;
+        let initialize = is_method(line, "initialize");
+        // A new session starts with `initialize`: hold a start slot until it is answered.
+        let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
         let Some(s) = self.session(&key) else { return Vec::new() };
         if let Err(e) = s.process.send(line) {
             let why = format!("{e}; its stderr ends:\n{}", s.process.stderr_tail());
             self.fail(why);
             return self.drain();
         }
-        if is_method(line, "initialize") {
+        if initialize {
             // A client waits for the handshake's answer before anything else.
             let answered = s.inbox.wait_until(Instant::now() + init_timeout, |pending| pending.is_empty());
             if !answered {
