@@ -259,6 +259,7 @@ pub(crate) mod fixtures {
                 bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
             }),
             check: None,
+            denial_texts: Vec::new(),
         }
     }
 

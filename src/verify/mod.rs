@@ -158,6 +158,10 @@ pub struct Outcome {
     /// What the attack's run looked like over virtual time (held and breached outcomes).
     #[serde(skip)]
     pub timeline: Option<Timeline>,
+    /// Every distinct refusal text the agent received (arrival order aside,
+    /// which a wall-clock run does not keep).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denial_texts: Vec<String>,
 }
 
 fn as_string<S: serde::Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -343,6 +347,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         denial: None,
         timeline: None,
         check: None,
+        denial_texts: Vec::new(),
     }
 }
 
@@ -404,6 +409,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     out.reached = calls_of(&obs.ledger, &tool.name).count();
     out.denial = obs.denials.first().cloned();
     out.timeline = Some(Timeline::of(&actions, &obs, &tool.name, &checks));
+    out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     if let Some(failed) = results.iter().find(|r| !r.held) {
         let still_breaches = |cand: &[Action]| {
             replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)

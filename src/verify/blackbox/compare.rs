@@ -48,8 +48,8 @@ pub fn differences(real: &[Outcome], predicted: &[Outcome]) -> Vec<Difference> {
         differ("reached", p.reached.to_string(), r.reached.to_string());
         let twin = |o: &Outcome| o.twin.as_ref().map(|t| format!("{} of {}", t.reached, t.attempted)).unwrap_or("-".into());
         differ("benign twin reached", twin(p), twin(r));
-        let denial = |o: &Outcome| o.denial.as_ref().map(|d| format!("{:?}", d.text)).unwrap_or("none".into());
-        differ("first denial", denial(p), denial(r));
+        let denials = |o: &Outcome| if o.denial_texts.is_empty() { "none".to_string() } else { format!("{:?}", o.denial_texts) };
+        differ("denial texts", denials(p), denials(r));
         if !what.is_empty() {
             out.push(Difference { scenario: r.scenario.clone(), server: r.server.clone(), tool: r.tool.clone(), what });
         }

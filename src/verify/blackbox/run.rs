@@ -49,6 +49,9 @@ pub struct Run {
     start: Timestamp,
     /// Wall nanoseconds that play the virtual start.
     origin: Option<i64>,
+    /// Virtual instants at which a session opens: its proxy is started that
+    /// much earlier, so the handshake is done when its first call is due.
+    opens: std::collections::HashSet<i64>,
     ledger: Vec<LedgerEntry>,
     failure: Option<String>,
 }
@@ -74,6 +77,7 @@ impl Run {
             ledgers: Vec::new(),
             start: Timestamp::default(),
             origin: None,
+            opens: Default::default(),
             ledger: Vec::new(),
             failure: None,
         };
@@ -142,8 +146,13 @@ impl Run {
     }
 
     fn sleep_until(&self, virt: Timestamp) {
+        self.sleep_until_before(virt, Duration::ZERO);
+    }
+
+    /// Sleeps until `lead` before the wall instant that plays `virt`.
+    fn sleep_until_before(&self, virt: Timestamp, lead: Duration) {
         let Some(origin) = self.origin else { return };
-        let target = origin + (virt.0 - self.start.0);
+        let target = origin + (virt.0 - self.start.0) - lead.as_nanos() as i64;
         let wait = target - wall_nanos();
         if wait > 0 {
             std::thread::sleep(Duration::from_nanos(wait as u64));
@@ -242,6 +251,12 @@ fn is_method(line: &[u8], method: &str) -> bool {
 }
 
 impl Run {
+    /// How long before its first call a session's proxy is started: twice the
+    /// measured start-up (the machine may be busier now), and half a second.
+    fn lead(&self) -> Duration {
+        self.shared.startup * 2 + Duration::from_millis(500)
+    }
+
     /// One request on session `key` and the time until its answer: for latency figures.
     pub fn round_trip(&mut self, key: &str, line: &[u8], timeout: Duration) -> Result<Duration, String> {
         let t = Instant::now();
@@ -267,7 +282,9 @@ impl System for Run {
     fn begin(&mut self, actions: &[Action], start: Timestamp) {
         self.start = start;
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
-        self.origin = Some(timing::origin(&offsets, wall_nanos() + self.shared.startup.as_nanos() as i64));
+        let mut seen = std::collections::HashSet::new();
+        self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
+        self.origin = Some(timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64));
     }
 
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
@@ -280,6 +297,10 @@ impl System for Run {
         let key = ctx.session.clone().unwrap_or_default();
         let init_timeout = self.shared.init_timeout;
         let initialize = is_method(line, "initialize");
+        if !initialize && !is_method(line, "notifications/initialized") {
+            // The handshake went out early; everything else leaves exactly on schedule.
+            self.sleep_until(now);
+        }
         // A new session starts with `initialize`: hold a start slot until it is answered.
         let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
         let Some(s) = self.session(&key) else { return Vec::new() };
@@ -300,12 +321,12 @@ impl System for Run {
                 self.fail(why);
             }
         }
-        let _ = now;
         self.drain()
     }
 
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
-        self.sleep_until(now);
+        let lead = if self.opens.contains(&now.0) { self.lead() } else { Duration::ZERO };
+        self.sleep_until_before(now, lead);
         self.drain()
     }
 
