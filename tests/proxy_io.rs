@@ -1,7 +1,8 @@
 //! `gauntlet proxy -- gauntlet mock …` as processes: malformed agent input
 //! never kills the proxy, denials are exact bytes on stdout, the child's exit
 //! status and signals pass through, audit lines go to `--audit`, and hot
-//! reload swaps valid policies and rejects invalid ones.
+//! reload swaps valid policies and rejects invalid ones; `--record`, the
+//! audit log and the mock's ledger replay to the decisions the proxy made.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
@@ -501,4 +502,70 @@ fn call_timeout_answers_a_hung_upstream() {
     let (code, stderr) = p.finish();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("--call-timeout"), "the timeout is logged: {stderr}");
+}
+
+fn replay_lines(policy: &Path, trace: &Path) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let out = Command::new(GAUNTLET).arg("replay").arg(policy).arg(trace).output().unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (out.status.code(), lines, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn recorded_traffic_ledger_and_audit_replay_to_the_decisions_the_proxy_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let (audit, record, ledger) = (dir.path().join("audit.jsonl"), dir.path().join("traffic.jsonl"), dir.path().join("ledger.jsonl"));
+    let mock = payments();
+    let mut p = Proxy::start(
+        dir.path(),
+        &policy,
+        &["--audit", audit.to_str().unwrap(), "--record", record.to_str().unwrap()],
+        &[GAUNTLET, "mock", mock.to_str().unwrap(), "--ledger", ledger.to_str().unwrap()],
+    );
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    p.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    p.send(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_customers","arguments":{"limit":3}}}"#);
+    p.expect_id("2");
+    p.call(3, "delete_customer");
+    p.call(4, "no_such_tool");
+    p.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"list_customers","arguments":{},"extra":1}}"#);
+    p.expect_id("5");
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let recorded: Vec<serde_json::Value> =
+        std::fs::read_to_string(&record).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let shape: Vec<(&str, Option<&str>)> =
+        recorded.iter().map(|l| (l["tool"].as_str().unwrap(), l["upstream"].as_str())).collect();
+    assert_eq!(
+        shape,
+        [("list_customers", Some("ok")), ("delete_customer", None), ("no_such_tool", Some("is_error")), ("list_customers", Some("jsonrpc_error"))],
+        "{recorded:?}"
+    );
+    // The arguments as the policy saw them (numbers as doubles, as in Intercept).
+    assert_eq!(recorded[0]["arguments"]["limit"].as_f64(), Some(3.0));
+    assert!(recorded[0]["session"].is_string() && recorded[0]["at"].is_string());
+
+    let decisions = |lines: &[serde_json::Value]| -> Vec<(String, String)> {
+        lines.iter().map(|l| (l["tool"].as_str().unwrap().to_string(), l["decision"].as_str().unwrap().to_string())).collect()
+    };
+    let proxy_made: Vec<(String, String)> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|a| (a["tool"].as_str().unwrap().to_string(), a["result"].as_str().unwrap().replace("allowed", "allow").replace("denied", "deny")))
+        .collect();
+    let (code, from_record, stderr) = replay_lines(&policy, &record);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(decisions(&from_record), proxy_made);
+    let (code, from_audit, stderr) = replay_lines(&policy, &audit);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(decisions(&from_audit), proxy_made);
+    assert!(stderr.contains("only a hash of the arguments"), "{stderr}");
+    // The ledger holds what reached the server: the three forwarded calls, nothing denied.
+    let (code, from_ledger, stderr) = replay_lines(&policy, &ledger);
+    assert_eq!(code, Some(0), "{stderr}");
+    let forwarded: Vec<(String, String)> = proxy_made.into_iter().filter(|(_, d)| d == "allow").collect();
+    assert_eq!(decisions(&from_ledger), forwarded);
 }

@@ -10,27 +10,51 @@ use std::path::Path;
 use super::core::{AuditRecord, AuditResult};
 use super::log::{enabled, Level};
 
-pub enum AuditLog {
+pub struct AuditLog {
+    audit: Audit,
+    /// `--record FILE`: one trace line per evaluated call.
+    traffic: Option<LineWriter<File>>,
+}
+
+enum Audit {
     /// One JSON object per line, appended.
     File(LineWriter<File>),
     /// Denials and refusals only, as human-readable lines on stderr.
     Stderr,
 }
 
+fn append(path: &Path) -> io::Result<LineWriter<File>> {
+    Ok(LineWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?))
+}
+
 impl AuditLog {
     pub fn open(path: Option<&Path>) -> io::Result<AuditLog> {
-        match path {
-            None => Ok(AuditLog::Stderr),
-            Some(p) => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(p)?;
-                Ok(AuditLog::File(LineWriter::new(file)))
+        let audit = match path {
+            None => Audit::Stderr,
+            Some(p) => Audit::File(append(p)?),
+        };
+        Ok(AuditLog { audit, traffic: None })
+    }
+
+    /// Also write the traffic lines of [`AuditLog::traffic`] to `path` (appended).
+    pub fn with_traffic(mut self, path: &Path) -> io::Result<AuditLog> {
+        self.traffic = Some(append(path)?);
+        Ok(self)
+    }
+
+    /// One line of the traffic recording; dropped unless recording.
+    pub fn traffic(&mut self, line: &[u8]) {
+        if let Some(w) = &mut self.traffic {
+            // A recording that cannot be written must not stop enforcement.
+            if let Err(e) = w.write_all(line).and_then(|()| w.write_all(b"\n")) {
+                eprintln!("gauntlet proxy: cannot write the traffic recording: {e}");
             }
         }
     }
 
     pub fn record(&mut self, record: &AuditRecord) {
-        match self {
-            AuditLog::File(w) => {
+        match &mut self.audit {
+            Audit::File(w) => {
                 if let Ok(line) = serde_json::to_string(record) {
                     // An audit file that cannot be written must not stop enforcement.
                     if let Err(e) = writeln!(w, "{line}") {
@@ -38,7 +62,7 @@ impl AuditLog {
                     }
                 }
             }
-            AuditLog::Stderr => {
+            Audit::Stderr => {
                 let level = if record.result == AuditResult::Allowed { Level::Debug } else { Level::Info };
                 if enabled(level) {
                     let verb = match record.result {

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 use crate::clock::Timestamp;
+use crate::engine::replay::Upstream;
 use crate::engine::{CallContext, CounterStore, Engine, Outcome, ToolCall};
 use crate::gofmt::json::{compact_raw, write_string_bytes};
 use crate::profile::Profile;
@@ -35,6 +36,7 @@ use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error};
 use super::filter::{filter_page, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
+use super::record::{Decided, Recorder};
 use super::rawjson::{self, Kind, Node};
 
 /// How the agent side is framed; Intercept's batch handling differs per transport (§2.1).
@@ -60,6 +62,8 @@ pub enum Output {
     ToUpstream(Vec<u8>),
     ToAgent(Vec<u8>),
     Audit(AuditRecord),
+    /// One line of the traffic recording (`--record`), without its newline.
+    Record(Vec<u8>),
 }
 
 /// JSON-RPC "internal error", Intercept's code for transport failures.
@@ -82,11 +86,23 @@ pub struct ProxyCore {
     store: Box<dyn CounterStore>,
     mode: WireMode,
     pending: Pending,
+    /// `Some` when the traffic is recorded.
+    recorder: Option<Recorder>,
 }
 
 impl ProxyCore {
     pub fn new(engine: Engine, store: Box<dyn CounterStore>, mode: WireMode) -> ProxyCore {
-        ProxyCore { engine, store, mode, pending: Pending::default() }
+        ProxyCore { engine, store, mode, pending: Pending::default(), recorder: None }
+    }
+
+    /// Emit [`Output::Record`] lines: every evaluated call as a replayable trace.
+    pub fn record_traffic(&mut self) {
+        self.recorder.get_or_insert_with(Recorder::default);
+    }
+
+    /// The recorded calls still waiting for an answer, as unanswered (call when stopping).
+    pub fn unanswered_records(&mut self) -> Vec<Output> {
+        self.recorder.as_mut().map(Recorder::unanswered).unwrap_or_default().into_iter().map(Output::Record).collect()
     }
 
     /// Hot reload: the new policy applies to later messages; counters persist.
@@ -209,14 +225,16 @@ impl ProxyCore {
         let Ok(node) = rawjson::parse(bytes) else {
             return vec![Output::ToAgent(bytes.to_vec())];
         };
+        let mut records = Vec::new();
         let body = match &node.kind {
-            Kind::Object(_) => match self.response(&node, bytes, ctx, exchange) {
+            Kind::Object(_) => match self.response(&node, bytes, ctx, exchange, &mut records) {
                 Settled::Unchanged => bytes.to_vec(),
                 Settled::Replaced(out) => out,
-                Settled::Dropped => return Vec::new(),
+                Settled::Dropped => return records,
             },
             Kind::Array(items) => {
-                let parts: Vec<Settled> = items.iter().map(|item| self.response(item, bytes, ctx, exchange)).collect();
+                let parts: Vec<Settled> =
+                    items.iter().map(|item| self.response(item, bytes, ctx, exchange, &mut records)).collect();
                 if parts.iter().all(|p| matches!(p, Settled::Unchanged)) {
                     bytes.to_vec()
                 } else {
@@ -230,14 +248,16 @@ impl ProxyCore {
                         })
                         .collect();
                     if joined.is_empty() {
-                        return Vec::new();
+                        return records;
                     }
                     array(&joined)
                 }
             }
             _ => bytes.to_vec(),
         };
-        vec![Output::ToAgent(body)]
+        let mut out = vec![Output::ToAgent(body)];
+        out.append(&mut records);
+        out
     }
 
     /// Requests forwarded and not answered yet (in every session and exchange).
@@ -272,7 +292,11 @@ impl ProxyCore {
             let ctx = CallContext { identity: None, session };
             let key = self.settle_key(&ctx, exchange, &flight.raw_id);
             // Kept, not rolled back: the upstream may have executed the call.
-            self.pending.take_call(&key);
+            if self.pending.take_call(&key).is_some() {
+                if let Some(line) = self.recorder.as_mut().and_then(|r| r.answered(&key, Upstream::None)) {
+                    out.push(Output::Record(line));
+                }
+            }
             self.pending.take_list(&key);
             for _ in 0..flight.copies {
                 out.push(Output::ToAgent(jsonrpc_error(Some(&flight.raw_id), INTERNAL_ERROR, why)));
@@ -322,14 +346,21 @@ impl ProxyCore {
         match decision.outcome {
             Outcome::Allow => {
                 // Notifications get no answer, so their reservations are never rolled back (§2.2).
-                if let Some(id) = call.id.filter(|id| id.as_slice() != b"null") {
-                    let key = self.settle_key(ctx, exchange, &id);
+                let key = call.id.as_ref().filter(|id| id.as_slice() != b"null").map(|id| self.settle_key(ctx, exchange, id));
+                if let Some(recorder) = &mut self.recorder {
+                    let line = recorder.decided(now, ctx, &call.name, call.arguments.as_ref(), Decided::Allowed(key.clone()));
+                    out.extend(line.map(Output::Record));
+                }
+                if let Some(key) = key {
                     self.pending.register_call(key, decision.reservations);
                 }
                 out.push(Output::Audit(record));
                 true
             }
             Outcome::Deny { message, rule, cause, .. } => {
+                if let Some(recorder) = &mut self.recorder {
+                    out.extend(recorder.decided(now, ctx, &call.name, call.arguments.as_ref(), Decided::Denied).map(Output::Record));
+                }
                 out.push(Output::ToAgent(denial(call.id.as_deref(), &message)));
                 record.result = AuditResult::Denied;
                 record.rule = rule;
@@ -407,9 +438,9 @@ impl ProxyCore {
         out.extend(answers);
     }
 
-    /// Commits or rolls back the call this response answers, and filters it if
-    /// it answers a `tools/list`.
-    fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange) -> Settled {
+    /// Commits or rolls back the call this response answers (adding its line to
+    /// `records` when recording), and filters it if it answers a `tools/list`.
+    fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange, records: &mut Vec<Output>) -> Settled {
         let Kind::Object(members) = &node.kind else {
             return Settled::Unchanged;
         };
@@ -426,8 +457,17 @@ impl ProxyCore {
         }
         let key = self.settle_key(ctx, exchange, raw);
         if let Some(reservations) = self.pending.take_call(&key) {
-            if env.error.is_some_and(|e| !e.is_null()) {
+            let failed = env.error.is_some_and(|e| !e.is_null());
+            if failed {
                 self.engine.rollback(self.store.as_mut(), &reservations);
+            }
+            if let Some(recorder) = &mut self.recorder {
+                let upstream = match env.result {
+                    _ if failed => Upstream::JsonrpcError,
+                    Some(result) if is_error_result(result) => Upstream::IsError,
+                    _ => Upstream::Ok,
+                };
+                records.extend(recorder.answered(&key, upstream).map(Output::Record));
             }
         }
         if !self.pending.take_list(&key) {
@@ -454,6 +494,12 @@ fn show_duration(d: std::time::Duration) -> String {
     } else {
         format!("{} s", d.as_secs_f64())
     }
+}
+
+/// A `tools/call` result carrying `isError: true` (the tool failed; the call still counts).
+fn is_error_result(result: &Node) -> bool {
+    let Kind::Object(members) = &result.kind else { return false };
+    members.iter().any(|m| m.key.text == "isError" && m.value.kind == Kind::Bool(true))
 }
 
 /// `[a,b,…]` from already-encoded elements.

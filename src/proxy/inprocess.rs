@@ -134,6 +134,8 @@ impl InProcess {
             match output {
                 Output::ToAgent(bytes) => to_agent.push((now, bytes)),
                 Output::Audit(record) => self.audit.push(record),
+                // The testbench never turns traffic recording on.
+                Output::Record(_) => {}
                 Output::ToUpstream(bytes) => {
                     for reply in self.server.handle(&bytes, ctx, now) {
                         let delay = i64::try_from(reply.delay_ms).unwrap_or(i64::MAX / NANOS_PER_MILLI);

@@ -24,3 +24,4 @@ pub mod http;
 pub mod denial;
 pub mod filter;
 pub mod pending;
+pub mod record;

@@ -46,7 +46,7 @@ pub fn too_long_error(len: usize, max: usize) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// Records a core step's audit records; returns its messages (to the
+/// Records a core step's audit records and traffic lines; returns its messages (to the
 /// upstream, to the agent) for the caller to write outside the core's lock.
 pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut to_upstream = Vec::new();
@@ -56,6 +56,7 @@ pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> (Vec<Vec<u8>
             Output::ToUpstream(bytes) => to_upstream.push(bytes),
             Output::ToAgent(bytes) => to_agent.push(bytes),
             Output::Audit(record) => audit.record(&record),
+            Output::Record(line) => audit.traffic(&line),
         }
     }
     (to_upstream, to_agent)
@@ -164,6 +165,13 @@ impl SharedPump {
 
     pub fn lock(&self) -> MutexGuard<'_, Pump> {
         relock(&self.pump)
+    }
+
+    /// Writes the recorded calls the upstream never answered (call once it is gone).
+    pub fn finish_recording(&self) {
+        let mut pump = self.lock();
+        let Pump { core, audit } = &mut *pump;
+        split_outputs(core.unanswered_records(), audit);
     }
 
     /// Runs one core step under the core lock, then writes its outputs
