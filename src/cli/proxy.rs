@@ -79,6 +79,9 @@ pub struct Args {
     /// Audit records (JSONL) go here.
     #[arg(long)]
     pub audit: Option<PathBuf>,
+    /// Record every evaluated call (arguments and upstream answer included) here, as a `gauntlet replay` trace.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     /// Longest agent message accepted, in bytes; longer lines are answered with an error.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
     pub max_line_bytes: usize,
@@ -219,6 +222,22 @@ pub fn run(args: Args) -> Exit {
             return fail(&format!("cannot open the audit file `{shown}`: {e}"), "pass a writable `--audit FILE`");
         }
     };
+    let audit = match &args.record {
+        None => audit,
+        Some(path) => match audit.with_traffic(path) {
+            Ok(audit) => audit,
+            Err(e) => {
+                return fail(&format!("cannot open the recording `{}`: {e}", path.display()), "pass a writable `--record FILE`")
+            }
+        },
+    };
+    let core = |mode| {
+        let mut core = ProxyCore::new(engine, store, mode);
+        if args.record.is_some() {
+            core.record_traffic();
+        }
+        core
+    };
     match (&args.upstream, args.command.is_empty()) {
         (Some(_), false) => fail(
             "both `--upstream` and a command after `--` were given",
@@ -228,7 +247,7 @@ pub fn run(args: Args) -> Exit {
             "no upstream",
             "put the server's command after `--` (`gauntlet proxy POLICY -- CMD ARGS…`) or pass `--upstream URL`",
         ),
-        (None, false) => run_child(&args, &policy, ProxyCore::new(engine, store, WireMode::StdioChild), audit, profile),
+        (None, false) => run_child(&args, &policy, core(WireMode::StdioChild), audit, profile),
         (Some(url), true) => {
             let grants = match &args.grants {
                 None => None,
@@ -252,7 +271,7 @@ pub fn run(args: Args) -> Exit {
                 allowed_hosts: args.allow_hosts.clone(),
                 policy: (!args.no_reload).then(|| (policy.clone(), profile)),
             };
-            match http::run(config, ProxyCore::new(engine, store, mode), audit) {
+            match http::run(config, core(mode), audit) {
                 Ok(()) => Exit::Ok,
                 Err(e) => fail(&e, "check `--upstream` and `--listen`"),
             }
@@ -277,7 +296,10 @@ fn run_child(args: &Args, policy: &std::path::Path, core: ProxyCore, audit: Audi
         let target = pump.clone();
         reload::watch_or_warn(policy, profile, move |engine| target.lock().core.set_engine(engine))
     };
-    match child::serve(child_process, pump, &config) {
+    let recording = pump.clone();
+    let served = child::serve(child_process, pump, &config);
+    recording.finish_recording();
+    match served {
         // The child's status is ours; `Exit` only covers our own outcomes.
         Ok(code) => std::process::exit(code),
         Err(e) => fail(&format!("lost the upstream: {e}"), "check that the command is an MCP server speaking stdio"),
