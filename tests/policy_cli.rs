@@ -85,3 +85,24 @@ fn convert_refuses_grant_scope_unless_lossy() {
     assert_eq!(p.default, gauntlet::policy::model::DefaultAction::Deny);
     assert_eq!(p.tool("customer_persona").map(|t| t.rules.len()), Some(1));
 }
+
+#[test]
+fn validate_takes_many_files_and_deny_warnings_fails_a_typo() {
+    let typo = temp_policy(
+        "version: \"1\"\ndescription: x\ntools:\n  create_issue:\n    rules:\n      - name: cap\n        rate_limt: 5/minute\n        conditions:\n          - {path: args.title, op: exists, value: true}\n",
+    );
+    let typo_path = typo.path().to_str().unwrap();
+    // Intercept loads it (the key is ignored), so plain validate passes, with a warning.
+    let (out, err, code) = run(&["validate", "examples/stripe.yaml", typo_path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("==> examples/stripe.yaml <==\nPolicy file is valid.\n\n==> {typo_path} <==\nPolicy file is valid.\n"));
+    assert!(err.contains("unknown key `rate_limt`") && err.contains("did you mean `rate_limit`"), "{err}");
+    let (_, err, code) = run(&["validate", "--deny-warnings", "examples/stripe.yaml", typo_path]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1 warning(s), and --deny-warnings makes them fail"), "{err}");
+    // One file keeps Intercept's exact output; the worst exit of many wins.
+    let (out, _, code) = run(&["validate", "--deny-warnings", "examples/stripe.yaml"]);
+    assert_eq!((out.as_str(), code), ("Policy file is valid.\n", 0));
+    let (_, _, code) = run(&["validate", "examples/stripe.yaml", "no-such-file.yaml"]);
+    assert_eq!(code, 2);
+}

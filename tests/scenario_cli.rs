@@ -267,8 +267,9 @@ fn one_run_writes_many_reports_and_quiet_prints_only_the_summary() {
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.starts_with("2 outcomes: "), "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("coverage: ")), "{out}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file("r.json")).unwrap()).unwrap();
     assert_eq!(v["outcomes"].as_array().map(Vec::len), Some(2));
     assert!(std::fs::read_to_string(file("r.xml")).unwrap().starts_with("<?xml"));
@@ -557,4 +558,45 @@ fn sarif_html_and_junit_from_one_run() {
     if let Ok(keep) = std::env::var("GAUNTLET_KEEP_SCREENSHOT") {
         std::fs::copy(&png, keep).unwrap();
     }
+
+#[test]
+fn init_sets_up_a_repository_that_verify_then_uses() {
+    let dir = TempDir::new().unwrap();
+    let here = dir.path();
+    std::fs::create_dir(here.join("policies")).unwrap();
+    std::fs::copy(repo("examples/aksjah-hardened.yaml"), here.join("policies/p.yaml")).unwrap();
+    let o = gauntlet_in(here, &["init", "--policy", "policies/p.yaml", "--server", "aksjah"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(here.join("gauntlet.yaml").is_file() && here.join("gauntlet.ci.yml").is_file());
+    let again = gauntlet_in(here, &["init"]);
+    assert_eq!(code(&again), 2);
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+
+    // No argument: the policies gauntlet.yaml lists, on its servers, with its requirements.
+    let o = gauntlet_in(here, &["verify", "-q"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\ncoverage: 5 of 5 policy tools exercised"), "{}", stdout(&o));
+
+    // The file is found from the policy's directory upwards; the report names it.
+    let sub = here.join("policies");
+    let o = gauntlet_in(&sub, &["verify", "p.yaml", "--format", "json", "--only", "bulk-write-burst"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert!(v["requirements"].as_str().is_some_and(|r| r.ends_with("gauntlet.yaml")), "{}", v["requirements"]);
+    assert_eq!(v["servers"], serde_json::json!(["aksjah"]));
+    assert_eq!(v["coverage"]["policy_tools"].as_array().map(Vec::len), Some(5));
+
+    // --requirements overrides it: 5 writes a minute is stricter than the policy's 15.
+    std::fs::write(here.join("strict.yaml"), "risk:\n  write: {rate: {count: 5, window: 1m}}\n").unwrap();
+    let o = gauntlet_in(here, &["verify", "policies/p.yaml", "--requirements", "strict.yaml", "--only", "bulk-write-burst", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert_eq!(v["outcomes"][0]["bound"], "≤5 reached per 1m sliding");
+    assert!(v["outcomes"][0]["reproduce"].as_str().is_some_and(|r| r.contains("--requirements strict.yaml")), "{v}");
+
+    // A typo in gauntlet.yaml is a positioned error, never silently ignored.
+    std::fs::write(here.join("gauntlet.yaml"), "policies: [policies/p.yaml]\nrisk:\n  write: {rate_limt: 5}\n").unwrap();
+    let o = gauntlet_in(here, &["verify"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("gauntlet.yaml:3:"), "{}", stderr(&o));
 }

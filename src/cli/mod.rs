@@ -7,6 +7,7 @@ pub mod exit;
 pub mod league;
 pub mod fuzz;
 pub mod harden;
+pub mod init;
 pub mod mock;
 pub mod proxy;
 pub mod replay;
@@ -43,6 +44,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Write a policy that meets the requirements, proven before it is written.
     Harden(harden::Args),
+    /// Set up a repository: a commented gauntlet.yaml and a CI job.
+    Init(init::Args),
     /// Author, lint and list attack scenarios.
     Scenario(scenario::Args),
     /// Benchmarks that print JSON figures.
@@ -76,6 +79,7 @@ pub fn main() -> i32 {
         Command::Proxy(a) => proxy::run(*a),
         Command::Verify(a) => verify::run(a),
         Command::Harden(a) => harden::run(a),
+        Command::Init(a) => init::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),
         Command::League(a) => league::run(a),

@@ -1,7 +1,10 @@
-//! `gauntlet validate`: check a policy file.
+//! `gauntlet validate`: check policy files (`validate policies/*.yaml`).
 //!
 //! Intercept files get exactly `intercept validate`'s output and exit code
-//! (so CI logs read the same), plus gauntlet's warnings on stderr. The
+//! (so CI logs read the same), plus gauntlet's warnings on stderr; with
+//! several files each one's output follows a `==> FILE <==` line, and the
+//! exit code is the worst of them. `--deny-warnings` makes any warning (an
+//! unknown key such as `rate_limt`) fail the file, so CI catches typos. The
 //! catalogue and PolicyLayer forms get gauntlet's own file:line:column
 //! messages; for the catalogue form it also says what Intercept would do.
 
@@ -10,12 +13,15 @@ use crate::policy::{self, model::Dialect, InterceptError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The policy file (Intercept YAML, catalogue YAML or PolicyLayer JSON).
+    /// The policy files (Intercept YAML, catalogue YAML or PolicyLayer JSON).
     #[arg(required_unless_present = "config", conflicts_with = "config")]
-    pub policy: Option<std::path::PathBuf>,
+    pub policy: Vec<std::path::PathBuf>,
     /// The policy file, as `intercept validate -c FILE` takes it.
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// Any warning fails the file (exit 1), e.g. an unknown key such as `rate_limt`.
+    #[arg(long)]
+    pub deny_warnings: bool,
     /// Force a dialect instead of detecting it.
     #[arg(long, value_parser = ["intercept", "catalogue", "policylayer"])]
     pub dialect: Option<String>,
@@ -31,13 +37,27 @@ pub fn parse_dialect(s: Option<&str>) -> Option<Dialect> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let path = args.policy.or(args.config).unwrap_or_default();
+    let paths: Vec<std::path::PathBuf> = args.config.iter().cloned().chain(args.policy.iter().cloned()).collect();
+    let mut worst = Exit::Ok;
+    for (i, path) in paths.iter().enumerate() {
+        if paths.len() > 1 {
+            println!("{}==> {} <==", if i == 0 { "" } else { "\n" }, path.display());
+        }
+        let exit = one(path, &args);
+        if exit.code() > worst.code() {
+            worst = exit;
+        }
+    }
+    worst
+}
+
+fn one(path: &std::path::Path, args: &Args) -> Exit {
     let file = path.display().to_string();
     let limit = |e: &crate::limits::LimitError| {
         eprintln!("error: {}", policy::Diagnostic::over_limit(&file, e));
         Exit::CheckFailed
     };
-    let text = match crate::limits::read_to_string(&path) {
+    let text = match crate::limits::read_to_string(path) {
         Ok(t) => t,
         Err(crate::limits::ReadError::Limit(e)) => return limit(&e),
         Err(e) => {
@@ -49,10 +69,15 @@ pub fn run(args: Args) -> Exit {
         return limit(&e);
     }
     let dialect = parse_dialect(args.dialect.as_deref()).unwrap_or_else(|| policy::detect::detect(&text, &file));
-    match dialect {
+    let (exit, warnings) = match dialect {
         Dialect::Intercept => intercept(&text, &file),
         Dialect::Catalogue | Dialect::PolicyLayer => other(&text, &file, dialect),
+    };
+    if args.deny_warnings && warnings > 0 && exit == Exit::Ok {
+        eprintln!("error: `{file}`: {warnings} warning(s), and --deny-warnings makes them fail");
+        return Exit::CheckFailed;
     }
+    exit
 }
 
 /// The lines `intercept validate` prints: (stdout lines, stderr lines, exit).
@@ -70,12 +95,14 @@ pub fn intercept_output(text: &str) -> (Vec<String>, Vec<String>, Exit) {
     }
 }
 
-fn intercept(text: &str, file: &str) -> Exit {
+/// Prints Intercept's lines and gauntlet's warnings; returns the exit and the warning count.
+fn intercept(text: &str, file: &str) -> (Exit, usize) {
     let (out, err, exit) = intercept_output(text);
     for line in out {
         println!("{line}");
     }
-    for w in policy::intercept_warnings(text, file) {
+    let warnings = policy::intercept_warnings(text, file);
+    for w in &warnings {
         eprintln!("warning: {w}");
     }
     if let Err(e) = policy::yaml::parse(text) {
@@ -84,10 +111,11 @@ fn intercept(text: &str, file: &str) -> Exit {
     for line in err {
         eprintln!("{line}");
     }
-    exit
+    (exit, warnings.len())
 }
 
-fn other(text: &str, file: &str, dialect: Dialect) -> Exit {
+/// Prints gauntlet's verdict on a catalogue or PolicyLayer file; returns the exit and the warning count.
+fn other(text: &str, file: &str, dialect: Dialect) -> (Exit, usize) {
     let loaded = match policy::load_str(text, file, Some(dialect)) {
         Ok(l) => l,
         Err(e) => {
@@ -95,7 +123,7 @@ fn other(text: &str, file: &str, dialect: Dialect) -> Exit {
                 eprintln!("error: {d}");
             }
             eprintln!("error: `{file}` is not a valid {} policy ({} error(s))", dialect.as_str(), e.diagnostics.len());
-            return Exit::CheckFailed;
+            return (Exit::CheckFailed, 0);
         }
     };
     let tools = loaded.policy.tools.len();
@@ -129,7 +157,7 @@ fn other(text: &str, file: &str, dialect: Dialect) -> Exit {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    Exit::Ok
+    (Exit::Ok, loaded.warnings.len())
 }
 
 fn why(dialect: Dialect, verdict: &InterceptError) -> &'static str {

@@ -14,16 +14,20 @@ use crate::profile::Profile;
 use crate::report::{self, snapshot, Report};
 use crate::scenario::requirements::Requirements;
 use crate::verify::blackbox::BlackBoxBench;
-use crate::verify::inprocess::InProcessBench;
 use crate::harden::suggest;
-use crate::verify::{self, setup, Options};
+use crate::verify::inprocess::{catalogue_of, InProcessBench};
+use crate::verify::{self, setup, Coverage, Options};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// The policy to verify (Intercept YAML, catalogue YAML or PolicyLayer JSON).
-    /// Optional with `--proxy-command`, where it may be in the proxy's own format.
-    #[arg(required_unless_present = "proxy_command")]
+    /// The policy to verify (Intercept YAML, catalogue YAML or PolicyLayer JSON);
+    /// default: each policy `gauntlet.yaml` lists. Optional with
+    /// `--proxy-command`, where it may be in the proxy's own format.
     pub policy: Option<std::path::PathBuf>,
+    /// The requirements file (default: `gauntlet.yaml` beside the policy or
+    /// in a directory above it, up to the repository root).
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<std::path::PathBuf>,
     /// A mock server to run against: a server file or a bundled server's name
     /// such as `aksjah` (repeatable); default: every bundled server whose
     /// tools the policy names.
@@ -82,7 +86,7 @@ pub struct Args {
 }
 
 /// Black-box mode: the proxy under test is a process, not the embedded core.
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct BlackBoxArgs {
     /// Verify this proxy binary instead of the embedded core: the agent talks
     /// MCP over stdio to `CMD`, in which {policy}, {upstream} (a command serving
@@ -183,6 +187,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if let Some(p) = &args.policy {
         cmd.push_str(&format!(" {}", invocation::quote_path(p)));
     }
+    if let Some(r) = &args.requirements {
+        cmd.push_str(&format!(" --requirements {}", invocation::quote_path(r)));
+    }
     for s in &args.server {
         cmd.push_str(&format!(" --server {}", invocation::quote_path(s)));
     }
@@ -260,8 +267,16 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
         }
         Driver::BlackBox { policy: None } => &empty,
     };
-    let servers = setup::servers_for(&args.server, selecting, args.allow_empty)?;
-    let (reqs, req_file) = Requirements::for_policy(args.policy.as_deref().unwrap_or(Path::new("./policy")))?;
+    let (reqs, req_file) =
+        Requirements::for_policy(args.policy.as_deref().unwrap_or(Path::new("./policy")), args.requirements.as_deref())?;
+    let listed = match (&req_file, args.server.is_empty()) {
+        (Some(f), true) => reqs.servers_from(f),
+        _ => Vec::new(),
+    };
+    let explicit = if args.server.is_empty() { &listed } else { &args.server };
+    let servers = setup::servers_for(explicit, selecting, args.allow_empty)?;
+    let policy_tools = setup::policy_tools(selecting);
+    let catalogue = catalogue_of(&servers);
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
@@ -330,7 +345,9 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
         None => report::BASELINE.to_string(),
     };
     let policy_shown = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(the proxy's own)".into());
-    let mut report = Report::new(&policy_shown, profile.as_str(), seed, server_names, scenarios.len(), requirements, outcomes);
+    let coverage = Coverage::of(&policy_tools, &catalogue, scenarios.len(), &outcomes);
+    let mut report = Report::new(&policy_shown, profile.as_str(), seed, server_names, scenarios.len(), requirements, outcomes)
+        .with_coverage(coverage);
     report.proxy = proxy;
     if args.suggest {
         let Some(dialect) = dialect else {
@@ -380,16 +397,57 @@ fn suggestions(
 }
 
 pub fn run(args: Args) -> Exit {
+    if args.policy.is_some() || args.black_box.proxy_command.is_some() {
+        return run_one(&args);
+    }
+    // No policy named: verify each one `gauntlet.yaml` lists.
+    let Some(file) = args.requirements.clone().or_else(|| Requirements::find(Path::new("."))) else {
+        return could_not_run(format!(
+            "no policy given and no `gauntlet.yaml` here or above\n  help: `{program} verify POLICY`, or `{program} init` to write a gauntlet.yaml listing your policies",
+            program = invocation::program()
+        ));
+    };
+    let policies = match Requirements::load(&file) {
+        Ok(r) => r.policies_from(&file),
+        Err(e) => return could_not_run(e),
+    };
+    if policies.is_empty() {
+        return could_not_run(format!("no policy given and {} lists none\n  help: add them under `policies:`", file.display()));
+    }
+    let single_file = args.snapshot.is_some()
+        || !args.outputs.is_empty()
+        || matches!(args.format, report::Format::Json | report::Format::Junit);
+    if policies.len() > 1 && single_file {
+        return could_not_run(format!(
+            "{} lists {} policies, and a JSON or JUnit report, `-o` file or snapshot holds one\n  help: verify one policy at a time, e.g. `{} verify {} --format json`",
+            file.display(),
+            policies.len(),
+            invocation::program(),
+            invocation::quote_path(&policies[0])
+        ));
+    }
+    let mut worst = Exit::Ok;
+    for p in policies {
+        let one = Args { policy: Some(p), requirements: Some(file.clone()), ..args.clone() };
+        let exit = run_one(&one);
+        if exit.code() > worst.code() {
+            worst = exit;
+        }
+    }
+    worst
+}
+
+fn run_one(args: &Args) -> Exit {
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
-    let Verified { report, differences } = match verify_all(&args, std::io::stderr().is_terminal()) {
+    let Verified { report, differences } = match verify_all(args, std::io::stderr().is_terminal()) {
         Ok(v) => v,
         Err(e) => return could_not_run(e),
     };
     let mut opts = report::Options {
         style: report::table::Style::default(),
         fail_on_proxy: args.fail_on_proxy_findings,
-        full_report: full_report_pointer(&args),
+        full_report: full_report_pointer(args),
     };
     let mut written = Ok(());
     for out in &args.outputs {
@@ -398,7 +456,7 @@ pub fn run(args: Args) -> Exit {
             written = Err(format!("{}: cannot write the {} report: {e}", out.path.display(), out.format.as_str()));
         }
     }
-    opts.style = terminal_style(&args);
+    opts.style = terminal_style(args);
     print!("{}", report::render(args.format, &report, &opts));
     if let Err(e) = written {
         return could_not_run(e);
@@ -425,7 +483,7 @@ pub fn run(args: Args) -> Exit {
         ));
     }
     if let Some(path) = &args.snapshot {
-        let mut cmd = reproduce_prefix(&args, args.profile.unwrap_or_default());
+        let mut cmd = reproduce_prefix(args, args.profile.unwrap_or_default());
         if seed != DEFAULT_SEED {
             cmd.push_str(&format!(" --seed {seed}"));
         }

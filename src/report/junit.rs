@@ -85,10 +85,11 @@ pub fn render(r: &Report, fail_on_proxy: bool) -> String {
             count(&os, |k| matches!(k, Kind::Skipped)),
         ));
         out.push_str(&format!(
-            "    <properties>\n      <property name=\"policy\" value=\"{}\"/>\n      <property name=\"profile\" value=\"{}\"/>\n      <property name=\"seed\" value=\"{}\"/>\n    </properties>\n",
+            "    <properties>\n      <property name=\"policy\" value=\"{}\"/>\n      <property name=\"profile\" value=\"{}\"/>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"coverage\" value=\"{}\"/>\n    </properties>\n",
             escape(&r.policy),
             escape(&r.profile),
-            escape(&r.seed)
+            escape(&r.seed),
+            escape(&r.coverage.line())
         ));
         for o in os {
             let open = format!(

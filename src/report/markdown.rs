@@ -134,13 +134,14 @@ pub fn render(r: &Report, opts: &Options) -> String {
 fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
     let mark = if r.summary.policy_findings > 0 || r.summary.errors > 0 { "❌" } else { "✅" };
     let head = format!(
-        "### {mark} gauntlet verify {}\n\nProfile {}, seed {}, {} scenarios, servers {}.\n\n**{}**\n\n{}\n",
+        "### {mark} gauntlet verify {}\n\nProfile {}, seed {}, {} scenarios, servers {}.\n\n**{}**\n\n{}\n\n{}\n",
         code(&r.policy),
         code(&r.profile),
         code(&r.seed),
         r.scenarios,
         r.servers.iter().map(|s| code(s)).collect::<Vec<_>>().join(", "),
         summary_line(&r.summary),
+        r.coverage.line().replace('\n', " "),
         per_server(r)
     );
     let mut doc = Doc { text: String::new(), chars: 0, budget, dropped: 0 };

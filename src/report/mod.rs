@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::verify::{Finding, Outcome, Summary, Verdict};
+use crate::verify::{Coverage, Finding, Outcome, Summary, Verdict};
 
 /// A report format (`--format`, `-o FORMAT=PATH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +115,8 @@ pub struct Report {
     /// Black-box mode: the proxy command whose behaviour the verdicts describe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The denominators: what share of the policy these verdicts speak for.
+    pub coverage: Coverage,
     pub outcomes: Vec<Outcome>,
     /// Proven patches for the policy findings (`verify --suggest`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +144,7 @@ impl Report {
             requirements,
             summary: Summary::of(&outcomes),
             proxy: None,
+            coverage: Coverage::default(),
             outcomes,
             suggestions: None,
         }
@@ -170,6 +173,11 @@ impl Report {
             shapes.iter().map(|(k, n)| format!("{k} (first refusal in {n} outcomes)")).collect::<Vec<_>>().join(", ")
         };
         format!("proxy under test: {cmd} (black box, wall clock)\nrefusal shapes: {seen}\n")
+    }
+
+    pub fn with_coverage(mut self, coverage: Coverage) -> Report {
+        self.coverage = coverage;
+        self
     }
 
     pub fn findings(&self, kind: Finding) -> impl Iterator<Item = &Outcome> {

@@ -40,11 +40,12 @@ fn clean(s: &str) -> String {
 /// The snapshot text of a report.
 pub fn render(r: &Report) -> String {
     let mut out = format!(
-        "# gauntlet verdicts: policy {}, profile {}, seed {}, servers {}\n# scenario | server | tool | verdict | reached R of A | bound\n",
+        "# gauntlet verdicts: policy {}, profile {}, seed {}, servers {}\n# {}\n# scenario | server | tool | verdict | reached R of A | bound\n",
         r.policy,
         r.profile,
         r.seed,
-        r.servers.join(",")
+        r.servers.join(","),
+        r.coverage.line()
     );
     for o in &r.outcomes {
         let bound = match o.verdict {

@@ -210,6 +210,7 @@ fn summary(r: &Report, st: &Style) -> String {
     };
     let mut out = String::new();
     push_wrapped(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint));
+    push_wrapped(&mut out, st, "", &r.coverage.line(), 2, None);
     out
 }
 
@@ -461,15 +462,16 @@ mod tests {
     }
 
     #[test]
-    fn verbose_lists_every_outcome_with_traces_and_quiet_only_the_summary() {
+    fn verbose_lists_every_outcome_with_traces_and_quiet_only_the_summary_and_coverage() {
         let r = super::super::fixtures::report();
         let v = render(&r, &plain(Verbosity::Verbose));
         assert!(v.contains("bulk-write-burst     Post <Customers> & co  held"), "{v}");
         assert!(v.contains("BREACHED (policy) malformed-arguments × Post <Customers> & co"), "{v}");
         assert!(v.contains("shortest trace (1 of 200 messages):"), "{v}");
         let q = render(&r, &plain(Verbosity::Quiet));
-        assert_eq!(q.lines().count(), 1, "{q}");
+        assert_eq!(q.lines().count(), 2, "{q}");
         assert!(q.starts_with("4 outcomes:"));
+        assert!(q.lines().nth(1).is_some_and(|l| l.starts_with("coverage: ")), "{q}");
     }
 
     #[test]

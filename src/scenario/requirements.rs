@@ -1,10 +1,15 @@
-//! What a policy must guarantee, per risk category and per tool.
+//! What a policy must guarantee, per risk category and per tool, and the
+//! `gauntlet.yaml` file that says so for a repository.
 //!
 //! The built-in baseline follows the catalogue advice (write tools 30 calls
 //! per minute, execute tools 10 per minute, destructive tools denied or
 //! hidden, charges capped per call and per day, no schema-violating call
-//! reaches the server). A `gauntlet.yaml` next to the policy overrides any
-//! part of it. Rate bounds are sliding windows unless `calendar: true`.
+//! reaches the server). A `gauntlet.yaml` beside the policy or in a
+//! directory above it (up to the repository root), or `--requirements
+//! FILE`, overrides any part of it and may list the policies and servers to
+//! verify. Rate bounds are sliding windows unless `calendar: true`. The JSON
+//! Schema `gauntlet.schema.json` describes the file; a test keeps it in
+//! step with these types.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,10 +66,18 @@ impl Requirement {
     }
 }
 
-/// The `gauntlet.yaml` file: `risk:` and `tools:` sections plus the schema switch.
+/// The `gauntlet.yaml` file: what to verify (`policies:`, `servers:`), the
+/// `risk:` and `tools:` requirements, and the schema and size switches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
+    /// The policies `gauntlet verify` checks when given none, relative to the file.
+    #[serde(default)]
+    pub policies: Vec<PathBuf>,
+    /// The servers to verify against when `--server` is not given: files
+    /// relative to the file, or bundled server names.
+    #[serde(default)]
+    pub servers: Vec<PathBuf>,
     #[serde(default)]
     pub risk: BTreeMap<Risk, Requirement>,
     #[serde(default)]
@@ -80,6 +93,12 @@ pub struct Requirements {
 fn yes() -> bool {
     true
 }
+
+/// The requirements file's name.
+pub const FILE_NAME: &str = "gauntlet.yaml";
+
+/// The JSON Schema of `gauntlet.yaml`, as shipped at the repository root.
+pub const SCHEMA: &str = include_str!("../../gauntlet.schema.json");
 
 /// 64 KiB: far more than any catalogued tool's legitimate arguments.
 pub const DEFAULT_MAX_ARGUMENT_BYTES: u64 = 64 * 1024;
@@ -110,22 +129,72 @@ impl Requirements {
                 ..Default::default()
             },
         );
-        Requirements { risk, tools: BTreeMap::new(), schema_validation: true, max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES }
+        Requirements {
+            policies: Vec::new(),
+            servers: Vec::new(),
+            risk,
+            tools: BTreeMap::new(),
+            schema_validation: true,
+            max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+        }
     }
 
-    /// The baseline with `gauntlet.yaml` from the policy's directory laid over it, if present.
-    pub fn for_policy(policy: &Path) -> Result<(Requirements, Option<PathBuf>), String> {
-        let dir = policy.parent().unwrap_or(Path::new("."));
-        let file = dir.join("gauntlet.yaml");
-        if !file.is_file() {
-            return Ok((Requirements::baseline(), None));
+    /// The `gauntlet.yaml` that governs files in `dir`: in `dir` or the
+    /// nearest directory above it, stopping at the repository root (the
+    /// first directory holding `.git`).
+    pub fn find(dir: &Path) -> Option<PathBuf> {
+        let start = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let abs = std::path::absolute(start).ok()?;
+        for d in abs.ancestors() {
+            let file = d.join(FILE_NAME);
+            if file.is_file() {
+                // Shown as the user would write it: relative to the working directory when below it.
+                let cwd = std::env::current_dir().ok();
+                let shown = cwd.and_then(|c| file.strip_prefix(&c).ok().map(Path::to_path_buf)).unwrap_or(file);
+                return Some(shown);
+            }
+            if d.join(".git").exists() {
+                return None;
+            }
         }
-        let text = crate::limits::read_to_string(&file).map_err(|e| match e {
+        None
+    }
+
+    /// The baseline with `file` laid over it.
+    pub fn load(file: &Path) -> Result<Requirements, String> {
+        let text = crate::limits::read_to_string(file).map_err(|e| match e {
             crate::limits::ReadError::Limit(l) => format!("{}:{}:{}: {l}\n  help: {}", file.display(), l.line, l.column, l.help()),
-            crate::limits::ReadError::Io(e) => format!("{}: cannot read: {e}", file.display()),
+            crate::limits::ReadError::Io(e) => format!("{}: cannot read the requirements file: {e}", file.display()),
         })?;
         let over = Requirements::parse(&text).map_err(|e| format!("{}:{e}", file.display()))?;
-        Ok((Requirements::baseline().overlaid(over), Some(file)))
+        Ok(Requirements::baseline().overlaid(over))
+    }
+
+    /// The requirements for `policy`: `explicit` (`--requirements FILE`) if
+    /// given, else the `gauntlet.yaml` [`find`](Self::find) finds from the
+    /// policy's directory, else the baseline. Also returns the file used.
+    pub fn for_policy(policy: &Path, explicit: Option<&Path>) -> Result<(Requirements, Option<PathBuf>), String> {
+        let file = match explicit {
+            Some(f) => Some(f.to_path_buf()),
+            None => Requirements::find(policy.parent().unwrap_or(Path::new("."))),
+        };
+        match file {
+            Some(f) => Ok((Requirements::load(&f)?, Some(f))),
+            None => Ok((Requirements::baseline(), None)),
+        }
+    }
+
+    /// `servers:` as `--server` arguments: a file relative to `file`'s
+    /// directory when there is one, else the name as written (a bundled server).
+    pub fn servers_from(&self, file: &Path) -> Vec<PathBuf> {
+        let dir = file.parent().unwrap_or(Path::new(""));
+        self.servers.iter().map(|s| if dir.join(s).is_file() { dir.join(s) } else { s.clone() }).collect()
+    }
+
+    /// `policies:`, relative to `file`'s directory.
+    pub fn policies_from(&self, file: &Path) -> Vec<PathBuf> {
+        let dir = file.parent().unwrap_or(Path::new(""));
+        self.policies.iter().map(|p| dir.join(p)).collect()
     }
 
     /// Parses a `gauntlet.yaml`; errors read `line:column: message`.
@@ -140,6 +209,8 @@ impl Requirements {
     }
 
     fn overlaid(mut self, over: Requirements) -> Requirements {
+        self.policies = over.policies;
+        self.servers = over.servers;
         for (risk, req) in over.risk {
             let base = self.risk.remove(&risk).unwrap_or_default();
             self.risk.insert(risk, req.over(&base));
@@ -194,5 +265,74 @@ mod tests {
         let e = Requirements::parse("risk:\n  write: {rat: 1}\n").unwrap_err();
         assert!(e.starts_with("2:"), "{e}");
         assert!(e.contains("unknown field `rat`"), "{e}");
+    }
+
+    fn schema() -> serde_json::Value {
+        serde_json::from_str(SCHEMA).unwrap()
+    }
+
+    fn schema_keys(node: &serde_json::Value) -> std::collections::BTreeSet<String> {
+        node["properties"].as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn rust_keys<T: Serialize>(value: &T) -> std::collections::BTreeSet<String> {
+        serde_json::to_value(value).unwrap().as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn schema_property_names_match_the_rust_types() {
+        let s = schema();
+        let rate = RateBound { count: 1, window: Duration::from_secs(1), calendar: true };
+        let window = AmountWindow { amount: 1.0, window: Duration::from_secs(1) };
+        let every = Requirement { rate: Some(rate), denied: Some(true), max_amount_per_call: Some(1.0), max_amount_per_window: Some(window) };
+        assert_eq!(schema_keys(&s), rust_keys(&Requirements::baseline()));
+        let req = &s["$defs"]["requirement"];
+        assert_eq!(schema_keys(req), rust_keys(&every));
+        assert_eq!(schema_keys(&req["properties"]["rate"]), rust_keys(&rate));
+        assert_eq!(schema_keys(&req["properties"]["max_amount_per_window"]), rust_keys(&window));
+        let risks: std::collections::BTreeSet<String> =
+            s["properties"]["risk"]["propertyNames"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        assert_eq!(risks, Risk::ALL.iter().map(|r| r.as_str().to_string()).collect());
+    }
+
+    #[test]
+    fn schema_and_types_agree_on_valid_and_invalid_files() {
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\nschema_validation: false\nmax_argument_bytes: 1024\n";
+        let invalid = [
+            "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
+            "tools:\n  x: {rate_limt: 5}\n",
+            "risk:\n  writes: {denied: true}\n",
+            "polices: [p.yaml]\n",
+        ];
+        for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
+            let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();
+            assert_eq!(validator.is_valid(&doc), ok, "schema on {text}");
+            assert_eq!(Requirements::parse(text).is_ok(), ok, "types on {text}");
+        }
+    }
+
+    #[test]
+    fn gauntlet_yaml_is_found_beside_the_policy_or_above_it() {
+        let root = tempfile::TempDir::new().unwrap();
+        let deep = root.path().join("policies/team");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("p.yaml"), "").unwrap();
+        assert_eq!(Requirements::for_policy(&deep.join("p.yaml"), None).unwrap().1, None);
+        std::fs::write(root.path().join(FILE_NAME), "tools: {x: {denied: true}}\nservers: [aksjah]\n").unwrap();
+        let (r, file) = Requirements::for_policy(&deep.join("p.yaml"), None).unwrap();
+        assert_eq!(file.as_deref().map(std::path::absolute).and_then(Result::ok), Some(root.path().join(FILE_NAME)));
+        assert!(r.for_tool("x", Risk::Read).is_denied());
+        assert_eq!(r.servers_from(&root.path().join(FILE_NAME)), [PathBuf::from("aksjah")]);
+        // A nearer file wins; --requirements wins over both.
+        std::fs::write(deep.join(FILE_NAME), "{}\n").unwrap();
+        let (r, _) = Requirements::for_policy(&deep.join("p.yaml"), None).unwrap();
+        assert!(!r.for_tool("x", Risk::Read).is_denied());
+        let (r, _) = Requirements::for_policy(&deep.join("p.yaml"), Some(&root.path().join(FILE_NAME))).unwrap();
+        assert!(r.for_tool("x", Risk::Read).is_denied());
+        // The search stops at the repository root.
+        std::fs::remove_file(deep.join(FILE_NAME)).unwrap();
+        std::fs::create_dir(root.path().join("policies/.git")).unwrap();
+        assert_eq!(Requirements::for_policy(&deep.join("p.yaml"), None).unwrap().1, None);
     }
 }

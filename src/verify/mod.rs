@@ -11,6 +11,7 @@
 pub mod blame;
 pub mod blackbox;
 pub mod denial;
+pub mod coverage;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
@@ -29,6 +30,7 @@ use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, Step, Targets, Upstream};
+pub use coverage::Coverage;
 use measure::{calls_of, CheckResult};
 use play::{play, Observation, Opening, System};
 
