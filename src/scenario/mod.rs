@@ -216,6 +216,22 @@ impl Loaded {
     }
 }
 
+/// Sorts `loaded` by id; an error for each id used twice.
+fn sort_and_check_ids(loaded: &mut [Loaded], help: Option<&str>) -> Vec<ScenarioError> {
+    loaded.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
+    loaded
+        .windows(2)
+        .filter(|w| w[0].scenario.id == w[1].scenario.id)
+        .map(|w| ScenarioError {
+            path: w[1].path.clone(),
+            line: 1,
+            column: 1,
+            message: format!("scenario id `{}` is also used by {}", w[1].scenario.id, w[0].path.display()),
+            help: help.map(str::to_string),
+        })
+        .collect()
+}
+
 /// Parses a set of scenario texts; collects all errors; refuses duplicate
 /// ids and an id that differs from the file name.
 fn load_texts(files: Vec<(PathBuf, String)>, origin: Origin) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
@@ -241,18 +257,7 @@ fn load_texts(files: Vec<(PathBuf, String)>, origin: Origin) -> Result<Vec<Loade
         }
         loaded.push(Loaded { path, origin, scenario });
     }
-    loaded.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
-    for w in loaded.windows(2) {
-        if w[0].scenario.id == w[1].scenario.id {
-            errors.push(ScenarioError {
-                path: w[1].path.clone(),
-                line: 1,
-                column: 1,
-                message: format!("scenario id `{}` is also used by {}", w[1].scenario.id, w[0].path.display()),
-                help: None,
-            });
-        }
-    }
+    errors.extend(sort_and_check_ids(&mut loaded, None));
     if errors.is_empty() {
         Ok(loaded)
     } else {
@@ -309,18 +314,7 @@ pub fn database(dirs: &[PathBuf], builtin: bool) -> Result<Vec<Loaded>, Vec<Scen
             Err(mut e) => errors.append(&mut e),
         }
     }
-    given.sort_by(|a, b| a.scenario.id.cmp(&b.scenario.id));
-    for w in given.windows(2) {
-        if w[0].scenario.id == w[1].scenario.id {
-            errors.push(ScenarioError {
-                path: w[1].path.clone(),
-                line: 1,
-                column: 1,
-                message: format!("scenario id `{}` is also used by {}", w[1].scenario.id, w[0].path.display()),
-                help: Some("pass each scenario once: rename one of them or drop one `--scenarios` directory".into()),
-            });
-        }
-    }
+    errors.extend(sort_and_check_ids(&mut given, Some("pass each scenario once: rename one of them or drop one `--scenarios` directory")));
     let mut all = if builtin { self::builtin().unwrap_or_else(|mut e| { errors.append(&mut e); Vec::new() }) } else { Vec::new() };
     if !errors.is_empty() {
         return Err(errors);
