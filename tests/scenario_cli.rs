@@ -558,6 +558,7 @@ fn sarif_html_and_junit_from_one_run() {
     if let Ok(keep) = std::env::var("GAUNTLET_KEEP_SCREENSHOT") {
         std::fs::copy(&png, keep).unwrap();
     }
+}
 
 #[test]
 fn init_sets_up_a_repository_that_verify_then_uses() {
