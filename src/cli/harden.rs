@@ -80,7 +80,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
         None => args.server.iter().map(|p| setup::server(p)).collect::<Result<Vec<_>, _>>()?,
     };
     let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
-    let (reqs, req_file) = Requirements::for_policy(&args.output)?;
+    let (reqs, req_file) = Requirements::for_policy(&args.output, None)?;
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &[], false)?;
     let out_name = args.output.display().to_string();
     // The text harden edits: the user's Intercept file itself, else its Intercept form, else a skeleton.
