@@ -121,15 +121,7 @@ impl Seen {
 
     fn collect_denials(&mut self, bytes: &[u8]) {
         // Only parse what can hold a refusal.
-        if !std::str::from_utf8(bytes).is_ok_and(|s| s.contains("\"error\"") || s.contains("\"isError\"")) {
-            return;
-        }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
-        let items = match v {
-            serde_json::Value::Array(a) => a,
-            other => vec![other],
-        };
-        for item in items {
+        for item in messages_holding(bytes, &["\"error\"", "\"isError\""]) {
             let is_call = item.get("id").is_some_and(|id| self.calls.contains(&id.to_string()));
             if let Some(d) = denial::of_response(&item).filter(|_| is_call) {
                 self.denials.push(d);
@@ -140,17 +132,22 @@ impl Seen {
 
 fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     // Most replies are call results: only parse what can hold a tool list.
-    if !std::str::from_utf8(bytes).is_ok_and(|s| s.contains("\"tools\"")) {
-        return;
-    }
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
-    let items = match v {
-        serde_json::Value::Array(a) => a,
-        other => vec![other],
-    };
-    for item in items {
+    for item in messages_holding(bytes, &["\"tools\""]) {
         if let Some(tools) = item["result"]["tools"].as_array() {
             out.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
         }
+    }
+}
+
+/// The messages in one received line (an object or a batch), parsed only when
+/// the text holds one of `markers`: most lines are results nobody reads here.
+fn messages_holding(bytes: &[u8], markers: &[&str]) -> Vec<serde_json::Value> {
+    if !std::str::from_utf8(bytes).is_ok_and(|s| markers.iter().any(|m| s.contains(m))) {
+        return Vec::new();
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(one) => vec![one],
+        Err(_) => Vec::new(),
     }
 }
