@@ -9,8 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MCP_PY_VERSION="2.3.0"
-INSPECTOR_VERSION="2.12.0"
-EVERYTHING_VERSION="2026.8.31"
 
 PEERS="$PWD/.peers"
 mkdir -p "$PEERS"
@@ -51,41 +49,26 @@ fi
 # --- npm peers --------------------------------------------------------------
 command -v npm >/dev/null || apt_install nodejs npm || true
 command -v npm >/dev/null || fail "npm is not on PATH" "install Node.js 20+ with npm"
-# The real servers bundled as recorded mocks (mock-servers/*.yaml name the same
-# package@version in `recorded.package`; a test re-records each and fails on
-# any difference). Keep this list and those files in step.
-RECORDED_NPM=(
-    "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
-    "@modelcontextprotocol/server-filesystem@2026.8.31"
-    "@modelcontextprotocol/server-memory@2026.8.31"
-    "@modelcontextprotocol/server-sequential-thinking@2026.8.31"
-    "@modelcontextprotocol/server-github@2025.4.8"
-    "@modelcontextprotocol/server-slack@2025.4.25"
-    "@modelcontextprotocol/server-postgres@0.6.2"
-    "@brave/brave-search-mcp-server@2.1.4"
-    "@notionhq/notion-mcp-server@2.5.2"
-    "@playwright/mcp@0.0.83"
-)
-npm_wanted=("@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "${RECORDED_NPM[@]}")
-# One node process checks every pinned version (fast when all are present).
-npm_missing=$(node -e '
-const [peers, ...specs] = process.argv.slice(1);
-let missing = 0;
-for (const spec of specs) {
-  const at = spec.lastIndexOf("@");
-  try {
-    if (require(peers + "/node_modules/" + spec.slice(0, at) + "/package.json").version !== spec.slice(at + 1)) missing = 1;
-  } catch (e) { missing = 1; }
-}
-console.log(missing);' "$PEERS" "${npm_wanted[@]}" 2>/dev/null || echo 1)
-if [ "$npm_missing" = 1 ]; then
-    [ -f "$PEERS/package.json" ] || echo '{"name":"gauntlet-peers","private":true}' >"$PEERS/package.json"
+# The inspector CLI and the real servers bundled as recorded mocks
+# (mock-servers/*.yaml name the same package@version in `recorded.package`; a
+# test re-records each and fails on any difference). scripts/peers/ holds
+# their package.json and its package-lock.json, and `npm ci` installs exactly
+# that tree: a pinned top-level version alone let a transitive dependency move
+# and change a recorded schema. Re-lock with
+# `npm install --package-lock-only --prefix scripts/peers` when a pin changes,
+# then re-record (scripts/record-mocks.sh).
+LOCK_DIR="$PWD/scripts/peers"
+if ! cmp -s "$LOCK_DIR/package-lock.json" "$PEERS/package-lock.json" \
+    || [ ! -d "$PEERS/node_modules" ] || [ ! -f "$PEERS/.npm-ci-done" ]; then
+    cp "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" "$PEERS/"
+    rm -f "$PEERS/.npm-ci-done"
     # The inspector declares node >=22 but its CLI mode works on Node 20: the
     # EBADENGINE warning is expected and goes to the log. Playwright's browsers
     # are not needed to list its tools, so their download is skipped.
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
-        "${npm_wanted[@]}" >"$PEERS/npm.log" 2>&1 \
-        || fail "npm could not install the inspector and the recorded servers (log: .peers/npm.log)" "check that the npm registry is reachable"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
+        >"$PEERS/npm.log" 2>&1 \
+        || fail "npm could not install the locked peers from scripts/peers/package-lock.json (log: .peers/npm.log)" "check that the npm registry is reachable"
+    touch "$PEERS/.npm-ci-done"
 fi
 [ -x "$PEERS/node_modules/.bin/mcp-inspector" ] || fail "the inspector CLI is missing after install (.peers/node_modules/.bin/mcp-inspector)" "remove .peers/node_modules and rerun this script"
 
@@ -102,4 +85,4 @@ fi
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || fail "chromium is not on PATH" "install it from Debian's packages: apt-get update && apt-get install -y chromium"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), @modelcontextprotocol/inspector $INSPECTOR_VERSION, ${#RECORDED_NPM[@]} recorded servers (${RECORDED_NPM[*]}); $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), the npm tree locked in scripts/peers/package-lock.json; $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Re-records the real MCP servers bundled in mock-servers/ from their pinned
 # npm packages, with `gauntlet mock record` run exactly as a user would run it
-# (npx from the registry). Run it after changing a pinned version here and in
-# scripts/install-peers.sh; `cargo test --test mock_servers` then checks each
-# file against the package installed in .peers/ and fails on any difference.
+# (`npx -y PACKAGE@VERSION`). npx runs inside .peers/, so it resolves the tree
+# locked in scripts/peers/package-lock.json rather than whatever the registry
+# serves today. Run it after changing a pin here and in scripts/peers/ (then
+# re-lock); `cargo test --test mock_servers` checks each file against the
+# package installed in .peers/ and fails on any difference.
 # Servers that need an API key get a dummy one: listing tools needs no account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GAUNTLET="${GAUNTLET:-target/debug/gauntlet}"
+GAUNTLET="${GAUNTLET:-$PWD/target/debug/gauntlet}"
 [ -x "$GAUNTLET" ] || cargo build --quiet
+bash scripts/install-peers.sh
+OUT="$PWD/mock-servers"
 
 record() {
     local name="$1" package="$2"
     shift 2
     # npx may first download the package: give it time.
-    "$GAUNTLET" mock record -o "mock-servers/$name.yaml" --timeout 180 --package "$package" -- "$@"
+    (cd .peers && "$GAUNTLET" mock record -o "$OUT/$name.yaml" --timeout 180 --package "$package" -- "$@")
 }
 
 record everything @modelcontextprotocol/server-everything@2026.8.31 \
