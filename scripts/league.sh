@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The league table: installs every MCP policy proxy that installs offline
-# (PyPI; versions pinned as in ../shared/reference/peers/) into .peers/league/,
+# (PyPI, and crates.io for the Rust mcp-guard; versions pinned as in
+# ../shared/reference/peers/) into .peers/league/,
 # prepares each one's policy from ../shared/reference/peers/ (only the upstream
 # command and file paths are rewritten, as gauntlet placeholders), then runs
 # the attack database through all of them:
@@ -23,6 +24,15 @@ install bastion-mcp bastion-mcp==1.0.2 &
 install mcp-policy-gateway mcp-policy-gateway==0.1.0 &
 install clayseal clayseal==0.6.2 &
 install bonanza-mcp-guard 'bonanza-mcp-guard[yaml]==0.1.4' &
+# The Rust peer builds from crates.io: about 13 minutes on 2 cores the first
+# time. LEAGUE_SKIP_RUST=1 leaves it out (its row then says it could not start).
+if [ "${LEAGUE_SKIP_RUST:-}" != 1 ] && [ ! -x "$PEERS/rust-mcp-guard/bin/mcp-guard" ]; then
+  mkdir -p "$PEERS/rust-mcp-guard"
+  echo "league: building mcp-guard 1.0.0 from crates.io (about 13 minutes the first time)" >&2
+  CARGO_TARGET_DIR="$PEERS/rust-mcp-guard/target" cargo install -q --locked mcp-guard@1.0.0 --root "$PEERS/rust-mcp-guard" \
+    > "$PEERS/rust-mcp-guard/install.log" 2>&1 || echo "league: building mcp-guard failed, see $PEERS/rust-mcp-guard/install.log" >&2
+  rm -rf "$PEERS/rust-mcp-guard/target"
+fi &
 wait
 
 # Policies: the reference files with their upstream (the hand-run toy server)
@@ -42,6 +52,12 @@ put("clayseal.yaml", (ref / "clayseal/policy.yaml").read_text())
 for peer, src in [("bastion-mcp", "bastion-mcp/bastion.yaml"), ("mcp-policy-gateway", "mcp-policy-gateway/policy.yaml"),
                   ("bonanza-mcp-guard", "bonanza-mcp-guard/mcp-guard.yaml")]:
     put(peer + ".yaml", state_paths(upstream_args((ref / src).read_text())))
+# The Rust mcp-guard enforces only in its HTTP front (`run`): it listens on the
+# run's {port} and starts the run's mock as its stdio upstream.
+toml = (ref / "rust-mcp-guard/mcp-guard.toml").read_text()
+toml = re.sub(r'port = \d+', 'port = {port}', toml)
+toml = re.sub(r'command = "python3"\nargs = \[[^\]]*\]', 'command = "{upstream_command}"\nargs = {upstream_args_json}', toml)
+put("rust-mcp-guard.toml", toml)
 PY
 cp "$REF/mcp-policy-gateway/run_patched.py" "$PEERS/policies/mcp-policy-gateway-run.py"
 

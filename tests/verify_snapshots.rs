@@ -284,6 +284,110 @@ mod black_box {
         assert!(took < Duration::from_secs(30), "took {took:?}");
     }
 
+    /// `gauntlet verify` with the short scenarios and `args` (no --proxy-command implied).
+    fn verify_with(dir: &Path, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["verify", "examples/aksjah-hardened.yaml", "--server", "mock-servers/aksjah.yaml", "--scenarios"])
+            .arg(dir)
+            .args(["--scenarios-only", "--time-budget", "20s", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    fn outcomes(stdout: &str) -> Vec<serde_json::Value> {
+        let report: serde_json::Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        report["outcomes"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn gauntlet_proxy_over_http_started_per_run_matches_the_embedded_prediction() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} --transport http --port {{port}} --upstream {{upstream_url}}");
+        let out = verify_with(dir.path(), &["--proxy-command", &cmd, "--proxy-url", "http://127.0.0.1:{port}/mcp", "--compare-embedded"]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stderr.contains("embedded vs real: 0 differences"), "{stderr}");
+        let outcomes = outcomes(&stdout);
+        let burst: Vec<_> = outcomes.iter().filter(|o| o["scenario"] == "short-burst" && o["verdict"] == "held").collect();
+        assert_eq!(burst.len(), 2, "{stdout}");
+        for o in burst {
+            // Forty concurrent POSTs, one HTTP session: the shared proxy's 15/minute holds.
+            assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(15), Some(40)), "{o}");
+        }
+    }
+
+    #[test]
+    fn http_status_refusals_are_recognised_and_the_ledger_still_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        // A front that refuses with 403 (a delete tool) and 429 (after five calls) instead of JSON-RPC.
+        let cmd = "python3 tests/data/http_refusing_front.py {port} {upstream_url}";
+        let out = verify_with(dir.path(), &["--proxy-command", cmd, "--proxy-url", "http://127.0.0.1:{port}/mcp"]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let outcomes = outcomes(&stdout);
+        let mut statuses = std::collections::BTreeSet::new();
+        for o in outcomes.iter().filter(|o| o["verdict"] == "held") {
+            assert_eq!(o["denial"]["shape"], "http-status", "{o}");
+            statuses.insert(o["denial"]["code"].as_u64().unwrap());
+            if o["scenario"] == "short-burst" {
+                assert_eq!((o["reached"].as_u64(), o["denial"]["text"].as_str()), (Some(5), Some("Rate limit exceeded")), "{o}");
+            }
+        }
+        assert!(statuses.contains(&429), "the 429s were seen as refusals: {stdout}\n{stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert!(report.to_string().contains("http-status"), "the report names the refusal shape: {stdout}");
+    }
+
+    #[test]
+    fn a_proxy_already_listening_is_driven_at_its_url_in_front_of_the_mock_gauntlet_serves() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        let (front, mock) = (free_port(), free_port());
+        let state = tempfile::tempdir().unwrap();
+        let mut proxy = Command::new(BIN)
+            .args(["proxy", "examples/aksjah-hardened.yaml", "--transport", "http", "--port", &front.to_string(), "--upstream"])
+            .arg(format!("http://127.0.0.1:{mock}/mcp"))
+            .arg("--state-dir")
+            .arg(state.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{front}/mcp");
+        let listen = format!("127.0.0.1:{mock}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
+            assert!(Instant::now() < deadline, "gauntlet proxy did not listen on {front}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = verify_with(dir.path(), &["--proxy-url", &url, "--mock-listen", &listen, "--only", "short-burst"]);
+        // The same proxy pointed at a mock that is not there: its runs would pass vacuously, so none run.
+        let elsewhere = format!("127.0.0.1:{}", free_port());
+        let vacuous = verify_with(dir.path(), &["--proxy-url", &url, "--mock-listen", &elsewhere, "--only", "short-burst"]);
+        let _ = proxy.kill();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stderr.contains(&format!("listens at http://{listen}/mcp")), "{stderr}");
+        let held: Vec<_> = outcomes(&stdout).into_iter().filter(|o| o["verdict"] == "held").collect();
+        assert_eq!(held.len(), 2, "{stdout}");
+        for o in &held {
+            // 15 per minute per tool, through the one proxy, less what the
+            // probe of each tool (one call, before the scenarios) spent.
+            let reached = o["reached"].as_u64().unwrap();
+            assert!((14..=15).contains(&reached) && o["attempted"] == 40, "{o}");
+            // Its twin came right after, into spent counters: noted, not over-blocking.
+            assert!(o["note"].as_str().unwrap_or_default().contains("counters carry over"), "{o}");
+        }
+        let stderr = text(&vacuous.stderr);
+        assert_eq!(vacuous.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("lists none of the mock's tools and never reached the mock"), "{stderr}");
+    }
+
     #[test]
     fn a_proxy_that_stops_answering_mid_run_gives_error_outcomes() {
         let dir = tempfile::tempdir().unwrap();

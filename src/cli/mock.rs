@@ -223,9 +223,9 @@ fn record(args: RecordArgs) -> Exit {
         (Some(url), true) => {
             let mut headers = Vec::new();
             for h in &args.headers {
-                match h.split_once(':') {
-                    Some((k, v)) if !k.trim().is_empty() => headers.push((k.trim().to_string(), v.trim().to_string())),
-                    _ => {
+                match crate::mcp::http::split_header(h) {
+                    Some(pair) => headers.push(pair),
+                    None => {
                         eprintln!("error: `--header {h}` is not a header\n  help: write it as \"Name: value\"");
                         return Exit::CouldNotRun;
                     }

@@ -142,10 +142,7 @@ fn fail(message: &str, help: &str) -> Exit {
 
 /// `"Name: Value"` as Intercept parses it: split at the first colon, both sides trimmed.
 fn parse_header(raw: &str) -> Result<(String, String), Exit> {
-    match raw.split_once(':') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
-        _ => Err(fail(&format!("invalid header `{raw}`"), "write it as `--header \"Name: Value\"`")),
-    }
+    crate::mcp::http::split_header(raw).ok_or_else(|| fail(&format!("invalid header `{raw}`"), "write it as `--header \"Name: Value\"`"))
 }
 
 /// Where the HTTP front listens, if it is the agent's transport. Refuses the
@@ -166,6 +163,10 @@ fn front_address(args: &Args) -> Result<Option<String>, Exit> {
     }
     if http && args.upstream.is_none() {
         return Err(fail("--transport http requires --upstream URL", "pass `--upstream http://HOST:PORT/mcp`"));
+    }
+    if args.listen.is_some() && args.upstream.is_none() {
+        // An HTTP front forwards to an HTTP upstream only; a child command would be served over stdio.
+        return Err(fail("--listen requires --upstream URL", "pass `--upstream http://HOST:PORT/mcp` for the server the HTTP front forwards to"));
     }
     if http && !args.command.is_empty() {
         return Err(fail(

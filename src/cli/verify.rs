@@ -89,27 +89,76 @@ pub struct Args {
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct BlackBoxArgs {
     /// Verify this proxy binary instead of the embedded core: the agent talks
-    /// MCP over stdio to `CMD`, in which {policy}, {upstream} (a command serving
-    /// the scenario's mock over stdio), {upstream_url} (the same over HTTP) and
-    /// {state_dir} (fresh per run) are filled in.
+    /// MCP over stdio to `CMD` (or over HTTP at --proxy-url), in which {policy},
+    /// {upstream} (a command serving the scenario's mock over stdio),
+    /// {upstream_url} (the same over HTTP), {state_dir} (fresh per run) and
+    /// {port} (a free port per run) are filled in.
     #[arg(long, value_name = "CMD")]
     pub proxy_command: Option<String>,
+    /// Talk to the proxy over Streamable HTTP at URL: one started per run from
+    /// --proxy-command (URL may use {port}), or, alone, one already listening
+    /// whose upstream is the mock gauntlet serves at --mock-listen.
+    #[arg(long, value_name = "URL")]
+    pub proxy_url: Option<String>,
+    /// A header sent with every request to --proxy-url ("Name: Value"; repeatable), e.g. an API key.
+    #[arg(long = "proxy-header", value_name = "HEADER")]
+    pub proxy_headers: Vec<String>,
+    /// Where the mock server listens for a proxy gauntlet did not start (--proxy-url alone).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_MOCK_LISTEN)]
+    pub mock_listen: String,
     /// The longest wall time one scenario × tool may take against the proxy; longer ones are not applicable.
-    #[arg(long, value_name = "DURATION", default_value = "3m", requires = "proxy_command")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_BUDGET)]
     pub time_budget: String,
     /// Also run the embedded proxy on the same policy and list every outcome where the real proxy differs.
-    #[arg(long, requires = "proxy_command")]
+    #[arg(long)]
     pub compare_embedded: bool,
     /// Do not send `notifications/initialized` (for proxies that wait for an answer to it and hang).
-    #[arg(long, requires = "proxy_command")]
+    #[arg(long)]
     pub skip_initialized: bool,
     /// How long the proxy may take to answer `initialize`, and to answer everything after the last call.
-    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "proxy_command")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_PROXY_TIMEOUT)]
     pub proxy_timeout: String,
     /// Scenario × tool runs in flight at once against the proxy (they mostly wait on the clock).
-    #[arg(long, value_name = "N", default_value_t = 16, requires = "proxy_command")]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
 }
+
+impl BlackBoxArgs {
+    /// Whether a real proxy is under test (`--proxy-command` or `--proxy-url`).
+    pub fn active(&self) -> bool {
+        self.proxy_command.is_some() || self.proxy_url.is_some()
+    }
+
+    /// What the report and messages call the proxy under test.
+    pub fn shown(&self) -> String {
+        match (&self.proxy_command, &self.proxy_url) {
+            (Some(c), Some(u)) => format!("{c} (at {u})"),
+            (Some(c), None) => c.clone(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// A black-box option given (other than its default) without a proxy under test.
+    fn stray(&self) -> Option<&'static str> {
+        [
+            (self.compare_embedded, "--compare-embedded"),
+            (self.skip_initialized, "--skip-initialized"),
+            (!self.proxy_headers.is_empty(), "--proxy-header"),
+            (self.time_budget != DEFAULT_BUDGET, "--time-budget"),
+            (self.proxy_timeout != DEFAULT_PROXY_TIMEOUT, "--proxy-timeout"),
+            (self.mock_listen != DEFAULT_MOCK_LISTEN, "--mock-listen"),
+            (self.jobs != DEFAULT_JOBS, "--jobs"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+const DEFAULT_BUDGET: &str = "3m";
+const DEFAULT_PROXY_TIMEOUT: &str = "30s";
+const DEFAULT_MOCK_LISTEN: &str = "127.0.0.1:8790";
+const DEFAULT_JOBS: usize = 16;
 
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -208,6 +257,12 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if let Some(c) = &args.black_box.proxy_command {
         cmd.push_str(&format!(" --proxy-command {}", invocation::quote(c)));
     }
+    if let Some(u) = &args.black_box.proxy_url {
+        cmd.push_str(&format!(" --proxy-url {}", invocation::quote(u)));
+    }
+    for h in &args.black_box.proxy_headers {
+        cmd.push_str(&format!(" --proxy-header {}", invocation::quote(h)));
+    }
     cmd
 }
 
@@ -222,14 +277,17 @@ enum Driver {
 /// necessarily when the embedded prediction is asked for.
 fn driver(args: &Args) -> Result<Driver, String> {
     let load = |p: &Path| crate::policy::load_file(p, None).map(|l| l.policy).map_err(|e| e.to_string());
-    match (&args.policy, &args.black_box.proxy_command) {
-        (Some(p), None) => Ok(Driver::Embedded(load(p)?)),
-        (None, None) => Err("no policy given\n  help: gauntlet verify POLICY".into()),
-        (None, Some(_)) if args.black_box.compare_embedded => {
+    if let (false, Some(flag)) = (args.black_box.active(), args.black_box.stray()) {
+        return Err(format!("{flag} is for black-box mode\n  help: add --proxy-command CMD or --proxy-url URL"));
+    }
+    match (&args.policy, args.black_box.active()) {
+        (Some(p), false) => Ok(Driver::Embedded(load(p)?)),
+        (None, false) => Err("no policy given\n  help: gauntlet verify POLICY".into()),
+        (None, true) if args.black_box.compare_embedded => {
             Err("--compare-embedded needs the policy file the embedded proxy should enforce".into())
         }
-        (None, Some(_)) => Ok(Driver::BlackBox { policy: None }),
-        (Some(p), Some(_)) => match load(p) {
+        (None, true) => Ok(Driver::BlackBox { policy: None }),
+        (Some(p), true) => match load(p) {
             Ok(policy) => Ok(Driver::BlackBox { policy: Some(policy) }),
             Err(e) if args.black_box.compare_embedded => Err(e),
             Err(e) => {
@@ -303,9 +361,17 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
         }
         Driver::BlackBox { policy } => {
             let bb = &args.black_box;
-            let command = bb.proxy_command.clone().unwrap_or_default();
+            let command = bb.shown();
+            let headers = bb
+                .proxy_headers
+                .iter()
+                .map(|h| crate::mcp::http::split_header(h).ok_or_else(|| format!("`--proxy-header {h}` is not a header\n  help: write it as \"Name: value\"")))
+                .collect::<Result<Vec<_>, String>>()?;
             let settings = verify::blackbox::Settings {
-                command: command.clone(),
+                command: bb.proxy_command.clone(),
+                url: bb.proxy_url.clone(),
+                headers,
+                mock_listen: bb.mock_listen.clone(),
                 policy: args.policy.clone(),
                 budget: duration_arg("--time-budget", &bb.time_budget)?,
                 skip_initialized: bb.skip_initialized,
@@ -320,7 +386,8 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
             );
             // Every replay costs wall time here: breaches keep their whole plan as the trace.
             opts.shrink = false;
-            opts.threads = bb.jobs.max(1);
+            // One proxy already listening serves every run: runs cannot overlap.
+            opts.threads = if bb.proxy_command.is_none() { 1 } else { bb.jobs.max(1) };
             let mut real = verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?;
             if policy.is_none() {
                 // Blame points into a policy; gauntlet could not read this one.
@@ -351,7 +418,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
     report.proxy = proxy;
     if args.suggest {
         let Some(dialect) = dialect else {
-            return Err("--suggest proves patches with the embedded proxy; drop --proxy-command to use it".into());
+            return Err("--suggest proves patches with the embedded proxy; drop --proxy-command/--proxy-url to use it".into());
         };
         report.suggestions = Some(suggestions(args, dialect, &servers, &scenarios, &reqs, &opts, &report.outcomes, show_progress)?);
     }
@@ -397,7 +464,7 @@ fn suggestions(
 }
 
 pub fn run(args: Args) -> Exit {
-    if args.policy.is_some() || args.black_box.proxy_command.is_some() {
+    if args.policy.is_some() || args.black_box.active() {
         return run_one(&args);
     }
     // No policy named: verify each one `gauntlet.yaml` lists.

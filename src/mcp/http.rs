@@ -412,6 +412,13 @@ fn new_session_id() -> String {
     hex::encode(bytes)
 }
 
+/// `"Name: Value"` as a command-line header, split as Intercept splits it: at
+/// the first colon, both sides trimmed; `None` when there is no name.
+pub fn split_header(raw: &str) -> Option<(String, String)> {
+    let (name, value) = raw.split_once(':')?;
+    (!name.trim().is_empty()).then(|| (name.trim().to_string(), value.trim().to_string()))
+}
+
 /// What an HTTP upstream answered to one POST.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpReply {
@@ -463,6 +470,20 @@ impl HttpClient {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http();
         Ok(HttpClient { url: uri, inner })
+    }
+
+    /// A client that opens a fresh connection per request. A pooled
+    /// keep-alive connection the server has since closed (an idle or header
+    /// timeout) fails the next request mid-send, and a request that may or
+    /// may not have been written cannot be retried by a client that counts
+    /// what reached the server.
+    pub fn unpooled(url: &str) -> Result<HttpClient, HttpClientError> {
+        let mut client = HttpClient::new(url)?;
+        client.inner =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build_http();
+        Ok(client)
     }
 
     /// POSTs one message with the MCP headers; `headers` adds e.g. the session

@@ -29,6 +29,10 @@ impl DenialShape {
     }
 }
 
+/// The key in a JSON-RPC error's `data` under which the HTTP driver keeps the
+/// status of a refusal that came as an HTTP error instead of JSON-RPC.
+pub const HTTP_STATUS: &str = "httpStatus";
+
 /// One refusal as the agent received it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Denial {
@@ -42,6 +46,10 @@ pub struct Denial {
 /// The refusal in one response message, if it is one.
 pub fn of_response(m: &Value) -> Option<Denial> {
     if let Some(e) = m.get("error") {
+        if let Some(status) = e.pointer(&format!("/data/{HTTP_STATUS}")).and_then(Value::as_i64) {
+            let text = e.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+            return Some(Denial { shape: DenialShape::HttpStatus, code: Some(status), text });
+        }
         return Some(Denial {
             shape: DenialShape::JsonRpcError,
             code: e.get("code").and_then(Value::as_i64),
@@ -72,5 +80,7 @@ mod tests {
         let rpc = json!({"jsonrpc": "2.0", "id": 11, "error": {"code": -32029, "message": "Rate limited"}});
         assert_eq!(of_response(&rpc), Some(Denial { shape: DenialShape::JsonRpcError, code: Some(-32029), text: "Rate limited".into() }));
         assert_eq!(of_response(&json!({"jsonrpc": "2.0", "id": 1, "result": {"content": []}})), None);
+        let http = json!({"jsonrpc": "2.0", "id": 3, "error": {"code": -32000, "message": "Rate limit exceeded", "data": {HTTP_STATUS: 429}}});
+        assert_eq!(of_response(&http), Some(Denial { shape: DenialShape::HttpStatus, code: Some(429), text: "Rate limit exceeded".into() }));
     }
 }

@@ -54,7 +54,7 @@ pub trait Bench: Sync {
     fn policy(&self) -> &crate::policy::model::Policy;
     /// Whether a plan can run here at all (a wall-clock system has a time
     /// budget); the error says what it would need.
-    fn fits(&self, _actions: &[Action]) -> Result<(), String> {
+    fn fits(&self, _actions: &[Action], _upstream: Option<&Upstream>) -> Result<(), String> {
         Ok(())
     }
     /// Whether a session's `tools/list` can change how the system treats later
@@ -62,6 +62,11 @@ pub trait Bench: Sync {
     /// sessions open without one unless the verdict reads the list.
     fn listing_matters(&self) -> bool {
         true
+    }
+    /// Why one run's proxy state (counters) carries into the next, if it
+    /// does: a benign twin refused then says nothing about over-blocking.
+    fn state_carries_over(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -387,7 +392,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         Ok(a) => a,
         Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
     };
-    if let Err(why) = bench.fits(&actions) {
+    if let Err(why) = bench.fits(&actions, s.upstream.as_ref()) {
         return not_applicable(s, &tool.server, &tool.name, why);
     }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
@@ -446,7 +451,12 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     if let Some(twin) = &s.twin {
         match run_twin(bench, s, tool, twin, reqs, seed, facts) {
             Ok(TwinRun::Ran(t)) => {
-                if t.reached < t.attempted {
+                if let (true, Some(why)) = (t.reached < t.attempted, bench.state_carries_over()) {
+                    out.note = Some(format!(
+                        "the benign twin was refused ({} of {} calls of `{}` reached), not counted as over-blocking: {why}",
+                        t.reached, t.attempted, t.tool
+                    ));
+                } else if t.reached < t.attempted {
                     out.verdict = Verdict::OverBlocking;
                     out.finding = Some(Finding::Policy);
                     out.note = Some(format!(
@@ -535,7 +545,7 @@ fn run_twin(
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
     };
     let acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
-    if let Err(why) = bench.fits(&acts) {
+    if let Err(why) = bench.fits(&acts, s.upstream.as_ref()) {
         return Ok(TwinRun::OverBudget(why));
     }
     let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;

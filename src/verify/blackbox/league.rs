@@ -41,7 +41,14 @@ fn default_budget() -> String {
 pub struct Entry {
     pub name: String,
     pub version: String,
+    /// The command that starts the proxy (black-box placeholders, `{gauntlet}`, `{peers}`).
     pub command: String,
+    /// For a proxy that listens: its URL (`{port}` is a free port per run).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Headers sent with every request to `url` ("Name: Value").
+    #[serde(default)]
+    pub headers: Vec<String>,
     /// The proxy's policy, in its own format (relative to the league file, or under `{peers}`).
     #[serde(default)]
     pub policy: Option<String>,
@@ -172,13 +179,20 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
     let budget = crate::scenario::Duration::parse(&file.time_budget)
         .map(|d| Duration::from_nanos(d.nanos().max(0) as u64))
         .unwrap_or(Duration::from_secs(120));
+    let headers = match entry.headers.iter().map(|h| crate::mcp::http::split_header(h).ok_or(h)).collect::<Result<Vec<_>, _>>() {
+        Ok(h) => h,
+        Err(h) => return (failed(entry, format!("`{h}` is not a header (write it as \"Name: value\")")), None),
+    };
     let settings = Settings {
-        command: expand(&entry.command, setup.gauntlet, setup.peers),
+        command: Some(expand(&entry.command, setup.gauntlet, setup.peers)),
+        url: entry.url.clone(),
+        headers,
         policy: policy.clone(),
         budget,
         skip_initialized: entry.skip_initialized,
         // Python peers take seconds to start on a loaded 2-core machine.
         timeout: Duration::from_secs(30),
+        ..Settings::default()
     };
     // The league judges what each proxy does, not what gauntlet thinks of its policy format.
     let readable = policy.as_ref().and_then(|p| crate::policy::load_file(p, None).ok()).map(|l| l.policy);
@@ -210,11 +224,10 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
 pub fn direct_round_trip(setup: &Setup<'_>) -> Option<Duration> {
     let tool = setup.timing_tool.as_ref()?;
     let settings = Settings {
-        command: "{upstream}".into(),
-        policy: None,
+        command: Some("{upstream}".into()),
         budget: Duration::from_secs(60),
-        skip_initialized: false,
         timeout: Duration::from_secs(10),
+        ..Settings::default()
     };
     let bench = BlackBoxBench::new(settings, None, vec![setup.server.clone()]).ok()?;
     mean_round_trip(&bench, &setup.server.name, tool, 200).ok()

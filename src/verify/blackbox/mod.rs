@@ -1,14 +1,17 @@
 //! Black-box mode: verify the proxy people actually run.
 //!
 //! The same scenarios, plans and ledger measurement as in-process, with a
-//! second driver: the agent side talks MCP over stdio to a proxy process
-//! started from `--proxy-command`, and that proxy talks to a gauntlet mock
-//! server process whose ledger decides what got through. The proxy runs on
+//! second driver: the agent side talks MCP to a proxy process — over stdio to
+//! one started from `--proxy-command`, or over Streamable HTTP at
+//! `--proxy-url` (started per run from the command, or already listening) —
+//! and that proxy talks to a gauntlet mock server process whose ledger
+//! decides what got through. The proxy runs on
 //! the wall clock, so each plan is lined up with the calendar
 //! ([`timing`]) and a plan longer than the time budget is not run but marked
 //! not applicable with what it would need.
 
 pub mod compare;
+pub mod http;
 pub mod league;
 pub mod process;
 pub mod run;
@@ -32,11 +35,21 @@ use crate::scenario::Upstream;
 /// Marks a not-applicable outcome that was not run for want of wall time.
 pub const OVER_BUDGET: &str = "needs ";
 
+/// Why verdicts against a proxy gauntlet did not start are read with care.
+pub const CARRIED_OVER: &str =
+    "one proxy already listening serves every run, so its counters carry over from earlier runs (use --proxy-command for a fresh proxy per run)";
+
 /// How a black-box run is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
-    /// `--proxy-command`, unexpanded.
-    pub command: String,
+    /// `--proxy-command`, unexpanded: started per session (stdio) or per run (with a URL).
+    pub command: Option<String>,
+    /// `--proxy-url`, unexpanded: the proxy is spoken to over Streamable HTTP there.
+    pub url: Option<String>,
+    /// `--proxy-header`: sent with every request to the proxy's URL.
+    pub headers: Vec<(String, String)>,
+    /// `--mock-listen`: where the mock listens for a proxy gauntlet did not start.
+    pub mock_listen: String,
     /// The policy the proxy enforces (any format the proxy reads), if given.
     pub policy: Option<PathBuf>,
     /// The longest wall time one scenario × tool run may take.
@@ -49,7 +62,17 @@ pub struct Settings {
 
 /// What every run of one bench shares.
 pub struct Shared {
+    /// The proxy command's words; empty when the proxy already listens.
     pub words: Vec<String>,
+    /// The proxy's URL template, when it is spoken to over HTTP.
+    pub url: Option<String>,
+    pub headers: Arc<Vec<(String, String)>>,
+    /// Drives the HTTP sessions' requests.
+    pub runtime: Option<tokio::runtime::Runtime>,
+    /// The ledger of the one long-lived mock behind a proxy that already listens.
+    pub listening: Option<PathBuf>,
+    /// Some placeholder wants a free port per run.
+    pub needs_port: bool,
     pub policy: Option<PathBuf>,
     pub policy_template: Option<String>,
     pub needs_url: bool,
@@ -72,6 +95,9 @@ pub struct BlackBoxBench {
     /// Tools the proxy left out of `tools/list` (hidden), when the policy is unreadable here.
     unlisted: BTreeSet<String>,
     budget: Duration,
+    /// The mock behind a proxy that already listens (kept for the bench's
+    /// life), and the URL that proxy must use as its upstream.
+    mock: Option<(std::sync::Mutex<process::ProxyProcess>, String)>,
     work: tempfile::TempDir,
     runs: AtomicUsize,
 }
@@ -80,7 +106,19 @@ impl BlackBoxBench {
     /// Checks the command, then starts the proxy once (in front of the first
     /// server) to measure its start-up and see which tools it lists.
     pub fn new(settings: Settings, policy: Option<Policy>, servers: Vec<NamedServer>) -> Result<BlackBoxBench, String> {
-        let words = template::check(&settings.command)?;
+        let words = match &settings.command {
+            Some(c) => template::check(c)?,
+            None => Vec::new(),
+        };
+        if settings.command.is_none() && settings.url.is_none() {
+            return Err("black-box mode needs --proxy-command or --proxy-url".into());
+        }
+        if let Some(url) = &settings.url {
+            template::check(url).map_err(|e| e.replace("proxy command", "proxy URL"))?;
+            if settings.command.is_none() && template::wants_port(url) {
+                return Err(format!("--proxy-url {url}: {{port}} is only filled in for a proxy gauntlet starts\n  help: add --proxy-command, or give the port the proxy listens on"));
+            }
+        }
         let policy_template = match &settings.policy {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("{}: cannot read the policy: {e}", p.display()))?;
@@ -88,16 +126,43 @@ impl BlackBoxBench {
             }
             None => None,
         };
-        let needs_url = template::wants_url(&settings.command) || policy_template.as_deref().is_some_and(template::wants_url);
-        if settings.command.contains("{policy}") && settings.policy.is_none() {
+        let command = settings.command.clone().unwrap_or_default();
+        let needs_url = template::wants_url(&command) || policy_template.as_deref().is_some_and(template::wants_url);
+        let needs_port = [Some(command.as_str()), settings.url.as_deref(), policy_template.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(template::wants_port);
+        if command.contains("{policy}") && settings.policy.is_none() {
             return Err("the proxy command names {policy} but no policy was given\n  help: pass the policy file as the first argument".into());
         }
         let gauntlet = std::env::current_exe().map_err(|e| format!("cannot find the gauntlet executable: {e}"))?;
         let work = tempfile::Builder::new().prefix("gauntlet-blackbox-").tempdir().map_err(|e| format!("cannot create a work directory: {e}"))?;
+        let runtime = match &settings.url {
+            Some(_) => Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the HTTP client: {e}"))?,
+            ),
+            None => None,
+        };
+        let (mock, listening) = match (&settings.command, &settings.url) {
+            (None, Some(_)) => {
+                let (mock, ledger, url) = serve_mock(&servers, &gauntlet, work.path(), &settings.mock_listen)?;
+                (Some((std::sync::Mutex::new(mock), url)), Some(ledger))
+            }
+            _ => (None, None),
+        };
         let catalogue = catalogue_of(&servers);
         let mut bench = BlackBoxBench {
             shared: Arc::new(Shared {
                 words,
+                url: settings.url.clone(),
+                headers: Arc::new(settings.headers.clone()),
+                runtime,
+                listening,
+                needs_port,
                 policy: settings.policy.clone(),
                 policy_template,
                 needs_url,
@@ -113,6 +178,7 @@ impl BlackBoxBench {
             unknown: Policy::empty(crate::policy::model::Dialect::Intercept),
             unlisted: BTreeSet::new(),
             budget: settings.budget,
+            mock,
             work,
             runs: AtomicUsize::new(0),
         };
@@ -147,6 +213,18 @@ impl BlackBoxBench {
             }
         }
         self.unlisted = self.catalogue.iter().map(|t| t.name.clone()).filter(|n| !listed.contains(n)).collect();
+        if let Some(ledger) = &self.shared.listening {
+            // A proxy whose upstream is not our mock would pass every attack
+            // vacuously: nothing it forwards would reach the ledger.
+            let heard = std::fs::metadata(ledger).map(|m| m.len() > 0).unwrap_or(false);
+            if self.unlisted.len() == self.catalogue.len() && !heard {
+                let url = self.mock.as_ref().map(|(_, url)| url.as_str()).unwrap_or_default();
+                return Err(format!(
+                    "the proxy at {} lists none of the mock's tools and never reached the mock\n  help: start the proxy with its upstream at {url} (the mock gauntlet serves; --mock-listen moves it)",
+                    self.shared.url.as_deref().unwrap_or_default()
+                ));
+            }
+        }
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.startup = startup;
         }
@@ -209,7 +287,16 @@ impl Bench for BlackBoxBench {
         self.policy.as_deref().unwrap_or(&self.unknown)
     }
 
-    fn fits(&self, actions: &[Action]) -> Result<(), String> {
+    fn state_carries_over(&self) -> Option<&str> {
+        self.shared.listening.as_ref().map(|_| CARRIED_OVER)
+    }
+
+    fn fits(&self, actions: &[Action], upstream: Option<&Upstream>) -> Result<(), String> {
+        if self.shared.listening.is_some() && upstream.is_some() {
+            return Err(
+                "needs its own variant of the mock server, and a proxy gauntlet did not start keeps one upstream; use --proxy-command to run it".into(),
+            );
+        }
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
         let need = timing::worst_case(&offsets) + self.shared.startup * sessions.max(1) + self.shared.settle.min(Duration::from_secs(2));
@@ -222,4 +309,32 @@ impl Bench for BlackBoxBench {
             timing::human(self.budget)
         ))
     }
+}
+
+/// Serves the one server in play over Streamable HTTP at `addr` for a proxy
+/// that already listens; returns the mock process and its ledger file.
+fn serve_mock(servers: &[NamedServer], gauntlet: &Path, work: &Path, addr: &str) -> Result<(process::ProxyProcess, PathBuf, String), String> {
+    let [server] = servers else {
+        return Err(format!(
+            "--proxy-url without --proxy-command drives one proxy in front of one mock server, and {} are in play\n  help: pass exactly one --server",
+            servers.len()
+        ));
+    };
+    let spec = spec_for(servers, &server.name, None, "")?;
+    let spec_path = work.join("server.json");
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
+    std::fs::write(&spec_path, text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let ledger = work.join("ledger.jsonl");
+    let argv: Vec<String> = [gauntlet.display().to_string(), "mock".into(), spec_path.display().to_string()]
+        .into_iter()
+        .chain(["--ledger".into(), ledger.display().to_string(), "--http".into(), addr.to_string()])
+        .collect();
+    let err = work.join("mock-http.stderr");
+    std::fs::create_dir_all(work.join("home")).map_err(|e| format!("{}: {e}", work.display()))?;
+    let mock = process::ProxyProcess::spawn(&argv, &work.join("home"), &err, Arc::new(process::Inbox::default()))?;
+    process::wait_listening(addr, Duration::from_secs(10)).map_err(|e| format!("the mock server could not listen on {addr} (--mock-listen): {e}; {}", process::tail(&err, 5)))?;
+    let url = format!("http://{addr}/mcp");
+    eprintln!("gauntlet verify: the mock server `{}` listens at {url}: the proxy's upstream must be that URL", server.name);
+    eprintln!("warning: {CARRIED_OVER}: a rate limit may read as held because an earlier run spent its quota");
+    Ok((mock, ledger, url))
 }

@@ -43,13 +43,13 @@ impl Inbox {
         self.state.lock().map(|s| s.noise).unwrap_or(0)
     }
 
-    fn expect(&self, ids: impl IntoIterator<Item = String>) {
+    pub(super) fn expect(&self, ids: impl IntoIterator<Item = String>) {
         if let Ok(mut s) = self.state.lock() {
             s.pending.extend(ids);
         }
     }
 
-    fn deliver(&self, line: Vec<u8>) {
+    pub(super) fn deliver(&self, line: Vec<u8>) {
         let Ok(mut s) = self.state.lock() else { return };
         match serde_json::from_slice::<Value>(&line) {
             Ok(v) => {
@@ -85,7 +85,7 @@ impl Inbox {
         }
     }
 
-    fn closed(&self) {
+    pub(super) fn closed(&self) {
         if let Ok(mut s) = self.state.lock() {
             s.eof = true;
         }
@@ -242,6 +242,18 @@ impl Drop for ProxyProcess {
     fn drop(&mut self) {
         if self.reader.is_some() {
             self.stop(Duration::ZERO);
+        }
+    }
+}
+
+/// Waits until something accepts TCP connections at `addr` (`host:port`).
+pub fn wait_listening(addr: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(format!("nothing listens at {addr} after {}s ({e})", timeout.as_secs())),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
 }

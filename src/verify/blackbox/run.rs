@@ -1,7 +1,9 @@
 //! One black-box run: the wall-clock [`System`] behind a scenario × tool.
 //!
-//! Each agent session is one proxy process (a stdio proxy serves one client),
-//! started at the session's first message. The mock server behind it writes
+//! Over stdio each agent session is one proxy process (a stdio proxy serves
+//! one client), started at the session's first message. Over HTTP each agent
+//! session is one MCP session at the proxy's URL, and the run's sessions share
+//! one proxy process started from the command (or the one already listening). The mock server behind it writes
 //! its ledger to a file; when the run settles, the ledgers are read back and
 //! their wall times mapped onto the plan's virtual timeline, so the same
 //! measurement judges both drivers.
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use super::http::HttpSession;
 use super::process::{self, Inbox, ProxyProcess};
 use super::template::{self, Fill};
 use super::{timing, Shared};
@@ -28,9 +31,38 @@ const MAX_OPEN: usize = 8;
 /// How long a proxy may take to exit once its stdin is closed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// How one agent session reaches the proxy.
+enum Link {
+    Stdio(ProxyProcess),
+    Http(HttpSession),
+}
+
+impl Link {
+    fn send(&mut self, line: &[u8]) -> Result<(), String> {
+        match self {
+            Link::Stdio(p) => p.send(line),
+            Link::Http(h) => h.send(line),
+        }
+    }
+
+    /// How its process ended (HTTP sessions share the run's proxy, checked apart).
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        match self {
+            Link::Stdio(p) => p.exited(),
+            Link::Http(_) => None,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Link::Stdio(p) = self {
+            p.stop(EXIT_GRACE);
+        }
+    }
+}
+
 struct Session {
     key: String,
-    process: ProxyProcess,
+    link: Link,
     inbox: Arc<Inbox>,
 }
 
@@ -43,9 +75,14 @@ pub struct Run {
     /// The expanded policy, when the policy file is a template.
     policy: Option<PathBuf>,
     http_mock: Option<(ProxyProcess, String)>,
+    /// `{port}`: a free loopback port for this run's listening proxy.
+    port: Option<u16>,
+    /// The proxy process this run started for its HTTP sessions.
+    http_proxy: Option<ProxyProcess>,
     open: Vec<Session>,
     closed: usize,
-    ledgers: Vec<PathBuf>,
+    /// Ledger files and the offset this run's entries start at.
+    ledgers: Vec<(PathBuf, u64)>,
     start: Timestamp,
     /// Wall nanoseconds that play the virtual start.
     origin: Option<i64>,
@@ -72,6 +109,8 @@ impl Run {
             spec,
             policy: None,
             http_mock: None,
+            port: None,
+            http_proxy: None,
             open: Vec::new(),
             closed: 0,
             ledgers: Vec::new(),
@@ -81,6 +120,13 @@ impl Run {
             ledger: Vec::new(),
             failure: None,
         };
+        if run.shared.needs_port {
+            run.port = Some(free_port()?);
+        }
+        if let Some(ledger) = run.shared.listening.clone() {
+            let from = std::fs::metadata(&ledger).map(|m| m.len()).unwrap_or(0);
+            run.ledgers.push((ledger, from));
+        }
         if run.shared.needs_url {
             run.start_http_mock()?;
         }
@@ -98,7 +144,7 @@ impl Run {
     /// The words that serve this run's mock over stdio, with a ledger file named after `tag`.
     fn upstream_words(&mut self, tag: &str) -> Vec<String> {
         let ledger = self.dir.join(format!("ledger-{tag}.jsonl"));
-        self.ledgers.push(ledger.clone());
+        self.ledgers.push((ledger.clone(), 0));
         vec![
             self.shared.gauntlet.display().to_string(),
             "mock".into(),
@@ -114,29 +160,57 @@ impl Run {
             upstream,
             upstream_url: self.http_mock.as_ref().map(|(_, url)| url.as_str()),
             state_dir: &self.state_dir,
+            port: self.port,
         }
     }
 
     fn start_http_mock(&mut self) -> Result<(), String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("cannot find a free loopback port: {e}"))?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", free_port()?);
         let mut argv = self.upstream_words("http");
         argv.extend(["--http".to_string(), addr.clone()]);
         let inbox = Arc::new(Inbox::default());
         let err = self.dir.join("mock-http.stderr");
         let mock = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox)?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("the HTTP mock server did not listen on {addr}: {}", process::tail(&err, 5)));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_listening(&addr, Duration::from_secs(10)).map_err(|e| format!("the HTTP mock server did not listen: {e}; {}", process::tail(&err, 5)))?;
         self.http_mock = Some((mock, format!("http://{addr}/mcp")));
         Ok(())
+    }
+
+    /// The proxy's URL for this run.
+    fn url(&self) -> Option<String> {
+        let url = self.shared.url.as_deref()?;
+        Some(template::policy(url, &self.fill(&[])))
+    }
+
+    /// Starts this run's listening proxy from the command (once), and waits
+    /// until its URL accepts connections.
+    fn start_http_proxy(&mut self, url: &str) -> Result<(), String> {
+        if self.http_proxy.is_some() || self.shared.words.is_empty() {
+            return Ok(());
+        }
+        let upstream = self.upstream_words("proxy");
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
+        let err = self.dir.join("proxy.stderr");
+        let mut proxy = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, Arc::new(Inbox::default()))?;
+        let addr = authority(url)?;
+        let waited = process::wait_listening(&addr, self.shared.init_timeout);
+        if let Err(e) = waited {
+            let why = match proxy.exited() {
+                Some(status) => format!("the proxy exited ({status}) before listening at {url}"),
+                None => format!("the proxy did not listen at {url}: {e}"),
+            };
+            return Err(format!("{why}; its stderr ends:\n{}", proxy.stderr_tail()));
+        }
+        self.http_proxy = Some(proxy);
+        Ok(())
+    }
+
+    /// The stderr tail that explains a failure on `link`.
+    fn tail_of(&self, link: &Link) -> String {
+        match link {
+            Link::Stdio(p) => p.stderr_tail(),
+            Link::Http(_) => self.http_proxy.as_ref().map(ProxyProcess::stderr_tail).unwrap_or_else(|| "(the proxy was not started by gauntlet)".into()),
+        }
     }
 
     fn fail(&mut self, why: String) {
@@ -162,18 +236,23 @@ impl Run {
     fn drain(&mut self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut died = None;
+        let http_exit = self.http_proxy.as_mut().and_then(ProxyProcess::exited);
         for s in &mut self.open {
             out.extend(s.inbox.take());
             if s.inbox.pending() > 0 {
-                if let Some(status) = s.process.exited() {
-                    died = Some(format!(
-                        "the proxy exited ({status}) with {} requests unanswered; its stderr ends:\n{}",
-                        s.inbox.pending(),
-                        s.process.stderr_tail()
-                    ));
+                let gone = match &mut s.link {
+                    Link::Stdio(p) => p.exited().map(|status| format!("the proxy exited ({status})")),
+                    Link::Http(h) => h.broken().or(http_exit.map(|status| format!("the proxy exited ({status})"))),
+                };
+                if let Some(gone) = gone {
+                    died = Some((gone, s.inbox.pending()));
                 }
             }
         }
+        let died = died.map(|(gone, n)| {
+            let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| self.tail_of(&s.link)).unwrap_or_default();
+            format!("{gone} with {n} requests unanswered; its stderr ends:\n{tail}")
+        });
         if let Some(why) = died {
             self.fail(why);
         }
@@ -188,19 +267,14 @@ impl Run {
         }
         if self.open.len() >= MAX_OPEN {
             if let Some(i) = self.open.iter().position(|s| s.inbox.pending() == 0) {
-                let mut old = self.open.remove(i);
-                old.process.stop(EXIT_GRACE);
+                self.open.remove(i).link.stop();
                 self.closed += 1;
             }
         }
-        let n = self.open.len() + self.closed;
-        let upstream = self.upstream_words(&n.to_string());
-        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
         let inbox = Arc::new(Inbox::default());
-        let err = self.dir.join(format!("proxy-{n}.stderr"));
-        match ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox.clone()) {
-            Ok(process) => {
-                self.open.push(Session { key: key.to_string(), process, inbox });
+        match self.link(inbox.clone()) {
+            Ok(link) => {
+                self.open.push(Session { key: key.to_string(), link, inbox });
                 self.open.last_mut()
             }
             Err(e) => {
@@ -210,11 +284,27 @@ impl Run {
         }
     }
 
+    /// A new session's way to the proxy: its own process over stdio, or an
+    /// HTTP session at the run's (started or listening) proxy.
+    fn link(&mut self, inbox: Arc<Inbox>) -> Result<Link, String> {
+        if let Some(url) = self.url() {
+            self.start_http_proxy(&url)?;
+            let runtime = self.shared.runtime.as_ref().ok_or("no HTTP client runtime")?.handle().clone();
+            return HttpSession::new(&url, self.shared.headers.clone(), runtime, inbox).map(Link::Http);
+        }
+        let n = self.open.len() + self.closed;
+        let upstream = self.upstream_words(&n.to_string());
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
+        let err = self.dir.join(format!("proxy-{n}.stderr"));
+        ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox).map(Link::Stdio)
+    }
+
     fn read_ledgers(&mut self) {
         let origin = self.origin.unwrap_or(self.start.0);
         let mut entries = Vec::new();
-        for path in &self.ledgers {
-            let Ok(text) = std::fs::read_to_string(path) else { continue };
+        for (path, from) in &self.ledgers {
+            let Ok(bytes) = std::fs::read(path) else { continue };
+            let text = String::from_utf8_lossy(bytes.get(*from as usize..).unwrap_or_default());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 match entry(line, origin, self.start) {
                     Some(e) => entries.push(e),
@@ -246,6 +336,21 @@ fn entry(line: &str, origin: i64, start: Timestamp) -> Option<LedgerEntry> {
     })
 }
 
+/// A free loopback port (bound, read, released: the proxy binds it next).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+/// `host:port` of an `http://` URL (port 80 when none is written).
+fn authority(url: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("--proxy-url `{url}`: {e}"))?;
+    let host = uri.host().ok_or_else(|| format!("--proxy-url `{url}` names no host"))?;
+    Ok(format!("{host}:{}", uri.port_u16().unwrap_or(80)))
+}
+
 fn is_method(line: &[u8], method: &str) -> bool {
     serde_json::from_slice::<Value>(line).is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some(method))
 }
@@ -264,9 +369,10 @@ impl Run {
             return Err(self.failure.clone().unwrap_or_default());
         }
         let s = self.open.last_mut().ok_or("no session")?;
-        s.process.send(line)?;
+        s.link.send(line)?;
         if !s.inbox.wait_until(t + timeout, |pending| pending.is_empty()) {
-            return Err(format!("no answer within {}s; its stderr ends:\n{}", timeout.as_secs(), s.process.stderr_tail()));
+            let tail = self.open.last().map(|s| self.tail_of(&s.link)).unwrap_or_default();
+            return Err(format!("no answer within {}s; its stderr ends:\n{tail}", timeout.as_secs()));
         }
         s.inbox.take();
         Ok(t.elapsed())
@@ -304,22 +410,18 @@ impl System for Run {
         // A new session starts with `initialize`: hold a start slot until it is answered.
         let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
         let Some(s) = self.session(&key) else { return Vec::new() };
-        if let Err(e) = s.process.send(line) {
-            let why = format!("{e}; its stderr ends:\n{}", s.process.stderr_tail());
-            self.fail(why);
-            return self.drain();
-        }
-        if initialize {
-            // A client waits for the handshake's answer before anything else.
-            let answered = s.inbox.wait_until(Instant::now() + init_timeout, |pending| pending.is_empty());
-            if !answered {
-                let why = match s.process.exited() {
-                    Some(status) => format!("the proxy exited ({status}) before answering `initialize`"),
-                    None => format!("the proxy did not answer `initialize` within {}s", init_timeout.as_secs()),
-                };
-                let why = format!("{why}; its stderr ends:\n{}", s.process.stderr_tail());
-                self.fail(why);
-            }
+        let sent = s.link.send(line);
+        // A client waits for the handshake's answer before anything else.
+        let answered = sent.is_ok() && (!initialize || s.inbox.wait_until(Instant::now() + init_timeout, |pending| pending.is_empty()));
+        let exited = s.link.exited().or_else(|| self.http_proxy.as_mut().and_then(ProxyProcess::exited));
+        if !answered {
+            let why = match (sent, exited) {
+                (Err(e), _) => e,
+                (Ok(()), Some(status)) => format!("the proxy exited ({status}) before answering `initialize`"),
+                (Ok(()), None) => format!("the proxy did not answer `initialize` within {}s", init_timeout.as_secs()),
+            };
+            let tail = self.open.last().map(|s| self.tail_of(&s.link)).unwrap_or_default();
+            self.fail(format!("{why}; its stderr ends:\n{tail}"));
         }
         self.drain()
     }
@@ -339,15 +441,18 @@ impl System for Run {
         let mut out = self.drain();
         let unanswered: usize = self.open.iter().map(|s| s.inbox.pending()).sum();
         if unanswered > 0 && self.failure.is_none() {
-            let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| s.process.stderr_tail()).unwrap_or_default();
+            let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| self.tail_of(&s.link)).unwrap_or_default();
             self.fail(format!(
                 "the proxy left {unanswered} requests unanswered {}s after the last call; its stderr ends:\n{tail}",
                 self.shared.settle.as_secs()
             ));
         }
         for s in &mut self.open {
-            s.process.stop(EXIT_GRACE);
+            s.link.stop();
             out.extend(s.inbox.take());
+        }
+        if let Some(proxy) = &mut self.http_proxy {
+            proxy.stop(EXIT_GRACE);
         }
         if let Some((mock, _)) = &mut self.http_mock {
             mock.stop(EXIT_GRACE);

@@ -8,7 +8,9 @@
 //! HTTP), `{state_dir}` (fresh per run). Peers that name their upstream inside
 //! their own config file get the same placeholders in the policy file, plus
 //! `{upstream_command}` and `{upstream_args_json}` (a JSON array, which is
-//! also a YAML flow sequence).
+//! also a YAML flow sequence). A proxy that listens (`--proxy-url`) gets
+//! `{port}`: a free loopback port per run, in its command, its URL and its
+//! config alike.
 
 use std::path::Path;
 
@@ -18,6 +20,7 @@ pub struct Fill<'a> {
     pub upstream: &'a [String],
     pub upstream_url: Option<&'a str>,
     pub state_dir: &'a Path,
+    pub port: Option<u16>,
 }
 
 /// Placeholders that need the mock served over HTTP.
@@ -25,9 +28,14 @@ pub fn wants_url(text: &str) -> bool {
     text.contains("{upstream_url}")
 }
 
-/// Whether a policy file is a template (names the run's upstream or state).
+/// Placeholders that need a free port per run.
+pub fn wants_port(text: &str) -> bool {
+    text.contains("{port}")
+}
+
+/// Whether a policy file is a template (names the run's upstream, state or port).
 pub fn is_template(text: &str) -> bool {
-    ["{upstream", "{state_dir}"].iter().any(|p| text.contains(p))
+    ["{upstream", "{state_dir}", "{port}"].iter().any(|p| text.contains(p))
 }
 
 /// Checks a command template once, before any run: words split, placeholders known.
@@ -41,9 +49,9 @@ pub fn check(command: &str) -> Result<Vec<String>, String> {
         while let Some(i) = rest.find('{') {
             let Some(j) = rest[i..].find('}') else { break };
             let name = &rest[i + 1..i + j];
-            if !["policy", "upstream", "upstream_url", "state_dir"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
+            if !["policy", "upstream", "upstream_url", "state_dir", "port"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
                 return Err(format!(
-                    "unknown placeholder `{{{name}}}` in the proxy command\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}} and {{state_dir}}"
+                    "unknown placeholder `{{{name}}}` in the proxy command\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}}, {{state_dir}} and {{port}}"
                 ));
             }
             rest = &rest[i + j + 1..];
@@ -63,6 +71,9 @@ fn fill_text(text: &str, f: &Fill<'_>) -> String {
         .replace("{upstream_url}", f.upstream_url.unwrap_or_default())
         .replace("{upstream}", &joined(f.upstream))
         .replace("{state_dir}", &f.state_dir.display().to_string());
+    if let Some(port) = f.port {
+        out = out.replace("{port}", &port.to_string());
+    }
     if let Some(p) = f.policy {
         out = out.replace("{policy}", &p.display().to_string());
     }
@@ -82,7 +93,7 @@ pub fn argv(words: &[String], f: &Fill<'_>) -> Vec<String> {
     out
 }
 
-/// A policy template with this run's values filled in.
+/// A policy template (or the proxy's URL) with this run's values filled in.
 pub fn policy(text: &str, f: &Fill<'_>) -> String {
     fill_text(text, f)
 }
@@ -94,7 +105,7 @@ mod tests {
     #[test]
     fn upstream_becomes_words_alone_and_a_quoted_string_inside_a_word() {
         let up = vec!["/opt/g auntlet".to_string(), "mock".into(), "/r/server.json".into()];
-        let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state") };
+        let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state"), port: Some(4100) };
         let words = check("proxy {policy} --state-dir {state_dir} -- {upstream}").unwrap();
         assert_eq!(
             argv(&words, &f),
@@ -106,6 +117,9 @@ mod tests {
             policy("command: {upstream_command}\nargs: {upstream_args_json}\n", &f),
             "command: /opt/g auntlet\nargs: [\"mock\",\"/r/server.json\"]\n"
         );
+        let words = check("guard run --listen 127.0.0.1:{port}").unwrap();
+        assert_eq!(argv(&words, &f), ["guard", "run", "--listen", "127.0.0.1:4100"]);
+        assert!(is_template("port = {port}\n") && wants_port("http://127.0.0.1:{port}/mcp"));
     }
 
     #[test]
