@@ -370,6 +370,7 @@ mod black_box {
         let elsewhere = format!("127.0.0.1:{}", free_port());
         let vacuous = verify_with(dir.path(), &["--proxy-url", &url, "--mock-listen", &elsewhere, "--only", "short-burst"]);
         let _ = proxy.kill();
+        let _ = proxy.wait();
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
         assert!(stderr.contains(&format!("listens at http://{listen}/mcp")), "{stderr}");
