@@ -246,5 +246,10 @@ mod tests {
         assert_eq!(f.time_budget, "2m");
         assert_eq!(expand(&f.proxies[0].command, Path::new("/bin/g"), Path::new("/p")), "/bin/g proxy {policy} -- {upstream}");
         assert!(serde_yaml::from_str::<LeagueFile>("server: x\nproxies: []\ntypo: 1\n").is_err());
+        // The shipped league reads, the Rust peer over HTTP with its key.
+        let shipped: LeagueFile = serde_yaml::from_str(include_str!("../../../examples/league/league.yaml")).unwrap();
+        let rust = shipped.proxies.iter().find(|p| p.name == "mcp-guard (Rust)").unwrap();
+        assert_eq!(rust.url.as_deref(), Some("http://127.0.0.1:{port}/mcp"));
+        assert!(rust.headers[0].starts_with("Authorization: Bearer "));
     }
 }
