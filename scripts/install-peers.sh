@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real MCP peers the interop tests talk to, into .peers/ at the
 # repository root (git-ignored): a Python venv with the `mcp` SDK, and the
-# inspector CLI plus the real servers recorded in mock-servers/ from npm;
-# and Debian's redis-server (system-wide) for the shared-state tests.
+# inspector CLI plus the real servers recorded in mock-servers/ and the
+# official SARIF 2.1.0 JSON Schema from npm; Debian's redis-server
+# (system-wide) for the shared-state tests, and headless Chromium.
 # Idempotent: a peer already present at the pinned version is left alone.
 # Versions are pinned so a test failure means our code changed, not a peer.
 set -euo pipefail
@@ -70,6 +71,11 @@ if ! cmp -s "$LOCK_DIR/package-lock.json" "$PEERS/package-lock.json" \
         || fail "npm could not install the locked peers from scripts/peers/package-lock.json (log: .peers/npm.log)" "check that the npm registry is reachable"
     touch "$PEERS/.npm-ci-done"
 fi
+# The official SARIF 2.1.0 JSON Schema, as Microsoft (the SARIF SDK's authors)
+# ship it in their validator package @microsoft/jest-sarif (locked with the
+# rest): tests validate gauntlet's SARIF against that file, never run its code.
+[ -f "$PEERS/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json" ] \
+    || fail "the SARIF 2.1.0 schema is missing after install (.peers/node_modules/@microsoft/jest-sarif/lib/schemas/)" "remove .peers/node_modules and rerun this script"
 [ -x "$PEERS/node_modules/.bin/mcp-inspector" ] || fail "the inspector CLI is missing after install (.peers/node_modules/.bin/mcp-inspector)" "remove .peers/node_modules and rerun this script"
 
 # --- redis-server (tests of `gauntlet proxy --state-dsn`) --------------------
@@ -85,4 +91,4 @@ fi
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || fail "chromium is not on PATH" "install it from Debian's packages: apt-get update && apt-get install -y chromium"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), the npm tree locked in scripts/peers/package-lock.json; $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), the npm tree locked in scripts/peers/package-lock.json (with the SARIF schema); $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2

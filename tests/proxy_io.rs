@@ -11,6 +11,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
+mod proxy_support;
+use proxy_support::{payments, slow_server, THREE_AN_HOUR};
+
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
 
@@ -22,10 +25,6 @@ tools:
       - name: no deletes
         action: deny
 "#;
-
-fn payments() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mock-servers/payments.yaml")
-}
 
 struct Proxy {
     child: Child,
@@ -337,24 +336,11 @@ fn intercept_flag_misuse_is_refused_with_a_reason() {
     }
 }
 
-/// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
-fn slow_server() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/slow-server.yaml")
-}
-
-const SLOW_POLICY: &str = r#"version: "1"
-tools:
-  slow:
-    rules:
-      - name: three an hour
-        rate_limit: 3/hour
-"#;
-
 /// Sends `pairs` calls to `slow`, each followed at once by `no/such` with the same id
 /// (G-18), and returns how many calls the server answered with its result.
 fn id_reuse_pairs(profile: &str, pairs: u32) -> (usize, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write_policy(dir.path(), SLOW_POLICY);
+    let policy = write_policy(dir.path(), THREE_AN_HOUR);
     let server = slow_server();
     let mut p = Proxy::start(dir.path(), &policy, &["--profile", profile], &[GAUNTLET, "mock", server.to_str().unwrap()]);
     p.send(INIT.as_bytes());

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod proxy_support;
-use proxy_support::{Proc, WAIT};
+use proxy_support::{payments, slow_server, Proc, THREE_AN_HOUR, WAIT};
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
@@ -62,10 +62,6 @@ tools:
       - name: no deletes
         action: deny
 "#;
-
-fn payments() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mock-servers/payments.yaml")
-}
 
 fn call_msg(id: u32, tool: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#)
@@ -614,19 +610,6 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
     front.wait_stderr("connections open (the limit)");
     drop(idle);
 }
-
-/// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
-fn slow_server() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/slow-server.yaml")
-}
-
-const THREE_AN_HOUR: &str = r#"version: "1"
-tools:
-  slow:
-    rules:
-      - name: three an hour
-        rate_limit: 3/hour
-"#;
 
 /// Over the HTTP front: a slow call, and while it runs an unknown method with
 /// the same id in the same session, whose error arrives first (G-18); the

@@ -464,6 +464,22 @@ fn chromium() -> Option<&'static str> {
     None
 }
 
+/// The official SARIF 2.1.0 JSON Schema, from the npm package scripts/install-peers.sh
+/// puts in .peers, or `None` (after a notice) when it is missing and peers are optional.
+fn sarif_schema() -> Option<jsonschema::Validator> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{} is missing; run `bash scripts/install-peers.sh`", file.display());
+        }
+        eprintln!("skipping the SARIF schema check: {} is missing (run `bash scripts/install-peers.sh`)", file.display());
+        return None;
+    };
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the SARIF schema is JSON");
+    assert_eq!(schema["title"], "Static Analysis Results Format (SARIF) Version 2.1.0-rtm.5 JSON Schema");
+    Some(jsonschema::validator_for(&schema).expect("the SARIF schema compiles"))
+}
+
 /// Runs headless Chromium on a fresh profile, with nothing that talks to the network.
 fn headless(browser: &str, profile: &Path, args: &[&str]) -> Output {
     Command::new(browser)
@@ -485,13 +501,13 @@ fn headless(browser: &str, profile: &Path, args: &[&str]) -> Output {
 }
 
 /// `-o sarif=… -o html=… -o junit=…` from one run: the SARIF validates against the
-/// official 2.1.0 schema, the JUnit parses, and the HTML renders in a real browser with
+/// official 2.1.0 schema (from its npm package), the JUnit parses, and the HTML renders in a real browser with
 /// every outcome present and one drawn timeline per held or breached outcome.
 #[test]
 fn sarif_html_and_junit_from_one_run() {
     let dir = TempDir::new().unwrap();
     let file = |name: &str| dir.path().join(name);
-    let mut argv = vec!["verify", "examples/aksjah-weak.yaml", "-q"];
+    let mut argv = vec!["verify", "examples/aksjah-weak.yaml", "-q", "--suggest"];
     for id in ["bulk-write-burst", "window-edge-burst", "rollback-abuse", "destructive-call", "extra-fields"] {
         argv.extend(["--only", id]);
     }
@@ -511,11 +527,11 @@ fn sarif_html_and_junit_from_one_run() {
     let report: serde_json::Value = serde_json::from_str(&read("r.json")).unwrap();
     let outcomes = report["outcomes"].as_array().unwrap();
 
-    let schema_text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json")).unwrap();
-    let schema = jsonschema::validator_for(&serde_json::from_str(&schema_text).unwrap()).unwrap();
     let sarif: serde_json::Value = serde_json::from_str(&read("r.sarif")).unwrap();
-    let errors: Vec<String> = schema.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+    if let Some(schema) = sarif_schema() {
+        let errors: Vec<String> = schema.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+    }
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     let findings = outcomes.iter().filter(|o| !o["finding"].is_null()).count();
     assert_eq!(results.len(), findings);
@@ -550,6 +566,25 @@ fn sarif_html_and_junit_from_one_run() {
     let lines = regex::Regex::new(r#"<polyline class="(sent|reached)" points="[0-9., ]{20,}""#).unwrap();
     assert_eq!(lines.find_iter(&dom).count(), 2 * plotted, "plots without data");
     assert!(dom.contains("class=\"window\""), "no sliding window drawn");
+    // Every policy finding's card shows its proven patch (an escaped unified diff) and what it
+    // was checked against; a proxy finding says why no policy closes it.
+    let card = |o: &serde_json::Value| {
+        let key = format!("data-key=\"{}|{}|{}\"", o["scenario"].as_str().unwrap(), o["server"].as_str().unwrap(), o["tool"].as_str().unwrap());
+        let start = dom.find(&key.replace('&', "&amp;")).unwrap();
+        dom[start..start + dom[start..].find("</div>\n").unwrap()].to_string()
+    };
+    let policy: Vec<&serde_json::Value> = outcomes.iter().filter(|o| o["finding"] == "policy").collect();
+    assert!(policy.len() >= 3, "too few policy findings to mean anything");
+    for o in policy {
+        let c = card(o);
+        assert!(c.contains("<div class=\"suggestion\"><p>Suggestion: <b>"), "no suggestion on {c}");
+        assert!(c.contains("<span class=\"file\">+++ b/examples/aksjah-weak.yaml</span>") && c.contains("<span class=\"add\">+"), "no diff on {c}");
+        assert!(c.contains("<p class=\"checked\">Checked: all "), "not said what it was checked against: {c}");
+    }
+    for o in outcomes.iter().filter(|o| o["finding"] == "proxy") {
+        let c = card(o);
+        assert!(c.contains("<p class=\"suggestion none\">No suggestion: ") && c.contains("no policy can"), "{c}");
+    }
     let png = file("r.png");
     let shot = headless(browser, &file("profile2"), &["--window-size=1200,2400", &format!("--screenshot={}", path(&png)), &url]);
     assert!(shot.status.success(), "chromium --screenshot failed: {}", stderr(&shot));

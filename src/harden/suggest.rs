@@ -310,6 +310,39 @@ pub struct Suggestions {
     pub tools: usize,
 }
 
+impl Suggestions {
+    /// What the proof was, in one sentence (`None` when no suggestion is shown).
+    pub fn checked(&self) -> Option<String> {
+        (!self.items.is_empty()).then(|| {
+            format!(
+                "Checked: all {} suggestions applied together to a copy, {} scenarios × {} tools re-run ({} run{}): {} → {} policy findings, {} → {} over-blocking, {} new findings.",
+                self.items.len(),
+                self.scenarios,
+                self.tools,
+                self.runs,
+                if self.runs == 1 { "" } else { "s" },
+                self.before.policy_findings,
+                self.after.policy_findings,
+                self.before.over_blocking,
+                self.after.over_blocking,
+                self.created
+            )
+        })
+    }
+
+    /// The suggestions that close the finding `scenario × tool`.
+    pub fn closing<'a>(&'a self, o: &'a Outcome) -> impl Iterator<Item = &'a Suggestion> + 'a {
+        let me = label(o);
+        self.items.iter().filter(move |s| s.closes.contains(&me))
+    }
+
+    /// Why no suggestion closes the finding `scenario × tool`, when that is known.
+    pub fn why_open(&self, o: &Outcome) -> Option<&str> {
+        let me = label(o);
+        self.open.iter().chain(&self.proxy).find(|x| x.finding == me).map(|x| x.why.as_str())
+    }
+}
+
 fn label(o: &Outcome) -> String {
     format!("{} × {}", o.scenario, o.tool)
 }
@@ -454,20 +487,8 @@ pub fn render(s: &Suggestions) -> String {
         out.push('\n');
         out.push_str(&item.diff);
     }
-    if !s.items.is_empty() {
-        out.push_str(&format!(
-            "\nChecked: all {} suggestions applied together to a copy, {} scenarios × {} tools re-run ({} run{}): {} → {} policy findings, {} → {} over-blocking, {} new findings.\n",
-            s.items.len(),
-            s.scenarios,
-            s.tools,
-            s.runs,
-            if s.runs == 1 { "" } else { "s" },
-            s.before.policy_findings,
-            s.after.policy_findings,
-            s.before.over_blocking,
-            s.after.over_blocking,
-            s.created
-        ));
+    if let Some(checked) = s.checked() {
+        out.push_str(&format!("\n{checked}\n"));
     }
     if !s.open.is_empty() {
         out.push_str("\nNot closed by any suggestion:\n");

@@ -1,6 +1,7 @@
 //! The HTML report (`--format html`): one self-contained file, no scripts,
 //! no network. The summary; a attack-class × tool coverage matrix coloured by
-//! verdict; every finding with its blame, reproduce command and shortest
+//! verdict; every finding with its blame, its proven suggestion (with
+//! `--suggest`; otherwise how to get one), reproduce command and shortest
 //! trace; and for each held or breached outcome an inline SVG
 //! timeline of calls sent vs calls that reached the server over virtual
 //! time, with the rate bound drawn as its densest sliding window, so a
@@ -10,24 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use super::markup::escape as esc;
 use super::{location, summary_line, verdict_label, Options, Report};
 use crate::verify::{Finding, Outcome, Timeline, Verdict};
-
-/// Escapes text and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The CSS class of a verdict (colours in [`STYLE`]).
 fn class_of(o: &Outcome) -> &'static str {
@@ -69,6 +55,10 @@ table.matrix td{text-align:center;min-width:64px;font-size:12px}table.matrix th.
 .card h3 .v{padding:1px 8px;border-radius:10px;margin-right:6px}
 svg.timeline{display:block;margin:8px 0;background:#fcfcfd;border:1px solid #e4e6ea}
 .legend{font-size:12px;color:#556}
+.suggestion{margin:8px 0}.suggestion p{margin:0 0 4px}pre.diff{background:#f6f8fa;border:1px solid #e4e6ea}
+pre.diff .add{color:#14532d;background:#e6ffec}pre.diff .del{color:#8a1111;background:#ffebe9}
+pre.diff .hunk{color:#5b6b8c}pre.diff .file{color:#556;font-weight:600}
+.checked{font-size:12px;color:#2b5d34}.suggest-hint,.suggestion.none{font-size:13px;color:#556}
 ";
 
 /// Densest window: the start time and count of the most calls in any `[t, t + len)`.
@@ -285,6 +275,7 @@ fn card(r: &Report, o: &Outcome, out: &mut String) {
         if let Some(d) = o.blame.as_ref().and_then(|b| b.denial.as_deref()) {
             let _ = write!(out, "<p>Denied with: <q>{}</q></p>", esc(d));
         }
+        suggestion(r, o, out);
     }
     if let Some(t) = o.timeline.as_ref().filter(|_| matches!(o.verdict, Verdict::Held | Verdict::Breached)) {
         out.push_str(&plot(o, t));
@@ -301,6 +292,57 @@ fn card(r: &Report, o: &Outcome, out: &mut String) {
         out.push_str("</pre></details>");
     }
     out.push_str("</div>\n");
+}
+
+/// A unified diff, escaped, one `<span>` per line so added and removed lines are coloured.
+fn diff(d: &str) -> String {
+    let mut out = String::from("<pre class=\"diff\">");
+    for line in d.lines() {
+        let class = if line.starts_with("+++") || line.starts_with("---") {
+            "file"
+        } else if line.starts_with("@@") {
+            "hunk"
+        } else if line.starts_with('+') {
+            "add"
+        } else if line.starts_with('-') {
+            "del"
+        } else {
+            "ctx"
+        };
+        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(line));
+    }
+    out.push_str("</pre>");
+    out
+}
+
+/// A finding's proven suggestion (`verify --suggest`) and what it was checked against;
+/// why none closes it; or, without `--suggest`, how to get one.
+fn suggestion(r: &Report, o: &Outcome, out: &mut String) {
+    let Some(s) = &r.suggestions else {
+        if o.finding == Some(Finding::Policy) {
+            let cmd = o.reproduce.as_ref().map_or("gauntlet verify POLICY --suggest".to_string(), |c| format!("{c} --suggest"));
+            let _ = write!(out, "<p class=\"suggest-hint\">Suggestion: run <code>{}</code> for a patch of this policy, proven by a re-run.</p>", esc(&cmd));
+        }
+        return;
+    };
+    let mine: Vec<_> = s.closing(o).collect();
+    if mine.is_empty() {
+        let why = match s.why_open(o) {
+            Some(why) => why.to_string(),
+            // Proven by the final re-run: every proxy finding still open there has a note.
+            None if o.finding == Some(Finding::Proxy) => "none is aimed at it (no policy can stop it on this proxy), yet with all suggestions applied the re-run no longer shows it as a finding".to_string(),
+            None if s.created > 0 => format!("the edits gauntlet could derive still create {} finding(s) when applied together, so none is shown", s.created),
+            None => "no suggestion closes it".to_string(),
+        };
+        let _ = write!(out, "<p class=\"suggestion none\">No suggestion: {}</p>", esc(&why));
+        return;
+    }
+    for item in mine {
+        let _ = write!(out, "<div class=\"suggestion\"><p>Suggestion: <b>{}</b></p>{}</div>", esc(&item.what), diff(&item.diff));
+    }
+    if let Some(checked) = s.checked() {
+        let _ = write!(out, "<p class=\"checked\">{}</p>", esc(&checked));
+    }
 }
 
 pub fn render(r: &Report, _opts: &Options) -> String {
@@ -341,6 +383,15 @@ pub fn render(r: &Report, _opts: &Options) -> String {
             continue;
         }
         let _ = writeln!(out, "<h2 id=\"{id}\">{title} ({})</h2>", items.len());
+        if let Some(s) = r.suggestions.as_ref().filter(|s| id == "findings" && !s.combined.is_empty()) {
+            let _ = writeln!(
+                out,
+                "<details class=\"combined\"><summary>All {} suggestions as one patch</summary>{}<p class=\"checked\">{}</p></details>",
+                s.items.len(),
+                diff(&s.combined),
+                esc(&s.checked().unwrap_or_default())
+            );
+        }
         if id == "not-applicable" {
             out.push_str("<table><tr><th>scenario</th><th>server</th><th>tool</th><th>why</th></tr>\n");
             for o in items {
@@ -386,6 +437,48 @@ mod tests {
         for banned in ["<script", "<link", "src=", "href=\"http", "url("] {
             assert!(!html.contains(banned), "{banned}");
         }
+    }
+
+    #[test]
+    fn findings_carry_their_proven_suggestion_or_how_to_get_one() {
+        use crate::harden::patch::Edit;
+        use crate::harden::suggest::{Open, Suggestion, Suggestions};
+        let mut r = super::super::fixtures::report();
+        let html = render(&r, &Options::default());
+        assert!(html.contains("Suggestion: run <code>gauntlet verify p.yaml --only malformed-arguments --seed 1 --suggest</code>"), "{html}");
+        assert!(!html.contains("<pre class=\"diff\">"));
+        let d = "--- a/examples/p.yaml\n+++ b/examples/p.yaml\n@@ -7,2 +7,3 @@\n   t:\n-    rate_limit: 100/hour\n+    rate_limit: 15/minute\n+    note: \"<b> & 'q'\"\n";
+        let summary = r.summary.clone();
+        r.suggestions = Some(Suggestions {
+            items: vec![Suggestion {
+                edit: Edit::Hide("x".into()),
+                what: "tighten rule `limit`".into(),
+                diff: d.into(),
+                closes: vec!["malformed-arguments × Post <Customers> & co".into()],
+            }],
+            combined: d.into(),
+            open: vec![],
+            proxy: vec![Open { finding: "wire-type-error × Delete".into(), why: "no policy can close it: below the rules".into() }],
+            before: summary.clone(),
+            after: summary,
+            created: 0,
+            runs: 2,
+            scenarios: 3,
+            tools: 2,
+        });
+        let html = render(&r, &Options::default());
+        let card = |key: &str| {
+            let start = html.find(&format!("data-key=\"{key}\"")).unwrap();
+            html[start..start + html[start..].find("</div>\n").unwrap()].to_string()
+        };
+        let policy = card("malformed-arguments|aksjah|Post &lt;Customers&gt; &amp; co");
+        assert!(policy.contains("Suggestion: <b>tighten rule `limit`</b>"), "{policy}");
+        assert!(policy.contains("<span class=\"del\">-    rate_limit: 100/hour</span>"), "{policy}");
+        assert!(policy.contains("<span class=\"add\">+    note: &quot;&lt;b&gt; &amp; &#39;q&#39;&quot;</span>"), "escaped: {policy}");
+        assert!(policy.contains("<p class=\"checked\">Checked: all 1 suggestions applied together to a copy, 3 scenarios × 2 tools re-run (2 runs)"), "{policy}");
+        let proxy = card("wire-type-error|aksjah|Delete");
+        assert!(proxy.contains("No suggestion: no policy can close it: below the rules"), "{proxy}");
+        assert!(html.contains("<summary>All 1 suggestions as one patch</summary>"));
     }
 
     #[test]

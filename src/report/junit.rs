@@ -6,26 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use super::markup::escape;
 use super::Report;
 use crate::verify::{Finding, Outcome, Verdict};
-
-/// Escapes XML text and attributes, dropping characters XML cannot carry.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 enum Kind {
     Pass,
@@ -154,6 +137,9 @@ mod tests {
         let strict = render(&r, true);
         assert!(strict.contains("failures=\"2\""));
         assert!(strict.contains("<failure type=\"proxy-finding\""));
-        assert_eq!(escape("a\u{1b}b<"), "ab&lt;");
+        // A control character in a trace is replaced, not emitted (XML 1.0 cannot hold it).
+        let mut r = r;
+        r.outcomes[1].note = Some("bad \u{1b} byte".into());
+        assert!(render(&r, false).contains("bad \u{FFFD} byte"));
     }
 }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod junit;
 pub mod league;
 pub mod markdown;
+pub mod markup;
 pub mod sarif;
 pub mod snapshot;
 pub mod table;

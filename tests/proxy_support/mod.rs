@@ -2,11 +2,31 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The bundled payments mock server.
+pub fn payments() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mock-servers/payments.yaml")
+}
+
+/// A server whose `slow` tool answers after 300 ms, while unknown methods are answered at once.
+pub fn slow_server() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/slow-server.yaml")
+}
+
+/// A policy that lets `slow` (of [`slow_server`]) run three times an hour.
+pub const THREE_AN_HOUR: &str = r#"version: "1"
+tools:
+  slow:
+    rules:
+      - name: three an hour
+        rate_limit: 3/hour
+"#;
 
 /// A child process that is killed when the test lets go of it (even on panic),
 /// with its stderr collected as it arrives.
