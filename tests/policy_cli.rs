@@ -50,11 +50,22 @@ fn validation_errors_go_to_stdout_and_the_count_to_stderr() {
 }
 
 #[test]
-fn load_errors_go_to_both_streams() {
+fn load_errors_are_said_once_per_stream() {
     let f = temp_policy("version: \"1\"\ntools: []\n");
-    let (out, err, code) = run(&["validate", f.path().to_str().unwrap()]);
+    let path = f.path().to_str().unwrap();
+    let (out, err, code) = run(&["validate", path]);
+    // stdout is Intercept's exactly; stderr has gauntlet's positioned
+    // diagnostic instead of Intercept's echo of the same line.
     let line = "Error: parsing config file: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into map[string]config.ToolDef\n";
-    assert_eq!((out.as_str(), err.as_str(), code), (line, line, 1));
+    assert_eq!((out.as_str(), code), (line, 1));
+    assert!(err.starts_with(&format!("error: {path}:2:1: line 2: cannot unmarshal !!seq")), "{err}");
+    assert_eq!(err.matches("cannot unmarshal").count(), 1, "{err}");
+    // A YAML syntax error: it was printed three times (stdout, then twice on stderr).
+    let f = temp_policy("version: \"1\"\ntools:\n  t:\n    rules:\n      - name: r\n       rate_limit: 5/hour\n");
+    let (out, err, code) = run(&["validate", f.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let said = "did not find expected '-' indicator";
+    assert_eq!((out.matches(said).count(), err.matches(said).count()), (1, 1), "{out}{err}");
 }
 
 #[test]
@@ -105,4 +116,139 @@ fn validate_takes_many_files_and_deny_warnings_fails_a_typo() {
     assert_eq!((out.as_str(), code), ("Policy file is valid.\n", 0));
     let (_, _, code) = run(&["validate", "examples/stripe.yaml", "no-such-file.yaml"]);
     assert_eq!(code, 2);
+}
+
+/// Diagnostics about `path` on stderr: the lines that name it, and their help lines.
+fn diagnostics(err: &str, path: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut keep = false;
+    for line in err.lines() {
+        if line.starts_with("  help:") {
+            if keep {
+                lines.push(line.to_string());
+            }
+            continue;
+        }
+        keep = line.contains(path) && (line.starts_with("warning: ") || line.starts_with("error: "));
+        if keep {
+            lines.push(line.to_string());
+        }
+    }
+    lines
+}
+
+/// Every command that reads a policy says the same lines about the same bad
+/// file and exits the same way: 1 for a file that is wrong, 2 for one that
+/// cannot be read.
+#[test]
+fn every_command_reports_a_bad_policy_the_same_way() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("trace.jsonl");
+    std::fs::write(&trace, "{\"at\":\"2026-03-02T10:00:00Z\",\"tool\":\"create_charge\",\"arguments\":{}}\n").unwrap();
+    let out = dir.path().join("out.yaml");
+    let bad = [
+        // A misspelt key (a warning with did-you-mean) that leaves a rule invalid.
+        ("typo.yaml", "version: \"1\"\ntools:\n  create_charge:\n    rules:\n      - name: cap\n        rate_limt: \"5/hour\"\n"),
+        ("syntax.yaml", "version: \"1\"\ntools:\n  create_charge:\n    rules:\n      - name: cap\n       rate_limit: 5/hour\n"),
+        ("window.yaml", "version: \"1\"\ntools:\n  create_charge:\n    rules:\n      - name: cap\n        rate_limit: 5/fortnight\n"),
+        ("catalogue.yaml", "tools:\n  create_charge:\n    rules:\n      - action: allow\n        rate_limit: {max: 0, window: 60}\n"),
+        ("policy.json", "{\"version\": \"1\", \"tools\": {\"create_charge\": {\"limits\": [{\"counter\": \"c\", \"window\": \"fortnight\", \"max\": 5}]}}}"),
+        ("mixed.yaml", "version: \"1\"\ntools:\n  a:\n    limits: []\n  b:\n    rules: []\n"),
+        ("deep.yaml", &format!("version: \"1\"\nx: {}{}\n", "[".repeat(200), "]".repeat(200))),
+    ];
+    for (name, text) in bad {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap();
+        let commands: [Vec<&str>; 6] = [
+            vec!["validate", p],
+            vec!["verify", p, "--server", "payments", "-q"],
+            vec!["replay", p, trace.to_str().unwrap()],
+            vec!["proxy", p, "--", "true"],
+            vec!["harden", p, "--server", "payments", "-o", out.to_str().unwrap()],
+            vec!["convert", p, "--to", "intercept"],
+        ];
+        let (_, err, code) = run(&commands[0]);
+        let expected = diagnostics(&err, p);
+        assert!(expected.iter().any(|l| l.starts_with("error: ")), "{name}: validate says nothing: {err}");
+        assert_eq!(code, 1, "{name}: validate: {err}");
+        for argv in &commands[1..] {
+            let (_, err, code) = run(argv);
+            assert_eq!(diagnostics(&err, p), expected, "{name}: `{}` says it differently:\n{err}", argv[0]);
+            assert_eq!(code, 1, "{name}: `{}` exits differently:\n{err}", argv[0]);
+        }
+        assert!(!out.exists(), "{name}: harden wrote a policy from a file that does not load");
+    }
+    // The misspelt key: every command gives validate's did-you-mean, with file:line:col.
+    let typo = dir.path().join("typo.yaml");
+    let (_, err, _) = run(&["verify", typo.to_str().unwrap(), "--server", "payments"]);
+    assert!(err.contains(&format!("warning: {}:6:9: unknown key `rate_limt`", typo.display())), "{err}");
+    assert!(err.contains("did you mean `rate_limit`?"), "{err}");
+    // A file that cannot be read: 2 from every command.
+    let missing = dir.path().join("missing.yaml");
+    let m = missing.to_str().unwrap();
+    for argv in [
+        vec!["validate", m],
+        vec!["verify", m, "--server", "payments"],
+        vec!["replay", m, trace.to_str().unwrap()],
+        vec!["proxy", m, "--", "true"],
+        vec!["convert", m, "--to", "intercept"],
+    ] {
+        let (_, err, code) = run(&argv);
+        assert_eq!(code, 2, "`{}` on a missing file: {err}", argv[0]);
+        assert!(err.contains("cannot read the policy file"), "`{}`: {err}", argv[0]);
+    }
+}
+
+/// The dialect comes from what the file says, not from its name.
+#[test]
+fn dialect_is_detected_from_the_content() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // Intercept turns `action: allow` + a rate limit string into `evaluate`:
+    // this is an Intercept policy, not the catalogue form.
+    let allow = write(
+        "allow.yaml",
+        "version: \"1\"\ntools:\n  create_charge:\n    rules:\n      - name: cap\n        action: allow\n        rate_limit: \"2/hour\"\n",
+    );
+    let (out, err, code) = run(&["validate", &allow]);
+    assert_eq!((out.as_str(), code), ("Policy file is valid.\n", 0), "{err}");
+    let trace = write("trace.jsonl", &"{\"at\":\"2026-03-02T10:00:00Z\",\"tool\":\"create_charge\",\"arguments\":{}}\n".repeat(3));
+    let (out, err, code) = run(&["replay", &allow, &trace]);
+    assert_eq!(code, 0, "{err}");
+    let decisions: Vec<&str> = out.lines().map(|l| if l.contains("\"decision\":\"deny\"") { "deny" } else { "allow" }).collect();
+    assert_eq!(decisions, ["allow", "allow", "deny"], "{out}");
+    // Intercept YAML written as JSON is still Intercept's.
+    let json = write("intercept.json", "{\"version\": \"1\", \"tools\": {\"create_charge\": {\"rules\": [{\"name\": \"cap\", \"rate_limit\": \"2/hour\"}]}}}");
+    let (out, err, code) = run(&["validate", &json]);
+    assert_eq!((out.as_str(), code), ("Policy file is valid.\n", 0), "{err}");
+    let (out, _, code) = run(&["replay", &json, &trace]);
+    assert_eq!((out.matches("\"decision\":\"deny\"").count(), code), (1, 0), "{out}");
+    // PolicyLayer's policy.json is recognised by its `limits`, whatever its name.
+    let pl = write("limits.yaml", &std::fs::read_to_string("examples/ezbiz-policy.json").unwrap());
+    let (out, _, code) = run(&["validate", &pl]);
+    assert!(out.starts_with("Policy file is valid.\nPolicyLayer policy.json:"), "{out}");
+    assert_eq!(code, 0);
+    // Two dialects in one file: an error that names both places, not a guess.
+    let mixed = write("mixed.json", "{\"version\": \"1\", \"tools\": {\"a\": {\"limits\": []}, \"b\": {\"rules\": []}}}");
+    let (_, err, code) = run(&["validate", &mixed]);
+    assert_eq!(code, 1);
+    assert!(err.contains("mixes two policy formats: `limits` at 1:34 (PolicyLayer's policy.json) and `rules` at 1:55"), "{err}");
+    assert!(err.contains("--dialect"), "{err}");
+    // `--dialect` overrides detection on every command that reads a policy.
+    for argv in [
+        vec!["validate", &json, "--dialect", "policylayer"],
+        vec!["replay", &json, &trace, "--dialect", "policylayer"],
+        vec!["verify", &json, "--server", "payments", "--dialect", "policylayer"],
+        vec!["proxy", &json, "--dialect", "policylayer", "--", "true"],
+    ] {
+        let (_, err, code) = run(&argv);
+        assert_eq!(code, 1, "`{}`: {err}", argv[0]);
+        assert!(err.contains("unknown key `rules` in tool `create_charge`"), "`{}`: {err}", argv[0]);
+        assert!(err.contains("does not load as PolicyLayer policy.json (1 error(s); forced with --dialect)"), "`{}`: {err}", argv[0]);
+    }
 }

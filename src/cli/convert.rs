@@ -19,22 +19,15 @@ pub struct Args {
     /// Write the closest equivalent even when something cannot be expressed.
     #[arg(long)]
     pub lossy: bool,
-    /// Force the source dialect instead of detecting it.
-    #[arg(long, value_parser = ["intercept", "catalogue", "policylayer"])]
-    pub dialect: Option<String>,
+    /// Read the source as this dialect instead of detecting it from its content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<super::load::DialectFlag>,
 }
 
 pub fn run(args: Args) -> Exit {
-    let dialect = super::validate::parse_dialect(args.dialect.as_deref());
-    let loaded = match policy::load_file(&args.policy, dialect) {
+    let loaded = match super::load::policy(&args.policy, args.dialect) {
         Ok(l) => l,
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("error: {d}");
-            }
-            let unreadable = e.diagnostics.iter().any(|d| d.line == 0);
-            return if unreadable { Exit::CouldNotRun } else { Exit::CheckFailed };
-        }
+        Err(exit) => return exit,
     };
     let converted = policy::to_intercept::convert(&loaded.policy);
     for loss in &converted.losses {

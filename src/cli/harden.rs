@@ -43,6 +43,9 @@ pub struct Args {
     /// Seed for every randomized behaviour (default 1).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Read the starting policy as this dialect instead of detecting it from its content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<super::load::DialectFlag>,
 }
 
 fn could_not_run(msg: impl std::fmt::Display) -> Exit {
@@ -65,7 +68,10 @@ fn harden(args: &Args) -> Result<Exit, String> {
     let seed = args.seed.unwrap_or(super::verify::DEFAULT_SEED);
     let profile = args.profile.unwrap_or_default();
     let loaded = match &args.policy {
-        Some(p) => Some(crate::policy::load_file(p, None).map_err(|e| e.to_string())?),
+        Some(p) => match super::load::policy(p, args.dialect) {
+            Ok(loaded) => Some(loaded),
+            Err(exit) => return Ok(exit),
+        },
         None => None,
     };
     let servers = match &loaded {

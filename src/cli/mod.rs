@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod convert;
 pub mod exit;
 pub mod league;
+pub mod load;
 pub mod fuzz;
 pub mod harden;
 pub mod init;

@@ -88,6 +88,9 @@ pub struct Args {
     /// Do not watch the policy file for changes.
     #[arg(long)]
     pub no_reload: bool,
+    /// Read the policy (and each reload of it) as this dialect instead of detecting it from its content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<super::load::DialectFlag>,
     /// HTTP front: also answer requests whose Host header names HOST (repeatable); loopback names and the listen address always are.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
@@ -202,14 +205,13 @@ pub fn run(args: Args) -> Exit {
         Ok(headers) => headers,
         Err(exit) => return exit,
     };
-    let policy = args.policy_path();
     let profile = args.profile.unwrap_or(Profile::Intercept);
-    let engine = match reload::load_engine(&policy, profile) {
+    let policy = reload::Watched { path: args.policy_path(), dialect: args.dialect.map(Into::into), profile };
+    let engine = match reload::load_engine(&policy) {
         Ok(engine) => engine,
         Err(e) => {
-            eprintln!("{e}");
             eprintln!("error: the proxy refuses to start with an invalid policy");
-            return Exit::CouldNotRun;
+            return super::load::exit_for(&e);
         }
     };
     let store = match open_store(&args) {
@@ -270,7 +272,7 @@ pub fn run(args: Args) -> Exit {
                 max_line: args.max_line_bytes,
                 call_timeout: args.call_timeout(profile),
                 allowed_hosts: args.allow_hosts.clone(),
-                policy: (!args.no_reload).then(|| (policy.clone(), profile)),
+                policy: (!args.no_reload).then(|| policy.clone()),
             };
             match http::run(config, core(mode), audit) {
                 Ok(()) => Exit::Ok,
@@ -280,7 +282,7 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-fn run_child(args: &Args, policy: &std::path::Path, core: ProxyCore, audit: AuditLog, profile: Profile) -> Exit {
+fn run_child(args: &Args, policy: &reload::Watched, core: ProxyCore, audit: AuditLog, profile: Profile) -> Exit {
     let config = child::ChildConfig {
         command: args.command.clone(),
         ctx: CallContext { identity: args.identity.clone(), session: Some(grants::new_session_id()) },
@@ -295,7 +297,7 @@ fn run_child(args: &Args, policy: &std::path::Path, core: ProxyCore, audit: Audi
         None
     } else {
         let target = pump.clone();
-        reload::watch_or_warn(policy, profile, move |engine| target.lock().core.set_engine(engine))
+        reload::watch_or_warn(policy, move |engine| target.lock().core.set_engine(engine))
     };
     let recording = pump.clone();
     let served = child::serve(child_process, pump, &config);

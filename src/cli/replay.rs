@@ -7,9 +7,11 @@
 //! its length: a first pass reports every bad line, and only a trace that
 //! read cleanly is replayed in the second.
 //!
-//! Exit codes: 0 when the trace was replayed (whatever the decisions); 2 when
-//! the policy or the trace cannot be read, with every problem on stderr as
-//! `file:line[:column]: what is wrong`. Nothing is printed on stdout then.
+//! Exit codes: 0 when the trace was replayed (whatever the decisions); 1 when
+//! the policy does not load (as from every command, [`super::load`]); 2 when
+//! the policy file or the trace cannot be read or the trace has a bad line,
+//! with every problem on stderr as `file:line[:column]: what is wrong`.
+//! Nothing is printed on stdout then.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,6 +33,9 @@ pub struct Args {
     /// `intercept` (default) or `strict`.
     #[arg(long)]
     pub profile: Option<crate::profile::Profile>,
+    /// Read the policy as this dialect instead of detecting it from its content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<super::load::DialectFlag>,
 }
 
 /// Why a pass over the trace stopped.
@@ -73,12 +78,9 @@ fn each_line(path: &Path, mut each: impl FnMut(Result<Option<TraceStep>, TraceEr
 }
 
 pub fn run(args: Args) -> Exit {
-    let loaded = match crate::policy::load_file(&args.policy, None) {
+    let loaded = match super::load::policy(&args.policy, args.dialect) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::CouldNotRun;
-        }
+        Err(exit) => return exit,
     };
     let trace_name = args.trace.display().to_string();
     // Pass 1: every bad line is reported before any decision is written.

@@ -1,13 +1,16 @@
 //! `gauntlet validate`: check policy files (`validate policies/*.yaml`).
 //!
-//! Intercept files get exactly `intercept validate`'s output and exit code
-//! (so CI logs read the same), plus gauntlet's warnings on stderr; with
-//! several files each one's output follows a `==> FILE <==` line, and the
-//! exit code is the worst of them. `--deny-warnings` makes any warning (an
-//! unknown key such as `rate_limt`) fail the file, so CI catches typos. The
-//! catalogue and PolicyLayer forms get gauntlet's own file:line:column
-//! messages; for the catalogue form it also says what Intercept would do.
+//! Intercept files get exactly `intercept validate`'s stdout and exit code
+//! (so CI logs read the same); stderr carries gauntlet's diagnostics, the
+//! lines every command prints about the file ([`super::load`]), then
+//! Intercept's closing count for validation errors. With several files each
+//! one's output follows a `==> FILE <==` line, and the exit code is the worst
+//! of them. `--deny-warnings` makes any warning (an unknown key such as
+//! `rate_limt`) fail the file, so CI catches typos. The catalogue and
+//! PolicyLayer forms get a summary; for the catalogue form it also says what
+//! Intercept would do.
 
+use super::load::{self, DialectFlag};
 use super::Exit;
 use crate::policy::{self, model::Dialect, InterceptError};
 
@@ -22,18 +25,9 @@ pub struct Args {
     /// Any warning fails the file (exit 1), e.g. an unknown key such as `rate_limt`.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Force a dialect instead of detecting it.
-    #[arg(long, value_parser = ["intercept", "catalogue", "policylayer"])]
-    pub dialect: Option<String>,
-}
-
-pub fn parse_dialect(s: Option<&str>) -> Option<Dialect> {
-    match s? {
-        "intercept" => Some(Dialect::Intercept),
-        "catalogue" => Some(Dialect::Catalogue),
-        "policylayer" => Some(Dialect::PolicyLayer),
-        _ => None,
-    }
+    /// Read the files as this dialect instead of detecting it from their content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectFlag>,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -53,31 +47,43 @@ pub fn run(args: Args) -> Exit {
 
 fn one(path: &std::path::Path, args: &Args) -> Exit {
     let file = path.display().to_string();
-    let limit = |e: &crate::limits::LimitError| {
-        eprintln!("error: {}", policy::Diagnostic::over_limit(&file, e));
-        Exit::CheckFailed
-    };
-    let text = match crate::limits::read_to_string(path) {
+    let text = match policy::read_file(path) {
         Ok(t) => t,
-        Err(crate::limits::ReadError::Limit(e)) => return limit(&e),
         Err(e) => {
-            eprintln!("error: cannot read `{file}`: {e}");
-            return Exit::CouldNotRun;
+            eprint!("{}", policy::report(Err(&e)));
+            return load::exit_for(&e);
         }
     };
-    if let Err(e) = crate::limits::check(&text) {
-        return limit(&e);
-    }
-    let dialect = parse_dialect(args.dialect.as_deref()).unwrap_or_else(|| policy::detect::detect(&text, &file));
-    let (exit, warnings) = match dialect {
-        Dialect::Intercept => intercept(&text, &file),
-        Dialect::Catalogue | Dialect::PolicyLayer => other(&text, &file, dialect),
+    let loaded = policy::load_str(&text, &file, args.dialect.map(Dialect::from));
+    let dialect = match &loaded {
+        Ok(l) => Some(l.policy.dialect),
+        Err(e) => e.read_as.as_ref().map(|r| r.dialect),
     };
-    if args.deny_warnings && warnings > 0 && exit == Exit::Ok {
-        eprintln!("error: `{file}`: {warnings} warning(s), and --deny-warnings makes them fail");
-        return Exit::CheckFailed;
+    let intercept_count = match dialect {
+        Some(Dialect::Intercept) => {
+            let (out, err, _) = intercept_output(&text);
+            out.iter().for_each(|line| println!("{line}"));
+            // A load error's stderr echo repeats the stdout line: the diagnostics below say it once.
+            (err != out).then_some(err)
+        }
+        Some(d) => {
+            if let Ok(l) = &loaded {
+                summary(&text, &file, d, l);
+            }
+            None
+        }
+        None => None,
+    };
+    eprint!("{}", policy::report(loaded.as_ref()));
+    intercept_count.iter().flatten().for_each(|line| eprintln!("{line}"));
+    match loaded {
+        Err(e) => load::exit_for(&e),
+        Ok(l) if args.deny_warnings && !l.warnings.is_empty() => {
+            eprintln!("error: `{file}`: {} warning(s), and --deny-warnings makes them fail", l.warnings.len());
+            Exit::CheckFailed
+        }
+        Ok(_) => Exit::Ok,
     }
-    exit
 }
 
 /// The lines `intercept validate` prints: (stdout lines, stderr lines, exit).
@@ -95,37 +101,8 @@ pub fn intercept_output(text: &str) -> (Vec<String>, Vec<String>, Exit) {
     }
 }
 
-/// Prints Intercept's lines and gauntlet's warnings; returns the exit and the warning count.
-fn intercept(text: &str, file: &str) -> (Exit, usize) {
-    let (out, err, exit) = intercept_output(text);
-    for line in out {
-        println!("{line}");
-    }
-    let warnings = policy::intercept_warnings(text, file);
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    if let Err(e) = policy::yaml::parse(text) {
-        eprintln!("error: {file}:{}:{}: invalid YAML: {}", e.line, e.column, e.message);
-    }
-    for line in err {
-        eprintln!("{line}");
-    }
-    (exit, warnings.len())
-}
-
-/// Prints gauntlet's verdict on a catalogue or PolicyLayer file; returns the exit and the warning count.
-fn other(text: &str, file: &str, dialect: Dialect) -> (Exit, usize) {
-    let loaded = match policy::load_str(text, file, Some(dialect)) {
-        Ok(l) => l,
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("error: {d}");
-            }
-            eprintln!("error: `{file}` is not a valid {} policy ({} error(s))", dialect.as_str(), e.diagnostics.len());
-            return (Exit::CheckFailed, 0);
-        }
-    };
+/// Prints gauntlet's verdict on a catalogue or PolicyLayer file that loads.
+fn summary(text: &str, file: &str, dialect: Dialect, loaded: &policy::LoadedPolicy) {
     let tools = loaded.policy.tools.len();
     let limits: usize = loaded.policy.tools.iter().flat_map(|t| &t.rules).filter(|r| r.state.is_some()).count();
     let denies: usize =
@@ -154,10 +131,6 @@ fn other(text: &str, file: &str, dialect: Dialect) -> (Exit, usize) {
         println!("Why: {}", why(dialect, verdict));
         println!("To run it under Intercept: {} convert {} --to intercept", crate::invocation::program(), crate::invocation::quote(file));
     }
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    (Exit::Ok, loaded.warnings.len())
 }
 
 fn why(dialect: Dialect, verdict: &InterceptError) -> &'static str {

@@ -2,7 +2,8 @@
 //!
 //! Exit 0: no policy finding (or, with `--snapshot`, no change from the
 //! accepted verdicts); 1: a policy finding, a proxy finding with
-//! `--fail-on-proxy-findings`, or a snapshot change; 2: could not run. The
+//! `--fail-on-proxy-findings`, a snapshot change, or a policy that does not
+//! load (as from every command, [`super::load`]); 2: could not run. The
 //! report is printed before exiting, whatever the outcome.
 
 use std::io::IsTerminal;
@@ -81,6 +82,9 @@ pub struct Args {
     /// finding, proven by re-running the database on a patched copy.
     #[arg(long)]
     pub suggest: bool,
+    /// Read the policy as this dialect instead of detecting it from its content.
+    #[arg(long, value_enum)]
+    pub dialect: Option<super::load::DialectFlag>,
     #[command(flatten)]
     pub black_box: BlackBoxArgs,
 }
@@ -254,6 +258,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if args.allow_empty {
         cmd.push_str(" --allow-empty");
     }
+    if let Some(d) = args.dialect {
+        cmd.push_str(&format!(" --dialect {}", crate::policy::model::Dialect::from(d).as_str()));
+    }
     if let Some(c) = &args.black_box.proxy_command {
         cmd.push_str(&format!(" --proxy-command {}", invocation::quote(c)));
     }
@@ -272,26 +279,42 @@ enum Driver {
     BlackBox { policy: Option<crate::policy::model::Policy> },
 }
 
+/// Why a run stopped before its report.
+enum Stopped {
+    /// The policy does not load; what is wrong is already on stderr.
+    Policy(Exit),
+    Other(String),
+}
+
+impl From<String> for Stopped {
+    fn from(e: String) -> Stopped {
+        Stopped::Other(e)
+    }
+}
+
 /// Loads the policy the run needs: always for the embedded proxy; in black-box
 /// mode only when gauntlet can read it (the proxy may use its own format), and
 /// necessarily when the embedded prediction is asked for.
-fn driver(args: &Args) -> Result<Driver, String> {
-    let load = |p: &Path| crate::policy::load_file(p, None).map(|l| l.policy).map_err(|e| e.to_string());
+fn driver(args: &Args) -> Result<Driver, Stopped> {
+    let load = |p: &Path| super::load::policy(p, args.dialect).map(|l| l.policy).map_err(Stopped::Policy);
     if let (false, Some(flag)) = (args.black_box.active(), args.black_box.stray()) {
-        return Err(format!("{flag} is for black-box mode\n  help: add --proxy-command CMD or --proxy-url URL"));
+        return Err(format!("{flag} is for black-box mode\n  help: add --proxy-command CMD or --proxy-url URL").into());
     }
     match (&args.policy, args.black_box.active()) {
         (Some(p), false) => Ok(Driver::Embedded(load(p)?)),
-        (None, false) => Err("no policy given\n  help: gauntlet verify POLICY".into()),
+        (None, false) => Err("no policy given\n  help: gauntlet verify POLICY".to_string().into()),
         (None, true) if args.black_box.compare_embedded => {
-            Err("--compare-embedded needs the policy file the embedded proxy should enforce".into())
+            Err("--compare-embedded needs the policy file the embedded proxy should enforce".to_string().into())
         }
         (None, true) => Ok(Driver::BlackBox { policy: None }),
-        (Some(p), true) => match load(p) {
-            Ok(policy) => Ok(Driver::BlackBox { policy: Some(policy) }),
-            Err(e) if args.black_box.compare_embedded => Err(e),
+        (Some(p), true) if args.black_box.compare_embedded => Ok(Driver::BlackBox { policy: Some(load(p)?) }),
+        (Some(p), true) => match crate::policy::load_file(p, args.dialect.map(Into::into)) {
+            Ok(loaded) => {
+                eprint!("{}", crate::policy::report(Ok(&loaded)));
+                Ok(Driver::BlackBox { policy: Some(loaded.policy) })
+            }
             Err(e) => {
-                let first = e.lines().next().unwrap_or_default().to_string();
+                let first = e.to_string().lines().next().unwrap_or_default().to_string();
                 eprintln!("note: gauntlet does not read {} as a policy ({first}); it is passed to the proxy as is", p.display());
                 Ok(Driver::BlackBox { policy: None })
             }
@@ -312,16 +335,19 @@ pub struct Verified {
 
 /// Runs the whole verification and builds the report (no printing of the report itself).
 pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> {
-    verify_all(args, show_progress).map(|v| v.report)
+    verify_all(args, show_progress).map(|v| v.report).map_err(|e| match e {
+        Stopped::Policy(_) => "the policy does not load (see stderr)".to_string(),
+        Stopped::Other(e) => e,
+    })
 }
 
-fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
+fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let driver = driver(args)?;
     let empty = crate::policy::model::Policy::empty(crate::policy::model::Dialect::Intercept);
     let selecting = match &driver {
         Driver::Embedded(p) | Driver::BlackBox { policy: Some(p) } => p,
         Driver::BlackBox { policy: None } if args.server.is_empty() => {
-            return Err("without a policy gauntlet can read, name the servers to run against\n  help: add --server NAME (a bundled server) or --server FILE".into())
+            return Err("without a policy gauntlet can read, name the servers to run against\n  help: add --server NAME (a bundled server) or --server FILE".to_string().into())
         }
         Driver::BlackBox { policy: None } => &empty,
     };
@@ -418,7 +444,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, String> {
     report.proxy = proxy;
     if args.suggest {
         let Some(dialect) = dialect else {
-            return Err("--suggest proves patches with the embedded proxy; drop --proxy-command/--proxy-url to use it".into());
+            return Err("--suggest proves patches with the embedded proxy; drop --proxy-command/--proxy-url to use it".to_string().into());
         };
         report.suggestions = Some(suggestions(args, dialect, &servers, &scenarios, &reqs, &opts, &report.outcomes, show_progress)?);
     }
@@ -509,7 +535,8 @@ fn run_one(args: &Args) -> Exit {
     eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
     let Verified { report, differences } = match verify_all(args, std::io::stderr().is_terminal()) {
         Ok(v) => v,
-        Err(e) => return could_not_run(e),
+        Err(Stopped::Policy(exit)) => return exit,
+        Err(Stopped::Other(e)) => return could_not_run(e),
     };
     let mut opts = report::Options {
         style: report::table::Style::default(),

@@ -124,6 +124,14 @@ impl Target {
                 let _ = Engine::new(policy.clone(), Profile::Intercept);
                 let _ = Engine::new(policy, Profile::Strict);
             }
+            // Detection from the content: what loads detected loads the same when forced.
+            if let Ok(detected) = crate::policy::load_str(&text, "fuzz.yaml", None) {
+                let forced = crate::policy::load_str(&text, "fuzz.yaml", Some(detected.policy.dialect))
+                    .map_err(|e| format!("loads as detected {} but not when forced: {e}", detected.policy.dialect.as_str()))?;
+                if format!("{:?}", forced.policy) != format!("{:?}", detected.policy) {
+                    return Err(format!("detected and forced {} differ", detected.policy.dialect.as_str()));
+                }
+            }
             Ok(())
         };
         let path = Path::new("fuzz.yaml");

@@ -57,7 +57,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
         }
     }
     if !r.errors.is_empty() {
-        return Err(PolicyError { diagnostics: r.errors });
+        return Err(PolicyError::new(r.errors));
     }
     Ok(LoadedPolicy { policy, warnings: Vec::new(), intercept_verdict: intercept::load(text).map(|_| ()) })
 }

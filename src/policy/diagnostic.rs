@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::detect::Detection;
 use super::intercept::raw::{RawConfig, UnknownKey};
 use super::InterceptError;
 
@@ -50,12 +51,56 @@ impl fmt::Display for Diagnostic {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyError {
     pub diagnostics: Vec<Diagnostic>,
+    /// Warnings found on the way (a misspelt key is often why a rule is invalid).
+    pub warnings: Vec<Diagnostic>,
+    /// The file could not be read at all (missing, a directory, no
+    /// permission), as opposed to read and found wrong.
+    pub unreadable: bool,
+    /// The dialect it was read as, and why; `None` when it was not read as one.
+    pub read_as: Option<Detection>,
 }
 
 impl PolicyError {
-    pub fn single(d: Diagnostic) -> PolicyError {
-        PolicyError { diagnostics: vec![d] }
+    pub fn new(diagnostics: Vec<Diagnostic>) -> PolicyError {
+        PolicyError { diagnostics, warnings: Vec::new(), unreadable: false, read_as: None }
     }
+
+    pub fn single(d: Diagnostic) -> PolicyError {
+        PolicyError::new(vec![d])
+    }
+
+    pub fn unreadable(d: Diagnostic) -> PolicyError {
+        PolicyError { unreadable: true, ..PolicyError::single(d) }
+    }
+}
+
+/// What every command prints on stderr about a policy file it read, so the
+/// same file gets the same lines from `validate`, `verify`, `replay`,
+/// `proxy`, `harden` and `convert`: each warning, each error, and for a file
+/// that does not load, which dialect it was read as and why.
+pub fn report(result: Result<&super::LoadedPolicy, &PolicyError>) -> String {
+    let mut out = String::new();
+    let (warnings, errors) = match result {
+        Ok(loaded) => (&loaded.warnings, None),
+        Err(e) => (&e.warnings, Some(e)),
+    };
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    let Some(e) = errors else { return out };
+    for d in &e.diagnostics {
+        out.push_str(&format!("error: {d}\n"));
+    }
+    if let (Some(read_as), Some(first)) = (&e.read_as, e.diagnostics.first()) {
+        out.push_str(&format!(
+            "error: `{}` does not load as {} ({} error(s); {})\n",
+            first.file,
+            read_as.dialect.title(),
+            e.diagnostics.len(),
+            read_as.why
+        ));
+    }
+    out
 }
 
 impl fmt::Display for PolicyError {

@@ -20,7 +20,7 @@ pub mod yaml;
 
 use std::fmt;
 
-pub use diagnostic::{Diagnostic, PolicyError};
+pub use diagnostic::{report, Diagnostic, PolicyError};
 
 /// Intercept's own behaviour: load error text, or the validation messages in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,26 +53,36 @@ pub struct LoadedPolicy {
     pub intercept_verdict: Result<(), InterceptError>,
 }
 
-/// Any dialect, detected (or forced), with file positions and warnings.
+/// Any dialect, detected from the content (or forced), with file positions
+/// and warnings. [`report`] says the outcome as every command prints it.
 pub fn load_file(path: &std::path::Path, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
+    let text = read_file(path)?;
+    load_str(&text, &path.display().to_string(), dialect)
+}
+
+/// The text of a policy file, within the input limits.
+pub fn read_file(path: &std::path::Path) -> Result<String, PolicyError> {
     let name = path.display().to_string();
-    let text = crate::limits::read_to_string(path).map_err(|e| match e {
+    crate::limits::read_to_string(path).map_err(|e| match e {
         crate::limits::ReadError::Limit(e) => PolicyError::single(Diagnostic::over_limit(&name, &e)),
         crate::limits::ReadError::Io(e) => {
-            PolicyError::single(Diagnostic::new(&name, 0, 0, format!("cannot read the policy file: {e}")))
+            PolicyError::unreadable(Diagnostic::new(&name, 0, 0, format!("cannot read the policy file: {e}")))
         }
-    })?;
-    load_str(&text, &name, dialect)
+    })
 }
 
 pub fn load_str(text: &str, source_name: &str, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
     crate::limits::check(text).map_err(|e| PolicyError::single(Diagnostic::over_limit(source_name, &e)))?;
-    let dialect = dialect.unwrap_or_else(|| detect::detect(text, source_name));
-    match dialect {
+    let detection = match dialect {
+        Some(d) => detect::Detection::forced(d),
+        None => detect::detect(text, source_name).map_err(PolicyError::single)?,
+    };
+    let loaded = match detection.dialect {
         model::Dialect::Intercept => load_intercept_file(text, source_name),
         model::Dialect::Catalogue => catalogue::load(text, source_name),
         model::Dialect::PolicyLayer => policylayer::load(text, source_name),
-    }
+    };
+    loaded.map_err(|e| PolicyError { read_as: Some(detection), ..e })
 }
 
 fn load_intercept_file(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
@@ -82,7 +92,10 @@ fn load_intercept_file(text: &str, file: &str) -> Result<LoadedPolicy, PolicyErr
             warnings: diagnostic::unknown_key_warnings(&raw.unknown_keys, file),
             intercept_verdict: Ok(()),
         }),
-        Err(err) => Err(PolicyError { diagnostics: diagnostic::intercept_error_diagnostics(text, file, &err) }),
+        Err(err) => Err(PolicyError {
+            warnings: intercept_warnings(text, file),
+            ..PolicyError::new(diagnostic::intercept_error_diagnostics(text, file, &err))
+        }),
     }
 }
 

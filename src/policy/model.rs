@@ -47,6 +47,15 @@ impl Dialect {
             Dialect::PolicyLayer => "policylayer",
         }
     }
+
+    /// As a sentence names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Dialect::Intercept => "Intercept YAML",
+            Dialect::Catalogue => "the catalogue form",
+            Dialect::PolicyLayer => "PolicyLayer policy.json",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -60,7 +60,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
         }
     }
     if !r.errors.is_empty() {
-        return Err(PolicyError { diagnostics: r.errors });
+        return Err(PolicyError::new(r.errors));
     }
     let verdict = intercept::load(text).map(|_| ());
     // JSON is YAML: Intercept loads a policy.json and drops every `limits`

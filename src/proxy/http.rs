@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +25,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::CallContext;
 use crate::mcp::http::serve::{self, Limits};
 use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split_host_port, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
-use crate::profile::Profile;
 
 use super::auditlog::AuditLog;
 use super::core::{Exchange, Output, ProxyCore};
@@ -49,7 +47,7 @@ pub struct HttpConfig {
     /// Host names the HTTP front answers to besides loopback and its listen address (`--allow-host`).
     pub allowed_hosts: Vec<String>,
     /// The policy file to watch for hot reload, with its profile.
-    pub policy: Option<(PathBuf, Profile)>,
+    pub policy: Option<super::reload::Watched>,
 }
 
 fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
@@ -294,8 +292,8 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
 }
 
 fn start_reload(config: &HttpConfig, pump: SharedPump) -> Option<super::reload::Reloader> {
-    let (path, profile) = config.policy.clone()?;
-    super::reload::watch_or_warn(&path, profile, move |engine| pump.lock().core.set_engine(engine))
+    let policy = config.policy.as_ref()?;
+    super::reload::watch_or_warn(policy, move |engine| pump.lock().core.set_engine(engine))
 }
 
 // ---------------------------------------------------------------- the HTTP front
@@ -618,9 +616,9 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
         call_timeout: config.call_timeout,
         next_exchange: AtomicU64::new(1),
     });
-    let _reloader = config.policy.clone().and_then(|(path, profile)| {
+    let _reloader = config.policy.as_ref().and_then(|policy| {
         let target = front.clone();
-        super::reload::watch_or_warn(&path, profile, move |engine| {
+        super::reload::watch_or_warn(policy, move |engine| {
             target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
         })
     });

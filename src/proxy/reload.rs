@@ -14,18 +14,27 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 
 use crate::engine::Engine;
+use crate::policy::{model::Dialect, PolicyError};
 use crate::profile::Profile;
 
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// Loads and validates a policy file into an engine; the error text names
-/// file:line:column for every problem, one per line.
-pub fn load_engine(path: &Path, profile: Profile) -> Result<Engine, String> {
-    let loaded = crate::policy::load_file(path, None).map_err(|e| e.to_string())?;
-    for warning in &loaded.warnings {
-        eprintln!("gauntlet proxy: warning: {warning}");
-    }
-    Ok(Engine::new(Arc::new(loaded.policy), profile))
+/// The policy file the proxy enforces, and how to read it again when it changes.
+#[derive(Clone, Debug)]
+pub struct Watched {
+    pub path: PathBuf,
+    /// `--dialect`, or `None` to detect it from the content (on every reload).
+    pub dialect: Option<Dialect>,
+    pub profile: Profile,
+}
+
+/// Loads and validates the policy file into an engine, printing on stderr
+/// what every command prints about the file (its warnings; its errors with
+/// file:line:column).
+pub fn load_engine(w: &Watched) -> Result<Engine, PolicyError> {
+    let loaded = crate::policy::load_file(&w.path, w.dialect);
+    eprint!("{}", crate::policy::report(loaded.as_ref()));
+    loaded.map(|l| Engine::new(Arc::new(l.policy), w.profile))
 }
 
 /// Keeps the watch alive; dropping it stops reloading.
@@ -35,20 +44,21 @@ pub struct Reloader {
 
 /// [`watch`], or a warning and no reloading when the file cannot be watched:
 /// the proxy still serves with the policy it started with.
-pub fn watch_or_warn<F>(path: &Path, profile: Profile, apply: F) -> Option<Reloader>
+pub fn watch_or_warn<F>(policy: &Watched, apply: F) -> Option<Reloader>
 where
     F: Fn(Engine) + Send + 'static,
 {
-    watch(path, profile, apply)
+    watch(policy, apply)
         .map_err(|e| eprintln!("gauntlet proxy: warning: hot reload is off: {e}"))
         .ok()
 }
 
 /// Watches `path`; calls `apply` with each new engine that loads cleanly.
-pub fn watch<F>(path: &Path, profile: Profile, apply: F) -> Result<Reloader, String>
+pub fn watch<F>(policy: &Watched, apply: F) -> Result<Reloader, String>
 where
     F: Fn(Engine) + Send + 'static,
 {
+    let path = &policy.path;
     let path = std::path::absolute(path).map_err(|e| format!("cannot resolve `{}`: {e}", path.display()))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
@@ -61,6 +71,7 @@ where
         Ok(ev) => !ev.kind.is_access() && ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name),
         Err(_) => false,
     };
+    let policy = Watched { path: path.clone(), ..policy.clone() };
     std::thread::spawn(move || {
         while let Ok(event) = rx.recv() {
             if !concerns_policy(&event) {
@@ -74,15 +85,15 @@ where
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
-            match load_engine(&path, profile) {
+            match load_engine(&policy) {
                 Ok(engine) => {
                     apply(engine);
                     eprintln!("gauntlet proxy: reloaded policy `{}`", path.display());
                 }
-                Err(e) => {
-                    eprintln!("gauntlet proxy: rejected the changed policy `{}`; the previous policy stays in force:", path.display());
-                    eprintln!("{e}");
-                }
+                Err(_) => eprintln!(
+                    "gauntlet proxy: rejected the changed policy `{}` (errors above); the previous policy stays in force",
+                    path.display()
+                ),
             }
         }
     });
