@@ -8,9 +8,12 @@
 //! drivers) → `verify` (verdicts, blamed on policy lines) → `harden` (proven
 //! fixes: `verify --suggest`, `gauntlet harden`) → `report` (table, JSON, JUnit, Markdown,
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
+//! Below them all: `limits` (the input limits every loader applies) and
+//! `yaml` (the positioned, yaml.v3-faithful YAML reader loaders share).
 
 pub mod clock;
 pub mod limits;
+pub mod yaml;
 pub mod profile;
 pub mod invocation;
 

@@ -401,7 +401,7 @@ impl ServerSpec {
 /// Where the node at `at` (mapping keys and list indices) is written: its
 /// deepest existing ancestor's line and column, 1-based.
 fn position(text: &str, at: &[String]) -> (usize, usize) {
-    use crate::policy::yaml::{parse, Kind};
+    use crate::yaml::{parse, Kind};
     let Ok(Some(mut node)) = parse(text) else { return (1, 1) };
     for step in at {
         let next = match &node.kind {

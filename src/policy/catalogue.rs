@@ -12,7 +12,7 @@ use super::model::{
     Value, Window,
 };
 use super::shape::Reader;
-use super::yaml::Node;
+use crate::yaml::Node;
 use super::{intercept, Diagnostic, LoadedPolicy, PolicyError};
 
 /// Seconds → the model's window: whole minutes/hours/days become Intercept's words.
@@ -26,7 +26,7 @@ pub fn window_from_secs(secs: u64) -> Window {
 }
 
 pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
-    let root = super::yaml::parse(text).map_err(|e| {
+    let root = crate::yaml::parse(text).map_err(|e| {
         PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("invalid YAML: {}", e.message)))
     })?;
     let mut r = Reader::new(file);
@@ -65,7 +65,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
 fn tool_rules(r: &mut Reader<'_>, tool: &str, n: &Node) -> Vec<Rule> {
     let scope = if tool == "*" { "_global" } else { tool };
     let mut rules = Vec::new();
-    if matches!(&n.kind, super::yaml::Kind::Scalar { text, .. } if text.is_empty() || text == "~" || text == "null") {
+    if matches!(&n.kind, crate::yaml::Kind::Scalar { text, .. } if text.is_empty() || text == "~" || text == "null") {
         return rules;
     }
     for (_, _, list) in r.object(n, &format!("tool `{tool}`"), &["rules"]) {

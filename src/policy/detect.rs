@@ -14,7 +14,7 @@
 //! mapping beside `conditions`) are an error naming both places, not a guess.
 
 use super::model::Dialect;
-use super::yaml::{self, Kind, Node};
+use crate::yaml::{self, Kind, Node};
 use super::Diagnostic;
 
 /// The dialect a file is read as, and why (said when it does not load).

@@ -176,7 +176,7 @@ pub fn intercept_error_diagnostics(text: &str, file: &str, err: &InterceptError)
                     })
                     .collect()
             } else {
-                let (line, column) = match super::yaml::parse(text) {
+                let (line, column) = match crate::yaml::parse(text) {
                     Err(e) => (e.line, e.column),
                     Ok(_) => (1, 1),
                 };

@@ -1,13 +1,15 @@
 //! Policy files → one typed [`model::Policy`].
 //!
 //! Stages, each its own module: YAML/JSON text → a positioned document
-//! ([`yaml`]) → dialect-specific raw structs → normalisation → validation
+//! ([`crate::yaml`], shared with the other loaders) → dialect-specific raw
+//! structs, read with yaml.v3's decoding rules ([`decode`]) → normalisation → validation
 //! (Intercept's exact messages, all at once) → lowering into the model.
 //! Dialects: [`intercept`] (Intercept's YAML), [`catalogue`] (the catalogue
 //! `rate_limit: {max, window}` form), [`policylayer`] (`policy.json`);
 //! [`detect`] picks one, [`to_intercept`] writes Intercept YAML back out.
 
 pub mod catalogue;
+pub mod decode;
 pub mod detect;
 pub mod diagnostic;
 pub mod intercept;
@@ -16,7 +18,6 @@ pub mod policylayer;
 pub mod regex;
 pub mod shape;
 pub mod to_intercept;
-pub mod yaml;
 
 use std::fmt;
 

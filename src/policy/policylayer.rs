@@ -23,7 +23,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
             format!("invalid JSON: {e}"),
         )));
     }
-    let root = super::yaml::parse(text).map_err(|e| {
+    let root = crate::yaml::parse(text).map_err(|e| {
         PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("unsupported JSON: {}", e.message)))
     })?;
     let mut r = Reader::new(file);
@@ -121,7 +121,7 @@ pub fn write(policy: &Policy) -> (String, Vec<String>) {
     (text, lost)
 }
 
-fn limit(r: &mut Reader<'_>, tool: &str, n: &super::yaml::Node) -> Option<Rule> {
+fn limit(r: &mut Reader<'_>, tool: &str, n: &crate::yaml::Node) -> Option<Rule> {
     let what = format!("a limit of `{tool}`");
     let (mut counter, mut window, mut max, mut scope) = (None, None, None, None);
     for (key, _, v) in r.object(n, &what, &["counter", "window", "max", "scope"]) {

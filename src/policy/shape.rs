@@ -6,8 +6,8 @@
 //! formats have no reference loader to be bug-compatible with.
 
 use super::diagnostic::{did_you_mean, Diagnostic};
-use super::yaml::resolve::{resolve, Scalar};
-use super::yaml::{Kind, Node, Style};
+use crate::yaml::resolve::{resolve, Scalar};
+use crate::yaml::{Kind, Node, Style};
 
 pub struct Reader<'f> {
     pub file: &'f str,

@@ -6,7 +6,8 @@ pub mod normalise;
 pub mod raw;
 pub mod validate;
 
-use super::yaml::{self, decode::Decoder};
+use super::decode::Decoder;
+use crate::yaml;
 use super::InterceptError;
 use raw::RawConfig;
 

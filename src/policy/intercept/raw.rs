@@ -7,8 +7,8 @@
 //! [`super::validate`].
 
 use crate::policy::model::{Span, TopKeys, Value};
-use crate::policy::yaml::decode::Decoder;
-use crate::policy::yaml::{Kind, Node};
+use crate::policy::decode::Decoder;
+use crate::yaml::{Kind, Node};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawConfig {

@@ -11,8 +11,8 @@
 
 use std::collections::HashSet;
 
-use super::resolve::{resolve, Scalar};
-use super::{Kind, Node};
+use crate::yaml::resolve::{resolve, Scalar};
+use crate::yaml::{Kind, Node, Style};
 use crate::policy::model::Value;
 
 /// What stops decoding at once (yaml.v3 panics internally and reports only this).
@@ -42,7 +42,7 @@ impl Decoder {
     /// Resolves a scalar node (explicit tags included).
     pub fn scalar(&mut self, n: &Node) -> Option<Scalar> {
         let Kind::Scalar { text, style } = &n.kind else { return None };
-        match resolve(text, *style == super::Style::Quoted, n.tag.as_deref()) {
+        match resolve(text, *style == Style::Quoted, n.tag.as_deref()) {
             Ok(s) => Some(s),
             Err(msg) => {
                 self.fail(msg);
@@ -265,7 +265,7 @@ impl Decoder {
 fn is_merge(k: &Node) -> bool {
     match &k.kind {
         Kind::Scalar { text, style } if text == "<<" => match k.tag.as_deref() {
-            None => *style == super::Style::Plain,
+            None => *style == Style::Plain,
             Some(tag) => tag == "!!merge",
         },
         _ => false,
@@ -292,7 +292,7 @@ fn same_key(a: &Node, b: &Node) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::yaml::parse;
+    use crate::yaml::parse;
 
     fn value_of(src: &str) -> Node {
         let root = parse(src).unwrap().unwrap();

@@ -1,4 +1,6 @@
-//! YAML text → a positioned node tree, read the way Go's yaml.v3 reads it.
+//! YAML text → a positioned node tree, read the way Go's yaml.v3 reads it:
+//! the one YAML reader below every loader that needs positions (policies in
+//! each dialect, and the mock server files' error positions).
 //!
 //! The tree keeps what yaml.v3's decoder looks at: each node's line and
 //! column, a scalar's source text and whether it was quoted, explicit tags,
@@ -7,9 +9,9 @@
 //! a leading UTF-8 byte-order mark is skipped, as libyaml skips it.
 //! Aliases are expanded by copying the anchored node, within
 //! [`crate::limits`], which every document passes first. This module does not
-//! resolve scalars ([`resolve`]) or map nodes onto structs ([`decode`]).
+//! resolve scalars ([`resolve`]) or map nodes onto structs
+//! ([`crate::policy::decode`], yaml.v3's decoding rules for policy files).
 
-pub mod decode;
 pub mod resolve;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
