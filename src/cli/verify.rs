@@ -14,6 +14,7 @@ use crate::invocation;
 use crate::profile::Profile;
 use crate::report::{self, snapshot, Report};
 use crate::scenario::requirements::Requirements;
+use crate::scenario::StateSetup;
 use crate::verify::blackbox::BlackBoxBench;
 use crate::harden::suggest;
 use crate::verify::inprocess::{catalogue_of, InProcessBench};
@@ -74,6 +75,11 @@ pub struct Args {
     /// Proxy findings (gaps no policy can close on this proxy) fail the run too.
     #[arg(long)]
     pub fail_on_proxy_findings: bool,
+    /// How proxy replicas keep counters, for scenarios that spread calls over
+    /// replicas: `local` (each its own, Intercept's default) or `shared` (one
+    /// store for all, e.g. every replica at one Redis with `--state-dsn`).
+    #[arg(long, value_enum, default_value = "local")]
+    pub state: StateSetup,
     /// Accept a run that tests nothing (no tool shared by the policy and the
     /// servers, an empty database, every outcome not applicable) instead of exiting 2.
     #[arg(long)]
@@ -261,6 +267,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if let Some(d) = args.dialect {
         cmd.push_str(&format!(" --dialect {}", crate::policy::model::Dialect::from(d).as_str()));
     }
+    if args.state == StateSetup::Shared {
+        cmd.push_str(" --state shared");
+    }
     if let Some(c) = &args.black_box.proxy_command {
         cmd.push_str(&format!(" --proxy-command {}", invocation::quote(c)));
     }
@@ -382,7 +391,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     };
     let (outcomes, proxy, differences) = match driver {
         Driver::Embedded(policy) => {
-            let bench = InProcessBench::new(policy, profile, servers.clone());
+            let bench = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state);
             (verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?, None, None)
         }
         Driver::BlackBox { policy } => {
@@ -402,6 +411,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
                 budget: duration_arg("--time-budget", &bb.time_budget)?,
                 skip_initialized: bb.skip_initialized,
                 timeout: duration_arg("--proxy-timeout", &bb.proxy_timeout)?,
+                state: args.state,
             };
             let started = std::time::Instant::now();
             let bench = BlackBoxBench::new(settings, policy.clone(), servers.clone())?;
@@ -422,7 +432,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
             eprintln!("gauntlet verify: black-box run took {:.1}s", started.elapsed().as_secs_f64());
             let differences = match (bb.compare_embedded, policy) {
                 (true, Some(policy)) => {
-                    let embedded = InProcessBench::new(policy, profile, servers.clone());
+                    let embedded = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state);
                     opts.threads = threads;
                     let predicted = verify::run(&embedded, &scenarios, &reqs, &opts, &|_| {}, &|| {})?;
                     Some(verify::blackbox::compare::differences(&real, &predicted))

@@ -1,5 +1,6 @@
 //! Counter stores: the in-memory store that behaves like Intercept's SQLite
-//! store (semantics §2.8), and the backend-failure simulators used by the
+//! store (semantics §2.8), one such store shared by several proxy cores (as
+//! replicas share one Redis), and the backend-failure simulators used by the
 //! conformance vectors' `store_mode` (§2.9).
 //!
 //! Arithmetic wraps on overflow exactly like Go's int64, so a poisoned counter
@@ -7,6 +8,7 @@
 //! anything: limits and amounts come from the engine.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::Timestamp;
 use crate::policy::model::Window;
@@ -80,6 +82,41 @@ impl CounterStore for MemoryStore {
             self.slots.iter().map(|(k, s)| (k.clone(), s.value)).collect();
         out.sort();
         out
+    }
+}
+
+/// One [`MemoryStore`] that several proxy cores hold at once, as proxy
+/// replicas hold one Redis (`--state-dsn`): every operation runs whole under
+/// the lock, as Redis runs each reserve script atomically. Clones share it.
+#[derive(Clone, Debug, Default)]
+pub struct SharedStore(Arc<Mutex<MemoryStore>>);
+
+impl SharedStore {
+    pub fn new() -> SharedStore {
+        SharedStore::default()
+    }
+
+    /// The store; a holder that panicked left it whole (each operation completes under the lock).
+    fn lock(&self) -> MutexGuard<'_, MemoryStore> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl CounterStore for SharedStore {
+    fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError> {
+        self.lock().read(key, now)
+    }
+
+    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<bool, StoreError> {
+        self.lock().reserve(key, amount, limit, window, now)
+    }
+
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
+        self.lock().rollback(key, amount)
+    }
+
+    fn entries(&self) -> Vec<(CounterKey, i64)> {
+        self.lock().entries()
     }
 }
 
@@ -176,6 +213,18 @@ mod tests {
         assert_eq!(s.read(&key("a"), now), Ok(3));
         assert_eq!(s.reserve(&key("a"), 2, 5, Window::Hour, now), Ok(true));
         assert_eq!(s.read(&key("a"), now), Ok(5));
+    }
+
+    #[test]
+    fn clones_of_a_shared_store_count_together() {
+        let now = t("2026-03-02T10:00:00Z");
+        let shared = SharedStore::new();
+        let (mut a, mut b) = (shared.clone(), shared.clone());
+        assert_eq!(a.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(true));
+        assert_eq!(b.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(false), "one counter behind both");
+        assert_eq!(b.reserve(&key("a"), 1, 3, Window::Minute, now), Ok(true));
+        a.rollback(&key("a"), 1).unwrap();
+        assert_eq!(shared.entries(), vec![(key("a"), 2)]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The in-process adapter: a [`ProxyCore`] joined to a [`MockServer`] on a
-//! virtual clock, with no threads, sockets or sleeps.
+//! The in-process adapter: a [`ProxyCore`] (or several replicas of one)
+//! joined to a [`MockServer`] on a virtual clock, with no threads, sockets or sleeps.
 //!
 //! This is what the testbench drives. The caller says when each agent message
 //! is sent; upstream replies with a simulated latency are queued and only
@@ -8,10 +8,14 @@
 //! order the replies were produced. Several sends at the same `now` with
 //! replies due later are exactly "concurrent calls racing a counter".
 //!
+//! Replicas stand for proxies behind a load balancer: each agent session is
+//! given to the next replica in turn when it first speaks, and stays there.
+//! Whether they count together depends only on the stores they were built with.
+//!
 //! It refuses to read any clock: time only moves through `send` and `advance_to`.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::clock::Timestamp;
 use crate::engine::CallContext;
@@ -27,6 +31,8 @@ struct Queued {
     seq: u64,
     bytes: Vec<u8>,
     ctx: CallContext,
+    /// The replica that forwarded the request, and gets its reply.
+    replica: usize,
 }
 
 impl PartialEq for Queued {
@@ -47,7 +53,10 @@ impl Ord for Queued {
 }
 
 pub struct InProcess {
-    core: ProxyCore,
+    /// One or more replicas; the first serves messages without a session.
+    cores: Vec<ProxyCore>,
+    /// Which replica each session was given.
+    replica_of: HashMap<String, usize>,
     server: MockServer,
     queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
@@ -59,7 +68,28 @@ pub struct InProcess {
 
 impl InProcess {
     pub fn new(core: ProxyCore, server: MockServer) -> InProcess {
-        InProcess { core, server, queue: BinaryHeap::new(), seq: 0, audit: Vec::new(), held: Vec::new() }
+        InProcess::replicated(vec![core], server)
+    }
+
+    /// Several proxy replicas in front of one server, sessions given out in turn.
+    /// An empty `cores` is one replica short of working: callers pass at least one.
+    pub fn replicated(cores: Vec<ProxyCore>, server: MockServer) -> InProcess {
+        InProcess {
+            cores,
+            replica_of: HashMap::new(),
+            server,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            audit: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// The replica serving `ctx`'s session, choosing the next one in turn for a new session.
+    fn replica(&mut self, ctx: &CallContext) -> usize {
+        let Some(session) = &ctx.session else { return 0 };
+        let next = self.replica_of.len() % self.cores.len().max(1);
+        *self.replica_of.entry(session.clone()).or_insert(next)
     }
 
     /// The agent sends one message at `now`; returns what reaches the agent by
@@ -71,9 +101,11 @@ impl InProcess {
     pub fn send(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
         let caught_up = self.advance_queue(now);
         self.held.extend(caught_up);
-        let outputs = self.core.from_agent(bytes, ctx, now);
+        let replica = self.replica(ctx);
+        let Some(core) = self.cores.get_mut(replica) else { return Vec::new() };
+        let outputs = core.from_agent(bytes, ctx, now);
         let mut to_agent = Vec::new();
-        self.route(outputs, ctx, now, &mut to_agent);
+        self.route(outputs, ctx, replica, now, &mut to_agent);
         // Replies with no latency were queued at `now`: deliver them now.
         let immediate = self.advance_queue(now);
         to_agent.extend(immediate);
@@ -98,14 +130,6 @@ impl InProcess {
         self.queue.len()
     }
 
-    pub fn core(&self) -> &ProxyCore {
-        &self.core
-    }
-
-    pub fn core_mut(&mut self) -> &mut ProxyCore {
-        &mut self.core
-    }
-
     pub fn server(&self) -> &MockServer {
         &self.server
     }
@@ -122,14 +146,15 @@ impl InProcess {
         let mut to_agent = Vec::new();
         while self.queue.peek().is_some_and(|Reverse(q)| q.due <= now) {
             let Some(Reverse(q)) = self.queue.pop() else { break };
-            let outputs = self.core.from_upstream(&q.bytes, &q.ctx, q.due);
-            self.route(outputs, &q.ctx, q.due, &mut to_agent);
+            let Some(core) = self.cores.get_mut(q.replica) else { continue };
+            let outputs = core.from_upstream(&q.bytes, &q.ctx, q.due);
+            self.route(outputs, &q.ctx, q.replica, q.due, &mut to_agent);
         }
         to_agent
     }
 
     /// Sends the core's outputs on: to the mock (its replies are queued), to the agent, to the audit.
-    fn route(&mut self, outputs: Vec<Output>, ctx: &CallContext, now: Timestamp, to_agent: &mut Vec<(Timestamp, Vec<u8>)>) {
+    fn route(&mut self, outputs: Vec<Output>, ctx: &CallContext, replica: usize, now: Timestamp, to_agent: &mut Vec<(Timestamp, Vec<u8>)>) {
         for output in outputs {
             match output {
                 Output::ToAgent(bytes) => to_agent.push((now, bytes)),
@@ -145,6 +170,7 @@ impl InProcess {
                             seq: self.seq,
                             bytes: reply.bytes,
                             ctx: ctx.clone(),
+                            replica,
                         }));
                     }
                 }
@@ -215,6 +241,40 @@ tools:
 
     fn text(bytes: &[u8]) -> String {
         String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// `n` replicas in front of one server, each with its own counters or all at one store.
+    fn replicas(n: usize, shared: bool) -> InProcess {
+        let policy = Arc::new(crate::policy::load_str(POLICY, "policy.yaml", None).unwrap().policy);
+        let one = crate::engine::store::SharedStore::new();
+        let cores = (0..n)
+            .map(|_| {
+                let store: Box<dyn crate::engine::CounterStore> =
+                    if shared { Box::new(one.clone()) } else { Box::new(MemoryStore::new()) };
+                ProxyCore::new(Engine::new(policy.clone(), Profile::Intercept), store, WireMode::StdioChild)
+            })
+            .collect();
+        let spec = ServerSpec::parse(SERVER, std::path::Path::new("server.yaml")).unwrap();
+        InProcess::replicated(cores, MockServer::from_spec(spec))
+    }
+
+    /// Six calls of `slow` (2/minute), one per session, sessions given to the replicas in turn.
+    fn spread(p: &mut InProcess) -> usize {
+        let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+        for n in 1..=6u32 {
+            let ctx = CallContext { session: Some(format!("session-{n}")), identity: None };
+            p.send(init, &ctx, T0);
+            p.send(&call(n, "slow"), &ctx, ms(n as i64));
+        }
+        p.advance_to(ms(1000));
+        p.server().ledger().executed_count("slow")
+    }
+
+    #[test]
+    fn replicas_with_their_own_counters_let_each_its_limit_through_and_a_shared_store_holds_one() {
+        assert_eq!(spread(&mut replicas(1, false)), 2, "one proxy: the limit");
+        assert_eq!(spread(&mut replicas(3, false)), 6, "three replicas, local state: three times the limit");
+        assert_eq!(spread(&mut replicas(3, true)), 2, "three replicas at one store: the limit");
     }
 
     #[test]

@@ -269,6 +269,7 @@ pub(crate) mod fixtures {
             }),
             check: None,
             denial_texts: Vec::new(),
+            deployment: None,
         }
     }
 

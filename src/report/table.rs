@@ -198,6 +198,11 @@ fn header(r: &Report, st: &Style, out: &mut String) {
     for line in r.proxy_lines().lines() {
         push_wrapped(out, st, "", line, 2, None);
     }
+    // Held replica outcomes are not listed: the setup they held under is said here.
+    let setups: std::collections::BTreeSet<String> = r.outcomes.iter().filter_map(|o| o.deployment).map(|d| d.assumed()).collect();
+    for assumed in setups {
+        push_wrapped(out, st, "", &format!("replica scenarios: {assumed}"), 2, None);
+    }
 }
 
 fn summary(r: &Report, st: &Style) -> String {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::model::{Risk, Scenario};
+use super::model::{Risk, Rotation, Scenario};
 use super::{parse, schema, ScenarioError};
 
 /// One tool of one mock server, as far as scenarios care.
@@ -58,6 +58,7 @@ pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<Scenari
         Ok(s) => {
             problems.extend(check_targets(path, text, s, catalogue));
             problems.extend(check_raw_params(path, text, s));
+            problems.extend(check_replicas(path, text, s));
         }
         Err(e) => problems.push(e.clone()),
     }
@@ -165,6 +166,49 @@ fn check_raw_params(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError>
         .collect()
 }
 
+/// Sessions the attack opens: the first, one per `session: new` step, one per call of an `each-call` step.
+fn sessions_opened(s: &Scenario) -> u64 {
+    let steps: u64 = s
+        .agent
+        .steps
+        .iter()
+        .map(|st| match st.session {
+            Rotation::Same => 0,
+            Rotation::New => 1,
+            Rotation::EachCall => u64::from(st.calls),
+        })
+        .sum();
+    let random = s.agent.random.as_ref().map_or(0, |r| u64::from(r.sessions));
+    1 + steps + random
+}
+
+/// Replicas only see calls through sessions, given out in turn: an attack with
+/// fewer sessions than replicas leaves some idle, and a state setup without
+/// replicas says nothing.
+fn check_replicas(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError> {
+    let Some(up) = &s.upstream else { return Vec::new() };
+    let replicas = up.replicas.unwrap_or(1);
+    if replicas == 0 {
+        let help = "leave `replicas` out for one proxy".to_string();
+        return vec![ScenarioError::at_key(path, text, "replicas", "`replicas: 0` leaves no proxy to talk to".into(), Some(help))];
+    }
+    if up.state.is_some() && replicas == 1 {
+        let help = "set `replicas` above 1, or remove `state`".to_string();
+        return vec![ScenarioError::at_key(path, text, "state", "`state` only matters with several replicas".into(), Some(help))];
+    }
+    let sessions = sessions_opened(s);
+    if sessions < u64::from(replicas) {
+        return vec![ScenarioError::at_key(
+            path,
+            text,
+            "replicas",
+            format!("the agent opens {sessions} session(s), so only {sessions} of the {replicas} replicas ever see a call"),
+            Some("each session goes to the next replica: add steps with `session: new` (or `each-call`)".into()),
+        )];
+    }
+    Vec::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +259,22 @@ mod tests {
         assert_eq!(p[0].line, 8);
         let lenient = t.replace("agent:", "upstream: {ignore_unknown_params: true}\nagent:");
         assert!(lint_text(Path::new("demo.yaml"), &lenient, &catalogue()).is_empty());
+    }
+
+    #[test]
+    fn replicas_need_as_many_sessions_and_state_needs_replicas() {
+        let spread = GOOD.replace("agent:", "upstream: {replicas: 3}\nagent:");
+        let p = lint_text(Path::new("demo.yaml"), &spread, &catalogue());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].message, "the agent opens 1 session(s), so only 1 of the 3 replicas ever see a call");
+        assert_eq!(p[0].line, 5);
+        let sessions = spread.replace("    - calls: 5", "    - {calls: 5, session: each-call}");
+        assert!(lint_text(Path::new("demo.yaml"), &sessions, &catalogue()).is_empty());
+        let lone = GOOD.replace("agent:", "upstream: {state: shared}\nagent:");
+        let p = lint_text(Path::new("demo.yaml"), &lone, &catalogue());
+        assert!(p.iter().any(|e| e.message == "`state` only matters with several replicas"), "{p:?}");
+        let zero = GOOD.replace("agent:", "upstream: {replicas: 0}\nagent:");
+        assert!(!lint_text(Path::new("demo.yaml"), &zero, &catalogue()).is_empty());
     }
 
     #[test]

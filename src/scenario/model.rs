@@ -39,6 +39,7 @@ pub enum AttackClass {
     WireTypeError,
     WireCaseVariantKeys,
     WireBatch,
+    ReplicaSpread,
 }
 
 impl AttackClass {
@@ -68,6 +69,7 @@ impl AttackClass {
             AttackClass::WireTypeError => "wire-type-error",
             AttackClass::WireCaseVariantKeys => "wire-case-variant-keys",
             AttackClass::WireBatch => "wire-batch",
+            AttackClass::ReplicaSpread => "replica-spread",
         }
     }
 }
@@ -107,10 +109,18 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
-/// Per-run overrides of the mock server a scenario runs against.
+/// Per-run overrides of what the agent talks to: the mock server a scenario
+/// runs against, and how many proxy replicas stand in front of it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
+    /// Proxy replicas in front of the one server, as behind a load balancer:
+    /// each agent session goes to the next replica in turn (default 1).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// How the replicas keep counters; unset, the run's `verify --state` decides.
+    #[serde(default)]
+    pub state: Option<StateSetup>,
     /// Tool lookup ignores case and surrounding whitespace.
     #[serde(default)]
     pub lenient_names: Option<bool>,
@@ -128,6 +138,26 @@ pub struct Upstream {
     pub rug_pull_after: Option<u64>,
     #[serde(default)]
     pub rug_pull_adds: Option<String>,
+}
+
+/// Where proxy replicas keep their counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateSetup {
+    /// Each replica its own store (Intercept's default: SQLite in its own `--state-dir`).
+    #[default]
+    Local,
+    /// One store for all (Redis at one `--state-dsn`, or one `--state-dir` on one host).
+    Shared,
+}
+
+impl StateSetup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateSetup::Local => "local",
+            StateSetup::Shared => "shared",
+        }
+    }
 }
 
 /// Which tools of the servers in play a scenario runs against (all given filters must match).

@@ -1,6 +1,8 @@
 //! The system under test for `gauntlet verify`: the in-process enforcing
 //! proxy (engine + proxy core, stdio-child wire mode, in-memory counters) in
-//! front of a fresh mock server per run, on the player's virtual clock.
+//! front of a fresh mock server per run, on the player's virtual clock. A
+//! scenario asking for replicas gets that many proxy cores in front of the one
+//! server, each with its own counters or all at one shared store.
 //! Fresh means fresh state: the compiled policy and the indexed server files
 //! are shared by every run.
 
@@ -9,15 +11,15 @@ use std::sync::Arc;
 use super::play::System;
 use super::Bench;
 use crate::clock::Timestamp;
-use crate::engine::store::MemoryStore;
-use crate::engine::{CallContext, Engine};
+use crate::engine::store::{MemoryStore, SharedStore};
+use crate::engine::{CallContext, CounterStore, Engine};
 use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, ToolSpec};
 use crate::policy::model::Policy;
 use crate::profile::Profile;
 use crate::proxy::core::{ProxyCore, WireMode};
 use crate::proxy::inprocess::InProcess;
 use crate::scenario::lint::ToolInfo;
-use crate::scenario::Upstream;
+use crate::scenario::{StateSetup, Upstream};
 
 /// A named mock server (the name is its file stem, e.g. `aksjah`).
 #[derive(Clone, Debug)]
@@ -47,13 +49,20 @@ pub struct InProcessBench {
     engine: Engine,
     servers: Vec<(String, SharedSpec)>,
     catalogue: Vec<ToolInfo>,
+    /// How replicas keep counters when a scenario does not say.
+    state: StateSetup,
 }
 
 impl InProcessBench {
     pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
         let catalogue = catalogue_of(&servers);
         let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
-        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue }
+        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default() }
+    }
+
+    /// Replicas keep counters as `state` says unless a scenario pins it.
+    pub fn with_state(self, state: StateSetup) -> InProcessBench {
+        InProcessBench { state, ..self }
     }
 }
 
@@ -158,11 +167,29 @@ impl Bench for InProcessBench {
         &self.catalogue
     }
 
-    /// A fresh proxy (fresh counters) in front of a fresh mock server.
+    /// A fresh proxy (fresh counters) in front of a fresh mock server; as
+    /// many proxies as the scenario has replicas, counting apart or together.
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
         let mock = self.server_for(server, upstream, target)?;
-        let core = ProxyCore::new(self.engine.clone(), Box::new(MemoryStore::new()), WireMode::StdioChild);
-        Ok(Box::new(Running(InProcess::new(core, mock))))
+        let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1).max(1);
+        let shared = match upstream.and_then(|u| u.state).unwrap_or(self.state) {
+            StateSetup::Shared => Some(SharedStore::new()),
+            StateSetup::Local => None,
+        };
+        let cores = (0..replicas)
+            .map(|_| {
+                let store: Box<dyn CounterStore> = match &shared {
+                    Some(one) => Box::new(one.clone()),
+                    None => Box::new(MemoryStore::new()),
+                };
+                ProxyCore::new(self.engine.clone(), store, WireMode::StdioChild)
+            })
+            .collect();
+        Ok(Box::new(Running(InProcess::replicated(cores, mock))))
+    }
+
+    fn state(&self) -> StateSetup {
+        self.state
     }
 
     fn names(&self, tool: &str) -> bool {

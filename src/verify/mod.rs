@@ -29,7 +29,7 @@ use crate::clock::Timestamp;
 use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
-use crate::scenario::{Behaviour, Generator, Layer, Scenario, Step, Targets, Upstream};
+use crate::scenario::{Behaviour, Generator, Layer, Scenario, StateSetup, Step, Targets, Upstream};
 pub use coverage::Coverage;
 use measure::{calls_of, CheckResult};
 use play::{play, Observation, Opening, System};
@@ -67,6 +67,10 @@ pub trait Bench: Sync {
     /// does: a benign twin refused then says nothing about over-blocking.
     fn state_carries_over(&self) -> Option<&str> {
         None
+    }
+    /// How proxy replicas keep counters when a scenario does not pin it (`verify --state`).
+    fn state(&self) -> StateSetup {
+        StateSetup::Local
     }
 }
 
@@ -169,6 +173,33 @@ pub struct Outcome {
     /// which a wall-clock run does not keep).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub denial_texts: Vec<String>,
+    /// The proxy replicas and state setup the run assumed (replica scenarios only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+}
+
+/// The proxy setup a replica scenario ran against: its verdict holds for that setup only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub replicas: u32,
+    pub state: StateSetup,
+}
+
+impl Deployment {
+    /// The setup a scenario runs against on `bench`; `None` for one proxy.
+    fn of(upstream: Option<&Upstream>, bench: &dyn Bench) -> Option<Deployment> {
+        let up = upstream?;
+        let replicas = up.replicas.filter(|n| *n > 1)?;
+        Some(Deployment { replicas, state: up.state.unwrap_or_else(|| bench.state()) })
+    }
+
+    /// What the verdict assumed, in words.
+    pub fn assumed(&self) -> String {
+        match self.state {
+            StateSetup::Local => format!("assumed {} proxy replicas, each with its own local state (`--state local`)", self.replicas),
+            StateSetup::Shared => format!("assumed {} proxy replicas sharing one state store (`--state shared`)", self.replicas),
+        }
+    }
 }
 
 fn as_string<S: serde::Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -355,6 +386,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         timeline: None,
         check: None,
         denial_texts: Vec::new(),
+        deployment: None,
     }
 }
 
@@ -397,14 +429,16 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
     let opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. })));
-    let replay = |acts: &[Action]| -> Result<Observation, String> {
-        let mut sys = bench.start(&tool.server, s.upstream.as_ref(), &tool.name)?;
+    let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| -> Result<Observation, String> {
+        let mut sys = bench.start(&tool.server, upstream, &tool.name)?;
         let obs = play(&mut *sys, acts, START, opening);
         match obs.failure {
             Some(why) => Err(why),
             None => Ok(obs),
         }
     };
+    let replay = |acts: &[Action]| replay_on(s.upstream.as_ref(), acts);
+    let deployment = Deployment::of(s.upstream.as_ref(), bench);
     let obs = match replay(&actions) {
         Ok(o) => o,
         Err(why) => return error(s, tool, why),
@@ -417,6 +451,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     out.denial = obs.denials.first().cloned();
     out.timeline = Some(Timeline::of(&actions, &obs, &tool.name, &checks));
     out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    out.deployment = deployment;
     if let Some(failed) = results.iter().find(|r| !r.held) {
         let still_breaches = |cand: &[Action]| {
             replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
@@ -434,6 +469,22 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         out.trace = shortest.iter().map(Action::trace_step).collect();
         out.trace_from = actions.len();
         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+        if let Some(d) = deployment {
+            out.bound = format!("{}; {}", out.bound, d.assumed());
+            // Replicas counting apart: whether one store for all would have held tells
+            // a deployment gap (only shared state stops it) from a loose policy.
+            if d.state == StateSetup::Local {
+                let shared = Upstream { state: Some(StateSetup::Shared), ..s.upstream.clone().unwrap_or_default() };
+                let with_shared = replay_on(Some(&shared), &actions).ok().map(|o| measure::evaluate(&failed.check, &o, tool, field));
+                if let Some(r) = with_shared.filter(|r| r.held) {
+                    out.finding = Some(Finding::Proxy);
+                    out.note = Some(format!(
+                        "only state shared by the replicas stops this: with one store for all {} it held ({}); point them at one Redis (`--state-dsn`), then verify with `--state shared`",
+                        d.replicas, r.observed
+                    ));
+                }
+            }
+        }
         if out.finding == Some(Finding::Policy) {
             let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
             out.blame = Some(blame::breach(&src, tool, &failed.check));
@@ -448,6 +499,9 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let vacuous = schema_only && !measure::sends_schema_violation(tool, sent);
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
+    if let Some(d) = deployment {
+        out.bound = format!("{}; {}", out.bound, d.assumed());
+    }
     if let Some(twin) = &s.twin {
         match run_twin(bench, s, tool, twin, reqs, seed, facts) {
             Ok(TwinRun::Ran(t)) => {

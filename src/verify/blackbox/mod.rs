@@ -30,7 +30,7 @@ use super::{Bench, START};
 use crate::agent::{handshake, Action};
 use crate::policy::model::Policy;
 use crate::scenario::lint::ToolInfo;
-use crate::scenario::Upstream;
+use crate::scenario::{StateSetup, Upstream};
 
 /// Marks a not-applicable outcome that was not run for want of wall time.
 pub const OVER_BUDGET: &str = "needs ";
@@ -58,6 +58,8 @@ pub struct Settings {
     pub skip_initialized: bool,
     /// How long to wait for `initialize`, and for answers after the last call.
     pub timeout: Duration,
+    /// How replicas keep state when a scenario does not say (`--state`).
+    pub state: StateSetup,
 }
 
 /// What every run of one bench shares.
@@ -98,6 +100,7 @@ pub struct BlackBoxBench {
     /// The mock behind a proxy that already listens (kept for the bench's
     /// life), and the URL that proxy must use as its upstream.
     mock: Option<(std::sync::Mutex<process::ProxyProcess>, String)>,
+    state: StateSetup,
     work: tempfile::TempDir,
     runs: AtomicUsize,
 }
@@ -179,6 +182,7 @@ impl BlackBoxBench {
             unlisted: BTreeSet::new(),
             budget: settings.budget,
             mock,
+            state: settings.state,
             work,
             runs: AtomicUsize::new(0),
         };
@@ -244,7 +248,10 @@ impl BlackBoxBench {
         let spec_path = dir.join("server.json");
         let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
         std::fs::write(&spec_path, text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-        run::Run::new(self.shared.clone(), dir, spec_path)
+        // Replicas sharing state are what every run already is: sessions at one `{state_dir}`.
+        let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
+        let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
+        run::Run::new(self.shared.clone(), dir, spec_path, if local { replicas } else { 1 })
     }
 
     /// The measured start-up of one proxy session.
@@ -287,6 +294,10 @@ impl Bench for BlackBoxBench {
         self.policy.as_deref().unwrap_or(&self.unknown)
     }
 
+    fn state(&self) -> StateSetup {
+        self.state
+    }
+
     fn state_carries_over(&self) -> Option<&str> {
         self.shared.listening.as_ref().map(|_| CARRIED_OVER)
     }
@@ -296,6 +307,13 @@ impl Bench for BlackBoxBench {
             return Err(
                 "needs its own variant of the mock server, and a proxy gauntlet did not start keeps one upstream; use --proxy-command to run it".into(),
             );
+        }
+        let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
+        let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
+        if self.shared.url.is_some() && replicas > 1 && local {
+            return Err(format!(
+                "needs {replicas} proxy replicas each with its own state, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command, or --state shared"
+            ));
         }
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;

@@ -1,7 +1,9 @@
 //! One black-box run: the wall-clock [`System`] behind a scenario × tool.
 //!
 //! Over stdio each agent session is one proxy process (a stdio proxy serves
-//! one client), started at the session's first message. Over HTTP each agent
+//! one client), started at the session's first message; replicas with local
+//! state are played by giving each replica its own `{state_dir}`, sessions
+//! dealt out in turn. Over HTTP each agent
 //! session is one MCP session at the proxy's URL, and the run's sessions share
 //! one proxy process started from the command (or the one already listening). The mock server behind it writes
 //! its ledger to a file; when the run settles, the ledgers are read back and
@@ -69,8 +71,11 @@ struct Session {
 pub struct Run {
     shared: Arc<Shared>,
     dir: PathBuf,
-    /// `{state_dir}`: fresh per run, shared by the run's sessions.
-    state_dir: PathBuf,
+    /// `{state_dir}`: fresh per run, one per replica keeping its own state
+    /// (else one, shared by the run's sessions).
+    state_dirs: Vec<PathBuf>,
+    /// Which replica (state directory) each session was dealt.
+    replica_of: std::collections::HashMap<String, usize>,
     spec: PathBuf,
     /// The expanded policy, when the policy file is a template.
     policy: Option<PathBuf>,
@@ -98,13 +103,19 @@ pub fn wall_nanos() -> i64 {
 }
 
 impl Run {
-    pub fn new(shared: Arc<Shared>, dir: PathBuf, spec: PathBuf) -> Result<Run, String> {
-        for sub in ["state", "home"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    /// A run whose sessions are dealt over `state_dirs` state directories (at least one).
+    pub fn new(shared: Arc<Shared>, dir: PathBuf, spec: PathBuf, state_dirs: u32) -> Result<Run, String> {
+        let state_dirs: Vec<PathBuf> = match state_dirs {
+            0 | 1 => vec![dir.join("state")],
+            n => (0..n).map(|r| dir.join(format!("state-replica-{r}"))).collect(),
+        };
+        for sub in state_dirs.iter().chain([&dir.join("home")]) {
+            std::fs::create_dir_all(sub).map_err(|e| format!("{}: {e}", sub.display()))?;
         }
         let mut run = Run {
             shared,
-            state_dir: dir.join("state"),
+            state_dirs,
+            replica_of: Default::default(),
             dir,
             spec,
             policy: None,
@@ -134,7 +145,7 @@ impl Run {
             let name = run.shared.policy.as_deref().and_then(Path::file_name).unwrap_or("policy".as_ref());
             let path = run.dir.join(name);
             let upstream = run.upstream_words("template");
-            let fill = run.fill(&upstream);
+            let fill = run.fill(&upstream, &run.state_dirs[0]);
             std::fs::write(&path, template::policy(&text, &fill)).map_err(|e| format!("{}: {e}", path.display()))?;
             run.policy = Some(path);
         }
@@ -154,12 +165,12 @@ impl Run {
         ]
     }
 
-    fn fill<'a>(&'a self, upstream: &'a [String]) -> Fill<'a> {
+    fn fill<'a>(&'a self, upstream: &'a [String], state_dir: &'a Path) -> Fill<'a> {
         Fill {
             policy: self.policy.as_deref().or(self.shared.policy.as_deref()),
             upstream,
             upstream_url: self.http_mock.as_ref().map(|(_, url)| url.as_str()),
-            state_dir: &self.state_dir,
+            state_dir,
             port: self.port,
         }
     }
@@ -179,7 +190,7 @@ impl Run {
     /// The proxy's URL for this run.
     fn url(&self) -> Option<String> {
         let url = self.shared.url.as_deref()?;
-        Some(template::policy(url, &self.fill(&[])))
+        Some(template::policy(url, &self.fill(&[], &self.state_dirs[0])))
     }
 
     /// Starts this run's listening proxy from the command (once), and waits
@@ -189,7 +200,7 @@ impl Run {
             return Ok(());
         }
         let upstream = self.upstream_words("proxy");
-        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream, &self.state_dirs[0]));
         let err = self.dir.join("proxy.stderr");
         let mut proxy = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, Arc::new(Inbox::default()))?;
         let addr = authority(url)?;
@@ -272,7 +283,7 @@ impl Run {
             }
         }
         let inbox = Arc::new(Inbox::default());
-        match self.link(inbox.clone()) {
+        match self.link(key, inbox.clone()) {
             Ok(link) => {
                 self.open.push(Session { key: key.to_string(), link, inbox });
                 self.open.last_mut()
@@ -286,7 +297,7 @@ impl Run {
 
     /// A new session's way to the proxy: its own process over stdio, or an
     /// HTTP session at the run's (started or listening) proxy.
-    fn link(&mut self, inbox: Arc<Inbox>) -> Result<Link, String> {
+    fn link(&mut self, key: &str, inbox: Arc<Inbox>) -> Result<Link, String> {
         if let Some(url) = self.url() {
             self.start_http_proxy(&url)?;
             let runtime = self.shared.runtime.as_ref().ok_or("no HTTP client runtime")?.handle().clone();
@@ -294,7 +305,9 @@ impl Run {
         }
         let n = self.open.len() + self.closed;
         let upstream = self.upstream_words(&n.to_string());
-        let argv = template::argv(&self.shared.words, &self.fill(&upstream));
+        let next = self.replica_of.len() % self.state_dirs.len();
+        let replica = *self.replica_of.entry(key.to_string()).or_insert(next);
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream, &self.state_dirs[replica]));
         let err = self.dir.join(format!("proxy-{n}.stderr"));
         ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox).map(Link::Stdio)
     }
