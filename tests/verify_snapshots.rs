@@ -8,6 +8,7 @@
 
 use gauntlet::cli::verify::{build_report, Args};
 use gauntlet::report::{snapshot, Report};
+use gauntlet::scenario::StateSetup;
 use gauntlet::verify::{Finding, Outcome, Verdict};
 
 /// Parsed as the command line would be, so new flags keep their defaults here.
@@ -193,6 +194,41 @@ fn wire_tricks_reach_the_hidden_tool_under_intercept_and_hold_under_strict() {
     }
 }
 
+/// Three replicas each counting on their own let each its own `15/minute`
+/// through; at one shared store (Redis semantics) the limit holds. The bound
+/// names the setup the verdict assumed.
+#[test]
+fn replica_spread_breaches_with_local_state_and_holds_with_shared_state() {
+    let run = |policy: &str, state: &str| {
+        let mut a = args(policy, &[]);
+        a.only = vec!["replica-spread".into()];
+        a.state = if state == "shared" { StateSetup::Shared } else { StateSetup::Local };
+        build_report(&a, false).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let local = run("examples/aksjah-hardened.yaml", "local");
+    let o = find(&local, "replica-spread", POST_CUSTOMERS);
+    assert_eq!((o.verdict, o.finding, o.reached, o.attempted), (Verdict::Breached, Some(Finding::Proxy), 45, 120));
+    assert!(o.bound.ends_with("assumed 3 proxy replicas, each with its own local state (`--state local`)"), "{}", o.bound);
+    let note = o.note.as_deref().unwrap_or_default();
+    assert!(note.starts_with("only state shared by the replicas stops this: with one store for all 3 it held (15 in 1m)"), "{note}");
+    assert!(o.blame.is_none(), "no policy line is to blame");
+
+    let shared = run("examples/aksjah-hardened.yaml", "shared");
+    let o = find(&shared, "replica-spread", POST_CUSTOMERS);
+    assert_eq!((o.verdict, o.reached), (Verdict::Held, 15));
+    assert!(o.bound.ends_with("assumed 3 proxy replicas sharing one state store (`--state shared`)"), "{}", o.bound);
+    let json = serde_json::to_value(o).unwrap();
+    assert_eq!(json["deployment"], serde_json::json!({"replicas": 3, "state": "shared"}));
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("aksjah-hardened-shared-state", snapshot::render(&shared));
+    });
+
+    // No limit at all: one shared store lets everything through too, so the policy is to blame.
+    let weak = run("examples/aksjah-weak.yaml", "local");
+    let o = find(&weak, "replica-spread", POST_CUSTOMERS);
+    assert_eq!((o.verdict, o.finding), (Verdict::Breached, Some(Finding::Policy)));
+}
+
 /// Black-box mode (`--proxy-command`) runs the database through a proxy
 /// process. These scenarios are short on purpose: each fits a few seconds of
 /// wall time, so the whole run stays quick.
@@ -255,6 +291,32 @@ mod black_box {
             assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(15), Some(40)), "{o}");
             assert_eq!(o["denial"]["shape"], "tool-error");
             assert!(o["denial"]["text"].as_str().unwrap().starts_with("[INTERCEPT POLICY DENIED]"), "{o}");
+        }
+    }
+
+    /// Real proxy processes: with `--state local` each replica's sessions get
+    /// their own `--state-dir`, with `shared` all keep counters in one SQLite
+    /// file; the embedded prediction agrees either way.
+    #[test]
+    fn replicas_of_a_real_proxy_count_apart_with_local_state_and_together_with_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("short-replicas.yaml"),
+            "id: short-replicas\ntitle: sixty creates over three replicas\nclass: replica-spread\ntargets: {tools: [WizCommerce Open API_PostCustomers]}\n\
+             upstream: {replicas: 3}\nagent:\n  steps:\n    - {calls: 20, concurrent: true}\n\
+             \x20   - {calls: 20, concurrent: true, session: new}\n    - {calls: 20, concurrent: true, session: new}\n\
+             expect:\n  max_reached_per_window: {}\n",
+        )
+        .unwrap();
+        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
+        for (state, reached) in [("local", 45), ("shared", 15)] {
+            let (out, _) = verify(dir.path(), "examples/aksjah-hardened.yaml", &cmd, &["--compare-embedded", "--state", state]);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            assert!(stderr.contains("embedded vs real: 0 differences"), "{state}: {stderr}");
+            let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            let o = &report["outcomes"][0];
+            assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(reached), Some(60)), "{state}: {o}");
+            assert_eq!(o["deployment"]["state"], state, "{o}");
         }
     }
 

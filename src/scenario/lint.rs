@@ -184,24 +184,24 @@ fn sessions_opened(s: &Scenario) -> u64 {
 
 /// Replicas only see calls through sessions, given out in turn: an attack with
 /// fewer sessions than replicas leaves some idle, and a state setup without
-/// replicas says nothing.
+/// replicas says nothing. Positioned at `upstream:` (its keys may sit in a flow map).
 fn check_replicas(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError> {
     let Some(up) = &s.upstream else { return Vec::new() };
     let replicas = up.replicas.unwrap_or(1);
     if replicas == 0 {
         let help = "leave `replicas` out for one proxy".to_string();
-        return vec![ScenarioError::at_key(path, text, "replicas", "`replicas: 0` leaves no proxy to talk to".into(), Some(help))];
+        return vec![ScenarioError::at_key(path, text, "upstream", "`replicas: 0` leaves no proxy to talk to".into(), Some(help))];
     }
     if up.state.is_some() && replicas == 1 {
         let help = "set `replicas` above 1, or remove `state`".to_string();
-        return vec![ScenarioError::at_key(path, text, "state", "`state` only matters with several replicas".into(), Some(help))];
+        return vec![ScenarioError::at_key(path, text, "upstream", "`state` only matters with several replicas".into(), Some(help))];
     }
     let sessions = sessions_opened(s);
     if sessions < u64::from(replicas) {
         return vec![ScenarioError::at_key(
             path,
             text,
-            "replicas",
+            "upstream",
             format!("the agent opens {sessions} session(s), so only {sessions} of the {replicas} replicas ever see a call"),
             Some("each session goes to the next replica: add steps with `session: new` (or `each-call`)".into()),
         )];

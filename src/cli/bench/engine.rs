@@ -9,15 +9,21 @@
 //! millisecond, so both phases see the same messages without holding a
 //! million parsed values in memory. Phase (a) parses the lines with
 //! `serde_json` into `serde_json::Value`; phase (b) runs `Engine::decide`
-//! on the calls extracted beforehand (extraction is not timed). Output: one
-//! JSON object on stdout.
+//! on the calls extracted beforehand (extraction is not timed). Both phases
+//! run `--rounds` times, timed in wall and in this thread's CPU seconds (what
+//! stays comparable on a shared machine). Output: one JSON object on stdout
+//! with the spread of every figure and each target met or not; exit 1 when
+//! one is missed.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde_json::json;
 
+use super::targets::{Spread, Target};
+use super::usage::thread_cpu_secs;
 use crate::cli::Exit;
 use crate::clock::{Timestamp, NANOS_PER_SEC};
 use crate::engine::store::MemoryStore;
@@ -31,6 +37,11 @@ use crate::profile::Profile;
 const TOOLS: usize = 50;
 const POOL: usize = 4096;
 
+/// Decisions per CPU second of one core (median of the rounds).
+const TARGET_DECISIONS_PER_CPU_SEC: f64 = 1_000_000.0;
+/// Engine time over the time merely parsing the same lines takes (median, CPU).
+const TARGET_ENGINE_TO_PARSE: f64 = 1.0;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Number of decisions (and of messages parsed for the baseline).
@@ -42,29 +53,34 @@ pub struct Args {
     /// Profile the engine runs with.
     #[arg(long, default_value_t = Profile::Intercept)]
     pub profile: Profile,
+    /// Rounds of both phases; every figure is the spread over them.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 pub fn run(args: Args) -> Exit {
-    let report = measure(args.calls, args.seed, args.profile);
-    println!("{report}");
-    Exit::Ok
+    let (report, targets) = measure(args.calls, args.seed, args.profile, args.rounds);
+    super::targets::finish(report, &targets)
 }
 
-/// Runs both phases and returns the JSON report.
-pub fn measure(calls: u64, seed: u64, profile: Profile) -> serde_json::Value {
+/// Wall and CPU seconds of one phase.
+#[derive(Clone, Copy, Debug)]
+struct Timed {
+    wall: f64,
+    cpu: f64,
+}
+
+fn timed(f: impl FnOnce()) -> Timed {
+    let (started, cpu) = (Instant::now(), thread_cpu_secs());
+    f();
+    Timed { wall: started.elapsed().as_secs_f64(), cpu: thread_cpu_secs() - cpu }
+}
+
+/// Runs both phases `rounds` times (alternating) and returns the JSON report and the judged targets.
+pub fn measure(calls: u64, seed: u64, profile: Profile, rounds: usize) -> (serde_json::Value, Vec<Target>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let lines: Vec<String> = (0..POOL).map(|i| line(i, &mut rng)).collect();
     let picks: Vec<u16> = (0..calls).map(|_| rng.gen_range(0..POOL as u16)).collect();
-
-    let started = Instant::now();
-    let mut parsed_ok = 0u64;
-    for &p in &picks {
-        if serde_json::from_str::<serde_json::Value>(&lines[p as usize]).is_ok() {
-            parsed_ok += 1;
-        }
-    }
-    let parse_secs = started.elapsed().as_secs_f64();
-
     let messages: Vec<serde_json::Value> =
         lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let extracted: Vec<(&str, Option<&serde_json::Map<String, serde_json::Value>>)> = messages
@@ -75,36 +91,65 @@ pub fn measure(calls: u64, seed: u64, profile: Profile) -> serde_json::Value {
         })
         .collect();
     let engine = Engine::new(Arc::new(policy()), profile);
-    let mut store = MemoryStore::new();
     let ctx = CallContext::default();
     let start_time = Timestamp::from_secs(1_772_445_600);
-    let (mut allowed, mut denied) = (0u64, 0u64);
-    let started = Instant::now();
-    for (i, &p) in picks.iter().enumerate() {
-        let (name, arguments) = extracted[p as usize];
-        let now = start_time.plus_nanos(i as i64 * (NANOS_PER_SEC / 1000));
-        if engine.decide(&mut store, &ToolCall { name, arguments }, &ctx, now).is_allow() {
-            allowed += 1;
-        } else {
-            denied += 1;
-        }
+
+    let (mut parse, mut decide) = (Vec::new(), Vec::new());
+    let (mut parsed_ok, mut allowed, mut denied) = (0u64, 0u64, 0u64);
+    for _ in 0..rounds.max(1) {
+        parsed_ok = 0;
+        parse.push(timed(|| {
+            for &p in &picks {
+                if serde_json::from_str::<serde_json::Value>(&lines[p as usize]).is_ok() {
+                    parsed_ok += 1;
+                }
+            }
+        }));
+        // A fresh store per round: every round makes the same decisions.
+        let mut store = MemoryStore::new();
+        (allowed, denied) = (0, 0);
+        decide.push(timed(|| {
+            for (i, &p) in picks.iter().enumerate() {
+                let (name, arguments) = extracted[p as usize];
+                let now = start_time.plus_nanos(i as i64 * (NANOS_PER_SEC / 1000));
+                if engine.decide(&mut store, &ToolCall { name, arguments }, &ctx, now).is_allow() {
+                    allowed += 1;
+                } else {
+                    denied += 1;
+                }
+            }
+        }));
     }
-    let engine_secs = started.elapsed().as_secs_f64();
 
     let per_sec = |secs: f64| if secs > 0.0 { calls as f64 / secs } else { 0.0 };
-    serde_json::json!({
+    let spread = |xs: Vec<f64>| Spread::of(xs).unwrap_or(Spread { median: 0.0, min: 0.0, max: 0.0, rounds: Vec::new() });
+    let rate = |phase: &[Timed], cpu: bool| spread(phase.iter().map(|t| per_sec(if cpu { t.cpu } else { t.wall })).collect());
+    let ratio = |cpu: bool| {
+        let of = |t: &Timed| if cpu { t.cpu } else { t.wall };
+        spread(decide.iter().zip(&parse).map(|(d, p)| if of(p) > 0.0 { of(d) / of(p) } else { 0.0 }).collect())
+    };
+    let (decisions_cpu, ratio_cpu) = (rate(&decide, true), ratio(true));
+    let report = json!({
+        "bench": "engine",
         "calls": calls,
         "seed": seed,
         "profile": profile.as_str(),
-        "parse_secs": parse_secs,
-        "engine_secs": engine_secs,
-        "decisions_per_sec": per_sec(engine_secs),
-        "parse_per_sec": per_sec(parse_secs),
-        "engine_to_parse_ratio": if parse_secs > 0.0 { engine_secs / parse_secs } else { 0.0 },
+        "rounds": rounds.max(1),
+        "decisions_per_sec": rate(&decide, false).json(),
+        "decisions_per_cpu_sec": decisions_cpu.json(),
+        "parse_per_sec": rate(&parse, false).json(),
+        "parse_per_cpu_sec": rate(&parse, true).json(),
+        "engine_to_parse_ratio": ratio(false).json(),
+        "engine_to_parse_cpu_ratio": ratio_cpu.json(),
         "parsed": parsed_ok,
         "allowed": allowed,
         "denied": denied,
-    })
+    });
+    let targets = vec![
+        Target::at_least("≥ 1,000,000 decisions per CPU second on one core (median)", decisions_cpu.median, TARGET_DECISIONS_PER_CPU_SEC),
+        Target::at_most("engine time ≤ parse time (CPU, median of per-round ratios)", ratio_cpu.median, TARGET_ENGINE_TO_PARSE, false),
+    ];
+    (report, targets)
 }
 
 fn line(id: usize, rng: &mut ChaCha8Rng) -> String {
@@ -196,8 +241,10 @@ mod tests {
 
     #[test]
     fn small_run_counts_every_call_and_is_deterministic() {
-        let a = measure(2000, 7, Profile::Intercept);
-        let b = measure(2000, 7, Profile::Intercept);
+        let (a, targets) = measure(2000, 7, Profile::Intercept, 2);
+        let (b, _) = measure(2000, 7, Profile::Intercept, 1);
+        assert_eq!(a["decisions_per_cpu_sec"]["rounds"].as_array().map(Vec::len), Some(2));
+        assert_eq!(targets.len(), 2);
         assert_eq!(a["parsed"], 2000);
         assert_eq!(a["allowed"].as_u64().unwrap() + a["denied"].as_u64().unwrap(), 2000);
         assert_eq!((a["allowed"].clone(), a["denied"].clone()), (b["allowed"].clone(), b["denied"].clone()));

@@ -6,9 +6,18 @@ use std::process::Child;
 
 /// User + system CPU seconds this process has used so far.
 pub fn cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_SELF)
+}
+
+/// User + system CPU seconds the calling thread has used so far (one core's work).
+pub fn thread_cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_THREAD)
+}
+
+fn rusage_secs(who: libc::c_int) -> f64 {
     // SAFETY: getrusage fills the struct it is given and touches nothing else.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
         return 0.0;
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
