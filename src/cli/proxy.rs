@@ -196,10 +196,11 @@ fn open_store(args: &Args) -> Result<Box<dyn CounterStore>, Exit> {
 }
 
 /// Turns transparent huge pages off for this process and the upstream it
-/// starts. mimalloc asks for huge pages on its arenas, and each 2 MiB page it
-/// touches is then resident whole: a proxy holds a few hundred kilobytes of
-/// live data, so that more than doubled its memory (17 → 10 MiB idle).
-fn keep_pages_small() {
+/// starts (called first thing in `main`). mimalloc asks for huge pages on its
+/// arenas, and each 2 MiB page it touches is then resident whole: a proxy
+/// holds a few hundred kilobytes of live data, so that more than doubled its
+/// memory (17 → 10 MiB idle).
+pub fn keep_pages_small() {
     // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process's memory map.
     #[cfg(target_os = "linux")]
     unsafe {
@@ -208,7 +209,6 @@ fn keep_pages_small() {
 }
 
 pub fn run(args: Args) -> Exit {
-    keep_pages_small();
     log::set_level(args.log_level);
     let front = match front_address(&args) {
         Ok(front) => front,
