@@ -129,12 +129,12 @@ pub fn check(text: &str) -> Result<(), LimitError> {
             // any event of the deep part reaches us; the brackets say where
             // the limit was crossed.
             Err(e) if e.info() == "recursion limit exceeded" => {
-                bracket_depth(text)?;
+                bracket_depth(text, Strings::Counted)?;
                 return Err(LimitError { limit: Limit::Depth, line: e.marker().line() as u32, column: e.marker().col() as u32 + 1 });
             }
             // A syntax error: the loader reports it, unless its own parser
             // would read on into brackets deeper than the limit.
-            Err(_) => return bracket_depth(text),
+            Err(_) => return bracket_depth(text, Strings::Counted),
         };
         if matches!(event, Event::StreamEnd) {
             return Ok(());
@@ -148,6 +148,20 @@ pub fn check(text: &str) -> Result<(), LimitError> {
 /// brackets inside strings do not count.
 pub fn check_json(text: &str) -> Result<(), LimitError> {
     check_size(text.as_bytes())?;
+    bracket_depth(text, Strings::Skipped)
+}
+
+/// Whether [`bracket_depth`] reads JSON strings (and skips their brackets).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strings {
+    Skipped,
+    /// Every bracket counts, even a quoted one: a lexical over-approximation
+    /// of flow nesting for text the YAML scanner gave up on, so loaders built
+    /// on another parser are not handed deep nesting they would scan slowly.
+    Counted,
+}
+
+fn bracket_depth(text: &str, strings: Strings) -> Result<(), LimitError> {
     let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
@@ -163,29 +177,7 @@ pub fn check_json(text: &str) -> Result<(), LimitError> {
         }
         match c {
             '\n' => (line, column) = (line + 1, 0),
-            '"' => in_string = true,
-            '[' | '{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(LimitError { limit: Limit::Depth, line, column });
-                }
-            }
-            ']' | '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// A lexical over-approximation of flow nesting (every bracket counts, even
-/// quoted ones), for text the YAML scanner gave up on: loaders built on
-/// another parser must not be handed deep nesting it would scan slowly.
-fn bracket_depth(text: &str) -> Result<(), LimitError> {
-    let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
-    for c in text.chars() {
-        column += 1;
-        match c {
-            '\n' => (line, column) = (line + 1, 0),
+            '"' if strings == Strings::Skipped => in_string = true,
             '[' | '{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {

@@ -495,3 +495,30 @@ fn requests_left_waiting_are_answered_when_the_upstream_dies_or_hangs() {
         assert_eq!(c.requests_waiting(), 0);
     }
 }
+
+/// `intercept` forwards batches (strict refuses them): each request inside
+/// one waits for its answer like a lone request, so when the upstream dies
+/// every one still waiting gets its own error, in every wire mode.
+#[test]
+fn requests_inside_a_batch_are_answered_when_the_upstream_dies() {
+    for mode in [WireMode::StdioChild, WireMode::StdioBridge, WireMode::Http] {
+        let mut c = core(LIMITED, Profile::Intercept, mode);
+        let batch = format!(
+            r#"[{},{{"jsonrpc":"2.0","id":"p","method":"ping"}},{{"jsonrpc":"2.0","method":"notifications/x"}},{}]"#,
+            call("1", "t"),
+            call("2", "delete_customer")
+        );
+        let out = c.from_agent(batch.as_bytes(), &ctx(), at(0));
+        assert_eq!(upstream(&out).len(), 1, "{mode:?}");
+        // The call and the ping wait (the denied delete is answered by the proxy itself under the evaluating modes).
+        let waiting = if mode == WireMode::StdioChild { 3 } else { 2 };
+        assert_eq!(c.requests_waiting(), waiting, "{mode:?}");
+        // The upstream answers the ping only; then it exits.
+        c.from_upstream(br#"[{"jsonrpc":"2.0","id":"p","result":{}}]"#, &ctx(), at(1));
+        let gone = agent(&c.upstream_gone());
+        assert_eq!(gone.len(), waiting - 1, "{mode:?}: {gone:?}");
+        assert!(gone.iter().any(|g| g.contains(r#""id":1,"#) && g.contains("-32603") && g.contains("exited")), "{mode:?}: {gone:?}");
+        assert!(!gone.iter().any(|g| g.contains(r#""id":"p""#)), "{mode:?}: the ping was answered: {gone:?}");
+        assert_eq!(c.requests_waiting(), 0, "{mode:?}");
+    }
+}

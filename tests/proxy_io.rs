@@ -472,6 +472,14 @@ fn requests_in_flight_get_an_error_when_the_upstream_exits() {
         assert!(answer.contains("-32603") && answer.contains("the upstream exited before answering"), "{answer}");
     }
     assert_eq!(p.finish().0, Some(3));
+    // The same inside a batch, which `intercept` forwards to a child as it is.
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", "read a; exit 3"]);
+    p.send(br#"[{"jsonrpc":"2.0","id":"y","method":"ping"},{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_customers","arguments":{}}}]"#);
+    for id in [r#""id":"y""#, r#""id":8"#] {
+        let answer = p.expect_containing(id);
+        assert!(answer.contains("-32603") && answer.contains("the upstream exited before answering"), "{answer}");
+    }
+    assert_eq!(p.finish().0, Some(3));
 }
 
 #[test]

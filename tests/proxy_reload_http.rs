@@ -515,6 +515,12 @@ fn the_bridge_exits_non_zero_when_its_upstream_was_unreachable() {
     p.send(INIT);
     let answer = p.expect_id(1);
     assert!(answer.contains("-32603") && answer.contains("unreachable"), "{answer}");
+    // Each request inside a batch gets its own error too.
+    p.send(&format!("[{},{}]", call_msg(2, "list_customers"), call_msg(3, "list_customers")));
+    for id in [2, 3] {
+        let answer = p.expect_id(id);
+        assert!(answer.contains("-32603") && answer.contains("unreachable"), "{answer}");
+    }
     let Bridge { mut proc, stdin, .. } = p;
     drop(stdin);
     let code = exit_code_within(&mut proc.child, WAIT);
@@ -609,6 +615,58 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
     assert!(started.elapsed() < Duration::from_secs(5), "the real client waited {:?}", started.elapsed());
     front.wait_stderr("connections open (the limit)");
     drop(idle);
+}
+
+/// Reads until the server closes the connection; how long that took, or
+/// `None` if it was still open after `within`.
+fn closed_after(mut s: &TcpStream, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 512];
+    while started.elapsed() < within {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+    None
+}
+
+/// `--header-timeout`, `--idle-timeout` and `--max-connections` set the
+/// front's limits (defaults 10 s, 120 s, 256), and only the front's.
+#[test]
+fn the_fronts_connection_limits_are_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    let limits = ["--header-timeout", "300ms", "--idle-timeout", "700ms", "--max-connections", "3"];
+    let (front, addr) = Front::listen(dir.path(), &policy, &upstream, &limits);
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    let mut unfinished = TcpStream::connect(sock).unwrap();
+    unfinished.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    // A keep-alive connection that finished one request and then says nothing.
+    let mut kept = TcpStream::connect(sock).unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{INIT}",
+        INIT.len()
+    );
+    kept.write_all(request.as_bytes()).unwrap();
+    let took = closed_after(&unfinished, Duration::from_secs(5)).expect("unfinished headers are cut off");
+    assert!(took < Duration::from_secs(3), "header timeout 300ms, closed after {took:?}");
+    let took = closed_after(&kept, Duration::from_secs(6)).expect("an idle keep-alive connection is closed");
+    assert!(took < Duration::from_secs(5), "idle timeout 700ms, closed after {took:?}");
+    // Four connections against a cap of three: the longest-idle is closed, and the log says so.
+    let _open: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(sock).unwrap()).collect();
+    front.wait_stderr("3 connections open (the limit)");
+    assert_eq!(post(&addr, None, None, INIT).status, 200, "a real client still gets in");
+    // Without the HTTP front they mean nothing, so they are refused.
+    for flag in [&limits[0..2], &limits[2..4], &limits[4..6]] {
+        let out = Command::new(GAUNTLET).arg("proxy").arg(&policy).args(flag).args(["--", "true"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is for the HTTP front"), "{flag:?}");
+    }
 }
 
 /// Over the HTTP front: a slow call, and while it runs an unknown method with

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::engine::{CallContext, CounterStore};
+use crate::mcp::http::serve;
 use crate::profile::Profile;
 use crate::proxy::auditlog::AuditLog;
 use crate::proxy::core::{ProxyCore, WireMode};
@@ -98,6 +99,15 @@ pub struct Args {
     /// (`30s`, `2m`, `off`; default `off` under `intercept`, `120s` under `strict`).
     #[arg(long, value_name = "DURATION", value_parser = parse_call_timeout)]
     pub call_timeout: Option<CallTimeout>,
+    /// HTTP front: a client must finish sending its request headers within this long, or it is disconnected (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
+    pub header_timeout: Option<std::time::Duration>,
+    /// HTTP front: a connection with no request in progress for this long is closed (default 120s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// HTTP front: the most connections open at once (default 256); at the cap the longest-idle one is closed to admit a new client.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
     /// The upstream command and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -121,7 +131,25 @@ fn parse_call_timeout(text: &str) -> Result<CallTimeout, String> {
     Ok(CallTimeout(Some(std::time::Duration::from_nanos(d.nanos().unsigned_abs()))))
 }
 
+fn parse_front_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = crate::scenario::duration::Duration::parse(text)?;
+    if d.nanos() <= 0 {
+        return Err("must be longer than zero".into());
+    }
+    Ok(std::time::Duration::from_nanos(d.nanos().unsigned_abs()))
+}
+
 impl Args {
+    /// The HTTP front's connection limits: the flags, else the defaults.
+    fn front_limits(&self) -> serve::Limits {
+        let default = serve::Limits::default();
+        serve::Limits {
+            max_connections: self.max_connections.map_or(default.max_connections, |n| n as usize),
+            header_read: self.header_timeout.unwrap_or(default.header_read),
+            idle: self.idle_timeout.unwrap_or(default.idle),
+        }
+    }
+
     /// `--call-timeout`, or the profile's default.
     fn call_timeout(&self, profile: Profile) -> Option<std::time::Duration> {
         match (self.call_timeout, profile) {
@@ -166,6 +194,16 @@ fn front_address(args: &Args) -> Result<Option<String>, Exit> {
     }
     if http && args.upstream.is_none() {
         return Err(fail("--transport http requires --upstream URL", "pass `--upstream http://HOST:PORT/mcp`"));
+    }
+    let front_flag = [
+        (args.header_timeout.is_some(), "--header-timeout"),
+        (args.idle_timeout.is_some(), "--idle-timeout"),
+        (args.max_connections.is_some(), "--max-connections"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag));
+    if let (Some(flag), false) = (front_flag, http || args.listen.is_some()) {
+        return Err(fail(&format!("{flag} is for the HTTP front"), "add `--transport http` (or `--listen ADDR`) with `--upstream URL`"));
     }
     if args.listen.is_some() && args.upstream.is_none() {
         // An HTTP front forwards to an HTTP upstream only; a child command would be served over stdio.
@@ -286,6 +324,7 @@ pub fn run(args: Args) -> Exit {
                 call_timeout: args.call_timeout(profile),
                 allowed_hosts: args.allow_hosts.clone(),
                 policy: (!args.no_reload).then(|| policy.clone()),
+                limits: args.front_limits(),
             };
             match http::run(config, core(mode), audit) {
                 Ok(()) => Exit::Ok,

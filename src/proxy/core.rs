@@ -405,7 +405,11 @@ impl ProxyCore {
         }
         let elements = match rawjson::parse(bytes) {
             Ok(Node { kind: Kind::Array(items), .. }) if self.mode != WireMode::StdioChild => items,
-            _ => {
+            parsed => {
+                // Forwarded unevaluated, but each request in it still waits for its answer.
+                if let Ok(Node { kind: Kind::Array(items), .. }) = &parsed {
+                    items.iter().for_each(|item| self.remember_request(item, bytes, ctx, exchange, now));
+                }
                 out.push(Output::ToUpstream(bytes.to_vec()));
                 return;
             }
@@ -427,6 +431,7 @@ impl ProxyCore {
         for element in &elements {
             let msg = decode::classify_object(element, bytes, Profile::Intercept);
             if self.handle(msg, ctx, exchange, now, &mut answers) {
+                self.remember_request(element, bytes, ctx, exchange, now);
                 forwarded.push(reserialise(element, bytes));
             }
         }
@@ -436,6 +441,16 @@ impl ProxyCore {
             _ => out.push(Output::ToUpstream(array(&forwarded))),
         }
         out.extend(answers);
+    }
+
+    /// Remembers one forwarded element of a batch (batches reach here only
+    /// under `intercept`, whose keys never refuse) if it is a request, so it
+    /// is answered with an error if the upstream dies or hangs.
+    fn remember_request(&mut self, element: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) {
+        let Some(id) = decode::request_id(element).filter(|id| !id.is_null()) else { return };
+        if let Ok(key) = self.request_key(ctx, exchange, id, src) {
+            self.pending.register_request(key, id.raw(src), now);
+        }
     }
 
     /// Commits or rolls back the call this response answers (adding its line to

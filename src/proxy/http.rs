@@ -48,6 +48,8 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// The policy file to watch for hot reload, with its profile.
     pub policy: Option<super::reload::Watched>,
+    /// The HTTP front's header-read and idle timeouts and connection cap (`--header-timeout`, `--idle-timeout`, `--max-connections`).
+    pub limits: Limits,
 }
 
 fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
@@ -71,11 +73,15 @@ fn transport_error(id: &serde_json::Value, message: &str) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// The `id` of a request (None for notifications and responses).
-fn request_id(bytes: &[u8]) -> Option<serde_json::Value> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    v.get("method")?;
-    v.get("id").cloned()
+/// The `id` of each request in a message: one for a request, one per
+/// request element of a batch, none for notifications and responses.
+fn request_ids(bytes: &[u8]) -> Vec<serde_json::Value> {
+    let id = |v: &serde_json::Value| v.get("method").and(v.get("id")).cloned();
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(items)) => items.iter().filter_map(id).collect(),
+        Ok(v) => id(&v).into_iter().collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn is_initialized_notification(bytes: &[u8]) -> bool {
@@ -201,13 +207,13 @@ impl UpstreamSink for Poster {
 
 /// Posts one agent message upstream and feeds what comes back through the core.
 async fn bridge_one(upstream: Upstream, pump: SharedPump, ctx: CallContext, bytes: Vec<u8>) {
-    let id = request_id(&bytes);
+    let ids = request_ids(&bytes);
     let headers = upstream.bridge_headers(BOTH_TYPES);
     let resp = match upstream.request(Method::POST, bytes, &headers).await {
         Ok(resp) => resp,
         Err(e) => {
-            if let Some(id) = id {
-                pump.from_upstream(&transport_error(&id, &e), &ctx);
+            for id in &ids {
+                pump.from_upstream(&transport_error(id, &e), &ctx);
             }
             eprintln!("gauntlet proxy: {e}");
             return;
@@ -226,8 +232,10 @@ async fn bridge_one(upstream: Upstream, pump: SharedPump, ctx: CallContext, byte
         pump.from_upstream(&msg, &ctx);
     })
     .await;
-    if let (false, Some(id)) = (answered, id) {
-        pump.from_upstream(&transport_error(&id, &format!("upstream answered HTTP {status} without a message")), &ctx);
+    if !answered {
+        for id in &ids {
+            pump.from_upstream(&transport_error(id, &format!("upstream answered HTTP {status} without a message")), &ctx);
+        }
     }
 }
 
@@ -473,7 +481,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     }
     if up.len() == 1 {
         let bytes = up.into_iter().next().unwrap_or_default();
-        let id = request_id(&bytes);
+        let ids = request_ids(&bytes);
         let answer = async {
             match front.upstream.request(Method::POST, bytes, &forward).await {
                 Ok(resp) => Ok(relay(front.clone(), ctx.clone(), exchange, deadline, resp, denials.clone()).await),
@@ -486,10 +494,8 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
         return match answer {
             Ok(resp) => resp,
             Err(e) => {
-                let mut answers = match id {
-                    Some(id) => front.relay_upstream(&transport_error(&id, &e), &ctx, exchange),
-                    None => Vec::new(),
-                };
+                let mut answers: Vec<Vec<u8>> =
+                    ids.iter().flat_map(|id| front.relay_upstream(&transport_error(id, &e), &ctx, exchange)).collect();
                 answers.extend(denials);
                 json_response(StatusCode::BAD_GATEWAY, join_messages(&answers))
             }
@@ -498,7 +504,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     // Several forwarded elements (a batch split by the core): collect every answer into one array.
     let mut answers = Vec::new();
     for bytes in up {
-        let id = request_id(&bytes);
+        let ids = request_ids(&bytes);
         let answer = async {
             let resp = front.upstream.request(Method::POST, bytes, &forward).await?;
             let mut got = Vec::new();
@@ -512,8 +518,8 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
                 }
             }
             Some(Err(e)) => {
-                if let Some(id) = id {
-                    answers.extend(front.relay_upstream(&transport_error(&id, &e), &ctx, exchange));
+                for id in &ids {
+                    answers.extend(front.relay_upstream(&transport_error(id, &e), &ctx, exchange));
                 }
             }
             None => {
@@ -624,7 +630,7 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
     });
     eprintln!("gauntlet proxy: listening on http://{local}/mcp");
     let app = axum::Router::new().route("/mcp", axum::routing::any(front_handler)).with_state(front);
-    serve::serve(listener, app, Limits::default(), "gauntlet proxy").await;
+    serve::serve(listener, app, config.limits, "gauntlet proxy").await;
     Ok(())
 }
 
