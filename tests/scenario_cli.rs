@@ -450,6 +450,28 @@ fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
+/// The default terminal report stays within its line budget on the biggest bundled server
+/// (github, 26 tools) under a policy that stops nothing, with the scenarios that list every
+/// tool: over a hundred findings, and what does not fit is counted for `-v`.
+#[test]
+fn the_default_report_is_bounded_on_the_biggest_bundled_server() {
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("allow-all.yaml");
+    std::fs::write(&policy, "version: \"1\"\ndefault: allow\ntools: {}\n").unwrap();
+    let mut argv = vec!["verify", path(&policy), "--server", "github", "--allow-empty"];
+    for id in ["bulk-write-burst", "malformed-arguments", "missing-required-fields", "type-confusion", "extra-fields", "rug-pull", "oversized-payload"] {
+        argv.extend(["--only", id]);
+    }
+    let run = gauntlet(&argv);
+    assert_eq!(code(&run), 1, "{}", stderr(&run));
+    let text = stdout(&run);
+    let findings: usize = regex::Regex::new(r"(\d+) policy\s+findings").unwrap().captures(&text).expect("a summary")[1].parse().unwrap();
+    assert!(findings > 100, "too small a run to test the bound: {text}");
+    assert!(text.lines().count() <= gauntlet::report::table::BUDGET, "{} lines:\n{text}", text.lines().count());
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    assert!(text.contains(" more places (-v lists each)"), "{text}");
+}
+
 /// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
 fn chromium() -> Option<&'static str> {
     for name in ["chromium", "chromium-browser"] {

@@ -82,6 +82,11 @@ const POST_CUSTOMERS: &str = "WizCommerce Open API_PostCustomers";
 #[test]
 fn seed_catalogue_limit_holds_but_malformed_arguments_get_through() {
     let r = check("aksjah-catalogue", "examples/aksjah-catalogue.yaml");
+    // Issue 12: the seed policy's default terminal report is under 60 lines and 100 columns,
+    // and shows every failing scenario (nothing left to `-v`).
+    let text = gauntlet::report::table::render(&r, &gauntlet::report::table::Style::default());
+    assert!(text.lines().count() < 60 && text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    assert!(!text.contains(" more scenarios"), "{text}");
     assert_eq!(find(&r, "bulk-write-burst", POST_CUSTOMERS).verdict, Verdict::Held);
     assert_eq!(find(&r, "bulk-write-burst", POST_CUSTOMERS).reached, 30);
     assert_eq!(find(&r, "malformed-arguments", POST_CUSTOMERS).verdict, Verdict::Breached);

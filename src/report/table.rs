@@ -1,8 +1,14 @@
 //! The terminal report, findings first: a header and the summary line, the
-//! failing outcomes grouped by scenario (policy findings, then proxy
-//! findings, then errors), not-applicable outcomes collapsed into a count with
-//! their reasons grouped, and how to reproduce. `-v` lists every outcome and
-//! each finding's shortest trace; `-q` prints only the summary line.
+//! failing outcomes grouped by scenario (policy findings, then where in the
+//! policy to fix them, then proxy findings, then errors), not-applicable
+//! outcomes collapsed into a count with their reasons grouped, and how to
+//! reproduce. `-v` lists every outcome and each finding's shortest trace;
+//! `-q` prints only the summary line.
+//!
+//! The default view is at most [`BUDGET`] lines whatever the size of the run:
+//! one row per scenario × tool when that fits, else one row per scenario (its
+//! first tool, `+N` more), else each section shows what fits of its share and
+//! says how many more `-v` lists. Nothing is dropped without a count.
 //!
 //! Layout is computed on plain text and wrapped to the given width; colour is
 //! painted on afterwards, so escape codes never count towards a column.
@@ -14,6 +20,10 @@ use crate::verify::{Finding, Outcome, Verdict};
 
 /// Trace lines shown per finding (with `-v`) before eliding.
 const TRACE_LINES: usize = 8;
+
+/// Lines the default view takes at most, for any run (issue 12: the seed
+/// policy's report under 60 lines; the database and the servers grow).
+pub const BUDGET: usize = 58;
 
 /// How much the terminal report says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,7 +138,18 @@ pub fn wrap(text: &str, width: usize, first: usize, indent: usize) -> Vec<String
 
 /// Writes `prefix` + `text` wrapped at the width, continuation lines indented by `indent`.
 fn push_wrapped(out: &mut String, st: &Style, prefix: &str, text: &str, indent: usize, paint: Option<Paint>) {
-    let lines = wrap(text, st.width(), prefix.chars().count(), indent);
+    push_wrapped_max(out, st, prefix, text, indent, paint, usize::MAX);
+}
+
+/// [`push_wrapped`] in at most `max` lines, the last one ending in `…` when text was cut.
+fn push_wrapped_max(out: &mut String, st: &Style, prefix: &str, text: &str, indent: usize, paint: Option<Paint>, max: usize) {
+    let mut lines = wrap(text, st.width(), prefix.chars().count(), indent);
+    if lines.len() > max {
+        lines.truncate(max.max(1));
+        let room = st.width().saturating_sub(if lines.len() == 1 { prefix.chars().count() } else { indent });
+        let last = lines.last_mut().expect("one line at least");
+        *last = with_ellipsis(last, room);
+    }
     for (i, l) in lines.iter().enumerate() {
         let lead = if i == 0 { prefix.to_string() } else { " ".repeat(indent) };
         let body = match paint {
@@ -139,6 +160,18 @@ fn push_wrapped(out: &mut String, st: &Style, prefix: &str, text: &str, indent: 
         out.push_str(line.trim_end());
         out.push('\n');
     }
+}
+
+/// `text` and `…` within `room` columns, dropping whole words from the end to make room.
+fn with_ellipsis(text: &str, room: usize) -> String {
+    let mut t = text.trim_end();
+    while t.chars().count() + 1 > room {
+        match t.rsplit_once(' ') {
+            Some((head, _)) if !head.trim().is_empty() => t = head.trim_end(),
+            _ => return format!("{}…", t.chars().take(room.saturating_sub(1)).collect::<String>()),
+        }
+    }
+    format!("{}…", t.trim_end_matches([',', ';', ':']))
 }
 
 /// The longest prefix, ending at a separator, shared by every tool of each
@@ -194,9 +227,9 @@ fn header(r: &Report, st: &Style, out: &mut String) {
     if st.verbosity == Verbosity::Verbose || r.requirements != super::BASELINE {
         text.push_str(&format!(", requirements: {}", r.requirements));
     }
-    push_wrapped(out, st, "", &text, 2, Some(Paint::Bold));
+    push_wrapped_max(out, st, "", &text, 2, Some(Paint::Bold), 3);
     for line in r.proxy_lines().lines() {
-        push_wrapped(out, st, "", line, 2, None);
+        push_wrapped_max(out, st, "", line, 2, None, 2);
     }
     // Held replica outcomes are not listed: the setup they held under is said here.
     let setups: std::collections::BTreeSet<String> = r.outcomes.iter().filter_map(|o| o.deployment).map(|d| d.assumed()).collect();
@@ -214,70 +247,124 @@ fn summary(r: &Report, st: &Style) -> String {
         Paint::Green
     };
     let mut out = String::new();
-    push_wrapped(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint));
-    push_wrapped(&mut out, st, "", &r.coverage.line(), 2, None);
+    push_wrapped_max(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint), 4);
+    push_wrapped_max(&mut out, st, "", &r.coverage.line(), 2, None, 3);
     out
 }
 
-/// One group of failing outcomes, grouped by scenario: the scenario named once,
-/// then one row per tool with reached/sent, what was observed and the bound.
-fn group(out: &mut String, st: &Style, title: &str, paint: Paint, items: &[&Outcome], r: &Report) {
-    if items.is_empty() {
-        return;
-    }
-    out.push('\n');
-    push_wrapped(out, st, "", title, 2, Some(paint));
+/// Failing outcomes grouped by scenario, one finished item per scenario: the
+/// scenario named once, then a row per tool with reached/sent, what was observed
+/// and the bound; `compact`: one row, its first tool with `+N` for the others.
+fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> Vec<String> {
     let prefixes = common_prefixes(r);
     let tool_of = |o: &Outcome| tool_label(o, &prefixes, r.servers.len());
-    let sw = items.iter().map(|o| o.scenario.chars().count()).max().unwrap_or(0).min(28);
-    let tw = items.iter().map(|o| tool_of(o).chars().count()).max().unwrap_or(0).min(32);
-    let nw = items.iter().map(|o| numbers(o).chars().count()).max().unwrap_or(0);
-    let mut last: Option<&Outcome> = None;
+    let mut scenarios: Vec<Vec<&Outcome>> = Vec::new();
     for o in items {
-        let same_scenario = last.is_some_and(|l| l.scenario == o.scenario);
-        let scenario = if same_scenario { String::new() } else { o.scenario.clone() };
-        let lead = format!("  {scenario:<sw$}  {:<tw$}  {:>nw$}  ", tool_of(o), numbers(o));
-        // Tool names in the text drop the prefix too; a bound repeated within a scenario is said once.
-        let short = |t: &str| prefixes.get(&o.server).map_or(t.to_string(), |p| t.replace(&format!("`{p}"), "`"));
-        let what = match o.verdict {
-            Verdict::Breached if same_scenario && last.is_some_and(|l| l.bound == o.bound) => short(&o.observed),
-            Verdict::Breached => format!("{} (bound {})", short(&o.observed), short(&o.bound)),
-            _ => o.note.clone().unwrap_or_default(),
-        };
-        last = Some(o);
-        let indent = (lead.chars().count()).min(st.width() / 2);
-        let mut lines = wrap(&what, st.width(), lead.chars().count(), indent).into_iter();
-        let first = lines.next().unwrap_or_default();
-        // Only the scenario name is painted: the numbers stay readable on any background.
-        let painted = lead.replacen(&o.scenario, &st.paint(&o.scenario, verdict_paint(o)), usize::from(!scenario.is_empty()));
-        out.push_str(format!("{painted}{first}").trim_end());
-        out.push('\n');
-        for l in lines {
-            out.push_str(&format!("{}{l}\n", " ".repeat(indent)));
+        match scenarios.last_mut() {
+            Some(g) if g[0].scenario == o.scenario => g.push(o),
+            _ => scenarios.push(vec![o]),
         }
     }
+    // (outcome, tool column, first row of its scenario)
+    let rows: Vec<Vec<(&Outcome, String, bool)>> = scenarios
+        .iter()
+        .map(|g| match g.len() {
+            n if compact && n > 1 => vec![(g[0], format!("{} +{}", tool_of(g[0]), n - 1), true)],
+            _ => g.iter().enumerate().map(|(i, o)| (*o, tool_of(o), i == 0)).collect(),
+        })
+        .collect();
+    let all = || rows.iter().flatten();
+    let sw = all().map(|(o, _, _)| o.scenario.chars().count()).max().unwrap_or(0).min(28);
+    let tw = all().map(|(_, t, _)| t.chars().count()).max().unwrap_or(0).min(32);
+    let nw = all().map(|(o, _, _)| numbers(o).chars().count()).max().unwrap_or(0);
+    rows.iter()
+        .map(|g| {
+            let mut out = String::new();
+            let mut last: Option<&Outcome> = None;
+            for (o, tool, first) in g {
+                let scenario = if *first { o.scenario.clone() } else { String::new() };
+                let lead = format!("  {scenario:<sw$}  {tool:<tw$}  {:>nw$}  ", numbers(o));
+                // Tool names in the text drop the prefix too; a bound repeated within a scenario is said once.
+                let short = |t: &str| prefixes.get(&o.server).map_or(t.to_string(), |p| t.replace(&format!("`{p}"), "`"));
+                let what = match o.verdict {
+                    Verdict::Breached if last.is_some_and(|l| l.bound == o.bound) => short(&o.observed),
+                    Verdict::Breached => format!("{} (bound {})", short(&o.observed), short(&o.bound)),
+                    _ => o.note.clone().unwrap_or_default(),
+                };
+                last = Some(o);
+                let indent = (lead.chars().count()).min(st.width() / 2);
+                // A compact row stays one line.
+                let max = if compact { 1 } else { usize::MAX };
+                let mut lines = wrap(&what, st.width(), lead.chars().count(), indent);
+                if lines.len() > max {
+                    // Without the bound rather than cut inside it (the full rows and -v say it).
+                    let room = st.width().saturating_sub(lead.chars().count());
+                    let observed = short(&o.observed);
+                    let fits = o.verdict == Verdict::Breached && observed.chars().count() <= room;
+                    lines = vec![if fits { observed } else { with_ellipsis(&lines[0], room) }];
+                }
+                let mut lines = lines.into_iter();
+                let first_line = lines.next().unwrap_or_default();
+                // Only the scenario name is painted: the numbers stay readable on any background.
+                let painted = lead.replacen(&o.scenario, &st.paint(&o.scenario, verdict_paint(o)), usize::from(*first));
+                out.push_str(format!("{painted}{first_line}").trim_end());
+                out.push('\n');
+                for l in lines {
+                    out.push_str(&format!("{}{l}\n", " ".repeat(indent)));
+                }
+            }
+            out
+        })
+        .collect()
 }
 
-/// Policy findings by the policy location to blame, each location once, in file order.
-fn blame_section(out: &mut String, st: &Style, items: &[&Outcome]) {
-    let mut by_place: Vec<((&str, u32), String, Vec<String>)> = Vec::new();
+/// Policy findings by the policy location to blame, each location once, with the
+/// findings it explains; at most `max` lines each.
+fn blame_items(st: &Style, r: &Report, items: &[&Outcome], max: usize) -> Vec<String> {
+    let prefixes = common_prefixes(r);
+    let mut by_place: Vec<((&str, u32), String, Vec<&Outcome>)> = Vec::new();
     for o in items {
-        let (Some(b), Some(text)) = (&o.blame, super::blame_line(o)) else { continue };
-        let finding = format!("{} × {}", o.scenario, o.tool);
-        match by_place.iter_mut().find(|(_, t, _)| *t == text) {
-            Some((_, _, fs)) => fs.push(finding),
-            None => by_place.push(((b.location.file.as_str(), b.location.line), text, vec![finding])),
+        let Some(b) = &o.blame else { continue };
+        let mut why = b.reason.clone();
+        if let Some(d) = &b.denial {
+            why.push_str(&format!("; denied with: {d}"));
+        }
+        let place = (b.location.file.as_str(), b.location.line);
+        match by_place.iter_mut().find(|(p, w, _)| *p == place && *w == why) {
+            Some((_, _, os)) => os.push(o),
+            None => by_place.push((place, why, vec![o])),
         }
     }
-    if by_place.is_empty() {
-        return;
-    }
-    out.push('\n');
-    push_wrapped(out, st, "", "Where in the policy:", 2, None);
-    by_place.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, place, findings) in by_place {
-        push_wrapped(out, st, "  ", &format!("{place} ({})", findings.join(", ")), 4, None);
-    }
+    // The places behind the most findings first (what does not fit is the least of it), then in file order.
+    by_place.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then(a.0.cmp(&b.0)));
+    by_place
+        .into_iter()
+        .map(|((file, line), why, os)| {
+            // `a, b × Tool; c × Other`, tool names as the rows show them.
+            let mut by_tool: Vec<(String, Vec<&str>)> = Vec::new();
+            for o in &os {
+                let t = tool_label(o, &prefixes, r.servers.len());
+                match by_tool.iter_mut().find(|(x, _)| *x == t) {
+                    Some((_, ss)) => ss.push(&o.scenario),
+                    None => by_tool.push((t, vec![&o.scenario])),
+                }
+            }
+            let findings = by_tool.iter().map(|(t, ss)| format!("{} × {t}", ss.join(", "))).collect::<Vec<_>>().join("; ");
+            let why = prefixes.values().fold(why, |w, p| w.replace(&format!("`{p}"), "`"));
+            let place = if file == r.policy { format!("  line {line}: ") } else { format!("  {file}:{line}: ") };
+            let mut item = String::new();
+            if max > 1 {
+                push_wrapped_max(&mut item, st, &place, &format!("{why} ({findings})"), 4, None, max);
+            } else {
+                // One line: as much of the reason as fits, and how many findings it explains.
+                let count = format!(" ({} finding{})", os.len(), if os.len() == 1 { "" } else { "s" });
+                let room = st.width().saturating_sub(place.chars().count() + count.chars().count());
+                let why = if why.chars().count() <= room { why } else { with_ellipsis(&why, room) };
+                item = format!("{place}{why}{count}\n");
+            }
+            item
+        })
+        .collect()
 }
 
 fn numbers(o: &Outcome) -> String {
@@ -287,25 +374,102 @@ fn numbers(o: &Outcome) -> String {
     }
 }
 
-/// Not-applicable outcomes as a count with each distinct reason once.
-fn not_applicable(out: &mut String, st: &Style, r: &Report) {
+/// Not-applicable outcomes, each distinct reason once with its count, most frequent first; at most `max` lines each.
+fn not_applicable_items(st: &Style, r: &Report, max: usize) -> Vec<String> {
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for o in r.outcomes.iter().filter(|o| o.verdict == Verdict::NotApplicable) {
         *reasons.entry(o.note.as_deref().unwrap_or("no reason recorded")).or_default() += 1;
     }
-    if reasons.is_empty() {
-        return;
-    }
     let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
     by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    out.push('\n');
-    let title = format!("Not applicable: {} (never counted as held; -v lists each)", r.summary.not_applicable);
-    push_wrapped(out, st, "", &title, 2, Some(Paint::Dim));
     let cw = by_count.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(1);
-    for (reason, n) in by_count {
-        let prefix = format!("  {n:>cw$}× ");
-        push_wrapped(out, st, &prefix, reason, prefix.chars().count(), None);
+    by_count
+        .into_iter()
+        .map(|(reason, n)| {
+            let prefix = format!("  {n:>cw$}× ");
+            let mut item = String::new();
+            push_wrapped_max(&mut item, st, &prefix, reason, prefix.chars().count(), None, max);
+            item
+        })
+        .collect()
+}
+
+/// One part of the default view: its title and its items (finished lines), in
+/// full and in a compact form.
+struct Section {
+    title: String,
+    detailed: Vec<String>,
+    compact: Vec<String>,
+    /// What an item is, for `… N more` when not all fit.
+    noun: &'static str,
+}
+
+fn line_count(items: &[String]) -> usize {
+    items.iter().map(|i| i.lines().count()).sum()
+}
+
+/// The sections' bodies in at most `room` lines: every item in full when that fits;
+/// else the biggest sections compact, one by one, until it fits; else every
+/// section compact, each showing the items that fit its share (the lines handed
+/// out one at a time, so short sections show whole) and a `… N more` line.
+fn fit(sections: &[Section], room: usize) -> Vec<String> {
+    let mut compact = vec![false; sections.len()];
+    fn chosen(s: &Section, compact: bool) -> &[String] {
+        if compact {
+            &s.compact
+        } else {
+            &s.detailed
+        }
     }
+    let total = |compact: &[bool]| sections.iter().zip(compact).map(|(s, c)| line_count(chosen(s, *c))).sum::<usize>();
+    while total(&compact) > room {
+        let Some(i) = (0..sections.len()).filter(|i| !compact[*i]).max_by_key(|i| line_count(&sections[*i].detailed)) else { break };
+        compact[i] = true;
+    }
+    let need: Vec<usize> = sections.iter().zip(&compact).map(|(s, c)| line_count(chosen(s, *c))).collect();
+    let mut share = need.clone();
+    if need.iter().sum::<usize>() > room {
+        share = vec![0; sections.len()];
+        let mut left = room;
+        while left > 0 {
+            let before = left;
+            for i in 0..share.len() {
+                if share[i] < need[i] && left > 0 {
+                    share[i] += 1;
+                    left -= 1;
+                }
+            }
+            if left == before {
+                break;
+            }
+        }
+    }
+    sections
+        .iter()
+        .zip(&compact)
+        .zip(share.iter().zip(&need))
+        .map(|((s, c), (share, need))| {
+            let items = chosen(s, *c);
+            if share >= need {
+                return items.concat();
+            }
+            // One line of the share says what did not fit.
+            let mut body = String::new();
+            let mut used = 0;
+            let mut shown = 0;
+            for item in items {
+                let n = item.lines().count();
+                if used + n + 1 > *share {
+                    break;
+                }
+                body.push_str(item);
+                used += n;
+                shown += 1;
+            }
+            body.push_str(&format!("  … {} more {} (-v lists each)\n", items.len() - shown, s.noun));
+            body
+        })
+        .collect()
 }
 
 /// Every outcome, one row each (`-v`).
@@ -388,6 +552,55 @@ fn cut(s: &str, max: usize) -> String {
     t
 }
 
+/// The titled sections of the default view, empty ones left out.
+fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
+    let pick = |f: &dyn Fn(&Outcome) -> bool| r.outcomes.iter().filter(|o| f(o)).collect::<Vec<_>>();
+    let policy = pick(&|o| o.finding == Some(Finding::Policy));
+    let proxy = pick(&|o| o.finding == Some(Finding::Proxy));
+    let errors = pick(&|o| o.verdict == Verdict::Error);
+    let scenarios = |os: &[&Outcome]| os.iter().map(|o| &o.scenario).collect::<std::collections::BTreeSet<_>>().len();
+    let rows = |title: String, os: &[&Outcome]| Section {
+        title,
+        detailed: scenario_rows(st, os, r, false),
+        compact: scenario_rows(st, os, r, true),
+        noun: "scenarios",
+    };
+    let places = blame_items(st, r, &policy, 3);
+    let files: std::collections::BTreeSet<&str> = policy.iter().filter_map(|o| o.blame.as_ref()).map(|b| b.location.file.as_str()).collect();
+    let in_file = if files.len() == 1 && files.contains(r.policy.as_str()) { r.policy.as_str() } else { "the policy" };
+    let mut out = vec![
+        (rows(format!("Policy findings ({} in {} scenarios): the policy could have stopped these", policy.len(), scenarios(&policy)), &policy), Paint::Red),
+        (
+            Section {
+                title: format!("Where in {in_file} ({} place{}):", places.len(), if places.len() == 1 { "" } else { "s" }),
+                compact: blame_items(st, r, &policy, 1),
+                detailed: places,
+                noun: "places",
+            },
+            Paint::Bold,
+        ),
+        (
+            rows(
+                format!("Proxy findings ({}): no policy can stop these on this proxy (fail only with --fail-on-proxy-findings)", proxy.len()),
+                &proxy,
+            ),
+            Paint::Yellow,
+        ),
+        (rows(format!("Could not run ({})", errors.len()), &errors), Paint::Red),
+        (
+            Section {
+                title: format!("Not applicable: {} (never counted as held; -v lists each)", r.summary.not_applicable),
+                detailed: not_applicable_items(st, r, 2),
+                compact: not_applicable_items(st, r, 1),
+                noun: "reasons",
+            },
+            Paint::Dim,
+        ),
+    ];
+    out.retain(|(s, _)| !s.detailed.is_empty());
+    out
+}
+
 pub fn render(r: &Report, st: &Style) -> String {
     let mut out = String::new();
     if st.verbosity == Verbosity::Quiet {
@@ -399,32 +612,11 @@ pub fn render(r: &Report, st: &Style) -> String {
     let prefixes = common_prefixes(r);
     if st.verbosity == Verbosity::Normal && !prefixes.is_empty() {
         let legend = prefixes.iter().map(|(s, p)| format!("`{p}` ({s})")).collect::<Vec<_>>().join(", ");
-        push_wrapped(&mut out, st, "", &format!("Tool names below drop their server's common prefix: {legend}."), 2, Some(Paint::Dim));
+        push_wrapped_max(&mut out, st, "", &format!("Tool names below drop their server's common prefix: {legend}."), 2, Some(Paint::Dim), 2);
     }
-    if st.verbosity == Verbosity::Verbose {
-        full_table(&mut out, st, r);
-    }
-    let pick = |f: &dyn Fn(&Outcome) -> bool| r.outcomes.iter().filter(|o| f(o)).collect::<Vec<_>>();
-    if st.verbosity == Verbosity::Normal {
-        let policy = pick(&|o| o.finding == Some(Finding::Policy));
-        let proxy = pick(&|o| o.finding == Some(Finding::Proxy));
-        let errors = pick(&|o| o.verdict == Verdict::Error);
-        let policy_title = format!("Policy findings ({}): the policy could have stopped these", policy.len());
-        group(&mut out, st, &policy_title, Paint::Red, &policy, r);
-        blame_section(&mut out, st, &policy);
-        let proxy_title = format!(
-            "Proxy findings ({}): no policy can stop these on this proxy (fail only with --fail-on-proxy-findings)",
-            proxy.len()
-        );
-        group(&mut out, st, &proxy_title, Paint::Yellow, &proxy, r);
-        group(&mut out, st, &format!("Could not run ({})", errors.len()), Paint::Red, &errors, r);
-        not_applicable(&mut out, st, r);
-    } else {
-        details(&mut out, st, r);
-    }
-    let reproducible = r.outcomes.iter().filter_map(|o| o.reproduce.as_deref()).next();
-    if let Some(cmd) = reproducible {
-        out.push('\n');
+    let mut tail = String::new();
+    if let Some(cmd) = r.outcomes.iter().filter_map(|o| o.reproduce.as_deref()).next() {
+        tail.push('\n');
         let generic = match cmd.rsplit_once(" --only ") {
             Some((head, tail)) => {
                 let seed = tail.split_once(' ').map(|(_, s)| s).unwrap_or("");
@@ -433,8 +625,27 @@ pub fn render(r: &Report, st: &Style) -> String {
             None => cmd.to_string(),
         };
         let hint = if st.verbosity == Verbosity::Verbose { "" } else { "  (-v: all outcomes, traces)" };
-        push_wrapped(&mut out, st, "Reproduce: ", &format!("{generic}{hint}"), 2, None);
+        push_wrapped_max(&mut tail, st, "Reproduce: ", &format!("{generic}{hint}"), 2, None, 3);
     }
+    if st.verbosity == Verbosity::Verbose {
+        full_table(&mut out, st, r);
+        details(&mut out, st, r);
+    } else {
+        let sections = sections(r, st);
+        let mut titles = Vec::new();
+        for (s, paint) in &sections {
+            let mut t = String::from("\n");
+            push_wrapped_max(&mut t, st, "", &s.title, 2, Some(*paint), 2);
+            titles.push(t);
+        }
+        let fixed = out.lines().count() + tail.lines().count() + titles.iter().map(|t| t.lines().count()).sum::<usize>();
+        let only: Vec<Section> = sections.into_iter().map(|(s, _)| s).collect();
+        for (title, body) in titles.iter().zip(fit(&only, BUDGET.saturating_sub(fixed))) {
+            out.push_str(title);
+            out.push_str(&body);
+        }
+    }
+    out.push_str(&tail);
     if let Some(s) = &r.suggestions {
         out.push_str(&crate::harden::suggest::render(s));
     }
@@ -486,6 +697,61 @@ mod tests {
         assert!(coloured.contains("\x1b[1;31mmalformed-arguments\x1b[0m"), "{coloured}");
         let strip = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
         assert_eq!(strip.replace_all(&coloured, ""), render(&r, &Style::default()));
+    }
+
+    /// A run far bigger than any bundled one: 120 scenarios × 40 tools of policy findings
+    /// blamed on 300 places, proxy findings, errors and 50 not-applicable reasons.
+    fn huge() -> Report {
+        use crate::verify::blame::{Blame, PolicyLocation};
+        let mut r = super::super::fixtures::report();
+        r.outcomes.clear();
+        for s in 0..120 {
+            for t in 0..40 {
+                let (verdict, finding) = match s % 4 {
+                    0 | 1 => (Verdict::Breached, Some(Finding::Policy)),
+                    2 => (Verdict::Breached, Some(Finding::Proxy)),
+                    _ if t % 2 == 0 => (Verdict::Error, None),
+                    _ => (Verdict::NotApplicable, None),
+                };
+                let mut o = super::super::fixtures::outcome(&format!("scenario-{s:03}"), &format!("tool_number_{t:02}"), verdict, finding, 60);
+                o.note = Some(format!("reason {} with a long explanation that wraps over more than one line of the terminal at any width", t % 50));
+                o.blame = o.blame.map(|b| Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: (s * 40 + t) as u32 % 300 }, ..b });
+                r.outcomes.push(o);
+            }
+        }
+        r.summary = crate::verify::Summary::of(&r.outcomes);
+        r
+    }
+
+    #[test]
+    fn the_default_view_is_bounded_whatever_the_size_of_the_run() {
+        let r = huge();
+        let more = regex::Regex::new(r"… (\d+) more (scenarios|places|reasons) \(-v lists each\)").unwrap();
+        for width in [40, 80, 100, 160] {
+            let text = render(&r, &Style { width, ..Style::default() });
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(lines.len() <= BUDGET, "{} lines at width {width}:\n{text}", lines.len());
+            assert!(lines.iter().all(|l| l.chars().count() <= width), "wider than {width}:\n{text}");
+            // Every section is there, and what did not fit is counted, never dropped silently.
+            for part in ["Policy findings (2400 in 60 scenarios)", "Where in examples/p.yaml (300 places)", "Proxy findings (1200)", "Could not run (600)", "Not applicable: 600"] {
+                assert!(text.contains(part), "{part} at width {width}:\n{text}");
+            }
+            let hidden: Vec<(usize, String)> = more.captures_iter(&text).map(|c| (c[1].parse().unwrap(), c[2].to_string())).collect();
+            let shown = lines.iter().filter(|l| l.starts_with("  scenario-")).count();
+            assert!(width < 80 || text.contains("  scenario-003  00 +19  -  reason 0 with"), "an error row says why:\n{text}");
+            let hidden_scenarios: usize = hidden.iter().filter(|(_, n)| n == "scenarios").map(|(k, _)| k).sum();
+            assert_eq!(shown + hidden_scenarios, 120, "at width {width}: {hidden:?}\n{text}");
+        }
+        // -v stays complete.
+        let all = render(&r, &Style { verbosity: Verbosity::Verbose, ..Style::default() });
+        assert!(all.lines().count() > 4800);
+    }
+
+    #[test]
+    fn a_run_that_fits_shows_every_row_and_where_to_fix_each() {
+        let text = render(&super::super::fixtures::report(), &plain(Verbosity::Normal));
+        assert!(text.contains("Where in examples/p.yaml (1 place):\n  line 7: the rate limit is too loose (malformed-arguments × Post <Customers> & co)"), "{text}");
+        assert!(!text.contains("more scenarios"), "{text}");
     }
 
     #[test]
