@@ -234,7 +234,7 @@ fn header(r: &Report, st: &Style, out: &mut String) {
     // Held replica outcomes are not listed: the setup they held under is said here.
     let setups: std::collections::BTreeSet<String> = r.outcomes.iter().filter_map(|o| o.deployment).map(|d| d.assumed()).collect();
     for assumed in setups {
-        push_wrapped(out, st, "", &format!("replica scenarios: {assumed}"), 2, None);
+        push_wrapped_max(out, st, "", &format!("replica scenarios: {assumed}"), 2, None, 2);
     }
 }
 
