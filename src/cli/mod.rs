@@ -60,10 +60,6 @@ pub enum Command {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> i32 {
-    // Before parsing allocates: pages touched until then stay huge.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "proxy") {
-        proxy::keep_pages_small();
-    }
     if let Some(argv0) = std::env::args_os().next() {
         crate::invocation::set_program(&argv0.to_string_lossy());
     }
