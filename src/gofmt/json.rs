@@ -34,8 +34,11 @@ pub fn decode_rune(bytes: &[u8]) -> (Option<char>, usize) {
 pub fn write_str(out: &mut String, s: &str) {
     let mut buf = Vec::with_capacity(s.len() + 2);
     write_string_bytes(&mut buf, s.as_bytes());
-    // Only ASCII escapes and whole UTF-8 sequences were written.
-    out.push_str(&String::from_utf8_lossy(&buf));
+    // Only ASCII escapes and whole UTF-8 sequences were written, so this never falls back.
+    match std::str::from_utf8(&buf) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(&buf)),
+    }
 }
 
 /// `s` as a Go JSON string.
@@ -45,12 +48,22 @@ pub fn quote_str(s: &str) -> String {
     out
 }
 
+/// An ASCII byte Go writes as it is inside a string (no escape).
+fn plain(b: u8) -> bool {
+    (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+}
+
 /// Appends raw bytes as a Go JSON string: invalid UTF-8 becomes `\ufffd`.
 pub fn write_string_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        // Plain ASCII is copied in runs: most of any text, and all of a large filler argument.
+        let run = bytes[i..].iter().position(|&b| !plain(b)).unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        let Some(&b) = bytes.get(i) else { break };
         if b < 0x80 {
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -60,12 +73,11 @@ pub fn write_string_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
                 b'\t' => out.extend_from_slice(b"\\t"),
                 0x08 => out.extend_from_slice(b"\\b"),
                 0x0c => out.extend_from_slice(b"\\f"),
-                b'<' | b'>' | b'&' | 0x00..=0x1f => {
+                _ => {
                     out.extend_from_slice(b"\\u00");
                     out.push(HEX[(b >> 4) as usize]);
                     out.push(HEX[(b & 0xf) as usize]);
                 }
-                _ => out.push(b),
             }
             i += 1;
             continue;

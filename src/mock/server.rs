@@ -7,6 +7,7 @@
 //! up in the ledger as executed; the misbehaviours in the server file are
 //! what attacks probe.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,8 +23,7 @@ use crate::mcp::MessageHandler;
 pub use crate::mcp::Reply;
 
 use super::ledger::{Ledger, LedgerEntry};
-use super::ordered::OrderedJson;
-use super::spec::{Behaviour, DuplicateKeys, MockError, ServerSpec, ToolSpec, TOOL_MEMBERS};
+use super::spec::{Behaviour, DuplicateKeys, MockError, ServerSpec, ToolSpec};
 use super::toolset::ToolSet;
 
 /// `params` members of `tools/call` a server understands.
@@ -151,7 +151,11 @@ impl MockServer {
             method: msg.method().map(str::to_string),
             tool: effect.tool,
             arguments: effect.arguments,
-            raw: String::from_utf8_lossy(msg.raw()).into_owned(),
+            // Checking first is much faster than the lossy conversion on large valid lines.
+            raw: match std::str::from_utf8(msg.raw()) {
+                Ok(text) => text.to_string(),
+                Err(_) => String::from_utf8_lossy(msg.raw()).into_owned(),
+            },
             executed: effect.executed,
         });
     }
@@ -396,7 +400,7 @@ impl MockServer {
     }
 
     /// The page's tools as JSON text, and the result's other members.
-    fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<(Vec<String>, Value), RpcError> {
+    fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<(Vec<Cow<'_, str>>, Value), RpcError> {
         let start = match params.and_then(|p| p.get("cursor")) {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) => decode_cursor(c)
@@ -412,10 +416,7 @@ impl MockServer {
             Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
             Era::Stateless => true,
         };
-        let tools: Vec<String> = (start..end)
-            .filter_map(|i| self.tools.at(i))
-            .map(|t| tool_json(t, with_title))
-            .collect();
+        let tools = (start..end).filter_map(|i| self.tools.list_entry(i, with_title)).collect();
         let mut r = json!({});
         if end < self.tools.len() {
             r["nextCursor"] = json!(encode_cursor(end));
@@ -587,38 +588,22 @@ fn stateless_versions() -> Vec<&'static str> {
 /// One tool's `tools/list` entry: its MCP members in the order the file
 /// wrote them (MCP's order when built in code), values exactly as written.
 /// `title` only exists from 2025-06-18.
-fn tool_json(t: &ToolSpec, with_title: bool) -> String {
-    let order: Vec<&str> = if t.order.is_empty() {
-        TOOL_MEMBERS.to_vec()
-    } else {
-        t.order.iter().map(String::as_str).collect()
-    };
-    let text = |s: &str| Value::String(s.to_string()).to_string();
-    let members = order.into_iter().filter_map(|key| {
-        let value = match key {
-            "name" => Some(text(&t.name)),
-            "title" if with_title => t.title.as_deref().map(text),
-            "description" => t.description.as_deref().map(text),
-            "inputSchema" => Some(t.input_schema.to_json()),
-            "outputSchema" => t.output_schema.as_ref().map(OrderedJson::to_json),
-            "annotations" => t.annotations.as_ref().map(OrderedJson::to_json),
-            "execution" => t.execution.as_ref().map(OrderedJson::to_json),
-            "icons" => t.icons.as_ref().map(OrderedJson::to_json),
-            "_meta" => t.meta.as_ref().map(OrderedJson::to_json),
-            _ => None,
-        }?;
-        Some(format!("{}:{value}", text(key)))
-    });
-    format!("{{{}}}", members.collect::<Vec<_>>().join(","))
-}
-
 /// `{"tools":[…],…rest}`: the tools' text first, then the other members.
-fn list_result_text(tools: &[String], rest: &Value) -> String {
-    let mut members = vec![format!(r#""tools":[{}]"#, tools.join(","))];
-    if let Some(rest) = rest.as_object() {
-        members.extend(rest.iter().map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))));
+fn list_result_text(tools: &[Cow<str>], rest: &Value) -> String {
+    let mut out = String::with_capacity(tools.iter().map(|t| t.len() + 1).sum::<usize>() + 64);
+    out.push_str(r#"{"tools":["#);
+    for (k, t) in tools.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(t);
     }
-    format!("{{{}}}", members.join(","))
+    out.push(']');
+    for (k, v) in rest.as_object().into_iter().flatten() {
+        out.push_str(&format!(",{}:{v}", Value::String(k.clone())));
+    }
+    out.push('}');
+    out
 }
 
 fn text_result(text: &str, is_error: bool) -> Value {

@@ -4,11 +4,18 @@
 //!
 //! A server that changes its tools (a rug pull, a per-run override) keeps its
 //! changes in a small overlay instead of copying the shared list.
+//!
+//! A shared tool's `tools/list` entry is written once and reused by every
+//! server: a 1000-tool listing then costs a copy, not 1000 serialisations.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use super::spec::ToolSpec;
+use serde_json::Value;
+
+use super::ordered::OrderedJson;
+use super::spec::{ToolSpec, TOOL_MEMBERS};
 
 /// Shared tools with a per-server overlay of replaced and added definitions.
 #[derive(Clone, Debug)]
@@ -27,6 +34,8 @@ struct Indexed {
     exact: HashMap<String, usize>,
     /// Lower-cased name → first position with that lower-cased name.
     folded: HashMap<String, usize>,
+    /// Each tool's list entry, without and with `title`, written on first use.
+    entries: Vec<[OnceLock<String>; 2]>,
 }
 
 impl ToolSet {
@@ -37,7 +46,9 @@ impl ToolSet {
             exact.entry(t.name.clone()).or_insert(i);
             folded.entry(t.name.to_lowercase()).or_insert(i);
         }
-        ToolSet { base: Arc::new(Indexed { tools, exact, folded }), replaced: HashMap::new(), added: Vec::new() }
+        let entries = tools.iter().map(|_| Default::default()).collect();
+        let base = Indexed { tools, exact, folded, entries };
+        ToolSet { base: Arc::new(base), replaced: HashMap::new(), added: Vec::new() }
     }
 
     /// How many tools are served.
@@ -54,6 +65,19 @@ impl ToolSet {
         match self.base.tools.get(i) {
             Some(t) => Some(self.replaced.get(&i).unwrap_or(t)),
             None => self.added.get(i - self.base.tools.len()),
+        }
+    }
+
+    /// The `tools/list` entry of the tool at position `i` (`with_title` from
+    /// protocol 2025-06-18 on): its members in the file's order, as JSON text.
+    pub fn list_entry(&self, i: usize, with_title: bool) -> Option<Cow<'_, str>> {
+        let shared = self.base.entries.get(i).filter(|_| !self.replaced.contains_key(&i));
+        match shared {
+            Some(cached) => {
+                let tool = &self.base.tools[i];
+                Some(Cow::Borrowed(cached[usize::from(with_title)].get_or_init(|| list_entry(tool, with_title))))
+            }
+            None => self.at(i).map(|t| Cow::Owned(list_entry(t, with_title))),
         }
     }
 
@@ -88,6 +112,32 @@ impl ToolSet {
             self.added.push(tool);
         }
     }
+}
+
+/// A tool as `tools/list` shows it, members in the order the file wrote them.
+fn list_entry(t: &ToolSpec, with_title: bool) -> String {
+    let order: Vec<&str> = if t.order.is_empty() {
+        TOOL_MEMBERS.to_vec()
+    } else {
+        t.order.iter().map(String::as_str).collect()
+    };
+    let text = |s: &str| Value::String(s.to_string()).to_string();
+    let members = order.into_iter().filter_map(|key| {
+        let value = match key {
+            "name" => Some(text(&t.name)),
+            "title" if with_title => t.title.as_deref().map(text),
+            "description" => t.description.as_deref().map(text),
+            "inputSchema" => Some(t.input_schema.to_json()),
+            "outputSchema" => t.output_schema.as_ref().map(OrderedJson::to_json),
+            "annotations" => t.annotations.as_ref().map(OrderedJson::to_json),
+            "execution" => t.execution.as_ref().map(OrderedJson::to_json),
+            "icons" => t.icons.as_ref().map(OrderedJson::to_json),
+            "_meta" => t.meta.as_ref().map(OrderedJson::to_json),
+            _ => None,
+        }?;
+        Some(format!("{}:{value}", text(key)))
+    });
+    format!("{{{}}}", members.collect::<Vec<_>>().join(","))
 }
 
 #[cfg(test)]

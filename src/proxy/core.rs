@@ -34,7 +34,7 @@ pub use super::audit::{AuditRecord, AuditResult};
 use super::audit::args_hash;
 use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error};
-use super::filter::{filter_page, Filtered};
+use super::filter::{filter_parsed, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
 use super::record::{Decided, Recorder};
 use super::rawjson::{self, Kind, Node};
@@ -488,7 +488,7 @@ impl ProxyCore {
         if !self.pending.take_list(&key) {
             return Settled::Unchanged;
         }
-        match filter_page(node.raw(src), &self.engine.policy().hide) {
+        match filter_parsed(node, src, &self.engine.policy().hide) {
             Filtered::Rewritten(out) => Settled::Replaced(out),
             Filtered::Unchanged => Settled::Unchanged,
             // Intercept shows such a page as is, hidden tools included (G-16); strict refuses it.

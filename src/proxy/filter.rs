@@ -42,9 +42,18 @@ pub fn filter_page(body: &[u8], hide: &[String]) -> Filtered {
     if hide.is_empty() {
         return Filtered::Unchanged;
     }
-    let Ok(node) = rawjson::parse(body) else {
-        return Filtered::Unfilterable;
-    };
+    match rawjson::parse(body) {
+        Ok(node) => filter_parsed(&node, body, hide),
+        Err(_) => Filtered::Unfilterable,
+    }
+}
+
+/// [`filter_page`] on a page already parsed: `node` spans into `body`
+/// (a large server's page is parsed once, not once per reader).
+pub fn filter_parsed(node: &Node, body: &[u8], hide: &[String]) -> Filtered {
+    if hide.is_empty() {
+        return Filtered::Unchanged;
+    }
     let Kind::Object(members) = &node.kind else {
         return Filtered::Unfilterable;
     };

@@ -372,12 +372,22 @@ impl Parser<'_> {
                         text.push(char::from_u32(hi).unwrap_or('\u{fffd}'));
                     }
                 }
-                0x20..=0x7f => {
-                    text.push(b as char);
-                    self.i += 1;
-                }
                 _ => {
-                    let (c, n) = decode_rune(&self.b[self.i..]);
+                    // A run of bytes that need no unescaping is copied whole when it is
+                    // valid UTF-8 (large arguments are mostly such runs); what is not
+                    // valid is decoded rune by rune below, as Go does.
+                    let rest = &self.b[self.i..];
+                    let run = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len());
+                    let valid = match std::str::from_utf8(&rest[..run]) {
+                        Ok(s) => s,
+                        Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default(),
+                    };
+                    if !valid.is_empty() {
+                        text.push_str(valid);
+                        self.i += valid.len();
+                        continue;
+                    }
+                    let (c, n) = decode_rune(rest);
                     match c {
                         Some(c) => text.push(c),
                         None => {
@@ -492,6 +502,18 @@ mod tests {
             }
             Tree(gen(g, 0))
         }
+    }
+
+    #[test]
+    fn invalid_bytes_inside_long_runs_become_one_replacement_each_as_in_go() {
+        let mut src = b"\"".to_vec();
+        src.extend_from_slice(&[b'a'; 300]);
+        src.extend_from_slice(b"\xe2\x82\xffz\xc3\xa9\\n\xed\xa0\x80");
+        src.extend_from_slice(&[b'b'; 300]);
+        src.push(b'"');
+        let Kind::Str(s) = parse(&src).unwrap().kind else { panic!("not a string") };
+        let want = format!("{}\u{fffd}\u{fffd}\u{fffd}z\u{e9}\n\u{fffd}\u{fffd}\u{fffd}{}", "a".repeat(300), "b".repeat(300));
+        assert_eq!((s.text, s.lossy), (want, true));
     }
 
     #[quickcheck_macros::quickcheck]

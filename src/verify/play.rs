@@ -4,7 +4,10 @@
 //! (and a `tools/list` when the verdict reads it), numbers requests, lets delayed upstream replies arrive in time order, and
 //! records every tool name the agent saw in a `tools/list` answer.
 
-use std::collections::{BTreeSet, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::value::RawValue;
 
 use super::denial::{self, Denial};
 use crate::agent::{handshake, Action};
@@ -132,6 +135,13 @@ impl Seen {
 
 fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     // Most replies are call results: only parse what can hold a tool list.
+    if !holds(bytes, &["\"tools\""]) {
+        return;
+    }
+    if let Some(names) = listed_names(bytes) {
+        out.extend(names);
+        return;
+    }
     for item in messages_holding(bytes, &["\"tools\""]) {
         if let Some(tools) = item["result"]["tools"].as_array() {
             out.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
@@ -139,15 +149,88 @@ fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     }
 }
 
+/// The members of one JSON object, values left as text: reading a large
+/// server's page this way skips its input schemas without building them.
+type Members<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
+/// The tool names in a line (an object or a batch), read without building the
+/// rest of the page; `None` when any part has an unusual shape (a message,
+/// `result` or tool that is not an object, `tools` that is not an array),
+/// which the general reading then decides exactly as before.
+fn listed_names(bytes: &[u8]) -> Option<Vec<String>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let messages: Vec<&RawValue> = match text.trim_start().starts_with('[') {
+        true => serde_json::from_str(text).ok()?,
+        false => vec![serde_json::from_str(text).ok()?],
+    };
+    let mut names = Vec::new();
+    for message in messages {
+        let message: Members = serde_json::from_str(message.get()).ok()?;
+        let Some(result) = message.get("result") else { continue };
+        let result: Members = serde_json::from_str(result.get()).ok()?;
+        let Some(tools) = result.get("tools") else { continue };
+        for tool in serde_json::from_str::<Vec<&RawValue>>(tools.get()).ok()? {
+            let tool: Members = serde_json::from_str(tool.get()).ok()?;
+            if let Some(name) = tool.get("name").filter(|n| n.get().starts_with('"')) {
+                names.push(serde_json::from_str(name.get()).ok()?);
+            }
+        }
+    }
+    Some(names)
+}
+
+/// Whether the text of a line holds one of `markers`.
+fn holds(bytes: &[u8], markers: &[&str]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| markers.iter().any(|m| s.contains(m)))
+}
+
 /// The messages in one received line (an object or a batch), parsed only when
 /// the text holds one of `markers`: most lines are results nobody reads here.
 fn messages_holding(bytes: &[u8], markers: &[&str]) -> Vec<serde_json::Value> {
-    if !std::str::from_utf8(bytes).is_ok_and(|s| markers.iter().any(|m| s.contains(m))) {
+    if !holds(bytes, markers) {
         return Vec::new();
     }
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(serde_json::Value::Array(items)) => items,
         Ok(one) => vec![one],
         Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the general reading finds, for comparison with the quick one.
+    fn by_value(line: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for item in messages_holding(line.as_bytes(), &["\"tools\""]) {
+            if let Some(tools) = item["result"]["tools"].as_array() {
+                out.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn listed_names_agree_with_the_general_reading_or_defer_to_it() {
+        let lines = [
+            r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"a","inputSchema":{"type":"object"}},{"name":"b\u00e9"}]}}"#,
+            r#"[{"id":1,"result":{"tools":[{"name":"x"}]}},{"id":2,"result":{"tools":[{"name":"y"}]}}]"#,
+            r#"{"result":{"tools":[{"name":"a"},{"name":7},{"title":"no name"}]}}"#,
+            r#"{"result":{"tools":[{"name":"first","name":"last"}]}}"#,
+            r#"[[{"result":{"tools":[{"name":"nested"}]}}]]"#,
+            r#"{"result":[{"tools":[{"name":"in an array"}]}]}"#,
+            r#"{"result":null,"tools":[{"name":"top level"}]}"#,
+            r#"{"result":{"tools":null}}"#,
+        ];
+        for line in lines {
+            let mut seen = BTreeSet::new();
+            collect_listed(line.as_bytes(), &mut seen);
+            assert_eq!(seen, by_value(line), "{line}");
+        }
+        assert_eq!(listed_names(lines[0].as_bytes()), Some(vec!["a".to_string(), "b\u{e9}".to_string()]));
+        assert_eq!(listed_names(lines[2].as_bytes()), Some(vec!["a".to_string()]), "a name that is no string is skipped");
+        assert_eq!(listed_names(lines[5].as_bytes()), None, "a `result` array goes to the general reading");
     }
 }

@@ -24,7 +24,7 @@ impl Spread {
         let n = sorted.len();
         let median = match n {
             0 => return None,
-            _ if n % 2 == 1 => sorted[n / 2],
+            _ if !n.is_multiple_of(2) => sorted[n / 2],
             _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
         };
         Some(Spread { median, min: sorted[0], max: sorted[n - 1], rounds })

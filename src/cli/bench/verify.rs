@@ -317,7 +317,7 @@ fn size_json(n: usize, wall: &Spread, cpu: &Spread, outcomes: &[verify::Outcome]
 
 /// Runs both sizes `rounds` times and the baseline; returns the JSON report and the judged targets.
 pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
-    if args.tools == 0 || args.tools % Risk::ALL.len() != 0 {
+    if args.tools == 0 || !args.tools.is_multiple_of(Risk::ALL.len()) {
         return Err(format!("--tools must be a positive multiple of {} (one tool per risk category)", Risk::ALL.len()));
     }
     let (small, large) = (args.tools, args.tools * args.scale.max(1));
