@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod proxy;
+pub mod replay;
 pub mod targets;
 pub mod usage;
 pub mod verify;
@@ -23,6 +24,8 @@ pub enum Target {
     Proxy(proxy::Args),
     /// The full attack database against a 50-tool and a 1000-tool policy.
     Verify(verify::Args),
+    /// `gauntlet replay` on a trace and a 10× longer one: calls per CPU-second, memory.
+    Replay(replay::Args),
 }
 
 pub fn run(args: Args) -> Exit {
@@ -30,5 +33,6 @@ pub fn run(args: Args) -> Exit {
         Target::Engine(a) => engine::run(a),
         Target::Proxy(a) => proxy::run(a),
         Target::Verify(a) => verify::run(a),
+        Target::Replay(a) => replay::run(a),
     }
 }

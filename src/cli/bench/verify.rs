@@ -71,11 +71,11 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-fn risk_of(i: usize) -> Risk {
+pub fn risk_of(i: usize) -> Risk {
     Risk::ALL[i % Risk::ALL.len()]
 }
 
-fn tool_name(i: usize) -> String {
+pub fn tool_name(i: usize) -> String {
     format!("{}_{i:02}", risk_of(i).as_str())
 }
 
