@@ -46,16 +46,37 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with fractional seconds trimmed of trailing zeros (Go's RFC3339Nano).
     pub fn to_rfc3339(self) -> String {
-        let dt = chrono::DateTime::from_timestamp(self.secs(), self.0.rem_euclid(NANOS_PER_SEC) as u32)
-            .unwrap_or_default();
-        let base = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+        use chrono::{Datelike, Timelike};
         let nanos = self.0.rem_euclid(NANOS_PER_SEC);
-        if nanos == 0 {
-            format!("{base}Z")
-        } else {
-            let frac = format!("{nanos:09}");
-            format!("{base}.{}Z", frac.trim_end_matches('0'))
+        let dt = chrono::DateTime::from_timestamp(self.secs(), nanos as u32).unwrap_or_default();
+        // Written digit by digit: `gauntlet replay` writes one per call. Every i64
+        // instant falls in the years 1677–2262, so the year has four digits, no sign.
+        let mut out = String::with_capacity(30);
+        let fields = [(dt.year().unsigned_abs(), 4, '-'), (dt.month(), 2, '-'), (dt.day(), 2, 'T'), (dt.hour(), 2, ':'), (dt.minute(), 2, ':')];
+        for (value, width, after) in fields {
+            push_digits(&mut out, value, width);
+            out.push(after);
         }
+        push_digits(&mut out, dt.second(), 2);
+        if nanos != 0 {
+            out.push('.');
+            let mut digits = 9;
+            let mut frac = nanos as u32;
+            while frac % 10 == 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            push_digits(&mut out, frac, digits);
+        }
+        out.push('Z');
+        out
+    }
+}
+
+/// Appends `value` as exactly `width` decimal digits (leading zeros; higher digits dropped).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for k in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(k) % 10) as u8));
     }
 }
 
@@ -110,6 +131,18 @@ impl Clock for VirtualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_is_written_as_chrono_formats_it() {
+        for nanos in [0, 1, 1_000_000, 123_456_789, 999_999_999, -1, -1_500_000_000, 1_772_445_600_000_000_000, i64::MAX, i64::MIN] {
+            let t = Timestamp(nanos);
+            let dt = chrono::DateTime::from_timestamp(t.secs(), nanos.rem_euclid(NANOS_PER_SEC) as u32).unwrap();
+            let frac = format!("{:09}", nanos.rem_euclid(NANOS_PER_SEC));
+            let frac = frac.trim_end_matches('0');
+            let dot = if frac.is_empty() { "" } else { "." };
+            assert_eq!(t.to_rfc3339(), format!("{}{dot}{frac}Z", dt.format("%Y-%m-%dT%H:%M:%S")), "{nanos}");
+        }
+    }
 
     #[test]
     fn rfc3339_round_trip_trims_fraction() {

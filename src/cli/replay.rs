@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Exit;
-use crate::engine::replay::{replay_step, Kinds, TraceError, TraceReader, TraceStep};
+use crate::engine::replay::{replay_step, Kinds, TraceError, TraceReader};
 use crate::limits::{self, MAX_DOCUMENT_BYTES};
 use crate::engine::store::MemoryStore;
 use crate::engine::Engine;
@@ -48,7 +48,11 @@ enum Stop {
 
 /// Calls `each` with every line's outcome, reading `path` as a stream. A
 /// line longer than the input limit is reported and skipped, never held.
-fn each_line(path: &Path, mut each: impl FnMut(Result<Option<TraceStep>, TraceError>) -> Result<(), String>) -> Result<Kinds, Stop> {
+fn each_line<T>(
+    path: &Path,
+    read: impl Fn(&mut TraceReader, &[u8]) -> Result<T, TraceError>,
+    mut each: impl FnMut(Result<T, TraceError>) -> Result<(), String>,
+) -> Result<Kinds, Stop> {
     let io = |e: std::io::Error| Stop::Io(format!("cannot read the trace: {e}"));
     let mut input = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
     let mut reader = TraceReader::default();
@@ -62,7 +66,7 @@ fn each_line(path: &Path, mut each: impl FnMut(Result<Option<TraceStep>, TraceEr
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         let outcome = match limits::check_size(text) {
-            Ok(()) => reader.next_line(text),
+            Ok(()) => read(&mut reader, text),
             Err(limit) => {
                 while !buf.ends_with(b"\n") {
                     buf.clear();
@@ -85,7 +89,7 @@ pub fn run(args: Args) -> Exit {
     let trace_name = args.trace.display().to_string();
     // Pass 1: every bad line is reported before any decision is written.
     let mut bad = 0usize;
-    let checked = each_line(&args.trace, |outcome| {
+    let checked = each_line(&args.trace, TraceReader::check_line, |outcome| {
         if let Err(e) = outcome {
             bad += 1;
             match e.column {
@@ -115,7 +119,7 @@ pub fn run(args: Args) -> Exit {
     let mut store = MemoryStore::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let replayed = each_line(&args.trace, |outcome| {
+    let replayed = each_line(&args.trace, TraceReader::next_line, |outcome| {
         let step = match outcome {
             Ok(Some(step)) => step,
             Ok(None) => return Ok(()),

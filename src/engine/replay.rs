@@ -72,15 +72,16 @@ pub enum Upstream {
     None,
 }
 
-/// One call of a trace, with its defaults applied.
+/// One call of a trace, with its defaults applied. `A` is what the arguments
+/// were read into: the object itself, or [`Shape`] in a first pass.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TraceStep {
+pub struct TraceStep<A = Map<String, Value>> {
     /// 1-based line number in the trace file.
     pub line: usize,
     pub at: Timestamp,
     pub ctx: CallContext,
     pub tool: String,
-    pub arguments: Option<Map<String, Value>>,
+    pub arguments: Option<A>,
     pub upstream: Upstream,
 }
 
@@ -113,13 +114,13 @@ enum AuditResult {
 /// ledger entry, the proxy's audit record. Anything else is an error.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLine<'a> {
+struct RawLine<'a, A> {
     #[serde(borrow)]
     at: Option<Cow<'a, str>>,
     identity: Option<String>,
     session: Option<String>,
     tool: Option<String>,
-    arguments: Option<Map<String, Value>>,
+    arguments: Option<A>,
     upstream: Option<Upstream>,
     #[serde(borrow)]
     time: Option<Cow<'a, str>>,
@@ -174,6 +175,18 @@ impl TraceReader {
     /// The next line of the file (without its newline). `Ok(None)` for a line
     /// that is no call: blank, a ledger entry of another method, a refused call.
     pub fn next_line(&mut self, text: &[u8]) -> Result<Option<TraceStep>, TraceError> {
+        self.read(text)
+    }
+
+    /// [`TraceReader::next_line`] for a first pass that only finds the bad
+    /// lines: the same checks and the same errors, but the arguments are
+    /// checked without being built and a recorded message is not read for
+    /// its call (that reading cannot fail).
+    pub fn check_line(&mut self, text: &[u8]) -> Result<(), TraceError> {
+        self.read::<Shape>(text).map(|_| ())
+    }
+
+    fn read<'a, A: Arguments<'a>>(&mut self, text: &'a [u8]) -> Result<Option<TraceStep<A>>, TraceError> {
         self.line += 1;
         let line = self.line;
         if text.iter().all(u8::is_ascii_whitespace) {
@@ -182,7 +195,9 @@ impl TraceReader {
         if let Err(limit) = crate::limits::check_size(text) {
             return Err(TraceError { line, column: Some(limit.column as usize), message: limit.to_string() });
         }
-        let raw: RawLine = serde_json::from_slice(text).map_err(|e| {
+        let raw: RawLine<A> = serde_json::from_slice(text).map_err(|e| {
+            // The whole reading's words, whatever `A` is (it accepts what `A` accepts).
+            let e = serde_json::from_slice::<RawLine<Map<String, Value>>>(text).err().unwrap_or(e);
             // Nested too deep is the limit every loader reports, in its words.
             match std::str::from_utf8(text).ok().and_then(|t| crate::limits::check_json(t).err()) {
                 Some(limit) => TraceError { line, column: Some(limit.column as usize), message: limit.to_string() },
@@ -231,7 +246,7 @@ impl TraceReader {
         if raw.method.as_deref() != Some("tools/call") {
             return Ok(None);
         }
-        let (name, arguments) = call_in(raw.raw.as_deref().unwrap_or_default());
+        let (name, arguments) = A::of_call(raw.raw.as_deref().unwrap_or_default());
         let upstream = match (raw.executed, &raw.tool) {
             (Some(true), _) => Upstream::Ok,
             // An unknown tool is answered with an `isError` result.
@@ -251,6 +266,88 @@ impl TraceReader {
             self.last_time.1 = t;
         }
         Ok(self.last_time.1)
+    }
+}
+
+/// What a line's `arguments` are read into.
+trait Arguments<'a>: Deserialize<'a> {
+    /// `params.name` and `params.arguments` of a recorded `tools/call` message.
+    fn of_call(raw: &str) -> (Option<String>, Option<Self>);
+}
+
+impl<'a> Arguments<'a> for Map<String, Value> {
+    fn of_call(raw: &str) -> (Option<String>, Option<Self>) {
+        call_in(raw)
+    }
+}
+
+/// Arguments read for their shape only, by the first pass: a JSON object
+/// (or `null`) checked exactly as reading it into a `Map` checks it (strings,
+/// numbers, nesting), with nothing built.
+#[derive(Debug)]
+pub struct Shape;
+
+impl<'a> Arguments<'a> for Shape {
+    fn of_call(_: &str) -> (Option<String>, Option<Self>) {
+        (None, None)
+    }
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        // A `Map` asks for a map; so does this, and only a map is visited.
+        d.deserialize_map(AnyValue).map(|_| Shape)
+    }
+}
+
+/// Any JSON value, visited as `serde_json::Value` visits it and dropped.
+struct AnyValue;
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AnyValue, D::Error> {
+        d.deserialize_any(AnyValue)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AnyValue {
+    type Value = AnyValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_unit<E>(self) -> Result<AnyValue, E> {
+        Ok(AnyValue)
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<AnyValue, S::Error> {
+        while seq.next_element::<AnyValue>()?.is_some() {}
+        Ok(AnyValue)
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<AnyValue, M::Error> {
+        while map.next_entry::<AnyValue, AnyValue>()?.is_some() {}
+        Ok(AnyValue)
     }
 }
 
