@@ -161,13 +161,7 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
             Ok(h) => h,
             Err(u) => {
                 let open: Vec<(&str, &str)> = u.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
-                // Known gap, found when a fresh npm install re-recorded this server with `anyOf`
-                // boolean|string fields: harden derives no Intercept condition for an `anyOf`.
-                // Exactly this must stay open; anything else (or its fix) fails here.
-                if server.name == "sequential-thinking" && open == [("type-confusion", "sequentialthinking")] {
-                    continue;
-                }
-                panic!("{}: {open:?}", server.name)
+                panic!("{}: {open:?} {:?}", server.name, u.gaps)
             }
         };
         let policy = gauntlet::policy::load_intercept(&hardened.text).expect("Intercept accepts what harden writes");

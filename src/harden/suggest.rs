@@ -457,7 +457,7 @@ fn proxy_notes(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Ve
 }
 
 /// `a × t, b × t, c × u` as `a, b × t; c × u`.
-fn grouped(findings: &[String]) -> String {
+pub fn grouped(findings: &[String]) -> String {
     let mut by_tool: Vec<(&str, Vec<&str>)> = Vec::new();
     for f in findings {
         let (scenario, tool) = f.split_once(" × ").unwrap_or((f, ""));

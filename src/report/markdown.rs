@@ -1,6 +1,6 @@
 //! Markdown for PR comments, always under GitHub's 65,536-character comment
 //! limit: the summary and a per-server count table first, then one row per
-//! finding, then the details (traces, reproduce commands) and the held and
+//! finding, then the proven suggestions of `--suggest`, then the details (traces, reproduce commands) and the held and
 //! not-applicable outcomes in `<details>` blocks. Whatever does not fit is
 //! left out in that order of priority, and the comment says so and where the
 //! full report is.
@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::{summary_line, verdict_label, Options, Report};
+use crate::harden::suggest::{self, Suggestions};
 use crate::verify::{Finding, Outcome, Verdict};
 
 /// GitHub refuses comments longer than this many characters.
@@ -127,6 +128,53 @@ fn detail(o: &Outcome) -> String {
     d
 }
 
+/// A fenced block whose fence no line of `body` can close.
+fn fenced(lang: &str, body: &str) -> String {
+    let mut fence = "```".to_string();
+    while body.contains(&fence) {
+        fence.push('`');
+    }
+    format!("{fence}{lang}\n{}{}{fence}\n", body, if body.ends_with('\n') { "" } else { "\n" })
+}
+
+/// `--suggest`: the proof line first, then each patch (as a collapsed
+/// diff), then what no suggestion closes. Returns how many patches did not fit.
+fn suggestions(doc: &mut Doc, s: &Suggestions) -> usize {
+    doc.push("#### Suggestions\n\n", 0);
+    if s.created > 0 {
+        doc.push(
+            &format!("None shown: the edits gauntlet could derive still create {} finding(s) when applied together.\n\n", s.created),
+            0,
+        );
+    }
+    if let Some(checked) = s.checked() {
+        doc.force(&format!("{}\n\n", cell(&checked)));
+    }
+    const CLOSE: &str = "</details>\n\n";
+    let mut left = 0;
+    for (i, item) in s.items.iter().enumerate() {
+        let mut title = format!("[{}] {}", i + 1, item.what);
+        if !item.closes.is_empty() {
+            title.push_str(&format!(" — closes {}", suggest::grouped(&item.closes)));
+        }
+        let block = format!("<details><summary>{}</summary>\n\n{}\n{CLOSE}", cell(&title), fenced("diff", &item.diff));
+        if !doc.push(&block, 0) {
+            left += 1;
+        }
+    }
+    for (head, list) in [("Not closed by any suggestion", &s.open), ("Proxy findings (no policy can close them)", &s.proxy)] {
+        if list.is_empty() {
+            continue;
+        }
+        doc.push(&format!("{head}:\n\n"), 0);
+        for o in list {
+            doc.push(&format!("- {}: {}\n", code(&o.finding), cell(&o.why)), 0);
+        }
+        doc.push("\n", 0);
+    }
+    left
+}
+
 pub fn render(r: &Report, opts: &Options) -> String {
     render_within(r, opts, BUDGET)
 }
@@ -156,6 +204,12 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
             left_out.push(format!("{rows} of {} finding rows", findings.len()));
         }
         doc.push("\n", 0);
+        if let Some(s) = &r.suggestions {
+            let left = suggestions(&mut doc, s);
+            if left > 0 {
+                left_out.push(format!("{left} of {} suggested patches", s.items.len()));
+            }
+        }
         const CLOSE: &str = "</details>\n\n";
         let summary = format!("<details><summary>Details: blame, traces and reproduce commands ({})</summary>\n\n", findings.len());
         let details = if doc.push(&summary, CLOSE.len()) {
@@ -226,6 +280,55 @@ mod tests {
         assert!(md.contains("| `bulk-write-burst` | `aksjah:a\\|b` | 30/200 |") || md.contains("`aksjah:a|b`"), "{md}");
         assert!(md.contains("- not applicable ×1:"), "{md}");
         assert!(!md.contains("Trimmed"), "{md}");
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    }
+
+    fn suggested(n: usize) -> Suggestions {
+        use crate::harden::patch::Edit;
+        use crate::harden::suggest::{Open, Suggestion};
+        use crate::verify::Summary;
+        let item = |i: usize| Suggestion {
+            edit: Edit::DefaultDeny,
+            what: format!("set `default: deny` ({i})"),
+            diff: format!("--- a/p.yaml\n+++ b/p.yaml\n@@ -1,1 +1,1 @@\n-default: allow # ```\n+default: deny {}\n", "x".repeat(200)),
+            closes: vec!["rug-pull × a".into(), "unlisted-tool × a".into()],
+        };
+        Suggestions {
+            items: (0..n).map(item).collect(),
+            combined: String::new(),
+            open: vec![Open { finding: "spend-split × charge".into(), why: "no calendar spend counter".into() }],
+            proxy: vec![Open { finding: "wire-batch × a".into(), why: "no policy can close it".into() }],
+            before: Summary { policy_findings: 3, ..Summary::default() },
+            after: Summary::default(),
+            created: 0,
+            runs: 2,
+            scenarios: 36,
+            tools: 5,
+        }
+    }
+
+    #[test]
+    fn suggestions_come_after_the_findings_as_fenced_diffs() {
+        let mut r = report();
+        r.suggestions = Some(suggested(2));
+        let md = render(&r, &Options::default());
+        let (findings, sugg, details) =
+            (md.find("#### Findings").unwrap(), md.find("#### Suggestions").unwrap(), md.find("<details><summary>Details").unwrap());
+        assert!(findings < sugg && sugg < details, "{md}");
+        assert!(md.contains("Checked: all 2 suggestions applied together to a copy, 36 scenarios × 5 tools re-run (2 runs): 3 → 0 policy findings"), "{md}");
+        assert!(md.contains("<details><summary>[1] set `default: deny` (0) — closes rug-pull, unlisted-tool × a</summary>"), "{md}");
+        // The diff holds a ``` of its own, so its fence is longer.
+        assert!(md.contains("````diff\n--- a/p.yaml\n+++ b/p.yaml\n"), "{md}");
+        assert!(md.contains("- `spend-split × charge`: no calendar spend counter"), "{md}");
+        assert!(md.contains("Proxy findings (no policy can close them):\n\n- `wire-batch × a`"), "{md}");
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+
+        // Too many to fit: the rest is counted, the proof line stays.
+        r.suggestions = Some(suggested(400));
+        let md = render(&r, &Options::default());
+        assert!(md.chars().count() < GITHUB_LIMIT);
+        assert!(md.contains("Checked: all 400 suggestions"), "the proof line is always there");
+        assert!(md.contains("of 400 suggested patches left out") || md.contains("of 400 suggested patches,"), "{}", &md[md.len() - 400..]);
         assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
     }
 

@@ -142,12 +142,55 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
     checks
 }
 
-/// The schema restricted to its required properties (no extra-field rule).
+/// The JSON types a property admits when it names several (`type: [..]`,
+/// or an `anyOf`/`oneOf` of typed branches); `None` for a single type or
+/// anything else.
+fn union_types(p: &Value) -> Option<Vec<&str>> {
+    if let Some(types) = p["type"].as_array() {
+        return Some(types.iter().filter_map(Value::as_str).collect());
+    }
+    let branches = p["anyOf"].as_array().or(p["oneOf"].as_array())?;
+    let mut types = Vec::new();
+    for b in branches {
+        match &b["type"] {
+            Value::String(t) => types.push(t.as_str()),
+            Value::Array(ts) => types.extend(ts.iter().filter_map(Value::as_str)),
+            _ => return None,
+        }
+    }
+    Some(types)
+}
+
+/// Required fields whose schema admits both booleans and strings. A
+/// condition true for every boolean can only be `exists: true`, `neq` or
+/// `not_in` (`regex` and `contains` refuse booleans; `eq` and `in` refuse
+/// all but finitely many strings), and each of those is also true for all
+/// but finitely many numbers, lists and objects: rules AND their
+/// conditions, so no Intercept policy admits the field's legitimate values
+/// and refuses another type. It can refuse `null` (`exists: true`).
+pub fn unguardable_unions(schema: &Value) -> Vec<String> {
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    required
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|k| {
+            union_types(&schema["properties"][*k]).is_some_and(|t| t.contains(&"boolean") && t.contains(&"string"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The schema restricted to its required properties (no extra-field rule),
+/// as far as Intercept's conditions can check them: a field of
+/// [`unguardable_unions`] only needs to be present and not null.
 fn required_part(schema: &Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
+    let unions = unguardable_unions(schema);
     let mut props = serde_json::Map::new();
     for k in required.iter().filter_map(Value::as_str) {
-        if let Some(p) = schema["properties"].get(k) {
+        if unions.iter().any(|u| u == k) {
+            props.insert(k.to_string(), serde_json::json!({"not": {"type": "null"}}));
+        } else if let Some(p) = schema["properties"].get(k) {
             props.insert(k.to_string(), p.clone());
         }
     }
@@ -168,7 +211,7 @@ fn as_conditions_see(schema: &Value, args: &Value) -> Value {
         if p["type"] == "boolean" {
             candidates.extend([Value::Bool(true), Value::Bool(false)]);
         }
-        if let Some(same) = candidates.into_iter().find(|c| !c.is_string() && c.to_string() == *text) {
+        if let Some(same) = candidates.into_iter().find(|c| !c.is_string() && serde_json::to_string(c).is_ok_and(|t| t == *text)) {
             *v = same;
         }
     }
@@ -284,7 +327,15 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             let mut r = result(bad.len() as u32 <= *max, format!("{} schema-violating", bad.len()));
             if !r.held && stoppable == 0 {
                 r.proxy_only = true;
-                r.note = Some("every violation is in an optional or undeclared field, which Intercept's conditions cannot guard".into());
+                let unions = unguardable_unions(&tool.input_schema);
+                r.note = Some(if unions.is_empty() {
+                    "every violation is in an optional or undeclared field, which Intercept's conditions cannot guard".into()
+                } else {
+                    format!(
+                        "every violation is in an optional or undeclared field, or is a value of another type in {}, whose schema admits both booleans and strings: every Intercept condition true for all booleans (`exists`, `neq`, `not_in`) is also true for numbers, lists and objects, and conditions only AND",
+                        unions.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+                    )
+                });
             }
             r
         }
@@ -434,6 +485,31 @@ mod tests {
         };
         let r = evaluate(&Check::SchemaViolations { max: 0 }, &obs, &t, "amount");
         assert!(!r.held && r.proxy_only, "{r:?}");
+    }
+
+    #[test]
+    fn a_boolean_or_string_field_can_only_be_kept_present() {
+        let mut t = tool();
+        t.input_schema["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "boolean"}, {"type": "string"}]});
+        t.input_schema["required"] = serde_json::json!(["amount", "flag"]);
+        assert_eq!(unguardable_unions(&t.input_schema), ["flag"]);
+        let obs = |flag: Value| Observation {
+            ledger: vec![entry(1.0, "charge", serde_json::json!({"amount": 5, "flag": flag}), true)],
+            ..Default::default()
+        };
+        let check = Check::SchemaViolations { max: 0 };
+        for other_type in [serde_json::json!(7), serde_json::json!([true]), serde_json::json!({"a": 1})] {
+            let r = evaluate(&check, &obs(other_type), &t, "amount");
+            assert!(!r.held && r.proxy_only, "{r:?}");
+            assert!(r.note.unwrap().contains("`flag`, whose schema admits both booleans and strings"));
+        }
+        // `exists: true` refuses null, so null stays the policy's to stop.
+        let r = evaluate(&check, &obs(Value::Null), &t, "amount");
+        assert!(!r.held && !r.proxy_only, "{r:?}");
+        // A number|integer union is one `gte` away: not unguardable.
+        t.input_schema["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "integer"}, {"type": "number"}]});
+        assert!(unguardable_unions(&t.input_schema).is_empty());
+        assert!(!evaluate(&check, &obs(serde_json::json!("x")), &t, "amount").proxy_only);
     }
 
     #[test]

@@ -525,7 +525,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                         out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
                     }
                 }
-                out.twin = Some(t);
+                out.twin = Some(*t);
             }
             Ok(TwinRun::None) => {
                 out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())
@@ -619,19 +619,20 @@ fn run_twin(
         Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments.clone()),
         Payload::List => None,
     });
-    Ok(TwinRun::Ran(TwinResult {
+    Ok(TwinRun::Ran(Box::new(TwinResult {
         tool: tt.name.clone(),
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
         reached: calls_of(&obs.ledger, &tt.name).count(),
         refused: refused_at.map(|n| audit[n].clone()),
         refused_arguments,
         trace,
-    }))
+    })))
 }
 
 /// What became of a scenario's benign twin.
 enum TwinRun {
-    Ran(TwinResult),
+    /// Boxed: a run's trace makes this variant far larger than the others.
+    Ran(Box<TwinResult>),
     /// No legitimate workload to run (the policy or the requirements refuse the tool outright).
     None,
     /// The twin's timeline does not fit the system's budget.
