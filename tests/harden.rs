@@ -3,11 +3,13 @@
 //! policy finding and no over-blocking; the combined suggestion diff, applied
 //! as a user would apply it, takes every weak example to the same.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 use gauntlet::cli::verify::{build_report, Args};
 use gauntlet::harden::{harden, suggest};
+use gauntlet::policy::model::Dialect;
 use gauntlet::profile::Profile;
 use gauntlet::report::Report;
 use gauntlet::scenario::requirements::Requirements;
@@ -100,39 +102,75 @@ fn findings_are_blamed_on_policy_lines_and_over_blocking_on_the_refusing_rule() 
     assert!(a.outcomes.iter().filter(|o| !suggest::is_bad(o)).all(|o| o.blame.is_none()));
 }
 
-#[test]
-fn suggestions_applied_together_close_every_weak_example() {
+/// Weak example policies in every dialect: Intercept and catalogue YAML (`*-weak.yaml`), PolicyLayer JSON (`*-weak.json`).
+fn weak_examples() -> Vec<PathBuf> {
     let mut weak: Vec<PathBuf> = std::fs::read_dir("examples")
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with("-weak.yaml"))
+        .filter(|p| p.to_string_lossy().ends_with("-weak.yaml") || p.to_string_lossy().ends_with("-weak.json"))
         .collect();
     weak.sort();
-    assert!(weak.len() >= 3, "{weak:?}");
+    weak
+}
+
+#[test]
+fn suggestions_applied_together_close_every_weak_example() {
+    let weak = weak_examples();
+    let dialects: Vec<Dialect> = weak
+        .iter()
+        .map(|p| gauntlet::policy::load_file(p, None).unwrap_or_else(|e| panic!("{}: {e}", p.display())).policy.dialect)
+        .collect();
+    for d in [Dialect::Intercept, Dialect::Catalogue, Dialect::PolicyLayer] {
+        assert!(dialects.contains(&d), "no weak example in {d:?}: {weak:?}");
+    }
     let dir = tempfile::tempdir().unwrap();
-    for path in weak {
+    for (path, dialect) in weak.iter().zip(dialects) {
         let name = path.display().to_string();
         let r = report(&[&name, "--suggest"]);
         assert!(r.summary.policy_findings > 0, "{name}: a weak example with nothing to fix tests nothing");
         let s = r.suggestions.as_ref().expect("--suggest fills the suggestions");
-        assert_eq!((s.after.policy_findings, s.after.over_blocking, s.created), (0, 0, 0), "{name}: {:?}", s.open);
+        assert_eq!(s.dialect, dialect.as_str(), "{name}: patches are in the file's own dialect");
         assert!(s.open.is_empty(), "{name}: {:?}", s.open);
+        assert_eq!((s.after.over_blocking, s.created), (0, 0), "{name}");
+        // What is left is exactly what the dialect cannot say, each shown in Intercept YAML.
+        let named: BTreeSet<&str> = s.inexpressible.iter().flat_map(|x| x.closes.iter().map(String::as_str)).collect();
+        assert_eq!(s.after.policy_findings, named.len(), "{name}: {named:?}");
+        match dialect {
+            Dialect::Intercept => assert!(s.inexpressible.is_empty() && s.intercept_check.is_none(), "{name}"),
+            _ => {
+                assert!(!s.inexpressible.is_empty(), "{name}: the weak examples use what this dialect cannot say");
+                let check = s.intercept_check.as_ref().expect("the Intercept equivalents are re-run");
+                assert_eq!((check.after.policy_findings, check.after.over_blocking), (0, 0), "{name}");
+                assert_eq!((check.left, check.named), (named.len(), named.len()), "{name}");
+                for x in &s.inexpressible {
+                    assert!(x.intercept.starts_with(&format!("--- a/{}\n", check.file)), "{}", x.intercept);
+                    assert!(x.why.contains("has no"), "{name}: {}", x.why);
+                }
+            }
+        }
         for item in &s.items {
             assert!(item.diff.starts_with(&format!("--- a/{name}\n+++ b/{name}\n")), "{}", item.diff);
         }
         // Apply the combined diff as shown, then verify the result from scratch.
-        let original = std::fs::read_to_string(&path).unwrap();
+        let original = std::fs::read_to_string(path).unwrap();
         let patched = apply_diff(&original, &s.combined);
-        assert_eq!(patched.lines().next(), original.lines().next(), "{name}: the leading comment is kept");
+        assert_eq!(patched.lines().next(), original.lines().next(), "{name}: the first line (a comment, or the JSON's brace) is kept");
         let out = dir.path().join(path.file_name().unwrap());
         std::fs::write(&out, &patched).unwrap();
-        gauntlet::policy::load_intercept(&patched).unwrap_or_else(|e| panic!("{name}: Intercept rejects the patched file: {e}"));
+        let reloaded = gauntlet::policy::load_file(&out, None).unwrap_or_else(|e| panic!("{name}: the patched file does not load: {e}"));
+        assert_eq!(reloaded.policy.dialect, dialect, "{name}: still in its own dialect");
+        if dialect == Dialect::Intercept {
+            gauntlet::policy::load_intercept(&patched).unwrap_or_else(|e| panic!("{name}: Intercept rejects the patched file: {e}"));
+        }
         let mut argv = vec![out.to_str().unwrap()];
         for s in &r.servers {
             argv.extend(["--server", s.as_str()]);
         }
         let after = report(&argv);
-        assert_eq!((after.summary.policy_findings, after.summary.over_blocking, after.summary.errors), (0, 0, 0), "{name}");
+        assert_eq!((after.summary.policy_findings, after.summary.over_blocking, after.summary.errors), (named.len(), 0, 0), "{name}");
+        let left: BTreeSet<String> =
+            after.outcomes.iter().filter(|o| suggest::is_bad(o)).map(|o| format!("{} × {}", o.scenario, o.tool)).collect();
+        assert_eq!(left, named.iter().map(|n| n.to_string()).collect(), "{name}");
         assert!(after.summary.held > 10, "{name}: too few held outcomes to mean anything");
     }
 }
@@ -150,6 +188,7 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
         let file = dir.path().join(format!("{}.yaml", server.name));
         let s = suggest::Setup {
             file: file.display().to_string(),
+            dialect: Dialect::Intercept,
             servers: one,
             scenarios: &scenarios,
             reqs: &reqs,
@@ -190,27 +229,64 @@ fn harden_cli_writes_only_what_it_proved() {
     let (stdout, _, code) = run(&["verify", out_s, "--server", "mock-servers/payments.yaml"]);
     assert_eq!(code, 0, "{stdout}");
 
-    // PolicyLayer's format cannot check arguments: refused, listed, nothing written
-    // (proven against the one scenario that shows it, to keep this quick).
+    // PolicyLayer's format cannot check arguments: the strongest policy.json is built and
+    // proven, and each requirement × tool it cannot meet is named; nothing is written
+    // (proven against a few scenarios, to keep this quick).
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir(&scenarios).unwrap();
-    std::fs::copy("scenarios/type-confusion.yaml", scenarios.join("type-confusion.yaml")).unwrap();
+    for s in ["type-confusion", "window-edge-exec", "identity-switch", "unlisted-tool", "destructive-call"] {
+        std::fs::copy(format!("scenarios/{s}.yaml"), scenarios.join(format!("{s}.yaml"))).unwrap();
+    }
+    let pl = |out: &std::path::Path, server: &str| {
+        run(&[
+            "harden",
+            "--server",
+            server,
+            "--to",
+            "policylayer",
+            "--scenarios",
+            scenarios.to_str().unwrap(),
+            "--scenarios-only",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
     let json = dir.path().join("ezbiz.json");
-    let (_, stderr, code) = run(&[
-        "harden",
+    let (_, stderr, code) = pl(&json, "mock-servers/ezbiz.yaml");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not written") && stderr.contains("requirements policy.json cannot express (requirement × tool)"), "{stderr}");
+    assert!(
+        stderr.contains("≤0 schema-violating (`schema_validation`) × customer_persona: policy.json has no argument conditions"),
+        "{stderr}"
+    );
+    // Only what the format lacks is left: no rate or default-deny finding is listed.
+    assert!(!stderr.contains("BREACHED"), "{stderr}");
+    assert!(!json.exists());
+
+    // With that requirement relaxed in the gauntlet.yaml beside the output, the same run writes
+    // a policy.json that verifies clean, per-call limits counted for every caller.
+    let relaxed = dir.path().join("relaxed");
+    std::fs::create_dir(&relaxed).unwrap();
+    std::fs::write(relaxed.join("gauntlet.yaml"), "schema_validation: false\n").unwrap();
+    let json = relaxed.join("ezbiz.json");
+    let (stdout, stderr, code) = pl(&json, "mock-servers/ezbiz.yaml");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let written = gauntlet::policy::load_file(&json, None).unwrap().policy;
+    assert_eq!((written.dialect, written.default), (Dialect::PolicyLayer, gauntlet::policy::model::DefaultAction::Deny));
+    let persona = written.tool("customer_persona").expect("execute tools stay listed");
+    let state = persona.rules[0].state.as_ref().expect("with a limit");
+    assert_eq!((state.window, state.scope), (gauntlet::policy::model::Window::Minute, gauntlet::policy::model::CounterScope::Shared));
+    let (stdout, _, code) = run(&[
+        "verify",
+        json.to_str().unwrap(),
         "--server",
         "mock-servers/ezbiz.yaml",
-        "--to",
-        "policylayer",
         "--scenarios",
         scenarios.to_str().unwrap(),
         "--scenarios-only",
-        "-o",
-        json.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("not written") && stderr.contains("policy.json has only call-count limits"), "{stderr}");
-    assert!(!json.exists());
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("0 policy findings"), "{stdout}");
 
     let (_, stderr, code) = run(&["harden", "-o", out_s]);
     assert_eq!(code, 2);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use super::Exit;
 use crate::harden::harden::{self as hardening, Unsatisfied};
 use crate::harden::{patch, suggest};
-use crate::policy::model::Dialect;
+use crate::policy::model::{Dialect, Policy};
 use crate::profile::Profile;
 use crate::report::blame_line;
 use crate::scenario::requirements::Requirements;
@@ -89,23 +89,31 @@ fn harden(args: &Args) -> Result<Exit, String> {
     let (reqs, req_file) = Requirements::for_policy(&args.output, None)?;
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &[], false)?;
     let out_name = args.output.display().to_string();
-    // The text harden edits: the user's Intercept file itself, else its Intercept form, else a skeleton.
-    let (base, before_text) = match (&args.policy, &loaded) {
-        (Some(p), Some(l)) if l.policy.dialect == Dialect::Intercept => {
-            let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            (t.clone(), t)
+    let dialect = if args.to == "policylayer" { Dialect::PolicyLayer } else { Dialect::Intercept };
+    // The text harden edits: the user's file itself when it is in the output dialect,
+    // else its form in that dialect, else a skeleton.
+    let base = match (&args.policy, &loaded) {
+        (Some(p), Some(l)) if l.policy.dialect == dialect => {
+            std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
         }
         (Some(p), Some(l)) => {
-            let converted = crate::policy::to_intercept::convert(&l.policy);
-            for loss in &converted.losses {
+            let (text, losses) = match dialect {
+                Dialect::PolicyLayer => crate::policy::policylayer::write(&l.policy),
+                _ => {
+                    let c = crate::policy::to_intercept::convert(&l.policy);
+                    (c.yaml, c.losses)
+                }
+            };
+            for loss in &losses {
                 eprintln!("note: {}: {loss}", p.display());
             }
-            (converted.yaml.clone(), converted.yaml)
+            text
         }
-        _ => (hardening::skeleton(&names), "version: \"1\"\n".to_string()),
+        _ => hardening::skeleton_in(dialect, &names),
     };
     let setup = suggest::Setup {
         file: out_name.clone(),
+        dialect,
         servers: &servers,
         scenarios: &scenarios,
         reqs: &reqs,
@@ -118,28 +126,21 @@ fn harden(args: &Args) -> Result<Exit, String> {
         names.join(", "),
         req_file.map(|f| format!(" + {}", f.display())).unwrap_or_default()
     );
-    let (_, before) = setup.verify(&before_text, profile)?;
-    let before = Summary::of(&before);
+    let input = loaded.map(|l| l.policy).unwrap_or_else(|| Policy::empty(Dialect::Intercept));
+    let before = Summary::of(&setup.verify_policy(input.clone(), profile)?);
     let what = if args.policy.is_some() { "the input policy" } else { "no policy (everything allowed)" };
     println!("before ({what}): {}", counts(&before));
     let hardened = match hardening::harden(&setup, &base)? {
         Ok(h) => h,
-        Err(u) => return Ok(refuse(&u)),
+        Err(u) => return Ok(refuse(&u, dialect)),
     };
     let after = Summary::of(&hardened.outcomes);
-    let written = match args.to.as_str() {
-        "policylayer" => match to_policylayer(&setup, &hardened.text, profile)? {
-            Ok(json) => json,
-            Err(u) => return Ok(refuse(&u)),
-        },
-        _ => hardened.text.clone(),
-    };
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
     }
-    std::fs::write(&args.output, &written).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
+    std::fs::write(&args.output, &hardened.text).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
     println!("after ({out_name}): {}", counts(&after));
-    if args.policy.is_some() && args.to == "intercept" {
+    if args.policy.is_some() && input.dialect == dialect {
         print!("{}", patch::diff(&out_name, &base, &hardened.text));
     }
     println!(
@@ -152,7 +153,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
     Ok(Exit::Ok)
 }
 
-fn refuse(u: &Unsatisfied) -> Exit {
+fn refuse(u: &Unsatisfied, dialect: Dialect) -> Exit {
     eprintln!("gauntlet harden: not written: the best policy it could build still fails the requirements");
     for o in &u.open {
         let why = blame_line(o).unwrap_or_else(|| o.observed.clone());
@@ -161,18 +162,21 @@ fn refuse(u: &Unsatisfied) -> Exit {
     for g in &u.gaps {
         eprintln!("  cannot express: {g}");
     }
-    Exit::CheckFailed
-}
-
-/// The hardened policy as PolicyLayer's policy.json, verified in that form.
-fn to_policylayer(setup: &suggest::Setup<'_>, text: &str, profile: Profile) -> Result<Result<String, Unsatisfied>, String> {
-    let policy = crate::policy::load_intercept(text).map_err(|e| e.to_string())?;
-    let (json, lost) = crate::policy::policylayer::write(&policy);
-    let reloaded = crate::policy::load_str(&json, &setup.file, Some(Dialect::PolicyLayer)).map_err(|e| e.to_string())?;
-    let outcomes = setup.verify_policy(reloaded.policy, profile)?;
-    let open: Vec<_> = outcomes.into_iter().filter(suggest::is_bad).collect();
-    if open.is_empty() {
-        return Ok(Ok(json));
+    if !u.unmet.is_empty() {
+        eprintln!("  requirements {} cannot express (requirement × tool):", patch::dialect_name(dialect));
+        for m in &u.unmet {
+            eprintln!("    {} × {}: {} (open: {})", m.requirement, m.tool, m.why, m.findings.join(", "));
+        }
+        let named: usize = u.unmet.iter().map(|m| m.findings.len()).sum();
+        eprintln!(
+            "  the strongest {} gauntlet could build: {}; {named} of those findings are the requirements above",
+            patch::dialect_name(dialect),
+            counts(&u.best)
+        );
+        eprintln!(
+            "  help: Intercept YAML (the default `--to intercept`) expresses them; or relax them in the gauntlet.yaml beside the output to accept this {}",
+            patch::dialect_name(dialect)
+        );
     }
-    Ok(Err(Unsatisfied { open, gaps: lost }))
+    Exit::CheckFailed
 }

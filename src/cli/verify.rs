@@ -474,18 +474,10 @@ fn suggestions(
     show_progress: bool,
 ) -> Result<suggest::Suggestions, String> {
     let path = args.policy.as_deref().unwrap_or(Path::new("policy"));
-    if dialect != crate::policy::model::Dialect::Intercept {
-        return Err(format!(
-            "--suggest writes patches in Intercept YAML; `{}` is {}\n  help: `{} convert {} --to intercept -o policy.yaml`, then verify policy.yaml --suggest",
-            path.display(),
-            dialect.as_str(),
-            invocation::program(),
-            invocation::quote_path(path)
-        ));
-    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let s = suggest::Setup {
         file: opts.policy_file.clone(),
+        dialect,
         servers,
         scenarios,
         reqs,

@@ -8,14 +8,18 @@
 //! with an entry for each tool the input allowed, then lets the proof loop
 //! of [`super::suggest`] settle it. Nothing the input allowed is removed
 //! unless the requirements forbid it; existing rules are only tightened.
+//! In a dialect without argument conditions or spend counters (policy.json)
+//! it builds the strongest policy that dialect can hold and names each
+//! requirement × tool it cannot meet.
 
 use std::collections::BTreeSet;
 
 use super::needs::{self, Aspects};
-use super::patch::Edit;
+use super::patch::{self, Construct, Edit};
 use super::suggest::{self, default_deny_edits, is_bad, Key, Setup};
-use crate::policy::model::DefaultAction;
-use crate::verify::Outcome;
+use crate::policy::model::{DefaultAction, Dialect};
+use crate::verify::measure::Check;
+use crate::verify::{Outcome, Summary};
 
 /// A policy `harden` proved.
 pub struct Hardened {
@@ -25,12 +29,27 @@ pub struct Hardened {
     pub runs: usize,
 }
 
+/// A requirement the output dialect cannot express for one tool.
+pub struct Unmet {
+    /// The requirement, as the bound it sets and its `gauntlet.yaml` key.
+    pub requirement: String,
+    pub tool: String,
+    /// Why the dialect cannot express it.
+    pub why: String,
+    /// The findings it leaves open (scenario names).
+    pub findings: Vec<String>,
+}
+
 /// Why `harden` refuses to write: what is still open after the proof loop.
 pub struct Unsatisfied {
-    /// Policy findings and over-blocking verdicts of the best attempt.
+    /// Policy findings and over-blocking verdicts of the best attempt that the dialect could have closed.
     pub open: Vec<Outcome>,
-    /// Requirements no Intercept rule can express for these tools, and edits that could not be written.
+    /// Requirements no rule can express for these tools, and edits that could not be written.
     pub gaps: Vec<String>,
+    /// Requirement × tool the dialect cannot express, with the findings each leaves.
+    pub unmet: Vec<Unmet>,
+    /// The counts of the best attempt.
+    pub best: Summary,
 }
 
 /// The starting point without an input policy: deny by default, nothing listed yet.
@@ -41,9 +60,32 @@ pub fn skeleton(servers: &[String]) -> String {
     )
 }
 
-/// Hardens `base` (Intercept YAML) for the servers of `setup`.
+/// [`skeleton`] in `dialect` (policy.json has no comments).
+pub fn skeleton_in(dialect: Dialect, servers: &[String]) -> String {
+    match dialect {
+        Dialect::PolicyLayer => "{\n  \"version\": \"1\",\n  \"default\": \"deny\",\n  \"tools\": {}\n}\n".to_string(),
+        _ => skeleton(servers),
+    }
+}
+
+/// The requirement a finding's check measures, and what the rule it needs is made of;
+/// `None` for checks every dialect can meet (call counts, denial).
+fn requirement(check: &Check) -> Option<(String, Construct)> {
+    let (key, construct) = match check {
+        Check::SchemaViolations { .. } => ("schema_validation", Construct::Conditions),
+        Check::ArgumentBytes { .. } => ("max_argument_bytes", Construct::Conditions),
+        Check::AmountPerCall { .. } => ("max_amount_per_call", Construct::Conditions),
+        Check::AmountPerWindow { .. } => ("max_amount_per_window", Construct::SpendCounter),
+        // Part of every spend scenario, not a key of its own.
+        Check::PositiveWhole => return Some((check.bound(), Construct::Conditions)),
+        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } => return None,
+    };
+    Some((format!("{} (`{key}`)", check.bound()), construct))
+}
+
+/// Hardens `base` (a policy text in the setup's dialect) for the servers of `setup`.
 pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisfied>, String> {
-    let policy = crate::policy::load_intercept(base).map_err(|e| format!("the starting policy does not load: {e}"))?;
+    let policy = suggest::load(setup.dialect, base, &setup.file).map_err(|e| format!("the starting policy: {e}"))?;
     let catalogue = setup.catalogue();
     let mut gaps = Vec::new();
     let mut edits = default_deny_edits(&policy, &catalogue, setup.reqs);
@@ -63,17 +105,31 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
             }
         }
     }
+    // What the dialect cannot write shows up below as the findings it leaves.
+    let (edits, _) = suggest::translate(setup.dialect, edits);
     // Everything counts as already open, so the loop tightens instead of backing off.
     let every: BTreeSet<Key> = setup
         .scenarios
         .iter()
         .flat_map(|s| catalogue.iter().map(move |t| (s.id.clone(), t.server.clone(), t.name.clone())))
         .collect();
-    let c = suggest::converge(setup, base, edits, &every)?;
-    let open: Vec<Outcome> = c.outcomes.iter().filter(|o| is_bad(o)).cloned().collect();
-    if open.is_empty() && c.unwritable.is_empty() {
+    let c = suggest::converge(setup, base, edits, &every, &BTreeSet::new())?;
+    let mut open = Vec::new();
+    let mut unmet: Vec<Unmet> = Vec::new();
+    for o in c.outcomes.iter().filter(|o| is_bad(o)) {
+        let lacking = o.check.as_ref().and_then(requirement).and_then(|(r, c)| patch::lacks(setup.dialect, c).map(|why| (r, why)));
+        let Some((requirement, why)) = lacking else {
+            open.push(o.clone());
+            continue;
+        };
+        match unmet.iter_mut().find(|u| u.requirement == requirement && u.tool == o.tool) {
+            Some(u) => u.findings.push(o.scenario.clone()),
+            None => unmet.push(Unmet { requirement, tool: o.tool.clone(), why, findings: vec![o.scenario.clone()] }),
+        }
+    }
+    if open.is_empty() && unmet.is_empty() && c.unwritable.is_empty() {
         return Ok(Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs }));
     }
     gaps.extend(c.unwritable);
-    Ok(Err(Unsatisfied { open, gaps }))
+    Ok(Err(Unsatisfied { open, gaps, unmet, best: Summary::of(&c.outcomes) }))
 }

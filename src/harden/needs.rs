@@ -9,8 +9,8 @@
 
 use serde_json::Value;
 
-use super::patch::{Edit, NewCondition, NewRule};
-use crate::policy::model::{Op, Path, Policy, ToolPolicy, Window};
+use super::patch::{Edit, Limit, NewCondition, NewRule};
+use crate::policy::model::{CounterScope, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window};
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirement;
 use crate::scenario::Duration;
@@ -103,7 +103,7 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: A
     if aspects.rate {
         if let Some(rate) = req.rate {
             match calendar_limit(rate.count, rate.window, rate.calendar) {
-                Some((k, w)) => edits.extend(rate_edit(entry, &tool.name, k, w)),
+                Some((k, w)) => edits.extend(rate_edit(policy.dialect, entry, &tool.name, Limit { max: k, window: w })),
                 None => gaps.push(format!(
                     "`{}`: no Intercept rate limit keeps ≤{} per {} (windows are calendar minutes, hours or days)",
                     tool.name, rate.count, rate.window
@@ -135,18 +135,36 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: A
     edits
 }
 
-fn rate_edit(entry: Option<&ToolPolicy>, tool: &str, k: u64, w: Window) -> Option<Edit> {
+/// A rule's call-count limit as (max, window, counted for every caller):
+/// a `rate_limit` (Intercept's shorthand, the catalogue's `{max, window}`),
+/// or a policy.json limit (a fixed-increment counter with an `lte` on it).
+fn call_limit(dialect: Dialect, r: &Rule) -> Option<(u64, Window, bool)> {
+    if let Some(rl) = &r.rate_limit {
+        return Some((rl.max.max(0) as u64, rl.window, true));
+    }
+    let s = r.state.as_ref().filter(|s| dialect == Dialect::PolicyLayer && s.increment_from.is_none() && s.increment == 1)?;
+    r.conditions.iter().find_map(|c| match (&c.path, c.op, &c.value) {
+        (Path::State(k), Op::Lte, crate::policy::model::Value::Int(max)) if k == &s.key => {
+            Some(((*max).max(0) as u64, s.window, s.scope == CounterScope::Shared))
+        }
+        _ => None,
+    })
+}
+
+fn rate_edit(dialect: Dialect, entry: Option<&ToolPolicy>, tool: &str, limit: Limit) -> Option<Edit> {
     let same = entry.and_then(|e| {
-        e.rules.iter().enumerate().find(|(_, r)| r.rate_limit.as_ref().is_some_and(|rl| rl.window == w))
+        e.rules.iter().enumerate().find_map(|(i, r)| call_limit(dialect, r).filter(|l| l.1 == limit.window).map(|l| (i, l)))
     });
     match same {
-        Some((_, r)) if r.rate_limit.as_ref().is_some_and(|rl| rl.max as u64 <= k) => None,
-        Some((i, _)) => Some(Edit::SetRateLimit { tool: tool.to_string(), rule: i, limit: format!("{k}/{w}") }),
+        Some((_, (max, _, shared))) if max <= limit.max && shared => None,
+        Some((i, (max, _, _))) => {
+            Some(Edit::SetRateLimit { tool: tool.to_string(), rule: i, limit: Limit { max: max.min(limit.max), ..limit } })
+        }
         None => Some(Edit::AddRule {
             tool: tool.to_string(),
             rule: NewRule {
-                name: fresh_name(entry, &format!("rate per {w}")),
-                rate_limit: Some(format!("{k}/{w}")),
+                name: fresh_name(entry, &format!("rate per {}", limit.window)),
+                rate_limit: Some(limit),
                 on_deny: None,
                 conditions: Vec::new(),
                 state: None,

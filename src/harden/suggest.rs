@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::needs::{self, Aspects};
 use super::patch::{self, Edit};
-use crate::policy::model::{DefaultAction, Path, Policy};
+use crate::policy::model::{DefaultAction, Dialect, Path, Policy};
 use crate::profile::Profile;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
@@ -31,6 +31,8 @@ pub const ROUNDS: usize = 5;
 pub struct Setup<'a> {
     /// The policy file as reports name it.
     pub file: String,
+    /// The dialect its text is in, and every patch is written in.
+    pub dialect: Dialect,
     pub servers: &'a [NamedServer],
     pub scenarios: &'a [Scenario],
     pub reqs: &'a Requirements,
@@ -56,9 +58,14 @@ impl Setup<'_> {
         catalogue_of(self.servers)
     }
 
-    /// Loads Intercept YAML and runs the database against it in-process.
+    /// Loads the policy text (in the setup's dialect) and runs the database against it in-process.
     pub fn verify(&self, text: &str, profile: Profile) -> Result<(Policy, Vec<Outcome>), String> {
-        let policy = crate::policy::load_intercept(text).map_err(|e| format!("the patched policy does not load: {e}"))?;
+        self.verify_in(self.dialect, text, profile)
+    }
+
+    /// [`Self::verify`] for a text in another dialect.
+    pub fn verify_in(&self, dialect: Dialect, text: &str, profile: Profile) -> Result<(Policy, Vec<Outcome>), String> {
+        let policy = load(dialect, text, &self.file)?;
         let outcomes = self.verify_policy(policy.clone(), profile)?;
         Ok((policy, outcomes))
     }
@@ -75,6 +82,33 @@ impl Setup<'_> {
         };
         verify::run(&bench, self.scenarios, self.reqs, &opts, &|_| {}, &|| {})
     }
+}
+
+/// Loads a (patched) policy text in `dialect`: for Intercept, only what Intercept itself accepts.
+pub fn load(dialect: Dialect, text: &str, file: &str) -> Result<Policy, String> {
+    let loaded = match dialect {
+        Dialect::Intercept => crate::policy::load_intercept(text).map_err(|e| e.to_string()),
+        _ => crate::policy::load_str(text, file, Some(dialect)).map(|l| l.policy).map_err(|e| e.to_string()),
+    };
+    loaded.map_err(|e| format!("the patched policy does not load: {e}"))
+}
+
+/// Derived edits as `dialect` writes them, and those it cannot write, each with why.
+pub fn translate(dialect: Dialect, edits: impl IntoIterator<Item = Edit>) -> (Vec<Edit>, Vec<(Edit, String)>) {
+    let (mut ok, mut no) = (Vec::new(), Vec::new());
+    for e in edits {
+        match patch::in_dialect(dialect, &e) {
+            Ok(written) => {
+                for w in written {
+                    if !ok.contains(&w) {
+                        ok.push(w);
+                    }
+                }
+            }
+            Err(why) => no.push((e, why)),
+        }
+    }
+    (ok, no)
 }
 
 /// `default: deny`, and an entry for every tool it would otherwise start refusing.
@@ -119,7 +153,12 @@ pub fn edits_for_finding(
         // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
         Check::NeverReached { .. } => return default_deny_edits(policy, catalogue, reqs),
     };
-    needs::edits_for(policy, tool, &req, aspects, gaps)
+    let mut edits = needs::edits_for(policy, tool, &req, aspects, gaps);
+    // policy.json refuses a tool only by leaving it out of `tools` under `default: deny`.
+    if policy.dialect == Dialect::PolicyLayer && edits.iter().any(|e| matches!(e, Edit::Hide(_))) {
+        edits.extend(default_deny_edits(policy, catalogue, reqs));
+    }
+    edits
 }
 
 fn hidden(policy: &Policy, tool: &str) -> bool {
@@ -179,13 +218,15 @@ fn push_new(edits: &mut Vec<Edit>, more: impl IntoIterator<Item = Edit>) -> bool
 }
 
 /// Applies what can be applied, recording what cannot.
-fn apply_each(base: &str, edits: &mut Vec<Edit>, unwritable: &mut Vec<String>) -> String {
+fn apply_each(dialect: Dialect, base: &str, edits: &mut Vec<Edit>, unwritable: &mut Vec<String>) -> String {
     let mut text = base.to_string();
     let mut kept = Vec::new();
     for e in edits.drain(..) {
-        match patch::apply_all(&text, [&e]).and_then(|t| {
-            crate::policy::intercept::load_raw(&t).map(|_| t).map_err(|(m, _)| m)
-        }) {
+        let parsed = |t: String| match dialect {
+            Dialect::Intercept => crate::policy::intercept::load_raw(&t).map(|_| t).map_err(|(m, _)| m),
+            _ => load(dialect, &t, "policy").map(|_| t),
+        };
+        match patch::apply_all(dialect, &text, [&e]).and_then(parsed) {
             Ok(t) => {
                 text = t;
                 kept.push(e);
@@ -199,19 +240,28 @@ fn apply_each(base: &str, edits: &mut Vec<Edit>, unwritable: &mut Vec<String>) -
 
 /// Applies `edits` to `base`, re-runs, and adjusts until nothing changes.
 /// `old` holds the findings of `base`: a finding outside it is new.
-pub fn converge(setup: &Setup<'_>, base: &str, mut edits: Vec<Edit>, old: &BTreeSet<Key>) -> Result<Converged, String> {
+/// Findings in `out_of_reach` have remedies only outside the dialect: left alone.
+pub fn converge(
+    setup: &Setup<'_>,
+    base: &str,
+    mut edits: Vec<Edit>,
+    old: &BTreeSet<Key>,
+    out_of_reach: &BTreeSet<Key>,
+) -> Result<Converged, String> {
     let catalogue = setup.catalogue();
     let mut unwritable = Vec::new();
     let mut runs = 0;
     let mut dropped: Vec<Edit> = Vec::new();
+    // What the loop derives, as the file's dialect writes it (what it cannot write is not pursued here).
+    let written = |more: Vec<Edit>| translate(setup.dialect, more).0;
     loop {
-        let text = apply_each(base, &mut edits, &mut unwritable);
-        let ordered = patch::apply_all(base, &edits).unwrap_or(text);
+        let text = apply_each(setup.dialect, base, &mut edits, &mut unwritable);
+        let ordered = patch::apply_all(setup.dialect, base, &edits).unwrap_or(text);
         let (policy, outcomes) = setup.verify(&ordered, setup.profile)?;
         runs += 1;
         let mut changed = false;
         if runs < ROUNDS {
-            for o in outcomes.iter().filter(|o| is_bad(o)) {
+            for o in outcomes.iter().filter(|o| is_bad(o) && !out_of_reach.contains(&key(o))) {
                 let tool = o.tool.as_str();
                 if o.verdict == Verdict::OverBlocking {
                     let refused_by = o.twin.as_ref().and_then(|t| t.refused.as_ref()).and_then(|r| r.rule.clone());
@@ -219,7 +269,7 @@ pub fn converge(setup: &Setup<'_>, base: &str, mut edits: Vec<Edit>, old: &BTree
                         .iter()
                         .filter(|e| match (e, refused_by.as_deref()) {
                             (Edit::AddRule { tool: t, rule }, Some(name)) => t == tool && rule.name == name,
-                            (Edit::Hide(t), Some("(hidden)")) => t == tool,
+                            (Edit::Hide(t), Some("(hidden)")) | (Edit::Deny(t), Some("deny")) => t == tool,
                             (Edit::SetRateLimit { tool: t, .. } | Edit::AddRule { tool: t, .. }, None) => t == tool,
                             _ => false,
                         })
@@ -235,7 +285,7 @@ pub fn converge(setup: &Setup<'_>, base: &str, mut edits: Vec<Edit>, old: &BTree
                     }
                     if !old.contains(&key(o)) || !changed {
                         let mut gaps = Vec::new();
-                        let more: Vec<Edit> = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps)
+                        let more: Vec<Edit> = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps))
                             .into_iter()
                             .filter(|e| !dropped.contains(e))
                             .collect();
@@ -246,13 +296,14 @@ pub fn converge(setup: &Setup<'_>, base: &str, mut edits: Vec<Edit>, old: &BTree
                     let mut gaps = Vec::new();
                     let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
                     more.extend(default_deny_edits(&policy, &catalogue, setup.reqs));
+                    let mut more = written(more);
                     more.retain(|e| !dropped.contains(e));
                     changed |= push_new(&mut edits, more);
                 } else {
                     // A finding the edits created: its own remedy first (hiding a tool
                     // exposes its name variants to `default: allow`), else the edits on that tool go.
                     let mut gaps = Vec::new();
-                    let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+                    let mut more = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
                     more.retain(|e| !dropped.contains(e));
                     if push_new(&mut edits, more) {
                         changed = true;
@@ -292,12 +343,46 @@ pub struct Open {
     pub why: String,
 }
 
+/// A remedy the policy's dialect has no way to write, shown in Intercept YAML instead.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inexpressible {
+    /// What the edit does, in a few words.
+    pub what: String,
+    /// Why the dialect cannot say it.
+    pub why: String,
+    /// The edit as a unified diff against the policy's Intercept form (`gauntlet convert`'s output).
+    pub intercept: String,
+    /// The findings it would close (`scenario × tool`): they stay open in this dialect.
+    pub closes: Vec<String>,
+}
+
+/// The Intercept form the inexpressible remedies are shown against, and what it verifies to with them.
+#[derive(Clone, Debug, Serialize)]
+pub struct InterceptCheck {
+    /// Where `gauntlet convert --to intercept` would write the policy's Intercept form.
+    pub file: String,
+    /// The command that writes it.
+    pub convert: String,
+    /// The suggestions above and these remedies, all in Intercept YAML, re-run.
+    pub after: Summary,
+    /// Policy findings and over-blocking left in the policy's own dialect with the suggestions applied…
+    pub left: usize,
+    /// …and how many of them these remedies address.
+    pub named: usize,
+}
+
 /// What `--suggest` found and proved.
 #[derive(Clone, Debug, Serialize)]
 pub struct Suggestions {
+    /// The dialect every patch is written in (`intercept`, `catalogue`, `policylayer`).
+    pub dialect: String,
     pub items: Vec<Suggestion>,
     /// All suggestions together, as one diff.
     pub combined: String,
+    /// Remedies the dialect cannot express, with their Intercept equivalent.
+    pub inexpressible: Vec<Inexpressible>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept_check: Option<InterceptCheck>,
     pub open: Vec<Open>,
     /// Per proxy finding: why no policy closes it, and what a profile or proxy change does.
     pub proxy: Vec<Open>,
@@ -347,18 +432,59 @@ fn label(o: &Outcome) -> String {
     format!("{} × {}", o.scenario, o.tool)
 }
 
+/// Remedies the dialect cannot write, merged by place (one `arguments` rule per tool), with the findings each addresses.
+#[derive(Default)]
+struct Unwritten(Vec<(Edit, String, Vec<Key>)>);
+
+impl Unwritten {
+    fn add(&mut self, edit: Edit, why: String, k: &Key) {
+        match self.0.iter_mut().find(|(e, _, _)| e.same_place(&edit)) {
+            Some((have, _, keys)) => {
+                if let (Edit::AddRule { rule: into, .. }, Edit::AddRule { rule, .. }) = (have, &edit) {
+                    for c in &rule.conditions {
+                        if !into.conditions.contains(c) {
+                            into.conditions.push(c.clone());
+                        }
+                    }
+                }
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+            None => self.0.push((edit, why, vec![k.clone()])),
+        }
+    }
+
+    fn keys(&self) -> BTreeSet<Key> {
+        self.0.iter().flat_map(|(_, _, ks)| ks.iter().cloned()).collect()
+    }
+}
+
+/// Where `gauntlet convert FILE --to intercept` output would sit beside the file.
+fn intercept_file(file: &str) -> String {
+    std::path::Path::new(file).with_extension("intercept.yaml").display().to_string()
+}
+
 /// Suggests proven patches for the policy findings of `outcomes`, a run of `text`.
 pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Suggestions, String> {
-    let policy = crate::policy::load_intercept(text).map_err(|e| e.to_string())?;
+    let policy = load(setup.dialect, text, &setup.file)?;
     let catalogue = setup.catalogue();
     let bad: Vec<&Outcome> = outcomes.iter().filter(|o| is_bad(o)).collect();
     let old: BTreeSet<Key> = bad.iter().map(|o| key(o)).collect();
     let mut gaps = Vec::new();
     let mut per_finding: BTreeMap<Key, Vec<Edit>> = BTreeMap::new();
     let mut edits = Vec::new();
+    let mut unwritten = Unwritten::default();
+    let mut out_of_reach = BTreeSet::new();
     for o in &bad {
-        let mine = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+        let (mine, cannot) = translate(setup.dialect, edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
         push_new(&mut edits, mine.iter().cloned());
+        if mine.is_empty() && !cannot.is_empty() {
+            out_of_reach.insert(key(o));
+        }
+        for (e, why) in cannot {
+            unwritten.add(e, why, &key(o));
+        }
         let mine = mine.into_iter().filter(|e| !matches!(e, Edit::AddTool(_))).collect();
         per_finding.insert(key(o), mine);
     }
@@ -372,14 +498,20 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
             runs: 0,
         }
     } else {
-        converge(setup, text, edits, &old)?
+        converge(setup, text, edits, &old, &out_of_reach)?
     };
+    let mut c = c;
+    // An entry another edit already creates needs no suggestion of its own.
+    let creates = |t: &str, e: &Edit| matches!(e, Edit::AddRule { tool, .. } | Edit::Deny(tool) if tool == t);
+    let all = c.edits.clone();
+    c.edits.retain(|e| !matches!(e, Edit::AddTool(t) if all.iter().any(|x| creates(t, x))));
     let after: BTreeMap<Key, &Outcome> = c.outcomes.iter().map(|o| (key(o), o)).collect();
     let closed = |k: &Key| after.get(k).is_none_or(|o| !is_bad(o));
     let created = c.outcomes.iter().filter(|o| is_bad(o) && !old.contains(&key(o))).count();
+    let elsewhere = unwritten.keys();
     let mut open = Vec::new();
     for o in &bad {
-        if closed(&key(o)) {
+        if closed(&key(o)) || elsewhere.contains(&key(o)) {
             continue;
         }
         let why = match (per_finding.get(&key(o)).map(Vec::is_empty), gaps.iter().find(|g| g.contains(&format!("`{}`", o.tool)))) {
@@ -401,21 +533,26 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
         c.edits
             .iter()
             .map(|e| {
-                let alone = patch::apply_all(text, [e]).unwrap_or_else(|_| text.to_string());
+                let alone = patch::apply_all(setup.dialect, text, [e]).unwrap_or_else(|_| text.to_string());
                 let closes = bad
                     .iter()
                     .filter(|o| closed(&key(o)) && per_finding.get(&key(o)).is_some_and(|es| es.iter().any(|x| x.same_place(e))))
                     .map(|o| label(o))
                     .collect();
-                Suggestion { edit: e.clone(), what: e.describe(), diff: patch::diff(&setup.file, text, &alone), closes }
+                let what = patch::describe_in(setup.dialect, e);
+                Suggestion { edit: e.clone(), what, diff: patch::diff(&setup.file, text, &alone), closes }
             })
             .collect()
     };
     let combined = if items.is_empty() { String::new() } else { patch::diff(&setup.file, text, &c.text) };
+    let (inexpressible, intercept_check) = in_intercept(setup, &policy, &c.policy, &unwritten, &bad, &c.outcomes)?;
     let proxy = proxy_notes(setup, &c.text, &c.outcomes)?;
     Ok(Suggestions {
+        dialect: setup.dialect.as_str().to_string(),
         items,
         combined,
+        inexpressible,
+        intercept_check,
         open,
         proxy,
         before: Summary::of(outcomes),
@@ -425,6 +562,50 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
         scenarios: setup.scenarios.len(),
         tools: catalogue.len(),
     })
+}
+
+/// The remedies the dialect cannot write, as Intercept YAML against the
+/// policy's converted form, and a run of the patched policy converted with
+/// them applied too.
+fn in_intercept(
+    setup: &Setup<'_>,
+    original: &Policy,
+    patched: &Policy,
+    unwritten: &Unwritten,
+    bad: &[&Outcome],
+    after: &[Outcome],
+) -> Result<(Vec<Inexpressible>, Option<InterceptCheck>), String> {
+    if unwritten.0.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let file = intercept_file(&setup.file);
+    let converted = crate::policy::to_intercept::convert(original).yaml;
+    let items = unwritten
+        .0
+        .iter()
+        .map(|(e, why, keys)| {
+            let alone = patch::apply_all(Dialect::Intercept, &converted, [e]).unwrap_or_else(|_| converted.clone());
+            Inexpressible {
+                what: e.describe(),
+                why: why.clone(),
+                intercept: patch::diff(&file, &converted, &alone),
+                closes: bad.iter().filter(|o| keys.contains(&key(o))).map(|o| label(o)).collect(),
+            }
+        })
+        .collect();
+    let base = crate::policy::to_intercept::convert(patched).yaml;
+    let all = patch::apply_all(Dialect::Intercept, &base, unwritten.0.iter().map(|(e, _, _)| e))?;
+    let (_, outcomes) = setup.verify_in(Dialect::Intercept, &all, setup.profile)?;
+    let convert = format!(
+        "{} convert {} --to intercept -o {}",
+        crate::invocation::program(),
+        crate::invocation::quote_path(std::path::Path::new(&setup.file)),
+        crate::invocation::quote_path(std::path::Path::new(&file))
+    );
+    let keys = unwritten.keys();
+    let left: Vec<&Outcome> = after.iter().filter(|o| is_bad(o)).collect();
+    let named = left.iter().filter(|o| keys.contains(&key(o))).count();
+    Ok((items, Some(InterceptCheck { file, convert, after: Summary::of(&outcomes), left: left.len(), named })))
 }
 
 /// Why each proxy finding is out of a policy's reach, and whether `--profile strict` closes it (checked by a run).
@@ -469,6 +650,38 @@ pub fn grouped(findings: &[String]) -> String {
     by_tool.iter().map(|(t, ss)| format!("{} × {t}", ss.join(", "))).collect::<Vec<_>>().join("; ")
 }
 
+fn dialect_shown(d: &str) -> &'static str {
+    match d {
+        "catalogue" => patch::dialect_name(Dialect::Catalogue),
+        "policylayer" => patch::dialect_name(Dialect::PolicyLayer),
+        _ => patch::dialect_name(Dialect::Intercept),
+    }
+}
+
+/// The line that introduces the remedies the dialect cannot write.
+pub fn inexpressible_heading(s: &Suggestions, check: &InterceptCheck) -> String {
+    format!(
+        "Not expressible in {} ({}): each as Intercept YAML, a diff against the policy's Intercept form (`{}`)",
+        dialect_shown(&s.dialect),
+        s.inexpressible.len(),
+        check.convert
+    )
+}
+
+/// What the Intercept equivalents were checked against.
+pub fn intercept_line(s: &Suggestions, check: &InterceptCheck) -> String {
+    format!(
+        "Checked in Intercept YAML: the {} suggestion(s) above and these {} applied together to the policy's Intercept form, re-run: {} policy findings, {} over-blocking. Left in {}: {} finding(s), {} of them named above.",
+        s.items.len(),
+        s.inexpressible.len(),
+        check.after.policy_findings,
+        check.after.over_blocking,
+        dialect_shown(&s.dialect),
+        check.left,
+        check.named
+    )
+}
+
 /// The suggestions as the terminal shows them.
 pub fn render(s: &Suggestions) -> String {
     let mut out = String::new();
@@ -489,6 +702,18 @@ pub fn render(s: &Suggestions) -> String {
     }
     if let Some(checked) = s.checked() {
         out.push_str(&format!("\n{checked}\n"));
+    }
+    if let Some(check) = &s.intercept_check {
+        out.push_str(&format!("\n{}\n", inexpressible_heading(s, check)));
+        for (i, x) in s.inexpressible.iter().enumerate() {
+            out.push_str(&format!("\n[{}] {}", s.items.len() + i + 1, x.what));
+            if !x.closes.is_empty() {
+                out.push_str(&format!(" — would close {}", grouped(&x.closes)));
+            }
+            out.push_str(&format!("\n  not in {}: {}\n", dialect_shown(&s.dialect), x.why));
+            out.push_str(&x.intercept);
+        }
+        out.push_str(&format!("\n{}\n", intercept_line(s, check)));
     }
     if !s.open.is_empty() {
         out.push_str("\nNot closed by any suggestion:\n");

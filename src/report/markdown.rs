@@ -162,6 +162,20 @@ fn suggestions(doc: &mut Doc, s: &Suggestions) -> usize {
             left += 1;
         }
     }
+    if let Some(check) = &s.intercept_check {
+        doc.push(&format!("{}\n\n", cell(&suggest::inexpressible_heading(s, check))), 0);
+        for (i, x) in s.inexpressible.iter().enumerate() {
+            let mut title = format!("[{}] {}", s.items.len() + i + 1, x.what);
+            if !x.closes.is_empty() {
+                title.push_str(&format!(" — would close {}", suggest::grouped(&x.closes)));
+            }
+            let block = format!("<details><summary>{}</summary>\n\n{}\n\n{}\n{CLOSE}", cell(&title), cell(&x.why), fenced("diff", &x.intercept));
+            if !doc.push(&block, 0) {
+                left += 1;
+            }
+        }
+        doc.force(&format!("{}\n\n", cell(&suggest::intercept_line(s, check))));
+    }
     for (head, list) in [("Not closed by any suggestion", &s.open), ("Proxy findings (no policy can close them)", &s.proxy)] {
         if list.is_empty() {
             continue;
@@ -207,7 +221,7 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
         if let Some(s) = &r.suggestions {
             let left = suggestions(&mut doc, s);
             if left > 0 {
-                left_out.push(format!("{left} of {} suggested patches", s.items.len()));
+                left_out.push(format!("{left} of {} suggested patches", s.items.len() + s.inexpressible.len()));
             }
         }
         const CLOSE: &str = "</details>\n\n";
@@ -294,8 +308,11 @@ mod tests {
             closes: vec!["rug-pull × a".into(), "unlisted-tool × a".into()],
         };
         Suggestions {
+            dialect: "intercept".into(),
             items: (0..n).map(item).collect(),
             combined: String::new(),
+            inexpressible: Vec::new(),
+            intercept_check: None,
             open: vec![Open { finding: "spend-split × charge".into(), why: "no calendar spend counter".into() }],
             proxy: vec![Open { finding: "wire-batch × a".into(), why: "no policy can close it".into() }],
             before: Summary { policy_findings: 3, ..Summary::default() },

@@ -1,0 +1,205 @@
+//! Edits to a policy file, made on its own text in its own dialect, and
+//! shown as unified diffs.
+//!
+//! An [`Edit`] says what to change in the terms of the model (a rule, a
+//! limit, the default); [`in_dialect`] says how a dialect expresses it, or
+//! precisely why it cannot; each dialect's module then rewrites only the
+//! lines the edit touches: [`intercept`] and [`catalogue`] in YAML (comments
+//! and layout elsewhere survive, see [`text`]), [`policylayer`] in JSON
+//! (member order and indentation kept).
+
+pub mod catalogue;
+pub mod intercept;
+pub mod policylayer;
+pub mod text;
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::policy::model::{Dialect, Window};
+
+/// A call-count limit: at most `max` calls per calendar `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u64,
+    pub window: Window,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.max, self.window)
+    }
+}
+
+/// A rule to add, in the model's terms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRule {
+    pub name: String,
+    /// A plain call-count limit (no conditions, no state).
+    pub rate_limit: Option<Limit>,
+    pub on_deny: Option<String>,
+    pub conditions: Vec<NewCondition>,
+    /// `{counter, window, increment_from}` of a spend counter.
+    pub state: Option<(String, String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewCondition {
+    pub path: String,
+    pub op: &'static str,
+    pub value: Value,
+}
+
+/// One change to a policy file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Edit {
+    /// `default: deny`.
+    DefaultDeny,
+    /// Add the tool to `hide`.
+    Hide(String),
+    /// Refuse every call of the tool, where a dialect cannot hide it: a
+    /// deny rule, or (policy.json) leaving it out of `tools`.
+    Deny(String),
+    /// An entry with no rules, so `default: deny` keeps allowing the tool.
+    AddTool(String),
+    /// Append a rule to the tool's entry (created when missing).
+    AddRule { tool: String, rule: NewRule },
+    /// Set the call-count limit of the tool's rule number `rule` (0-based, in the model).
+    SetRateLimit { tool: String, rule: usize, limit: Limit },
+    /// Remove condition `condition` of rule `rule` (the whole rule when it is the last one).
+    RemoveCondition { tool: String, rule: usize, condition: usize },
+}
+
+impl Edit {
+    /// The tool the edit is about (`None` for the default).
+    pub fn tool(&self) -> Option<&str> {
+        match self {
+            Edit::DefaultDeny => None,
+            Edit::Hide(t) | Edit::Deny(t) | Edit::AddTool(t) => Some(t),
+            Edit::AddRule { tool, .. } | Edit::SetRateLimit { tool, .. } | Edit::RemoveCondition { tool, .. } => Some(tool),
+        }
+    }
+
+    /// Whether two edits change the same thing (a rule added to one tool
+    /// under one name is one place, whatever its conditions).
+    pub fn same_place(&self, other: &Edit) -> bool {
+        match (self, other) {
+            (Edit::AddRule { tool: a, rule: r }, Edit::AddRule { tool: b, rule: s }) => a == b && r.name == s.name,
+            _ => self == other,
+        }
+    }
+
+    /// What the edit does, in a few words.
+    pub fn describe(&self) -> String {
+        match self {
+            Edit::DefaultDeny => "set `default: deny`".into(),
+            Edit::Hide(t) => format!("hide `{t}`"),
+            Edit::Deny(t) => format!("refuse every call of `{t}`"),
+            Edit::AddTool(t) => format!("list `{t}` so `default: deny` keeps allowing it"),
+            Edit::AddRule { tool, rule } => format!("add rule `{}` to `{tool}`", rule.name),
+            Edit::SetRateLimit { tool, limit, .. } => format!("set the rate limit of `{tool}` to {limit}"),
+            Edit::RemoveCondition { tool, .. } => format!("remove a condition of `{tool}` that refuses legitimate calls"),
+        }
+    }
+}
+
+/// What the edit does, in a few words, as `dialect` writes it.
+pub fn describe_in(dialect: Dialect, edit: &Edit) -> String {
+    match (dialect, edit) {
+        (Dialect::PolicyLayer, Edit::Deny(t)) => {
+            format!("leave `{t}` out of `tools` (under `default: deny` that refuses it; policy.json cannot hide a tool)")
+        }
+        (Dialect::PolicyLayer, Edit::AddRule { tool, rule: NewRule { rate_limit: Some(l), .. } }) => {
+            format!("add a limit of {l} to `{tool}`, counted for every caller (`scope: global`)")
+        }
+        (Dialect::PolicyLayer, Edit::SetRateLimit { tool, rule, limit }) => {
+            format!("set limit {} of `{tool}` to {limit}, counted for every caller (`scope: global`)", rule + 1)
+        }
+        (Dialect::Catalogue, Edit::Deny(t)) => format!("deny `{t}` (the catalogue form cannot hide a tool)"),
+        _ => edit.describe(),
+    }
+}
+
+/// The dialect's name as reports say it.
+pub fn dialect_name(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Intercept => "Intercept YAML",
+        Dialect::Catalogue => "the catalogue form",
+        Dialect::PolicyLayer => "policy.json",
+    }
+}
+
+/// What a rule may need beyond allowing, denying and counting calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Construct {
+    /// Argument conditions (types, enums, bounds, amount caps).
+    Conditions,
+    /// A counter that adds up an argument (a spend cap).
+    SpendCounter,
+}
+
+/// Why `dialect` cannot express `what`; `None` when it can.
+pub fn lacks(dialect: Dialect, what: Construct) -> Option<String> {
+    let only = match dialect {
+        Dialect::Intercept => return None,
+        Dialect::Catalogue => "its rules only allow a tool (with a `rate_limit: {max, window}`) or deny it",
+        Dialect::PolicyLayer => "its tools only carry call-count `limits` (`counter`, `window`, `max`, `scope`)",
+    };
+    let name = dialect_name(dialect);
+    Some(match what {
+        Construct::Conditions => format!("{name} has no argument conditions: {only}"),
+        Construct::SpendCounter => format!("{name} has no spend counter (a limit counts calls, not amounts): {only}"),
+    })
+}
+
+/// How `dialect` writes `edit`: the edits to make instead (usually the
+/// edit itself), or why the dialect has no way to say it.
+pub fn in_dialect(dialect: Dialect, edit: &Edit) -> Result<Vec<Edit>, String> {
+    if dialect == Dialect::Intercept {
+        return Ok(vec![edit.clone()]);
+    }
+    let missing = |c| lacks(dialect, c).unwrap_or_default();
+    match edit {
+        // Neither can hide a tool from tools/list; both can refuse every call to it.
+        Edit::Hide(t) => Ok(vec![Edit::Deny(t.clone())]),
+        Edit::AddRule { rule, .. } if rule.state.is_some() => Err(missing(Construct::SpendCounter)),
+        Edit::AddRule { rule, .. } if !rule.conditions.is_empty() => Err(missing(Construct::Conditions)),
+        Edit::RemoveCondition { .. } => Err(missing(Construct::Conditions)),
+        _ => Ok(vec![edit.clone()]),
+    }
+}
+
+/// Applies one edit to the text of a policy in `dialect`.
+pub fn apply(dialect: Dialect, text: &str, edit: &Edit) -> Result<String, String> {
+    match dialect {
+        Dialect::Intercept => intercept::apply(text, edit),
+        Dialect::Catalogue => catalogue::apply(text, edit),
+        Dialect::PolicyLayer => policylayer::apply(text, edit),
+    }
+}
+
+/// Applies edits in order; stops at the first that cannot be made.
+pub fn apply_all<'e>(dialect: Dialect, text: &str, edits: impl IntoIterator<Item = &'e Edit>) -> Result<String, String> {
+    let mut out = text.to_string();
+    // Removals last, later rules first, so rule numbers stay valid while editing.
+    let mut ordered: Vec<&Edit> = edits.into_iter().collect();
+    ordered.sort_by_key(|e| match e {
+        Edit::RemoveCondition { rule, condition, .. } => (1, usize::MAX - rule, usize::MAX - condition),
+        _ => (0, 0, 0),
+    });
+    for e in ordered {
+        out = apply(dialect, &out, e).map_err(|m| format!("{}: {m}", e.describe()))?;
+    }
+    Ok(out)
+}
+
+/// A unified diff of `before` → `after`, headed with the file name (`a/`, `b/` for a relative one, as git does).
+pub fn diff(file: &str, before: &str, after: &str) -> String {
+    let (a, b) = if std::path::Path::new(file).is_absolute() {
+        (file.to_string(), file.to_string())
+    } else {
+        (format!("a/{file}"), format!("b/{file}"))
+    };
+    similar::TextDiff::from_lines(before, after).unified_diff().context_radius(2).header(&a, &b).to_string()
+}
