@@ -422,9 +422,12 @@ impl Suggestions {
     }
 
     /// Why no suggestion closes the finding `scenario × tool`, when that is known.
-    pub fn why_open(&self, o: &Outcome) -> Option<&str> {
+    pub fn why_open(&self, o: &Outcome) -> Option<String> {
         let me = label(o);
-        self.open.iter().chain(&self.proxy).find(|x| x.finding == me).map(|x| x.why.as_str())
+        if let Some(x) = self.inexpressible.iter().find(|x| x.closes.contains(&me)) {
+            return Some(format!("{} would close it, but {}", x.what, x.why));
+        }
+        self.open.iter().chain(&self.proxy).find(|x| x.finding == me).map(|x| x.why.clone())
     }
 }
 

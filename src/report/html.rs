@@ -328,7 +328,7 @@ fn suggestion(r: &Report, o: &Outcome, out: &mut String) {
     let mine: Vec<_> = s.closing(o).collect();
     if mine.is_empty() {
         let why = match s.why_open(o) {
-            Some(why) => why.to_string(),
+            Some(why) => why,
             // Proven by the final re-run: every proxy finding still open there has a note.
             None if o.finding == Some(Finding::Proxy) => "none is aimed at it (no policy can stop it on this proxy), yet with all suggestions applied the re-run no longer shows it as a finding".to_string(),
             None if s.created > 0 => format!("the edits gauntlet could derive still create {} finding(s) when applied together, so none is shown", s.created),
@@ -450,6 +450,9 @@ mod tests {
         let d = "--- a/examples/p.yaml\n+++ b/examples/p.yaml\n@@ -7,2 +7,3 @@\n   t:\n-    rate_limit: 100/hour\n+    rate_limit: 15/minute\n+    note: \"<b> & 'q'\"\n";
         let summary = r.summary.clone();
         r.suggestions = Some(Suggestions {
+            dialect: "intercept".into(),
+            inexpressible: vec![],
+            intercept_check: None,
             items: vec![Suggestion {
                 edit: Edit::Hide("x".into()),
                 what: "tighten rule `limit`".into(),
