@@ -170,6 +170,8 @@ mod tests {
             Edit::AddRule { tool: "b".into(), rule: rule("arguments") },
             Edit::AddRule { tool: "c".into(), rule: rule("arguments") },
             Edit::AddTool("d".into()),
+            Edit::Deny("a".into()),
+            Edit::Deny("e".into()),
         ];
         let out = apply_all(Dialect::Intercept, WEAK, &edits).unwrap();
         assert!(out.starts_with("# weak\n"), "{out}");
@@ -177,8 +179,11 @@ mod tests {
         assert!(out.contains("rate_limit: 15/minute"), "{out}");
         let p = crate::policy::load_intercept(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         assert_eq!(p.hide, vec!["b".to_string()]);
-        assert_eq!(p.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
-        assert_eq!(p.tool("a").unwrap().rules.len(), 2);
+        assert_eq!(p.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
+        assert_eq!(p.tool("a").unwrap().rules.len(), 3);
+        for t in ["a", "e"] {
+            assert_eq!(p.tool(t).unwrap().rules.last().unwrap().action, crate::policy::model::Action::Deny);
+        }
         assert_eq!(p.tool("b").unwrap().rules[0].name, "arguments");
     }
 
