@@ -104,7 +104,7 @@ mod tests {
         let out = apply_all(Dialect::Catalogue, SEED, &edits).unwrap();
         assert!(out.starts_with("# the catalogue's advice\ndefault: deny\n"), "{out}");
         assert!(out.contains("          max: 15\n          window: 60 # a minute\n"), "{out}");
-        assert_eq!(crate::policy::detect::detect(&out, "p.yaml"), Dialect::Catalogue);
+        assert_eq!(crate::policy::detect::detect(&out, "p.yaml").unwrap().dialect, Dialect::Catalogue);
         let p = crate::policy::catalogue::load(&out, "p.yaml").unwrap_or_else(|e| panic!("{e}\n{out}")).policy;
         assert_eq!(p.default, crate::policy::model::DefaultAction::Deny);
         let names: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
