@@ -62,7 +62,7 @@ impl Timestamp {
             out.push('.');
             let mut digits = 9;
             let mut frac = nanos as u32;
-            while frac % 10 == 0 {
+            while frac.is_multiple_of(10) {
                 frac /= 10;
                 digits -= 1;
             }

@@ -52,13 +52,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    match measure(&args) {
-        Ok((report, targets)) => super::targets::finish(report, &targets),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::CouldNotRun
-        }
-    }
+    super::targets::report(measure(&args))
 }
 
 /// The arguments of call `k` to tool `i`, within the tool's schema.

@@ -97,6 +97,17 @@ pub fn finish(mut report: Value, targets: &[Target]) -> Exit {
     }
 }
 
+/// [`finish`] for a benchmark that measured, or the reason it could not (exit 2).
+pub fn report(measured: Result<(Value, Vec<Target>), String>) -> Exit {
+    match measured {
+        Ok((report, targets)) => finish(report, &targets),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::CouldNotRun
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

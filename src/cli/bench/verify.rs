@@ -62,13 +62,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    match measure(&args) {
-        Ok((report, targets)) => super::targets::finish(report, &targets),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::CouldNotRun
-        }
-    }
+    super::targets::report(measure(&args))
 }
 
 pub fn risk_of(i: usize) -> Risk {
