@@ -582,7 +582,10 @@ fn in_intercept(
         return Ok((Vec::new(), None));
     }
     let file = intercept_file(&setup.file);
-    let converted = crate::policy::to_intercept::convert(original).yaml;
+    let conversion = crate::policy::to_intercept::convert(original);
+    // `convert` refuses a lossy conversion (per-grant counters, odd windows) unless told.
+    let lossy = if conversion.losses.is_empty() { "" } else { " --lossy" };
+    let converted = conversion.yaml;
     let items = unwritten
         .0
         .iter()
@@ -600,7 +603,7 @@ fn in_intercept(
     let all = patch::apply_all(Dialect::Intercept, &base, unwritten.0.iter().map(|(e, _, _)| e))?;
     let (_, outcomes) = setup.verify_in(Dialect::Intercept, &all, setup.profile)?;
     let convert = format!(
-        "{} convert {} --to intercept -o {}",
+        "{} convert {} --to intercept{lossy} -o {}",
         crate::invocation::program(),
         crate::invocation::quote_path(std::path::Path::new(&setup.file)),
         crate::invocation::quote_path(std::path::Path::new(&file))
