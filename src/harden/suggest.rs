@@ -656,7 +656,8 @@ pub fn grouped(findings: &[String]) -> String {
     by_tool.iter().map(|(t, ss)| format!("{} × {t}", ss.join(", "))).collect::<Vec<_>>().join("; ")
 }
 
-fn dialect_shown(d: &str) -> &'static str {
+/// The name the reports give the policy's dialect.
+pub fn dialect_shown(d: &str) -> &'static str {
     match d {
         "catalogue" => patch::dialect_name(Dialect::Catalogue),
         "policylayer" => patch::dialect_name(Dialect::PolicyLayer),
@@ -686,52 +687,4 @@ pub fn intercept_line(s: &Suggestions, check: &InterceptCheck) -> String {
         check.left,
         check.named
     )
-}
-
-/// The suggestions as the terminal shows them.
-pub fn render(s: &Suggestions) -> String {
-    let mut out = String::new();
-    out.push_str("\nSuggestions\n");
-    if s.created > 0 {
-        out.push_str(&format!(
-            "\n  none shown: the edits gauntlet could derive still create {} finding(s) when applied together\n",
-            s.created
-        ));
-    }
-    for (i, item) in s.items.iter().enumerate() {
-        out.push_str(&format!("\n[{}] {}", i + 1, item.what));
-        if !item.closes.is_empty() {
-            out.push_str(&format!(" — closes {}", grouped(&item.closes)));
-        }
-        out.push('\n');
-        out.push_str(&item.diff);
-    }
-    if let Some(checked) = s.checked() {
-        out.push_str(&format!("\n{checked}\n"));
-    }
-    if let Some(check) = &s.intercept_check {
-        out.push_str(&format!("\n{}\n", inexpressible_heading(s, check)));
-        for (i, x) in s.inexpressible.iter().enumerate() {
-            out.push_str(&format!("\n[{}] {}", s.items.len() + i + 1, x.what));
-            if !x.closes.is_empty() {
-                out.push_str(&format!(" — would close {}", grouped(&x.closes)));
-            }
-            out.push_str(&format!("\n  not in {}: {}\n", dialect_shown(&s.dialect), x.why));
-            out.push_str(&x.intercept);
-        }
-        out.push_str(&format!("\n{}\n", intercept_line(s, check)));
-    }
-    if !s.open.is_empty() {
-        out.push_str("\nNot closed by any suggestion:\n");
-        for o in &s.open {
-            out.push_str(&format!("  {}: {}\n", o.finding, o.why));
-        }
-    }
-    if !s.proxy.is_empty() {
-        out.push_str("\nProxy findings:\n");
-        for o in &s.proxy {
-            out.push_str(&format!("  {}: {}\n", o.finding, o.why));
-        }
-    }
-    out
 }

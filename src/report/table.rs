@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::{summary_line, verdict_label, Report};
+use crate::harden::suggest::Suggestions;
 use crate::verify::{Finding, Outcome, Verdict};
 
 /// Trace lines shown per finding (with `-v`) before eliding.
@@ -647,9 +648,62 @@ pub fn render(r: &Report, st: &Style) -> String {
     }
     out.push_str(&tail);
     if let Some(s) = &r.suggestions {
-        out.push_str(&crate::harden::suggest::render(s));
+        suggestions(&mut out, st, s);
     }
     out
+}
+
+/// The proven suggestions (`--suggest`): each with its diff, what the proof
+/// re-ran, the remedies the dialect cannot write (as Intercept diffs), and
+/// what no suggestion closes. Prose wraps at the width; diffs stay as they
+/// are, so they still apply.
+fn suggestions(out: &mut String, st: &Style, s: &Suggestions) {
+    use crate::harden::suggest::{dialect_shown, grouped, inexpressible_heading, intercept_line};
+    out.push('\n');
+    push_wrapped(out, st, "", "Suggestions", 2, Some(Paint::Bold));
+    if s.created > 0 {
+        out.push('\n');
+        let none = format!("none shown: the edits gauntlet could derive still create {} finding(s) when applied together", s.created);
+        push_wrapped(out, st, "  ", &none, 4, None);
+    }
+    for (i, item) in s.items.iter().enumerate() {
+        out.push('\n');
+        let mut what = item.what.clone();
+        if !item.closes.is_empty() {
+            what.push_str(&format!(" — closes {}", grouped(&item.closes)));
+        }
+        push_wrapped(out, st, &format!("[{}] ", i + 1), &what, 4, None);
+        out.push_str(&item.diff);
+    }
+    if let Some(checked) = s.checked() {
+        out.push('\n');
+        push_wrapped(out, st, "", &checked, 2, None);
+    }
+    if let Some(check) = &s.intercept_check {
+        out.push('\n');
+        push_wrapped(out, st, "", &inexpressible_heading(s, check), 2, None);
+        for (i, x) in s.inexpressible.iter().enumerate() {
+            out.push('\n');
+            let mut what = x.what.clone();
+            if !x.closes.is_empty() {
+                what.push_str(&format!(" — would close {}", grouped(&x.closes)));
+            }
+            push_wrapped(out, st, &format!("[{}] ", s.items.len() + i + 1), &what, 4, None);
+            push_wrapped(out, st, "  ", &format!("not in {}: {}", dialect_shown(&s.dialect), x.why), 4, None);
+            out.push_str(&x.intercept);
+        }
+        out.push('\n');
+        push_wrapped(out, st, "", &intercept_line(s, check), 2, None);
+    }
+    for (title, list) in [("Not closed by any suggestion:", &s.open), ("Proxy findings:", &s.proxy)] {
+        if !list.is_empty() {
+            out.push('\n');
+            push_wrapped(out, st, "", title, 2, None);
+            for o in list.iter() {
+                push_wrapped(out, st, "  ", &format!("{}: {}", o.finding, o.why), 4, None);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -773,4 +827,37 @@ mod tests {
         r.outcomes[2].tool = "Acme API_Delete".into();
         assert_eq!(common_prefixes(&r).get("aksjah").map(String::as_str), Some("Acme API_"));
     }
+
+    #[test]
+    fn suggestion_prose_wraps_at_the_width_and_diffs_stay_whole() {
+        use crate::harden::patch::Edit;
+        use crate::harden::suggest::{Open, Suggestion};
+        let mut r = super::super::fixtures::report();
+        let long_line = format!("+    note: \"{}\"", "x".repeat(120));
+        let diff = format!("--- a/p.yaml\n+++ b/p.yaml\n@@ -1,1 +1,2 @@\n   t:\n{long_line}\n");
+        let closes: Vec<String> = (0..12).map(|i| format!("scenario-number-{i} × WizCommerce Open API_PostCustomers")).collect();
+        r.suggestions = Some(Suggestions {
+            dialect: "intercept".into(),
+            inexpressible: vec![],
+            intercept_check: None,
+            items: vec![Suggestion { edit: Edit::Hide("x".into()), what: "tighten rule `limit` of a tool with a long name".into(), diff: diff.clone(), closes }],
+            combined: diff,
+            open: vec![],
+            proxy: vec![Open { finding: "wire-type-error × Delete".into(), why: "no policy can close it: ".to_string() + &"below the rules ".repeat(10) }],
+            before: r.summary.clone(),
+            after: r.summary.clone(),
+            created: 0,
+            runs: 2,
+            scenarios: 3,
+            tools: 2,
+        });
+        let text = render(&r, &Style::default());
+        let section = &text[text.find("Suggestions").unwrap()..];
+        for line in section.lines().filter(|l| *l != long_line) {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        assert!(section.contains(&long_line), "the diff is kept whole so it applies: {section}");
+        assert!(section.contains("scenario-number-11"), "{section}");
+    }
+
 }
