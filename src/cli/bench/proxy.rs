@@ -59,8 +59,8 @@ pub struct Args {
     /// Measured calls per side (after a warm-up of a tenth as many).
     #[arg(long, default_value_t = 20_000)]
     pub calls: u64,
-    /// The mock server file to drive.
-    #[arg(long, default_value = "mock-servers/payments.yaml")]
+    /// The mock server to drive: a bundled server's name or a server file.
+    #[arg(long, default_value = "payments")]
     pub server: PathBuf,
     /// The tool to call (with empty arguments).
     #[arg(long, default_value = "list_customers")]
@@ -265,9 +265,8 @@ fn side_json(rounds: &[(Figures, Figures)], side: impl Fn(&(Figures, Figures)) -
 
 fn bench(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the gauntlet binary: {e}"))?;
-    if !args.server.exists() {
-        return Err(format!("server file `{}` not found (run from the repository root or pass --server)", args.server.display()));
-    }
+    // Checked here so a bad --server is one clear error, not two failed sides.
+    crate::mock::bundled::resolve(&args.server).map_err(|e| e.to_string())?;
     let dir = tempfile_dir()?;
     let policy = dir.join("bench-policy.yaml");
     std::fs::write(&policy, POLICY).map_err(|e| format!("cannot write `{}`: {e}", policy.display()))?;
