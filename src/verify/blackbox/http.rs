@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use super::process::{request_ids, Inbox};
+use super::process::{ids_in, Inbox};
 use crate::verify::denial::HTTP_STATUS;
 use crate::mcp::http::{HttpClient, METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 
@@ -48,10 +48,10 @@ impl HttpSession {
         if let Some(why) = self.broken() {
             return Err(why);
         }
-        let ids = request_ids(line);
+        let message: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
+        let ids = ids_in(&message);
         self.inbox.expect(ids.iter().cloned());
         let body = line.to_vec();
-        let message: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
         let mut headers: Vec<(String, String)> = self.headers.iter().cloned().collect();
         if let Some(method) = message.get("method").and_then(Value::as_str) {
             headers.push((METHOD_HEADER.into(), method.into()));

@@ -110,14 +110,14 @@ impl BlackBoxBench {
     /// server) to measure its start-up and see which tools it lists.
     pub fn new(settings: Settings, policy: Option<Policy>, servers: Vec<NamedServer>) -> Result<BlackBoxBench, String> {
         let words = match &settings.command {
-            Some(c) => template::check(c)?,
+            Some(c) => template::check(c, "proxy command")?,
             None => Vec::new(),
         };
         if settings.command.is_none() && settings.url.is_none() {
             return Err("black-box mode needs --proxy-command or --proxy-url".into());
         }
         if let Some(url) = &settings.url {
-            template::check(url).map_err(|e| e.replace("proxy command", "proxy URL"))?;
+            template::check(url, "proxy URL")?;
             if settings.command.is_none() && template::wants_port(url) {
                 return Err(format!("--proxy-url {url}: {{port}} is only filled in for a proxy gauntlet starts\n  help: add --proxy-command, or give the port the proxy listens on"));
             }
@@ -241,13 +241,10 @@ impl BlackBoxBench {
     }
 
     fn run_for(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<run::Run, String> {
-        let spec = spec_for(&self.servers, server, upstream, target)?;
         let n = self.runs.fetch_add(1, Ordering::SeqCst);
         let dir = self.work.path().join(format!("run-{n}"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let spec_path = dir.join("server.json");
-        let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
-        std::fs::write(&spec_path, text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+        let spec_path = write_spec(&self.servers, server, upstream, target, &dir)?;
         // Replicas sharing state are what every run already is: sessions at one `{state_dir}`.
         let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
         let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
@@ -338,15 +335,10 @@ fn serve_mock(servers: &[NamedServer], gauntlet: &Path, work: &Path, addr: &str)
             servers.len()
         ));
     };
-    let spec = spec_for(servers, &server.name, None, "")?;
-    let spec_path = work.join("server.json");
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
-    std::fs::write(&spec_path, text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let spec_path = write_spec(servers, &server.name, None, "", work)?;
     let ledger = work.join("ledger.jsonl");
-    let argv: Vec<String> = [gauntlet.display().to_string(), "mock".into(), spec_path.display().to_string()]
-        .into_iter()
-        .chain(["--ledger".into(), ledger.display().to_string(), "--http".into(), addr.to_string()])
-        .collect();
+    let mut argv = mock_argv(gauntlet, &spec_path, &ledger);
+    argv.extend(["--http".to_string(), addr.to_string()]);
     let err = work.join("mock-http.stderr");
     std::fs::create_dir_all(work.join("home")).map_err(|e| format!("{}: {e}", work.display()))?;
     let mock = process::ProxyProcess::spawn(&argv, &work.join("home"), &err, Arc::new(process::Inbox::default()))?;
@@ -355,4 +347,19 @@ fn serve_mock(servers: &[NamedServer], gauntlet: &Path, work: &Path, addr: &str)
     eprintln!("gauntlet verify: the mock server `{}` listens at {url}: the proxy's upstream must be that URL", server.name);
     eprintln!("warning: {CARRIED_OVER}: a rate limit may read as held because an earlier run spent its quota");
     Ok((mock, ledger, url))
+}
+
+/// Writes `server`'s mock spec (with a scenario's overrides for `target`) as
+/// `server.json` in `dir`, where a `gauntlet mock` process reads it.
+fn write_spec(servers: &[NamedServer], server: &str, upstream: Option<&Upstream>, target: &str, dir: &Path) -> Result<PathBuf, String> {
+    let spec = spec_for(servers, server, upstream, target)?;
+    let path = dir.join("server.json");
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the mock server file: {e}"))?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The words that serve the mock in `spec` over stdio, appending its ledger to `ledger`.
+pub fn mock_argv(gauntlet: &Path, spec: &Path, ledger: &Path) -> Vec<String> {
+    [gauntlet, Path::new("mock"), spec, Path::new("--ledger"), ledger].iter().map(|p| p.display().to_string()).collect()
 }

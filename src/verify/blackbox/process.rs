@@ -95,8 +95,12 @@ impl Inbox {
 
 /// The requests (with ids) in one line the agent sends: one object or a batch.
 pub fn request_ids(line: &[u8]) -> Vec<String> {
-    let Ok(v) = serde_json::from_slice::<Value>(line) else { return Vec::new() };
-    messages(&v)
+    serde_json::from_slice::<Value>(line).map(|v| ids_in(&v)).unwrap_or_default()
+}
+
+/// The request ids (as JSON text) in one parsed line: one object or a batch.
+pub fn ids_in(v: &Value) -> Vec<String> {
+    messages(v)
         .filter(|m| m.get("method").is_some())
         .filter_map(|m| m.get("id").filter(|id| !id.is_null()).map(Value::to_string))
         .collect()

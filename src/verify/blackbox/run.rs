@@ -155,14 +155,9 @@ impl Run {
     /// The words that serve this run's mock over stdio, with a ledger file named after `tag`.
     fn upstream_words(&mut self, tag: &str) -> Vec<String> {
         let ledger = self.dir.join(format!("ledger-{tag}.jsonl"));
-        self.ledgers.push((ledger.clone(), 0));
-        vec![
-            self.shared.gauntlet.display().to_string(),
-            "mock".into(),
-            self.spec.display().to_string(),
-            "--ledger".into(),
-            ledger.display().to_string(),
-        ]
+        let argv = super::mock_argv(&self.shared.gauntlet, &self.spec, &ledger);
+        self.ledgers.push((ledger, 0));
+        argv
     }
 
     fn fill<'a>(&'a self, upstream: &'a [String], state_dir: &'a Path) -> Fill<'a> {
@@ -364,8 +359,9 @@ fn authority(url: &str) -> Result<String, String> {
     Ok(format!("{host}:{}", uri.port_u16().unwrap_or(80)))
 }
 
-fn is_method(line: &[u8], method: &str) -> bool {
-    serde_json::from_slice::<Value>(line).is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some(method))
+/// The `method` of one message the agent sends (none for a batch or a non-request).
+fn method_of(line: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(line).ok()?.get("method")?.as_str().map(String::from)
 }
 
 impl Run {
@@ -410,13 +406,15 @@ impl System for Run {
         if self.failure.is_some() {
             return Vec::new();
         }
-        if self.shared.skip_initialized && is_method(line, "notifications/initialized") {
+        let method = method_of(line);
+        let initialized = method.as_deref() == Some("notifications/initialized");
+        if self.shared.skip_initialized && initialized {
             return self.drain();
         }
         let key = ctx.session.clone().unwrap_or_default();
         let init_timeout = self.shared.init_timeout;
-        let initialize = is_method(line, "initialize");
-        if !initialize && !is_method(line, "notifications/initialized") {
+        let initialize = method.as_deref() == Some("initialize");
+        if !initialize && !initialized {
             // The handshake went out early; everything else leaves exactly on schedule.
             self.sleep_until(now);
         }

@@ -38,11 +38,12 @@ pub fn is_template(text: &str) -> bool {
     ["{upstream", "{state_dir}", "{port}"].iter().any(|p| text.contains(p))
 }
 
-/// Checks a command template once, before any run: words split, placeholders known.
-pub fn check(command: &str) -> Result<Vec<String>, String> {
-    let words = shlex::split(command).ok_or_else(|| format!("cannot split the proxy command `{command}` into words (an unclosed quote?)"))?;
+/// Checks a template (`what`: the proxy command or URL) once, before any
+/// run: words split, placeholders known.
+pub fn check(command: &str, what: &str) -> Result<Vec<String>, String> {
+    let words = shlex::split(command).ok_or_else(|| format!("cannot split the {what} `{command}` into words (an unclosed quote?)"))?;
     if words.is_empty() {
-        return Err("the proxy command is empty".into());
+        return Err(format!("the {what} is empty"));
     }
     for w in &words {
         let mut rest = w.as_str();
@@ -51,7 +52,7 @@ pub fn check(command: &str) -> Result<Vec<String>, String> {
             let name = &rest[i + 1..i + j];
             if !["policy", "upstream", "upstream_url", "state_dir", "port"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
                 return Err(format!(
-                    "unknown placeholder `{{{name}}}` in the proxy command\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}}, {{state_dir}} and {{port}}"
+                    "unknown placeholder `{{{name}}}` in the {what}\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}}, {{state_dir}} and {{port}}"
                 ));
             }
             rest = &rest[i + j + 1..];
@@ -106,28 +107,28 @@ mod tests {
     fn upstream_becomes_words_alone_and_a_quoted_string_inside_a_word() {
         let up = vec!["/opt/g auntlet".to_string(), "mock".into(), "/r/server.json".into()];
         let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state"), port: Some(4100) };
-        let words = check("proxy {policy} --state-dir {state_dir} -- {upstream}").unwrap();
+        let words = check("proxy {policy} --state-dir {state_dir} -- {upstream}", "proxy command").unwrap();
         assert_eq!(
             argv(&words, &f),
             ["proxy", "/p/policy.yaml", "--state-dir", "/r/state", "--", "/opt/g auntlet", "mock", "/r/server.json"]
         );
-        let words = check("guard --upstream-cmd={upstream}").unwrap();
+        let words = check("guard --upstream-cmd={upstream}", "proxy command").unwrap();
         assert_eq!(argv(&words, &f), ["guard", "--upstream-cmd='/opt/g auntlet' mock /r/server.json"]);
         assert_eq!(
             policy("command: {upstream_command}\nargs: {upstream_args_json}\n", &f),
             "command: /opt/g auntlet\nargs: [\"mock\",\"/r/server.json\"]\n"
         );
-        let words = check("guard run --listen 127.0.0.1:{port}").unwrap();
+        let words = check("guard run --listen 127.0.0.1:{port}", "proxy command").unwrap();
         assert_eq!(argv(&words, &f), ["guard", "run", "--listen", "127.0.0.1:4100"]);
         assert!(is_template("port = {port}\n") && wants_port("http://127.0.0.1:{port}/mcp"));
     }
 
     #[test]
     fn unknown_placeholders_and_bad_quoting_are_refused() {
-        assert!(check("proxy {polcy}").unwrap_err().contains("unknown placeholder `{polcy}`"));
-        assert!(check("proxy 'open").unwrap_err().contains("unclosed quote"));
-        assert!(check("  ").is_err());
+        assert!(check("proxy {polcy}", "proxy command").unwrap_err().contains("unknown placeholder `{polcy}`"));
+        assert!(check("proxy 'open", "proxy command").unwrap_err().contains("unclosed quote"));
+        assert!(check("  ", "proxy command").is_err());
         // JSON in a word is not a placeholder.
-        assert!(check(r#"proxy --opts {"a":1}"#).is_ok());
+        assert!(check(r#"proxy --opts {"a":1}"#, "proxy command").is_ok());
     }
 }
