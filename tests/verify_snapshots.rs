@@ -460,6 +460,24 @@ mod black_box {
     }
 
     #[test]
+    fn bad_black_box_arguments_say_what_to_fix_and_run_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        short_scenarios(dir.path());
+        let cases: [(&[&str], &str); 3] = [
+            (&["--proxy-url", "http://127.0.0.1:9/mcp", "--proxy-header", "no-colon"], "`--proxy-header no-colon` is not a header"),
+            (&["--proxy-url", "http://127.0.0.1:{port}/mcp"], "{port} is only filled in for a proxy gauntlet starts"),
+            (&["--skip-initialized"], "--skip-initialized is for black-box mode"),
+        ];
+        for (args, says) in cases {
+            let out = verify_with(dir.path(), args);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(says), "{args:?}: {stderr}");
+            assert!(stderr.contains("help:"), "{args:?} says what to do: {stderr}");
+        }
+    }
+
+    #[test]
     fn a_proxy_that_stops_answering_mid_run_gives_error_outcomes() {
         let dir = tempfile::tempdir().unwrap();
         short_scenarios(dir.path());
