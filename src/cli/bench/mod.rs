@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod proxy;
+pub mod relay;
 pub mod replay;
 pub mod targets;
 pub mod usage;
@@ -26,6 +27,9 @@ pub enum Target {
     Verify(verify::Args),
     /// `gauntlet replay` on a trace and a 10× longer one: calls per CPU-second, memory.
     Replay(replay::Args),
+    /// A bare stdio line relay: `bench proxy`'s same-run measure of the hop itself.
+    #[command(hide = true)]
+    Relay(relay::Args),
 }
 
 pub fn run(args: Args) -> Exit {
@@ -34,5 +38,6 @@ pub fn run(args: Args) -> Exit {
         Target::Proxy(a) => proxy::run(a),
         Target::Verify(a) => verify::run(a),
         Target::Replay(a) => replay::run(a),
+        Target::Relay(a) => relay::run(a),
     }
 }
