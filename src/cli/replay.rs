@@ -3,9 +3,19 @@
 //! decision per call. The trace and output formats are documented in
 //! [`crate::engine::replay`]. Counters start empty and live only for the run.
 //!
-//! The trace is read twice as a stream, so memory stays the same whatever
-//! its length: a first pass reports every bad line, and only a trace that
-//! read cleanly is replayed in the second.
+//! The trace is read once, as a stream, so memory stays the same whatever
+//! its length. Each call is decided as its line is read, and the decisions
+//! wait in [`Held`] until the whole trace has read cleanly: the first
+//! megabyte in memory, the rest in an unnamed temporary file (in `$TMPDIR`,
+//! else `/tmp`; it is as large as the output and vanishes with the process).
+//! Only then do they go to stdout. From the first bad line on, lines are
+//! only checked, so every bad line is reported, and the decisions made so
+//! far are dropped with the counters.
+//!
+//! When the decisions cannot be held (no temporary file can be made or
+//! written, e.g. a full or read-only `$TMPDIR`), the rest of the trace is
+//! only checked, and a trace that read cleanly is replayed again from the
+//! start, straight to stdout, with fresh counters. A warning says so.
 //!
 //! Exit codes: 0 when the trace was replayed (whatever the decisions); 1 when
 //! the policy does not load (as from every command, [`super::load`]); 2 when
@@ -14,15 +24,16 @@
 //! Nothing is printed on stdout then.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::Exit;
-use crate::engine::replay::{replay_step, Kinds, TraceError, TraceReader};
-use crate::limits::{self, MAX_DOCUMENT_BYTES};
-use crate::engine::store::MemoryStore;
+use crate::engine::replay::{Kinds, Replayer, TraceError, TraceReader, TraceStep};
 use crate::engine::Engine;
+use crate::limits::{self, MAX_DOCUMENT_BYTES};
+use crate::policy::model::Policy;
+use crate::profile::Profile;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,6 +49,10 @@ pub struct Args {
     pub dialect: Option<super::load::DialectFlag>,
 }
 
+/// How many bytes of decisions are held in memory before they go to the
+/// temporary file (and then how many are written to it at once).
+const HELD_IN_MEMORY: usize = 1 << 20;
+
 /// Why a pass over the trace stopped.
 enum Stop {
     /// The file could not be read.
@@ -46,12 +61,12 @@ enum Stop {
     Refused(String),
 }
 
-/// Calls `each` with every line's outcome, reading `path` as a stream. A
-/// line longer than the input limit is reported and skipped, never held.
-fn each_line<T>(
+/// Calls `each` with every line of `path` (without its newline), read as a
+/// stream, and the reader that counts them. A line longer than the input
+/// limit is reported as an error and skipped, never held.
+fn each_line(
     path: &Path,
-    read: impl Fn(&mut TraceReader, &[u8]) -> Result<T, TraceError>,
-    mut each: impl FnMut(Result<T, TraceError>) -> Result<(), String>,
+    mut each: impl FnMut(&mut TraceReader, Result<&[u8], TraceError>) -> Result<(), String>,
 ) -> Result<Kinds, Stop> {
     let io = |e: std::io::Error| Stop::Io(format!("cannot read the trace: {e}"));
     let mut input = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
@@ -65,8 +80,8 @@ fn each_line<T>(
         }
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let outcome = match limits::check_size(text) {
-            Ok(()) => read(&mut reader, text),
+        let line = match limits::check_size(text) {
+            Ok(()) => Ok(text),
             Err(limit) => {
                 while !buf.ends_with(b"\n") {
                     buf.clear();
@@ -77,7 +92,50 @@ fn each_line<T>(
                 Err(TraceError { line: reader.skip(), column: Some(limit.column as usize), message: limit.to_string() })
             }
         };
-        each(outcome).map_err(Stop::Refused)?;
+        each(&mut reader, line).map_err(Stop::Refused)?;
+    }
+}
+
+/// Decisions waiting for the trace to read cleanly: in memory up to
+/// [`HELD_IN_MEMORY`] bytes, then in an unnamed temporary file.
+#[derive(Default)]
+struct Held {
+    /// The newest decisions (all of them while no file was needed).
+    memory: Vec<u8>,
+    file: Option<File>,
+}
+
+impl Held {
+    /// Moves the decisions in memory to the file once there are enough of them.
+    fn spill_when_full(&mut self) -> std::io::Result<()> {
+        if self.memory.len() < HELD_IN_MEMORY {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(tempfile::tempfile()?),
+        };
+        file.write_all(&self.memory)?;
+        self.memory.clear();
+        Ok(())
+    }
+
+    /// Writes every held decision, in order, to `out`.
+    fn copy_to(mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if let Some(mut file) = self.file.take() {
+            file.rewind()?;
+            std::io::copy(&mut file, out)?;
+        }
+        out.write_all(&self.memory)?;
+        out.flush()
+    }
+}
+
+/// Prints a bad line as `file:line[:column]: what is wrong`.
+fn report(trace_name: &str, e: &TraceError) {
+    match e.column {
+        Some(col) => eprintln!("{trace_name}:{}:{col}: {}", e.line, e.message),
+        None => eprintln!("{trace_name}:{}: {}", e.line, e.message),
     }
 }
 
@@ -87,19 +145,43 @@ pub fn run(args: Args) -> Exit {
         Err(exit) => return exit,
     };
     let trace_name = args.trace.display().to_string();
-    // Pass 1: every bad line is reported before any decision is written.
+    let policy = Arc::new(loaded.policy);
+    let profile = args.profile.unwrap_or_default();
+    let cannot_write = |e: std::io::Error| {
+        eprintln!("gauntlet replay: cannot write the output: {e}");
+        Exit::CouldNotRun
+    };
+
+    // Decide while reading; from the first bad line (or a failure to hold
+    // the decisions) on, only check.
+    let mut replayer = Replayer::new(Engine::new(Arc::clone(&policy), profile));
+    let mut step = TraceStep::default();
+    let mut held = Held::default();
+    let mut unheld: Option<std::io::Error> = None;
     let mut bad = 0usize;
-    let checked = each_line(&args.trace, TraceReader::check_line, |outcome| {
-        if let Err(e) = outcome {
-            bad += 1;
-            match e.column {
-                Some(col) => eprintln!("{trace_name}:{}:{col}: {}", e.line, e.message),
-                None => eprintln!("{trace_name}:{}: {}", e.line, e.message),
+    let read = each_line(&args.trace, |reader, line| {
+        let deciding = bad == 0 && unheld.is_none();
+        let outcome = line.and_then(|text| match deciding {
+            true => reader.next_into(text, &mut step),
+            false => reader.check_line(text).map(|()| false),
+        });
+        match outcome {
+            Ok(true) => {
+                replayer.replay(&step, &mut held.memory);
+                if let Err(e) = held.spill_when_full() {
+                    unheld = Some(e);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                bad += 1;
+                report(&trace_name, &e);
             }
         }
         Ok(())
     });
-    let kinds = match checked {
+    drop(replayer);
+    let kinds = match read {
         Ok(kinds) => kinds,
         Err(Stop::Io(e) | Stop::Refused(e)) => {
             eprintln!("{trace_name}: {e}");
@@ -114,28 +196,40 @@ pub fn run(args: Args) -> Exit {
         eprintln!("warning: {trace_name}: audit records carry only a hash of the arguments, so argument conditions see calls without arguments and the upstream's answers are taken as `ok`");
         eprintln!("  help: record replayable traffic with `gauntlet proxy --record FILE`");
     }
-    // Pass 2: decide and write, one line at a time.
-    let engine = Engine::new(Arc::new(loaded.policy), args.profile.unwrap_or_default());
-    let mut store = MemoryStore::new();
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let replayed = each_line(&args.trace, TraceReader::next_line, |outcome| {
-        let step = match outcome {
-            Ok(Some(step)) => step,
-            Ok(None) => return Ok(()),
+    let mut out = stdout.lock();
+    let Some(e) = unheld else {
+        return held.copy_to(&mut out).map_or_else(cannot_write, |()| Exit::Ok);
+    };
+    drop(held);
+    eprintln!("warning: gauntlet replay: cannot hold the decisions in a temporary file ({e}): replaying the trace a second time, straight to stdout");
+    eprintln!("  help: point TMPDIR at a directory with room for the output to replay it in one pass");
+    replay_again(&args.trace, &trace_name, policy, profile, &mut out)
+}
+
+/// Replays a trace that read cleanly from its start, with fresh counters,
+/// writing each decision to `out` as it is made.
+fn replay_again(trace: &Path, trace_name: &str, policy: Arc<Policy>, profile: Profile, out: &mut impl Write) -> Exit {
+    let mut replayer = Replayer::new(Engine::new(policy, profile));
+    let mut step = TraceStep::default();
+    let mut pending = Vec::with_capacity(1 << 16);
+    let replayed = each_line(trace, |reader, line| {
+        match line.and_then(|text| reader.next_into(text, &mut step)) {
+            Ok(true) => replayer.replay(&step, &mut pending),
+            Ok(false) => {}
             Err(e) => return Err(format!("line {}: the trace changed while it was replayed: {}", e.line, e.message)),
-        };
-        let record = replay_step(&engine, &mut store, &step);
-        serde_json::to_writer(&mut out, &record)
-            .map_err(std::io::Error::other)
-            .and_then(|()| out.write_all(b"\n"))
-            .map_err(|e| format!("gauntlet replay: cannot write the output: {e}"))
+        }
+        if pending.len() >= 1 << 16 {
+            out.write_all(&pending).map_err(|e| format!("gauntlet replay: cannot write the output: {e}"))?;
+            pending.clear();
+        }
+        Ok(())
     });
     if let Err(Stop::Io(e) | Stop::Refused(e)) = replayed {
         eprintln!("{trace_name}: {e}");
         return Exit::CouldNotRun;
     }
-    if let Err(e) = out.flush() {
+    if let Err(e) = out.write_all(&pending).and_then(|()| out.flush()) {
         eprintln!("gauntlet replay: cannot write the output: {e}");
         return Exit::CouldNotRun;
     }

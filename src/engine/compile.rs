@@ -10,6 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::RandomState;
+
 use crate::gofmt;
 use crate::policy::model::{Action, Condition, CounterScope, DefaultAction, Op, Path, Policy, Rule, Value, Window};
 use crate::profile::Profile;
@@ -20,12 +22,17 @@ use super::CounterKey;
 /// The `"*"` key: wildcard rules, and a listed tool name of its own.
 const WILDCARD: &str = "*";
 
+/// The tables looked up once or twice per call. Their keys are the policy's
+/// names, fixed when it is compiled, so a seeded fast hash is enough.
+type FastMap<K, V> = HashMap<K, V, RandomState>;
+type FastSet<K> = HashSet<K, RandomState>;
+
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub hide_all: bool,
-    pub hidden: HashSet<String>,
+    pub hidden: FastSet<String>,
     pub default_deny: bool,
-    pub tools: HashMap<String, Plan>,
+    pub tools: FastMap<String, Plan>,
     /// Plan for a tool that is not a key of `tools` (default allow): the `"*"` rules.
     pub unlisted: Plan,
     pub rules: Vec<CRule>,
@@ -147,7 +154,7 @@ impl Compiled {
             let stateful = ids.iter().copied().filter(|&i| rules[i].state.is_some()).collect();
             Plan { rules: ids, stateful }
         };
-        let mut tools: HashMap<String, Plan> = HashMap::new();
+        let mut tools: FastMap<String, Plan> = FastMap::default();
         for (name, ids) in &per_tool {
             if tools.contains_key(name) {
                 continue;

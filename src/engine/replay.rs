@@ -51,7 +51,6 @@
 //! partitioned keys are written `key@identity-or-session`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -59,7 +58,8 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 
-use super::{CallContext, CounterStore, Engine, Outcome, ToolCall};
+use super::store::MemoryStore;
+use super::{CallContext, CounterKey, CounterStore, Engine, Outcome, ToolCall};
 
 /// What the upstream answered to an allowed call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,17 +72,29 @@ pub enum Upstream {
     None,
 }
 
-/// One call of a trace, with its defaults applied. `A` is what the arguments
-/// were read into: the object itself, or [`Shape`] in a first pass.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TraceStep<A = Map<String, Value>> {
+/// One call of a trace, with its defaults applied.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceStep {
     /// 1-based line number in the trace file.
     pub line: usize,
     pub at: Timestamp,
     pub ctx: CallContext,
     pub tool: String,
-    pub arguments: Option<A>,
+    pub arguments: Option<Map<String, Value>>,
     pub upstream: Upstream,
+}
+
+/// One call as read from its line, borrowing the line's text where it can.
+/// `A` is what the arguments were read into: the object itself, or [`Shape`]
+/// when only the bad lines are wanted.
+struct Call<'a, A> {
+    line: usize,
+    at: Timestamp,
+    identity: Option<Cow<'a, str>>,
+    session: Option<Cow<'a, str>>,
+    tool: Cow<'a, str>,
+    arguments: Option<A>,
+    upstream: Upstream,
 }
 
 /// A trace line that could not be read: where and what is wrong.
@@ -117,9 +129,12 @@ enum AuditResult {
 struct RawLine<'a, A> {
     #[serde(borrow)]
     at: Option<Cow<'a, str>>,
-    identity: Option<String>,
-    session: Option<String>,
-    tool: Option<String>,
+    #[serde(borrow)]
+    identity: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tool: Option<Cow<'a, str>>,
     arguments: Option<A>,
     upstream: Option<Upstream>,
     #[serde(borrow)]
@@ -175,18 +190,49 @@ impl TraceReader {
     /// The next line of the file (without its newline). `Ok(None)` for a line
     /// that is no call: blank, a ledger entry of another method, a refused call.
     pub fn next_line(&mut self, text: &[u8]) -> Result<Option<TraceStep>, TraceError> {
-        self.read(text)
+        Ok(self.read::<Map<String, Value>>(text)?.map(|call| TraceStep {
+            line: call.line,
+            at: call.at,
+            ctx: CallContext { identity: call.identity.map(Cow::into_owned), session: call.session.map(Cow::into_owned) },
+            tool: call.tool.into_owned(),
+            arguments: call.arguments,
+            upstream: call.upstream,
+        }))
     }
 
-    /// [`TraceReader::next_line`] for a first pass that only finds the bad
-    /// lines: the same checks and the same errors, but the arguments are
-    /// checked without being built and a recorded message is not read for
-    /// its call (that reading cannot fail).
+    /// [`TraceReader::next_line`] into `step`, reusing its strings: the same
+    /// checks and errors. `Ok(false)` (and `step` unspecified) for a line that
+    /// is no call.
+    pub fn next_into(&mut self, text: &[u8], step: &mut TraceStep) -> Result<bool, TraceError> {
+        let Some(call) = self.read::<Map<String, Value>>(text)? else { return Ok(false) };
+        let reuse = |to: &mut Option<String>, from: Option<Cow<str>>| match from {
+            Some(from) => {
+                let to = to.get_or_insert_with(String::new);
+                to.clear();
+                to.push_str(&from);
+            }
+            None => *to = None,
+        };
+        step.line = call.line;
+        step.at = call.at;
+        reuse(&mut step.ctx.identity, call.identity);
+        reuse(&mut step.ctx.session, call.session);
+        step.tool.clear();
+        step.tool.push_str(&call.tool);
+        step.arguments = call.arguments;
+        step.upstream = call.upstream;
+        Ok(true)
+    }
+
+    /// [`TraceReader::next_line`] for a pass that only finds the bad lines:
+    /// the same checks and the same errors, but the arguments are checked
+    /// without being built and a recorded message is not read for its call
+    /// (that reading cannot fail).
     pub fn check_line(&mut self, text: &[u8]) -> Result<(), TraceError> {
         self.read::<Shape>(text).map(|_| ())
     }
 
-    fn read<'a, A: Arguments<'a>>(&mut self, text: &'a [u8]) -> Result<Option<TraceStep<A>>, TraceError> {
+    fn read<'a, A: Arguments<'a>>(&mut self, text: &'a [u8]) -> Result<Option<Call<'a, A>>, TraceError> {
         self.line += 1;
         let line = self.line;
         if text.iter().all(u8::is_ascii_whitespace) {
@@ -195,7 +241,12 @@ impl TraceReader {
         if let Err(limit) = crate::limits::check_size(text) {
             return Err(TraceError { line, column: Some(limit.column as usize), message: limit.to_string() });
         }
-        let raw: RawLine<A> = serde_json::from_slice(text).map_err(|e| {
+        // Checked for UTF-8 once, as a whole, instead of string by string.
+        let parsed = match std::str::from_utf8(text) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(text),
+        };
+        let raw: RawLine<A> = parsed.map_err(|e| {
             // The whole reading's words, whatever `A` is (it accepts what `A` accepts).
             let e = serde_json::from_slice::<RawLine<Map<String, Value>>>(text).err().unwrap_or(e);
             // Nested too deep is the limit every loader reports, in its words.
@@ -214,10 +265,11 @@ impl TraceReader {
             };
             self.previous = at;
             self.kinds.trace = true;
-            return Ok(Some(TraceStep {
+            return Ok(Some(Call {
                 line,
                 at,
-                ctx: CallContext { identity: raw.identity, session: raw.session },
+                identity: raw.identity,
+                session: raw.session,
                 tool,
                 arguments: raw.arguments,
                 upstream: raw.upstream.unwrap_or_default(),
@@ -231,7 +283,7 @@ impl TraceReader {
         let Some(time) = raw.time else { return Err(fail("missing field `time`".into())) };
         let at = self.time(&time).map_err(|m| fail(format!("`time`: {m}")))?;
         self.previous = at;
-        let ctx = CallContext { identity: raw.identity, session: raw.session };
+        let (identity, session) = (raw.identity, raw.session);
         if let Some(result) = raw.result {
             // An audit record: the proxy keeps only a hash of the arguments.
             self.kinds.audit = true;
@@ -239,7 +291,7 @@ impl TraceReader {
             if result == AuditResult::Refused {
                 return Ok(None);
             }
-            return Ok(Some(TraceStep { line, at, ctx, tool, arguments: None, upstream: Upstream::Ok }));
+            return Ok(Some(Call { line, at, identity, session, tool, arguments: None, upstream: Upstream::Ok }));
         }
         // A ledger entry: the call as it reached the server.
         self.kinds.ledger = true;
@@ -254,8 +306,8 @@ impl TraceReader {
             // Failed, hung or crashed: the ledger does not tell them apart.
             (_, Some(_)) => Upstream::JsonrpcError,
         };
-        let tool = name.or(raw.tool).unwrap_or_default();
-        Ok(Some(TraceStep { line, at, ctx, tool, arguments, upstream }))
+        let tool = name.map(Cow::Owned).or(raw.tool).unwrap_or_default();
+        Ok(Some(Call { line, at, identity, session, tool, arguments, upstream }))
     }
 
     fn time(&mut self, text: &str) -> Result<Timestamp, String> {
@@ -394,50 +446,218 @@ fn serde_message(e: &serde_json::Error) -> String {
     }
 }
 
-/// One output line of `gauntlet replay`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ReplayRecord {
-    pub line: usize,
-    pub at: String,
-    pub tool: String,
-    pub decision: &'static str,
-    pub rule: Option<String>,
-    pub culprit: Option<String>,
-    pub message: Option<String>,
-    pub cause: Option<&'static str>,
-    pub counters: BTreeMap<String, i64>,
+/// Decides a trace's calls in order on one counter store, living only for
+/// the run, and writes one output line per call.
+pub struct Replayer {
+    engine: Engine,
+    store: MemoryStore,
+    /// The last call's counters as `key` or `key@partition`, sorted; the
+    /// strings are kept for the next call.
+    counters: Vec<(String, i64)>,
+    /// The last time written and its text: consecutive calls often share one.
+    at: Option<(Timestamp, String)>,
 }
 
+impl Replayer {
+    pub fn new(engine: Engine) -> Replayer {
+        Replayer { engine, store: MemoryStore::new(), counters: Vec::new(), at: None }
+    }
 
-/// Decides one step, applies its upstream answer, and describes the result.
-pub fn replay_step(engine: &Engine, store: &mut dyn CounterStore, step: &TraceStep) -> ReplayRecord {
-    let call = ToolCall { name: &step.tool, arguments: step.arguments.as_ref() };
-    let decision = engine.decide(store, &call, &step.ctx, step.at);
-    if decision.is_allow() && step.upstream == Upstream::JsonrpcError {
-        engine.rollback(store, &decision.reservations);
-    }
-    let counters = decision
-        .counters
-        .iter()
-        .map(|(key, value)| (key.to_string(), store.read(key, step.at).unwrap_or(*value)))
-        .collect();
-    let (decision_name, rule, culprit, message, cause) = match decision.outcome {
-        Outcome::Allow => ("allow", None, None, None, None),
-        Outcome::Deny { message, rule, culprit, cause } => {
-            ("deny", rule, culprit, Some(message), Some(cause.as_str()))
+    /// Decides `step`, applies its upstream answer, and appends the output
+    /// line describing the result (with its newline) to `out`.
+    pub fn replay(&mut self, step: &TraceStep, out: &mut Vec<u8>) {
+        let call = ToolCall { name: &step.tool, arguments: step.arguments.as_ref() };
+        let decision = self.engine.decide(&mut self.store, &call, &step.ctx, step.at);
+        let rolled_back = decision.is_allow() && step.upstream == Upstream::JsonrpcError;
+        if rolled_back {
+            self.engine.rollback(&mut self.store, &decision.reservations);
         }
-    };
-    ReplayRecord {
-        line: step.line,
-        at: step.at.to_rfc3339(),
-        tool: step.tool.clone(),
-        decision: decision_name,
-        rule,
-        culprit,
-        message,
-        cause,
-        counters,
+        let mut n = 0;
+        for (key, value) in &decision.counters {
+            // The decision's values are the store's unless the answer rolled some back.
+            let value = if rolled_back { self.store.read(key, step.at).unwrap_or(*value) } else { *value };
+            n = set_counter(&mut self.counters, n, key, value);
+        }
+        self.counters[..n].sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let at = match &mut self.at {
+            Some((t, text)) if *t == step.at => text,
+            at => {
+                let (t, text) = at.get_or_insert_with(|| (step.at, String::new()));
+                *t = step.at;
+                text.clear();
+                step.at.write_rfc3339(text);
+                text
+            }
+        };
+        let (decision, rule, culprit, message, cause) = match &decision.outcome {
+            Outcome::Allow => ("allow", None, None, None, None),
+            Outcome::Deny { message, rule, culprit, cause } => {
+                ("deny", rule.as_deref(), culprit.as_deref(), Some(message.as_str()), Some(cause.as_str()))
+            }
+        };
+        let record = ReplayRecord {
+            line: step.line,
+            at,
+            tool: &step.tool,
+            decision,
+            rule,
+            culprit,
+            message,
+            cause,
+            counters: &self.counters[..n],
+        };
+        record.write_line(out);
     }
+}
+
+/// Sets the counter `key` to `value` among the first `n` of `entries`, a
+/// later value for the same text replacing the earlier one as in a map;
+/// returns how many entries are set now.
+fn set_counter(entries: &mut Vec<(String, i64)>, n: usize, key: &CounterKey, value: i64) -> usize {
+    if entries.len() == n {
+        entries.push((String::new(), 0));
+    }
+    let (set, rest) = entries.split_at_mut(n);
+    let text = &mut rest[0].0;
+    text.clear();
+    // As `CounterKey`'s `Display` writes it.
+    text.push_str(&key.key);
+    if let Some(partition) = &key.partition {
+        text.push('@');
+        text.push_str(partition);
+    }
+    if let Some(same) = set.iter_mut().find(|(t, _)| t == text) {
+        same.1 = value;
+        return n;
+    }
+    rest[0].1 = value;
+    n + 1
+}
+
+/// One output line of `gauntlet replay`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ReplayRecord<'a> {
+    pub line: usize,
+    pub at: &'a str,
+    pub tool: &'a str,
+    pub decision: &'static str,
+    pub rule: Option<&'a str>,
+    pub culprit: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub cause: Option<&'static str>,
+    /// Sorted by key, each key once; written as a JSON object.
+    #[serde(serialize_with = "counters_as_object")]
+    pub counters: &'a [(String, i64)],
+}
+
+fn counters_as_object<S: serde::Serializer>(counters: &&[(String, i64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(counters.iter().map(|(k, v)| (k, v)))
+}
+
+impl ReplayRecord<'_> {
+    /// Appends the record and a newline to `out`: byte for byte what
+    /// `serde_json::to_writer` writes for it, without going through serde
+    /// (one line per call is the whole of `gauntlet replay`'s output).
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"line\":");
+        push_int(out, self.line as i128);
+        out.extend_from_slice(b",\"at\":");
+        push_json_str(out, self.at);
+        out.extend_from_slice(b",\"tool\":");
+        push_json_str(out, self.tool);
+        out.extend_from_slice(b",\"decision\":");
+        push_json_str(out, self.decision);
+        for (name, value) in [(&b",\"rule\":"[..], self.rule), (b",\"culprit\":", self.culprit), (b",\"message\":", self.message), (b",\"cause\":", self.cause)] {
+            out.extend_from_slice(name);
+            match value {
+                Some(text) => push_json_str(out, text),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b",\"counters\":{");
+        for (i, (key, value)) in self.counters.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, key);
+            out.push(b':');
+            push_int(out, i128::from(*value));
+        }
+        out.extend_from_slice(b"}}\n");
+    }
+}
+
+/// Appends `value` in decimal.
+fn push_int(out: &mut Vec<u8>, value: i128) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `text` as a JSON string, escaped as `serde_json` escapes it: `"`,
+/// `\` and the control characters below U+0020, nothing else.
+fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    if !needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&[b'\\', short]);
+        if short == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Whether any byte of `bytes` is one [`push_json_str`] escapes, looked for
+/// eight bytes at a time (most strings have none).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `w` is zero, or below `n` (at most 0x80), where the result has its high bit.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let special = |w: u64| below(w, 0x20) | below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if special(u64::from_ne_bytes(word)) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 #[cfg(test)]
@@ -503,6 +723,54 @@ mod tests {
         assert_eq!(steps.iter().map(|s| (s.line, s.tool.as_str())).collect::<Vec<_>>(), [(1, "charge"), (2, "charge")]);
         assert!(steps.iter().all(|s| s.arguments.is_none() && s.upstream == Upstream::Ok));
         assert_eq!(steps[0].ctx.session.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn records_are_written_byte_for_byte_as_serde_json_writes_them() {
+        let mut tricky: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", char::from(b))).collect();
+        tricky.extend(["", "\"\\\"", "\u{7f}\u{80}\u{2028}\u{2029}é中😀", "<script>&amp;</script>", "\\u0000", "tab\there\nnew\r\u{8}\u{c}\u{1f}"].map(String::from));
+        // Long ones, with the character to escape at every place of an eight-byte word.
+        for at in 0..17 {
+            for c in ['"', '\\', '\n', '\u{1}', '\u{1f}', ' ', '~', '\u{7f}', 'é'] {
+                let mut text = "x".repeat(17);
+                text.insert(at, c);
+                tricky.push(text);
+            }
+        }
+        for (i, text) in tricky.iter().enumerate() {
+            let counters = [(text.clone(), i64::MIN), (format!("{text}@{text}"), i64::MAX), ("z".into(), -(i as i64))];
+            let some = Some(text.as_str());
+            let record = ReplayRecord {
+                line: if i == 0 { usize::MAX } else { i },
+                at: text,
+                tool: text,
+                decision: "deny",
+                rule: some,
+                culprit: if i % 2 == 0 { some } else { None },
+                message: some,
+                cause: if i % 3 == 0 { Some("limit") } else { None },
+                counters: &counters[..i % 4],
+            };
+            let mut written = Vec::new();
+            record.write_line(&mut written);
+            let mut expected = serde_json::to_vec(&record).unwrap();
+            expected.push(b'\n');
+            assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(expected).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn counters_with_the_same_text_are_written_once_with_the_later_value() {
+        let mut entries = Vec::new();
+        let shared = CounterKey { key: "a@b".into(), partition: None };
+        let partitioned = CounterKey { key: "a".into(), partition: Some("b".into()) };
+        let n = set_counter(&mut entries, 0, &shared, 1);
+        let n = set_counter(&mut entries, n, &CounterKey { key: "0".into(), partition: None }, 2);
+        let n = set_counter(&mut entries, n, &partitioned, 3);
+        assert_eq!(entries[..n], [("a@b".to_string(), 3), ("0".to_string(), 2)]);
+        // The strings are kept for the next call.
+        assert_eq!(set_counter(&mut entries, 0, &partitioned, 4), 1);
+        assert_eq!(entries.len(), 3);
     }
 
     #[test]

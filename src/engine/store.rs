@@ -26,7 +26,10 @@ struct Slot {
 /// Counters held in memory (tests, the testbench, `replay`, benchmarks).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    slots: HashMap<CounterKey, Slot>,
+    /// Hashed with a seeded fast hash: every call looks counters up several
+    /// times, and no network peer chooses these keys (the proxy keeps its
+    /// counters in SQLite or Redis).
+    slots: HashMap<CounterKey, Slot, foldhash::fast::RandomState>,
 }
 
 impl MemoryStore {
@@ -52,7 +55,8 @@ impl CounterStore for MemoryStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let start = window_start(window, now);
-        let current = match self.slots.get(key) {
+        let stored = self.slots.get_mut(key);
+        let current = match &stored {
             Some(s) if s.window_start == start => s.value,
             _ => 0,
         };
@@ -61,7 +65,7 @@ impl CounterStore for MemoryStore {
             return Ok(false);
         }
         let slot = Slot { value: next, window_start: start, window };
-        match self.slots.get_mut(key) {
+        match stored {
             Some(s) => *s = slot,
             None => {
                 self.slots.insert(key.clone(), slot);

@@ -154,7 +154,7 @@ impl Target {
             }
             Target::Trace => {
                 let _ = crate::engine::replay::parse_trace(&text);
-                Ok(())
+                trace_lines(input)
             }
             Target::Proxy => proxy_line(input),
             #[cfg(test)]
@@ -165,6 +165,53 @@ impl Target {
             },
         }
     }
+}
+
+/// Each line of a trace read the three ways `gauntlet replay` reads one (a
+/// call built, a call read into a reused step, a line only checked) must give
+/// the same call or the same error; a call's strings, written as an output
+/// line, must come out as serde_json writes them.
+fn trace_lines(input: &[u8]) -> Result<(), String> {
+    use crate::engine::replay::{ReplayRecord, TraceReader, TraceStep};
+    let (mut built, mut reused, mut checked) = (TraceReader::default(), TraceReader::default(), TraceReader::default());
+    let mut step = TraceStep::default();
+    for line in input.split(|&b| b == b'\n') {
+        let call = built.next_line(line);
+        let into = reused.next_into(line, &mut step);
+        let check = checked.check_line(line);
+        match (&call, &into) {
+            (Ok(Some(call)), Ok(true)) if *call == step => {}
+            (Ok(None), Ok(false)) => {}
+            (Err(a), Err(b)) if a == b => {}
+            _ => return Err(format!("next_line gave {call:?}, next_into {into:?} with {step:?}")),
+        }
+        if call.as_ref().err() != check.as_ref().err() {
+            return Err(format!("next_line gave {call:?}, check_line {check:?}"));
+        }
+        if let Ok(Some(call)) = &call {
+            let counters = [(call.tool.clone(), -1), (format!("{}@{}", call.tool, call.ctx.identity.as_deref().unwrap_or("")), i64::MIN)];
+            let text = Some(call.tool.as_str()).filter(|t| t.len() % 2 == 0);
+            let record = ReplayRecord {
+                line: call.line,
+                at: call.ctx.session.as_deref().unwrap_or(""),
+                tool: &call.tool,
+                decision: "deny",
+                rule: text,
+                culprit: call.ctx.identity.as_deref(),
+                message: text,
+                cause: None,
+                counters: &counters,
+            };
+            let mut written = Vec::new();
+            record.write_line(&mut written);
+            let mut expected = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            expected.push(b'\n');
+            if written != expected {
+                return Err(format!("{} written as {:?}, serde_json writes {:?}", call.tool, String::from_utf8_lossy(&written), String::from_utf8_lossy(&expected)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One agent line through the core in every profile and wire mode, then the

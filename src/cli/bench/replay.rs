@@ -215,13 +215,17 @@ mod tests {
         write_trace(&trace, 120).unwrap();
         let policy = crate::policy::load_str(&policy_yaml(TOOLS), "bench.yaml", None).unwrap().policy;
         let engine = crate::engine::Engine::new(std::sync::Arc::new(policy), crate::profile::Profile::Intercept);
-        let mut store = crate::engine::store::MemoryStore::new();
+        let mut replayer = crate::engine::replay::Replayer::new(engine);
         let mut reader = crate::engine::replay::TraceReader::default();
-        let mut decisions = std::collections::BTreeMap::<String, usize>::new();
+        let mut out = Vec::new();
         for line in std::fs::read_to_string(&trace).unwrap().lines() {
             let step = reader.next_line(line.as_bytes()).unwrap().expect("every line is a call");
-            let record = crate::engine::replay::replay_step(&engine, &mut store, &step);
-            *decisions.entry(record.decision.to_string()).or_default() += 1;
+            replayer.replay(&step, &mut out);
+        }
+        let mut decisions = std::collections::BTreeMap::<String, usize>::new();
+        for line in String::from_utf8(out).unwrap().lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            *decisions.entry(record["decision"].as_str().unwrap().to_string()).or_default() += 1;
         }
         assert_eq!(decisions.values().sum::<usize>(), 120);
         // Allowed calls and denials (hidden tools, rate limits) both occur.
