@@ -8,7 +8,7 @@
 //! never format the policy side at decision time. Compiling never fails: a
 //! `Policy` is valid by construction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
@@ -25,12 +25,10 @@ const WILDCARD: &str = "*";
 /// The tables looked up once or twice per call. Their keys are the policy's
 /// names, fixed when it is compiled, so a seeded fast hash is enough.
 type FastMap<K, V> = HashMap<K, V, RandomState>;
-type FastSet<K> = HashSet<K, RandomState>;
 
 #[derive(Debug)]
 pub(crate) struct Compiled {
-    pub hide_all: bool,
-    pub hidden: FastSet<String>,
+    pub hidden: super::Hidden,
     pub default_deny: bool,
     pub tools: FastMap<String, Plan>,
     /// Plan for a tool that is not a key of `tools` (default allow): the `"*"` rules.
@@ -164,8 +162,7 @@ impl Compiled {
         }
         let unlisted = plan(&[], true);
         Compiled {
-            hide_all: policy.hide.iter().any(|h| h == WILDCARD),
-            hidden: policy.hide.iter().cloned().collect(),
+            hidden: super::Hidden::new(&policy.hide),
             default_deny: policy.default == DefaultAction::Deny,
             tools,
             unlisted,

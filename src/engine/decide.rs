@@ -33,7 +33,7 @@ pub(crate) fn decide(
     ctx: &CallContext,
     now: Timestamp,
 ) -> Decision {
-    if c.hide_all || c.hidden.contains(call.name) {
+    if c.hidden.hides(call.name) {
         let message = format!("Tool {} is hidden by policy", gofmt::quote::quote(call.name));
         return denied(message, Some("(hidden)".into()), None, DenyCause::Hidden, Vec::new());
     }

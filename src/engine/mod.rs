@@ -17,6 +17,7 @@
 //! `strict` (every deviation of `Profile::Strict`, with the gap it closes),
 //! [`replay`] (the trace format of `gauntlet replay`).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -155,6 +156,32 @@ impl Decision {
     }
 }
 
+/// The policy's `hide` list indexed once: a 1000-tool listing is filtered
+/// with one lookup per tool, not a scan of the list per tool.
+#[derive(Clone, Debug, Default)]
+pub struct Hidden {
+    /// `"*"` is on the list: every tool is hidden.
+    all: bool,
+    /// Fixed when the policy is compiled, so a seeded fast hash is enough.
+    names: HashSet<String, foldhash::fast::RandomState>,
+}
+
+impl Hidden {
+    pub fn new(hide: &[String]) -> Hidden {
+        Hidden { all: hide.iter().any(|h| h == "*"), names: hide.iter().cloned().collect() }
+    }
+
+    /// Whether the list is empty (nothing to filter).
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether tool `name` is hidden (named exactly, or `"*"`).
+    pub fn hides(&self, name: &str) -> bool {
+        self.all || self.names.contains(name)
+    }
+}
+
 /// A policy compiled for fast decisions. Cheap to clone (shared).
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -175,6 +202,11 @@ impl Engine {
 
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// The policy's `hide` list, indexed.
+    pub fn hidden(&self) -> &Hidden {
+        &self.compiled.hidden
     }
 
     /// Decides one call at `now`. On `Allow` the reservations are held in the

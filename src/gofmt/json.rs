@@ -175,10 +175,20 @@ pub fn to_string(v: &Value) -> String {
 /// inside strings escaped, everything else kept byte for byte. The input must
 /// already be valid JSON.
 pub fn compact_raw(out: &mut Vec<u8>, raw: &[u8]) {
+    out.reserve(raw.len());
     let mut in_string = false;
     let mut i = 0;
     while i < raw.len() {
-        let b = raw[i];
+        // Copy the run up to the next byte that needs attention whole: a
+        // large server's tools/list page is mostly such runs.
+        let special = |b: &u8| match in_string {
+            true => matches!(b, b'\\' | b'"' | b'<' | b'>' | b'&' | 0xe2),
+            false => matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"'),
+        };
+        let run = raw[i..].iter().position(special).unwrap_or(raw.len() - i);
+        out.extend_from_slice(&raw[i..i + run]);
+        i += run;
+        let Some(&b) = raw.get(i) else { break };
         if in_string {
             match b {
                 b'\\' => {
@@ -205,15 +215,9 @@ pub fn compact_raw(out: &mut Vec<u8>, raw: &[u8]) {
                 _ => {}
             }
             out.push(b);
-        } else {
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'"' => {
-                    in_string = true;
-                    out.push(b);
-                }
-                _ => out.push(b),
-            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
         }
         i += 1;
     }
@@ -278,5 +282,16 @@ mod tests {
         let mut out = Vec::new();
         compact_raw(&mut out, b"{ \"a\" : [1, 2],\n \"b\":\"<x> & \\\" \xe2\x80\xa8\" }");
         assert_eq!(out, br#"{"a":[1,2],"b":"\u003cx\u003e \u0026 \" \u2028"}"#.to_vec());
+    }
+
+    #[test]
+    fn compact_raw_keeps_other_multibyte_text_and_escapes_at_run_edges() {
+        let mut out = Vec::new();
+        // `€` starts with the same byte as U+2028 (0xe2) but is kept; an escaped backslash before the closing quote.
+        compact_raw(&mut out, "[\"€\u{2029}\\\\\", \"&\"]".as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), r#"["€\u2029\\","\u0026"]"#);
+        let mut out = Vec::new();
+        compact_raw(&mut out, b"\"a\xe2\x80\xa9\"");
+        assert_eq!(out, br#""a\u2029""#.to_vec());
     }
 }

@@ -139,6 +139,11 @@ impl MockServer {
         &self.ledger
     }
 
+    /// The ledger so far, leaving this server's empty.
+    pub fn take_ledger(&mut self) -> Ledger {
+        std::mem::take(&mut self.ledger)
+    }
+
     pub fn is_crashed(&self) -> bool {
         self.crashed
     }

@@ -488,7 +488,7 @@ impl ProxyCore {
         if !self.pending.take_list(&key) {
             return Settled::Unchanged;
         }
-        match filter_parsed(node, src, &self.engine.policy().hide) {
+        match filter_parsed(node, src, self.engine.hidden()) {
             Filtered::Rewritten(out) => Settled::Replaced(out),
             Filtered::Unchanged => Settled::Unchanged,
             // Intercept shows such a page as is, hidden tools included (G-16); strict refuses it.

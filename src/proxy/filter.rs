@@ -9,12 +9,8 @@
 
 use super::decode::{envelope, fold_eq};
 use super::rawjson::{self, Kind, Node};
+use crate::engine::Hidden;
 use crate::gofmt::json::{compact_raw, write_string_bytes};
-
-/// True if `hide` hides tool `name`.
-pub fn is_hidden(hide: &[String], name: &str) -> bool {
-    hide.iter().any(|h| h == "*" || h == name)
-}
 
 /// What filtering did to one page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +26,7 @@ pub enum Filtered {
 
 /// Filters one `tools/list` response page as Intercept does: `None` means
 /// "forward unchanged" (including the fail-open cases).
-pub fn filter_tools_list(body: &[u8], hide: &[String]) -> Option<Vec<u8>> {
+pub fn filter_tools_list(body: &[u8], hide: &Hidden) -> Option<Vec<u8>> {
     match filter_page(body, hide) {
         Filtered::Rewritten(out) => Some(out),
         Filtered::Unchanged | Filtered::Unfilterable => None,
@@ -38,7 +34,7 @@ pub fn filter_tools_list(body: &[u8], hide: &[String]) -> Option<Vec<u8>> {
 }
 
 /// Filters one page, telling the fail-open case apart (the strict profile refuses it).
-pub fn filter_page(body: &[u8], hide: &[String]) -> Filtered {
+pub fn filter_page(body: &[u8], hide: &Hidden) -> Filtered {
     if hide.is_empty() {
         return Filtered::Unchanged;
     }
@@ -50,7 +46,7 @@ pub fn filter_page(body: &[u8], hide: &[String]) -> Filtered {
 
 /// [`filter_page`] on a page already parsed: `node` spans into `body`
 /// (a large server's page is parsed once, not once per reader).
-pub fn filter_parsed(node: &Node, body: &[u8], hide: &[String]) -> Filtered {
+pub fn filter_parsed(node: &Node, body: &[u8], hide: &Hidden) -> Filtered {
     if hide.is_empty() {
         return Filtered::Unchanged;
     }
@@ -83,7 +79,7 @@ pub fn filter_parsed(node: &Node, body: &[u8], hide: &[String]) -> Filtered {
     }
     out.extend_from_slice(b"\"tools\":[");
     let mut first = true;
-    for tool in tools.iter().filter(|t| !tool_name(t).is_some_and(|n| is_hidden(hide, n))) {
+    for tool in tools.iter().filter(|t| !tool_name(t).is_some_and(|n| hide.hides(n))) {
         if !first {
             out.push(b',');
         }
@@ -136,8 +132,8 @@ fn tool_name(tool: &Node) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn hide(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
+    fn hide(names: &[&str]) -> Hidden {
+        Hidden::new(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]
@@ -173,7 +169,7 @@ mod tests {
         ] {
             assert_eq!(filter_tools_list(body, &h), None, "{}", String::from_utf8_lossy(body));
         }
-        assert_eq!(filter_tools_list(br#"{"id":1,"result":{"tools":[{"name":"a"}]}}"#, &[]), None);
+        assert_eq!(filter_tools_list(br#"{"id":1,"result":{"tools":[{"name":"a"}]}}"#, &Hidden::default()), None);
     }
 
     #[test]
@@ -181,6 +177,6 @@ mod tests {
         let h = hide(&["a"]);
         assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"m"}}"#, &h), Filtered::Unchanged);
         assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":5}}"#, &h), Filtered::Unfilterable);
-        assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}"#, &[]), Filtered::Unchanged);
+        assert_eq!(filter_page(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}"#, &Hidden::default()), Filtered::Unchanged);
     }
 }

@@ -197,7 +197,7 @@ impl Bench for InProcessBench {
     }
 
     fn hides(&self, tool: &str) -> bool {
-        self.engine.policy().hide.iter().any(|h| h == tool || h == "*")
+        self.engine.hidden().hides(tool)
     }
 
     fn policy(&self) -> &Policy {
@@ -221,8 +221,8 @@ impl System for Running {
         self.0.advance_to(now).into_iter().map(|(_, b)| b).collect()
     }
 
-    fn ledger(&self) -> &[LedgerEntry] {
-        &self.0.server().ledger().entries
+    fn take_ledger(&mut self) -> Vec<LedgerEntry> {
+        self.0.server_mut().take_ledger().entries
     }
 
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {

@@ -4,13 +4,15 @@
 //! (and a `tools/list` when the verdict reads it), numbers requests, lets delayed upstream replies arrive in time order, and
 //! records every tool name the agent saw in a `tools/list` answer.
 
-use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
 
+use serde::de::{self, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::denial::{self, Denial};
-use crate::agent::{handshake, Action};
+use crate::agent::{handshake, Action, Payload};
 use crate::clock::Timestamp;
 use crate::engine::CallContext;
 use crate::mock::LedgerEntry;
@@ -21,8 +23,10 @@ pub trait System {
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>>;
     /// Lets time pass; returns agent-visible messages delivered meanwhile.
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>>;
-    /// Everything that reached the server, in arrival order.
-    fn ledger(&self) -> &[LedgerEntry];
+    /// Everything that reached the server, in arrival order, handed over once
+    /// the run is over (moved, not copied: a run's ledger can hold megabytes
+    /// of oversized arguments).
+    fn take_ledger(&mut self) -> Vec<LedgerEntry>;
     /// The proxy's decisions on tool calls, in order (empty when the system keeps none).
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
         &[]
@@ -60,12 +64,15 @@ pub fn context(session: u32, identity: u32) -> CallContext {
 /// How the player opens a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opening {
-    /// `initialize` and `notifications/initialized`.
+    /// `initialize` and `notifications/initialized`. Nothing reads a list's
+    /// answer and the system does not depend on one, so the plan's own
+    /// `tools/list`s are not sent either (their request ids stay reserved).
     Handshake,
     /// The handshake, then a `tools/list`, as a real agent does. Only a
     /// `never listed` check reads that answer, and listing every tool in each
     /// of a scenario's sessions is what made a run cost as much as the
-    /// server has tools.
+    /// server has tools. A session whose first action is a `tools/list`
+    /// opens with that one: a second at the same instant shows nothing new.
     HandshakeAndList,
 }
 
@@ -84,7 +91,8 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         if opened.insert(a.session) {
             // The list's request id stays reserved either way, so every later line is the same.
             let lines = handshake(next_id, next_id + 1);
-            let sent = if opening == Opening::HandshakeAndList { &lines[..] } else { &lines[..2] };
+            let list = opening == Opening::HandshakeAndList && !matches!(a.payload, Payload::List);
+            let sent = if list { &lines[..] } else { &lines[..2] };
             for line in sent {
                 seen.all(system.send(line.as_bytes(), &ctx, now));
             }
@@ -95,6 +103,9 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
             seen.calls.insert(next_id.to_string());
         }
         next_id += 1;
+        if opening == Opening::Handshake && matches!(a.payload, Payload::List) {
+            continue;
+        }
         // A multi-line raw template is several messages written back to back.
         for line in rendered.lines().filter(|l| !l.trim().is_empty()) {
             seen.all(system.send(line.as_bytes(), &ctx, now));
@@ -102,7 +113,7 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
     }
     // Let every delayed reply arrive (commits and rollbacks happen then).
     seen.all(system.settle(last));
-    Observation { ledger: system.ledger().to_vec(), listed: seen.listed, denials: seen.denials, failure: system.failure() }
+    Observation { ledger: system.take_ledger(), listed: seen.listed, denials: seen.denials, failure: system.failure() }
 }
 
 /// What the agent learnt from the messages it received.
@@ -149,34 +160,131 @@ fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     }
 }
 
-/// The members of one JSON object, values left as text: reading a large
-/// server's page this way skips its input schemas without building them.
-type Members<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
-
-/// The tool names in a line (an object or a batch), read without building the
-/// rest of the page; `None` when any part has an unusual shape (a message,
-/// `result` or tool that is not an object, `tools` that is not an array),
+/// The tool names in a line (an object or a batch), read in one pass that
+/// skips everything else (a large server's input schemas are never built);
+/// `None` when any part has an unusual shape (a message, `result` or tool
+/// that is not an object, `tools` that is not an array, a repeated member),
 /// which the general reading then decides exactly as before.
 fn listed_names(bytes: &[u8]) -> Option<Vec<String>> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let messages: Vec<&RawValue> = match text.trim_start().starts_with('[') {
-        true => serde_json::from_str(text).ok()?,
-        false => vec![serde_json::from_str(text).ok()?],
-    };
     let mut names = Vec::new();
-    for message in messages {
-        let message: Members = serde_json::from_str(message.get()).ok()?;
-        let Some(result) = message.get("result") else { continue };
-        let result: Members = serde_json::from_str(result.get()).ok()?;
-        let Some(tools) = result.get("tools") else { continue };
-        for tool in serde_json::from_str::<Vec<&RawValue>>(tools.get()).ok()? {
-            let tool: Members = serde_json::from_str(tool.get()).ok()?;
-            if let Some(name) = tool.get("name").filter(|n| n.get().starts_with('"')) {
-                names.push(serde_json::from_str(name.get()).ok()?);
+    let mut de = serde_json::Deserializer::from_str(text);
+    match text.trim_start().starts_with('[') {
+        true => Each(Element::Message, &mut names).deserialize(&mut de).ok()?,
+        false => message(&mut names).deserialize(&mut de).ok()?,
+    }
+    de.end().ok()?;
+    Some(names)
+}
+
+/// An object whose member `key` goes to `seed`; the others are skipped.
+struct Member<S> {
+    key: &'static str,
+    seed: S,
+}
+
+impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for Member<S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for Member<S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seed = Some(self.seed);
+        while let Some(wanted) = map.next_key_seed(KeyIs(self.key))? {
+            match (wanted, seed.take()) {
+                (true, Some(s)) => map.next_value_seed(s)?,
+                // Repeated: the last one counts, which the general reading decides.
+                (true, None) => return Err(A::Error::custom("repeated member")),
+                (false, s) => {
+                    seed = s;
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an object key is `.0`.
+struct KeyIs(&'static str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+/// What an array holds: messages (a batch) or tools (`tools`).
+#[derive(Clone, Copy)]
+enum Element {
+    Message,
+    Tool,
+}
+
+/// A message: `result.tools`.
+fn message(names: &mut Vec<String>) -> Member<Member<Each<'_>>> {
+    Member { key: "result", seed: Member { key: "tools", seed: Each(Element::Tool, names) } }
+}
+
+/// An array, each element read for the tool names it holds.
+struct Each<'n>(Element, &'n mut Vec<String>);
+
+impl<'de> DeserializeSeed<'de> for Each<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Each<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            let names = &mut *self.1;
+            let more = match self.0 {
+                Element::Message => seq.next_element_seed(message(names))?,
+                Element::Tool => seq.next_element_seed(Member { key: "name", seed: Name(names) })?,
+            };
+            if more.is_none() {
+                return Ok(());
             }
         }
     }
-    Some(names)
+}
+
+/// A tool's `name`: kept when it is a string, skipped otherwise.
+struct Name<'n>(&'n mut Vec<String>);
+
+impl<'de> DeserializeSeed<'de> for Name<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        if raw.get().starts_with('"') {
+            self.0.push(serde_json::from_str(raw.get()).map_err(D::Error::custom)?);
+        }
+        Ok(())
+    }
 }
 
 /// Whether the text of a line holds one of `markers`.
@@ -200,6 +308,49 @@ fn messages_holding(bytes: &[u8], markers: &[&str]) -> Vec<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::Payload;
+
+    /// Keeps every line sent; answers nothing.
+    #[derive(Default)]
+    struct Sent(Vec<String>);
+
+    impl System for Sent {
+        fn send(&mut self, line: &[u8], _: &CallContext, _: Timestamp) -> Vec<Vec<u8>> {
+            self.0.push(String::from_utf8_lossy(line).into_owned());
+            Vec::new()
+        }
+        fn advance_to(&mut self, _: Timestamp) -> Vec<Vec<u8>> {
+            Vec::new()
+        }
+        fn take_ledger(&mut self) -> Vec<LedgerEntry> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn lists_are_sent_only_where_an_answer_is_read_and_never_twice_at_once() {
+        let act = |at, payload| Action { at, session: 1, identity: 1, payload };
+        let call = || Payload::Call { name: "t".into(), arguments: serde_json::json!({}) };
+        let plan = [act(0, Payload::List), act(1, call()), act(2, Payload::List), act(3, call())];
+        let methods = |opening| {
+            let mut sys = Sent::default();
+            play(&mut sys, &plan, Timestamp(0), opening);
+            sys.0
+                .iter()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!("{}#{}", v["method"].as_str().unwrap(), v["id"])
+                })
+                .collect::<Vec<_>>()
+        };
+        // The session opens with the plan's own list; ids stay where a separate opening list would put them.
+        assert_eq!(
+            methods(Opening::HandshakeAndList),
+            ["initialize#1", "notifications/initialized#null", "tools/list#3", "tools/call#4", "tools/list#5", "tools/call#6"]
+        );
+        // Nothing reads a list: none is sent, and every call keeps its id.
+        assert_eq!(methods(Opening::Handshake), ["initialize#1", "notifications/initialized#null", "tools/call#4", "tools/call#6"]);
+    }
 
     /// What the general reading finds, for comparison with the quick one.
     fn by_value(line: &str) -> BTreeSet<String> {
@@ -223,6 +374,9 @@ mod tests {
             r#"{"result":[{"tools":[{"name":"in an array"}]}]}"#,
             r#"{"result":null,"tools":[{"name":"top level"}]}"#,
             r#"{"result":{"tools":null}}"#,
+            r#"{"result":{"tools":[{"name":"x"}]},"result":{"tools":[{"name":"y"}]}}"#,
+            r#"{"result":{"tools":[{"n\u0061me":"escaped key"}],"tools":[]}}"#,
+            r#"{"result":{"tools":[["not an object"]]}}"#,
         ];
         for line in lines {
             let mut seen = BTreeSet::new();
@@ -232,5 +386,6 @@ mod tests {
         assert_eq!(listed_names(lines[0].as_bytes()), Some(vec!["a".to_string(), "b\u{e9}".to_string()]));
         assert_eq!(listed_names(lines[2].as_bytes()), Some(vec!["a".to_string()]), "a name that is no string is skipped");
         assert_eq!(listed_names(lines[5].as_bytes()), None, "a `result` array goes to the general reading");
+        assert_eq!(listed_names(lines[8].as_bytes()), None, "a repeated `result` goes to the general reading");
     }
 }

@@ -183,8 +183,8 @@ impl System for Recorder {
         self.system.advance_to(now)
     }
 
-    fn ledger(&self) -> &[LedgerEntry] {
-        self.system.ledger()
+    fn take_ledger(&mut self) -> Vec<LedgerEntry> {
+        self.system.take_ledger()
     }
 
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {

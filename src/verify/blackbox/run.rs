@@ -472,8 +472,8 @@ impl System for Run {
         out
     }
 
-    fn ledger(&self) -> &[LedgerEntry] {
-        &self.ledger
+    fn take_ledger(&mut self) -> Vec<LedgerEntry> {
+        std::mem::take(&mut self.ledger)
     }
 
     fn failure(&self) -> Option<String> {
