@@ -73,6 +73,14 @@ fn each_line(
     let mut reader = TraceReader::default();
     let mut buf = Vec::new();
     loop {
+        // A line whole in the read buffer is read there, without a copy.
+        let available = input.fill_buf().map_err(io)?;
+        if let Some(end) = memchr::memchr(b'\n', available) {
+            let text = &available[..end];
+            each(&mut reader, Ok(text.strip_suffix(b"\r").unwrap_or(text))).map_err(Stop::Refused)?;
+            input.consume(end + 1);
+            continue;
+        }
         buf.clear();
         let n = (&mut input).take(MAX_DOCUMENT_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(io)?;
         if n == 0 {

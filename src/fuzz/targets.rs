@@ -179,6 +179,7 @@ fn trace_lines(input: &[u8]) -> Result<(), String> {
         let call = built.next_line(line);
         let into = reused.next_into(line, &mut step);
         let check = checked.check_line(line);
+        crate::engine::replay::agrees_with_serde(line)?;
         match (&call, &into) {
             (Ok(Some(call)), Ok(true)) if *call == step => {}
             (Ok(None), Ok(false)) => {}
