@@ -34,7 +34,9 @@
 //!   answered `ok`; refusals are skipped.
 //!
 //! [`TraceReader`] reads one line at a time, so a trace of any length is
-//! replayed in constant memory.
+//! replayed in constant memory; `plain` reads the common line without
+//! serde's field machinery (serde reads every other line). [`Replayer`]
+//! (in `output`) decides each call and writes its output line.
 //!
 //! # Output (one JSON object per call, in order)
 //!
