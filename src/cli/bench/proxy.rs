@@ -53,8 +53,9 @@ const FIRST_PIPELINED_ID: u64 = 1 << 40;
 const TARGET_RATIO: f64 = 0.8;
 const TARGET_ADDED_P99_US: f64 = 100.0;
 /// "No worse than today" (issue 10): pipelined throughput 0.88× direct, +44 µs
-/// per call. The 44 µs is judged on the proxy's own share, over the bare relay
-/// of the same run: the hop alone costs more than that on a loaded 2-core VM.
+/// per call, as measured when the issue was written. `--baseline` with a build
+/// of that time is the same-run check of it; these absolute figures are kept
+/// as the issue stated them.
 const TODAY_RATIO: f64 = 0.88;
 const TODAY_ADDED_P50_US: f64 = 44.0;
 /// Against `--baseline`: how much worse than the other build a median may be.
@@ -401,12 +402,7 @@ fn bench(args: &Args) -> Result<(Value, Vec<Target>), String> {
         Target::at_least(format!("pipelined throughput ≥ {TARGET_RATIO}× direct (median of per-round ratios)"), ratio.median, TARGET_RATIO),
         Target::at_most(format!("added p99 latency < {TARGET_ADDED_P99_US} µs (median)"), added_p99.median, TARGET_ADDED_P99_US, true),
         Target::at_least(format!("no worse than today: throughput ≥ {TODAY_RATIO}× direct (median)"), ratio.median, TODAY_RATIO),
-        Target::at_most(
-            format!("no worse than today: the proxy's own added p50 ≤ {TODAY_ADDED_P50_US} µs (over the bare relay of the same round; median)"),
-            own_p50.median,
-            TODAY_ADDED_P50_US,
-            false,
-        ),
+        Target::at_most(format!("no worse than today: added p50 latency ≤ {TODAY_ADDED_P50_US} µs (median)"), added_p50.median, TODAY_ADDED_P50_US, false),
         Target::at_most(format!("peak RSS ≤ {TARGET_RSS_MIB} MiB at 20,000 pipelined calls (every round)"), rss_20k.max, TARGET_RSS_MIB, false),
         Target::at_most(format!("flat: peak RSS at 100,000 calls ≤ {TARGET_RSS_GROWTH}× that at 2,000 (medians)"), growth, TARGET_RSS_GROWTH, false),
     ];
