@@ -115,6 +115,12 @@ impl std::ops::BitOrAssign for Dirty {
 /// most do, would otherwise let every queued call sit in the pending state).
 pub const MAX_IN_FLIGHT: usize = 1024;
 
+/// Once the window is full, the agent side reads again only when this few
+/// requests are outstanding: waking it per answer would cost two context
+/// switches per call of a pipelined flood, a quarter of the window per wake-up
+/// costs next to nothing.
+const RESUME_BELOW: usize = MAX_IN_FLIGHT - MAX_IN_FLIGHT / 4;
+
 /// How long the agent side waits without a single answer arriving before it
 /// reads on anyway. An upstream may be waiting for the agent itself (an
 /// answer to its own request, a cancellation) behind the calls we hold back;
@@ -188,7 +194,7 @@ impl SharedPump {
             }
             outputs
         };
-        if self.room.waiting.load(Ordering::SeqCst) {
+        if self.room.waiting.load(Ordering::SeqCst) && self.room.in_flight.load(Ordering::Relaxed) < RESUME_BELOW {
             self.room.cond.notify_all();
         }
         let dirty = Dirty { agent: !to_agent.is_empty(), upstream: !to_upstream.is_empty() };
@@ -208,7 +214,8 @@ impl SharedPump {
         dirty
     }
 
-    /// Blocks the agent side while [`MAX_IN_FLIGHT`] requests are
+    /// Blocks the agent side, once [`MAX_IN_FLIGHT`] requests are
+    /// outstanding, until fewer than [`RESUME_BELOW`] are
     /// outstanding, after sending what it has buffered (the answers that free
     /// room can only come for requests the upstream has seen). The timeout
     /// only guards against a missed wake-up.
@@ -220,7 +227,7 @@ impl SharedPump {
         let mut pump = self.lock();
         let mut seen = self.room.progress.load(Ordering::Relaxed);
         let mut deadline = Instant::now() + STALL;
-        while pump.core.requests_waiting() >= MAX_IN_FLIGHT {
+        while pump.core.requests_waiting() >= RESUME_BELOW {
             let progress = self.room.progress.load(Ordering::Relaxed);
             if progress != seen {
                 (seen, deadline) = (progress, Instant::now() + STALL);
