@@ -412,6 +412,58 @@ fn a_pipelined_flood_is_held_back_at_the_in_flight_window() {
     let _ = p.child.wait();
 }
 
+/// Once the window is full, answers that leave most of it still in flight
+/// do not let the agent side read on (waking it per answer cost a pipelined
+/// flood two context switches per call); answers that bring it below three
+/// quarters of the window do.
+#[test]
+fn a_full_window_reopens_below_three_quarters_not_per_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let (first, rest, go) = (dir.path().join("first"), dir.path().join("rest"), dir.path().join("go"));
+    // Takes the first 1024 requests, answers 100 (924 left in flight), then,
+    // once told, 200 more (724 left), keeping whatever else arrives in `rest`
+    // (a background job's stdin is /dev/null unless redirected explicitly).
+    let answer = r#"echo "{\"jsonrpc\":\"2.0\",\"id\":$i,\"result\":{\"content\":[]}}"; i=$((i+1))"#;
+    let script = format!(
+        "head -n 1024 > '{first}'; exec 3<&0; cat <&3 > '{rest}' & i=0; while [ $i -lt 100 ]; do {answer}; done; \
+         while [ ! -e '{go}' ]; do sleep 0.05; done; while [ $i -lt 300 ]; do {answer}; done; wait",
+        first = first.display(),
+        rest = rest.display(),
+        go = go.display(),
+    );
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", &script]);
+    let mut stdin = p.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        for id in 0..5000 {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"list_customers","arguments":{{}}}}}}"#);
+            if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
+                break;
+            }
+        }
+    });
+    let lines_in = |path: &Path| std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+    let answers = |p: &Proxy, n: usize| {
+        for k in 0..n {
+            p.lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("answer {k} of {n} never came"));
+        }
+    };
+    answers(&p, 100);
+    assert_eq!(lines_in(&first), 1024);
+    // Well inside the 2 s the proxy waits for progress before it reads on anyway.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines_in(&rest), 0, "the agent side read on with 924 of 1024 requests in flight");
+    std::fs::write(&go, "").unwrap();
+    answers(&p, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while lines_in(&rest) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(lines_in(&rest) > 0, "the agent side never read on with 724 requests in flight");
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+}
+
 fn signal(p: &Proxy, sig: i32) {
     // SAFETY: signalling our own child process.
     unsafe {
