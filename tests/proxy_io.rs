@@ -378,6 +378,19 @@ fn id_reuse_refunds_quota_under_intercept_and_not_under_strict() {
     assert_eq!(lines.iter().filter(|l| l.contains("already in use")).count(), 3, "{lines:#?}");
 }
 
+/// Pipelines `calls` tool calls (ids 0…) into the proxy from a thread of their own.
+fn flood(p: &mut Proxy, calls: u32) {
+    let mut stdin = p.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        for id in 0..calls {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"list_customers","arguments":{{}}}}}}"#);
+            if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// Backpressure: an upstream that reads but does not answer gets at most
 /// the proxy's in-flight window of requests (1024); the rest of a pipelined
 /// flood waits in the agent's pipe, not in the proxy's memory.
@@ -389,15 +402,7 @@ fn a_pipelined_flood_is_held_back_at_the_in_flight_window() {
     // Reads everything it is sent and answers nothing.
     let script = format!("cat > '{}'", received.display());
     let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", &script]);
-    let mut stdin = p.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        for id in 0..5000 {
-            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"list_customers","arguments":{{}}}}}}"#);
-            if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
-                break;
-            }
-        }
-    });
+    flood(&mut p, 5000);
     let forwarded = || std::fs::read(&received).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
     // Wait for the window to fill, however slowly this machine starts processes.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -433,15 +438,7 @@ fn a_full_window_reopens_below_three_quarters_not_per_answer() {
         go = go.display(),
     );
     let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", &script]);
-    let mut stdin = p.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        for id in 0..5000 {
-            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"list_customers","arguments":{{}}}}}}"#);
-            if stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).is_err() {
-                break;
-            }
-        }
-    });
+    flood(&mut p, 5000);
     let lines_in = |path: &Path| std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
     let answers = |p: &Proxy, n: usize| {
         for k in 0..n {
