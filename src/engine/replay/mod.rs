@@ -197,14 +197,8 @@ impl TraceReader {
     /// The next line of the file (without its newline). `Ok(None)` for a line
     /// that is no call: blank, a ledger entry of another method, a refused call.
     pub fn next_line(&mut self, text: &[u8]) -> Result<Option<TraceStep>, TraceError> {
-        Ok(self.read::<Map<String, Value>>(text)?.map(|call| TraceStep {
-            line: call.line,
-            at: call.at,
-            ctx: CallContext { identity: call.identity.map(Cow::into_owned), session: call.session.map(Cow::into_owned) },
-            tool: call.tool.into_owned(),
-            arguments: call.arguments,
-            upstream: call.upstream,
-        }))
+        let mut step = TraceStep::default();
+        Ok(self.next_into(text, &mut step)?.then_some(step))
     }
 
     /// [`TraceReader::next_line`] into `step`, reusing its strings: the same

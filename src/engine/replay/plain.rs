@@ -89,14 +89,9 @@ fn string(text: &str, at: usize) -> Option<(&str, usize)> {
     None
 }
 
+/// `upstream`'s value as its serde names say (one list of them, the enum's).
 fn upstream(name: &str) -> Option<Upstream> {
-    Some(match name {
-        "ok" => Upstream::Ok,
-        "jsonrpc_error" => Upstream::JsonrpcError,
-        "is_error" => Upstream::IsError,
-        "none" => Upstream::None,
-        _ => return None,
-    })
+    Upstream::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name)).ok()
 }
 
 /// The index of the first byte from `at` on that is not JSON whitespace.
