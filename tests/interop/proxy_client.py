@@ -1,5 +1,5 @@
 """Drives one MCP server (a stdio command or a Streamable HTTP URL) with the
-Python `mcp` SDK client: lists the tools, makes the given calls in order and
+Python `mcp` SDK client: makes the given calls in order, then lists the tools, and
 prints one JSON object with what came back, for tests/proxy_peers.rs.
 
 usage: proxy_client.py '{"command": [...]} | {"url": "...", "headers": {...}}' '[["tool", {args}], ...]'
@@ -19,8 +19,6 @@ async def main(target: dict, calls: list) -> None:
         server = StdioServerParameters(command=command[0], args=command[1:])
     out = {"tools": [], "calls": []}
     async with Client(server, mode="legacy", read_timeout_seconds=20) as client:
-        listed = await client.list_tools()
-        out["tools"] = [t.name for t in listed.tools]
         for name, args in calls:
             result = await client.call_tool(name, args)
             out["calls"].append(
@@ -30,6 +28,11 @@ async def main(target: dict, calls: list) -> None:
                     "content": [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content],
                 }
             )
+        # Listed after the calls: some servers (server-everything) register
+        # tools only once initialization is done, and a list sent right after
+        # it can race that over HTTP; by now every tool is registered.
+        listed = await client.list_tools()
+        out["tools"] = [t.name for t in listed.tools]
     print(json.dumps(out))
 
 
