@@ -484,3 +484,67 @@ fn grant_and_session_scopes_partition_counters() {
         ]
     );
 }
+
+/// Counts what the engine asks of a store.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    reads: usize,
+    reserves: usize,
+}
+
+impl CounterStore for Counting {
+    fn read(&mut self, key: &CounterKey, now: gauntlet::clock::Timestamp) -> Result<i64, gauntlet::engine::StoreError> {
+        self.reads += 1;
+        self.inner.read(key, now)
+    }
+    fn reserve(
+        &mut self,
+        key: &CounterKey,
+        amount: i64,
+        limit: i64,
+        window: Window,
+        now: gauntlet::clock::Timestamp,
+    ) -> Result<Option<i64>, gauntlet::engine::StoreError> {
+        self.reserves += 1;
+        self.inner.reserve(key, amount, limit, window, now)
+    }
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), gauntlet::engine::StoreError> {
+        self.inner.rollback(key, amount)
+    }
+    fn entries(&self) -> Vec<(CounterKey, i64)> {
+        self.inner.entries()
+    }
+}
+
+/// Each store operation is a round trip for SQLite and Redis: the snapshot
+/// of counters a decision reports reuses what the decision already read or
+/// reserved, and reads again only what a rollback made stale.
+#[test]
+fn the_counter_snapshot_reuses_what_the_decision_saw() {
+    let e = engine(allow_policy(vec![tool(
+        "t",
+        vec![rate("t", "hour", 3, Window::Hour), rate("t", "minute", 2, Window::Minute)],
+    )]));
+    let mut store = Counting::default();
+    let d = decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:00Z"));
+    assert!(d.is_allow());
+    assert_eq!(d.counters, vec![(shared("t._rate_hour"), 1), (shared("t._rate_minute"), 1)]);
+    assert_eq!((store.reads, store.reserves), (2, 2), "one read per condition, one per reservation, none after");
+
+    decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:10Z"));
+    let (reads, reserves) = (store.reads, store.reserves);
+    let d = decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:20Z"));
+    assert_eq!(cause(&d).map(|c| c.0), Some(DenyCause::Limit));
+    assert_eq!(d.counters, vec![(shared("t._rate_hour"), 2), (shared("t._rate_minute"), 2)], "the hour's reservation rolled back");
+    assert_eq!((store.reads - reads, store.reserves - reserves), (4, 2), "after a rollback every counter is read again");
+
+    // A refusal with nothing to roll back reports what the condition read.
+    let e = engine(allow_policy(vec![tool("t", vec![rate("t", "once", 1, Window::Hour)])]));
+    let mut store = Counting::default();
+    assert!(decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:00Z")).is_allow());
+    let d = decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:01Z"));
+    assert_eq!(cause(&d).map(|c| c.0), Some(DenyCause::Limit));
+    assert_eq!(d.counters, vec![(shared("t._rate_hour"), 1)]);
+    assert_eq!((store.reads, store.reserves), (2, 2));
+}

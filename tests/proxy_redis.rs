@@ -252,10 +252,10 @@ fn redis_store_keeps_the_store_semantics_and_intercepts_layout() {
     let mut s = RedisStore::connect(&redis.dsn()).unwrap();
     let key = CounterKey { key: "t.c".into(), partition: None };
     let t0 = Timestamp::parse_rfc3339("2026-03-02T11:00:05Z").unwrap();
-    assert!(s.reserve(&key, 2, 3, Window::Minute, t0).unwrap());
-    assert!(!s.reserve(&key, 2, 3, Window::Minute, t0).unwrap(), "2 + 2 > 3 is refused");
+    assert_eq!(s.reserve(&key, 2, 3, Window::Minute, t0), Ok(Some(2)));
+    assert_eq!(s.reserve(&key, 2, 3, Window::Minute, t0), Ok(None), "2 + 2 > 3 is refused");
     assert_eq!(s.read(&key, t0).unwrap(), 2, "a refusal changes nothing");
-    assert!(s.reserve(&key, 1, 3, Window::Minute, t0).unwrap());
+    assert_eq!(s.reserve(&key, 1, 3, Window::Minute, t0), Ok(Some(3)), "the value after, as a read sees it");
 
     // Intercept's layout: one hash, window start as RFC 3339, length in ns, expiry of two windows.
     let mut raw = redis.client();
@@ -269,7 +269,7 @@ fn redis_store_keeps_the_store_semantics_and_intercepts_layout() {
     // The next window reads 0 and reserves afresh; rollback floors at 0 and ignores windows.
     let t1 = Timestamp::parse_rfc3339("2026-03-02T11:01:00Z").unwrap();
     assert_eq!(s.read(&key, t1).unwrap(), 0);
-    assert!(s.reserve(&key, 3, 3, Window::Minute, t1).unwrap());
+    assert_eq!(s.reserve(&key, 3, 3, Window::Minute, t1), Ok(Some(3)));
     s.rollback(&key, 5).unwrap();
     assert_eq!(s.read(&key, t1).unwrap(), 0);
     s.rollback(&key, -2).unwrap();
@@ -280,10 +280,10 @@ fn redis_store_keeps_the_store_semantics_and_intercepts_layout() {
 
     // Partitions and prefixes are separate counters; the engine never sees the prefix.
     let alice = CounterKey { key: "t.c".into(), partition: Some("alice".into()) };
-    assert!(s.reserve(&alice, 3, 3, Window::Hour, t1).unwrap());
+    assert_eq!(s.reserve(&alice, 3, 3, Window::Hour, t1), Ok(Some(3)));
     let config = StateConfig { dsn: Some(redis.dsn()), prefix: "prod:".into(), ..Default::default() };
     let mut prod = state::open(&config).unwrap();
-    assert!(prod.reserve(&key, 3, 3, Window::Minute, t1).unwrap());
+    assert_eq!(prod.reserve(&key, 3, 3, Window::Minute, t1), Ok(Some(3)));
     assert_eq!(prod.read(&key, t1).unwrap(), 3);
     let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut raw).unwrap();
     keys.sort();
@@ -296,7 +296,7 @@ fn redis_store_keeps_the_store_semantics_and_intercepts_layout() {
             std::thread::spawn(move || {
                 let mut s = RedisStore::connect(&dsn).unwrap();
                 let k = CounterKey { key: "race".into(), partition: None };
-                (0..25).filter(|_| s.reserve(&k, 1, 30, Window::Hour, t0).unwrap()).count()
+                (0..25).filter(|_| s.reserve(&k, 1, 30, Window::Hour, t0).unwrap().is_some()).count()
             })
         })
         .collect();
@@ -310,7 +310,7 @@ fn redis_store_keeps_the_store_semantics_and_intercepts_layout() {
     assert!(closed.read(&key, t1).is_err());
     assert!(closed.reserve(&key, 1, 3, Window::Minute, t1).is_err());
     assert_eq!(open.read(&key, t1), Ok(0));
-    assert_eq!(open.reserve(&key, 100, 3, Window::Minute, t1), Ok(true));
+    assert_eq!(open.reserve(&key, 100, 3, Window::Minute, t1), Ok(Some(0)));
     let refused = state::open(&StateConfig { dsn: Some(redis.dsn()), ..Default::default() }).err().unwrap();
     assert!(refused.message.contains("cannot reach Redis at `redis://127.0.0.1:"), "{}", refused.message);
 }

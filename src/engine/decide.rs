@@ -46,7 +46,7 @@ pub(crate) fn decide(
         None => &c.unlisted,
     };
 
-    let mut touched: Vec<usize> = Vec::new();
+    let mut touched = Touched::default();
     let mut scratch = String::new();
     for &ri in &plan.rules {
         let rule = &c.rules[ri];
@@ -58,11 +58,12 @@ pub(crate) fn decide(
                         None => Actual::Missing,
                     },
                     CPath::State(slot) => {
-                        mark(&mut touched, *slot);
                         // §2.9: a read error makes the path missing.
-                        match store.read(&key_for(&c.counters[*slot], ctx), now) {
-                            Ok(v) => Actual::Counter(v),
-                            Err(_) => Actual::Missing,
+                        let read = store.read(&key_for(&c.counters[*slot], ctx), now).ok();
+                        touched.saw(*slot, read);
+                        match read {
+                            Some(v) => Actual::Counter(v),
+                            None => Actual::Missing,
                         }
                     }
                 };
@@ -95,21 +96,27 @@ pub(crate) fn decide(
             Ok(a) => a,
             Err(e) => {
                 let message = e.message(profile, &rule.name);
-                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Internal);
+                return refuse(c, store, ctx, now, touched, reservations, message, rule.name.clone(), DenyCause::Internal);
             }
         };
         let Some(limit) = state.limit else { continue };
-        mark(&mut touched, state.slot);
         let key = key_for(&c.counters[state.slot], ctx);
-        match store.reserve(&key, amount, limit, state.window, now) {
-            Ok(true) => reservations.push(Reservation { key: key.into_owned(), amount }),
-            Ok(false) => {
+        let reserved = store.reserve(&key, amount, limit, state.window, now);
+        match reserved {
+            Ok(Some(value)) => touched.saw(state.slot, Some(value)),
+            // A refusal changes nothing: what the conditions read still stands.
+            Ok(None) => touched.mark(state.slot),
+            Err(_) => touched.saw(state.slot, None),
+        }
+        match reserved {
+            Ok(Some(_)) => reservations.push(Reservation { key: key.into_owned(), amount }),
+            Ok(None) => {
                 let message = rule.limit_message.clone();
-                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Limit);
+                return refuse(c, store, ctx, now, touched, reservations, message, rule.name.clone(), DenyCause::Limit);
             }
             Err(_) => {
                 let message = "Internal policy error".to_string();
-                return refuse(c, store, ctx, now, &touched, reservations, message, rule.name.clone(), DenyCause::Internal);
+                return refuse(c, store, ctx, now, touched, reservations, message, rule.name.clone(), DenyCause::Internal);
             }
         }
     }
@@ -131,24 +138,44 @@ fn key_for<'c>(slot: &'c CounterSlot, ctx: &CallContext) -> Cow<'c, CounterKey> 
     })
 }
 
-fn mark(touched: &mut Vec<usize>, slot: usize) {
-    if !touched.contains(&slot) {
-        touched.push(slot);
+/// The counters a decision read or reserved, in the order first touched,
+/// each with the value the store last reported for it: the snapshot reuses
+/// those instead of asking the store again, which for SQLite or Redis is a
+/// second round trip per call.
+#[derive(Default)]
+struct Touched(Vec<(usize, Option<i64>)>);
+
+impl Touched {
+    /// `value`: what a read returned, or the value a reservation left; `None`
+    /// when the store failed and the snapshot must ask again.
+    fn saw(&mut self, slot: usize, value: Option<i64>) {
+        match self.0.iter_mut().find(|(s, _)| *s == slot) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((slot, value)),
+        }
+    }
+
+    /// Touched without learning its value.
+    fn mark(&mut self, slot: usize) {
+        if !self.0.iter().any(|(s, _)| *s == slot) {
+            self.0.push((slot, None));
+        }
     }
 }
 
-/// Every counter this decision read or reserved, as a condition would read it now.
+/// Every counter this decision read or reserved, as a condition would read
+/// it now: the value last seen by this decision, else a fresh read.
 fn snapshot(
     c: &Compiled,
     store: &mut dyn CounterStore,
     ctx: &CallContext,
     now: Timestamp,
-    touched: &[usize],
+    touched: &Touched,
 ) -> Vec<(CounterKey, i64)> {
-    let mut out = Vec::with_capacity(touched.len());
-    for &slot in touched {
+    let mut out = Vec::with_capacity(touched.0.len());
+    for &(slot, seen) in &touched.0 {
         let key = key_for(&c.counters[slot], ctx);
-        if let Ok(v) = store.read(&key, now) {
+        if let Some(v) = seen.or_else(|| store.read(&key, now).ok()) {
             out.push((key.into_owned(), v));
         }
     }
@@ -163,7 +190,7 @@ fn refuse(
     store: &mut dyn CounterStore,
     ctx: &CallContext,
     now: Timestamp,
-    touched: &[usize],
+    mut touched: Touched,
     reservations: Vec<Reservation>,
     message: String,
     culprit: String,
@@ -172,7 +199,11 @@ fn refuse(
     for r in &reservations {
         let _ = store.rollback(&r.key, r.amount);
     }
-    let counters = snapshot(c, store, ctx, now, touched);
+    if !reservations.is_empty() {
+        // Rolled back: what this decision saw is stale, so read every counter again.
+        touched.0.iter_mut().for_each(|(_, seen)| *seen = None);
+    }
+    let counters = snapshot(c, store, ctx, now, &touched);
     denied(message, None, Some(culprit), cause, counters)
 }
 

@@ -63,7 +63,8 @@ pub trait CounterStore: Send {
     /// window length) → 0.
     fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError>;
     /// Atomically: value := stored value if its window is current, else 0;
-    /// refuse (Ok(false), no change) if value + amount > limit; else store.
+    /// refuse (`Ok(None)`, no change) if value + amount > limit; else store
+    /// it and return it (`Ok(Some(value + amount))`, what a read would now see).
     fn reserve(
         &mut self,
         key: &CounterKey,
@@ -71,7 +72,7 @@ pub trait CounterStore: Send {
         limit: i64,
         window: Window,
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<i64>, StoreError>;
     /// value := max(0, value − amount) if the key exists, ignoring windows.
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError>;
     /// Every stored counter with its raw value (for audits and `state_after`).

@@ -53,7 +53,7 @@ impl CounterStore for MemoryStore {
         limit: i64,
         window: Window,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let start = window_start(window, now);
         let stored = self.slots.get_mut(key);
         let current = match &stored {
@@ -62,7 +62,7 @@ impl CounterStore for MemoryStore {
         };
         let next = current.wrapping_add(amount);
         if next > limit {
-            return Ok(false);
+            return Ok(None);
         }
         let slot = Slot { value: next, window_start: start, window };
         match stored {
@@ -71,7 +71,7 @@ impl CounterStore for MemoryStore {
                 self.slots.insert(key.clone(), slot);
             }
         }
-        Ok(true)
+        Ok(Some(next))
     }
 
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
@@ -111,7 +111,7 @@ impl CounterStore for SharedStore {
         self.lock().read(key, now)
     }
 
-    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<bool, StoreError> {
+    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<Option<i64>, StoreError> {
         self.lock().reserve(key, amount, limit, window, now)
     }
 
@@ -134,7 +134,7 @@ impl CounterStore for FailClosedStore {
         Err(StoreError("counter store unavailable (fail closed)".into()))
     }
 
-    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<bool, StoreError> {
+    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<Option<i64>, StoreError> {
         Err(StoreError("counter store unavailable (fail closed)".into()))
     }
 
@@ -158,8 +158,8 @@ impl CounterStore for FailOpenStore {
         Ok(0)
     }
 
-    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<bool, StoreError> {
-        Ok(true)
+    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<Option<i64>, StoreError> {
+        Ok(Some(0))
     }
 
     fn rollback(&mut self, _: &CounterKey, _: i64) -> Result<(), StoreError> {
@@ -183,7 +183,7 @@ impl CounterStore for ReserveErrorStore {
         self.inner.read(key, now)
     }
 
-    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<bool, StoreError> {
+    fn reserve(&mut self, _: &CounterKey, _: i64, _: i64, _: Window, _: Timestamp) -> Result<Option<i64>, StoreError> {
         Err(StoreError("counter store reservation failed".into()))
     }
 
@@ -212,10 +212,10 @@ mod tests {
     fn reserve_refuses_over_limit_without_change() {
         let mut s = MemoryStore::new();
         let now = t("2026-03-02T10:00:00Z");
-        assert_eq!(s.reserve(&key("a"), 3, 5, Window::Hour, now), Ok(true));
-        assert_eq!(s.reserve(&key("a"), 3, 5, Window::Hour, now), Ok(false));
+        assert_eq!(s.reserve(&key("a"), 3, 5, Window::Hour, now), Ok(Some(3)));
+        assert_eq!(s.reserve(&key("a"), 3, 5, Window::Hour, now), Ok(None));
         assert_eq!(s.read(&key("a"), now), Ok(3));
-        assert_eq!(s.reserve(&key("a"), 2, 5, Window::Hour, now), Ok(true));
+        assert_eq!(s.reserve(&key("a"), 2, 5, Window::Hour, now), Ok(Some(5)));
         assert_eq!(s.read(&key("a"), now), Ok(5));
     }
 
@@ -224,9 +224,9 @@ mod tests {
         let now = t("2026-03-02T10:00:00Z");
         let shared = SharedStore::new();
         let (mut a, mut b) = (shared.clone(), shared.clone());
-        assert_eq!(a.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(true));
-        assert_eq!(b.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(false), "one counter behind both");
-        assert_eq!(b.reserve(&key("a"), 1, 3, Window::Minute, now), Ok(true));
+        assert_eq!(a.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(Some(2)));
+        assert_eq!(b.reserve(&key("a"), 2, 3, Window::Minute, now), Ok(None), "one counter behind both");
+        assert_eq!(b.reserve(&key("a"), 1, 3, Window::Minute, now), Ok(Some(3)));
         a.rollback(&key("a"), 1).unwrap();
         assert_eq!(shared.entries(), vec![(key("a"), 2)]);
     }
@@ -234,16 +234,16 @@ mod tests {
     #[test]
     fn stale_window_reads_zero_and_reserve_restarts() {
         let mut s = MemoryStore::new();
-        assert_eq!(s.reserve(&key("a"), 5, 5, Window::Hour, t("2026-03-02T10:59:59Z")), Ok(true));
+        assert_eq!(s.reserve(&key("a"), 5, 5, Window::Hour, t("2026-03-02T10:59:59Z")), Ok(Some(5)));
         assert_eq!(s.read(&key("a"), t("2026-03-02T11:00:00Z")), Ok(0));
-        assert_eq!(s.reserve(&key("a"), 1, 5, Window::Hour, t("2026-03-02T11:00:00Z")), Ok(true));
+        assert_eq!(s.reserve(&key("a"), 1, 5, Window::Hour, t("2026-03-02T11:00:00Z")), Ok(Some(1)), "a new window starts from the amount");
         assert_eq!(s.entries(), vec![(key("a"), 1)]);
     }
 
     #[test]
     fn rollback_floors_at_zero_and_ignores_windows() {
         let mut s = MemoryStore::new();
-        assert_eq!(s.reserve(&key("a"), 2, 5, Window::Minute, t("2026-03-02T10:00:00Z")), Ok(true));
+        assert_eq!(s.reserve(&key("a"), 2, 5, Window::Minute, t("2026-03-02T10:00:00Z")), Ok(Some(2)));
         s.rollback(&key("a"), 5).unwrap();
         assert_eq!(s.entries(), vec![(key("a"), 0)]);
         s.rollback(&key("a"), -4).unwrap();
@@ -256,7 +256,7 @@ mod tests {
     fn negative_amounts_have_no_floor_on_reserve() {
         let mut s = MemoryStore::new();
         let now = t("2026-03-02T10:00:00Z");
-        assert_eq!(s.reserve(&key("a"), -900000, 10, Window::Day, now), Ok(true));
+        assert_eq!(s.reserve(&key("a"), -900000, 10, Window::Day, now), Ok(Some(-900000)));
         assert_eq!(s.read(&key("a"), now), Ok(-900000));
     }
 
@@ -265,7 +265,7 @@ mod tests {
         let mut s = MemoryStore::new();
         let now = t("2026-03-02T10:00:00Z");
         let alice = CounterKey { key: "a".into(), partition: Some("alice".into()) };
-        assert_eq!(s.reserve(&alice, 1, 1, Window::Day, now), Ok(true));
+        assert_eq!(s.reserve(&alice, 1, 1, Window::Day, now), Ok(Some(1)));
         assert_eq!(s.read(&key("a"), now), Ok(0));
         assert_eq!(s.read(&alice, now), Ok(1));
     }
@@ -276,7 +276,7 @@ mod tests {
         assert!(FailClosedStore.read(&key("a"), now).is_err());
         assert!(FailClosedStore.reserve(&key("a"), 1, 1, Window::Day, now).is_err());
         let mut open = FailOpenStore;
-        assert_eq!(open.reserve(&key("a"), 100, 1, Window::Day, now), Ok(true));
+        assert_eq!(open.reserve(&key("a"), 100, 1, Window::Day, now), Ok(Some(0)), "taken, counting nothing");
         assert_eq!(open.read(&key("a"), now), Ok(0));
         let mut re = ReserveErrorStore::default();
         assert_eq!(re.read(&key("a"), now), Ok(0));

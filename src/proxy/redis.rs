@@ -29,7 +29,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_millis(200);
 
 /// KEYS[1] the counter; ARGV amount, limit, window start, window length (ns), expiry (ms).
-/// A stored window start other than this one counts as 0. Returns 1 if reserved.
+/// A stored window start other than this one counts as 0. Returns the stored
+/// value once reserved (as a read would return it), nil if refused.
 const RESERVE: &str = r"
 local current = 0
 if redis.call('HGET', KEYS[1], 'ws') == ARGV[3] then
@@ -37,11 +38,11 @@ if redis.call('HGET', KEYS[1], 'ws') == ARGV[3] then
 end
 local next = current + tonumber(ARGV[1])
 if next > tonumber(ARGV[2]) then
-  return 0
+  return false
 end
 redis.call('HSET', KEYS[1], 'v', next, 'ws', ARGV[3], 'wd', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
+return redis.call('HGET', KEYS[1], 'v')
 ";
 
 /// KEYS[1] the counter; ARGV amount. value := max(0, value - amount) if the
@@ -158,17 +159,17 @@ impl CounterStore for RedisStore {
         })
     }
 
-    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<bool, StoreError> {
+    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<Option<i64>, StoreError> {
         let k = redis_key(key);
         let secs = window.length_secs().max(1);
         let start = window_start(window, now).to_rfc3339();
         let length_ns = (secs as i64).saturating_mul(NANOS_PER_SEC);
         let expiry_ms = (secs as i64).saturating_mul(2000);
         let script = self.reserve.clone();
-        let reserved: i64 = self.with_conn(|conn| {
+        let stored: Option<String> = self.with_conn(|conn| {
             script.key(&k).arg(amount).arg(limit).arg(&start).arg(length_ns).arg(expiry_ms).invoke(conn)
         })?;
-        Ok(reserved == 1)
+        Ok(stored.as_deref().map(parse_value))
     }
 
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {

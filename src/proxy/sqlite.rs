@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Timestamp;
 use crate::engine::{CounterKey, CounterStore, StoreError};
@@ -132,33 +132,17 @@ impl CounterStore for SqliteStore {
         limit: i64,
         window: Window,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let fail = |e| store_err("state reservation failed", e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let secs = window.length_secs();
-        let start = window_start(now, secs);
-        let current = match load(&tx, key).map_err(fail)? {
-            Some((value, stored_start, _)) if stored_start == start => value,
-            _ => 0,
-        };
-        let next = current.saturating_add(amount);
-        if next > limit {
-            return Ok(false);
+        // Cached statements rather than rusqlite's `Transaction`, which parses
+        // BEGIN and COMMIT afresh on every call, in the path of every call.
+        run_cached(&self.conn, "BEGIN IMMEDIATE").map_err(fail)?;
+        let taken = reserve_in_transaction(&self.conn, key, amount, limit, window, now)
+            .and_then(|taken| run_cached(&self.conn, "COMMIT").map(|()| taken));
+        if taken.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        let (scoped, partition) = partition_cols(key);
-        tx.prepare_cached(
-            "INSERT INTO counters (key, scoped, partition, value, window_start, window_secs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (key, scoped, partition) DO UPDATE SET
-                value = excluded.value, window_start = excluded.window_start, window_secs = excluded.window_secs",
-        )
-        .and_then(|mut stmt| stmt.execute(params![key.key, scoped, partition, next, start, secs as i64]))
-        .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        Ok(true)
+        taken.map_err(fail)
     }
 
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
@@ -193,6 +177,41 @@ impl CounterStore for SqliteStore {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// Runs a statement without parameters through the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// [`CounterStore::reserve`] inside the caller's immediate transaction.
+fn reserve_in_transaction(
+    conn: &Connection,
+    key: &CounterKey,
+    amount: i64,
+    limit: i64,
+    window: Window,
+    now: Timestamp,
+) -> rusqlite::Result<Option<i64>> {
+    let secs = window.length_secs();
+    let start = window_start(now, secs);
+    let current = match load(conn, key)? {
+        Some((value, stored_start, _)) if stored_start == start => value,
+        _ => 0,
+    };
+    let next = current.saturating_add(amount);
+    if next > limit {
+        return Ok(None);
+    }
+    let (scoped, partition) = partition_cols(key);
+    conn.prepare_cached(
+        "INSERT INTO counters (key, scoped, partition, value, window_start, window_secs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (key, scoped, partition) DO UPDATE SET
+            value = excluded.value, window_start = excluded.window_start, window_secs = excluded.window_secs",
+    )?
+    .execute(params![key.key, scoped, partition, next, start, secs as i64])?;
+    Ok(Some(next))
 }
 
 /// What a store failure means, chosen with `--state-fail-mode`.
@@ -240,8 +259,9 @@ impl CounterStore for FailOpen {
         limit: i64,
         window: Window,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        Ok(self.inner.reserve(key, amount, limit, window, now).unwrap_or(true))
+    ) -> Result<Option<i64>, StoreError> {
+        // Taken without counting, read back as 0 like every failed read here.
+        Ok(self.inner.reserve(key, amount, limit, window, now).unwrap_or(Some(0)))
     }
 
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
@@ -279,12 +299,12 @@ mod tests {
         let now = Timestamp::from_secs(T0 + 5);
         {
             let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
-            assert!(s.reserve(&key("t.c", None), 2, 3, Window::Minute, now).unwrap());
+            assert_eq!(s.reserve(&key("t.c", None), 2, 3, Window::Minute, now), Ok(Some(2)));
         }
         let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
         assert_eq!(s.read(&key("t.c", None), now).unwrap(), 2);
-        assert!(!s.reserve(&key("t.c", None), 2, 3, Window::Minute, now).unwrap());
-        assert!(s.reserve(&key("t.c", None), 1, 3, Window::Minute, now).unwrap());
+        assert_eq!(s.reserve(&key("t.c", None), 2, 3, Window::Minute, now), Ok(None));
+        assert_eq!(s.reserve(&key("t.c", None), 1, 3, Window::Minute, now), Ok(Some(3)));
         assert_eq!(s.entries(), vec![(key("t.c", None), 3)]);
     }
 
@@ -293,15 +313,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
         let k = key("t.c", None);
-        assert!(s.reserve(&k, 5, 5, Window::Minute, Timestamp::from_secs(T0 + 59)).unwrap());
+        assert_eq!(s.reserve(&k, 5, 5, Window::Minute, Timestamp::from_secs(T0 + 59)), Ok(Some(5)));
         assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 59)).unwrap(), 5);
-        assert!(!s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 59)).unwrap());
+        assert_eq!(s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 59)), Ok(None));
         assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 60)).unwrap(), 0);
-        assert!(s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 60)).unwrap());
+        assert_eq!(s.reserve(&k, 1, 5, Window::Minute, Timestamp::from_secs(T0 + 60)), Ok(Some(1)));
         assert_eq!(s.read(&k, Timestamp::from_secs(T0 + 60)).unwrap(), 1);
         // A read uses the STORED window length: an hour-long counter is still current a minute later.
         let h = key("t.h", None);
-        assert!(s.reserve(&h, 1, 9, Window::Hour, Timestamp::from_secs(T0)).unwrap());
+        assert_eq!(s.reserve(&h, 1, 9, Window::Hour, Timestamp::from_secs(T0)), Ok(Some(1)));
         assert_eq!(s.read(&h, Timestamp::from_secs(T0 + 61)).unwrap(), 1);
         assert_eq!(s.read(&h, Timestamp::from_secs(T0 + 3600)).unwrap(), 0);
     }
@@ -313,7 +333,7 @@ mod tests {
         let k = key("t.c", None);
         s.rollback(&k, 1).unwrap();
         assert!(s.entries().is_empty(), "rollback of an absent key creates nothing");
-        assert!(s.reserve(&k, 2, 5, Window::Minute, Timestamp::from_secs(T0)).unwrap());
+        assert_eq!(s.reserve(&k, 2, 5, Window::Minute, Timestamp::from_secs(T0)), Ok(Some(2)));
         s.rollback(&k, 5).unwrap();
         assert_eq!(s.entries(), vec![(k.clone(), 0)]);
         s.rollback(&k, -3).unwrap();
@@ -325,11 +345,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
         let now = Timestamp::from_secs(T0);
-        assert!(s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now).unwrap());
-        assert!(s.reserve(&key("t.c", Some("bob")), 1, 1, Window::Day, now).unwrap());
-        assert!(s.reserve(&key("t.c", Some("")), 1, 1, Window::Day, now).unwrap());
-        assert!(s.reserve(&key("t.c", None), 1, 1, Window::Day, now).unwrap());
-        assert!(!s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now).unwrap());
+        assert_eq!(s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now), Ok(Some(1)));
+        assert_eq!(s.reserve(&key("t.c", Some("bob")), 1, 1, Window::Day, now), Ok(Some(1)));
+        assert_eq!(s.reserve(&key("t.c", Some("")), 1, 1, Window::Day, now), Ok(Some(1)));
+        assert_eq!(s.reserve(&key("t.c", None), 1, 1, Window::Day, now), Ok(Some(1)));
+        assert_eq!(s.reserve(&key("t.c", Some("alice")), 1, 1, Window::Day, now), Ok(None));
         assert_eq!(s.entries().len(), 4);
     }
 
@@ -345,7 +365,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut s = SqliteStore::open(&path).unwrap();
                     (0..25)
-                        .filter(|_| s.reserve(&key("t.c", None), 1, 30, Window::Hour, now).unwrap())
+                        .filter(|_| s.reserve(&key("t.c", None), 1, 30, Window::Hour, now).unwrap().is_some())
                         .count()
                 })
             })
@@ -365,7 +385,7 @@ mod tests {
         assert!(closed.reserve(&k, 1, 1, Window::Minute, now).is_err());
         let mut open = with_fail_mode(Box::new(FailClosedStore), FailMode::Open);
         assert_eq!(open.read(&k, now), Ok(0));
-        assert_eq!(open.reserve(&k, 1, 1, Window::Minute, now), Ok(true));
+        assert_eq!(open.reserve(&k, 1, 1, Window::Minute, now), Ok(Some(0)));
         assert_eq!(open.rollback(&k, 1), Ok(()));
         assert_eq!("open".parse::<FailMode>(), Ok(FailMode::Open));
         assert!("shut".parse::<FailMode>().unwrap_err().contains("`shut`"));

@@ -73,7 +73,7 @@ impl CounterStore for Prefixed {
         self.inner.read(&key, now)
     }
 
-    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<bool, StoreError> {
+    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<Option<i64>, StoreError> {
         let key = self.key(key);
         self.inner.reserve(&key, amount, limit, window, now)
     }
@@ -112,9 +112,9 @@ mod tests {
         let mut prod = open(&config("prod:")).unwrap();
         let mut prod_again = open(&config("prod:")).unwrap();
         let mut staging = open(&config("staging:")).unwrap();
-        assert!(prod.reserve(&key("t.c"), 2, 2, Window::Hour, now).unwrap());
-        assert!(!prod_again.reserve(&key("t.c"), 1, 2, Window::Hour, now).unwrap(), "one prefix, one counter");
-        assert!(staging.reserve(&key("t.c"), 2, 2, Window::Hour, now).unwrap(), "another prefix, another counter");
+        assert_eq!(prod.reserve(&key("t.c"), 2, 2, Window::Hour, now), Ok(Some(2)));
+        assert_eq!(prod_again.reserve(&key("t.c"), 1, 2, Window::Hour, now), Ok(None), "one prefix, one counter");
+        assert_eq!(staging.reserve(&key("t.c"), 2, 2, Window::Hour, now), Ok(Some(2)), "another prefix, another counter");
         assert_eq!(prod.entries(), vec![(key("t.c"), 2)]);
         let raw = SqliteStore::open_in_dir(dir.path()).unwrap();
         let stored: Vec<String> = raw.entries().into_iter().map(|(k, _)| k.key).collect();
