@@ -53,9 +53,11 @@ const FIRST_PIPELINED_ID: u64 = 1 << 40;
 const TARGET_RATIO: f64 = 0.8;
 const TARGET_ADDED_P99_US: f64 = 100.0;
 /// "No worse than today" (issue 10): pipelined throughput 0.88× direct, +44 µs
-/// per call, as measured when the issue was written. `--baseline` with a build
-/// of that time is the same-run check of it; these absolute figures are kept
-/// as the issue stated them.
+/// per call, as measured the day the issue was written. Absolute figures from
+/// another day are only the fallback: with `--baseline` (a build of that day)
+/// "today" is measured in the same run, as a ratio, and these are reported
+/// for reference instead of judged (that build itself adds twice the 44 µs on
+/// a busier day).
 const TODAY_RATIO: f64 = 0.88;
 const TODAY_ADDED_P50_US: f64 = 44.0;
 /// Against `--baseline`: how much worse than the other build a median may be.
@@ -80,7 +82,9 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
     /// Another gauntlet binary (an earlier build) whose proxy is measured as
-    /// a fourth side in the same rounds: an A/B of two builds.
+    /// a fourth side in the same rounds: an A/B of two builds. It then
+    /// stands for "today" in the no-worse-than targets, in place of the
+    /// absolute figures an issue measured on another day.
     #[arg(long, value_name = "GAUNTLET")]
     pub baseline: Option<PathBuf>,
 }
@@ -401,11 +405,10 @@ fn bench(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let mut targets = vec![
         Target::at_least(format!("pipelined throughput ≥ {TARGET_RATIO}× direct (median of per-round ratios)"), ratio.median, TARGET_RATIO),
         Target::at_most(format!("added p99 latency < {TARGET_ADDED_P99_US} µs (median)"), added_p99.median, TARGET_ADDED_P99_US, true),
-        Target::at_least(format!("no worse than today: throughput ≥ {TODAY_RATIO}× direct (median)"), ratio.median, TODAY_RATIO),
-        Target::at_most(format!("no worse than today: added p50 latency ≤ {TODAY_ADDED_P50_US} µs (median)"), added_p50.median, TODAY_ADDED_P50_US, false),
         Target::at_most(format!("peak RSS ≤ {TARGET_RSS_MIB} MiB at 20,000 pipelined calls (every round)"), rss_20k.max, TARGET_RSS_MIB, false),
         Target::at_most(format!("flat: peak RSS at 100,000 calls ≤ {TARGET_RSS_GROWTH}× that at 2,000 (medians)"), growth, TARGET_RSS_GROWTH, false),
     ];
+    let mut against_baseline = None;
     if let Some(baseline) = &args.baseline {
         // Every round measured the baseline when it was given (a failed side ends the run).
         fn b(r: &Round) -> &Figures {
@@ -423,21 +426,52 @@ fn bench(args: &Args) -> Result<(Value, Vec<Target>), String> {
             "added_p50_us": b_p50.json(),
             "throughput_this_over_baseline": vs_ratio.json(),
             "p50_this_over_baseline": vs_p50.json(),
+            "p50_this_minus_baseline_us": spread_of(&sides, |r| r.proxy.p50_us - b(r).p50_us).json(),
+            "issue_day_figures": {
+                "throughput_ratio": TODAY_RATIO,
+                "added_p50_us": TODAY_ADDED_P50_US,
+                "judged": false,
+                "why": "measured on another day; with --baseline, \"no worse than today\" is this build against that day's build, in this run",
+            },
         });
-        let pct = (BASELINE_TOLERANCE * 100.0).round();
-        targets.push(Target::at_least(
-            format!("no worse than --baseline: throughput ≥ {}× the baseline build's (median of per-round ratios)", 1.0 - BASELINE_TOLERANCE),
-            vs_ratio.median,
-            1.0 - BASELINE_TOLERANCE,
-        ));
-        targets.push(Target::at_most(
-            format!("no worse than --baseline: p50 latency at most {pct} % above the baseline build's (median of per-round ratios)"),
-            vs_p50.median,
-            1.0 + BASELINE_TOLERANCE,
-            false,
-        ));
+        against_baseline = Some((vs_ratio.median, vs_p50.median));
     }
+    targets.extend(today_targets(ratio.median, added_p50.median, against_baseline));
     Ok((report, targets))
+}
+
+/// "No worse than today": against the other build measured in this run
+/// (`against_baseline`: this build's throughput and p50 over that build's,
+/// medians of per-round ratios) when there is one, else against the figures
+/// the issue measured on its own day.
+fn today_targets(ratio: f64, added_p50_us: f64, against_baseline: Option<(f64, f64)>) -> Vec<Target> {
+    match against_baseline {
+        None => vec![
+            Target::at_least(format!("no worse than today: throughput ≥ {TODAY_RATIO}× direct (median)"), ratio, TODAY_RATIO),
+            Target::at_most(
+                format!("no worse than today: added p50 latency ≤ {TODAY_ADDED_P50_US} µs (median)"),
+                added_p50_us,
+                TODAY_ADDED_P50_US,
+                false,
+            ),
+        ],
+        Some((vs_ratio, vs_p50)) => {
+            let pct = (BASELINE_TOLERANCE * 100.0).round();
+            vec![
+                Target::at_least(
+                    format!("no worse than --baseline: throughput ≥ {}× the baseline build's (median of per-round ratios)", 1.0 - BASELINE_TOLERANCE),
+                    vs_ratio,
+                    1.0 - BASELINE_TOLERANCE,
+                ),
+                Target::at_most(
+                    format!("no worse than --baseline: p50 latency at most {pct} % above the baseline build's (median of per-round ratios)"),
+                    vs_p50,
+                    1.0 + BASELINE_TOLERANCE,
+                    false,
+                ),
+            ]
+        }
+    }
 }
 
 /// A fresh private directory for the policy, state and audit of one run.
@@ -454,5 +488,20 @@ pub fn run(args: Args) -> Exit {
             eprintln!("error: {e}");
             Exit::CouldNotRun
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_baseline_build_stands_for_today_in_place_of_the_issue_figures() {
+        let alone = today_targets(0.95, 60.0, None);
+        assert_eq!(alone.iter().map(|t| t.met).collect::<Vec<_>>(), [true, false], "+60 µs is over the issue's 44");
+        let ab = today_targets(0.95, 60.0, Some((0.97, 0.92)));
+        assert!(ab.iter().all(|t| t.met && t.target.contains("--baseline")), "{ab:?}");
+        let worse = today_targets(0.95, 30.0, Some((0.85, 1.15)));
+        assert_eq!(worse.iter().map(|t| t.met).collect::<Vec<_>>(), [false, false]);
     }
 }
