@@ -491,6 +491,10 @@ struct Counting {
     inner: MemoryStore,
     reads: usize,
     reserves: usize,
+    /// Units begun and ended (`begin_decision`, `end_decision`).
+    units: (usize, usize),
+    /// `end_decision` fails, as a COMMIT that cannot be written.
+    fail_end: bool,
 }
 
 impl CounterStore for Counting {
@@ -514,6 +518,16 @@ impl CounterStore for Counting {
     }
     fn entries(&self) -> Vec<(CounterKey, i64)> {
         self.inner.entries()
+    }
+    fn begin_decision(&mut self) {
+        self.units.0 += 1;
+    }
+    fn end_decision(&mut self) -> Result<(), gauntlet::engine::StoreError> {
+        self.units.1 += 1;
+        match self.fail_end {
+            true => Err(gauntlet::engine::StoreError("disk full".into())),
+            false => Ok(()),
+        }
     }
 }
 
@@ -547,4 +561,27 @@ fn the_counter_snapshot_reuses_what_the_decision_saw() {
     assert_eq!(cause(&d).map(|c| c.0), Some(DenyCause::Limit));
     assert_eq!(d.counters, vec![(shared("t._rate_hour"), 1)]);
     assert_eq!((store.reads, store.reserves), (2, 2));
+}
+
+/// Only a decision that may reserve runs as one unit of the store, each
+/// begun unit is ended, and an allowed call whose unit could not be kept is
+/// denied (it would otherwise pass uncounted).
+#[test]
+fn decisions_that_reserve_run_as_one_unit_of_the_store() {
+    let free = rule("free", vec![cond("args.n", "lt", Value::Int(5))]);
+    let e = engine(allow_policy(vec![tool("t", vec![rate("t", "two", 2, Window::Hour)]), tool("u", vec![free])]));
+    let mut store = Counting::default();
+    assert!(decide_at(&e, &mut store, "u", Some(r#"{"n":1}"#), at("2026-03-02T10:00:00Z")).is_allow());
+    assert!(decide_at(&e, &mut store, "unlisted", None, at("2026-03-02T10:00:00Z")).is_allow());
+    assert_eq!(store.units, (0, 0), "nothing to reserve, no unit");
+    assert!(decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:00Z")).is_allow());
+    assert!(decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:01Z")).is_allow());
+    assert!(!decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:02Z")).is_allow());
+    assert_eq!(store.units, (3, 3));
+
+    let mut store = Counting { fail_end: true, ..Counting::default() };
+    let d = decide_at(&e, &mut store, "t", None, at("2026-03-02T10:00:00Z"));
+    assert_eq!(denial(&d), Some("Internal policy error"));
+    assert_eq!(cause(&d).map(|c| c.0), Some(DenyCause::Internal));
+    assert!(d.reservations.is_empty(), "nothing for the proxy to roll back: the unit was not kept");
 }

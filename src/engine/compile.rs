@@ -42,6 +42,9 @@ pub(crate) struct Compiled {
 pub(crate) struct Plan {
     pub rules: Vec<usize>,
     pub stateful: Vec<usize>,
+    /// Some rule of this tool reserves against a limit: its decision runs as
+    /// one unit of the store (see [`super::CounterStore::begin_decision`]).
+    pub reserves: bool,
 }
 
 #[derive(Debug)]
@@ -149,8 +152,9 @@ impl Compiled {
             if with_wildcard {
                 ids.extend_from_slice(&wildcard);
             }
-            let stateful = ids.iter().copied().filter(|&i| rules[i].state.is_some()).collect();
-            Plan { rules: ids, stateful }
+            let stateful: Vec<usize> = ids.iter().copied().filter(|&i| rules[i].state.is_some()).collect();
+            let reserves = stateful.iter().any(|&i| rules[i].state.as_ref().is_some_and(|s| s.limit.is_some()));
+            Plan { rules: ids, stateful, reserves }
         };
         let mut tools: FastMap<String, Plan> = FastMap::default();
         for (name, ids) in &per_tool {

@@ -16,7 +16,7 @@ use crate::gofmt;
 use crate::policy::model::CounterScope;
 use crate::profile::Profile;
 
-use super::compile::{CPath, Compiled, CounterSlot};
+use super::compile::{CPath, Compiled, CounterSlot, Plan};
 use super::conditions::{eval, resolve_args, Actual};
 use super::strict::{self, IncrementError};
 use super::{CallContext, CounterKey, CounterStore, Decision, DenyCause, Outcome, Reservation, ToolCall};
@@ -45,7 +45,31 @@ pub(crate) fn decide(
         }
         None => &c.unlisted,
     };
+    if !plan.reserves {
+        return evaluate(c, profile, store, plan, call, ctx, now);
+    }
+    store.begin_decision();
+    let decision = evaluate(c, profile, store, plan, call, ctx, now);
+    match store.end_decision() {
+        Ok(()) => decision,
+        // What it reserved was not kept: allowing now would let the call through uncounted.
+        Err(_) if decision.is_allow() => {
+            denied("Internal policy error".into(), None, None, DenyCause::Internal, decision.counters)
+        }
+        Err(_) => decision,
+    }
+}
 
+/// The rules and reservations of one listed (or unlisted) tool.
+fn evaluate(
+    c: &Compiled,
+    profile: Profile,
+    store: &mut dyn CounterStore,
+    plan: &Plan,
+    call: &ToolCall<'_>,
+    ctx: &CallContext,
+    now: Timestamp,
+) -> Decision {
     let mut touched = Touched::default();
     let mut scratch = String::new();
     for &ri in &plan.rules {

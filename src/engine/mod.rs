@@ -77,6 +77,18 @@ pub trait CounterStore: Send {
     fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError>;
     /// Every stored counter with its raw value (for audits and `state_after`).
     fn entries(&self) -> Vec<(CounterKey, i64)>;
+    /// Opens one unit for a decision that may reserve: its reads,
+    /// reservations and rollbacks until [`CounterStore::end_decision`] run
+    /// as one. SQLite makes it one immediate transaction instead of one per
+    /// operation (per call, a round of file locks less, and no other proxy
+    /// sharing the file can slip in between a condition's read and the
+    /// reservation). Stores without transactions ignore it.
+    fn begin_decision(&mut self) {}
+    /// Closes the unit [`CounterStore::begin_decision`] opened. An error
+    /// means what it reserved was not kept.
+    fn end_decision(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// One evaluated `tools/call` as the engine sees it.

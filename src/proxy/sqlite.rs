@@ -42,6 +42,9 @@ pub fn default_state_dir() -> Option<PathBuf> {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// A decision's immediate transaction is open ([`CounterStore::begin_decision`]):
+    /// reservations run inside it instead of opening their own.
+    in_decision: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -85,7 +88,7 @@ impl SqliteStore {
             )",
         )
         .map_err(|e| store_err(&context, e))?;
-        Ok(SqliteStore { conn, path: path.to_path_buf() })
+        Ok(SqliteStore { conn, path: path.to_path_buf(), in_decision: false })
     }
 
     pub fn path(&self) -> &Path {
@@ -134,9 +137,10 @@ impl CounterStore for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
         let fail = |e| store_err("state reservation failed", e);
-        // Cached statements rather than rusqlite's `Transaction`, which parses
-        // BEGIN and COMMIT afresh on every call, in the path of every call.
-        run_cached(&self.conn, "BEGIN IMMEDIATE").map_err(fail)?;
+        if self.in_decision {
+            return reserve_in_transaction(&self.conn, key, amount, limit, window, now).map_err(fail);
+        }
+        begin(&self.conn).map_err(fail)?;
         let taken = reserve_in_transaction(&self.conn, key, amount, limit, window, now)
             .and_then(|taken| run_cached(&self.conn, "COMMIT").map(|()| taken));
         if taken.is_err() {
@@ -177,6 +181,33 @@ impl CounterStore for SqliteStore {
             Err(_) => Vec::new(),
         }
     }
+
+    fn begin_decision(&mut self) {
+        // If BEGIN fails, each operation runs (and fails) on its own, as without a unit.
+        self.in_decision = begin(&self.conn).is_ok();
+    }
+
+    fn end_decision(&mut self) -> Result<(), StoreError> {
+        if !std::mem::take(&mut self.in_decision) {
+            return Ok(());
+        }
+        run_cached(&self.conn, "COMMIT").map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            store_err("state reservation failed", e)
+        })
+    }
+}
+
+/// Opens an immediate transaction. One still open from a decision that never
+/// ended (a panic mid-way) is rolled back first: left open, it would hold the
+/// file's write lock for good.
+fn begin(conn: &Connection) -> rusqlite::Result<()> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    // Cached statements rather than rusqlite's `Transaction`, which parses
+    // BEGIN and COMMIT afresh on every call, in the path of every call.
+    run_cached(conn, "BEGIN IMMEDIATE")
 }
 
 /// Runs a statement without parameters through the statement cache.
@@ -271,6 +302,15 @@ impl CounterStore for FailOpen {
 
     fn entries(&self) -> Vec<(CounterKey, i64)> {
         self.inner.entries()
+    }
+
+    fn begin_decision(&mut self) {
+        self.inner.begin_decision();
+    }
+
+    fn end_decision(&mut self) -> Result<(), StoreError> {
+        let _ = self.inner.end_decision();
+        Ok(())
     }
 }
 
@@ -374,6 +414,33 @@ mod tests {
         assert_eq!(granted, 30);
         let mut s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.read(&key("t.c", None), now).unwrap(), 30);
+    }
+
+    #[test]
+    fn a_decision_unit_commits_once_and_an_abandoned_one_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let mut other = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let (k, now) = (key("t.c", None), Timestamp::from_secs(T0));
+        s.begin_decision();
+        assert_eq!(s.read(&k, now), Ok(0));
+        assert_eq!(s.reserve(&k, 2, 5, Window::Minute, now), Ok(Some(2)));
+        assert_eq!(s.reserve(&k, 4, 5, Window::Minute, now), Ok(None));
+        assert!(!s.conn.is_autocommit(), "one transaction for the whole decision");
+        assert_eq!(other.read(&k, now), Ok(0), "not visible before the unit ends");
+        s.end_decision().unwrap();
+        assert_eq!(other.read(&k, now), Ok(2));
+        assert_eq!(s.end_decision(), Ok(()), "ending twice is harmless");
+
+        // A decision that never ended: the next one drops what it did instead of failing.
+        s.begin_decision();
+        assert_eq!(s.reserve(&k, 1, 5, Window::Minute, now), Ok(Some(3)));
+        s.begin_decision();
+        assert_eq!(s.reserve(&k, 1, 5, Window::Minute, now), Ok(Some(3)));
+        s.end_decision().unwrap();
+        assert_eq!(other.read(&k, now), Ok(3));
+        assert_eq!(s.reserve(&k, 1, 5, Window::Minute, now), Ok(Some(4)), "outside a unit, a reservation commits itself");
+        assert_eq!(other.read(&k, now), Ok(4));
     }
 
     #[test]

@@ -94,6 +94,14 @@ impl CounterStore for Prefixed {
             })
             .collect()
     }
+
+    fn begin_decision(&mut self) {
+        self.inner.begin_decision();
+    }
+
+    fn end_decision(&mut self) -> Result<(), StoreError> {
+        self.inner.end_decision()
+    }
 }
 
 #[cfg(test)]
