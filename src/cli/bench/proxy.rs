@@ -427,6 +427,8 @@ fn bench(args: &Args) -> Result<(Value, Vec<Target>), String> {
             "throughput_this_over_baseline": vs_ratio.json(),
             "p50_this_over_baseline": vs_p50.json(),
             "p50_this_minus_baseline_us": spread_of(&sides, |r| r.proxy.p50_us - b(r).p50_us).json(),
+            // The same calls on both sides: the steadiest of the three when the machine is shared.
+            "cpu_this_over_baseline": spread_of(&sides, |r| r.proxy.cpu_secs / b(r).cpu_secs.max(1e-9)).json(),
             "issue_day_figures": {
                 "throughput_ratio": TODAY_RATIO,
                 "added_p50_us": TODAY_ADDED_P50_US,
