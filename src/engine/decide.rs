@@ -125,20 +125,19 @@ fn evaluate(
         };
         let Some(limit) = state.limit else { continue };
         let key = key_for(&c.counters[state.slot], ctx);
-        let reserved = store.reserve(&key, amount, limit, state.window, now);
-        match reserved {
-            Ok(Some(value)) => touched.saw(state.slot, Some(value)),
-            // A refusal changes nothing: what the conditions read still stands.
-            Ok(None) => touched.mark(state.slot),
-            Err(_) => touched.saw(state.slot, None),
-        }
-        match reserved {
-            Ok(Some(_)) => reservations.push(Reservation { key: key.into_owned(), amount }),
+        match store.reserve(&key, amount, limit, state.window, now) {
+            Ok(Some(value)) => {
+                touched.saw(state.slot, Some(value));
+                reservations.push(Reservation { key: key.into_owned(), amount });
+            }
             Ok(None) => {
+                // A refusal changes nothing: what the conditions read still stands.
+                touched.mark(state.slot);
                 let message = rule.limit_message.clone();
                 return refuse(c, store, ctx, now, touched, reservations, message, rule.name.clone(), DenyCause::Limit);
             }
             Err(_) => {
+                touched.saw(state.slot, None);
                 let message = "Internal policy error".to_string();
                 return refuse(c, store, ctx, now, touched, reservations, message, rule.name.clone(), DenyCause::Internal);
             }
