@@ -13,14 +13,11 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 
 use crate::gofmt;
-use crate::policy::model::{Action, Condition, CounterScope, DefaultAction, Op, Path, Policy, Rule, Value, Window};
+use crate::policy::model::{Action, Condition, CounterScope, DefaultAction, Op, Path, Policy, Rule, Value, Window, WILDCARD};
 use crate::profile::Profile;
 
 use super::strict;
 use super::CounterKey;
-
-/// The `"*"` key: wildcard rules, and a listed tool name of its own.
-const WILDCARD: &str = "*";
 
 /// The tables looked up once or twice per call. Their keys are the policy's
 /// names, fixed when it is compiled, so a seeded fast hash is enough.

@@ -22,7 +22,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::clock::Timestamp;
-use crate::policy::model::{Policy, Window};
+use crate::policy::model::{Policy, Window, WILDCARD};
 use crate::profile::Profile;
 
 mod compile;
@@ -181,7 +181,7 @@ pub struct Hidden {
 
 impl Hidden {
     pub fn new(hide: &[String]) -> Hidden {
-        Hidden { all: hide.iter().any(|h| h == "*"), names: hide.iter().cloned().collect() }
+        Hidden { all: hide.iter().any(|h| h == WILDCARD), names: hide.iter().cloned().collect() }
     }
 
     /// Whether the list is empty (nothing to filter).

@@ -95,7 +95,7 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: A
     let entry = policy.tool(&tool.name);
     if req.is_denied() {
         // Whatever was asked, a denied tool's remedy is to hide it.
-        if !policy.hide.iter().any(|h| h == &tool.name || h == "*") {
+        if !policy.hides(&tool.name) {
             edits.push(Edit::Hide(tool.name.clone()));
         }
         return edits;

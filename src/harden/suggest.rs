@@ -118,8 +118,7 @@ pub fn default_deny_edits(policy: &Policy, catalogue: &[ToolInfo], reqs: &Requir
     }
     let mut out = vec![Edit::DefaultDeny];
     for t in catalogue {
-        let hidden = policy.hide.iter().any(|h| h == &t.name || h == "*");
-        if policy.tool(&t.name).is_none() && !hidden && !reqs.for_tool(&t.name, t.risk).is_denied() {
+        if policy.tool(&t.name).is_none() && !policy.hides(&t.name) && !reqs.for_tool(&t.name, t.risk).is_denied() {
             out.push(Edit::AddTool(t.name.clone()));
         }
     }
@@ -147,7 +146,7 @@ pub fn edits_for_finding(
             Aspects { spend: true, ..Default::default() }
         }
         Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
-        Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !hidden(policy, reached) => {
+        Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }
         // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
@@ -159,10 +158,6 @@ pub fn edits_for_finding(
         edits.extend(default_deny_edits(policy, catalogue, reqs));
     }
     edits
-}
-
-fn hidden(policy: &Policy, tool: &str) -> bool {
-    policy.hide.iter().any(|h| h == tool || h == "*")
 }
 
 /// For an over-blocking verdict: drop the condition that refused the benign

@@ -86,6 +86,9 @@ pub struct TopKeys {
     pub tools: Option<Span>,
 }
 
+/// The `"*"` key: rules for every tool, or, in `hide`, every tool hidden.
+pub const WILDCARD: &str = "*";
+
 impl Policy {
     /// A policy with no tools that allows everything: what a file with
     /// nothing in it means, and where the dialect readers start.
@@ -103,6 +106,12 @@ impl Policy {
 
     pub fn tool(&self, name: &str) -> Option<&ToolPolicy> {
         self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Whether `hide` hides tool `name` (named exactly, or `"*"`). The engine
+    /// answers the same from an index ([`crate::engine::Hidden`]).
+    pub fn hides(&self, name: &str) -> bool {
+        self.hide.iter().any(|h| h == name || h == WILDCARD)
     }
 }
 

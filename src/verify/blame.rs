@@ -158,7 +158,7 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
         Check::NeverReached { tool: reached } | Check::NeverListed { tool: reached } => {
             let listed = matches!(check, Check::NeverListed { .. });
             let verb = if listed { "listed" } else { "forwarded" };
-            let hidden = policy.hide.iter().any(|h| h == reached || h == "*");
+            let hidden = policy.hides(reached);
             if hidden && policy.default == DefaultAction::Allow {
                 return src.blame(
                     policy.keys.default.or(policy.keys.tools),

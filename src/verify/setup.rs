@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::inprocess::NamedServer;
 use crate::mock::{bundled, ServerSpec};
-use crate::policy::model::Policy;
+use crate::policy::model::{Policy, WILDCARD};
 use crate::scenario::{self, Scenario};
-
-/// The wildcard key of a policy's tools and hide list.
-const WILDCARD: &str = "*";
 
 /// The tool names a policy mentions: its tool entries and hide entries, without the wildcard.
 pub fn policy_tools(policy: &Policy) -> BTreeSet<String> {

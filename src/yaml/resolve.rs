@@ -247,7 +247,7 @@ fn parse_timestamp(s: &str) -> Option<String> {
     let month = p.num12()?;
     p.lit(b'-')?;
     let day = p.num12()?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in(month, year) {
+    if !(1..=12).contains(&month) || day < 1 || day > crate::clock::days_in_month(year, month) {
         return None;
     }
     let date = format!("{year:04}-{month:02}-{day:02}");
@@ -349,15 +349,6 @@ impl Cursor<'_> {
         let d1 = self.next().filter(u8::is_ascii_digit)?;
         let d2 = self.next().filter(u8::is_ascii_digit)?;
         Some(((d1 - b'0') * 10 + (d2 - b'0')) as u32)
-    }
-}
-
-fn days_in(month: u32, year: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 

@@ -282,7 +282,7 @@ impl Bench for BlackBoxBench {
 
     fn hides(&self, tool: &str) -> bool {
         match &self.policy {
-            Some(p) => p.hide.iter().any(|h| h == tool || h == "*"),
+            Some(p) => p.hides(tool),
             None => self.unlisted.contains(tool),
         }
     }
