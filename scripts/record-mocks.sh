@@ -4,7 +4,7 @@
 # (`npx -y PACKAGE@VERSION`). npx runs inside .peers/, so it resolves the tree
 # locked in scripts/peers/package-lock.json rather than whatever the registry
 # serves today. Run it after changing a pin here and in scripts/peers/ (then
-# re-lock); `cargo test --test mock_servers` checks each file against the
+# re-lock); `cargo test --test verify mock_servers::` checks each file against the
 # package installed in .peers/ and fails on any difference.
 # Servers that need an API key get a dummy one: listing tools needs no account.
 set -euo pipefail

@@ -1,6 +1,6 @@
 """Drives one MCP server (a stdio command or a Streamable HTTP URL) with the
 Python `mcp` SDK client: makes the given calls in order, then lists the tools, and
-prints one JSON object with what came back, for tests/proxy_peers.rs.
+prints one JSON object with what came back, for tests/proxy/proxy_peers.rs.
 
 usage: proxy_client.py '{"command": [...]} | {"url": "...", "headers": {...}}' '[["tool", {args}], ...]'
 """

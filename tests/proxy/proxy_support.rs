@@ -1,5 +1,4 @@
 //! Helpers shared by the proxy test binaries that run `gauntlet` as processes.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

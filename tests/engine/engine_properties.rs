@@ -2,7 +2,7 @@
 //! limits hold per calendar window, hidden and unlisted tools never pass,
 //! and a rollback restores the counter.
 
-mod engine_support;
+use crate::engine_support;
 
 use std::collections::HashMap;
 

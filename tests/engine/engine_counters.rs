@@ -3,7 +3,7 @@
 //! store failures (§2.9), messages (§3), partitions and the strict profile.
 //! Expectations mirror sections B, D, H and I of the conformance vectors.
 
-mod engine_support;
+use crate::engine_support;
 
 use engine_support::*;
 use gauntlet::engine::store::{FailClosedStore, FailOpenStore, MemoryStore, ReserveErrorStore};

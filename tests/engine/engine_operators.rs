@@ -1,7 +1,7 @@
 //! Every operator and coercion of semantics §2.3/§2.4, one table row each:
 //! a tool with a single condition is allowed iff the condition holds.
 
-mod engine_support;
+use crate::engine_support;
 
 use engine_support::*;
 use gauntlet::engine::store::MemoryStore;

@@ -3,7 +3,6 @@
 //! Policies are built directly in the model (not parsed from YAML) so these
 //! tests check the engine alone; `rate` desugars a `rate_limit` exactly as
 //! the Intercept front end does (semantics §1.3).
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-mod proxy_support;
+use crate::proxy_support;
 use proxy_support::{payments, slow_server, THREE_AN_HOUR};
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");

@@ -22,7 +22,7 @@ use gauntlet::proxy::redis::RedisStore;
 use gauntlet::proxy::sqlite::FailMode;
 use gauntlet::proxy::state::{self, StateConfig};
 
-mod proxy_support;
+use crate::proxy_support;
 use proxy_support::Proc;
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");

@@ -28,7 +28,7 @@ fn args(policy: &str, servers: &[&str]) -> Args {
 fn check_on(name: &str, policy: &str, servers: &[&str]) -> Report {
     let report = build_report(&args(policy, servers), false).unwrap_or_else(|e| panic!("{policy}: {e}"));
     let compared = std::panic::catch_unwind(|| {
-        insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!(name, snapshot::render(&report));
         });
     });
@@ -43,7 +43,7 @@ fn changed_snapshot_help(name: &str) -> String {
     format!(
         "snapshots/{name}.snap: the verdicts changed (the diff is above: `+` lines are this run). A new or edited \
          scenario adds or changes lines; a change in the engine or proxy changes verdicts. If the change is \
-         intended, review and accept it with `INSTA_UPDATE=always cargo test --test verify_snapshots` (or \
+         intended, review and accept it with `INSTA_UPDATE=always cargo test --test verify verify_snapshots::` (or \
          `cargo insta review`), then commit snapshots/."
     )
 }
@@ -224,7 +224,7 @@ fn replica_spread_breaches_with_local_state_and_holds_with_shared_state() {
     assert!(o.bound.ends_with("assumed 3 proxy replicas sharing one state store (`--state shared`)"), "{}", o.bound);
     let json = serde_json::to_value(o).unwrap();
     assert_eq!(json["deployment"], serde_json::json!({"replicas": 3, "state": "shared"}));
-    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("aksjah-hardened-shared-state", snapshot::render(&shared));
     });
 

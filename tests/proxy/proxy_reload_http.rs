@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod proxy_support;
+use crate::proxy_support;
 use proxy_support::{payments, slow_server, Proc, THREE_AN_HOUR, WAIT};
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");

@@ -1,0 +1,10 @@
+//! Mock servers, scenarios, `verify` (its verdict snapshots live in
+//! `snapshots/`), `harden`, and the CLI around them. Run one topic with
+//! `cargo test --test verify verify_snapshots::`.
+
+mod harden;
+mod mock_interop;
+mod mock_malformed;
+mod mock_servers;
+mod scenario_cli;
+mod verify_snapshots;
