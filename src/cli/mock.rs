@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Exit;
 use crate::clock::{Clock, SystemClock};
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mcp::http::HttpServer;
 use crate::mcp::stdio::{self, Ended};
 use crate::mcp::MessageHandler;

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use super::Exit;
-use crate::engine::{CallContext, CounterStore};
+use crate::caller::CallContext;
+use crate::engine::CounterStore;
 use crate::mcp::http::serve;
 use crate::profile::Profile;
 use crate::proxy::auditlog::AuditLog;

@@ -19,7 +19,8 @@ use crate::profile::Profile;
 use super::compile::{CPath, Compiled, CounterSlot, Plan};
 use super::conditions::{eval, resolve_args, Actual};
 use super::strict::{self, IncrementError};
-use super::{CallContext, CounterKey, CounterStore, Decision, DenyCause, Outcome, Reservation, ToolCall};
+use crate::caller::CallContext;
+use super::{CounterKey, CounterStore, Decision, DenyCause, Outcome, Reservation, ToolCall};
 
 /// The partition used for grant- and session-scoped counters when the
 /// caller has no identity or no session.

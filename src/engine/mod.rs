@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::caller::CallContext;
 use crate::clock::Timestamp;
 use crate::policy::model::{Policy, Window, WILDCARD};
 use crate::profile::Profile;
@@ -98,13 +99,6 @@ pub struct ToolCall<'a> {
     pub name: &'a str,
     /// `params.arguments`; `None` when absent or null. Numbers are read as doubles.
     pub arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
-}
-
-/// Who is calling: selects the partition of grant- and session-scoped counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct CallContext {
-    pub identity: Option<String>,
-    pub session: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

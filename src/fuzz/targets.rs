@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::clock::Timestamp;
 use crate::engine::store::MemoryStore;
-use crate::engine::{CallContext, Engine};
+use crate::caller::CallContext;
+use crate::engine::Engine;
 use crate::policy::model::Dialect;
 use crate::profile::Profile;
 use crate::proxy::core::{Output, ProxyCore, WireMode};

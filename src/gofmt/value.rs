@@ -8,7 +8,24 @@
 
 use std::fmt::Write;
 
-use crate::policy::model::Value;
+/// A value as Go holds it after yaml.v3 (or `encoding/json`) decoded it into
+/// `any`: what a policy operand is, and what `%v` renders.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer above i64::MAX that still fits u64: yaml.v3 keeps it unsigned,
+    /// and it has no numeric view in Intercept's operators.
+    Uint(u64),
+    Float(f64),
+    Str(String),
+    /// An unquoted date/timestamp; holds Go's text form (`2026-03-02 00:00:00 +0000 UTC`).
+    Time(String),
+    Seq(Vec<Value>),
+    /// Keys in source order, already rendered as text.
+    Map(Vec<(String, Value)>),
+}
 
 /// `%v` of a float64: shortest round-trip digits; exponent form when the
 /// decimal exponent is < −4 or ≥ 6 (`1e+06`, `1e-05`), plain otherwise.

@@ -3,7 +3,7 @@
 //! server and the proxy core implement it; stdio and HTTP drive it.
 
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 
 /// One message to send back, after `delay_ms` of (simulated) latency.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 
 use super::jsonrpc::{self, codes, Class, Message, RpcError};
 use super::stdio::MAX_LINE;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mcp::{MessageHandler, Reply};
 
 use super::MockServer;

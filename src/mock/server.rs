@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mcp::jsonrpc::{self, codes, Class, DuplicatePolicy, Message, RpcError};
 use crate::mcp::version::{self, Gate, Lifecycle, ProtocolVersion};
 use crate::mcp::MessageHandler;

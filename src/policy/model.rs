@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+/// Policy operands are Go values (yaml.v3 decodes them into `any`).
+pub use crate::gofmt::value::Value;
+
 /// A position in a policy source file (1-based line and column). Equality of
 /// model items ignores it, so tests can compare structure.
 #[derive(Clone, Copy, Debug, Default)]
@@ -296,20 +299,3 @@ pub struct StateDef {
     pub scope: CounterScope,
 }
 
-/// A policy operand value, as yaml.v3 (or JSON) resolved it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    /// An integer above i64::MAX that still fits u64: yaml.v3 keeps it unsigned,
-    /// and it has no numeric view in Intercept's operators.
-    Uint(u64),
-    Float(f64),
-    Str(String),
-    /// An unquoted date/timestamp; holds Go's text form (`2026-03-02 00:00:00 +0000 UTC`).
-    Time(String),
-    Seq(Vec<Value>),
-    /// Keys in source order, already rendered as text.
-    Map(Vec<(String, Value)>),
-}

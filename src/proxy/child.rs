@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 
 use super::auditlog::AuditLog;
 use super::core::ProxyCore;

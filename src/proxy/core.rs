@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 
 use crate::clock::Timestamp;
 use crate::engine::replay::Upstream;
-use crate::engine::{CallContext, CounterStore, Engine, Outcome, ToolCall};
+use crate::caller::CallContext;
+use crate::engine::{CounterStore, Engine, Outcome, ToolCall};
 use crate::gofmt::json::{compact_raw, write_string_bytes};
 use crate::profile::Profile;
 

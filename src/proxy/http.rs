@@ -22,7 +22,7 @@ use hyper::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE}
 use hyper::{Method, Response, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mcp::http::serve::{self, Limits};
 use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split_host_port, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
 

@@ -1,5 +1,6 @@
 //! The in-process adapter: a [`ProxyCore`] (or several replicas of one)
-//! joined to a [`MockServer`] on a virtual clock, with no threads, sockets or sleeps.
+//! joined to a server core (any [`MessageHandler`]: the testbench passes its
+//! mock server) on a virtual clock, with no threads, sockets or sleeps.
 //!
 //! This is what the testbench drives. The caller says when each agent message
 //! is sent; upstream replies with a simulated latency are queued and only
@@ -18,8 +19,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
-use crate::mock::server::MockServer;
+use crate::caller::CallContext;
+use crate::mcp::MessageHandler;
 
 use super::core::{AuditRecord, Output, ProxyCore};
 
@@ -52,12 +53,12 @@ impl Ord for Queued {
     }
 }
 
-pub struct InProcess {
+pub struct InProcess<S> {
     /// One or more replicas; the first serves messages without a session.
     cores: Vec<ProxyCore>,
     /// Which replica each session was given.
     replica_of: HashMap<String, usize>,
-    server: MockServer,
+    server: S,
     queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     audit: Vec<AuditRecord>,
@@ -66,14 +67,14 @@ pub struct InProcess {
     held: Vec<(Timestamp, Vec<u8>)>,
 }
 
-impl InProcess {
-    pub fn new(core: ProxyCore, server: MockServer) -> InProcess {
+impl<S: MessageHandler> InProcess<S> {
+    pub fn new(core: ProxyCore, server: S) -> InProcess<S> {
         InProcess::replicated(vec![core], server)
     }
 
     /// Several proxy replicas in front of one server, sessions given out in turn.
     /// An empty `cores` is one replica short of working: callers pass at least one.
-    pub fn replicated(cores: Vec<ProxyCore>, server: MockServer) -> InProcess {
+    pub fn replicated(cores: Vec<ProxyCore>, server: S) -> InProcess<S> {
         InProcess {
             cores,
             replica_of: HashMap::new(),
@@ -130,11 +131,11 @@ impl InProcess {
         self.queue.len()
     }
 
-    pub fn server(&self) -> &MockServer {
+    pub fn server(&self) -> &S {
         &self.server
     }
 
-    pub fn server_mut(&mut self) -> &mut MockServer {
+    pub fn server_mut(&mut self) -> &mut S {
         &mut self.server
     }
 
@@ -186,7 +187,7 @@ mod tests {
     use super::*;
     use crate::engine::store::MemoryStore;
     use crate::engine::Engine;
-    use crate::mock::spec::ServerSpec;
+    use crate::mcp::Reply;
     use crate::profile::Profile;
     use crate::proxy::core::WireMode;
 
@@ -202,20 +203,37 @@ tools:
         rate_limit: 1/minute
 "#;
 
-    const SERVER: &str = r#"name: t
-version: "1"
-tools:
-  - name: slow
-    description: answers after 100 ms
-    inputSchema: {type: object}
-    risk: write
-    response: {text: done, latency_ms: 100}
-  - name: boom
-    description: always fails with a JSON-RPC error
-    inputSchema: {type: object}
-    risk: write
-    response: {error: {code: -32000, message: boom}}
-"#;
+    /// The upstream: `slow` answers after 100 ms, `boom` always with a JSON-RPC
+    /// error; counts the calls of each tool that reached it.
+    #[derive(Default)]
+    struct Upstream {
+        reached: HashMap<String, usize>,
+    }
+
+    impl MessageHandler for Upstream {
+        fn handle(&mut self, msg: &[u8], _: &CallContext, _: Timestamp) -> Vec<Reply> {
+            let v: serde_json::Value = serde_json::from_slice(msg).unwrap();
+            let id = &v["id"];
+            let answer = |delay_ms, body: String| vec![Reply { delay_ms, bytes: format!(r#"{{"jsonrpc":"2.0","id":{id},{body}}}"#).into_bytes() }];
+            match (v["method"].as_str(), v["params"]["name"].as_str()) {
+                (Some("initialize"), _) => answer(0, r#""result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"t","version":"1"}}"#.into()),
+                (Some("tools/call"), Some(tool)) => {
+                    *self.reached.entry(tool.to_string()).or_default() += 1;
+                    match tool {
+                        "boom" => answer(0, r#""error":{"code":-32000,"message":"boom"}"#.into()),
+                        _ => answer(100, r#""result":{"content":[{"type":"text","text":"done"}]}"#.into()),
+                    }
+                }
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    impl Upstream {
+        fn reached(&self, tool: &str) -> usize {
+            self.reached.get(tool).copied().unwrap_or(0)
+        }
+    }
 
     const T0: Timestamp = Timestamp(1_772_449_200_000_000_000);
 
@@ -223,12 +241,11 @@ tools:
         T0.plus_nanos(n * 1_000_000)
     }
 
-    fn setup() -> InProcess {
+    fn setup() -> InProcess<Upstream> {
         let policy = crate::policy::load_str(POLICY, "policy.yaml", None).unwrap().policy;
         let engine = Engine::new(Arc::new(policy), Profile::Intercept);
         let core = ProxyCore::new(engine, Box::new(MemoryStore::new()), WireMode::StdioChild);
-        let spec = ServerSpec::parse(SERVER, std::path::Path::new("server.yaml")).unwrap();
-        let mut p = InProcess::new(core, MockServer::from_spec(spec));
+        let mut p = InProcess::new(core, Upstream::default());
         let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
         assert_eq!(p.send(init, &CallContext::default(), T0).len(), 1);
         p.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &CallContext::default(), T0);
@@ -244,7 +261,7 @@ tools:
     }
 
     /// `n` replicas in front of one server, each with its own counters or all at one store.
-    fn replicas(n: usize, shared: bool) -> InProcess {
+    fn replicas(n: usize, shared: bool) -> InProcess<Upstream> {
         let policy = Arc::new(crate::policy::load_str(POLICY, "policy.yaml", None).unwrap().policy);
         let one = crate::engine::store::SharedStore::new();
         let cores = (0..n)
@@ -254,12 +271,11 @@ tools:
                 ProxyCore::new(Engine::new(policy.clone(), Profile::Intercept), store, WireMode::StdioChild)
             })
             .collect();
-        let spec = ServerSpec::parse(SERVER, std::path::Path::new("server.yaml")).unwrap();
-        InProcess::replicated(cores, MockServer::from_spec(spec))
+        InProcess::replicated(cores, Upstream::default())
     }
 
     /// Six calls of `slow` (2/minute), one per session, sessions given to the replicas in turn.
-    fn spread(p: &mut InProcess) -> usize {
+    fn spread(p: &mut InProcess<Upstream>) -> usize {
         let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
         for n in 1..=6u32 {
             let ctx = CallContext { session: Some(format!("session-{n}")), identity: None };
@@ -267,7 +283,7 @@ tools:
             p.send(&call(n, "slow"), &ctx, ms(n as i64));
         }
         p.advance_to(ms(1000));
-        p.server().ledger().executed_count("slow")
+        p.server().reached("slow")
     }
 
     #[test]
@@ -295,7 +311,7 @@ tools:
             .map(|(t, b)| (*t, text(b).contains("\"id\":1"), text(b).contains("\"id\":2")))
             .collect();
         assert_eq!(ids, vec![(ms(100), true, false), (ms(100), false, true)]);
-        assert_eq!(p.server().ledger().executed_count("slow"), 2);
+        assert_eq!(p.server().reached("slow"), 2);
         assert_eq!(p.audit().len(), 3);
         assert_eq!(p.in_flight(), 0);
     }

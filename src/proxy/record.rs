@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::pending::PendingKey;
 use crate::clock::Timestamp;
 use crate::engine::replay::Upstream;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 
 /// One trace line (the format of [`crate::engine::replay`]).
 #[derive(Clone, Debug, Serialize)]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mcp::stdio::{Frame, LineReader, MAX_LINE};
 
 use super::auditlog::AuditLog;

@@ -151,23 +151,10 @@ impl Report {
         }
     }
 
-    /// How the proxy refused tool calls across the run: shape (and code) → outcomes that saw it first.
-    pub fn refusal_shapes(&self) -> std::collections::BTreeMap<String, usize> {
-        let mut out = std::collections::BTreeMap::new();
-        for d in self.outcomes.iter().filter_map(|o| o.denial.as_ref()) {
-            let key = match d.code {
-                Some(c) => format!("{} {c}", d.shape.as_str()),
-                None => d.shape.as_str().to_string(),
-            };
-            *out.entry(key).or_insert(0) += 1;
-        }
-        out
-    }
-
     /// Black-box mode's header lines: which binary, and how it said no.
     pub fn proxy_lines(&self) -> String {
         let Some(cmd) = &self.proxy else { return String::new() };
-        let shapes = self.refusal_shapes();
+        let shapes = crate::verify::denial::refusal_shapes(&self.outcomes);
         let seen = if shapes.is_empty() {
             "none seen".to_string()
         } else {
@@ -219,59 +206,7 @@ pub fn summary_line(s: &Summary) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::agent::TraceStep;
-    use crate::verify::blame::{Blame, PolicyLocation};
-    use crate::verify::{Timeline, TwinResult, WindowBound};
-
-    fn step(at_ns: i64) -> TraceStep {
-        TraceStep {
-            at_ns,
-            session: 1,
-            identity: 1,
-            method: "tools/call",
-            tool: Some("t".into()),
-            arguments: Some(serde_json::json!({})),
-            raw: None,
-        }
-    }
-
-    pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>, reached: usize) -> Outcome {
-        Outcome {
-            scenario: id.into(),
-            title: format!("{id} title"),
-            class: "bulk-writes".into(),
-            server: "aksjah".into(),
-            tool: tool.into(),
-            verdict,
-            finding,
-            attempted: 200,
-            reached,
-            bound: "≤30 reached per 1m sliding".into(),
-            observed: format!("{reached} in 1m"),
-            note: None,
-            trace: if verdict == Verdict::Breached { vec![step(0)] } else { vec![] },
-            trace_from: 200,
-            seed: 9,
-            reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
-            twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![] }),
-            denial: None,
-            blame: (finding == Some(Finding::Policy)).then(|| Blame {
-                location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },
-                rule: Some("limit".into()),
-                reason: "the rate limit is too loose".into(),
-                denial: None,
-            }),
-            // 200 calls over 100 s; the first `reached` reached the server.
-            timeline: matches!(verdict, Verdict::Held | Verdict::Breached).then(|| Timeline {
-                sent: (0..200).map(|i| i * 500_000_000).collect(),
-                reached: (0..reached as i64).map(|i| i * 500_000_000).collect(),
-                bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
-            }),
-            check: None,
-            denial_texts: Vec::new(),
-            deployment: None,
-        }
-    }
+    pub use crate::verify::fixtures::outcome;
 
     pub fn report() -> Report {
         Report::new(

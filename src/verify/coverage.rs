@@ -86,7 +86,7 @@ impl Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures::outcome;
+    use crate::verify::fixtures::outcome;
     use crate::scenario::model::Risk;
 
     fn tool(server: &str, name: &str) -> ToolInfo {

@@ -5,6 +5,8 @@
 //! JSON-RPC (HTTP fronts). Verdicts never depend on this — the ledger decides —
 //! but people comparing proxies, and the embedded-vs-real comparison, do.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -66,6 +68,19 @@ pub fn of_response(m: &Value) -> Option<Denial> {
         .map(|items| items.iter().filter_map(|c| c.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
         .unwrap_or_default();
     Some(Denial { shape: DenialShape::ToolError, code: None, text })
+}
+
+/// How the proxy refused tool calls across a run: shape (and code) → outcomes that saw it first.
+pub fn refusal_shapes(outcomes: &[super::Outcome]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for d in outcomes.iter().filter_map(|o| o.denial.as_ref()) {
+        let key = match d.code {
+            Some(c) => format!("{} {c}", d.shape.as_str()),
+            None => d.shape.as_str().to_string(),
+        };
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
 }
 
 #[cfg(test)]

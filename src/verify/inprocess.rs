@@ -12,7 +12,8 @@ use super::play::System;
 use super::Bench;
 use crate::clock::Timestamp;
 use crate::engine::store::{MemoryStore, SharedStore};
-use crate::engine::{CallContext, CounterStore, Engine};
+use crate::caller::CallContext;
+use crate::engine::{CounterStore, Engine};
 use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, ToolSpec};
 use crate::policy::model::Policy;
 use crate::profile::Profile;
@@ -210,7 +211,7 @@ impl Bench for InProcessBench {
     }
 }
 
-struct Running(InProcess);
+struct Running(InProcess<MockServer>);
 
 impl System for Running {
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {

@@ -9,6 +9,8 @@
 //! policy can stop it on this proxy). This module never prints; `report` does.
 
 pub mod blame;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod blackbox;
 pub mod denial;
 pub mod coverage;

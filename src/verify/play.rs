@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::denial::{self, Denial};
 use crate::agent::{handshake, Action, Payload};
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mock::LedgerEntry;
 
 /// The system under test: an enforcing proxy with a mock server behind it.

@@ -7,7 +7,8 @@ use crate::engine_support;
 
 use engine_support::*;
 use gauntlet::engine::store::{FailClosedStore, FailOpenStore, MemoryStore, ReserveErrorStore};
-use gauntlet::engine::{CallContext, CounterKey, CounterStore, DenyCause, Outcome, ToolCall};
+use gauntlet::caller::CallContext;
+use gauntlet::engine::{CounterKey, CounterStore, DenyCause, Outcome, ToolCall};
 use gauntlet::policy::model::{CounterScope, DefaultAction, Value, Window};
 
 fn read(store: &mut dyn CounterStore, key: &str, now: &str) -> i64 {

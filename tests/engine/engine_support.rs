@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use gauntlet::clock::Timestamp;
-use gauntlet::engine::{CallContext, CounterKey, CounterStore, Decision, Engine, Outcome, ToolCall};
+use gauntlet::caller::CallContext;
+use gauntlet::engine::{CounterKey, CounterStore, Decision, Engine, Outcome, ToolCall};
 use gauntlet::policy::model::{
     Action, Condition, CounterScope, DefaultAction, Dialect, Op, Path, Policy, RateLimit, Regex, Rule, Span,
     StateDef, ToolPolicy, Value, Window,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use gauntlet::clock::Timestamp;
 use gauntlet::engine::store::{FailClosedStore, FailOpenStore, MemoryStore, ReserveErrorStore};
-use gauntlet::engine::{CallContext, CounterKey, CounterStore, Engine, Outcome, ToolCall};
+use gauntlet::caller::CallContext;
+use gauntlet::engine::{CounterKey, CounterStore, Engine, Outcome, ToolCall};
 use gauntlet::policy::load_intercept;
 use gauntlet::profile::Profile;
 use serde_yaml::Value as Yaml;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use gauntlet::clock::Timestamp;
 use gauntlet::engine::store::MemoryStore;
-use gauntlet::engine::{CallContext, CounterKey, Engine};
+use gauntlet::caller::CallContext;
+use gauntlet::engine::{CounterKey, Engine};
 use gauntlet::policy::load_intercept;
 use gauntlet::profile::Profile;
 use gauntlet::proxy::core::{AuditRecord, AuditResult, Output, ProxyCore, WireMode};

@@ -269,7 +269,7 @@ impl gauntlet::mcp::MessageHandler for StatelessOnly {
     fn handle(
         &mut self,
         msg: &[u8],
-        ctx: &gauntlet::engine::CallContext,
+        ctx: &gauntlet::caller::CallContext,
         now: gauntlet::clock::Timestamp,
     ) -> Vec<gauntlet::mcp::Reply> {
         let m = gauntlet::mcp::Message::parse(msg);

@@ -27,7 +27,8 @@ use super::usage::thread_cpu_secs;
 use crate::cli::Exit;
 use crate::clock::{Timestamp, NANOS_PER_SEC};
 use crate::engine::store::MemoryStore;
-use crate::engine::{CallContext, Engine, ToolCall};
+use crate::caller::CallContext;
+use crate::engine::{Engine, ToolCall};
 use crate::policy::model::{
     Action, Condition, CounterScope, DefaultAction, Dialect, Op, Path, Policy, RateLimit, Rule, Span, StateDef,
     ToolPolicy, Value, Window,

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::cli::Exit;
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mock::{LedgerEntry, Risk, ServerSpec, ToolSpec};
 use crate::profile::Profile;
 use crate::scenario::lint::ToolInfo;

@@ -60,7 +60,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 
-use super::CallContext;
+use crate::caller::CallContext;
 
 mod output;
 mod plain;

@@ -60,7 +60,7 @@ pub fn differences(real: &[Outcome], predicted: &[Outcome]) -> Vec<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures::outcome;
+    use crate::verify::fixtures::outcome;
     use crate::verify::Finding;
 
     #[test]

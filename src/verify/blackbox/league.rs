@@ -209,9 +209,8 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
     let opts = Options { seed: setup.seed, reproduce: String::new(), threads: 12, policy_file, shrink: false };
     match verify::run(&bench, setup.scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {}) {
         Ok(outcomes) => {
-            let report = crate::report::Report::new("", "", setup.seed, vec![], 0, String::new(), outcomes);
-            row.refusal_shapes = report.refusal_shapes().into_keys().collect();
-            row.classes = Ok(tally(&report.outcomes));
+            row.refusal_shapes = crate::verify::denial::refusal_shapes(&outcomes).into_keys().collect();
+            row.classes = Ok(tally(&outcomes));
         }
         Err(e) => row.classes = Err(e.lines().next().unwrap_or_default().to_string()),
     }

@@ -22,7 +22,7 @@ use super::template::{self, Fill};
 use super::{timing, Shared};
 use crate::agent::Action;
 use crate::clock::Timestamp;
-use crate::engine::CallContext;
+use crate::caller::CallContext;
 use crate::mock::LedgerEntry;
 use crate::verify::play::System;
 
