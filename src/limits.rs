@@ -11,8 +11,6 @@
 //! inputs get the same depth check.
 
 use std::fmt;
-use std::io::Read;
-use std::path::Path;
 
 use yaml_rust2::parser::{Event, Parser};
 
@@ -78,32 +76,6 @@ impl LimitError {
 }
 
 impl std::error::Error for LimitError {}
-
-/// Why a file could not be read: the OS said no, or it is too large.
-#[derive(Debug)]
-pub enum ReadError {
-    Io(std::io::Error),
-    Limit(LimitError),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io(e) => e.fmt(f),
-            ReadError::Limit(e) => e.fmt(f),
-        }
-    }
-}
-
-/// Reads a UTF-8 file, never more than the size limit plus one byte.
-pub fn read_to_string(path: &Path) -> Result<String, ReadError> {
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
-    check_size(&bytes).map_err(ReadError::Limit)?;
-    String::from_utf8(bytes)
-        .map_err(|e| ReadError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
-}
 
 /// The size limit alone, positioned where the document crosses it.
 pub fn check_size(bytes: &[u8]) -> Result<(), LimitError> {

@@ -50,6 +50,10 @@ fn one(path: &std::path::Path, args: &Args) -> Exit {
     let text = match policy::read_file(path) {
         Ok(t) => t,
         Err(e) => {
+            let intercept = e.read_as.as_ref().is_some_and(|r| r.dialect == Dialect::Intercept);
+            if let (true, Some(InterceptError::Load(msg))) = (intercept, &e.intercept) {
+                println!("Error: {msg}");
+            }
             eprint!("{}", policy::report(Err(&e)));
             return load::exit_for(&e);
         }

@@ -254,7 +254,7 @@ impl fmt::Display for MockError {
 impl std::error::Error for MockError {}
 
 impl MockError {
-    fn over_limit(path: &Path, e: &crate::limits::LimitError) -> MockError {
+    fn over_limit(path: &Path, e: &crate::yaml::Error) -> MockError {
         MockError {
             path: path.to_path_buf(),
             line: Some(e.line as usize),
@@ -268,9 +268,9 @@ impl MockError {
 impl ServerSpec {
     /// Reads and checks a server file.
     pub fn load(path: &Path) -> Result<ServerSpec, MockError> {
-        let text = crate::limits::read_to_string(path).map_err(|e| match e {
-            crate::limits::ReadError::Limit(e) => MockError::over_limit(path, &e),
-            crate::limits::ReadError::Io(e) => MockError {
+        let text = crate::yaml::read_file(path).map_err(|e| match e {
+            crate::yaml::ReadError::Input(e) => MockError::over_limit(path, &e),
+            crate::yaml::ReadError::Io(e) => MockError {
                 path: path.to_path_buf(),
                 line: None,
                 column: None,
@@ -283,7 +283,7 @@ impl ServerSpec {
 
     /// Parses server-file text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<ServerSpec, MockError> {
-        crate::limits::check(text).map_err(|e| MockError::over_limit(path, &e))?;
+        crate::yaml::check(text).map_err(|e| MockError::over_limit(path, &e))?;
         let mut spec: ServerSpec =
             serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
         spec.check(path)?;

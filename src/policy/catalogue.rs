@@ -27,7 +27,7 @@ pub fn window_from_secs(secs: u64) -> Window {
 
 pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
     let root = crate::yaml::parse(text).map_err(|e| {
-        PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("invalid YAML: {}", e.message)))
+        PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("invalid YAML: {e}")))
     })?;
     let mut r = Reader::new(file);
     let mut policy = Policy::empty(Dialect::Catalogue);

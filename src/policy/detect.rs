@@ -28,6 +28,13 @@ impl Detection {
     pub fn forced(dialect: Dialect) -> Detection {
         Detection { dialect, why: "forced with --dialect".into() }
     }
+
+    /// When the content says nothing: `.json` → PolicyLayer, else Intercept.
+    pub fn by_name(source_name: &str, why: &str) -> Detection {
+        let json = source_name.to_ascii_lowercase().ends_with(".json");
+        let dialect = if json { Dialect::PolicyLayer } else { Dialect::Intercept };
+        Detection { dialect, why: format!("{why}, so the file name decides") }
+    }
 }
 
 /// A key that only one dialect has, and where it is.
@@ -64,11 +71,7 @@ struct Signals {
 }
 
 pub fn detect(text: &str, source_name: &str) -> Result<Detection, Diagnostic> {
-    let by_name = |why: &str| {
-        let json = source_name.to_ascii_lowercase().ends_with(".json");
-        let dialect = if json { Dialect::PolicyLayer } else { Dialect::Intercept };
-        Detection { dialect, why: format!("{why}, so the file name decides") }
-    };
+    let by_name = |why: &str| Detection::by_name(source_name, why);
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => return Ok(by_name("the file is empty")),

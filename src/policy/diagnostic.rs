@@ -22,7 +22,7 @@ impl Diagnostic {
     }
 
     /// A crossed input limit (size, depth, alias expansion), as every loader words it.
-    pub fn over_limit(file: &str, e: &crate::limits::LimitError) -> Diagnostic {
+    pub fn over_limit(file: &str, e: &crate::yaml::Error) -> Diagnostic {
         Diagnostic::new(file, e.line, e.column, e.to_string()).with_help(e.help())
     }
 
@@ -58,11 +58,14 @@ pub struct PolicyError {
     pub unreadable: bool,
     /// The dialect it was read as, and why; `None` when it was not read as one.
     pub read_as: Option<Detection>,
+    /// What Intercept says about a file refused before it was parsed (an
+    /// encoding or character its reader refuses), for `validate`'s stdout.
+    pub intercept: Option<InterceptError>,
 }
 
 impl PolicyError {
     pub fn new(diagnostics: Vec<Diagnostic>) -> PolicyError {
-        PolicyError { diagnostics, warnings: Vec::new(), unreadable: false, read_as: None }
+        PolicyError { diagnostics, warnings: Vec::new(), unreadable: false, read_as: None, intercept: None }
     }
 
     pub fn single(d: Diagnostic) -> PolicyError {
@@ -176,11 +179,10 @@ pub fn intercept_error_diagnostics(text: &str, file: &str, err: &InterceptError)
                     })
                     .collect()
             } else {
-                let (line, column) = match crate::yaml::parse(text) {
-                    Err(e) => (e.line, e.column),
-                    Ok(_) => (1, 1),
-                };
-                vec![Diagnostic::new(file, line, column, msg.clone())]
+                match crate::yaml::parse(text) {
+                    Err(e) => vec![Diagnostic::new(file, e.line, e.column, format!("{msg}{}", e.detail())).with_help(e.help())],
+                    Ok(_) => vec![Diagnostic::new(file, 1, 1, msg.clone())],
+                }
             }
         }
         InterceptError::Invalid(msgs) => {

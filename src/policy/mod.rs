@@ -64,16 +64,37 @@ pub fn load_file(path: &std::path::Path, dialect: Option<model::Dialect>) -> Res
 /// The text of a policy file, within the input limits.
 pub fn read_file(path: &std::path::Path) -> Result<String, PolicyError> {
     let name = path.display().to_string();
-    crate::limits::read_to_string(path).map_err(|e| match e {
-        crate::limits::ReadError::Limit(e) => PolicyError::single(Diagnostic::over_limit(&name, &e)),
-        crate::limits::ReadError::Io(e) => {
+    crate::yaml::read_file(path).map_err(|e| match e {
+        crate::yaml::ReadError::Input(e) if e.limit().is_some() => PolicyError::single(Diagnostic::over_limit(&name, &e)),
+        // Refused by the reader (a NUL, a control character, malformed
+        // UTF-8): a load error, worded as the dialect the name suggests.
+        crate::yaml::ReadError::Input(e) => {
+            let read_as = detect::Detection::by_name(&name, "the file cannot be decoded");
+            let load = format!("parsing config file: yaml: {}", e.intercept_text());
+            let message = match read_as.dialect {
+                model::Dialect::Intercept => format!("{load}{}", e.detail()),
+                _ => format!("invalid YAML: {e}"),
+            };
+            PolicyError {
+                read_as: Some(read_as),
+                intercept: Some(InterceptError::Load(load)),
+                ..PolicyError::single(Diagnostic::new(&name, e.line, e.column, message).with_help(e.help()))
+            }
+        }
+        crate::yaml::ReadError::Io(e) => {
             PolicyError::unreadable(Diagnostic::new(&name, 0, 0, format!("cannot read the policy file: {e}")))
         }
     })
 }
 
 pub fn load_str(text: &str, source_name: &str, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
-    crate::limits::check(text).map_err(|e| PolicyError::single(Diagnostic::over_limit(source_name, &e)))?;
+    // A crossed limit stops here; a refused character or a syntax error is
+    // the dialect loader's to word.
+    if let Err(e) = crate::yaml::check(text).and_then(|()| crate::limits::check(text).map_err(Into::into)) {
+        if e.limit().is_some() {
+            return Err(PolicyError::single(Diagnostic::over_limit(source_name, &e)));
+        }
+    }
     let detection = match dialect {
         Some(d) => detect::Detection::forced(d),
         None => detect::detect(text, source_name).map_err(PolicyError::single)?,

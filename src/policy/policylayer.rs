@@ -24,7 +24,7 @@ pub fn load(text: &str, file: &str) -> Result<LoadedPolicy, PolicyError> {
         )));
     }
     let root = crate::yaml::parse(text).map_err(|e| {
-        PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("unsupported JSON: {}", e.message)))
+        PolicyError::single(Diagnostic::new(file, e.line, e.column, format!("unsupported JSON: {e}")))
     })?;
     let mut r = Reader::new(file);
     let mut policy = Policy::empty(Dialect::PolicyLayer);

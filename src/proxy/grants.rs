@@ -85,16 +85,16 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 impl Grants {
     pub fn load(path: &Path) -> Result<Grants, GrantsError> {
         let err = |line, column, message: String| GrantsError { path: path.to_path_buf(), line, column, message, help: HELP };
-        let text = crate::limits::read_to_string(path).map_err(|e| match e {
-            crate::limits::ReadError::Limit(l) => err(Some(l.line as usize), Some(l.column as usize), l.to_string()),
-            crate::limits::ReadError::Io(e) => err(None, None, format!("cannot read grants file: {e}")),
+        let text = crate::yaml::read_file(path).map_err(|e| match e {
+            crate::yaml::ReadError::Input(l) => err(Some(l.line as usize), Some(l.column as usize), l.to_string()),
+            crate::yaml::ReadError::Io(e) => err(None, None, format!("cannot read grants file: {e}")),
         })?;
         Grants::parse(&text).map_err(|(line, column, message)| err(line, column, message))
     }
 
     /// Parses the YAML text; errors carry (line, column, message).
     pub fn parse(text: &str) -> Result<Grants, (Option<usize>, Option<usize>, String)> {
-        crate::limits::check(text).map_err(|l| (Some(l.line as usize), Some(l.column as usize), l.to_string()))?;
+        crate::yaml::check(text).map_err(|l| (Some(l.line as usize), Some(l.column as usize), l.to_string()))?;
         let file: GrantsFile = serde_yaml::from_str(text).map_err(|e| {
             let loc = e.location();
             (loc.as_ref().map(|l| l.line()), loc.as_ref().map(|l| l.column()), e.to_string())

@@ -21,7 +21,7 @@ pub struct ToolInfo {
 
 /// Lints one file's text against the catalogue of every mock server.
 pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
-    if let Err(e) = crate::limits::check(text) {
+    if let Err(e) = crate::yaml::check(text) {
         return vec![ScenarioError::over_limit(path, &e)];
     }
     // The typed load positions unknown keys exactly; the schema adds what types cannot say.
@@ -112,7 +112,7 @@ pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>
     let paths = super::yaml_files(dir).map_err(|e| format!("{}: cannot read scenario directory: {e}", dir.display()))?;
     let mut problems = Vec::new();
     for p in &paths {
-        match crate::limits::read_to_string(p) {
+        match crate::yaml::read_file(p) {
             Ok(text) => problems.extend(lint_text(p, &text, catalogue)),
             Err(e) => problems.push(ScenarioError::unreadable(p, e)),
         }

@@ -41,7 +41,7 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
-    pub(crate) fn over_limit(path: &Path, e: &crate::limits::LimitError) -> Self {
+    pub(crate) fn over_limit(path: &Path, e: &crate::yaml::Error) -> Self {
         ScenarioError {
             path: path.to_path_buf(),
             line: e.line as usize,
@@ -51,10 +51,10 @@ impl ScenarioError {
         }
     }
 
-    pub(crate) fn unreadable(path: &Path, e: crate::limits::ReadError) -> Self {
+    pub(crate) fn unreadable(path: &Path, e: crate::yaml::ReadError) -> Self {
         match e {
-            crate::limits::ReadError::Limit(e) => ScenarioError::over_limit(path, &e),
-            crate::limits::ReadError::Io(e) => ScenarioError {
+            crate::yaml::ReadError::Input(e) => ScenarioError::over_limit(path, &e),
+            crate::yaml::ReadError::Io(e) => ScenarioError {
                 path: path.to_path_buf(),
                 line: 1,
                 column: 1,
@@ -84,7 +84,7 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
 
 /// Parses one scenario from text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    crate::limits::check(text).map_err(|e| ScenarioError::over_limit(path, &e))?;
+    crate::yaml::check(text).map_err(|e| ScenarioError::over_limit(path, &e))?;
     let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let full = e.to_string();
@@ -186,7 +186,7 @@ pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = crate::limits::read_to_string(path).map_err(|e| ScenarioError::unreadable(path, e))?;
+    let text = crate::yaml::read_file(path).map_err(|e| ScenarioError::unreadable(path, e))?;
     parse(path, &text)
 }
 
@@ -279,7 +279,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        match crate::limits::read_to_string(&p) {
+        match crate::yaml::read_file(&p) {
             Ok(text) => files.push((p, text)),
             Err(e) => errors.push(ScenarioError::unreadable(&p, e)),
         }

@@ -162,9 +162,9 @@ impl Requirements {
 
     /// The baseline with `file` laid over it.
     pub fn load(file: &Path) -> Result<Requirements, String> {
-        let text = crate::limits::read_to_string(file).map_err(|e| match e {
-            crate::limits::ReadError::Limit(l) => format!("{}:{}:{}: {l}\n  help: {}", file.display(), l.line, l.column, l.help()),
-            crate::limits::ReadError::Io(e) => format!("{}: cannot read the requirements file: {e}", file.display()),
+        let text = crate::yaml::read_file(file).map_err(|e| match e {
+            crate::yaml::ReadError::Input(l) => format!("{}:{}:{}: {l}\n  help: {}", file.display(), l.line, l.column, l.help()),
+            crate::yaml::ReadError::Io(e) => format!("{}: cannot read the requirements file: {e}", file.display()),
         })?;
         let over = Requirements::parse(&text).map_err(|e| format!("{}:{e}", file.display()))?;
         Ok(Requirements::baseline().overlaid(over))
@@ -199,7 +199,7 @@ impl Requirements {
 
     /// Parses a `gauntlet.yaml`; errors read `line:column: message`.
     pub fn parse(text: &str) -> Result<Requirements, String> {
-        crate::limits::check(text).map_err(|l| format!("{}:{}: {l}\n  help: {}", l.line, l.column, l.help()))?;
+        crate::yaml::check(text).map_err(|l| format!("{}:{}: {l}\n  help: {}", l.line, l.column, l.help()))?;
         serde_yaml::from_str(text).map_err(|e| {
             let (l, c) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
             let msg = e.to_string();

@@ -12,7 +12,11 @@
 //! resolve scalars ([`resolve`]) or map nodes onto structs
 //! ([`crate::policy::decode`], yaml.v3's decoding rules for policy files).
 
+pub mod error;
+pub mod reader;
 pub mod resolve;
+
+pub use error::{read_file, Error, ReadError};
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -49,27 +53,26 @@ impl Node {
     }
 }
 
-/// A YAML syntax error at a 1-based position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub line: u32,
-    pub column: u32,
-    pub message: String,
+/// What every loader checks before it parses a YAML (or JSON) text: the
+/// characters the reader accepts, then the input limits.
+pub fn check(text: &str) -> Result<(), Error> {
+    reader::check_text(text)?;
+    crate::limits::check(text).map_err(Error::from)
 }
 
 /// Parses the first document of `text`; `Ok(None)` for an empty stream.
-pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+pub fn parse(text: &str) -> Result<Option<Node>, Error> {
+    // Refused characters, size, depth and alias expansion are checked
+    // before anything is built.
+    check(text)?;
     // yaml.v3 (libyaml) takes a leading byte-order mark as the encoding
     // signature, not as content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Size, depth and alias expansion are bounded before anything is built.
-    crate::limits::check(text).map_err(|e| SyntaxError { line: e.line, column: e.column, message: e.to_string() })?;
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        line: e.marker().line() as u32,
-        column: e.marker().col() as u32 + 1,
-        message: e.info().to_string(),
+    parser.load(&mut builder, false).map_err(|e| {
+        let line = e.marker().line() as u32;
+        Error::syntax(line, e.marker().col() as u32 + 1, e.info().to_string()).with_v3_line(line)
     })?;
     if let Some(err) = builder.error {
         return Err(err);
@@ -87,7 +90,7 @@ struct Builder {
     stack: Vec<Open>,
     root: Option<Node>,
     anchors: std::collections::HashMap<usize, Node>,
-    error: Option<SyntaxError>,
+    error: Option<Error>,
 }
 
 fn short_tag(tag: Option<Tag>) -> Option<String> {
@@ -162,7 +165,7 @@ impl MarkedEventReceiver for Builder {
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(node) => self.push_node(node, 0),
                 None => {
-                    self.error = Some(SyntaxError { line, column, message: "unknown anchor".into() })
+                    self.error = Some(Error::syntax(line, column, "unknown anchor".into()).with_v3_line(line))
                 }
             },
             Event::Nothing

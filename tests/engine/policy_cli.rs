@@ -252,3 +252,26 @@ fn dialect_is_detected_from_the_content() {
         assert!(err.contains("does not load as PolicyLayer policy.json (1 error(s); forced with --dialect)"), "`{}`: {err}", argv[0]);
     }
 }
+
+/// A NUL byte once ended the policy where it stood: `validate` called the
+/// file valid and `proxy --profile strict` enforced only the part before it
+/// (the deny rule after it was gone). yaml.v3 refuses the file; so does
+/// every command, with the place of the byte, and invalid UTF-8 alike
+/// (exit 1: the file was read, and it is wrong).
+#[test]
+fn a_nul_byte_or_invalid_utf8_does_not_load_anywhere() {
+    for (bytes, message, place) in [
+        (&b"version: \"1\"\nx: \0\ntools:\n  delete_customer:\n    rules:\n      - name: n\n        action: deny\n"[..], "control characters are not allowed", ":2:4: "),
+        (&b"version: \"1\"\ndescription: \"caf\xe9\"\ntools: {}\n"[..], "invalid trailing UTF-8 octet", ":2:18: "),
+    ] {
+        let f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        let path = f.path().to_str().unwrap();
+        let (out, err, code) = run(&["validate", path]);
+        assert_eq!((out.as_str(), code), (format!("Error: parsing config file: yaml: {message}\n").as_str(), 1), "{err}");
+        assert!(err.starts_with(&format!("error: {path}{place}parsing config file: yaml: {message} (found ")), "{err}");
+        let (_, err, code) = run(&["proxy", path, "--profile", "strict", "--", "true"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&format!("{path}{place}")), "{err}");
+    }
+}

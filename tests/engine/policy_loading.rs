@@ -356,3 +356,39 @@ fn an_alias_bomb_is_refused_before_it_is_expanded() {
         "bomb.yaml:6:42: alias expansion exceeds the limit of 8 MiB of text (anchors referenced too often: an alias bomb?)\n  help: write the repeated parts out, or reference each anchor fewer times"
     );
 }
+
+/// Every character yaml.v3's reader refuses (a NUL once cut a policy short
+/// and the rules after it were silently dropped) is an error with its place
+/// in every loader that reads YAML; an escape inside quotes is content.
+#[test]
+fn refused_characters_are_errors_with_their_place_in_every_loader() {
+    use gauntlet::mock::spec::ServerSpec;
+    use gauntlet::scenario::requirements::Requirements;
+    let p = std::path::Path::new("f.yaml");
+    for bad in ["\0", "\x01", "\x1b", "\x7f", "\u{80}", "\u{86}", "\u{9f}", "\u{fffe}", "\u{ffff}"] {
+        let text = format!("version: \"1\"\nx: a{bad}\ntools:\n  t:\n    rules:\n      - name: n\n        action: deny\n");
+        let at = "f.yaml:2:5: ";
+        let policy = load_str(&text, "f.yaml", None).unwrap_err().to_string();
+        assert!(policy.starts_with(&format!("{at}parsing config file: yaml: control characters are not allowed (found U+")), "{bad:?}: {policy}");
+        let catalogue = load_str(&text, "f.yaml", Some(Dialect::Catalogue)).unwrap_err().to_string();
+        assert!(catalogue.starts_with(&format!("{at}invalid YAML: control characters are not allowed")), "{bad:?}: {catalogue}");
+        assert_eq!(
+            load_intercept(&text).unwrap_err().to_string(),
+            "parsing config file: yaml: control characters are not allowed",
+            "{bad:?}"
+        );
+        let scenario = gauntlet::scenario::parse(p, &text).unwrap_err().to_string();
+        let lint = gauntlet::scenario::lint::lint_text(p, &text, &[]).iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        let mock = ServerSpec::parse(&text, p).unwrap_err().to_string();
+        let vectors = gauntlet::conformance::parse(&text, "f.yaml").unwrap_err().to_string();
+        for (loader, got) in [("scenario", &scenario), ("lint", &lint), ("mock", &mock), ("vectors", &vectors)] {
+            assert!(got.starts_with(&format!("{at}control characters are not allowed")), "{bad:?} {loader}: {got}");
+        }
+        let requirements = Requirements::parse(&text).unwrap_err();
+        assert!(requirements.starts_with("2:5: control characters are not allowed"), "{bad:?}: {requirements}");
+        let grants = gauntlet::proxy::grants::Grants::parse(&text).unwrap_err();
+        assert_eq!((grants.0, grants.1), (Some(2), Some(5)), "{bad:?}: {}", grants.2);
+    }
+    let escaped = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: \"a\\0b\"\n        action: deny\n";
+    assert!(load_str(escaped, "f.yaml", None).is_ok());
+}

@@ -14,7 +14,7 @@ use raw::RawConfig;
 /// A file as Intercept loads it: the normalised config, or its load error text.
 pub fn load_raw(text: &str) -> Result<RawConfig, (String, Option<(u32, u32)>)> {
     let root = yaml::parse(text).map_err(|e| {
-        (format!("parsing config file: yaml: line {}: {}", e.line, e.message), Some((e.line, e.column)))
+        (format!("parsing config file: yaml: {}", e.intercept_text()), Some((e.line, e.column)))
     })?;
     let mut d = Decoder::default();
     let mut cfg = raw::decode(&mut d, root.as_ref());

@@ -1,0 +1,244 @@
+//! What libyaml's reader (and so yaml.v3's) accepts as input, before any
+//! token is scanned: the encoding (UTF-8, or UTF-16 after its byte-order
+//! mark), well-formed sequences, and only the characters YAML allows in a
+//! stream. A NUL, `\x01`, `\x7f`, U+0080–U+009F (except U+0085) or U+FFFE
+//! anywhere is a load error in Intercept, so it is one here too, with the
+//! place of the character (yaml.v3's own message has no line).
+//!
+//! The messages are yaml.v3's; [`decode`] also turns a UTF-16 file into the
+//! UTF-8 text every later stage reads.
+
+use std::borrow::Cow;
+
+use super::Error;
+
+/// How the stream is encoded, from its first bytes (as libyaml decides it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+/// The encoding and the length of the byte-order mark that announced it.
+pub fn encoding(bytes: &[u8]) -> (Encoding, usize) {
+    match bytes {
+        [0xFF, 0xFE, ..] => (Encoding::Utf16Le, 2),
+        [0xFE, 0xFF, ..] => (Encoding::Utf16Be, 2),
+        [0xEF, 0xBB, 0xBF, ..] => (Encoding::Utf8, 3),
+        _ => (Encoding::Utf8, 0),
+    }
+}
+
+/// Whether YAML lets `c` appear in a stream at all (libyaml's reader test).
+pub fn allowed(c: u32) -> bool {
+    matches!(c, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// A reader failure: yaml.v3's message and the byte offset it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub offset: usize,
+    pub message: &'static str,
+}
+
+/// The text of a YAML stream without its byte-order mark, or the first
+/// place the reader refuses, positioned.
+pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Error> {
+    let (enc, bom) = encoding(bytes);
+    let decoded = match enc {
+        Encoding::Utf8 => utf8(&bytes[bom..], bom).map(Cow::Borrowed),
+        Encoding::Utf16Le | Encoding::Utf16Be => utf16(&bytes[bom..], bom, enc == Encoding::Utf16Be).map(Cow::Owned),
+    };
+    decoded.map_err(|r| refused(bytes, &r))
+}
+
+/// The reader's checks on text that is already UTF-8 (a leading byte-order
+/// mark is skipped, as the reader skips it).
+pub fn check_text(text: &str) -> Result<(), Error> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    match text[bom..].char_indices().find(|&(_, c)| !allowed(c as u32)) {
+        Some((i, _)) => Err(refused(text.as_bytes(), &Refusal { offset: bom + i, message: CONTROL })),
+        None => Ok(()),
+    }
+}
+
+const CONTROL: &str = "control characters are not allowed";
+
+fn utf8(b: &[u8], base: usize) -> Result<&str, Refusal> {
+    // Valid UTF-8 is the common case: one fast check, then the character set.
+    if let Ok(text) = std::str::from_utf8(b) {
+        return match text.char_indices().find(|&(_, c)| !allowed(c as u32)) {
+            Some((i, _)) => Err(Refusal { offset: base + i, message: CONTROL }),
+            None => Ok(text),
+        };
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let at = |k: usize, message| Refusal { offset: base + k, message };
+        let lead = b[i];
+        let width = match lead {
+            0x00..=0x7F => 1,
+            _ if lead & 0xE0 == 0xC0 => 2,
+            _ if lead & 0xF0 == 0xE0 => 3,
+            _ if lead & 0xF8 == 0xF0 => 4,
+            _ => return Err(at(i, "invalid leading UTF-8 octet")),
+        };
+        if i + width > b.len() {
+            return Err(at(i, "incomplete UTF-8 octet sequence"));
+        }
+        let mut value = u32::from(lead) & [0x7F, 0x1F, 0x0F, 0x07][width - 1];
+        for k in 1..width {
+            let o = b[i + k];
+            if o & 0xC0 != 0x80 {
+                // Placed at the sequence it breaks (libyaml names the octet).
+                return Err(at(i, "invalid trailing UTF-8 octet"));
+            }
+            value = (value << 6) | u32::from(o & 0x3F);
+        }
+        let shortest = match width {
+            1 => true,
+            2 => value >= 0x80,
+            3 => value >= 0x800,
+            _ => value >= 0x10000,
+        };
+        if !shortest {
+            return Err(at(i, "invalid length of a UTF-8 sequence"));
+        }
+        if (0xD800..=0xDFFF).contains(&value) || value > 0x10FFFF {
+            return Err(at(i, "invalid Unicode character"));
+        }
+        if !allowed(value) {
+            return Err(at(i, CONTROL));
+        }
+        i += width;
+    }
+    unreachable!("from_utf8 refused bytes every sequence of which is valid")
+}
+
+fn utf16(b: &[u8], base: usize, big_endian: bool) -> Result<String, Refusal> {
+    let unit = |k: usize| {
+        let (x, y) = (u16::from(b[k]), u16::from(b[k + 1]));
+        if big_endian { (x << 8) | y } else { (y << 8) | x }
+    };
+    let mut out = String::with_capacity(b.len() / 2);
+    let mut i = 0;
+    while i < b.len() {
+        let at = |message| Refusal { offset: base + i, message };
+        if i + 2 > b.len() {
+            return Err(at("incomplete UTF-16 character"));
+        }
+        let first = unit(i);
+        let (value, width) = match first {
+            0xDC00..=0xDFFF => return Err(at("unexpected low surrogate area")),
+            0xD800..=0xDBFF => {
+                if i + 4 > b.len() {
+                    return Err(at("incomplete UTF-16 surrogate pair"));
+                }
+                let second = unit(i + 2);
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(Refusal { offset: base + i + 2, message: "expected low surrogate area" });
+                }
+                (0x10000 + ((u32::from(first) & 0x3FF) << 10) + (u32::from(second) & 0x3FF), 4)
+            }
+            _ => (u32::from(first), 2),
+        };
+        if !allowed(value) {
+            return Err(at(CONTROL));
+        }
+        out.push(char::from_u32(value).expect("surrogates were combined above"));
+        i += width;
+    }
+    Ok(out)
+}
+
+/// Positions a refusal: the line and column of the character at its offset,
+/// counted as the scanner counts them (a line ends at `\n`, `\r\n`, `\r`,
+/// U+0085, U+2028 or U+2029; columns are characters).
+fn refused(bytes: &[u8], r: &Refusal) -> Error {
+    let (enc, bom) = encoding(bytes);
+    let head = &bytes[bom..r.offset.max(bom)];
+    let text: Cow<str> = match enc {
+        Encoding::Utf8 => String::from_utf8_lossy(head),
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            let units = head.chunks_exact(2).map(|p| {
+                if enc == Encoding::Utf16Be { u16::from_be_bytes([p[0], p[1]]) } else { u16::from_le_bytes([p[0], p[1]]) }
+            });
+            Cow::Owned(char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect())
+        }
+    };
+    let (line, column) = position(&text);
+    let help = match r.message {
+        CONTROL => "remove it; a control character can only be written as an escape inside a double-quoted string (\"\\x01\")",
+        _ => "save the file as UTF-8 (or UTF-16 with a byte-order mark)",
+    };
+    let found = match enc {
+        Encoding::Utf8 => match bytes[r.offset..].utf8_chunks().next().map(|c| c.valid().chars().next()) {
+            Some(Some(c)) if r.message == CONTROL => format!(" (found U+{:04X})", c as u32),
+            _ => format!(" (found byte 0x{:02x})", bytes.get(r.offset).copied().unwrap_or(0)),
+        },
+        _ => String::new(),
+    };
+    Error::syntax(line, column, r.message.to_string()).with_detail(found, help)
+}
+
+/// The 1-based line and column just past `text`.
+pub fn position(text: &str) -> (u32, u32) {
+    let (mut line, mut column) = (1u32, 1u32);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => (line, column) = (line + 1, 1),
+            _ => column += 1,
+        }
+    }
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(bytes: &[u8]) -> Option<(u32, u32, String)> {
+        decode(bytes).err().map(|e| (e.line, e.column, e.message().to_string()))
+    }
+
+    #[test]
+    fn every_character_yaml_v3_refuses_is_refused_where_it_is() {
+        for bad in ["\0", "\x01", "\x08", "\x0b", "\x0c", "\x1f", "\x7f", "\u{80}", "\u{84}", "\u{86}", "\u{9f}", "\u{fffe}", "\u{ffff}", "\u{d7ff}x"] {
+            let text = format!("version: \"1\"\nx: a{bad}\n");
+            let expected = (!bad.ends_with('x')).then(|| (2, 5, CONTROL.to_string()));
+            assert_eq!(refusal(text.as_bytes()), expected, "{bad:?}");
+            assert_eq!(check_text(&text).err().map(|e| (e.line, e.column)), expected.map(|e| (e.0, e.1)), "{bad:?}");
+        }
+        // Tab, the line ends, NEL, NBSP and everything printable pass.
+        assert_eq!(refusal("a:\tb\r\nc: \u{85}\u{a0}é😀\u{feff}\n".as_bytes()), None);
+    }
+
+    #[test]
+    fn malformed_utf8_gets_yaml_v3_messages() {
+        assert_eq!(refusal(b"a: \xff\n"), Some((1, 4, "invalid leading UTF-8 octet".into())));
+        assert_eq!(refusal(b"a:\n b: \xc3"), Some((2, 5, "incomplete UTF-8 octet sequence".into())));
+        assert_eq!(refusal(b"a: \xc3x"), Some((1, 4, "invalid trailing UTF-8 octet".into())));
+        assert_eq!(refusal(b"a: \xc0\x80"), Some((1, 4, "invalid length of a UTF-8 sequence".into())));
+        assert_eq!(refusal(b"a: \xed\xa0\x80"), Some((1, 4, "invalid Unicode character".into())));
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_text() {
+        let le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a: é\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(decode(&le).unwrap(), "a: é\n");
+        let be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("a: 😀\n".encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        assert_eq!(decode(&be).unwrap(), "a: 😀\n");
+        let nul: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a\nb\0".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(refusal(&nul), Some((2, 2, CONTROL.into())));
+        assert_eq!(refusal(&[0xFF, 0xFE, 0x61]), Some((1, 1, "incomplete UTF-16 character".into())));
+    }
+
+    #[test]
+    fn a_leading_bom_is_dropped() {
+        assert_eq!(decode("\u{feff}a: 1\n".as_bytes()).unwrap(), "a: 1\n");
+        assert!(check_text("\u{feff}a: 1\n").is_ok());
+    }
+}
