@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 
 use crate::gofmt;
-use crate::policy::model::{Action, Condition, CounterScope, DefaultAction, Op, Path, Policy, Rule, Value, Window, WILDCARD};
+use crate::policy::model::{
+    Action, Condition, CounterScope, DefaultAction, Dialect, Op, Path, Policy, Rule, Value, Window, WILDCARD,
+};
 use crate::profile::Profile;
 
 use super::strict;
@@ -161,7 +163,31 @@ impl Compiled {
             let p = plan(ids, name != WILDCARD);
             tools.insert(name.clone(), p);
         }
+        // Intercept collects a call's stateful rules as the tool's own (scope:
+        // the tool's name) and then the "*" rules (scope `_global`) without
+        // the engine phase's exception for the tool named "*": a call to it
+        // takes each stateful "*" rule twice, first keyed `*.C` (its increment
+        // computed, a limit only from a condition on `state.*.C`), then as
+        // `_global.C`. So a missing `increment_from` argument there is an
+        // internal error even behind a refused limit. Reproduced under the
+        // intercept profile; strict takes each rule once.
         let unlisted = plan(&[], true);
+        if profile == Profile::Intercept && policy.dialect == Dialect::Intercept {
+            if let (Some(plan), Some(tool)) = (tools.get_mut(WILDCARD), policy.tools.iter().find(|t| t.name == WILDCARD)) {
+                let mut twice = Vec::with_capacity(plan.stateful.len() * 2);
+                for rule in tool.rules.iter().filter(|r| r.state.is_some()) {
+                    let mut rule = rule.clone();
+                    if let Some(state) = &mut rule.state {
+                        state.key = format!("{WILDCARD}.{}", state.counter);
+                    }
+                    twice.push(rules.len());
+                    rules.push(compile_rule(&rule, profile, &mut counters, &mut slot_of));
+                }
+                twice.extend_from_slice(&plan.stateful);
+                plan.reserves = twice.iter().any(|&i| rules[i].state.as_ref().is_some_and(|s| s.limit.is_some()));
+                plan.stateful = twice;
+            }
+        }
         Compiled {
             hidden: super::Hidden::new(&policy.hide),
             default_deny: policy.default == DefaultAction::Deny,
