@@ -163,16 +163,16 @@ impl Compiled {
             let p = plan(ids, name != WILDCARD);
             tools.insert(name.clone(), p);
         }
+        let unlisted = plan(&[], true);
         // Intercept collects a call's stateful rules as the tool's own (scope:
         // the tool's name) and then the "*" rules (scope `_global`) without
         // the engine phase's exception for the tool named "*": a call to it
         // takes each stateful "*" rule twice, first keyed `*.C` (its increment
         // computed, a limit only from a condition on `state.*.C`), then as
         // `_global.C`. So a missing `increment_from` argument there is an
-        // internal error even behind a refused limit. Reproduced under the
-        // intercept profile; strict takes each rule once.
-        let unlisted = plan(&[], true);
-        if profile == Profile::Intercept && policy.dialect == Dialect::Intercept {
+        // internal error even behind a refused limit. Both profiles keep it:
+        // taking the rules once would count less, never more.
+        if policy.dialect == Dialect::Intercept {
             if let (Some(plan), Some(tool)) = (tools.get_mut(WILDCARD), policy.tools.iter().find(|t| t.name == WILDCARD)) {
                 let mut twice = Vec::with_capacity(plan.stateful.len() * 2);
                 for rule in tool.rules.iter().filter(|r| r.state.is_some()) {

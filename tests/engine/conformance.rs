@@ -143,14 +143,18 @@ vectors:
     );
 }
 
-/// gauntlet's own loader vectors (merge keys, BOM): every one passes, under
-/// both profiles (loading does not depend on the profile).
+/// gauntlet's own loader vectors (merge keys, BOM, the reader, the "*"
+/// tool): every one passes, under both profiles (loading does not depend on
+/// the profile); strict words one denial its own way (G-9's explained
+/// `increment_from` refusal instead of "Internal policy error").
 #[test]
 fn repo_loader_vectors_pass() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/loader-vectors.yaml");
     for profile in [Profile::Intercept, Profile::Strict] {
         let summary = run_file(&path, profile, None).expect("vector file runs");
-        let failures: Vec<String> = summary.lines().into_iter().filter(|l| !l.starts_with("PASS ")).collect();
+        let worded = "DIFFERS (strict) star-tool-takes-stateful-star-rules-twice: step 2: expected text \"[INTERCEPT POLICY DENIED] Internal policy error\", got deny \"[INTERCEPT POLICY DENIED] increment_from value for rule \\\"spend\\\" is missing or not a number\"";
+        let failures: Vec<String> =
+            summary.lines().into_iter().filter(|l| !l.starts_with("PASS ") && !(profile == Profile::Strict && l == worded)).collect();
         assert!(failures.is_empty(), "{profile}: {failures:#?}");
         assert!(summary.passed() >= 9, "{}", summary.closing_line());
     }
