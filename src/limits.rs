@@ -6,13 +6,11 @@
 //! Three limits, one message shape (`FILE:LINE:COL: <what> exceeds …`):
 //! the document size, the nesting depth, and what alias expansion may add
 //! (a YAML "billion laughs" document is small on disk and huge in memory).
-//! The check is one streaming pass over YAML events that stops at the first
-//! limit crossed; it never builds the document. JSON is YAML here, so JSON
-//! inputs get the same depth check.
+//! For YAML the depth and aliases are counted by a [`Budget`] that
+//! [`crate::yaml`] feeds its events, stopping at the first limit crossed; it
+//! never builds the document. JSON lines (traces) get [`check_json`].
 
 use std::fmt;
-
-use yaml_rust2::parser::{Event, Parser};
 
 /// The largest file any loader reads (8 MiB; real policies are kilobytes).
 pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
@@ -88,52 +86,15 @@ pub fn check_size(bytes: &[u8]) -> Result<(), LimitError> {
     Err(LimitError { limit: Limit::DocumentSize, line: line as u32, column: column as u32 })
 }
 
-/// Every limit on a YAML (or JSON) text. A syntax error is not this
-/// function's business: it stops checking and leaves the error to the loader.
-pub fn check(text: &str) -> Result<(), LimitError> {
-    check_size(text.as_bytes())?;
-    let mut parser = Parser::new_from_str(text);
-    let mut budget = Budget::default();
-    loop {
-        let (event, mark) = match parser.next_token() {
-            Ok(next) => next,
-            // The scanner's own flow-depth guard (255 levels) fires before
-            // any event of the deep part reaches us; the brackets say where
-            // the limit was crossed.
-            Err(e) if e.info() == "recursion limit exceeded" => {
-                bracket_depth(text, Strings::Counted)?;
-                return Err(LimitError { limit: Limit::Depth, line: e.marker().line() as u32, column: e.marker().col() as u32 + 1 });
-            }
-            // A syntax error: the loader reports it, unless its own parser
-            // would read on into brackets deeper than the limit.
-            Err(_) => return bracket_depth(text, Strings::Counted),
-        };
-        if matches!(event, Event::StreamEnd) {
-            return Ok(());
-        }
-        let at = |limit| LimitError { limit, line: mark.line() as u32, column: mark.col() as u32 + 1 };
-        budget.on(event).map_err(at)?;
-    }
-}
-
 /// Size and depth of a JSON text (one trace line, one message), exactly:
 /// brackets inside strings do not count.
 pub fn check_json(text: &str) -> Result<(), LimitError> {
     check_size(text.as_bytes())?;
-    bracket_depth(text, Strings::Skipped)
+    bracket_depth(text)
 }
 
-/// Whether [`bracket_depth`] reads JSON strings (and skips their brackets).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Strings {
-    Skipped,
-    /// Every bracket counts, even a quoted one: a lexical over-approximation
-    /// of flow nesting for text the YAML scanner gave up on, so loaders built
-    /// on another parser are not handed deep nesting they would scan slowly.
-    Counted,
-}
-
-fn bracket_depth(text: &str, strings: Strings) -> Result<(), LimitError> {
+/// The bracket depth of a JSON text; brackets inside strings do not count.
+fn bracket_depth(text: &str) -> Result<(), LimitError> {
     let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
@@ -149,7 +110,7 @@ fn bracket_depth(text: &str, strings: Strings) -> Result<(), LimitError> {
         }
         match c {
             '\n' => (line, column) = (line + 1, 0),
-            '"' if strings == Strings::Skipped => in_string = true,
+            '"' => in_string = true,
             '[' | '{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -166,55 +127,62 @@ fn bracket_depth(text: &str, strings: Strings) -> Result<(), LimitError> {
 /// What an open mapping or sequence holds so far, counting expansions.
 #[derive(Default)]
 struct Open {
-    anchor: usize,
+    anchor: Option<String>,
     nodes: u64,
     bytes: u64,
 }
 
+/// The depth and alias-expansion budget of one YAML document, fed its
+/// events in order (by [`crate::yaml`]); an `Err` names the limit crossed
+/// at the event that crossed it. Nothing is expanded to count it.
 #[derive(Default)]
-struct Budget {
+pub struct Budget {
     open: Vec<Open>,
     /// Expanded (nodes, scalar bytes) of every anchored node seen.
-    anchors: std::collections::HashMap<usize, (u64, u64)>,
+    anchors: std::collections::HashMap<String, (u64, u64)>,
     expanded_nodes: u64,
     expanded_bytes: u64,
 }
 
 impl Budget {
-    fn on(&mut self, event: Event) -> Result<(), Limit> {
-        match event {
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                if self.open.len() >= MAX_DEPTH {
-                    return Err(Limit::Depth);
-                }
-                self.open.push(Open { anchor, nodes: 1, bytes: 0 });
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some(done) = self.open.pop() {
-                    self.finish(done.anchor, done.nodes, done.bytes);
-                }
-            }
-            Event::Scalar(text, _, anchor, _) => self.finish(anchor, 1, text.len() as u64),
-            Event::Alias(id) => {
-                let (nodes, bytes) = self.anchors.get(&id).copied().unwrap_or((1, 0));
-                self.expanded_nodes = self.expanded_nodes.saturating_add(nodes);
-                self.expanded_bytes = self.expanded_bytes.saturating_add(bytes);
-                if self.expanded_nodes > MAX_ALIAS_NODES {
-                    return Err(Limit::AliasNodes);
-                }
-                if self.expanded_bytes > MAX_ALIAS_BYTES {
-                    return Err(Limit::AliasBytes);
-                }
-                self.finish(0, nodes, bytes);
-            }
-            _ => {}
+    /// A mapping or sequence starts.
+    pub fn open(&mut self, anchor: Option<&str>) -> Result<(), Limit> {
+        if self.open.len() >= MAX_DEPTH {
+            return Err(Limit::Depth);
         }
+        self.open.push(Open { anchor: anchor.map(str::to_string), nodes: 1, bytes: 0 });
+        Ok(())
+    }
+
+    /// The innermost mapping or sequence ends.
+    pub fn close(&mut self) {
+        if let Some(done) = self.open.pop() {
+            self.finish(done.anchor, done.nodes, done.bytes);
+        }
+    }
+
+    pub fn scalar(&mut self, anchor: Option<&str>, len: usize) {
+        self.finish(anchor.map(str::to_string), 1, len as u64);
+    }
+
+    /// An alias: what its anchor's node expands to is added.
+    pub fn alias(&mut self, name: &str) -> Result<(), Limit> {
+        let (nodes, bytes) = self.anchors.get(name).copied().unwrap_or((1, 0));
+        self.expanded_nodes = self.expanded_nodes.saturating_add(nodes);
+        self.expanded_bytes = self.expanded_bytes.saturating_add(bytes);
+        if self.expanded_nodes > MAX_ALIAS_NODES {
+            return Err(Limit::AliasNodes);
+        }
+        if self.expanded_bytes > MAX_ALIAS_BYTES {
+            return Err(Limit::AliasBytes);
+        }
+        self.finish(None, nodes, bytes);
         Ok(())
     }
 
     /// A complete node: remember its size if anchored, add it to its parent.
-    fn finish(&mut self, anchor: usize, nodes: u64, bytes: u64) {
-        if anchor > 0 {
+    fn finish(&mut self, anchor: Option<String>, nodes: u64, bytes: u64) {
+        if let Some(anchor) = anchor {
             self.anchors.insert(anchor, (nodes, bytes));
         }
         if let Some(parent) = self.open.last_mut() {
@@ -227,47 +195,6 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn limit(text: &str) -> Option<(Limit, u32, u32)> {
-        check(text).err().map(|e| (e.limit, e.line, e.column))
-    }
-
-    #[test]
-    fn ordinary_documents_pass() {
-        assert_eq!(limit("a: &x [1, 2]\nb: *x\nc: {d: [e]}\n"), None);
-        assert_eq!(limit(""), None);
-        // A syntax error is the loader's to report.
-        assert_eq!(limit("a: [1\n"), None);
-    }
-
-    #[test]
-    fn depth_is_counted_in_flow_and_block_nesting() {
-        let ok = format!("x: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
-        assert_eq!(limit(&ok), None);
-        let deep = format!("x: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
-        assert_eq!(limit(&deep), Some((Limit::Depth, 1, 4 + MAX_DEPTH as u32)));
-        // Deep nesting behind a syntax error the YAML scanner stops at.
-        let hidden = format!("a: b: c\nx: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
-        assert_eq!(limit(&hidden), Some((Limit::Depth, 2, 4 + MAX_DEPTH as u32)));
-        let mut block = String::new();
-        for i in 0..200 {
-            block.push_str(&format!("{}k:\n", " ".repeat(i)));
-        }
-        assert_eq!(limit(&block).map(|l| l.0), Some(Limit::Depth));
-    }
-
-    #[test]
-    fn alias_expansion_counts_nested_expansions() {
-        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c")] {
-            text.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
-        }
-        assert_eq!(limit(&text), None, "12,330 nodes of expansion are allowed");
-        text.push_str(&format!("e: [{}]\n", ["*d"; 10].join(", ")));
-        assert_eq!(limit(&text).map(|l| (l.0, l.1)), Some((Limit::AliasNodes, 5)));
-        let big = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 20), ["*a"; 9].join(", "));
-        assert_eq!(limit(&big).map(|l| (l.0, l.1)), Some((Limit::AliasBytes, 2)));
-    }
 
     #[test]
     fn json_depth_ignores_brackets_in_strings() {

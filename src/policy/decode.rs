@@ -79,16 +79,15 @@ impl Decoder {
         n.is_scalar() && matches!(self.scalar(n), Some(Scalar::Null))
     }
 
-    /// A `string` field: any scalar's source text; null → `None` silently.
+    /// A `string` field: any scalar's source text (a `!!binary` one's
+    /// decoded bytes); null → `None` silently.
     pub fn string(&mut self, n: &Node) -> Option<String> {
         match &n.kind {
-            Kind::Scalar { text, .. } => {
-                if self.is_null(n) {
-                    None
-                } else {
-                    Some(text.clone())
-                }
-            }
+            Kind::Scalar { text, .. } => match self.scalar(n) {
+                Some(Scalar::Null) | None => None,
+                Some(Scalar::Str(decoded)) if n.tag.as_deref() == Some("!!binary") => Some(decoded),
+                Some(_) => Some(text.clone()),
+            },
             _ => {
                 self.type_error(n, "string");
                 None

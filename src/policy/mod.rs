@@ -90,7 +90,7 @@ pub fn read_file(path: &std::path::Path) -> Result<String, PolicyError> {
 pub fn load_str(text: &str, source_name: &str, dialect: Option<model::Dialect>) -> Result<LoadedPolicy, PolicyError> {
     // A crossed limit stops here; a refused character or a syntax error is
     // the dialect loader's to word.
-    if let Err(e) = crate::yaml::check(text).and_then(|()| crate::limits::check(text).map_err(Into::into)) {
+    if let Err(e) = crate::yaml::check(text) {
         if e.limit().is_some() {
             return Err(PolicyError::single(Diagnostic::over_limit(source_name, &e)));
         }

@@ -1,25 +1,38 @@
 //! YAML text → a positioned node tree, read the way Go's yaml.v3 reads it:
 //! the one YAML reader below every loader that needs positions (policies in
-//! each dialect, and the mock server files' error positions).
+//! each dialect, and the mock server files' error positions), and the one
+//! pre-parse check ([`check`]) every YAML loader runs.
 //!
-//! The tree keeps what yaml.v3's decoder looks at: each node's line and
-//! column, a scalar's source text and whether it was quoted, explicit tags,
-//! and mapping entries in source order (duplicates included: the decoder
-//! reports them). Only the first document is read, as `yaml.Unmarshal` does;
-//! a leading UTF-8 byte-order mark is skipped, as libyaml skips it.
-//! Aliases are expanded by copying the anchored node, within
-//! [`crate::limits`], which every document passes first. This module does not
-//! resolve scalars ([`resolve`]) or map nodes onto structs
+//! **Why libyaml.** yaml.v3 is a Go port of libyaml, so the tab rules,
+//! anchor and tag character sets, directives, encodings and error texts that
+//! decide whether Intercept loads a file are libyaml's. Instead of patching
+//! another parser towards them case by case (the reader this replaces
+//! accepted `&a.b`, `%YAML 1.2`, tab-only lines and `-<TAB>`, and refused
+//! `default:<TAB>deny` and a flow list closed at column 0), the events come
+//! from a port of the same C code ([`events`], the `unsafe-libyaml` crate
+//! serde_yaml already depends on). What yaml.v3 changed or adds on top is
+//! done here, each named where it is: only `%YAML 1.1` is accepted, its
+//! error line rule ([`events::v3_line`]), its short tags, only the first
+//! document. What gauntlet needs beyond events is built here too: every
+//! node's line and column, a scalar's source text and style, explicit tags,
+//! mapping entries in source order (duplicates included: the decoder reports
+//! them), aliases expanded within [`crate::limits`] (one [`Budget`] on the
+//! same pass), and the reader's checks first ([`reader`]). This module does
+//! not resolve scalars ([`resolve`]) or map nodes onto structs
 //! ([`crate::policy::decode`], yaml.v3's decoding rules for policy files).
 
 pub mod error;
+pub mod events;
 pub mod reader;
 pub mod resolve;
 
 pub use error::{read_file, Error, ReadError};
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::limits::Budget;
+use events::{Event, Events, Mark};
 
 /// How a scalar was written: plain scalars are resolved (`5` is an int),
 /// every other style is a string.
@@ -54,60 +67,92 @@ impl Node {
 }
 
 /// What every loader checks before it parses a YAML (or JSON) text: the
-/// characters the reader accepts, then the input limits.
+/// characters the reader accepts, the size, then the whole stream through
+/// libyaml for syntax, depth and alias expansion.
 pub fn check(text: &str) -> Result<(), Error> {
     reader::check_text(text)?;
-    crate::limits::check(text).map_err(Error::from)
+    crate::limits::check_size(text.as_bytes())?;
+    let mut events = Events::new(text.as_bytes());
+    let mut budget = Budget::default();
+    loop {
+        let (event, mark) = events.next_event()?;
+        if event == Event::StreamEnd {
+            return Ok(());
+        }
+        count(&mut budget, &event, mark)?;
+    }
 }
 
-/// Parses the first document of `text`; `Ok(None)` for an empty stream.
+/// Feeds one event to the limits; the error is placed at the event.
+fn count(budget: &mut Budget, event: &Event, mark: Mark) -> Result<(), Error> {
+    let crossed = match event {
+        Event::SequenceStart { anchor, .. } | Event::MappingStart { anchor, .. } => budget.open(anchor.as_deref()),
+        Event::SequenceEnd | Event::MappingEnd => Ok(budget.close()),
+        Event::Scalar { value, anchor, .. } => Ok(budget.scalar(anchor.as_deref(), value.len())),
+        Event::Alias(name) => budget.alias(name),
+        _ => Ok(()),
+    };
+    crossed.map_err(|limit| crate::limits::LimitError { limit, line: mark.line, column: mark.column }.into())
+}
+
+/// Parses the first document of `text` as yaml.v3's `Unmarshal` does;
+/// `Ok(None)` for an empty stream.
 pub fn parse(text: &str) -> Result<Option<Node>, Error> {
-    // Refused characters, size, depth and alias expansion are checked
-    // before anything is built.
-    check(text)?;
-    // yaml.v3 (libyaml) takes a leading byte-order mark as the encoding
-    // signature, not as content.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    reader::check_text(text)?;
+    crate::limits::check_size(text.as_bytes())?;
+    let mut events = Events::new(text.as_bytes());
     let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| {
-        let line = e.marker().line() as u32;
-        Error::syntax(line, e.marker().col() as u32 + 1, e.info().to_string()).with_v3_line(line)
-    })?;
-    if let Some(err) = builder.error {
-        return Err(err);
+    loop {
+        let (event, mark) = events.next_event()?;
+        count(&mut builder.budget, &event, mark)?;
+        match event {
+            Event::StreamStart => {}
+            Event::StreamEnd => return Ok(None),
+            // yaml.v3 accepts no other version than 1.1 (libyaml also takes 1.2).
+            Event::DocumentStart { version: Some(v) } if v != (1, 1) => {
+                let e = Error::syntax(mark.line, mark.column, "found incompatible YAML document".into());
+                return Err(match events::v3_line(0, mark.line - 1, false) {
+                    Some(n) => e.with_v3_line(n),
+                    None => e,
+                });
+            }
+            Event::DocumentStart { .. } => {}
+            // Only the first document is read; the rest is never scanned.
+            Event::DocumentEnd => return Ok(builder.root.take()),
+            other => builder.on(other, mark)?,
+        }
     }
-    Ok(builder.root)
 }
 
 enum Open {
-    Seq(Node, Vec<Node>, usize),
-    Map(Node, Vec<Node>, usize),
+    Seq(Node, Vec<Node>, Option<String>),
+    Map(Node, Vec<Node>, Option<String>),
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
     root: Option<Node>,
-    anchors: std::collections::HashMap<usize, Node>,
-    error: Option<Error>,
+    /// Anchored nodes, shared by every alias that names them.
+    anchors: HashMap<String, Rc<Node>>,
+    budget: Budget,
 }
 
-fn short_tag(tag: Option<Tag>) -> Option<String> {
+/// yaml.v3's short form of a resolved tag: `!!x` for the YAML namespace,
+/// none for the non-specific `!` (yaml.v3 resolves such a node as untagged).
+fn short_tag(tag: Option<String>) -> Option<String> {
     let tag = tag?;
-    if tag.handle == "tag:yaml.org,2002:" {
-        Some(format!("!!{}", tag.suffix))
-    } else if tag.handle.is_empty() && tag.suffix == "!" {
-        None
-    } else {
-        Some(format!("{}{}", tag.handle, tag.suffix))
+    match tag.strip_prefix("tag:yaml.org,2002:") {
+        Some(rest) => Some(format!("!!{rest}")),
+        None if tag == "!" => None,
+        None => Some(tag),
     }
 }
 
 impl Builder {
-    fn push_node(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+    fn push_node(&mut self, node: Node, anchor: Option<String>) {
+        if let Some(anchor) = anchor {
+            self.anchors.insert(anchor, Rc::new(node.clone()));
         }
         match self.stack.last_mut() {
             Some(Open::Seq(_, items, _)) | Some(Open::Map(_, items, _)) => items.push(node),
@@ -118,33 +163,16 @@ impl Builder {
             }
         }
     }
-}
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        let line = mark.line() as u32;
-        let column = mark.col() as u32 + 1;
-        let blank = |kind| Node { kind, tag: None, line, column };
+    fn on(&mut self, ev: Event, mark: Mark) -> Result<(), Error> {
+        let blank = |kind, tag| Node { kind, tag: short_tag(tag), line: mark.line, column: mark.column };
         match ev {
-            Event::Scalar(text, style, anchor, tag) => {
-                let style = if style == TScalarStyle::Plain { Style::Plain } else { Style::Quoted };
-                let mut node = blank(Kind::Scalar { text, style });
-                node.tag = short_tag(tag);
-                self.push_node(node, anchor);
+            Event::Scalar { value, plain, anchor, tag } => {
+                let style = if plain { Style::Plain } else { Style::Quoted };
+                self.push_node(blank(Kind::Scalar { text: value, style }, tag), anchor);
             }
-            Event::SequenceStart(anchor, tag) => {
-                let mut node = blank(Kind::Seq(Vec::new()));
-                node.tag = short_tag(tag);
-                self.stack.push(Open::Seq(node, Vec::new(), anchor));
-            }
-            Event::MappingStart(anchor, tag) => {
-                let mut node = blank(Kind::Map(Vec::new()));
-                node.tag = short_tag(tag);
-                self.stack.push(Open::Map(node, Vec::new(), anchor));
-            }
+            Event::SequenceStart { anchor, tag } => self.stack.push(Open::Seq(blank(Kind::Seq(Vec::new()), tag), Vec::new(), anchor)),
+            Event::MappingStart { anchor, tag } => self.stack.push(Open::Map(blank(Kind::Map(Vec::new()), tag), Vec::new(), anchor)),
             Event::SequenceEnd => {
                 if let Some(Open::Seq(mut node, items, anchor)) = self.stack.pop() {
                     node.kind = Kind::Seq(items);
@@ -162,18 +190,24 @@ impl MarkedEventReceiver for Builder {
                     self.push_node(node, anchor);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_node(node, 0),
+            Event::Alias(name) => match self.anchors.get(&name) {
+                Some(node) => {
+                    let node = Node::clone(node);
+                    self.push_node(node, None);
+                }
                 None => {
-                    self.error = Some(Error::syntax(line, column, "unknown anchor".into()).with_v3_line(line))
+                    let open = self.stack.iter().any(|o| matches!(o, Open::Seq(_, _, Some(a)) | Open::Map(_, _, Some(a)) if *a == name));
+                    let message = if open {
+                        format!("anchor '{name}' value contains itself")
+                    } else {
+                        format!("unknown anchor '{name}' referenced")
+                    };
+                    return Err(Error::syntax(mark.line, mark.column, message).with_v3_line(mark.line));
                 }
             },
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart { .. } | Event::DocumentEnd => {}
         }
+        Ok(())
     }
 }
 
@@ -215,6 +249,51 @@ mod tests {
         assert!(err.line >= 1 && err.column >= 1, "{err:?}");
         let err = parse("a: b: c\n").unwrap_err();
         assert_eq!(err.line, 1);
+    }
+
+    use crate::limits::{Limit, MAX_DEPTH};
+
+    fn limit(text: &str) -> Option<(Limit, u32, u32)> {
+        check(text).err().and_then(|e| e.limit().map(|l| (l.limit, l.line, l.column)))
+    }
+
+    #[test]
+    fn ordinary_documents_pass() {
+        assert_eq!(limit("a: &x [1, 2]\nb: *x\nc: {d: [e]}\n"), None);
+        assert_eq!(limit(""), None);
+        // A syntax error is the loader's to report.
+        assert_eq!(limit("a: [1\n"), None);
+    }
+
+    #[test]
+    fn depth_is_counted_in_flow_and_block_nesting() {
+        let ok = format!("x: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert_eq!(limit(&ok), None);
+        let deep = format!("x: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
+        // The bracket that opens level 129 (the top mapping is level 1).
+        assert_eq!(limit(&deep), Some((Limit::Depth, 1, 3 + MAX_DEPTH as u32)));
+        // Deep nesting behind a syntax error: the error is reported, and no
+        // parser reads on past it (every loader parses with the same events).
+        let hidden = format!("a: b: c\nx: {}{}\n", "[".repeat(16_000), "]".repeat(16_000));
+        assert_eq!(check(&hidden).map_err(|e| (e.limit().is_some(), e.line)), Err((false, 1)));
+        let mut block = String::new();
+        for i in 0..200 {
+            block.push_str(&format!("{}k:\n", " ".repeat(i)));
+        }
+        assert_eq!(limit(&block).map(|l| l.0), Some(Limit::Depth));
+    }
+
+    #[test]
+    fn alias_expansion_counts_nested_expansions() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c")] {
+            text.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+        }
+        assert_eq!(limit(&text), None, "12,330 nodes of expansion are allowed");
+        text.push_str(&format!("e: [{}]\n", ["*d"; 10].join(", ")));
+        assert_eq!(limit(&text).map(|l| (l.0, l.1)), Some((Limit::AliasNodes, 5)));
+        let big = format!("a: &a \"{}\"\nb: [{}]\n", "y".repeat(1 << 20), ["*a"; 9].join(", "));
+        assert_eq!(limit(&big).map(|l| (l.0, l.1)), Some((Limit::AliasBytes, 2)));
     }
 
     #[test]

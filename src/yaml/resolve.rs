@@ -39,7 +39,8 @@ pub fn resolve(text: &str, quoted: bool, tag: Option<&str>) -> Result<Scalar, St
     match tag {
         None | Some("!") if quoted => Ok(Scalar::Str(text.to_string())),
         None | Some("!") => Ok(resolve_plain(text, true)),
-        Some("!!str") | Some("!!binary") => Ok(Scalar::Str(text.to_string())),
+        Some("!!str") => Ok(Scalar::Str(text.to_string())),
+        Some("!!binary") => binary(text).map(Scalar::Str),
         Some(t @ ("!!int" | "!!float" | "!!bool" | "!!null" | "!!timestamp")) => {
             let r = resolve_plain(text, t == "!!timestamp");
             match (t, &r) {
@@ -50,6 +51,26 @@ pub fn resolve(text: &str, quoted: bool, tag: Option<&str>) -> Result<Scalar, St
         }
         Some(_) => Ok(Scalar::Str(text.to_string())),
     }
+}
+
+/// A `!!binary` scalar's bytes, as yaml.v3 decodes them (Go's standard
+/// base64: padding required, line breaks skipped, trailing bits ignored).
+/// The bytes become a string's bytes in Go; here invalid UTF-8 becomes
+/// U+FFFD, as Go turns it into U+FFFD wherever it meets JSON.
+fn binary(text: &str) -> Result<String, String> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let joined: String = text.chars().filter(|&c| c != '\r' && c != '\n').collect();
+    GO_STD
+        .decode(joined)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|_| "!!binary value contains invalid base64 data".to_string())
 }
 
 fn resolve_plain(text: &str, timestamps: bool) -> Scalar {
@@ -414,5 +435,10 @@ mod tests {
             resolve("abc", false, Some("!!int")).unwrap_err(),
             "cannot decode !!str `abc` as a !!int"
         );
+        assert_eq!(resolve("MQ==", false, Some("!!binary")).unwrap(), Scalar::Str("1".into()));
+        assert_eq!(resolve("M\nQ==\n", true, Some("!!binary")).unwrap(), Scalar::Str("1".into()));
+        for bad in ["MQ", "M Q==", "_w=="] {
+            assert_eq!(resolve(bad, false, Some("!!binary")).unwrap_err(), "!!binary value contains invalid base64 data");
+        }
     }
 }

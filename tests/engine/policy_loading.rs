@@ -298,7 +298,7 @@ fn over_limit_texts() -> Vec<(&'static str, String, (usize, usize))> {
     }
     let size = format!("a: \"{}\"\n", "z".repeat(gauntlet::limits::MAX_DOCUMENT_BYTES));
     vec![
-        ("nesting depth exceeds the limit of 128 levels", deep, (1, 132)),
+        ("nesting depth exceeds the limit of 128 levels", deep, (1, 131)),
         ("alias expansion exceeds the limit of 8 MiB of text", blob, (2, 133)),
         ("alias expansion exceeds the limit of 100000 nodes", nodes, (5, 36)),
         ("document size exceeds the limit of 8 MiB", size, (1, gauntlet::limits::MAX_DOCUMENT_BYTES + 1)),
