@@ -251,7 +251,7 @@ impl std::fmt::Display for TraceStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "+{:.3}s s{} i{} ", self.at_ns as f64 / 1e9, self.session, self.identity)?;
         match (&self.raw, &self.tool, &self.arguments) {
-            (Some(line), _, _) => write!(f, "raw {line}"),
+            (Some(line), _, _) => write!(f, "raw {}", visible(line)),
             (None, Some(name), Some(args)) => write!(f, "tools/call {} {}", quote(name), cut(&args.to_string(), 160)),
             _ => write!(f, "{}", self.method),
         }
@@ -260,6 +260,23 @@ impl std::fmt::Display for TraceStep {
 
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A raw line as a terminal can show it: control characters and the
+/// Unicode line ends spelled as escapes (`\r`, `\u{2028}`), so a bare `\r`
+/// shows instead of sending the cursor back over the trace.
+fn visible(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn shorten(v: &Value) -> Value {

@@ -9,7 +9,7 @@ use super::Exit;
 use crate::clock::{Clock, SystemClock};
 use crate::caller::CallContext;
 use crate::mcp::http::HttpServer;
-use crate::mcp::stdio::{self, Ended};
+use crate::mcp::stdio::{self, Ended, LineEnds};
 use crate::mcp::MessageHandler;
 use crate::mock::recording::Recording;
 use crate::mock::{bundled, DuplicateKeys, MockServer, ServerSpec};
@@ -46,6 +46,9 @@ pub struct Args {
     /// Serve `tools/list` in pages of this size.
     #[arg(long, value_name = "N")]
     pub page_size: Option<usize>,
+    /// Where a stdio line ends: `lf`, or `universal` (also at a bare `\r`, as the Python SDK's server reads).
+    #[arg(long, value_enum, value_name = "ENDS")]
+    pub line_ends: Option<LineEnds>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -119,6 +122,9 @@ fn apply_overrides(spec: &mut ServerSpec, args: &Args) {
     b.hang_on.extend(args.hang_on.iter().cloned());
     if args.page_size.is_some() {
         b.page_size = args.page_size;
+    }
+    if let Some(ends) = args.line_ends {
+        b.line_ends = ends;
     }
 }
 

@@ -13,7 +13,7 @@ const TOKENS: &[&str] = &[
     "\\ud800", "&a ", "*a", "&b ", "*b", "<<: ", "<<: *a", "<<: [*a, *b]", "!!str ", "!!int ", "!!binary ",
     "!!merge ", "!foo ", "? ", "|\n", ">-\n", "---\n", "...\n", "%YAML 1.1\n", "\u{feff}", "~", "null", "true",
     "yes", "0x1F", "0o17", "010", "1_000", "1e400", "-0", ".inf", ".nan", "9223372036854775808", "2026-03-02",
-    "\u{0085}", "\u{2028}", "é", "\r\n", "version: \"1\"\n", "tools:\n", "rules:\n", "rate_limit: 1/minute",
+    "\u{0085}", "\u{2028}", "\u{2029}", "é", "\r\n", "\r", "\u{b}", "\u{c}", "\u{1c}", "version: \"1\"\n", "tools:\n", "rules:\n", "rate_limit: 1/minute",
     "action: deny", "action: allow", "conditions:\n", "path: args.x", "op: regex", "value: \"(?i\"", "state.",
     "\"jsonrpc\":\"2.0\"", "\"id\":1", "\"id\":1e400", "\"id\":null", "\"method\":\"tools/call\"",
     "\"params\":{\"name\":\"t\",\"arguments\":{}}", "\"Name\":", "\"name\":\"delete_customer\"", "[{", "}]",

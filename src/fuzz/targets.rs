@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::engine::store::MemoryStore;
 use crate::caller::CallContext;
 use crate::engine::Engine;
+use crate::mcp::stdio::LineEnds;
 use crate::policy::model::Dialect;
 use crate::profile::Profile;
 use crate::proxy::core::{Output, ProxyCore, WireMode};
@@ -24,6 +25,8 @@ pub enum Target {
     Requirements,
     Trace,
     Proxy,
+    /// A byte stream through the stdio line reader and the proxy, and through the SSE reader.
+    Framing,
     /// Exercises the harness itself: `panic` panics, `broken` breaks.
     #[cfg(test)]
     SelfTest,
@@ -60,6 +63,7 @@ impl Target {
         Target::Requirements,
         Target::Trace,
         Target::Proxy,
+        Target::Framing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +76,7 @@ impl Target {
             Target::Requirements => "requirements",
             Target::Trace => "trace",
             Target::Proxy => "proxy",
+            Target::Framing => "framing",
             #[cfg(test)]
             Target::SelfTest => "self-test",
         }
@@ -109,6 +114,10 @@ impl Target {
             Target::Proxy => &[
                 r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{}}}"#,
                 r#"[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pay","arguments":{"amount":5}}}]"#,
+            ],
+            Target::Framing => &[
+                "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\"}}\r}\n",
+                ": c\rdata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\n\r\nid: 2\rdata: x\n\n",
             ],
             #[cfg(test)]
             Target::SelfTest => &["fine", "panic"],
@@ -158,6 +167,7 @@ impl Target {
                 trace_lines(input)
             }
             Target::Proxy => proxy_line(input),
+            Target::Framing => framing(input),
             #[cfg(test)]
             Target::SelfTest => match input {
                 b"panic" => panic!("self-test panic"),
@@ -218,7 +228,72 @@ fn trace_lines(input: &[u8]) -> Result<(), String> {
 
 /// One agent line through the core in every profile and wire mode, then the
 /// same bytes as the upstream's answer. What the core writes to the agent
-/// itself (denials, refusals, errors) must be valid UTF-8 JSON.
+/// itself (denials, refusals, errors) must be valid UTF-8 JSON; what strict
+/// forwards must be what it evaluated ([`strict_forward`]).
+/// Strict forwards the agent's bytes unchanged, as one JSON value; in front of
+/// a stdio child, one line to every known reader (no `\r` for the Python
+/// SDK's universal newlines to split at, no `\n`).
+fn strict_forward(line: &[u8], forwarded: &[u8], mode: WireMode) -> Result<(), String> {
+    if forwarded != line {
+        return Err(format!("strict forwarded other bytes than it evaluated: {forwarded:?}"));
+    }
+    if crate::proxy::rawjson::parse(forwarded).is_err() {
+        return Err(format!("strict forwarded bytes that are not one JSON value: {forwarded:?}"));
+    }
+    let pieces = LineEnds::Universal.split(forwarded).count();
+    if mode == WireMode::StdioChild && (pieces != 1 || forwarded.contains(&b'\n')) {
+        return Err(format!("strict forwarded a stdio line that is not one line to a Python SDK server ({pieces} pieces at \\r, or a \\n): {forwarded:?}"));
+    }
+    Ok(())
+}
+
+/// A stdio stream: each line the reader frames holds no `\n`, and what the
+/// strict core forwards of it is one line to a Python SDK server. The same
+/// bytes as an SSE stream: read whole or in pieces, the same events, and each
+/// event written back out reads back the same.
+fn framing(input: &[u8]) -> Result<(), String> {
+    use crate::mcp::http::{sse_event, SseParser};
+    use crate::mcp::stdio::{Frame, LineReader};
+    let policy = Arc::new(crate::policy::load_intercept(PROXY_POLICY).map_err(|e| e.to_string())?);
+    let now = Timestamp::parse_rfc3339("2026-03-02T10:00:00Z").map_err(|e| e.to_string())?;
+    let mut core = ProxyCore::new(Engine::new(policy, Profile::Strict), Box::new(MemoryStore::new()), WireMode::StdioChild);
+    let mut lines = LineReader::with_max(std::io::BufReader::with_capacity(7, input), 1 << 16);
+    while let Some(frame) = lines.next_frame_blocking().map_err(|e| e.to_string())? {
+        let Frame::Line(line) = frame else { continue };
+        if line.contains(&b'\n') {
+            return Err(format!("the line reader framed a line holding a \\n: {line:?}"));
+        }
+        for out in core.from_agent(&line, &CallContext::default(), now) {
+            if let Output::ToUpstream(bytes) = out {
+                strict_forward(&line, &bytes, WireMode::StdioChild)?;
+            }
+        }
+    }
+    let whole = {
+        let mut p = SseParser::default();
+        let mut events = p.push(input);
+        events.extend(p.finish());
+        events
+    };
+    for cut in [input.len() / 3, input.len() / 2, input.len().saturating_sub(1)] {
+        let mut p = SseParser::default();
+        let mut events = p.push(&input[..cut]);
+        events.extend(p.push(&input[cut..]));
+        events.extend(p.finish());
+        if events != whole {
+            return Err(format!("SSE read whole gave {whole:?}, cut at {cut} {events:?}"));
+        }
+    }
+    for event in &whole {
+        let mut p = SseParser::default();
+        let back = p.push(&sse_event(event.id.as_deref(), event.data.as_bytes()));
+        if back.as_slice() != std::slice::from_ref(event) {
+            return Err(format!("SSE event {event:?} written and read back as {back:?}"));
+        }
+    }
+    Ok(())
+}
+
 fn proxy_line(line: &[u8]) -> Result<(), String> {
     let policy = Arc::new(crate::policy::load_intercept(PROXY_POLICY).map_err(|e| e.to_string())?);
     let now = Timestamp::parse_rfc3339("2026-03-02T10:00:00Z").map_err(|e| e.to_string())?;
@@ -227,6 +302,11 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
         for mode in [WireMode::StdioChild, WireMode::StdioBridge, WireMode::Http] {
             let mut core = ProxyCore::new(Engine::new(policy.clone(), profile), Box::new(MemoryStore::new()), mode);
             for out in core.from_agent(line, &ctx, now) {
+                if let Output::ToUpstream(bytes) = &out {
+                    if profile == Profile::Strict {
+                        strict_forward(line, bytes, mode).map_err(|why| format!("{mode:?}: {why}"))?;
+                    }
+                }
                 if let Output::ToAgent(bytes) = out {
                     let text = std::str::from_utf8(&bytes)
                         .map_err(|_| format!("{profile}/{mode:?}: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;

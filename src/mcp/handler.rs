@@ -22,6 +22,12 @@ pub trait MessageHandler: Send + 'static {
     /// One incoming message (a stdio line or an HTTP body).
     fn handle(&mut self, msg: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply>;
 
+    /// One stdio line: a handler that reads lines as some other reader does
+    /// (see [`super::stdio::LineEnds`]) splits it further first.
+    fn handle_line(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        self.handle(line, ctx, now)
+    }
+
     /// The transport ended this session (HTTP DELETE).
     fn end_session(&mut self, _session: &str) {}
 

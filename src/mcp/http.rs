@@ -360,8 +360,7 @@ async fn deliver(replies: Vec<Reply>, acc: &Accept) -> Response {
     let events = futures::stream::iter(replies).then(move |r| async move {
         let due = start + Duration::from_millis(r.delay_ms);
         tokio::time::sleep_until(due.into()).await;
-        let data = String::from_utf8_lossy(&r.bytes).replace('\n', "\ndata: ");
-        Ok::<_, Infallible>(Bytes::from(format!("event: message\ndata: {data}\n\n")))
+        Ok::<_, Infallible>(Bytes::from(sse_event(None, &r.bytes)))
     });
     Response::builder()
         .status(StatusCode::OK)
@@ -603,30 +602,72 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// One SSE `message` event carrying `data`, optionally with an `id`. Each
+/// line of `data` gets its own `data:` line, at every line end the SSE
+/// format knows (`\r\n`, `\n`, a bare `\r`): a reader joins them with
+/// `\n`, so a JSON message reads back as the same value, and no byte of it
+/// can end the event early or start a field of its own.
+pub fn sse_event(id: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 32);
+    out.extend_from_slice(b"event: message\n");
+    if let Some(id) = id {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'\n');
+    }
+    let mut rest = data;
+    loop {
+        let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&rest[..end]);
+        out.push(b'\n');
+        if end == rest.len() {
+            break;
+        }
+        let step = if rest[end..].starts_with(b"\r\n") { 2 } else { 1 };
+        rest = &rest[end + step..];
+    }
+    out.push(b'\n');
+    out
+}
+
 /// Incremental `text/event-stream` parsing: feed body chunks as they come,
 /// get each complete event (its `data` lines joined with `\n`, its `id`).
+/// Lines end at `\r\n`, `\n` or a bare `\r`, as the SSE format (and every
+/// browser and SDK client that follows it) says: a reader that ended lines
+/// at `\n` alone would see other events than the agent behind it.
 #[derive(Default)]
 pub struct SseParser {
     /// Bytes after the last complete line.
     rest: Vec<u8>,
+    /// The last chunk ended in `\r`: a `\n` starting the next one belongs to it.
+    after_cr: bool,
     data: Vec<String>,
     id: Option<String>,
 }
 
 impl SseParser {
-    /// The events completed by `chunk`; an event ends at a blank line (`\n`
-    /// or `\r\n` line ends).
+    /// The events completed by `chunk`; an event ends at a blank line.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        let chunk = match chunk.split_first() {
+            Some((b'\n', tail)) if self.after_cr => tail,
+            _ => chunk,
+        };
+        self.after_cr = false;
         self.rest.extend_from_slice(chunk);
         let mut events = Vec::new();
         let mut start = 0;
-        while let Some(i) = self.rest[start..].iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', &self.rest[start..]) {
             let end = start + i;
-            let line = self.rest[start..end]
-                .strip_suffix(b"\r")
-                .unwrap_or(&self.rest[start..end]);
-            let line = String::from_utf8_lossy(line).into_owned();
+            let line = String::from_utf8_lossy(&self.rest[start..end]).into_owned();
             start = end + 1;
+            if self.rest[end] == b'\r' {
+                match self.rest.get(start) {
+                    Some(b'\n') => start += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
             if line.is_empty() {
                 events.extend(self.dispatch());
                 continue;

@@ -3,6 +3,12 @@
 //! One message per line. A line longer than the limit is not buffered: the
 //! reader reports it as [`Frame::TooLong`], skips to the next newline and goes
 //! on, so one hostile line can neither exhaust memory nor end the session.
+//!
+//! Readers do not agree on where a line ends ([`LineEnds`]): this one ends
+//! it at `\n` only, as the TypeScript SDK and Go's `bufio.Scanner` do, while
+//! the Python SDK's stdio server also ends it at a bare `\r`. The proxy's
+//! strict profile refuses what the two would read differently; the mock can
+//! read either way, so attacks on the difference show up in its ledger.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -18,6 +24,37 @@ use super::MessageHandler;
 
 /// Longest accepted line, newline excluded.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// Where a stdio reader ends a line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineEnds {
+    /// At `\n` only, one `\r` before it dropped: the TypeScript SDK, Go's
+    /// `bufio.Scanner` (Intercept) and [`LineReader`].
+    #[default]
+    Lf,
+    /// At `\n`, `\r\n` and a bare `\r`: Python's universal newlines, which
+    /// the Python SDK's stdio server reads its input with (a `TextIOWrapper`
+    /// with `newline=None`), as do Java's and .NET's `readLine`.
+    Universal,
+}
+
+impl LineEnds {
+    /// The non-blank lines a reader with these line ends makes of one line
+    /// that [`LineReader`] read (its `\n` and a trailing `\r` removed).
+    pub fn split(self, line: &[u8]) -> impl Iterator<Item = &[u8]> {
+        let pieces: Box<dyn Iterator<Item = &[u8]>> = match self {
+            LineEnds::Lf => Box::new(std::iter::once(line)),
+            LineEnds::Universal => Box::new(line.split(|&b| b == b'\r')),
+        };
+        pieces.filter(|piece| !is_blank(piece))
+    }
+}
+
+/// A line of nothing but ASCII whitespace, which readers skip.
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -98,7 +135,7 @@ impl Partial {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(&line) {
             return None;
         }
         Some(Frame::Line(line))
@@ -208,7 +245,7 @@ where
                 )
             }
             Frame::Line(line) => match handler.lock() {
-                Ok(mut h) => (h.handle(&line, &ctx, clock.now()), h.is_dead()),
+                Ok(mut h) => (h.handle_line(&line, &ctx, clock.now()), h.is_dead()),
                 Err(_) => return Err(io::Error::other("the message handler panicked")),
             },
         };
@@ -390,6 +427,16 @@ mod tests {
         assert_eq!(ids, ["1", "null", "3", "2"]);
         assert!(out.contains("-32600"));
         assert_eq!(server.lock().unwrap().reached, 3, "the huge line never reaches the handler");
+    }
+
+    #[test]
+    fn universal_line_ends_split_at_a_bare_carriage_return_as_python_does() {
+        let line = b"{\"a\":\r{\"b\":1}\r \r}";
+        assert_eq!(LineEnds::Lf.split(line).collect::<Vec<_>>(), vec![&line[..]]);
+        assert_eq!(
+            LineEnds::Universal.split(line).collect::<Vec<_>>(),
+            vec![&b"{\"a\":"[..], b"{\"b\":1}", b"}"]
+        );
     }
 
     #[tokio::test]

@@ -65,6 +65,12 @@ impl MessageHandler for Recording {
         replies
     }
 
+    fn handle_line(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        let replies = self.server.handle_line(line, ctx, now);
+        self.flush_ledger();
+        replies
+    }
+
     fn end_session(&mut self, session: &str) {
         MessageHandler::end_session(&mut self.server, session);
     }

@@ -135,6 +135,13 @@ impl MockServer {
         self.handle_message(&msg, ctx, now)
     }
 
+    /// One stdio line, split where this server's reader ends lines
+    /// (`behaviour.line_ends`); each piece is handled as its own message.
+    pub fn handle_line(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        let ends = self.behaviour.line_ends;
+        ends.split(line).flat_map(|piece| self.handle(piece, ctx, now)).collect()
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
@@ -549,6 +556,10 @@ impl MockServer {
 impl MessageHandler for MockServer {
     fn handle(&mut self, msg: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
         MockServer::handle(self, msg, ctx, now)
+    }
+
+    fn handle_line(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        MockServer::handle_line(self, line, ctx, now)
     }
 
     fn end_session(&mut self, session: &str) {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ordered::OrderedJson;
+use crate::mcp::stdio::LineEnds;
 
 /// A whole server file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +162,14 @@ pub struct Behaviour {
     /// Calls of these tools never get an answer.
     #[serde(default)]
     pub hang_on: Vec<String>,
+    /// Where a stdio line ends: `lf` (default) or `universal` (also at a
+    /// bare `\r`, as the Python SDK's stdio server reads).
+    #[serde(default, skip_serializing_if = "is_lf")]
+    pub line_ends: LineEnds,
+}
+
+fn is_lf(ends: &LineEnds) -> bool {
+    *ends == LineEnds::Lf
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,9 @@
 //! batch, and (silently) every `tools/call` notification, so nothing it
 //! could not evaluate faithfully reaches the upstream; and it replaces a
 //! `tools/list` page it cannot filter with an error instead of showing it.
+//! In front of a stdio child, strict also refuses a line holding a carriage
+//! return, which some servers' readers end a line at (the Python SDK's): what
+//! it forwards is one line to every reader, the line it evaluated.
 //! Strict also keeps one outstanding request per id (G-18): a request whose
 //! id is already waiting for an answer, or an id that is not a string or an
 //! exact integer, is refused, so an upstream error can only refund the call
@@ -141,6 +144,12 @@ impl ProxyCore {
     pub fn from_agent_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
         let parsed = rawjson::parse(bytes);
+        if self.engine.profile() == Profile::Strict && self.mode == WireMode::StdioChild {
+            // Forwarded as one stdio line, it must be one line to every reader too.
+            if let Some(r) = decode::line_break_refusal(&parsed, bytes) {
+                return self.refused(r, ctx, now);
+            }
+        }
         match decode::classify_parsed(&parsed, bytes, self.engine.profile()) {
             Classified::Batch => self.batch(bytes, ctx, exchange, now, &mut out),
             Classified::Refused(r) => self.refuse(r, ctx, now, &mut out),

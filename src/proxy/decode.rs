@@ -270,6 +270,31 @@ pub fn strict_id_key(id: &Node, src: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Strict profile, in front of a line-framed (stdio) upstream: a line holding
+/// a carriage return (or a line feed, which the stdio reader never leaves in
+/// a line, but another caller of the core might). JSON allows one only as whitespace between tokens (raw
+/// inside a string it is a syntax error), but the Python SDK's stdio server
+/// (universal newlines), like Java's and .NET's `readLine`, ends a line at a
+/// bare `\r`: the one message evaluated here would reach such a server as
+/// several, and a `tools/call` among them would run unevaluated.
+pub fn line_break_refusal(parsed: &Result<Node, ParseError>, src: &[u8]) -> Option<Refusal> {
+    let at = memchr::memchr2(b'\r', b'\n', src)?;
+    let what = if src[at] == b'\r' { "a carriage return (\\r)" } else { "a line feed (\\n)" };
+    let node = parsed.as_ref().ok();
+    // Echo the id only when it is one the agent can match its answer by.
+    let id = node.and_then(request_id).filter(|id| strict_id_key(id, src).is_ok()).map(|id| id.raw(src).to_vec());
+    let tool = match node.map(|n| classify_object(n, src, Profile::Intercept)) {
+        Some(Classified::ToolCall(call)) => call.name,
+        _ => String::new(),
+    };
+    Some(refusal(
+        INVALID_REQUEST,
+        format!("invalid request: {what} in the message: stdio servers built on the Python SDK end a line there, so they would read it as more than one message"),
+        id,
+        tool,
+    ))
+}
+
 fn refusal(code: i64, message: String, id: Option<Vec<u8>>, tool: String) -> Refusal {
     Refusal { code, message, id, tool, silent: false }
 }

@@ -24,7 +24,7 @@ use hyper::{Method, Response, StatusCode};
 use crate::clock::{Clock, SystemClock};
 use crate::caller::CallContext;
 use crate::mcp::http::serve::{self, Limits};
-use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split_host_port, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
+use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split_host_port, sse_event, HttpClient, HttpClientError, SseParser, PROTOCOL_VERSION_HEADER as PROTOCOL, SESSION_HEADER as SESSION};
 
 use super::auditlog::AuditLog;
 use super::core::{Exchange, Output, ProxyCore};
@@ -53,15 +53,7 @@ pub struct HttpConfig {
 }
 
 fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(data.len() + 32);
-    out.extend_from_slice(b"event: message\n");
-    if let Some(id) = id {
-        out.extend_from_slice(format!("id: {id}\n").as_bytes());
-    }
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
+    Bytes::from(sse_event(id, data))
 }
 
 /// A JSON-RPC error for a request the upstream could not answer; it goes

@@ -163,7 +163,8 @@ impl<S: MessageHandler> InProcess<S> {
                 // The testbench never turns traffic recording on.
                 Output::Record(_) => {}
                 Output::ToUpstream(bytes) => {
-                    for reply in self.server.handle(&bytes, ctx, now) {
+                    // What the core forwards is one stdio line (the mode is `StdioChild`).
+                    for reply in self.server.handle_line(&bytes, ctx, now) {
                         let delay = i64::try_from(reply.delay_ms).unwrap_or(i64::MAX / NANOS_PER_MILLI);
                         self.seq += 1;
                         self.queue.push(Reverse(Queued {

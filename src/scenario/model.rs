@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
+use crate::mcp::stdio::LineEnds;
 
 /// Risk categories are the mock servers' own (read, write, execute, financial, destructive).
 pub use crate::mock::Risk;
@@ -39,6 +40,7 @@ pub enum AttackClass {
     WireTypeError,
     WireCaseVariantKeys,
     WireBatch,
+    WireFraming,
     ReplicaSpread,
 }
 
@@ -69,6 +71,7 @@ impl AttackClass {
             AttackClass::WireTypeError => "wire-type-error",
             AttackClass::WireCaseVariantKeys => "wire-case-variant-keys",
             AttackClass::WireBatch => "wire-batch",
+            AttackClass::WireFraming => "wire-framing",
             AttackClass::ReplicaSpread => "replica-spread",
         }
     }
@@ -127,6 +130,10 @@ pub struct Upstream {
     /// Unknown `params` members are ignored (Python SDK) instead of rejected.
     #[serde(default)]
     pub ignore_unknown_params: Option<bool>,
+    /// Where the server's stdio reader ends a line (`universal`: also at a
+    /// bare `\r`, as the Python SDK's stdio server reads).
+    #[serde(default)]
+    pub line_ends: Option<LineEnds>,
     /// Every Nth call of the target tool fails with a JSON-RPC error (after the server saw it).
     #[serde(default)]
     pub fail_every: Option<u64>,

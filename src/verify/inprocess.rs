@@ -115,6 +115,9 @@ fn apply(server: &mut impl Overridable, up: &Upstream, target: &str) {
     if let Some(v) = up.ignore_unknown_params {
         b.ignore_unknown_params = v;
     }
+    if let Some(ends) = up.line_ends {
+        b.line_ends = ends;
+    }
     let Some(original) = server.tool(target).cloned() else { return };
     if let (Some(after), Some(adds)) = (up.rug_pull_after, &up.rug_pull_adds) {
         let mut added = original.clone();

@@ -235,6 +235,44 @@ fn strict_refuses_every_wire_trick_with_a_jsonrpc_error() {
     }
 }
 
+/// Issue 19: one JSON object with no method to the proxy, three lines to a
+/// reader that ends a line at a bare `\r` (the Python SDK's stdio server),
+/// the middle one a call the policy denies.
+const CR_SMUGGLE: &str = "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\"}}\r}";
+
+#[test]
+fn a_bare_carriage_return_is_forwarded_under_intercept_and_refused_under_strict_in_front_of_stdio() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    let out = c.from_agent(CR_SMUGGLE.as_bytes(), &ctx(), at(0));
+    assert_eq!(upstream(&out), [CR_SMUGGLE], "Intercept forwards it unevaluated");
+    assert!(audits(&out).is_empty());
+
+    let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
+    for line in [
+        CR_SMUGGLE.to_string(),
+        // Valid JSON with the `\r` as whitespace, and a request whose id the agent can match.
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":9,\r\"method\":\"ping\"}}"),
+        format!("{}\r{}", call("4", "t"), call("5", "delete_customer")),
+    ] {
+        let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+        assert!(upstream(&out).is_empty(), "{line:?} reached the upstream");
+        let answer: serde_json::Value = serde_json::from_str(&agent(&out)[0]).unwrap();
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("carriage return"), "{answer}");
+        assert_eq!(audits(&out)[0].result, AuditResult::Refused);
+    }
+    let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":9,\r\"method\":\"ping\"}}");
+    let out = c.from_agent(ping.as_bytes(), &ctx(), at(0));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&agent(&out)[0]).unwrap()["id"], 9);
+
+    // An HTTP body is not split into lines by anyone: a pretty-printed CRLF body is just JSON.
+    let pretty = "{\r\n  \"jsonrpc\": \"2.0\",\r\n  \"id\": 1,\r\n  \"method\": \"ping\"\r\n}";
+    for mode in [WireMode::StdioBridge, WireMode::Http] {
+        let mut c = core(LIMITED, Profile::Strict, mode);
+        assert_eq!(upstream(&c.from_agent(pretty.as_bytes(), &ctx(), at(0))), [pretty], "{mode:?}");
+    }
+}
+
 #[test]
 fn case_variant_params_are_evaluated_as_go_reads_them_under_intercept() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);

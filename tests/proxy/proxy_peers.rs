@@ -256,3 +256,74 @@ fn http_front_refuses_foreign_origins_and_unknown_tokens() {
     assert!(status.contains(" 200 "), "{status}");
     assert!(body.contains("\"protocolVersion\":\"2025-06-18\""), "{body}");
 }
+
+/// Issue 19, against the real reader: a server built on the Python SDK
+/// (tests/interop/ledger_server.py) behind `gauntlet proxy` processes. One
+/// line holds a denied call between two bare `\r`s inside an object with no
+/// method; the SDK's stdio reader ends lines at `\r`, so under `intercept`
+/// (Intercept's own framing) the denied call runs, and under `strict` the
+/// line is refused and nothing but the allowed call reaches the server.
+#[test]
+fn a_call_smuggled_between_carriage_returns_runs_on_a_python_sdk_server_only_under_intercept() {
+    let Some(p) = peers() else { return };
+    for profile in ["intercept", "strict"] {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(&policy, "version: \"1\"\ntools:\n  delete_customer:\n    rules:\n      - name: never delete\n        action: deny\n").unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        let mut proxy = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+            .args(["proxy", &policy.display().to_string(), "--profile", profile, "--state-dir"])
+            .arg(dir.path().join("state"))
+            .arg("--")
+            .arg(&p.python)
+            .arg(root().join("tests/interop/ledger_server.py"))
+            .arg(&ledger)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = proxy.stdin.take().unwrap();
+        let lines = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#.to_string(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+            "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\",\"arguments\":{\"customer\":\"c1\"}}}\r}".to_string(),
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_customers","arguments":{}}}"#.to_string(),
+        ];
+        for line in &lines {
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.write_all(b"\n").unwrap();
+        }
+        stdin.flush().unwrap();
+        // The server answers in order; once the list call's answer is in, the line before it was read.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = proxy.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut answers = Vec::new();
+        while !answers.iter().any(|a: &Value| a["id"] == 3) {
+            let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{profile}: no answer to id 3 in 30 s: {answers:?}"));
+            answers.push(serde_json::from_str(&line).unwrap_or(Value::Null));
+        }
+        drop(stdin);
+        let _ = proxy.wait();
+        let ran: Vec<Value> = std::fs::read_to_string(&ledger)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let ran: Vec<&str> = ran.iter().map(|r| r["tool"].as_str().unwrap()).collect();
+        match profile {
+            "intercept" => assert_eq!(ran, ["delete_customer", "list_customers"], "the SDK reads three lines and runs the middle one"),
+            _ => {
+                assert_eq!(ran, ["list_customers"], "strict: the denied call never reaches the server");
+                let refusal = answers.iter().find(|a| a["error"]["code"] == -32600).unwrap_or_else(|| panic!("{answers:?}"));
+                assert!(refusal["error"]["message"].as_str().unwrap().contains("carriage return"), "{refusal}");
+            }
+        }
+    }
+}

@@ -175,25 +175,29 @@ fn stripe_per_call_caps_hold_and_negative_amounts_breach() {
 
 /// G-1/G-2 (semantics §7): Intercept's Go decoder forwards a call with a decoy `NAME: 0`
 /// unevaluated and evaluates the last case-variant `Name` (an allowed read tool), while the
-/// SDK-like mock runs the exact-case `name`: the hidden tool is reached. Strict closes both.
+/// SDK-like mock runs the exact-case `name`: the hidden tool is reached. A call between two
+/// bare `\r`s is forwarded inside a line with no method, and a mock reading lines as the
+/// Python SDK does runs it (issue 19). Strict closes all three.
 #[test]
 fn wire_tricks_reach_the_hidden_tool_under_intercept_and_hold_under_strict() {
     let run = |profile: Option<gauntlet::profile::Profile>| {
         let mut a = args("examples/aksjah-hardened.yaml", &[]);
-        a.only = vec!["wire-case-variant-keys".into(), "wire-type-error".into()];
+        a.only = vec!["wire-case-variant-keys".into(), "wire-type-error".into(), "wire-cr-framing".into()];
         a.profile = profile;
         build_report(&a, false).unwrap_or_else(|e| panic!("{e}"))
     };
     let tool = "WizCommerce Open API_DeleteCustomer";
     let intercept = run(None);
-    for id in ["wire-case-variant-keys", "wire-type-error"] {
+    for id in ["wire-case-variant-keys", "wire-type-error", "wire-cr-framing"] {
         let o = find(&intercept, id, tool);
         assert_eq!((o.verdict, o.finding, o.reached), (Verdict::Breached, Some(Finding::Proxy), 3), "{id}");
     }
     let case = find(&intercept, "wire-case-variant-keys", tool).trace[0].to_string();
     assert!(case.contains(r#""name":"WizCommerce Open API_DeleteCustomer","Name":"WizCommerce Open API_GetCustomers""#), "{case}");
+    let framing = find(&intercept, "wire-cr-framing", tool).trace[0].to_string();
+    assert!(framing.contains(r#"raw {"a":\r{"jsonrpc""#), "the trace shows the bare \\r as an escape: {framing}");
     let strict = run(Some(gauntlet::profile::Profile::Strict));
-    for id in ["wire-case-variant-keys", "wire-type-error"] {
+    for id in ["wire-case-variant-keys", "wire-type-error", "wire-cr-framing"] {
         let o = find(&strict, id, tool);
         assert_eq!((o.verdict, o.reached), (Verdict::Held, 0), "{id}");
     }
@@ -322,6 +326,27 @@ mod black_box {
             let o = &report["outcomes"][0];
             assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(reached), Some(60)), "{state}: {o}");
             assert_eq!(o["deployment"]["state"], state, "{o}");
+        }
+    }
+
+    /// Issue 19: the shipped `wire-cr-framing` scenario through gauntlet proxy
+    /// processes of both profiles; the mock behind them reads lines as the
+    /// Python SDK does (a bare `\r` ends one).
+    #[test]
+    fn the_cr_framing_scenario_breaches_an_intercept_proxy_process_and_holds_a_strict_one() {
+        for (profile, verdict, reached) in [("intercept", "breached", 3), ("strict", "held", 0)] {
+            let cmd = format!("{BIN} proxy {{policy}} --profile {profile} --state-dir {{state_dir}} -- {{upstream}}");
+            let out = Command::new(BIN)
+                .args(["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--only", "wire-cr-framing"])
+                .args(["--profile", profile, "--proxy-command", &cmd, "--compare-embedded", "--format", "json"])
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            assert!(stderr.contains("embedded vs real: 0 differences"), "{profile}: {stderr}");
+            let destructive: Vec<_> = outcomes(&stdout).into_iter().filter(|o| o["tool"] == "WizCommerce Open API_DeleteCustomer").collect();
+            assert_eq!(destructive.len(), 1, "{stdout}");
+            let o = &destructive[0];
+            assert_eq!((o["verdict"].as_str(), o["reached"].as_u64()), (Some(verdict), Some(reached)), "{profile}: {o}");
         }
     }
 

@@ -257,3 +257,30 @@ fn sse_parser_holds_an_unterminated_event_until_finish() {
         })
     );
 }
+
+/// The SSE format ends a line at `\r\n`, `\n` or a bare `\r`; a reader that
+/// split on `\n` alone would see a comment where the agent's client sees the
+/// event (issue 19's framing audit).
+#[test]
+fn sse_lines_end_at_a_bare_carriage_return_too_even_across_chunks() {
+    let mut p = SseParser::default();
+    let evs = p.push(b": comment\rdata: {\"a\":1}\r\r");
+    assert_eq!(evs, vec![SseEvent { id: None, data: "{\"a\":1}".into() }]);
+    // A `\r\n` split between two chunks is one line end, not a blank line.
+    assert!(p.push(b"id: 4\r").is_empty());
+    assert!(p.push(b"\ndata: x\r").is_empty());
+    assert_eq!(p.push(b"\n\r\n"), vec![SseEvent { id: Some("4".into()), data: "x".into() }]);
+    assert_eq!(p.finish(), None);
+}
+
+#[test]
+fn an_sse_event_gives_every_line_of_its_data_its_own_data_field() {
+    let data = b"{\r\n \"a\": 1,\r\"b\":\n2}";
+    let event = sse_event(Some("9"), data);
+    assert_eq!(event, b"event: message\nid: 9\ndata: {\ndata:  \"a\": 1,\ndata: \"b\":\ndata: 2}\n\n".to_vec());
+    let mut p = SseParser::default();
+    let evs = p.push(&event);
+    assert_eq!(evs, vec![SseEvent { id: Some("9".into()), data: "{\n \"a\": 1,\n\"b\":\n2}".into() }]);
+    let back: serde_json::Value = serde_json::from_str(&evs[0].data).unwrap();
+    assert_eq!(back, serde_json::json!({"a": 1, "b": 2}));
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::mcp::stdio::LineEnds;
 use crate::mock::spec::{Behaviour, ResponseSpec, Risk, RugPull};
 
 fn tool(name: &str, risk: Risk) -> ToolSpec {
@@ -429,4 +430,18 @@ fn sessions_have_their_own_lifecycle() {
     MessageHandler::end_session(&mut s, "a");
     assert!(String::from_utf8_lossy(&s.handle(call, &a, Timestamp(0))[0].bytes).contains("closed"));
     assert_eq!(s.ledger().entries[2].identity.as_deref(), Some("bob"));
+}
+
+#[test]
+fn universal_line_ends_read_a_line_as_the_python_sdk_does() {
+    let line = "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"rm\"}}\r}";
+    for (ends, ran) in [(LineEnds::Lf, 0), (LineEnds::Universal, 1)] {
+        let behaviour = Behaviour { line_ends: ends, ..Behaviour::default() };
+        let mut c = Client::new(MockServer::from_spec(spec(vec![tool("rm", Risk::Destructive)], behaviour)));
+        c.init("2025-11-25");
+        let replies = c.server.handle_line(line.as_bytes(), &c.ctx, Timestamp::from_secs(1));
+        assert_eq!(c.server.ledger().executed().count(), ran, "{ends:?}");
+        // Lf: one parse error; universal: a parse error either side of the call's answer.
+        assert_eq!(replies.len(), 1 + 2 * ran, "{ends:?}");
+    }
 }
