@@ -238,6 +238,75 @@ fn hot_reload_applies_valid_policies_and_keeps_the_old_one_on_errors() {
     assert!(stderr.contains("version must be"), "the validation message is shown: {stderr}");
 }
 
+/// Issue 19: the reload waited for 100 ms without any event in the policy's
+/// directory, so a log written beside the policy postponed a tightened policy
+/// for as long as it was written. Only the policy's own events count now.
+#[test]
+fn writes_beside_the_policy_do_not_postpone_its_reload() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::mock(dir.path(), &policy, &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    std::thread::sleep(Duration::from_millis(300));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let beside = dir.path().join("audit.jsonl");
+    let writing = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut writes = 0;
+        while !writing.load(Ordering::SeqCst) {
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&beside).unwrap();
+            writeln!(f, "{{\"n\":{writes}}}").unwrap();
+            writes += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        writes
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(&policy, POLICY.replace("delete_customer", "list_customers")).unwrap();
+    let mut id = 1;
+    // The writer beside it is still going: this is the reload happening during it.
+    wait_for_answer(&mut p, &mut id, "list_customers", "Denied by rule");
+    stop.store(true, Ordering::SeqCst);
+    let writes = writer.join().unwrap();
+    let (_, stderr) = p.finish();
+    assert_eq!(stderr.matches("reloaded policy").count(), 1, "{writes} writes beside: {stderr}");
+}
+
+/// Issue 19: a writer pausing mid-file had its first half loaded and
+/// enforced. Here the first half is itself a valid policy, one that allows
+/// `delete_customer`; during the pause the policy in force must stay the old
+/// one, and only the whole new file is ever loaded.
+#[test]
+fn a_writer_pausing_mid_file_never_gets_its_first_half_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::mock(dir.path(), &policy, &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    std::thread::sleep(Duration::from_millis(300));
+    let half = "version: \"1\"\ndefault: allow\ntools:\n  list_customers:\n    rules:\n      - name: no lists\n        action: deny\n";
+    let rest = "  delete_customer:\n    rules:\n      - name: no deletes\n        action: deny\n";
+    let mut file = std::fs::File::create(&policy).unwrap();
+    file.write_all(half.as_bytes()).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let during = p.call(2, "delete_customer");
+    assert!(during.contains("Denied by rule"), "mid-write, the half that allows deletes is in force: {during}");
+    std::thread::sleep(Duration::from_millis(100));
+    file.write_all(rest.as_bytes()).unwrap();
+    drop(file);
+    let mut id = 2;
+    wait_for_answer(&mut p, &mut id, "list_customers", "Denied by rule");
+    id += 1;
+    assert!(p.call(id, "delete_customer").contains("Denied by rule"));
+    let (_, stderr) = p.finish();
+    let whole = format!("reloaded policy `{}` ({} bytes)", policy.display(), half.len() + rest.len());
+    assert_eq!(stderr.matches("reloaded policy").count(), 1, "{stderr}");
+    assert!(stderr.contains(&whole), "{stderr}");
+}
+
 #[test]
 fn a_flood_through_a_blocking_upstream_does_not_deadlock() {
     // `cat` blocks writing to us while we write to it: the proxy must keep
