@@ -19,6 +19,7 @@ const BASE: &[(&str, &[&str])] = &[
     ("invocation", &[]),
     ("limits", &[]),
     ("profile", &[]),
+    ("wording", &[]),
     ("yaml", &["clock", "limits"]),
 ];
 

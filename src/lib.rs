@@ -11,7 +11,7 @@
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
 //! Below them all: `limits` (the input limits every loader applies), `yaml`
 //! (the positioned, yaml.v3-faithful YAML reader loaders share), `gofmt`,
-//! `clock`, `caller`, `profile` and `invocation`. Imports only point down
+//! `clock`, `caller`, `profile`, `invocation` and `wording`. Imports only point down
 //! this list: `layering` (a test) holds the table and checks every one.
 
 pub mod caller;
@@ -20,6 +20,7 @@ pub mod limits;
 pub mod yaml;
 pub mod profile;
 pub mod invocation;
+pub mod wording;
 
 pub mod policy;
 pub mod engine;

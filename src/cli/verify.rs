@@ -373,6 +373,8 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
+    // Said once the run can start: an error before it has no seed to replay.
+    eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
     let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let policy_file = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
@@ -534,7 +536,6 @@ pub fn run(args: Args) -> Exit {
 
 fn run_one(args: &Args) -> Exit {
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
-    eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
     let Verified { report, differences } = match verify_all(args, std::io::stderr().is_terminal()) {
         Ok(v) => v,
         Err(Stopped::Policy(exit)) => return exit,

@@ -38,6 +38,20 @@ fn looks_like_path(arg: &Path) -> bool {
     arg.components().count() > 1 || arg.extension().is_some() || arg.is_file()
 }
 
+/// The bundled server, or server file here or under `mock-servers/`, whose name `name` is a typo of.
+fn typo_of(name: &str) -> Option<String> {
+    let mut known: Vec<String> = names().into_iter().map(str::to_string).collect();
+    for dir in [".", "mock-servers"] {
+        let files = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
+        let servers = files.filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"));
+        known.extend(servers.filter_map(|p| p.strip_prefix(".").unwrap_or(&p).to_str().map(str::to_string)));
+    }
+    let stem_of = |k: &str| Path::new(k).file_stem().and_then(|s| s.to_str()).unwrap_or(k).to_string();
+    let stems: Vec<String> = known.iter().map(|k| stem_of(k)).collect();
+    let hit = crate::wording::closest(name, stems.iter().map(String::as_str))?;
+    known.into_iter().zip(&stems).find(|(_, s)| s.as_str() == hit).map(|(k, _)| k)
+}
+
 /// A `--server` argument: a server file, or the name of a bundled server.
 /// Returns the server's name (file stem) and its spec.
 pub fn resolve(arg: &Path) -> Result<(String, ServerSpec), MockError> {
@@ -53,7 +67,10 @@ pub fn resolve(arg: &Path) -> Result<(String, ServerSpec), MockError> {
             line: None,
             column: None,
             message: "no such file and no bundled server of that name".into(),
-            help: Some(format!("bundled servers: {}; or pass the path of a server file", names().join(", "))),
+            help: Some(match typo_of(name) {
+                Some(m) => format!("did you mean `{m}`? (bundled servers: {}; or pass the path of a server file)", names().join(", ")),
+                None => format!("bundled servers: {}; or pass the path of a server file", names().join(", ")),
+            }),
         }),
     }
 }

@@ -120,29 +120,10 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// Levenshtein distance, for did-you-mean advice.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The closest expected key, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(key: &str, expected: &[&'a str]) -> Option<&'a str> {
     let lower = key.trim().to_lowercase().replace('-', "_");
-    expected
-        .iter()
-        .map(|e| (edit_distance(&lower, e), *e))
-        .filter(|(d, e)| *d <= 2.max(e.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, e)| e)
+    crate::wording::closest(&lower, expected.iter().copied())
 }
 
 pub fn unknown_key_warnings(keys: &[UnknownKey], file: &str) -> Vec<Diagnostic> {

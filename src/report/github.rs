@@ -1,13 +1,16 @@
 //! GitHub Actions workflow commands (`--format github`): one
-//! `::error file=…,line=…,title=…::message` annotation per finding, at the
-//! policy file and line its blame names, so findings show on the pull
-//! request's diff. Proxy findings are warnings unless
-//! `--fail-on-proxy-findings`; pairs that could not run are errors; the
-//! summary line closes as a notice.
+//! `::error file=…,line=…,title=…::message` annotation per policy line to
+//! blame, listing the findings it explains, so they show on the pull
+//! request's diff. GitHub shows only ten annotations of each kind per step:
+//! the lines behind the most findings come first, and what does not fit is
+//! named in the closing `::notice` (the summary). Proxy findings (blamed on
+//! the policy's first line, which no edit fixes) are warnings unless
+//! `--fail-on-proxy-findings`; pairs that could not run are errors.
 
 use super::sarif::message;
 use super::{location, summary_line, Options, Report};
-use crate::verify::{Finding, Verdict};
+use crate::verify::{Finding, Outcome, Verdict};
+use crate::wording;
 
 /// Escapes a workflow command's message (`%`, CR, LF).
 pub fn escape_data(s: &str) -> String {
@@ -19,8 +22,54 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Annotations of one kind GitHub shows per step.
+pub const SHOWN_PER_STEP: usize = 10;
+
+/// One annotation: a command at a place, and the findings it speaks for.
+struct Annotation<'a> {
+    command: &'static str,
+    file: String,
+    line: u32,
+    outcomes: Vec<&'a Outcome>,
+}
+
+impl Annotation<'_> {
+    fn title(&self) -> String {
+        let n = self.outcomes.len();
+        let what = match self.outcomes[0] {
+            o if o.verdict == Verdict::Error => wording::noun_for(n, "pair that could not run"),
+            o if o.finding == Some(Finding::Proxy) => wording::noun_for(n, "proxy finding"),
+            _ => wording::noun_for(n, "finding"),
+        };
+        format!("gauntlet: {n} {what} at line {}", self.line)
+    }
+
+    /// Each distinct blame reason once, then every finding on its own line, then one reproduce command.
+    fn text(&self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        for o in &self.outcomes {
+            if let Some(reason) = o.blame.as_ref().map(|b| b.reason.clone()) {
+                if !lines.contains(&reason) {
+                    lines.push(reason);
+                }
+            }
+        }
+        for o in &self.outcomes {
+            lines.push(if o.verdict == Verdict::Error {
+                format!("{} × {} could not be run: {}", o.scenario, o.tool, o.note.as_deref().unwrap_or(""))
+            } else {
+                format!("- {}", message(o))
+            });
+        }
+        if let Some(cmd) = self.outcomes.iter().find_map(|o| o.reproduce.as_deref()) {
+            lines.push(format!("reproduce one: {cmd}"));
+        }
+        lines.join("\n")
+    }
+}
+
 pub fn render(r: &Report, opts: &Options) -> String {
-    let mut out = String::new();
+    let mut groups: Vec<Annotation> = Vec::new();
     for o in &r.outcomes {
         let command = match (o.verdict, o.finding) {
             (Verdict::Error, _) => "error",
@@ -29,22 +78,43 @@ pub fn render(r: &Report, opts: &Options) -> String {
             _ => continue,
         };
         let (file, line) = location(r, o);
-        let text = if o.verdict == Verdict::Error {
-            format!("{} × {} could not be run: {}", o.scenario, o.tool, o.note.as_deref().unwrap_or(""))
-        } else {
-            match &o.reproduce {
-                Some(cmd) => format!("{}\nreproduce: {cmd}", message(o)),
-                None => message(o),
-            }
-        };
-        out.push_str(&format!(
-            "::{command} file={},line={line},title={}::{}\n",
-            escape_property(&file),
-            escape_property(&format!("gauntlet: {} × {}", o.scenario, o.tool)),
-            escape_data(&text)
-        ));
+        match groups.iter_mut().find(|g| g.command == command && g.file == file && g.line == line) {
+            Some(g) => g.outcomes.push(o),
+            None => groups.push(Annotation { command, file, line, outcomes: vec![o] }),
+        }
     }
-    out.push_str(&format!("::notice title=gauntlet verify::{}\n", escape_data(&summary_line(&r.summary))));
+    // The lines behind the most findings first: those are what GitHub shows.
+    groups.sort_by(|a, b| a.command.cmp(b.command).then(b.outcomes.len().cmp(&a.outcomes.len())).then(a.line.cmp(&b.line)));
+    let mut out = String::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for command in ["error", "warning"] {
+        let of_kind: Vec<&Annotation> = groups.iter().filter(|g| g.command == command).collect();
+        for g in of_kind.iter().take(SHOWN_PER_STEP) {
+            out.push_str(&format!(
+                "::{} file={},line={},title={}::{}\n",
+                g.command,
+                escape_property(&g.file),
+                g.line,
+                escape_property(&g.title()),
+                escape_data(&g.text())
+            ));
+        }
+        let rest = &of_kind[of_kind.len().min(SHOWN_PER_STEP)..];
+        if !rest.is_empty() {
+            let lines = rest.iter().map(|g| format!("{}:{}", g.file, g.line)).collect::<Vec<_>>().join(", ");
+            let findings: usize = rest.iter().map(|g| g.outcomes.len()).sum();
+            left_out.push(format!(
+                "{} not annotated (GitHub shows {SHOWN_PER_STEP} per step): at {}",
+                wording::count(findings, &format!("more {command}")),
+                lines
+            ));
+        }
+    }
+    let mut notice = summary_line(&r.summary);
+    for l in left_out {
+        notice.push_str(&format!("\n{l}"));
+    }
+    out.push_str(&format!("::notice title=gauntlet verify::{}\n", escape_data(&notice)));
     out
 }
 
@@ -52,19 +122,42 @@ pub fn render(r: &Report, opts: &Options) -> String {
 mod tests {
     use super::*;
 
+    use crate::verify::fixtures::outcome;
+
     #[test]
-    fn one_annotation_per_finding_with_escaped_properties() {
+    fn one_annotation_per_blamed_line_with_escaped_properties() {
         let r = super::super::fixtures::report();
         let text = render(&r, &Options::default());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("::error file=examples/p.yaml,line="), "{text}");
-        assert!(lines[0].contains(",title=gauntlet%3A malformed-arguments × Post <Customers> & co::BREACHED (policy)"), "{text}");
-        assert!(lines[0].contains("%0Areproduce: gauntlet verify p.yaml --only malformed-arguments --seed 1"), "{text}");
-        assert!(lines[1].starts_with("::warning file=examples/p.yaml,"), "{text}");
+        assert!(lines[0].starts_with("::error file=examples/p.yaml,line=7,title=gauntlet%3A 1 finding at line 7::the rate limit is too loose%0A- BREACHED (policy): malformed-arguments × Post <Customers> & co"), "{text}");
+        assert!(lines[0].contains("%0Areproduce one: gauntlet verify p.yaml --only malformed-arguments --seed 1"), "{text}");
+        assert!(lines[1].starts_with("::warning file=examples/p.yaml,line=1,title=gauntlet%3A 1 proxy finding at line 1::"), "{text}");
         assert!(lines[2].starts_with("::notice title=gauntlet verify::4 outcomes:"), "{text}");
         let strict = render(&r, &Options { fail_on_proxy: true, ..Options::default() });
         assert_eq!(strict.matches("::error ").count(), 2);
         assert_eq!(escape_property("a,b:c%\n"), "a%2Cb%3Ac%25%0A");
+    }
+
+    #[test]
+    fn fifty_findings_on_twelve_lines_are_ten_annotations_and_a_notice_naming_the_rest() {
+        let mut r = super::super::fixtures::report();
+        r.outcomes = (0..50)
+            .map(|i| {
+                let mut o = outcome(&format!("scenario-{i:02}"), "t", Verdict::Breached, Some(Finding::Policy), 40);
+                // Line 3 explains most findings; lines 4..=14 one or a few each.
+                let line = if i < 30 { 3 } else { 4 + (i % 11) as u32 };
+                o.blame.as_mut().unwrap().location.line = line;
+                o
+            })
+            .collect();
+        let text = render(&r, &Options::default());
+        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("::error ")).collect();
+        assert_eq!(errors.len(), SHOWN_PER_STEP, "{text}");
+        assert!(errors[0].contains("line=3,title=gauntlet%3A 30 findings at line 3::"), "{}", errors[0]);
+        assert_eq!(errors[0].matches("%0A- BREACHED").count(), 30);
+        let notice = text.lines().last().unwrap();
+        assert!(notice.starts_with("::notice "), "{text}");
+        assert!(notice.contains("%0A2 more errors not annotated (GitHub shows 10 per step): at examples/p.yaml:"), "{notice}");
     }
 }

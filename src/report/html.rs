@@ -48,6 +48,7 @@ pre{background:#f5f6f8;padding:8px;overflow-x:auto;white-space:pre}
 .counts span{display:inline-block;margin:0 6px 6px 0;padding:3px 10px;border-radius:12px;font-weight:600}
 .held{background:#d8f3dc;color:#14532d}.policy{background:#fdd8d8;color:#8a1111}.proxy{background:#ffe8c2;color:#7a4b00}
 .overblocking{background:#ead9fb;color:#4c1d95}.na{background:#eef0f3;color:#667}.error{background:#f5c2c7;color:#5c0a12}
+.counts .zero{background:#f4f5f7;color:#8a8f98;font-weight:400}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #dde;padding:3px 6px;text-align:left;vertical-align:top}
 table.matrix td{text-align:center;min-width:64px;font-size:12px}table.matrix th.tool{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500;font-size:12px}
 .card{border:1px solid #dde;border-left:5px solid #c33;border-radius:4px;padding:10px 14px;margin:12px 0}
@@ -175,17 +176,24 @@ pub fn plot(o: &Outcome, t: &Timeline) -> String {
     let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" fill=\"#556\">virtual time</text>", W - R, H - 2.0);
     let _ = write!(
         s,
-        "<polyline class=\"sent\" points=\"{}\" fill=\"none\" stroke=\"#98a2b3\" stroke-width=\"1.5\"/>",
-        steps(&sent, &x, &y, end)
+        "<text class=\"y-label\" x=\"12\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#556\" transform=\"rotate(-90 12 {:.1})\">calls (running total)</text>",
+        (T + H - B) / 2.0,
+        (T + H - B) / 2.0
     );
+    // Reached first, sent dashed on top: where every call reached, both lines still show.
     let _ = write!(
         s,
-        "<polyline class=\"reached\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
+        "<polyline class=\"reached\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2.5\"/>",
         steps(&reached, &x, &y, end)
     );
     let _ = write!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#667\">sent {}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{colour}\">reached {}</text>",
+        "<polyline class=\"sent\" points=\"{}\" fill=\"none\" stroke=\"#5f6b7a\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>",
+        steps(&sent, &x, &y, end)
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#5f6b7a\">sent {} (dashed)</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{colour}\">reached {}</text>",
         L + 6.0,
         T + 12.0,
         sent.len(),
@@ -345,6 +353,26 @@ fn suggestion(r: &Report, o: &Outcome, out: &mut String) {
     }
 }
 
+/// The summary's counts as badges: each in its verdict's colour when there is
+/// one to see, grey when it is zero (no finding is not an alarm).
+fn counts(s: &crate::verify::Summary) -> String {
+    use crate::wording::count;
+    let badges = [
+        ("policy", count(s.policy_findings, "policy finding"), s.policy_findings),
+        ("proxy", count(s.proxy_findings, "proxy finding"), s.proxy_findings),
+        ("overblocking", format!("{} over-blocking", s.over_blocking), s.over_blocking),
+        ("held", format!("{} held", s.held), s.held),
+        ("na", format!("{} not applicable", s.not_applicable), s.not_applicable),
+        ("error", count(s.errors, "error"), s.errors),
+    ];
+    let mut out = String::from("<div class=\"counts\">");
+    for (class, text, n) in badges {
+        let _ = write!(out, "<span class=\"{}\">{}</span>", if n == 0 { "zero" } else { class }, esc(&text));
+    }
+    out.push_str("</div>");
+    out
+}
+
 pub fn render(r: &Report, _opts: &Options) -> String {
     let s = &r.summary;
     let mut out = format!(
@@ -353,7 +381,7 @@ pub fn render(r: &Report, _opts: &Options) -> String {
     );
     let _ = write!(
         out,
-        "<h1>gauntlet verify <code>{}</code></h1><div class=\"meta\">profile {} · seed {} · {} scenarios · servers {} · requirements: {} · gauntlet {}</div>\n<p class=\"summary\" id=\"summary\">{}</p>\n<div class=\"counts\"><span class=\"policy\">{} policy findings</span><span class=\"proxy\">{} proxy findings</span><span class=\"overblocking\">{} over-blocking</span><span class=\"held\">{} held</span><span class=\"na\">{} not applicable</span><span class=\"error\">{} errors</span></div>\n",
+        "<h1>gauntlet verify <code>{}</code></h1><div class=\"meta\">profile {} · seed {} · {} scenarios · servers {} · requirements: {} · gauntlet {}</div>\n<p class=\"summary\" id=\"summary\">{}</p>\n{}\n",
         esc(&r.policy),
         esc(&r.profile),
         esc(&r.seed),
@@ -362,12 +390,7 @@ pub fn render(r: &Report, _opts: &Options) -> String {
         esc(&r.requirements),
         esc(&r.tool_version),
         esc(&summary_line(s)),
-        s.policy_findings,
-        s.proxy_findings,
-        s.over_blocking,
-        s.held,
-        s.not_applicable,
-        s.errors
+        counts(s)
     );
     matrix(r, &mut out);
     type Pick = fn(&Outcome) -> bool;
@@ -494,5 +517,25 @@ mod tests {
         assert!(svg.contains("class=\"window\""), "{svg}");
         assert!(svg.contains("densest 60s window: 60 reached, bound 30 (sliding)"), "{svg}");
         assert!(svg.contains("class=\"reached\"") && svg.contains("class=\"sent\""));
+    }
+
+    #[test]
+    fn zero_counts_are_grey_the_sent_line_shows_over_an_equal_reached_one_and_the_y_axis_is_named() {
+        let mut r = super::super::fixtures::report();
+        r.summary.policy_findings = 0;
+        r.summary.errors = 1;
+        let html = render(&r, &Options::default());
+        assert!(html.contains("<span class=\"zero\">0 policy findings</span>"), "{html}");
+        assert!(html.contains("<span class=\"error\">1 error</span>"), "{html}");
+        assert!(!html.contains("<span class=\"policy\">0"), "{html}");
+        // Every call reached (30 of 30): the sent line is drawn last, dashed, so it is not hidden.
+        let mut o = r.outcomes[0].clone();
+        let t = o.timeline.as_mut().unwrap();
+        t.sent.truncate(30);
+        let svg = plot(&o, o.timeline.as_ref().unwrap());
+        let (reached, sent) = (svg.find("class=\"reached\"").unwrap(), svg.find("class=\"sent\"").unwrap());
+        assert!(reached < sent, "{svg}");
+        assert!(svg[sent..].split("/>").next().unwrap().contains("stroke-dasharray"), "{svg}");
+        assert!(svg.contains(">calls (running total)</text>"), "{svg}");
     }
 }

@@ -197,9 +197,17 @@ pub fn blame_line(o: &Outcome) -> Option<String> {
 
 /// The one-line summary every format ends with.
 pub fn summary_line(s: &Summary) -> String {
+    use crate::wording::count;
     format!(
-        "{} outcomes: {} held, {} breached, {} over-blocking, {} not applicable, {} errors; {} policy findings, {} proxy findings",
-        s.total, s.held, s.breached, s.over_blocking, s.not_applicable, s.errors, s.policy_findings, s.proxy_findings
+        "{}: {} held, {} breached, {} over-blocking, {} not applicable, {}; {}, {}",
+        count(s.total, "outcome"),
+        s.held,
+        s.breached,
+        s.over_blocking,
+        s.not_applicable,
+        count(s.errors, "error"),
+        count(s.policy_findings, "policy finding"),
+        count(s.proxy_findings, "proxy finding")
     )
 }
 

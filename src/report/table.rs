@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use super::{summary_line, verdict_label, Report};
 use crate::harden::suggest::Suggestions;
 use crate::verify::{Finding, Outcome, Verdict};
+use crate::wording;
 
 /// Trace lines shown per finding (with `-v`) before eliding.
 const TRACE_LINES: usize = 8;
@@ -218,11 +219,11 @@ fn tool_label(o: &Outcome, prefixes: &BTreeMap<String, String>, servers: usize) 
 
 fn header(r: &Report, st: &Style, out: &mut String) {
     let mut text = format!(
-        "gauntlet verify {}: profile {}, seed {}, {} scenarios on {}",
+        "gauntlet verify {}: profile {}, seed {}, {} on {}",
         r.policy,
         r.profile,
         r.seed,
-        r.scenarios,
+        wording::count(r.scenarios, "scenario"),
         r.servers.join(", "),
     );
     if st.verbosity == Verbosity::Verbose || r.requirements != super::BASELINE {
@@ -249,7 +250,10 @@ fn summary(r: &Report, st: &Style) -> String {
     };
     let mut out = String::new();
     push_wrapped_max(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint), 4);
-    push_wrapped_max(&mut out, st, "", &r.coverage.line(), 2, None, 3);
+    // As many of the tools on no server as fit in three lines, and how many more.
+    let fits = |names: usize| wrap(&r.coverage.line_naming(names), st.width(), 0, 2).len() <= 3;
+    let names = (0..=r.coverage.absent.len()).rev().find(|n| fits(*n)).unwrap_or(0);
+    push_wrapped_max(&mut out, st, "", &r.coverage.line_naming(names), 2, None, 3);
     out
 }
 
@@ -283,7 +287,10 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
             let mut out = String::new();
             let mut last: Option<&Outcome> = None;
             for (o, tool, first) in g {
-                let scenario = if *first { o.scenario.clone() } else { String::new() };
+                // Names longer than their column are cut, so a row never starts past the width.
+                let name = cut(&o.scenario, sw);
+                let scenario = if *first { name.clone() } else { String::new() };
+                let tool = cut(tool, tw);
                 let lead = format!("  {scenario:<sw$}  {tool:<tw$}  {:>nw$}  ", numbers(o));
                 // Tool names in the text drop the prefix too; a bound repeated within a scenario is said once.
                 let short = |t: &str| prefixes.get(&o.server).map_or(t.to_string(), |p| t.replace(&format!("`{p}"), "`"));
@@ -307,7 +314,7 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
                 let mut lines = lines.into_iter();
                 let first_line = lines.next().unwrap_or_default();
                 // Only the scenario name is painted: the numbers stay readable on any background.
-                let painted = lead.replacen(&o.scenario, &st.paint(&o.scenario, verdict_paint(o)), usize::from(*first));
+                let painted = lead.replacen(&name, &st.paint(&name, verdict_paint(o)), usize::from(*first));
                 out.push_str(format!("{painted}{first_line}").trim_end());
                 out.push('\n');
                 for l in lines {
@@ -338,6 +345,8 @@ fn blame_items(st: &Style, r: &Report, items: &[&Outcome], max: usize) -> Vec<St
     }
     // The places behind the most findings first (what does not fit is the least of it), then in file order.
     by_place.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then(a.0.cmp(&b.0)));
+    let shorten = |why: &str| prefixes.values().fold(why.to_string(), |w, p| w.replace(&format!("`{p}"), "`"));
+    let whys: Vec<((&str, u32), String)> = by_place.iter().map(|(place, why, _)| (*place, shorten(why))).collect();
     by_place
         .into_iter()
         .map(|((file, line), why, os)| {
@@ -351,21 +360,42 @@ fn blame_items(st: &Style, r: &Report, items: &[&Outcome], max: usize) -> Vec<St
                 }
             }
             let findings = by_tool.iter().map(|(t, ss)| format!("{} × {t}", ss.join(", "))).collect::<Vec<_>>().join("; ");
-            let why = prefixes.values().fold(why, |w, p| w.replace(&format!("`{p}"), "`"));
+            let why = shorten(&why);
             let place = if file == r.policy { format!("  line {line}: ") } else { format!("  {file}:{line}: ") };
             let mut item = String::new();
             if max > 1 {
                 push_wrapped_max(&mut item, st, &place, &format!("{why} ({findings})"), 4, None, max);
             } else {
                 // One line: as much of the reason as fits, and how many findings it explains.
-                let count = format!(" ({} finding{})", os.len(), if os.len() == 1 { "" } else { "s" });
+                let count = format!(" ({})", wording::count(os.len(), "finding"));
                 let room = st.width().saturating_sub(place.chars().count() + count.chars().count());
-                let why = if why.chars().count() <= room { why } else { with_ellipsis(&why, room) };
+                let here: Vec<&str> = whys.iter().filter(|(p, _)| *p == (file, line)).map(|(_, w)| w.as_str()).collect();
+                let why = if why.chars().count() <= room { why } else { distinct_cut(&why, &here, room) };
                 item = format!("{place}{why}{count}\n");
             }
             item
         })
         .collect()
+}
+
+/// `why` cut to `room` columns so that it still reads apart from every other
+/// reason in `others` that starts the same way: the head up to its first
+/// colon, `…`, and the words from where it parts from the nearest other.
+fn distinct_cut(why: &str, others: &[&str], room: usize) -> String {
+    let plain = with_ellipsis(why, room);
+    let words: Vec<&str> = why.split(' ').collect();
+    let shown = plain.split(' ').count();
+    let shared_words = |other: &&str| words.iter().zip(other.split(' ')).take_while(|(a, b)| **a == *b).count();
+    // Another reason that reads the same up to where this one is cut.
+    let Some(parts_at) = others.iter().filter(|o| **o != why).map(shared_words).filter(|n| *n + 1 >= shown).max() else { return plain };
+    let head_end = words.iter().position(|w| w.ends_with(':')).filter(|h| h + 1 < parts_at).map_or(2.min(parts_at), |h| h + 1);
+    let tail_from = parts_at.saturating_sub(1).max(head_end);
+    let text = format!("{} … {}", words[..head_end].join(" "), words[tail_from..].join(" "));
+    if text.chars().count() <= room {
+        text
+    } else {
+        with_ellipsis(&text, room)
+    }
 }
 
 fn numbers(o: &Outcome) -> String {
@@ -570,10 +600,10 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
     let files: std::collections::BTreeSet<&str> = policy.iter().filter_map(|o| o.blame.as_ref()).map(|b| b.location.file.as_str()).collect();
     let in_file = if files.len() == 1 && files.contains(r.policy.as_str()) { r.policy.as_str() } else { "the policy" };
     let mut out = vec![
-        (rows(format!("Policy findings ({} in {} scenarios): the policy could have stopped these", policy.len(), scenarios(&policy)), &policy), Paint::Red),
+        (rows(format!("Policy findings ({} in {}): the policy could have stopped these", policy.len(), wording::count(scenarios(&policy), "scenario")), &policy), Paint::Red),
         (
             Section {
-                title: format!("Where in {in_file} ({} place{}):", places.len(), if places.len() == 1 { "" } else { "s" }),
+                title: format!("Where in {in_file} ({}):", wording::count(places.len(), "place")),
                 compact: blame_items(st, r, &policy, 1),
                 detailed: places,
                 noun: "places",
@@ -806,6 +836,67 @@ mod tests {
         let text = render(&super::super::fixtures::report(), &plain(Verbosity::Normal));
         assert!(text.contains("Where in examples/p.yaml (1 place):\n  line 7: the rate limit is too loose (malformed-arguments × Post <Customers> & co)"), "{text}");
         assert!(!text.contains("more scenarios"), "{text}");
+    }
+
+    #[test]
+    fn long_tool_and_scenario_names_are_cut_to_their_column() {
+        let mut r = super::super::fixtures::report();
+        let long_tool = format!("mcp__recorded_server__{}", "very_long_tool_name_".repeat(4));
+        r.outcomes[1].tool = long_tool.clone();
+        r.outcomes[1].scenario = "a-scenario-id-written-by-someone-who-likes-long-names".into();
+        let text = render(&r, &plain(Verbosity::Normal));
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(text.contains("a-scenario-id-written-by-so…"), "{text}");
+        assert!(text.contains("mcp__recorded_server__very_long…  60/200"), "{text}");
+        assert!(!text.contains(&long_tool), "{text}");
+    }
+
+    #[test]
+    fn reasons_that_start_alike_are_not_cut_into_apparent_duplicates() {
+        use crate::verify::blame::{Blame, PolicyLocation};
+        let mut r = super::super::fixtures::report();
+        let start = "no rule for tool `PostOrders`: `default: allow` forwards it with no";
+        let reasons = [
+            format!("{start} rate limit, so nothing holds it to ≤30 per 1m sliding; its entry belongs under `tools:`"),
+            format!("{start} condition on its arguments; its entry belongs under `tools:`"),
+        ];
+        r.outcomes.retain(|o| o.finding == Some(Finding::Policy));
+        let first = r.outcomes[0].clone();
+        r.outcomes = (0..40)
+            .map(|i| {
+                let mut o = first.clone();
+                o.scenario = format!("scenario-{i:02}");
+                o.blame = Some(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 1 }, rule: None, reason: reasons[i % 2].clone(), denial: None });
+                o
+            })
+            .collect();
+        // Enough places that the section goes one line per place.
+        for i in 0..30u32 {
+            let mut o = first.clone();
+            o.scenario = format!("other-{i:02}");
+            o.blame = Some(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 10 + i }, rule: None, reason: format!("{} {i}", "filler ".repeat(20)), denial: None });
+            r.outcomes.push(o);
+        }
+        r.summary = crate::verify::Summary::of(&r.outcomes);
+        let text = render(&r, &plain(Verbosity::Normal));
+        let line1: Vec<&str> = text.lines().filter(|l| l.starts_with("  line 1: ")).collect();
+        assert_eq!(line1.len(), 2, "{text}");
+        assert!(line1[0].contains("… no rate limit") && line1[1].contains("… no condition on its arguments"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    }
+
+    #[test]
+    fn a_coverage_list_too_long_to_show_says_how_many_it_leaves_out() {
+        let mut r = super::super::fixtures::report();
+        r.coverage.policy_tools = (0..60).map(|i| format!("gitlab_search_tool_{i:02}")).collect();
+        r.coverage.absent = r.coverage.policy_tools.clone();
+        let text = render(&r, &plain(Verbosity::Normal));
+        let cov: String = text.lines().skip_while(|l| !l.starts_with("coverage:")).take(3).collect::<Vec<_>>().join(" ");
+        let more = regex::Regex::new(r"gitlab_search_tool_\d\d and (\d+) more\)").unwrap();
+        let n: usize = more.captures(&cov).unwrap_or_else(|| panic!("{text}"))[1].parse().unwrap();
+        let named = cov.matches("gitlab_search_tool_").count();
+        assert_eq!(named + n, 60, "{cov}");
+        assert!(!cov.contains('…'), "{cov}");
     }
 
     #[test]

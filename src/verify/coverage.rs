@@ -68,17 +68,28 @@ impl Coverage {
 
     /// One sentence every report format prints: the denominators.
     pub fn line(&self) -> String {
+        self.line_naming(usize::MAX)
+    }
+
+    /// [`Coverage::line`] naming at most `names` of the tools on no server
+    /// in play, and how many more there are.
+    pub fn line_naming(&self, names: usize) -> String {
+        let scenarios = format!("{} of {} applicable", self.applicable_scenarios, crate::wording::count(self.scenarios, "scenario"));
+        if self.policy_tools.is_empty() {
+            return format!("coverage: the policy names no tool (its rules apply to every tool alike); {scenarios}");
+        }
         let absent = if self.absent.is_empty() {
             "every policy tool is on a server in play".to_string()
         } else {
-            format!("on no server in play: {}", self.absent.join(", "))
+            let shown = self.absent.iter().take(names).map(String::as_str).collect::<Vec<_>>().join(", ");
+            let more = self.absent.len().saturating_sub(names);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            format!("on no server in play: {shown}{more}")
         };
         format!(
-            "coverage: {} of {} policy tools exercised ({absent}); {} of {} scenarios applicable",
+            "coverage: {} of {} exercised ({absent}); {scenarios}",
             self.exercised.len(),
-            self.policy_tools.len(),
-            self.applicable_scenarios,
-            self.scenarios
+            crate::wording::count(self.policy_tools.len(), "policy tool"),
         )
     }
 }
@@ -111,5 +122,12 @@ mod tests {
             c.line(),
             "coverage: 1 of 3 policy tools exercised (on no server in play: delete_repo); 1 of 3 scenarios applicable"
         );
+        let one = Coverage::of(&["create".to_string()].into(), &catalogue, 1, &outcomes);
+        assert_eq!(one.line(), "coverage: 1 of 1 policy tool exercised (every policy tool is on a server in play); 1 of 1 scenario applicable");
+        let many: BTreeSet<String> = (0..20).map(|i| format!("gitlab_tool_{i:02}")).collect();
+        let cut = Coverage::of(&many, &catalogue, 3, &outcomes).line_naming(2);
+        assert!(cut.contains("on no server in play: gitlab_tool_00, gitlab_tool_01 and 18 more)"), "{cut}");
+        let none = Coverage::of(&BTreeSet::new(), &catalogue, 3, &outcomes);
+        assert_eq!(none.line(), "coverage: the policy names no tool (its rules apply to every tool alike); 1 of 3 scenarios applicable");
     }
 }

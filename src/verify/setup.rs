@@ -36,16 +36,22 @@ pub fn server(arg: &Path) -> Result<NamedServer, String> {
     bundled::resolve(arg).map(|(name, spec)| NamedServer { name, spec }).map_err(|e| e.to_string())
 }
 
-/// The servers in play for `policy`: the `explicit` ones (each must share a
-/// tool with the policy), or else every bundled server that shares one.
-/// With `allow_empty`, sharing nothing is accepted (the run then tests
-/// little or nothing, and says so).
+/// The servers in play for `policy`: the `explicit` ones, or else every
+/// bundled server that shares a tool with it. An explicit server must share
+/// a tool with a policy that names tools (else the policy was written for
+/// another server); a policy that names none (`tools: {}`, only `"*"`)
+/// governs every tool alike, so any server verifies it. With `allow_empty`,
+/// sharing nothing is accepted (the run then tests little or nothing, and
+/// says so).
 pub fn servers_for(explicit: &[PathBuf], policy: &Policy, allow_empty: bool) -> Result<Vec<NamedServer>, String> {
     let named = policy_tools(policy);
     let bundled = bundled_servers()?;
     let fitting: Vec<&str> = bundled.iter().filter(|s| shared(&named, &s.spec) > 0).map(|s| s.name.as_str()).collect();
     let suggestion = if fitting.is_empty() {
-        "pass your server's mock file with `--server FILE`".to_string()
+        format!(
+            "pass your server's mock file with `--server FILE` (`{} mock record -o FILE -- CMD…` writes one from your real server's own tool list)",
+            crate::invocation::program()
+        )
     } else {
         format!("bundled servers that share tools with it: {}", fitting.join(", "))
     };
@@ -55,15 +61,22 @@ pub fn servers_for(explicit: &[PathBuf], policy: &Policy, allow_empty: bool) -> 
             .iter()
             .zip(explicit)
             .filter(|(s, _)| shared(&named, &s.spec) == 0)
-            .map(|(s, arg)| format!("`{}` ({} tools)", arg.display(), s.spec.tools.len()))
+            .map(|(s, arg)| format!("`{}` ({})", arg.display(), crate::wording::count(s.spec.tools.len(), "tool")))
             .collect();
-        if !strangers.is_empty() && !allow_empty && !governs_every_tool(policy) {
+        if !strangers.is_empty() && !allow_empty && !named.is_empty() && !governs_every_tool(policy) {
             return Err(format!(
                 "the policy and the server share no tool: the policy names none of the tools of {}, so every verdict would judge tools it never mentions\n  help: {suggestion}, or pass `--allow-empty` to run anyway",
                 strangers.join(", ")
             ));
         }
         return Ok(servers);
+    }
+    if named.is_empty() && !allow_empty {
+        return Err(format!(
+            "the policy names no tool, so no server can be chosen for it: its rules (if any) apply to every tool alike\n  help: name the server to verify it against: `--server NAME` (a bundled server: {}) or `--server FILE` (`{} mock record -o FILE -- CMD…` writes one from your real server)",
+            bundled.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+            crate::invocation::program()
+        ));
     }
     if fitting.is_empty() && !allow_empty {
         return Err(format!(
@@ -75,8 +88,19 @@ pub fn servers_for(explicit: &[PathBuf], policy: &Policy, allow_empty: bool) -> 
 }
 
 /// The database (built-in unless `only_given`, plus `dirs`), narrowed to
-/// `only` (every id must exist). An empty database is an error unless `allow_empty`.
+/// `only` (every id must exist). An empty database, or a `dirs` entry with no
+/// scenario file (a mistyped path adds nothing), is an error unless
+/// `allow_empty`, which turns the latter into a warning on stderr.
 pub fn scenarios(dirs: &[PathBuf], only_given: bool, only: &[String], allow_empty: bool) -> Result<Vec<Scenario>, String> {
+    for dir in dirs {
+        if scenario::yaml_files(dir).is_ok_and(|f| f.is_empty()) {
+            let what = format!("`--scenarios {}` holds no scenario file (*.yaml), so it adds nothing", dir.display());
+            if !allow_empty {
+                return Err(format!("{what}\n  help: check the path, or write one with `{} scenario new NAME --dir {}`", crate::invocation::program(), crate::invocation::quote_path(dir)));
+            }
+            eprintln!("warning: {what}");
+        }
+    }
     let loaded = scenario::database(dirs, !only_given)
         .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     let all: Vec<Scenario> = loaded.into_iter().map(|l| l.scenario).collect();
@@ -93,7 +117,12 @@ pub fn scenarios(dirs: &[PathBuf], only_given: bool, only: &[String], allow_empt
     for id in only {
         if !all.iter().any(|s| &s.id == id) {
             let list = dirs.iter().map(|d| format!(" {}", crate::invocation::quote_path(d))).collect::<String>();
-            return Err(format!("no scenario `{id}` in the database\n  help: `{} scenario list{list}` shows the ids", crate::invocation::program()));
+            let typo = crate::wording::closest(id, all.iter().map(|s| s.id.as_str())).map(|m| format!("did you mean `{m}`? "));
+            return Err(format!(
+                "no scenario `{id}` in the database\n  help: {}`{} scenario list{list}` shows the ids",
+                typo.unwrap_or_default(),
+                crate::invocation::program()
+            ));
         }
     }
     Ok(all.into_iter().filter(|s| only.contains(&s.id)).collect())

@@ -245,6 +245,18 @@ fn could_not_run_is_exit_2_with_a_clear_message() {
         &["verify", "examples/aksjah-hardened.yaml", "--server", path(&server)],
         &format!("error: {}:1:1: missing field `version`", server.display()),
     );
+
+    // Typos get the name they were meant to be.
+    could_not_run(&["verify", "examples/aksjah-weak.yaml", "--only", "bulk-write-brust"], "did you mean `bulk-write-burst`?");
+    could_not_run(&["verify", "examples/aksjah-weak.yaml", "--server", "githb"], "did you mean `github`?");
+    let o = gauntlet_in(dir.path(), &["verify", &repo("examples/aksjah-weak.yaml"), "--server", "severr"]);
+    assert!(stderr(&o).contains("did you mean `server.yaml`?"), "a server file here: {}", stderr(&o));
+    // The seed is said by runs that start, not before every error.
+    for argv in [&["verify", "examples/no-such-policy.yaml"][..], &["verify", "examples/aksjah-weak.yaml", "--only", "nope"][..]] {
+        let o = gauntlet(argv);
+        assert_eq!(code(&o), 2);
+        assert!(!stderr(&o).contains("seed"), "{argv:?}: {}", stderr(&o));
+    }
 }
 
 /// One run writes every `-o FORMAT=PATH`; stdout keeps its own format and verbosity.
@@ -430,16 +442,19 @@ fn a_run_that_tests_nothing_is_exit_2_unless_allowed() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
     assert_eq!(v["servers"], serde_json::json!(["payments"]));
 
-    // An empty database: a mistyped or empty --scenarios directory with --scenarios-only.
+    // An empty or mistyped --scenarios directory adds nothing: said, not silent, with the
+    // built-in database too; with --scenarios-only the database is then empty.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let o = vacuous(
-        &["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&empty), "--scenarios-only"],
-        "the attack database is empty",
-    );
-    assert!(stdout(&o).is_empty());
+    for only in [&[][..], &["--scenarios-only"][..]] {
+        let argv = [&["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&empty)][..], only].concat();
+        let o = vacuous(&argv, "holds no scenario file (*.yaml), so it adds nothing");
+        assert!(stdout(&o).is_empty());
+        assert!(!stderr(&o).contains("seed"), "no seed before a run that did not start: {}", stderr(&o));
+    }
     let o = gauntlet(&["verify", "examples/aksjah-hardened.yaml", "--scenarios", path(&empty), "--scenarios-only", "--allow-empty"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: `--scenarios"), "{}", stderr(&o));
     assert!(stdout(&o).contains("0 outcomes"), "{}", stdout(&o));
 
     // Every outcome not applicable: the report is printed, then exit 2.
@@ -470,6 +485,75 @@ fn the_default_report_is_bounded_on_the_biggest_bundled_server() {
     assert!(text.lines().count() <= gauntlet::report::table::BUDGET, "{} lines:\n{text}", text.lines().count());
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     assert!(text.contains(" more places (-v lists each)"), "{text}");
+}
+
+/// The weakest policy there is (`tools: {}`: allow everything) with an explicit `--server`
+/// is what must breach, not a run refused as testing nothing; a `"*"`-only policy too. The
+/// vacuity guard is for a policy written for another server.
+#[test]
+fn the_weakest_policy_verifies_against_a_named_server() {
+    let dir = TempDir::new().unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "version: \"1\"\ntools: {}\n").unwrap();
+    let star = dir.path().join("star.yaml");
+    std::fs::write(&star, "version: \"1\"\ntools:\n  \"*\":\n    rules:\n      - name: all\n        rate_limit: 1000/minute\n").unwrap();
+    for policy in [&empty, &star] {
+        let o = gauntlet(&["verify", path(policy), "--server", "aksjah", "--only", "bulk-write-burst", "--only", "destructive-call"]);
+        assert_eq!(code(&o), 1, "{}: {}", policy.display(), stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("coverage: the policy names no tool (its rules apply to every tool alike)"), "{text}");
+        assert!(text.contains("destructive-call") && text.contains("bulk-write-burst"), "{text}");
+    }
+    // Without `--server` there is nothing to choose by: a clear exit 2 saying what to add.
+    let o = vacuous(&["verify", path(&empty)], "the policy names no tool, so no server can be chosen for it");
+    assert!(stderr(&o).contains("help: name the server to verify it against: `--server NAME`"), "{}", stderr(&o));
+    // A policy for another server still fails closed, and says how to get a server file.
+    let other = dir.path().join("other.yaml");
+    std::fs::write(&other, "version: \"1\"\ntools:\n  create_widget:\n    rules:\n      - name: cap\n        rate_limit: 5/minute\n").unwrap();
+    let o = vacuous(&["verify", path(&other), "--server", "aksjah"], "the policy and the server share no tool");
+    assert!(stderr(&o).contains("mock record -o FILE -- CMD"), "{}", stderr(&o));
+}
+
+/// Every bundled server, under the weakest policy (so every scenario that applies finds
+/// something): the default terminal view keeps to 100 columns and to its line budget.
+#[test]
+fn the_default_view_fits_100_columns_and_its_budget_on_every_bundled_server() {
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("allow-all.yaml");
+    std::fs::write(&policy, "version: \"1\"\ntools: {}\n").unwrap();
+    // One scenario of each kind of row: findings on every tool, proxy findings, blame on the
+    // default, not-applicable reasons (the whole database is minutes per server in a debug build).
+    let only = [
+        "extra-fields", "missing-required-fields", "destructive-call", "rug-pull", "wire-batch", "wire-type-error",
+        "wire-case-variant-keys", "tool-name-case", "read-retry-loop", "spend-cap", "hidden-tool-call",
+        "runaway-exec-burst", "negative-amount", "type-confusion", "injection-strings",
+    ];
+    let servers: Vec<String> = std::fs::read_dir(repo("mock-servers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(servers.len() >= 13, "{servers:?}");
+    let check = |server: &String| {
+        let mut argv = vec!["verify", path(&policy), "--server", server.as_str()];
+        for id in only {
+            argv.extend(["--only", id]);
+        }
+        let o = gauntlet(&argv);
+        assert!(code(&o) < 2, "{server}: {}", stderr(&o));
+        let text = stdout(&o);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() <= gauntlet::report::table::BUDGET, "{server}: {} lines:\n{text}", lines.len());
+        let wide: Vec<&&str> = lines.iter().filter(|l| l.chars().count() > 100).collect();
+        assert!(wide.is_empty(), "{server}: wider than 100 columns: {wide:#?}");
+    };
+    // Two at a time: the machine has two cores.
+    let (a, b) = servers.split_at(servers.len() / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| a.iter().for_each(check));
+        b.iter().for_each(check);
+    });
 }
 
 /// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
