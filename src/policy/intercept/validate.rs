@@ -26,6 +26,7 @@ pub fn validate(cfg: &RawConfig, patterns: &mut Cache) -> Vec<String> {
             errs.push(format!("hide: duplicate entry {}", quote(name)));
         }
     }
+    let by_name: Tools = cfg.tools.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut tools: Vec<_> = cfg.tools.iter().collect();
     tools.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     for tool in tools {
@@ -42,13 +43,17 @@ pub fn validate(cfg: &RawConfig, patterns: &mut Cache) -> Vec<String> {
             }
         }
         for (i, rule) in tool.rules.iter().enumerate() {
-            validate_rule(&format!("tools.{}.rules[{i}]", tool.name), rule, cfg, patterns, &mut errs);
+            validate_rule(&format!("tools.{}.rules[{i}]", tool.name), rule, &by_name, patterns, &mut errs);
         }
     }
     errs
 }
 
-fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, patterns: &mut Cache, errs: &mut Vec<String>) {
+/// The tools by name (keys are unique: duplicates are a load error), so a
+/// counter reference is one lookup, not a scan of every tool.
+type Tools<'a> = std::collections::HashMap<&'a str, &'a super::raw::RawTool>;
+
+fn validate_rule(prefix: &str, rule: &RawRule, tools: &Tools, patterns: &mut Cache, errs: &mut Vec<String>) {
     if !rule.rate_limit.is_empty() {
         if let Err(e) = parse_rate_limit(&rule.rate_limit) {
             errs.push(format!("{prefix}: {e}"));
@@ -84,7 +89,7 @@ fn validate_rule(prefix: &str, rule: &RawRule, cfg: &RawConfig, patterns: &mut C
     for cond in &rule.conditions {
         let Some(rest) = cond.path.strip_prefix("state.") else { continue };
         let Some((tool, counter)) = rest.split_once('.') else { continue };
-        if !has_state_block(cfg, tool, counter) {
+        if !has_state_block(tools, tool, counter) {
             errs.push(format!(
                 "{prefix}: condition references state.{tool}.{counter} but no matching state block found"
             ));
@@ -141,14 +146,8 @@ fn validate_state(prefix: &str, state: &RawState, errs: &mut Vec<String>) {
 
 /// Intercept's lookup: tool `S`, or `"*"` when `S` is `_global` and no tool
 /// is literally named `_global`.
-fn has_state_block(cfg: &RawConfig, tool: &str, counter: &str) -> bool {
-    let found = cfg.tools.iter().find(|t| t.name == tool).or_else(|| {
-        if tool == "_global" {
-            cfg.tools.iter().find(|t| t.name == "*")
-        } else {
-            None
-        }
-    });
+fn has_state_block(tools: &Tools, tool: &str, counter: &str) -> bool {
+    let found = tools.get(tool).or_else(|| if tool == "_global" { tools.get("*") } else { None });
     found.is_some_and(|t| {
         t.rules.iter().any(|r| r.state.as_ref().is_some_and(|s| s.counter == counter))
     })
