@@ -12,8 +12,12 @@
 
 use std::fmt;
 
-/// The largest file any loader reads (8 MiB; real policies are kilobytes).
+/// The largest file a loader reads (8 MiB; real policies are kilobytes),
+/// except a conformance vector file.
 pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+/// The largest conformance vector file (64 MiB): thousands of vectors, each
+/// a whole policy and its calls, are one ordinary file.
+pub const MAX_VECTOR_FILE_BYTES: usize = 64 << 20;
 /// The deepest nesting of mappings and sequences (serde_yaml's own recursion
 /// limit; Intercept's deepest real structure is seven levels).
 pub const MAX_DEPTH: usize = 128;
@@ -26,7 +30,8 @@ pub const MAX_ALIAS_BYTES: u64 = MAX_DOCUMENT_BYTES as u64;
 /// Which limit a document crossed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
-    DocumentSize,
+    /// Larger than the limit of its kind of file (the limit, in bytes).
+    DocumentSize(usize),
     Depth,
     AliasNodes,
     AliasBytes,
@@ -43,10 +48,10 @@ pub struct LimitError {
 impl fmt::Display for LimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.limit {
-            Limit::DocumentSize => write!(
+            Limit::DocumentSize(max) => write!(
                 f,
-                "document size exceeds the limit of {} MiB ({MAX_DOCUMENT_BYTES} bytes); gauntlet refuses larger inputs",
-                MAX_DOCUMENT_BYTES >> 20
+                "document size exceeds the limit of {} MiB ({max} bytes); gauntlet refuses larger inputs of this kind",
+                max >> 20
             ),
             Limit::Depth => write!(f, "nesting depth exceeds the limit of {MAX_DEPTH} levels"),
             Limit::AliasNodes => write!(
@@ -66,7 +71,7 @@ impl LimitError {
     /// What to do about it, the same advice in every loader.
     pub fn help(&self) -> &'static str {
         match self.limit {
-            Limit::DocumentSize => "split the file; no gauntlet input needs to be this large",
+            Limit::DocumentSize(_) => "split the file; no gauntlet input of this kind needs to be this large",
             Limit::Depth => "flatten the structure; no gauntlet input nests this deep",
             Limit::AliasNodes | Limit::AliasBytes => "write the repeated parts out, or reference each anchor fewer times",
         }
@@ -77,13 +82,18 @@ impl std::error::Error for LimitError {}
 
 /// The size limit alone, positioned where the document crosses it.
 pub fn check_size(bytes: &[u8]) -> Result<(), LimitError> {
-    if bytes.len() <= MAX_DOCUMENT_BYTES {
+    check_size_within(bytes, MAX_DOCUMENT_BYTES)
+}
+
+/// The size limit of a kind of file whose limit is `max` bytes.
+pub fn check_size_within(bytes: &[u8], max: usize) -> Result<(), LimitError> {
+    if bytes.len() <= max {
         return Ok(());
     }
-    let head = &bytes[..MAX_DOCUMENT_BYTES];
+    let head = &bytes[..max];
     let line = head.iter().filter(|&&b| b == b'\n').count() + 1;
     let column = head.len() - head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-    Err(LimitError { limit: Limit::DocumentSize, line: line as u32, column: column as u32 })
+    Err(LimitError { limit: Limit::DocumentSize(max), line: line as u32, column: column as u32 })
 }
 
 /// Size and depth of a JSON text (one trace line, one message), exactly:
@@ -212,6 +222,6 @@ mod tests {
         let lines = "ab\n".repeat(MAX_DOCUMENT_BYTES / 3 + 1);
         let e = check_size(lines.as_bytes()).unwrap_err();
         assert_eq!(e.line as usize, MAX_DOCUMENT_BYTES / 3 + 1);
-        assert_eq!(e.to_string(), "document size exceeds the limit of 8 MiB (8388608 bytes); gauntlet refuses larger inputs");
+        assert_eq!(e.to_string(), "document size exceeds the limit of 8 MiB (8388608 bytes); gauntlet refuses larger inputs of this kind");
     }
 }

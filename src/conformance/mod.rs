@@ -73,7 +73,7 @@ impl Summary {
 
 /// Parses a vector file; errors name `file:line:column`.
 pub fn parse(text: &str, file: &str) -> Result<format::VectorFile, FileError> {
-    crate::yaml::check(text).map_err(|e| FileError(format!("{file}:{}:{}: {e}", e.line, e.column)))?;
+    crate::yaml::check_within(text, crate::limits::MAX_VECTOR_FILE_BYTES).map_err(|e| FileError(format!("{file}:{}:{}: {e}", e.line, e.column)))?;
     serde_yaml::from_str(text).map_err(|e| match e.location() {
         Some(loc) => FileError(format!("{file}:{}:{}: {e}", loc.line(), loc.column())),
         None => FileError(format!("{file}: {e}")),
@@ -94,7 +94,7 @@ pub fn run_text(text: &str, file: &str, profile: Profile, only: Option<&str>) ->
 
 pub fn run_file(path: &Path, profile: Profile, only: Option<&str>) -> Result<Summary, FileError> {
     let name = path.display().to_string();
-    let text = crate::yaml::read_file(path).map_err(|e| match e {
+    let text = crate::yaml::read_file_within(path, crate::limits::MAX_VECTOR_FILE_BYTES).map_err(|e| match e {
         crate::yaml::ReadError::Input(e) => FileError(format!("{name}:{}:{}: {e}", e.line, e.column)),
         crate::yaml::ReadError::Io(e) => FileError(format!("{name}: cannot read the vector file: {e}")),
     })?;

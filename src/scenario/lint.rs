@@ -107,13 +107,16 @@ fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) 
     problems
 }
 
-/// Lints every `*.yaml` in `dir`; also reports duplicate ids.
+/// Lints every `*.yaml` in `dir`; also reports duplicate ids. A file that
+/// was read and does not load is a problem (the lint's finding); one that
+/// cannot be read at all, like the directory, is `Err` (the lint could not run).
 pub fn lint_dir(dir: &Path, catalogue: &[ToolInfo]) -> Result<Vec<ScenarioError>, String> {
     let paths = super::yaml_files(dir).map_err(|e| format!("{}: cannot read scenario directory: {e}", dir.display()))?;
     let mut problems = Vec::new();
     for p in &paths {
         match crate::yaml::read_file(p) {
             Ok(text) => problems.extend(lint_text(p, &text, catalogue)),
+            Err(crate::yaml::ReadError::Io(e)) => return Err(format!("{}: cannot read scenario file: {e}", p.display())),
             Err(e) => problems.push(ScenarioError::unreadable(p, e)),
         }
     }

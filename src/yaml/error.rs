@@ -128,10 +128,15 @@ impl fmt::Display for ReadError {
 /// Reads a YAML (or JSON) file as libyaml reads it — UTF-8, or UTF-16 after
 /// a byte-order mark — never more than the size limit plus one byte.
 pub fn read_file(path: &Path) -> Result<String, ReadError> {
+    read_file_within(path, MAX_DOCUMENT_BYTES)
+}
+
+/// [`read_file`] for a kind of file whose size limit is `max` bytes.
+pub fn read_file_within(path: &Path, max: usize) -> Result<String, ReadError> {
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
     let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
-    crate::limits::check_size(&bytes).map_err(|l| ReadError::Input(l.into()))?;
+    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    crate::limits::check_size_within(&bytes, max).map_err(|l| ReadError::Input(l.into()))?;
     let text = super::reader::decode(&bytes).map_err(ReadError::Input)?.into_owned();
     Ok(text)
 }

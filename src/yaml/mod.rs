@@ -26,7 +26,7 @@ pub mod events;
 pub mod reader;
 pub mod resolve;
 
-pub use error::{read_file, Error, ReadError};
+pub use error::{read_file, read_file_within, Error, ReadError};
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -70,8 +70,13 @@ impl Node {
 /// characters the reader accepts, the size, then the whole stream through
 /// libyaml for syntax, depth and alias expansion.
 pub fn check(text: &str) -> Result<(), Error> {
+    check_within(text, crate::limits::MAX_DOCUMENT_BYTES)
+}
+
+/// [`check`] for a kind of file whose size limit is `max` bytes.
+pub fn check_within(text: &str, max: usize) -> Result<(), Error> {
     reader::check_text(text)?;
-    crate::limits::check_size(text.as_bytes())?;
+    crate::limits::check_size_within(text.as_bytes(), max)?;
     let mut events = Events::new(text.as_bytes());
     let mut budget = Budget::default();
     loop {

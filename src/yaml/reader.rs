@@ -42,13 +42,17 @@ pub struct Refusal {
     pub message: &'static str,
 }
 
-/// The text of a YAML stream without its byte-order mark, or the first
-/// place the reader refuses, positioned.
+/// The text of a YAML stream as UTF-8, or the first place the reader
+/// refuses, positioned. A byte-order mark stays in front (a UTF-8 one for
+/// UTF-16 input): the parser takes it as the encoding's signature, so a
+/// second one after it is content, as in yaml.v3.
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Error> {
     let (enc, bom) = encoding(bytes);
     let decoded = match enc {
-        Encoding::Utf8 => utf8(&bytes[bom..], bom).map(Cow::Borrowed),
-        Encoding::Utf16Le | Encoding::Utf16Be => utf16(&bytes[bom..], bom, enc == Encoding::Utf16Be).map(Cow::Owned),
+        Encoding::Utf8 => utf8(&bytes[bom..], bom).map(|_| Cow::Borrowed(std::str::from_utf8(bytes).expect("checked above"))),
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            utf16(&bytes[bom..], bom, enc == Encoding::Utf16Be).map(|text| Cow::Owned(format!("\u{feff}{text}")))
+        }
     };
     decoded.map_err(|r| refused(bytes, &r))
 }
@@ -228,17 +232,17 @@ mod tests {
     #[test]
     fn utf16_with_a_bom_is_text() {
         let le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a: é\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
-        assert_eq!(decode(&le).unwrap(), "a: é\n");
+        assert_eq!(decode(&le).unwrap(), "\u{feff}a: é\n");
         let be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("a: 😀\n".encode_utf16().flat_map(u16::to_be_bytes)).collect();
-        assert_eq!(decode(&be).unwrap(), "a: 😀\n");
+        assert_eq!(decode(&be).unwrap(), "\u{feff}a: 😀\n");
         let nul: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a\nb\0".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(refusal(&nul), Some((2, 2, CONTROL.into())));
         assert_eq!(refusal(&[0xFF, 0xFE, 0x61]), Some((1, 1, "incomplete UTF-16 character".into())));
     }
 
     #[test]
-    fn a_leading_bom_is_dropped() {
-        assert_eq!(decode("\u{feff}a: 1\n".as_bytes()).unwrap(), "a: 1\n");
+    fn a_leading_bom_is_kept_for_the_parser() {
+        assert_eq!(decode("\u{feff}a: 1\n".as_bytes()).unwrap(), "\u{feff}a: 1\n");
         assert!(check_text("\u{feff}a: 1\n").is_ok());
     }
 }

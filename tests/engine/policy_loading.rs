@@ -319,7 +319,11 @@ fn limits_are_the_same_in_every_loader() {
         let lint = gauntlet::scenario::lint::lint_text(p, &text, &[]).iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
         let mock = ServerSpec::parse(&text, p).unwrap_err().to_string();
         let requirements = Requirements::parse(&text).unwrap_err();
-        let vectors = gauntlet::conformance::parse(&text, "f.yaml").unwrap_err().to_string();
+        // A vector file's size limit is its own (see below).
+        let vectors = match what.contains("size") {
+            true => format!("f.yaml:{at}"),
+            false => gauntlet::conformance::parse(&text, "f.yaml").unwrap_err().to_string(),
+        };
         for (loader, got) in [
             ("policy", &policy),
             ("intercept", &intercept),
@@ -391,4 +395,25 @@ fn refused_characters_are_errors_with_their_place_in_every_loader() {
     }
     let escaped = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: \"a\\0b\"\n        action: deny\n";
     assert!(load_str(escaped, "f.yaml", None).is_ok());
+}
+
+/// A conformance vector file has its own size limit: 2,000 vectors with
+/// whole policies (over the 8 MiB of every other input) load; past 64 MiB
+/// the file is refused at the place it crosses the limit.
+#[test]
+fn a_vector_file_of_thousands_of_vectors_loads() {
+    let description = "d".repeat(4500);
+    let mut text = String::from("vectors:\n");
+    for i in 0..2000 {
+        text.push_str(&format!(
+            "- id: v{i}\n  kind: valid_policy\n  policy: |\n    version: \"1\"\n    description: {description}\n    tools: {{t{i}: {{rules: [{{name: n, rate_limit: 5/hour}}]}}}}\n"
+        ));
+    }
+    assert!(text.len() > gauntlet::limits::MAX_DOCUMENT_BYTES, "{} bytes", text.len());
+    let file = gauntlet::conformance::parse(&text, "big.yaml").expect("a 2,000-vector file loads");
+    assert_eq!(file.vectors.len(), 2000);
+    let huge = format!("vectors: []\n# {}\n", "x".repeat(gauntlet::limits::MAX_VECTOR_FILE_BYTES));
+    let err = gauntlet::conformance::parse(&huge, "huge.yaml").unwrap_err().to_string();
+    assert!(err.starts_with("huge.yaml:2:"), "{err}");
+    assert!(err.contains("document size exceeds the limit of 64 MiB"), "{err}");
 }
