@@ -94,6 +94,9 @@ def main():
                 agree += 1
             else:
                 differ.append((path, oracle[path], mine))
+        if args.keep:
+            with open(os.path.join(d, "differ.txt"), "w") as f:
+                f.writelines(f"{os.path.basename(p)}\t{t!r}\t{m!r}\n" for p, t, m in differ)
         for path, theirs, mine in differ[:8]:
             print(f"differs {os.path.basename(path)}: yaml.v3 {theirs!r}, gauntlet {mine!r}\n  {open(path, 'rb').read()[:200]!r}")
         print(f"{agree} of {len(files)} load outcomes agree with yaml.v3 ({len(differ)} differ)")
