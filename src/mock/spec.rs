@@ -295,7 +295,7 @@ impl ServerSpec {
         crate::yaml::check(text).map_err(|e| MockError::over_limit(path, &e))?;
         let mut spec: ServerSpec =
             serde_yaml::from_str(text).map_err(|e| yaml_error(&e, path))?;
-        spec.check(path)?;
+        spec.check(text, path)?;
         spec.check_schemas(text, path)?;
         // serde_yaml's own Value keeps mapping order: the second pass only
         // learns the order each tool's members were written in.
@@ -324,41 +324,51 @@ impl ServerSpec {
         Ok(spec)
     }
 
-    /// Checks what serde cannot: unique names, object schemas, sane counts.
-    fn check(&self, path: &Path) -> Result<(), MockError> {
-        let whole_file = |message: String, help: &str| MockError {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            message,
-            help: Some(help.to_string()),
+    /// Checks what serde cannot: unique names, object schemas, sane counts;
+    /// each problem at the place it is written.
+    fn check(&self, text: &str, path: &Path) -> Result<(), MockError> {
+        let at = |steps: Vec<String>, message: String, help: &str| {
+            let (line, column) = position(text, &steps);
+            MockError { path: path.to_path_buf(), line: Some(line), column: Some(column), message, help: Some(help.to_string()) }
+        };
+        let step = |parts: &[&str], i: usize, last: &str| {
+            parts.iter().map(|p| p.to_string()).chain([i.to_string(), last.to_string()]).collect::<Vec<_>>()
         };
         let mut seen = std::collections::BTreeSet::new();
-        let rug = self.behaviour.rug_pull.iter().flat_map(|r| r.tools.iter());
-        for tool in self.tools.iter() {
+        for (i, tool) in self.tools.iter().enumerate() {
             if !seen.insert(tool.name.as_str()) {
-                return Err(whole_file(
+                return Err(at(
+                    step(&["tools"], i, "name"),
                     format!("tool `{}` is defined twice", tool.name),
                     "give every tool a unique `name`",
                 ));
             }
         }
-        for tool in self.tools.iter().chain(rug) {
+        let listed = self.tools.iter().enumerate().map(|(i, t)| (&["tools"][..], i, t));
+        let rug = self.behaviour.rug_pull.iter().flat_map(|r| {
+            r.tools.iter().enumerate().map(|(i, t)| (&["behaviour", "rug_pull", "tools"][..], i, t))
+        });
+        for (parts, i, tool) in listed.chain(rug) {
             if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
-                return Err(whole_file(
+                return Err(at(
+                    step(parts, i, "inputSchema"),
                     format!("tool `{}` has an `inputSchema` that is not `type: object`", tool.name),
                     "MCP requires a JSON Schema object; write `inputSchema: {type: object, properties: {...}}`",
                 ));
             }
             if tool.response.fail_every == Some(0) {
-                return Err(whole_file(
+                let mut steps = step(parts, i, "response");
+                steps.push("fail_every".into());
+                return Err(at(
+                    steps,
                     format!("tool `{}` has `fail_every: 0`", tool.name),
                     "use a count of 1 or more, or remove the key",
                 ));
             }
         }
         if self.behaviour.page_size == Some(0) {
-            return Err(whole_file(
+            return Err(at(
+                vec!["behaviour".into(), "page_size".into()],
                 "`page_size` is 0".into(),
                 "use a page size of 1 or more, or remove the key",
             ));

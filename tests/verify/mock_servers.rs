@@ -474,3 +474,20 @@ fn intercept_policies_get_verdicts_on_their_own_servers_tools() {
     // notion.yaml is for Notion's hosted server (`notion-*` tools), not the npm package bundled.
     assert_eq!(own, ["brave-search", "filesystem", "github", "memory", "playwright", "postgres", "slack"]);
 }
+
+/// What serde cannot check (unique names, an object `inputSchema`,
+/// `fail_every: 0`, `page_size: 0`) is refused at the place it is written;
+/// these once named only the file.
+#[test]
+fn semantic_problems_in_a_server_file_carry_their_position() {
+    let tool = |name: &str, extra: &str| format!("  - name: {name}\n    description: d\n    risk: read\n    inputSchema: {{type: object}}\n{extra}");
+    for (text, at, what) in [
+        (format!("name: m\nversion: \"1\"\ntools:\n{}{}", tool("a", ""), tool("a", "")), "8:11", "tool `a` is defined twice"),
+        (format!("name: m\nversion: \"1\"\ntools:\n{}  - name: s\n    description: d\n    risk: read\n    inputSchema: {{type: string}}\n", tool("a", "")), "11:18", "tool `s` has an `inputSchema` that is not `type: object`"),
+        (format!("name: m\nversion: \"1\"\ntools:\n{}", tool("a", "    response:\n      fail_every: 0\n")), "9:19", "tool `a` has `fail_every: 0`"),
+        (format!("name: m\nversion: \"1\"\ntools:\n{}behaviour:\n  page_size: 0\n", tool("a", "")), "9:14", "`page_size` is 0"),
+    ] {
+        let err = ServerSpec::parse(&text, Path::new("m.yaml")).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("m.yaml:{at}: {what}")), "{err}\n{text}");
+    }
+}
