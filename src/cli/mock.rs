@@ -276,8 +276,13 @@ fn record(args: RecordArgs) -> Exit {
         *counts.entry(t.risk).or_insert(0usize) += 1;
     }
     let split: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    let others: String = [(spec.resources.len(), "resources"), (spec.resource_templates.len(), "resource templates"), (spec.prompts.len(), "prompts")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("; {n} {what}"))
+        .collect();
     eprintln!(
-        "recorded {} {} ({} tools: {}) to {}",
+        "recorded {} {} ({} tools: {}{others}) to {}",
         spec.name,
         spec.version,
         spec.tools.len(),

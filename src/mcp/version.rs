@@ -74,6 +74,7 @@ impl ProtocolVersion {
             }
             "server/discover" | "subscriptions/listen" => self.is_stateless(),
             "tools/list" | "tools/call" | "notifications/cancelled" => true,
+            "resources/list" | "resources/read" | "resources/templates/list" | "prompts/list" | "prompts/get" => true,
             _ => false,
         }
     }

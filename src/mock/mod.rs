@@ -2,7 +2,7 @@
 //! that real MCP clients can talk to and that records every message reaching
 //! it in a [`Ledger`]. What an attack "got through" is measured here.
 //!
-//! `spec` is the file format, `server` the sans-IO core (bytes in, replies
+//! `spec` is the file format (`surface` its resources and prompts), `server` the sans-IO core (bytes in, replies
 //! out, virtual latency), `toolset` its shared, indexed tool list, `ledger`
 //! the record. Transports live in `crate::mcp`.
 
@@ -13,6 +13,7 @@ pub mod record;
 pub mod recording;
 pub mod server;
 pub mod spec;
+pub mod surface;
 pub mod toolset;
 
 pub use ledger::{Ledger, LedgerEntry};
@@ -22,3 +23,4 @@ pub use spec::{
     Behaviour, DuplicateKeys, MockError, Provenance, ResponseSpec, Risk, RugPull, ServerSpec,
     ToolSpec,
 };
+pub use surface::{PromptSpec, ResourceSpec, Surface, TemplateSpec};

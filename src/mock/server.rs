@@ -26,6 +26,9 @@ use super::ledger::{Ledger, LedgerEntry};
 use super::spec::{Behaviour, DuplicateKeys, MockError, ServerSpec, ToolSpec};
 use super::toolset::ToolSet;
 
+/// MCP's code for a resource that does not exist (2024-11-05 to 2025-11-25).
+const RESOURCE_NOT_FOUND: i64 = -32002;
+
 /// `params` members of `tools/call` a server understands.
 const CALL_PARAMS: [&str; 4] = ["name", "arguments", "_meta", "task"];
 
@@ -308,7 +311,7 @@ impl MockServer {
             Era::Handshake(v) => v,
             Era::Stateless => ProtocolVersion::V2026_07_28,
         };
-        if !version.knows_method(method) {
+        if !version.knows_method(method) || !self.serves(method) {
             return fail(RpcError::method_not_found(method));
         }
         let outcome = match method {
@@ -324,9 +327,49 @@ impl MockServer {
                 if era == Era::Stateless {
                     self.stamp_stateless(&mut rest);
                 }
-                let result = list_result_text(&tools, &rest);
+                let result = list_result_text("tools", &tools, &rest);
                 let bytes = jsonrpc::result_response_text(&id, &result);
                 return (vec![Reply::now(bytes)], Effect::default());
+            }
+            "resources/list" | "resources/templates/list" | "prompts/list" => {
+                let with_title = match era {
+                    Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
+                    Era::Stateless => true,
+                };
+                let listed = match method {
+                    "resources/list" => self.listing(&self.spec.resources, msg.params(), |r| r.list_entry(with_title)),
+                    "resources/templates/list" => self.listing(&self.spec.resource_templates, msg.params(), |t| t.list_entry(with_title)),
+                    _ => self.listing(&self.spec.prompts, msg.params(), |p| p.list_entry(with_title)),
+                };
+                let (entries, mut rest) = match listed {
+                    Ok(l) => l,
+                    Err(err) => return fail(err),
+                };
+                if era == Era::Stateless {
+                    rest["ttlMs"] = json!(0);
+                    rest["cacheScope"] = json!("private");
+                    self.stamp_stateless(&mut rest);
+                }
+                let member = if method == "resources/templates/list" { "resourceTemplates" } else { method.split('/').next().unwrap_or_default() };
+                let result = list_result_text(member, &entries, &rest);
+                return (vec![Reply::now(jsonrpc::result_response_text(&id, &result))], Effect::default());
+            }
+            "resources/read" | "prompts/get" => {
+                let (answer, effect) = if method == "resources/read" { self.read_resource(msg.params()) } else { self.get_prompt(msg.params()) };
+                return match answer {
+                    Ok(text) => {
+                        let text = match era {
+                            Era::Stateless => {
+                                let mut extra = json!({});
+                                self.stamp_stateless(&mut extra);
+                                with_members(&text, &extra)
+                            }
+                            Era::Handshake(_) => text,
+                        };
+                        (vec![Reply::now(jsonrpc::result_response_text(&id, &text))], effect)
+                    }
+                    Err(err) => (vec![Reply::now(jsonrpc::error_response(Some(&id), &err))], effect),
+                };
             }
             "tools/call" => match self.tools_call(msg.params()) {
                 CallOutcome::Result {
@@ -375,10 +418,22 @@ impl MockServer {
         info
     }
 
+    /// `tools`, and `resources` and `prompts` when the file declares any.
+    fn capabilities(&self) -> Value {
+        let mut c = json!({"tools": {"listChanged": true}});
+        if !self.spec.resources.is_empty() || !self.spec.resource_templates.is_empty() {
+            c["resources"] = json!({"listChanged": true});
+        }
+        if !self.spec.prompts.is_empty() {
+            c["prompts"] = json!({"listChanged": true});
+        }
+        c
+    }
+
     fn initialize_result(&self, v: ProtocolVersion) -> Value {
         let mut r = json!({
             "protocolVersion": v.as_str(),
-            "capabilities": {"tools": {"listChanged": true}},
+            "capabilities": self.capabilities(),
             "serverInfo": self.server_info(),
         });
         if let Some(text) = &self.spec.instructions {
@@ -390,7 +445,7 @@ impl MockServer {
     fn discover_result(&self) -> Value {
         let mut r = json!({
             "supportedVersions": stateless_versions(),
-            "capabilities": {"tools": {"listChanged": true}},
+            "capabilities": self.capabilities(),
             "ttlMs": 0,
             "cacheScope": "private",
         });
@@ -413,17 +468,7 @@ impl MockServer {
 
     /// The page's tools as JSON text, and the result's other members.
     fn tools_list(&self, params: Option<&Value>, era: Era) -> Result<(Vec<Cow<'_, str>>, Value), RpcError> {
-        let start = match params.and_then(|p| p.get("cursor")) {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => decode_cursor(c)
-                .filter(|&n| n <= self.tools.len())
-                .ok_or_else(|| RpcError::invalid_params(&format!("invalid cursor `{c}`")))?,
-            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
-        };
-        let end = match self.behaviour.page_size {
-            Some(size) => (start + size).min(self.tools.len()),
-            None => self.tools.len(),
-        };
+        let (start, end) = self.page(params, self.tools.len())?;
         let with_title = match era {
             Era::Handshake(v) => v >= ProtocolVersion::V2025_06_18,
             Era::Stateless => true,
@@ -438,6 +483,87 @@ impl MockServer {
             r["cacheScope"] = json!("private");
         }
         Ok((tools, r))
+    }
+
+    /// Whether the server declared the capability a method belongs to.
+    fn serves(&self, method: &str) -> bool {
+        match method.split_once('/').map(|(family, _)| family) {
+            Some("resources") => !self.spec.resources.is_empty() || !self.spec.resource_templates.is_empty(),
+            Some("prompts") => !self.spec.prompts.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// One page of a resource, template or prompt list: its entries as
+    /// JSON text and the result's other members.
+    fn listing<'a, T>(&self, items: &'a [T], params: Option<&Value>, entry: impl Fn(&'a T) -> String) -> Result<(Vec<Cow<'a, str>>, Value), RpcError> {
+        let (start, end) = self.page(params, items.len())?;
+        let entries = items[start..end].iter().map(|i| Cow::Owned(entry(i))).collect();
+        let mut rest = json!({});
+        if end < items.len() {
+            rest["nextCursor"] = json!(encode_cursor(end));
+        }
+        Ok((entries, rest))
+    }
+
+    /// The items of the page `params.cursor` asks for, under the server's page size.
+    fn page(&self, params: Option<&Value>, len: usize) -> Result<(usize, usize), RpcError> {
+        let start = match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) => decode_cursor(c)
+                .filter(|&n| n <= len)
+                .ok_or_else(|| RpcError::invalid_params(&format!("invalid cursor `{c}`")))?,
+            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
+        };
+        let end = match self.behaviour.page_size {
+            Some(size) => (start + size).min(len),
+            None => len,
+        };
+        Ok((start, end))
+    }
+
+    /// `resources/read`: a listed resource, else a template the URI matches
+    /// (compared as a lenient server reads URIs when `lenient_names` is on).
+    fn read_resource(&self, params: Option<&Value>) -> (Result<String, RpcError>, Effect) {
+        let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+            return (Err(RpcError::invalid_params("`resources/read` needs a string `params.uri`")), Effect::default());
+        };
+        let lenient = self.behaviour.lenient_names;
+        let key = |u: &str| if lenient { super::surface::normalise_uri(u) } else { u.to_string() };
+        let wanted = key(uri);
+        let reached = |subject: &str, ran: bool| Effect { tool: Some(subject.to_string()), arguments: None, executed: ran };
+        if let Some(r) = self.spec.resources.iter().find(|r| key(&r.uri) == wanted) {
+            return (Ok(r.read_result()), reached(&r.uri, true));
+        }
+        for t in &self.spec.resource_templates {
+            if let Some(vars) = t.matches(&wanted) {
+                return (Ok(t.read_result(&wanted, &vars)), reached(&wanted, true));
+            }
+        }
+        let err = RpcError::new(RESOURCE_NOT_FOUND, "Resource not found".to_string()).with_data(json!({"uri": uri}));
+        (Err(err), reached(uri, false))
+    }
+
+    /// `prompts/get`: the named prompt (trimmed and case-folded when `lenient_names` is on).
+    fn get_prompt(&self, params: Option<&Value>) -> (Result<String, RpcError>, Effect) {
+        let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
+            return (Err(RpcError::invalid_params("`prompts/get` needs a string `params.name`")), Effect::default());
+        };
+        let arguments = match params.and_then(|p| p.get("arguments")) {
+            None | Some(Value::Null) => json!({}),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(_) => return (Err(RpcError::invalid_params("`params.arguments` must be an object")), Effect::default()),
+        };
+        let lenient = self.behaviour.lenient_names;
+        let found = self.spec.prompts.iter().find(|p| p.name == name)
+            .or_else(|| lenient.then(|| self.spec.prompts.iter().find(|p| p.name.to_lowercase() == name.trim().to_lowercase())).flatten());
+        let Some(prompt) = found else {
+            let effect = Effect { tool: Some(name.to_string()), arguments: Some(arguments), executed: false };
+            return (Err(RpcError::invalid_params(&format!("Unknown prompt: {name}"))), effect);
+        };
+        let answer = prompt.get_result(&arguments).map_err(|why| RpcError::invalid_params(&why));
+        let effect = Effect { tool: Some(prompt.name.clone()), executed: answer.is_ok(), arguments: Some(arguments) };
+        (answer, effect)
     }
 
     fn tools_call(&mut self, params: Option<&Value>) -> CallOutcome {
@@ -601,13 +727,10 @@ fn stateless_versions() -> Vec<&'static str> {
         .collect()
 }
 
-/// One tool's `tools/list` entry: its MCP members in the order the file
-/// wrote them (MCP's order when built in code), values exactly as written.
-/// `title` only exists from 2025-06-18.
-/// `{"tools":[…],…rest}`: the tools' text first, then the other members.
-fn list_result_text(tools: &[Cow<str>], rest: &Value) -> String {
+/// `{"member":[…],…rest}`: the entries' text first, then the other members.
+fn list_result_text(member: &str, tools: &[Cow<str>], rest: &Value) -> String {
     let mut out = String::with_capacity(tools.iter().map(|t| t.len() + 1).sum::<usize>() + 64);
-    out.push_str(r#"{"tools":["#);
+    out.push_str(&format!("{{{}:[", Value::String(member.to_string())));
     for (k, t) in tools.iter().enumerate() {
         if k > 0 {
             out.push(',');
@@ -620,6 +743,15 @@ fn list_result_text(tools: &[Cow<str>], rest: &Value) -> String {
     }
     out.push('}');
     out
+}
+
+/// A result's JSON object text with `extra`'s members added at its end.
+fn with_members(text: &str, extra: &Value) -> String {
+    let added: String = extra.as_object().into_iter().flatten().map(|(k, v)| format!(",{}:{v}", Value::String(k.clone()))).collect();
+    match text.trim_end().strip_suffix('}') {
+        Some(open) if !added.is_empty() => format!("{open}{added}}}"),
+        _ => text.to_string(),
+    }
 }
 
 fn text_result(text: &str, is_error: bool) -> Value {
@@ -640,7 +772,7 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 /// Fills `{{tool}}`, `{{args}}` and `{{args.a.b}}` (strings bare, other values as JSON, missing as empty).
-fn render(template: &str, tool: &str, args: &Value) -> String {
+pub(super) fn render(template: &str, tool: &str, args: &Value) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::ordered::OrderedJson;
 use crate::mcp::stdio::LineEnds;
+use super::surface::{PromptSpec, ResourceSpec, TemplateSpec};
 
 /// A whole server file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,15 @@ pub struct ServerSpec {
     #[serde(default)]
     pub instructions: Option<String>,
     pub tools: Vec<ToolSpec>,
+    /// What `resources/list` lists and `resources/read` reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceSpec>,
+    /// What `resources/templates/list` lists; reads of matching URIs are answered too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_templates: Vec<TemplateSpec>,
+    /// What `prompts/list` lists and `prompts/get` answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<PromptSpec>,
     #[serde(default)]
     pub behaviour: Behaviour,
     /// Where a recorded server came from (`gauntlet mock record`).
@@ -300,25 +310,34 @@ impl ServerSpec {
         // serde_yaml's own Value keeps mapping order: the second pass only
         // learns the order each tool's members were written in.
         if let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) {
-            let written = |tools: &serde_yaml::Value, i: usize| -> Vec<String> {
-                tools[i]
+            let written = |items: &serde_yaml::Value, i: usize, members: &[&str]| -> Vec<String> {
+                items[i]
                     .as_mapping()
                     .map(|m| {
                         m.keys()
                             .filter_map(|k| k.as_str())
-                            .filter(|k| TOOL_MEMBERS.contains(k))
+                            .filter(|k| members.contains(k))
                             .map(str::to_string)
                             .collect()
                     })
                     .unwrap_or_default()
             };
             for (i, tool) in spec.tools.iter_mut().enumerate() {
-                tool.order = written(&doc["tools"], i);
+                tool.order = written(&doc["tools"], i, &TOOL_MEMBERS);
             }
             if let Some(rug) = spec.behaviour.rug_pull.as_mut() {
                 for (i, tool) in rug.tools.iter_mut().enumerate() {
-                    tool.order = written(&doc["behaviour"]["rug_pull"]["tools"], i);
+                    tool.order = written(&doc["behaviour"]["rug_pull"]["tools"], i, &TOOL_MEMBERS);
                 }
+            }
+            for (i, r) in spec.resources.iter_mut().enumerate() {
+                r.order = written(&doc["resources"], i, &super::surface::RESOURCE_MEMBERS);
+            }
+            for (i, t) in spec.resource_templates.iter_mut().enumerate() {
+                t.order = written(&doc["resource_templates"], i, &super::surface::TEMPLATE_MEMBERS);
+            }
+            for (i, p) in spec.prompts.iter_mut().enumerate() {
+                p.order = written(&doc["prompts"], i, &super::surface::PROMPT_MEMBERS);
             }
         }
         Ok(spec)
@@ -363,6 +382,27 @@ impl ServerSpec {
                     steps,
                     format!("tool `{}` has `fail_every: 0`", tool.name),
                     "use a count of 1 or more, or remove the key",
+                ));
+            }
+        }
+        let mut uris = std::collections::BTreeSet::new();
+        for r in &self.resources {
+            if !uris.insert(r.uri.as_str()) {
+                return Err(whole_file(format!("resource `{}` is listed twice", r.uri), "give every resource a unique `uri`"));
+            }
+        }
+        let mut prompts = std::collections::BTreeSet::new();
+        for p in &self.prompts {
+            if !prompts.insert(p.name.as_str()) {
+                return Err(whole_file(format!("prompt `{}` is defined twice", p.name), "give every prompt a unique `name`"));
+            }
+        }
+        for t in &self.resource_templates {
+            let open = t.uri_template.matches('{').count();
+            if open != t.uri_template.matches('}').count() {
+                return Err(whole_file(
+                    format!("resource template `{}` has unbalanced braces", t.uri_template),
+                    "write each variable as `{name}` (or `{+name}` to let it span `/`)",
                 ));
             }
         }

@@ -227,15 +227,97 @@ fn bundled_recordings_match_their_pinned_packages() {
 #[test]
 fn a_recording_round_trips_through_the_mock() {
     let dir = tempfile::tempdir().unwrap();
-    let bundled = repo().join("mock-servers/filesystem.yaml");
-    let out = dir.path().join("again.yaml");
-    let prov = ServerSpec::load(&bundled).unwrap().recorded.unwrap();
-    let bundled_arg = bundled.display().to_string();
-    let args = ["--package", prov.package.as_deref().unwrap(), "--", BIN, "mock", bundled_arg.as_str()];
-    let (code, err) = record(&out, &args);
-    assert_eq!(code, Some(0), "{err}");
-    let strip = |t: String| t.lines().filter(|l| !l.starts_with("  command: ")).collect::<Vec<_>>().join("\n");
-    assert_eq!(strip(std::fs::read_to_string(&out).unwrap()), strip(std::fs::read_to_string(&bundled).unwrap()));
+    // filesystem: tools only; everything: resources, templates and prompts too.
+    for name in ["filesystem", "everything"] {
+        let bundled = repo().join(format!("mock-servers/{name}.yaml"));
+        let out = dir.path().join(format!("{name}-again.yaml"));
+        let prov = ServerSpec::load(&bundled).unwrap().recorded.unwrap();
+        let bundled_arg = bundled.display().to_string();
+        let args = ["--package", prov.package.as_deref().unwrap(), "--", BIN, "mock", bundled_arg.as_str()];
+        let (code, err) = record(&out, &args);
+        assert_eq!(code, Some(0), "{err}");
+        // The command differs; so do the notes on prompts the mock answered where the real server needed arguments.
+        let strip = |t: String| t.lines().filter(|l| !l.starts_with("  command: ")).collect::<Vec<_>>().join("\n");
+        assert_eq!(strip(std::fs::read_to_string(&out).unwrap()), strip(std::fs::read_to_string(&bundled).unwrap()), "{name}");
+    }
+}
+
+/// Sends `lines` to a stdio MCP server and returns the raw `result` (or
+/// `error`) text of each answer, by id, once every id in `ids` is answered.
+fn stdio_answers(argv: &[String], lines: &[String], ids: &[u64]) -> std::collections::BTreeMap<u64, String> {
+    use std::io::{BufRead, Write};
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ids.iter().any(|id| !out.contains_key(id)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else { break };
+        #[derive(serde::Deserialize)]
+        struct Answer<'a> {
+            id: Option<u64>,
+            #[serde(borrow)]
+            result: Option<&'a serde_json::value::RawValue>,
+            #[serde(borrow)]
+            error: Option<&'a serde_json::value::RawValue>,
+        }
+        if let Ok(a) = serde_json::from_str::<Answer>(&line) {
+            if let (Some(id), Some(body)) = (a.id, a.result.or(a.error)) {
+                out.insert(id, body.get().to_string());
+            }
+        }
+    }
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    out
+}
+
+/// The resources, templates and prompts of a recording are listed, read and
+/// got through `gauntlet mock` byte for byte as the real server answers them.
+#[test]
+fn a_recordings_resources_and_prompts_are_served_as_the_real_server_serves_them() {
+    let spec = ServerSpec::load(&repo().join("mock-servers/everything.yaml")).unwrap();
+    let prov = spec.recorded.clone().unwrap();
+    let Some(real) = local_command(prov.command.as_deref().unwrap(), prov.package.as_deref().unwrap()) else { return };
+    assert!(spec.resources.len() >= 7 && spec.resource_templates.len() == 2 && spec.prompts.len() == 4, "the recording keeps every surface");
+    let doc = &spec.resources[0].uri;
+    let lines: Vec<String> = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":2,"method":"resources/list"}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":3,"method":"resources/templates/list"}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":4,"method":"prompts/list"}"#.to_string(),
+        format!(r#"{{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{{"uri":"{doc}"}}}}"#),
+        r#"{"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{"name":"simple-prompt"}}"#.to_string(),
+    ]
+    .into();
+    let ids = [2, 3, 4, 5, 6];
+    let mock = [BIN.to_string(), "mock".into(), repo().join("mock-servers/everything.yaml").display().to_string()];
+    let from_real = stdio_answers(&real, &lines, &ids);
+    let from_mock = stdio_answers(&mock, &lines, &ids);
+    assert!(ids.iter().all(|id| from_real.contains_key(id)), "the real server answered {from_real:?}");
+    for id in ids {
+        assert_eq!(from_mock.get(&id), from_real.get(&id), "answer {id}");
+    }
 }
 
 #[test]

@@ -121,6 +121,9 @@ pub fn server_spec(n: usize) -> ServerSpec {
         title: None,
         instructions: None,
         tools,
+        resources: Vec::new(),
+        resource_templates: Vec::new(),
+        prompts: Vec::new(),
         behaviour: Default::default(),
         recorded: None,
     }

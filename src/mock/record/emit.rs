@@ -7,8 +7,10 @@
 
 use std::fmt::Write;
 
+use super::Recording;
 use crate::mock::ordered::Node;
-use crate::mock::{OrderedJson, ServerSpec, ToolSpec};
+use crate::mock::surface::{PROMPT_MEMBERS, RESOURCE_MEMBERS, TEMPLATE_MEMBERS};
+use crate::mock::{OrderedJson, Risk, ToolSpec};
 
 const HEADER: &str = "\
 # Recorded by `gauntlet mock record` from a real MCP server: its tools as it
@@ -16,8 +18,9 @@ const HEADER: &str = "\
 # a guess, with its reason beside it: correct the class where the guess is wrong.
 ";
 
-/// The file text; `reasons[i]` explains `spec.tools[i].risk`.
-pub fn to_yaml(spec: &ServerSpec, reasons: &[String]) -> String {
+/// The file text, each risk class with its reason beside it.
+pub fn to_yaml(recording: &Recording) -> String {
+    let (spec, reasons, notes) = (&recording.spec, &recording.reasons, &recording.notes);
     let mut out = String::from(HEADER);
     line(&mut out, 0, "name", &quote(&spec.name));
     line(&mut out, 0, "version", &quote(&spec.version));
@@ -51,7 +54,86 @@ pub fn to_yaml(spec: &ServerSpec, reasons: &[String]) -> String {
             reasons.get(i).map(String::as_str).unwrap_or(""),
         );
     }
+    let text = |s: &Option<String>| s.as_deref().map(|s| Node::String(s.to_string()));
+    let json = |j: &Option<OrderedJson>| j.as_ref().map(|j| j.node().clone());
+    if !spec.resources.is_empty() {
+        out.push_str("resources:\n");
+    }
+    for (i, r) in spec.resources.iter().enumerate() {
+        let members = |key: &str| match key {
+            "uri" => Some(Node::String(r.uri.clone())),
+            "name" => Some(Node::String(r.name.clone())),
+            "title" => text(&r.title),
+            "description" => text(&r.description),
+            "mimeType" => text(&r.mime_type),
+            "size" => json(&r.size),
+            "annotations" => json(&r.annotations),
+            "icons" => json(&r.icons),
+            "_meta" => json(&r.meta),
+            _ => None,
+        };
+        item(&mut out, &r.order, &RESOURCE_MEMBERS, members, r.risk, note(&notes.resources, i), json(&r.answer));
+    }
+    if !spec.resource_templates.is_empty() {
+        out.push_str("resource_templates:\n");
+    }
+    for (i, t) in spec.resource_templates.iter().enumerate() {
+        let members = |key: &str| match key {
+            "uriTemplate" => Some(Node::String(t.uri_template.clone())),
+            "name" => Some(Node::String(t.name.clone())),
+            "title" => text(&t.title),
+            "description" => text(&t.description),
+            "mimeType" => text(&t.mime_type),
+            "annotations" => json(&t.annotations),
+            "icons" => json(&t.icons),
+            "_meta" => json(&t.meta),
+            _ => None,
+        };
+        item(&mut out, &t.order, &TEMPLATE_MEMBERS, members, t.risk, note(&notes.templates, i), None);
+    }
+    if !spec.prompts.is_empty() {
+        out.push_str("prompts:\n");
+    }
+    for (i, p) in spec.prompts.iter().enumerate() {
+        let members = |key: &str| match key {
+            "name" => Some(Node::String(p.name.clone())),
+            "title" => text(&p.title),
+            "description" => text(&p.description),
+            "arguments" => json(&p.arguments),
+            "icons" => json(&p.icons),
+            "_meta" => json(&p.meta),
+            _ => None,
+        };
+        item(&mut out, &p.order, &PROMPT_MEMBERS, members, p.risk, note(&notes.prompts, i), json(&p.answer));
+    }
+    for refused in &notes.refused {
+        let _ = writeln!(out, "# {}", refused.replace('\n', " "));
+    }
     out
+}
+
+fn note(notes: &[String], i: usize) -> &str {
+    notes.get(i).map(String::as_str).unwrap_or("")
+}
+
+/// One resource, template or prompt: its MCP members in the order sent,
+/// its risk class with the note, and the recorded answer.
+fn item(out: &mut String, order: &[String], defaults: &[&str], members: impl Fn(&str) -> Option<Node>, risk: Risk, note: &str, answer: Option<Node>) {
+    let keys: Vec<&str> = if order.is_empty() { defaults.to_vec() } else { order.iter().map(String::as_str).collect() };
+    out.push_str("  - ");
+    let mut first = true;
+    for key in keys {
+        if let Some(node) = members(key) {
+            if !std::mem::take(&mut first) {
+                out.push_str("    ");
+            }
+            member_inline(out, 4, key, &node);
+        }
+    }
+    let _ = writeln!(out, "    risk: {risk}  # {}", note.replace('\n', " "));
+    if let Some(answer) = answer {
+        member(out, 4, "answer", &answer);
+    }
 }
 
 fn tool_body(out: &mut String, tool: &ToolSpec, reason: &str) {

@@ -10,6 +10,7 @@
 
 pub mod emit;
 pub mod risk;
+pub mod surfaces;
 pub mod synth;
 
 use std::path::Path;
@@ -30,6 +31,14 @@ use crate::mock::{Behaviour, OrderedJson, Provenance, ResponseSpec, ServerSpec, 
 pub struct Recording {
     pub spec: ServerSpec,
     pub reasons: Vec<String>,
+    /// The same for the resources, resource templates and prompts.
+    pub notes: surfaces::Notes,
+}
+
+/// The capabilities an opening result declares (`resources`, `prompts`).
+fn declares(hello: &Value, capability: &str) -> bool {
+    let caps = hello.get("capabilities").or_else(|| hello.get("_meta").and_then(|m| m.get("io.modelcontextprotocol/serverCapabilities")));
+    caps.and_then(|c| c.get(capability)).is_some_and(|v| !v.is_null())
 }
 
 /// Why a recording failed. Nothing is written when it does.
@@ -62,10 +71,16 @@ pub async fn record(
 
 async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Recording, RecordError> {
     let mut session = Session::open(endpoint).await?;
-    let listed = list_all(&mut session).await;
+    let listed = list_all(&mut session, "tools/list", "tools").await;
+    let opening: Value = serde_json::from_str(session.hello.result.get()).unwrap_or(Value::Null);
+    let surfaces = match listed.is_ok() {
+        true => surfaces::record(&mut session, declares(&opening, "resources"), declares(&opening, "prompts")).await,
+        false => Ok(surfaces::Recorded::default()),
+    };
     let hello = session.hello.clone();
     session.close().await;
     let (raw_tools, list_meta_info) = listed?;
+    let surfaces = surfaces?;
 
     #[derive(Deserialize)]
     struct Hello {
@@ -125,6 +140,9 @@ async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Record
         title: field("title"),
         instructions: h.instructions,
         tools,
+        resources: surfaces.resources,
+        resource_templates: surfaces.templates,
+        prompts: surfaces.prompts,
         behaviour: Behaviour::default(),
         recorded: Some(Provenance {
             package,
@@ -134,21 +152,30 @@ async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Record
             server_info,
         }),
     };
-    Ok(Recording { spec, reasons })
+    Ok(Recording { spec, reasons, notes: surfaces.notes })
 }
 
-/// Every page of `tools/list`, and the server info a stateless answer carries.
+/// Every page of a list method (`tools/list` lists `tools`), and the server
+/// info a stateless answer carries.
 async fn list_all(
     session: &mut Session,
+    method: &str,
+    member: &str,
 ) -> Result<(Vec<Box<RawValue>>, Option<OrderedJson>), RecordError> {
-    #[derive(Deserialize)]
     struct Page {
-        tools: Vec<Box<RawValue>>,
-        #[serde(rename = "nextCursor")]
+        items: Vec<Box<RawValue>>,
         next_cursor: Option<Value>,
-        #[serde(rename = "_meta")]
         meta: Option<Value>,
     }
+    let page_of = |text: &str| -> Result<Page, String> {
+        let mut members: std::collections::HashMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let items = match members.remove(member) {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| format!("`{member}`: {e}"))?,
+            None => return Err(format!("missing field `{member}`")),
+        };
+        let value = |k: &str| members.get(k).and_then(|r| serde_json::from_str::<Value>(r.get()).ok());
+        Ok(Page { items, next_cursor: value("nextCursor"), meta: value("_meta") })
+    };
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
     let mut seen = std::collections::BTreeSet::new();
@@ -157,11 +184,11 @@ async fn list_all(
             Some(c) => json!({"cursor": c}),
             None => json!({}),
         };
-        let result = session.request("tools/list", params).await?;
-        let page: Page = serde_json::from_str(result.get()).map_err(|e| {
-            RecordError::Unrecordable(format!("a `tools/list` result does not parse: {e}"))
+        let result = session.request(method, params).await?;
+        let page = page_of(result.get()).map_err(|e| {
+            RecordError::Unrecordable(format!("a `{method}` result does not parse: {e}"))
         })?;
-        tools.extend(page.tools);
+        tools.extend(page.items);
         let info = page
             .meta
             .as_ref()
@@ -172,7 +199,7 @@ async fn list_all(
             Some(Value::String(c)) => {
                 if !seen.insert(c.clone()) {
                     return Err(RecordError::Unrecordable(format!(
-                        "`tools/list` repeats the cursor `{c}`"
+                        "`{method}` repeats the cursor `{c}`"
                     )));
                 }
                 cursor = Some(c);
@@ -185,7 +212,7 @@ async fn list_all(
         }
     }
     Err(RecordError::Unrecordable(format!(
-        "`tools/list` did not end within {MAX_PAGES} pages"
+        "`{method}` did not end within {MAX_PAGES} pages"
     )))
 }
 
@@ -280,7 +307,7 @@ fn cut(s: &str) -> String {
 /// a rename), after checking that the text loads back into the same server.
 pub fn write(recording: &Recording, path: &Path) -> Result<(), RecordError> {
     let shown = path.display().to_string();
-    let text = emit::to_yaml(&recording.spec, &recording.reasons);
+    let text = emit::to_yaml(recording);
     let back = ServerSpec::parse(&text, path).map_err(|e| RecordError::Write {
         path: shown.clone(),
         reason: format!("the recording does not load back as a mock server ({e})"),

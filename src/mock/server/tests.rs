@@ -27,6 +27,9 @@ fn spec(tools: Vec<ToolSpec>, behaviour: Behaviour) -> ServerSpec {
         title: None,
         instructions: None,
         tools,
+        resources: Vec::new(),
+        resource_templates: Vec::new(),
+        prompts: Vec::new(),
         behaviour,
         recorded: None,
     }
@@ -444,4 +447,100 @@ fn universal_line_ends_read_a_line_as_the_python_sdk_does() {
         // Lf: one parse error; universal: a parse error either side of the call's answer.
         assert_eq!(replies.len(), 1 + 2 * ran, "{ends:?}");
     }
+}
+
+const SURFACES: &str = r#"name: s
+version: "1"
+tools: []
+resources:
+  - {uri: "file:///etc/passwd", name: passwd, mimeType: text/plain, text: "root:x:0:0"}
+  - {name: notes, uri: "notes://today", risk: read}
+resource_templates:
+  - {uriTemplate: "file:///{+path}", name: files, text: "file {{path}}"}
+prompts:
+  - {name: greet, arguments: [{name: city, required: true}], text: "hello {{args.city}}"}
+  - {name: plain, description: no arguments}
+"#;
+
+fn surfaces(lenient: bool) -> Client {
+    let mut spec = ServerSpec::parse(SURFACES, std::path::Path::new("s.yaml")).unwrap();
+    spec.behaviour.lenient_names = lenient;
+    let mut c = Client::new(MockServer::from_spec(spec));
+    c.init("2025-06-18");
+    c
+}
+
+#[test]
+fn resources_and_prompts_are_listed_in_written_order_and_declared() {
+    let mut c = Client::new(MockServer::from_spec(ServerSpec::parse(SURFACES, std::path::Path::new("s.yaml")).unwrap()));
+    let init = c.init("2025-06-18");
+    assert_eq!(init["result"]["capabilities"]["resources"], json!({"listChanged": true}));
+    assert_eq!(init["result"]["capabilities"]["prompts"], json!({"listChanged": true}));
+    let line = r#"{"jsonrpc":"2.0","id":9,"method":"resources/list"}"#;
+    let raw = c.server.handle(line.as_bytes(), &c.ctx, Timestamp::from_secs(1));
+    let text = String::from_utf8(raw[0].bytes.clone()).unwrap();
+    assert!(text.contains(r#"{"name":"notes","uri":"notes://today"}"#), "members in the order written: {text}");
+    let t = c.request("resources/templates/list", json!({}));
+    assert_eq!(t[0]["result"]["resourceTemplates"][0]["uriTemplate"], "file:///{+path}");
+    let p = c.request("prompts/list", json!({}));
+    assert_eq!(p[0]["result"]["prompts"].as_array().unwrap().len(), 2);
+    // A server that declares no resources has no such methods.
+    let mut bare = Client::new(two_tools());
+    bare.init("2025-06-18");
+    assert_eq!(bare.request("resources/list", json!({}))[0]["error"]["code"], -32601);
+    assert!(bare.init_result_has_no("resources"));
+}
+
+impl Client {
+    fn init_result_has_no(&mut self, capability: &str) -> bool {
+        let mut fresh = Client::new(MockServer::from_spec(self.server.spec().clone()));
+        fresh.init("2025-06-18")["result"]["capabilities"].get(capability).is_none()
+    }
+}
+
+#[test]
+fn reads_and_gets_are_answered_and_recorded_as_the_server_resolved_them() {
+    let mut c = surfaces(false);
+    let r = c.request("resources/read", json!({"uri": "file:///etc/passwd"}));
+    assert_eq!(r[0]["result"]["contents"][0]["text"], "root:x:0:0");
+    let r = c.request("resources/read", json!({"uri": "file:///home/a.txt"}));
+    assert_eq!(r[0]["result"]["contents"][0]["text"], "file home/a.txt", "a template match");
+    let r = c.request("resources/read", json!({"uri": "FILE:///ETC/passwd"}));
+    assert_eq!(r[0]["error"]["code"], -32002, "a strict server compares URIs exactly");
+    let g = c.request("prompts/get", json!({"name": "greet", "arguments": {"city": "Oslo"}}));
+    assert_eq!(g[0]["result"]["messages"][0]["content"]["text"], "hello Oslo");
+    assert_eq!(c.request("prompts/get", json!({"name": "greet"}))[0]["error"]["code"], -32602);
+    assert_eq!(c.request("prompts/get", json!({"name": "GREET", "arguments": {"city": "x"}}))[0]["error"]["code"], -32602);
+    let ledger: Vec<(Option<&str>, Option<&str>, bool)> = c
+        .server
+        .ledger()
+        .entries
+        .iter()
+        .filter(|e| matches!(e.method.as_deref(), Some("resources/read" | "prompts/get")))
+        .map(|e| (e.method.as_deref(), e.tool.as_deref(), e.executed))
+        .collect();
+    assert_eq!(
+        ledger,
+        [
+            (Some("resources/read"), Some("file:///etc/passwd"), true),
+            (Some("resources/read"), Some("file:///home/a.txt"), true),
+            (Some("resources/read"), Some("FILE:///ETC/passwd"), false),
+            (Some("prompts/get"), Some("greet"), true),
+            (Some("prompts/get"), Some("greet"), false),
+            (Some("prompts/get"), Some("GREET"), false),
+        ]
+    );
+}
+
+#[test]
+fn a_lenient_server_reads_uri_and_prompt_name_variants_as_the_listed_item() {
+    let mut c = surfaces(true);
+    for variant in ["FILE:///ETC/passwd", "file:///etc/./passwd", "file:///%65tc/passwd", "file:///etc//passwd "] {
+        let r = c.request("resources/read", json!({"uri": variant}));
+        assert_eq!(r[0]["result"]["contents"][0]["text"], "root:x:0:0", "{variant}");
+    }
+    let g = c.request("prompts/get", json!({"name": " GREET", "arguments": {"city": "x"}}));
+    assert_eq!(g[0]["result"]["messages"][0]["content"]["text"], "hello x");
+    let reached: Vec<&str> = c.server.ledger().entries.iter().filter(|e| e.executed).filter_map(|e| e.tool.as_deref()).collect();
+    assert_eq!(reached, ["file:///etc/passwd"; 4].into_iter().chain(["greet"]).collect::<Vec<_>>());
 }
