@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use crate::mock::Surface;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step};
 
@@ -31,10 +32,14 @@ pub struct Action {
 pub enum Payload {
     /// A well-formed `tools/call`.
     Call { name: String, arguments: Value },
-    /// A `tools/list`.
-    List,
+    /// A `tools/list`, `resources/list` or `prompts/list`.
+    List(Surface),
     /// A raw line from a template, with everything but the id filled in.
     Raw { line: String, name: String, arguments: Value },
+    /// A `resources/read`.
+    Read { uri: String },
+    /// A `prompts/get`.
+    Get { name: String, arguments: Value },
 }
 
 /// The tool an attack runs against and what the templates may need about it.
@@ -84,7 +89,7 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             let offset = if step.concurrent { 0 } else { step.over.nanos() / step.calls as i64 * i as i64 };
             let at = step.at.nanos() + offset;
             let payload = if step.list {
-                Payload::List
+                Payload::List(target.tool.surface)
             } else {
                 let mut arguments = generate::generate(step.args, &target.tool.input_schema, rng);
                 apply_set(&mut arguments, &step.set, target)?;
@@ -93,9 +98,11 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
                     None => target.tool.name.clone(),
                 };
                 let name = names::variant(&base, step.name_variant);
-                match &step.raw {
-                    Some(template) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
-                    None => Payload::Call { name, arguments },
+                match (&step.raw, target.tool.surface) {
+                    (Some(template), _) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
+                    (None, Surface::Tool) => Payload::Call { name, arguments },
+                    (None, Surface::Resource) => Payload::Read { uri: name },
+                    (None, Surface::Prompt) => Payload::Get { name, arguments },
                 }
             };
             out.push(Action { at, session, identity, payload });
@@ -198,16 +205,31 @@ impl Action {
                 "params": {"name": name, "arguments": arguments}
             })
             .to_string(),
-            Payload::List => json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}}).to_string(),
+            Payload::List(surface) => json!({"jsonrpc": "2.0", "id": id, "method": surface.list_method(), "params": {}}).to_string(),
             Payload::Raw { line, .. } => line.replace("{{id}}", &id.to_string()),
+            Payload::Read { uri } => json!({"jsonrpc": "2.0", "id": id, "method": "resources/read", "params": {"uri": uri}}).to_string(),
+            Payload::Get { name, arguments } => json!({
+                "jsonrpc": "2.0", "id": id, "method": "prompts/get",
+                "params": {"name": name, "arguments": arguments}
+            })
+            .to_string(),
         }
     }
 
-    /// The tool this action calls, if any.
+    /// The tool this action calls (the resource it reads, the prompt it gets), if any.
     pub fn tool_name(&self) -> Option<&str> {
         match &self.payload {
-            Payload::Call { name, .. } | Payload::Raw { name, .. } => Some(name),
-            Payload::List => None,
+            Payload::Call { name, .. } | Payload::Raw { name, .. } | Payload::Get { name, .. } => Some(name),
+            Payload::Read { uri } => Some(uri),
+            Payload::List(_) => None,
+        }
+    }
+
+    /// The arguments this action sends, if any.
+    pub fn arguments(&self) -> Option<&Value> {
+        match &self.payload {
+            Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } | Payload::Get { arguments, .. } => Some(arguments),
+            Payload::Read { .. } | Payload::List(_) => None,
         }
     }
 
@@ -215,7 +237,9 @@ impl Action {
     pub fn trace_step(&self) -> TraceStep {
         let (method, tool, arguments, raw) = match &self.payload {
             Payload::Call { name, arguments } => ("tools/call", Some(name.clone()), Some(shorten(arguments)), None),
-            Payload::List => ("tools/list", None, None, None),
+            Payload::List(surface) => (surface.list_method(), None, None, None),
+            Payload::Read { uri } => ("resources/read", Some(uri.clone()), None, None),
+            Payload::Get { name, arguments } => ("prompts/get", Some(name.clone()), Some(shorten(arguments)), None),
             Payload::Raw { line, name, .. } => ("raw", Some(name.clone()), None, Some(cut(&line.replace("{{id}}", "N"), 160))),
         };
         TraceStep { at_ns: self.at, session: self.session, identity: self.identity, method, tool, arguments, raw }
@@ -231,7 +255,7 @@ pub struct TraceStep {
     pub at_ns: i64,
     pub session: u32,
     pub identity: u32,
-    /// `tools/call`, `tools/list` or `raw` (a template line sent as is).
+    /// `tools/call`, `tools/list`, `resources/read`, `prompts/get`, … or `raw` (a template line sent as is).
     pub method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
@@ -252,7 +276,8 @@ impl std::fmt::Display for TraceStep {
         write!(f, "+{:.3}s s{} i{} ", self.at_ns as f64 / 1e9, self.session, self.identity)?;
         match (&self.raw, &self.tool, &self.arguments) {
             (Some(line), _, _) => write!(f, "raw {}", visible(line)),
-            (None, Some(name), Some(args)) => write!(f, "tools/call {} {}", quote(name), cut(&args.to_string(), 160)),
+            (None, Some(name), Some(args)) => write!(f, "{} {} {}", self.method, quote(name), cut(&args.to_string(), 160)),
+            (None, Some(name), None) => write!(f, "{} {}", self.method, quote(name)),
             _ => write!(f, "{}", self.method),
         }
     }
@@ -322,6 +347,7 @@ mod tests {
             name: "create_charge".into(),
             risk: Risk::Financial,
             input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+            surface: Default::default(),
         }
     }
 

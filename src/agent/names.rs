@@ -25,6 +25,18 @@ pub fn variant(name: &str, variant: NameVariant) -> String {
                 name.replace(' ', "-")
             }
         }
+        NameVariant::PercentEncoded => {
+            // The first letter after the authority (or of the name), as `%XX`.
+            let from = name.find("://").map_or(0, |i| i + 3);
+            match name[from..].char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+                Some((i, c)) => format!("{}%{:02X}{}", &name[..from + i], c as u32, &name[from + i + 1..]),
+                None => name.to_string(),
+            }
+        }
+        NameVariant::DotSegment => match name.rfind('/') {
+            Some(i) => format!("{}/.{}", &name[..i], &name[i..]),
+            None => format!("./{name}"),
+        },
         NameVariant::Homoglyph => {
             // Cyrillic look-alikes for the first Latin a/e/o.
             let mut done = false;
@@ -82,5 +94,11 @@ mod tests {
         assert_eq!(h, "dеlete_customer");
         assert_ne!(canonical(&h), n);
         assert_eq!(variant("WizCommerce Open API_PostCustomers", NameVariant::Hyphen), "WizCommerce Open API-PostCustomers");
+        let uri = "file:///etc/passwd";
+        assert_eq!(variant(uri, NameVariant::PercentEncoded), "file:///%65tc/passwd");
+        assert_eq!(variant(uri, NameVariant::DotSegment), "file:///etc/./passwd");
+        for v in [NameVariant::PercentEncoded, NameVariant::DotSegment, NameVariant::Upper, NameVariant::TrailingSpace] {
+            assert_eq!(crate::mock::surface::normalise_uri(&variant(uri, v)), uri, "{v:?}");
+        }
     }
 }

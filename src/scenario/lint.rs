@@ -10,13 +10,15 @@ use std::path::Path;
 use super::model::{Risk, Rotation, Scenario};
 use super::{parse, schema, ScenarioError};
 
-/// One tool of one mock server, as far as scenarios care.
+/// One tool of one mock server, as far as scenarios care — or one of its
+/// resources (named by URI) or prompts (its arguments as an object schema).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolInfo {
     pub server: String,
     pub name: String,
     pub risk: Risk,
     pub input_schema: serde_json::Value,
+    pub surface: crate::mock::Surface,
 }
 
 /// Lints one file's text against the catalogue of every mock server.
@@ -222,6 +224,7 @@ mod tests {
             name: "create_issue".into(),
             risk: Risk::Write,
             input_schema: serde_json::json!({"type": "object"}),
+            surface: Default::default(),
         }]
     }
 

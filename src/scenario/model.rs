@@ -11,6 +11,8 @@ use crate::mcp::stdio::LineEnds;
 
 /// Risk categories are the mock servers' own (read, write, execute, financial, destructive).
 pub use crate::mock::Risk;
+/// What a scenario's requests reach: tools (default), resources or prompts.
+pub use crate::mock::Surface;
 
 /// The attack family a scenario belongs to (groups JUnit suites and reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,6 +44,8 @@ pub enum AttackClass {
     WireBatch,
     WireFraming,
     ReplicaSpread,
+    ResourceSideDoor,
+    PromptSideDoor,
 }
 
 impl AttackClass {
@@ -73,6 +77,8 @@ impl AttackClass {
             AttackClass::WireBatch => "wire-batch",
             AttackClass::WireFraming => "wire-framing",
             AttackClass::ReplicaSpread => "replica-spread",
+            AttackClass::ResourceSideDoor => "resource-side-door",
+            AttackClass::PromptSideDoor => "prompt-side-door",
         }
     }
 }
@@ -171,6 +177,10 @@ impl StateSetup {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
+    /// `resource` or `prompt`: the scenario reads resources (by URI) or gets
+    /// prompts instead of calling tools, and its other filters apply to those.
+    #[serde(default)]
+    pub surface: Surface,
     /// Exact tool names.
     #[serde(default)]
     pub tools: Vec<String>,
@@ -342,6 +352,10 @@ pub enum NameVariant {
     ZeroWidth,
     Hyphen,
     Homoglyph,
+    /// A URI with its first path letter percent-encoded (`%65tc`).
+    PercentEncoded,
+    /// A URI with a `./` segment before its last one.
+    DotSegment,
 }
 
 /// Whether a step keeps the current session/identity or moves to fresh ones.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
 use super::model::Risk;
+use crate::mock::Surface;
 
 /// At most `count` calls in any window of `window` (or per calendar window when `calendar`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,60 @@ pub struct Requirements {
     /// No call whose `arguments`, serialized, exceed this many bytes may reach the server.
     #[serde(default = "default_max_argument_bytes")]
     pub max_argument_bytes: u64,
+    /// What may reach `resources/read`, judged on the URI the server read.
+    #[serde(default, skip_serializing_if = "SurfaceRequirement::is_empty")]
+    pub resources: SurfaceRequirement,
+    /// What may reach `prompts/get`, judged on the prompt the server got.
+    #[serde(default, skip_serializing_if = "SurfaceRequirement::is_empty")]
+    pub prompts: SurfaceRequirement,
+}
+
+/// What may reach one of the surfaces beside tools (resources, prompts).
+/// Patterns match the whole URI or prompt name; `*` stands for any text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceRequirement {
+    /// No read or get of a matching item may reach the server.
+    #[serde(default)]
+    pub denied: Vec<String>,
+    /// Matching items must never be listed, and never reach the server.
+    #[serde(default)]
+    pub hidden: Vec<String>,
+    /// At most this many reads (or gets) of any one item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateBound>,
+}
+
+impl SurfaceRequirement {
+    pub fn is_empty(&self) -> bool {
+        self.denied.is_empty() && self.hidden.is_empty() && self.rate.is_none()
+    }
+
+    /// Whether the item must never be listed.
+    pub fn hides(&self, item: &str) -> bool {
+        self.hidden.iter().any(|p| glob(p, item))
+    }
+
+    /// What it asks of one item, as a tool requirement would say it.
+    pub fn for_item(&self, item: &str) -> Requirement {
+        let denied = self.hides(item) || self.denied.iter().any(|p| glob(p, item));
+        Requirement { rate: self.rate, denied: denied.then_some(true), ..Default::default() }
+    }
+}
+
+/// Whether `text` matches `pattern` whole, `*` standing for any run of characters.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let Some((head, rest)) = pattern.split_once('*') else { return pattern == text };
+    let Some(mut left) = text.strip_prefix(head) else { return false };
+    let parts: Vec<&str> = rest.split('*').collect();
+    let (last, middle) = parts.split_last().expect("split yields at least one part");
+    for part in middle {
+        match left.find(part) {
+            Some(i) => left = &left[i + part.len()..],
+            None => return false,
+        }
+    }
+    left.len() >= last.len() && left.ends_with(last)
 }
 
 fn yes() -> bool {
@@ -136,6 +191,8 @@ impl Requirements {
             tools: BTreeMap::new(),
             schema_validation: true,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+            resources: SurfaceRequirement::default(),
+            prompts: SurfaceRequirement::default(),
         }
     }
 
@@ -218,7 +275,26 @@ impl Requirements {
         self.tools.extend(over.tools);
         self.schema_validation = over.schema_validation;
         self.max_argument_bytes = over.max_argument_bytes;
+        self.resources = over.resources;
+        self.prompts = over.prompts;
         self
+    }
+
+    /// The requirement on one surface.
+    pub fn surface(&self, surface: Surface) -> Option<&SurfaceRequirement> {
+        match surface {
+            Surface::Tool => None,
+            Surface::Resource => Some(&self.resources),
+            Surface::Prompt => Some(&self.prompts),
+        }
+    }
+
+    /// The requirement for one item of any surface (a tool by its name and risk class).
+    pub fn for_item(&self, item: &crate::scenario::lint::ToolInfo) -> Requirement {
+        match self.surface(item.surface) {
+            Some(s) => s.for_item(&item.name),
+            None => self.for_tool(&item.name, item.risk),
+        }
     }
 
     /// The requirement for one tool: its own entry over its risk category's.
@@ -261,6 +337,22 @@ mod tests {
     }
 
     #[test]
+    fn surface_patterns_match_whole_names_with_stars() {
+        assert!(glob("file:///etc/*", "file:///etc/passwd"));
+        assert!(glob("file:///etc/*", "file:///etc/ssh/keys"));
+        assert!(!glob("file:///etc/*", "file:///etcetera"));
+        assert!(glob("*debug*", "a-debug-b") && glob("debug-*", "debug-"));
+        assert!(!glob("a*b*c", "a-c-b") && glob("a*b*c", "a-b-c"));
+        let r = Requirements::parse("resources: {denied: [\"file:///etc/*\"], hidden: [\"secret://*\"], rate: {count: 5, window: 1m}}\n").unwrap();
+        let r = Requirements::baseline().overlaid(r);
+        assert!(r.resources.for_item("file:///etc/passwd").is_denied());
+        assert!(r.resources.for_item("secret://k").is_denied() && r.resources.hides("secret://k"));
+        assert!(!r.resources.for_item("notes://a").is_denied());
+        assert_eq!(r.resources.for_item("notes://a").rate.map(|b| b.count), Some(5));
+        assert!(r.prompts.is_empty());
+    }
+
+    #[test]
     fn unknown_keys_in_gauntlet_yaml_are_positioned_errors() {
         let e = Requirements::parse("risk:\n  write: {rat: 1}\n").unwrap_err();
         assert!(e.starts_with("2:"), "{e}");
@@ -285,7 +377,12 @@ mod tests {
         let rate = RateBound { count: 1, window: Duration::from_secs(1), calendar: true };
         let window = AmountWindow { amount: 1.0, window: Duration::from_secs(1) };
         let every = Requirement { rate: Some(rate), denied: Some(true), max_amount_per_call: Some(1.0), max_amount_per_window: Some(window) };
-        assert_eq!(schema_keys(&s), rust_keys(&Requirements::baseline()));
+        let mut every_key = Requirements::baseline();
+        every_key.resources.denied.push("x".into());
+        every_key.prompts.rate = Some(rate);
+        assert_eq!(schema_keys(&s), rust_keys(&every_key));
+        let surface = SurfaceRequirement { denied: vec![], hidden: vec![], rate: Some(rate) };
+        assert_eq!(schema_keys(&s["$defs"]["surface"]), rust_keys(&surface));
         let req = &s["$defs"]["requirement"];
         assert_eq!(schema_keys(req), rust_keys(&every));
         assert_eq!(schema_keys(&req["properties"]["rate"]), rust_keys(&rate));
@@ -298,12 +395,14 @@ mod tests {
     #[test]
     fn schema_and_types_agree_on_valid_and_invalid_files() {
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\nschema_validation: false\nmax_argument_bytes: 1024\n";
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\n";
         let invalid = [
             "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
             "tools:\n  x: {rate_limt: 5}\n",
             "risk:\n  writes: {denied: true}\n",
             "polices: [p.yaml]\n",
+            "resources: {deny: ['x']}\n",
+            "prompts: {denied: 'x'}\n",
         ];
         for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
             let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();

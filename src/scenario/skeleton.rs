@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn skeleton_parses_and_lints_clean() {
         let text = skeleton("my-attack");
-        let cat = vec![ToolInfo { server: "s".into(), name: "w".into(), risk: Risk::Write, input_schema: serde_json::json!({}) }];
+        let cat = vec![ToolInfo { server: "s".into(), name: "w".into(), risk: Risk::Write, input_schema: serde_json::json!({}), surface: Default::default() }];
         let problems = lint_text(Path::new("scenarios/my-attack.yaml"), &text, &cat);
         assert!(problems.is_empty(), "{problems:?}");
         let s = crate::scenario::parse(Path::new("my-attack.yaml"), &text).unwrap();

@@ -101,7 +101,7 @@ mod tests {
     use crate::scenario::model::Risk;
 
     fn tool(server: &str, name: &str) -> ToolInfo {
-        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}) }
+        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default() }
     }
 
     #[test]

@@ -14,12 +14,13 @@ use crate::clock::Timestamp;
 use crate::engine::store::{MemoryStore, SharedStore};
 use crate::caller::CallContext;
 use crate::engine::{CounterStore, Engine};
-use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, ToolSpec};
+use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, Surface, ToolSpec};
 use crate::policy::model::Policy;
 use crate::profile::Profile;
 use crate::proxy::core::{ProxyCore, WireMode};
 use crate::proxy::inprocess::InProcess;
 use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::Requirements;
 use crate::scenario::{StateSetup, Upstream};
 
 /// A named mock server (the name is its file stem, e.g. `aksjah`).
@@ -39,9 +40,43 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
                 name: t.name.clone(),
                 risk: t.risk,
                 input_schema: t.input_schema.value().clone(),
+                surface: Surface::Tool,
             })
         })
         .collect()
+}
+
+/// The resources and prompts of the servers, as scenarios on those surfaces
+/// see them: each listed resource by its URI, each prompt (its arguments as
+/// an object of strings), and for each pattern the requirements deny or hide,
+/// the URI it names (`*` read as `gauntlet-probe`) where a resource template
+/// of the server serves it.
+pub fn surfaces_of<'a>(servers: impl IntoIterator<Item = (&'a str, &'a ServerSpec)>, reqs: &Requirements) -> Vec<ToolInfo> {
+    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface };
+    let mut out = Vec::new();
+    for (server, spec) in servers {
+        let empty = || serde_json::json!({"type": "object", "properties": {}});
+        for r in &spec.resources {
+            out.push(item(server, &r.uri, r.risk, empty(), Surface::Resource));
+        }
+        let patterns = reqs.resources.denied.iter().chain(&reqs.resources.hidden);
+        for uri in patterns.map(|p| p.replace('*', "gauntlet-probe")) {
+            let listed = spec.resources.iter().any(|r| r.uri == uri);
+            if let Some(t) = spec.resource_templates.iter().find(|t| t.matches(&uri).is_some()).filter(|_| !listed) {
+                if !out.iter().any(|o: &ToolInfo| o.server == server && o.name == uri) {
+                    out.push(item(server, &uri, t.risk, empty(), Surface::Resource));
+                }
+            }
+        }
+        for p in &spec.prompts {
+            let args = p.arguments.as_ref().and_then(|a| a.as_array().cloned()).unwrap_or_default();
+            let properties: serde_json::Map<String, serde_json::Value> =
+                args.iter().filter_map(|a| a["name"].as_str()).map(|n| (n.to_string(), serde_json::json!({"type": "string"}))).collect();
+            let schema = serde_json::json!({"type": "object", "properties": properties, "required": p.required_arguments()});
+            out.push(item(server, &p.name, p.risk, schema, Surface::Prompt));
+        }
+    }
+    out
 }
 
 /// The policy compiled once (every regex with it) and every server file
@@ -169,6 +204,10 @@ impl InProcessBench {
 impl Bench for InProcessBench {
     fn catalogue(&self) -> &[ToolInfo] {
         &self.catalogue
+    }
+
+    fn surfaces(&self, reqs: &Requirements) -> Vec<ToolInfo> {
+        surfaces_of(self.servers.iter().map(|(name, s)| (name.as_str(), s.spec())), reqs)
     }
 
     /// A fresh proxy (fresh counters) in front of a fresh mock server; as

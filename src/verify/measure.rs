@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::play::Observation;
-use crate::mock::LedgerEntry;
+use crate::mock::{LedgerEntry, Surface};
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::{Requirement, Requirements};
 use crate::scenario::{Duration, Expect, Switch};
@@ -110,9 +110,14 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
     for t in &expect.never_reached_tools {
         checks.push(Check::NeverReached { tool: t.replace("{{name}}", &tool.name) });
     }
+    // A tool the requirements deny is denied or hidden; an item of another surface must be listed as hidden.
+    let unlisted = match reqs.surface(tool.surface) {
+        Some(surface) => surface.hides(&tool.name),
+        None => req.is_denied(),
+    };
     match expect.never_listed {
         Some(Switch::True) => checks.push(Check::NeverListed { tool: tool.name.clone() }),
-        Some(Switch::Requirement) if req.is_denied() => checks.push(Check::NeverListed { tool: tool.name.clone() }),
+        Some(Switch::Requirement) if unlisted => checks.push(Check::NeverListed { tool: tool.name.clone() }),
         _ => {}
     }
     let field = expect.amount_field.as_deref().unwrap_or("amount");
@@ -220,7 +225,13 @@ fn as_conditions_see(schema: &Value, args: &Value) -> Value {
 
 /// Ledger entries of `tools/call`s the server resolved to `tool`.
 pub fn calls_of<'a>(ledger: &'a [LedgerEntry], tool: &'a str) -> impl Iterator<Item = &'a LedgerEntry> + 'a {
-    ledger.iter().filter(move |e| e.method.as_deref() == Some("tools/call") && e.tool.as_deref() == Some(tool))
+    uses_of(ledger, Surface::Tool, tool)
+}
+
+/// Ledger entries of the requests that use one item of `surface` (a call of
+/// a tool, a read of a resource, a get of a prompt) as the server resolved it.
+pub fn uses_of<'a>(ledger: &'a [LedgerEntry], surface: Surface, name: &'a str) -> impl Iterator<Item = &'a LedgerEntry> + 'a {
+    ledger.iter().filter(move |e| e.method.as_deref() == Some(surface.method()) && e.tool.as_deref() == Some(name))
 }
 
 /// A numeric amount as a lenient server reads it (numbers and numeric strings).
@@ -292,7 +303,7 @@ pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
 }
 
 fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
-    let calls: Vec<&LedgerEntry> = calls_of(&obs.ledger, &tool.name).collect();
+    let calls: Vec<&LedgerEntry> = uses_of(&obs.ledger, tool.surface, &tool.name).collect();
     let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None, proxy_only: false };
     match check {
         Check::Rate { count, window, sliding, executed_only } => {
@@ -340,11 +351,19 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             r
         }
         Check::NeverReached { tool: name } => {
-            let n = calls_of(&obs.ledger, name).count();
-            result(n == 0, format!("{n} calls of `{name}`"))
+            let n = uses_of(&obs.ledger, tool.surface, name).count();
+            let what = match tool.surface {
+                Surface::Tool => "calls",
+                Surface::Resource => "reads",
+                Surface::Prompt => "gets",
+            };
+            result(n == 0, format!("{n} {what} of `{name}`"))
         }
         Check::NeverListed { tool: name } => {
-            let seen = obs.listed.contains(name);
+            let seen = match tool.surface {
+                Surface::Tool => obs.listed.contains(name),
+                other => obs.listed_items.contains(&(other, name.clone())),
+            };
             result(!seen, if seen { format!("`{name}` listed") } else { format!("`{name}` not listed") })
         }
         Check::AmountPerCall { cap } => {
@@ -421,6 +440,7 @@ mod tests {
             name: "charge".into(),
             risk: Risk::Financial,
             input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+            surface: Default::default(),
         }
     }
 

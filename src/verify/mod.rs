@@ -26,14 +26,15 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::agent::{self, Action, Payload, Target, TraceStep};
+use crate::agent::{self, Action, Target, TraceStep};
+use crate::mock::Surface;
 use crate::clock::Timestamp;
 use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, StateSetup, Step, Targets, Upstream};
 pub use coverage::Coverage;
-use measure::{calls_of, CheckResult};
+use measure::{calls_of, uses_of, CheckResult};
 use play::{play, Observation, Opening, System};
 
 /// Where every run starts: a UTC day boundary, so `at: 59s` sits one second before a minute edge.
@@ -46,6 +47,10 @@ pub const SHRINK_BUDGET: usize = 96;
 pub trait Bench: Sync {
     /// Every tool of every server in play.
     fn catalogue(&self) -> &[ToolInfo];
+    /// The resources and prompts of the servers in play (see [`inprocess::surfaces_of`]).
+    fn surfaces(&self, _reqs: &Requirements) -> Vec<ToolInfo> {
+        Vec::new()
+    }
     /// A fresh proxy + mock server for `server`, with a scenario's upstream overrides for `target`.
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String>;
     /// Whether the policy names the tool (a tool entry or a hide entry).
@@ -230,7 +235,7 @@ pub struct WindowBound {
 }
 
 impl Timeline {
-    fn of(actions: &[Action], obs: &Observation, tool: &str, checks: &[measure::Check]) -> Timeline {
+    fn of(actions: &[Action], obs: &Observation, tool: &ToolInfo, checks: &[measure::Check]) -> Timeline {
         let bound = checks.iter().find_map(|c| match c {
             measure::Check::Rate { count, window, sliding, .. } => {
                 Some(WindowBound { count: *count, window: window.nanos(), sliding: *sliding })
@@ -239,7 +244,7 @@ impl Timeline {
         });
         Timeline {
             sent: actions.iter().filter(|a| a.tool_name().is_some()).map(|a| a.at).collect(),
-            reached: calls_of(&obs.ledger, tool).map(|e| e.time.0 - START.0).collect(),
+            reached: measure::uses_of(&obs.ledger, tool.surface, &tool.name).map(|e| e.time.0 - START.0).collect(),
             bound,
         }
     }
@@ -269,7 +274,8 @@ pub fn seed_for(seed: u64, scenario: &str, tool: &str) -> u64 {
 }
 
 fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bool {
-    (t.tools.is_empty() || t.tools.contains(&tool.name))
+    t.surface == tool.surface
+        && (t.tools.is_empty() || t.tools.contains(&tool.name))
         && (t.risk.is_empty() || t.risk.contains(&tool.risk))
         && (!t.blocked_by_policy || blocked)
         && (!t.hidden_by_policy || bench.hides(&tool.name))
@@ -319,6 +325,8 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: &(dyn Fn(&T) -
 struct Job<'a> {
     scenario: &'a Scenario,
     tool: Option<&'a ToolInfo>,
+    /// Why a job without a tool is not applicable, when it is not for want of targets.
+    why: Option<String>,
 }
 
 /// What every job may look up about the tools in play, computed once.
@@ -326,6 +334,17 @@ struct Facts {
     blocked: BTreeMap<String, bool>,
     /// Per server, the tools a call may be refused for nothing, least guarded first (see [`decoy_for`]).
     decoys: BTreeMap<String, Vec<String>>,
+    /// The resources and prompts in play.
+    surfaces: Vec<ToolInfo>,
+}
+
+/// Why a scenario on a surface the requirements say nothing about tests nothing.
+fn surface_unasked(surface: Surface) -> String {
+    let key = match surface {
+        Surface::Resource => "resources",
+        _ => "prompts",
+    };
+    format!("the requirements ask nothing of {key}; to judge it, set `{key}:` in gauntlet.yaml, e.g. `{key}: {{denied: [\"…\"], rate: {{count: 30, window: 1m}}}}`")
 }
 
 /// Runs every scenario against every tool it targets. `tick` is called once per finished job.
@@ -338,24 +357,32 @@ pub fn run(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<Outcome>, String> {
     let blocked = probe_blocked(bench, opts.seed, opts.threads)?;
-    let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked };
+    let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked, surfaces: bench.surfaces(reqs) };
     let mut jobs = Vec::new();
     for s in scenarios {
-        let targets: Vec<&ToolInfo> = bench
-            .catalogue()
-            .iter()
-            .filter(|t| matches(&s.targets, t, facts.blocked.get(&t.name).copied().unwrap_or(false), bench))
-            .collect();
-        if targets.is_empty() {
-            jobs.push(Job { scenario: s, tool: None });
+        let surface = s.targets.surface;
+        if reqs.surface(surface).is_some_and(|r| r.is_empty()) {
+            jobs.push(Job { scenario: s, tool: None, why: Some(surface_unasked(surface)) });
+            continue;
         }
-        jobs.extend(targets.into_iter().map(|t| Job { scenario: s, tool: Some(t) }));
+        let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
+        let targets: Vec<&ToolInfo> =
+            items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&t.name).copied().unwrap_or(false), bench)).collect();
+        if targets.is_empty() {
+            jobs.push(Job { scenario: s, tool: None, why: None });
+        }
+        jobs.extend(targets.into_iter().map(|t| Job { scenario: s, tool: Some(t), why: None }));
     }
     on_total(jobs.len());
     let mut outcomes = parallel_map(&jobs, opts.threads, &|job| {
         let outcome = match job.tool {
             Some(tool) => judge(bench, job.scenario, tool, &facts, reqs, opts),
-            None => not_applicable(job.scenario, "-", "-", "the scenario targets no tool on the servers in play".into()),
+            None => not_applicable(
+                job.scenario,
+                "-",
+                "-",
+                job.why.clone().unwrap_or_else(|| format!("the scenario targets no {} on the servers in play", job.scenario.targets.surface)),
+            ),
         };
         tick();
         outcome
@@ -401,7 +428,7 @@ fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
 }
 
 fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
-    let req = reqs.for_tool(&tool.name, tool.risk);
+    let req = reqs.for_item(tool);
     let checks = measure::derive(&s.expect, &req, reqs, tool);
     if checks.is_empty() {
         let rate_only = s.expect.max_reached_per_window.is_some() || s.expect.max_executed_per_window.is_some();
@@ -411,7 +438,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                 risk = tool.risk
             )
         } else {
-            format!("the requirements ask nothing of this {} tool that this attack could breach", tool.risk)
+            format!("the requirements ask nothing of this {} {} that this attack could breach", tool.risk, tool.surface)
         };
         return not_applicable(s, &tool.server, &tool.name, why);
     }
@@ -449,9 +476,9 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
     out.seed = seed;
     out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
-    out.reached = calls_of(&obs.ledger, &tool.name).count();
+    out.reached = uses_of(&obs.ledger, tool.surface, &tool.name).count();
     out.denial = obs.denials.first().cloned();
-    out.timeline = Some(Timeline::of(&actions, &obs, &tool.name, &checks));
+    out.timeline = Some(Timeline::of(&actions, &obs, tool, &checks));
     out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     out.deployment = deployment;
     if let Some(failed) = results.iter().find(|r| !r.held) {
@@ -461,12 +488,18 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         let shortest = if opts.shrink { shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches) } else { actions.clone() };
         out.verdict = Verdict::Breached;
         out.finding = Some(match s.layer {
-            Layer::Policy if !failed.proxy_only => Finding::Policy,
+            Layer::Policy if !failed.proxy_only && tool.surface == Surface::Tool => Finding::Policy,
             _ => Finding::Proxy,
         });
         out.bound = failed.check.bound();
         out.observed = failed.observed.clone();
         out.note = failed.note.clone();
+        if tool.surface != Surface::Tool {
+            out.note = Some(format!(
+                "no policy can stop this: every policy format gauntlet reads (Intercept YAML, the catalogue form, policy.json) gates `tools/call` only, and Intercept forwards `{}` unevaluated (semantics §2.1, G-4)",
+                tool.surface.method()
+            ));
+        }
         out.check = Some(failed.check.clone());
         out.trace = shortest.iter().map(Action::trace_step).collect();
         out.trace_from = actions.len();
@@ -494,10 +527,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         return out;
     }
     let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
-    let sent = actions.iter().filter_map(|a| match &a.payload {
-        Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments),
-        Payload::List => None,
-    });
+    let sent = actions.iter().filter_map(Action::arguments);
     let vacuous = schema_only && !measure::sends_schema_violation(tool, sent);
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
@@ -584,12 +614,17 @@ fn run_twin(
     // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
     // left out on purpose: refusing its legitimate workload is the policy's stated choice.
     let allowed = |c: &ToolInfo| !facts.blocked.get(&c.name).copied().unwrap_or(false);
+    // Beside tools, the legitimate workload goes to an item the requirements permit.
+    let permitted = |c: &ToolInfo| c.surface == Surface::Tool || !reqs.for_item(c).is_denied();
     let twin_tool = match &twin.targets {
         None => Some(tool).filter(|t| allowed(t)),
-        Some(t) => bench.catalogue().iter().find(|c| c.server == tool.server && matches(t, c, false, bench) && allowed(c)),
+        Some(t) => {
+            let items = if t.surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
+            items.iter().find(|c| c.server == tool.server && matches(t, c, false, bench) && allowed(c) && permitted(c))
+        }
     };
     let Some(tt) = twin_tool else { return Ok(TwinRun::None) };
-    let req = reqs.for_tool(&tt.name, tt.risk);
+    let req = reqs.for_item(tt);
     if req.is_denied() {
         // A tool the requirements deny has no legitimate workload to refuse.
         return Ok(TwinRun::None);
@@ -617,14 +652,11 @@ fn run_twin(
         Some(n) => calls.iter().take(n + 1).map(|a| a.trace_step()).collect(),
         None => Vec::new(),
     };
-    let refused_arguments = refused_at.and_then(|n| match &calls.get(n)?.payload {
-        Payload::Call { arguments, .. } | Payload::Raw { arguments, .. } => Some(arguments.clone()),
-        Payload::List => None,
-    });
+    let refused_arguments = refused_at.and_then(|n| calls.get(n)?.arguments().cloned());
     Ok(TwinRun::Ran(Box::new(TwinResult {
         tool: tt.name.clone(),
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
-        reached: calls_of(&obs.ledger, &tt.name).count(),
+        reached: uses_of(&obs.ledger, tt.surface, &tt.name).count(),
         refused: refused_at.map(|n| audit[n].clone()),
         refused_arguments,
         trace,

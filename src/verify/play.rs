@@ -15,7 +15,7 @@ use super::denial::{self, Denial};
 use crate::agent::{handshake, Action, Payload};
 use crate::clock::Timestamp;
 use crate::caller::CallContext;
-use crate::mock::LedgerEntry;
+use crate::mock::{LedgerEntry, Surface};
 
 /// The system under test: an enforcing proxy with a mock server behind it.
 pub trait System {
@@ -50,6 +50,8 @@ pub struct Observation {
     pub ledger: Vec<LedgerEntry>,
     /// Every tool name that appeared in a `tools/list` result the agent received.
     pub listed: BTreeSet<String>,
+    /// Every resource URI and prompt name in a `resources/list` or `prompts/list` result it received.
+    pub listed_items: BTreeSet<(Surface, String)>,
     /// Every refusal of a tool call the agent received, in arrival order.
     pub denials: Vec<Denial>,
     /// Set when the system under test failed (see [`System::failure`]).
@@ -91,7 +93,7 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         if opened.insert(a.session) {
             // The list's request id stays reserved either way, so every later line is the same.
             let lines = handshake(next_id, next_id + 1);
-            let list = opening == Opening::HandshakeAndList && !matches!(a.payload, Payload::List);
+            let list = opening == Opening::HandshakeAndList && !matches!(a.payload, Payload::List(Surface::Tool));
             let sent = if list { &lines[..] } else { &lines[..2] };
             for line in sent {
                 seen.all(system.send(line.as_bytes(), &ctx, now));
@@ -103,7 +105,7 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
             seen.calls.insert(next_id.to_string());
         }
         next_id += 1;
-        if opening == Opening::Handshake && matches!(a.payload, Payload::List) {
+        if opening == Opening::Handshake && matches!(a.payload, Payload::List(_)) {
             continue;
         }
         // A multi-line raw template is several messages written back to back.
@@ -113,13 +115,20 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
     }
     // Let every delayed reply arrive (commits and rollbacks happen then).
     seen.all(system.settle(last));
-    Observation { ledger: system.take_ledger(), listed: seen.listed, denials: seen.denials, failure: system.failure() }
+    Observation {
+        ledger: system.take_ledger(),
+        listed: seen.listed,
+        listed_items: seen.listed_items,
+        denials: seen.denials,
+        failure: system.failure(),
+    }
 }
 
 /// What the agent learnt from the messages it received.
 #[derive(Default)]
 struct Seen {
     listed: BTreeSet<String>,
+    listed_items: BTreeSet<(Surface, String)>,
     denials: Vec<Denial>,
     /// Ids of the tool calls sent, as JSON text.
     calls: HashSet<String>,
@@ -129,6 +138,7 @@ impl Seen {
     fn all(&mut self, messages: Vec<Vec<u8>>) {
         for m in messages {
             collect_listed(&m, &mut self.listed);
+            collect_listed_items(&m, &mut self.listed_items);
             self.collect_denials(&m);
         }
     }
@@ -156,6 +166,16 @@ fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     for item in messages_holding(bytes, &["\"tools\""]) {
         if let Some(tools) = item["result"]["tools"].as_array() {
             out.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
+        }
+    }
+}
+
+/// Resource URIs and prompt names in `resources/list` and `prompts/list` results.
+fn collect_listed_items(bytes: &[u8], out: &mut BTreeSet<(Surface, String)>) {
+    for item in messages_holding(bytes, &["\"resources\"", "\"prompts\""]) {
+        for surface in [Surface::Resource, Surface::Prompt] {
+            let entries = item["result"][surface.list_member()].as_array().into_iter().flatten();
+            out.extend(entries.filter_map(|e| e[surface.key_member()].as_str().map(|n| (surface, n.to_string()))));
         }
     }
 }
@@ -331,7 +351,7 @@ mod tests {
     fn lists_are_sent_only_where_an_answer_is_read_and_never_twice_at_once() {
         let act = |at, payload| Action { at, session: 1, identity: 1, payload };
         let call = || Payload::Call { name: "t".into(), arguments: serde_json::json!({}) };
-        let plan = [act(0, Payload::List), act(1, call()), act(2, Payload::List), act(3, call())];
+        let plan = [act(0, Payload::List(Surface::Tool)), act(1, call()), act(2, Payload::List(Surface::Tool)), act(3, call())];
         let methods = |opening| {
             let mut sys = Sent::default();
             play(&mut sys, &plan, Timestamp(0), opening);

@@ -520,3 +520,27 @@ mod black_box {
         assert!(took < Duration::from_secs(60), "took {took:?}");
     }
 }
+
+/// Resources and prompts are side doors no policy format closes: against the
+/// workspace server's requirements (examples/workspace/gauntlet.yaml) every
+/// denied, hidden or rate-bound item is breached under an allow-all policy,
+/// as a proxy finding; the items the requirements say nothing of are not
+/// applicable.
+#[test]
+fn resources_and_prompts_breach_as_proxy_findings_where_the_requirements_ask() {
+    let r = check("workspace-allow-all", "examples/workspace/allow-all.yaml");
+    let side_doors: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.class.ends_with("side-door")).collect();
+    for o in side_doors.iter().filter(|o| o.verdict == Verdict::Breached) {
+        assert_eq!(o.finding, Some(Finding::Proxy), "{} × {}", o.scenario, o.tool);
+        assert!(o.note.as_deref().unwrap_or_default().contains("gates `tools/call` only"), "{:?}", o.note);
+    }
+    assert_eq!(find(&r, "resource-denied-read", "file:///etc/passwd").verdict, Verdict::Breached);
+    assert_eq!(find(&r, "resource-denied-read", "file:///etc/gauntlet-probe").verdict, Verdict::Breached, "a template serves the denied pattern");
+    assert_eq!(find(&r, "resource-denied-read", "file:///home/agent/notes.md").verdict, Verdict::NotApplicable);
+    assert_eq!(find(&r, "resource-name-variant", "file:///etc/passwd").reached, 5, "a lenient server reads every spelling as the file");
+    assert_eq!(find(&r, "resource-hidden-listed", "mailbox://inbox/latest").observed, "2 reads of `mailbox://inbox/latest`");
+    assert_eq!(find(&r, "prompt-hidden-listed", "debug-dump").verdict, Verdict::Breached);
+    assert_eq!(find(&r, "prompt-get-rate", "summarize-inbox").observed, "120 in 1m");
+    assert_eq!(find(&r, "prompt-denied-get", "draft-reply").verdict, Verdict::NotApplicable);
+    assert!(side_doors.iter().all(|o| o.verdict != Verdict::Error));
+}

@@ -267,6 +267,10 @@ impl Bench for BlackBoxBench {
         &self.catalogue
     }
 
+    fn surfaces(&self, reqs: &crate::scenario::requirements::Requirements) -> Vec<ToolInfo> {
+        super::inprocess::surfaces_of(self.servers.iter().map(|s| (s.name.as_str(), &s.spec)), reqs)
+    }
+
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
         Ok(Box::new(self.run_for(server, upstream, target)?))
     }
