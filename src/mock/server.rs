@@ -24,6 +24,7 @@ pub use crate::mcp::Reply;
 
 use super::ledger::{Ledger, LedgerEntry};
 use super::spec::{Behaviour, DuplicateKeys, MockError, ServerSpec, ToolSpec};
+use super::surface::Listed;
 use super::toolset::ToolSet;
 
 /// MCP's code for a resource that does not exist (2024-11-05 to 2025-11-25).

@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::ordered::OrderedJson;
+use super::ordered::{Node, OrderedJson};
 use super::spec::Risk;
 
 /// What an agent's request reaches on a server.
@@ -183,12 +183,31 @@ pub struct PromptSpec {
 /// The MCP `Prompt` members, in the order MCP lists them.
 pub const PROMPT_MEMBERS: [&str; 6] = ["name", "title", "description", "arguments", "icons", "_meta"];
 
-/// `{"k":v,…}` of the members in `order` (`defaults` when the file gave
-/// none) that `value` has, each value already JSON text.
-pub fn entry_text<'a>(order: &'a [String], defaults: &'a [&'a str], value: impl Fn(&str) -> Option<String>) -> String {
-    let keys: Vec<&str> = if order.is_empty() { defaults.to_vec() } else { order.iter().map(String::as_str).collect() };
-    let members: Vec<String> = keys.into_iter().filter_map(|k| value(k).map(|v| format!("{}:{v}", json_text(k)))).collect();
-    format!("{{{}}}", members.join(","))
+/// An item listed with its MCP members as written: resources, templates, prompts.
+pub trait Listed {
+    /// The MCP members it may carry, in MCP's order.
+    const MEMBERS: &'static [&'static str];
+    /// The members in the order the file (or the server) wrote them; empty: MCP's order.
+    fn order(&self) -> &[String];
+    /// One member's value as written, if the item has it.
+    fn member(&self, key: &str) -> Option<Node>;
+
+    /// The members in written order, each with its value.
+    fn members(&self) -> Vec<(&str, Node)> {
+        let keys: Vec<&str> = if self.order().is_empty() { Self::MEMBERS.to_vec() } else { self.order().iter().map(String::as_str).collect() };
+        keys.into_iter().filter_map(|k| self.member(k).map(|v| (k, v))).collect()
+    }
+
+    /// The list entry as JSON text (`with_title` from protocol 2025-06-18 on).
+    fn list_entry(&self, with_title: bool) -> String {
+        let members: Vec<String> = self
+            .members()
+            .into_iter()
+            .filter(|(k, _)| with_title || *k != "title")
+            .map(|(k, v)| format!("{}:{}", json_text(k), serde_json::to_string(&v).unwrap_or_default()))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
 }
 
 /// A string as JSON text.
@@ -196,31 +215,74 @@ pub fn json_text(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
-fn opt_text(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(json_text)
+fn text(s: &Option<String>) -> Option<Node> {
+    s.as_deref().map(|s| Node::String(s.to_string()))
 }
 
-fn opt_json(j: &Option<OrderedJson>) -> Option<String> {
-    j.as_ref().map(OrderedJson::to_json)
+fn json(j: &Option<OrderedJson>) -> Option<Node> {
+    j.as_ref().map(|j| j.node().clone())
+}
+
+impl Listed for ResourceSpec {
+    const MEMBERS: &'static [&'static str] = &RESOURCE_MEMBERS;
+    fn order(&self) -> &[String] {
+        &self.order
+    }
+    fn member(&self, key: &str) -> Option<Node> {
+        match key {
+            "uri" => Some(Node::String(self.uri.clone())),
+            "name" => Some(Node::String(self.name.clone())),
+            "title" => text(&self.title),
+            "description" => text(&self.description),
+            "mimeType" => text(&self.mime_type),
+            "size" => json(&self.size),
+            "annotations" => json(&self.annotations),
+            "icons" => json(&self.icons),
+            "_meta" => json(&self.meta),
+            _ => None,
+        }
+    }
+}
+
+impl Listed for TemplateSpec {
+    const MEMBERS: &'static [&'static str] = &TEMPLATE_MEMBERS;
+    fn order(&self) -> &[String] {
+        &self.order
+    }
+    fn member(&self, key: &str) -> Option<Node> {
+        match key {
+            "uriTemplate" => Some(Node::String(self.uri_template.clone())),
+            "name" => Some(Node::String(self.name.clone())),
+            "title" => text(&self.title),
+            "description" => text(&self.description),
+            "mimeType" => text(&self.mime_type),
+            "annotations" => json(&self.annotations),
+            "icons" => json(&self.icons),
+            "_meta" => json(&self.meta),
+            _ => None,
+        }
+    }
+}
+
+impl Listed for PromptSpec {
+    const MEMBERS: &'static [&'static str] = &PROMPT_MEMBERS;
+    fn order(&self) -> &[String] {
+        &self.order
+    }
+    fn member(&self, key: &str) -> Option<Node> {
+        match key {
+            "name" => Some(Node::String(self.name.clone())),
+            "title" => text(&self.title),
+            "description" => text(&self.description),
+            "arguments" => json(&self.arguments),
+            "icons" => json(&self.icons),
+            "_meta" => json(&self.meta),
+            _ => None,
+        }
+    }
 }
 
 impl ResourceSpec {
-    /// The `resources/list` entry (`with_title` from protocol 2025-06-18 on).
-    pub fn list_entry(&self, with_title: bool) -> String {
-        entry_text(&self.order, &RESOURCE_MEMBERS, |k| match k {
-            "uri" => Some(json_text(&self.uri)),
-            "name" => Some(json_text(&self.name)),
-            "title" if with_title => opt_text(&self.title),
-            "description" => opt_text(&self.description),
-            "mimeType" => opt_text(&self.mime_type),
-            "size" => opt_json(&self.size),
-            "annotations" => opt_json(&self.annotations),
-            "icons" => opt_json(&self.icons),
-            "_meta" => opt_json(&self.meta),
-            _ => None,
-        })
-    }
-
     /// The `resources/read` result as JSON text.
     pub fn read_result(&self) -> String {
         match &self.answer {
@@ -243,20 +305,6 @@ fn one_content(uri: &str, mime: Option<&str>, text: &str) -> String {
 }
 
 impl TemplateSpec {
-    pub fn list_entry(&self, with_title: bool) -> String {
-        entry_text(&self.order, &TEMPLATE_MEMBERS, |k| match k {
-            "uriTemplate" => Some(json_text(&self.uri_template)),
-            "name" => Some(json_text(&self.name)),
-            "title" if with_title => opt_text(&self.title),
-            "description" => opt_text(&self.description),
-            "mimeType" => opt_text(&self.mime_type),
-            "annotations" => opt_json(&self.annotations),
-            "icons" => opt_json(&self.icons),
-            "_meta" => opt_json(&self.meta),
-            _ => None,
-        })
-    }
-
     /// The variables when `uri` matches the template: `{var}` takes one or
     /// more characters other than `/`, `{+var}` any (RFC 6570 reserved expansion).
     pub fn matches(&self, uri: &str) -> Option<Vec<(String, String)>> {
@@ -299,18 +347,6 @@ fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
 }
 
 impl PromptSpec {
-    pub fn list_entry(&self, with_title: bool) -> String {
-        entry_text(&self.order, &PROMPT_MEMBERS, |k| match k {
-            "name" => Some(json_text(&self.name)),
-            "title" if with_title => opt_text(&self.title),
-            "description" => opt_text(&self.description),
-            "arguments" => opt_json(&self.arguments),
-            "icons" => opt_json(&self.icons),
-            "_meta" => opt_json(&self.meta),
-            _ => None,
-        })
-    }
-
     /// The declared arguments marked `required: true`.
     pub fn required_arguments(&self) -> Vec<String> {
         let Some(args) = self.arguments.as_ref().and_then(|a| a.as_array()) else { return Vec::new() };
@@ -331,7 +367,7 @@ impl PromptSpec {
         let template = self.text.clone().unwrap_or_else(|| format!("prompt {}: {{{{args}}}}", self.name));
         let text = super::server::render(&template, &self.name, arguments);
         let messages = json!([{"role": "user", "content": {"type": "text", "text": text}}]).to_string();
-        let description = opt_text(&self.description).map(|d| format!("\"description\":{d},")).unwrap_or_default();
+        let description = self.description.as_deref().map(|d| format!("\"description\":{},", json_text(d))).unwrap_or_default();
         Ok(format!("{{{description}\"messages\":{messages}}}"))
     }
 }

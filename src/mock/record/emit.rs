@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::Recording;
 use crate::mock::ordered::Node;
-use crate::mock::surface::{PROMPT_MEMBERS, RESOURCE_MEMBERS, TEMPLATE_MEMBERS};
+use crate::mock::surface::Listed;
 use crate::mock::{OrderedJson, Risk, ToolSpec};
 
 const HEADER: &str = "\
@@ -54,85 +54,35 @@ pub fn to_yaml(recording: &Recording) -> String {
             reasons.get(i).map(String::as_str).unwrap_or(""),
         );
     }
-    let text = |s: &Option<String>| s.as_deref().map(|s| Node::String(s.to_string()));
-    let json = |j: &Option<OrderedJson>| j.as_ref().map(|j| j.node().clone());
-    if !spec.resources.is_empty() {
-        out.push_str("resources:\n");
-    }
-    for (i, r) in spec.resources.iter().enumerate() {
-        let members = |key: &str| match key {
-            "uri" => Some(Node::String(r.uri.clone())),
-            "name" => Some(Node::String(r.name.clone())),
-            "title" => text(&r.title),
-            "description" => text(&r.description),
-            "mimeType" => text(&r.mime_type),
-            "size" => json(&r.size),
-            "annotations" => json(&r.annotations),
-            "icons" => json(&r.icons),
-            "_meta" => json(&r.meta),
-            _ => None,
-        };
-        item(&mut out, &r.order, &RESOURCE_MEMBERS, members, r.risk, note(&notes.resources, i), json(&r.answer));
-    }
-    if !spec.resource_templates.is_empty() {
-        out.push_str("resource_templates:\n");
-    }
-    for (i, t) in spec.resource_templates.iter().enumerate() {
-        let members = |key: &str| match key {
-            "uriTemplate" => Some(Node::String(t.uri_template.clone())),
-            "name" => Some(Node::String(t.name.clone())),
-            "title" => text(&t.title),
-            "description" => text(&t.description),
-            "mimeType" => text(&t.mime_type),
-            "annotations" => json(&t.annotations),
-            "icons" => json(&t.icons),
-            "_meta" => json(&t.meta),
-            _ => None,
-        };
-        item(&mut out, &t.order, &TEMPLATE_MEMBERS, members, t.risk, note(&notes.templates, i), None);
-    }
-    if !spec.prompts.is_empty() {
-        out.push_str("prompts:\n");
-    }
-    for (i, p) in spec.prompts.iter().enumerate() {
-        let members = |key: &str| match key {
-            "name" => Some(Node::String(p.name.clone())),
-            "title" => text(&p.title),
-            "description" => text(&p.description),
-            "arguments" => json(&p.arguments),
-            "icons" => json(&p.icons),
-            "_meta" => json(&p.meta),
-            _ => None,
-        };
-        item(&mut out, &p.order, &PROMPT_MEMBERS, members, p.risk, note(&notes.prompts, i), json(&p.answer));
-    }
+    section(&mut out, "resources", &spec.resources, &notes.resources, |r| (r.risk, r.answer.as_ref()));
+    section(&mut out, "resource_templates", &spec.resource_templates, &notes.templates, |t| (t.risk, None));
+    section(&mut out, "prompts", &spec.prompts, &notes.prompts, |p| (p.risk, p.answer.as_ref()));
     for refused in &notes.refused {
         let _ = writeln!(out, "# {}", refused.replace('\n', " "));
     }
     out
 }
 
-fn note(notes: &[String], i: usize) -> &str {
-    notes.get(i).map(String::as_str).unwrap_or("")
-}
-
-/// One resource, template or prompt: its MCP members in the order sent,
-/// its risk class with the note, and the recorded answer.
-fn item(out: &mut String, order: &[String], defaults: &[&str], members: impl Fn(&str) -> Option<Node>, risk: Risk, note: &str, answer: Option<Node>) {
-    let keys: Vec<&str> = if order.is_empty() { defaults.to_vec() } else { order.iter().map(String::as_str).collect() };
-    out.push_str("  - ");
-    let mut first = true;
-    for key in keys {
-        if let Some(node) = members(key) {
-            if !std::mem::take(&mut first) {
+/// One list of resources, templates or prompts: each item's MCP members in
+/// the order sent, its risk class with its note, and its recorded answer.
+fn section<T: Listed>(out: &mut String, key: &str, items: &[T], notes: &[String], rest: impl Fn(&T) -> (Risk, Option<&OrderedJson>)) {
+    if !items.is_empty() {
+        let _ = writeln!(out, "{key}:");
+    }
+    for (i, item) in items.iter().enumerate() {
+        out.push_str("  - ");
+        for (n, (k, v)) in item.members().into_iter().enumerate() {
+            if n > 0 {
                 out.push_str("    ");
             }
-            member_inline(out, 4, key, &node);
+            member_inline(out, 4, k, &v);
         }
-    }
-    let _ = writeln!(out, "    risk: {risk}  # {}", note.replace('\n', " "));
-    if let Some(answer) = answer {
-        member(out, 4, "answer", &answer);
+        let (risk, answer) = rest(item);
+        let note = notes.get(i).map(String::as_str).unwrap_or("");
+        let _ = writeln!(out, "    risk: {risk}  # {}", note.replace('\n', " "));
+        if let Some(answer) = answer {
+            member(out, 4, "answer", answer.node());
+        }
     }
 }
 
