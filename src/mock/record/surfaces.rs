@@ -159,6 +159,7 @@ impl Ordered for PromptSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::surface::Listed;
 
     #[test]
     fn members_a_file_cannot_keep_are_errors() {
