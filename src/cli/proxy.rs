@@ -103,10 +103,13 @@ pub struct Args {
     /// HTTP front: a client must finish sending its request headers within this long, or it is disconnected (default 10s).
     #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
     pub header_timeout: Option<std::time::Duration>,
+    /// HTTP front: a request's body must arrive whole within this long of its headers, or the connection is closed (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
+    pub body_timeout: Option<std::time::Duration>,
     /// HTTP front: a connection with no request in progress for this long is closed (default 120s).
     #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
     pub idle_timeout: Option<std::time::Duration>,
-    /// HTTP front: the most connections open at once (default 256); at the cap the longest-idle one is closed to admit a new client.
+    /// HTTP front: the most connections open at once (default 256); at the cap one is closed to admit a new client (the longest-idle, else the slowest body, else the longest busy).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
     /// The upstream command and its arguments, after `--`.
@@ -147,6 +150,7 @@ impl Args {
         serve::Limits {
             max_connections: self.max_connections.map_or(default.max_connections, |n| n as usize),
             header_read: self.header_timeout.unwrap_or(default.header_read),
+            body_read: self.body_timeout.unwrap_or(default.body_read),
             idle: self.idle_timeout.unwrap_or(default.idle),
         }
     }
@@ -198,6 +202,7 @@ fn front_address(args: &Args) -> Result<Option<String>, Exit> {
     }
     let front_flag = [
         (args.header_timeout.is_some(), "--header-timeout"),
+        (args.body_timeout.is_some(), "--body-timeout"),
         (args.idle_timeout.is_some(), "--idle-timeout"),
         (args.max_connections.is_some(), "--max-connections"),
     ]

@@ -617,6 +617,35 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
     drop(idle);
 }
 
+/// Issue 19: 256 connections that send their headers and then one byte of
+/// the body now and then held every place (each had a request in progress),
+/// so every new client was refused. At the cap the slowest body now gives way.
+#[test]
+fn slow_bodies_on_every_connection_do_not_lock_a_real_client_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    let (front, addr) = Front::listen(dir.path(), &policy, &upstream, &[]);
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    let head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{";
+    let slow: Vec<TcpStream> = (0..256)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(5)).expect("connect");
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let started = Instant::now();
+        let answer = post(&addr, None, None, INIT);
+        assert_eq!(answer.status, 200, "{:?}; stderr:\n{}", answer.messages, front.stderr());
+        assert!(started.elapsed() < Duration::from_secs(5), "the real client waited {:?}", started.elapsed());
+    }
+    front.wait_stderr("closed the one sending its request body the longest");
+    drop(slow);
+}
+
 /// Reads until the server closes the connection; how long that took, or
 /// `None` if it was still open after `within`.
 fn closed_after(mut s: &TcpStream, within: Duration) -> Option<Duration> {
@@ -634,14 +663,15 @@ fn closed_after(mut s: &TcpStream, within: Duration) -> Option<Duration> {
     None
 }
 
-/// `--header-timeout`, `--idle-timeout` and `--max-connections` set the
-/// front's limits (defaults 10 s, 120 s, 256), and only the front's.
+/// `--header-timeout`, `--body-timeout`, `--idle-timeout` and
+/// `--max-connections` set the front's limits (defaults 10 s, 30 s, 120 s,
+/// 256), and only the front's.
 #[test]
 fn the_fronts_connection_limits_are_flags() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write_policy(dir.path(), ALLOW);
     let (_mock, upstream) = mock_upstream();
-    let limits = ["--header-timeout", "300ms", "--idle-timeout", "700ms", "--max-connections", "3"];
+    let limits = ["--header-timeout", "300ms", "--idle-timeout", "700ms", "--max-connections", "3", "--body-timeout", "400ms"];
     let (front, addr) = Front::listen(dir.path(), &policy, &upstream, &limits);
     let sock: std::net::SocketAddr = addr.parse().unwrap();
     let mut unfinished = TcpStream::connect(sock).unwrap();
@@ -655,6 +685,10 @@ fn the_fronts_connection_limits_are_flags() {
     kept.write_all(request.as_bytes()).unwrap();
     let took = closed_after(&unfinished, Duration::from_secs(5)).expect("unfinished headers are cut off");
     assert!(took < Duration::from_secs(3), "header timeout 300ms, closed after {took:?}");
+    let mut slow_body = TcpStream::connect(sock).unwrap();
+    slow_body.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{").unwrap();
+    let took = closed_after(&slow_body, Duration::from_secs(5)).expect("a body that does not arrive is cut off");
+    assert!(took < Duration::from_secs(3), "body timeout 400ms, closed after {took:?}");
     let took = closed_after(&kept, Duration::from_secs(6)).expect("an idle keep-alive connection is closed");
     assert!(took < Duration::from_secs(5), "idle timeout 700ms, closed after {took:?}");
     // Four connections against a cap of three: the longest-idle is closed, and the log says so.
@@ -662,7 +696,7 @@ fn the_fronts_connection_limits_are_flags() {
     front.wait_stderr("3 connections open (the limit)");
     assert_eq!(post(&addr, None, None, INIT).status, 200, "a real client still gets in");
     // Without the HTTP front they mean nothing, so they are refused.
-    for flag in [&limits[0..2], &limits[2..4], &limits[4..6]] {
+    for flag in limits.chunks(2) {
         let out = Command::new(GAUNTLET).arg("proxy").arg(&policy).args(flag).args(["--", "true"]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{flag:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("is for the HTTP front"), "{flag:?}");
