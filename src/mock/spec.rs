@@ -386,21 +386,22 @@ impl ServerSpec {
             }
         }
         let mut uris = std::collections::BTreeSet::new();
-        for r in &self.resources {
+        for (i, r) in self.resources.iter().enumerate() {
             if !uris.insert(r.uri.as_str()) {
-                return Err(whole_file(format!("resource `{}` is listed twice", r.uri), "give every resource a unique `uri`"));
+                return Err(at(step(&["resources"], i, "uri"), format!("resource `{}` is listed twice", r.uri), "give every resource a unique `uri`"));
             }
         }
         let mut prompts = std::collections::BTreeSet::new();
-        for p in &self.prompts {
+        for (i, p) in self.prompts.iter().enumerate() {
             if !prompts.insert(p.name.as_str()) {
-                return Err(whole_file(format!("prompt `{}` is defined twice", p.name), "give every prompt a unique `name`"));
+                return Err(at(step(&["prompts"], i, "name"), format!("prompt `{}` is defined twice", p.name), "give every prompt a unique `name`"));
             }
         }
-        for t in &self.resource_templates {
+        for (i, t) in self.resource_templates.iter().enumerate() {
             let open = t.uri_template.matches('{').count();
             if open != t.uri_template.matches('}').count() {
-                return Err(whole_file(
+                return Err(at(
+                    step(&["resource_templates"], i, "uriTemplate"),
                     format!("resource template `{}` has unbalanced braces", t.uri_template),
                     "write each variable as `{name}` (or `{+name}` to let it span `/`)",
                 ));
@@ -544,6 +545,16 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn duplicate_resources_and_prompts_are_refused_where_written() {
+        let twice = format!("{MINIMAL}resources:\n  - {{uri: 'a://x', name: a}}\n  - {{uri: 'a://x', name: b}}\n");
+        let err = ServerSpec::parse(&twice, Path::new("s.yaml")).unwrap_err();
+        assert_eq!((err.line, err.message.as_str()), (Some(10), "resource `a://x` is listed twice"));
+        let braces = format!("{MINIMAL}resource_templates:\n  - {{uriTemplate: 'f:///{{path', name: f}}\n");
+        let err = ServerSpec::parse(&braces, Path::new("s.yaml")).unwrap_err();
+        assert_eq!(err.line, Some(9), "{err}");
     }
 
     #[test]
