@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Profile {
     /// Predicts production Intercept: same decisions, same wire handling, same gaps (semantics §7).
     #[default]

@@ -8,7 +8,7 @@ pub struct Args {
     /// The vector file (format documented at the top of the shared intercept-vectors.yaml).
     pub vectors: std::path::PathBuf,
     /// `intercept` expects every vector to pass; under `strict` the bypass vectors are reported as differing.
-    #[arg(long, default_value = "intercept")]
+    #[arg(long, value_enum, default_value = "intercept")]
     pub profile: crate::profile::Profile,
     /// Run only vectors whose id contains this text.
     #[arg(long)]

@@ -9,6 +9,7 @@ use crate::policy;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The policy to rewrite: catalogue YAML or PolicyLayer JSON (any dialect gauntlet reads).
     pub policy: std::path::PathBuf,
     /// Target dialect.
     #[arg(long, value_parser = ["intercept"])]

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long)]
     pub scenarios_only: bool,
     /// The proxy behaviour to prove it under: `intercept` (default) or `strict`.
-    #[arg(long)]
+    #[arg(long, value_enum)]
     pub profile: Option<Profile>,
     /// Seed for every randomized behaviour (default 1).
     #[arg(long)]

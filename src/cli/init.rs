@@ -15,12 +15,16 @@ pub struct Args {
     /// The directory to set up (default: the current one).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// A policy to verify, relative to DIR (repeatable).
+    /// A policy to verify, relative to DIR (repeatable); it must exist.
     #[arg(long)]
     pub policy: Vec<PathBuf>,
     /// A mock server to verify against: a file relative to DIR or a bundled name (repeatable).
     #[arg(long)]
     pub server: Vec<PathBuf>,
+    /// Where CI installs gauntlet from: a git URL, `#REV` to pin a commit or tag
+    /// (default: where this binary was installed from, when `cargo install --git` recorded it).
+    #[arg(long, value_name = "GIT_URL[#REV]")]
+    pub install_from: Option<String>,
 }
 
 /// The file names `init` writes.
@@ -81,15 +85,70 @@ schema_validation: true
 max_argument_bytes: 65536
 "#;
 
-/// The CI job: GitHub Actions, with the commands any other CI runs.
-pub fn ci_text() -> String {
-    CI_TEMPLATE.to_string()
+/// Where CI gets gauntlet from: a git repository (and the revision to pin), or
+/// nothing known (the job then reads `GAUNTLET_GIT`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Git { url: String, rev: Option<String> },
+    Unknown,
 }
 
-const CI_TEMPLATE: &str = r#"# A CI job for gauntlet: copy it into .github/workflows/ (GitHub Actions).
-# On any other CI, the job is the commands under `run:`.
-# Exit 0: every policy holds; 1: a policy finding (see the report);
-# 2: the run could not happen or tested nothing.
+impl Source {
+    /// `URL` or `URL#REV`, as `--install-from` takes it.
+    pub fn parse(arg: &str) -> Source {
+        match arg.split_once('#') {
+            Some((url, rev)) if !rev.is_empty() => Source::Git { url: url.to_string(), rev: Some(rev.to_string()) },
+            _ => Source::Git { url: arg.trim_end_matches('#').to_string(), rev: None },
+        }
+    }
+
+    /// Where `cargo install` recorded this binary came from (`.crates.toml` in
+    /// its install root, a line like `"gauntlet 0.1.0 (git+URL?tag=v1#SHA)"`),
+    /// when that is a git repository CI can fetch.
+    pub fn of_this_binary() -> Source {
+        let exe = std::env::current_exe().ok();
+        let root = exe.as_deref().and_then(Path::parent).and_then(Path::parent);
+        let text = root.and_then(|r| std::fs::read_to_string(r.join(".crates.toml")).ok()).unwrap_or_default();
+        Source::from_crates_toml(&text)
+    }
+
+    fn from_crates_toml(text: &str) -> Source {
+        let recorded = text.lines().filter_map(|l| l.trim().strip_prefix("\"gauntlet ")).find_map(|l| l.split_once("(git+")).map(|(_, rest)| rest);
+        let Some(rest) = recorded else { return Source::Unknown };
+        let source = rest.split(')').next().unwrap_or_default();
+        let (url, rev) = source.split_once('#').unwrap_or((source, ""));
+        let url = url.split('?').next().unwrap_or(url);
+        Source::Git { url: url.to_string(), rev: (!rev.is_empty()).then(|| rev.to_string()) }
+    }
+
+    /// The shell lines that install gauntlet (a block under `run: |`).
+    fn install(&self) -> String {
+        match self {
+            Source::Git { url, rev: Some(rev) } => format!("cargo install --locked --git {} --rev {} gauntlet", invocation::quote(url), invocation::quote(rev)),
+            Source::Git { url, rev: None } => format!("cargo install --locked --git {} gauntlet", invocation::quote(url)),
+            Source::Unknown => "test -n \"$GAUNTLET_GIT\" || { echo 'set GAUNTLET_GIT: the git repository CI installs gauntlet from (see the comment above this step)'; exit 2; }\ncargo install --locked --git \"$GAUNTLET_GIT\" gauntlet".into(),
+        }
+    }
+}
+
+/// The CI job: GitHub Actions, with the commands any other CI runs.
+pub fn ci_text(source: &Source) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let (comment, env) = match source {
+        Source::Git { .. } => ("      # gauntlet itself; skipped when this version is on PATH already.\n".to_string(), String::new()),
+        Source::Unknown => (
+            "      # gauntlet itself; skipped when this version is on PATH already. The gauntlet\n      # that wrote this job was installed from a local path, which CI cannot fetch:\n      # set GAUNTLET_GIT (on GitHub, a repository variable) to the git URL of\n      # gauntlet, or write this job again with `gauntlet init --install-from URL#REV`.\n"
+                .to_string(),
+            "env: {GAUNTLET_GIT: \"${{ vars.GAUNTLET_GIT }}\"}\n        ".to_string(),
+        ),
+    };
+    let install: String = source.install().lines().map(|l| format!("            {l}\n")).collect();
+    let install = format!("          gauntlet --version 2>/dev/null | grep -qx 'gauntlet {version}' || {{\n{install}          }}\n");
+    format!(
+        r#"# A CI job for gauntlet: copy it into .github/workflows/ (GitHub Actions).
+# On any other CI, the job is the commands under `run:`, run from the
+# repository's root. Exit 0: every policy holds; 1: a policy finding (see
+# the report); 2: the run could not happen or tested nothing.
 name: gauntlet
 on: [push, pull_request]
 jobs:
@@ -97,13 +156,14 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
-      # URL: wherever you get gauntlet from; pin a tag or revision with --tag/--rev.
-      - run: cargo install --locked --git URL gauntlet
-      # Your policy files: a typo in a key (e.g. rate_limt) fails the job.
-      - run: gauntlet validate --deny-warnings policies/*.yaml
-      # Every policy gauntlet.yaml lists, against its servers and requirements.
+{comment}      - {env}run: |
+{install}      # Every policy gauntlet.yaml lists: a typo in a key (e.g. rate_limt) fails the job.
+      - run: gauntlet validate --deny-warnings
+      # The same policies, against their servers and requirements.
       - run: gauntlet verify
-"#;
+"#
+    )
+}
 
 fn write_new(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
@@ -112,6 +172,26 @@ fn write_new(path: &Path, text: &str) -> Result<(), String> {
         _ => format!("{}: cannot write: {e}", path.display()),
     })?;
     f.write_all(text.as_bytes()).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// What is wrong with the `--policy` and `--server` arguments, each on its line.
+fn check_args(args: &Args) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for p in &args.policy {
+        let at = args.dir.join(p);
+        if !at.is_file() {
+            let why = if at.exists() { "is not a file" } else { "does not exist" };
+            wrong.push(format!("--policy {}: {} {why} (a policy is named relative to {})", p.display(), at.display(), args.dir.display()));
+        }
+    }
+    for s in &args.server {
+        let as_file = args.dir.join(s);
+        let arg = if as_file.is_file() { as_file } else { s.clone() };
+        if let Err(e) = crate::mock::bundled::resolve(&arg) {
+            wrong.push(format!("--server {}: {e}", s.display()));
+        }
+    }
+    wrong
 }
 
 pub fn run(args: Args) -> Exit {
@@ -123,17 +203,39 @@ pub fn run(args: Args) -> Exit {
             return Exit::CouldNotRun;
         }
     }
+    let wrong = check_args(&args);
+    if !wrong.is_empty() {
+        for w in wrong {
+            eprintln!("error: {w}");
+        }
+        eprintln!("  help: nothing was written; fix the arguments and run init again");
+        return Exit::CouldNotRun;
+    }
+    let source = args.install_from.as_deref().map_or_else(Source::of_this_binary, Source::parse);
     if let Err(e) = std::fs::create_dir_all(&args.dir)
         .map_err(|e| format!("{}: cannot create the directory: {e}", args.dir.display()))
         .and_then(|()| write_new(&config, &config_text(&args.policy, &args.server)))
-        .and_then(|()| write_new(&ci, &ci_text()))
+        .and_then(|()| write_new(&ci, &ci_text(&source)))
     {
         eprintln!("error: {e}");
         return Exit::CouldNotRun;
     }
     println!("wrote {} and {}", config.display(), ci.display());
     let program = invocation::program();
-    println!("next: list your policies in {}, then `{program} verify` (and copy {} into your CI)", config.display(), ci.display());
+    let cd = if args.dir == Path::new(".") { String::new() } else { format!("cd {} && ", invocation::quote_path(&args.dir)) };
+    if args.policy.is_empty() {
+        println!("next: list your policies under `policies:` in {}, then `{cd}{program} verify`", config.display());
+    } else {
+        let n = crate::wording::count(args.policy.len(), "policy");
+        println!("next: `{cd}{program} verify` checks the {n} it lists");
+    }
+    match &source {
+        Source::Git { .. } => println!("CI: copy {} into .github/workflows/ (or run its `run:` lines on your CI)", ci.display()),
+        Source::Unknown => println!(
+            "CI: copy {} into .github/workflows/ and set GAUNTLET_GIT to the git URL CI installs gauntlet from (this one came from a local path), or run init again with --install-from URL#REV",
+            ci.display()
+        ),
+    }
     Exit::Ok
 }
 
@@ -153,6 +255,24 @@ mod tests {
         assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc), "{text}");
         let empty = Requirements::parse(&config_text(&[], &[])).unwrap();
         assert_eq!(empty, Requirements::baseline());
-        assert!(serde_yaml::from_str::<serde_yaml::Value>(&ci_text()).is_ok());
+        for source in [Source::Unknown, Source::parse("https://example.org/g.git#v1")] {
+            assert!(serde_yaml::from_str::<serde_yaml::Value>(&ci_text(&source)).is_ok(), "{}", ci_text(&source));
+        }
+    }
+
+    #[test]
+    fn the_install_source_is_what_cargo_recorded_or_what_was_given() {
+        let git = "[v1]\n\"gauntlet 0.1.0 (git+https://example.org/gauntlet.git?tag=v0.1.0#0123abc)\" = [\"gauntlet\"]\n";
+        assert_eq!(
+            Source::from_crates_toml(git),
+            Source::Git { url: "https://example.org/gauntlet.git".into(), rev: Some("0123abc".into()) }
+        );
+        let path = "[v1]\n\"gauntlet 0.1.0 (path+file:///home/me/gauntlet)\" = [\"gauntlet\"]\n";
+        assert_eq!(Source::from_crates_toml(path), Source::Unknown);
+        assert_eq!(Source::parse("https://x/g#main"), Source::Git { url: "https://x/g".into(), rev: Some("main".into()) });
+        let job = ci_text(&Source::parse("https://x/g#main"));
+        assert!(job.contains("cargo install --locked --git https://x/g --rev main gauntlet"), "{job}");
+        assert!(!job.contains("URL"), "{job}");
+        assert!(ci_text(&Source::Unknown).contains("GAUNTLET_GIT"));
     }
 }

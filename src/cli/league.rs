@@ -30,16 +30,17 @@ pub struct Args {
     /// Run only the proxies whose name contains this (repeatable).
     #[arg(long)]
     pub proxy: Vec<String>,
+    /// Seed for every randomized behaviour (the same for every proxy, so rows compare).
     #[arg(long, default_value_t = super::verify::DEFAULT_SEED)]
     pub seed: u64,
     /// Write the Markdown table here instead of stdout.
-    #[arg(long, short = 'o')]
-    pub out: Option<PathBuf>,
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Exit {
     match league_table(&args) {
-        Ok(table) => match &args.out {
+        Ok(table) => match &args.output {
             Some(path) => match std::fs::write(path, &table) {
                 Ok(()) => {
                     eprintln!("gauntlet league: wrote {}", path.display());

@@ -1,11 +1,13 @@
 //! The command line: one file per subcommand; `main.rs` only dispatches here.
 
 pub mod bench;
+pub mod completions;
 pub mod conformance;
 pub mod convert;
 pub mod exit;
 pub mod league;
 pub mod load;
+pub mod man;
 pub mod fuzz;
 pub mod harden;
 pub mod init;
@@ -15,6 +17,7 @@ pub mod replay;
 pub mod scenario;
 pub mod validate;
 pub mod verify;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -54,8 +57,11 @@ pub enum Command {
     /// Run the attack database through several proxies and print a league table.
     League(league::Args),
     /// Seeded mutation fuzzing of the loaders and the proxy core (for developers).
-    #[command(hide = true)]
     Fuzz(fuzz::Args),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::Args),
+    /// Print the manual page (or write one per command with --dir).
+    Man(man::Args),
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -85,6 +91,97 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::League(a) => league::run(a),
         Command::Fuzz(a) => fuzz::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     exit.code()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand, with its path (`gauntlet scenario new`).
+    fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), cmd.clone()));
+        for sub in cmd.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is() {
+        let mut all = Vec::new();
+        walk(&super::Cli::command(), "gauntlet".into(), &mut all);
+        let mut missing = Vec::new();
+        for (path, cmd) in &all {
+            if path != "gauntlet" && cmd.get_about().is_none() {
+                missing.push(format!("{path}: no description"));
+            }
+            for arg in cmd.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}: no help text", arg.get_id()));
+                }
+                // `-o` is `--output` everywhere.
+                if arg.get_short() == Some('o') && arg.get_long() != Some("output") {
+                    missing.push(format!("{path}: -o is --{}, not --output", arg.get_long().unwrap_or("?")));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn profile_flags_list_their_values() {
+        let mut all = Vec::new();
+        walk(&super::Cli::command(), "gauntlet".into(), &mut all);
+        let mut seen = 0;
+        for (path, cmd) in &all {
+            for arg in cmd.get_arguments().filter(|a| a.get_long() == Some("profile")) {
+                let values: Vec<String> = arg.get_possible_values().iter().map(|v| v.get_name().to_string()).collect();
+                assert_eq!(values, ["intercept", "strict"], "{path} --profile");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "verify, proxy and harden take --profile: {seen}");
+    }
+
+    #[test]
+    fn help_and_readme_name_the_same_commands() {
+        let cmd = super::Cli::command();
+        let help = cmd.clone().render_long_help().to_string();
+        let readme = include_str!("../../README.md");
+        let mut wrong = Vec::new();
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            if !readme.contains(&format!("`gauntlet {name}")) {
+                wrong.push(format!("README never shows `gauntlet {name}`"));
+            }
+            if !help.contains(&format!("\n  {name} ")) {
+                wrong.push(format!("`gauntlet --help` does not list {name}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn completions_and_man_pages_come_from_the_same_definitions() {
+        let mut cmd = super::Cli::command();
+        let mut bash = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "gauntlet", &mut bash);
+        let bash = String::from_utf8(bash).unwrap();
+        for word in ["verify", "scenario", "--scenarios", "--fail-on-proxy-findings", "intercept strict"] {
+            assert!(bash.contains(word), "bash completion lacks `{word}`");
+        }
+        let mut page = Vec::new();
+        clap_mangen::Man::new(super::Cli::command()).render(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".ie \\n(.g .ds Aq \\(aq") || page.contains(".TH gauntlet 1"), "{page}");
+        assert!(page.contains("gauntlet\\-verify(1)") || page.contains("verify"), "{page}");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(super::man::run(super::man::Args { dir: Some(dir.path().to_path_buf()) }), super::Exit::Ok);
+        let verify = std::fs::read_to_string(dir.path().join("gauntlet-verify.1")).unwrap();
+        assert!(verify.contains("fail\\-on\\-proxy\\-findings"), "{verify}");
+        assert!(dir.path().join("gauntlet-scenario-new.1").exists());
+    }
 }

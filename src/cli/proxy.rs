@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["transport", "port"])]
     pub listen: Option<String>,
     /// `intercept` (default): Intercept's behaviour; `strict`: the hardened one.
-    #[arg(long)]
+    #[arg(long, value_enum)]
     pub profile: Option<crate::profile::Profile>,
     /// Identity for grant-scoped counters over stdio.
     #[arg(long)]

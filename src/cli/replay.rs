@@ -42,7 +42,7 @@ pub struct Args {
     /// The trace: JSONL, one call per line (or a mock's ledger, or the proxy's audit log).
     pub trace: std::path::PathBuf,
     /// `intercept` (default) or `strict`.
-    #[arg(long)]
+    #[arg(long, value_enum)]
     pub profile: Option<crate::profile::Profile>,
     /// Read the policy as this dialect instead of detecting it from its content.
     #[arg(long, value_enum)]

@@ -17,11 +17,21 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum ScenarioCommand {
     /// Write a commented skeleton scenario.
-    New { name: String, #[arg(long, default_value = "scenarios")] dir: std::path::PathBuf },
+    New {
+        /// The scenario's id, in kebab-case (`bulk-refunds`); the file is DIR/NAME.yaml.
+        name: String,
+        /// The directory to write it in (created if missing).
+        #[arg(long, default_value = "scenarios")]
+        dir: std::path::PathBuf,
+    },
     /// Check every scenario file of DIR (default: the built-in database).
-    Lint { dir: Option<std::path::PathBuf> },
+    Lint {
+        /// The scenario directory to check (default: the built-in database).
+        dir: Option<std::path::PathBuf>,
+    },
     /// Show the database: the built-in scenarios plus DIR's, and where each came from.
     List {
+        /// A scenario directory to add to the built-in database.
         dir: Option<std::path::PathBuf>,
         /// Show only DIR's scenarios, not the built-in database.
         #[arg(long, requires = "dir")]

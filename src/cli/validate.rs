@@ -1,4 +1,5 @@
-//! `gauntlet validate`: check policy files (`validate policies/*.yaml`).
+//! `gauntlet validate`: check policy files (`validate policies/*.yaml`; with
+//! no file, every policy `gauntlet.yaml` lists, as `gauntlet verify` does).
 //!
 //! Intercept files get exactly `intercept validate`'s stdout and exit code
 //! (so CI logs read the same); stderr carries gauntlet's diagnostics, the
@@ -16,8 +17,9 @@ use crate::policy::{self, model::Dialect, InterceptError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The policy files (Intercept YAML, catalogue YAML or PolicyLayer JSON).
-    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    /// The policy files (Intercept YAML, catalogue YAML or PolicyLayer JSON);
+    /// default: every policy `gauntlet.yaml` lists (here or in a directory above).
+    #[arg(conflicts_with = "config")]
     pub policy: Vec<std::path::PathBuf>,
     /// The policy file, as `intercept validate -c FILE` takes it.
     #[arg(short = 'c', long, value_name = "FILE")]
@@ -31,10 +33,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    let paths: Vec<std::path::PathBuf> = args.config.iter().cloned().chain(args.policy.iter().cloned()).collect();
+    let mut paths: Vec<std::path::PathBuf> = args.config.iter().cloned().chain(args.policy.iter().cloned()).collect();
+    // Files gauntlet.yaml chose are named, even one.
+    let chosen = paths.is_empty();
+    if chosen {
+        match listed() {
+            Ok(listed) => paths = listed,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::CouldNotRun;
+            }
+        }
+    }
     let mut worst = Exit::Ok;
     for (i, path) in paths.iter().enumerate() {
-        if paths.len() > 1 {
+        if paths.len() > 1 || chosen {
             println!("{}==> {} <==", if i == 0 { "" } else { "\n" }, path.display());
         }
         let exit = one(path, &args);
@@ -43,6 +56,20 @@ pub fn run(args: Args) -> Exit {
         }
     }
     worst
+}
+
+/// No file named: the policies `gauntlet.yaml` lists, as `gauntlet verify` takes them.
+fn listed() -> Result<Vec<std::path::PathBuf>, String> {
+    use crate::scenario::requirements::Requirements;
+    let program = crate::invocation::program();
+    let file = Requirements::find(std::path::Path::new(".")).ok_or_else(|| {
+        format!("no policy given and no `gauntlet.yaml` here or above\n  help: `{program} validate POLICY…`, or `{program} init` to write a gauntlet.yaml listing your policies")
+    })?;
+    let policies = Requirements::load(&file)?.policies_from(&file);
+    if policies.is_empty() {
+        return Err(format!("no policy given and {} lists none\n  help: add them under `policies:`", file.display()));
+    }
+    Ok(policies)
 }
 
 fn one(path: &std::path::Path, args: &Args) -> Exit {

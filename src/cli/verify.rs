@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub only: Vec<String>,
     /// The proxy behaviour to verify against: `intercept` (default) or `strict`.
-    #[arg(long)]
+    #[arg(long, value_enum)]
     pub profile: Option<crate::profile::Profile>,
     /// Seed for every randomized behaviour (default 1); every run prints it.
     #[arg(long)]
@@ -91,6 +91,10 @@ pub struct Args {
     /// Read the policy as this dialect instead of detecting it from its content.
     #[arg(long, value_enum)]
     pub dialect: Option<super::load::DialectFlag>,
+    /// Run again on every save of the policy, the requirements, the
+    /// `--scenarios` directories or `--server` files, until interrupted.
+    #[arg(long, conflicts_with_all = ["snapshot", "accept"])]
+    pub watch: bool,
     #[command(flatten)]
     pub black_box: BlackBoxArgs,
 }
@@ -494,6 +498,31 @@ fn suggestions(
 }
 
 pub fn run(args: Args) -> Exit {
+    if args.watch {
+        return super::watch::run(watched(&args), || run_all(&args));
+    }
+    run_all(&args)
+}
+
+/// What a run of `args` reads from disk: what `--watch` watches.
+fn watched(args: &Args) -> super::watch::Inputs {
+    let mut files: Vec<std::path::PathBuf> = args.policy.iter().cloned().collect();
+    let requirements = args
+        .requirements
+        .clone()
+        .or_else(|| Requirements::find(args.policy.as_deref().and_then(Path::parent).unwrap_or(Path::new("."))));
+    if let Some(r) = requirements {
+        if args.policy.is_none() {
+            files.extend(Requirements::load(&r).map(|l| l.policies_from(&r)).unwrap_or_default());
+        }
+        files.push(r);
+    }
+    files.extend(args.server.iter().filter(|s| s.is_file()).cloned());
+    super::watch::Inputs { files, dirs: args.scenarios.clone() }
+}
+
+fn run_all(args: &Args) -> Exit {
+    let args = args.clone();
     if args.policy.is_some() || args.black_box.active() {
         return run_one(&args);
     }

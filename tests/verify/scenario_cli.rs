@@ -556,6 +556,196 @@ fn the_default_view_fits_100_columns_and_its_budget_on_every_bundled_server() {
     });
 }
 
+/// `${{ EXPR }}` in a workflow text, filled in from `values` (unknown expressions fail the test).
+fn expand(text: &str, values: &std::collections::BTreeMap<String, String>) -> String {
+    let expr = regex::Regex::new(r"\$\{\{\s*(.+?)\s*\}\}").unwrap();
+    expr.replace_all(text, |c: &regex::Captures| values.get(&c[1]).unwrap_or_else(|| panic!("no value for `{}` in {text}", &c[1])).clone())
+        .into_owned()
+}
+
+/// Runs one workflow `run:` script as GitHub's bash shell does, in `dir`, with the
+/// built gauntlet first on PATH; returns the output.
+fn run_step(dir: &Path, script: &str, env: &[(&str, &str)]) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_gauntlet")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .env_remove("CI")
+        .output()
+        .expect("bash runs")
+}
+
+/// A temp git repository holding `policies/p.yaml` (a copy of `example`).
+fn repository_with(example: &str) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    let git = Command::new("git").args(["init", "-q"]).current_dir(dir.path()).output().expect("git runs");
+    assert!(git.status.success(), "{}", String::from_utf8_lossy(&git.stderr));
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::copy(repo(example), dir.path().join("policies/p.yaml")).unwrap();
+    dir
+}
+
+/// `gauntlet init`, then every `run:` line of the CI job it wrote, in a fresh git repository:
+/// the job installs nothing when this gauntlet is on PATH, validates the policies init was
+/// given, and verifies them; a policy init was not given is refused before anything is written.
+#[test]
+fn init_then_its_ci_job_runs_in_a_git_repository() {
+    let dir = repository_with("examples/aksjah-hardened.yaml");
+    let here = dir.path();
+    let o = gauntlet_in(here, &["init", "--policy", "nope.yaml"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--policy nope.yaml:") && stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(!here.join("gauntlet.yaml").exists(), "nothing is written for a refused call");
+    let o = gauntlet_in(here, &["init", "--policy", "policies/p.yaml", "--server", "aksjah", "--server", "githb"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("did you mean `github`?"), "{}", stderr(&o));
+
+    let o = gauntlet_in(here, &["init", "--policy", "policies/p.yaml", "--server", "aksjah"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains("list your policies"), "init was given them: {out}");
+    assert!(out.contains("verify` checks the 1 policy it lists"), "{out}");
+    let job = std::fs::read_to_string(here.join("gauntlet.ci.yml")).unwrap();
+    assert!(!regex::Regex::new(r"\bURL\b").unwrap().is_match(&job.lines().filter(|l| l.contains("run:")).collect::<String>()), "{job}");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&job).unwrap();
+    let steps = doc["jobs"]["verify"]["steps"].as_sequence().expect("steps").clone();
+    let values = [("vars.GAUNTLET_GIT".to_string(), String::new())].into_iter().collect();
+    let mut ran = 0;
+    for step in &steps {
+        let Some(script) = step["run"].as_str() else { continue };
+        let o = run_step(here, &expand(script, &values), &[]);
+        assert_eq!(code(&o), 0, "`{script}`:\n{}{}", stdout(&o), stderr(&o));
+        if script.contains("validate") {
+            assert!(stdout(&o).contains("policies/p.yaml"), "validates the policy init was given: {}", stdout(&o));
+        }
+        if script.contains("gauntlet verify") {
+            assert!(stdout(&o).contains("gauntlet verify policies/p.yaml: profile intercept"), "{}", stdout(&o));
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 3, "install, validate, verify: {job}");
+    // A typo in the policy fails the job's validate line.
+    std::fs::write(here.join("policies/p.yaml"), std::fs::read_to_string(here.join("policies/p.yaml")).unwrap().replacen("rate_limit:", "rate_limt:", 1)).unwrap();
+    let validate = steps.iter().filter_map(|s| s["run"].as_str()).find(|r| r.contains("validate")).unwrap();
+    assert_eq!(code(&run_step(here, validate, &[])), 1);
+}
+
+/// The GitHub Action's `run:` steps, run locally in order as the runner would (the
+/// upload step is GitHub's own action: the test checks the file it would upload).
+#[test]
+fn the_github_action_validates_verifies_annotates_and_writes_sarif() {
+    let action: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(repo("action.yml")).unwrap()).unwrap();
+    let steps = action["runs"]["steps"].as_sequence().expect("composite steps").clone();
+    for (example, expected) in [("examples/aksjah-weak.yaml", "1"), ("examples/aksjah-hardened.yaml", "0")] {
+        let dir = repository_with(example);
+        let here = dir.path();
+        let output = here.join("github-output");
+        std::fs::write(&output, "").unwrap();
+        let mut values: std::collections::BTreeMap<String, String> = [
+            ("inputs.policy", "policies/p.yaml"),
+            ("inputs.args", "--server aksjah --only bulk-write-burst --only destructive-call"),
+            ("inputs.sarif", "out/gauntlet.sarif"),
+            ("inputs.upload-sarif", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        std::fs::create_dir(here.join("out")).unwrap();
+        let env = [("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR")), ("GITHUB_OUTPUT", path(&output))];
+        let mut uploaded = false;
+        for step in &steps {
+            let name = step["name"].as_str().unwrap_or("?");
+            if let Some(uses) = step["uses"].as_str() {
+                assert!(uses.starts_with("github/codeql-action/upload-sarif@"), "{uses}");
+                let file = here.join(expand(step["with"]["sarif_file"].as_str().unwrap(), &values));
+                let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+                assert_eq!(sarif["version"], "2.1.0");
+                uploaded = true;
+                continue;
+            }
+            let script = expand(step["run"].as_str().expect("a run step"), &values);
+            let o = run_step(here, &script, &env);
+            if name == "Fail on findings" {
+                assert_eq!(code(&o).to_string(), expected, "{example}");
+                continue;
+            }
+            assert_eq!(code(&o), 0, "{name}: {}{}", stdout(&o), stderr(&o));
+            if step["id"].as_str() == Some("verify") {
+                let recorded = std::fs::read_to_string(&output).unwrap();
+                let exit = recorded.lines().find_map(|l| l.strip_prefix("exit=")).expect("the step records its exit").to_string();
+                assert_eq!(exit, expected, "{example}: {}", stderr(&o));
+                values.insert("steps.verify.outputs.exit".into(), exit);
+                if expected == "1" {
+                    assert!(stdout(&o).contains("::error file=policies/p.yaml,line="), "{}", stdout(&o));
+                }
+                assert!(stdout(&o).contains("::notice title=gauntlet verify::"), "{}", stdout(&o));
+            }
+        }
+        assert!(uploaded, "the SARIF upload step is there");
+    }
+}
+
+/// `verify --watch` runs again on each save of the policy and of a scenario file, and says so;
+/// the test waits for each run's summary line, not for a fixed time.
+#[test]
+fn watch_runs_again_on_every_save_of_the_policy_or_a_scenario() {
+    use std::io::BufRead;
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("p.yaml");
+    std::fs::copy(repo("examples/aksjah-hardened.yaml"), &policy).unwrap();
+    let scenarios = dir.path().join("mine");
+    std::fs::create_dir(&scenarios).unwrap();
+    let burst = std::fs::read_to_string(repo("scenarios/bulk-write-burst.yaml")).unwrap();
+    std::fs::write(scenarios.join("bulk-write-burst.yaml"), &burst).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["verify", path(&policy), "--server", "aksjah", "--scenarios", path(&scenarios), "--only", "bulk-write-burst", "-q", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || std::io::BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    let (etx, erx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::BufReader::new(err).lines().map_while(Result::ok).for_each(|l| drop(etx.send(l))));
+    // `-q` prints the summary line, then the coverage line.
+    let summary = |what: &str| -> String {
+        loop {
+            let line = rx.recv_timeout(std::time::Duration::from_secs(120)).unwrap_or_else(|_| panic!("no run after {what}"));
+            if line.contains(" outcome") {
+                return line;
+            }
+        }
+    };
+    let watching = || loop {
+        let l = erx.recv_timeout(std::time::Duration::from_secs(120)).expect("the watch says what it watches");
+        if l.starts_with("gauntlet verify --watch: exit") {
+            return l;
+        }
+    };
+    let first = summary("start");
+    assert!(first.contains("0 policy findings"), "{first}");
+    let w = watching();
+    assert!(w.contains("p.yaml") && w.contains("mine"), "{w}");
+    // Loosen the write limit: the burst now gets through.
+    let loose = std::fs::read_to_string(&policy).unwrap().replace("rate_limit: 15/minute", "rate_limit: 1000/minute");
+    assert_ne!(loose, std::fs::read_to_string(&policy).unwrap(), "the policy has the limit this test loosens");
+    std::fs::write(&policy, loose).unwrap();
+    let second = summary("saving the policy");
+    assert!(!second.contains(" 0 policy findings"), "{second}");
+    watching();
+    // Edit the scenario: 20 calls stay under any 30-a-minute requirement... and the policy's.
+    std::fs::write(scenarios.join("bulk-write-burst.yaml"), burst.replace("calls: 200", "calls: 20")).unwrap();
+    let third = summary("saving the scenario");
+    assert!(third.contains("0 policy findings"), "{third}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
 fn chromium() -> Option<&'static str> {
     for name in ["chromium", "chromium-browser"] {

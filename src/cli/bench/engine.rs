@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Profile the engine runs with.
-    #[arg(long, default_value_t = Profile::Intercept)]
+    #[arg(long, value_enum, default_value_t = Profile::Intercept)]
     pub profile: Profile,
     /// Rounds of both phases; every figure is the spread over them.
     #[arg(long, default_value_t = 3)]

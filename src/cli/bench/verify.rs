@@ -43,12 +43,14 @@ pub struct Args {
     /// A directory of scenarios to run instead of the built-in database.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
+    /// Seed for every randomized behaviour of the runs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Worker threads (default: the machine's parallelism, as `verify` uses).
     #[arg(long)]
     pub threads: Option<usize>,
-    #[arg(long, default_value_t = Profile::Intercept)]
+    /// The proxy behaviour the runs verify against.
+    #[arg(long, value_enum, default_value_t = Profile::Intercept)]
     pub profile: Profile,
     /// Tools of the small server (a multiple of 5: one per risk category).
     #[arg(long, default_value_t = 50)]
