@@ -15,6 +15,7 @@
 //! (operators and coercions), `decide` (the pipeline), [`store`] (memory
 //! store and backend-failure simulators), [`window`] (window starts),
 //! `strict` (every deviation of `Profile::Strict`, with the gap it closes),
+//! [`admission`] (the compiled policy read backwards: which calls it admits),
 //! [`replay`] (the trace format of `gauntlet replay`).
 
 use std::collections::HashSet;
@@ -26,6 +27,7 @@ use crate::clock::Timestamp;
 use crate::policy::model::{Policy, Window, WILDCARD};
 use crate::profile::Profile;
 
+pub mod admission;
 mod compile;
 mod conditions;
 mod decide;
@@ -195,12 +197,19 @@ pub struct Engine {
     policy: Arc<Policy>,
     profile: Profile,
     compiled: Arc<compile::Compiled>,
+    /// Built on first use: the proxy never needs it, the verifier always does.
+    admission: Arc<std::sync::OnceLock<admission::Admission>>,
 }
 
 impl Engine {
     pub fn new(policy: Arc<Policy>, profile: Profile) -> Engine {
         let compiled = Arc::new(compile::Compiled::new(&policy, profile));
-        Engine { policy, profile, compiled }
+        Engine { policy, profile, compiled, admission: Arc::default() }
+    }
+
+    /// What the policy admits, per tool (see [`admission`]).
+    pub fn admission(&self) -> &admission::Admission {
+        self.admission.get_or_init(|| admission::Admission::new(self.compiled.clone(), self.profile))
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
