@@ -4,7 +4,10 @@
 //! that with a real validator); the others take a valid instance and break it
 //! in one named way, so a breach trace shows exactly which mutation got through.
 //! Schema keywords it does not understand (`pattern`, `$ref`) fall back to
-//! `examples`/`default` when present.
+//! `examples`/`default` when present. The valid instance every generator
+//! starts from first goes through `admit` (the policy's admission model, see
+//! `agent::Target`), so a mutation is the one thing that differs from a
+//! call the policy admits.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -31,11 +34,17 @@ pub const OVERSIZED_LEN: usize = 256 * 1024;
 
 /// Generates one `arguments` object for `schema` with the given generator.
 pub fn generate(gen: Generator, schema: &Value, rng: &mut ChaCha8Rng) -> Value {
+    generate_admitted(gen, schema, rng, &|v| v)
+}
+
+/// [`generate`], with each schema-valid instance first changed by `admit`.
+pub fn generate_admitted(gen: Generator, schema: &Value, rng: &mut ChaCha8Rng, admit: &dyn Fn(Value) -> Value) -> Value {
+    let valid = |schema: &Value, rng: &mut ChaCha8Rng, edge: bool| admit(valid(schema, rng, edge));
     match gen {
         Generator::Empty => json!({}),
         Generator::Valid => valid(schema, rng, false),
         Generator::Boundary => valid(schema, rng, true),
-        Generator::TypeConfused => mutate(schema, rng, confuse),
+        Generator::TypeConfused => mutate(valid(schema, rng, false), schema, rng, confuse),
         Generator::Missing => {
             let mut obj = as_object(valid(schema, rng, false));
             let required = required(schema);
@@ -50,11 +59,25 @@ pub fn generate(gen: Generator, schema: &Value, rng: &mut ChaCha8Rng) -> Value {
             obj.insert("gauntlet_unexpected".into(), json!("extra field"));
             Value::Object(obj)
         }
-        Generator::Oversized => mutate_string(schema, rng, |_| Value::String("A".repeat(OVERSIZED_LEN))),
+        Generator::Oversized => {
+            let base = valid(schema, rng, false);
+            mutate_string(base, schema, rng, |_| Value::String("A".repeat(OVERSIZED_LEN)))
+        }
         Generator::Injection => {
             let inj = INJECTIONS[rng.gen_range(0..INJECTIONS.len())];
-            mutate_string(schema, rng, move |_| Value::String(inj.to_string()))
+            let base = valid(schema, rng, false);
+            mutate_string(base, schema, rng, move |_| Value::String(inj.to_string()))
         }
+    }
+}
+
+/// `arguments` with only the fields `schema` requires (what a client sends
+/// when it leaves every optional field out).
+pub fn required_only(schema: &Value, arguments: &Value) -> Value {
+    let req = required(schema);
+    match arguments {
+        Value::Object(m) => Value::Object(m.iter().filter(|(k, _)| req.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => other.clone(),
     }
 }
 
@@ -84,8 +107,8 @@ fn is_scalar(schema: &Value) -> bool {
 }
 
 /// Replace one scalar property (required ones first: the fields a policy can guard) with `f(old value)`.
-fn mutate(schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value, &mut ChaCha8Rng) -> Value) -> Value {
-    let mut obj = as_object(valid(schema, rng, false));
+fn mutate(base: Value, schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value, &mut ChaCha8Rng) -> Value) -> Value {
+    let mut obj = as_object(base);
     let req = required(schema);
     let scalar = |k: &String| is_scalar(&schema["properties"][k.as_str()]);
     let req_scalars: Vec<String> = req.iter().filter(|k| scalar(k)).cloned().collect();
@@ -108,8 +131,8 @@ fn mutate(schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value, &mut ChaCha8R
 }
 
 /// Replace one string-typed property with `f(old)`; add one when the schema has none.
-fn mutate_string(schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value) -> Value) -> Value {
-    let mut obj = as_object(valid(schema, rng, false));
+fn mutate_string(base: Value, schema: &Value, rng: &mut ChaCha8Rng, f: impl Fn(&Value) -> Value) -> Value {
+    let mut obj = as_object(base);
     let candidates: Vec<(String, Value)> = properties(schema)
         .into_iter()
         .filter(|(_, s)| type_of(s) == "string" && s.get("enum").is_none())

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use crate::engine::admission::{Answer, Prefer, Tool};
 use crate::mock::Surface;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step};
@@ -50,6 +51,30 @@ pub struct Target<'a> {
     pub decoy: String,
     pub per_call_cap: Option<f64>,
     pub per_window_cap: Option<f64>,
+    /// What the policy admits of this tool: generated calls take values its
+    /// conditions admit, so an attack exercises the limits behind them.
+    pub admission: Option<Tool<'a>>,
+    /// Where the conditions leave a choice (string sizes), and whether a
+    /// field's presence is kept as generated (legitimate workloads: a real
+    /// client leaves optional fields out whatever the policy says).
+    pub prefer: Prefer,
+}
+
+impl Target<'_> {
+    /// A target with nothing known of the policy (templates, lints).
+    pub fn plain(tool: &ToolInfo) -> Target<'_> {
+        Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None, admission: None, prefer: Prefer::default() }
+    }
+
+    /// `arguments` changed only where the policy's conditions refuse them;
+    /// unchanged when the model has no such call or cannot tell.
+    pub fn admit(&self, arguments: Value) -> Value {
+        let (Some(tool), Value::Object(base)) = (self.admission, &arguments) else { return arguments };
+        match tool.admitted(base, &self.prefer) {
+            Answer::Yes(admitted) => Value::Object(admitted),
+            Answer::No(_) | Answer::Unknown(_) => arguments,
+        }
+    }
 }
 
 /// Builds the plan for a behaviour; errors name what the target lacks (e.g. no amount cap).
@@ -91,7 +116,7 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             let payload = if step.list {
                 Payload::List(target.tool.surface)
             } else {
-                let mut arguments = generate::generate(step.args, &target.tool.input_schema, rng);
+                let mut arguments = generate::generate_admitted(step.args, &target.tool.input_schema, rng, &|v| target.admit(v));
                 apply_set(&mut arguments, &step.set, target)?;
                 let base = match &step.tool {
                     Some(t) => t.replace("{{name}}", &target.tool.name),
@@ -121,7 +146,7 @@ fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -
             let variant = r.name_variants.choose(rng).copied().unwrap_or(NameVariant::Exact);
             let session = rng.gen_range(1..=r.sessions.max(1));
             let identity = if r.identities > 1 { rng.gen_range(1..=r.identities) } else { 1 };
-            let arguments = generate::generate(gen, &target.tool.input_schema, rng);
+            let arguments = generate::generate_admitted(gen, &target.tool.input_schema, rng, &|v| target.admit(v));
             Action {
                 at,
                 session,
@@ -352,7 +377,7 @@ mod tests {
     }
 
     fn target(t: &ToolInfo) -> Target<'_> {
-        Target { tool: t, decoy: "list_customers".into(), per_call_cap: Some(50_000.0), per_window_cap: Some(200_000.0) }
+        Target { decoy: "list_customers".into(), per_call_cap: Some(50_000.0), per_window_cap: Some(200_000.0), ..Target::plain(t) }
     }
 
     #[test]

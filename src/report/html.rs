@@ -22,7 +22,7 @@ fn class_of(o: &Outcome) -> &'static str {
         (Verdict::Breached, Some(Finding::Proxy)) => "proxy",
         (Verdict::Breached, _) => "policy",
         (Verdict::OverBlocking, _) => "overblocking",
-        (Verdict::NotApplicable, _) => "na",
+        (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => "na",
         (Verdict::Error, _) => "error",
     }
 }
@@ -394,10 +394,11 @@ pub fn render(r: &Report, _opts: &Options) -> String {
     );
     matrix(r, &mut out);
     type Pick = fn(&Outcome) -> bool;
-    let groups: [(&str, &str, Pick); 4] = [
+    let groups: [(&str, &str, Pick); 5] = [
         ("findings", "Findings", |o| o.finding.is_some()),
         ("errors", "Could not run", |o| o.verdict == Verdict::Error),
         ("held", "Held", |o| o.verdict == Verdict::Held),
+        ("not-exercised", "Not exercised", |o| o.verdict == Verdict::NotExercised),
         ("not-applicable", "Not applicable", |o| o.verdict == Verdict::NotApplicable),
     ];
     for (id, title, pick) in groups {

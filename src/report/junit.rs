@@ -22,7 +22,7 @@ fn kind(o: &Outcome, fail_on_proxy: bool) -> Kind {
         (Verdict::Held, _) => Kind::Pass,
         (Verdict::Breached, Some(Finding::Proxy)) if !fail_on_proxy => Kind::Skipped,
         (Verdict::Breached, _) | (Verdict::OverBlocking, _) => Kind::Failure,
-        (Verdict::NotApplicable, _) => Kind::Skipped,
+        (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => Kind::Skipped,
         (Verdict::Error, _) => Kind::Error,
     }
 }

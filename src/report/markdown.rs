@@ -69,7 +69,7 @@ fn per_server(r: &Report) -> String {
             (Verdict::Breached, Some(Finding::Proxy)) => 2,
             (Verdict::Breached, _) => 1,
             (Verdict::OverBlocking, _) => 3,
-            (Verdict::NotApplicable, _) => 4,
+            (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => 4,
             (Verdict::Error, _) => 5,
         };
         c[i] += 1;
@@ -238,7 +238,7 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
         }
     }
     let held: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::Held).collect();
-    let na: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::NotApplicable).collect();
+    let na: Vec<&Outcome> = r.outcomes.iter().filter(|o| matches!(o.verdict, Verdict::NotApplicable | Verdict::NotExercised)).collect();
     const CLOSE: &str = "</details>\n";
     let before = doc.dropped;
     if !(held.is_empty() && na.is_empty())
@@ -257,7 +257,8 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
             *reasons.entry(o.note.as_deref().unwrap_or("no reason recorded")).or_default() += 1;
         }
         for (reason, n) in reasons {
-            doc.push(&format!("- not applicable ×{n}: {}\n", cell(reason)), CLOSE.len());
+            let what = if reason.starts_with("not exercised") { "" } else { "not applicable " };
+            doc.push(&format!("- {what}×{n}: {}\n", cell(reason)), CLOSE.len());
         }
         doc.force("\n");
         doc.force(CLOSE);

@@ -181,6 +181,7 @@ pub fn verdict_label(o: &Outcome) -> String {
         (Verdict::Breached, _) => "BREACHED (policy)".into(),
         (Verdict::OverBlocking, _) => "OVER-BLOCKING".into(),
         (Verdict::NotApplicable, _) => "n/a".into(),
+        (Verdict::NotExercised, _) => "not exercised".into(),
         (Verdict::Error, _) => "ERROR".into(),
     }
 }
@@ -198,8 +199,10 @@ pub fn blame_line(o: &Outcome) -> Option<String> {
 /// The one-line summary every format ends with.
 pub fn summary_line(s: &Summary) -> String {
     use crate::wording::count;
+    // Named only when there are some: a run without argument conditions reads as before.
+    let unexercised = if s.not_exercised > 0 { format!(", {} not exercised", s.not_exercised) } else { String::new() };
     format!(
-        "{}: {} held, {} breached, {} over-blocking, {} not applicable, {}; {}, {}",
+        "{}: {} held, {} breached, {} over-blocking, {} not applicable{unexercised}, {}; {}, {}",
         count(s.total, "outcome"),
         s.held,
         s.breached,

@@ -93,6 +93,7 @@ fn verdict_paint(o: &Outcome) -> Paint {
         (Verdict::Breached, _) | (Verdict::Error, _) => Paint::Red,
         (Verdict::OverBlocking, _) => Paint::Magenta,
         (Verdict::NotApplicable, _) => Paint::Dim,
+        (Verdict::NotExercised, _) => Paint::Yellow,
     }
 }
 
@@ -405,10 +406,10 @@ fn numbers(o: &Outcome) -> String {
     }
 }
 
-/// Not-applicable outcomes, each distinct reason once with its count, most frequent first; at most `max` lines each.
-fn not_applicable_items(st: &Style, r: &Report, max: usize) -> Vec<String> {
+/// Outcomes of one verdict (not applicable, not exercised), each distinct reason once with its count, most frequent first; at most `max` lines each.
+fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<String> {
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in r.outcomes.iter().filter(|o| o.verdict == Verdict::NotApplicable) {
+    for o in r.outcomes.iter().filter(|o| o.verdict == verdict) {
         *reasons.entry(o.note.as_deref().unwrap_or("no reason recorded")).or_default() += 1;
     }
     let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
@@ -512,7 +513,7 @@ fn full_table(out: &mut String, st: &Style, r: &Report) {
         .map(|o| {
             let tool = if r.servers.len() > 1 && o.tool != "-" { format!("{}:{}", o.server, o.tool) } else { o.tool.clone() };
             let rest = match o.verdict {
-                Verdict::NotApplicable | Verdict::Error => o.note.clone().unwrap_or_default(),
+                Verdict::NotApplicable | Verdict::NotExercised | Verdict::Error => o.note.clone().unwrap_or_default(),
                 _ => o.bound.clone(),
             };
             [o.scenario.clone(), tool, verdict_label(o), numbers(o), rest]
@@ -587,6 +588,10 @@ fn cut(s: &str, max: usize) -> String {
 fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
     let pick = |f: &dyn Fn(&Outcome) -> bool| r.outcomes.iter().filter(|o| f(o)).collect::<Vec<_>>();
     let policy = pick(&|o| o.finding == Some(Finding::Policy));
+    // Over-blocking gets rows of its own: folded into a scenario's breach
+    // row (`+N` tools) it would be hidden in the default view.
+    let breaches = pick(&|o| o.finding == Some(Finding::Policy) && o.verdict != Verdict::OverBlocking);
+    let over = pick(&|o| o.verdict == Verdict::OverBlocking);
     let proxy = pick(&|o| o.finding == Some(Finding::Proxy));
     let errors = pick(&|o| o.verdict == Verdict::Error);
     let scenarios = |os: &[&Outcome]| os.iter().map(|o| &o.scenario).collect::<std::collections::BTreeSet<_>>().len();
@@ -600,7 +605,8 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
     let files: std::collections::BTreeSet<&str> = policy.iter().filter_map(|o| o.blame.as_ref()).map(|b| b.location.file.as_str()).collect();
     let in_file = if files.len() == 1 && files.contains(r.policy.as_str()) { r.policy.as_str() } else { "the policy" };
     let mut out = vec![
-        (rows(format!("Policy findings ({} in {}): the policy could have stopped these", policy.len(), wording::count(scenarios(&policy), "scenario")), &policy), Paint::Red),
+        (rows(format!("Policy findings ({} in {}): the policy could have stopped these", breaches.len(), wording::count(scenarios(&breaches), "scenario")), &breaches), Paint::Red),
+        (rows(format!("Over-blocking ({}): the policy refused legitimate calls", over.len()), &over), Paint::Magenta),
         (
             Section {
                 title: format!("Where in {in_file} ({}):", wording::count(places.len(), "place")),
@@ -621,13 +627,25 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
         (
             Section {
                 title: format!("Not applicable: {} (never counted as held; -v lists each)", r.summary.not_applicable),
-                detailed: not_applicable_items(st, r, 2),
-                compact: not_applicable_items(st, r, 1),
+                detailed: reason_items(st, r, Verdict::NotApplicable, 2),
+                compact: reason_items(st, r, Verdict::NotApplicable, 1),
                 noun: "reasons",
             },
             Paint::Dim,
         ),
     ];
+    if r.summary.not_exercised > 0 {
+        let section = Section {
+            title: format!(
+                "Not exercised: {} (the policy's conditions refused every call, so the limit was never reached; never counted as held)",
+                r.summary.not_exercised
+            ),
+            detailed: reason_items(st, r, Verdict::NotExercised, 2),
+            compact: reason_items(st, r, Verdict::NotExercised, 1),
+            noun: "reasons",
+        };
+        out.insert(out.len() - 1, (section, Paint::Yellow));
+    }
     out.retain(|(s, _)| !s.detailed.is_empty());
     out
 }

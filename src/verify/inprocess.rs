@@ -247,6 +247,10 @@ impl Bench for InProcessBench {
         self.engine.policy()
     }
 
+    fn admission(&self) -> Option<&crate::engine::admission::Admission> {
+        Some(self.engine.admission())
+    }
+
     /// Gauntlet's own proxy only filters list answers; calls never depend on them.
     fn listing_matters(&self) -> bool {
         false

@@ -26,9 +26,10 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::agent::{self, Action, Target, TraceStep};
+use crate::agent::{self, Action, Payload, Target, TraceStep};
 use crate::mock::Surface;
 use crate::clock::Timestamp;
+use crate::engine::admission::{Admission, Answer, Prefer};
 use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
@@ -79,6 +80,10 @@ pub trait Bench: Sync {
     fn state(&self) -> StateSetup {
         StateSetup::Local
     }
+    /// What the policy admits (Intercept's semantics), when the policy is known.
+    fn admission(&self) -> Option<&Admission> {
+        None
+    }
 }
 
 /// How sessions open on `bench` when the verdict does (`reads_list`) or does not read the list.
@@ -97,6 +102,9 @@ pub enum Verdict {
     Breached,
     OverBlocking,
     NotApplicable,
+    /// The policy's argument conditions refused every call the attack sent,
+    /// so the limit it tests was never reached: not a hold (the reason says why).
+    NotExercised,
     /// The scenario could not be run (a broken server file, an unusable template).
     Error,
 }
@@ -108,6 +116,7 @@ impl Verdict {
             Verdict::Breached => "breached",
             Verdict::OverBlocking => "over-blocking",
             Verdict::NotApplicable => "not applicable",
+            Verdict::NotExercised => "not exercised",
             Verdict::Error => "error",
         }
     }
@@ -282,12 +291,29 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
         && (!t.unlisted_by_policy || !bench.names(&tool.name))
 }
 
-/// Which tools refuse one well-formed, schema-valid call (probed through the
-/// proxy, each on a fresh system so no counter is shared, `threads` at a time).
+/// Which tools the policy refuses every call of. With the admission model:
+/// exactly those it admits no call of (hidden, default-denied, a deny rule,
+/// conditions no value meets) — a tool allowed under a condition is not
+/// blocked; the model's unknowns count as not blocked, so their attacks run.
+/// Without it (a black-box proxy whose policy gauntlet cannot read): one
+/// well-formed, schema-valid call probed through the proxy, each on a fresh
+/// system so no counter is shared, `threads` at a time.
 pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTreeMap<String, bool>, String> {
+    if let Some(admission) = bench.admission() {
+        return Ok(bench
+            .catalogue()
+            .iter()
+            .map(|tool| {
+                let base = agent::generate::valid(&tool.input_schema, &mut seeded(seed, "probe", &tool.name), false);
+                let base = base.as_object().cloned().unwrap_or_default();
+                let blocked = matches!(admission.tool(&tool.name).admitted(&base, &Prefer::default()), Answer::No(_));
+                (tool.name.clone(), blocked)
+            })
+            .collect());
+    }
     let probe = |tool: &ToolInfo| -> Result<bool, String> {
         let steps = vec![Step { args: Generator::Valid, ..Default::default() }];
-        let target = Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None };
+        let target = Target::plain(tool);
         let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
         let obs = play(&mut *sys, &actions, START, opening(bench, false));
@@ -299,6 +325,11 @@ pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTr
     let catalogue = bench.catalogue();
     let blocked = parallel_map(catalogue, threads, &|tool| probe(tool))?;
     catalogue.iter().zip(blocked).map(|(tool, b)| Ok((tool.name.clone(), b?))).collect()
+}
+
+fn seeded(seed: u64, scenario: &str, tool: &str) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed_for(seed, scenario, tool))
 }
 
 /// `f` over `items` on `threads` workers; the results in the order of `items`.
@@ -448,6 +479,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         decoy: decoy_for(facts, tool),
         per_call_cap: req.max_amount_per_call,
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+        admission: bench.admission().map(|a| a.tool(&tool.name)),
+        prefer: Prefer::default(),
     };
     let actions = match agent::plan(&s.agent, &target, seed) {
         Ok(a) => a,
@@ -566,6 +599,13 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             Err(why) => return error(s, tool, why),
         }
     }
+    if out.verdict == Verdict::Held {
+        if let Some(why) = unexercised(bench, tool, &checks, &actions) {
+            out.verdict = Verdict::NotExercised;
+            out.note = Some(why);
+            return out;
+        }
+    }
     // Over-blocking stands even then: the twin measures the policy, not the attack.
     if vacuous && out.verdict == Verdict::Held {
         return not_applicable(
@@ -576,6 +616,49 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         );
     }
     out
+}
+
+/// Why a held limit says nothing, if it does not: the tool is not blocked
+/// outright, the attack is judged on a limit (a rate, a spend per window),
+/// and the policy's argument conditions refused every call it sent — the
+/// limit was never reached. `None` when some call was admitted, or the model
+/// cannot tell.
+fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], actions: &[Action]) -> Option<String> {
+    let admission = bench.admission()?;
+    let on_limit = checks.iter().any(|c| matches!(c, measure::Check::Rate { .. } | measure::Check::AmountPerWindow { .. }));
+    let model = admission.tool(&tool.name);
+    if !on_limit || model.gate.refuses_all().is_some() {
+        return None;
+    }
+    let mut first: Option<String> = None;
+    let mut sent = 0;
+    for a in actions {
+        let (Payload::Call { name, arguments } | Payload::Raw { name, arguments, .. }) = &a.payload else { continue };
+        sent += 1;
+        let called = admission.tool(name);
+        if called.gate.refuses_all().is_some() {
+            continue;
+        }
+        let args = arguments.as_object();
+        match called.admits(args) {
+            Ok(true) | Err(_) => return None,
+            Ok(false) => {
+                if first.is_none() {
+                    let rules = called.rules;
+                    first = (0..rules.args.len())
+                        .find(|&i| matches!(rules.holds(i, args), Ok(false)))
+                        .map(|i| format!("rule \"{}\": {}", rules.args[i].at.rule, rules.args[i].text));
+                }
+            }
+        }
+    }
+    if sent == 0 {
+        return None;
+    }
+    Some(format!(
+        "not exercised: the policy's conditions refused all {sent} calls this attack sent{}, so the limit was never reached",
+        first.map(|f| format!(" (first: {f})")).unwrap_or_default()
+    ))
 }
 
 /// The allowed tool a case-variant trick names for the policy to evaluate. An
@@ -634,8 +717,15 @@ fn run_twin(
         decoy: decoy_for(facts, tt),
         per_call_cap: req.max_amount_per_call,
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+        admission: bench.admission().map(|a| a.tool(&tt.name)),
+        prefer: Prefer { keep_presence: true, ..Prefer::default() },
     };
-    let acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
+    let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
+    // Real clients send the required fields alone: the first legitimate call
+    // leaves every optional field out (a policy that refuses it over-blocks).
+    if let Some(Payload::Call { arguments, .. }) = acts.iter_mut().map(|a| &mut a.payload).find(|p| matches!(p, Payload::Call { .. })) {
+        *arguments = agent::generate::required_only(&tt.input_schema, arguments);
+    }
     if let Err(why) = bench.fits(&acts, s.upstream.as_ref()) {
         return Ok(TwinRun::OverBudget(why));
     }
@@ -681,6 +771,7 @@ pub struct Summary {
     pub breached: usize,
     pub over_blocking: usize,
     pub not_applicable: usize,
+    pub not_exercised: usize,
     pub errors: usize,
     pub policy_findings: usize,
     pub proxy_findings: usize,
@@ -695,6 +786,7 @@ impl Summary {
                 Verdict::Breached => s.breached += 1,
                 Verdict::OverBlocking => s.over_blocking += 1,
                 Verdict::NotApplicable => s.not_applicable += 1,
+                Verdict::NotExercised => s.not_exercised += 1,
                 Verdict::Error => s.errors += 1,
             }
             match o.finding {

@@ -236,6 +236,10 @@ impl Bench for RecordingBench {
     fn listing_matters(&self) -> bool {
         self.inner.listing_matters()
     }
+
+    fn admission(&self) -> Option<&crate::engine::admission::Admission> {
+        self.inner.admission()
+    }
 }
 
 /// Replays every recording into a fresh mock server, `threads` at a time; returns wall seconds.

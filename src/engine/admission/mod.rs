@@ -193,6 +193,10 @@ pub struct Refusal {
 pub struct Prefer {
     /// Per top-level field: a string length to aim for (the workload's typical size).
     pub lengths: HashMap<String, usize>,
+    /// Keep each field present or absent as in the base call: a legitimate
+    /// client leaves optional fields out whatever the policy says, so its
+    /// call may then be refused (that is over-blocking, not the client's fault).
+    pub keep_presence: bool,
 }
 
 impl Tool<'_> {
@@ -309,7 +313,10 @@ impl Rules {
                 .map(|&i| (i, if Some(i) == negate { self.args[i].atom.complement() } else { self.args[i].atom.clone() }))
                 .collect();
             let current = super::conditions::resolve_args(Some(base), &path);
-            match self.value_for(&atoms, current, path.last().and_then(|k| prefer.lengths.get(k)).copied()) {
+            if prefer.keep_presence && current.is_none() {
+                continue;
+            }
+            match self.value_for(&atoms, current, path.last().and_then(|k| prefer.lengths.get(k)).copied(), prefer.keep_presence) {
                 Answer::Yes(v) => set_path(&mut out, &path, v),
                 Answer::No(why) => {
                     let texts: Vec<&str> = members.iter().map(|&i| self.args[i].text.as_str()).collect();
@@ -320,7 +327,8 @@ impl Rules {
         }
         // Nested paths may interact (a condition on `a` and one on `a.b`): check the whole call.
         let want = |i: usize| Some(i) != negate;
-        for i in 0..self.args.len() {
+        let kept_absent = |i: usize| prefer.keep_presence && super::conditions::resolve_args(Some(base), &self.args[i].path).is_none();
+        for i in (0..self.args.len()).filter(|&i| !kept_absent(i)) {
             match self.holds(i, Some(&out)) {
                 Ok(h) if h == want(i) => {}
                 Ok(_) => {
@@ -347,7 +355,7 @@ impl Rules {
     }
 
     /// A value (`None`: absent) every atom holds on, `current` kept when it does.
-    fn value_for(&self, atoms: &[(usize, Atom)], current: Option<&Json>, length: Option<usize>) -> Answer<Option<Json>> {
+    fn value_for(&self, atoms: &[(usize, Atom)], current: Option<&Json>, length: Option<usize>, keep_presence: bool) -> Answer<Option<Json>> {
         let holds_all = |v: Option<&Json>| -> Result<bool, Unknown> {
             for (i, a) in atoms {
                 if !a.holds(v, self.cond(*i))? {
@@ -366,7 +374,7 @@ impl Rules {
         let order = [first, Kind::String, Kind::Number, Kind::Bool, Kind::Absent, Kind::Null, Kind::Array, Kind::Object];
         let mut unknown: Option<String> = None;
         for (n, kind) in order.into_iter().enumerate() {
-            if n > 0 && kind == first {
+            if (n > 0 && kind == first) || (keep_presence && kind == Kind::Absent) {
                 continue;
             }
             if !atoms.iter().all(|(_, a)| a.may_hold(kind)) {

@@ -71,6 +71,7 @@ pub struct Tally {
     pub errors: usize,
     /// Not played (over budget, or nothing to target).
     pub not_applicable: usize,
+    pub not_exercised: usize,
 }
 
 /// One proxy's row.
@@ -109,6 +110,7 @@ fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
             Verdict::OverBlocking => t.over_blocking += 1,
             Verdict::Error => t.errors += 1,
             Verdict::NotApplicable => t.not_applicable += 1,
+            Verdict::NotExercised => t.not_exercised += 1,
         }
     }
     out

@@ -94,6 +94,9 @@ pub struct BlackBoxBench {
     policy: Option<Arc<Policy>>,
     /// Stands in for an unreadable policy where a policy must be shown (it names nothing).
     unknown: Policy,
+    /// The readable policy under Intercept's semantics, for what it admits
+    /// (the proxy under test is one of Intercept's kind).
+    engine: Option<crate::engine::Engine>,
     /// Tools the proxy left out of `tools/list` (hidden), when the policy is unreadable here.
     unlisted: BTreeSet<String>,
     budget: Duration,
@@ -177,6 +180,7 @@ impl BlackBoxBench {
             }),
             servers,
             catalogue,
+            engine: policy.clone().map(|p| crate::engine::Engine::new(Arc::new(p), crate::profile::Profile::Intercept)),
             policy: policy.map(Arc::new),
             unknown: Policy::empty(crate::policy::model::Dialect::Intercept),
             unlisted: BTreeSet::new(),
@@ -297,6 +301,10 @@ impl Bench for BlackBoxBench {
 
     fn state(&self) -> StateSetup {
         self.state
+    }
+
+    fn admission(&self) -> Option<&crate::engine::admission::Admission> {
+        self.engine.as_ref().map(|e| e.admission())
     }
 
     fn state_carries_over(&self) -> Option<&str> {
