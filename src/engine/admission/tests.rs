@@ -141,7 +141,7 @@ tools:
 "#,
     );
     let tool = e.admission().tool("commit");
-    let prefer = Prefer { lengths: [("message".to_string(), 30)].into() };
+    let prefer = Prefer { lengths: [("message".to_string(), 30)].into(), ..Prefer::default() };
     let Answer::Yes(a) = tool.admitted(&obj(json!({"message": "x"})), &prefer) else { panic!() };
     assert_eq!(a["message"].as_str().unwrap().chars().count(), 30, "{a:?}");
     let long = tool.rules.refusals(&a).into_iter().find(|r| r.how == "one past the longest").expect("a refusal one past 40");
