@@ -81,6 +81,12 @@ pub fn required_only(schema: &Value, arguments: &Value) -> Value {
     }
 }
 
+/// Prose-like text of exactly `len` characters (words and spaces, as a
+/// commit message or a note is), for declared legitimate sizes.
+pub fn text_of_length(len: usize) -> String {
+    WORDS.iter().cycle().flat_map(|w| w.chars().chain(std::iter::once(' '))).take(len).collect()
+}
+
 fn as_object(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::engine::admission::{Answer, Prefer, Tool};
 use crate::mock::Surface;
 use crate::scenario::lint::ToolInfo;
+use crate::scenario::requirements::Workload;
 use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step};
 
 /// One message the agent sends, `at` nanoseconds after the run starts.
@@ -58,23 +59,60 @@ pub struct Target<'a> {
     /// field's presence is kept as generated (legitimate workloads: a real
     /// client leaves optional fields out whatever the policy says).
     pub prefer: Prefer,
+    /// Set for a benign twin: the legitimate calls' shape as declared.
+    pub legit: Option<&'a Workload>,
 }
 
 impl Target<'_> {
     /// A target with nothing known of the policy (templates, lints).
     pub fn plain(tool: &ToolInfo) -> Target<'_> {
-        Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None, admission: None, prefer: Prefer::default() }
+        Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None, admission: None, prefer: Prefer::default(), legit: None }
     }
 
     /// `arguments` changed only where the policy's conditions refuse them;
-    /// unchanged when the model has no such call or cannot tell.
+    /// unchanged when the model has no such call or cannot tell. A
+    /// legitimate call first takes the declared shape (which optional fields
+    /// it sends, its string sizes), and those are then left as they are.
     pub fn admit(&self, arguments: Value) -> Value {
+        let arguments = match self.legit {
+            Some(w) => shape(&self.tool.input_schema, arguments, w),
+            None => arguments,
+        };
         let (Some(tool), Value::Object(base)) = (self.admission, &arguments) else { return arguments };
-        match tool.admitted(base, &self.prefer) {
+        let mut prefer = self.prefer.clone();
+        if let Some(w) = self.legit {
+            prefer.keep_presence = true;
+            prefer.keep_fields.extend(w.sizes.keys().cloned());
+        }
+        match tool.admitted(base, &prefer) {
             Answer::Yes(admitted) => Value::Object(admitted),
             Answer::No(_) | Answer::Unknown(_) => arguments,
         }
     }
+}
+
+/// A legitimate call as the workload declares it: exactly the declared
+/// optional fields (when declared), string fields at their declared sizes.
+fn shape(schema: &Value, arguments: Value, w: &Workload) -> Value {
+    let Value::Object(mut args) = arguments else { return arguments };
+    let required = generate::required_only(schema, &Value::Object(args.clone()));
+    if let Some(optional) = &w.optional {
+        args.retain(|k, _| required.get(k).is_some() || optional.contains(k));
+        for k in optional {
+            if !args.contains_key(k) {
+                if let Some(prop) = schema["properties"].get(k) {
+                    let mut rng = ChaCha8Rng::seed_from_u64(k.len() as u64);
+                    args.insert(k.clone(), generate::valid(prop, &mut rng, false));
+                }
+            }
+        }
+    }
+    for (k, len) in &w.sizes {
+        if let Some(Value::String(s)) = args.get_mut(k) {
+            *s = generate::text_of_length(*len);
+        }
+    }
+    Value::Object(args)
 }
 
 /// Builds the plan for a behaviour; errors name what the target lacks (e.g. no amount cap).
@@ -155,6 +193,25 @@ fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -
             }
         })
         .collect()
+}
+
+/// Delays tool calls (never earlier, order kept) so that no `window`
+/// nanoseconds hold more than `count` of them, for every `(count, window)`
+/// bound at once: a legitimate workload paced to a rate.
+pub fn pace(actions: &mut Vec<Action>, bounds: &[(u64, i64)]) {
+    let mut times: Vec<i64> = Vec::new();
+    for a in actions.iter_mut().filter(|a| a.tool_name().is_some()) {
+        let mut at = a.at.max(times.last().copied().unwrap_or(i64::MIN));
+        for &(count, window) in bounds {
+            let n = count.max(1) as usize;
+            if times.len() >= n {
+                at = at.max(times[times.len() - n] + window);
+            }
+        }
+        a.at = at;
+        times.push(at);
+    }
+    actions.sort_by_key(|a| a.at);
 }
 
 /// Applies `set:` overrides, resolving `$per_call` / `$per_window` expressions.

@@ -50,6 +50,33 @@ pub struct Requirement {
     pub max_amount_per_call: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_amount_per_window: Option<AmountWindow>,
+    /// What legitimate use of the tool looks like (benign twins, `harden`'s sizes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Workload>,
+}
+
+/// Legitimate use of a tool, as the user declares it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// At most `count` legitimate calls in any `window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<WorkloadRate>,
+    /// Typical length, in characters, of string fields (field name: length).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sizes: BTreeMap<String, usize>,
+    /// The optional fields legitimate calls send (the others are left out).
+    /// Unset: the first legitimate call leaves every optional field out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<Vec<String>>,
+}
+
+/// A legitimate rate (sliding: legitimate calls are spread evenly).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadRate {
+    pub count: u64,
+    pub window: Duration,
 }
 
 impl Requirement {
@@ -59,6 +86,7 @@ impl Requirement {
             denied: self.denied.or(base.denied),
             max_amount_per_call: self.max_amount_per_call.or(base.max_amount_per_call),
             max_amount_per_window: self.max_amount_per_window.or(base.max_amount_per_window),
+            workload: self.workload.clone().or_else(|| base.workload.clone()),
         }
     }
 

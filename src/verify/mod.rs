@@ -146,6 +146,8 @@ pub struct TwinResult {
     /// The twin's plan up to and including that call.
     #[serde(skip)]
     pub trace: Vec<TraceStep>,
+    /// The legitimate workload the twin followed, and where it came from.
+    pub workload: String,
 }
 
 /// The verdict for one scenario × tool.
@@ -481,6 +483,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
         admission: bench.admission().map(|a| a.tool(&tool.name)),
         prefer: Prefer::default(),
+        legit: None,
     };
     let actions = match agent::plan(&s.agent, &target, seed) {
         Ok(a) => a,
@@ -579,8 +582,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                     out.verdict = Verdict::OverBlocking;
                     out.finding = Some(Finding::Policy);
                     out.note = Some(format!(
-                        "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server",
-                        t.reached, t.attempted, t.tool
+                        "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server; legitimate workload {}",
+                        t.reached, t.attempted, t.tool, t.workload
                     ));
                     out.trace = t.trace.clone();
                     out.trace_from = t.attempted;
@@ -719,13 +722,20 @@ fn run_twin(
         per_window_cap: req.max_amount_per_window.map(|w| w.amount),
         admission: bench.admission().map(|a| a.tool(&tt.name)),
         prefer: Prefer { keep_presence: true, ..Prefer::default() },
+        legit: Some(req.workload.as_ref().unwrap_or(&NO_WORKLOAD)),
     };
     let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
-    // Real clients send the required fields alone: the first legitimate call
-    // leaves every optional field out (a policy that refuses it over-blocks).
-    if let Some(Payload::Call { arguments, .. }) = acts.iter_mut().map(|a| &mut a.payload).find(|p| matches!(p, Payload::Call { .. })) {
-        *arguments = agent::generate::required_only(&tt.input_schema, arguments);
+    // Real clients send the required fields alone: unless the workload says
+    // which optional fields legitimate calls send, the first leaves every
+    // optional field out (a policy that refuses it over-blocks).
+    let declared_fields = req.workload.as_ref().is_some_and(|w| w.optional.is_some());
+    if !declared_fields {
+        if let Some(Payload::Call { arguments, .. }) = acts.iter_mut().map(|a| &mut a.payload).find(|p| matches!(p, Payload::Call { .. })) {
+            *arguments = agent::generate::required_only(&tt.input_schema, arguments);
+        }
     }
+    let (bounds, workload) = twin_pace(&req, bench.admission().map(|a| a.tool(&tt.name)));
+    agent::pace(&mut acts, &bounds);
     if let Err(why) = bench.fits(&acts, s.upstream.as_ref()) {
         return Ok(TwinRun::OverBudget(why));
     }
@@ -750,7 +760,49 @@ fn run_twin(
         refused: refused_at.map(|n| audit[n].clone()),
         refused_arguments,
         trace,
+        workload,
     })))
+}
+
+/// A twin with no declared workload: every field as the schema generates it.
+static NO_WORKLOAD: crate::scenario::requirements::Workload =
+    crate::scenario::requirements::Workload { rate: None, sizes: std::collections::BTreeMap::new(), optional: None };
+
+/// The pace of a legitimate workload, and what it was assumed from: the
+/// declared rate (never past the requirement's own bound), else the tighter
+/// of the requirement and the policy's own limits on the tool.
+fn twin_pace(req: &crate::scenario::requirements::Requirement, tool: Option<crate::engine::admission::Tool<'_>>) -> (Vec<(u64, i64)>, String) {
+    let requirement = req.rate.map(|r| (r.count, r.window.nanos()));
+    let per = |(count, window): (u64, i64)| format!("{count} per {}", crate::scenario::Duration(window));
+    if let Some(rate) = req.workload.as_ref().and_then(|w| w.rate) {
+        let declared = (rate.count, rate.window.nanos());
+        let mut bounds = vec![declared];
+        let mut said = format!("declared in gauntlet.yaml: {}", per(declared));
+        if let Some(r) = requirement {
+            // Faster than the requirement allows is not legitimate use.
+            if (declared.0 as f64) / (declared.1 as f64) > (r.0 as f64) / (r.1 as f64) {
+                bounds.push(r);
+                said.push_str(&format!(", held to the requirement's {}", per(r)));
+            }
+        }
+        return (bounds, said);
+    }
+    let mut bounds: Vec<(u64, i64)> = requirement.into_iter().collect();
+    let mut parts: Vec<String> = requirement.map(|r| format!("the requirement's {}", per(r))).into_iter().collect();
+    if let Some(t) = tool {
+        for l in &t.rules.limits {
+            if let Some(calls) = l.calls() {
+                let b = (calls, l.window.length_secs() as i64 * 1_000_000_000);
+                bounds.push(b);
+                parts.push(format!("the policy's own limit {} ({})", crate::gofmt::quote::quote(&l.rule), per(b)));
+            }
+        }
+    }
+    let said = match parts.len() {
+        0 => "the scenario's own (no rate declared or required)".to_string(),
+        _ => format!("assumed, none declared: within {}", parts.join(" and ")),
+    };
+    (bounds, said)
 }
 
 /// What became of a scenario's benign twin.

@@ -543,4 +543,77 @@ fn resources_and_prompts_breach_as_proxy_findings_where_the_requirements_ask() {
     assert_eq!(find(&r, "prompt-get-rate", "summarize-inbox").observed, "120 in 1m");
     assert_eq!(find(&r, "prompt-denied-get", "draft-reply").verdict, Verdict::NotApplicable);
     assert!(side_doors.iter().all(|o| o.verdict != Verdict::Error));
+
+/// Seven real MCP servers nobody here wrote (recorded with `gauntlet mock
+/// record` from pinned PyPI and npm packages, `tests/data/servers/`), each
+/// with the policy a careful user writes (`tests/data/policies/`): rate
+/// limits plus argument conditions. The verdicts must be judged on calls the
+/// conditions admit (issue 20).
+mod real_servers {
+    use super::*;
+
+    const SERVERS: [&str; 7] = ["fetch", "time", "git", "redis", "sqlite", "puppeteer", "gitlab"];
+
+    fn run(name: &str, requirements: Option<&str>) -> Report {
+        let mut a = args(&format!("tests/data/policies/{name}.yaml"), &[&format!("tests/data/servers/{name}.yaml")]);
+        a.requirements = requirements.map(Into::into);
+        build_report(&a, false).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn conditioned(name: &str, tool: &str) -> bool {
+        let text = std::fs::read_to_string(format!("tests/data/policies/{name}.yaml")).unwrap();
+        let policy = gauntlet::policy::load_intercept(&text).unwrap();
+        let e = gauntlet::engine::Engine::new(std::sync::Arc::new(policy), gauntlet::profile::Profile::Intercept);
+        !e.admission().tool(tool).rules.args.is_empty()
+    }
+
+    #[test]
+    fn verdicts_on_real_servers_are_judged_on_admitted_calls() {
+        for name in SERVERS {
+            let r = check_on(&format!("real-{name}"), &format!("tests/data/policies/{name}.yaml"), &[&format!("tests/data/servers/{name}.yaml")]);
+            for o in &r.outcomes {
+                // A tool allowed under a condition is not a blocked tool: no
+                // "0 calls of X" check may be judged on it unless the policy hides it.
+                let hidden = r.outcomes.iter().any(|h| h.tool == o.tool && h.bound.contains("never listed"));
+                if o.bound.starts_with(&format!("0 calls of `{}`", o.tool)) && !hidden {
+                    assert!(!conditioned(name, &o.tool), "{name}: {} × {} judged as a blocked tool: {o:?}", o.scenario, o.tool);
+                }
+                // Every limit behind a condition is exercised, or the outcome says it was not.
+                if o.bound.contains("reached per") && o.verdict == Verdict::Held && conditioned(name, &o.tool) {
+                    assert!(o.reached > 0, "{name}: {} × {} held with nothing reached: {o:?}", o.scenario, o.tool);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_optional_field_under_a_condition_is_over_blocking() {
+        let r = run("fetch", None);
+        let over: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::OverBlocking).collect();
+        assert!(!over.is_empty(), "a `max_length lte 20000` rule refuses every plain fetch(url)");
+        let refused = over[0].twin.as_ref().and_then(|t| t.refused_arguments.clone()).expect("the refused call");
+        assert!(refused.get("max_length").is_none(), "the refused legitimate call leaves max_length out: {refused}");
+        let blame = over[0].blame.as_ref().expect("over-blocking is blamed on a line");
+        assert_eq!(blame.rule.as_deref(), Some("page size cap"), "{blame:?}");
+        // The redis `list` tool's optional pattern under `^app:` is the same trap.
+        let redis = run("redis", None);
+        assert!(redis.outcomes.iter().any(|o| o.tool == "list" && o.verdict == Verdict::OverBlocking));
+    }
+
+    #[test]
+    fn a_declared_tighter_limit_is_not_over_blocking_and_a_declared_size_is_judged() {
+        // No workload declared: the twin stays within the policy's own 5/minute.
+        let assumed = run("git", None);
+        assert!(!assumed.outcomes.iter().any(|o| o.tool == "git_create_branch" && o.verdict == Verdict::OverBlocking));
+        let twin = assumed.outcomes.iter().filter_map(|o| o.twin.as_ref()).find(|t| t.tool == "git_create_branch").unwrap();
+        assert!(twin.workload.contains("assumed") && twin.workload.contains("branch rate"), "{}", twin.workload);
+        // Declared: 4 branches a minute pass the policy's 5; 1,500-character
+        // commit messages do not pass its 1,000-character cap.
+        let declared = run("git", Some("tests/data/requirements/git.yaml"));
+        assert!(!declared.outcomes.iter().any(|o| o.tool == "git_create_branch" && o.verdict == Verdict::OverBlocking));
+        let commit = declared.outcomes.iter().find(|o| o.tool == "git_commit" && o.verdict == Verdict::OverBlocking).expect("git_commit over-blocks");
+        assert!(commit.note.as_deref().unwrap_or("").contains("declared in gauntlet.yaml"), "{:?}", commit.note);
+        let refused = commit.twin.as_ref().and_then(|t| t.refused_arguments.clone()).unwrap();
+        assert_eq!(refused["message"].as_str().unwrap().chars().count(), 1500);
+    }
 }

@@ -111,6 +111,27 @@ impl StateCond {
     }
 }
 
+/// A limit a rule reserves against (§2.6): at most `limit` per window, each
+/// call adding `increment` (`None`: the amount comes from an argument).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    pub rule: String,
+    pub key: String,
+    pub window: crate::policy::model::Window,
+    pub limit: i64,
+    pub increment: Option<i64>,
+}
+
+impl Limit {
+    /// How many calls a window admits, when each call counts the same.
+    pub fn calls(&self) -> Option<u64> {
+        match self.increment {
+            Some(i) if i > 0 => Some((self.limit.max(0) / i) as u64),
+            _ => None,
+        }
+    }
+}
+
 /// The rules of one plan (a listed tool's, or the `"*"` rules for unlisted ones), read backwards.
 #[derive(Clone, Debug)]
 pub struct Rules {
@@ -118,6 +139,8 @@ pub struct Rules {
     deny_rule: Option<String>,
     pub args: Vec<ArgCond>,
     pub state: Vec<StateCond>,
+    /// The limits its calls reserve against, in reservation order.
+    pub limits: Vec<Limit>,
     compiled: Arc<Compiled>,
     profile: Profile,
 }
@@ -197,6 +220,9 @@ pub struct Prefer {
     /// client leaves optional fields out whatever the policy says, so its
     /// call may then be refused (that is over-blocking, not the client's fault).
     pub keep_presence: bool,
+    /// Top-level fields left exactly as in the base call (a declared
+    /// legitimate size is what it is, whatever the policy admits).
+    pub keep_fields: Vec<String>,
 }
 
 impl Tool<'_> {
@@ -221,7 +247,7 @@ impl Tool<'_> {
 
 impl Rules {
     fn new(compiled: &Arc<Compiled>, plan: &Plan, profile: Profile, patterns: &mut Patterns) -> Rules {
-        let mut rules = Rules { deny_rule: None, args: Vec::new(), state: Vec::new(), compiled: compiled.clone(), profile };
+        let mut rules = Rules { deny_rule: None, args: Vec::new(), state: Vec::new(), limits: Vec::new(), compiled: compiled.clone(), profile };
         for &ri in &plan.rules {
             let rule = &compiled.rules[ri];
             if rule.deny_action && rules.deny_rule.is_none() {
@@ -249,6 +275,17 @@ impl Rules {
         // profile accepts, or the call is an internal error (denied).
         for &ri in &plan.stateful {
             let rule = &compiled.rules[ri];
+            if let Some(state) = &rule.state {
+                if let Some(limit) = state.limit {
+                    rules.limits.push(Limit {
+                        rule: rule.name.clone(),
+                        key: compiled.counters[state.slot].shared.key.clone(),
+                        window: state.window,
+                        limit,
+                        increment: state.increment_from.is_none().then_some(state.increment),
+                    });
+                }
+            }
             let Some(path) = rule.state.as_ref().and_then(|s| s.increment_from.clone()) else { continue };
             let numbers = match profile {
                 Profile::Intercept => NumSet::all(),
@@ -313,7 +350,7 @@ impl Rules {
                 .map(|&i| (i, if Some(i) == negate { self.args[i].atom.complement() } else { self.args[i].atom.clone() }))
                 .collect();
             let current = super::conditions::resolve_args(Some(base), &path);
-            if prefer.keep_presence && current.is_none() {
+            if (prefer.keep_presence && current.is_none()) || (path.len() == 1 && prefer.keep_fields.contains(&path[0])) {
                 continue;
             }
             match self.value_for(&atoms, current, path.last().and_then(|k| prefer.lengths.get(k)).copied(), prefer.keep_presence) {
@@ -327,7 +364,11 @@ impl Rules {
         }
         // Nested paths may interact (a condition on `a` and one on `a.b`): check the whole call.
         let want = |i: usize| Some(i) != negate;
-        let kept_absent = |i: usize| prefer.keep_presence && super::conditions::resolve_args(Some(base), &self.args[i].path).is_none();
+        let kept_absent = |i: usize| {
+            let path = &self.args[i].path;
+            (prefer.keep_presence && super::conditions::resolve_args(Some(base), path).is_none())
+                || (path.len() == 1 && prefer.keep_fields.contains(&path[0]))
+        };
         for i in (0..self.args.len()).filter(|&i| !kept_absent(i)) {
             match self.holds(i, Some(&out)) {
                 Ok(h) if h == want(i) => {}
