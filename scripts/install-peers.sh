@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MCP_PY_VERSION="2.3.0"
+# Real servers recorded as test data (tests/data/servers/), pinned: the live
+# `gauntlet proxy` checks run them behind the proxy.
+PY_SERVERS="mcp-server-time==2026.10.19 mcp-server-fetch==2026.10.24 mcp-server-git==2026.10.19"
 
 PEERS="$PWD/.peers"
 mkdir -p "$PEERS"
@@ -46,6 +49,14 @@ if ! "$PEERS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(
     "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_PY_VERSION" >"$PEERS/pip.log" 2>&1 \
         || fail "pip could not install mcp==$MCP_PY_VERSION (log: .peers/pip.log)" "check that PyPI is reachable"
 fi
+if ! "$PEERS/venv/bin/python" - $PY_SERVERS <<'PY' 2>/dev/null; then
+import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
+PY
+    # The mcp pin is repeated so a server's own requirement cannot move it.
+    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_PY_VERSION" $PY_SERVERS >>"$PEERS/pip.log" 2>&1 \
+        || fail "pip could not install $PY_SERVERS (log: .peers/pip.log)" "check that PyPI is reachable"
+fi
 
 # --- npm peers --------------------------------------------------------------
 command -v npm >/dev/null || apt_install nodejs npm || true
@@ -64,9 +75,10 @@ if ! cmp -s "$LOCK_DIR/package-lock.json" "$PEERS/package-lock.json" \
     cp "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" "$PEERS/"
     rm -f "$PEERS/.npm-ci-done"
     # The inspector declares node >=22 but its CLI mode works on Node 20: the
-    # EBADENGINE warning is expected and goes to the log. Playwright's browsers
-    # are not needed to list its tools, so their download is skipped.
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
+    # EBADENGINE warning is expected and goes to the log. Playwright's and
+    # Puppeteer's browsers are not needed to list their tools, so their
+    # downloads are skipped.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error \
         >"$PEERS/npm.log" 2>&1 \
         || fail "npm could not install the locked peers from scripts/peers/package-lock.json (log: .peers/npm.log)" "check that the npm registry is reachable"
     touch "$PEERS/.npm-ci-done"

@@ -34,7 +34,7 @@ pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>,
         trace_from: 200,
         seed: 9,
         reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
-        twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![] }),
+        twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![], workload: String::new() }),
         denial: None,
         blame: (finding == Some(Finding::Policy)).then(|| Blame {
             location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },

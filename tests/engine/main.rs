@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod engine_support;
 
+mod admission;
 mod conformance;
 mod engine_counters;
 mod engine_operators;
