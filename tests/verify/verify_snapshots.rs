@@ -543,6 +543,7 @@ fn resources_and_prompts_breach_as_proxy_findings_where_the_requirements_ask() {
     assert_eq!(find(&r, "prompt-get-rate", "summarize-inbox").observed, "120 in 1m");
     assert_eq!(find(&r, "prompt-denied-get", "draft-reply").verdict, Verdict::NotApplicable);
     assert!(side_doors.iter().all(|o| o.verdict != Verdict::Error));
+}
 
 /// Seven real MCP servers nobody here wrote (recorded with `gauntlet mock
 /// record` from pinned PyPI and npm packages, `tests/data/servers/`), each
