@@ -355,7 +355,7 @@ impl StdioConn {
                 .map_err(|e| self.io_error(e))?;
             let bytes = match frame {
                 None => return Err(self.closed(method).await),
-                Some(Frame::TooLong { length }) => {
+                Some(Frame::TooLong { length, .. }) => {
                     return Err(ClientError::Garbage {
                         detail: format!("a line of {length} bytes, over the limit"),
                         stderr: self.stderr_tail(),

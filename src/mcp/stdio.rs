@@ -25,6 +25,11 @@ use super::MessageHandler;
 /// Longest accepted line, newline excluded.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
 
+/// How much of an over-long line is kept: JSON-RPC envelopes put their `id`
+/// before a large `result`, so an answer too large to pass on can still be
+/// matched to its request.
+pub const HEAD: usize = 4096;
+
 /// Where a stdio reader ends a line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -60,8 +65,9 @@ fn is_blank(line: &[u8]) -> bool {
 pub enum Frame {
     /// One line without its `\n` (and without a trailing `\r`).
     Line(Vec<u8>),
-    /// A line over the limit was skipped; `length` is its full length in bytes.
-    TooLong { length: usize },
+    /// A line over the limit was skipped; `length` is its full length in
+    /// bytes, `head` its first [`HEAD`] bytes (enough to read an id from).
+    TooLong { length: usize, head: Vec<u8> },
 }
 
 /// Reads frames from a buffered byte stream: a tokio one with
@@ -113,7 +119,9 @@ impl Partial {
         if self.length <= max {
             self.line.extend_from_slice(chunk);
         } else {
-            self.line = Vec::new();
+            let room = HEAD.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            self.line.truncate(HEAD);
         }
         let Some(used) = used else {
             return buf.len();
@@ -130,7 +138,8 @@ impl Partial {
         let length = std::mem::take(&mut self.length);
         let mut line = std::mem::take(&mut self.line);
         if length > max {
-            return Some(Frame::TooLong { length });
+            line.truncate(HEAD);
+            return Some(Frame::TooLong { length, head: line });
         }
         if line.last() == Some(&b'\r') {
             line.pop();
@@ -235,7 +244,7 @@ where
     let mut ended = Ended::Eof;
     while let Some(frame) = lines.next_frame().await? {
         let (replies, dead) = match frame {
-            Frame::TooLong { length } => {
+            Frame::TooLong { length, .. } => {
                 let err = RpcError::invalid_request(&format!(
                     "message of {length} bytes exceeds the {MAX_LINE}-byte line limit"
                 ));
@@ -306,11 +315,11 @@ mod tests {
         let got = frames(&input, 10).await;
         assert_eq!(
             got,
-            vec![Frame::TooLong { length: 25 }, Frame::Line(b"ok".to_vec())]
+            vec![Frame::TooLong { length: 25, head: vec![b'x'; 25] }, Frame::Line(b"ok".to_vec())]
         );
         assert_eq!(
             frames(&[b'y'; 11], 10).await,
-            vec![Frame::TooLong { length: 11 }]
+            vec![Frame::TooLong { length: 11, head: vec![b'y'; 11] }]
         );
         assert_eq!(
             frames(&[b'y'; 10], 10).await,
@@ -345,13 +354,13 @@ mod tests {
         assert_eq!(
             frames_blocking(&input, 20),
             vec![
-                Frame::TooLong { length: 50 },
+                Frame::TooLong { length: 50, head: vec![b'x'; 50] },
                 Frame::Line(b"{\"ok\":true}".to_vec())
             ]
         );
         assert_eq!(
             frames_blocking(&[b'y'; 21], 20),
-            vec![Frame::TooLong { length: 21 }]
+            vec![Frame::TooLong { length: 21, head: vec![b'y'; 21] }]
         );
         assert_eq!(
             frames_blocking(&[b'y'; 20], 20),

@@ -6,8 +6,10 @@
 //! own process group: SIGINT and SIGTERM are forwarded to that whole group,
 //! and [`GRACE`] later whatever is left of it is killed, so the proxy exits
 //! within seconds of a signal whatever its children do, and leaves no
-//! orphan behind. EOF on our stdin closes the child's stdin, and our exit
-//! status is the child's (128 + signal when it was killed). When the child
+//! orphan behind. EOF on our stdin closes the child's stdin (and a child
+//! still running [`GRACE`] later is stopped), and our exit status is the
+//! child's (128 + signal when it was killed). A child that closes its stdout
+//! while it runs gets every request answered with an error. When the child
 //! exits, its group gets [`GRACE`] to close its stdout before it is killed
 //! too (a `sleep 30 &` left behind would otherwise keep us waiting), and
 //! every request still waiting is answered with a JSON-RPC error. The
@@ -30,6 +32,9 @@ use super::stdio::{write_message, SharedPump, UpstreamSink};
 /// How long the upstream's process group gets after a signal, or after the
 /// child itself exited, before what is left of it is killed.
 pub const GRACE: Duration = Duration::from_secs(2);
+
+/// How long after its stdout closed a child still running counts as running on without it.
+const EXIT_AFTER_EOF: Duration = Duration::from_millis(200);
 
 /// The child's process group to forward signals to (0: none). A static
 /// because a signal handler can reach nothing else.
@@ -145,19 +150,35 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
     Ok((child, pump))
 }
 
+/// What the serving loop waits on.
+enum Happened {
+    /// The child's stdout reached EOF (every line it wrote has been handled).
+    UpstreamEof,
+    /// Our stdin reached EOF: the agent hung up.
+    AgentEof,
+    Exited(io::Result<ExitStatus>),
+}
+
 /// Serves a spawned child until it exits; returns the exit code to use.
+///
+/// A child that closes its stdout but keeps running is noticed: every
+/// request waiting, and every one forwarded after, is answered with an error.
+/// When the agent hangs up, the child's stdin is closed and, as the MCP
+/// stdio transport's shutdown goes, the child gets [`GRACE`] to exit before
+/// its group is sent SIGTERM, and SIGKILL [`GRACE`] after that.
 pub fn serve(mut child: Child, pump: SharedPump, config: &ChildConfig) -> io::Result<i32> {
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| io::Error::other("the upstream's stdout was not captured"))?;
+    let (tx, happened) = mpsc::channel::<Happened>();
 
     let upstream_pump = pump.clone();
     let upstream_ctx = config.ctx.clone();
-    let (upstream_done, upstream_closed) = mpsc::channel::<()>();
+    let upstream_done = tx.clone();
     std::thread::spawn(move || {
         upstream_pump.run_upstream_side(stdout, &upstream_ctx);
-        let _ = upstream_done.send(());
+        let _ = upstream_done.send(Happened::UpstreamEof);
     });
     std::thread::spawn(kill_group_after_signal);
     if let Some(timeout) = config.call_timeout {
@@ -168,18 +189,68 @@ pub fn serve(mut child: Child, pump: SharedPump, config: &ChildConfig) -> io::Re
     let max_line = config.max_line;
     // Not joined: it may sit in a read of our stdin after the child is gone.
     let agent_pump = pump.clone();
+    let agent_done = tx.clone();
     std::thread::spawn(move || {
         agent_pump.run_agent_side(io::stdin(), max_line, &agent_ctx);
+        let _ = agent_done.send(Happened::AgentEof);
+    });
+    std::thread::spawn(move || {
+        let _ = tx.send(Happened::Exited(child.wait()));
     });
 
-    let status = child.wait()?;
+    let mut upstream_eof = false;
+    // After its stdout closed: when the child counts as running on without it.
+    let mut silent_at: Option<Instant> = None;
+    // Once the agent hung up: when to signal the child's group next, and with what.
+    let mut stop: Option<(Instant, libc::c_int)> = None;
+    let status = loop {
+        let wake = [silent_at, stop.map(|(at, _)| at)].into_iter().flatten().min();
+        let next = match wake {
+            Some(at) => happened.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => happened.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(Happened::Exited(status)) => break status?,
+            // A child exiting closes its stdout a moment before it is reaped.
+            Ok(Happened::UpstreamEof) => (upstream_eof, silent_at) = (true, Some(Instant::now() + EXIT_AFTER_EOF)),
+            Ok(Happened::AgentEof) => stop = Some((Instant::now() + GRACE, libc::SIGTERM)),
+            Err(mpsc::RecvTimeoutError::Timeout) if silent_at.is_some_and(|at| at <= Instant::now()) => {
+                silent_at = None;
+                if super::log::enabled(super::log::Level::Warn) {
+                    eprintln!("gauntlet proxy: the upstream closed its stdout but is still running: requests are answered with errors from now on");
+                }
+                pump.upstream_silent();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some((_, sig)) = stop {
+                    if super::log::enabled(super::log::Level::Warn) {
+                        let name = if sig == libc::SIGTERM { "SIGTERM" } else { "SIGKILL" };
+                        eprintln!("gauntlet proxy: the agent hung up and the upstream is still running {} s later: sending it {name}", GRACE.as_secs());
+                    }
+                    signal_group(sig);
+                    stop = (sig == libc::SIGTERM).then(|| (Instant::now() + GRACE, libc::SIGKILL));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(io::Error::other("lost track of the upstream")),
+        }
+    };
     // The child's last lines are still in the pipe: deliver them before
     // exiting, but do not wait on what it left running to close the pipe.
-    if upstream_closed.recv_timeout(GRACE).is_err() {
+    let mut closed = |wait: Duration| {
+        let deadline = Instant::now() + wait;
+        while !upstream_eof {
+            match happened.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(h) => upstream_eof = matches!(h, Happened::UpstreamEof),
+                Err(_) => break,
+            }
+        }
+        upstream_eof
+    };
+    if !closed(GRACE) {
         signal_group(libc::SIGTERM);
-        if upstream_closed.recv_timeout(GRACE / 2).is_err() {
+        if !closed(GRACE / 2) {
             signal_group(libc::SIGKILL);
-            let _ = upstream_closed.recv_timeout(GRACE / 4);
+            let _ = closed(GRACE / 4);
         }
     }
     CHILD_PGID.store(0, Ordering::SeqCst);

@@ -282,6 +282,30 @@ impl ProxyCore {
         self.give_up(gone, "the upstream exited before answering this request")
     }
 
+    /// The upstream closed its output but may still be running: every
+    /// request waiting is answered with an error, as when it exits.
+    pub fn upstream_silent(&mut self) -> Vec<Output> {
+        let gone = self.pending.give_up(None, None);
+        self.give_up(gone, "the upstream closed its output before answering this request")
+    }
+
+    /// An upstream answer too large to pass on, whose `raw_id` was read from
+    /// its first bytes: the request it answers gets an error instead. The
+    /// upstream answered, so its call counts (the reservation is kept).
+    pub fn oversized_answer(&mut self, raw_id: &[u8], ctx: &CallContext, why: &str) -> Vec<Output> {
+        let answer_key = self.answer_key(ctx, 0, raw_id);
+        if !self.pending.outstanding(&answer_key) || self.pending.answer(&answer_key) == Answered::Late {
+            return Vec::new();
+        }
+        let key = self.settle_key(ctx, 0, raw_id);
+        let mut out = vec![Output::ToAgent(jsonrpc_error(Some(raw_id), INTERNAL_ERROR, why))];
+        if self.pending.take_call(&key).is_some() {
+            out.extend(self.recorder.as_mut().and_then(|r| r.answered(&key, Upstream::None)).map(Output::Record));
+        }
+        self.pending.take_list(&key);
+        out
+    }
+
     /// Answers every request sent at or before `now - timeout` with an error
     /// (the `--call-timeout` of the stdio transports).
     pub fn expire(&mut self, now: Timestamp, timeout: std::time::Duration) -> Vec<Output> {

@@ -73,6 +73,49 @@ pub fn parse(bytes: &[u8]) -> Result<Node, ParseError> {
     Ok(node)
 }
 
+/// What the first bytes of a JSON-RPC object say about it: the raw `id`
+/// (when a whole one came before `head` ran out) and whether a `method`
+/// member did. Enough to answer a message too large to read whole.
+pub fn prefix_envelope(head: &[u8]) -> (Option<&[u8]>, bool) {
+    let mut p = Parser { b: head, i: 0 };
+    let (mut id, mut method) = (None, false);
+    p.ws();
+    if p.peek() != Some(b'{') {
+        return (None, false);
+    }
+    p.i += 1;
+    loop {
+        p.ws();
+        if p.peek() != Some(b'"') {
+            break;
+        }
+        let Ok(key) = p.string() else { break };
+        p.ws();
+        if p.peek() != Some(b':') {
+            break;
+        }
+        p.i += 1;
+        p.ws();
+        let start = p.i;
+        let Ok(value) = p.value(1) else { break };
+        if p.i >= head.len() {
+            // A number may go on past what was kept.
+            break;
+        }
+        match key.text.as_str() {
+            "id" if matches!(value.kind, Kind::Str(_) | Kind::Number(_)) => id = Some(&head[start..p.i]),
+            "method" => method = true,
+            _ => {}
+        }
+        p.ws();
+        if p.peek() != Some(b',') {
+            break;
+        }
+        p.i += 1;
+    }
+    (id, method)
+}
+
 impl Node {
     pub fn raw<'a>(&self, src: &'a [u8]) -> &'a [u8] {
         &src[self.start..self.end]
@@ -533,4 +576,13 @@ mod tests {
             || parse(prefix).is_ok() == serde_json::from_slice::<serde::de::IgnoredAny>(prefix).is_ok()
     }
 
+
+    #[test]
+    fn the_id_of_an_object_is_read_from_its_first_bytes() {
+        assert_eq!(prefix_envelope(br#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"text":"xxxx"#), (Some(&b"7"[..]), false));
+        assert_eq!(prefix_envelope(br#" { "id" : "a\"b" , "method":"x","params":{"#), (Some(&br#""a\"b""#[..]), true));
+        assert_eq!(prefix_envelope(br#"{"result":{"big":"xxxx"#), (None, false), "the id comes after what was kept");
+        assert_eq!(prefix_envelope(br#"{"id":12"#), (None, false), "a number cut short is not an id");
+        assert_eq!(prefix_envelope(b"[1,2"), (None, false));
+    }
 }

@@ -151,6 +151,8 @@ pub struct SharedPump {
     agent: Arc<Mutex<Box<dyn Write + Send>>>,
     upstream: Arc<Mutex<Box<dyn UpstreamSink>>>,
     room: Arc<Room>,
+    /// The upstream closed its output: nothing forwarded will be answered.
+    silent: Arc<AtomicBool>,
 }
 
 /// A poisoned lock means a panic elsewhere; the state itself is still
@@ -166,6 +168,7 @@ impl SharedPump {
             agent: Arc::new(Mutex::new(agent)),
             upstream: Arc::new(Mutex::new(upstream)),
             room: Arc::default(),
+            silent: Arc::default(),
         }
     }
 
@@ -267,6 +270,14 @@ impl SharedPump {
         self.flush_dirty(&mut dirty);
     }
 
+    /// The upstream closed its output but may still run: every request
+    /// waiting, and from now on every request forwarded, is answered with an error.
+    pub fn upstream_silent(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+        let mut dirty = self.step(|core| core.upstream_silent());
+        self.flush_dirty(&mut dirty);
+    }
+
     /// The upstream is gone: answers every request still waiting with an error.
     pub fn upstream_gone(&self) {
         let mut dirty = self.step(|core| core.upstream_gone());
@@ -304,33 +315,50 @@ impl SharedPump {
             input,
             max_line,
             Side::Agent,
-            |core, line| core.from_agent(line, ctx, SystemClock.now()),
-            |len| self.to_agent(&too_long_error(len, max_line)),
+            |core, line| {
+                let mut out = core.from_agent(line, ctx, SystemClock.now());
+                if self.silent.load(Ordering::SeqCst) {
+                    out.extend(core.upstream_silent());
+                }
+                out
+            },
+            |len, _| self.to_agent(&too_long_error(len, max_line)),
         );
         relock(&self.upstream).close();
     }
 
-    /// Reads upstream lines until EOF.
+    /// Reads upstream lines until EOF. An answer over [`UPSTREAM_MAX_LINE`]
+    /// cannot be passed on: its request, when its id is among the line's
+    /// first bytes, is answered with an error instead.
     pub fn run_upstream_side<R: Read>(&self, input: R, ctx: &CallContext) {
         self.run_side(
             input,
             UPSTREAM_MAX_LINE,
             Side::Upstream,
             |core, line| core.from_upstream(line, ctx, SystemClock.now()),
-            |_| {},
+            |len, head| {
+                let why = format!("the upstream's answer to this request ({len} bytes) is over the proxy's limit of {UPSTREAM_MAX_LINE} bytes");
+                match super::rawjson::prefix_envelope(head) {
+                    (Some(id), false) => {
+                        let mut dirty = self.step(|core| core.oversized_answer(id, ctx, &why));
+                        self.flush_dirty(&mut dirty);
+                    }
+                    _ => eprintln!("gauntlet proxy: the upstream message of {len} bytes has no answer id in its first {} bytes: if it answered a request, that request stays unanswered (--call-timeout answers it)", crate::mcp::stdio::HEAD),
+                }
+            },
         );
     }
 
     /// Feeds each line from the `who` side through `step` until EOF,
     /// flushing once no more input is waiting; `too_long` answers a line
-    /// over `max_line`, which is dropped.
+    /// over `max_line` (its length and first bytes), which is dropped.
     fn run_side<R: Read>(
         &self,
         input: R,
         max_line: usize,
         side: Side,
         step: impl Fn(&mut ProxyCore, &[u8]) -> Vec<Output>,
-        too_long: impl Fn(usize),
+        too_long: impl Fn(usize, &[u8]),
     ) {
         let mut reader = LineReader::with_max(BufReader::with_capacity(1 << 16, input), max_line);
         let mut dirty = Dirty::default();
@@ -346,11 +374,11 @@ impl SharedPump {
                         self.flush_dirty(&mut dirty);
                     }
                 }
-                Ok(Some(Frame::TooLong { length })) => {
+                Ok(Some(Frame::TooLong { length, head })) => {
                     if super::log::enabled(super::log::Level::Warn) {
                         eprintln!("gauntlet proxy: dropped an {who} message of {length} bytes (limit {max_line})");
                     }
-                    too_long(length);
+                    too_long(length, &head);
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -307,6 +307,55 @@ fn a_writer_pausing_mid_file_never_gets_its_first_half_enforced() {
     assert!(stderr.contains(&whole), "{stderr}");
 }
 
+/// Issue 19: an upstream that closed its stdout but kept running was not
+/// noticed: requests went unanswered (no `--call-timeout` under
+/// `intercept`), and the proxy stayed up after the agent hung up.
+#[test]
+fn an_upstream_that_closes_its_stdout_but_keeps_running_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    // Answers the first request, closes its stdout, and lives on (ignoring stdin's end too).
+    let script = r#"read line; echo '{"jsonrpc":"2.0","id":1,"result":{}}'; exec 1>&-; trap '' HUP; while :; do sleep 1; done"#;
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["sh", "-c", script]);
+    p.send(INIT.as_bytes());
+    assert!(p.expect_id("1").contains("result"));
+    let started = std::time::Instant::now();
+    let answer = p.call(2, "list_customers");
+    assert!(answer.contains("-32603") && answer.contains("closed its output"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    let hung_up = std::time::Instant::now();
+    let (code, stderr) = p.finish();
+    assert!(hung_up.elapsed() < Duration::from_secs(10), "the proxy took {:?} to exit after the agent hung up", hung_up.elapsed());
+    assert_eq!(code, Some(128 + 15), "the upstream was stopped with SIGTERM: {stderr}");
+    assert!(stderr.contains("closed its stdout but is still running"), "{stderr}");
+}
+
+/// Issue 19: an upstream answer over the 64 MiB line limit was dropped and
+/// its request never answered.
+#[test]
+fn an_answer_too_large_to_pass_on_is_answered_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let script = r#"
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    pad = "x" * (65 << 20) if msg["id"] == 2 else ""
+    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": {"pad": pad}}, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+"#;
+    let mut p = Proxy::start(dir.path(), &policy, &[], &["python3", "-c", script]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    let answer = p.call(2, "list_customers");
+    assert!(answer.contains("-32603") && answer.contains("over the proxy's limit"), "{}", &answer[..answer.len().min(300)]);
+    assert!(answer.len() < 1000, "the answer is the error, not the oversized line");
+    assert!(p.call(3, "list_customers").contains("\"result\""), "the session goes on");
+    p.finish();
+}
+
 #[test]
 fn a_flood_through_a_blocking_upstream_does_not_deadlock() {
     // `cat` blocks writing to us while we write to it: the proxy must keep
