@@ -20,6 +20,7 @@ const BASE: &[(&str, &[&str])] = &[
     ("limits", &[]),
     ("profile", &[]),
     ("wording", &[]),
+    ("values", &[]),
     ("yaml", &["clock", "limits"]),
 ];
 

@@ -21,6 +21,7 @@ pub mod yaml;
 pub mod profile;
 pub mod invocation;
 pub mod wording;
+pub mod values;
 
 pub mod policy;
 pub mod engine;
