@@ -16,7 +16,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ScenarioCommand {
-    /// Write a commented skeleton scenario.
+    /// Write a commented skeleton scenario, and the JSON Schema beside it for the editor.
     New {
         /// The scenario's id, in kebab-case (`bulk-refunds`); the file is DIR/NAME.yaml.
         name: String,
@@ -24,10 +24,14 @@ pub enum ScenarioCommand {
         #[arg(long, default_value = "scenarios")]
         dir: std::path::PathBuf,
     },
-    /// Check every scenario file of DIR (default: the built-in database).
+    /// Check every scenario file of DIR (default: the built-in database): every problem of each file.
     Lint {
         /// The scenario directory to check (default: the built-in database).
         dir: Option<std::path::PathBuf>,
+        /// Check targets against this server instead of the bundled ones: a server
+        /// file or a bundled name, as `verify --server` takes it (repeatable).
+        #[arg(long)]
+        server: Vec<std::path::PathBuf>,
     },
     /// Show the database: the built-in scenarios plus DIR's, and where each came from.
     List {
@@ -37,13 +41,19 @@ pub enum ScenarioCommand {
         #[arg(long, requires = "dir")]
         scenarios_only: bool,
     },
+    /// Print the scenario file's JSON Schema (what `scenario new` writes beside a scenario).
+    Schema,
 }
 
 pub fn run(args: Args) -> Exit {
     match args.command {
         ScenarioCommand::New { name, dir } => new(&name, &dir),
-        ScenarioCommand::Lint { dir } => lint_cmd(dir.as_deref()),
+        ScenarioCommand::Lint { dir, server } => lint_cmd(dir.as_deref(), &server),
         ScenarioCommand::List { dir, scenarios_only } => list(dir.as_slice(), scenarios_only),
+        ScenarioCommand::Schema => {
+            print!("{}", scenario::schema::SCHEMA);
+            Exit::Ok
+        }
     }
 }
 
@@ -58,18 +68,45 @@ fn new(name: &str, dir: &Path) -> Exit {
         eprintln!("error: {} already exists\n  help: pick another name or edit the file", path.display());
         return Exit::CouldNotRun;
     }
-    if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, skeleton::skeleton(name))) {
+    let run = run_command(name, dir);
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, skeleton::skeleton(name, &run))) {
         eprintln!("error: {}: cannot write: {e}", path.display());
         return Exit::CouldNotRun;
     }
     println!("wrote {}", path.display());
-    let (program, dir) = (invocation::program(), invocation::quote_path(dir));
-    println!("next: edit it, then `{program} scenario lint {dir}` and `{program} verify POLICY --scenarios {dir} --only {name}`");
+    // The skeleton's `$schema=scenario.schema.json` is resolved beside it: write it there.
+    let schema = dir.join(skeleton::SCHEMA_FILE);
+    let current = std::fs::read_to_string(&schema).ok();
+    if current.as_deref() != Some(scenario::schema::SCHEMA) {
+        if let Err(e) = std::fs::write(&schema, scenario::schema::SCHEMA) {
+            eprintln!("error: {}: cannot write: {e}", schema.display());
+            return Exit::CouldNotRun;
+        }
+        let what = if current.is_some() { "updated" } else { "wrote" };
+        println!("{what} {} (the JSON Schema your editor checks it against)", schema.display());
+    }
+    let program = invocation::program();
+    println!("next: edit it, then `{program} scenario lint {}` and `{run}`", invocation::quote_path(dir));
     Exit::Ok
 }
 
-fn lint_cmd(dir: Option<&Path>) -> Exit {
-    let servers = match setup::bundled_servers() {
+/// The command that runs scenario `name` of `dir`: on the policies `gauntlet.yaml`
+/// lists when there is one here, else on POLICY (the user's).
+fn run_command(name: &str, dir: &Path) -> String {
+    use crate::scenario::requirements::Requirements;
+    let program = invocation::program();
+    let listed = Requirements::find(Path::new(".")).and_then(|f| Requirements::load(&f).ok()).is_some_and(|r| !r.policies.is_empty());
+    let policy = if listed { "" } else { " POLICY" };
+    format!("{program} verify{policy} --scenarios {} --only {name}", invocation::quote_path(dir))
+}
+
+fn lint_cmd(dir: Option<&Path>, server: &[PathBuf]) -> Exit {
+    let servers = if server.is_empty() {
+        setup::bundled_servers()
+    } else {
+        server.iter().map(|s| setup::server(s)).collect::<Result<Vec<_>, _>>()
+    };
+    let servers = match servers {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -77,10 +114,15 @@ fn lint_cmd(dir: Option<&Path>) -> Exit {
         }
     };
     let catalogue = catalogue_of(&servers);
-    let (problems, shown) = match dir {
-        Some(d) => (lint::lint_dir(d, &catalogue), d.display().to_string()),
-        None => (Ok(lint::lint_builtin(&catalogue)), "the built-in database".to_string()),
+    let problems = match dir {
+        Some(d) if crate::scenario::yaml_files(d).is_ok_and(|f| f.is_empty()) => {
+            eprintln!("error: {} holds no scenario file (*.yaml): nothing to lint\n  help: check the path, or write one with `{} scenario new NAME --dir {}`", d.display(), invocation::program(), invocation::quote_path(d));
+            return Exit::CouldNotRun;
+        }
+        Some(d) => lint::lint_dir(d, &catalogue),
+        None => Ok(lint::lint_builtin(&catalogue)),
     };
+    let shown = dir.map_or("the built-in database".to_string(), |d| d.display().to_string());
     let problems = match problems {
         Ok(p) => p,
         Err(e) => {
@@ -91,11 +133,13 @@ fn lint_cmd(dir: Option<&Path>) -> Exit {
     for p in &problems {
         println!("{p}");
     }
+    let against = if server.is_empty() { String::new() } else { format!(" (targets checked against {})", servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) };
     if problems.is_empty() {
-        println!("{shown}: every scenario is valid");
+        println!("{shown}: every scenario is valid{against}");
         Exit::Ok
     } else {
-        println!("{} problem(s)", problems.len());
+        let files = problems.iter().map(|p| &p.path).collect::<std::collections::BTreeSet<_>>().len();
+        println!("{} in {}{against}", crate::wording::count(problems.len(), "problem"), crate::wording::count(files, "file"));
         Exit::CheckFailed
     }
 }
@@ -123,6 +167,6 @@ fn list(dirs: &[PathBuf], only_given: bool) -> Exit {
         };
         println!("{:<w$}  {:<c$}  {:<6}  {:<o$}  {}", s.id, s.class.as_str(), layer, source, s.title);
     }
-    println!("{} scenarios", loaded.len());
+    println!("{}", crate::wording::count(loaded.len(), "scenario"));
     Exit::Ok
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::model::{Risk, Rotation, Scenario};
-use super::{parse, schema, ScenarioError};
+use super::{decode, rule_problems, schema, ScenarioError};
 
 /// One tool of one mock server, as far as scenarios care — or one of its
 /// resources (named by URI) or prompts (its arguments as an object schema).
@@ -21,51 +21,42 @@ pub struct ToolInfo {
     pub surface: crate::mock::Surface,
 }
 
-/// Lints one file's text against the catalogue of every mock server.
+/// Lints one file's text against the catalogue of the servers in play: every
+/// problem of the file, not only the first (the typed load stops at its first
+/// error; the schema, the rules and the targets each still say theirs).
 pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
     if let Err(e) = crate::yaml::check(text) {
         return vec![ScenarioError::over_limit(path, &e)];
     }
-    // The typed load positions unknown keys exactly; the schema adds what types cannot say.
-    let typed = parse(path, text);
-    let mut problems = Vec::new();
-    match serde_yaml::from_str::<serde_json::Value>(text) {
-        Ok(doc) if typed.is_ok() => {
-            for (at, message) in schema::violations(&doc) {
-                let key = at.rsplit('/').find(|seg| seg.parse::<usize>().is_err()).unwrap_or("");
-                let key = if key.is_empty() { "id" } else { key };
-                problems.push(ScenarioError::at_key(
-                    path,
-                    text,
-                    key,
-                    format!("schema: {message} (at `{}`)", if at.is_empty() { "/" } else { &at }),
-                    None,
-                ));
-            }
-        }
-        Ok(_) => {}
+    let doc = match serde_yaml::from_str::<serde_json::Value>(text) {
+        Ok(doc) => doc,
         Err(e) => {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            problems.push(ScenarioError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: format!("not YAML: {e}"),
-                help: None,
-            });
-            return problems;
+            return vec![ScenarioError { path: path.to_path_buf(), line, column, message: format!("not YAML: {e}"), help: None }];
+        }
+    };
+    let typed = decode(path, text);
+    let mut problems = Vec::new();
+    if let Err(e) = &typed {
+        problems.push(e.clone());
+    }
+    for (at, message) in schema::violations(&doc) {
+        // An unexpected key is positioned at itself, anything else at the key holding it.
+        let unexpected = message.split_once("('").and_then(|(_, rest)| rest.split_once("' was unexpected")).map(|(k, _)| k);
+        let shown = format!("schema: {message} (at `{}`)", if at.is_empty() { "/" } else { &at });
+        let p = ScenarioError::at_pointer(path, text, &at, unexpected, shown);
+        // The typed load's error already says this one.
+        let said = typed.as_ref().err().is_some_and(|e| e.line == p.line || names_the_same_key(&e.message, &p.message) || within(&e.message, &at));
+        if !said {
+            problems.push(p);
         }
     }
-    match &typed {
-        Ok(s) => {
-            problems.extend(check_targets(path, text, s, catalogue));
-            problems.extend(check_raw_params(path, text, s));
-            problems.extend(check_replicas(path, text, s));
-        }
-        Err(e) => problems.push(e.clone()),
-    }
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if let Ok(s) = &typed {
+        problems.extend(rule_problems(path, text, s));
+        problems.extend(check_targets(path, text, s, catalogue));
+        problems.extend(check_raw_params(path, text, s));
+        problems.extend(check_replicas(path, text, s));
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         if s.id != stem {
             problems.push(ScenarioError::at_key(
                 path,
@@ -76,7 +67,25 @@ pub fn lint_text(path: &Path, text: &str, catalogue: &[ToolInfo]) -> Vec<Scenari
             ));
         }
     }
+    problems.sort_by_key(|p| (p.line, p.column));
     problems
+}
+
+/// Whether the schema's pointer `at` lies in what the typed error's path
+/// names (`agent.steps[0]: …` covers `/agent/steps/0/over`).
+fn within(typed: &str, at: &str) -> bool {
+    let Some((path, _)) = typed.split_once(": ") else { return false };
+    if path.is_empty() || !path.chars().all(|c| c.is_alphanumeric() || "_.[]-".contains(c)) {
+        return false;
+    }
+    let pointer: String = path.split('.').flat_map(|part| part.split(['[', ']'])).filter(|s| !s.is_empty()).map(|s| format!("/{s}")).collect();
+    at == pointer || at.starts_with(&format!("{pointer}/"))
+}
+
+/// Whether two messages name the same `key` (serde: `` unknown field `cals` ``; the schema: `'cals'`).
+fn names_the_same_key(typed: &str, schema: &str) -> bool {
+    let field = typed.split_once("unknown field `").and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f);
+    field.is_some_and(|f| schema.contains(&format!("'{f}'")) || schema.contains(&format!("\"{f}\"")))
 }
 
 fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) -> Vec<ScenarioError> {
@@ -88,8 +97,23 @@ fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) 
                 path,
                 text,
                 "tools",
-                format!("target tool `{name}` is not a tool of any mock server"),
-                Some("check the spelling against `mock-servers/*.yaml`, or target by `risk:` instead".into()),
+                format!("target tool `{name}` is not a tool of any server in play"),
+                Some(match crate::wording::closest(name, known.iter().copied()) {
+                    Some(m) => format!("did you mean `{m}`? (or lint against your server with `--server FILE`, or target by `risk:`)"),
+                    None => "lint against the server it is for with `--server FILE` (or NAME), or target by `risk:` instead".into(),
+                }),
+            ));
+        }
+    }
+    let budgets = [&s.expect.max_reached_per_window, &s.expect.max_executed_per_window];
+    for name in budgets.into_iter().flatten().flat_map(|r| &r.tools).filter(|n| n.as_str() != "{{name}}") {
+        if !known.contains(name.as_str()) {
+            problems.push(ScenarioError::at_key(
+                path,
+                text,
+                "tools",
+                format!("`{name}` in a shared budget is not a tool of any server in play"),
+                Some("name the target as `{{name}}` and the others exactly as their server lists them".into()),
             ));
         }
     }
@@ -102,7 +126,7 @@ fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) 
             path,
             text,
             "targets",
-            "the targets match no tool on any mock server".into(),
+            "the targets match no tool on any server in play".into(),
             Some("a scenario that targets nothing is never counted as held; widen `risk:` or name a tool".into()),
         ));
     }
@@ -245,6 +269,32 @@ mod tests {
         let t = GOOD.replace("[write]", "[destructive]");
         let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
         assert!(p[0].message.contains("match no tool"), "{p:?}");
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_not_only_the_first() {
+        // A typo'd key, a bad class and a step that sends nothing: three problems, three lines.
+        let t = GOOD
+            .replace("class: bulk-writes", "class: bulk-write")
+            .replace("    - calls: 5", "    - calls: 5\n      cals: 1\n    - calls: 0");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        let lines: Vec<usize> = p.iter().map(|e| e.line).collect();
+        assert!(p.len() >= 3, "{p:#?}");
+        assert!(lines.contains(&3) && lines.contains(&8) && lines.contains(&9), "{p:#?}");
+        // Without the type errors, the rules the types cannot express each say theirs too.
+        let t = GOOD.replace("id: demo", "id: Demo_1").replace("    - calls: 5", "    - calls: 0");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert!(p.iter().any(|e| e.message.contains("not kebab-case")) && p.iter().any(|e| e.message.contains("calls: 0")), "{p:#?}");
+    }
+
+    #[test]
+    fn a_shared_budget_names_tools_of_the_servers_in_play() {
+        let t = GOOD.replace("max_reached_per_window: {}", "max_reached_per_window: {tools: [\"{{name}}\", create_isue]}");
+        let p = lint_text(Path::new("demo.yaml"), &t, &catalogue());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("`create_isue` in a shared budget"), "{p:?}");
+        let ok = GOOD.replace("max_reached_per_window: {}", "max_reached_per_window: {tools: [\"{{name}}\", create_issue]}");
+        assert!(lint_text(Path::new("demo.yaml"), &ok, &catalogue()).is_empty());
     }
 
     #[test]

@@ -70,6 +70,47 @@ impl ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// Positioned at what a JSON pointer (`/agent/steps/1/calls`) names in
+    /// `text` (its key, for a member), or at `key` inside it (an unexpected
+    /// member); by the first `key:` line when the pointer does not resolve.
+    pub(crate) fn at_pointer(path: &Path, text: &str, pointer: &str, key: Option<&str>, message: String) -> Self {
+        let fallback = key.or_else(|| pointer.rsplit('/').find(|seg| seg.parse::<usize>().is_err())).filter(|k| !k.is_empty()).unwrap_or("id");
+        let (line, column) = position_of(text, pointer, key).unwrap_or_else(|| find_key(text, fallback));
+        ScenarioError { path: path.to_path_buf(), line, column, message, help: None }
+    }
+}
+
+/// 1-based position of what `pointer` (then member `key`) names in the YAML `text`.
+fn position_of(text: &str, pointer: &str, key: Option<&str>) -> Option<(usize, usize)> {
+    use crate::yaml::{Kind, Node};
+    let root = crate::yaml::parse(text).ok()??;
+    let member = |node: &'_ Node, name: &str| -> Option<(Node, Node)> {
+        match &node.kind {
+            Kind::Map(entries) => entries.iter().find(|(k, _)| matches!(&k.kind, Kind::Scalar { text, .. } if text == name)).cloned(),
+            _ => None,
+        }
+    };
+    let mut node = root;
+    let mut at = (node.line, node.column);
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        let next = match &node.kind {
+            Kind::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i).cloned()).map(|n| ((n.line, n.column), n)),
+            Kind::Map(_) => member(&node, &seg).map(|(k, v)| ((k.line, k.column), v)),
+            Kind::Scalar { .. } => None,
+        };
+        let (pos, n) = next?;
+        at = pos;
+        node = n;
+    }
+    if let Some(k) = key {
+        let (k, _) = member(&node, k)?;
+        at = (k.line, k.column);
+    }
+    Some((at.0 as usize, at.1 as usize))
+}
+
 /// 1-based position of the first line whose content starts with `key:` (or `- key:`), else 1:1.
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     let pat = format!("{key}:");
@@ -84,8 +125,17 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
 
 /// Parses one scenario from text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario = decode(path, text)?;
+    match rule_problems(path, text, &scenario).into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(scenario),
+    }
+}
+
+/// The typed load alone: the input limits, then every key and value type.
+pub fn decode(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     crate::yaml::check(text).map_err(|e| ScenarioError::over_limit(path, &e))?;
-    let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
+    serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let full = e.to_string();
         let message = match full.rsplit_once(" at line ") {
@@ -93,22 +143,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             None => full,
         };
         let help = if message.contains("unknown field") {
-            Some("see scenarios/scenario.schema.json for the keys each section accepts".to_string())
+            Some("`gauntlet scenario schema` prints the keys each section accepts".to_string())
         } else {
             None
         };
         ScenarioError { path: path.to_path_buf(), line, column, message, help }
-    })?;
-    check(path, text, &scenario)?;
-    Ok(scenario)
+    })
 }
 
-/// Checks the rules the types cannot express.
-fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
+/// Every rule the types cannot express that `s` breaks, in file order of the checks.
+pub fn rule_problems(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError> {
+    let mut problems = Vec::new();
     let valid_id = !s.id.is_empty()
         && s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
-        return Err(ScenarioError::at_key(
+        problems.push(ScenarioError::at_key(
             path,
             text,
             "id",
@@ -117,7 +166,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
         ));
     }
     if s.agent.steps.is_empty() && s.agent.random.is_none() {
-        return Err(ScenarioError::at_key(
+        problems.push(ScenarioError::at_key(
             path,
             text,
             "agent",
@@ -128,7 +177,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
     let all_steps = s.agent.steps.iter().chain(s.twin.iter().flat_map(|t| t.steps.iter()));
     for step in all_steps {
         if step.calls == 0 {
-            return Err(ScenarioError::at_key(
+            problems.push(ScenarioError::at_key(
                 path,
                 text,
                 "calls",
@@ -137,7 +186,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
             ));
         }
         if step.list && step.raw.is_some() {
-            return Err(ScenarioError::at_key(
+            problems.push(ScenarioError::at_key(
                 path,
                 text,
                 "raw",
@@ -153,7 +202,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
                 .replace("{{args}}", "{}");
             let not_json = filled.lines().filter(|l| !l.trim().is_empty()).find_map(|l| serde_json::from_str::<serde_json::Value>(l).err());
             if let Some(e) = not_json {
-                return Err(ScenarioError::at_key(
+                problems.push(ScenarioError::at_key(
                     path,
                     text,
                     "raw",
@@ -164,7 +213,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
         }
     }
     if s.expect == Expect::default() {
-        return Err(ScenarioError::at_key(
+        problems.push(ScenarioError::at_key(
             path,
             text,
             "expect",
@@ -172,7 +221,7 @@ fn check(path: &Path, text: &str, s: &Scenario) -> Result<(), ScenarioError> {
             Some("add at least one check, e.g. `max_reached_per_window: {}`".into()),
         ));
     }
-    Ok(())
+    problems
 }
 
 /// The `*.yaml` / `*.yml` files directly in `dir`, sorted (scenario and mock server directories alike).

@@ -427,6 +427,10 @@ pub struct RateExpect {
     /// Sliding (any window of that length) unless set to false (calendar windows).
     #[serde(default)]
     pub sliding: Option<bool>,
+    /// Tools whose calls count together against this one budget (`{{name}}` = the
+    /// target), e.g. `["{{name}}", update_issue]`; default: the target alone.
+    #[serde(default)]
+    pub tools: Vec<String>,
 }
 
 /// `true`, or `requirement` (holds only where the requirements ask for it).

@@ -1,14 +1,17 @@
 //! `gauntlet scenario new NAME`: a commented skeleton that lints clean.
 
-/// The skeleton text for a scenario with id `name`.
-pub fn skeleton(name: &str) -> String {
+/// The schema file the skeleton points the editor at, written beside it.
+pub const SCHEMA_FILE: &str = "scenario.schema.json";
+
+/// The skeleton text for a scenario with id `name`, run by `run` (a command line).
+pub fn skeleton(name: &str, run: &str) -> String {
     format!(
-        r#"# yaml-language-server: $schema=scenario.schema.json
+        r#"# yaml-language-server: $schema={SCHEMA_FILE}
 # A gauntlet attack scenario. Run it with:
-#   gauntlet verify POLICY --only {name}
+#   {run}
 id: {name}
 title: "Describe the attack in one line"
-# One of the classes in scenario.schema.json (bulk-writes, runaway-execution, window-edge, ...).
+# One of the classes in {SCHEMA_FILE} (bulk-writes, runaway-execution, window-edge, ...).
 class: bulk-writes
 # policy: a breach is the policy's fault. proxy: no policy can stop it on this proxy.
 layer: policy
@@ -46,7 +49,7 @@ mod tests {
 
     #[test]
     fn skeleton_parses_and_lints_clean() {
-        let text = skeleton("my-attack");
+        let text = skeleton("my-attack", "gauntlet verify POLICY --scenarios scenarios --only my-attack");
         let cat = vec![ToolInfo { server: "s".into(), name: "w".into(), risk: Risk::Write, input_schema: serde_json::json!({}), surface: Default::default() }];
         let problems = lint_text(Path::new("scenarios/my-attack.yaml"), &text, &cat);
         assert!(problems.is_empty(), "{problems:?}");

@@ -98,8 +98,21 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
     let policy = src.policy;
     let entry = policy.tool(&tool.name);
     match check {
-        Check::Rate { count, window, sliding, .. } => {
+        Check::Rate { count, window, sliding, shared, .. } => {
             let bound = format!("≤{count} per {window}{}", if *sliding { " sliding" } else { "" });
+            if !shared.is_empty() {
+                // One budget over several tools: only a counter they share holds it.
+                let reason = format!(
+                    "the requirement is {bound} across {} together, and the policy does not count them against one budget (a rule on `\"*\"` counts every tool's calls together)",
+                    crate::verify::measure::names(shared)
+                );
+                let rule = entry.and_then(rate_rule);
+                return match (rule, entry) {
+                    (Some(rule), _) => src.blame(Some(rule.span), Some(&rule.name), reason),
+                    (None, Some(e)) => src.blame(Some(e.span), None, reason),
+                    (None, None) => src.no_entry(&tool.name, &format!("no counter, so nothing holds {} to {bound} together", crate::verify::measure::names(shared))),
+                };
+            }
             match entry.map(|e| (e, rate_rule(e))) {
                 Some((_, Some(rule))) => {
                     let (limit, edge) = match &rule.rate_limit {

@@ -15,8 +15,9 @@ use crate::scenario::{Duration, Expect, Switch};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Check {
-    /// At most `count` calls of the tool in any `window` (sliding) or per calendar window.
-    Rate { count: u64, window: Duration, sliding: bool, executed_only: bool },
+    /// At most `count` calls of the tool in any `window` (sliding) or per calendar
+    /// window; with `shared`, the calls of all those tools together (one budget).
+    Rate { count: u64, window: Duration, sliding: bool, executed_only: bool, shared: Vec<String> },
     SchemaViolations { max: u32 },
     NeverReached { tool: String },
     NeverListed { tool: String },
@@ -31,10 +32,11 @@ impl Check {
     /// The bound in words, for tables and snapshots.
     pub fn bound(&self) -> String {
         match self {
-            Check::Rate { count, window, sliding, executed_only } => format!(
-                "≤{count} {} per {window}{}",
+            Check::Rate { count, window, sliding, executed_only, shared } => format!(
+                "≤{count} {} per {window}{}{}",
                 if *executed_only { "executed" } else { "reached" },
-                if *sliding { " sliding" } else { " calendar" }
+                if *sliding { " sliding" } else { " calendar" },
+                if shared.is_empty() { String::new() } else { format!(" across {}", names(shared)) }
             ),
             Check::SchemaViolations { max } => format!("≤{max} schema-violating"),
             Check::NeverReached { tool } => format!("0 calls of `{tool}`"),
@@ -45,6 +47,11 @@ impl Check {
             Check::ArgumentBytes { max } => format!("arguments ≤{max} bytes"),
         }
     }
+}
+
+/// `` `a`, `b` ``: tool names in prose.
+pub fn names(tools: &[String]) -> String {
+    tools.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// Integers without a trailing `.0`.
@@ -86,7 +93,12 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         let count = e.count.or(req.rate.map(|r| r.count))?;
         let window = e.window.or(req.rate.map(|r| r.window))?;
         let sliding = e.sliding.unwrap_or(!req.rate.is_some_and(|r| r.calendar));
-        Some(Check::Rate { count, window, sliding, executed_only })
+        let mut shared: Vec<String> = e.tools.iter().map(|t| t.replace("{{name}}", &tool.name)).collect();
+        shared.dedup();
+        if shared.len() == 1 && shared[0] == tool.name {
+            shared.clear();
+        }
+        Some(Check::Rate { count, window, sliding, executed_only, shared })
     };
     if let Some(c) = expect.max_reached_per_window.as_ref().and_then(|e| rate(e, false)) {
         checks.push(c);
@@ -306,8 +318,13 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
     let calls: Vec<&LedgerEntry> = uses_of(&obs.ledger, tool.surface, &tool.name).collect();
     let result = |held: bool, observed: String| CheckResult { check: check.clone(), held, observed, note: None, proxy_only: false };
     match check {
-        Check::Rate { count, window, sliding, executed_only } => {
-            let mut times: Vec<i64> = calls.iter().filter(|e| !executed_only || e.executed).map(|e| e.time.0).collect();
+        Check::Rate { count, window, sliding, executed_only, shared } => {
+            let counted: Vec<&LedgerEntry> = if shared.is_empty() {
+                calls
+            } else {
+                shared.iter().flat_map(|t| uses_of(&obs.ledger, tool.surface, t)).collect()
+            };
+            let mut times: Vec<i64> = counted.iter().filter(|e| !executed_only || e.executed).map(|e| e.time.0).collect();
             times.sort_unstable();
             let len = window.nanos().max(1);
             let calendar = max_calendar(&times, len);
@@ -460,12 +477,12 @@ mod tests {
         }
         ledger.sort_by_key(|e| e.time);
         let obs = Observation { ledger, ..Default::default() };
-        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false };
+        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false, shared: vec![] };
         let r = evaluate(&c, &obs, &tool(), "amount");
         assert!(!r.held);
         assert_eq!(r.observed, "60 in 1m");
         assert!(r.note.unwrap().contains("at most 30 per calendar 1m"));
-        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: false, executed_only: false };
+        let c = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: false, executed_only: false, shared: vec![] };
         assert!(evaluate(&c, &obs, &tool(), "amount").held);
     }
 

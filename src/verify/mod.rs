@@ -253,11 +253,16 @@ impl Timeline {
             }
             _ => None,
         });
-        Timeline {
-            sent: actions.iter().filter(|a| a.tool_name().is_some()).map(|a| a.at).collect(),
-            reached: measure::uses_of(&obs.ledger, tool.surface, &tool.name).map(|e| e.time.0 - START.0).collect(),
-            bound,
-        }
+        // A shared budget plots every tool it counts.
+        let shared = checks.iter().find_map(|c| match c {
+            measure::Check::Rate { shared, .. } if !shared.is_empty() => Some(shared.clone()),
+            _ => None,
+        });
+        let counted = shared.unwrap_or_else(|| vec![tool.name.clone()]);
+        let mut reached: Vec<i64> =
+            counted.iter().flat_map(|t| measure::uses_of(&obs.ledger, tool.surface, t)).map(|e| e.time.0 - START.0).collect();
+        reached.sort_unstable();
+        Timeline { sent: actions.iter().filter(|a| a.tool_name().is_some()).map(|a| a.at).collect(), reached, bound }
     }
 }
 
@@ -512,9 +517,11 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
     out.seed = seed;
     out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
-    out.reached = uses_of(&obs.ledger, tool.surface, &tool.name).count();
+    let timeline = Timeline::of(&actions, &obs, tool, &checks);
+    // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
+    out.reached = timeline.reached.len();
     out.denial = obs.denials.first().cloned();
-    out.timeline = Some(Timeline::of(&actions, &obs, tool, &checks));
+    out.timeline = Some(timeline);
     out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     out.deployment = deployment;
     if let Some(failed) = results.iter().find(|r| !r.held) {

@@ -62,6 +62,67 @@ fn new_skeleton_lints_clean() {
     assert_eq!(code(&again), 2, "overwrote an existing scenario");
 }
 
+/// `scenario new` in an empty directory, as a user with only the installed binary runs it:
+/// the schema the skeleton names is written beside it, and the printed command runs it.
+#[test]
+fn scenario_new_works_from_an_empty_directory_with_only_the_binary() {
+    let dir = TempDir::new().unwrap();
+    let here = dir.path();
+    std::fs::copy(repo("examples/aksjah-hardened.yaml"), here.join("policy.yaml")).unwrap();
+    let o = gauntlet_in(here, &["scenario", "new", "bulk-refunds", "--dir", "attacks"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let text = std::fs::read_to_string(here.join("attacks/bulk-refunds.yaml")).unwrap();
+    let named = text.lines().next().and_then(|l| l.strip_prefix("# yaml-language-server: $schema=")).expect("a schema line");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(here.join("attacks").join(named)).unwrap()).unwrap();
+    assert_eq!(schema["$schema"].as_str().map(|s| s.contains("json-schema.org")), Some(true));
+    let written = std::fs::read_to_string(here.join("attacks").join(named)).unwrap();
+    assert_eq!(stdout(&gauntlet_in(here, &["scenario", "schema"])), written, "`scenario schema` prints what `new` wrote");
+    // The printed command and the one in the file's header both run the new scenario.
+    let printed = out.lines().find_map(|l| l.split(" and `").nth(1)).and_then(|c| c.strip_suffix('`')).expect("a run command").to_string();
+    let in_file = text.lines().nth(2).and_then(|l| l.strip_prefix("#   ")).expect("the header's run command").to_string();
+    assert_eq!(printed, in_file);
+    assert!(printed.contains("--scenarios attacks --only bulk-refunds"), "{printed}");
+    let argv: Vec<String> = shlex::split(&printed.replace("POLICY", "policy.yaml")).unwrap();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let o = gauntlet_in(here, &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code(&o), 0, "{printed}: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["outcomes"].as_array().unwrap().iter().all(|o| o["scenario"] == "bulk-refunds"), "{v}");
+}
+
+/// A scenario for a recorded server: lint fails against the bundled servers and passes
+/// with `--server FILE`, as `verify --server FILE` runs it.
+#[test]
+fn lint_checks_targets_against_the_server_given() {
+    let dir = TempDir::new().unwrap();
+    let server = dir.path().join("git.yaml");
+    std::fs::write(
+        &server,
+        "name: git\nversion: \"1\"\ntools:\n  - name: git_reset\n    description: reset\n    inputSchema: {type: object}\n    risk: destructive\n",
+    )
+    .unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(
+        db.join("no-reset.yaml"),
+        "id: no-reset\ntitle: No reset\nclass: destructive-call\ntargets: {tools: [git_reset]}\nagent:\n  steps:\n    - calls: 1\nexpect:\n  never_reached: true\n",
+    )
+    .unwrap();
+    let o = gauntlet(&["scenario", "lint", path(&db)]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("`git_reset` is not a tool of any server in play"), "{}", stdout(&o));
+    let o = gauntlet(&["scenario", "lint", path(&db), "--server", path(&server)]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("every scenario is valid (targets checked against git)"), "{}", stdout(&o));
+    // An empty directory is not "every scenario is valid".
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = gauntlet(&["scenario", "lint", path(&empty)]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains("holds no scenario file"), "{}", stderr(&o));
+}
+
 #[test]
 fn broken_scenarios_are_positioned_and_fail_the_lint() {
     let dir = with_skeleton();
@@ -80,10 +141,10 @@ fn broken_scenarios_are_positioned_and_fail_the_lint() {
     let expected = format!(
         "{d}/bad-duration.yaml:16:7: agent.steps[0]: invalid duration unit ` minutes` in `5 minutes`: use ms, s, m, h or d\n\
          {d}/bad-key.yaml:14:3: agent: unknown field `stepz`, expected `steps` or `random`\n  \
-         help: see scenarios/scenario.schema.json for the keys each section accepts\n\
-         {d}/bad-target.yaml:12:3: target tool `no_such_tool` is not a tool of any mock server\n  \
-         help: check the spelling against `mock-servers/*.yaml`, or target by `risk:` instead\n\
-         3 problem(s)\n"
+         help: `gauntlet scenario schema` prints the keys each section accepts\n\
+         {d}/bad-target.yaml:12:3: target tool `no_such_tool` is not a tool of any server in play\n  \
+         help: lint against the server it is for with `--server FILE` (or NAME), or target by `risk:` instead\n\
+         3 problems in 3 files\n"
     );
     assert_eq!(stdout(&o), expected);
 }
@@ -744,6 +805,40 @@ fn watch_runs_again_on_every_save_of_the_policy_or_a_scenario() {
     assert!(third.contains("0 policy findings"), "{third}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// One budget over two tools: `max_reached_per_window.tools` counts their calls together,
+/// so limits per tool (each within the bound) breach it and one shared limit holds it.
+#[test]
+fn an_expectation_spanning_two_tools_counts_them_against_one_budget() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    let (a, b) = ("WizCommerce Open API_PostCustomers", "WizCommerce Open API_PostOrders");
+    let scenario = format!(
+        "id: shared-write-budget\ntitle: Two write tools share one budget\nclass: bulk-writes\ntargets: {{tools: [\"{a}\"]}}\nagent:\n  steps:\n    - {{calls: 25, over: 50s}}\n    - {{calls: 25, over: 50s, tool: \"{b}\"}}\nexpect:\n  max_reached_per_window: {{count: 30, window: 1m, tools: [\"{{{{name}}}}\", \"{b}\"]}}\n"
+    );
+    std::fs::write(db.join("shared-write-budget.yaml"), &scenario).unwrap();
+    let lint = gauntlet(&["scenario", "lint", path(&db)]);
+    assert_eq!(code(&lint), 0, "{}{}", stdout(&lint), stderr(&lint));
+    let apart = dir.path().join("apart.yaml");
+    std::fs::write(&apart, format!("version: \"1\"\ntools:\n  \"{a}\":\n    rules:\n      - name: a\n        rate_limit: 25/minute\n  \"{b}\":\n    rules:\n      - name: b\n        rate_limit: 25/minute\n")).unwrap();
+    let together = dir.path().join("together.yaml");
+    std::fs::write(&together, format!("version: \"1\"\ntools:\n  \"*\":\n    rules:\n      - name: writes\n        rate_limit: 30/minute\n  \"{a}\": {{rules: []}}\n")).unwrap();
+    let run = |policy: &Path| -> serde_json::Value {
+        let o = gauntlet(&["verify", path(policy), "--server", "aksjah", "--scenarios", path(&db), "--scenarios-only", "--format", "json"]);
+        assert!(code(&o) < 2, "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["outcomes"][0].clone()
+    };
+    let o = run(&apart);
+    assert_eq!(o["verdict"], "breached", "{o}");
+    assert_eq!(o["bound"], format!("≤30 reached per 1m sliding across `{a}`, `{b}`"));
+    assert_eq!(o["observed"], "50 in 1m", "{o}");
+    assert!(o["blame"]["reason"].as_str().unwrap().contains("together"), "{o}");
+    let o = run(&together);
+    assert_eq!(o["verdict"], "held", "{o}");
+    assert_eq!(o["reached"], 30, "{o}");
 }
 
 /// Headless Chromium, or `None` (after a notice) when it is missing and peers are optional.
