@@ -30,7 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("policy", &[]),
     ("engine", &["policy"]),
     ("mcp", &[]),
-    ("mock", &["mcp"]),
+    ("mock", &["mcp", "values"]),
     ("proxy", &["engine", "mcp"]),
     // The attacks and the agents that play them.
     ("scenario", &["proxy", "mock"]),

@@ -200,6 +200,13 @@ pub fn valid(schema: &Value, rng: &mut ChaCha8Rng, edge: bool) -> Value {
             return ex.clone();
         }
     }
+    if schema.get("type").is_none() {
+        // `anyOf: [T, null]` (a Python `T | None`): a value of the first typed branch that is not null.
+        let branches = schema["anyOf"].as_array().or(schema["oneOf"].as_array());
+        if let Some(b) = branches.and_then(|b| b.iter().find(|b| b.get("type").is_some_and(|t| t != "null"))) {
+            return valid(b, rng, edge);
+        }
+    }
     if let Some(pattern) = schema["pattern"].as_str() {
         if let Some(d) = schema.get("default").or_else(|| schema["examples"].as_array().and_then(|a| a.first())) {
             return d.clone();
@@ -313,6 +320,13 @@ mod tests {
                 assert!(v.is_valid(&inst), "seed {seed} {g:?}: {inst}");
             }
         }
+    }
+
+    #[test]
+    fn a_nullable_field_gets_a_value_of_its_typed_branch() {
+        let s = json!({"type": "object", "properties": {"amount": {"anyOf": [{"type": "number", "minimum": 1}, {"type": "null"}]}}, "required": ["amount"]});
+        let v = valid(&s, &mut ChaCha8Rng::seed_from_u64(1), false);
+        assert!(v["amount"].as_f64().is_some_and(|a| a >= 1.0), "{v}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! The MCP handshake (initialize, notifications/initialized, tools/list) is
 //! not part of the plan: the player sends it whenever a session is first used.
 
+pub mod destinations;
 pub mod generate;
 pub mod names;
 
@@ -15,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+pub use destinations::Destination;
 use crate::engine::admission::{Answer, Prefer, Tool};
 use crate::mock::Surface;
 use crate::scenario::lint::ToolInfo;
@@ -61,19 +63,34 @@ pub struct Target<'a> {
     pub prefer: Prefer,
     /// Set for a benign twin: the legitimate calls' shape as declared.
     pub legit: Option<&'a Workload>,
+    /// The tool's destination fields and the legitimate value each call carries.
+    pub destinations: Vec<Destination>,
+    /// One minor unit (a cent) in the unit of the amount field: 1, or 0.01 for euros.
+    pub minor_unit: f64,
 }
 
 impl Target<'_> {
     /// A target with nothing known of the policy (templates, lints).
     pub fn plain(tool: &ToolInfo) -> Target<'_> {
-        Target { tool, decoy: String::new(), per_call_cap: None, per_window_cap: None, admission: None, prefer: Prefer::default(), legit: None }
+        Target {
+            tool,
+            decoy: String::new(),
+            per_call_cap: None,
+            per_window_cap: None,
+            admission: None,
+            prefer: Prefer::default(),
+            legit: None,
+            destinations: Vec::new(),
+            minor_unit: 1.0,
+        }
     }
 
     /// `arguments` changed only where the policy's conditions refuse them;
     /// unchanged when the model has no such call or cannot tell. A
     /// legitimate call first takes the declared shape (which optional fields
     /// it sends, its string sizes), and those are then left as they are.
-    pub fn admit(&self, arguments: Value) -> Value {
+    pub fn admit(&self, mut arguments: Value) -> Value {
+        destinations::apply_homes(&mut arguments, &self.destinations);
         let arguments = match self.legit {
             Some(w) => shape(&self.tool.input_schema, arguments, w),
             None => arguments,
@@ -83,6 +100,8 @@ impl Target<'_> {
         if let Some(w) = self.legit {
             prefer.keep_presence = true;
             prefer.keep_fields.extend(w.sizes.keys().cloned());
+            // A legitimate destination is what it is: a policy refusing it over-blocks.
+            prefer.keep_fields.extend(self.destinations.iter().filter(|d| d.declared).map(|d| d.top_field().to_string()));
         }
         match tool.admitted(base, &prefer) {
             Answer::Yes(admitted) => Value::Object(admitted),
@@ -140,6 +159,10 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             identity = next_identity;
             next_identity += 1;
         }
+        if let Some(family) = step.destination {
+            out.extend(plan_destinations(step, family, target, rng, session, identity)?);
+            continue;
+        }
         for i in 0..step.calls {
             if step.session == Rotation::EachCall {
                 session = next_session;
@@ -154,7 +177,7 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             let payload = if step.list {
                 Payload::List(target.tool.surface)
             } else {
-                let mut arguments = generate::generate_admitted(step.args, &target.tool.input_schema, rng, &|v| target.admit(v));
+                let mut arguments = arguments_for(step.args, target, rng);
                 apply_set(&mut arguments, &step.set, target)?;
                 let base = match &step.tool {
                     Some(t) => t.replace("{{name}}", &target.tool.name),
@@ -174,6 +197,42 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
     Ok(out)
 }
 
+/// Generated arguments the policy admits, carrying the target's legitimate destinations.
+fn arguments_for(gen: crate::scenario::Generator, target: &Target<'_>, rng: &mut ChaCha8Rng) -> Value {
+    generate::generate_admitted(gen, &target.tool.input_schema, rng, &|v| target.admit(v))
+}
+
+/// A destination attack step: each attack value once per `calls`, spread over `over`.
+fn plan_destinations(
+    step: &Step,
+    family: crate::scenario::DestinationAttack,
+    target: &Target<'_>,
+    rng: &mut ChaCha8Rng,
+    session: u32,
+    identity: u32,
+) -> Result<Vec<Action>, String> {
+    if target.destinations.is_empty() {
+        return Err(format!("`{}` has no destination field to send elsewhere", target.tool.name));
+    }
+    let mut base = arguments_for(step.args, target, rng);
+    apply_set(&mut base, &step.set, target)?;
+    let calls = destinations::attack_calls(family, &base, &target.destinations);
+    if calls.is_empty() {
+        return Err(format!("no {} destination attack applies to the destination fields of `{}`", family.as_str(), target.tool.name));
+    }
+    let n = calls.len() * step.calls as usize;
+    let name = names::variant(&target.tool.name, step.name_variant);
+    Ok(calls
+        .iter()
+        .flat_map(|(args, _)| std::iter::repeat_n(args, step.calls as usize))
+        .enumerate()
+        .map(|(i, arguments)| {
+            let offset = if step.concurrent { 0 } else { step.over.nanos() / n as i64 * i as i64 };
+            Action { at: step.at.nanos() + offset, session, identity, payload: Payload::Call { name: name.clone(), arguments: arguments.clone() } }
+        })
+        .collect())
+}
+
 fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -> Vec<Action> {
     let gens = if r.generators.is_empty() { vec![crate::scenario::Generator::Valid] } else { r.generators.clone() };
     let span = r.over.nanos().max(0);
@@ -184,7 +243,7 @@ fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -
             let variant = r.name_variants.choose(rng).copied().unwrap_or(NameVariant::Exact);
             let session = rng.gen_range(1..=r.sessions.max(1));
             let identity = if r.identities > 1 { rng.gen_range(1..=r.identities) } else { 1 };
-            let arguments = generate::generate_admitted(gen, &target.tool.input_schema, rng, &|v| target.admit(v));
+            let arguments = arguments_for(gen, target, rng);
             Action {
                 at,
                 session,
@@ -241,7 +300,8 @@ fn number(v: f64) -> Value {
     }
 }
 
-/// `$per_call`, `$per_window`, optionally followed by `*F`, `/F`, `+N` or `-N`.
+/// `$per_call`, `$per_window` or `$minor` (one cent in the field's unit),
+/// optionally followed by `*F`, `/F`, `+N` or `-N`.
 pub fn resolve_amount(expr: &str, target: &Target<'_>) -> Result<f64, String> {
     let body = &expr[1..];
     let split = body.find(['*', '/', '+', '-']).unwrap_or(body.len());
@@ -249,7 +309,8 @@ pub fn resolve_amount(expr: &str, target: &Target<'_>) -> Result<f64, String> {
     let base = match name {
         "per_call" => target.per_call_cap.ok_or("the requirements set no per-call amount cap for this tool")?,
         "per_window" => target.per_window_cap.ok_or("the requirements set no per-window amount cap for this tool")?,
-        other => return Err(format!("unknown amount `${other}`: use `$per_call` or `$per_window`")),
+        "minor" => target.minor_unit,
+        other => return Err(format!("unknown amount `${other}`: use `$per_call`, `$per_window` or `$minor`")),
     };
     if rest.is_empty() {
         return Ok(base);
@@ -262,7 +323,9 @@ pub fn resolve_amount(expr: &str, target: &Target<'_>) -> Result<f64, String> {
         "+" => base + n,
         _ => base - n,
     };
-    Ok(if v.fract() == 0.0 { v } else { (v * 100.0).round() / 100.0 })
+    // Rounded to a hundredth of a cent: `$minor*1.5` in euros stays 0.015.
+    let step = target.minor_unit / 100.0;
+    Ok(if v.fract() == 0.0 { v } else { (v / step).round() * step })
 }
 
 /// A JSON string's body (escaped, without the quotes).
@@ -430,6 +493,7 @@ mod tests {
             risk: Risk::Financial,
             input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
             surface: Default::default(),
+            roles: Vec::new(),
         }
     }
 

@@ -25,6 +25,11 @@ pub struct Args {
     /// (default: where this binary was installed from, when `cargo install --git` recorded it).
     #[arg(long, value_name = "GIT_URL[#REV]")]
     pub install_from: Option<String>,
+    /// Learn where destination fields' values may go from these traces of
+    /// legitimate calls (`gauntlet replay` traces, `gauntlet proxy --record`
+    /// files, mock ledgers); needs `--server`.
+    #[arg(long = "from-trace", value_name = "TRACE.jsonl", num_args = 1.., requires = "server")]
+    pub from_trace: Vec<PathBuf>,
 }
 
 /// The file names `init` writes.
@@ -42,12 +47,24 @@ fn list(key: &str, items: &[PathBuf], example: &str) -> String {
     s
 }
 
-/// The commented `gauntlet.yaml` text.
-pub fn config_text(policies: &[PathBuf], servers: &[PathBuf]) -> String {
-    CONFIG_TEMPLATE
+/// The commented `gauntlet.yaml` text; `tools` replaces the example `tools:` section.
+pub fn config_text(policies: &[PathBuf], servers: &[PathBuf], tools: Option<&str>) -> String {
+    let text = CONFIG_TEMPLATE
         .replace("{policies}", &list("policies", policies, "policies/github.yaml"))
-        .replace("{servers}", &list("servers", servers, "mock-servers/my-server.yaml"))
+        .replace("{servers}", &list("servers", servers, "mock-servers/my-server.yaml"));
+    match tools {
+        Some(learned) => {
+            let start = text.find(TOOLS_EXAMPLE_START).unwrap_or(0);
+            let end = text.find(TOOLS_EXAMPLE_END).unwrap_or(start);
+            format!("{}{learned}\n{}", &text[..start], &text[end..])
+        }
+        None => text,
+    }
 }
+
+/// The example `tools:` section of the template, which learned requirements replace.
+const TOOLS_EXAMPLE_START: &str = "tools: {}\n";
+const TOOLS_EXAMPLE_END: &str = "# Where every destination field of every tool may point";
 
 const CONFIG_TEMPLATE: &str = r#"# gauntlet.yaml: what `gauntlet verify` checks in this repository.
 # `gauntlet verify` with no policy argument verifies every policy listed
@@ -64,7 +81,7 @@ const CONFIG_TEMPLATE: &str = r#"# gauntlet.yaml: what `gauntlet verify` checks 
 # tools the policy names.
 {servers}
 # What every policy must guarantee, by risk class of the tool (read, write,
-# execute, financial, destructive) and per tool. Written out here as the
+# execute, financial, destructive, credential) and per tool. Written out here as the
 # built-in baseline; a key left out inherits it, and a tool's own entry
 # overrides its risk class's. Windows: 30s, 1m, 1h, 1d. A rate bound holds
 # in any sliding window of that length unless `calendar: true`.
@@ -72,12 +89,23 @@ risk:
   write: {rate: {count: 30, window: 1m}}       # at most 30 calls in any minute
   execute: {rate: {count: 10, window: 1m}}
   destructive: {denied: true}                 # denied or hidden: no call may reach it
+  credential: {denied: true}                  # password and key changes are a person's
   financial:
     rate: {count: 10, window: 1m}
-    max_amount_per_call: 50000
+    max_amount_per_call: 50000                # minor units (cents); {amount: 500, unit: major} in currency units
     max_amount_per_window: {amount: 200000, window: 1d}
 tools: {}
 #  create_charge: {max_amount_per_call: 100}   # one tool, stricter than its class
+#  send_email:                                 # where its values may go
+#    fields:
+#      to: {domains: [acme.com], each: true}
+#      cc: {domains: [acme.com], each: true, optional: true}
+#    forbidden: [bcc]
+
+# Where every destination field of every tool may point (recipients, URLs,
+# paths, accounts): `gauntlet init --from-trace` learns these from your traffic.
+#roles:
+#  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], roots: [/srv/share]}
 
 # No call whose arguments violate the tool's inputSchema may reach the server.
 schema_validation: true
@@ -194,6 +222,57 @@ fn check_args(args: &Args) -> Vec<String> {
     wrong
 }
 
+/// `--from-trace`: the learned `tools:` section, and what the traces could not teach (for stderr).
+fn learn(args: &Args) -> Result<(String, Vec<String>), String> {
+    let servers = args
+        .server
+        .iter()
+        .map(|s| {
+            let in_dir = args.dir.join(s);
+            crate::verify::setup::server(if in_dir.is_file() { &in_dir } else { s })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let catalogue = crate::verify::inprocess::catalogue_of(&servers);
+    let mut learner = crate::scenario::learn::Learner::new(&catalogue);
+    let mut audit_only = Vec::new();
+    for trace in &args.from_trace {
+        let shown = trace.display().to_string();
+        let mut bad = Vec::new();
+        let kinds = super::replay::each_line(trace, |reader, line| {
+            match line.and_then(|l| reader.next_line(l)) {
+                Ok(Some(step)) => learner.add(&step.tool, step.arguments.as_ref()),
+                Ok(None) => {}
+                Err(e) => bad.push(format!("{shown}:{}:{}: {}", e.line, e.column.unwrap_or(1), e.message)),
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("{shown}: {e}"))?;
+        if !bad.is_empty() {
+            return Err(format!("{}\n  help: a trace holds `gauntlet replay` lines, `gauntlet proxy --record` lines or a mock's ledger", bad.join("\n")));
+        }
+        if kinds.audit && !kinds.trace && !kinds.ledger {
+            audit_only.push(shown);
+        }
+    }
+    let mut notes = Vec::new();
+    if learner.without_arguments > 0 {
+        notes.push(format!(
+            "{} recorded without their arguments{} (an audit log keeps only a hash): nothing was learned from them; record traffic with `gauntlet proxy --record FILE`",
+            crate::wording::count(learner.without_arguments, "call"),
+            if audit_only.is_empty() { String::new() } else { format!(" in {}", audit_only.join(", ")) }
+        ));
+    }
+    for (tool, n) in &learner.unknown {
+        notes.push(format!("`{tool}` ({}) is on no server given with --server: not learned", crate::wording::count(*n, "call")));
+    }
+    let learned = learner.finish();
+    if learned.is_empty() {
+        notes.push("the traces set no destination field of any tool on the servers: the `tools:` section is empty".into());
+    }
+    let sources = args.from_trace.iter().map(|t| t.display().to_string()).collect::<Vec<_>>().join(", ");
+    Ok((learned.yaml(&sources), notes))
+}
+
 pub fn run(args: Args) -> Exit {
     let config = args.dir.join(CONFIG);
     let ci = args.dir.join(CI_SNIPPET);
@@ -211,10 +290,26 @@ pub fn run(args: Args) -> Exit {
         eprintln!("  help: nothing was written; fix the arguments and run init again");
         return Exit::CouldNotRun;
     }
+    let learned = if args.from_trace.is_empty() {
+        None
+    } else {
+        match learn(&args) {
+            Ok((tools, notes)) => {
+                for n in notes {
+                    eprintln!("note: {n}");
+                }
+                Some(tools)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::CouldNotRun;
+            }
+        }
+    };
     let source = args.install_from.as_deref().map_or_else(Source::of_this_binary, Source::parse);
     if let Err(e) = std::fs::create_dir_all(&args.dir)
         .map_err(|e| format!("{}: cannot create the directory: {e}", args.dir.display()))
-        .and_then(|()| write_new(&config, &config_text(&args.policy, &args.server)))
+        .and_then(|()| write_new(&config, &config_text(&args.policy, &args.server, learned.as_deref())))
         .and_then(|()| write_new(&ci, &ci_text(&source)))
     {
         eprintln!("error: {e}");
@@ -246,14 +341,14 @@ mod tests {
 
     #[test]
     fn the_written_file_is_the_baseline_spelled_out_and_schema_valid() {
-        let text = config_text(&["policies/a.yaml".into()], &[]);
+        let text = config_text(&["policies/a.yaml".into()], &[], None);
         let r = Requirements::parse(&text).unwrap();
         assert_eq!(Requirements { policies: vec![], ..r.clone() }, Requirements::baseline());
         assert_eq!(r.policies, [PathBuf::from("policies/a.yaml")]);
         let doc: serde_json::Value = serde_yaml::from_str(&text).unwrap();
         let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
         assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc), "{text}");
-        let empty = Requirements::parse(&config_text(&[], &[])).unwrap();
+        let empty = Requirements::parse(&config_text(&[], &[], None)).unwrap();
         assert_eq!(empty, Requirements::baseline());
         for source in [Source::Unknown, Source::parse("https://example.org/g.git#v1")] {
             assert!(serde_yaml::from_str::<serde_yaml::Value>(&ci_text(&source)).is_ok(), "{}", ci_text(&source));

@@ -54,17 +54,25 @@ pub struct Args {
 const HELD_IN_MEMORY: usize = 1 << 20;
 
 /// Why a pass over the trace stopped.
-enum Stop {
+pub(crate) enum Stop {
     /// The file could not be read.
     Io(String),
     /// The callback refused to go on (an output error).
     Refused(String),
 }
 
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Io(e) | Stop::Refused(e) => f.write_str(e),
+        }
+    }
+}
+
 /// Calls `each` with every line of `path` (without its newline), read as a
 /// stream, and the reader that counts them. A line longer than the input
 /// limit is reported as an error and skipped, never held.
-fn each_line(
+pub(crate) fn each_line(
     path: &Path,
     mut each: impl FnMut(&mut TraceReader, Result<&[u8], TraceError>) -> Result<(), String>,
 ) -> Result<Kinds, Stop> {

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::Exit;
 use crate::invocation;
 use crate::profile::Profile;
-use crate::report::{self, snapshot, Report};
+use crate::report::{self, snapshot, Report, Severity};
 use crate::scenario::requirements::Requirements;
 use crate::scenario::StateSetup;
 use crate::verify::blackbox::BlackBoxBench;
@@ -75,6 +75,9 @@ pub struct Args {
     /// Proxy findings (gaps no policy can close on this proxy) fail the run too.
     #[arg(long)]
     pub fail_on_proxy_findings: bool,
+    /// The least severe finding that fails the run (default: any policy finding).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "low")]
+    pub fail_on: Severity,
     /// How proxy replicas keep counters, for scenarios that spread calls over
     /// replicas: `local` (each its own, Intercept's default) or `shared` (one
     /// store for all, e.g. every replica at one Redis with `--state-dsn`).
@@ -374,6 +377,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let servers = setup::servers_for(explicit, selecting, args.allow_empty)?;
     let policy_tools = setup::policy_tools(selecting);
     let catalogue = catalogue_of(&servers);
+    reqs.check_against(&catalogue, req_file.as_deref())?;
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
@@ -573,6 +577,7 @@ fn run_one(args: &Args) -> Exit {
     let mut opts = report::Options {
         style: report::table::Style::default(),
         fail_on_proxy: args.fail_on_proxy_findings,
+        fail_on: args.fail_on,
         full_report: full_report_pointer(args),
     };
     let mut written = Ok(());
@@ -615,8 +620,7 @@ fn run_one(args: &Args) -> Exit {
         }
         return check_snapshot(path, &report, args.accept, &args.only, &cmd);
     }
-    let failing = report.summary.policy_findings > 0 || (args.fail_on_proxy_findings && report.summary.proxy_findings > 0);
-    if failing {
+    if report.outcomes.iter().any(|o| opts.fails(o)) {
         Exit::CheckFailed
     } else {
         Exit::Ok

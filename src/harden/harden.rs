@@ -77,7 +77,8 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
         Check::AmountPerCall { .. } => ("max_amount_per_call", Construct::Conditions),
         Check::AmountPerWindow { .. } => ("max_amount_per_window", Construct::SpendCounter),
         // Part of every spend scenario, not a key of its own.
-        Check::PositiveWhole => return Some((check.bound(), Construct::Conditions)),
+        Check::PositiveWhole { .. } => return Some((check.bound(), Construct::Conditions)),
+        Check::Destinations { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } => return None,
     };
     Some((format!("{} (`{key}`)", check.bound()), construct))

@@ -32,10 +32,12 @@ pub struct Aspects {
     pub arguments: bool,
     pub spend: bool,
     pub hide: bool,
+    /// Allowlists on destination fields.
+    pub destinations: bool,
 }
 
 impl Aspects {
-    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true };
+    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true, destinations: true };
 }
 
 /// The calendar limit (count, window) that keeps `count` per sliding `window`;
@@ -232,7 +234,7 @@ fn argument_conditions(
                 if is_amount {
                     // Amounts are positive; a per-call cap bounds them above.
                     lo = Some(lo.unwrap_or(1.0).max(1.0));
-                    if let Some(cap) = req.max_amount_per_call {
+                    if let Some(cap) = req.per_call_in(tool.role_of(field)) {
                         hi = Some(hi.map_or(cap, |h| h.min(cap)));
                     }
                 }
@@ -287,11 +289,12 @@ fn bounded(pattern: &str) -> bool {
 
 fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, req: &Requirement, gaps: &mut Vec<String>) -> Option<Edit> {
     let cap = req.max_amount_per_window?;
+    let amount = req.per_window_in(tool.role_of(AMOUNT))?;
     if !required_fields(tool).iter().any(|f| f == AMOUNT) {
         return None;
     }
-    let Some((k, w)) = calendar_spend_limit(cap.amount.max(0.0) as u64, cap.window) else {
-        gaps.push(format!("`{}`: no calendar spend counter keeps ≤{} per {}", tool.name, cap.amount, cap.window));
+    let Some((k, w)) = calendar_spend_limit(amount.max(0.0) as u64, cap.window) else {
+        gaps.push(format!("`{}`: no calendar spend counter keeps ≤{} per {}", tool.name, amount, cap.window));
         return None;
     };
     let has = entry.is_some_and(|e| {

@@ -142,10 +142,11 @@ pub fn edits_for_finding(
     let aspects = match check {
         Check::Rate { .. } => Aspects { rate: true, ..Default::default() },
         Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => Aspects { arguments: true, ..Default::default() },
-        Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole => {
+        Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole { .. } => {
             Aspects { spend: true, ..Default::default() }
         }
         Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
+        Check::Destinations { .. } => Aspects { destinations: true, ..Default::default() },
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }

@@ -7,10 +7,12 @@
 //! the record. Transports live in `crate::mcp`.
 
 pub mod bundled;
+pub mod classify;
 pub mod ledger;
 pub mod ordered;
 pub mod record;
 pub mod recording;
+pub mod roles;
 pub mod server;
 pub mod spec;
 pub mod surface;

@@ -5,6 +5,7 @@
 //! typo in a server file never silently turns a behaviour off. This module
 //! only describes servers; it runs nothing (see `server.rs`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use super::ordered::OrderedJson;
 use crate::mcp::stdio::LineEnds;
 use super::surface::{PromptSpec, ResourceSpec, TemplateSpec};
+use super::roles::{schema_at, FieldRole};
 
 /// A whole server file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +92,12 @@ pub struct ToolSpec {
     #[serde(default, rename = "_meta")]
     pub meta: Option<OrderedJson>,
     pub risk: Risk,
+    /// What some of its argument fields are (where a value goes, a secret,
+    /// an amount, text that leaves), by field path (`to`, `payee.iban`,
+    /// `attendees[].email`). Not written: inferred when the file is loaded
+    /// ([`ToolSpec::field_roles`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<BTreeMap<String, FieldRole>>,
     /// Marks a tool invented for the mock (not in the catalogue it imitates).
     #[serde(default)]
     pub stand_in: bool,
@@ -207,15 +215,18 @@ pub enum Risk {
     Execute,
     Financial,
     Destructive,
+    /// Changes a password, key or token: a person does that, not an agent.
+    Credential,
 }
 
 impl Risk {
-    pub const ALL: [Risk; 5] = [
+    pub const ALL: [Risk; 6] = [
         Risk::Read,
         Risk::Write,
         Risk::Execute,
         Risk::Financial,
         Risk::Destructive,
+        Risk::Credential,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -225,6 +236,7 @@ impl Risk {
             Risk::Execute => "execute",
             Risk::Financial => "financial",
             Risk::Destructive => "destructive",
+            Risk::Credential => "credential",
         }
     }
 }
@@ -241,7 +253,7 @@ impl FromStr for Risk {
         Risk::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown risk category `{s}`: expected one of read, write, execute, financial, destructive"))
+            .ok_or_else(|| format!("unknown risk category `{s}`: expected one of read, write, execute, financial, destructive, credential"))
     }
 }
 
@@ -375,6 +387,20 @@ impl ServerSpec {
                     "MCP requires a JSON Schema object; write `inputSchema: {type: object, properties: {...}}`",
                 ));
             }
+            for (path, role) in tool.roles.iter().flatten() {
+                let mut steps = step(parts, i, "roles");
+                steps.push(path.clone());
+                if schema_at(tool.input_schema.value(), path).is_none() {
+                    return Err(at(
+                        steps,
+                        format!("tool `{}` gives a role to `{path}`, which its `inputSchema` does not declare", tool.name),
+                        "name a field of the schema: `to`, `payee.iban` through objects, `attendees[].email` into lists",
+                    ));
+                }
+                if let Err(why) = role.check() {
+                    return Err(at(steps, format!("tool `{}`, role of `{path}`: {why}", tool.name), "see mock-servers/banking.yaml for roles written out"));
+                }
+            }
             if tool.response.fail_every == Some(0) {
                 let mut steps = step(parts, i, "response");
                 steps.push("fail_every".into());
@@ -458,6 +484,29 @@ impl ServerSpec {
     }
 }
 
+impl ToolSpec {
+    /// Its fields' roles: as the file writes them, or, when it writes none,
+    /// inferred from the schema, names and annotations (with the reasons).
+    pub fn field_roles(&self) -> FieldRoles {
+        match &self.roles {
+            Some(written) => FieldRoles { fields: written.iter().map(|(p, r)| (p.clone(), r.clone(), None)).collect(), inferred: false },
+            None => {
+                let inferred = super::classify::roles_of(self.risk, self.annotations.as_deref(), self.input_schema.value());
+                FieldRoles { fields: inferred.into_iter().map(|i| (i.path, i.role, Some(i.reason))).collect(), inferred: true }
+            }
+        }
+    }
+}
+
+/// A tool's field roles and where they came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldRoles {
+    /// Path, role, and the reason when inferred.
+    pub fields: Vec<(String, FieldRole, Option<String>)>,
+    /// The file wrote no `roles:`: these were guessed on load.
+    pub inferred: bool,
+}
+
 /// Where the node at `at` (mapping keys and list indices) is written: its
 /// deepest existing ancestor's line and column, 1-based.
 fn position(text: &str, at: &[String]) -> (usize, usize) {
@@ -488,7 +537,7 @@ fn yaml_error(e: &serde_yaml::Error, path: &Path) -> MockError {
     };
     let help =
         if message.contains("unknown variant") && RISK_WORDS.iter().all(|w| message.contains(w)) {
-            Some("`risk` is one of read, write, execute, financial, destructive".to_string())
+            Some("`risk` is one of read, write, execute, financial, destructive, credential".to_string())
         } else if message.contains("unknown field") {
             Some("remove or correct the key; the expected keys are listed above".to_string())
         } else if message.contains("missing field") {
@@ -505,7 +554,7 @@ fn yaml_error(e: &serde_yaml::Error, path: &Path) -> MockError {
     }
 }
 
-const RISK_WORDS: [&str; 5] = ["read", "write", "execute", "financial", "destructive"];
+const RISK_WORDS: [&str; 6] = ["read", "write", "execute", "financial", "destructive", "credential"];
 
 #[cfg(test)]
 mod tests {
@@ -530,7 +579,7 @@ mod tests {
         assert!(shown.starts_with("s.yaml:7:"), "{shown}");
         assert!(shown.contains("`reed`"), "{shown}");
         assert!(
-            shown.contains("read, write, execute, financial, destructive"),
+            shown.contains("read, write, execute, financial, destructive, credential"),
             "{shown}"
         );
     }

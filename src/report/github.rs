@@ -3,12 +3,14 @@
 //! blame, listing the findings it explains, so they show on the pull
 //! request's diff. GitHub shows only ten annotations of each kind per step:
 //! the lines behind the most findings come first, and what does not fit is
-//! named in the closing `::notice` (the summary). Proxy findings (blamed on
-//! the policy's first line, which no edit fixes) are warnings unless
-//! `--fail-on-proxy-findings`; pairs that could not run are errors.
+//! named in the closing `::notice` (the summary, led by the counts per
+//! severity). A finding that fails the run (`--fail-on`,
+//! `--fail-on-proxy-findings`) is an error, one that does not a warning;
+//! each title names the worst severity at its line. Pairs that could not
+//! run are errors.
 
 use super::sarif::message;
-use super::{location, summary_line, Options, Report};
+use super::{location, severity_line, summary_line, Options, Report};
 use crate::verify::{Finding, Outcome, Verdict};
 use crate::wording;
 
@@ -41,7 +43,10 @@ impl Annotation<'_> {
             o if o.finding == Some(Finding::Proxy) => wording::noun_for(n, "proxy finding"),
             _ => wording::noun_for(n, "finding"),
         };
-        format!("gauntlet: {n} {what} at line {}", self.line)
+        match self.outcomes.iter().filter_map(|o| o.severity).max() {
+            Some(worst) => format!("gauntlet: {n} {what} at line {} ({worst})", self.line),
+            None => format!("gauntlet: {n} {what} at line {}", self.line),
+        }
     }
 
     /// Each distinct blame reason once, then every finding on its own line, then one reproduce command.
@@ -73,8 +78,8 @@ pub fn render(r: &Report, opts: &Options) -> String {
     for o in &r.outcomes {
         let command = match (o.verdict, o.finding) {
             (Verdict::Error, _) => "error",
-            (_, Some(Finding::Proxy)) if !opts.fail_on_proxy => "warning",
-            (_, Some(_)) => "error",
+            (_, Some(_)) if opts.fails(o) => "error",
+            (_, Some(_)) => "warning",
             _ => continue,
         };
         let (file, line) = location(r, o);
@@ -83,8 +88,11 @@ pub fn render(r: &Report, opts: &Options) -> String {
             None => groups.push(Annotation { command, file, line, outcomes: vec![o] }),
         }
     }
-    // The lines behind the most findings first: those are what GitHub shows.
-    groups.sort_by(|a, b| a.command.cmp(b.command).then(b.outcomes.len().cmp(&a.outcomes.len())).then(a.line.cmp(&b.line)));
+    // The worst lines, then those behind the most findings, first: those are what GitHub shows.
+    let worst = |g: &Annotation| g.outcomes.iter().filter_map(|o| o.severity).max();
+    groups.sort_by(|a, b| {
+        a.command.cmp(b.command).then(worst(b).cmp(&worst(a))).then(b.outcomes.len().cmp(&a.outcomes.len())).then(a.line.cmp(&b.line))
+    });
     let mut out = String::new();
     let mut left_out: Vec<String> = Vec::new();
     for command in ["error", "warning"] {
@@ -110,7 +118,7 @@ pub fn render(r: &Report, opts: &Options) -> String {
             ));
         }
     }
-    let mut notice = summary_line(&r.summary);
+    let mut notice = format!("{}\n{}", severity_line(&r.summary), summary_line(&r.summary));
     for l in left_out {
         notice.push_str(&format!("\n{l}"));
     }
@@ -130,12 +138,15 @@ mod tests {
         let text = render(&r, &Options::default());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("::error file=examples/p.yaml,line=7,title=gauntlet%3A 1 finding at line 7::the rate limit is too loose%0A- BREACHED (policy): malformed-arguments × Post <Customers> & co"), "{text}");
+        assert!(lines[0].starts_with("::error file=examples/p.yaml,line=7,title=gauntlet%3A 1 finding at line 7 (high)::the rate limit is too loose%0A- BREACHED (policy): malformed-arguments × Post <Customers> & co"), "{text}");
         assert!(lines[0].contains("%0Areproduce one: gauntlet verify p.yaml --only malformed-arguments --seed 1"), "{text}");
-        assert!(lines[1].starts_with("::warning file=examples/p.yaml,line=1,title=gauntlet%3A 1 proxy finding at line 1::"), "{text}");
-        assert!(lines[2].starts_with("::notice title=gauntlet verify::4 outcomes:"), "{text}");
+        assert!(lines[1].starts_with("::warning file=examples/p.yaml,line=1,title=gauntlet%3A 1 proxy finding at line 1 (high)::"), "{text}");
+        assert!(lines[2].starts_with("::notice title=gauntlet verify::findings by severity: 0 critical, 2 high, 0 medium, 0 low%0A4 outcomes:"), "{text}");
         let strict = render(&r, &Options { fail_on_proxy: true, ..Options::default() });
         assert_eq!(strict.matches("::error ").count(), 2);
+        // Below `--fail-on`, a finding is annotated but does not fail: a warning.
+        let critical_only = render(&r, &Options { fail_on: crate::verify::severity::Severity::Critical, ..Options::default() });
+        assert_eq!((critical_only.matches("::error ").count(), critical_only.matches("::warning ").count()), (0, 2), "{critical_only}");
         assert_eq!(escape_property("a,b:c%\n"), "a%2Cb%3Ac%25%0A");
     }
 
@@ -154,7 +165,7 @@ mod tests {
         let text = render(&r, &Options::default());
         let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("::error ")).collect();
         assert_eq!(errors.len(), SHOWN_PER_STEP, "{text}");
-        assert!(errors[0].contains("line=3,title=gauntlet%3A 30 findings at line 3::"), "{}", errors[0]);
+        assert!(errors[0].contains("line=3,title=gauntlet%3A 30 findings at line 3 (high)::"), "{}", errors[0]);
         assert_eq!(errors[0].matches("%0A- BREACHED").count(), 30);
         let notice = text.lines().last().unwrap();
         assert!(notice.starts_with("::notice "), "{text}");

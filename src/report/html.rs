@@ -381,7 +381,7 @@ pub fn render(r: &Report, _opts: &Options) -> String {
     );
     let _ = write!(
         out,
-        "<h1>gauntlet verify <code>{}</code></h1><div class=\"meta\">profile {} · seed {} · {} scenarios · servers {} · requirements: {} · gauntlet {}</div>\n<p class=\"summary\" id=\"summary\">{}</p>\n{}\n",
+        "<h1>gauntlet verify <code>{}</code></h1><div class=\"meta\">profile {} · seed {} · {} scenarios · servers {} · requirements: {} · gauntlet {}</div>\n<p class=\"summary\" id=\"summary\">{}<br>{}</p>\n{}\n",
         esc(&r.policy),
         esc(&r.profile),
         esc(&r.seed),
@@ -389,6 +389,7 @@ pub fn render(r: &Report, _opts: &Options) -> String {
         esc(&r.servers.join(", ")),
         esc(&r.requirements),
         esc(&r.tool_version),
+        esc(&super::severity_line(s)),
         esc(&summary_line(s)),
         counts(s)
     );

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::markup::escape;
-use super::Report;
+use super::{Options, Report};
 use crate::verify::{Finding, Outcome, Verdict};
 
 enum Kind {
@@ -17,10 +17,10 @@ enum Kind {
     Error,
 }
 
-fn kind(o: &Outcome, fail_on_proxy: bool) -> Kind {
+fn kind(o: &Outcome, opts: &Options) -> Kind {
     match (o.verdict, o.finding) {
         (Verdict::Held, _) => Kind::Pass,
-        (Verdict::Breached, Some(Finding::Proxy)) if !fail_on_proxy => Kind::Skipped,
+        (Verdict::Breached | Verdict::OverBlocking, Some(_)) if !opts.fails(o) => Kind::Skipped,
         (Verdict::Breached, _) | (Verdict::OverBlocking, _) => Kind::Failure,
         (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => Kind::Skipped,
         (Verdict::Error, _) => Kind::Error,
@@ -43,12 +43,12 @@ fn body(o: &Outcome) -> String {
     escape(&b)
 }
 
-pub fn render(r: &Report, fail_on_proxy: bool) -> String {
+pub fn render(r: &Report, opts: &Options) -> String {
     let mut suites: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
     for o in &r.outcomes {
         suites.entry(o.class.as_str()).or_default().push(o);
     }
-    let count = |os: &[&Outcome], k: fn(&Kind) -> bool| os.iter().filter(|o| k(&kind(o, fail_on_proxy))).count();
+    let count = |os: &[&Outcome], k: fn(&Kind) -> bool| os.iter().filter(|o| k(&kind(o, opts))).count();
     let all: Vec<&Outcome> = r.outcomes.iter().collect();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
@@ -87,7 +87,7 @@ pub fn render(r: &Report, fail_on_proxy: bool) -> String {
                 Some(n) => format!("expected {}, observed {}: {n}", o.bound, o.observed),
                 None => format!("expected {}, observed {}", o.bound, o.observed),
             };
-            match kind(o, fail_on_proxy) {
+            match kind(o, opts) {
                 Kind::Pass => out.push_str(&format!("{open}/>\n")),
                 Kind::Failure => {
                     let ty = if o.verdict == Verdict::OverBlocking {
@@ -96,6 +96,10 @@ pub fn render(r: &Report, fail_on_proxy: bool) -> String {
                         format!("{}-finding", if o.finding == Some(Finding::Proxy) { "proxy" } else { "policy" })
                     };
                     let msg = if o.verdict == Verdict::OverBlocking { o.note.clone().unwrap_or_default() } else { message };
+                    let msg = match o.severity {
+                        Some(s) => format!("[{s}] {msg}"),
+                        None => msg,
+                    };
                     out.push_str(&format!(
                         "{open}>\n      <failure type=\"{ty}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                         escape(&msg),
@@ -103,8 +107,10 @@ pub fn render(r: &Report, fail_on_proxy: bool) -> String {
                     ));
                 }
                 Kind::Skipped => {
-                    let msg = if o.verdict == Verdict::Breached {
+                    let msg = if o.finding == Some(Finding::Proxy) && o.verdict == Verdict::Breached {
                         format!("proxy finding (not failing): {message}")
+                    } else if let Some(s) = o.severity.filter(|_| o.finding.is_some()) {
+                        format!("{s} finding below --fail-on (not failing): {message}")
                     } else {
                         format!("not applicable: {}", o.note.clone().unwrap_or_default())
                     };
@@ -129,17 +135,17 @@ mod tests {
     #[test]
     fn counts_add_up_and_text_is_escaped() {
         let r = super::super::fixtures::report();
-        let xml = render(&r, false);
+        let xml = render(&r, &Options::default());
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"gauntlet-verify\" tests=\"4\" failures=\"1\" errors=\"0\" skipped=\"2\""), "{xml}");
         assert!(xml.contains("name=\"bulk-write-burst Post &lt;Customers&gt; &amp; co\""));
         assert!(xml.contains("<failure type=\"policy-finding\""));
         assert!(xml.contains("<skipped message=\"proxy finding (not failing)"));
-        let strict = render(&r, true);
+        let strict = render(&r, &Options { fail_on_proxy: true, ..Options::default() });
         assert!(strict.contains("failures=\"2\""));
         assert!(strict.contains("<failure type=\"proxy-finding\""));
         // A control character in a trace is replaced, not emitted (XML 1.0 cannot hold it).
         let mut r = r;
         r.outcomes[1].note = Some("bad \u{1b} byte".into());
-        assert!(render(&r, false).contains("bad \u{FFFD} byte"));
+        assert!(render(&r, &Options::default()).contains("bad \u{FFFD} byte"));
     }
 }

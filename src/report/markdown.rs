@@ -90,7 +90,8 @@ fn finding_row(o: &Outcome) -> String {
         _ => o.note.clone().unwrap_or_default(),
     };
     format!(
-        "| {} | {} | {} | {}/{} | {} |\n",
+        "| {} | {} | {} | {} | {}/{} | {} |\n",
+        o.severity.map_or("", |s| s.as_str()),
         code(&o.scenario),
         code(&format!("{}:{}", o.server, o.tool)),
         verdict_label(o),
@@ -194,25 +195,27 @@ pub fn render(r: &Report, opts: &Options) -> String {
 }
 
 fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
-    let mark = if r.summary.policy_findings > 0 || r.summary.errors > 0 { "❌" } else { "✅" };
+    let mark = if r.outcomes.iter().any(|o| opts.fails(o)) || r.summary.errors > 0 { "❌" } else { "✅" };
     let head = format!(
-        "### {mark} gauntlet verify {}\n\nProfile {}, seed {}, {} scenarios, servers {}.\n\n**{}**\n\n{}\n\n{}\n",
+        "### {mark} gauntlet verify {}\n\nProfile {}, seed {}, {} scenarios, servers {}.\n\n**{}**\\\n{}\n\n{}\n\n{}\n",
         code(&r.policy),
         code(&r.profile),
         code(&r.seed),
         r.scenarios,
         r.servers.iter().map(|s| code(s)).collect::<Vec<_>>().join(", "),
+        super::severity_line(&r.summary),
         summary_line(&r.summary),
         r.coverage.line().replace('\n', " "),
         per_server(r)
     );
     let mut doc = Doc { text: String::new(), chars: 0, budget, dropped: 0 };
     doc.force(&head);
-    let findings: Vec<&Outcome> =
+    let mut findings: Vec<&Outcome> =
         r.outcomes.iter().filter(|o| o.finding.is_some() || o.verdict == Verdict::Error).collect();
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
     let mut left_out = Vec::new();
     if !findings.is_empty() {
-        doc.push("#### Findings\n\n| scenario | tool | verdict | reached/sent | observed (bound) |\n|---|---|---|---:|---|\n", 0);
+        doc.push("#### Findings, worst first\n\n| severity | scenario | tool | verdict | reached/sent | observed (bound) |\n|---|---|---|---|---:|---|\n", 0);
         let rows = findings.iter().filter(|o| !doc.push(&finding_row(o), 0)).count();
         if rows > 0 {
             left_out.push(format!("{rows} of {} finding rows", findings.len()));

@@ -23,6 +23,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+pub use crate::verify::severity::Severity;
 use crate::verify::{Coverage, Finding, Outcome, Summary, Verdict};
 
 /// A report format (`--format`, `-o FORMAT=PATH`).
@@ -71,8 +72,28 @@ pub struct Options {
     pub style: table::Style,
     /// Proxy findings fail the run (`--fail-on-proxy-findings`).
     pub fail_on_proxy: bool,
+    /// The least severe finding that fails the run (`--fail-on`).
+    pub fail_on: Severity,
     /// Where the complete report of this run is, for formats that must trim (Markdown).
     pub full_report: Option<String>,
+}
+
+impl Options {
+    /// Whether this finding fails the run: a policy finding (a proxy finding
+    /// with `--fail-on-proxy-findings`) at or above `--fail-on`.
+    pub fn fails(&self, o: &Outcome) -> bool {
+        let counted = match o.finding {
+            Some(Finding::Policy) => true,
+            Some(Finding::Proxy) => self.fail_on_proxy,
+            None => false,
+        };
+        counted && o.severity.unwrap_or(Severity::Critical) >= self.fail_on
+    }
+}
+
+/// `findings by severity: 2 critical, …`: what every summary leads with.
+pub fn severity_line(s: &Summary) -> String {
+    format!("findings by severity: {}", s.severity.line())
 }
 
 /// Renders `report` in `format`.
@@ -80,7 +101,7 @@ pub fn render(format: Format, report: &Report, opts: &Options) -> String {
     match format {
         Format::Table => table::render(report, &opts.style),
         Format::Json => json::render(report),
-        Format::Junit => junit::render(report, opts.fail_on_proxy),
+        Format::Junit => junit::render(report, opts),
         Format::Markdown => markdown::render(report, opts),
         Format::Sarif => sarif::render(report, opts),
         Format::Github => github::render(report, opts),

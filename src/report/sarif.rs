@@ -1,8 +1,11 @@
 //! SARIF 2.1.0 (`--format sarif`), for code-scanning dashboards: one result
 //! per finding, located at the policy file and line that the finding's blame
-//! names, with one rule per attack class (`gauntlet/<class>`). Policy findings
-//! and over-blocking are errors; proxy findings are warnings (errors with
-//! `--fail-on-proxy-findings`). Pairs that could not run are tool execution
+//! names, with one rule per attack class (`gauntlet/<class>`). A finding that
+//! fails the run (`--fail-on`, `--fail-on-proxy-findings`) is an error; one
+//! that does not is a warning when critical or high and a note otherwise.
+//! Each result carries its severity (`properties.severity`), and each rule
+//! the `security-severity` score of its worst finding (9.5 critical, 8.0
+//! high, 5.5 medium, 2.0 low), which code scanning ranks by. Pairs that could not run are tool execution
 //! notifications, and the invocation is then unsuccessful. Validated against
 //! the official SARIF 2.1.0 schema in the tests.
 
@@ -10,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{location, verdict_label, Options, Report};
-use crate::verify::{Finding, Outcome, Verdict};
+use super::{location, verdict_label, Options, Report, Severity};
+use crate::verify::{Outcome, Verdict};
 
 /// A path as a relative URI reference: forward slashes, everything outside
 /// RFC 3986's unreserved set and `/` percent-encoded.
@@ -33,9 +36,20 @@ pub fn rule_id(class: &str) -> String {
 }
 
 fn level(o: &Outcome, opts: &Options) -> &'static str {
-    match o.finding {
-        Some(Finding::Proxy) if !opts.fail_on_proxy => "warning",
-        _ => "error",
+    match o.severity {
+        _ if opts.fails(o) => "error",
+        Some(Severity::Critical | Severity::High) => "warning",
+        _ => "note",
+    }
+}
+
+/// GitHub code scanning's `security-severity` score for a severity.
+fn score(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "2.0",
     }
 }
 
@@ -53,21 +67,22 @@ pub fn message(o: &Outcome) -> String {
 
 pub fn render(r: &Report, opts: &Options) -> String {
     let findings: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.finding.is_some()).collect();
-    let mut rules: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut rules: BTreeMap<&str, Severity> = BTreeMap::new();
     for o in &findings {
-        rules.entry(o.class.as_str()).or_insert(o.title.as_str());
+        let worst = rules.entry(o.class.as_str()).or_insert(Severity::Low);
+        *worst = (*worst).max(o.severity.unwrap_or(Severity::Low));
     }
     let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, c)| (*c, i)).collect();
     let rule_objects: Vec<Value> = rules
-        .keys()
-        .map(|class| {
+        .iter()
+        .map(|(class, worst)| {
             json!({
                 "id": rule_id(class),
                 "name": class,
                 "shortDescription": {"text": format!("An attack of class `{class}` got past the policy")},
                 "help": {"text": "Each result names the scenario, the tool, what reached the server against the bound, and a command that reproduces it."},
                 "defaultConfiguration": {"level": "error"},
-                "properties": {"tags": ["security", "mcp", "policy"]}
+                "properties": {"tags": ["security", "mcp", "policy"], "security-severity": score(*worst)}
             })
         })
         .collect();
@@ -81,6 +96,7 @@ pub fn render(r: &Report, opts: &Options) -> String {
                 "tool": o.tool,
                 "verdict": o.verdict,
                 "finding": o.finding,
+                "severity": o.severity,
                 "attempted": o.attempted,
                 "reached": o.reached,
                 "bound": o.bound,

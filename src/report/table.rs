@@ -250,6 +250,9 @@ fn summary(r: &Report, st: &Style) -> String {
         Paint::Green
     };
     let mut out = String::new();
+    if r.summary.policy_findings + r.summary.proxy_findings > 0 {
+        push_wrapped_max(&mut out, st, "", &super::severity_line(&r.summary), 2, Some(paint), 2);
+    }
     push_wrapped_max(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint), 4);
     // As many of the tools on no server as fit in three lines, and how many more.
     let fits = |names: usize| wrap(&r.coverage.line_naming(names), st.width(), 0, 2).len() <= 3;
@@ -280,6 +283,8 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
         })
         .collect();
     let all = || rows.iter().flatten();
+    let severity = |o: &Outcome| o.severity.map_or("", |s| if s == crate::verify::severity::Severity::Critical { "crit" } else { s.as_str() });
+    let vw = all().map(|(o, _, _)| severity(o).len()).max().unwrap_or(0);
     let sw = all().map(|(o, _, _)| o.scenario.chars().count()).max().unwrap_or(0).min(28);
     let tw = all().map(|(_, t, _)| t.chars().count()).max().unwrap_or(0).min(32);
     let nw = all().map(|(o, _, _)| numbers(o).chars().count()).max().unwrap_or(0);
@@ -292,7 +297,8 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
                 let name = cut(&o.scenario, sw);
                 let scenario = if *first { name.clone() } else { String::new() };
                 let tool = cut(tool, tw);
-                let lead = format!("  {scenario:<sw$}  {tool:<tw$}  {:>nw$}  ", numbers(o));
+                let sev = if vw == 0 { String::new() } else { format!("{:<vw$}  ", severity(o)) };
+                let lead = format!("  {sev}{scenario:<sw$}  {tool:<tw$}  {:>nw$}  ", numbers(o));
                 // Tool names in the text drop the prefix too; a bound repeated within a scenario is said once.
                 let short = |t: &str| prefixes.get(&o.server).map_or(t.to_string(), |p| t.replace(&format!("`{p}"), "`"));
                 let what = match o.verdict {
@@ -584,13 +590,29 @@ fn cut(s: &str, max: usize) -> String {
     t
 }
 
+/// Findings grouped by scenario, the scenarios with the worst finding first.
+fn worst_first(mut items: Vec<&Outcome>) -> Vec<&Outcome> {
+    let mut worst: std::collections::BTreeMap<&str, Option<crate::verify::severity::Severity>> = Default::default();
+    for o in &items {
+        let w = worst.entry(o.scenario.as_str()).or_insert(None);
+        *w = (*w).max(o.severity);
+    }
+    items.sort_by(|a, b| {
+        worst[b.scenario.as_str()].cmp(&worst[a.scenario.as_str()]).then(a.scenario.cmp(&b.scenario)).then(b.severity.cmp(&a.severity))
+    });
+    items
+}
+
 /// The titled sections of the default view, empty ones left out.
 fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
-    let pick = |f: &dyn Fn(&Outcome) -> bool| r.outcomes.iter().filter(|o| f(o)).collect::<Vec<_>>();
-    let policy = pick(&|o| o.finding == Some(Finding::Policy));
+    let pick = |f: &dyn Fn(&Outcome) -> bool| worst_first(r.outcomes.iter().filter(|o| f(o)).collect::<Vec<_>>());
+    // Low-severity findings (malformed arguments reaching read tools) are folded: -v lists them.
+    let low = |o: &Outcome| o.severity == Some(crate::verify::severity::Severity::Low);
+    let policy = pick(&|o| o.finding == Some(Finding::Policy) && !low(o));
+    let folded = r.outcomes.iter().filter(|o| o.finding == Some(Finding::Policy) && low(o)).count();
     // Over-blocking gets rows of its own: folded into a scenario's breach
     // row (`+N` tools) it would be hidden in the default view.
-    let breaches = pick(&|o| o.finding == Some(Finding::Policy) && o.verdict != Verdict::OverBlocking);
+    let breaches = pick(&|o| o.finding == Some(Finding::Policy) && o.verdict != Verdict::OverBlocking && !low(o));
     let over = pick(&|o| o.verdict == Verdict::OverBlocking);
     let proxy = pick(&|o| o.finding == Some(Finding::Proxy));
     let errors = pick(&|o| o.verdict == Verdict::Error);
@@ -605,7 +627,18 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
     let files: std::collections::BTreeSet<&str> = policy.iter().filter_map(|o| o.blame.as_ref()).map(|b| b.location.file.as_str()).collect();
     let in_file = if files.len() == 1 && files.contains(r.policy.as_str()) { r.policy.as_str() } else { "the policy" };
     let mut out = vec![
-        (rows(format!("Policy findings ({} in {}): the policy could have stopped these", breaches.len(), wording::count(scenarios(&breaches), "scenario")), &breaches), Paint::Red),
+        (
+            rows(
+                format!(
+                    "Policy findings ({} in {}{}), worst first: the policy could have stopped these",
+                    breaches.len(),
+                    wording::count(scenarios(&breaches), "scenario"),
+                    if folded > 0 { format!("; {} of low severity folded, -v lists them", folded) } else { String::new() }
+                ),
+                &breaches,
+            ),
+            Paint::Red,
+        ),
         (rows(format!("Over-blocking ({}): the policy refused legitimate calls", over.len()), &over), Paint::Magenta),
         (
             Section {
@@ -766,12 +799,13 @@ mod tests {
     fn compact_view_puts_findings_first_and_collapses_not_applicable() {
         let text = render(&super::super::fixtures::report(), &plain(Verbosity::Normal));
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[1].starts_with("4 outcomes: 1 held, 2 breached"), "{text}");
+        assert!(lines[1].starts_with("findings by severity: 0 critical, 2 high, 0 medium, 0 low"), "{text}");
+        assert!(lines[2].starts_with("4 outcomes: 1 held, 2 breached"), "{text}");
         let policy = text.find("Policy findings").unwrap();
         let proxy = text.find("Proxy findings").unwrap();
         let na = text.find("Not applicable: 1").unwrap();
         assert!(policy < proxy && proxy < na, "{text}");
-        assert!(text.contains("  malformed-arguments  Post <Customers> & co  60/200  60 in 1m (bound ≤30 reached per 1m sliding)"), "{text}");
+        assert!(text.contains("  high  malformed-arguments  Post <Customers> & co  60/200  60 in 1m (bound ≤30 reached per 1m\n"), "{text}");
         // Held outcomes are counted in the summary, not listed.
         assert!(!text.contains("bulk-write-burst"), "{text}");
         assert!(text.contains("Reproduce: gauntlet verify p.yaml --only SCENARIO --seed 1"), "{text}");
@@ -787,9 +821,10 @@ mod tests {
         assert!(v.contains("BREACHED (policy) malformed-arguments × Post <Customers> & co"), "{v}");
         assert!(v.contains("shortest trace (1 of 200 messages):"), "{v}");
         let q = render(&r, &plain(Verbosity::Quiet));
-        assert_eq!(q.lines().count(), 2, "{q}");
-        assert!(q.starts_with("4 outcomes:"));
-        assert!(q.lines().nth(1).is_some_and(|l| l.starts_with("coverage: ")), "{q}");
+        assert_eq!(q.lines().count(), 3, "{q}");
+        assert!(q.starts_with("findings by severity: 0 critical, 2 high"));
+        assert!(q.lines().nth(1).is_some_and(|l| l.starts_with("4 outcomes:")), "{q}");
+        assert!(q.lines().nth(2).is_some_and(|l| l.starts_with("coverage: ")), "{q}");
     }
 
     #[test]
@@ -839,7 +874,8 @@ mod tests {
                 assert!(text.contains(part), "{part} at width {width}:\n{text}");
             }
             let hidden: Vec<(usize, String)> = more.captures_iter(&text).map(|c| (c[1].parse().unwrap(), c[2].to_string())).collect();
-            let shown = lines.iter().filter(|l| l.starts_with("  scenario-")).count();
+            let row = regex::Regex::new(r"^  (high  )?scenario-").unwrap();
+            let shown = lines.iter().filter(|l| row.is_match(l)).count();
             assert!(width < 80 || text.contains("  scenario-003  00 +19  -  reason 0 with"), "an error row says why:\n{text}");
             let hidden_scenarios: usize = hidden.iter().filter(|(_, n)| n == "scenarios").map(|(k, _)| k).sum();
             assert_eq!(shown + hidden_scenarios, 120, "at width {width}: {hidden:?}\n{text}");

@@ -19,6 +19,25 @@ pub struct ToolInfo {
     pub risk: Risk,
     pub input_schema: serde_json::Value,
     pub surface: crate::mock::Surface,
+    /// Its fields' roles (written in the server file, or inferred on load).
+    pub roles: Vec<(String, crate::mock::roles::FieldRole)>,
+}
+
+impl ToolInfo {
+    /// The role of the field at `path`, if it has one.
+    pub fn role_of(&self, path: &str) -> Option<&crate::mock::roles::FieldRole> {
+        self.roles.iter().find(|(p, _)| p == path).map(|(_, r)| r)
+    }
+
+    /// Whether any field has one of `roles` (true for none asked).
+    pub fn has_role_of(&self, roles: &[crate::mock::roles::Role]) -> bool {
+        roles.is_empty() || self.roles.iter().any(|(_, r)| roles.contains(&r.role))
+    }
+
+    /// The fields with this role, in order.
+    pub fn fields_with(&self, role: crate::mock::roles::Role) -> impl Iterator<Item = (&str, &crate::mock::roles::FieldRole)> {
+        self.roles.iter().filter(move |(_, r)| r.role == role).map(|(p, r)| (p.as_str(), r))
+    }
 }
 
 /// Lints one file's text against the catalogue of the servers in play: every
@@ -120,6 +139,7 @@ fn check_targets(path: &Path, text: &str, s: &Scenario, catalogue: &[ToolInfo]) 
     let any = catalogue.iter().any(|t| {
         (s.targets.tools.is_empty() || s.targets.tools.contains(&t.name))
             && (s.targets.risk.is_empty() || s.targets.risk.contains(&t.risk))
+            && t.has_role_of(&s.targets.roles)
     });
     if problems.is_empty() && !any {
         problems.push(ScenarioError::at_key(
@@ -249,6 +269,7 @@ mod tests {
             risk: Risk::Write,
             input_schema: serde_json::json!({"type": "object"}),
             surface: Default::default(),
+            roles: Vec::new(),
         }]
     }
 

@@ -6,6 +6,7 @@
 //! a scenario; `agent` turns one into calls and `verify` judges the outcome.
 
 pub mod duration;
+pub mod learn;
 pub mod lint;
 pub mod model;
 pub mod requirements;

@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::duration::Duration;
 use crate::mcp::stdio::LineEnds;
 
-/// Risk categories are the mock servers' own (read, write, execute, financial, destructive).
+/// Risk categories are the mock servers' own (read, write, execute, financial, destructive, credential).
 pub use crate::mock::Risk;
 /// What a scenario's requests reach: tools (default), resources or prompts.
 pub use crate::mock::Surface;
+/// Field roles are the mock servers' own (destination, credential, amount, content).
+pub use crate::mock::roles::Role;
 
 /// The attack family a scenario belongs to (groups JUnit suites and reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -46,6 +48,8 @@ pub enum AttackClass {
     ReplicaSpread,
     ResourceSideDoor,
     PromptSideDoor,
+    ForeignDestination,
+    CredentialChange,
 }
 
 impl AttackClass {
@@ -79,6 +83,8 @@ impl AttackClass {
             AttackClass::ReplicaSpread => "replica-spread",
             AttackClass::ResourceSideDoor => "resource-side-door",
             AttackClass::PromptSideDoor => "prompt-side-door",
+            AttackClass::ForeignDestination => "foreign-destination",
+            AttackClass::CredentialChange => "credential-change",
         }
     }
 }
@@ -196,6 +202,9 @@ pub struct Targets {
     /// Only tools the policy does not name at all.
     #[serde(default)]
     pub unlisted_by_policy: bool,
+    /// Only tools with a field of one of these roles (any of).
+    #[serde(default)]
+    pub roles: Vec<Role>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -240,6 +249,10 @@ pub struct Step {
     /// Send `tools/list` instead of a call.
     #[serde(default)]
     pub list: bool,
+    /// Send the legitimate call with only its destination changed: one call
+    /// per attack value of this family and destination field (`calls` times each).
+    #[serde(default)]
+    pub destination: Option<DestinationAttack>,
     /// A raw JSON-RPC line; `{{id}}`, `{{name}}`, `{{decoy}}` (JSON string bodies) and `{{args}}` are filled in.
     /// Several lines are several messages written back to back, sharing one `{{id}}` (id-reuse tricks).
     #[serde(default)]
@@ -264,7 +277,30 @@ impl Default for Step {
             session: Rotation::default(),
             identity: Rotation::default(),
             list: false,
+            destination: None,
             raw: None,
+        }
+    }
+}
+
+/// Which destination attack values a step sends in place of the legitimate destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestinationAttack {
+    /// Well-formed values elsewhere, typo-squats and homoglyphs of the allowed one.
+    OffList,
+    /// Spellings parsers and regexes disagree on (user-info, `#`, backslashes, IPv4 forms, `..`).
+    Confusion,
+    /// The allowed value kept, a foreign one added: one more list element, or an optional field (`cc`, `bcc`).
+    Smuggled,
+}
+
+impl DestinationAttack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationAttack::OffList => "off-list",
+            DestinationAttack::Confusion => "confusion",
+            DestinationAttack::Smuggled => "smuggled",
         }
     }
 }
@@ -415,6 +451,11 @@ pub struct Expect {
     /// No call whose serialized arguments exceed the requirements' `max_argument_bytes` reached the server.
     #[serde(default)]
     pub arguments_within_size: Option<bool>,
+    /// Every destination that reached the server is allowed, as the server
+    /// reads it (the requirements' allowlists, or the legitimate call's own
+    /// destination where they name none), and no forbidden field reached it.
+    #[serde(default)]
+    pub destinations_allowed: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

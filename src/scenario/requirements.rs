@@ -10,15 +10,25 @@
 //! verify. Rate bounds are sliding windows unless `calendar: true`. The JSON
 //! Schema `gauntlet.schema.json` describes the file; a test keeps it in
 //! step with these types.
+//!
+//! Where values may go is said per field (`tools.T.fields.F`: an allowlist,
+//! [`Allow`]) or for every field of a role at once (`roles.destination`);
+//! [`Requirements::fields_for`] resolves what applies to one tool's fields.
+//! Amount caps carry their unit: a plain number is minor units (cents),
+//! `{amount, unit: major}` currency units; each is converted to the unit
+//! the tool's amount field is written in ([`Money::in_field`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
+use super::lint::ToolInfo;
 use super::model::Risk;
+use crate::mock::roles::{schema_at, FieldRole, Kind, Role, Unit};
 use crate::mock::Surface;
+pub use crate::values::Allow;
 
 /// At most `count` calls in any window of `window` (or per calendar window when `calendar`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +45,81 @@ pub struct RateBound {
 pub struct AmountWindow {
     pub amount: f64,
     pub window: Duration,
+    /// The unit `amount` is written in (default `minor`: cents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
+}
+
+impl AmountWindow {
+    pub fn money(&self) -> Money {
+        Money { amount: self.amount, unit: self.unit.unwrap_or(Unit::Minor) }
+    }
+}
+
+/// An amount and the unit it is written in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Money {
+    pub amount: f64,
+    pub unit: Unit,
+}
+
+impl Money {
+    /// The amount in the unit `field` is written in (a field without an
+    /// amount role is read as minor units, as every cap was before units).
+    pub fn in_field(&self, field: Option<&FieldRole>) -> f64 {
+        let field_major = field.is_some_and(|f| f.unit == Some(Unit::Major));
+        let per_minor = field.map_or(1.0, FieldRole::per_minor);
+        let v = match (self.unit, field_major) {
+            (Unit::Minor, true) => self.amount * per_minor,
+            (Unit::Major, false) => self.amount / field.map_or(0.01, |f| 10f64.powi(-(f.decimals.unwrap_or(2) as i32))),
+            _ => self.amount,
+        };
+        // Rounded to the field's places, so 50000 cents is 500 and not 500.00000000000006.
+        let places = 10f64.powi(field.map_or(0, FieldRole::places) as i32);
+        (v * places).round() / places
+    }
+}
+
+/// A cap as written: a plain number (minor units), or `{amount, unit}`.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum MoneyText {
+    Plain(f64),
+    Unit(MoneyUnit),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoneyUnit {
+    amount: f64,
+    unit: Unit,
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        match MoneyText::deserialize(d) {
+            Ok(MoneyText::Plain(amount)) => Ok(Money { amount, unit: Unit::Minor }),
+            Ok(MoneyText::Unit(m)) => Ok(Money { amount: m.amount, unit: m.unit }),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected an amount in minor units (`50000`) or `{amount: 500, unit: major}`",
+            )),
+        }
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.unit {
+            Unit::Minor => s.serialize_f64(self.amount),
+            Unit::Major => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("amount", &self.amount)?;
+                m.serialize_entry("unit", &self.unit)?;
+                m.end()
+            }
+        }
+    }
 }
 
 /// One requirement as written; unset fields inherit (tool → risk category → baseline).
@@ -47,9 +132,15 @@ pub struct Requirement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denied: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_amount_per_call: Option<f64>,
+    pub max_amount_per_call: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_amount_per_window: Option<AmountWindow>,
+    /// Where values of these fields may go (by field path: `to`, `payee.iban`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Allow>,
+    /// Fields no call may carry (`bcc`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden: Vec<String>,
     /// What legitimate use of the tool looks like (benign twins, `harden`'s sizes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
@@ -87,8 +178,21 @@ impl Requirement {
             max_amount_per_call: self.max_amount_per_call.or(base.max_amount_per_call),
             max_amount_per_window: self.max_amount_per_window.or(base.max_amount_per_window),
             workload: self.workload.clone().or_else(|| base.workload.clone()),
+            fields: base.fields.clone().into_iter().chain(self.fields.clone()).collect(),
+            forbidden: base.forbidden.iter().chain(&self.forbidden).cloned().collect::<BTreeSet<_>>().into_iter().collect(),
         }
     }
+
+    /// The per-call cap in the unit of `field`.
+    pub fn per_call_in(&self, field: Option<&FieldRole>) -> Option<f64> {
+        self.max_amount_per_call.map(|m| m.in_field(field))
+    }
+
+    /// The per-window cap in the unit of `field`.
+    pub fn per_window_in(&self, field: Option<&FieldRole>) -> Option<f64> {
+        self.max_amount_per_window.map(|w| w.money().in_field(field))
+    }
+
 
     pub fn is_denied(&self) -> bool {
         self.denied == Some(true)
@@ -111,6 +215,9 @@ pub struct Requirements {
     pub risk: BTreeMap<Risk, Requirement>,
     #[serde(default)]
     pub tools: BTreeMap<String, Requirement>,
+    /// Requirements on every field of a role, for every tool at once.
+    #[serde(default, skip_serializing_if = "RoleRequirements::is_empty")]
+    pub roles: RoleRequirements,
     /// No call whose arguments violate the tool's inputSchema may reach the server.
     #[serde(default = "yes")]
     pub schema_validation: bool,
@@ -123,6 +230,9 @@ pub struct Requirements {
     /// What may reach `prompts/get`, judged on the prompt the server got.
     #[serde(default, skip_serializing_if = "SurfaceRequirement::is_empty")]
     pub prompts: SurfaceRequirement,
+    /// Where a file (not the baseline) set amount caps: `risk.financial`, `tools.send_money`.
+    #[serde(skip)]
+    pub declared_caps: BTreeSet<String>,
 }
 
 /// What may reach one of the surfaces beside tools (resources, prompts).
@@ -173,6 +283,31 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     left.len() >= last.len() && left.ends_with(last)
 }
 
+/// `roles:` in gauntlet.yaml: allowlists for every field of a role.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequirements {
+    /// Where every destination field of every tool may point (each key applies to the fields it can read: `domains` to e-mail, `hosts` to URLs, `roots` to paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Allow>,
+}
+
+impl RoleRequirements {
+    fn is_empty(&self) -> bool {
+        self.destination.is_none()
+    }
+}
+
+/// What a requirement says of one field of one tool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldRule {
+    pub path: String,
+    pub kind: Kind,
+    pub allow: Allow,
+    /// Where it was said (`tools.send_email.fields.to`, `roles.destination`).
+    pub source: String,
+}
+
 fn yes() -> bool {
     true
 }
@@ -203,12 +338,13 @@ impl Requirements {
             Requirement { rate: Some(RateBound { count: 10, window: minute, calendar: false }), ..Default::default() },
         );
         risk.insert(Risk::Destructive, Requirement { denied: Some(true), ..Default::default() });
+        risk.insert(Risk::Credential, Requirement { denied: Some(true), ..Default::default() });
         risk.insert(
             Risk::Financial,
             Requirement {
                 rate: Some(RateBound { count: 10, window: minute, calendar: false }),
-                max_amount_per_call: Some(50_000.0),
-                max_amount_per_window: Some(AmountWindow { amount: 200_000.0, window: Duration::from_secs(86_400) }),
+                max_amount_per_call: Some(Money { amount: 50_000.0, unit: Unit::Minor }),
+                max_amount_per_window: Some(AmountWindow { amount: 200_000.0, window: Duration::from_secs(86_400), unit: None }),
                 ..Default::default()
             },
         );
@@ -217,10 +353,12 @@ impl Requirements {
             servers: Vec::new(),
             risk,
             tools: BTreeMap::new(),
+            roles: RoleRequirements::default(),
             schema_validation: true,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
             resources: SurfaceRequirement::default(),
             prompts: SurfaceRequirement::default(),
+            declared_caps: BTreeSet::new(),
         }
     }
 
@@ -296,11 +434,22 @@ impl Requirements {
     fn overlaid(mut self, over: Requirements) -> Requirements {
         self.policies = over.policies;
         self.servers = over.servers;
+        for (risk, req) in &over.risk {
+            if req.max_amount_per_call.is_some() || req.max_amount_per_window.is_some() {
+                self.declared_caps.insert(format!("risk.{risk}"));
+            }
+        }
+        for (tool, req) in &over.tools {
+            if req.max_amount_per_call.is_some() || req.max_amount_per_window.is_some() {
+                self.declared_caps.insert(format!("tools.{tool}"));
+            }
+        }
         for (risk, req) in over.risk {
             let base = self.risk.remove(&risk).unwrap_or_default();
             self.risk.insert(risk, req.over(&base));
         }
         self.tools.extend(over.tools);
+        self.roles = over.roles;
         self.schema_validation = over.schema_validation;
         self.max_argument_bytes = over.max_argument_bytes;
         self.resources = over.resources;
@@ -333,6 +482,135 @@ impl Requirements {
             None => by_risk,
         }
     }
+
+    /// Whether a file set the amount caps that apply to `tool` (else they are the baseline's).
+    pub fn caps_declared(&self, tool: &str, risk: Risk) -> bool {
+        self.declared_caps.contains(&format!("tools.{tool}")) || self.declared_caps.contains(&format!("risk.{risk}"))
+    }
+
+    /// What the requirements say of `tool`'s fields: each field named under
+    /// `fields`, then each destination field `roles.destination` can read.
+    /// A destination field neither names is left out (the verdict then
+    /// assumes the legitimate call's own destination).
+    pub fn fields_for(&self, tool: &ToolInfo) -> Vec<FieldRule> {
+        let req = self.for_tool(&tool.name, tool.risk);
+        let mut out = Vec::new();
+        for (path, allow) in &req.fields {
+            let kind = tool.role_of(path).and_then(|r| r.kind).unwrap_or_else(|| kind_of(allow));
+            let source = if self.tools.get(&tool.name).is_some_and(|t| t.fields.contains_key(path)) {
+                format!("tools.{}.fields.{path}", tool.name)
+            } else {
+                format!("risk.{}.fields.{path}", tool.risk)
+            };
+            out.push(FieldRule { path: path.clone(), kind, allow: allow.clone(), source });
+        }
+        if let Some(by_role) = &self.roles.destination {
+            for (path, role) in &tool.roles {
+                let Some(kind) = role.kind.filter(|_| role.role == Role::Destination) else { continue };
+                if req.fields.contains_key(path) || !by_role.constrains(kind) {
+                    continue;
+                }
+                let list = schema_at(&tool.input_schema, path).is_some_and(|s| s["type"] == "array") || path.contains("[]");
+                let optional = !crate::mock::roles::required(&tool.input_schema, path);
+                let allow = Allow { each: list, optional: optional || by_role.optional, ..by_role.clone() };
+                out.push(FieldRule { path: path.clone(), kind, allow, source: "roles.destination".into() });
+            }
+        }
+        out
+    }
+
+    /// [`Requirements::check_fields`] as one error naming the file (`Err`),
+    /// after the warnings about caps that would be read in the wrong unit
+    /// (printed on stderr).
+    pub fn check_against(&self, catalogue: &[ToolInfo], file: Option<&Path>) -> Result<(), String> {
+        for w in self.unit_warnings(catalogue) {
+            eprintln!("warning: {w}");
+        }
+        let problems = self.check_fields(catalogue);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let file = file.map_or("the requirements".to_string(), |f| f.display().to_string());
+        Err(format!(
+            "{file}: {}\n  help: name fields as the servers' inputSchema does; a list field takes `each: true`",
+            problems.join(&format!("\n{file}: "))
+        ))
+    }
+
+    /// Financial tools whose amount is in currency units but whose caps come
+    /// from the baseline (written in cents): the caps are converted, and the
+    /// user is told to declare their own.
+    pub fn unit_warnings(&self, catalogue: &[ToolInfo]) -> Vec<String> {
+        catalogue
+            .iter()
+            .filter(|t| t.risk == Risk::Financial && !self.caps_declared(&t.name, t.risk))
+            .filter_map(|t| {
+                let (path, role) = t.fields_with(Role::Amount).find(|(_, r)| r.unit == Some(Unit::Major))?;
+                let req = self.for_tool(&t.name, t.risk);
+                let per_call = req.per_call_in(Some(role)).map(|c| format!("{c:.2} per call")).unwrap_or_default();
+                let per_window = req.max_amount_per_window.map(|w| format!(", {:.2} per {}", w.money().in_field(Some(role)), w.window)).unwrap_or_default();
+                Some(format!(
+                    "financial tool `{}` takes `{path}` in currency units, and no gauntlet.yaml sets its caps: the baseline's (in cents) apply converted, {per_call}{per_window}; declare yours, e.g. `tools: {{{}: {{max_amount_per_call: {{amount: 500, unit: major}}}}}}`",
+                    t.name, t.name
+                ))
+            })
+            .collect()
+    }
+
+    /// What the requirements name that `catalogue` does not have, or say of
+    /// a field in a way its schema does not allow: one message per problem.
+    pub fn check_fields(&self, catalogue: &[ToolInfo]) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(d) = &self.roles.destination {
+            if let Err(e) = d.check() {
+                problems.push(format!("roles.destination: {e}"));
+            }
+        }
+        let mut named: Vec<(String, &Requirement, Vec<&ToolInfo>)> = Vec::new();
+        for (name, req) in &self.tools {
+            named.push((format!("tools.{name}"), req, catalogue.iter().filter(|t| &t.name == name).collect()));
+        }
+        for (risk, req) in &self.risk {
+            named.push((format!("risk.{risk}"), req, catalogue.iter().filter(|t| t.risk == *risk).collect()));
+        }
+        for (at, req, tools) in named {
+            for (path, allow) in &req.fields {
+                if let Err(e) = allow.check() {
+                    problems.push(format!("{at}.fields.{path}: {e}"));
+                }
+                for t in &tools {
+                    match schema_at(&t.input_schema, path) {
+                        None => problems.push(format!(
+                            "{at}.fields.{path}: tool `{}` has no field `{path}` (its fields: {})",
+                            t.name,
+                            t.input_schema["properties"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
+                        )),
+                        Some(s) if (s["type"] == "array" || path.contains("[]")) && !allow.each => problems.push(format!(
+                            "{at}.fields.{path}: `{path}` of `{}` is a list: add `each: true` (every element must be allowed)",
+                            t.name
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// The kind an allowlist can only mean, for a field with no destination role.
+fn kind_of(allow: &Allow) -> Kind {
+    if !allow.domains.is_empty() {
+        Kind::Email
+    } else if !allow.schemes.is_empty() || !allow.ports.is_empty() {
+        Kind::Url
+    } else if !allow.hosts.is_empty() {
+        Kind::Host
+    } else if !allow.roots.is_empty() {
+        Kind::Path
+    } else {
+        Kind::Id
+    }
 }
 
 #[cfg(test)]
@@ -354,13 +632,13 @@ mod tests {
     #[test]
     fn gauntlet_yaml_overrides_per_tool_and_per_risk() {
         let over = Requirements::parse(
-            "risk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100}\n",
+            "risk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\n  credential: {denied: true}\ntools:\n  create_charge: {max_amount_per_call: 100}\n",
         )
         .unwrap();
         let r = Requirements::baseline().overlaid(over);
         assert_eq!(r.for_tool("x", Risk::Write).rate.map(|b| (b.count, b.calendar)), Some((5, true)));
         let charge = r.for_tool("create_charge", Risk::Financial);
-        assert_eq!(charge.max_amount_per_call, Some(100.0));
+        assert_eq!(charge.max_amount_per_call.map(|m| m.amount), Some(100.0));
         assert_eq!(charge.max_amount_per_window.map(|w| w.amount), Some(200_000.0));
     }
 
@@ -378,6 +656,22 @@ mod tests {
         assert!(!r.resources.for_item("notes://a").is_denied());
         assert_eq!(r.resources.for_item("notes://a").rate.map(|b| b.count), Some(5));
         assert!(r.prompts.is_empty());
+    }
+
+    #[test]
+    fn caps_carry_their_unit_into_the_fields_unit() {
+        let r = Requirements::parse("tools:\n  a: {max_amount_per_call: {amount: 500, unit: major}}\n  b: {max_amount_per_call: 50000}\n").unwrap();
+        let major = FieldRole::amount(Unit::Major, 2);
+        let minor = FieldRole::amount(Unit::Minor, 2);
+        let a = r.tools["a"].max_amount_per_call.unwrap();
+        let b = r.tools["b"].max_amount_per_call.unwrap();
+        assert_eq!((a.in_field(Some(&major)), a.in_field(Some(&minor)), a.in_field(None)), (500.0, 50_000.0, 50_000.0));
+        assert_eq!((b.in_field(Some(&major)), b.in_field(Some(&minor))), (500.0, 50_000.0));
+        let yen = FieldRole::amount(Unit::Major, 0);
+        assert_eq!(a.in_field(Some(&yen)), 500.0);
+        assert_eq!(serde_json::to_value(a).unwrap(), serde_json::json!({"amount": 500.0, "unit": "major"}));
+        let full = Requirements::baseline().overlaid(r);
+        assert!(full.caps_declared("a", Risk::Financial) && !full.caps_declared("c", Risk::Financial));
     }
 
     #[test]
@@ -403,20 +697,36 @@ mod tests {
     fn schema_property_names_match_the_rust_types() {
         let s = schema();
         let rate = RateBound { count: 1, window: Duration::from_secs(1), calendar: true };
-        let window = AmountWindow { amount: 1.0, window: Duration::from_secs(1) };
+        let window = AmountWindow { amount: 1.0, window: Duration::from_secs(1), unit: Some(Unit::Major) };
         let wrate = WorkloadRate { count: 4, window: Duration::from_secs(60) };
         let workload = Workload { rate: Some(wrate), sizes: [("message".to_string(), 1500)].into(), optional: Some(vec!["x".into()]) };
         let every = Requirement {
             rate: Some(rate),
             denied: Some(true),
-            max_amount_per_call: Some(1.0),
+            max_amount_per_call: Some(Money { amount: 1.0, unit: Unit::Minor }),
             max_amount_per_window: Some(window),
             workload: Some(workload.clone()),
+            fields: [("to".to_string(), Allow::default())].into(),
+            forbidden: vec!["bcc".into()],
         };
         let mut every_key = Requirements::baseline();
         every_key.resources.denied.push("x".into());
         every_key.prompts.rate = Some(rate);
+        every_key.roles.destination = Some(Allow::default());
         assert_eq!(schema_keys(&s), rust_keys(&every_key));
+        assert_eq!(schema_keys(&s["properties"]["roles"]), rust_keys(&every_key.roles));
+        let allow = Allow {
+            values: vec!["x".into()],
+            domains: vec!["x".into()],
+            schemes: vec!["x".into()],
+            hosts: vec!["x".into()],
+            ports: vec![1],
+            roots: vec!["/".into()],
+            pattern: Some("x".into()),
+            each: true,
+            optional: true,
+        };
+        assert_eq!(schema_keys(&s["$defs"]["allow"]), rust_keys(&allow));
         let surface = SurfaceRequirement { denied: vec![], hidden: vec![], rate: Some(rate) };
         assert_eq!(schema_keys(&s["$defs"]["surface"]), rust_keys(&surface));
         let req = &s["$defs"]["requirement"];
@@ -433,7 +743,7 @@ mod tests {
     #[test]
     fn schema_and_types_agree_on_valid_and_invalid_files() {
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\n";
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
         let invalid = [
             "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
             "tools:\n  x: {rate_limt: 5}\n",
@@ -441,6 +751,10 @@ mod tests {
             "polices: [p.yaml]\n",
             "resources: {deny: ['x']}\n",
             "prompts: {denied: 'x'}\n",
+            "roles:\n  credential: {values: [x]}\n",
+            "tools:\n  x: {fields: {to: {domain: [acme.com]}}}\n",
+            "tools:\n  x: {max_amount_per_call: {amount: 5, unit: cents}}\n",
+            "tools:\n  x: {max_amount_per_window: {amount: 5, window: 1d, unit: euros}}\n",
         ];
         for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
             let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();

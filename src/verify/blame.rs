@@ -168,6 +168,35 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                 format!("no condition of tool `{}` {what} {} (required by its inputSchema)", tool.name, unguarded.join(", ")),
             )
         }
+        Check::Destinations { checks, forbidden } => {
+            let Some(e) = entry else {
+                return src.no_entry(&tool.name, "no condition on where its values go");
+            };
+            if let Some(f) = forbidden.iter().find(|f| !conditions_on(e, f).any(|(_, c)| c.op == Op::Exists)) {
+                return src.blame(Some(e.span), None, format!("no condition of tool `{}` keeps out `args.{f}`, which the requirements forbid", tool.name));
+            }
+            let guardable = checks.iter().find(|c| c.inexpressible().is_none()).or(checks.first());
+            let Some(c) = guardable else {
+                return src.blame(Some(e.span), None, format!("tool `{}` lets forbidden fields through", tool.name));
+            };
+            match conditions_on(e, &c.path).next() {
+                Some((rule, cond)) => src.blame(
+                    Some(cond.span),
+                    Some(&rule.name),
+                    format!(
+                        "rule `{}`'s condition on `args.{}` admits destinations outside {} as the server reads them",
+                        rule.name,
+                        c.path,
+                        c.allow.describe(c.kind)
+                    ),
+                ),
+                None => src.blame(
+                    Some(e.span),
+                    None,
+                    format!("no condition of tool `{}` keeps `args.{}` to {}", tool.name, c.path, c.allow.describe(c.kind)),
+                ),
+            }
+        }
         Check::NeverReached { tool: reached } | Check::NeverListed { tool: reached } => {
             let listed = matches!(check, Check::NeverListed { .. });
             let verb = if listed { "listed" } else { "forwarded" };
@@ -216,7 +245,7 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
         Check::AmountPerCall { cap } => amount_blame(src, tool, entry, &format!("a single call at ≤{}", num(*cap)), |c| {
             matches!(c.op, Op::Lte | Op::Lt)
         }),
-        Check::PositiveWhole => amount_blame(src, tool, entry, "amounts to whole numbers ≥ 1", |c| matches!(c.op, Op::Gte | Op::Gt)),
+        Check::PositiveWhole { .. } => amount_blame(src, tool, entry, "amounts to whole numbers ≥ 1", |c| matches!(c.op, Op::Gte | Op::Gt)),
         Check::AmountPerWindow { cap, window } => {
             let spend = entry.and_then(|e| {
                 e.rules.iter().find(|r| r.state.as_ref().is_some_and(|s| s.increment_from.is_some()))

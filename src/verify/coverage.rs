@@ -35,6 +35,9 @@ pub struct Coverage {
     pub applicable_scenarios: usize,
 }
 
+/// What no scenario judges, named on every coverage line so no report reads as more than it is.
+pub const NOT_TESTED: &str = "not tested: data flow (private data read, then sent out), content (what text fields say)";
+
 fn judged(o: &Outcome) -> bool {
     matches!(o.verdict, Verdict::Held | Verdict::Breached | Verdict::OverBlocking)
 }
@@ -74,7 +77,7 @@ impl Coverage {
     /// [`Coverage::line`] naming at most `names` of the tools on no server
     /// in play, and how many more there are.
     pub fn line_naming(&self, names: usize) -> String {
-        let scenarios = format!("{} of {} applicable", self.applicable_scenarios, crate::wording::count(self.scenarios, "scenario"));
+        let scenarios = format!("{} of {} applicable; {NOT_TESTED}", self.applicable_scenarios, crate::wording::count(self.scenarios, "scenario"));
         if self.policy_tools.is_empty() {
             return format!("coverage: the policy names no tool (its rules apply to every tool alike); {scenarios}");
         }
@@ -101,7 +104,7 @@ mod tests {
     use crate::scenario::model::Risk;
 
     fn tool(server: &str, name: &str) -> ToolInfo {
-        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default() }
+        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default(), roles: Vec::new() }
     }
 
     #[test]
@@ -120,14 +123,14 @@ mod tests {
         assert_eq!(c.applicable_scenarios, 1);
         assert_eq!(
             c.line(),
-            "coverage: 1 of 3 policy tools exercised (on no server in play: delete_repo); 1 of 3 scenarios applicable"
+            "coverage: 1 of 3 policy tools exercised (on no server in play: delete_repo); 1 of 3 scenarios applicable; not tested: data flow (private data read, then sent out), content (what text fields say)"
         );
         let one = Coverage::of(&["create".to_string()].into(), &catalogue, 1, &outcomes);
-        assert_eq!(one.line(), "coverage: 1 of 1 policy tool exercised (every policy tool is on a server in play); 1 of 1 scenario applicable");
+        assert_eq!(one.line(), format!("coverage: 1 of 1 policy tool exercised (every policy tool is on a server in play); 1 of 1 scenario applicable; {NOT_TESTED}"));
         let many: BTreeSet<String> = (0..20).map(|i| format!("gitlab_tool_{i:02}")).collect();
         let cut = Coverage::of(&many, &catalogue, 3, &outcomes).line_naming(2);
         assert!(cut.contains("on no server in play: gitlab_tool_00, gitlab_tool_01 and 18 more)"), "{cut}");
         let none = Coverage::of(&BTreeSet::new(), &catalogue, 3, &outcomes);
-        assert_eq!(none.line(), "coverage: the policy names no tool (its rules apply to every tool alike); 1 of 3 scenarios applicable");
+        assert_eq!(none.line(), format!("coverage: the policy names no tool (its rules apply to every tool alike); 1 of 3 scenarios applicable; {NOT_TESTED}"));
     }
 }

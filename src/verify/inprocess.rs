@@ -41,6 +41,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
                 risk: t.risk,
                 input_schema: t.input_schema.value().clone(),
                 surface: Surface::Tool,
+                roles: t.field_roles().fields.into_iter().map(|(path, role, _)| (path, role)).collect(),
             })
         })
         .collect()
@@ -52,7 +53,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
 /// the URI it names (`*` read as `gauntlet-probe`) where a resource template
 /// of the server serves it.
 pub fn surfaces_of<'a>(servers: impl IntoIterator<Item = (&'a str, &'a ServerSpec)>, reqs: &Requirements) -> Vec<ToolInfo> {
-    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface };
+    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface, roles: Vec::new() };
     let mut out = Vec::new();
     for (server, spec) in servers {
         let empty = || serde_json::json!({"type": "object", "properties": {}});

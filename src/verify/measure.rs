@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::destinations::{self, FieldCheck};
 use super::play::Observation;
 use crate::mock::{LedgerEntry, Surface};
 use crate::scenario::lint::ToolInfo;
@@ -23,9 +24,12 @@ pub enum Check {
     NeverListed { tool: String },
     AmountPerCall { cap: f64 },
     AmountPerWindow { cap: f64, window: Duration },
-    PositiveWhole,
+    /// Amounts > 0 and in whole minor units: at most `places` decimals (0 for cents).
+    PositiveWhole { places: u32 },
     /// No call whose serialized arguments exceed `max` bytes.
     ArgumentBytes { max: u64 },
+    /// Every destination that reached the server is allowed, and no forbidden field did.
+    Destinations { checks: Vec<FieldCheck>, forbidden: Vec<String> },
 }
 
 impl Check {
@@ -43,8 +47,16 @@ impl Check {
             Check::NeverListed { tool } => format!("`{tool}` never listed"),
             Check::AmountPerCall { cap } => format!("amount ≤{} per call", num(*cap)),
             Check::AmountPerWindow { cap, window } => format!("amount ≤{} per {window} sliding", num(*cap)),
-            Check::PositiveWhole => "amounts whole and > 0".to_string(),
+            Check::PositiveWhole { places: 0 } => "amounts whole and > 0".to_string(),
+            Check::PositiveWhole { places } => format!("amounts > 0 with at most {places} decimals"),
             Check::ArgumentBytes { max } => format!("arguments ≤{max} bytes"),
+            Check::Destinations { checks, forbidden } => {
+                let mut parts: Vec<String> = checks.iter().map(FieldCheck::describe).collect();
+                if !forbidden.is_empty() {
+                    parts.push(format!("never {}", forbidden.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")));
+                }
+                format!("destinations allowed: {}", parts.join("; "))
+            }
         }
     }
 }
@@ -87,7 +99,7 @@ pub struct CheckResult {
 }
 
 /// The checks for one tool: the scenario's expectations with bounds from the requirement.
-pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &ToolInfo) -> Vec<Check> {
+pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &ToolInfo, places: &destinations::Plan) -> Vec<Check> {
     let mut checks = Vec::new();
     let rate = |e: &crate::scenario::RateExpect, executed_only: bool| -> Option<Check> {
         let count = e.count.or(req.rate.map(|r| r.count))?;
@@ -132,24 +144,29 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         Some(Switch::Requirement) if unlisted => checks.push(Check::NeverListed { tool: tool.name.clone() }),
         _ => {}
     }
+    if expect.destinations_allowed == Some(true) {
+        if !places.checks.is_empty() || !places.forbidden.is_empty() {
+            checks.push(Check::Destinations { checks: places.checks.clone(), forbidden: places.forbidden.clone() });
+        }
+    }
     let field = expect.amount_field.as_deref().unwrap_or("amount");
     let has_amount = tool.input_schema["properties"].get(field).is_some();
     if has_amount {
         // First, so a breach names the malformed amount itself rather than its effect on a sum.
         if expect.positive_whole_amounts == Some(true) {
-            checks.push(Check::PositiveWhole);
+            checks.push(Check::PositiveWhole { places: tool.role_of(field).map_or(0, |r| r.places()) });
         }
         if let Some(b) = &expect.max_amount_per_call {
             let cap = match b {
                 crate::scenario::AmountBound::Value(v) => Some(*v),
-                crate::scenario::AmountBound::Named(_) => req.max_amount_per_call,
+                crate::scenario::AmountBound::Named(_) => req.per_call_in(tool.role_of(field)),
             };
             if let Some(cap) = cap {
                 checks.push(Check::AmountPerCall { cap });
             }
         }
         if let Some(w) = &expect.max_amount_per_window {
-            let cap = w.amount.or(req.max_amount_per_window.map(|m| m.amount));
+            let cap = w.amount.or(req.per_window_in(tool.role_of(field)));
             let window = w.window.or(req.max_amount_per_window.map(|m| m.window));
             if let (Some(cap), Some(window)) = (cap, window) {
                 checks.push(Check::AmountPerWindow { cap, window });
@@ -303,7 +320,7 @@ fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
 /// Evaluates one check for `tool` on an observation.
 pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
     let mut r = evaluate_raw(check, obs, tool, amount_field);
-    let amount_check = matches!(check, Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole);
+    let amount_check = matches!(check, Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole { .. });
     let optional = !tool.input_schema["required"].as_array().is_some_and(|a| a.iter().any(|v| v == amount_field));
     if !r.held && amount_check && optional {
         r.proxy_only = true;
@@ -421,13 +438,20 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             }
             r
         }
-        Check::PositiveWhole => {
+        Check::Destinations { checks, forbidden } => {
+            let j = destinations::judge(&calls, checks, forbidden);
+            CheckResult { check: check.clone(), held: j.held, observed: j.observed, note: j.note, proxy_only: j.proxy_only }
+        }
+        Check::PositiveWhole { places } => {
+            // In minor units every amount is whole; rounding noise of a decimal text is not a fraction.
+            let minor = |a: f64| a * 10f64.powi(*places as i32);
             let bad = calls
                 .iter()
                 .filter_map(|e| amount_of(e, amount_field))
-                .filter(|a| *a <= 0.0 || a.fract() != 0.0)
+                .filter(|a| *a <= 0.0 || (minor(*a) - minor(*a).round()).abs() > 1e-6)
                 .count();
-            result(bad == 0, format!("{bad} amounts ≤0 or fractional"))
+            let what = if *places == 0 { "fractional" } else { "below a cent" };
+            result(bad == 0, format!("{bad} amounts ≤0 or {what}"))
         }
     }
 }
@@ -458,6 +482,7 @@ mod tests {
             risk: Risk::Financial,
             input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
             surface: Default::default(),
+            roles: Vec::new(),
         }
     }
 
@@ -502,7 +527,7 @@ mod tests {
         assert_eq!((w.held, w.observed.as_str()), (false, "130000 spent in 1d"));
         let sv = eval(Check::SchemaViolations { max: 0 });
         assert_eq!((sv.observed.as_str(), sv.proxy_only), ("2 schema-violating", false));
-        assert!(!eval(Check::PositiveWhole).held);
+        assert!(!eval(Check::PositiveWhole { places: 0 }).held);
         assert!(!eval(Check::NeverListed { tool: "charge".into() }).held);
         assert!(eval(Check::NeverReached { tool: "missing".into() }).held);
         assert_eq!(eval(Check::NeverReached { tool: "other".into() }).observed, "1 calls of `other`");
@@ -573,8 +598,8 @@ mod tests {
             ..Default::default()
         };
         let req = reqs.for_tool("charge", Risk::Read);
-        assert!(derive(&expect, &req, &reqs, &read).is_empty());
+        assert!(derive(&expect, &req, &reqs, &read, &Default::default()).is_empty());
         let req = reqs.for_tool("charge", Risk::Destructive);
-        assert_eq!(derive(&expect, &req, &reqs, &read), vec![Check::NeverReached { tool: "charge".into() }]);
+        assert_eq!(derive(&expect, &req, &reqs, &read, &Default::default()), vec![Check::NeverReached { tool: "charge".into() }]);
     }
 }

@@ -14,10 +14,12 @@ pub(crate) mod fixtures;
 pub mod blackbox;
 pub mod denial;
 pub mod coverage;
+pub mod destinations;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
 pub mod setup;
+pub mod severity;
 pub mod shrink;
 
 use std::collections::BTreeMap;
@@ -160,6 +162,9 @@ pub struct Outcome {
     pub tool: String,
     pub verdict: Verdict,
     pub finding: Option<Finding>,
+    /// How much harm the finding stands for (findings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<severity::Severity>,
     /// Tool calls the agent sent.
     pub attempted: usize,
     /// Calls of the tool the server recorded.
@@ -296,6 +301,7 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
         && (!t.blocked_by_policy || blocked)
         && (!t.hidden_by_policy || bench.hides(&tool.name))
         && (!t.unlisted_by_policy || !bench.names(&tool.name))
+        && tool.has_role_of(&t.roles)
 }
 
 /// Which tools the policy refuses every call of. With the admission model:
@@ -305,7 +311,7 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
 /// Without it (a black-box proxy whose policy gauntlet cannot read): one
 /// well-formed, schema-valid call probed through the proxy, each on a fresh
 /// system so no counter is shared, `threads` at a time.
-pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTreeMap<String, bool>, String> {
+pub fn probe_blocked(bench: &dyn Bench, reqs: &Requirements, seed: u64, threads: usize) -> Result<BTreeMap<String, bool>, String> {
     if let Some(admission) = bench.admission() {
         return Ok(bench
             .catalogue()
@@ -320,7 +326,7 @@ pub fn probe_blocked(bench: &dyn Bench, seed: u64, threads: usize) -> Result<BTr
     }
     let probe = |tool: &ToolInfo| -> Result<bool, String> {
         let steps = vec![Step { args: Generator::Valid, ..Default::default() }];
-        let target = Target::plain(tool);
+        let target = Target { destinations: destinations::plan(tool, reqs, None).destinations, ..Target::plain(tool) };
         let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
         let obs = play(&mut *sys, &actions, START, opening(bench, false));
@@ -394,7 +400,7 @@ pub fn run(
     on_total: &dyn Fn(usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<Outcome>, String> {
-    let blocked = probe_blocked(bench, opts.seed, opts.threads)?;
+    let blocked = probe_blocked(bench, reqs, opts.seed, opts.threads)?;
     let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked, surfaces: bench.surfaces(reqs) };
     let mut jobs = Vec::new();
     for s in scenarios {
@@ -414,7 +420,11 @@ pub fn run(
     on_total(jobs.len());
     let mut outcomes = parallel_map(&jobs, opts.threads, &|job| {
         let outcome = match job.tool {
-            Some(tool) => judge(bench, job.scenario, tool, &facts, reqs, opts),
+            Some(tool) => {
+                let mut o = judge(bench, job.scenario, tool, &facts, reqs, opts);
+                o.severity = severity::of(&o, tool.risk);
+                o
+            }
             None => not_applicable(
                 job.scenario,
                 "-",
@@ -438,6 +448,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         tool: tool.to_string(),
         verdict,
         finding: None,
+        severity: None,
         attempted: 0,
         reached: 0,
         bound: String::new(),
@@ -467,7 +478,8 @@ fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
 
 fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
     let req = reqs.for_item(tool);
-    let checks = measure::derive(&s.expect, &req, reqs, tool);
+    let places = destinations::plan(tool, reqs, bench.admission().map(|a| a.tool(&tool.name)));
+    let checks = measure::derive(&s.expect, &req, reqs, tool, &places);
     if checks.is_empty() {
         let rate_only = s.expect.max_reached_per_window.is_some() || s.expect.max_executed_per_window.is_some();
         let why = if rate_only && req.rate.is_none() {
@@ -484,11 +496,13 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let target = Target {
         tool,
         decoy: decoy_for(facts, tool),
-        per_call_cap: req.max_amount_per_call,
-        per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+        per_call_cap: req.per_call_in(tool.role_of(amount_field(s))),
+        per_window_cap: req.per_window_in(tool.role_of(amount_field(s))),
         admission: bench.admission().map(|a| a.tool(&tool.name)),
         prefer: Prefer::default(),
         legit: None,
+        destinations: places.destinations,
+        minor_unit: tool.role_of(amount_field(s)).map_or(1.0, |r| r.per_minor()),
     };
     let actions = match agent::plan(&s.agent, &target, seed) {
         Ok(a) => a,
@@ -570,8 +584,12 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         return out;
     }
     let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
-    let sent = actions.iter().filter_map(Action::arguments);
-    let vacuous = schema_only && !measure::sends_schema_violation(tool, sent);
+    let sent = || actions.iter().filter_map(Action::arguments);
+    let foreign_sent = |c: &measure::Check| match c {
+        measure::Check::Destinations { checks, forbidden } => destinations::sends_foreign(checks, forbidden, sent()),
+        _ => true,
+    };
+    let vacuous = (schema_only && !measure::sends_schema_violation(tool, sent())) || !results.iter().all(|r| foreign_sent(&r.check));
     out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(d) = deployment {
@@ -618,12 +636,12 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     }
     // Over-blocking stands even then: the twin measures the policy, not the attack.
     if vacuous && out.verdict == Verdict::Held {
-        return not_applicable(
-            s,
-            &tool.server,
-            &tool.name,
-            "every call this attack sent is valid under the tool's inputSchema, so there was nothing to stop".into(),
-        );
+        let why = if schema_only {
+            "every call this attack sent is valid under the tool's inputSchema, so there was nothing to stop"
+        } else {
+            "every destination this attack sent is allowed by the requirements as the server reads it, so there was nothing to stop"
+        };
+        return not_applicable(s, &tool.server, &tool.name, why.into());
     }
     out
 }
@@ -669,6 +687,11 @@ fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], ac
         "not exercised: the policy's conditions refused all {sent} calls this attack sent{}, so the limit was never reached",
         first.map(|f| format!(" (first: {f})")).unwrap_or_default()
     ))
+}
+
+/// The argument a scenario's amount checks read.
+fn amount_field(s: &Scenario) -> &str {
+    s.expect.amount_field.as_deref().unwrap_or("amount")
 }
 
 /// The allowed tool a case-variant trick names for the policy to evaluate. An
@@ -725,11 +748,13 @@ fn run_twin(
     let target = Target {
         tool: tt,
         decoy: decoy_for(facts, tt),
-        per_call_cap: req.max_amount_per_call,
-        per_window_cap: req.max_amount_per_window.map(|w| w.amount),
+        per_call_cap: req.per_call_in(tt.role_of(amount_field(s))),
+        per_window_cap: req.per_window_in(tt.role_of(amount_field(s))),
         admission: bench.admission().map(|a| a.tool(&tt.name)),
         prefer: Prefer { keep_presence: true, ..Prefer::default() },
         legit: Some(req.workload.as_ref().unwrap_or(&NO_WORKLOAD)),
+        destinations: destinations::plan(tt, reqs, bench.admission().map(|a| a.tool(&tt.name))).destinations,
+        minor_unit: tt.role_of(amount_field(s)).map_or(1.0, |r| r.per_minor()),
     };
     let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
     // Real clients send the required fields alone: unless the workload says
@@ -834,6 +859,8 @@ pub struct Summary {
     pub errors: usize,
     pub policy_findings: usize,
     pub proxy_findings: usize,
+    /// Policy and proxy findings per severity.
+    pub severity: severity::Counts,
 }
 
 impl Summary {
@@ -852,6 +879,9 @@ impl Summary {
                 Some(Finding::Policy) => s.policy_findings += 1,
                 Some(Finding::Proxy) => s.proxy_findings += 1,
                 None => {}
+            }
+            if let Some(sev) = o.severity {
+                s.severity.add(sev);
             }
         }
         s

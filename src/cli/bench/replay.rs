@@ -62,7 +62,7 @@ fn arguments(i: usize, k: usize) -> Value {
         Risk::Write => json!({"title": format!("note {k}"), "body": "text"}),
         Risk::Execute => json!({"command": COMMANDS[k % COMMANDS.len()], "timeout": 60}),
         Risk::Financial => json!({"amount": 100 + k % 500, "currency": "usd"}),
-        Risk::Destructive => json!({"id": format!("x{k}")}),
+        Risk::Destructive | Risk::Credential => json!({"id": format!("x{k}")}),
     }
 }
 

@@ -67,8 +67,11 @@ pub fn run(args: Args) -> Exit {
     super::targets::report(measure(&args))
 }
 
+/// The five classes the bench's workload has always spread over (its figures compare across builds).
+const CLASSES: [Risk; 5] = [Risk::Read, Risk::Write, Risk::Execute, Risk::Financial, Risk::Destructive];
+
 pub fn risk_of(i: usize) -> Risk {
-    Risk::ALL[i % Risk::ALL.len()]
+    CLASSES[i % CLASSES.len()]
 }
 
 pub fn tool_name(i: usize) -> String {
@@ -93,7 +96,7 @@ fn schema(risk: Risk) -> Value {
             json!({"amount": {"type": "integer", "minimum": 1, "maximum": 50000}, "currency": {"type": "string", "enum": ["usd", "eur"]}}),
             json!(["amount", "currency"]),
         ),
-        Risk::Destructive => (json!({"id": {"type": "string", "minLength": 1}}), json!(["id"])),
+        Risk::Destructive | Risk::Credential => (json!({"id": {"type": "string", "minLength": 1}}), json!(["id"])),
     };
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
@@ -112,6 +115,7 @@ pub fn server_spec(n: usize) -> ServerSpec {
             icons: None,
             meta: None,
             risk: risk_of(i),
+            roles: None,
             stand_in: true,
             response: Default::default(),
             order: Vec::new(),
@@ -148,7 +152,7 @@ pub fn policy_yaml(n: usize) -> String {
             Risk::Financial => format!(
                 "\n      - {{name: rate, rate_limit: 5/minute}}\n      - name: amount\n        conditions:\n          - {{path: args.amount, op: gte, value: 1}}\n          - {{path: args.amount, op: lte, value: 50000}}\n          - {{path: args.currency, op: in, value: [usd, eur]}}\n      - name: daily spend\n        conditions:\n          - {{path: state.{name}.daily_spend, op: lte, value: 200000}}\n        state: {{counter: daily_spend, window: day, increment_from: args.amount}}\n"
             ),
-            Risk::Destructive => "\n      - {name: never, action: deny}\n".to_string(),
+            Risk::Destructive | Risk::Credential => "\n      - {name: never, action: deny}\n".to_string(),
         };
         y.push_str(&rules);
     }
@@ -408,7 +412,7 @@ mod tests {
             assert_eq!(loaded.policy.hide.contains(&t.name), t.risk == Risk::Destructive, "{}", t.name);
         }
         let per_risk = |r: Risk| spec.tools.iter().filter(|t| t.risk == r).count();
-        assert!(Risk::ALL.iter().all(|r| per_risk(*r) == 10));
+        assert!(CLASSES.iter().all(|r| per_risk(*r) == 10));
     }
 
     #[test]

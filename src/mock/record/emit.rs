@@ -1,24 +1,26 @@
 //! Writes a recording as a mock server file: YAML that loads back into the
 //! very same [`ServerSpec`] (the recorder checks that before writing), with
-//! a comment beside each `risk` giving the reason for the guess.
+//! a comment beside each `risk` and each field's role giving the reason for
+//! the guess.
 //!
 //! Strings are always double-quoted with escapes, so no text can turn into
 //! another YAML type or lose a character; objects keep their written order.
 
 use std::fmt::Write;
 
-use super::Recording;
+use super::{Reasons, Recording};
 use crate::mock::ordered::Node;
 use crate::mock::surface::Listed;
 use crate::mock::{OrderedJson, Risk, ToolSpec};
 
 const HEADER: &str = "\
 # Recorded by `gauntlet mock record` from a real MCP server: its tools as it
-# listed them (names, schemas and annotations exactly as sent). Each `risk` is
-# a guess, with its reason beside it: correct the class where the guess is wrong.
+# listed them (names, schemas and annotations exactly as sent). Each `risk` and
+# each field's role (`roles:` destination, credential, amount, content) is a
+# guess, with its reason beside it: correct it where the guess is wrong.
 ";
 
-/// The file text, each risk class with its reason beside it.
+/// The file text, each risk class and field role with its reason beside it.
 pub fn to_yaml(recording: &Recording) -> String {
     let (spec, reasons, notes) = (&recording.spec, &recording.reasons, &recording.notes);
     let mut out = String::from(HEADER);
@@ -48,11 +50,7 @@ pub fn to_yaml(recording: &Recording) -> String {
     out.push_str("tools:\n");
     for (i, tool) in spec.tools.iter().enumerate() {
         out.push_str("  - ");
-        tool_body(
-            &mut out,
-            tool,
-            reasons.get(i).map(String::as_str).unwrap_or(""),
-        );
+        tool_body(&mut out, tool, reasons.get(i).cloned().unwrap_or_default());
     }
     section(&mut out, "resources", &spec.resources, &notes.resources, |r| (r.risk, r.answer.as_ref()));
     section(&mut out, "resource_templates", &spec.resource_templates, &notes.templates, |t| (t.risk, None));
@@ -86,7 +84,7 @@ fn section<T: Listed>(out: &mut String, key: &str, items: &[T], notes: &[String]
     }
 }
 
-fn tool_body(out: &mut String, tool: &ToolSpec, reason: &str) {
+fn tool_body(out: &mut String, tool: &ToolSpec, reasons: Reasons) {
     let order: Vec<&str> = if tool.order.is_empty() {
         crate::mock::spec::TOOL_MEMBERS.to_vec()
     } else {
@@ -119,7 +117,28 @@ fn tool_body(out: &mut String, tool: &ToolSpec, reason: &str) {
         }
     }
     indent(out);
-    let _ = writeln!(out, "risk: {}  # {}", tool.risk, reason.replace('\n', " "));
+    let _ = writeln!(out, "risk: {}  # {}", tool.risk, reasons.risk.replace('\n', " "));
+    match &tool.roles {
+        Some(roles) if roles.is_empty() => out.push_str("    roles: {}  # none\n"),
+        Some(roles) => {
+            out.push_str("    roles:\n");
+            for (path, role) in roles {
+                let mut parts = vec![format!("role: {}", role.role)];
+                if let Some(k) = role.kind {
+                    parts.push(format!("kind: {k}"));
+                }
+                if let Some(u) = role.unit {
+                    parts.push(format!("unit: {}", if u == crate::mock::roles::Unit::Minor { "minor" } else { "major" }));
+                }
+                if let Some(d) = role.decimals {
+                    parts.push(format!("decimals: {d}"));
+                }
+                let why = reasons.roles.get(path).map(|r| format!("  # {}", r.replace('\n', " "))).unwrap_or_default();
+                let _ = writeln!(out, "      {}: {{{}}}{why}", key_text(path), parts.join(", "));
+            }
+        }
+        None => {}
+    }
     if let Some(structured) = &tool.response.structured {
         out.push_str("    response:\n");
         member(out, 6, "structured", structured.node());

@@ -9,7 +9,6 @@
 //! back into the same server, through a temporary file and a rename.
 
 pub mod emit;
-pub mod risk;
 pub mod surfaces;
 pub mod synth;
 
@@ -26,13 +25,22 @@ use crate::mock::ordered::Node;
 use crate::mock::spec::TOOL_MEMBERS;
 use crate::mock::{Behaviour, OrderedJson, Provenance, ResponseSpec, ServerSpec, ToolSpec};
 
-/// A finished recording: the server and, per tool, why it got its risk class.
+/// A finished recording: the server and, per tool, why it got its risk
+/// class and its fields their roles.
 #[derive(Clone, Debug)]
 pub struct Recording {
     pub spec: ServerSpec,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reasons>,
     /// The same for the resources, resource templates and prompts.
     pub notes: surfaces::Notes,
+}
+
+/// Why one recorded tool got its class and roles.
+#[derive(Clone, Debug, Default)]
+pub struct Reasons {
+    pub risk: String,
+    /// Field path → why it has its role.
+    pub roles: std::collections::BTreeMap<String, String>,
 }
 
 /// The capabilities an opening result declares (`resources`, `prompts`).
@@ -217,7 +225,7 @@ async fn list_all(
 }
 
 /// One listed tool, members kept in the order and form sent.
-fn tool_from(raw: &RawValue) -> Result<(ToolSpec, String), RecordError> {
+fn tool_from(raw: &RawValue) -> Result<(ToolSpec, Reasons), RecordError> {
     let bad = |what: String| RecordError::Unrecordable(what);
     let json = OrderedJson::from_json(raw.get())
         .map_err(|e| bad(format!("a tool does not parse: {e}")))?;
@@ -247,6 +255,7 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, String), RecordError> {
         icons: None,
         meta: None,
         risk: crate::mock::Risk::Write,
+        roles: None,
         stand_in: false,
         response: ResponseSpec::default(),
         order: Vec::new(),
@@ -283,12 +292,10 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, String), RecordError> {
             "tool `{name}` has no `inputSchema` of `type: object`, which MCP requires"
         )));
     }
-    let (risk, reason) = risk::classify(
-        &name,
-        tool.description.as_deref(),
-        tool.annotations.as_deref(),
-    );
-    tool.risk = risk;
+    let c = crate::mock::classify::tool(&name, tool.description.as_deref(), tool.annotations.as_deref(), tool.input_schema.value());
+    tool.risk = c.risk;
+    tool.roles = Some(crate::mock::classify::as_map(&c.roles));
+    let reason = Reasons { risk: c.reason, roles: c.roles.into_iter().map(|r| (r.path, r.reason)).collect() };
     if let Some(schema) = &tool.output_schema {
         tool.response.structured = Some(OrderedJson::from(synth::instance(schema)));
     }

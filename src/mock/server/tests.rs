@@ -14,6 +14,7 @@ fn tool(name: &str, risk: Risk) -> ToolSpec {
         icons: None,
         meta: None,
         risk,
+        roles: None,
         stand_in: false,
         response: ResponseSpec::default(),
         order: Vec::new(),
