@@ -100,7 +100,13 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
     }
     for t in &catalogue {
         let req = setup.reqs.for_tool(&t.name, t.risk);
-        for e in needs::edits_for(&policy, t, &req, Aspects::ALL, &mut gaps) {
+        let places = crate::verify::destinations::plan(t, setup.reqs, None);
+        let destinations = if req.is_denied() {
+            Vec::new()
+        } else {
+            needs::destination_edits(policy.tool(&t.name), t, &places.checks, &places.forbidden, &mut gaps)
+        };
+        for e in needs::edits_for(&policy, t, &req, Aspects::ALL, &mut gaps).into_iter().chain(destinations) {
             if !edits.contains(&e) {
                 edits.push(e);
             }

@@ -15,12 +15,16 @@ use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirement;
 use crate::scenario::Duration;
 use crate::verify::blame::{checks_type, required_fields};
+use crate::verify::destinations::FieldCheck;
 
 /// The denial message of the argument rules harden writes.
 pub const ARGUMENTS_MESSAGE: &str = "Arguments do not match the approved schema.";
 
 /// Longest string a derived length check admits when the schema gives no `maxLength` (RE2's repeat limit).
 pub const MAX_STRING: u64 = 1000;
+
+/// What a presence check on a nullable field compares with: no legitimate call sends it.
+pub const ABSENT: &str = "\u{0}gauntlet: absent";
 
 /// The amount field spend requirements read.
 pub const AMOUNT: &str = "amount";
@@ -32,12 +36,10 @@ pub struct Aspects {
     pub arguments: bool,
     pub spend: bool,
     pub hide: bool,
-    /// Allowlists on destination fields.
-    pub destinations: bool,
 }
 
 impl Aspects {
-    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true, destinations: true };
+    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true };
 }
 
 /// The calendar limit (count, window) that keeps `count` per sliding `window`;
@@ -79,6 +81,46 @@ fn pick_limit(count: u64, window: Duration, calendar: bool, largest: bool) -> Op
         }
     }
     best
+}
+
+/// The denial message of the destination rules harden writes.
+pub const DESTINATIONS_MESSAGE: &str = "Destination not on the approved list.";
+
+/// The edit that keeps `tool`'s destination fields on their allowlists: an
+/// anchored `regex` per field (an `in` list when only exact values are
+/// allowed), `exists: false` per forbidden field. A field no condition can
+/// guard without refusing legitimate calls (optional, a list, nullable) is
+/// left out with its reason in `gaps`: verify reports it as a proxy finding.
+pub fn destination_edits(entry: Option<&ToolPolicy>, tool: &ToolInfo, checks: &[FieldCheck], forbidden: &[String], gaps: &mut Vec<String>) -> Vec<Edit> {
+    let mut conditions = Vec::new();
+    let guarded = |field: &str, op: Op| {
+        entry.is_some_and(|e| e.rules.iter().flat_map(|r| &r.conditions).any(|c| c.path == Path::Args(field.split('.').map(str::to_string).collect()) && c.op == op))
+    };
+    for c in checks {
+        if let Some(why) = c.inexpressible() {
+            gaps.push(format!("`{}`: {why}", tool.name));
+            continue;
+        }
+        let path = format!("args.{}", c.path);
+        let only_values = c.allow.pattern.is_none() && !c.allow.constrains_structurally(c.kind);
+        if only_values && !c.allow.values.is_empty() {
+            conditions.push(NewCondition { path, op: "in", value: Value::Array(c.allow.values.iter().cloned().map(Value::String).collect()) });
+        } else if let Some(re) = c.allow.regex(c.kind).filter(|re| crate::policy::regex::compile(re).is_ok()) {
+            conditions.push(NewCondition { path, op: "regex", value: Value::String(re) });
+        } else {
+            gaps.push(format!("`{}`: no regular expression states where `{}` may go ({})", tool.name, c.path, c.allow.describe(c.kind)));
+        }
+    }
+    for f in forbidden.iter().filter(|f| !guarded(f, Op::Exists)) {
+        conditions.push(NewCondition { path: format!("args.{f}"), op: "exists", value: Value::Bool(false) });
+    }
+    if conditions.is_empty() {
+        return Vec::new();
+    }
+    vec![Edit::AddRule {
+        tool: tool.name.clone(),
+        rule: NewRule { name: fresh_name(entry, "destinations"), rate_limit: None, on_deny: Some(DESTINATIONS_MESSAGE.into()), conditions, state: None },
+    }]
 }
 
 /// A rule name not yet used in the entry.
@@ -271,10 +313,20 @@ fn argument_conditions(
     }
     let amount_declared = props.get(AMOUNT).is_some();
     if aspects.spend && amount_declared && !required.iter().any(|f| f == AMOUNT) && req.max_amount_per_call.is_some() {
+        let why = if crate::verify::measure::nullable(&props[AMOUNT]) { "may be `null`" } else { "is optional" };
         gaps.push(format!(
-            "`{}`: `{AMOUNT}` is optional, and an Intercept condition on it would refuse every call that leaves it out",
+            "`{}`: `{AMOUNT}` {why}, and an Intercept condition that bounds it would refuse every legitimate call without one",
             tool.name
         ));
+    }
+    // A required field that may be null: `neq` on a value no call sends is
+    // true for `null` and every value, false only for an absent field.
+    if aspects.arguments {
+        for field in crate::verify::measure::nullable_fields(&tool.input_schema) {
+            if !has_check(entry, &field, |op| matches!(op, Op::Neq | Op::Exists)) {
+                out.push(cond(&field, "neq", Value::String(ABSENT.into())));
+            }
+        }
     }
     out
 }

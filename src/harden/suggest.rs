@@ -146,7 +146,7 @@ pub fn edits_for_finding(
             Aspects { spend: true, ..Default::default() }
         }
         Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
-        Check::Destinations { .. } => Aspects { destinations: true, ..Default::default() },
+        Check::Destinations { checks, forbidden } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, forbidden, gaps),
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }

@@ -132,3 +132,41 @@ fn every_attack_value_is_foreign_as_the_server_reads_it() {
         assert!(seen >= 3, "{kind} {home}: only {seen} attack values");
     }
 }
+
+#[test]
+fn the_policy_regex_of_an_allowlist_never_admits_a_foreign_reading() {
+    let mut checked = 0;
+    for (kind, allow, value, _, _) in CORPUS {
+        let allow = allow();
+        let Some(re) = allow.regex(*kind) else { continue };
+        let re = regex::Regex::new(&re).unwrap();
+        if re.is_match(value) {
+            assert!(allow.judge(*kind, value).allowed, "{kind} {value:?} matches {re} but is read as {}", allow.judge(*kind, value).reading);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked}");
+}
+
+#[test]
+fn the_policy_regex_refuses_every_attack_value_and_admits_the_legitimate_one() {
+    let homes = [
+        (Kind::Email, "agent@acme.com"),
+        (Kind::Url, "https://ok.com/path"),
+        (Kind::Url, "http://localhost:8080/api?x=1"),
+        (Kind::Host, "api.acme.com"),
+        (Kind::Path, "/srv/share/report.txt"),
+        (Kind::Iban, "DE89370400440532013000"),
+        (Kind::Id, "C01234567"),
+    ];
+    for (kind, home) in homes {
+        let allow = Allow::assumed_from(kind, home);
+        let re = regex::Regex::new(&allow.regex(kind).unwrap()).unwrap();
+        assert!(re.is_match(home), "{kind}: {re} refuses the legitimate {home}");
+        for family in [Family::OffList, Family::Confusion] {
+            for v in variants(kind, home, family) {
+                assert!(!re.is_match(&v.value), "{kind} {home}: {re} admits {:?} ({})", v.value, v.what);
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod email;
 pub mod host;
 pub mod iban;
 pub mod path;
+pub mod pattern;
 pub mod url;
 
 use std::fmt;
@@ -171,6 +172,11 @@ impl Allow {
     /// Whether any key that applies to `kind` is set.
     pub fn constrains(&self, kind: Kind) -> bool {
         !self.values.is_empty() || self.pattern.is_some() || self.structural(kind)
+    }
+
+    /// Whether a structural key (domains, schemes, hosts, ports, roots) applies to `kind`.
+    pub fn constrains_structurally(&self, kind: Kind) -> bool {
+        self.structural(kind)
     }
 
     fn structural(&self, kind: Kind) -> bool {

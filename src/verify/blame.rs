@@ -80,11 +80,15 @@ pub fn checks_type(op: Op) -> bool {
     matches!(op, Op::Lt | Op::Lte | Op::Gt | Op::Gte | Op::Regex | Op::In | Op::Eq)
 }
 
-/// The required properties of a tool's inputSchema, in schema order.
+/// The required properties of a tool's inputSchema a condition can guard,
+/// in schema order: those that may be `null` (`anyOf: [T, null]`) are left
+/// out, since every condition refuses `null` or admits other types too
+/// ([`crate::verify::measure::nullable_fields`]).
 pub fn required_fields(tool: &ToolInfo) -> Vec<String> {
+    let nullable = crate::verify::measure::nullable_fields(&tool.input_schema);
     tool.input_schema["required"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| a.iter().filter_map(Value::as_str).filter(|k| !nullable.iter().any(|n| n == k)).map(str::to_string).collect())
         .unwrap_or_default()
 }
 

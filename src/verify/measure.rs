@@ -214,15 +214,36 @@ pub fn unguardable_unions(schema: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether a property's schema admits `null` (`type: [T, "null"]`, or an
+/// `anyOf`/`oneOf` with a null branch: what pydantic writes for `T | None`).
+pub fn nullable(p: &Value) -> bool {
+    let null = |t: &Value| t == "null" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "null"));
+    null(&p["type"]) || p["anyOf"].as_array().or(p["oneOf"].as_array()).is_some_and(|b| b.iter().any(|b| null(&b["type"])))
+}
+
+/// Required fields that may be `null`. No Intercept condition is true for
+/// `null` and for the field's own type alone: `regex`, the numeric
+/// operators and `exists: true` are false for `null` (refusing the
+/// legitimate call), while `exists: false`, `neq` and `not_in` are also true
+/// for values of every other type. Such a field cannot be guarded at all.
+pub fn nullable_fields(schema: &Value) -> Vec<String> {
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    required.iter().filter_map(Value::as_str).filter(|k| nullable(&schema["properties"][*k])).map(str::to_string).collect()
+}
+
 /// The schema restricted to its required properties (no extra-field rule),
 /// as far as Intercept's conditions can check them: a field of
-/// [`unguardable_unions`] only needs to be present and not null.
+/// [`unguardable_unions`] only needs to be present and not null, and one of
+/// [`nullable_fields`] nothing at all.
 fn required_part(schema: &Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     let unions = unguardable_unions(schema);
+    let nullable = nullable_fields(schema);
     let mut props = serde_json::Map::new();
     for k in required.iter().filter_map(Value::as_str) {
-        if unions.iter().any(|u| u == k) {
+        if nullable.iter().any(|n| n == k) {
+            props.insert(k.to_string(), serde_json::json!({}));
+        } else if unions.iter().any(|u| u == k) {
             props.insert(k.to_string(), serde_json::json!({"not": {"type": "null"}}));
         } else if let Some(p) = schema["properties"].get(k) {
             props.insert(k.to_string(), p.clone());
@@ -327,6 +348,11 @@ pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
         r.note = Some(format!(
             "`{amount_field}` is optional for this tool, and Intercept's conditions cannot bound an optional field without requiring it"
         ));
+    } else if !r.held && amount_check && nullable(&tool.input_schema["properties"][amount_field]) {
+        r.proxy_only = true;
+        r.note = Some(format!(
+            "`{amount_field}` may be `null` for this tool (a null keeps the old amount), and every Intercept condition that bounds a number refuses `null`; nearest: make clients always send the amount, then bound it"
+        ));
     }
     r
 }
@@ -373,14 +399,22 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             if !r.held && stoppable == 0 {
                 r.proxy_only = true;
                 let unions = unguardable_unions(&tool.input_schema);
-                r.note = Some(if unions.is_empty() {
-                    "every violation is in an optional or undeclared field, which Intercept's conditions cannot guard".into()
-                } else {
-                    format!(
+                let nullable = nullable_fields(&tool.input_schema);
+                let names = |fields: &[String]| fields.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
+                let mut note = String::from("every violation is in an optional or undeclared field, which Intercept's conditions cannot guard");
+                if !unions.is_empty() {
+                    note = format!(
                         "every violation is in an optional or undeclared field, or is a value of another type in {}, whose schema admits both booleans and strings: every Intercept condition true for all booleans (`exists`, `neq`, `not_in`) is also true for numbers, lists and objects, and conditions only AND",
-                        unions.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
-                    )
-                });
+                        names(&unions)
+                    );
+                }
+                if !nullable.is_empty() {
+                    note.push_str(&format!(
+                        "; or in {}, which may be `null` (`anyOf: [T, null]`): no condition is true for `null` and the field's type alone (`regex`, the numeric operators and `exists: true` refuse `null`; `exists: false`, `neq` and `not_in` admit every type), so no policy guards it; nearest: make clients always send a value, then check its type",
+                        names(&nullable)
+                    ));
+                }
+                r.note = Some(note);
             }
             r
         }
@@ -427,14 +461,16 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             let mut r = result(over.is_empty(), format!("{} oversized (largest {largest} bytes)", over.len()));
             // A condition (`regex` with a bounded repetition) can only bound fields the policy
             // also requires; bytes in optional or undeclared fields are beyond any policy.
+            let nullable = nullable_fields(&tool.input_schema);
             let required = |a: &Value| -> Value {
                 let keys = tool.input_schema["required"].as_array().cloned().unwrap_or_default();
-                let m = keys.iter().filter_map(Value::as_str).filter_map(|k| a.get(k).map(|v| (k.to_string(), v.clone())));
+                let guardable = keys.iter().filter_map(Value::as_str).filter(|k| !nullable.iter().any(|n| n == k));
+                let m = guardable.filter_map(|k| a.get(k).map(|v| (k.to_string(), v.clone())));
                 Value::Object(m.collect())
             };
             if !r.held && over.iter().all(|a| size(&required(a)) <= *max) {
                 r.proxy_only = true;
-                r.note = Some("the oversized values are in optional or undeclared fields, which Intercept's conditions cannot bound".into());
+                r.note = Some("the oversized values are in optional, undeclared or nullable fields, which Intercept's conditions cannot bound".into());
             }
             r
         }
