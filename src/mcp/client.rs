@@ -60,7 +60,7 @@ pub enum ClientError {
     Io(String),
 }
 
-fn stderr_note(lines: &[String]) -> String {
+pub(crate) fn stderr_note(lines: &[String]) -> String {
     if lines.is_empty() {
         String::new()
     } else {
@@ -108,11 +108,27 @@ enum Conn {
 
 const CLIENT_NAME: &str = "gauntlet";
 
+/// The last lines a stdio server wrote on stderr, readable by whoever holds
+/// a clone even after the session is gone (a recording that timed out).
+#[derive(Clone, Debug, Default)]
+pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+
+impl StderrTail {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
 impl Session {
     /// Starts or reaches the server and opens a session.
     pub async fn open(endpoint: &Endpoint) -> Result<Session, ClientError> {
+        Session::open_with(endpoint, StderrTail::default()).await
+    }
+
+    /// [`Session::open`], keeping a stdio server's stderr tail in `tail`.
+    pub async fn open_with(endpoint: &Endpoint, tail: StderrTail) -> Result<Session, ClientError> {
         let conn = match endpoint {
-            Endpoint::Command(argv) => Conn::Stdio(StdioConn::spawn(argv)?),
+            Endpoint::Command(argv) => Conn::Stdio(StdioConn::spawn(argv, tail)?),
             Endpoint::Http { url, headers } => Conn::Http(HttpConn::new(url, headers)?),
         };
         let mut session = Session {
@@ -276,7 +292,7 @@ struct StdioConn {
 const STDERR_TAIL: usize = 12;
 
 impl StdioConn {
-    fn spawn(argv: &[String]) -> Result<StdioConn, ClientError> {
+    fn spawn(argv: &[String], tail: StderrTail) -> Result<StdioConn, ClientError> {
         let Some((program, args)) = argv.split_first() else {
             return Err(ClientError::Start {
                 program: String::new(),
@@ -301,8 +317,8 @@ impl StdioConn {
         let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
         let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
         let stderr_pipe = child.stderr.take().ok_or_else(|| missing("stderr"))?;
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        let tail = stderr.clone();
+        let stderr = tail.0.clone();
+        let tail = tail.0;
         let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr_pipe).lines();
             while let Ok(Some(line)) = lines.next_line().await {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::mcp::client::{ClientError, Endpoint, Session};
+use crate::mcp::client::{ClientError, Endpoint, Session, StderrTail};
 use crate::mcp::version::META_SERVER_INFO;
 use crate::mock::ordered::Node;
 use crate::mock::spec::TOOL_MEMBERS;
@@ -54,8 +54,8 @@ fn declares(hello: &Value, capability: &str) -> bool {
 pub enum RecordError {
     #[error("{0}")]
     Client(#[from] ClientError),
-    #[error("the server did not finish answering within {0:?}")]
-    Timeout(Duration),
+    #[error("the server did not finish answering within {0:?}{}", crate::mcp::client::stderr_note(.1))]
+    Timeout(Duration, Vec<String>),
     #[error("the server's answer cannot be recorded: {0}")]
     Unrecordable(String),
     #[error("cannot write `{path}`: {reason}")]
@@ -71,14 +71,16 @@ pub async fn record(
     package: Option<String>,
     timeout: Duration,
 ) -> Result<Recording, RecordError> {
-    match tokio::time::timeout(timeout, converse(endpoint, package)).await {
+    // The stderr tail outlives the session, so a timeout can show what the server said.
+    let tail = StderrTail::default();
+    match tokio::time::timeout(timeout, converse(endpoint, package, tail.clone())).await {
         Ok(result) => result,
-        Err(_) => Err(RecordError::Timeout(timeout)),
+        Err(_) => Err(RecordError::Timeout(timeout, tail.lines())),
     }
 }
 
-async fn converse(endpoint: &Endpoint, package: Option<String>) -> Result<Recording, RecordError> {
-    let mut session = Session::open(endpoint).await?;
+async fn converse(endpoint: &Endpoint, package: Option<String>, tail: StderrTail) -> Result<Recording, RecordError> {
+    let mut session = Session::open_with(endpoint, tail).await?;
     let listed = list_all(&mut session, "tools/list", "tools").await;
     let opening: Value = serde_json::from_str(session.hello.result.get()).unwrap_or(Value::Null);
     let surfaces = match listed.is_ok() {
