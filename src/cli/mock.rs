@@ -299,7 +299,7 @@ fn record_help(e: &crate::mock::record::RecordError) -> &'static str {
     match e {
         RecordError::Client(ClientError::Start { .. }) => "check the command after `--`: is it installed and on PATH?",
         RecordError::Client(ClientError::Closed { .. }) => "the server exited; run the command by hand to see why (missing arguments or environment?)",
-        RecordError::Timeout(..) => "a server that downloads or builds on first start may need a longer `--timeout`",
+        RecordError::Timeout { .. } => "a server that downloads or builds on first start may need a longer `--timeout`",
         RecordError::Client(ClientError::Http(_) | ClientError::Status { .. }) => "check the URL (e.g. http://127.0.0.1:8931/mcp) and any `--header` the server needs",
         _ => "the server does not speak MCP as expected; is this the right command or URL?",
     }

@@ -54,8 +54,8 @@ fn declares(hello: &Value, capability: &str) -> bool {
 pub enum RecordError {
     #[error("{0}")]
     Client(#[from] ClientError),
-    #[error("the server did not finish answering within {0:?}{}", crate::mcp::client::stderr_note(.1))]
-    Timeout(Duration, Vec<String>),
+    #[error("the server did not finish answering within {after:?}{}", crate::mcp::client::stderr_note(.stderr))]
+    Timeout { after: Duration, stderr: Vec<String> },
     #[error("the server's answer cannot be recorded: {0}")]
     Unrecordable(String),
     #[error("cannot write `{path}`: {reason}")]
@@ -75,7 +75,7 @@ pub async fn record(
     let tail = StderrTail::default();
     match tokio::time::timeout(timeout, converse(endpoint, package, tail.clone())).await {
         Ok(result) => result,
-        Err(_) => Err(RecordError::Timeout(timeout, tail.lines())),
+        Err(_) => Err(RecordError::Timeout { after: timeout, stderr: tail.lines() }),
     }
 }
 
