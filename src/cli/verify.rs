@@ -378,6 +378,11 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let policy_tools = setup::policy_tools(selecting);
     let catalogue = catalogue_of(&servers);
     reqs.check_against(&catalogue, req_file.as_deref())?;
+    if args.verbose {
+        for line in inferred_roles(&servers) {
+            eprintln!("{line}");
+        }
+    }
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
@@ -469,6 +474,36 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
         report.suggestions = Some(suggestions(args, dialect, &servers, &scenarios, &reqs, &opts, &report.outcomes, show_progress)?);
     }
     Ok(Verified { report, differences })
+}
+
+/// For `-v`: the field roles gauntlet guessed for servers whose files write
+/// none, one line per tool, with the reasons, so a person can check them.
+fn inferred_roles(servers: &[crate::verify::inprocess::NamedServer]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in servers {
+        let tools: Vec<String> = s
+            .spec
+            .tools
+            .iter()
+            .filter_map(|t| {
+                let roles = t.field_roles();
+                if !roles.inferred || roles.fields.is_empty() {
+                    return None;
+                }
+                let fields: Vec<String> = roles
+                    .fields
+                    .iter()
+                    .map(|(p, r, why)| format!("`{p}` {} ({})", r.describe(), why.as_deref().unwrap_or("")))
+                    .collect();
+                Some(format!("  {}: {}", t.name, fields.join("; ")))
+            })
+            .collect();
+        if !tools.is_empty() {
+            out.push(format!("field roles inferred for `{}` (its file writes no `roles:`; write them there to correct one):", s.name));
+            out.extend(tools);
+        }
+    }
+    out
 }
 
 /// `--suggest`: proven patches for the policy findings of this run.

@@ -20,7 +20,10 @@ pub struct Inferred {
     pub reason: String,
 }
 
-const AMOUNT_WORDS: [&str; 7] = ["amount", "price", "total", "fee", "cost", "sum", "cents"];
+const AMOUNT_WORDS: [&str; 5] = ["amount", "price", "fee", "cost", "cents"];
+/// Words that name money only when the description speaks of money (`totalThoughts` is a count).
+const MAYBE_AMOUNT_WORDS: [&str; 2] = ["total", "sum"];
+const MONEY_SAID: [&str; 8] = ["currency", "money", "price", "amount", "cents", "payment", "usd", "eur"];
 const SECRET_WORDS: [&str; 10] = ["password", "passwd", "passphrase", "secret", "credential", "credentials", "apikey", "otp", "pin", "token"];
 const MAIL_WORDS: [&str; 14] = [
     "email", "emails", "mail", "to", "cc", "bcc", "recipient", "recipients", "attendee", "attendees", "invitee", "invitees",
@@ -119,7 +122,8 @@ fn leaf(name: &str, p: &Value, ctx: &Context<'_>) -> Option<(FieldRole, String)>
         }
     }
     if matches!(ty, "number" | "integer") {
-        let word = has(&AMOUNT_WORDS)?;
+        let money = MONEY_SAID.iter().any(|m| says(m));
+        let word = has(&AMOUNT_WORDS).or_else(|| has(&MAYBE_AMOUNT_WORDS).filter(|_| money))?;
         let minor_said = ["cent", "smallest currency unit", "minor unit", "pence", "smallest unit"].iter().find(|s| says(s));
         return Some(match (minor_said, word.as_str(), ty) {
             (Some(s), _, _) => (FieldRole::amount(Unit::Minor, 2), format!("name word `{word}`; the description says `{s}`")),
@@ -163,7 +167,9 @@ fn leaf(name: &str, p: &Value, ctx: &Context<'_>) -> Option<(FieldRole, String)>
             return dest(Kind::Id, format!("name word `{word}`: where the change is written"));
         }
         if let Some(word) = has(&PATH_WORDS) {
+            // A `destination` beside a `source` is where a file moves to.
             let pathy = ["path", "filepath", "filename", "directory", "dir", "folder"].contains(&word.as_str())
+                || ctx.siblings.iter().any(|s| s == "source")
                 || says("path")
                 || says("file")
                 || says("directory");
@@ -171,13 +177,14 @@ fn leaf(name: &str, p: &Value, ctx: &Context<'_>) -> Option<(FieldRole, String)>
             if pathy && !source {
                 return dest(Kind::Path, format!("name word `{word}`: where the file is written"));
             }
-            if !source && ["destination", "dest", "target"].contains(&word.as_str()) {
+            // A `target` or `output` not described as a file is something else (a click's element).
+            if !source && ["destination", "dest"].contains(&word.as_str()) {
                 return dest(Kind::Id, format!("name word `{word}`"));
             }
         }
     }
     if writes || ctx.open_world {
-        if let Some(word) = has(&TEXT_WORDS).or_else(|| if ctx.open_world { has(&["query", "q", "search"]) } else { None }) {
+        if let Some(word) = has(&TEXT_WORDS).or_else(|| if ctx.open_world { has(&["query", "q"]) } else { None }) {
             let leaves = if writes { "text the tool writes or sends" } else { "text sent to the outside world (openWorldHint)" };
             return Some((FieldRole::plain(Role::Content), format!("name word `{word}`: {leaves}")));
         }
@@ -235,6 +242,11 @@ mod tests {
             roles(s, false, false),
             pairs(&[("amount", "amount (major units, 2 decimals)"), ("fee_cents", "amount (minor units)"), ("new_password", "credential"), ("recipient", "destination (iban)")])
         );
+        let counts = json!({"type": "object", "properties": {"totalThoughts": {"type": "integer"}, "total": {"type": "number", "description": "Order total in the account's currency"}}});
+        assert_eq!(roles(counts, false, false), pairs(&[("total", "amount (major units, 2 decimals)")]));
+        let clicks = json!({"type": "object", "properties": {"target": {"type": "string", "description": "Element reference"}, "search_lang": {"type": "string"}}});
+        assert!(roles(clicks.clone(), false, false).is_empty());
+        assert!(roles(clicks, true, true).is_empty());
         let stripe = json!({"type": "object", "properties": {"amount": {"type": "integer", "description": "Amount in cents"}}});
         assert_eq!(infer(&stripe, false, false)[0].reason, "name word `amount`; the description says `cent`");
     }
