@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn harm_ranks_the_finding() {
-        let rate = breach(Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false });
+        let rate = breach(Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false, shared: vec![] });
         let schema = breach(Check::SchemaViolations { max: 0 });
         let dest = breach(Check::Destinations { checks: Vec::new(), forbidden: Vec::new() });
         assert_eq!(of(&dest, Risk::Read), Some(Severity::Critical));

@@ -264,7 +264,9 @@ fn machine_formats_are_written_even_when_the_run_fails() {
     let md = run("markdown");
     assert!(md.starts_with("### ❌ gauntlet verify `examples/aksjah-weak.yaml`"), "{md}");
     // One findings row per breach, one held row per held outcome (in <details>).
-    let finding_rows = md.lines().filter(|l| l.starts_with("| `") && l.contains("| BREACHED")).count();
+    // Each findings row leads with its severity.
+    let severities = ["| critical |", "| high |", "| medium |", "| low |"];
+    let finding_rows = md.lines().filter(|l| severities.iter().any(|s| l.starts_with(s)) && l.contains("| BREACHED")).count();
     assert_eq!(finding_rows, breached, "{md}");
     let held = outcomes.iter().filter(|o| o["verdict"] == "held").count();
     assert_eq!(md.lines().filter(|l| l.contains("| `aksjah:")).count(), breached + held, "{md}");
@@ -340,9 +342,9 @@ fn one_run_writes_many_reports_and_quiet_prints_only_the_summary() {
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(out.starts_with("2 outcomes: "), "{out}");
-    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("coverage: ")), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.starts_with("findings by severity: 0 critical, 2 high, 0 medium, 0 low\n2 outcomes: "), "{out}");
+    assert!(out.lines().nth(2).is_some_and(|l| l.starts_with("coverage: ")), "{out}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file("r.json")).unwrap()).unwrap();
     assert_eq!(v["outcomes"].as_array().map(Vec::len), Some(2));
     assert!(std::fs::read_to_string(file("r.xml")).unwrap().starts_with("<?xml"));
