@@ -8,11 +8,11 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::caller::CallContext;
-use crate::engine::CounterStore;
 use crate::mcp::http::serve;
 use crate::profile::Profile;
 use crate::proxy::auditlog::AuditLog;
 use crate::proxy::core::{ProxyCore, WireMode};
+use crate::proxy::decider::{StoreCalls, DEFAULT_STATE_TIMEOUT};
 use crate::proxy::sqlite::FailMode;
 use crate::proxy::stdio::DEFAULT_MAX_LINE;
 use crate::proxy::{child, grants, http, log, reload, state};
@@ -75,6 +75,9 @@ pub struct Args {
     /// What a failing state store means: `closed` (deny) or `open` (allow uncounted).
     #[arg(long, default_value = "closed", value_parser = ["open", "closed"])]
     pub state_fail_mode: String,
+    /// A call whose counters the state store has not read and reserved within this long is decided as if the store had failed (`--state-fail-mode`); other calls never wait for the store (default 1s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_front_duration)]
+    pub state_timeout: Option<std::time::Duration>,
     /// How much the proxy writes on stderr: `debug` adds every decision, `warn`/`error` drop the notices and denial lines.
     #[arg(long, value_enum, default_value = "info")]
     pub log_level: log::Level,
@@ -228,7 +231,7 @@ fn front_address(args: &Args) -> Result<Option<String>, Exit> {
     })
 }
 
-fn open_store(args: &Args) -> Result<Box<dyn CounterStore>, Exit> {
+fn open_store(args: &Args) -> Result<StoreCalls, Exit> {
     let fail_mode: FailMode = args.state_fail_mode.parse().map_err(|e: String| fail(&e, "use `open` or `closed`"))?;
     let config = state::StateConfig {
         dir: args.state_dir.clone(),
@@ -236,7 +239,8 @@ fn open_store(args: &Args) -> Result<Box<dyn CounterStore>, Exit> {
         prefix: args.state_prefix.clone(),
         fail_mode,
     };
-    state::open(&config).map_err(|e| fail(&e.message, e.help))
+    let store = state::open(&config).map_err(|e| fail(&e.message, e.help))?;
+    Ok(StoreCalls { store, timeout: args.state_timeout.unwrap_or(DEFAULT_STATE_TIMEOUT), fail_mode })
 }
 
 /// Turns transparent huge pages off for this process and the upstream it
@@ -271,8 +275,8 @@ pub fn run(args: Args) -> Exit {
             return super::load::exit_for(&e);
         }
     };
-    let store = match open_store(&args) {
-        Ok(store) => store,
+    let calls = match open_store(&args) {
+        Ok(calls) => calls,
         Err(exit) => return exit,
     };
     let audit = match AuditLog::open(args.audit.as_deref()) {
@@ -292,7 +296,7 @@ pub fn run(args: Args) -> Exit {
         },
     };
     let core = |mode| {
-        let mut core = ProxyCore::new(engine, store, mode);
+        let mut core = ProxyCore::deciding_outside(engine, mode);
         if args.record.is_some() {
             core.record_traffic();
         }
@@ -307,7 +311,7 @@ pub fn run(args: Args) -> Exit {
             "no upstream",
             "put the server's command after `--` (`gauntlet proxy POLICY -- CMD ARGS…`) or pass `--upstream URL`",
         ),
-        (None, false) => run_child(&args, &policy, core(WireMode::StdioChild), audit, profile),
+        (None, false) => run_child(&args, &policy, core(WireMode::StdioChild), audit, calls, profile),
         (Some(url), true) => {
             let grants = match &args.grants {
                 None => None,
@@ -332,7 +336,7 @@ pub fn run(args: Args) -> Exit {
                 policy: (!args.no_reload).then(|| policy.clone()),
                 limits: args.front_limits(),
             };
-            match http::run(config, core(mode), audit) {
+            match http::run(config, core(mode), audit, calls) {
                 Ok(()) => Exit::Ok,
                 Err(e) => fail(&e, "check `--upstream` and `--listen`"),
             }
@@ -340,14 +344,14 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-fn run_child(args: &Args, policy: &reload::Watched, core: ProxyCore, audit: AuditLog, profile: Profile) -> Exit {
+fn run_child(args: &Args, policy: &reload::Watched, core: ProxyCore, audit: AuditLog, calls: StoreCalls, profile: Profile) -> Exit {
     let config = child::ChildConfig {
         command: args.command.clone(),
         ctx: CallContext { identity: args.identity.clone(), session: Some(grants::new_session_id()) },
         max_line: args.max_line_bytes,
         call_timeout: args.call_timeout(profile),
     };
-    let (child_process, pump) = match child::spawn(&config, core, audit) {
+    let (child_process, pump) = match child::spawn(&config, core, audit, calls) {
         Ok(spawned) => spawned,
         Err(e) => return fail(&e.to_string(), "check the command after `--`"),
     };

@@ -185,8 +185,8 @@ fn observe(sent: &[u8], outputs: &[Output]) -> (Observed, Option<AuditRecord>) {
             Output::ToUpstream(b) => upstream.push(b.clone()),
             Output::ToAgent(b) => agent.push(b.clone()),
             Output::Audit(a) => audit = Some(a.clone()),
-            // Vectors never turn traffic recording on.
-            Output::Record(_) => {}
+            // Vectors never turn traffic recording on, and their cores call the store inline.
+            Output::Record(_) | Output::Decide(_) | Output::Rollback(_) => {}
         }
     }
     let result = audit.as_ref().map(|a| a.result);

@@ -44,6 +44,8 @@ pub(crate) struct Plan {
     /// Some rule of this tool reserves against a limit: its decision runs as
     /// one unit of the store (see [`super::CounterStore::begin_decision`]).
     pub reserves: bool,
+    /// Deciding a call may call the store: it reserves, or a condition reads a counter.
+    pub counts: bool,
 }
 
 #[derive(Debug)]
@@ -153,7 +155,8 @@ impl Compiled {
             }
             let stateful: Vec<usize> = ids.iter().copied().filter(|&i| rules[i].state.is_some()).collect();
             let reserves = stateful.iter().any(|&i| rules[i].state.as_ref().is_some_and(|s| s.limit.is_some()));
-            Plan { rules: ids, stateful, reserves }
+            let reads = ids.iter().any(|&i| rules[i].conditions.iter().any(|c| matches!(c.path, CPath::State(_))));
+            Plan { rules: ids, stateful, reserves, counts: reserves || reads }
         };
         let mut tools: FastMap<String, Plan> = FastMap::default();
         for (name, ids) in &per_tool {
@@ -185,6 +188,7 @@ impl Compiled {
                 }
                 twice.extend_from_slice(&plan.stateful);
                 plan.reserves = twice.iter().any(|&i| rules[i].state.as_ref().is_some_and(|s| s.limit.is_some()));
+                plan.counts |= plan.reserves;
                 plan.stateful = twice;
             }
         }

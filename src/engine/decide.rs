@@ -34,17 +34,16 @@ pub(crate) fn decide(
     ctx: &CallContext,
     now: Timestamp,
 ) -> Decision {
-    if c.hidden.hides(call.name) {
-        let message = format!("Tool {} is hidden by policy", gofmt::quote::quote(call.name));
-        return denied(message, Some("(hidden)".into()), None, DenyCause::Hidden, Vec::new());
-    }
-    let plan = match c.tools.get(call.name) {
-        Some(plan) => plan,
-        None if c.default_deny => {
+    let plan = match route(c, call.name) {
+        Route::Hidden => {
+            let message = format!("Tool {} is hidden by policy", gofmt::quote::quote(call.name));
+            return denied(message, Some("(hidden)".into()), None, DenyCause::Hidden, Vec::new());
+        }
+        Route::NotPermitted => {
             let message = format!("Tool {} is not permitted by policy", gofmt::quote::quote(call.name));
             return denied(message, Some("(default deny)".into()), None, DenyCause::DefaultDeny, Vec::new());
         }
-        None => &c.unlisted,
+        Route::Rules(plan) => plan,
     };
     if !plan.reserves {
         return evaluate(c, profile, store, plan, call, ctx, now);
@@ -59,6 +58,29 @@ pub(crate) fn decide(
         }
         Err(_) => decision,
     }
+}
+
+/// Where a call to a tool goes before any rule is read.
+enum Route<'c> {
+    Hidden,
+    NotPermitted,
+    Rules(&'c Plan),
+}
+
+fn route<'c>(c: &'c Compiled, name: &str) -> Route<'c> {
+    if c.hidden.hides(name) {
+        return Route::Hidden;
+    }
+    match c.tools.get(name) {
+        Some(plan) => Route::Rules(plan),
+        None if c.default_deny => Route::NotPermitted,
+        None => Route::Rules(&c.unlisted),
+    }
+}
+
+/// Whether deciding a call to `name` may call the store.
+pub(crate) fn calls_store(c: &Compiled, name: &str) -> bool {
+    matches!(route(c, name), Route::Rules(plan) if plan.counts)
 }
 
 /// The rules and reservations of one listed (or unlisted) tool.

@@ -225,6 +225,13 @@ impl Engine {
         &self.compiled.hidden
     }
 
+    /// Whether deciding a call to tool `name` may call the counter store
+    /// (a condition reads a counter, or a rule reserves): the calls a slow
+    /// store can delay. Hidden and default-denied tools never do.
+    pub fn calls_store(&self, name: &str) -> bool {
+        decide::calls_store(&self.compiled, name)
+    }
+
     /// Decides one call at `now`. On `Allow` the reservations are held in the
     /// store; the caller commits by doing nothing or calls [`Engine::rollback`].
     pub fn decide(

@@ -27,6 +27,7 @@ use crate::caller::CallContext;
 
 use super::auditlog::AuditLog;
 use super::core::ProxyCore;
+use super::decider::StoreCalls;
 use super::stdio::{write_message, SharedPump, UpstreamSink};
 
 /// How long the upstream's process group gets after a signal, or after the
@@ -125,7 +126,7 @@ pub struct ChildConfig {
 }
 
 /// Spawns the upstream; returns it with the shared pump already wired to it.
-pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Result<(Child, SharedPump)> {
+pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog, calls: StoreCalls) -> io::Result<(Child, SharedPump)> {
     let (program, args) = config
         .command
         .split_first()
@@ -146,7 +147,7 @@ pub fn spawn(config: &ChildConfig, core: ProxyCore, audit: AuditLog) -> io::Resu
     forward_signals_to(child.id());
     let stdin = child.stdin.take().map(|s| BufWriter::with_capacity(1 << 16, s));
     let agent = BufWriter::with_capacity(1 << 16, io::stdout());
-    let pump = SharedPump::new(core, audit, Box::new(agent), Box::new(ChildInput(stdin)));
+    let pump = SharedPump::new(core, audit, Box::new(agent), Box::new(ChildInput(stdin)), calls);
     Ok((child, pump))
 }
 
@@ -254,6 +255,8 @@ pub fn serve(mut child: Child, pump: SharedPump, config: &ChildConfig) -> io::Re
         }
     }
     CHILD_PGID.store(0, Ordering::SeqCst);
+    // Calls still being decided are forwarded (into the closed pipe) first, so they are answered below.
+    pump.drain_decisions();
     pump.upstream_gone();
     Ok(exit_code(status))
 }

@@ -24,13 +24,26 @@
 //! answer it with an error itself when the upstream dies ([`ProxyCore::upstream_gone`])
 //! or hangs ([`ProxyCore::expire`], [`ProxyCore::give_up_exchange`]); such calls keep
 //! their reservations (the upstream may have executed them) and a late answer is dropped.
+//!
+//! Where the counter store is called is the adapter's choice. A core made
+//! with [`ProxyCore::new`] owns its store and decides inline (in-process runs,
+//! replay, tests: deterministic on the clock it is given). A core made with
+//! [`ProxyCore::deciding_outside`] hands every message with a call that may
+//! call the store out as an [`Output::Decide`] ticket (its request id taken
+//! meanwhile, so strict's one-request-per-id holds) and rollbacks out as
+//! [`Output::Rollback`]: the stdio and HTTP adapters call the store off the
+//! core's lock, within `--state-timeout`, so a hung store delays only the
+//! calls it counts.
+
+use std::collections::VecDeque;
 
 use std::collections::BTreeMap;
 
 use crate::clock::Timestamp;
 use crate::engine::replay::Upstream;
 use crate::caller::CallContext;
-use crate::engine::{CounterStore, Engine, Outcome, ToolCall};
+use crate::engine::store::FailClosedStore;
+use crate::engine::{CounterStore, Decision, Engine, Outcome, Reservation, ToolCall};
 use crate::gofmt::json::{compact_raw, write_string_bytes};
 use crate::profile::Profile;
 
@@ -41,7 +54,8 @@ use super::denial::{denial, jsonrpc_error};
 use super::filter::{filter_parsed, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
 use super::record::{Decided, Recorder};
-use super::rawjson::{self, Kind, Node};
+use super::rawjson::{self, Kind, Node, ParseError};
+use super::ticket::Ticket;
 
 /// How the agent side is framed; Intercept's batch handling differs per transport (§2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +82,13 @@ pub enum Output {
     Audit(AuditRecord),
     /// One line of the traffic recording (`--record`), without its newline.
     Record(Vec<u8>),
+    /// A message whose calls need the store ([`ProxyCore::deciding_outside`]):
+    /// decide them and hand the decisions to [`ProxyCore::finish`]. It is the
+    /// only output of its step.
+    Decide(Ticket),
+    /// Reservations to roll back in the store (the upstream answered a call
+    /// with an error), from a core deciding outside.
+    Rollback(Vec<Reservation>),
 }
 
 /// JSON-RPC "internal error", Intercept's code for transport failures.
@@ -87,7 +108,15 @@ enum Settled {
 
 pub struct ProxyCore {
     engine: Engine,
+    /// The store inline decisions use; when deciding outside, a stand-in
+    /// that fails closed (only calls that never touch the store are decided here).
     store: Box<dyn CounterStore>,
+    /// Calls that may call the store are handed out as tickets.
+    outside: bool,
+    /// Decisions made outside for the message [`ProxyCore::finish`] is replaying, in call order.
+    made: VecDeque<Decision>,
+    /// [`ProxyCore::finish`] is replaying a message: nothing is handed out again.
+    replaying: bool,
     mode: WireMode,
     pending: Pending,
     /// `Some` when the traffic is recorded.
@@ -95,8 +124,23 @@ pub struct ProxyCore {
 }
 
 impl ProxyCore {
+    /// A core that owns `store` and calls it inline.
     pub fn new(engine: Engine, store: Box<dyn CounterStore>, mode: WireMode) -> ProxyCore {
-        ProxyCore { engine, store, mode, pending: Pending::default(), recorder: None }
+        ProxyCore {
+            engine,
+            store,
+            outside: false,
+            made: VecDeque::new(),
+            replaying: false,
+            mode,
+            pending: Pending::default(),
+            recorder: None,
+        }
+    }
+
+    /// A core whose store is called by its adapter: see [`Output::Decide`].
+    pub fn deciding_outside(engine: Engine, mode: WireMode) -> ProxyCore {
+        ProxyCore { outside: true, ..ProxyCore::new(engine, Box::new(FailClosedStore), mode) }
     }
 
     /// Emit [`Output::Record`] lines: every evaluated call as a replayable trace.
@@ -151,7 +195,10 @@ impl ProxyCore {
             }
         }
         match decode::classify_parsed(&parsed, bytes, self.engine.profile()) {
-            Classified::Batch => self.batch(bytes, ctx, exchange, now, &mut out),
+            Classified::Batch => match self.batch_calls_to_defer(&parsed, bytes) {
+                Some(calls) => return self.defer(bytes, ctx, exchange, now, None, calls),
+                None => self.batch(&parsed, bytes, ctx, exchange, now, &mut out),
+            },
             Classified::Refused(r) => self.refuse(r, ctx, now, &mut out),
             single => {
                 let id = parsed.as_ref().ok().and_then(decode::request_id);
@@ -162,6 +209,12 @@ impl ProxyCore {
                     Some(Ok(key)) => Some(key),
                     None => None,
                 };
+                let single = match single {
+                    Classified::ToolCall(call) if self.defers(&call.name) => {
+                        return self.defer(bytes, ctx, exchange, now, key, vec![call]);
+                    }
+                    other => other,
+                };
                 if self.handle(single, ctx, exchange, now, &mut out) {
                     if let (Some(key), Some(id)) = (key, id) {
                         self.pending.register_request(key, id.raw(bytes), now);
@@ -170,6 +223,55 @@ impl ProxyCore {
                 }
             }
         }
+        out
+    }
+
+    /// Whether a call to `tool` is handed out to be decided.
+    fn defers(&self, tool: &str) -> bool {
+        self.outside && !self.replaying && self.engine.calls_store(tool)
+    }
+
+    /// The calls of a batch to hand out together, when the core evaluates
+    /// its elements and one of them may call the store.
+    fn batch_calls_to_defer(&self, parsed: &Result<Node, ParseError>, src: &[u8]) -> Option<Vec<CallMsg>> {
+        if !self.outside || self.replaying {
+            return None;
+        }
+        let calls: Vec<CallMsg> = self
+            .evaluated_elements(parsed)?
+            .iter()
+            .filter_map(|element| match decode::classify_object(element, src, Profile::Intercept) {
+                Classified::ToolCall(call) => Some(call),
+                _ => None,
+            })
+            .collect();
+        calls.iter().any(|call| self.engine.calls_store(&call.name)).then_some(calls)
+    }
+
+    /// Hands a message out to have its calls decided; its request key is taken meanwhile.
+    fn defer(
+        &mut self,
+        bytes: &[u8],
+        ctx: &CallContext,
+        exchange: Exchange,
+        now: Timestamp,
+        key: Option<PendingKey>,
+        calls: Vec<CallMsg>,
+    ) -> Vec<Output> {
+        self.pending.begin_deciding(key.as_ref());
+        let engine = self.engine.clone();
+        vec![Output::Decide(Ticket { bytes: bytes.to_vec(), ctx: ctx.clone(), exchange, now, key, engine, calls })]
+    }
+
+    /// A handed-out message comes back with its calls' decisions (one per
+    /// call, in order): it is handled as it would have been on arrival.
+    pub fn finish(&mut self, ticket: &Ticket, decisions: Vec<Decision>) -> Vec<Output> {
+        self.pending.end_deciding(ticket.key.as_ref());
+        self.made = decisions.into();
+        self.replaying = true;
+        let out = self.from_agent_on(&ticket.bytes, &ticket.ctx, ticket.exchange, ticket.now);
+        self.replaying = false;
+        self.made.clear();
         out
     }
 
@@ -363,7 +465,12 @@ impl ProxyCore {
 
     fn evaluate(&mut self, call: CallMsg, ctx: &CallContext, exchange: Exchange, now: Timestamp, out: &mut Vec<Output>) -> bool {
         let tool_call = ToolCall { name: &call.name, arguments: call.arguments.as_ref() };
-        let decision = self.engine.decide(self.store.as_mut(), &tool_call, ctx, now);
+        // Made outside when replaying a ticket; otherwise here (deciding
+        // outside, only calls that never touch the store get here).
+        let decision = match self.made.pop_front() {
+            Some(decision) => decision,
+            None => self.engine.decide(self.store.as_mut(), &tool_call, ctx, now),
+        };
         let counters: BTreeMap<String, i64> = decision.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let mut record = AuditRecord {
             time: now,
@@ -424,8 +531,32 @@ impl ProxyCore {
         }));
     }
 
+    /// The elements of a top-level array the core evaluates one by one:
+    /// under `intercept`, in front of an HTTP upstream, when every element is
+    /// a well-typed object (§2.1). `None`: refused, forwarded whole, or malformed.
+    fn evaluated_elements<'n>(&self, parsed: &'n Result<Node, ParseError>) -> Option<&'n [Node]> {
+        if self.engine.profile() == Profile::Strict || self.mode == WireMode::StdioChild {
+            return None;
+        }
+        let Ok(Node { kind: Kind::Array(elements), .. }) = parsed else { return None };
+        let malformed = elements.is_empty()
+            || elements.iter().any(|e| match &e.kind {
+                Kind::Object(members) => decode::envelope(members).type_error,
+                _ => true,
+            });
+        (!malformed).then_some(elements.as_slice())
+    }
+
     /// A top-level array from the agent, per transport and profile (§2.1, §4 last bullet).
-    fn batch(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp, out: &mut Vec<Output>) {
+    fn batch(
+        &mut self,
+        parsed: &Result<Node, ParseError>,
+        bytes: &[u8],
+        ctx: &CallContext,
+        exchange: Exchange,
+        now: Timestamp,
+        out: &mut Vec<Output>,
+    ) {
         if self.engine.profile() == Profile::Strict {
             let r = Refusal {
                 code: decode::INVALID_REQUEST,
@@ -437,32 +568,24 @@ impl ProxyCore {
             self.refuse(r, ctx, now, out);
             return;
         }
-        let elements = match rawjson::parse(bytes) {
-            Ok(Node { kind: Kind::Array(items), .. }) if self.mode != WireMode::StdioChild => items,
-            parsed => {
-                // Forwarded unevaluated, but each request in it still waits for its answer.
-                if let Ok(Node { kind: Kind::Array(items), .. }) = &parsed {
-                    items.iter().for_each(|item| self.remember_request(item, bytes, ctx, exchange, now));
-                }
-                out.push(Output::ToUpstream(bytes.to_vec()));
-                return;
+        if self.mode == WireMode::StdioChild {
+            // Forwarded unevaluated, but each request in it still waits for its answer.
+            if let Ok(Node { kind: Kind::Array(items), .. }) = parsed {
+                items.iter().for_each(|item| self.remember_request(item, bytes, ctx, exchange, now));
             }
-        };
-        let malformed = elements.is_empty()
-            || elements.iter().any(|e| match &e.kind {
-                Kind::Object(members) => decode::envelope(members).type_error,
-                _ => true,
-            });
-        if malformed {
+            out.push(Output::ToUpstream(bytes.to_vec()));
+            return;
+        }
+        let Some(elements) = self.evaluated_elements(parsed) else {
             out.push(match self.mode {
                 WireMode::Http => Output::ToAgent(jsonrpc_error(None, INTERNAL_ERROR, "invalid JSON-RPC batch")),
                 _ => Output::ToUpstream(bytes.to_vec()),
             });
             return;
-        }
+        };
         let mut answers = Vec::new();
         let mut forwarded = Vec::new();
-        for element in &elements {
+        for element in elements {
             let msg = decode::classify_object(element, bytes, Profile::Intercept);
             if self.handle(msg, ctx, exchange, now, &mut answers) {
                 self.remember_request(element, bytes, ctx, exchange, now);
@@ -488,7 +611,8 @@ impl ProxyCore {
     }
 
     /// Commits or rolls back the call this response answers (adding its line to
-    /// `records` when recording), and filters it if it answers a `tools/list`.
+    /// `records` when recording, and its rollback when deciding outside), and
+    /// filters it if it answers a `tools/list`.
     fn response(&mut self, node: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange, records: &mut Vec<Output>) -> Settled {
         let Kind::Object(members) = &node.kind else {
             return Settled::Unchanged;
@@ -507,7 +631,9 @@ impl ProxyCore {
         let key = self.settle_key(ctx, exchange, raw);
         if let Some(reservations) = self.pending.take_call(&key) {
             let failed = env.error.is_some_and(|e| !e.is_null());
-            if failed {
+            if failed && self.outside {
+                records.push(Output::Rollback(reservations));
+            } else if failed {
                 self.engine.rollback(self.store.as_mut(), &reservations);
             }
             if let Some(recorder) = &mut self.recorder {

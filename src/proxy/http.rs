@@ -28,8 +28,9 @@ use crate::mcp::http::{is_event_stream, is_loopback_name, origin_is_local, split
 
 use super::auditlog::AuditLog;
 use super::core::{Exchange, Output, ProxyCore};
+use super::decider::{Decider, StoreCalls};
 use super::grants::Grants;
-use super::stdio::{split_outputs, SharedPump, UpstreamSink};
+use super::stdio::{split_outputs, SharedPump, Sorted, UpstreamSink};
 
 const LAST_EVENT_ID: &str = "last-event-id";
 const BOTH_TYPES: &str = "application/json, text/event-stream";
@@ -241,9 +242,9 @@ async fn bridge_listen(upstream: Upstream, pump: SharedPump, ctx: CallContext) {
     for_each_message(resp, |_, msg| pump.from_upstream(&msg, &ctx)).await;
 }
 
-async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, audit: AuditLog, calls: StoreCalls) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let pump = SharedPump::new(core, audit, Box::new(std::io::stdout()), Box::new(Poster(Some(tx))));
+    let pump = SharedPump::new(core, audit, Box::new(std::io::stdout()), Box::new(Poster(Some(tx))), calls);
     let _reloader = start_reload(&config, pump.clone());
     let ctx = CallContext { identity: config.identity.clone(), session: Some(super::grants::new_session_id()) };
 
@@ -300,6 +301,8 @@ fn start_reload(config: &HttpConfig, pump: SharedPump) -> Option<super::reload::
 
 struct Front {
     core: Mutex<(ProxyCore, AuditLog)>,
+    /// Decides the calls that need the store, off the core's lock.
+    decider: Decider,
     upstream: Upstream,
     grants: Option<Grants>,
     identity: Option<String>,
@@ -331,20 +334,49 @@ impl AllowedHosts {
 }
 
 impl Front {
-    /// Runs one core step; returns (to upstream, to agent); audits inline.
-    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-        let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
-        let (core, audit) = &mut *guard;
-        split_outputs(f(core), audit)
+    /// Runs one core step; audits inline and hands its rollbacks to the decider.
+    fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> Sorted {
+        let mut sorted = {
+            let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
+            let (core, audit) = &mut *guard;
+            split_outputs(f(core), audit)
+        };
+        if !sorted.rollback.is_empty() {
+            self.decider.rollback(std::mem::take(&mut sorted.rollback));
+        }
+        sorted
+    }
+
+    /// One agent message through the core; (to upstream, to agent). A call
+    /// that needs the store is decided off the core's lock first, while
+    /// other POSTs go on.
+    async fn from_agent(self: &Arc<Front>, body: &[u8], ctx: &CallContext, exchange: Exchange) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let mut sorted = self.step(|core| core.from_agent_on(body, ctx, exchange, SystemClock.now()));
+        if let Some(ticket) = sorted.decide.pop() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let front = self.clone();
+            self.decider.decide(
+                ticket,
+                Box::new(move |ticket, decisions| {
+                    let _ = tx.send(front.step(|core| core.finish(ticket, decisions)));
+                }),
+            );
+            // The decider always finishes a ticket; a closure dropped unrun means a panic there.
+            sorted = rx.await.unwrap_or_else(|_| Sorted {
+                to_agent: vec![super::denial::jsonrpc_error(None, -32603, "the proxy could not decide this call")],
+                ..Sorted::default()
+            });
+        }
+        (sorted.to_upstream, sorted.to_agent)
     }
 
     fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext, exchange: Exchange) -> Vec<Vec<u8>> {
-        self.step(|core| core.from_upstream_on(bytes, ctx, exchange, SystemClock.now())).1
+        self.step(|core| core.from_upstream_on(bytes, ctx, exchange, SystemClock.now())).to_agent
     }
 
     /// The answer to a POST whose upstream outlived `--call-timeout`.
     fn timed_out(&self, exchange: Exchange, timeout: Duration) -> FrontResponse {
-        let errors = self.step(|core| core.give_up_exchange(exchange, timeout)).1;
+        let errors = self.step(|core| core.give_up_exchange(exchange, timeout)).to_agent;
         if errors.is_empty() {
             return error_response(StatusCode::GATEWAY_TIMEOUT, -32603, "the upstream did not answer in time");
         }
@@ -461,7 +493,7 @@ async fn front_handler(
 async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, body: Bytes) -> FrontResponse {
     let exchange = front.next_exchange.fetch_add(1, Ordering::Relaxed);
     let deadline = front.call_timeout.map(|t| tokio::time::Instant::now() + t);
-    let (up, denials) = front.step(|core| core.from_agent_on(&body, &ctx, exchange, SystemClock.now()));
+    let (up, denials) = front.from_agent(&body, &ctx, exchange).await;
     if up.is_empty() {
         return if denials.is_empty() {
             let mut resp = Response::new(axum::body::Body::empty());
@@ -516,7 +548,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
             }
             None => {
                 let timeout = front.call_timeout.unwrap_or_default();
-                answers.extend(front.step(|core| core.give_up_exchange(exchange, timeout)).1);
+                answers.extend(front.step(|core| core.give_up_exchange(exchange, timeout)).to_agent);
                 break;
             }
         }
@@ -555,7 +587,7 @@ async fn relay(
             });
             if until(deadline, stream).await.is_none() {
                 let timeout = front.call_timeout.unwrap_or_default();
-                for error in front.step(|core| core.give_up_exchange(exchange, timeout)).1 {
+                for error in front.step(|core| core.give_up_exchange(exchange, timeout)).to_agent {
                     let _ = tx.unbounded_send(Ok(sse_frame(None, &error)));
                 }
             }
@@ -600,12 +632,20 @@ fn listen_addr(listen: &str) -> String {
     }
 }
 
-async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+async fn run_front(
+    config: HttpConfig,
+    listen: String,
+    upstream: Upstream,
+    core: ProxyCore,
+    audit: AuditLog,
+    calls: StoreCalls,
+) -> Result<(), String> {
     let addr = listen_addr(&listen);
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let front = Arc::new(Front {
         core: Mutex::new((core, audit)),
+        decider: Decider::start(calls, || {}),
         upstream,
         grants: config.grants,
         identity: config.identity,
@@ -626,7 +666,7 @@ async fn run_front(config: HttpConfig, listen: String, upstream: Upstream, core:
     Ok(())
 }
 
-pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), String> {
+pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog, calls: StoreCalls) -> Result<(), String> {
     let upstream = Upstream::new(&config.upstream, &config.headers)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -634,9 +674,9 @@ pub fn run(config: HttpConfig, core: ProxyCore, audit: AuditLog) -> Result<(), S
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     match config.listen.clone() {
-        Some(listen) => runtime.block_on(run_front(config, listen, upstream, core, audit)),
+        Some(listen) => runtime.block_on(run_front(config, listen, upstream, core, audit, calls)),
         None => {
-            let result = runtime.block_on(run_bridge(config, upstream, core, audit));
+            let result = runtime.block_on(run_bridge(config, upstream, core, audit, calls));
             // The agent reader thread may still be parked on stdin.
             runtime.shutdown_background();
             result

@@ -160,8 +160,9 @@ impl<S: MessageHandler> InProcess<S> {
             match output {
                 Output::ToAgent(bytes) => to_agent.push((now, bytes)),
                 Output::Audit(record) => self.audit.push(record),
-                // The testbench never turns traffic recording on.
-                Output::Record(_) => {}
+                // The testbench never turns traffic recording on, and its
+                // cores call their stores inline: no tickets, no rollbacks to hand on.
+                Output::Record(_) | Output::Decide(_) | Output::Rollback(_) => {}
                 Output::ToUpstream(bytes) => {
                     // What the core forwards is one stdio line (the mode is `StdioChild`).
                     for reply in self.server.handle_line(&bytes, ctx, now) {

@@ -4,7 +4,9 @@
 //! send where; it never reads a clock, a socket or a file. The decoding
 //! (`decode`, over `rawjson`), the denial bytes (`denial`), the `tools/list`
 //! filter (`filter`), the pending reservations (`pending`) and the audit
-//! record (`audit`) are its parts. Transports (stdio, HTTP, in-process) feed it.
+//! record (`audit`) are its parts. Transports (stdio, HTTP, in-process) feed it;
+//! the standalone ones call the counter store off the core's lock (`ticket`,
+//! `decider`).
 
 pub mod audit;
 pub mod core;
@@ -24,4 +26,6 @@ pub mod http;
 pub mod denial;
 pub mod filter;
 pub mod pending;
+pub mod ticket;
+pub mod decider;
 pub mod record;

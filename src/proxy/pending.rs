@@ -2,7 +2,8 @@
 //! reservations of allowed calls (to commit or roll back, semantics §2.2
 //! step 6), the `tools/list` requests whose response must be filtered (§4),
 //! and every request still waiting for its answer (to answer it with an
-//! error when the upstream dies or hangs).
+//! error when the upstream dies or hangs), and the requests whose calls are
+//! being decided outside the core (their ids are taken meanwhile).
 //!
 //! Under `intercept` keys are the session plus the request id's raw bytes,
 //! so `1` and `1.0` are different requests and reusing an id overwrites the
@@ -119,6 +120,11 @@ pub struct Pending {
     requests: Bounded<InFlight>,
     /// Requests answered by the proxy after a timeout; their id stays taken until the upstream answers.
     timed_out: Bounded<()>,
+    /// Requests whose calls are being decided outside the core, per key
+    /// (copies under `intercept`); bounded by what the decider holds.
+    deciding: HashMap<PendingKey, u32>,
+    /// Messages being decided outside the core, notifications included.
+    deciding_total: usize,
 }
 
 impl Pending {
@@ -153,14 +159,35 @@ impl Pending {
         self.requests.insert(key, InFlight { raw_id: raw_id.to_vec(), sent: now, copies: 1 });
     }
 
-    /// Requests forwarded and not answered yet.
+    /// Requests forwarded and not answered yet, and messages still being decided.
     pub fn requests_waiting(&self) -> usize {
-        self.requests.entries.len()
+        self.requests.entries.len() + self.deciding_total
     }
 
-    /// True while a request with this key waits for its answer (timed out or not).
+    /// True while a request with this key is being decided or waits for its answer (timed out or not).
     pub fn outstanding(&self, key: &PendingKey) -> bool {
-        self.requests.contains(key) || self.timed_out.contains(key)
+        self.requests.contains(key) || self.timed_out.contains(key) || self.deciding.contains_key(key)
+    }
+
+    /// A message is being decided outside the core: its request's key (if it
+    /// is a request) is taken until [`Pending::end_deciding`].
+    pub fn begin_deciding(&mut self, key: Option<&PendingKey>) {
+        self.deciding_total += 1;
+        if let Some(key) = key {
+            *self.deciding.entry(key.clone()).or_default() += 1;
+        }
+    }
+
+    /// The decision of a message [`Pending::begin_deciding`] took is back.
+    pub fn end_deciding(&mut self, key: Option<&PendingKey>) {
+        self.deciding_total = self.deciding_total.saturating_sub(1);
+        let Some(key) = key else { return };
+        if let Some(copies) = self.deciding.get_mut(key) {
+            *copies -= 1;
+            if *copies == 0 {
+                self.deciding.remove(key);
+            }
+        }
     }
 
     /// An answer with this key arrived from the upstream.
@@ -274,5 +301,21 @@ mod tests {
         let gone = p.give_up(None, Some(0));
         assert_eq!(gone.iter().map(|(k, f)| (k.clone(), f.raw_id.clone())).collect::<Vec<_>>(), vec![(key(2), b"2".to_vec())]);
         assert!(p.outstanding(&key(2)), "its id stays taken until the upstream answers");
+    }
+
+    #[test]
+    fn a_key_being_decided_is_taken_and_counted_until_its_decision_is_back() {
+        let mut p = Pending::default();
+        p.begin_deciding(Some(&key(1)));
+        p.begin_deciding(Some(&key(1)));
+        p.begin_deciding(None);
+        assert!(p.outstanding(&key(1)));
+        assert_eq!(p.requests_waiting(), 3, "decisions under way count against the in-flight window");
+        p.end_deciding(Some(&key(1)));
+        assert!(p.outstanding(&key(1)), "one copy still being decided");
+        p.end_deciding(Some(&key(1)));
+        p.end_deciding(None);
+        assert!(!p.outstanding(&key(1)));
+        assert_eq!(p.requests_waiting(), 0);
     }
 }

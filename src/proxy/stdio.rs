@@ -6,6 +6,12 @@
 //! stays in sync) and reports it, never buffering it whole. Writers add exactly one `\n` per message and flush, so a
 //! peer waiting on a line is never left behind a buffer. Nothing here ever
 //! writes to stdout except messages the core produced.
+//!
+//! Calls that need the counter store are not decided on the reader thread:
+//! the core hands them out ([`Output::Decide`]) and the pump's [`Decider`]
+//! decides them off the core's lock, within `--state-timeout`, then finishes
+//! them through the core and writes their answers itself. The calls after
+//! them go on meanwhile: a hung store delays only the calls it counts.
 
 use std::io::{self, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -14,10 +20,13 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
 use crate::caller::CallContext;
+use crate::engine::{Decision, Reservation};
 use crate::mcp::stdio::{Frame, LineReader, MAX_LINE};
 
 use super::auditlog::AuditLog;
 use super::core::{Output, ProxyCore};
+use super::decider::{Decider, StoreCalls};
+use super::ticket::Ticket;
 
 /// Longest agent line accepted by default: the wire's own limit (4 MiB).
 pub const DEFAULT_MAX_LINE: usize = MAX_LINE;
@@ -46,20 +55,31 @@ pub fn too_long_error(len: usize, max: usize) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// Records a core step's audit records and traffic lines; returns its messages (to the
-/// upstream, to the agent) for the caller to write outside the core's lock.
-pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut to_upstream = Vec::new();
-    let mut to_agent = Vec::new();
+/// A core step's outputs for the caller to act on outside the core's lock.
+#[derive(Default)]
+pub struct Sorted {
+    pub to_upstream: Vec<Vec<u8>>,
+    pub to_agent: Vec<Vec<u8>>,
+    /// Messages to decide with the store ([`Decider::decide`]).
+    pub decide: Vec<Ticket>,
+    /// Reservations to roll back in the store ([`Decider::rollback`]).
+    pub rollback: Vec<Reservation>,
+}
+
+/// Records a core step's audit records and traffic lines; returns the rest.
+pub fn split_outputs(outputs: Vec<Output>, audit: &mut AuditLog) -> Sorted {
+    let mut sorted = Sorted::default();
     for output in outputs {
         match output {
-            Output::ToUpstream(bytes) => to_upstream.push(bytes),
-            Output::ToAgent(bytes) => to_agent.push(bytes),
+            Output::ToUpstream(bytes) => sorted.to_upstream.push(bytes),
+            Output::ToAgent(bytes) => sorted.to_agent.push(bytes),
             Output::Audit(record) => audit.record(&record),
             Output::Record(line) => audit.traffic(&line),
+            Output::Decide(ticket) => sorted.decide.push(ticket),
+            Output::Rollback(reservations) => sorted.rollback.extend(reservations),
         }
     }
-    (to_upstream, to_agent)
+    sorted
 }
 
 /// Which peer a reader thread reads from.
@@ -100,6 +120,13 @@ pub struct Pump {
 struct Dirty {
     agent: bool,
     upstream: bool,
+}
+
+/// Which sinks the decider's threads left unflushed (flushed when it is idle).
+#[derive(Default)]
+struct DecidedDirty {
+    agent: AtomicBool,
+    upstream: AtomicBool,
 }
 
 impl std::ops::BitOrAssign for Dirty {
@@ -153,6 +180,9 @@ pub struct SharedPump {
     room: Arc<Room>,
     /// The upstream closed its output: nothing forwarded will be answered.
     silent: Arc<AtomicBool>,
+    /// Decides the calls that need the store, off the core's lock.
+    decider: Arc<Decider>,
+    decided_dirty: Arc<DecidedDirty>,
 }
 
 /// A poisoned lock means a panic elsewhere; the state itself is still
@@ -162,13 +192,34 @@ fn relock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SharedPump {
-    pub fn new(core: ProxyCore, audit: AuditLog, agent: Box<dyn Write + Send>, upstream: Box<dyn UpstreamSink>) -> SharedPump {
+    /// The pump of a core deciding outside ([`ProxyCore::deciding_outside`]), whose store `calls` holds.
+    pub fn new(
+        core: ProxyCore,
+        audit: AuditLog,
+        agent: Box<dyn Write + Send>,
+        upstream: Box<dyn UpstreamSink>,
+        calls: StoreCalls,
+    ) -> SharedPump {
+        let agent: Arc<Mutex<Box<dyn Write + Send>>> = Arc::new(Mutex::new(agent));
+        let upstream: Arc<Mutex<Box<dyn UpstreamSink>>> = Arc::new(Mutex::new(upstream));
+        let decided_dirty = Arc::new(DecidedDirty::default());
+        let (idle_agent, idle_upstream, idle_dirty) = (agent.clone(), upstream.clone(), decided_dirty.clone());
+        let decider = Decider::start(calls, move || {
+            if idle_dirty.agent.swap(false, Ordering::SeqCst) {
+                let _ = relock(&idle_agent).flush();
+            }
+            if idle_dirty.upstream.swap(false, Ordering::SeqCst) {
+                relock(&idle_upstream).flush();
+            }
+        });
         SharedPump {
             pump: Arc::new(Mutex::new(Pump { core, audit })),
-            agent: Arc::new(Mutex::new(agent)),
-            upstream: Arc::new(Mutex::new(upstream)),
+            agent,
+            upstream,
             room: Arc::default(),
             silent: Arc::default(),
+            decider: Arc::new(decider),
+            decided_dirty,
         }
     }
 
@@ -183,10 +234,11 @@ impl SharedPump {
         split_outputs(core.unanswered_records(), audit);
     }
 
-    /// Runs one core step under the core lock, then writes its outputs
-    /// outside it, unflushed; returns which sinks were written.
+    /// Runs one core step under the core lock, then outside it hands its
+    /// tickets and rollbacks to the decider and writes its messages,
+    /// unflushed; returns which sinks were written.
     fn step(&self, f: impl FnOnce(&mut ProxyCore) -> Vec<Output>) -> Dirty {
-        let (to_upstream, to_agent) = {
+        let Sorted { to_upstream, to_agent, decide, rollback } = {
             let mut pump = self.lock();
             let Pump { core, audit } = &mut *pump;
             let outputs = split_outputs(f(core), audit);
@@ -199,6 +251,13 @@ impl SharedPump {
         };
         if self.room.waiting.load(Ordering::SeqCst) && self.room.in_flight.load(Ordering::Relaxed) < RESUME_BELOW {
             self.room.cond.notify_all();
+        }
+        for ticket in decide {
+            let pump = self.clone();
+            self.decider.decide(ticket, Box::new(move |ticket, decisions| pump.decided(ticket, decisions)));
+        }
+        if !rollback.is_empty() {
+            self.decider.rollback(rollback);
         }
         let dirty = Dirty { agent: !to_agent.is_empty(), upstream: !to_upstream.is_empty() };
         if !to_agent.is_empty() {
@@ -265,6 +324,26 @@ impl SharedPump {
         self.flush_dirty(&mut dirty);
     }
 
+    /// A ticket's decisions are in (on a decider thread): finish its message
+    /// through the core; the decider flushes once it is idle.
+    fn decided(&self, ticket: &Ticket, decisions: Vec<Decision>) {
+        let dirty = self.step(|core| {
+            let mut out = core.finish(ticket, decisions);
+            if self.silent.load(Ordering::SeqCst) {
+                out.extend(core.upstream_silent());
+            }
+            out
+        });
+        self.decided_dirty.agent.fetch_or(dirty.agent, Ordering::SeqCst);
+        self.decided_dirty.upstream.fetch_or(dirty.upstream, Ordering::SeqCst);
+    }
+
+    /// Waits for the calls being decided to be finished (each within its
+    /// `--state-timeout`), so what they forward reaches the upstream before it is closed.
+    pub fn drain_decisions(&self) {
+        self.decider.drain(self.decider.longest());
+    }
+
     pub fn from_upstream(&self, bytes: &[u8], ctx: &CallContext) {
         let mut dirty = self.step(|core| core.from_upstream(bytes, ctx, SystemClock.now()));
         self.flush_dirty(&mut dirty);
@@ -324,6 +403,7 @@ impl SharedPump {
             },
             |len, _| self.to_agent(&too_long_error(len, max_line)),
         );
+        self.drain_decisions();
         relock(&self.upstream).close();
     }
 

@@ -10,3 +10,4 @@ mod proxy_io;
 mod proxy_peers;
 mod proxy_redis;
 mod proxy_reload_http;
+mod proxy_store;

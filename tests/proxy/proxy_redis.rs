@@ -102,6 +102,13 @@ impl Redis {
         }
     }
 
+    /// Sends the server a signal (`STOP`: it hangs with its socket open; `CONT`: it goes on).
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("redis-server runs").id().to_string();
+        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
     fn dsn(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
@@ -175,6 +182,14 @@ impl StdioProxy {
         self.waiting.lock().unwrap().insert(id.to_string(), tx);
         self.send(line);
         rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no answer to {id}; stderr:\n{}", self.proc.stderr()))
+    }
+
+    /// Sends a call without waiting; its answer comes on the receiver.
+    fn send_call(&self, id: &str, tool: &str) -> mpsc::Receiver<String> {
+        let (tx, rx) = mpsc::channel();
+        self.waiting.lock().unwrap().insert(id.to_string(), tx);
+        self.send(&call_msg(id, tool));
+        rx
     }
 
     fn call(&self, id: &str, tool: &str) -> String {
@@ -431,6 +446,62 @@ fn redis_stopping_mid_run_follows_the_fail_mode() {
     assert!(!is_denial(&back), "the proxy reconnects once Redis is back (empty: no persistence): {back}");
     open.finish();
     closed.finish();
+}
+
+/// A SIGSTOPped Redis (issue 19: every call took 6 s, counted or not): a
+/// call no counter governs is answered at once, a counted one within
+/// `--state-timeout` by the fail mode, and the stalled decision never counts.
+/// Redis's own command timeout (2 s) is above the 1 s state timeout, so the
+/// answer is the decider's, not the store's.
+#[test]
+fn a_stopped_redis_delays_only_the_calls_it_counts_and_follows_the_fail_mode() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy(dir.path(), "100/minute");
+    let p = policy.to_str().unwrap();
+    let dsn = redis.dsn();
+    let mut raw = redis.client();
+    for mode in ["closed", "open"] {
+        let prefix = format!("{mode}:");
+        let flags = ["-c", p, "--state-dsn", &dsn, "--state-prefix", &prefix, "--state-fail-mode", mode, "--state-timeout", "1s"];
+        let proxy = StdioProxy::start(&flags, &dir.path().join(format!("{mode}.jsonl")));
+        wait_for_room_in_this_minute(20);
+        assert!(!is_denial(&proxy.call(&format!("{mode}-before"), "list_customers")), "{mode}: Redis is up");
+
+        redis.signal("STOP");
+        let counted = proxy.send_call(&format!("{mode}-counted"), "list_customers");
+        let uncounted = proxy.send_call(&format!("{mode}-uncounted"), "delete_customer");
+        let answer = uncounted.recv_timeout(WAIT).expect("the uncounted call is answered");
+        assert!(answer.contains("\"result\"") && !is_denial(&answer), "{mode}: a call no counter governs runs: {answer}");
+        assert!(counted.try_recv().is_err(), "{mode}: the counted call sent first is still waiting for the store");
+        let answer = counted.recv_timeout(WAIT).expect("the counted call is answered while Redis is stopped");
+        match mode {
+            "closed" => assert!(
+                is_denial(&answer) && answer.contains("counter store did not answer within 1s") && answer.contains("--state-fail-mode closed"),
+                "closed: refused, saying why: {answer}"
+            ),
+            _ => assert!(answer.contains("cus_mock_1") && !is_denial(&answer), "open: allowed: {answer}"),
+        }
+        redis.signal("CONT");
+
+        // Redis back: counting resumes, and the stalled call was never counted.
+        let deadline = Instant::now() + WAIT;
+        let mut allowed_after = 0;
+        for n in 0.. {
+            let key: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut raw).unwrap();
+            let value: i64 = key.first().and_then(|k| redis::cmd("HGET").arg(k).arg("v").query(&mut raw).ok()).unwrap_or(0);
+            assert!(value <= 1 + allowed_after, "{mode}: the stalled call was counted: {value} after {allowed_after} allowed");
+            if value == 2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{mode}: counting never resumed ({value})");
+            let after = proxy.call(&format!("{mode}-after-{n}"), "list_customers");
+            assert!(mode == "closed" || !is_denial(&after), "open never denies: {after}");
+            allowed_after += i64::from(!is_denial(&after));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        proxy.finish();
+    }
 }
 
 /// A proxy refuses to start when the Redis it is given does not answer,
