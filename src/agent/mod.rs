@@ -21,7 +21,7 @@ use crate::engine::admission::{Answer, Prefer, Tool};
 use crate::mock::Surface;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Workload;
-use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step};
+use crate::scenario::{Behaviour, NameVariant, RandomBehaviour, Rotation, Step, Via};
 
 /// One message the agent sends, `at` nanoseconds after the run starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +30,8 @@ pub struct Action {
     pub session: u32,
     pub identity: u32,
     pub payload: Payload,
+    /// Sent to the scenario's second server (`via: shadow`), not the one under test.
+    pub shadow: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -191,7 +193,7 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
                     (None, Surface::Prompt) => Payload::Get { name, arguments },
                 }
             };
-            out.push(Action { at, session, identity, payload });
+            out.push(Action { at, session, identity, payload, shadow: step.via == Via::Shadow });
         }
     }
     Ok(out)
@@ -228,7 +230,7 @@ fn plan_destinations(
         .enumerate()
         .map(|(i, arguments)| {
             let offset = if step.concurrent { 0 } else { step.over.nanos() / n as i64 * i as i64 };
-            Action { at: step.at.nanos() + offset, session, identity, payload: Payload::Call { name: name.clone(), arguments: arguments.clone() } }
+            Action { at: step.at.nanos() + offset, session, identity, payload: Payload::Call { name: name.clone(), arguments: arguments.clone() }, shadow: step.via == Via::Shadow }
         })
         .collect())
 }
@@ -249,6 +251,7 @@ fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -
                 session,
                 identity,
                 payload: Payload::Call { name: names::variant(&target.tool.name, variant), arguments },
+                shadow: false,
             }
         })
         .collect()
@@ -494,6 +497,7 @@ mod tests {
             input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
             surface: Default::default(),
             roles: Vec::new(),
+            definition: Value::Null,
         }
     }
 
@@ -509,7 +513,7 @@ mod tests {
             Step { calls: 2, at: Duration::from_secs(60), session: Rotation::New, ..Default::default() },
             Step { calls: 2, at: Duration::from_secs(61), identity: Rotation::EachCall, ..Default::default() },
         ];
-        let b = Behaviour { steps, random: None };
+        let b = Behaviour { steps, random: None, list_on_open: None };
         let p = plan(&b, &target(&t), 1).unwrap();
         let times: Vec<i64> = p.iter().map(|a| a.at / 1_000_000_000).collect();
         assert_eq!(times, vec![0, 15, 30, 45, 60, 60, 61, 61]);
@@ -524,7 +528,7 @@ mod tests {
         let t = tool();
         let mut set = serde_json::Map::new();
         set.insert("amount".into(), json!("$per_call/2"));
-        let b = Behaviour { steps: vec![Step { calls: 1, set, ..Default::default() }], random: None };
+        let b = Behaviour { steps: vec![Step { calls: 1, set, ..Default::default() }], random: None, list_on_open: None };
         let p = plan(&b, &target(&t), 1).unwrap();
         assert_eq!(p[0].payload, Payload::Call { name: "create_charge".into(), arguments: json!({"amount": 25000}) });
         let mut no_caps = target(&t);
@@ -540,7 +544,7 @@ mod tests {
             args: Generator::Empty,
             ..Default::default()
         };
-        let b = Behaviour { steps: vec![step], random: None };
+        let b = Behaviour { steps: vec![step], random: None, list_on_open: None };
         let p = plan(&b, &target(&t), 1).unwrap();
         let line = p[0].render(7);
         let v: Value = serde_json::from_str(&line).unwrap();
@@ -561,7 +565,7 @@ mod tests {
             identities: 1,
             name_variants: vec![],
         };
-        let b = Behaviour { steps: vec![], random: Some(r) };
+        let b = Behaviour { steps: vec![], random: Some(r), list_on_open: None };
         let a = plan(&b, &target(&t), 42).unwrap();
         assert_eq!(a, plan(&b, &target(&t), 42).unwrap());
         assert_ne!(a, plan(&b, &target(&t), 43).unwrap());

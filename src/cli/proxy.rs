@@ -57,6 +57,11 @@ pub struct Args {
     /// `intercept` (default): Intercept's behaviour; `strict`: the hardened one.
     #[arg(long, value_enum)]
     pub profile: Option<crate::profile::Profile>,
+    /// Serve tools only as this server file defines them: a tool whose
+    /// definition differs (or comes from another server) is hidden and its
+    /// calls refused. Needs `--profile strict`; stdio only.
+    #[arg(long, value_name = "APPROVED.yaml")]
+    pub pin: Option<PathBuf>,
     /// Identity for grant-scoped counters over stdio.
     #[arg(long)]
     pub identity: Option<String>,
@@ -267,6 +272,22 @@ pub fn run(args: Args) -> Exit {
         Err(exit) => return exit,
     };
     let profile = args.profile.unwrap_or(Profile::Intercept);
+    let pin = match args.pin.as_deref().map(|p| crate::verify::definitions::load_pin(p, profile)).transpose() {
+        Ok(pin) => pin.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    if pin.is_some() && front.is_some() {
+        return fail(
+            "--pin is for a stdio agent side",
+            "run the pinned proxy over stdio (`-- CMD` or `--upstream URL` without `--listen`/`--transport http`)",
+        );
+    }
+    if let (Some(p), true) = (&pin, log::enabled(log::Level::Info)) {
+        eprintln!("gauntlet proxy: tools pinned to `{}` ({} tools of `{}`): any other definition is hidden and its calls refused", p.file, p.len(), p.server);
+    }
     let policy = reload::Watched { path: args.policy_path(), dialect: args.dialect.map(Into::into), profile };
     let engine = match reload::load_engine(&policy) {
         Ok(engine) => engine,
@@ -299,6 +320,9 @@ pub fn run(args: Args) -> Exit {
         let mut core = ProxyCore::deciding_outside(engine, mode);
         if args.record.is_some() {
             core.record_traffic();
+        }
+        if let Some(p) = &pin {
+            core.pin(p.clone());
         }
         core
     };

@@ -98,6 +98,10 @@ pub struct Args {
     /// `--scenarios` directories or `--server` files, until interrupted.
     #[arg(long, conflicts_with_all = ["snapshot", "accept"])]
     pub watch: bool,
+    /// The embedded proxy serves tools only as this server file defines them
+    /// (as `gauntlet proxy --pin`; needs `--profile strict`).
+    #[arg(long, value_name = "APPROVED.yaml")]
+    pub pin: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub black_box: BlackBoxArgs,
 }
@@ -385,6 +389,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     }
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &args.only, args.allow_empty)?;
     let profile = args.profile.unwrap_or_default();
+    let pin = args.pin.as_deref().map(|p| crate::verify::definitions::load_pin(p, profile)).transpose()?;
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
     // Said once the run can start: an error before it has no seed to replay.
     eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
@@ -406,7 +411,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     };
     let (outcomes, proxy, differences) = match driver {
         Driver::Embedded(policy) => {
-            let bench = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state);
+            let bench = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin);
             (verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?, None, None)
         }
         Driver::BlackBox { policy } => {
@@ -447,7 +452,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
             eprintln!("gauntlet verify: black-box run took {:.1}s", started.elapsed().as_secs_f64());
             let differences = match (bb.compare_embedded, policy) {
                 (true, Some(policy)) => {
-                    let embedded = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state);
+                    let embedded = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin);
                     opts.threads = threads;
                     let predicted = verify::run(&embedded, &scenarios, &reqs, &opts, &|_| {}, &|| {})?;
                     Some(verify::blackbox::compare::differences(&real, &predicted))

@@ -320,5 +320,43 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
             core.upstream_gone();
         }
     }
+    pinned(line, &policy, now)
+}
+
+/// The same line through a pinned strict core: as the agent's message, as
+/// the answer to the proxy's own list for a held call, and as any upstream
+/// message. What reaches the agent is UTF-8 JSON, or an upstream message
+/// passed on as it came (the core forwards what it cannot parse untouched);
+/// the answer to the proxy's own list never reaches the agent.
+fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestamp) -> Result<(), String> {
+    use crate::proxy::pin::Approved;
+    let ctx = CallContext::default();
+    let approved = Approved::new("a.yaml", "s", [("t".to_string(), vec![serde_json::json!({"name": "t", "inputSchema": {"type": "object"}})])]);
+    let mut core = ProxyCore::new(Engine::new(policy.clone(), Profile::Strict), Box::new(MemoryStore::new()), WireMode::StdioChild);
+    core.pin(Arc::new(approved));
+    let held = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
+    let mut outs = core.from_agent(held, &ctx, now);
+    outs.extend(core.from_agent(line, &ctx, now));
+    let answer = [&br#"{"jsonrpc":"2.0","id":"gauntlet-pin-1","result":"#[..], line, b"}"].concat();
+    let own = outs.iter().any(|o| matches!(o, Output::ToUpstream(b) if b.windows(14).any(|w| w == b"gauntlet-pin-1")));
+    let answered = core.from_upstream(&answer, &ctx, now);
+    if own && serde_json::from_slice::<serde_json::Value>(&answer).is_ok() {
+        if let Some(Output::ToAgent(leak)) = answered.iter().find(|o| matches!(o, Output::ToAgent(b) if b == &answer)) {
+            return Err(format!("pinned: the answer to the proxy's own list reached the agent: {}", String::from_utf8_lossy(leak)));
+        }
+    }
+    outs.extend(answered);
+    outs.extend(core.from_upstream(line, &ctx, now));
+    outs.extend(core.upstream_gone());
+    for out in outs {
+        if let Output::ToAgent(bytes) = out {
+            if bytes == line || bytes == answer {
+                continue;
+            }
+            let text = std::str::from_utf8(&bytes).map_err(|_| format!("pinned: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;
+            serde_json::from_str::<Box<serde_json::value::RawValue>>(text)
+                .map_err(|e| format!("pinned: the core wrote invalid JSON to the agent ({e}): {text}"))?;
+        }
+    }
     Ok(())
 }

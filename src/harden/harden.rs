@@ -79,7 +79,7 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
         // Part of every spend scenario, not a key of its own.
         Check::PositiveWhole { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Destinations { .. } => return Some((check.bound(), Construct::Conditions)),
-        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } => return None,
+        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } => return None,
     };
     Some((format!("{} (`{key}`)", check.bound()), construct))
 }

@@ -147,6 +147,8 @@ pub fn edits_for_finding(
         }
         Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
         Check::Destinations { checks, forbidden } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, forbidden, gaps),
+        // No rule pins a definition: a proxy finding, with no edit.
+        Check::Pinned { .. } => return Vec::new(),
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }

@@ -26,6 +26,14 @@ pub struct LedgerEntry {
     pub raw: String,
     /// True when a tool actually ran and produced a result.
     pub executed: bool,
+    /// For a call that found a tool: which definition of it the server
+    /// held, 0 being the server file's own (each scheduled change that alters
+    /// it makes a new one; one that restores it gives 0 again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    /// The message reached a second server in play (a scenario's `shadow`), not the one under test.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -69,6 +77,8 @@ mod tests {
             arguments: Some(serde_json::json!({"amount": 500})),
             raw: "{\"a\":\n1}".into(),
             executed: true,
+            revision: Some(0),
+            shadow: false,
         };
         let line = e.to_json_line();
         assert!(!line.contains('\n'));

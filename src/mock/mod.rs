@@ -22,7 +22,7 @@ pub use ledger::{Ledger, LedgerEntry};
 pub use server::{MockServer, Reply, SharedSpec};
 pub use ordered::OrderedJson;
 pub use spec::{
-    Behaviour, DuplicateKeys, MockError, Provenance, ResponseSpec, Risk, RugPull, ServerSpec,
+    Behaviour, Change, DuplicateKeys, MockError, Provenance, ResponseSpec, Risk, RugPull, ServerSpec,
     ToolSpec,
 };
 pub use surface::{PromptSpec, ResourceSpec, Surface, TemplateSpec};

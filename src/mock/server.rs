@@ -62,6 +62,16 @@ pub struct MockServer {
     ledger: Ledger,
     crashed: bool,
     rug_pulled: bool,
+    /// Which of `behaviour.changes` were made.
+    changed: Vec<bool>,
+    /// `tools/list` answers, over all sessions.
+    lists: u64,
+    /// When the first message arrived (scheduled changes count from it).
+    first_message: Option<Timestamp>,
+    /// Per tool, the definition it is served with now (absent: the file's, 0).
+    revisions: HashMap<String, u32>,
+    /// Definition changes made so far (numbers the revisions).
+    changes_made: u32,
     /// `tools/call`s that found a tool, over all sessions.
     calls: u64,
     calls_per_tool: BTreeMap<String, u64>,
@@ -74,6 +84,7 @@ struct Effect {
     tool: Option<String>,
     arguments: Option<Value>,
     executed: bool,
+    revision: Option<u32>,
 }
 
 /// How a request is being served: inside a handshake session or statelessly.
@@ -101,6 +112,11 @@ impl MockServer {
             ledger: Ledger::default(),
             crashed: false,
             rug_pulled: false,
+            changed: Vec::new(),
+            lists: 0,
+            first_message: None,
+            revisions: HashMap::new(),
+            changes_made: 0,
             calls: 0,
             calls_per_tool: BTreeMap::new(),
             sessions: HashMap::new(),
@@ -173,6 +189,8 @@ impl MockServer {
                 Err(_) => String::from_utf8_lossy(msg.raw()).into_owned(),
             },
             executed: effect.executed,
+            revision: effect.revision,
+            shadow: false,
         });
     }
 
@@ -184,6 +202,14 @@ impl MockServer {
     }
 
     fn handle_message(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
+        let first = *self.first_message.get_or_insert(now);
+        let elapsed = (now.0 - first.0) as f64 / 1e9;
+        let mut notes = self.make_changes(|c| c.after_seconds.is_some_and(|s| elapsed >= s));
+        notes.extend(self.handle_classified(msg, ctx, now));
+        notes
+    }
+
+    fn handle_classified(&mut self, msg: &Message, ctx: &CallContext, now: Timestamp) -> Vec<Reply> {
         match msg.class() {
             Class::Unparsable => {
                 self.record(msg, ctx, now, Effect::default());
@@ -235,7 +261,7 @@ impl MockServer {
         let mut parts = Vec::new();
         let mut delay_ms = 0;
         for element in msg.batch() {
-            for reply in self.handle_message(element, ctx, now) {
+            for reply in self.handle_classified(element, ctx, now) {
                 delay_ms = delay_ms.max(reply.delay_ms);
                 parts.push(String::from_utf8_lossy(&reply.bytes).into_owned());
             }
@@ -330,7 +356,13 @@ impl MockServer {
                 }
                 let result = list_result_text("tools", &tools, &rest);
                 let bytes = jsonrpc::result_response_text(&id, &result);
-                return (vec![Reply::now(bytes)], Effect::default());
+                self.lists += 1;
+                let lists = self.lists;
+                let mut replies = vec![Reply::now(bytes)];
+                if era != Era::Stateless {
+                    replies.extend(self.make_changes(|c| c.after_lists.is_some_and(|n| lists >= n)));
+                }
+                return (replies, Effect::default());
             }
             "resources/list" | "resources/templates/list" | "prompts/list" => {
                 let with_title = match era {
@@ -407,6 +439,11 @@ impl MockServer {
                 delay_ms,
                 bytes: note,
             });
+        }
+        if method == "tools/call" && era != Era::Stateless {
+            let calls = self.calls;
+            let notes = self.make_changes(|c| c.after_calls.is_some_and(|n| calls >= n));
+            replies.extend(notes.into_iter().map(|n| Reply { delay_ms, ..n }));
         }
         (replies, effect)
     }
@@ -532,7 +569,7 @@ impl MockServer {
         let lenient = self.behaviour.lenient_names;
         let key = |u: &str| if lenient { super::surface::normalise_uri(u) } else { u.to_string() };
         let wanted = key(uri);
-        let reached = |subject: &str, ran: bool| Effect { tool: Some(subject.to_string()), arguments: None, executed: ran };
+        let reached = |subject: &str, ran: bool| Effect { tool: Some(subject.to_string()), executed: ran, ..Effect::default() };
         if let Some(r) = self.spec.resources.iter().find(|r| key(&r.uri) == wanted) {
             return (Ok(r.read_result()), reached(&r.uri, true));
         }
@@ -559,11 +596,11 @@ impl MockServer {
         let found = self.spec.prompts.iter().find(|p| p.name == name)
             .or_else(|| lenient.then(|| self.spec.prompts.iter().find(|p| p.name.to_lowercase() == name.trim().to_lowercase())).flatten());
         let Some(prompt) = found else {
-            let effect = Effect { tool: Some(name.to_string()), arguments: Some(arguments), executed: false };
+            let effect = Effect { tool: Some(name.to_string()), arguments: Some(arguments), ..Effect::default() };
             return (Err(RpcError::invalid_params(&format!("Unknown prompt: {name}"))), effect);
         };
         let answer = prompt.get_result(&arguments).map_err(|why| RpcError::invalid_params(&why));
-        let effect = Effect { tool: Some(prompt.name.clone()), executed: answer.is_ok(), arguments: Some(arguments) };
+        let effect = Effect { tool: Some(prompt.name.clone()), executed: answer.is_ok(), arguments: Some(arguments), ..Effect::default() };
         (answer, effect)
     }
 
@@ -601,10 +638,12 @@ impl MockServer {
                 delay_ms: 0,
             };
         };
+        let revision = Some(self.revisions.get(&name).copied().unwrap_or(0));
         let effect = |executed: bool| Effect {
             tool: Some(name.clone()),
             arguments: Some(arguments.clone()),
             executed,
+            revision,
         };
         let behaviour = &self.behaviour;
         if behaviour.crash_after.is_some_and(|n| self.calls >= n) {
@@ -672,11 +711,52 @@ impl MockServer {
         if self.rug_pulled || self.calls < rug.after_calls {
             return false;
         }
-        for new in rug.tools.clone() {
-            self.tools.upsert(new);
-        }
+        let tools = rug.tools.clone();
+        self.redefine(tools, &[]);
         self.rug_pulled = true;
         true
+    }
+
+    /// Makes every scheduled change not made yet whose trigger `due` says is
+    /// met; returns the `notifications/tools/list_changed` to send (one at most).
+    fn make_changes(&mut self, due: impl Fn(&super::spec::Change) -> bool) -> Vec<Reply> {
+        if self.changed.len() < self.behaviour.changes.len() {
+            self.changed.resize(self.behaviour.changes.len(), false);
+        }
+        let mut notify = false;
+        for i in 0..self.behaviour.changes.len() {
+            if self.changed[i] || !due(&self.behaviour.changes[i]) {
+                continue;
+            }
+            self.changed[i] = true;
+            let change = self.behaviour.changes[i].clone();
+            self.redefine(change.tools, &change.remove);
+            notify |= change.notify;
+        }
+        match notify {
+            true => vec![Reply::now(jsonrpc::notification("notifications/tools/list_changed", None))],
+            false => Vec::new(),
+        }
+    }
+
+    /// Serves `tools` (replacing or joining) and stops serving `remove`; a
+    /// definition that differs from the server file's gets a new revision.
+    fn redefine(&mut self, tools: Vec<ToolSpec>, remove: &[String]) {
+        self.changes_made += 1;
+        for name in remove {
+            self.tools.remove(name);
+            self.revisions.remove(name);
+        }
+        for tool in tools {
+            // Compared as JSON values: a rewritten definition may list its members in another order.
+            let as_filed = |t: &ToolSpec| serde_json::from_str::<Value>(&super::toolset::list_entry(t, true)).ok();
+            let same = self.tools.original(&tool.name).is_some_and(|o| as_filed(o) == as_filed(&tool));
+            match same {
+                true => self.revisions.remove(&tool.name),
+                false => self.revisions.insert(tool.name.clone(), self.changes_made),
+            };
+            self.tools.upsert(tool);
+        }
     }
 }
 

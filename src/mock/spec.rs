@@ -162,6 +162,10 @@ pub struct Behaviour {
     /// the tool set, and `notifications/tools/list_changed` is sent.
     #[serde(default)]
     pub rug_pull: Option<RugPull>,
+    /// Definition changes on a schedule: a description rewritten, an
+    /// argument added, a schema loosened, a tool removed and re-added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
     /// `tools/list` pages of this size, chained with `nextCursor`.
     #[serde(default)]
     pub page_size: Option<usize>,
@@ -195,6 +199,36 @@ fn is_lf(ends: &LineEnds) -> bool {
 pub struct RugPull {
     pub after_calls: u64,
     pub tools: Vec<ToolSpec>,
+}
+
+/// One change of the served tool definitions, made once (when its one
+/// trigger is met) and announced with `notifications/tools/list_changed`
+/// unless `notify: false` (a silent change).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// After this many `tools/call`s that found a tool (all sessions
+    /// together), right after the last of them is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_calls: Option<u64>,
+    /// After this many `tools/list` answers, right after the last of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_lists: Option<u64>,
+    /// Before the first message this many seconds after the server's first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seconds: Option<f64>,
+    #[serde(default = "notify_by_default", skip_serializing_if = "Clone::clone")]
+    pub notify: bool,
+    /// Definitions replacing the tool of the same name, or joining the list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    /// Tools leaving the list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+fn notify_by_default() -> bool {
+    true
 }
 
 /// First-wins or last-wins for duplicate object keys (JS, Python and Go: last).
@@ -342,6 +376,11 @@ impl ServerSpec {
                     tool.order = written(&doc["behaviour"]["rug_pull"]["tools"], i, &TOOL_MEMBERS);
                 }
             }
+            for (c, change) in spec.behaviour.changes.iter_mut().enumerate() {
+                for (i, tool) in change.tools.iter_mut().enumerate() {
+                    tool.order = written(&doc["behaviour"]["changes"][c]["tools"], i, &TOOL_MEMBERS);
+                }
+            }
             for (i, r) in spec.resources.iter_mut().enumerate() {
                 r.order = written(&doc["resources"], i, &super::surface::RESOURCE_MEMBERS);
             }
@@ -353,6 +392,21 @@ impl ServerSpec {
             }
         }
         Ok(spec)
+    }
+
+    /// Every tool definition the file holds, served now or after a change:
+    /// where it is written (the list's path and its index) and the tool.
+    fn every_definition(&self) -> Vec<(Vec<String>, usize, &ToolSpec)> {
+        let path = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let mut out: Vec<(Vec<String>, usize, &ToolSpec)> = self.tools.iter().enumerate().map(|(i, t)| (path(&["tools"]), i, t)).collect();
+        if let Some(r) = &self.behaviour.rug_pull {
+            out.extend(r.tools.iter().enumerate().map(|(i, t)| (path(&["behaviour", "rug_pull", "tools"]), i, t)));
+        }
+        for (c, change) in self.behaviour.changes.iter().enumerate() {
+            let at = path(&["behaviour", "changes", &c.to_string(), "tools"]);
+            out.extend(change.tools.iter().enumerate().map(|(i, t)| (at.clone(), i, t)));
+        }
+        out
     }
 
     /// Checks what serde cannot: unique names, object schemas, sane counts;
@@ -375,11 +429,9 @@ impl ServerSpec {
                 ));
             }
         }
-        let listed = self.tools.iter().enumerate().map(|(i, t)| (&["tools"][..], i, t));
-        let rug = self.behaviour.rug_pull.iter().flat_map(|r| {
-            r.tools.iter().enumerate().map(|(i, t)| (&["behaviour", "rug_pull", "tools"][..], i, t))
-        });
-        for (parts, i, tool) in listed.chain(rug) {
+        for (parts, i, tool) in self.every_definition() {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let parts = &parts[..];
             if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
                 return Err(at(
                     step(parts, i, "inputSchema"),
@@ -433,6 +485,19 @@ impl ServerSpec {
                 ));
             }
         }
+        for (c, change) in self.behaviour.changes.iter().enumerate() {
+            let triggers = [change.after_calls.is_some(), change.after_lists.is_some(), change.after_seconds.is_some()];
+            let here = vec!["behaviour".to_string(), "changes".into(), c.to_string()];
+            if triggers.iter().filter(|t| **t).count() != 1 {
+                return Err(at(here, format!("change {} needs exactly one trigger", c + 1), "give it one of `after_calls`, `after_lists` or `after_seconds`"));
+            }
+            if change.after_seconds.is_some_and(|s| !s.is_finite() || s < 0.0) {
+                return Err(at(here, format!("change {} has a negative or infinite `after_seconds`", c + 1), "use a number of seconds of 0 or more"));
+            }
+            if change.tools.is_empty() && change.remove.is_empty() {
+                return Err(at(here, format!("change {} changes nothing", c + 1), "list definitions under `tools` or names under `remove`"));
+            }
+        }
         if self.behaviour.page_size == Some(0) {
             return Err(at(
                 vec!["behaviour".into(), "page_size".into()],
@@ -447,13 +512,8 @@ impl ServerSpec {
     /// typo such as `type: integr` would otherwise turn every argument check
     /// against the tool into "not applicable" without a word.
     fn check_schemas(&self, text: &str, path: &Path) -> Result<(), MockError> {
-        let listed = self.tools.iter().enumerate().map(|(i, t)| (vec!["tools".to_string(), i.to_string()], t));
-        let rug = self.behaviour.rug_pull.iter().flat_map(|r| {
-            r.tools.iter().enumerate().map(|(i, t)| {
-                (vec!["behaviour".to_string(), "rug_pull".to_string(), "tools".to_string(), i.to_string()], t)
-            })
-        });
-        for (mut at, tool) in listed.chain(rug) {
+        for (mut at, i, tool) in self.every_definition() {
+            at.push(i.to_string());
             let schema = tool.input_schema.value();
             let problem = match jsonschema::meta::try_validate(schema) {
                 Err(e) => Some((String::new(), format!("its `$schema` is not a meta-schema gauntlet knows: {e}"))),

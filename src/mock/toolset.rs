@@ -25,6 +25,8 @@ pub struct ToolSet {
     replaced: HashMap<usize, ToolSpec>,
     /// Definitions of names the base does not have, in the order they came.
     added: Vec<ToolSpec>,
+    /// Base positions whose tool was removed (served no more until upserted again).
+    removed: std::collections::HashSet<usize>,
 }
 
 #[derive(Debug)]
@@ -48,10 +50,10 @@ impl ToolSet {
         }
         let entries = tools.iter().map(|_| Default::default()).collect();
         let base = Indexed { tools, exact, folded, entries };
-        ToolSet { base: Arc::new(base), replaced: HashMap::new(), added: Vec::new() }
+        ToolSet { base: Arc::new(base), replaced: HashMap::new(), added: Vec::new(), removed: Default::default() }
     }
 
-    /// How many tools are served.
+    /// How many list positions there are (a removed tool keeps its empty position).
     pub fn len(&self) -> usize {
         self.base.tools.len() + self.added.len()
     }
@@ -60,8 +62,11 @@ impl ToolSet {
         self.len() == 0
     }
 
-    /// The tool at position `i` of the served list.
+    /// The tool at position `i` of the served list (`None` where one was removed).
     pub fn at(&self, i: usize) -> Option<&ToolSpec> {
+        if self.removed.contains(&i) {
+            return None;
+        }
         match self.base.tools.get(i) {
             Some(t) => Some(self.replaced.get(&i).unwrap_or(t)),
             None => self.added.get(i - self.base.tools.len()),
@@ -71,7 +76,7 @@ impl ToolSet {
     /// The `tools/list` entry of the tool at position `i` (`with_title` from
     /// protocol 2025-06-18 on): its members in the file's order, as JSON text.
     pub fn list_entry(&self, i: usize, with_title: bool) -> Option<Cow<'_, str>> {
-        let shared = self.base.entries.get(i).filter(|_| !self.replaced.contains_key(&i));
+        let shared = self.base.entries.get(i).filter(|_| !self.replaced.contains_key(&i) && !self.removed.contains(&i));
         match shared {
             Some(cached) => {
                 let tool = &self.base.tools[i];
@@ -94,9 +99,25 @@ impl ToolSet {
         }
     }
 
+    /// The definition of `name` in the shared list (the server file's), if it has one.
+    pub fn original(&self, name: &str) -> Option<&ToolSpec> {
+        self.base.exact.get(name).map(|&i| &self.base.tools[i])
+    }
+
+    /// Stops serving the tool named `name` (an upsert brings it back).
+    pub fn remove(&mut self, name: &str) {
+        match self.base.exact.get(name) {
+            Some(&i) => {
+                self.removed.insert(i);
+                self.replaced.remove(&i);
+            }
+            None => self.added.retain(|t| t.name != name),
+        }
+    }
+
     /// The first tool whose lower-cased name is `folded` (already lower-cased).
     pub fn get_folded(&self, folded: &str) -> Option<&ToolSpec> {
-        match self.base.folded.get(folded) {
+        match self.base.folded.get(folded).filter(|i| !self.removed.contains(i)) {
             Some(&i) => self.at(i),
             None => self.added.iter().find(|t| t.name.to_lowercase() == folded),
         }
@@ -105,6 +126,7 @@ impl ToolSet {
     /// Replaces the tool of the same name, or adds `tool` at the end.
     pub fn upsert(&mut self, tool: ToolSpec) {
         if let Some(&i) = self.base.exact.get(&tool.name) {
+            self.removed.remove(&i);
             self.replaced.insert(i, tool);
         } else if let Some(old) = self.added.iter_mut().find(|t| t.name == tool.name) {
             *old = tool;
@@ -115,7 +137,7 @@ impl ToolSet {
 }
 
 /// A tool as `tools/list` shows it, members in the order the file wrote them.
-fn list_entry(t: &ToolSpec, with_title: bool) -> String {
+pub fn list_entry(t: &ToolSpec, with_title: bool) -> String {
     let order: Vec<&str> = if t.order.is_empty() {
         TOOL_MEMBERS.to_vec()
     } else {
@@ -167,6 +189,13 @@ mod tests {
         assert_eq!(own.get_folded("c").and_then(|t| t.description.as_deref()), Some("3"));
         assert!(own.get("b").is_none() && own.get("d").is_none());
         assert_eq!((own.len(), own.at(3).is_none()), (3, true));
+        own.remove("B");
+        own.remove("c");
+        assert_eq!(names(&own), [("a", "1")]);
+        assert!(own.get("B").is_none() && own.get_folded("b").is_none() && own.list_entry(1, false).is_none());
+        own.upsert(tool("B", "4"));
+        assert_eq!(names(&own), [("a", "1"), ("B", "4")]);
+        assert_eq!(own.original("B").and_then(|t| t.description.as_deref()), Some("1"));
     }
 
     #[test]

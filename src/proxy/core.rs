@@ -53,6 +53,7 @@ use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error};
 use super::filter::{filter_parsed, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
+use super::pin::{Approved, Parked, Pin, Step};
 use super::record::{Decided, Recorder};
 use super::rawjson::{self, Kind, Node, ParseError};
 use super::ticket::Ticket;
@@ -98,6 +99,15 @@ const INTERNAL_ERROR: i64 = -32603;
 /// numbers its POSTs, whose answers come back on their own response.
 pub type Exchange = u64;
 
+/// What the pin makes of an agent's request.
+enum Held {
+    /// A call held for the upstream's list (and that list, to send).
+    Held(Vec<Output>),
+    Refused(Refusal),
+    /// On to the policy as usual.
+    Passes,
+}
+
 /// What an upstream message does to the pending state.
 enum Settled {
     Unchanged,
@@ -121,6 +131,10 @@ pub struct ProxyCore {
     pending: Pending,
     /// `Some` when the traffic is recorded.
     recorder: Option<Recorder>,
+    /// `Some` when tool definitions are pinned to an approved file (`--pin`).
+    pin: Option<Pin>,
+    /// Set while a call the pin released goes through [`ProxyCore::from_agent_on`].
+    releasing: bool,
 }
 
 impl ProxyCore {
@@ -135,12 +149,19 @@ impl ProxyCore {
             mode,
             pending: Pending::default(),
             recorder: None,
+            pin: None,
+            releasing: false,
         }
     }
 
     /// A core whose store is called by its adapter: see [`Output::Decide`].
     pub fn deciding_outside(engine: Engine, mode: WireMode) -> ProxyCore {
         ProxyCore { outside: true, ..ProxyCore::new(engine, Box::new(FailClosedStore), mode) }
+    }
+
+    /// Serve tools only as `approved` defines them (see [`super::pin`]).
+    pub fn pin(&mut self, approved: std::sync::Arc<Approved>) {
+        self.pin = Some(Pin::new(approved));
     }
 
     /// Emit [`Output::Record`] lines: every evaluated call as a replayable trace.
@@ -209,6 +230,17 @@ impl ProxyCore {
                     Some(Ok(key)) => Some(key),
                     None => None,
                 };
+                // A call the pin released comes back through here, and a decision
+                // made outside replays its message: neither is held again.
+                if self.pin.is_some() && !self.replaying && !self.releasing {
+                    if let (Some(key), Some(id)) = (&key, id) {
+                        match self.hold(&single, &parsed, bytes, key, id.raw(bytes), ctx, exchange, now) {
+                            Held::Held(out) => return out,
+                            Held::Refused(r) => return self.refused(r, ctx, now),
+                            Held::Passes => {}
+                        }
+                    }
+                }
                 let single = match single {
                     Classified::ToolCall(call) if self.defers(&call.name) => {
                         return self.defer(bytes, ctx, exchange, now, key, vec![call]);
@@ -333,10 +365,16 @@ impl ProxyCore {
     }
 
     /// [`ProxyCore::from_upstream`] on a numbered exchange (the response to an HTTP POST).
-    pub fn from_upstream_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, _now: Timestamp) -> Vec<Output> {
+    pub fn from_upstream_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Vec<Output> {
         let Ok(node) = rawjson::parse(bytes) else {
             return vec![Output::ToAgent(bytes.to_vec())];
         };
+        if let Some(step) = self.pin_step(&node, bytes, ctx) {
+            return match step {
+                Step::Next(list) => vec![Output::ToUpstream(list)],
+                Step::Resolved { call, refusal, next } => self.resolve(call, refusal, next, now),
+            };
+        }
         let mut records = Vec::new();
         let body = match &node.kind {
             Kind::Object(_) => match self.response(&node, bytes, ctx, exchange, &mut records) {
@@ -380,6 +418,10 @@ impl ProxyCore {
     /// The upstream is gone: every request still waiting is answered with an
     /// error (its call keeps its reservation: the upstream may have run it).
     pub fn upstream_gone(&mut self) -> Vec<Output> {
+        // Held calls wait as requests too: they are answered below with the rest.
+        if let Some(pin) = &mut self.pin {
+            pin.release_all();
+        }
         let gone = self.pending.give_up(None, None);
         self.give_up(gone, "the upstream exited before answering this request")
     }
@@ -648,7 +690,7 @@ impl ProxyCore {
         if !self.pending.take_list(&key) {
             return Settled::Unchanged;
         }
-        match filter_parsed(node, src, self.engine.hidden()) {
+        let hidden = match filter_parsed(node, src, self.engine.hidden()) {
             Filtered::Rewritten(out) => Settled::Replaced(out),
             Filtered::Unchanged => Settled::Unchanged,
             // Intercept shows such a page as is, hidden tools included (G-16); strict refuses it.
@@ -658,7 +700,97 @@ impl ProxyCore {
                 "the tools/list response could not be filtered for hidden tools",
             )),
             Filtered::Unfilterable => Settled::Unchanged,
+        };
+        let Some(pin) = &self.pin else { return hidden };
+        let page = match &hidden {
+            Settled::Replaced(out) => out.as_slice(),
+            _ => node.raw(src),
+        };
+        match pin.filter(page) {
+            Some(out) => Settled::Replaced(out),
+            None => hidden,
         }
+    }
+
+    /// Under `--pin`: a request the agent sent, before the policy sees it.
+    /// A call is held until the upstream's own list shows its definition; an
+    /// `initialize` is noted (its answer names the server); an id the proxy
+    /// keeps for its own lists is refused.
+    #[allow(clippy::too_many_arguments)]
+    fn hold(&mut self, msg: &Classified, parsed: &Result<Node, rawjson::ParseError>, bytes: &[u8], key: &PendingKey, raw_id: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Held {
+        let Some(pin) = &mut self.pin else { return Held::Passes };
+        if Pin::is_own(raw_id) {
+            return Held::Refused(Refusal {
+                code: decode::INVALID_REQUEST,
+                message: format!("invalid request: id {} is kept for the proxy's own requests", String::from_utf8_lossy(raw_id)),
+                id: Some(raw_id.to_vec()),
+                tool: String::new(),
+                silent: false,
+            });
+        }
+        let call = match msg {
+            Classified::ToolCall(call) => call,
+            _ => {
+                let method = parsed.as_ref().ok().and_then(|n| match &n.kind {
+                    Kind::Object(members) => decode::envelope(members).method,
+                    _ => None,
+                });
+                if method.as_deref() == Some("initialize") {
+                    pin.note_initialize(ctx, raw_id);
+                }
+                return Held::Passes;
+            }
+        };
+        let parked = Parked { bytes: bytes.to_vec(), ctx: ctx.clone(), exchange, key: key.clone(), id: raw_id.to_vec(), tool: call.name.clone(), at: now };
+        let list = pin.park(parked);
+        self.pending.register_request(key.clone(), raw_id, now);
+        Held::Held(list.map(Output::ToUpstream).into_iter().collect())
+    }
+
+    /// Under `--pin`: what an upstream message means to the pin (an answer
+    /// to its own list), noting the server an `initialize` answer names.
+    fn pin_step(&mut self, node: &Node, src: &[u8], ctx: &CallContext) -> Option<Step> {
+        let pin = self.pin.as_mut()?;
+        let Kind::Object(members) = &node.kind else { return None };
+        let raw = decode::envelope(members).id?.raw(src);
+        let body: serde_json::Value = serde_json::from_slice(node.raw(src)).ok()?;
+        if Pin::is_own(raw) {
+            return pin.own_answer(ctx, raw, &body);
+        }
+        pin.answered(ctx, raw, &body);
+        None
+    }
+
+    /// A held call whose definition the upstream's list showed: refused, or
+    /// on to the policy as if it had just arrived; then the next list.
+    fn resolve(&mut self, call: Parked, refusal: Option<String>, next: Option<Vec<u8>>, now: Timestamp) -> Vec<Output> {
+        let mut out = Vec::new();
+        // Not waiting any more: the proxy answered it itself (a timeout).
+        if self.pending.outstanding(&call.key) {
+            match refusal {
+                Some(why) => {
+                    self.pending.answer(&call.key);
+                    let r = Refusal {
+                        code: super::pin::NOT_APPROVED,
+                        message: format!("tool {} is not served as approved: {why}", crate::gofmt::quote::quote(&call.tool)),
+                        id: Some(call.id.clone()),
+                        tool: call.tool.clone(),
+                        silent: false,
+                    };
+                    self.refuse(r, &call.ctx, now, &mut out);
+                }
+                None => {
+                    // On as if it had just arrived (decided here, or handed out
+                    // to be decided): its id is free again for that.
+                    self.pending.answer(&call.key);
+                    self.releasing = true;
+                    out = self.from_agent_on(&call.bytes, &call.ctx, call.exchange, now);
+                    self.releasing = false;
+                }
+            }
+        }
+        out.extend(next.map(Output::ToUpstream));
+        out
     }
 }
 

@@ -28,4 +28,5 @@ pub mod filter;
 pub mod pending;
 pub mod ticket;
 pub mod decider;
+pub mod pin;
 pub mod record;

@@ -305,6 +305,7 @@ mod tests {
             input_schema: json!({"type": "object", "properties": props, "required": required}),
             surface: Default::default(),
             roles: roles.into_iter().map(|(p, k)| (p.to_string(), FieldRole::destination(k))).collect(),
+            definition: Value::Null,
         };
         vec![
             tool(

@@ -21,6 +21,9 @@ pub struct ToolInfo {
     pub surface: crate::mock::Surface,
     /// Its fields' roles (written in the server file, or inferred on load).
     pub roles: Vec<(String, crate::mock::roles::FieldRole)>,
+    /// The tool's `tools/list` entry as its server file defines it (what a
+    /// pinned tool must look like); null for resources and prompts.
+    pub definition: serde_json::Value,
 }
 
 impl ToolInfo {
@@ -270,6 +273,7 @@ mod tests {
             input_schema: serde_json::json!({"type": "object"}),
             surface: Default::default(),
             roles: Vec::new(),
+            definition: serde_json::Value::Null,
         }]
     }
 

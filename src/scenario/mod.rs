@@ -213,6 +213,32 @@ pub fn rule_problems(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError
             }
         }
     }
+    if let Some(up) = &s.upstream {
+        for change in &up.changes {
+            if change.triggers() != 1 {
+                problems.push(ScenarioError::at_key(path, text, "changes", "a definition change needs exactly one trigger".into(), Some("give it one of `after_calls`, `after_lists` or `at`".into())));
+            }
+            if !change.changes_something() {
+                problems.push(ScenarioError::at_key(path, text, "changes", "a definition change changes nothing".into(), Some("set `description`, `add_arguments`, `loosen`, `annotations` or `remove`".into())));
+            }
+        }
+        if let Some(shadow) = &up.shadow {
+            if shadow.triggers() != 0 || shadow.remove || !shadow.changes_something() {
+                problems.push(ScenarioError::at_key(
+                    path,
+                    text,
+                    "shadow",
+                    "`shadow` defines the second server's tool: it has no trigger and cannot remove it".into(),
+                    Some("give it the hostile `description`, `add_arguments`, `loosen` or `annotations`".into()),
+                ));
+            }
+        }
+    }
+    let shadowed = s.upstream.as_ref().is_some_and(|u| u.shadow.is_some());
+    let all_steps = s.agent.steps.iter().chain(s.twin.iter().flat_map(|t| t.steps.iter()));
+    if !shadowed && all_steps.clone().any(|st| st.via == Via::Shadow) {
+        problems.push(ScenarioError::at_key(path, text, "via", "a step goes `via: shadow` but the scenario has no `upstream.shadow`".into(), Some("define the second server's tool under `upstream: {shadow: {...}}`".into())));
+    }
     if s.expect == Expect::default() {
         problems.push(ScenarioError::at_key(
             path,

@@ -50,6 +50,7 @@ pub enum AttackClass {
     PromptSideDoor,
     ForeignDestination,
     CredentialChange,
+    DefinitionChange,
 }
 
 impl AttackClass {
@@ -81,6 +82,7 @@ impl AttackClass {
             AttackClass::WireBatch => "wire-batch",
             AttackClass::WireFraming => "wire-framing",
             AttackClass::ReplicaSpread => "replica-spread",
+            AttackClass::DefinitionChange => "definition-change",
             AttackClass::ResourceSideDoor => "resource-side-door",
             AttackClass::PromptSideDoor => "prompt-side-door",
             AttackClass::ForeignDestination => "foreign-destination",
@@ -157,6 +159,62 @@ pub struct Upstream {
     pub rug_pull_after: Option<u64>,
     #[serde(default)]
     pub rug_pull_adds: Option<String>,
+    /// Changes of the target tool's definition, each on its own schedule and
+    /// each made to the definition in the server file.
+    #[serde(default)]
+    pub changes: Vec<DefinitionChange>,
+    /// A second server in play, a copy of the target's server whose tool of
+    /// the target's name is defined as this says (a schedule is not allowed):
+    /// steps with `via: shadow` talk to it.
+    #[serde(default)]
+    pub shadow: Option<DefinitionChange>,
+}
+
+/// A change of the target tool's definition and when it happens (one of
+/// `after_calls`, `after_lists`, `at`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionChange {
+    /// After this many calls that found a tool (all sessions together).
+    #[serde(default)]
+    pub after_calls: Option<u64>,
+    /// After this many `tools/list` answers.
+    #[serde(default)]
+    pub after_lists: Option<u64>,
+    /// This long after the server's first message.
+    #[serde(default)]
+    pub at: Option<Duration>,
+    /// Announce it with `notifications/tools/list_changed` (default true).
+    #[serde(default)]
+    pub notify: Option<bool>,
+    /// The new description; `{{description}}` stands for the filed one.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Arguments the new definition adds: name → JSON Schema.
+    #[serde(default)]
+    pub add_arguments: serde_json::Map<String, serde_json::Value>,
+    /// Every bound of the input schema dropped (lengths, sizes, patterns,
+    /// enums, formats, maxima) and undeclared arguments allowed.
+    #[serde(default)]
+    pub loosen: bool,
+    /// Annotations the new definition sets (`destructiveHint: false`).
+    #[serde(default)]
+    pub annotations: serde_json::Map<String, serde_json::Value>,
+    /// The tool leaves the list instead.
+    #[serde(default)]
+    pub remove: bool,
+}
+
+impl DefinitionChange {
+    /// How many triggers it names.
+    pub fn triggers(&self) -> usize {
+        [self.after_calls.is_some(), self.after_lists.is_some(), self.at.is_some()].iter().filter(|t| **t).count()
+    }
+
+    /// Whether it changes anything at all.
+    pub fn changes_something(&self) -> bool {
+        self.remove || self.loosen || self.description.is_some() || !self.add_arguments.is_empty() || !self.annotations.is_empty()
+    }
 }
 
 /// Where proxy replicas keep their counters.
@@ -214,6 +272,10 @@ pub struct Behaviour {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub random: Option<RandomBehaviour>,
+    /// `false`: sessions open without a `tools/list` even where a verdict
+    /// reads one (a call sent before any list: nothing for a proxy to cache).
+    #[serde(default)]
+    pub list_on_open: Option<bool>,
 }
 
 /// What to send: a proper `tools/call` (default), a `tools/list`, or a raw JSON-RPC template.
@@ -253,6 +315,9 @@ pub struct Step {
     /// per attack value of this family and destination field (`calls` times each).
     #[serde(default)]
     pub destination: Option<DestinationAttack>,
+    /// `shadow`: talk to the scenario's second server (`upstream.shadow`) instead.
+    #[serde(default)]
+    pub via: Via,
     /// A raw JSON-RPC line; `{{id}}`, `{{name}}`, `{{decoy}}` (JSON string bodies) and `{{args}}` are filled in.
     /// Several lines are several messages written back to back, sharing one `{{id}}` (id-reuse tricks).
     #[serde(default)]
@@ -278,6 +343,7 @@ impl Default for Step {
             identity: Rotation::default(),
             list: false,
             destination: None,
+            via: Via::default(),
             raw: None,
         }
     }
@@ -303,6 +369,17 @@ impl DestinationAttack {
             DestinationAttack::Smuggled => "smuggled",
         }
     }
+}
+
+/// Which server a step's session talks to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// The server under test.
+    #[default]
+    Server,
+    /// The scenario's second server (`upstream.shadow`).
+    Shadow,
 }
 
 /// Seeded random behaviour: argument generators from the tool's `inputSchema`, random timing.
@@ -432,6 +509,10 @@ pub struct Expect {
     /// `true`: no call reached the tool; `requirement`: only where the requirement denies the tool.
     #[serde(default)]
     pub never_reached: Option<Switch>,
+    /// The agent saw only the tool's definition in the server file, and no
+    /// call ran another (`requirement`: where the requirements pin the tool).
+    #[serde(default)]
+    pub pinned: Option<Switch>,
     /// Other tool names (`{{name}}` = the target's) no call may reach, e.g. a rug-pulled addition.
     #[serde(default)]
     pub never_reached_tools: Vec<String>,

@@ -144,6 +144,10 @@ pub struct Requirement {
     /// What legitimate use of the tool looks like (benign twins, `harden`'s sizes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
+    /// What the agent sees of the tool and what runs on the server must be
+    /// its definition in the server file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
 }
 
 /// Legitimate use of a tool, as the user declares it.
@@ -173,6 +177,7 @@ pub struct WorkloadRate {
 impl Requirement {
     fn over(&self, base: &Requirement) -> Requirement {
         Requirement {
+            pinned: self.pinned.or(base.pinned),
             rate: self.rate.or(base.rate),
             denied: self.denied.or(base.denied),
             max_amount_per_call: self.max_amount_per_call.or(base.max_amount_per_call),
@@ -224,6 +229,10 @@ pub struct Requirements {
     /// No call whose `arguments`, serialized, exceed this many bytes may reach the server.
     #[serde(default = "default_max_argument_bytes")]
     pub max_argument_bytes: u64,
+    /// Pin every tool (`true`), or those of the servers named: what the agent
+    /// sees and what runs must be the server file's definitions.
+    #[serde(default, skip_serializing_if = "Pinned::is_none")]
+    pub pinned: Pinned,
     /// What may reach `resources/read`, judged on the URI the server read.
     #[serde(default, skip_serializing_if = "SurfaceRequirement::is_empty")]
     pub resources: SurfaceRequirement,
@@ -233,6 +242,32 @@ pub struct Requirements {
     /// Where a file (not the baseline) set amount caps: `risk.financial`, `tools.send_money`.
     #[serde(skip)]
     pub declared_caps: BTreeSet<String>,
+}
+
+/// Which servers' tools are pinned: all, none, or those named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Pinned {
+    All(bool),
+    Servers(Vec<String>),
+    #[default]
+    #[serde(skip)]
+    None,
+}
+
+impl Pinned {
+    fn is_none(&self) -> bool {
+        matches!(self, Pinned::None | Pinned::All(false))
+    }
+
+    /// Whether the tools of `server` are pinned.
+    pub fn covers(&self, server: &str) -> bool {
+        match self {
+            Pinned::All(all) => *all,
+            Pinned::Servers(names) => names.iter().any(|n| n == server),
+            Pinned::None => false,
+        }
+    }
 }
 
 /// What may reach one of the surfaces beside tools (resources, prompts).
@@ -356,6 +391,7 @@ impl Requirements {
             roles: RoleRequirements::default(),
             schema_validation: true,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+            pinned: Pinned::None,
             resources: SurfaceRequirement::default(),
             prompts: SurfaceRequirement::default(),
             declared_caps: BTreeSet::new(),
@@ -452,9 +488,15 @@ impl Requirements {
         self.roles = over.roles;
         self.schema_validation = over.schema_validation;
         self.max_argument_bytes = over.max_argument_bytes;
+        self.pinned = over.pinned;
         self.resources = over.resources;
         self.prompts = over.prompts;
         self
+    }
+
+    /// Whether a tool's definition is pinned (its own entry, its class, or its server).
+    pub fn pins(&self, item: &crate::scenario::lint::ToolInfo) -> bool {
+        item.surface == Surface::Tool && (self.for_item(item).pinned == Some(true) || self.pinned.covers(&item.server))
     }
 
     /// The requirement on one surface.
@@ -708,9 +750,11 @@ mod tests {
             workload: Some(workload.clone()),
             fields: [("to".to_string(), Allow::default())].into(),
             forbidden: vec!["bcc".into()],
+            pinned: Some(true),
         };
         let mut every_key = Requirements::baseline();
         every_key.resources.denied.push("x".into());
+        every_key.pinned = Pinned::All(true);
         every_key.prompts.rate = Some(rate);
         every_key.roles.destination = Some(Allow::default());
         assert_eq!(schema_keys(&s), rust_keys(&every_key));
@@ -743,7 +787,7 @@ mod tests {
     #[test]
     fn schema_and_types_agree_on_valid_and_invalid_files() {
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\npinned: [workspace]\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
         let invalid = [
             "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
             "tools:\n  x: {rate_limt: 5}\n",
@@ -755,6 +799,7 @@ mod tests {
             "tools:\n  x: {fields: {to: {domain: [acme.com]}}}\n",
             "tools:\n  x: {max_amount_per_call: {amount: 5, unit: cents}}\n",
             "tools:\n  x: {max_amount_per_window: {amount: 5, window: 1d, unit: euros}}\n",
+            "pinned: yes\n",
         ];
         for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
             let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();

@@ -272,6 +272,8 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                 (None, None) => src.no_entry(&tool.name, &format!("no spend counter capping it at ≤{} per {window}", num(*cap))),
             }
         }
+        // A proxy finding, blamed on no line: no rule compares definitions.
+        Check::Pinned { .. } => src.blame(None, None, format!("no rule of any policy can pin the definition of `{}`", tool.name)),
     }
 }
 

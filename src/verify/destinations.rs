@@ -264,6 +264,7 @@ mod tests {
                 "subject": {"type": "string"}}, "required": ["to", "subject"]}),
             surface: Default::default(),
             roles: vec![("cc".into(), FieldRole::destination(Kind::Email)), ("to".into(), FieldRole::destination(Kind::Email))],
+            definition: serde_json::Value::Null,
         }
     }
 
@@ -303,6 +304,7 @@ mod tests {
             input_schema: json!({"type": "object", "properties": {"recipient": {"type": "string"}, "memo": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, "required": ["recipient", "memo"]}),
             surface: Default::default(),
             roles: vec![("memo".into(), FieldRole::destination(Kind::Id)), ("recipient".into(), FieldRole::destination(Kind::Iban))],
+            definition: serde_json::Value::Null,
         };
         let p = plan(&tool, &Requirements::baseline(), None);
         let recipient = p.checks.iter().find(|c| c.path == "recipient").unwrap();

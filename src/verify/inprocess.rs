@@ -42,6 +42,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
                 input_schema: t.input_schema.value().clone(),
                 surface: Surface::Tool,
                 roles: t.field_roles().fields.into_iter().map(|(path, role, _)| (path, role)).collect(),
+                definition: serde_json::from_str(&crate::mock::toolset::list_entry(t, false)).unwrap_or_default(),
             })
         })
         .collect()
@@ -53,7 +54,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
 /// the URI it names (`*` read as `gauntlet-probe`) where a resource template
 /// of the server serves it.
 pub fn surfaces_of<'a>(servers: impl IntoIterator<Item = (&'a str, &'a ServerSpec)>, reqs: &Requirements) -> Vec<ToolInfo> {
-    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface, roles: Vec::new() };
+    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface, roles: Vec::new(), definition: serde_json::Value::Null };
     let mut out = Vec::new();
     for (server, spec) in servers {
         let empty = || serde_json::json!({"type": "object", "properties": {}});
@@ -88,13 +89,29 @@ pub struct InProcessBench {
     catalogue: Vec<ToolInfo>,
     /// How replicas keep counters when a scenario does not say.
     state: StateSetup,
+    /// Tool definitions pinned to an approved file (`--pin`), for every proxy core.
+    pin: Option<Arc<crate::proxy::pin::Approved>>,
 }
 
 impl InProcessBench {
     pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
         let catalogue = catalogue_of(&servers);
         let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
-        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default() }
+        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None }
+    }
+
+    /// Every proxy core serves tools only as `approved` defines them.
+    pub fn with_pin(self, approved: Option<crate::proxy::pin::Approved>) -> InProcessBench {
+        InProcessBench { pin: approved.map(Arc::new), ..self }
+    }
+
+    /// A fresh proxy core with its own counters, pinned when the bench is.
+    fn core(&self, store: Box<dyn CounterStore>) -> ProxyCore {
+        let mut core = ProxyCore::new(self.engine.clone(), store, WireMode::StdioChild);
+        if let Some(approved) = &self.pin {
+            core.pin(approved.clone());
+        }
+        core
     }
 
     /// Replicas keep counters as `state` says unless a scenario pins it.
@@ -155,6 +172,9 @@ fn apply(server: &mut impl Overridable, up: &Upstream, target: &str) {
         b.line_ends = ends;
     }
     let Some(original) = server.tool(target).cloned() else { return };
+    for change in &up.changes {
+        server.behaviour_mut().changes.push(super::definitions::scheduled(&original, change));
+    }
     if let (Some(after), Some(adds)) = (up.rug_pull_after, &up.rug_pull_adds) {
         let mut added = original.clone();
         added.name = adds.replace("{{name}}", target);
@@ -215,6 +235,14 @@ impl Bench for InProcessBench {
     /// many proxies as the scenario has replicas, counting apart or together.
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String> {
         let mock = self.server_for(server, upstream, target)?;
+        let shadow = match upstream.and_then(|u| u.shadow.as_ref()) {
+            Some(hostile) => {
+                let (_, shared) = self.servers.iter().find(|(name, _)| name == server).ok_or_else(|| format!("no mock server named `{server}` in play"))?;
+                let spec = super::definitions::shadow(shared.spec(), target, hostile);
+                Some(InProcess::new(self.core(Box::new(MemoryStore::new())), MockServer::from_spec(spec)))
+            }
+            None => None,
+        };
         let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1).max(1);
         let shared = match upstream.and_then(|u| u.state).unwrap_or(self.state) {
             StateSetup::Shared => Some(SharedStore::new()),
@@ -226,10 +254,10 @@ impl Bench for InProcessBench {
                     Some(one) => Box::new(one.clone()),
                     None => Box::new(MemoryStore::new()),
                 };
-                ProxyCore::new(self.engine.clone(), store, WireMode::StdioChild)
+                self.core(store)
             })
             .collect();
-        Ok(Box::new(Running(InProcess::replicated(cores, mock))))
+        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow }))
     }
 
     fn state(&self) -> StateSetup {
@@ -258,22 +286,46 @@ impl Bench for InProcessBench {
     }
 }
 
-struct Running(InProcess<MockServer>);
+/// The proxy and server under test, and the scenario's second server behind
+/// its own proxy (`via: shadow` sessions talk to it).
+struct Running {
+    main: InProcess<MockServer>,
+    shadow: Option<InProcess<MockServer>>,
+}
+
+impl Running {
+    fn route(&mut self, ctx: &CallContext) -> &mut InProcess<MockServer> {
+        match (&mut self.shadow, super::play::is_shadow(ctx)) {
+            (Some(shadow), true) => shadow,
+            _ => &mut self.main,
+        }
+    }
+}
 
 impl System for Running {
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
-        self.0.send(line, ctx, now)
+        self.route(ctx).send(line, ctx, now)
     }
 
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
-        self.0.advance_to(now).into_iter().map(|(_, b)| b).collect()
+        let mut out = self.main.advance_to(now);
+        if let Some(shadow) = &mut self.shadow {
+            out.extend(shadow.advance_to(now));
+            out.sort_by_key(|(t, _)| *t);
+        }
+        out.into_iter().map(|(_, b)| b).collect()
     }
 
     fn take_ledger(&mut self) -> Vec<LedgerEntry> {
-        self.0.server_mut().take_ledger().entries
+        let mut entries = self.main.server_mut().take_ledger().entries;
+        if let Some(shadow) = &mut self.shadow {
+            entries.extend(shadow.server_mut().take_ledger().entries.into_iter().map(|e| LedgerEntry { shadow: true, ..e }));
+            entries.sort_by_key(|e| e.time);
+        }
+        entries
     }
 
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
-        self.0.audit()
+        self.main.audit()
     }
 }

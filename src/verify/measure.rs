@@ -30,6 +30,9 @@ pub enum Check {
     ArgumentBytes { max: u64 },
     /// Every destination that reached the server is allowed, and no forbidden field did.
     Destinations { checks: Vec<FieldCheck>, forbidden: Vec<String> },
+    /// The agent was shown only the tool's definition in the server file,
+    /// and no call of it ran on another definition (or on a second server).
+    Pinned { tool: String },
 }
 
 impl Check {
@@ -57,6 +60,7 @@ impl Check {
                 }
                 format!("destinations allowed: {}", parts.join("; "))
             }
+            Check::Pinned { tool } => format!("only the filed definition of `{tool}` shown and run"),
         }
     }
 }
@@ -139,6 +143,11 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         Some(surface) => surface.hides(&tool.name),
         None => req.is_denied(),
     };
+    match expect.pinned {
+        Some(Switch::True) => checks.push(Check::Pinned { tool: tool.name.clone() }),
+        Some(Switch::Requirement) if reqs.pins(tool) => checks.push(Check::Pinned { tool: tool.name.clone() }),
+        _ => {}
+    }
     match expect.never_listed {
         Some(Switch::True) => checks.push(Check::NeverListed { tool: tool.name.clone() }),
         Some(Switch::Requirement) if unlisted => checks.push(Check::NeverListed { tool: tool.name.clone() }),
@@ -271,6 +280,16 @@ fn as_conditions_see(schema: &Value, args: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// The members in which a listed definition differs from the filed one (`name` alone: a tool not in the file).
+fn differing(shown: &Value, filed: &Value) -> String {
+    let keys: std::collections::BTreeSet<&String> = shown.as_object().into_iter().chain(filed.as_object()).flat_map(|m| m.keys()).collect();
+    let differ: Vec<String> = keys.into_iter().filter(|k| shown.get(*k) != filed.get(*k)).map(|k| format!("`{k}`")).collect();
+    match differ.is_empty() {
+        true => "as filed".into(),
+        false => format!("{} {}", differ.join(", "), if differ.len() == 1 { "differs" } else { "differ" }),
+    }
 }
 
 /// Ledger entries of `tools/call`s the server resolved to `tool`.
@@ -478,6 +497,25 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             let j = destinations::judge(&calls, checks, forbidden);
             CheckResult { check: check.clone(), held: j.held, observed: j.observed, note: j.note, proxy_only: j.proxy_only }
         }
+        Check::Pinned { tool: name } => {
+            let shown: Vec<&Value> = obs.definitions.iter().filter(|d| d.name == *name).map(|d| &d.entry).collect();
+            let unapproved: Vec<&Value> = shown.iter().copied().filter(|e| **e != tool.definition).collect();
+            let ran = calls.iter().filter(|e| e.executed && (e.shadow || e.revision.unwrap_or(0) != 0)).count();
+            let mut seen = match (shown.len(), unapproved.first()) {
+                (0, _) => "the agent was shown no definition".to_string(),
+                (n, None) => format!("the agent was shown the filed definition {}", crate::wording::count(n, "time")),
+                (n, Some(first)) => format!("the agent was shown {} of {} not as filed ({})", unapproved.len(), crate::wording::count(n, "definition"), differing(first, &tool.definition)),
+            };
+            seen.push_str(&format!("; {} ran a definition not as filed", crate::wording::count(ran, "call")));
+            let mut r = result(unapproved.is_empty() && ran == 0, seen);
+            if !r.held {
+                r.proxy_only = true;
+                r.note = Some(
+                    "no policy can pin a definition: Intercept never compares a tool's definition with an approved one (its only rewrite of tools/list is `hide`); `gauntlet proxy --profile strict --pin APPROVED.yaml` does".into(),
+                );
+            }
+            r
+        }
         Check::PositiveWhole { places } => {
             // In minor units every amount is whole; rounding noise of a decimal text is not a fraction.
             let minor = |a: f64| a * 10f64.powi(*places as i32);
@@ -508,6 +546,8 @@ mod tests {
             arguments: Some(args),
             raw: String::new(),
             executed,
+            revision: Some(0),
+            shadow: false,
         }
     }
 
@@ -519,6 +559,7 @@ mod tests {
             input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
             surface: Default::default(),
             roles: Vec::new(),
+            definition: serde_json::Value::Null,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod blackbox;
 pub mod denial;
 pub mod coverage;
 pub mod destinations;
+pub mod definitions;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
@@ -91,9 +92,9 @@ pub trait Bench: Sync {
 /// How sessions open on `bench` when the verdict does (`reads_list`) or does not read the list.
 fn opening(bench: &dyn Bench, reads_list: bool) -> Opening {
     if reads_list || bench.listing_matters() {
-        Opening::HandshakeAndList
+        Opening::HANDSHAKE_AND_LIST
     } else {
-        Opening::Handshake
+        Opening::HANDSHAKE
     }
 }
 
@@ -304,6 +305,13 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
         && tool.has_role_of(&t.roles)
 }
 
+/// A tool by its server and name: two servers in play may offer one name.
+pub type ToolKey = (String, String);
+
+fn key(t: &ToolInfo) -> ToolKey {
+    (t.server.clone(), t.name.clone())
+}
+
 /// Which tools the policy refuses every call of. With the admission model:
 /// exactly those it admits no call of (hidden, default-denied, a deny rule,
 /// conditions no value meets) — a tool allowed under a condition is not
@@ -311,7 +319,7 @@ fn matches(t: &Targets, tool: &ToolInfo, blocked: bool, bench: &dyn Bench) -> bo
 /// Without it (a black-box proxy whose policy gauntlet cannot read): one
 /// well-formed, schema-valid call probed through the proxy, each on a fresh
 /// system so no counter is shared, `threads` at a time.
-pub fn probe_blocked(bench: &dyn Bench, reqs: &Requirements, seed: u64, threads: usize) -> Result<BTreeMap<String, bool>, String> {
+pub fn probe_blocked(bench: &dyn Bench, reqs: &Requirements, seed: u64, threads: usize) -> Result<BTreeMap<ToolKey, bool>, String> {
     if let Some(admission) = bench.admission() {
         return Ok(bench
             .catalogue()
@@ -320,14 +328,14 @@ pub fn probe_blocked(bench: &dyn Bench, reqs: &Requirements, seed: u64, threads:
                 let base = agent::generate::valid(&tool.input_schema, &mut seeded(seed, "probe", &tool.name), false);
                 let base = base.as_object().cloned().unwrap_or_default();
                 let blocked = matches!(admission.tool(&tool.name).admitted(&base, &Prefer::default()), Answer::No(_));
-                (tool.name.clone(), blocked)
+                (key(tool), blocked)
             })
             .collect());
     }
     let probe = |tool: &ToolInfo| -> Result<bool, String> {
         let steps = vec![Step { args: Generator::Valid, ..Default::default() }];
         let target = Target { destinations: destinations::plan(tool, reqs, None).destinations, ..Target::plain(tool) };
-        let actions = agent::plan(&Behaviour { steps, random: None }, &target, seed_for(seed, "probe", &tool.name))?;
+        let actions = agent::plan(&Behaviour { steps, random: None, list_on_open: None }, &target, seed_for(seed, "probe", &tool.name))?;
         let mut sys = bench.start(&tool.server, None, &tool.name)?;
         let obs = play(&mut *sys, &actions, START, opening(bench, false));
         if let Some(why) = obs.failure {
@@ -337,7 +345,7 @@ pub fn probe_blocked(bench: &dyn Bench, reqs: &Requirements, seed: u64, threads:
     };
     let catalogue = bench.catalogue();
     let blocked = parallel_map(catalogue, threads, &|tool| probe(tool))?;
-    catalogue.iter().zip(blocked).map(|(tool, b)| Ok((tool.name.clone(), b?))).collect()
+    catalogue.iter().zip(blocked).map(|(tool, b)| Ok((key(tool), b?))).collect()
 }
 
 fn seeded(seed: u64, scenario: &str, tool: &str) -> rand_chacha::ChaCha8Rng {
@@ -375,7 +383,7 @@ struct Job<'a> {
 
 /// What every job may look up about the tools in play, computed once.
 struct Facts {
-    blocked: BTreeMap<String, bool>,
+    blocked: BTreeMap<ToolKey, bool>,
     /// Per server, the tools a call may be refused for nothing, least guarded first (see [`decoy_for`]).
     decoys: BTreeMap<String, Vec<String>>,
     /// The resources and prompts in play.
@@ -411,7 +419,7 @@ pub fn run(
         }
         let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
         let targets: Vec<&ToolInfo> =
-            items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&t.name).copied().unwrap_or(false), bench)).collect();
+            items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench)).collect();
         if targets.is_empty() {
             jobs.push(Job { scenario: s, tool: None, why: None });
         }
@@ -512,7 +520,11 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         return not_applicable(s, &tool.server, &tool.name, why);
     }
     let field = s.expect.amount_field.as_deref().unwrap_or("amount");
-    let opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. })));
+    let mut opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. } | measure::Check::Pinned { .. })));
+    opening.definitions = checks.iter().any(|c| matches!(c, measure::Check::Pinned { .. }));
+    if s.agent.list_on_open == Some(false) {
+        opening.list = false;
+    }
     let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| -> Result<Observation, String> {
         let mut sys = bench.start(&tool.server, upstream, &tool.name)?;
         let obs = play(&mut *sys, acts, START, opening);
@@ -707,9 +719,9 @@ fn decoy_for(facts: &Facts, tool: &ToolInfo) -> String {
 }
 
 /// Per server, the tools not blocked, by risk (least guarded first), then catalogue order.
-fn decoys(catalogue: &[ToolInfo], blocked: &BTreeMap<String, bool>) -> BTreeMap<String, Vec<String>> {
+fn decoys(catalogue: &[ToolInfo], blocked: &BTreeMap<ToolKey, bool>) -> BTreeMap<String, Vec<String>> {
     let mut allowed: Vec<&ToolInfo> =
-        catalogue.iter().filter(|t| !blocked.get(&t.name).copied().unwrap_or(true)).collect();
+        catalogue.iter().filter(|t| !blocked.get(&key(t)).copied().unwrap_or(true)).collect();
     allowed.sort_by_key(|t| t.risk);
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in allowed {
@@ -729,7 +741,7 @@ fn run_twin(
 ) -> Result<TwinRun, String> {
     // A tool the policy refuses even one well-formed call of (default deny, a deny rule) was
     // left out on purpose: refusing its legitimate workload is the policy's stated choice.
-    let allowed = |c: &ToolInfo| !facts.blocked.get(&c.name).copied().unwrap_or(false);
+    let allowed = |c: &ToolInfo| !facts.blocked.get(&key(c)).copied().unwrap_or(false);
     // Beside tools, the legitimate workload goes to an item the requirements permit.
     let permitted = |c: &ToolInfo| c.surface == Surface::Tool || !reqs.for_item(c).is_denied();
     let twin_tool = match &twin.targets {
@@ -756,7 +768,7 @@ fn run_twin(
         destinations: destinations::plan(tt, reqs, bench.admission().map(|a| a.tool(&tt.name))).destinations,
         minor_unit: tt.role_of(amount_field(s)).map_or(1.0, |r| r.per_minor()),
     };
-    let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None }, &target, seed ^ 0x7717)?;
+    let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None, list_on_open: None }, &target, seed ^ 0x7717)?;
     // Real clients send the required fields alone: unless the workload says
     // which optional fields legitimate calls send, the first leaves every
     // optional field out (a policy that refuses it over-blocks).
@@ -768,10 +780,13 @@ fn run_twin(
     }
     let (bounds, workload) = twin_pace(&req, bench.admission().map(|a| a.tool(&tt.name)));
     agent::pace(&mut acts, &bounds);
-    if let Err(why) = bench.fits(&acts, s.upstream.as_ref()) {
+    // The legitimate workload runs against the server as filed: a definition
+    // the attack changed, or a second server it brought, is no part of it.
+    let upstream = s.upstream.as_ref().map(|u| Upstream { changes: Vec::new(), shadow: None, ..u.clone() });
+    if let Err(why) = bench.fits(&acts, upstream.as_ref()) {
         return Ok(TwinRun::OverBudget(why));
     }
-    let mut sys = bench.start(&tt.server, s.upstream.as_ref(), &tt.name)?;
+    let mut sys = bench.start(&tt.server, upstream.as_ref(), &tt.name)?;
     let obs = play(&mut *sys, &acts, START, opening(bench, false));
     if let Some(why) = obs.failure {
         return Err(why);

@@ -52,10 +52,20 @@ pub struct Observation {
     pub listed: BTreeSet<String>,
     /// Every resource URI and prompt name in a `resources/list` or `prompts/list` result it received.
     pub listed_items: BTreeSet<(Surface, String)>,
+    /// Every tool definition in a `tools/list` result the agent received
+    /// (kept when the opening asks for them).
+    pub definitions: Vec<Listed>,
     /// Every refusal of a tool call the agent received, in arrival order.
     pub denials: Vec<Denial>,
     /// Set when the system under test failed (see [`System::failure`]).
     pub failure: Option<String>,
+}
+
+/// One tool definition as a `tools/list` answer showed it to the agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    pub name: String,
+    pub entry: serde_json::Value,
 }
 
 /// Context of an agent's session and identity numbers.
@@ -63,25 +73,57 @@ pub fn context(session: u32, identity: u32) -> CallContext {
     CallContext { identity: Some(format!("agent-{identity}")), session: Some(format!("session-{session}")) }
 }
 
-/// How the player opens a session.
+/// Sessions with the scenario's second server are named with this prefix.
+const SHADOW: &str = "shadow-";
+
+/// The context an action is sent in: its session with the server under
+/// test, or with the second server for a `via: shadow` step.
+pub fn context_of(a: &Action) -> CallContext {
+    let mut ctx = context(a.session, a.identity);
+    if a.shadow {
+        ctx.session = ctx.session.map(|s| format!("{SHADOW}{s}"));
+    }
+    ctx
+}
+
+/// Whether a session is one with the scenario's second server.
+pub fn is_shadow(ctx: &CallContext) -> bool {
+    ctx.session.as_deref().is_some_and(is_shadow_session)
+}
+
+/// The same, by the session's name.
+pub fn is_shadow_session(session: &str) -> bool {
+    session.starts_with(SHADOW)
+}
+
+/// How the player opens a session, and what it keeps of the lists it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opening {
-    /// `initialize` and `notifications/initialized`. Nothing reads a list's
-    /// answer and the system does not depend on one, so the plan's own
-    /// `tools/list`s are not sent either (their request ids stay reserved).
-    Handshake,
-    /// The handshake, then a `tools/list`, as a real agent does. Only a
-    /// `never listed` check reads that answer, and listing every tool in each
-    /// of a scenario's sessions is what made a run cost as much as the
-    /// server has tools. A session whose first action is a `tools/list`
-    /// opens with that one: a second at the same instant shows nothing new.
-    HandshakeAndList,
+pub struct Opening {
+    /// `false`: `initialize` and `notifications/initialized` only. Nothing
+    /// reads a list's answer and the system does not depend on one, so the
+    /// plan's own `tools/list`s are not sent either (their request ids stay
+    /// reserved). `true`: the handshake, then a `tools/list`, as a real
+    /// agent does. Listing every tool in each of a scenario's sessions is
+    /// what made a run cost as much as the server has tools, so it is only
+    /// done where a verdict reads the answer. A session whose first action is
+    /// a `tools/list` opens with that one: a second at the same instant shows
+    /// nothing new.
+    pub list: bool,
+    /// Keep every tool definition the agent is shown (a pinned check reads
+    /// them); the plan's own lists are sent then, whether or not sessions
+    /// open with one.
+    pub definitions: bool,
+}
+
+impl Opening {
+    pub const HANDSHAKE: Opening = Opening { list: false, definitions: false };
+    pub const HANDSHAKE_AND_LIST: Opening = Opening { list: true, definitions: false };
 }
 
 /// Replays `actions` (sorted by time) from `start`.
 pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, opening: Opening) -> Observation {
     system.begin(actions, start);
-    let mut seen = Seen::default();
+    let mut seen = Seen { keep_definitions: opening.definitions, ..Seen::default() };
     let mut opened = BTreeSet::new();
     let mut next_id = 1u64;
     let mut last = start;
@@ -89,11 +131,11 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         let now = start.plus_nanos(a.at);
         last = last.max(now);
         seen.all(system.advance_to(now));
-        let ctx = context(a.session, a.identity);
-        if opened.insert(a.session) {
+        let ctx = context_of(a);
+        if opened.insert((a.shadow, a.session)) {
             // The list's request id stays reserved either way, so every later line is the same.
             let lines = handshake(next_id, next_id + 1);
-            let list = opening == Opening::HandshakeAndList && !matches!(a.payload, Payload::List(Surface::Tool));
+            let list = opening.list && !matches!(a.payload, Payload::List(Surface::Tool));
             let sent = if list { &lines[..] } else { &lines[..2] };
             for line in sent {
                 seen.all(system.send(line.as_bytes(), &ctx, now));
@@ -105,7 +147,7 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
             seen.calls.insert(next_id.to_string());
         }
         next_id += 1;
-        if opening == Opening::Handshake && matches!(a.payload, Payload::List(_)) {
+        if !opening.list && !opening.definitions && matches!(a.payload, Payload::List(_)) {
             continue;
         }
         // A multi-line raw template is several messages written back to back.
@@ -119,6 +161,7 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         ledger: system.take_ledger(),
         listed: seen.listed,
         listed_items: seen.listed_items,
+        definitions: seen.definitions,
         denials: seen.denials,
         failure: system.failure(),
     }
@@ -129,6 +172,8 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
 struct Seen {
     listed: BTreeSet<String>,
     listed_items: BTreeSet<(Surface, String)>,
+    keep_definitions: bool,
+    definitions: Vec<Listed>,
     denials: Vec<Denial>,
     /// Ids of the tool calls sent, as JSON text.
     calls: HashSet<String>,
@@ -137,6 +182,9 @@ struct Seen {
 impl Seen {
     fn all(&mut self, messages: Vec<Vec<u8>>) {
         for m in messages {
+            if self.keep_definitions {
+                collect_definitions(&m, &mut self.definitions);
+            }
             collect_listed(&m, &mut self.listed);
             collect_listed_items(&m, &mut self.listed_items);
             self.collect_denials(&m);
@@ -166,6 +214,17 @@ fn collect_listed(bytes: &[u8], out: &mut BTreeSet<String>) {
     for item in messages_holding(bytes, &["\"tools\""]) {
         if let Some(tools) = item["result"]["tools"].as_array() {
             out.extend(tools.iter().filter_map(|t| t["name"].as_str().map(String::from)));
+        }
+    }
+}
+
+/// Every tool entry of the `tools/list` results in a line, whole.
+fn collect_definitions(bytes: &[u8], out: &mut Vec<Listed>) {
+    for item in messages_holding(bytes, &["\"tools\""]) {
+        for entry in item["result"]["tools"].as_array().into_iter().flatten() {
+            if let Some(name) = entry["name"].as_str() {
+                out.push(Listed { name: name.to_string(), entry: entry.clone() });
+            }
         }
     }
 }
@@ -349,7 +408,7 @@ mod tests {
 
     #[test]
     fn lists_are_sent_only_where_an_answer_is_read_and_never_twice_at_once() {
-        let act = |at, payload| Action { at, session: 1, identity: 1, payload };
+        let act = |at, payload| Action { at, session: 1, identity: 1, payload, shadow: false };
         let call = || Payload::Call { name: "t".into(), arguments: serde_json::json!({}) };
         let plan = [act(0, Payload::List(Surface::Tool)), act(1, call()), act(2, Payload::List(Surface::Tool)), act(3, call())];
         let methods = |opening| {
@@ -365,11 +424,11 @@ mod tests {
         };
         // The session opens with the plan's own list; ids stay where a separate opening list would put them.
         assert_eq!(
-            methods(Opening::HandshakeAndList),
+            methods(Opening::HANDSHAKE_AND_LIST),
             ["initialize#1", "notifications/initialized#null", "tools/list#3", "tools/call#4", "tools/list#5", "tools/call#6"]
         );
         // Nothing reads a list: none is sent, and every call keeps its id.
-        assert_eq!(methods(Opening::Handshake), ["initialize#1", "notifications/initialized#null", "tools/call#4", "tools/call#6"]);
+        assert_eq!(methods(Opening::HANDSHAKE), ["initialize#1", "notifications/initialized#null", "tools/call#4", "tools/call#6"]);
     }
 
     /// What the general reading finds, for comparison with the quick one.

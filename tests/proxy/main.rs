@@ -8,6 +8,7 @@ mod proxy_support;
 mod proxy_core;
 mod proxy_io;
 mod proxy_peers;
+mod proxy_pin;
 mod proxy_redis;
 mod proxy_reload_http;
 mod proxy_store;

@@ -2,6 +2,7 @@
 //! `snapshots/`), `harden`, and the CLI around them. Run one topic with
 //! `cargo test --test verify verify_snapshots::`.
 
+mod definitions;
 mod harden;
 mod mock_interop;
 mod mock_malformed;

@@ -140,7 +140,7 @@ fn broken_scenarios_are_positioned_and_fail_the_lint() {
     let d = dir.path().display();
     let expected = format!(
         "{d}/bad-duration.yaml:16:7: agent.steps[0]: invalid duration unit ` minutes` in `5 minutes`: use ms, s, m, h or d\n\
-         {d}/bad-key.yaml:14:3: agent: unknown field `stepz`, expected `steps` or `random`\n  \
+         {d}/bad-key.yaml:14:3: agent: unknown field `stepz`, expected one of `steps`, `random`, `list_on_open`\n  \
          help: `gauntlet scenario schema` prints the keys each section accepts\n\
          {d}/bad-target.yaml:12:3: target tool `no_such_tool` is not a tool of any server in play\n  \
          help: lint against the server it is for with `--server FILE` (or NAME), or target by `risk:` instead\n\

@@ -151,6 +151,11 @@ struct RawLine<'a, A> {
     #[serde(borrow)]
     raw: Option<Cow<'a, str>>,
     executed: Option<bool>,
+    // Which definition ran and which server: nothing a replay decides on.
+    #[serde(rename = "revision")]
+    _revision: Option<IgnoredAny>,
+    #[serde(rename = "shadow")]
+    _shadow: Option<IgnoredAny>,
     // The audit record's: its decision is the recorded policy's, not ours.
     result: Option<AuditResult>,
     #[serde(rename = "rule")]
@@ -498,7 +503,7 @@ mod tests {
     fn ledger_entries_replay_their_tools_calls_as_the_proxy_saw_them() {
         let text = concat!(
             r#"{"time":"2026-03-02T10:00:00Z","session":"s","identity":null,"method":"initialize","tool":null,"arguments":null,"raw":"{}","executed":false}"#, "\n",
-            r#"{"time":"2026-03-02T10:00:01Z","session":"s","identity":"a","method":"tools/call","tool":"charge","arguments":{"amount":1},"raw":"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"Charge \",\"arguments\":{\"amount\":5}}}","executed":true}"#, "\n",
+            r#"{"time":"2026-03-02T10:00:01Z","session":"s","identity":"a","method":"tools/call","tool":"charge","arguments":{"amount":1},"raw":"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"Charge \",\"arguments\":{\"amount\":5}}}","executed":true,"revision":0}"#, "\n",
             r#"{"time":"2026-03-02T10:00:02Z","session":"s","identity":"a","method":"tools/call","tool":"charge","arguments":{},"raw":"{\"method\":\"tools/call\",\"params\":{\"name\":\"charge\"}}","executed":false}"#, "\n",
             r#"{"time":"2026-03-02T10:00:03Z","session":"s","identity":"a","method":"tools/call","tool":null,"arguments":null,"raw":"{\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}","executed":false}"#, "\n",
         );

@@ -252,7 +252,17 @@ impl BlackBoxBench {
         // Replicas sharing state are what every run already is: sessions at one `{state_dir}`.
         let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
         let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
-        run::Run::new(self.shared.clone(), dir, spec_path, if local { replicas } else { 1 })
+        let run = run::Run::new(self.shared.clone(), dir.clone(), spec_path, if local { replicas } else { 1 })?;
+        match upstream.and_then(|u| u.shadow.as_ref()) {
+            Some(hostile) => {
+                let spec = super::definitions::shadow(&spec_for(&self.servers, server, None, target)?, target, hostile);
+                let path = dir.join("shadow.json");
+                let text = serde_json::to_string_pretty(&spec).map_err(|e| format!("cannot write the second server's file: {e}"))?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(run.with_shadow(path))
+            }
+            None => Ok(run),
+        }
     }
 
     /// The measured start-up of one proxy session.
@@ -319,6 +329,9 @@ impl Bench for BlackBoxBench {
         }
         let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
         let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
+        if self.shared.url.is_some() && upstream.is_some_and(|u| u.shadow.is_some()) {
+            return Err("needs a second proxy in front of a second server, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command".into());
+        }
         if self.shared.url.is_some() && replicas > 1 && local {
             return Err(format!(
                 "needs {replicas} proxy replicas each with its own state, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command, or --state shared"

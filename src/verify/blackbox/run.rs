@@ -88,6 +88,9 @@ pub struct Run {
     closed: usize,
     /// Ledger files and the offset this run's entries start at.
     ledgers: Vec<(PathBuf, u64)>,
+    /// The second server of a shadowing scenario (`via: shadow` sessions), and its ledger files.
+    shadow: Option<PathBuf>,
+    shadow_ledgers: std::collections::HashSet<PathBuf>,
     start: Timestamp,
     /// Wall nanoseconds that play the virtual start.
     origin: Option<i64>,
@@ -125,6 +128,8 @@ impl Run {
             open: Vec::new(),
             closed: 0,
             ledgers: Vec::new(),
+            shadow: None,
+            shadow_ledgers: Default::default(),
             start: Timestamp::default(),
             origin: None,
             opens: Default::default(),
@@ -152,10 +157,25 @@ impl Run {
         Ok(run)
     }
 
+    /// Sessions named as shadow sessions talk to the second server in `spec`.
+    pub fn with_shadow(mut self, spec: PathBuf) -> Run {
+        self.shadow = Some(spec);
+        self
+    }
+
     /// The words that serve this run's mock over stdio, with a ledger file named after `tag`.
     fn upstream_words(&mut self, tag: &str) -> Vec<String> {
         let ledger = self.dir.join(format!("ledger-{tag}.jsonl"));
         let argv = super::mock_argv(&self.shared.gauntlet, &self.spec, &ledger);
+        self.ledgers.push((ledger, 0));
+        argv
+    }
+
+    /// The same for the second server.
+    fn shadow_words(&mut self, spec: &Path, tag: &str) -> Vec<String> {
+        let ledger = self.dir.join(format!("ledger-shadow-{tag}.jsonl"));
+        let argv = super::mock_argv(&self.shared.gauntlet, spec, &ledger);
+        self.shadow_ledgers.insert(ledger.clone());
         self.ledgers.push((ledger, 0));
         argv
     }
@@ -299,7 +319,10 @@ impl Run {
             return HttpSession::new(&url, self.shared.headers.clone(), runtime, inbox).map(Link::Http);
         }
         let n = self.open.len() + self.closed;
-        let upstream = self.upstream_words(&n.to_string());
+        let upstream = match self.shadow.clone().filter(|_| crate::verify::play::is_shadow_session(key)) {
+            Some(spec) => self.shadow_words(&spec, &n.to_string()),
+            None => self.upstream_words(&n.to_string()),
+        };
         let next = self.replica_of.len() % self.state_dirs.len();
         let replica = *self.replica_of.entry(key.to_string()).or_insert(next);
         let argv = template::argv(&self.shared.words, &self.fill(&upstream, &self.state_dirs[replica]));
@@ -311,11 +334,12 @@ impl Run {
         let origin = self.origin.unwrap_or(self.start.0);
         let mut entries = Vec::new();
         for (path, from) in &self.ledgers {
+            let shadow = self.shadow_ledgers.contains(path);
             let Ok(bytes) = std::fs::read(path) else { continue };
             let text = String::from_utf8_lossy(bytes.get(*from as usize..).unwrap_or_default());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 match entry(line, origin, self.start) {
-                    Some(e) => entries.push(e),
+                    Some(e) => entries.push(LedgerEntry { shadow, ..e }),
                     None => {
                         self.failure.get_or_insert(format!("{}: unreadable ledger line `{line}`", path.display()));
                     }
@@ -341,6 +365,8 @@ fn entry(line: &str, origin: i64, start: Timestamp) -> Option<LedgerEntry> {
         arguments: v.get("arguments").filter(|a| !a.is_null()).cloned(),
         raw: text("raw").unwrap_or_default(),
         executed: v.get("executed").and_then(Value::as_bool).unwrap_or(false),
+        revision: v.get("revision").and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok()),
+        shadow: v.get("shadow").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 
