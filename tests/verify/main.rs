@@ -7,5 +7,6 @@ mod harden;
 mod mock_interop;
 mod mock_malformed;
 mod mock_servers;
+mod prove_cli;
 mod scenario_cli;
 mod verify_snapshots;
