@@ -38,8 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Verdicts, proven fixes, reports.
     ("verify", &["agent"]),
     ("harden", &["verify"]),
-    ("prove", &["verify"]),
-    ("report", &["harden", "prove"]),
+    ("report", &["harden"]),
     // Tools beside the flow.
     ("conformance", &["proxy"]),
     ("fuzz", &["proxy", "scenario"]),

@@ -69,7 +69,12 @@ pub struct Target<'a> {
     pub destinations: Vec<Destination>,
     /// One minor unit (a cent) in the unit of the amount field: 1, or 0.01 for euros.
     pub minor_unit: f64,
+    /// The tool a step calls as `{{private}}`: a read that opens a flow.
+    pub source: Option<&'a ToolInfo>,
 }
+
+/// A step's `tool:` that stands for the flow's source (see [`Target::source`]).
+pub const PRIVATE: &str = "{{private}}";
 
 impl Target<'_> {
     /// A target with nothing known of the policy (templates, lints).
@@ -84,6 +89,7 @@ impl Target<'_> {
             legit: None,
             destinations: Vec::new(),
             minor_unit: 1.0,
+            source: None,
         }
     }
 
@@ -179,12 +185,21 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
             let payload = if step.list {
                 Payload::List(target.tool.surface)
             } else {
-                let mut arguments = arguments_for(step.args, target, rng);
-                apply_set(&mut arguments, &step.set, target)?;
-                let base = match &step.tool {
+                let base = match step.tool.as_deref() {
+                    Some(PRIVATE) => {
+                        // The read that opens the flow: a valid call of the source, its own arguments.
+                        let Some(source) = target.source else {
+                            return Err("a step calls `{{private}}`, and no tool on this server opens a flow that refuses the target".into());
+                        };
+                        let arguments = generate::valid(&source.input_schema, rng, false);
+                        out.push(Action { at, session, identity, payload: Payload::Call { name: source.name.clone(), arguments }, shadow: step.via == Via::Shadow });
+                        continue;
+                    }
                     Some(t) => t.replace("{{name}}", &target.tool.name),
                     None => target.tool.name.clone(),
                 };
+                let mut arguments = arguments_for(step.args, target, rng);
+                apply_set(&mut arguments, &step.set, target)?;
                 let name = names::variant(&base, step.name_variant);
                 match (&step.raw, target.tool.surface) {
                     (Some(template), _) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
@@ -498,6 +513,7 @@ mod tests {
             surface: Default::default(),
             roles: Vec::new(),
             definition: Value::Null,
+            private: false,
         }
     }
 

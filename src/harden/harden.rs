@@ -79,6 +79,7 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
         // Part of every spend scenario, not a key of its own.
         Check::PositiveWhole { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Destinations { .. } => return Some((check.bound(), Construct::Conditions)),
+        Check::Flow { .. } => ("flows", Construct::FlowCounter),
         Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } => return None,
     };
     Some((format!("{} (`{key}`)", check.bound()), construct))
@@ -106,7 +107,14 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
         } else {
             needs::destination_edits(policy.tool(&t.name), t, &places.checks, &places.forbidden, &mut gaps)
         };
-        for e in needs::edits_for(&policy, t, &req, Aspects::ALL, &mut gaps).into_iter().chain(destinations) {
+        let mut flows = Vec::new();
+        if let Some(flow) = setup.reqs.flow_refusing(t).filter(|_| !req.is_denied()) {
+            let sources: Vec<String> = catalogue.iter().filter(|s| s.server == t.server && flow.opened_by(s)).map(|s| s.name.clone()).collect();
+            if !sources.is_empty() {
+                flows = needs::flow_edits(&policy, &sources, &t.name);
+            }
+        }
+        for e in needs::edits_for(&policy, t, &req, Aspects::ALL, &mut gaps).into_iter().chain(destinations).chain(flows) {
             if !edits.contains(&e) {
                 edits.push(e);
             }

@@ -339,6 +339,65 @@ fn bounded(pattern: &str) -> bool {
         && !regex::Regex::new(r"\{\d*,\}").is_ok_and(|r| r.is_match(pattern))
 }
 
+/// The counter a private read adds to (Intercept's form of a flow).
+pub const FLOW_COUNTER: &str = "private_reads";
+
+/// How many private reads a day the counting rule lets through: it exists
+/// to count, not to limit.
+const FLOW_READS: u64 = 1_000_000;
+
+/// The denial message of a flow's egress rule.
+pub const FLOW_MESSAGE: &str = "Refused: private data was read today, and nothing may be sent out after a private read.";
+
+/// Intercept's form of a flow: each source counts its calls (`private_reads`,
+/// per calendar day, a rule whose only limit is far above any real use), and
+/// the egress tool gets a rule refusing it while any source's counter is
+/// above 0. The counters are Intercept's: shared by every session and reset
+/// at 00:00 UTC (a breach past midnight is a proxy finding, see `measure`).
+pub fn flow_edits(policy: &Policy, sources: &[String], egress: &str) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    for s in sources {
+        let counts = policy.tool(s).is_some_and(|e| {
+            e.rules.iter().any(|r| r.state.as_ref().is_some_and(|st| st.key == format!("{s}.{FLOW_COUNTER}")))
+        });
+        if !counts {
+            edits.push(Edit::AddRule {
+                tool: s.clone(),
+                rule: NewRule {
+                    name: fresh_name(policy.tool(s), "count private reads"),
+                    rate_limit: None,
+                    on_deny: None,
+                    conditions: vec![NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(FLOW_READS) }],
+                    state: Some((FLOW_COUNTER.into(), Window::Day.to_string(), String::new())),
+                },
+            });
+        }
+    }
+    let guarded = |s: &String| {
+        policy.tool(egress).is_some_and(|e| {
+            e.rules.iter().flat_map(|r| &r.conditions).any(|c| c.path == Path::State(format!("{s}.{FLOW_COUNTER}")) && c.op == Op::Lte)
+        })
+    };
+    let conditions: Vec<NewCondition> = sources
+        .iter()
+        .filter(|s| !guarded(s))
+        .map(|s| NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(0) })
+        .collect();
+    if !conditions.is_empty() {
+        edits.push(Edit::AddRule {
+            tool: egress.to_string(),
+            rule: NewRule {
+                name: fresh_name(policy.tool(egress), "nothing out after a private read"),
+                rate_limit: None,
+                on_deny: Some(FLOW_MESSAGE.into()),
+                conditions,
+                state: None,
+            },
+        });
+    }
+    edits
+}
+
 fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, req: &Requirement, gaps: &mut Vec<String>) -> Option<Edit> {
     let cap = req.max_amount_per_window?;
     let amount = req.per_window_in(tool.role_of(AMOUNT))?;

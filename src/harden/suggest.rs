@@ -149,6 +149,7 @@ pub fn edits_for_finding(
         Check::Destinations { checks, forbidden } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, forbidden, gaps),
         // No rule pins a definition: a proxy finding, with no edit.
         Check::Pinned { .. } => return Vec::new(),
+        Check::Flow { sources, .. } => return needs::flow_edits(policy, sources, &tool.name),
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }

@@ -101,6 +101,11 @@ pub struct ToolSpec {
     /// Marks a tool invented for the mock (not in the catalogue it imitates).
     #[serde(default)]
     pub stand_in: bool,
+    /// The tool reads data private to the user (a mailbox, a profile, a
+    /// private channel): a source of `flows:` in `gauntlet.yaml`. Never
+    /// served in `tools/list`; the file says why in a comment beside it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     #[serde(default)]
     pub response: ResponseSpec,
     /// The MCP members in the order the file wrote them (empty: MCP's order).

@@ -945,7 +945,7 @@ mod tests {
         r.coverage.policy_tools = (0..60).map(|i| format!("gitlab_search_tool_{i:02}")).collect();
         r.coverage.absent = r.coverage.policy_tools.clone();
         let text = render(&r, &plain(Verbosity::Normal));
-        let cov: String = text.lines().skip_while(|l| !l.starts_with("coverage:")).take(3).collect::<Vec<_>>().join(" ");
+        let cov: String = text.lines().skip_while(|l| !l.starts_with("coverage:")).take(3).map(str::trim).collect::<Vec<_>>().join(" ");
         let more = regex::Regex::new(r"gitlab_search_tool_\d\d and (\d+) more\)").unwrap();
         let n: usize = more.captures(&cov).unwrap_or_else(|| panic!("{text}"))[1].parse().unwrap();
         let named = cov.matches("gitlab_search_tool_").count();

@@ -306,6 +306,7 @@ mod tests {
             surface: Default::default(),
             roles: roles.into_iter().map(|(p, k)| (p.to_string(), FieldRole::destination(k))).collect(),
             definition: Value::Null,
+            private: false,
         };
         vec![
             tool(

@@ -24,6 +24,8 @@ pub struct ToolInfo {
     /// The tool's `tools/list` entry as its server file defines it (what a
     /// pinned tool must look like); null for resources and prompts.
     pub definition: serde_json::Value,
+    /// The tool reads private data (its server file marks it `private`).
+    pub private: bool,
 }
 
 impl ToolInfo {
@@ -274,6 +276,7 @@ mod tests {
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,
+            private: false,
         }]
     }
 

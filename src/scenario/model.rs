@@ -51,6 +51,7 @@ pub enum AttackClass {
     ForeignDestination,
     CredentialChange,
     DefinitionChange,
+    DataFlow,
 }
 
 impl AttackClass {
@@ -83,6 +84,7 @@ impl AttackClass {
             AttackClass::WireFraming => "wire-framing",
             AttackClass::ReplicaSpread => "replica-spread",
             AttackClass::DefinitionChange => "definition-change",
+            AttackClass::DataFlow => "data-flow",
             AttackClass::ResourceSideDoor => "resource-side-door",
             AttackClass::PromptSideDoor => "prompt-side-door",
             AttackClass::ForeignDestination => "foreign-destination",
@@ -519,6 +521,11 @@ pub struct Expect {
     /// The tool never appeared in a `tools/list` the agent saw.
     #[serde(default)]
     pub never_listed: Option<Switch>,
+    /// No call of the tool reached the server after a call that opens a
+    /// flow refusing it (`requirement`: where `flows:` in gauntlet.yaml
+    /// refuses the tool); steps call the flow's source as `{{private}}`.
+    #[serde(default)]
+    pub flow: Option<Switch>,
     #[serde(default)]
     pub max_amount_per_call: Option<AmountBound>,
     #[serde(default)]

@@ -233,6 +233,9 @@ pub struct Requirements {
     /// sees and what runs must be the server file's definitions.
     #[serde(default, skip_serializing_if = "Pinned::is_none")]
     pub pinned: Pinned,
+    /// What may leave once private data was read (see [`Flow`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<Flow>,
     /// What may reach `resources/read`, judged on the URI the server read.
     #[serde(default, skip_serializing_if = "SurfaceRequirement::is_empty")]
     pub resources: SurfaceRequirement,
@@ -242,6 +245,62 @@ pub struct Requirements {
     /// Where a file (not the baseline) set amount caps: `risk.financial`, `tools.send_money`.
     #[serde(skip)]
     pub declared_caps: BTreeSet<String>,
+}
+
+/// A flow rule: once a call of a source tool reached the server, no call of
+/// the refused tools may reach it for the rest of the session (or `within`
+/// a window), counted per session or across an identity's sessions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    pub after: FlowSources,
+    pub refuse: FlowTargets,
+    /// How long the read counts (unset: the rest of the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Duration>,
+    #[serde(default)]
+    pub scope: FlowScope,
+}
+
+/// The calls that open a flow: of tools marked `private`, and of those named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSources {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+}
+
+/// The egress a flow refuses: tools of these risk classes, and those named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowTargets {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk: Vec<Risk>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+}
+
+/// Where a read counts: in its own session, or in every session of its identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowScope {
+    #[default]
+    Session,
+    Identity,
+}
+
+impl Flow {
+    /// Whether a call of `tool` opens this flow.
+    pub fn opened_by(&self, tool: &crate::scenario::lint::ToolInfo) -> bool {
+        (self.after.private && tool.private) || self.after.tools.contains(&tool.name)
+    }
+
+    /// Whether calls of `tool` are refused once the flow is open (never a source's own calls).
+    pub fn refuses(&self, tool: &crate::scenario::lint::ToolInfo) -> bool {
+        !self.opened_by(tool) && (self.refuse.risk.contains(&tool.risk) || self.refuse.tools.contains(&tool.name))
+    }
 }
 
 /// Which servers' tools are pinned: all, none, or those named.
@@ -392,6 +451,7 @@ impl Requirements {
             schema_validation: true,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
             pinned: Pinned::None,
+            flows: Vec::new(),
             resources: SurfaceRequirement::default(),
             prompts: SurfaceRequirement::default(),
             declared_caps: BTreeSet::new(),
@@ -489,9 +549,15 @@ impl Requirements {
         self.schema_validation = over.schema_validation;
         self.max_argument_bytes = over.max_argument_bytes;
         self.pinned = over.pinned;
+        self.flows = over.flows;
         self.resources = over.resources;
         self.prompts = over.prompts;
         self
+    }
+
+    /// The first flow that refuses calls of `tool` once open.
+    pub fn flow_refusing(&self, tool: &crate::scenario::lint::ToolInfo) -> Option<&Flow> {
+        self.flows.iter().find(|f| tool.surface == Surface::Tool && f.refuses(tool))
     }
 
     /// Whether a tool's definition is pinned (its own entry, its class, or its server).
@@ -755,6 +821,12 @@ mod tests {
         let mut every_key = Requirements::baseline();
         every_key.resources.denied.push("x".into());
         every_key.pinned = Pinned::All(true);
+        every_key.flows.push(Flow {
+            after: FlowSources { private: true, tools: vec!["x".into()] },
+            refuse: FlowTargets { risk: vec![Risk::Write], tools: vec!["y".into()] },
+            within: Some(Duration::from_secs(60)),
+            scope: FlowScope::Identity,
+        });
         every_key.prompts.rate = Some(rate);
         every_key.roles.destination = Some(Allow::default());
         assert_eq!(schema_keys(&s), rust_keys(&every_key));
@@ -787,7 +859,7 @@ mod tests {
     #[test]
     fn schema_and_types_agree_on_valid_and_invalid_files() {
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\npinned: [workspace]\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\npinned: [workspace]\nflows:\n  - {after: {private: true}, refuse: {risk: [write]}, within: 1h, scope: identity}\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
         let invalid = [
             "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
             "tools:\n  x: {rate_limt: 5}\n",
@@ -800,6 +872,8 @@ mod tests {
             "tools:\n  x: {max_amount_per_call: {amount: 5, unit: cents}}\n",
             "tools:\n  x: {max_amount_per_window: {amount: 5, window: 1d, unit: euros}}\n",
             "pinned: yes\n",
+            "flows:\n  - {after: {private: true}, refuse: {risk: [write]}, scope: forever}\n",
+            "flows:\n  - {after: private, refuse: {risk: [write]}}\n",
         ];
         for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
             let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();

@@ -272,6 +272,18 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                 (None, None) => src.no_entry(&tool.name, &format!("no spend counter capping it at ≤{} per {window}", num(*cap))),
             }
         }
+        Check::Flow { sources, .. } => {
+            let reason = format!(
+                "nothing refuses `{}` after a private read: no condition of its rules reads a counter of {} (`state.{}.private_reads lte 0`)",
+                tool.name,
+                crate::verify::measure::names(sources),
+                sources.first().map(String::as_str).unwrap_or_default()
+            );
+            match entry {
+                Some(e) => src.blame(Some(e.span), None, reason),
+                None => src.no_entry(&tool.name, "no rule, so nothing refuses it after a private read"),
+            }
+        }
         // A proxy finding, blamed on no line: no rule compares definitions.
         Check::Pinned { .. } => src.blame(None, None, format!("no rule of any policy can pin the definition of `{}`", tool.name)),
     }

@@ -36,7 +36,7 @@ pub struct Coverage {
 }
 
 /// What no scenario judges, named on every coverage line so no report reads as more than it is.
-pub const NOT_TESTED: &str = "not tested: data flow (private data read, then sent out), content (what text fields say)";
+pub const NOT_TESTED: &str = "not tested: content (what text fields say)";
 
 fn judged(o: &Outcome) -> bool {
     matches!(o.verdict, Verdict::Held | Verdict::Breached | Verdict::OverBlocking)
@@ -104,7 +104,7 @@ mod tests {
     use crate::scenario::model::Risk;
 
     fn tool(server: &str, name: &str) -> ToolInfo {
-        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null }
+        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null, private: false }
     }
 
     #[test]
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(c.applicable_scenarios, 1);
         assert_eq!(
             c.line(),
-            "coverage: 1 of 3 policy tools exercised (on no server in play: delete_repo); 1 of 3 scenarios applicable; not tested: data flow (private data read, then sent out), content (what text fields say)"
+            "coverage: 1 of 3 policy tools exercised (on no server in play: delete_repo); 1 of 3 scenarios applicable; not tested: content (what text fields say)"
         );
         let one = Coverage::of(&["create".to_string()].into(), &catalogue, 1, &outcomes);
         assert_eq!(one.line(), format!("coverage: 1 of 1 policy tool exercised (every policy tool is on a server in play); 1 of 1 scenario applicable; {NOT_TESTED}"));

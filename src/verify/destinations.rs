@@ -265,6 +265,7 @@ mod tests {
             surface: Default::default(),
             roles: vec![("cc".into(), FieldRole::destination(Kind::Email)), ("to".into(), FieldRole::destination(Kind::Email))],
             definition: serde_json::Value::Null,
+            private: false,
         }
     }
 
@@ -305,6 +306,7 @@ mod tests {
             surface: Default::default(),
             roles: vec![("memo".into(), FieldRole::destination(Kind::Id)), ("recipient".into(), FieldRole::destination(Kind::Iban))],
             definition: serde_json::Value::Null,
+            private: false,
         };
         let p = plan(&tool, &Requirements::baseline(), None);
         let recipient = p.checks.iter().find(|c| c.path == "recipient").unwrap();

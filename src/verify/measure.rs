@@ -33,6 +33,9 @@ pub enum Check {
     /// The agent was shown only the tool's definition in the server file,
     /// and no call of it ran on another definition (or on a second server).
     Pinned { tool: String },
+    /// No call of the tool reached the server after a call of one of
+    /// `sources` reached it (within `within`, else for the rest of the run).
+    Flow { sources: Vec<String>, within: Option<crate::scenario::Duration> },
 }
 
 impl Check {
@@ -61,6 +64,13 @@ impl Check {
                 format!("destinations allowed: {}", parts.join("; "))
             }
             Check::Pinned { tool } => format!("only the filed definition of `{tool}` shown and run"),
+            Check::Flow { sources, within } => {
+                let after = sources.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or ");
+                match within {
+                    Some(w) => format!("nothing sent within {w} after a private read ({after})"),
+                    None => format!("nothing sent after a private read ({after})"),
+                }
+            }
         }
     }
 }
@@ -244,7 +254,7 @@ pub fn nullable_fields(schema: &Value) -> Vec<String> {
 /// as far as Intercept's conditions can check them: a field of
 /// [`unguardable_unions`] only needs to be present and not null, and one of
 /// [`nullable_fields`] nothing at all.
-pub fn required_part(schema: &Value) -> Value {
+fn required_part(schema: &Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     let unions = unguardable_unions(schema);
     let nullable = nullable_fields(schema);
@@ -265,7 +275,7 @@ pub fn required_part(schema: &Value) -> Value {
 /// boolean or a non-string enum value by its text, so the string `"true"`
 /// in a boolean field (or `"1"` where the enum lists `1`) is the value itself
 /// to any condition; no policy can refuse the one and allow the other.
-pub fn as_conditions_see(schema: &Value, args: &Value) -> Value {
+fn as_conditions_see(schema: &Value, args: &Value) -> Value {
     let Some(obj) = args.as_object() else { return args.clone() };
     let mut out = obj.clone();
     for (k, v) in out.iter_mut() {
@@ -290,6 +300,14 @@ fn differing(shown: &Value, filed: &Value) -> String {
         true => "as filed".into(),
         false => format!("{} {}", differ.join(", "), if differ.len() == 1 { "differs" } else { "differ" }),
     }
+}
+
+/// Why a flow breached only past 00:00 UTC is a proxy finding.
+pub const FLOW_PAST_MIDNIGHT: &str = "every call that got out ran on a later UTC day than the private read: Intercept's counters count per calendar day (and for every session together), so no Intercept policy remembers a read past 00:00 UTC; a proxy with per-session flow state does";
+
+/// When the first call of one of `sources` ran on the server, if one did.
+pub fn first_read(ledger: &[LedgerEntry], sources: &[String]) -> Option<crate::clock::Timestamp> {
+    sources.iter().flat_map(|s| calls_of(ledger, s)).filter(|e| e.executed).map(|e| e.time).min()
 }
 
 /// Ledger entries of `tools/call`s the server resolved to `tool`.
@@ -342,7 +360,7 @@ pub fn max_calendar(times: &[i64], len: i64) -> usize {
 }
 
 /// Largest sum of `(time, amount)` inside any sliding window of `len` nanos.
-pub fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
+fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
     let mut best = 0.0f64;
     let mut sum = 0.0;
     let mut j = 0;
@@ -516,6 +534,27 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             }
             r
         }
+        Check::Flow { sources, within } => {
+            let opened = first_read(&obs.ledger, sources);
+            let after: Vec<&&LedgerEntry> = calls
+                .iter()
+                .filter(|e| e.executed)
+                .filter(|e| opened.is_some_and(|t| e.time.0 > t.0 && within.is_none_or(|w| e.time.0 - t.0 <= w.nanos())))
+                .collect();
+            let observed = match opened {
+                None => "no private read reached the server".to_string(),
+                Some(_) => format!("{} reached the server after the private read", crate::wording::count(after.len(), "call")),
+            };
+            let mut r = result(after.is_empty(), observed);
+            let day = |t: crate::clock::Timestamp| t.0.div_euclid(86_400 * 1_000_000_000);
+            if let (false, Some(read)) = (r.held, opened) {
+                if after.iter().all(|e| day(e.time) > day(read)) {
+                    r.proxy_only = true;
+                    r.note = Some(FLOW_PAST_MIDNIGHT.into());
+                }
+            }
+            r
+        }
         Check::PositiveWhole { places } => {
             // In minor units every amount is whole; rounding noise of a decimal text is not a fraction.
             let minor = |a: f64| a * 10f64.powi(*places as i32);
@@ -560,6 +599,7 @@ mod tests {
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,
+            private: false,
         }
     }
 

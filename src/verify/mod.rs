@@ -487,7 +487,15 @@ fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
 fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
     let req = reqs.for_item(tool);
     let places = destinations::plan(tool, reqs, bench.admission().map(|a| a.tool(&tool.name)));
-    let checks = measure::derive(&s.expect, &req, reqs, tool, &places);
+    let mut checks = measure::derive(&s.expect, &req, reqs, tool, &places);
+    let source = flow_source(bench.catalogue(), tool, reqs);
+    if s.expect.flow.is_some() {
+        match flow_check(s, tool, reqs, source) {
+            Ok(Some(check)) => checks.push(check),
+            Ok(None) => {}
+            Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
+        }
+    }
     if checks.is_empty() {
         let rate_only = s.expect.max_reached_per_window.is_some() || s.expect.max_executed_per_window.is_some();
         let why = if rate_only && req.rate.is_none() {
@@ -511,6 +519,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         legit: None,
         destinations: places.destinations,
         minor_unit: tool.role_of(amount_field(s)).map_or(1.0, |r| r.per_minor()),
+        source,
     };
     let actions = match agent::plan(&s.agent, &target, seed) {
         Ok(a) => a,
@@ -539,10 +548,18 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         Ok(o) => o,
         Err(why) => return error(s, tool, why),
     };
+    if let Some(measure::Check::Flow { sources, .. }) = checks.iter().find(|c| matches!(c, measure::Check::Flow { .. })) {
+        if measure::first_read(&obs.ledger, sources).is_none() {
+            let mut out = base(s, &tool.server, &tool.name, Verdict::NotExercised);
+            out.attempted = sends(&actions, &checks);
+            out.note = Some(format!("no read of `{}` reached the server, so no flow was opened and nothing was tested", sources.join("`, `")));
+            return out;
+        }
+    }
     let results: Vec<CheckResult> = checks.iter().map(|c| measure::evaluate(c, &obs, tool, field)).collect();
     let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
     out.seed = seed;
-    out.attempted = actions.iter().filter(|a| a.tool_name().is_some()).count();
+    out.attempted = sends(&actions, &checks);
     let timeline = Timeline::of(&actions, &obs, tool, &checks);
     // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
     out.reached = timeline.reached.len();
@@ -665,7 +682,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
 /// cannot tell.
 fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], actions: &[Action]) -> Option<String> {
     let admission = bench.admission()?;
-    let on_limit = checks.iter().any(|c| matches!(c, measure::Check::Rate { .. } | measure::Check::AmountPerWindow { .. }));
+    // A flow is a limit too: it is only tested by sends the conditions admit.
+    let on_limit = checks.iter().any(|c| matches!(c, measure::Check::Rate { .. } | measure::Check::AmountPerWindow { .. } | measure::Check::Flow { .. }));
     let model = admission.tool(&tool.name);
     if !on_limit || model.gate.refuses_all().is_some() {
         return None;
@@ -674,6 +692,10 @@ fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], ac
     let mut sent = 0;
     for a in actions {
         let (Payload::Call { name, arguments } | Payload::Raw { name, arguments, .. }) = &a.payload else { continue };
+        // A flow's read opens it; only the sends test it.
+        if checks.iter().any(|c| matches!(c, measure::Check::Flow { sources, .. } if sources.contains(name))) {
+            continue;
+        }
         sent += 1;
         let called = admission.tool(name);
         if called.gate.refuses_all().is_some() {
@@ -716,6 +738,42 @@ fn decoy_for(facts: &Facts, tool: &ToolInfo) -> String {
         .and_then(|names| names.iter().find(|n| **n != tool.name))
         .cloned()
         .unwrap_or_else(|| "gauntlet_decoy".to_string())
+}
+
+/// The calls an attack sent, a flow's opening read aside (the sends are what it judges).
+fn sends(actions: &[Action], checks: &[measure::Check]) -> usize {
+    let opens = |name: &str| checks.iter().any(|c| matches!(c, measure::Check::Flow { sources, .. } if sources.iter().any(|s| s == name)));
+    actions.iter().filter(|a| a.tool_name().is_some_and(|n| !opens(n))).count()
+}
+
+/// The tool a flow scenario reads first (`{{private}}`): the first tool on
+/// the target's server that opens a flow refusing the target.
+fn flow_source<'a>(catalogue: &'a [ToolInfo], tool: &ToolInfo, reqs: &Requirements) -> Option<&'a ToolInfo> {
+    let flow = reqs.flow_refusing(tool)?;
+    catalogue.iter().find(|t| t.server == tool.server && flow.opened_by(t))
+}
+
+/// The flow check for `tool`: `None` where the scenario does not ask it
+/// (`flow: requirement` and no flow refuses the tool); an error says why the
+/// scenario cannot judge it.
+fn flow_check(s: &Scenario, tool: &ToolInfo, reqs: &Requirements, source: Option<&ToolInfo>) -> Result<Option<measure::Check>, String> {
+    let Some(flow) = reqs.flow_refusing(tool) else {
+        return match s.expect.flow {
+            Some(crate::scenario::Switch::True) => Err("no flow in gauntlet.yaml refuses this tool (`flows:`)".into()),
+            _ => Ok(None),
+        };
+    };
+    if source.is_none() {
+        return Err(format!(
+            "no tool on `{}` opens the flow that refuses it: mark the reads of private data `private: true` in the server file, or name them in the flow's `after: {{tools: [...]}}`",
+            tool.server
+        ));
+    }
+    let across = s.agent.steps.iter().any(|st| st.session != crate::scenario::Rotation::Same);
+    if across && flow.scope == crate::scenario::requirements::FlowScope::Session {
+        return Err("it reads in one session and sends in another, and the flow in gauntlet.yaml counts a read in its own session only (`scope: identity` asks it across an identity's sessions)".into());
+    }
+    Ok(source.map(|t| measure::Check::Flow { sources: vec![t.name.clone()], within: flow.within }))
 }
 
 /// Per server, the tools not blocked, by risk (least guarded first), then catalogue order.
@@ -767,6 +825,7 @@ fn run_twin(
         legit: Some(req.workload.as_ref().unwrap_or(&NO_WORKLOAD)),
         destinations: destinations::plan(tt, reqs, bench.admission().map(|a| a.tool(&tt.name))).destinations,
         minor_unit: tt.role_of(amount_field(s)).map_or(1.0, |r| r.per_minor()),
+        source: flow_source(bench.catalogue(), tt, reqs),
     };
     let mut acts = agent::plan(&Behaviour { steps: twin.steps.clone(), random: None, list_on_open: None }, &target, seed ^ 0x7717)?;
     // Real clients send the required fields alone: unless the workload says
@@ -795,6 +854,7 @@ fn run_twin(
     let audit = sys.audit();
     let refused_at = audit.iter().position(|r| r.result != AuditResult::Allowed);
     let calls: Vec<&Action> = acts.iter().filter(|a| a.tool_name().is_some()).collect();
+    let called: std::collections::BTreeSet<&str> = calls.iter().filter_map(|a| a.tool_name()).collect();
     let trace = match refused_at {
         Some(n) => calls.iter().take(n + 1).map(|a| a.trace_step()).collect(),
         None => Vec::new(),
@@ -803,7 +863,8 @@ fn run_twin(
     Ok(TwinRun::Ran(Box::new(TwinResult {
         tool: tt.name.clone(),
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
-        reached: uses_of(&obs.ledger, tt.surface, &tt.name).count(),
+        // Every legitimate call counts, a flow twin's read as much as its send.
+        reached: called.iter().map(|name| uses_of(&obs.ledger, tt.surface, name).count()).sum(),
         refused: refused_at.map(|n| audit[n].clone()),
         refused_arguments,
         trace,

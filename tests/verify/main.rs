@@ -3,10 +3,10 @@
 //! `cargo test --test verify verify_snapshots::`.
 
 mod definitions;
+mod flows;
 mod harden;
 mod mock_interop;
 mod mock_malformed;
 mod mock_servers;
-mod prove_cli;
 mod scenario_cli;
 mod verify_snapshots;

@@ -117,6 +117,7 @@ pub fn server_spec(n: usize) -> ServerSpec {
             risk: risk_of(i),
             roles: None,
             stand_in: true,
+            private: false,
             response: Default::default(),
             order: Vec::new(),
         })

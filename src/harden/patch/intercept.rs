@@ -31,8 +31,10 @@ pub fn render_rule(r: &NewRule, ind: usize) -> Vec<String> {
             out.push(format!("{pad}    - {{path: {}, op: {}, value: {}}}", c.path, c.op, flow(&c.value)));
         }
     }
-    if let Some((counter, window, from)) = &r.state {
-        out.push(format!("{pad}  state: {{counter: {counter}, window: {window}, increment_from: {from}}}"));
+    match &r.state {
+        Some((counter, window, from)) if from.is_empty() => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}}}")),
+        Some((counter, window, from)) => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}, increment_from: {from}}}")),
+        None => {}
     }
     out
 }

@@ -40,7 +40,8 @@ pub struct NewRule {
     pub rate_limit: Option<Limit>,
     pub on_deny: Option<String>,
     pub conditions: Vec<NewCondition>,
-    /// `{counter, window, increment_from}` of a spend counter.
+    /// `{counter, window, increment_from}` of a counter (`increment_from`
+    /// empty: each call counts 1, as a flow's count of private reads).
     pub state: Option<(String, String, String)>,
 }
 
@@ -137,6 +138,8 @@ pub enum Construct {
     Conditions,
     /// A counter that adds up an argument (a spend cap).
     SpendCounter,
+    /// One tool's counter read in another tool's condition (a flow).
+    FlowCounter,
 }
 
 /// Why `dialect` cannot express `what`; `None` when it can.
@@ -150,6 +153,7 @@ pub fn lacks(dialect: Dialect, what: Construct) -> Option<String> {
     Some(match what {
         Construct::Conditions => format!("{name} has no argument conditions: {only}"),
         Construct::SpendCounter => format!("{name} has no spend counter (a limit counts calls, not amounts): {only}"),
+        Construct::FlowCounter => format!("{name} has no condition on another tool's counter, so no call can be refused after a private read: {only}"),
     })
 }
 
@@ -163,6 +167,9 @@ pub fn in_dialect(dialect: Dialect, edit: &Edit) -> Result<Vec<Edit>, String> {
     match edit {
         // Neither can hide a tool from tools/list; both can refuse every call to it.
         Edit::Hide(t) => Ok(vec![Edit::Deny(t.clone())]),
+        Edit::AddRule { rule, .. } if rule.state.as_ref().is_some_and(|s| s.2.is_empty()) || rule.conditions.iter().any(|c| c.path.starts_with("state.")) => {
+            Err(missing(Construct::FlowCounter))
+        }
         Edit::AddRule { rule, .. } if rule.state.is_some() => Err(missing(Construct::SpendCounter)),
         Edit::AddRule { rule, .. } if !rule.conditions.is_empty() => Err(missing(Construct::Conditions)),
         Edit::RemoveCondition { .. } => Err(missing(Construct::Conditions)),

@@ -278,6 +278,28 @@ fn credential_word(words: &[String]) -> Option<String> {
         .map(|(a, b)| format!("{a} {b}"))
 }
 
+/// Nouns of data private to the user: a read tool naming one (in its name,
+/// or its description's first sentence) reads private data.
+const PRIVATE: [&str; 24] = [
+    "inbox", "mail", "email", "emails", "mailbox", "message", "messages", "dm", "dms", "profile", "contact", "contacts",
+    "calendar", "file", "files", "document", "documents", "note", "notes", "env", "environment", "secret", "secrets",
+    "history",
+];
+
+/// Why a tool of class `risk` reads private data (a `flows:` source), or
+/// `None`: only reads, and only where a word says what they read.
+pub fn private(name: &str, description: Option<&str>, risk: Risk) -> Option<String> {
+    if risk != Risk::Read {
+        return None;
+    }
+    let hit = |words: Vec<String>| words.into_iter().find(|w| PRIVATE.contains(&w.as_str()));
+    if let Some(w) = hit(words(name)) {
+        return Some(format!("a read whose name says `{w}`: private data, correct it if not"));
+    }
+    let first_sentence = description.and_then(|d| d.split(['.', '\n']).next()).unwrap_or_default();
+    hit(words(first_sentence)).map(|w| format!("a read whose description says `{w}`: private data, correct it if not"))
+}
+
 fn strongest_financial(words: &[String]) -> Option<String> {
     WORDS.iter().find(|(r, _)| *r == Risk::Financial).and_then(|(_, list)| words.iter().find(|w| list.contains(&w.as_str())).cloned())
 }
@@ -316,6 +338,15 @@ mod tests {
         // A non-destructive write is never financial or execute by a word.
         assert_eq!(class("git_checkout", None, Some(&w)).0, Risk::Write);
         assert_eq!(class("run_checkout", None, Some(&w)).0, Risk::Write);
+    }
+
+    #[test]
+    fn reads_of_private_data_say_which_word_marks_them() {
+        assert_eq!(private("read_inbox", None, Risk::Read).as_deref(), Some("a read whose name says `inbox`: private data, correct it if not"));
+        assert!(private("get-env", None, Risk::Read).is_some());
+        assert!(private("lookup", Some("Returns the user's profile. Not their files."), Risk::Read).unwrap().contains("`profile`"));
+        assert_eq!(private("search_docs", Some("Search the public documentation."), Risk::Read), None);
+        assert_eq!(private("send_email", None, Risk::Write), None, "only reads are sources");
     }
 
     #[test]

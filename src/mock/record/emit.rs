@@ -18,6 +18,8 @@ const HEADER: &str = "\
 # listed them (names, schemas and annotations exactly as sent). Each `risk` and
 # each field's role (`roles:` destination, credential, amount, content) is a
 # guess, with its reason beside it: correct it where the guess is wrong.
+# So is each `private: true` (a read of the user's own data, a source of
+# `flows:` in gauntlet.yaml): remove it, or add it, where the guess is wrong.
 ";
 
 /// The file text, each risk class and field role with its reason beside it.
@@ -118,6 +120,9 @@ fn tool_body(out: &mut String, tool: &ToolSpec, reasons: Reasons) {
     }
     indent(out);
     let _ = writeln!(out, "risk: {}  # {}", tool.risk, reasons.risk.replace('\n', " "));
+    if let Some(why) = tool.private.then(|| crate::mock::classify::risk::private(&tool.name, tool.description.as_deref(), tool.risk)).flatten() {
+        let _ = writeln!(out, "    private: true  # {why}");
+    }
     match &tool.roles {
         Some(roles) if roles.is_empty() => out.push_str("    roles: {}  # none\n"),
         Some(roles) => {

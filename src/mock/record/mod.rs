@@ -259,6 +259,7 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, Reasons), RecordError> {
         risk: crate::mock::Risk::Write,
         roles: None,
         stand_in: false,
+        private: false,
         response: ResponseSpec::default(),
         order: Vec::new(),
     };
@@ -296,6 +297,7 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, Reasons), RecordError> {
     }
     let c = crate::mock::classify::tool(&name, tool.description.as_deref(), tool.annotations.as_deref(), tool.input_schema.value());
     tool.risk = c.risk;
+    tool.private = crate::mock::classify::risk::private(&name, tool.description.as_deref(), c.risk).is_some();
     tool.roles = Some(crate::mock::classify::as_map(&c.roles));
     let reason = Reasons { risk: c.reason, roles: c.roles.into_iter().map(|r| (r.path, r.reason)).collect() };
     if let Some(schema) = &tool.output_schema {

@@ -16,6 +16,7 @@ fn tool(name: &str, risk: Risk) -> ToolSpec {
         risk,
         roles: None,
         stand_in: false,
+        private: false,
         response: ResponseSpec::default(),
         order: Vec::new(),
     }
