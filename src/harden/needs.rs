@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::patch::{Edit, Limit, NewCondition, NewRule};
 use crate::policy::model::{CounterScope, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window};
+use crate::mock::roles::FieldRole;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirement;
 use crate::scenario::Duration;
@@ -274,8 +275,10 @@ fn argument_conditions(
                 let mut lo = p["minimum"].as_f64();
                 let mut hi = p["maximum"].as_f64();
                 if is_amount {
-                    // Amounts are positive; a per-call cap bounds them above.
-                    lo = Some(lo.unwrap_or(1.0).max(1.0));
+                    // Amounts are positive: at least one cent, in the field's unit
+                    // (1 in minor units, 0.01 in euros); a per-call cap bounds them above.
+                    let cent = tool.role_of(field).map_or(1.0, FieldRole::per_minor);
+                    lo = Some(lo.unwrap_or(cent).max(cent));
                     if let Some(cap) = req.per_call_in(tool.role_of(field)) {
                         hi = Some(hi.map_or(cap, |h| h.min(cap)));
                     }
