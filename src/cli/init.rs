@@ -240,7 +240,7 @@ fn learn(args: &Args) -> Result<(String, Vec<String>), String> {
         let mut bad = Vec::new();
         let kinds = super::replay::each_line(trace, |reader, line| {
             match line.and_then(|l| reader.next_line(l)) {
-                Ok(Some(step)) => learner.add(&step.tool, step.arguments.as_ref()),
+                Ok(Some(step)) => learner.add(&step.tool, step.at, step.arguments.as_ref()),
                 Ok(None) => {}
                 Err(e) => bad.push(format!("{shown}:{}:{}: {}", e.line, e.column.unwrap_or(1), e.message)),
             }

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::lint::ToolInfo;
-use super::requirements::Allow;
-use crate::mock::roles::{required, schema_at, values_at, Kind, Role};
+use super::requirements::{Allow, Money};
+use crate::clock::{Timestamp, NANOS_PER_SEC};
+use crate::mock::roles::{required, schema_at, values_at, FieldRole, Kind, Role, Unit};
 use crate::values::{texts, PathReading, Reading};
 
 /// More distinct values than this in one field is no allowlist a person reviews.
@@ -36,6 +37,18 @@ struct FieldSeen {
 struct ToolSeen {
     calls: usize,
     fields: BTreeMap<String, FieldSeen>,
+    amount: Option<AmountSeen>,
+}
+
+/// What the trace showed of a tool's amount field, in the field's own unit.
+#[derive(Clone, Debug)]
+struct AmountSeen {
+    path: String,
+    role: FieldRole,
+    calls: usize,
+    max: f64,
+    /// Totals per UTC day (days since the epoch).
+    per_day: BTreeMap<i64, f64>,
 }
 
 /// Accumulates the calls of a trace.
@@ -54,8 +67,8 @@ impl<'a> Learner<'a> {
         Learner { catalogue, tools: BTreeMap::new(), unknown: BTreeMap::new(), without_arguments: 0 }
     }
 
-    /// One legitimate call.
-    pub fn add(&mut self, tool: &str, arguments: Option<&Map<String, Value>>) {
+    /// One legitimate call, made at `at`.
+    pub fn add(&mut self, tool: &str, at: Timestamp, arguments: Option<&Map<String, Value>>) {
         let Some(info) = self.catalogue.iter().find(|t| t.name == tool) else {
             *self.unknown.entry(tool.to_string()).or_default() += 1;
             return;
@@ -67,6 +80,20 @@ impl<'a> Learner<'a> {
             return;
         };
         let args = Value::Object(args.clone());
+        if let Some((path, role)) = info.fields_with(Role::Amount).next() {
+            if let Some(v) = args.pointer(&format!("/{}", path.replace('.', "/"))).and_then(Value::as_f64).filter(|v| v.is_finite()) {
+                let a = seen.amount.get_or_insert_with(|| AmountSeen {
+                    path: path.to_string(),
+                    role: role.clone(),
+                    calls: 0,
+                    max: f64::MIN,
+                    per_day: BTreeMap::new(),
+                });
+                a.calls += 1;
+                a.max = a.max.max(v);
+                *a.per_day.entry(at.0.div_euclid(86_400 * NANOS_PER_SEC)).or_default() += v;
+            }
+        }
         for (path, role) in info.fields_with(Role::Destination) {
             let Some(kind) = role.kind else { continue };
             let list = schema_at(&info.input_schema, path).is_some_and(|s| s["type"] == "array") || path.contains("[]");
@@ -89,7 +116,14 @@ impl<'a> Learner<'a> {
         let mut tools = Vec::new();
         for (name, seen) in self.tools {
             let info = self.catalogue.iter().find(|t| t.name == name);
-            let mut t = LearnedTool { name: name.clone(), calls: seen.calls, fields: Vec::new(), forbidden: Vec::new(), skipped: Vec::new() };
+            let mut t = LearnedTool {
+                name: name.clone(),
+                calls: seen.calls,
+                amount: seen.amount.as_ref().and_then(learned_amount),
+                fields: Vec::new(),
+                forbidden: Vec::new(),
+                skipped: Vec::new(),
+            };
             // Destination fields no call of the trace even reached (recorded without arguments) stay unlearned.
             let declared: Vec<&str> = info.map(|i| i.fields_with(Role::Destination).map(|(p, _)| p).collect()).unwrap_or_default();
             for path in declared {
@@ -116,6 +150,40 @@ impl<'a> Learner<'a> {
         }
         Learned { tools }
     }
+}
+
+/// Caps that admit every amount the trace sent, in the field's unit: the
+/// largest call, and twice the largest day's total (a policy holds a sliding
+/// day with a calendar-day counter at half the bound, so the doubled bound
+/// keeps that day allowed).
+fn learned_amount(a: &AmountSeen) -> Option<LearnedAmount> {
+    if a.max <= 0.0 {
+        return None;
+    }
+    let unit = a.role.unit.unwrap_or(Unit::Minor);
+    let places = 10f64.powi(a.role.places() as i32);
+    let round = |v: f64| (v * places).ceil() / places;
+    let day = a.per_day.values().cloned().fold(0.0, f64::max);
+    Some(LearnedAmount {
+        path: a.path.clone(),
+        per_call: Money { amount: round(a.max), unit },
+        per_day: Money { amount: round(2.0 * day), unit },
+        comment: format!(
+            "`{}` in {}: the largest of {} was {}, the largest day's total {}",
+            a.path,
+            match unit {
+                Unit::Major => "currency units",
+                Unit::Minor => "minor units (cents)",
+            },
+            crate::wording::count(a.calls, "amount"),
+            shown(a.max, a.role.places()),
+            shown(day, a.role.places())
+        ),
+    })
+}
+
+fn shown(v: f64, places: u32) -> String {
+    format!("{v:.*}", places as usize)
 }
 
 fn calls(n: usize) -> String {
@@ -201,11 +269,23 @@ pub struct Learned {
 pub struct LearnedTool {
     pub name: String,
     pub calls: usize,
+    /// Amount caps that admit the trace's amounts.
+    pub amount: Option<LearnedAmount>,
     pub fields: Vec<LearnedField>,
     /// Optional destination fields no call set, with why.
     pub forbidden: Vec<(String, String)>,
     /// Fields left unlearned, with why.
     pub skipped: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LearnedAmount {
+    pub path: String,
+    pub per_call: Money,
+    /// Per day.
+    pub per_day: Money,
+    /// What it came from.
+    pub comment: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -219,16 +299,21 @@ pub struct LearnedField {
 impl Learned {
     /// Whether anything was learned.
     pub fn is_empty(&self) -> bool {
-        self.tools.iter().all(|t| t.fields.is_empty() && t.forbidden.is_empty())
+        self.tools.iter().all(|t| t.fields.is_empty() && t.forbidden.is_empty() && t.amount.is_none())
     }
 
     /// The `tools:` section of a gauntlet.yaml, each list with its comment.
     pub fn yaml(&self, sources: &str) -> String {
-        let mut out = format!("# Learned by `gauntlet init --from-trace` from {sources}: where each destination\n# field's values went in legitimate calls. Review every list before trusting it.\ntools:\n");
+        let mut out = format!("# Learned by `gauntlet init --from-trace` from {sources}: where each destination\n# field's values went, and how much money moved, in legitimate calls. Review every\n# list and cap before trusting it.\ntools:\n");
         let mut any = false;
-        for t in self.tools.iter().filter(|t| !(t.fields.is_empty() && t.forbidden.is_empty() && t.skipped.is_empty())) {
+        for t in self.tools.iter().filter(|t| !(t.fields.is_empty() && t.forbidden.is_empty() && t.skipped.is_empty() && t.amount.is_none())) {
             any = true;
             out.push_str(&format!("  {}:  # {}\n", key(&t.name), calls(t.calls)));
+            if let Some(a) = &t.amount {
+                out.push_str(&format!("    # {}\n", a.comment));
+                out.push_str(&format!("    max_amount_per_call: {}\n", money(a.per_call)));
+                out.push_str(&format!("    max_amount_per_window: {}\n", money_window(a.per_day, "1d")));
+            }
             if !t.fields.is_empty() {
                 out.push_str("    fields:\n");
                 for f in &t.fields {
@@ -262,6 +347,21 @@ fn key(s: &str) -> String {
         s.to_string()
     } else {
         serde_json::Value::String(s.to_string()).to_string()
+    }
+}
+
+/// A cap as gauntlet.yaml spells it: cents as a plain number, currency units with their unit.
+fn money(m: Money) -> String {
+    match m.unit {
+        Unit::Minor => format!("{}", m.amount),
+        Unit::Major => format!("{{amount: {}, unit: major}}", m.amount),
+    }
+}
+
+fn money_window(m: Money, window: &str) -> String {
+    match m.unit {
+        Unit::Minor => format!("{{amount: {}, window: {window}}}", m.amount),
+        Unit::Major => format!("{{amount: {}, unit: major, window: {window}}}", m.amount),
     }
 }
 
@@ -325,7 +425,7 @@ mod tests {
         let cat = catalogue();
         let mut l = Learner::new(&cat);
         for (tool, args) in calls {
-            l.add(tool, args.as_object());
+            l.add(tool, Timestamp(0), args.as_object());
         }
         l.finish()
     }
@@ -364,10 +464,37 @@ mod tests {
     }
 
     #[test]
+    fn amount_caps_admit_the_trace_in_the_fields_unit() {
+        let mut cat = catalogue();
+        let money = cat.iter_mut().find(|t| t.name == "send_money").unwrap();
+        money.roles.push(("amount".into(), FieldRole::amount(Unit::Major, 2)));
+        let day = 86_400 * NANOS_PER_SEC;
+        let mut l = Learner::new(&cat);
+        // Euros: 98.70 is a payment, not a fraction of a cent; the second day moves 1150.00.
+        l.add("send_money", Timestamp(0), json!({"recipient": "DE89370400440532013000", "amount": 98.70}).as_object());
+        l.add("send_money", Timestamp(day + 5), json!({"recipient": "DE89370400440532013000", "amount": 1100.0}).as_object());
+        l.add("send_money", Timestamp(day + 9), json!({"recipient": "DE89370400440532013000", "amount": 50.0}).as_object());
+        let text = l.finish().yaml("t.jsonl");
+        for line in [
+            "    # `amount` in currency units: the largest of 3 amounts was 1100.00, the largest day's total 1150.00",
+            "    max_amount_per_call: {amount: 1100, unit: major}",
+            "    max_amount_per_window: {amount: 2300, unit: major, window: 1d}",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        let reqs = Requirements::parse(&text).unwrap();
+        let role = FieldRole::amount(Unit::Major, 2);
+        let r = &reqs.tools["send_money"];
+        assert_eq!(r.per_call_in(Some(&role)), Some(1100.0));
+        // A 30,000 transfer split in two is over the learned cap, in euros.
+        assert!(r.per_call_in(Some(&role)).unwrap() < 15_000.0);
+    }
+
+    #[test]
     fn a_call_without_arguments_teaches_nothing() {
         let cat = catalogue();
         let mut l = Learner::new(&cat);
-        l.add("fetch", None);
+        l.add("fetch", Timestamp(0), None);
         assert_eq!(l.without_arguments, 1);
         assert!(l.finish().is_empty());
     }
