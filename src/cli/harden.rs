@@ -140,6 +140,14 @@ fn harden(args: &Args) -> Result<Exit, String> {
     }
     std::fs::write(&args.output, &hardened.text).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
     println!("after ({out_name}): {}", counts(&after));
+    for (field, admits) in &hardened.assumed {
+        let (tool, path) = field.split_once('.').unwrap_or((field, ""));
+        eprintln!(
+            "warning: `{field}` has no allowlist in gauntlet.yaml, so {out_name} admits only a stand-in value ({admits}): \
+             your legitimate calls will be refused; learn the list with `gauntlet init --from-trace TRACE.jsonl --server …`, \
+             or write `tools: {{{tool}: {{fields: {{{path}: …}}}}}}`"
+        );
+    }
     if args.policy.is_some() && input.dialect == dialect {
         print!("{}", patch::diff(&out_name, &base, &hardened.text));
     }

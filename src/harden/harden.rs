@@ -27,6 +27,9 @@ pub struct Hardened {
     pub outcomes: Vec<Outcome>,
     pub edits: Vec<Edit>,
     pub runs: usize,
+    /// Destination fields no requirement gave an allowlist, so the policy
+    /// admits only a stand-in legitimate value: `tool.field` and what it admits.
+    pub assumed: Vec<(String, String)>,
 }
 
 /// A requirement the output dialect cannot express for one tool.
@@ -90,6 +93,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
     let policy = suggest::load(setup.dialect, base, &setup.file).map_err(|e| format!("the starting policy: {e}"))?;
     let catalogue = setup.catalogue();
     let mut gaps = Vec::new();
+    let mut assumed = Vec::new();
     let mut edits = default_deny_edits(&policy, &catalogue, setup.reqs);
     if policy.default == DefaultAction::Deny && policy.tools.is_empty() {
         // The skeleton: every tool the requirements permit gets an entry.
@@ -105,6 +109,9 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
         let destinations = if req.is_denied() {
             Vec::new()
         } else {
+            for c in places.checks.iter().filter(|c| c.source.is_none() && c.inexpressible().is_none()) {
+                assumed.push((format!("{}.{}", t.name, c.path), c.allow.describe(c.kind)));
+            }
             needs::destination_edits(policy.tool(&t.name), t, &places.checks, &places.forbidden, &mut gaps)
         };
         let mut flows = Vec::new();
@@ -143,7 +150,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
         }
     }
     if open.is_empty() && unmet.is_empty() && c.unwritable.is_empty() {
-        return Ok(Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs }));
+        return Ok(Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, assumed }));
     }
     gaps.extend(c.unwritable);
     Ok(Err(Unsatisfied { open, gaps, unmet, best: Summary::of(&c.outcomes) }))

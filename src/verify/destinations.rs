@@ -40,9 +40,12 @@ pub struct FieldCheck {
 }
 
 impl FieldCheck {
-    /// Calls may leave the field out (or send `null`).
+    /// Calls may leave the field out (or send `null`). A required field
+    /// that may be `null` must carry an allowed value when the requirement
+    /// names its list without `optional: true` (as `init --from-trace`
+    /// writes it when every legitimate call sent a value).
     pub fn may_be_absent(&self) -> bool {
-        self.allow.optional || !self.required || self.nullable
+        self.allow.optional || !self.required || (self.nullable && self.source.is_none())
     }
 
     /// Why no Intercept condition can keep this field on its list without
@@ -61,7 +64,7 @@ impl FieldCheck {
                 self.allow.example(self.kind).unwrap_or_default()
             ));
         }
-        if self.nullable && self.required {
+        if self.nullable && self.required && self.may_be_absent() {
             return Some(format!(
                 "`{f}` may be `null` (`anyOf: [string, null]`), and no condition admits both `null` and the allowed values (a condition on `null` is false; conditions only AND); nearest: require an allowed value and refuse `null`, if legitimate calls always send one"
             ));
@@ -313,5 +316,13 @@ mod tests {
         assert_eq!(recipient.inexpressible(), None);
         let memo = p.checks.iter().find(|c| c.path == "memo").unwrap();
         assert!(memo.inexpressible().unwrap().contains("may be `null`"));
+        // A list without `optional: true` (legitimate calls always sent a value): `in` says it, refusing `null`.
+        let reqs = Requirements::parse("tools: {send_money: {fields: {memo: {values: [rent]}}}}").unwrap();
+        let memo = plan(&tool, &reqs, None).checks.into_iter().find(|c| c.path == "memo").unwrap();
+        assert_eq!(memo.inexpressible(), None);
+        assert!(!memo.may_be_absent());
+        let optional = Requirements::parse("tools: {send_money: {fields: {memo: {values: [rent], optional: true}}}}").unwrap();
+        let memo = plan(&tool, &optional, None).checks.into_iter().find(|c| c.path == "memo").unwrap();
+        assert!(memo.inexpressible().is_some());
     }
 }
