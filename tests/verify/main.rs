@@ -9,4 +9,5 @@ mod mock_interop;
 mod mock_malformed;
 mod mock_servers;
 mod scenario_cli;
+mod values_flow;
 mod verify_snapshots;
