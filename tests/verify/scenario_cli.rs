@@ -1029,3 +1029,21 @@ fn init_sets_up_a_repository_that_verify_then_uses() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("gauntlet.yaml:3:"), "{}", stderr(&o));
 }
+
+/// `--fail-on` sets the least severe finding that fails the run: two high
+/// findings fail at `high` (and at the default) and pass at `critical`.
+#[test]
+fn fail_on_sets_the_exit_threshold_by_severity() {
+    let run = |extra: &[&str]| {
+        let mut a = vec!["verify", "examples/aksjah-weak.yaml", "--only", "bulk-write-burst", "-q"];
+        a.extend_from_slice(extra);
+        let o = gauntlet(&a);
+        assert!(stdout(&o).starts_with("findings by severity: 0 critical, 2 high,"), "{}", stdout(&o));
+        code(&o)
+    };
+    assert_eq!(run(&[]), 1);
+    assert_eq!(run(&["--fail-on", "high"]), 1);
+    assert_eq!(run(&["--fail-on", "critical"]), 0);
+    let bad = gauntlet(&["verify", "examples/aksjah-weak.yaml", "--fail-on", "severe"]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+}
