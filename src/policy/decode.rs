@@ -15,14 +15,22 @@ use crate::yaml::resolve::{resolve, Scalar};
 use crate::yaml::{Kind, Node, Style};
 use crate::policy::model::Value;
 
-/// What stops decoding at once (yaml.v3 panics internally and reports only this).
+/// What stops decoding at once (yaml.v3 panics internally and reports only
+/// this, with no line); `line` and `column` are the node it is about, for
+/// gauntlet's own diagnostic.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fatal(pub String);
+pub struct Fatal {
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
 
 /// Collects yaml.v3's type errors in document order.
 #[derive(Debug, Default)]
 pub struct Decoder {
     pub errors: Vec<String>,
+    /// Where the first of `errors` is (line, column).
+    pub first_error_at: Option<(u32, u32)>,
     pub fatal: Option<Fatal>,
 }
 
@@ -45,16 +53,21 @@ impl Decoder {
         match resolve(text, *style == Style::Quoted, n.tag.as_deref()) {
             Ok(s) => Some(s),
             Err(msg) => {
-                self.fail(msg);
+                self.fail(n, msg);
                 None
             }
         }
     }
 
-    fn fail(&mut self, msg: String) {
+    fn fail(&mut self, at: &Node, message: String) {
         if self.fatal.is_none() {
-            self.fatal = Some(Fatal(msg));
+            self.fatal = Some(Fatal { message, line: at.line, column: at.column });
         }
+    }
+
+    fn error(&mut self, at: &Node, message: String) {
+        self.first_error_at.get_or_insert((at.line, at.column));
+        self.errors.push(message);
     }
 
     /// yaml.v3's `terror`: `line N: cannot unmarshal !!tag `text` into T`.
@@ -72,7 +85,7 @@ impl Decoder {
             }
         };
         let value = if tag == "!!seq" || tag == "!!map" { String::new() } else { value };
-        self.errors.push(format!("line {}: cannot unmarshal {tag}{value} into {go_type}", n.line));
+        self.error(n, format!("line {}: cannot unmarshal {tag}{value} into {go_type}", n.line));
     }
 
     fn is_null(&mut self, n: &Node) -> bool {
@@ -195,7 +208,7 @@ impl Decoder {
         for (i, j) in pairs {
             let (ki, kj) = (&entries[i].0, &entries[j].0);
             let Kind::Scalar { text, .. } = &kj.kind else { continue };
-            self.errors.push(format!(
+            self.error(kj, format!(
                 "line {}: mapping key {} already defined at line {}",
                 kj.line,
                 crate::gofmt::quote::quote(text),
@@ -213,12 +226,12 @@ impl Decoder {
             Kind::Scalar { .. } => Vec::new(),
         };
         if sources.is_empty() && !matches!(&value.kind, Kind::Seq(_)) {
-            self.fail("map merge requires map or sequence of maps as the value".into());
+            self.fail(value, "map merge requires map or sequence of maps as the value".into());
             return;
         }
         for source in sources {
             let Kind::Map(entries) = &source.kind else {
-                self.fail("map merge requires map or sequence of maps as the value".into());
+                self.fail(source, "map merge requires map or sequence of maps as the value".into());
                 return;
             };
             if !self.unique_keys(entries) {
@@ -266,7 +279,7 @@ impl Decoder {
                     let key = match &k.kind {
                         Kind::Scalar { text, .. } => text.clone(),
                         _ => {
-                            self.fail("invalid map key".into());
+                            self.fail(k, "invalid map key".into());
                             continue;
                         }
                     };

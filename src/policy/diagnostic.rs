@@ -162,7 +162,13 @@ pub fn intercept_error_diagnostics(text: &str, file: &str, err: &InterceptError)
             } else {
                 match crate::yaml::parse(text) {
                     Err(e) => vec![Diagnostic::new(file, e.line, e.column, format!("{msg}{}", e.detail())).with_help(e.help())],
-                    Ok(_) => vec![Diagnostic::new(file, 1, 1, msg.clone())],
+                    Ok(_) => {
+                        // A decoding error yaml.v3 names no line for (bad `!!binary`, a merge
+                        // of a scalar): placed at the node it is about.
+                        let at = super::intercept::load_raw(text).err().and_then(|(_, at)| at);
+                        let (line, column) = at.unwrap_or((1, 1));
+                        vec![Diagnostic::new(file, line, column, msg.clone())]
+                    }
                 }
             }
         }

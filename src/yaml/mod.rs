@@ -100,8 +100,8 @@ fn count(budget: &mut Budget, event: &Event, mark: Mark) -> Result<(), Error> {
     crossed.map_err(|limit| crate::limits::LimitError { limit, line: mark.line, column: mark.column }.into())
 }
 
-/// Parses the first document of `text` as yaml.v3's `Unmarshal` does;
-/// `Ok(None)` for an empty stream.
+/// Parses the first document of `text` as yaml.v3's `Unmarshal` does, and
+/// refuses a stream with a second one; `Ok(None)` for an empty stream.
 pub fn parse(text: &str) -> Result<Option<Node>, Error> {
     reader::check_text(text)?;
     crate::limits::check_size(text.as_bytes())?;
@@ -122,8 +122,20 @@ pub fn parse(text: &str) -> Result<Option<Node>, Error> {
                 });
             }
             Event::DocumentStart { .. } => {}
-            // Only the first document is read; the rest is never scanned.
-            Event::DocumentEnd => return Ok(builder.root.take()),
+            // yaml.v3 reads only the first document (how far it scans into a
+            // second one depends on its comment lookahead), so a second one is
+            // text a reader of the file sees and Intercept never enforces: refused.
+            Event::DocumentEnd => {
+                let (next, at) = events.next_event()?;
+                if let Event::DocumentStart { .. } = next {
+                    let e = Error::syntax(at.line, at.column, "found a second YAML document (Intercept reads only the first)".into());
+                    return Err(e.with_detail(
+                        String::new(),
+                        "remove this `---` and what follows, or move it into the first document: nothing after it would be enforced",
+                    ));
+                }
+                return Ok(builder.root.take());
+            }
             other => builder.on(other, mark)?,
         }
     }
@@ -207,7 +219,8 @@ impl Builder {
                     } else {
                         format!("unknown anchor '{name}' referenced")
                     };
-                    return Err(Error::syntax(mark.line, mark.column, message).with_v3_line(mark.line));
+                    // yaml.v3 names no line for either (its composer fails without a mark).
+                    return Err(Error::syntax(mark.line, mark.column, message));
                 }
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart { .. } | Event::DocumentEnd => {}

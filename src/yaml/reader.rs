@@ -35,6 +35,23 @@ pub fn allowed(c: u32) -> bool {
     matches!(c, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
+/// Why the character `c` (after a leading byte-order mark) is refused, if it is:
+/// what yaml.v3 refuses, and two characters gauntlet refuses although yaml.v3
+/// reads them, because it reads them unlike what a reader of the file sees
+/// (so a policy could say one thing on screen and another to Intercept):
+/// a byte-order mark after the start (yaml.v3 skips one only at the start of
+/// a line, then reads the rest of that line one column further in: the file
+/// is refused, or part of it silently dropped), and the line breaks only
+/// YAML knows (NEL, LS, PS: one line in an editor, two to yaml.v3).
+fn refusal(c: u32) -> Option<&'static str> {
+    match c {
+        0xFEFF => Some(STRAY_BOM),
+        0x85 | 0x2028 | 0x2029 => Some(HIDDEN_BREAK),
+        _ if !allowed(c) => Some(CONTROL),
+        _ => None,
+    }
+}
+
 /// A reader failure: yaml.v3's message and the byte offset it is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -61,19 +78,26 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Error> {
 /// mark is skipped, as the reader skips it).
 pub fn check_text(text: &str) -> Result<(), Error> {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    match text[bom..].char_indices().find(|&(_, c)| !allowed(c as u32)) {
-        Some((i, _)) => Err(refused(text.as_bytes(), &Refusal { offset: bom + i, message: CONTROL })),
+    match first_refused(&text[bom..]) {
+        Some(r) => Err(refused(text.as_bytes(), &Refusal { offset: bom + r.offset, ..r })),
         None => Ok(()),
     }
 }
 
+/// The first character of `text` [`refusal`] refuses, at its offset in `text`.
+fn first_refused(text: &str) -> Option<Refusal> {
+    text.char_indices().find_map(|(i, c)| refusal(c as u32).map(|message| Refusal { offset: i, message }))
+}
+
 const CONTROL: &str = "control characters are not allowed";
+const STRAY_BOM: &str = "a byte-order mark (U+FEFF) is allowed only at the start of the file";
+const HIDDEN_BREAK: &str = "a line break only YAML sees (U+0085, U+2028 or U+2029) is not allowed";
 
 fn utf8(b: &[u8], base: usize) -> Result<&str, Refusal> {
     // Valid UTF-8 is the common case: one fast check, then the character set.
     if let Ok(text) = std::str::from_utf8(b) {
-        return match text.char_indices().find(|&(_, c)| !allowed(c as u32)) {
-            Some((i, _)) => Err(Refusal { offset: base + i, message: CONTROL }),
+        return match first_refused(text) {
+            Some(r) => Err(Refusal { offset: base + r.offset, ..r }),
             None => Ok(text),
         };
     }
@@ -112,8 +136,8 @@ fn utf8(b: &[u8], base: usize) -> Result<&str, Refusal> {
         if (0xD800..=0xDFFF).contains(&value) || value > 0x10FFFF {
             return Err(at(i, "invalid Unicode character"));
         }
-        if !allowed(value) {
-            return Err(at(i, CONTROL));
+        if let Some(message) = refusal(value) {
+            return Err(at(i, message));
         }
         i += width;
     }
@@ -147,8 +171,8 @@ fn utf16(b: &[u8], base: usize, big_endian: bool) -> Result<String, Refusal> {
             }
             _ => (u32::from(first), 2),
         };
-        if !allowed(value) {
-            return Err(at(CONTROL));
+        if let Some(message) = refusal(value) {
+            return Err(at(message));
         }
         out.push(char::from_u32(value).expect("surrogates were combined above"));
         i += width;
@@ -174,11 +198,14 @@ fn refused(bytes: &[u8], r: &Refusal) -> Error {
     let (line, column) = position(&text);
     let help = match r.message {
         CONTROL => "remove it; a control character can only be written as an escape inside a double-quoted string (\"\\x01\")",
+        STRAY_BOM => "remove it (files joined together often carry one): yaml.v3, which Intercept uses, would refuse the file or drop part of that line",
+        HIDDEN_BREAK => "use an ordinary newline, or write it as an escape inside a double-quoted string (\"\\N\", \"\\L\", \"\\P\"): yaml.v3 reads it as a line break that editors do not show",
         _ => "save the file as UTF-8 (or UTF-16 with a byte-order mark)",
     };
+    let is_character = matches!(r.message, CONTROL | STRAY_BOM | HIDDEN_BREAK);
     let found = match enc {
         Encoding::Utf8 => match bytes[r.offset..].utf8_chunks().next().map(|c| c.valid().chars().next()) {
-            Some(Some(c)) if r.message == CONTROL => format!(" (found U+{:04X})", c as u32),
+            Some(Some(c)) if is_character => format!(" (found U+{:04X})", c as u32),
             _ => format!(" (found byte 0x{:02x})", bytes.get(r.offset).copied().unwrap_or(0)),
         },
         _ => String::new(),
@@ -216,8 +243,25 @@ mod tests {
             assert_eq!(refusal(text.as_bytes()), expected, "{bad:?}");
             assert_eq!(check_text(&text).err().map(|e| (e.line, e.column)), expected.map(|e| (e.0, e.1)), "{bad:?}");
         }
-        // Tab, the line ends, NEL, NBSP and everything printable pass.
-        assert_eq!(refusal("a:\tb\r\nc: \u{85}\u{a0}é😀\u{feff}\n".as_bytes()), None);
+        // Tab, the line ends, NBSP and everything printable pass.
+        assert_eq!(refusal("a:\tb\r\nc: \u{a0}é😀\n".as_bytes()), None);
+    }
+
+    #[test]
+    fn a_later_byte_order_mark_and_the_line_breaks_only_yaml_sees_are_refused_where_they_are() {
+        for (text, at, message) in [
+            ("\u{feff}\u{feff}a: 1\n", (1, 1), STRAY_BOM),
+            ("a: 1\n\u{feff}b: 2\n", (2, 1), STRAY_BOM),
+            ("a: \"x\u{feff}y\"\n", (1, 6), STRAY_BOM),
+            ("a: b\u{85}c: d\n", (1, 5), HIDDEN_BREAK),
+            ("a: b\n# \u{2028}\n", (2, 3), HIDDEN_BREAK),
+            ("a: \"b\u{2029}\"\n", (1, 6), HIDDEN_BREAK),
+        ] {
+            assert_eq!(refusal(text.as_bytes()), Some((at.0, at.1, message.to_string())), "{text:?}");
+            assert_eq!(check_text(text).err().map(|e| (e.line, e.column)), Some(at), "{text:?}");
+        }
+        let le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a: 1\n\u{feff}b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(refusal(&le), Some((2, 1, STRAY_BOM.into())));
     }
 
     #[test]

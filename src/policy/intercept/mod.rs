@@ -19,10 +19,10 @@ pub fn load_raw(text: &str) -> Result<RawConfig, (String, Option<(u32, u32)>)> {
     let mut d = Decoder::default();
     let mut cfg = raw::decode(&mut d, root.as_ref());
     if let Some(fatal) = d.fatal {
-        return Err((format!("parsing config file: yaml: {}", fatal.0), None));
+        return Err((format!("parsing config file: yaml: {}", fatal.message), Some((fatal.line, fatal.column))));
     }
     if !d.errors.is_empty() {
-        return Err((format!("parsing config file: yaml: unmarshal errors:\n  {}", d.errors.join("\n  ")), None));
+        return Err((format!("parsing config file: yaml: unmarshal errors:\n  {}", d.errors.join("\n  ")), d.first_error_at));
     }
     normalise::normalise(&mut cfg);
     Ok(cfg)
