@@ -268,6 +268,14 @@ fn framing(input: &[u8]) -> Result<(), String> {
                 strict_forward(&line, &bytes, WireMode::StdioChild)?;
             }
         }
+        // The same line from the upstream: what reaches the agent is one line to every reader.
+        for out in core.from_upstream(&line, &CallContext::default(), now) {
+            if let Output::ToAgent(bytes) = out {
+                if let Some(at) = memchr::memchr2(b'\r', b'\n', &bytes) {
+                    return Err(format!("strict sent the agent a message with a line end at byte {at}: {bytes:?}"));
+                }
+            }
+        }
     }
     let whole = {
         let mut p = SseParser::default();
@@ -323,10 +331,17 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
     pinned(line, &policy, now)
 }
 
+/// An upstream message passed on as it came, but for `strict` turning each
+/// bare `\r` into a space.
+fn passed_on(sent: &[u8], came: &[u8]) -> bool {
+    sent.len() == came.len() && sent.iter().zip(came).all(|(s, c)| s == c || (*c == b'\r' && *s == b' '))
+}
+
 /// The same line through a pinned strict core: as the agent's message, as
 /// the answer to the proxy's own list for a held call, and as any upstream
 /// message. What reaches the agent is UTF-8 JSON, or an upstream message
-/// passed on as it came (the core forwards what it cannot parse untouched);
+/// passed on as it came (the core forwards what it cannot parse untouched,
+/// its bare `\r`s spaced);
 /// the answer to the proxy's own list never reaches the agent.
 fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestamp) -> Result<(), String> {
     use crate::proxy::pin::Approved;
@@ -341,7 +356,7 @@ fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestam
     let own = outs.iter().any(|o| matches!(o, Output::ToUpstream(b) if b.windows(14).any(|w| w == b"gauntlet-pin-1")));
     let answered = core.from_upstream(&answer, &ctx, now);
     if own && serde_json::from_slice::<serde_json::Value>(&answer).is_ok() {
-        if let Some(Output::ToAgent(leak)) = answered.iter().find(|o| matches!(o, Output::ToAgent(b) if b == &answer)) {
+        if let Some(Output::ToAgent(leak)) = answered.iter().find(|o| matches!(o, Output::ToAgent(b) if passed_on(b, &answer))) {
             return Err(format!("pinned: the answer to the proxy's own list reached the agent: {}", String::from_utf8_lossy(leak)));
         }
     }
@@ -350,7 +365,7 @@ fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestam
     outs.extend(core.upstream_gone());
     for out in outs {
         if let Output::ToAgent(bytes) = out {
-            if bytes == line || bytes == answer {
+            if passed_on(&bytes, line) || passed_on(&bytes, &answer) {
                 continue;
             }
             let text = std::str::from_utf8(&bytes).map_err(|_| format!("pinned: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;

@@ -258,6 +258,20 @@ impl ProxyCore {
         out
     }
 
+    /// Strict: an upstream message with a bare `\r`, which Java's
+    /// `BufferedReader.readLine`, .NET's `ReadLine` (the stdio readers of
+    /// those MCP SDKs) and an SSE reader take for a line end (the Python and
+    /// TypeScript SDK clients split at `\n` only), with each one a space: JSON allows it only as whitespace between
+    /// tokens, so the message means the same, but an upstream can no longer
+    /// hide a second message (an unfiltered `tools/list` answer, a forged
+    /// answer to another request) inside the one checked here.
+    fn carriage_returns_spaced(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        if self.engine.profile() != Profile::Strict || memchr::memchr(b'\r', bytes).is_none() {
+            return None;
+        }
+        Some(bytes.iter().map(|&b| if b == b'\r' { b' ' } else { b }).collect())
+    }
+
     /// Whether a call to `tool` is handed out to be decided.
     fn defers(&self, tool: &str) -> bool {
         self.outside && !self.replaying && self.engine.calls_store(tool)
@@ -366,6 +380,8 @@ impl ProxyCore {
 
     /// [`ProxyCore::from_upstream`] on a numbered exchange (the response to an HTTP POST).
     pub fn from_upstream_on(&mut self, bytes: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Vec<Output> {
+        let spaced = self.carriage_returns_spaced(bytes);
+        let bytes = spaced.as_deref().unwrap_or(bytes);
         let Ok(node) = rawjson::parse(bytes) else {
             return vec![Output::ToAgent(bytes.to_vec())];
         };

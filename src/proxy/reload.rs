@@ -2,7 +2,9 @@
 //!
 //! Only events that name the policy file count: the directory is watched (an
 //! editor may replace the file by a rename), but a log or state file written
-//! beside the policy neither triggers nor postpones a reload. A new version
+//! beside the policy neither triggers nor postpones a reload. When the policy
+//! is a symbolic link, so do events on the links it goes through in its
+//! directory ([`names_of`]: a Kubernetes ConfigMap swaps `..data`). A new version
 //! is read only once it is complete ([`Settle`]): its writer closed it, or a
 //! finished file was renamed onto its name, and nothing touched it for
 //! [`DEBOUNCE`] since; a file written without being closed is read only after
@@ -170,8 +172,9 @@ where
     watcher
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| format!("cannot watch `{}`: {e}", dir.display()))?;
-    let name = path.file_name().map(|n| n.to_os_string());
-    let is_policy = move |p: &Path| p.file_name().map(|n| n.to_os_string()) == name;
+    let names = names_of(&path);
+    // Some(true): the policy's own name; Some(false): a link it goes through.
+    let touches = move |p: &Path| p.file_name().and_then(|n| names.iter().position(|m| m == n)).map(|at| at == 0);
     let mut reload = Reload {
         policy: Watched { path: path.clone(), ..policy.clone() },
         enforced: std::fs::read(&path).ok(),
@@ -193,10 +196,11 @@ where
             };
             // Only the policy's own events count; a file written beside it is not a change to it.
             if let Some(Ok(event)) = event {
-                if event.paths.iter().any(|p| is_policy(p)) {
-                    if let Some(change) = Change::of(&event.kind) {
-                        settle.see(change, Instant::now());
-                    }
+                let hit = event.paths.iter().filter_map(|p| touches(p)).max();
+                if let (Some(own), Some(change)) = (hit, Change::of(&event.kind)) {
+                    // A link the policy goes through was replaced (or touched in any
+                    // way): the policy is read again, whole, once it settles.
+                    settle.see(if own { change } else { Change::Replaced }, Instant::now());
                 }
             }
             if let Some(due) = settle.due(Instant::now()) {
@@ -205,6 +209,34 @@ where
         }
     });
     Ok(Reloader { _watcher: watcher })
+}
+
+/// The names in the policy's directory whose events change the policy: its
+/// own, and, when it is a symbolic link, each link in that directory its
+/// target goes through. A Kubernetes ConfigMap volume mounts `policy.yaml` as
+/// a link to `..data/policy.yaml` and publishes a version by renaming a new
+/// link onto `..data` (then removing the old version's directory, which is
+/// not a link and so not a change to the policy), so the policy's own name
+/// never sees an event.
+fn names_of(path: &Path) -> Vec<std::ffi::OsString> {
+    let mut names: Vec<std::ffi::OsString> = path.file_name().map(|n| n.to_os_string()).into_iter().collect();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut link = path.to_path_buf();
+    // A bounded walk: a link cycle fails to load anyway.
+    for _ in 0..8 {
+        let Ok(target) = std::fs::read_link(&link) else { break };
+        let first = match target.components().next() {
+            Some(std::path::Component::Normal(first)) if target.is_relative() => first.to_os_string(),
+            _ => break,
+        };
+        link = dir.join(&first);
+        let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link || names.contains(&first) {
+            break;
+        }
+        names.push(first);
+    }
+    names
 }
 
 /// The watcher thread's side of a reload: read, load, check, apply, log.
@@ -307,6 +339,20 @@ mod tests {
         assert_eq!(s.due(ms(t, 3100)), Some(Due::Load { closed: true }));
         s.see(Change::Removed, ms(t, 4000));
         assert_eq!(s.due(ms(t, 4100)), Some(Due::Gone));
+    }
+
+    #[test]
+    fn a_configmap_style_link_names_the_link_that_is_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("..2026_12_07_00_00_00.1")).unwrap();
+        std::fs::write(d.join("..2026_12_07_00_00_00.1/policy.yaml"), "version: \"1\"\n").unwrap();
+        std::os::unix::fs::symlink("..2026_12_07_00_00_00.1", d.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/policy.yaml", d.join("policy.yaml")).unwrap();
+        std::fs::write(d.join("plain.yaml"), "version: \"1\"\n").unwrap();
+        let names = |p: &str| names_of(&d.join(p)).into_iter().map(|n| n.into_string().unwrap()).collect::<Vec<_>>();
+        assert_eq!(names("policy.yaml"), ["policy.yaml", "..data"], "the version's directory is not a link to watch");
+        assert_eq!(names("plain.yaml"), ["plain.yaml"]);
     }
 
     #[test]

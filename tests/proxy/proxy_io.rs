@@ -274,6 +274,37 @@ fn writes_beside_the_policy_do_not_postpone_its_reload() {
     assert_eq!(stderr.matches("reloaded policy").count(), 1, "{writes} writes beside: {stderr}");
 }
 
+/// Issue 19: a Kubernetes ConfigMap volume publishes a version by renaming a
+/// new `..data` link into place; the policy's own name (a link to
+/// `..data/policy.yaml`) never sees an event, so a tightened policy was
+/// never loaded. The swap is done here as the kubelet does it.
+#[test]
+fn a_configmap_style_link_swap_reloads_the_policy() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (v1, v2) = ("..2026_12_07_00_00_00.1", "..2026_12_07_00_01_00.2");
+    std::fs::create_dir(d.join(v1)).unwrap();
+    write_policy(&d.join(v1), POLICY);
+    symlink(v1, d.join("..data")).unwrap();
+    symlink("..data/policy.yaml", d.join("policy.yaml")).unwrap();
+    let mut p = Proxy::mock(d, &d.join("policy.yaml"), &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    assert!(p.call(2, "list_customers").contains("cus_mock_1"));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::create_dir(d.join(v2)).unwrap();
+    write_policy(&d.join(v2), &POLICY.replace("delete_customer", "list_customers"));
+    symlink(v2, d.join("..data_tmp")).unwrap();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    std::fs::remove_dir_all(d.join(v1)).unwrap();
+    let mut id = 2;
+    wait_for_answer(&mut p, &mut id, "list_customers", "Denied by rule");
+    let (_, stderr) = p.finish();
+    assert_eq!(stderr.matches("reloaded policy").count(), 1, "{stderr}");
+    assert!(!stderr.contains("removed"), "the old version's directory going away is not the policy going away: {stderr}");
+}
+
 /// Issue 19: a writer pausing mid-file had its first half loaded and
 /// enforced. Here the first half is itself a valid policy, one that allows
 /// `delete_customer`; during the pause the policy in force must stay the old
