@@ -38,7 +38,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Verdicts, proven fixes, reports.
     ("verify", &["agent"]),
     ("harden", &["verify"]),
-    ("report", &["harden"]),
+    ("prove", &["verify"]),
+    ("report", &["harden", "prove"]),
     // Tools beside the flow.
     ("conformance", &["proxy"]),
     ("fuzz", &["proxy", "scenario"]),

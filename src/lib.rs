@@ -7,7 +7,8 @@
 //! thin transport adapters) joins the engine to the wire → `scenario` (the
 //! attack database) → `agent` (scripted and seeded drivers) → `verify`
 //! (verdicts, blamed on policy lines) → `harden` (proven fixes: `verify
-//! --suggest`, `gauntlet harden`) → `report` (table, JSON, JUnit, Markdown,
+//! --suggest`, `gauntlet harden`) and beside it `prove` (proofs, policy
+//! facts and semantic diffs on the engine's admission model) → `report` (table, JSON, JUnit, Markdown,
 //! snapshots). `conformance` runs Intercept's test vectors; `cli` dispatches.
 //! Below them all: `limits` (the input limits every loader applies), `yaml`
 //! (the positioned, yaml.v3-faithful YAML reader loaders share), `gofmt`,
@@ -33,6 +34,7 @@ pub mod scenario;
 pub mod agent;
 pub mod verify;
 pub mod harden;
+pub mod prove;
 pub mod report;
 pub mod conformance;
 pub mod fuzz;

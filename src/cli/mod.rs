@@ -12,6 +12,7 @@ pub mod fuzz;
 pub mod harden;
 pub mod init;
 pub mod mock;
+pub mod prove;
 pub mod proxy;
 pub mod replay;
 pub mod scenario;
@@ -48,6 +49,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Write a policy that meets the requirements, proven before it is written.
     Harden(harden::Args),
+    /// Prove the requirements for every call (or refute them with a replayed counterexample).
+    Prove(prove::Args),
     /// Set up a repository: a commented gauntlet.yaml and a CI job.
     Init(init::Args),
     /// Author, lint and list attack scenarios.
@@ -86,6 +89,7 @@ pub fn main() -> i32 {
         Command::Proxy(a) => proxy::run(*a),
         Command::Verify(a) => verify::run(a),
         Command::Harden(a) => harden::run(a),
+        Command::Prove(a) => prove::run(a),
         Command::Init(a) => init::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),

@@ -30,6 +30,15 @@ pub struct Args {
     /// Read the files as this dialect instead of detecting it from their content.
     #[arg(long, value_enum)]
     pub dialect: Option<DialectFlag>,
+    /// Also report the policy facts `gauntlet prove` finds (a rule that never
+    /// fires, a condition on a field the schema lacks, an unanchored regex on
+    /// a destination, a limit that never binds), as warnings with file:line.
+    #[arg(long)]
+    pub deep: bool,
+    /// With `--deep`: a mock server whose tool schemas the facts read (repeatable;
+    /// default: the bundled servers that share tools with the policy).
+    #[arg(long, requires = "deep")]
+    pub server: Vec<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -107,14 +116,36 @@ fn one(path: &std::path::Path, args: &Args) -> Exit {
     };
     eprint!("{}", policy::report(loaded.as_ref()));
     intercept_count.iter().flatten().for_each(|line| eprintln!("{line}"));
+    let facts = match (&loaded, args.deep) {
+        (Ok(l), true) => match deep(l, &file, &args.server) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::CouldNotRun;
+            }
+        },
+        _ => 0,
+    };
     match loaded {
         Err(e) => load::exit_for(&e),
-        Ok(l) if args.deny_warnings && !l.warnings.is_empty() => {
-            eprintln!("error: `{file}`: {} warning(s), and --deny-warnings makes them fail", l.warnings.len());
+        Ok(l) if args.deny_warnings && l.warnings.len() + facts > 0 => {
+            eprintln!("error: `{file}`: {} warning(s), and --deny-warnings makes them fail", l.warnings.len() + facts);
             Exit::CheckFailed
         }
         Ok(_) => Exit::Ok,
     }
+}
+
+/// `--deep`: the policy facts, one warning each on stderr; how many.
+fn deep(loaded: &policy::LoadedPolicy, file: &str, servers: &[std::path::PathBuf]) -> Result<usize, String> {
+    let servers = crate::verify::setup::servers_for(servers, &loaded.policy, true)?;
+    let catalogue = crate::verify::inprocess::catalogue_of(&servers);
+    let engine = crate::engine::Engine::new(std::sync::Arc::new(loaded.policy.clone()), crate::profile::Profile::Intercept);
+    let facts = crate::prove::facts::of(engine.policy(), &engine, file, &catalogue);
+    for f in &facts {
+        eprintln!("{}:{}: warning: {} ({})", f.location.file, f.location.line, f.message, f.kind);
+    }
+    Ok(facts.len())
 }
 
 /// The lines `intercept validate` prints: (stdout lines, stderr lines, exit).

@@ -15,6 +15,7 @@ pub mod junit;
 pub mod league;
 pub mod markdown;
 pub mod markup;
+pub mod proof;
 pub mod sarif;
 pub mod snapshot;
 pub mod table;

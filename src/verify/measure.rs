@@ -254,7 +254,7 @@ pub fn nullable_fields(schema: &Value) -> Vec<String> {
 /// as far as Intercept's conditions can check them: a field of
 /// [`unguardable_unions`] only needs to be present and not null, and one of
 /// [`nullable_fields`] nothing at all.
-fn required_part(schema: &Value) -> Value {
+pub fn required_part(schema: &Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     let unions = unguardable_unions(schema);
     let nullable = nullable_fields(schema);
@@ -275,7 +275,7 @@ fn required_part(schema: &Value) -> Value {
 /// boolean or a non-string enum value by its text, so the string `"true"`
 /// in a boolean field (or `"1"` where the enum lists `1`) is the value itself
 /// to any condition; no policy can refuse the one and allow the other.
-fn as_conditions_see(schema: &Value, args: &Value) -> Value {
+pub fn as_conditions_see(schema: &Value, args: &Value) -> Value {
     let Some(obj) = args.as_object() else { return args.clone() };
     let mut out = obj.clone();
     for (k, v) in out.iter_mut() {
@@ -360,7 +360,7 @@ pub fn max_calendar(times: &[i64], len: i64) -> usize {
 }
 
 /// Largest sum of `(time, amount)` inside any sliding window of `len` nanos.
-fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
+pub fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
     let mut best = 0.0f64;
     let mut sum = 0.0;
     let mut j = 0;

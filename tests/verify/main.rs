@@ -8,6 +8,7 @@ mod harden;
 mod mock_interop;
 mod mock_malformed;
 mod mock_servers;
+mod prove_cli;
 mod scenario_cli;
 mod values_flow;
 mod verify_snapshots;

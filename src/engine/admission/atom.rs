@@ -86,13 +86,43 @@ impl Atom {
         }
     }
 
+    /// Every value of the kinds listed, nothing else (a requirement's set, not a condition's).
+    pub fn of_kinds(kinds: &[Kind]) -> Atom {
+        let has = |k: Kind| kinds.contains(&k);
+        let all = |k: Kind| if has(k) { Composite::All } else { Composite::None };
+        Atom {
+            absent: has(Kind::Absent),
+            null: has(Kind::Null),
+            bools: [has(Kind::Bool); 2],
+            numbers: if has(Kind::Number) { NumSet::all() } else { NumSet::none() },
+            strings: if has(Kind::String) { StrSet::All } else { StrSet::Empty },
+            arrays: all(Kind::Array),
+            objects: all(Kind::Object),
+        }
+    }
+
+    /// Only these numbers among numbers.
+    pub fn with_numbers(self, numbers: NumSet) -> Atom {
+        Atom { numbers, ..self }
+    }
+
+    /// Only these strings among strings.
+    pub fn with_strings(self, strings: StrSet) -> Atom {
+        Atom { strings, ..self }
+    }
+
+    /// Only these booleans (`[false, true]`) among booleans.
+    pub fn with_bools(self, bools: [bool; 2]) -> Atom {
+        Atom { bools, ..self }
+    }
+
     /// `increment_from`: the path must hold a number the profile turns into an amount.
     pub fn number_in(numbers: NumSet) -> Atom {
         Atom { numbers, ..Atom::nothing_present(false) }
     }
 
     /// The set of values `cond` is true on.
-    pub fn of(cond: &CCond, patterns: &mut Patterns) -> Atom {
+    pub(crate) fn of(cond: &CCond, patterns: &mut Patterns) -> Atom {
         match cond.op {
             Op::Exists => {
                 let present = cond.exists == Some(true);
@@ -167,7 +197,7 @@ impl Atom {
 
     /// Whether the condition holds on `v` (`None`: absent), decided by the
     /// sets; composite values ask the engine about `cond`.
-    pub fn holds(&self, v: Option<&Json>, cond: Option<&CCond>) -> Result<bool, super::Unknown> {
+    pub(crate) fn holds(&self, v: Option<&Json>, cond: Option<&CCond>) -> Result<bool, super::Unknown> {
         Ok(match v {
             None => self.absent,
             Some(Json::Null) => self.null,
@@ -181,6 +211,16 @@ impl Atom {
                 (Composite::Engine { .. }, None) => false,
             },
         })
+    }
+
+    /// Whether every array (or object) is in the set, whatever it holds.
+    pub fn every_composite(&self, array: bool) -> bool {
+        matches!(if array { &self.arrays } else { &self.objects }, Composite::All)
+    }
+
+    /// Whether the value is in the set (a requirement's set: composites are all or nothing).
+    pub fn contains(&self, v: Option<&Json>) -> Result<bool, super::Unknown> {
+        self.holds(v, None)
     }
 
     /// Whether any value of `kind` might hold (exact for scalars; composites are tried on candidates).

@@ -22,6 +22,8 @@
 
 mod atom;
 mod numbers;
+mod query;
+pub mod rates;
 mod strings;
 #[cfg(test)]
 mod tests;
@@ -36,10 +38,10 @@ use crate::policy::model::Op;
 use crate::profile::Profile;
 
 use super::compile::{CCond, CPath, Compiled, Plan};
-pub use atom::Kind;
-use atom::Atom;
-use numbers::NumSet;
-use strings::{Patterns, Product, StrSet};
+pub use atom::{Atom, Kind};
+pub use numbers::NumSet;
+pub use query::{solve, Term};
+pub use strings::{Lang, Patterns, Product, StrSet};
 
 /// Why the model cannot answer (outside the decidable fragment or past a budget).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -301,6 +303,16 @@ impl Rules {
         rules
     }
 
+    /// The sets of the conditions on exactly `path` (each must hold).
+    pub fn atoms_at(&self, path: &[String]) -> Vec<&Atom> {
+        self.args.iter().filter(|c| c.path == path).map(|c| &c.atom).collect()
+    }
+
+    /// The profile the rules are read under.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
     fn cond(&self, i: usize) -> Option<&CCond> {
         let at = &self.args[i].at;
         at.condition.map(|ci| &self.compiled.rules[at.rule_index].conditions[ci])
@@ -342,157 +354,18 @@ impl Rules {
 
     /// Solves every constrained path with condition `negate` (if any) flipped.
     fn solve(&self, base: &Map<String, Json>, negate: Option<usize>, prefer: &Prefer) -> Answer<Map<String, Json>> {
-        let mut out = base.clone();
-        for path in self.paths() {
-            let members: Vec<usize> = (0..self.args.len()).filter(|&i| self.args[i].path == path).collect();
-            let atoms: Vec<(usize, Atom)> = members
-                .iter()
-                .map(|&i| (i, if Some(i) == negate { self.args[i].atom.complement() } else { self.args[i].atom.clone() }))
-                .collect();
-            let current = super::conditions::resolve_args(Some(base), &path);
-            if (prefer.keep_presence && current.is_none()) || (path.len() == 1 && prefer.keep_fields.contains(&path[0])) {
-                continue;
-            }
-            match self.value_for(&atoms, current, path.last().and_then(|k| prefer.lengths.get(k)).copied(), prefer.keep_presence) {
-                Answer::Yes(v) => set_path(&mut out, &path, v),
-                Answer::No(why) => {
-                    let texts: Vec<&str> = members.iter().map(|&i| self.args[i].text.as_str()).collect();
-                    return Answer::No(format!("no value of args.{} satisfies {} ({why})", path.join("."), texts.join(" and ")));
-                }
-                Answer::Unknown(why) => return Answer::Unknown(why),
-            }
-        }
-        // Nested paths may interact (a condition on `a` and one on `a.b`): check the whole call.
-        let want = |i: usize| Some(i) != negate;
-        let kept_absent = |i: usize| {
-            let path = &self.args[i].path;
-            (prefer.keep_presence && super::conditions::resolve_args(Some(base), path).is_none())
-                || (path.len() == 1 && prefer.keep_fields.contains(&path[0]))
-        };
-        for i in (0..self.args.len()).filter(|&i| !kept_absent(i)) {
-            match self.holds(i, Some(&out)) {
-                Ok(h) if h == want(i) => {}
-                Ok(_) => {
-                    return Answer::Unknown(format!(
-                        "conditions on nested paths of args.{} are not modeled together",
-                        self.args[i].path.join(".")
-                    ))
-                }
-                Err(Unknown(why)) => return Answer::Unknown(why),
-            }
-        }
-        Answer::Yes(out)
+        let terms: Vec<Term<'_>> = (0..self.args.len()).map(|i| self.term(i, Some(i) == negate)).collect();
+        query::solve(&terms, base, prefer)
     }
 
-    /// Every argument path a condition reads, in first-seen order.
-    fn paths(&self) -> Vec<Vec<String>> {
-        let mut out: Vec<Vec<String>> = Vec::new();
-        for c in &self.args {
-            if !out.contains(&c.path) {
-                out.push(c.path.clone());
-            }
-        }
-        out
+    /// Condition `i` as a query term (`negated`: the call must fail it).
+    pub fn term(&self, i: usize, negated: bool) -> Term<'_> {
+        Term::rule(self, i, negated)
     }
 
-    /// A value (`None`: absent) every atom holds on, `current` kept when it does.
-    fn value_for(&self, atoms: &[(usize, Atom)], current: Option<&Json>, length: Option<usize>, keep_presence: bool) -> Answer<Option<Json>> {
-        let holds_all = |v: Option<&Json>| -> Result<bool, Unknown> {
-            for (i, a) in atoms {
-                if !a.holds(v, self.cond(*i))? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        };
-        let wanted_length = length.filter(|_| matches!(current, None | Some(Json::String(_))));
-        match holds_all(current) {
-            Ok(true) if wanted_length.is_none() || current.is_none() => return Answer::Yes(current.cloned()),
-            Ok(_) => {}
-            Err(Unknown(why)) => return Answer::Unknown(why),
-        }
-        let first = Kind::of(current);
-        let order = [first, Kind::String, Kind::Number, Kind::Bool, Kind::Absent, Kind::Null, Kind::Array, Kind::Object];
-        let mut unknown: Option<String> = None;
-        for (n, kind) in order.into_iter().enumerate() {
-            if (n > 0 && kind == first) || (keep_presence && kind == Kind::Absent) {
-                continue;
-            }
-            if !atoms.iter().all(|(_, a)| a.may_hold(kind)) {
-                continue;
-            }
-            match self.of_kind(kind, atoms, current, wanted_length) {
-                Ok(Some(v)) => match holds_all(v.as_ref()) {
-                    Ok(true) => return Answer::Yes(v),
-                    Ok(false) => unknown.get_or_insert(format!("the model's {kind:?} witness failed its own check")),
-                    Err(Unknown(why)) => unknown.get_or_insert(why),
-                },
-                Ok(None) => continue,
-                Err(Unknown(why)) => unknown.get_or_insert(why),
-            };
-        }
-        match unknown {
-            Some(why) => Answer::Unknown(why),
-            None => Answer::No("the conditions exclude each other".into()),
-        }
-    }
-
-    /// A value of `kind` every atom holds on: `Ok(None)` when there is none.
-    fn of_kind(&self, kind: Kind, atoms: &[(usize, Atom)], current: Option<&Json>, length: Option<usize>) -> Result<Option<Option<Json>>, Unknown> {
-        Ok(match kind {
-            Kind::Absent => Some(None),
-            Kind::Null => Some(Some(Json::Null)),
-            Kind::Bool => {
-                let ok = |b: usize| atoms.iter().all(|(_, a)| a.bools[b]);
-                let prefer = current.and_then(Json::as_bool).unwrap_or(true) as usize;
-                [prefer, 1 - prefer].into_iter().find(|&b| ok(b)).map(|b| Some(Json::Bool(b == 1)))
-            }
-            Kind::Number => {
-                let set = atoms.iter().fold(NumSet::all(), |s, (_, a)| s.intersect(&a.numbers));
-                let near = current.and_then(Json::as_f64).unwrap_or(1.0);
-                set.witness(near).map(|x| Some(number(x)))
-            }
-            Kind::String => {
-                let sets: Vec<StrSet> = atoms.iter().map(|(_, a)| a.strings.clone()).collect();
-                let Some(product) = Product::explore(&sets)? else { return Ok(None) };
-                let target = length.or_else(|| current.and_then(Json::as_str).map(|s| s.len())).unwrap_or(5).max(1);
-                product.near_length(target).map(|s| Some(Json::String(s)))
-            }
-            Kind::Array | Kind::Object => {
-                let candidates: Vec<Json> = if kind == Kind::Array {
-                    // An array holding every operand meets each `contains`; one
-                    // holding a single operand, each `eq`; the empty one, the rest.
-                    let elements: Vec<Json> = atoms
-                        .iter()
-                        .filter_map(|(i, _)| self.cond(*i))
-                        .map(|c| c.operand.num.map(number).unwrap_or_else(|| Json::String(c.operand.text.clone())))
-                        .collect();
-                    let mut c = vec![Json::Array(Vec::new()), Json::Array(elements.clone())];
-                    c.extend(elements.into_iter().map(|e| Json::Array(vec![e])));
-                    c
-                } else {
-                    vec![Json::Object(Map::new())]
-                };
-                let mut found = None;
-                for c in candidates {
-                    let mut all = true;
-                    for (i, a) in atoms {
-                        if !a.holds(Some(&c), self.cond(*i))? {
-                            all = false;
-                            break;
-                        }
-                    }
-                    if all {
-                        found = Some(Some(c));
-                        break;
-                    }
-                }
-                if found.is_none() {
-                    return Err(Unknown(format!("{kind:?} values are compared by their `%v` text; the model tries candidates only")));
-                }
-                found
-            }
-        })
+    /// Every argument condition as a term that must hold.
+    pub fn terms(&self) -> Vec<Term<'_>> {
+        (0..self.args.len()).map(|i| self.term(i, false)).collect()
     }
 
     /// Calls refused by exactly one argument condition each, at that

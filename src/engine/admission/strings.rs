@@ -374,6 +374,17 @@ impl<'a> Product<'a> {
 
     /// The longest member, if the language is finite (no cycle reaches acceptance).
     pub fn longest(&self) -> Option<String> {
+        self.longest_by(|_| 1).map(|(_, s)| s)
+    }
+
+    /// The most characters a member has, if the language is finite: what
+    /// bounds its JSON text (no character escapes to more than six bytes).
+    pub fn most_chars(&self) -> Option<usize> {
+        self.longest_by(|b| usize::from(!(0x80..=0xBF).contains(&b))).map(|(n, _)| n)
+    }
+
+    /// The member with the greatest total `weight` of its bytes, and that total, if the language is finite.
+    fn longest_by(&self, weight: impl Fn(u8) -> usize) -> Option<(usize, String)> {
         let dist = self.distances();
         if self.nodes.is_empty() || dist[0] == usize::MAX {
             return None;
@@ -412,19 +423,20 @@ impl<'a> Product<'a> {
             let mut here = if self.accepting[i] { Some((0usize, None)) } else { None };
             for &(b, j) in &self.edges[i] {
                 if let Some((l, _)) = best[j] {
-                    if here.is_none_or(|(h, _)| l + 1 > h) {
-                        here = Some((l + 1, Some((b, j))));
+                    if here.is_none_or(|(h, _)| l + weight(b) > h) {
+                        here = Some((l + weight(b), Some((b, j))));
                     }
                 }
             }
             best[i] = here;
         }
+        let total = best[0].map(|(l, _)| l)?;
         let (mut i, mut bytes) = (0usize, Vec::new());
         while let Some((_, Some((b, j)))) = best[i] {
             bytes.push(b);
             i = j;
         }
-        Some(String::from_utf8_lossy(&bytes).into_owned())
+        Some((total, String::from_utf8_lossy(&bytes).into_owned()))
     }
 }
 

@@ -1,0 +1,448 @@
+//! Requirements about one call: the tool is denied; each required field
+//! keeps its schema's type, enum, bounds, length and pattern; the required
+//! fields stay within the size bound; the amount stays under its cap.
+//!
+//! Each is asked as "is there an admitted call whose value at this path
+//! lies in the requirement's complement?" — the tool's conditions as
+//! query terms plus one free set — and answered by the model's exact sets.
+//! An empty answer is the proof; a witness is checked against the schema
+//! (or the bound) and replayed through the engine before it is a refutation.
+
+use serde_json::{json, Map, Value as Json};
+
+use super::trace::{Call, START};
+use super::{Context, Proof, Status};
+use crate::engine::admission::{solve, Answer, Atom, Kind, Lang, NumSet, Patterns, Prefer, Product, StrSet, Term};
+use crate::scenario::lint::ToolInfo;
+
+/// The field amounts are read from (the scenarios' default `amount_field`).
+pub const AMOUNT: &str = "amount";
+
+pub fn has_amount(tool: &ToolInfo) -> bool {
+    tool.input_schema["properties"].get(AMOUNT).is_some()
+}
+
+pub(super) fn required(tool: &ToolInfo) -> Vec<String> {
+    tool.input_schema["required"].as_array().into_iter().flatten().filter_map(Json::as_str).map(str::to_string).collect()
+}
+
+/// `denied`: no call of the tool passes the policy.
+pub fn denied(ctx: &Context<'_>) -> Proof {
+    let statement = format!("no call of `{}` passes", ctx.tool.name);
+    if let Some(why) = ctx.model.gate.refuses_all() {
+        return ctx.proof("denied", statement, Status::Proved, why, ctx.entry());
+    }
+    match ctx.admitted() {
+        Ok(args) => refute(ctx, "denied", statement, args, "the policy allows this call".into(), ctx.entry()),
+        Err((status, why)) => ctx.proof("denied", statement, status, why, ctx.entry()),
+    }
+}
+
+/// A refutation by one call, replayed: refuted when the engine allows it, unknown otherwise.
+fn refute(ctx: &Context<'_>, requirement: &'static str, statement: String, args: Map<String, Json>, why: String, at: crate::verify::blame::PolicyLocation) -> Proof {
+    let cex = ctx.replayed(vec![Call::new(START, &ctx.tool.name, args)]);
+    if cex.allowed.iter().all(|a| *a) {
+        let mut p = ctx.proof(requirement, statement, Status::Refuted, why, at);
+        p.counterexample = Some(cex);
+        p
+    } else {
+        let why = format!("the model's counterexample was refused by the engine ({why}); the model and the engine disagree");
+        ctx.proof(requirement, statement, Status::Unknown, why, at)
+    }
+}
+
+/// JSON Schema keywords that constrain a value and that the proof does not read (an answer with one is unknown).
+const UNMODELED: &[&str] = &[
+    "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "multipleOf", "$ref", "$dynamicRef", "dependentRequired",
+    "dependentSchemas", "dependencies",
+];
+
+fn kind_of(name: &str) -> Option<Kind> {
+    Some(match name {
+        "string" => Kind::String,
+        "number" | "integer" => Kind::Number,
+        "boolean" => Kind::Bool,
+        "null" => Kind::Null,
+        "array" => Kind::Array,
+        "object" => Kind::Object,
+        _ => return None,
+    })
+}
+
+/// The sets of values that break a required field's schema, each with what it breaks.
+fn violations(p: &Json, patterns: &mut Patterns) -> Result<Vec<(String, Atom)>, String> {
+    let mut out = vec![("the field left out".to_string(), Atom::of_kinds(&[Kind::Absent]))];
+    let Some(schema) = p.as_object() else { return Ok(out) };
+    // Keywords outside the vocabulary are annotations to a validator; these constrain values and are not modeled.
+    if let Some(k) = schema.keys().find(|k| UNMODELED.contains(&k.as_str())) {
+        return Err(format!("the field's schema uses `{k}`, which prove does not model"));
+    }
+    let types: Option<Vec<&str>> = match &schema.get("type") {
+        Some(Json::String(t)) => Some(vec![t.as_str()]),
+        Some(Json::Array(ts)) => Some(ts.iter().filter_map(Json::as_str).collect()),
+        _ => None,
+    };
+    let listed: Option<Vec<Json>> = schema.get("const").map(|c| vec![c.clone()]).or_else(|| schema.get("enum").and_then(Json::as_array).cloned());
+    // What Intercept's conditions cannot tell from the value itself: the text of a boolean or a non-string enum value.
+    let mut texts: Vec<String> = listed.iter().flatten().filter(|v| !v.is_string()).map(Json::to_string).collect();
+    if types.as_ref().is_some_and(|t| t.contains(&"boolean")) {
+        texts.extend(["true".to_string(), "false".to_string()]);
+    }
+    let allowed: Vec<Kind> = match &types {
+        Some(t) => t.iter().filter_map(|n| kind_of(n)).collect(),
+        None => vec![Kind::Null, Kind::Bool, Kind::Number, Kind::String, Kind::Array, Kind::Object],
+    };
+    // A list or object field: a condition true on every list (or object) is true on all but
+    // finitely many strings and numbers, so no policy keeps its type; it can keep it present and not null.
+    let composite = listed.is_none() && (allowed.contains(&Kind::Array) || allowed.contains(&Kind::Object));
+    if composite {
+        if !allowed.contains(&Kind::Null) {
+            out.push(("null where the schema wants a list or object".into(), Atom::of_kinds(&[Kind::Null])));
+        }
+        return Ok(out);
+    }
+    for kind in [Kind::Null, Kind::Bool, Kind::Number, Kind::Array, Kind::Object] {
+        if !allowed.contains(&kind) {
+            out.push((format!("a {} where the schema wants {}", kind_name(kind), types.as_ref().map(|t| t.join(" or ")).unwrap_or_default()), Atom::of_kinds(&[kind])));
+        }
+    }
+    let strings_allowed = allowed.contains(&Kind::String);
+    if let Some(values) = &listed {
+        let strings: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_string)).chain(texts.iter().cloned()).collect();
+        let dfa = patterns.exact(strings.iter().map(String::as_str));
+        let numbers = values.iter().filter_map(Json::as_f64).fold(NumSet::none(), |s, x| s.union(&NumSet::point(x)));
+        let bools = [!values.contains(&json!(false)), !values.contains(&json!(true))];
+        let other = Atom::of_kinds(&[Kind::Null, Kind::Bool, Kind::Number, Kind::String])
+            .with_strings(StrSet::Lang(Lang { dfa, negated: true }))
+            .with_numbers(numbers.complement())
+            .with_bools(bools);
+        let mut other = other;
+        other.null = !values.contains(&Json::Null);
+        out.push(("a value outside the schema's `enum`".into(), other));
+    } else if !strings_allowed {
+        let set = if texts.is_empty() {
+            StrSet::All
+        } else {
+            StrSet::Lang(Lang { dfa: patterns.exact(texts.iter().map(String::as_str)), negated: true })
+        };
+        out.push((format!("a string where the schema wants {}", types.as_ref().map(|t| t.join(" or ")).unwrap_or_default()), Atom::of_kinds(&[Kind::String]).with_strings(set)));
+    }
+    if allowed.contains(&Kind::Number) {
+        let bound = |key: &str| schema.get(key).and_then(Json::as_f64);
+        let mut inside = NumSet::all();
+        if let Some(b) = bound("minimum") {
+            inside = inside.intersect(&NumSet::above(b, true));
+        }
+        if let Some(b) = bound("exclusiveMinimum") {
+            inside = inside.intersect(&NumSet::above(b, false));
+        }
+        if let Some(b) = bound("maximum") {
+            inside = inside.intersect(&NumSet::below(b, true));
+        }
+        if let Some(b) = bound("exclusiveMaximum") {
+            inside = inside.intersect(&NumSet::below(b, false));
+        }
+        if inside != NumSet::all() {
+            out.push(("a number outside the schema's bounds".into(), Atom::of_kinds(&[Kind::Number]).with_numbers(inside.complement())));
+        }
+    }
+    if strings_allowed {
+        let count = |key: &str| schema.get(key).and_then(Json::as_u64);
+        if let Some(max) = count("maxLength") {
+            let dfa = patterns.get(&format!(r"\A(?s:.){{{}}}", max + 1));
+            out.push((format!("a string longer than {max} characters"), Atom::of_kinds(&[Kind::String]).with_strings(StrSet::Lang(Lang { dfa, negated: false }))));
+        }
+        if let Some(min) = count("minLength").filter(|m| *m > 0) {
+            let dfa = patterns.get(&format!(r"\A(?s:.){{0,{}}}\z", min - 1));
+            out.push((format!("a string shorter than {min} characters"), Atom::of_kinds(&[Kind::String]).with_strings(StrSet::Lang(Lang { dfa, negated: false }))));
+        }
+        if let Some(pattern) = schema.get("pattern").and_then(Json::as_str) {
+            if regex::Regex::new(pattern).is_err() {
+                return Err(format!("the schema's pattern `{pattern}` is not one prove can read"));
+            }
+            let dfa = patterns.get(pattern);
+            out.push((format!("a string outside the pattern `{pattern}`"), Atom::of_kinds(&[Kind::String]).with_strings(StrSet::Lang(Lang { dfa, negated: true }))));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a field's schema is a list or an object (see `BEYOND`).
+pub(super) fn is_composite(p: &Json) -> bool {
+    let t = &p["type"];
+    p.get("enum").is_none() && (t == "array" || t == "object" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "array" || x == "object")))
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Absent => "missing field",
+        Kind::Null => "null",
+        Kind::Bool => "boolean",
+        Kind::Number => "number",
+        Kind::String => "string",
+        Kind::Array => "list",
+        Kind::Object => "object",
+    }
+}
+
+/// `schema`: no admitted call breaks a required field's own schema.
+pub fn schema(ctx: &Context<'_>) -> Proof {
+    let statement = "every required field keeps its type, enum, bounds, length and pattern (a list or object: present and not null)".to_string();
+    if let Some(why) = ctx.model.gate.refuses_all() {
+        return ctx.proof("schema", statement, Status::Proved, why, ctx.entry());
+    }
+    let schema = &ctx.tool.input_schema;
+    let mut patterns = Patterns::default();
+    let mut unknown: Vec<String> = Vec::new();
+    let terms = ctx.model.rules.terms();
+    let guard = jsonschema::validator_for(&crate::verify::measure::required_part(schema)).ok();
+    let mut proxy: Option<Proof> = None;
+    for field in required(ctx.tool) {
+        let sets = match violations(&schema["properties"][&field], &mut patterns) {
+            Ok(s) => s,
+            // What prove cannot read of the field's schema is unknown; a call leaving it out still breaks it.
+            Err(why) => {
+                unknown.push(format!("`{field}`: {why}"));
+                vec![("the field left out".to_string(), Atom::of_kinds(&[Kind::Absent]))]
+            }
+        };
+        let mut sets = sets;
+        if let Some(x) = fraction_admitted(ctx, &field) {
+            sets.push((format!("{NOT_WHOLE} where the schema wants an integer"), Atom::of_kinds(&[Kind::Number]).with_numbers(NumSet::point(x))));
+        }
+        for (what, set) in sets {
+            let mut query = terms.clone();
+            query.push(Term::set(vec![field.clone()], set, what.clone()));
+            match solve(&query, &ctx.base, &Prefer::default()) {
+                Answer::Yes(args) => {
+                    let seen = crate::verify::measure::as_conditions_see(schema, &Json::Object(args.clone()));
+                    if guard.as_ref().is_some_and(|g| g.is_valid(&seen)) {
+                        unknown.push(format!("`{field}`: the model's witness for {what} is valid against the schema"));
+                        continue;
+                    }
+                    let why = format!("`{field}`: {what} passes the policy");
+                    let at = location_of(ctx, &field);
+                    let mut p = refute(ctx, "schema", statement.clone(), args, why, at);
+                    if what.starts_with(NOT_WHOLE) && p.status == Status::Refuted {
+                        p.proxy = true;
+                        p.reason.push_str(" (a proxy matter: no Intercept condition tells a whole number from a fraction)");
+                        // A refutation the policy could close, in another field, comes first.
+                        proxy.get_or_insert(p);
+                        continue;
+                    }
+                    return p;
+                }
+                Answer::No(_) => {}
+                Answer::Unknown(why) => unknown.push(format!("`{field}`: {why}")),
+            }
+        }
+    }
+    if let Some(p) = proxy {
+        return p;
+    }
+    if let Some(why) = ctx.model.gate.refuses_all().or_else(|| terms_refuse(ctx)) {
+        return ctx.proof("schema", statement, Status::Proved, why, ctx.entry());
+    }
+    match unknown.is_empty() {
+        true => {
+            let n = required(ctx.tool).len();
+            let why = if n == 0 { "the tool has no required fields".to_string() } else { format!("the conditions admit no value outside the schema in any of its {n} required fields") };
+            ctx.proof("schema", statement, Status::Proved, why, ctx.entry())
+        }
+        false => ctx.proof("schema", statement, Status::Unknown, unknown.join("; "), ctx.entry()),
+    }
+}
+
+const NOT_WHOLE: &str = "a number that is not whole";
+
+/// For a field the schema types `integer` only: a number that is not whole
+/// which the conditions on the field admit (sets of numbers are intervals,
+/// so any interval wider than a point holds one).
+fn fraction_admitted(ctx: &Context<'_>, field: &str) -> Option<f64> {
+    let t = &ctx.tool.input_schema["properties"][field]["type"];
+    let integer_only = t == "integer" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "integer") && !ts.iter().any(|x| x == "number"));
+    if !integer_only {
+        return None;
+    }
+    let path = vec![field.to_string()];
+    let set = ctx.model.rules.atoms_at(&path).iter().fold(NumSet::all(), |s, a| s.intersect(&a.numbers));
+    set.0.iter().find_map(|i| {
+        let (lo, hi) = (i.lo.at, i.hi.at);
+        if lo >= hi {
+            return None;
+        }
+        let half = if lo.is_finite() { lo.floor() + 0.5 } else if hi.is_finite() { hi.floor() - 0.5 } else { 0.5 };
+        let half = if half <= lo { half + 1.0 } else { half };
+        [half, lo + (hi - lo) / 2.0, lo + (hi - lo) / 4.0].into_iter().find(|x| x.is_finite() && x.fract() != 0.0 && *x > lo && *x < hi)
+    })
+}
+
+/// Why no call passes at all, when the conditions exclude each other.
+fn terms_refuse(ctx: &Context<'_>) -> Option<String> {
+    match ctx.admitted() {
+        Err((Status::Proved, why)) => Some(why),
+        _ => None,
+    }
+}
+
+/// The first rule with a condition on `field`, else the tool's entry.
+fn location_of(ctx: &Context<'_>, field: &str) -> crate::verify::blame::PolicyLocation {
+    match ctx.model.rules.args.iter().find(|c| c.path.len() == 1 && c.path[0] == field) {
+        Some(c) => ctx.rule(&c.at.rule),
+        None => ctx.entry(),
+    }
+}
+
+/// The most bytes one field's value can serialize to under the conditions on it; `None`: unbounded.
+fn field_bytes(atoms: &[&Atom]) -> Result<Option<usize>, String> {
+    if atoms.is_empty() {
+        return Ok(None);
+    }
+    let may = |k: Kind| atoms.iter().all(|a| a.may_hold(k));
+    if may(Kind::Array) || may(Kind::Object) {
+        return Ok(None);
+    }
+    let mut most = 0usize;
+    if may(Kind::Number) {
+        most = most.max(24);
+    }
+    if may(Kind::Bool) || may(Kind::Null) {
+        most = most.max(5);
+    }
+    if may(Kind::String) {
+        let sets: Vec<StrSet> = atoms.iter().map(|a| a.strings.clone()).collect();
+        if let Some(p) = Product::explore(&sets).map_err(|u| u.0)? {
+            if p.shortest().is_some() {
+                // Escaped JSON: at most six bytes per character (`\u001f`), and the quotes.
+                match p.most_chars() {
+                    Some(n) => most = most.max(6 * n + 2),
+                    None => return Ok(None),
+                }
+            }
+        }
+    }
+    Ok(Some(most))
+}
+
+/// A long value the conditions on `field` admit, for a size counterexample.
+fn long_value(atoms: &[&Atom], over: usize) -> Result<Option<Json>, String> {
+    if atoms.is_empty() {
+        return Ok(Some(Json::String("a".repeat(over + 1))));
+    }
+    let sets: Vec<StrSet> = atoms.iter().map(|a| a.strings.clone()).collect();
+    if let Some(p) = Product::explore(&sets).map_err(|u| u.0)? {
+        if let Some(s) = p.near_length(over + 1) {
+            return Ok(Some(Json::String(s)));
+        }
+    }
+    Ok(None)
+}
+
+/// `size`: the required fields of an admitted call total at most `max` bytes.
+pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
+    let statement = format!("the required fields of a call total ≤{max} bytes");
+    let admitted = match ctx.admitted() {
+        Ok(a) => a,
+        Err((status, why)) => return ctx.proof("size", statement, status, why, ctx.entry()),
+    };
+    let unions = crate::verify::measure::unguardable_unions(&ctx.tool.input_schema);
+    let fields: Vec<String> =
+        required(ctx.tool).into_iter().filter(|f| !is_composite(&ctx.tool.input_schema["properties"][f]) && !unions.contains(f)).collect();
+    let mut total = 2usize;
+    let mut unbounded: Vec<String> = Vec::new();
+    for f in &fields {
+        let path = vec![f.clone()];
+        let atoms = ctx.model.rules.atoms_at(&path);
+        match field_bytes(&atoms) {
+            Ok(Some(n)) => total += f.len() + 4 + n,
+            Ok(None) => unbounded.push(f.clone()),
+            Err(why) => return ctx.proof("size", statement, Status::Unknown, format!("`{f}`: {why}"), ctx.entry()),
+        }
+    }
+    if unbounded.is_empty() && total as u64 <= max {
+        let why = format!("the conditions bound every required field: at most {total} bytes together");
+        return ctx.proof("size", statement, Status::Proved, why, ctx.entry());
+    }
+    for f in &unbounded {
+        let path = vec![f.clone()];
+        let atoms = ctx.model.rules.atoms_at(&path);
+        let value = match long_value(&atoms, max as usize) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(why) => return ctx.proof("size", statement, Status::Unknown, format!("`{f}`: {why}"), ctx.entry()),
+        };
+        let mut args = admitted.clone();
+        args.insert(f.clone(), value);
+        if ctx.model.admits(Some(&args)) == Ok(true) && serde_json::to_string(&args).map_or(0, |t| t.len()) as u64 > max {
+            let why = format!("no condition bounds the length of `{f}`");
+            let at = location_of(ctx, f);
+            return refute(ctx, "size", statement, args, why, at);
+        }
+    }
+    if unbounded.is_empty() {
+        // The longest values, spelled in the character JSON escapes most (`\u0001`, six bytes) where the conditions admit it.
+        let mut args = admitted.clone();
+        for f in &fields {
+            let path = vec![f.clone()];
+            let atoms = ctx.model.rules.atoms_at(&path);
+            let sets: Vec<StrSet> = atoms.iter().map(|a| a.strings.clone()).collect();
+            let Ok(Some(p)) = Product::explore(&sets) else { continue };
+            let Some(longest) = p.longest() else { continue };
+            let escaped = Json::String("\u{1}".repeat(longest.chars().count()));
+            let plain = Json::String(longest);
+            let pick = if atoms.iter().all(|a| a.contains(Some(&escaped)) == Ok(true)) { escaped } else { plain };
+            args.insert(f.clone(), pick);
+        }
+        let bytes = serde_json::to_string(&args).map_or(0, |t| t.len()) as u64;
+        if bytes > max && ctx.model.admits(Some(&args)) == Ok(true) {
+            let why = format!("the required fields' longest admitted values, as control characters JSON escapes in six bytes, total {bytes} bytes");
+            return refute(ctx, "size", statement, args, why, ctx.entry());
+        }
+    }
+    let why = if unbounded.is_empty() {
+        format!("the conditions bound the required fields to {total} bytes, over the bound, and prove found no call that long")
+    } else {
+        format!("no bound found on {}, and no counterexample", unbounded.join(", "))
+    };
+    ctx.proof("size", statement, Status::Unknown, why, ctx.entry())
+}
+
+/// `amount-per-call`: no admitted call carries an amount above `cap`.
+pub fn amount_per_call(ctx: &Context<'_>, cap: f64) -> Proof {
+    let statement = format!("`{AMOUNT}` ≤{} in every call", crate::verify::measure::num(cap));
+    if let Some(why) = ctx.model.gate.refuses_all() {
+        return ctx.proof("amount-per-call", statement, Status::Proved, why, ctx.entry());
+    }
+    let cap_text = crate::verify::measure::num(cap);
+    let over = Atom::of_kinds(&[Kind::Number]).with_numbers(NumSet::above(cap, false));
+    let mut query = ctx.model.rules.terms();
+    query.push(Term::set(vec![AMOUNT.to_string()], over, format!("{AMOUNT} above {cap_text}")));
+    match solve(&query, &ctx.base, &Prefer::default()) {
+        Answer::Yes(args) => {
+            let why = format!("an amount of {} passes the policy", args.get(AMOUNT).map(Json::to_string).unwrap_or_default());
+            return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, AMOUNT));
+        }
+        Answer::No(_) => {}
+        Answer::Unknown(why) => return ctx.proof("amount-per-call", statement, Status::Unknown, why, ctx.entry()),
+    }
+    // A lenient server reads a numeric string as the amount too: the conditions must refuse strings
+    // outright, or admit only strings that read as no number over the cap.
+    let mut query = ctx.model.rules.terms();
+    query.push(Term::set(vec![AMOUNT.to_string()], Atom::of_kinds(&[Kind::String]), format!("{AMOUNT} is a string")));
+    match solve(&query, &ctx.base, &Prefer::default()) {
+        Answer::No(_) => {
+            let why = format!("the conditions admit no number above {cap_text} and no string in `{AMOUNT}`");
+            ctx.proof("amount-per-call", statement, Status::Proved, why, location_of(ctx, AMOUNT))
+        }
+        Answer::Yes(args) => {
+            let read = args.get(AMOUNT).and_then(Json::as_str).and_then(|t| t.trim().parse::<f64>().ok());
+            if read.is_some_and(|x| x > cap) {
+                let why = format!("the amount {} passes the policy as a string", args[AMOUNT]);
+                return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, AMOUNT));
+            }
+            let why = format!("the conditions admit strings in `{AMOUNT}` (e.g. {}); prove does not read which of them a server takes for a number over the cap", args.get(AMOUNT).map(Json::to_string).unwrap_or_default());
+            ctx.proof("amount-per-call", statement, Status::Unknown, why, location_of(ctx, AMOUNT))
+        }
+        Answer::Unknown(why) => ctx.proof("amount-per-call", statement, Status::Unknown, why, ctx.entry()),
+    }
+}

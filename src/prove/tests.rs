@@ -1,0 +1,180 @@
+//! Proofs against the engine: an allow-all policy is refuted on every
+//! requirement of every bundled server, each counterexample read back by
+//! `gauntlet replay`'s own trace reader and allowed by a fresh engine; the
+//! bundled hardened policies prove everything (or say why not); a loosened
+//! limit or regex is refuted, with the rule's line.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::engine::replay::TraceReader;
+use crate::engine::store::MemoryStore;
+use crate::caller::CallContext;
+use crate::engine::ToolCall;
+use crate::profile::Profile;
+use crate::verify::inprocess::catalogue_of;
+
+fn engine(text: &str) -> Engine {
+    Engine::new(Arc::new(crate::policy::load_intercept(text).unwrap()), Profile::Intercept)
+}
+
+fn run(engine: &Engine, catalogue: &[ToolInfo]) -> Vec<Proof> {
+    let reqs = Requirements::baseline();
+    let s = Setup {
+        engine,
+        policy_file: "p.yaml",
+        catalogue,
+        reqs: &reqs,
+        seed: 1,
+        replay: ReplayCommand { policy: "p.yaml".into(), strict: false },
+    };
+    prove(&s)
+}
+
+/// Reads the counterexample as `gauntlet replay` does and decides it afresh.
+fn replays(engine: &Engine, cex: &Counterexample) -> Vec<bool> {
+    let mut reader = TraceReader::default();
+    let mut store = MemoryStore::new();
+    cex.calls
+        .iter()
+        .map(|c| {
+            let step = reader.next_line(c.line().as_bytes()).expect("a trace line replay reads").expect("a call");
+            let ctx = CallContext { identity: step.ctx.identity.clone(), session: step.ctx.session.clone() };
+            engine.decide(&mut store, &ToolCall { name: &step.tool, arguments: step.arguments.as_ref() }, &ctx, step.at).is_allow()
+        })
+        .collect()
+}
+
+#[test]
+fn an_allow_all_policy_is_refuted_on_every_bundled_server_and_replay_confirms_each() {
+    let allow_all = engine("version: \"1\"\n");
+    let servers = crate::verify::setup::bundled_servers().unwrap();
+    let mut refuted = 0;
+    for server in servers {
+        let catalogue = catalogue_of(std::slice::from_ref(&server));
+        for p in run(&allow_all, &catalogue) {
+            let tool = catalogue.iter().find(|t| t.name == p.tool).unwrap();
+            let required: Vec<&str> = tool.input_schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+            // Schema and size speak of required fields: a tool without any has nothing to break.
+            if p.status == Status::Proved && p.requirement == "schema" && required.is_empty() {
+                continue;
+            }
+            // Lists, objects and bool/string unions have no size a policy can bound.
+            let unions = crate::verify::measure::unguardable_unions(&tool.input_schema);
+            let beyond = |f: &&str| single::is_composite(&tool.input_schema["properties"][*f]) || unions.iter().any(|u| u == f);
+            if p.status == Status::Proved && p.requirement == "size" && required.iter().all(beyond) {
+                continue;
+            }
+            assert_eq!(p.status, Status::Refuted, "{} {} {}: {}", server.name, p.tool, p.requirement, p.reason);
+            let cex = p.counterexample.as_ref().expect("a refutation carries its counterexample");
+            assert_eq!(replays(&allow_all, cex), cex.allowed, "{} {}: replay decides as the prover did", p.tool, p.requirement);
+            assert!(cex.replay.contains(" replay p.yaml /dev/stdin"), "{}", cex.replay);
+            refuted += 1;
+        }
+    }
+    assert!(refuted > 100, "{refuted} refutations");
+}
+
+#[test]
+fn the_bundled_hardened_policies_prove_every_requirement_or_say_why_not() {
+    for (file, server) in [("aksjah-hardened.yaml", "aksjah"), ("ezbiz-hardened.yaml", "ezbiz"), ("payments-hardened.yaml", "payments")] {
+        let text = std::fs::read_to_string(format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let e = engine(&text);
+        let catalogue = catalogue_of(&[crate::verify::setup::server(std::path::Path::new(server)).unwrap()]);
+        let proofs = run(&e, &catalogue);
+        assert!(!proofs.is_empty());
+        for p in &proofs {
+            // Only what no Intercept policy closes may be refuted (the refunds' optional amount).
+            assert!(p.status != Status::Refuted || p.proxy, "{file}: {} {}: {}", p.tool, p.requirement, p.reason);
+            if p.status == Status::Unknown {
+                assert!(!p.reason.is_empty());
+            }
+        }
+        assert!(proofs.iter().any(|p| p.requirement == "rate" && p.status == Status::Proved), "{file}");
+    }
+}
+
+const FETCH: &str = r#"version: "1"
+default: deny
+tools:
+  send:
+    rules:
+      - name: rate
+        rate_limit: 20/minute
+      - name: where
+        conditions:
+          - {path: args.url, op: regex, value: "^https://api\\.example\\.com"}
+"#;
+
+fn send_tool() -> ToolInfo {
+    ToolInfo {
+        server: "t".into(),
+        name: "send".into(),
+        risk: crate::mock::Risk::Write,
+        input_schema: serde_json::json!({"type": "object", "properties": {"url": {"type": "string", "maxLength": 100}}, "required": ["url"]}),
+        surface: crate::mock::Surface::Tool,
+        roles: Vec::new(),
+        definition: serde_json::Value::Null,
+        private: false,
+    }
+}
+
+#[test]
+fn a_loose_limit_is_refuted_by_a_burst_at_a_window_edge_and_a_tight_one_proved() {
+    let loose = engine(FETCH);
+    let proofs = run(&loose, &[send_tool()]);
+    let rate = proofs.iter().find(|p| p.requirement == "rate").unwrap();
+    assert_eq!(rate.status, Status::Refuted, "{}", rate.reason);
+    assert_eq!(rate.location.line, 6, "blamed on the rate rule");
+    let cex = rate.counterexample.as_ref().unwrap();
+    let allowed = cex.allowed.iter().filter(|a| **a).count();
+    assert_eq!(allowed, 31, "20 before the minute edge, 11 after it are enough");
+    let tight = engine(&FETCH.replace("20/minute", "15/minute"));
+    let rate = run(&tight, &[send_tool()]).into_iter().find(|p| p.requirement == "rate").unwrap();
+    assert_eq!(rate.status, Status::Proved, "{}", rate.reason);
+    assert!(rate.reason.contains("at most 30"), "{}", rate.reason);
+    // The regex caps nothing: a URL of 101 characters passes, so the schema's maxLength is refuted.
+    let schema = run(&tight, &[send_tool()]).into_iter().find(|p| p.requirement == "schema").unwrap();
+    assert_eq!(schema.status, Status::Refuted, "{}", schema.reason);
+    let url = schema.counterexample.unwrap().calls[0].arguments["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("https://api.example.com") && url.chars().count() > 100, "{url}");
+}
+
+#[test]
+fn facts_name_shadowed_rules_unknown_fields_unanchored_destinations_and_idle_limits() {
+    let text = r#"version: "1"
+tools:
+  send:
+    rules:
+      - name: block
+        action: deny
+      - name: after
+        conditions:
+          - {path: args.url, op: exists, value: true}
+  post:
+    rules:
+      - name: where
+        conditions:
+          - {path: args.url, op: regex, value: "^https://api\\.example\\.com"}
+          - {path: args.colour, op: eq, value: "red"}
+      - name: both
+        conditions:
+          - {path: args.n, op: lt, value: 1}
+          - {path: args.n, op: gt, value: 2}
+      - name: counted
+        state: {counter: c, window: minute}
+        conditions:
+          - {path: state.post.c, op: gte, value: 0}
+"#;
+    let e = engine(text);
+    let post = ToolInfo { name: "post".into(), ..send_tool() };
+    let facts = facts::of(e.policy(), &e, "p.yaml", &[post]);
+    let kinds: Vec<(&str, u32)> = facts.iter().map(|f| (f.kind, f.location.line)).collect();
+    assert!(kinds.contains(&("never-fires", 7)), "{facts:#?}");
+    assert!(kinds.contains(&("unanchored-destination", 14)), "{facts:#?}");
+    assert!(kinds.contains(&("unknown-field", 15)), "{facts:#?}");
+    assert!(kinds.contains(&("refuses-all", 16)), "{facts:#?}");
+    assert!(kinds.contains(&("never-binds", 20)), "{facts:#?}");
+    let anchored = engine(&text.replace(r"^https://api\\.example\\.com", r"^https://api\\.example\\.com/[a-z]*$"));
+    assert!(!facts::of(anchored.policy(), &anchored, "p.yaml", &[]).iter().any(|f| f.kind == "unanchored-destination"));
+}

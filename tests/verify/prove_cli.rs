@@ -1,0 +1,91 @@
+//! `gauntlet prove` and `gauntlet validate --deep` as a user runs them, from
+//! an empty directory: exit codes (0 all proved, 1 refuted or unknown,
+//! `--allow-unknown`, 2 cannot run), every report format through `-o`, a
+//! counterexample whose printed command `gauntlet replay` confirms, and the
+//! policy facts at their lines.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn repo(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p).display().to_string()
+}
+
+fn gauntlet(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gauntlet")).args(args).current_dir(dir).env_remove("CI").output().expect("the binary runs")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+#[test]
+fn a_hardened_policy_proves_and_exits_0_and_every_format_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/aksjah-hardened.yaml");
+    let outs: Vec<String> = ["json", "junit", "markdown", "sarif", "github", "html"].iter().map(|f| format!("{f}={}", dir.path().join(format!("r.{f}")).display())).collect();
+    let mut args = vec!["prove", policy.as_str(), "--server", "aksjah"];
+    for o in &outs {
+        args.extend(["-o", o.as_str()]);
+    }
+    let out = gauntlet(dir.path(), &args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("11 requirements: 11 proved, 0 refuted, 0 unknown"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["proved"], 11);
+    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(std::fs::read_to_string(dir.path().join("r.junit")).unwrap().contains("tests=\"11\" failures=\"0\""));
+    assert!(std::fs::read_to_string(dir.path().join("r.html")).unwrap().starts_with("<!DOCTYPE html>"));
+    assert!(std::fs::read_to_string(dir.path().join("r.github")).unwrap().contains("::notice title=gauntlet prove::"));
+}
+
+#[test]
+fn an_allow_all_policy_is_refuted_with_a_counterexample_replay_confirms() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("open.yaml"), "version: \"1\"\n").unwrap();
+    let out = gauntlet(dir.path(), &["prove", "open.yaml", "--server", "payments", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denied = report["proofs"].as_array().unwrap().iter().find(|p| p["requirement"] == "denied").expect("delete_customer must be denied");
+    assert_eq!(denied["status"], "refuted");
+    let cex = &denied["counterexample"];
+    // The trace as printed, read back by `gauntlet replay`: the engine allows the call.
+    let trace: String = cex["calls"].as_array().unwrap().iter().map(|c| format!("{c}\n")).collect();
+    std::fs::write(dir.path().join("t.jsonl"), trace).unwrap();
+    let replay = gauntlet(dir.path(), &["replay", "open.yaml", "t.jsonl"]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay.stderr));
+    assert!(text(&replay.stdout).contains("\"decision\":\"allow\""), "{}", text(&replay.stdout));
+    assert!(cex["replay"].as_str().unwrap().contains(" replay open.yaml /dev/stdin"), "{cex}");
+}
+
+#[test]
+fn unknowns_fail_unless_allowed_and_a_missing_policy_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/payments-hardened.yaml");
+    // The daily amount limit: fractional amounts count truncated, so its sum is unknown.
+    let out = gauntlet(dir.path(), &["prove", policy.as_str(), "--server", "payments"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("unknown  payments · create_charge · amount-per-window"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+    let missing = gauntlet(dir.path(), &["prove", "nope.yaml", "--server", "payments"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn validate_deep_reports_each_fact_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "version: \"1\"\ntools:\n  fetch:\n    rules:\n      - name: block\n        action: deny\n      - name: where\n        conditions:\n          - {path: args.url, op: regex, value: \"^https://api\\\\.example\\\\.com\"}\n";
+    std::fs::write(dir.path().join("p.yaml"), policy).unwrap();
+    let plain = gauntlet(dir.path(), &["validate", "p.yaml"]);
+    assert_eq!(plain.status.code(), Some(0));
+    assert!(!text(&plain.stderr).contains("never fires"));
+    let deep = gauntlet(dir.path(), &["validate", "p.yaml", "--deep", "--server", &repo("tests/data/servers/fetch.yaml")]);
+    let stderr = text(&deep.stderr);
+    assert_eq!(deep.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("p.yaml:7: warning: rule `where` never fires"), "{stderr}");
+    assert!(stderr.contains("p.yaml:9: warning: rule `where`: the regex `^https://api\\.example\\.com` on destination field `args.url` is not anchored at its end"), "{stderr}");
+    let strict = gauntlet(dir.path(), &["validate", "p.yaml", "--deep", "--deny-warnings", "--server", &repo("tests/data/servers/fetch.yaml")]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+}
