@@ -4,6 +4,7 @@ pub mod bench;
 pub mod completions;
 pub mod conformance;
 pub mod convert;
+pub mod diff;
 pub mod exit;
 pub mod league;
 pub mod load;
@@ -51,6 +52,8 @@ pub enum Command {
     Harden(harden::Args),
     /// Prove the requirements for every call (or refute them with a replayed counterexample).
     Prove(prove::Args),
+    /// What two versions of a policy admit differently, per tool and rule, with witnesses.
+    Diff(diff::Args),
     /// Set up a repository: a commented gauntlet.yaml and a CI job.
     Init(init::Args),
     /// Author, lint and list attack scenarios.
@@ -90,6 +93,7 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Harden(a) => harden::run(a),
         Command::Prove(a) => prove::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Init(a) => init::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Bench(a) => bench::run(a),

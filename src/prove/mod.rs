@@ -16,8 +16,10 @@
 //!
 //! Parts: [`single`] (one-call requirements), [`rate`] (window bounds and
 //! burst schedules), [`trace`] (counterexamples and their replay command),
-//! [`facts`] (what is true of a policy whatever the requirements).
+//! [`facts`] (what is true of a policy whatever the requirements), [`diff`]
+//! (what one policy admits that another refuses).
 
+pub mod diff;
 pub mod facts;
 pub mod rate;
 pub mod single;

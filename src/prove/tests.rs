@@ -178,3 +178,75 @@ tools:
     let anchored = engine(&text.replace(r"^https://api\\.example\\.com", r"^https://api\\.example\\.com/[a-z]*$"));
     assert!(!facts::of(anchored.policy(), &anchored, "p.yaml", &[]).iter().any(|f| f.kind == "unanchored-destination"));
 }
+
+fn aksjah_diff(new_text: &str) -> Vec<diff::Change> {
+    let old_text = std::fs::read_to_string(format!("{}/examples/aksjah-hardened.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (eo, en) = (engine(&old_text), engine(new_text));
+    let side = |e: &'static str| ReplayCommand { policy: e.into(), strict: false };
+    let old = diff::Side { engine: &eo, file: "old.yaml", replay: side("old.yaml") };
+    let new = diff::Side { engine: &en, file: "new.yaml", replay: side("new.yaml") };
+    let tools = diff::tools(eo.policy(), en.policy(), &[]);
+    diff::diff(&old, &new, &tools)
+}
+
+fn hardened_aksjah() -> String {
+    std::fs::read_to_string(format!("{}/examples/aksjah-hardened.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn diff_reports_exactly_a_loosened_regex_a_raised_limit_and_an_unhidden_tool_each_with_a_witness() {
+    let old = hardened_aksjah();
+    let new = old
+        .replacen(r#"{path: args.name, op: regex, value: "^.{1,200}$"}"#, r#"{path: args.name, op: regex, value: "^.{1,200}"}"#, 1)
+        .replacen("rate_limit: 15/minute", "rate_limit: 25/minute", 1)
+        .replace("hide:\n  - \"WizCommerce Open API_DeleteCustomer\"\n", "");
+    assert_ne!(new, old);
+    let changes = aksjah_diff(&new);
+    let got: Vec<(&str, &str, diff::Direction)> = changes.iter().map(|c| (c.tool.as_str(), c.kind, c.direction)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("WizCommerce Open API_DeleteCustomer", "visibility", diff::Direction::Weaker),
+            ("WizCommerce Open API_PostCustomers", "condition", diff::Direction::Weaker),
+            ("WizCommerce Open API_PostCustomers", "rate", diff::Direction::Weaker),
+        ],
+        "{changes:#?}"
+    );
+    // Each witness as the engines decided it: the loosened regex lets a name OLD refused through; 25 calls pass a minute, not 15.
+    let regex = &changes[1];
+    assert_eq!((regex.old.as_ref().unwrap().allowed[0], regex.new.as_ref().unwrap().allowed[0]), (false, true));
+    assert_eq!(regex.old_at.line, 17, "blamed on the rule that refused it");
+    let rate = &changes[2];
+    let passed = |c: &Option<Counterexample>| c.as_ref().unwrap().allowed.iter().filter(|a| **a).count();
+    assert_eq!((passed(&rate.old), passed(&rate.new)), (15, 25));
+}
+
+#[test]
+fn diff_shows_nothing_for_a_rename_and_says_what_a_moved_rule_changes() {
+    let old = hardened_aksjah();
+    assert!(aksjah_diff(&old.replace("- name: arguments", "- name: argument schema")).is_empty());
+    let moved = old.replacen(
+        "      - name: rate\n        rate_limit: 15/minute\n      - name: arguments\n        on_deny: \"Arguments do not match the approved schema.\"\n        conditions:\n          - {path: args.customer_id",
+        "      - name: arguments\n        on_deny: \"Arguments do not match the approved schema.\"\n        conditions:\n          - {path: args.customer_id",
+        1,
+    );
+    let moved = moved.replacen("          - {path: args.items, op: exists, value: true}\n", "          - {path: args.items, op: exists, value: true}\n      - name: rate\n        rate_limit: 15/minute\n", 1);
+    assert_ne!(moved, old);
+    let changes = aksjah_diff(&moved);
+    // The engine checks argument conditions before it reserves against a limit, so the move changes no decision.
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!((changes[0].kind, changes[0].direction, changes[0].tool.as_str()), ("rule-order", diff::Direction::Neutral, "WizCommerce Open API_PostOrders"));
+    assert!(changes[0].summary.contains("changes nothing"), "{}", changes[0].summary);
+}
+
+#[test]
+fn diff_finds_which_rule_refuses_when_two_argument_rules_swap() {
+    let old = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: a\n        conditions:\n          - {path: args.x, op: eq, value: 1}\n      - name: b\n        conditions:\n          - {path: args.y, op: eq, value: 2}\n";
+    let new = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: b\n        conditions:\n          - {path: args.y, op: eq, value: 2}\n      - name: a\n        conditions:\n          - {path: args.x, op: eq, value: 1}\n";
+    let (eo, en) = (engine(old), engine(new));
+    let r = || ReplayCommand { policy: "p.yaml".into(), strict: false };
+    let changes = diff::diff(&diff::Side { engine: &eo, file: "old.yaml", replay: r() }, &diff::Side { engine: &en, file: "new.yaml", replay: r() }, &["t".to_string()]);
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0].kind, "rule-order");
+    assert!(changes[0].summary.contains("refused by `a` in OLD and by `b` in NEW"), "{}", changes[0].summary);
+}

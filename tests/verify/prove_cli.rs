@@ -89,3 +89,29 @@ fn validate_deep_reports_each_fact_at_its_line() {
     let strict = gauntlet(dir.path(), &["validate", "p.yaml", "--deep", "--deny-warnings", "--server", &repo("tests/data/servers/fetch.yaml")]);
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
 }
+
+#[test]
+fn diff_of_a_git_revision_against_the_working_file_fails_when_weaker_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(dir.path()).output().expect("git runs");
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+    };
+    let old = "version: \"1\"\ntools:\n  send:\n    rules:\n      - name: where\n        conditions:\n          - {path: args.to, op: in, value: [\"a@example.com\"]}\n";
+    std::fs::write(dir.path().join("p.yaml"), old).unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "p.yaml"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "p"]);
+    std::fs::write(dir.path().join("p.yaml"), old.replace("[\"a@example.com\"]", "[\"a@example.com\", \"b@example.com\"]")).unwrap();
+    let out = gauntlet(dir.path(), &["diff", "git:HEAD:p.yaml", "p.yaml"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("WEAKER     condition `where`"), "{stdout}");
+    assert!(stdout.contains("\"to\":\"b@example.com\""), "the witness is the address added: {stdout}");
+    assert_eq!(gauntlet(dir.path(), &["diff", "git:HEAD:p.yaml", "p.yaml", "--allow-weaker"]).status.code(), Some(0));
+    // The reverse is stronger only: exit 0.
+    let back = gauntlet(dir.path(), &["diff", "p.yaml", "git:HEAD:p.yaml"]);
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stdout));
+    assert!(text(&back.stdout).contains("0 weaker, 1 stronger"), "{}", text(&back.stdout));
+    assert_eq!(gauntlet(dir.path(), &["diff", "git:NOPE:p.yaml", "p.yaml"]).status.code(), Some(2));
+}
