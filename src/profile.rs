@@ -14,6 +14,18 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// What this profile lets through, for the proxy's start-up line.
+    pub fn lets_through(self) -> &'static str {
+        match self {
+            Profile::Intercept => {
+                "Intercept's own behaviour, its gaps included: a tools/call whose envelope does not strictly decode (a decoy or case-variant `name`, a wrong JSON type) and a JSON-RPC batch on stdio are forwarded unevaluated, so such a call can reach a hidden or denied tool, and a reused request id lets an upstream error refund another call's quota. `--profile strict` closes these gaps (it fails closed; decisions on well-formed calls are the same); `gauntlet verify POLICY --profile strict` shows what changes"
+            }
+            Profile::Strict => {
+                "Intercept's decisions on well-formed calls, every gap closed: malformed envelopes, decoy and case-variant keys, batches, tools/call notifications and reused request ids are refused, never forwarded"
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Intercept => "intercept",

@@ -296,6 +296,9 @@ pub fn run(args: Args) -> Exit {
             return super::load::exit_for(&e);
         }
     };
+    if log::enabled(log::Level::Info) {
+        eprintln!("gauntlet proxy: profile `{profile}`: {}", profile.lets_through());
+    }
     let calls = match open_store(&args) {
         Ok(calls) => calls,
         Err(exit) => return exit,

@@ -70,13 +70,43 @@ impl AuditLog {
                         AuditResult::Denied => "denied",
                         AuditResult::Refused => "refused",
                     };
-                    eprintln!(
-                        "gauntlet proxy: {verb} `{}`: {}",
-                        record.tool,
-                        record.message.as_deref().unwrap_or("")
-                    );
+                    eprintln!("gauntlet proxy: {}", line(verb, record));
                 }
             }
         }
+    }
+}
+
+/// The stderr line of one record: the tool when the message named one.
+fn line(verb: &str, record: &AuditRecord) -> String {
+    let message = record.message.as_deref().unwrap_or("");
+    if record.tool.is_empty() {
+        format!("{verb} a message that names no tool: {message}")
+    } else {
+        format!("{verb} `{}`: {message}", record.tool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_a_tool_says_so_instead_of_empty_quotes() {
+        let mut r = AuditRecord {
+            time: crate::clock::Timestamp(0),
+            tool: String::new(),
+            result: AuditResult::Refused,
+            rule: None,
+            message: Some("invalid request: `jsonrpc` is missing".into()),
+            args_hash: None,
+            identity: None,
+            session: None,
+            cause: None,
+            counters: Default::default(),
+        };
+        assert_eq!(line("refused", &r), "refused a message that names no tool: invalid request: `jsonrpc` is missing");
+        r.tool = "git_reset".into();
+        assert_eq!(line("refused", &r), "refused `git_reset`: invalid request: `jsonrpc` is missing");
     }
 }

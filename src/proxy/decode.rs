@@ -334,16 +334,21 @@ fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
         _ => None,
     };
     let params = members.iter().rev().find(|m| fold_eq(&m.key.text, "params")).map(|m| &m.value);
-    let tool = params
-        .and_then(|p| match &p.kind {
-            Kind::Object(pm) => pm.iter().rev().find(|m| fold_eq(&m.key.text, "name")),
-            _ => None,
-        })
-        .and_then(|m| match &m.value.kind {
-            Kind::Str(s) => Some(s.text.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    // The tool the call would run, for the audit: the name spelled exactly, else the
+    // last spelling Go reads as `name` that holds a string (a decoy `"NAME": 0` beside
+    // `"name": "git_reset"` still names git_reset).
+    let names: Vec<(&str, &str)> = match params.map(|p| &p.kind) {
+        Some(Kind::Object(pm)) => pm
+            .iter()
+            .filter(|m| fold_eq(&m.key.text, "name"))
+            .filter_map(|m| match &m.value.kind {
+                Kind::Str(s) => Some((m.key.text.as_str(), s.text.as_str())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let tool = names.iter().rev().find(|(k, _)| *k == "name").or(names.last()).map(|(_, v)| v.to_string()).unwrap_or_default();
     let envelope_problem = || -> Option<String> {
         if let Some(why) = ambiguous_keys(members, &ENVELOPE_FIELDS) {
             return Some(why);
@@ -473,6 +478,16 @@ mod tests {
             call(r#"{"jsonrpc":"2.0","id":1e400,"method":"tools/call","params":{"name":"t","x":1e400}}"#),
             tool_call("t", Some("1e400"), None)
         );
+    }
+
+    #[test]
+    fn a_strict_refusal_of_a_decoy_names_the_tool_it_would_have_run() {
+        let decoy = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_reset","NAME":0}}"#;
+        let Classified::Refused(r) = classify(decoy, Profile::Strict) else { panic!("refused under strict") };
+        assert_eq!(r.tool, "git_reset");
+        let twice = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"git_status","name":"git_reset"}}"#;
+        let Classified::Refused(r) = classify(twice, Profile::Strict) else { panic!("refused under strict") };
+        assert_eq!(r.tool, "git_reset", "the exact spelling first");
     }
 
     #[test]

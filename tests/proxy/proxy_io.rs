@@ -115,6 +115,33 @@ fn write_policy(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
+/// The proxy says at start-up which profile runs and what it lets through, and how to get
+/// `strict`; under `strict` a refused decoy is logged with the tool it would have run.
+#[test]
+fn the_profile_is_said_at_start_up_and_a_refused_decoy_names_its_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "version: \"1\"\nhide: [delete_customer]\ntools: {}\n");
+    let decoy = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"delete_customer","NAME":"list_customers","arguments":{}}}"#;
+    let mut p = Proxy::mock(dir.path(), &policy, &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    let (_, stderr) = p.finish();
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("gauntlet proxy: profile `intercept`: Intercept's own behaviour, its gaps included"), "{stderr}");
+    assert!(first.contains("can reach a hidden or denied tool") && first.contains("`--profile strict` closes these gaps"), "{stderr}");
+
+    let mut p = Proxy::mock(dir.path(), &policy, &["--profile", "strict"]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    p.send(decoy);
+    let refused = p.expect_id("7");
+    assert!(refused.contains("-32602"), "{refused}");
+    let (_, stderr) = p.finish();
+    assert!(stderr.starts_with("gauntlet proxy: profile `strict`: Intercept's decisions on well-formed calls, every gap closed"), "{stderr}");
+    assert!(stderr.contains("gauntlet proxy: refused `delete_customer`: invalid params: member `name` appears 2 times"), "{stderr}");
+    assert!(!stderr.contains("refused ``"), "{stderr}");
+}
+
 #[test]
 fn malformed_agent_input_never_kills_the_proxy() {
     let dir = tempfile::tempdir().unwrap();
