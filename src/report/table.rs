@@ -412,7 +412,8 @@ fn numbers(o: &Outcome) -> String {
     }
 }
 
-/// Outcomes of one verdict (not applicable, not exercised), each distinct reason once with its count, most frequent first; at most `max` lines each.
+/// Outcomes of one verdict (not applicable, not exercised), each distinct reason once with its count, most frequent first; at most `max` lines each
+/// (in one line, reasons that start alike keep the words where they part).
 fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<String> {
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for o in r.outcomes.iter().filter(|o| o.verdict == verdict) {
@@ -421,12 +422,19 @@ fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<Str
     let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
     by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let cw = by_count.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(1);
+    let all: Vec<&str> = by_count.iter().map(|(reason, _)| *reason).collect();
     by_count
-        .into_iter()
+        .iter()
         .map(|(reason, n)| {
             let prefix = format!("  {n:>cw$}× ");
             let mut item = String::new();
-            push_wrapped_max(&mut item, st, &prefix, reason, prefix.chars().count(), None, max);
+            let room = st.width().saturating_sub(prefix.chars().count());
+            if max == 1 && reason.chars().count() > room {
+                // One line: cut so that it still reads apart from the reasons that start alike.
+                item = format!("{prefix}{}\n", distinct_cut(reason, &all, room));
+            } else {
+                push_wrapped_max(&mut item, st, &prefix, reason, prefix.chars().count(), None, max);
+            }
             item
         })
         .collect()
@@ -937,6 +945,23 @@ mod tests {
         assert_eq!(line1.len(), 2, "{text}");
         assert!(line1[0].contains("… no rate limit") && line1[1].contains("… no condition on its arguments"), "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    }
+
+    #[test]
+    fn not_applicable_reasons_that_start_alike_are_not_cut_into_apparent_duplicates() {
+        let mut r = super::super::fixtures::report();
+        let na = r.outcomes.iter().find(|o| o.verdict == Verdict::NotApplicable).unwrap().clone();
+        let head = "`git` resolves names exactly: a variant spelling reaches nothing there (its mock file does not set `lenient_names: true`; `gauntlet mock record` probes the real server)";
+        r.outcomes = [80, 90, 65]
+            .iter()
+            .map(|n| Outcome { note: Some(format!("{head}; on a lenient server this gets through: {n} in 1m (bound ≤30 reached per 1m sliding)")), ..na.clone() })
+            .collect();
+        let lines: Vec<String> = reason_items(&plain(Verbosity::Normal), &r, Verdict::NotApplicable, 1).iter().map(|l| l.trim_end().to_string()).collect();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        for n in [80, 90, 65] {
+            let line = lines.iter().find(|l| l.contains(&format!(" … through: {n} in 1m (bound ≤30 reached per 1m sliding)"))).unwrap_or_else(|| panic!("{lines:#?}"));
+            assert!(line.starts_with("  1× `git` resolves names exactly: … ") && line.chars().count() <= 100, "{line}");
+        }
     }
 
     #[test]

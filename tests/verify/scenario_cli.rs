@@ -578,7 +578,8 @@ fn the_weakest_policy_verifies_against_a_named_server() {
 }
 
 /// Every bundled server, under the weakest policy (so every scenario that applies finds
-/// something): the default terminal view keeps to 100 columns and to its line budget.
+/// something): the default terminal view keeps to 100 columns and to its line budget, and
+/// no two lines cut with `…` read alike.
 #[test]
 fn the_default_view_fits_100_columns_and_its_budget_on_every_bundled_server() {
     let dir = TempDir::new().unwrap();
@@ -610,6 +611,8 @@ fn the_default_view_fits_100_columns_and_its_budget_on_every_bundled_server() {
         assert!(lines.len() <= gauntlet::report::table::BUDGET, "{server}: {} lines:\n{text}", lines.len());
         let wide: Vec<&&str> = lines.iter().filter(|l| l.chars().count() > 100).collect();
         assert!(wide.is_empty(), "{server}: wider than 100 columns: {wide:#?}");
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(lines.iter().filter(|l| l.contains('…')).all(|l| seen.insert(*l)), "{server}: a cut line twice:\n{text}");
     };
     // Two at a time: the machine has two cores.
     let (a, b) = servers.split_at(servers.len() / 2);
