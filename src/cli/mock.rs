@@ -216,6 +216,10 @@ pub struct RecordArgs {
     /// (e.g. @modelcontextprotocol/server-memory@2026.8.31).
     #[arg(long, value_name = "NAME@VERSION")]
     pub package: Option<String>,
+    /// Do not probe whether the server resolves tool names leniently (two
+    /// `tools/call`s with empty arguments); the file then says names are exact.
+    #[arg(long)]
+    pub no_probe: bool,
     /// The command that starts a stdio server, after `--`.
     #[arg(last = true, value_name = "CMD ARGS")]
     pub command: Vec<String>,
@@ -257,7 +261,7 @@ fn record(args: RecordArgs) -> Exit {
             return Exit::CouldNotRun;
         }
     };
-    let recording = match runtime.block_on(record::record(&endpoint, args.package.clone(), timeout)) {
+    let recording = match runtime.block_on(record::record(&endpoint, args.package.clone(), timeout, !args.no_probe)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: could not record the server: {e}");
@@ -276,19 +280,20 @@ fn record(args: RecordArgs) -> Exit {
         *counts.entry(t.risk).or_insert(0usize) += 1;
     }
     let split: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    let others: String = [(spec.resources.len(), "resources"), (spec.resource_templates.len(), "resource templates"), (spec.prompts.len(), "prompts")]
+    let others: String = [(spec.resources.len(), "resource"), (spec.resource_templates.len(), "resource template"), (spec.prompts.len(), "prompt")]
         .iter()
         .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("; {n} {what}"))
+        .map(|(n, what)| format!("; {}", crate::wording::count(*n, what)))
         .collect();
     eprintln!(
-        "recorded {} {} ({} tools: {}{others}) to {}",
+        "recorded {} {} ({}: {}{others}) to {}",
         spec.name,
         spec.version,
-        spec.tools.len(),
+        crate::wording::count(spec.tools.len(), "tool"),
         split.join(", "),
         args.output.display()
     );
+    eprintln!("  tool names: {} ({})", if spec.behaviour.lenient_names { "resolved leniently" } else { "exact" }, recording.names.note());
     eprintln!("  check each `risk:` and the reason beside it before relying on the file");
     Exit::Ok
 }

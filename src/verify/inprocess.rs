@@ -269,6 +269,10 @@ impl Bench for InProcessBench {
         self.engine.policy().tool(tool).is_some() || self.hides(tool)
     }
 
+    fn resolves_names_leniently(&self, server: &str) -> bool {
+        self.servers.iter().any(|(name, s)| name == server && s.spec().behaviour.lenient_names)
+    }
+
     fn hides(&self, tool: &str) -> bool {
         self.engine.hidden().hides(tool)
     }

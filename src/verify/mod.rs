@@ -59,6 +59,10 @@ pub trait Bench: Sync {
     fn start(&self, server: &str, upstream: Option<&Upstream>, target: &str) -> Result<Box<dyn System>, String>;
     /// Whether the policy names the tool (a tool entry or a hide entry).
     fn names(&self, tool: &str) -> bool;
+    /// Whether `server` resolves tool names leniently (`GIT_STATUS` runs
+    /// `git_status`): its mock file's `lenient_names`, which `mock record`
+    /// probes; exact otherwise, as the MCP SDKs resolve names.
+    fn resolves_names_leniently(&self, server: &str) -> bool;
     /// Whether the policy's `hide` list covers the tool.
     fn hides(&self, tool: &str) -> bool;
     /// The policy under test, for blaming findings on its lines.
@@ -429,7 +433,7 @@ pub fn run(
     let mut outcomes = parallel_map(&jobs, opts.threads, &|job| {
         let outcome = match job.tool {
             Some(tool) => {
-                let mut o = judge(bench, job.scenario, tool, &facts, reqs, opts);
+                let mut o = on_names_as_the_server_resolves_them(bench, job.scenario, judge(bench, job.scenario, tool, &facts, reqs, opts));
                 o.severity = severity::of(&o, tool.risk);
                 o
             }
@@ -445,6 +449,29 @@ pub fn run(
     })?;
     outcomes.sort_by(|a, b| (&a.scenario, &a.server, &a.tool).cmp(&(&b.scenario, &b.server, &b.tool)));
     Ok(outcomes)
+}
+
+/// A scenario that needs a server resolving names leniently (its `upstream:
+/// {lenient_names: true}`: the tool, resource and prompt name-variant
+/// attacks) runs as if the server did; on a server that resolves names
+/// exactly, which is the default and what the MCP SDKs do, its verdict only
+/// says what would happen on a lenient one, so it becomes not applicable,
+/// saying which.
+fn on_names_as_the_server_resolves_them(bench: &dyn Bench, s: &Scenario, out: Outcome) -> Outcome {
+    let needs_lenient = s.upstream.as_ref().and_then(|u| u.lenient_names) == Some(true);
+    if !needs_lenient || bench.resolves_names_leniently(&out.server) || !matches!(out.verdict, Verdict::Held | Verdict::Breached) {
+        return out;
+    }
+    // The head says why, the tail what a lenient server would change: a one-line view keeps both.
+    let exact = format!(
+        "`{}` resolves names exactly: a variant spelling reaches nothing there (its mock file does not set `lenient_names: true`; `gauntlet mock record` probes the real server)",
+        out.server
+    );
+    let why = match out.verdict {
+        Verdict::Breached => format!("{exact}; on a lenient server this gets through: {} (bound {})", out.observed, out.bound),
+        _ => format!("{exact}; on a lenient server the policy holds too"),
+    };
+    not_applicable(s, &out.server, &out.tool, why)
 }
 
 fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {

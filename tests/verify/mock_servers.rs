@@ -242,6 +242,46 @@ fn a_recording_round_trips_through_the_mock() {
     }
 }
 
+/// `mock record` probes how the server resolves tool names (issue 22): the
+/// real mcp-server-git answers a variant spelling as an unknown name, so its
+/// file says `lenient_names: false`; a bundled mock written as lenient is
+/// found lenient; `--no-probe` calls nothing and writes the SDK default.
+#[test]
+fn recording_probes_whether_the_server_resolves_names_leniently() {
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = |out: &Path| {
+        let text = std::fs::read_to_string(out).unwrap();
+        let line = text.lines().skip_while(|l| *l != "behaviour:").nth(1).map(str::to_string);
+        line.unwrap_or_else(|| panic!("no behaviour: in {text}"))
+    };
+    let out = dir.path().join("aksjah.yaml");
+    let (code, err) = record(&out, &["--", BIN, "mock", "aksjah"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("tool names: resolved leniently"), "{err}");
+    assert!(behaviour(&out).starts_with("  lenient_names: true  # probed: `"), "{}", behaviour(&out));
+    let (code, err) = record(&out, &["--no-probe", "--", BIN, "mock", "aksjah"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(behaviour(&out), "  lenient_names: false  # not probed (--no-probe): exact, as the MCP SDKs resolve names");
+    // A bundled recording of a real server is served exactly, and found so.
+    let (code, err) = record(&out, &["--", BIN, "mock", "github"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(behaviour(&out).starts_with("  lenient_names: false  # probed: `"), "{}", behaviour(&out));
+
+    let git = repo().join(".peers/venv/bin/mcp-server-git");
+    if !git.exists() {
+        assert!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() != Ok("1"), "mcp-server-git is missing; run `bash scripts/install-peers.sh`");
+        eprintln!("skipping mcp-server-git: not installed (run `bash scripts/install-peers.sh`)");
+        return;
+    }
+    let repository = dir.path().join("repo");
+    assert!(Command::new("git").args(["init", "-q"]).arg(&repository).status().unwrap().success());
+    let out = dir.path().join("git.yaml");
+    let (code, err) = record(&out, &["--", git.to_str().unwrap(), "--repository", repository.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("tool names: exact (probed: `GIT_"), "{err}");
+    assert!(behaviour(&out).starts_with("  lenient_names: false  # probed: `GIT_"), "{}", behaviour(&out));
+}
+
 /// Sends `lines` to a stdio MCP server and returns the raw `result` (or
 /// `error`) text of each answer, by id, once every id in `ids` is answered.
 fn stdio_answers(argv: &[String], lines: &[String], ids: &[u64]) -> std::collections::BTreeMap<u64, String> {
@@ -389,7 +429,7 @@ fn http_recordings_of_both_eras_keep_the_same_tools() {
     for (url, protocol) in urls.iter().zip(["2025-11-25", "2026-07-28"]) {
         let endpoint = Endpoint::Http { url: url.clone(), headers: vec![("X-Test".into(), "1".into())] };
         let got = rt
-            .block_on(gauntlet::mock::record::record(&endpoint, None, std::time::Duration::from_secs(10)))
+            .block_on(gauntlet::mock::record::record(&endpoint, None, std::time::Duration::from_secs(10), true))
             .unwrap_or_else(|e| panic!("{url}: {e}"));
         let prov = got.spec.recorded.as_ref().unwrap();
         assert_eq!((prov.protocol.as_str(), prov.url.as_deref()), (protocol, Some(url.as_str())));

@@ -572,6 +572,14 @@ mod real_servers {
     fn verdicts_on_real_servers_are_judged_on_admitted_calls() {
         for name in SERVERS {
             let r = check_on(&format!("real-{name}"), &format!("tests/data/policies/{name}.yaml"), &[&format!("tests/data/servers/{name}.yaml")]);
+            // The default terminal view (issue 22): 100 columns, its line budget, and no
+            // two cut lines alike (a reason cut where it still reads like another one).
+            let text = gauntlet::report::table::render(&r, &gauntlet::report::table::Style::default());
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(lines.len() <= gauntlet::report::table::BUDGET, "{name}: {} lines:\n{text}", lines.len());
+            assert!(lines.iter().all(|l| l.chars().count() <= 100), "{name}: wider than 100 columns:\n{text}");
+            let mut seen = std::collections::BTreeSet::new();
+            assert!(lines.iter().filter(|l| l.contains('…')).all(|l| seen.insert(*l)), "{name}: a cut line twice:\n{text}");
             for o in &r.outcomes {
                 // A tool allowed under a condition is not a blocked tool: no
                 // "0 calls of X" check may be judged on it unless the policy hides it.
@@ -616,5 +624,31 @@ mod real_servers {
         assert!(commit.note.as_deref().unwrap_or("").contains("declared in gauntlet.yaml"), "{:?}", commit.note);
         let refused = commit.twin.as_ref().and_then(|t| t.refused_arguments.clone()).unwrap();
         assert_eq!(refused["message"].as_str().unwrap().chars().count(), 1500);
+    }
+    /// Whether a name variant (`GIT_RESET`) reaches a tool is a property of the
+    /// server (issue 22): the real mcp-server-git answers "Unknown tool", and its
+    /// recording says so (`lenient_names: false`, probed), so the name-variant
+    /// attacks are not applicable there, saying what a lenient server would let
+    /// through; the same recording marked lenient gets the breach.
+    #[test]
+    fn name_variant_verdicts_follow_how_the_server_resolves_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorded = std::fs::read_to_string("tests/data/servers/git.yaml").unwrap();
+        assert!(recorded.contains("lenient_names: false  # probed"), "the recording says how the real server resolves names");
+        let lenient = dir.path().join("git.yaml");
+        std::fs::write(&lenient, recorded.replace("lenient_names: false", "lenient_names: true")).unwrap();
+        let judge = |server: &str| {
+            let mut a = args("tests/data/policies/git.yaml", &[server]);
+            a.only = vec!["tool-name-rate-evasion".into()];
+            build_report(&a, false).unwrap_or_else(|e| panic!("{server}: {e}"))
+        };
+        let exact = judge("tests/data/servers/git.yaml");
+        let o = find(&exact, "tool-name-rate-evasion", "git_checkout");
+        assert_eq!((o.verdict, o.finding), (Verdict::NotApplicable, None), "{o:?}");
+        let why = o.note.as_deref().unwrap_or_default();
+        assert!(why.contains("resolves names exactly") && why.contains("on a lenient server this gets through: 90 in 1m"), "{why}");
+        let breached = judge(lenient.to_str().unwrap());
+        let o = find(&breached, "tool-name-rate-evasion", "git_checkout");
+        assert_eq!((o.verdict, o.finding, o.reached), (Verdict::Breached, Some(Finding::Policy), 90), "{o:?}");
     }
 }

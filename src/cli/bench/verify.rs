@@ -230,6 +230,10 @@ impl Bench for RecordingBench {
         self.inner.names(tool)
     }
 
+    fn resolves_names_leniently(&self, server: &str) -> bool {
+        self.inner.resolves_names_leniently(server)
+    }
+
     fn hides(&self, tool: &str) -> bool {
         self.inner.hides(tool)
     }

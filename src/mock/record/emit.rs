@@ -49,6 +49,9 @@ pub fn to_yaml(recording: &Recording) -> String {
         line(&mut out, 2, "protocol", &quote(&p.protocol));
         member(&mut out, 2, "server_info", p.server_info.node());
     }
+    // What the name-variant verdicts depend on, and how it was found.
+    out.push_str("behaviour:\n");
+    let _ = writeln!(out, "  lenient_names: {}  # {}", spec.behaviour.lenient_names, recording.names.note().replace('\n', " "));
     out.push_str("tools:\n");
     for (i, tool) in spec.tools.iter().enumerate() {
         out.push_str("  - ");

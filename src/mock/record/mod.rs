@@ -9,6 +9,7 @@
 //! back into the same server, through a temporary file and a rename.
 
 pub mod emit;
+pub mod names;
 pub mod surfaces;
 pub mod synth;
 
@@ -33,6 +34,8 @@ pub struct Recording {
     pub reasons: Vec<Reasons>,
     /// The same for the resources, resource templates and prompts.
     pub notes: surfaces::Notes,
+    /// Whether the server resolves tool names leniently, and how that was found.
+    pub names: names::Names,
 }
 
 /// Why one recorded tool got its class and roles.
@@ -65,27 +68,41 @@ pub enum RecordError {
 /// More pages than any real server has: a server whose cursors never end is broken.
 const MAX_PAGES: usize = 10_000;
 
-/// Records the server at `endpoint`, all of it within `timeout`.
+/// Records the server at `endpoint`, all of it within `timeout`; with
+/// `probe`, also whether it resolves tool names leniently ([`names`]: two
+/// `tools/call`s with empty arguments).
 pub async fn record(
     endpoint: &Endpoint,
     package: Option<String>,
     timeout: Duration,
+    probe: bool,
 ) -> Result<Recording, RecordError> {
     // The stderr tail outlives the session, so a timeout can show what the server said.
     let tail = StderrTail::default();
-    match tokio::time::timeout(timeout, converse(endpoint, package, tail.clone())).await {
+    match tokio::time::timeout(timeout, converse(endpoint, package, tail.clone(), probe)).await {
         Ok(result) => result,
         Err(_) => Err(RecordError::Timeout { after: timeout, stderr: tail.lines() }),
     }
 }
 
-async fn converse(endpoint: &Endpoint, package: Option<String>, tail: StderrTail) -> Result<Recording, RecordError> {
+async fn converse(endpoint: &Endpoint, package: Option<String>, tail: StderrTail, probe: bool) -> Result<Recording, RecordError> {
     let mut session = Session::open_with(endpoint, tail).await?;
     let listed = list_all(&mut session, "tools/list", "tools").await;
     let opening: Value = serde_json::from_str(session.hello.result.get()).unwrap_or(Value::Null);
     let surfaces = match listed.is_ok() {
         true => surfaces::record(&mut session, declares(&opening, "resources"), declares(&opening, "prompts")).await,
         false => Ok(surfaces::Recorded::default()),
+    };
+    let names = match (&listed, probe) {
+        (_, false) => names::Names::NotProbed { why: "--no-probe".into() },
+        (Ok((raw, _)), true) => {
+            let listed_tools: Vec<ToolSpec> = raw.iter().filter_map(|r| tool_from(r).ok().map(|(t, _)| t)).collect();
+            match names::candidate(&listed_tools) {
+                Some(t) => names::probe(&mut session, t).await,
+                None => names::Names::NotProbed { why: "no listed tool is safe to call with empty arguments: a read, or one with required arguments".into() },
+            }
+        }
+        (Err(_), true) => names::Names::NotProbed { why: "`tools/list` failed".into() },
     };
     let hello = session.hello.clone();
     session.close().await;
@@ -153,7 +170,7 @@ async fn converse(endpoint: &Endpoint, package: Option<String>, tail: StderrTail
         resources: surfaces.resources,
         resource_templates: surfaces.templates,
         prompts: surfaces.prompts,
-        behaviour: Behaviour::default(),
+        behaviour: Behaviour { lenient_names: names.lenient(), ..Behaviour::default() },
         recorded: Some(Provenance {
             package,
             command,
@@ -162,7 +179,7 @@ async fn converse(endpoint: &Endpoint, package: Option<String>, tail: StderrTail
             server_info,
         }),
     };
-    Ok(Recording { spec, reasons, notes: surfaces.notes })
+    Ok(Recording { spec, reasons, notes: surfaces.notes, names })
 }
 
 /// Every page of a list method (`tools/list` lists `tools`), and the server
@@ -226,7 +243,7 @@ async fn list_all(
     )))
 }
 
-/// One listed tool, members kept in the order and form sent.
+/// One listed tool, members kept in the form sent and in the order sent, but `name` first.
 fn tool_from(raw: &RawValue) -> Result<(ToolSpec, Reasons), RecordError> {
     let bad = |what: String| RecordError::Unrecordable(what);
     let json = OrderedJson::from_json(raw.get())
@@ -290,6 +307,9 @@ fn tool_from(raw: &RawValue) -> Result<(ToolSpec, Reasons), RecordError> {
         }
         tool.order.push(key.clone());
     }
+    // `name` first, for people reading the file (the writer puts it there); the rest as sent.
+    tool.order.retain(|k| k != "name");
+    tool.order.insert(0, "name".into());
     if !has_input || tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
         return Err(bad(format!(
             "tool `{name}` has no `inputSchema` of `type: object`, which MCP requires"

@@ -289,6 +289,10 @@ impl Bench for BlackBoxBench {
         Ok(Box::new(self.run_for(server, upstream, target)?))
     }
 
+    fn resolves_names_leniently(&self, server: &str) -> bool {
+        self.servers.iter().any(|s| s.name == server && s.spec.behaviour.lenient_names)
+    }
+
     fn names(&self, tool: &str) -> bool {
         match &self.policy {
             Some(p) => p.tool(tool).is_some() || self.hides(tool),
