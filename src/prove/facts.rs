@@ -183,7 +183,7 @@ fn unanchored(out: &mut Vec<Fact>, at: &dyn Fn(u32) -> PolicyLocation, rule: &Ru
         let props = hir.properties();
         let start = props.look_set_prefix().contains(Look::Start);
         let end = props.look_set_suffix().contains(Look::End);
-        let sample = sample_of(&re.0);
+        let sample = sample_of(&pattern, &re.0);
         // Anchored at the start, a pattern that pins no more than a scheme (`^https://`) is a scheme check, not an allowlist.
         let pins_more_than_scheme = sample.split_once("://").map_or(!sample.is_empty(), |(_, rest)| !rest.is_empty());
         if (start && end) || (start && !pins_more_than_scheme) {
@@ -209,9 +209,10 @@ fn unanchored(out: &mut Vec<Fact>, at: &dyn Fn(u32) -> PolicyLocation, rule: &Ru
     }
 }
 
-/// A short text the regex matches (its literal prefix, or a plain guess).
-fn sample_of(re: &regex::Regex) -> String {
-    let text = re.as_str().trim_start_matches('^').trim_start_matches("\\A");
+/// A short text the regex matches (the literal prefix of the pattern as the
+/// policy wrote it, not as translated; or a plain guess).
+fn sample_of(pattern: &str, re: &regex::Regex) -> String {
+    let text = pattern.trim_start_matches('^').trim_start_matches("\\A");
     let literal: String = {
         let mut s = String::new();
         let mut chars = text.chars();

@@ -177,6 +177,11 @@ tools:
     assert!(kinds.contains(&("never-binds", 20)), "{facts:#?}");
     let anchored = engine(&text.replace(r"^https://api\\.example\\.com", r"^https://api\\.example\\.com/[a-z]*$"));
     assert!(!facts::of(anchored.policy(), &anchored, "p.yaml", &[]).iter().any(|f| f.kind == "unanchored-destination"));
+    // A scheme check pins no destination: `^https://` is not flagged (the translated pattern must not hide the prefix).
+    let scheme = engine(&text.replace(r"^https://api\\.example\\.com", "^https://"));
+    assert!(!facts::of(scheme.policy(), &scheme, "p.yaml", &[]).iter().any(|f| f.kind == "unanchored-destination"), "{:#?}", facts::of(scheme.policy(), &scheme, "p.yaml", &[]));
+    let f = facts.iter().find(|f| f.kind == "unanchored-destination").unwrap();
+    assert!(f.message.contains("it admits `https://api.example.com.evil.example`"), "{}", f.message);
 }
 
 fn aksjah_diff(new_text: &str) -> Vec<diff::Change> {
