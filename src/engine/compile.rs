@@ -107,6 +107,9 @@ pub(crate) struct CCond {
     /// The operand when it is a string (`contains` on a string, `regex`).
     pub string: Option<String>,
     pub regex: Option<regex::Regex>,
+    /// For a regex that only bounds a length, that character interval:
+    /// counted instead of run (its automaton has a state per character).
+    pub length: Option<(u64, Option<u64>)>,
     /// The operand of `exists` when it is a bool.
     pub exists: Option<bool>,
 }
@@ -294,6 +297,7 @@ fn compile_condition(
             _ => None,
         },
         regex: c.regex.as_ref().map(|r| r.0.clone()),
+        length: c.regex.as_ref().and_then(|r| crate::policy::regex::length_only(r.0.as_str())),
         exists: match c.value {
             Value::Bool(b) => Some(b),
             _ => None,

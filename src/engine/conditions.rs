@@ -61,7 +61,13 @@ pub(crate) fn eval(cond: &CCond, actual: Actual<'_>, scratch: &mut String) -> bo
             _ => false,
         },
         Op::Regex => match (actual, &cond.regex) {
-            (Actual::Json(Json::String(s)), Some(re)) => re.is_match(s),
+            (Actual::Json(Json::String(s)), Some(re)) => match cond.length {
+                Some((min, max)) => {
+                    let n = s.chars().count() as u64;
+                    n >= min && max.is_none_or(|m| n <= m)
+                }
+                None => re.is_match(s),
+            },
             _ => false,
         },
         Op::Contains => match actual {

@@ -32,6 +32,50 @@ pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
         .map_err(|_| format!("error parsing regexp: expression too large: `{pattern}`"))
 }
 
+/// The character-count interval `min..=max` (`None`: unbounded) of a
+/// translated pattern that says nothing but a length: `^`, pieces of
+/// any-character repeats (or single any-characters), `$` — read from the
+/// parsed pattern, so `[\s\S]`, `(?s).` and `.{0,9}` written any way count
+/// alike. A length cap past RE2's repeat limit is a run of `.{0,1000}`
+/// pieces, whose automaton has a state per character: the engine and the
+/// admission model count characters for it instead.
+pub fn length_only(pattern: &str) -> Option<(u64, Option<u64>)> {
+    use regex_syntax::hir::{Class, HirKind, Look};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let HirKind::Concat(items) = hir.kind() else { return None };
+    let (first, rest) = items.split_first()?;
+    let (last, middle) = rest.split_last()?;
+    let is_look = |h: &regex_syntax::hir::Hir, l: Look| matches!(h.kind(), HirKind::Look(x) if *x == l);
+    if !is_look(first, Look::Start) || !is_look(last, Look::End) || middle.is_empty() {
+        return None;
+    }
+    // Every Unicode scalar value: the class `.` has under `(?s)` (a range
+    // may span the surrogates, which are no characters: they do not count).
+    const SURROGATES: (u64, u64) = (0xD800, 0xDFFF);
+    let any = |h: &regex_syntax::hir::Hir| match h.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            let scalars = |lo: u64, hi: u64| {
+                let overlap = hi.min(SURROGATES.1).saturating_add(1).saturating_sub(lo.max(SURROGATES.0));
+                hi - lo + 1 - overlap
+            };
+            let total: u64 = c.ranges().iter().map(|r| scalars(r.start() as u64, r.end() as u64)).sum();
+            total == 0x110000 - 0x800
+        }
+        _ => false,
+    };
+    let (mut min, mut max) = (0u64, Some(0u64));
+    for h in middle {
+        let (lo, hi) = match h.kind() {
+            HirKind::Repetition(r) if any(&r.sub) => (r.min as u64, r.max.map(|m| m as u64)),
+            _ if any(h) => (1, Some(1)),
+            _ => return None,
+        };
+        min += lo;
+        max = max.zip(hi).map(|(a, b)| a + b);
+    }
+    Some((min, max))
+}
+
 type GoError = (&'static str, String);
 
 fn perl_class(c: char, in_class: bool) -> Option<&'static str> {
@@ -445,5 +489,37 @@ mod tests {
     fn go_semantics(#[case] pattern: &str, #[case] haystack: &str, #[case] matches: bool) {
         let re = compile(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
         assert_eq!(re.is_match(haystack), matches, "{pattern} on {haystack:?} via {}", re.as_str());
+    }
+}
+
+/// The engine counts characters for a length-only pattern instead of
+/// running it: the count must decide every string as the regex does.
+#[cfg(test)]
+mod length_only_tests {
+    use super::*;
+
+    #[test]
+    fn a_length_only_pattern_counts_as_its_regex_matches() {
+        let pieces = format!("(?s)^{}$", ".{0,1000}".repeat(3));
+        let bounded = ["(?s)^.{0,5}$", r"^[\s\S]{2,4}$", r"^[\S\s]{1,3}[\s\S]{0,2}$", "^(?s:.)(?s:.)$", "(?s)^.{3,}$", &pieces];
+        let texts: Vec<String> = ["", "a", "ab", "é\n", "日本語", "abc\n", "ab\r\ncd", "🦀🦀🦀🦀", "x\u{2028}yz", "aaaaaa"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([2999, 3000, 3001].iter().map(|&n| "ü".repeat(n)))
+            .collect();
+        for pattern in bounded {
+            let re = compile(pattern).unwrap();
+            let (min, max) = length_only(re.as_str()).unwrap_or_else(|| panic!("{pattern} only bounds a length"));
+            for t in &texts {
+                let n = t.chars().count() as u64;
+                let counted = n >= min && max.is_none_or(|m| n <= m);
+                assert_eq!(counted, re.is_match(t), "{pattern} on {} characters", n);
+            }
+        }
+        // Anything else is run as a regex: `.` without `(?s)` refuses a newline, the anchors matter.
+        for pattern in ["^.{0,5}$", "(?s).{0,5}$", "(?s)^.{0,5}", "(?s)^a.{0,5}$", "(?s)^(.{0,5})$", r"^[\s\w]{0,3}$", "(?m)(?s)^.{0,5}$"] {
+            let re = compile(pattern).unwrap();
+            assert_eq!(length_only(re.as_str()), None, "{pattern}");
+        }
     }
 }

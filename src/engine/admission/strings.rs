@@ -11,6 +11,12 @@
 //! in a byte order that prefers plain letters, so the first witness found is
 //! the shortest and reads well. A DFA or product past its size budget is
 //! [`Unknown`] with that reason, never a guess.
+//!
+//! A regex that only bounds a length — anchored at both ends, any character
+//! repeated `m..=n` times, in pieces (`(?s)^.{0,1000}.{0,1000}$`, what a
+//! length cap past RE2's repeat limit looks like) — is kept as that interval
+//! of character counts instead: its DFA would need a state per character
+//! (past the budget for a few thousand), a counter needs one number.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,11 +47,19 @@ pub struct Lang {
     pub negated: bool,
 }
 
-/// A compiled pattern: the translated regex text and its unanchored DFA.
+/// A compiled pattern: the translated regex text and its automaton.
 #[derive(Debug)]
 pub struct Dfa {
     pub pattern: String,
-    dfa: Result<dense::DFA<Vec<u32>>, String>,
+    dfa: Result<Auto, String>,
+}
+
+/// How a pattern is decided: an unanchored dense DFA, or (a length-only
+/// pattern) the number of characters, `min..=max` (`None`: unbounded).
+#[derive(Debug)]
+enum Auto {
+    Dense(dense::DFA<Vec<u32>>),
+    Length { min: u64, max: Option<u64> },
 }
 
 impl StrSet {
@@ -91,6 +105,9 @@ impl Patterns {
 
 impl Dfa {
     fn new(pattern: &str) -> Dfa {
+        if let Some((min, max)) = crate::policy::regex::length_only(pattern) {
+            return Dfa { pattern: pattern.to_string(), dfa: Ok(Auto::Length { min, max }) };
+        }
         let config = dense::Config::new()
             .start_kind(StartKind::Unanchored)
             .match_kind(MatchKind::All)
@@ -100,24 +117,36 @@ impl Dfa {
         let dfa = dense::Builder::new()
             .configure(config)
             .build(pattern)
+            .map(Auto::Dense)
             .map_err(|e| format!("the regex `{pattern}` has no automaton within the model's budget ({e})"));
         Dfa { pattern: pattern.to_string(), dfa }
     }
 
-    fn get(&self) -> Result<&dense::DFA<Vec<u32>>, Unknown> {
+    fn get(&self) -> Result<&Auto, Unknown> {
         self.dfa.as_ref().map_err(|why| Unknown(why.clone()))
     }
 
-    fn start(&self) -> Result<StateID, Unknown> {
-        let dfa = self.get()?;
-        dfa.start_state(&start::Config::new().anchored(Anchored::No))
-            .map_err(|e| Unknown(format!("the regex `{}` has no start state ({e})", self.pattern)))
+    /// The part this pattern plays in a product, and where its run starts.
+    fn part(&self) -> Result<(Part<'_>, Run), Unknown> {
+        match self.get()? {
+            Auto::Length { min, max } => Ok((Part::Length { min: *min, max: *max }, Run::Count(0))),
+            Auto::Dense(dfa) => {
+                let start = dfa
+                    .start_state(&start::Config::new().anchored(Anchored::No))
+                    .map_err(|e| Unknown(format!("the regex `{}` has no start state ({e})", self.pattern)))?;
+                Ok((Part::Dense(dfa), Run::At(start)))
+            }
+        }
     }
 
     /// The engine's `is_match`: some match ends somewhere in `bytes`.
     pub fn is_match(&self, bytes: &[u8]) -> Result<bool, Unknown> {
-        let dfa = self.get()?;
-        let mut s = self.start()?;
+        let (part, start) = self.part()?;
+        let Part::Dense(dfa) = part else {
+            let chars = String::from_utf8_lossy(bytes).chars().count() as u64;
+            return Ok(accepts(&part, Run::Count(chars)));
+        };
+        let Run::At(mut s) = start else { return Ok(false) };
         for &b in bytes {
             s = dfa.next_state(s, b);
             if dfa.is_match_state(s) {
@@ -131,12 +160,32 @@ impl Dfa {
     }
 }
 
-/// A component's place in a product walk: still running, or decided for good.
+/// A component's place in a product walk: still running (a DFA state, or
+/// characters counted so far), or decided for good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Run {
     At(StateID),
+    Count(u64),
     Matched,
     NeverMatches,
+}
+
+/// One language of a product, as its runs step.
+#[derive(Clone, Copy, Debug)]
+enum Part<'a> {
+    Dense(&'a dense::DFA<Vec<u32>>),
+    Length { min: u64, max: Option<u64> },
+}
+
+/// Whether a run that ends here is in the part's language.
+fn accepts(part: &Part<'_>, run: Run) -> bool {
+    match (part, run) {
+        (_, Run::Matched) => true,
+        (_, Run::NeverMatches) => false,
+        (Part::Dense(dfa), Run::At(s)) => dfa.is_match_state(dfa.next_eoi_state(s)),
+        (Part::Length { min, max }, Run::Count(n)) => n >= *min && max.is_none_or(|m| n <= m),
+        _ => false,
+    }
 }
 
 /// UTF-8 validity as a tiny automaton: 0 is "between characters".
@@ -188,7 +237,7 @@ struct Node {
 
 /// The product of several languages (all must hold) explored from the start.
 pub struct Product<'a> {
-    parts: Vec<(&'a dense::DFA<Vec<u32>>, bool)>,
+    parts: Vec<(Part<'a>, bool)>,
     /// One representative byte per class of bytes no part tells apart, preferred first.
     letters: Vec<u8>,
     nodes: Vec<Node>,
@@ -202,18 +251,18 @@ impl<'a> Product<'a> {
     /// Explores the product of `sets` (their intersection). `Ok(None)`: some set is empty outright.
     pub fn explore(sets: &'a [StrSet]) -> Result<Option<Product<'a>>, Unknown> {
         let mut parts = Vec::new();
+        let mut starts = Vec::new();
         for s in sets {
             match s {
                 StrSet::All => {}
                 StrSet::Empty => return Ok(None),
-                StrSet::Lang(l) => parts.push((l.dfa.get()?, l.negated, &l.dfa)),
+                StrSet::Lang(l) => {
+                    let (part, start) = l.dfa.part()?;
+                    parts.push((part, l.negated));
+                    starts.push(start);
+                }
             }
         }
-        let mut starts = Vec::new();
-        for (_, _, d) in &parts {
-            starts.push(Run::At(d.start()?));
-        }
-        let parts: Vec<(&dense::DFA<Vec<u32>>, bool)> = parts.into_iter().map(|(d, n, _)| (d, n)).collect();
         let letters = letters(&parts);
         let mut p = Product { parts, letters, nodes: Vec::new(), index: HashMap::new(), edges: Vec::new(), accepting: Vec::new() };
         let start = Node { utf8: 0, runs: starts };
@@ -230,7 +279,7 @@ impl<'a> Product<'a> {
             let mut out = Vec::new();
             for &b in &p.letters.clone() {
                 let Some(utf8) = utf8_next(node.utf8, b) else { continue };
-                let runs = node.runs.iter().zip(&p.parts).map(|(r, (dfa, _))| step(dfa, *r, b)).collect();
+                let runs = node.runs.iter().zip(&p.parts).map(|(r, (part, _))| step(part, *r, b)).collect();
                 let Some(next) = p.settle(Node { utf8, runs }) else { continue };
                 let j = match p.index.get(&next) {
                     Some(&j) => j,
@@ -260,15 +309,8 @@ impl<'a> Product<'a> {
     }
 
     fn add(&mut self, node: Node) -> usize {
-        let accepting = node.utf8 == 0
-            && node.runs.iter().zip(&self.parts).all(|(r, (dfa, negated))| {
-                let matched = match r {
-                    Run::Matched => true,
-                    Run::NeverMatches => false,
-                    Run::At(s) => dfa.is_match_state(dfa.next_eoi_state(*s)),
-                };
-                matched != *negated
-            });
+        let accepting =
+            node.utf8 == 0 && node.runs.iter().zip(&self.parts).all(|(r, (part, negated))| accepts(part, *r) != *negated);
         self.index.insert(node.clone(), self.nodes.len());
         self.nodes.push(node);
         self.edges.push(Vec::new());
@@ -440,9 +482,19 @@ impl<'a> Product<'a> {
     }
 }
 
-fn step(dfa: &dense::DFA<Vec<u32>>, run: Run, b: u8) -> Run {
-    match run {
-        Run::At(s) => {
+fn step(part: &Part<'_>, run: Run, b: u8) -> Run {
+    match (part, run) {
+        (Part::Length { min, max }, Run::Count(n)) => {
+            // A character is counted at its first byte.
+            let n = if (0x80..=0xBF).contains(&b) { n } else { n + 1 };
+            match max {
+                Some(m) if n > *m => Run::NeverMatches,
+                // Unbounded above: past the minimum, more characters change nothing.
+                None if n >= *min => Run::Matched,
+                _ => Run::Count(n),
+            }
+        }
+        (Part::Dense(dfa), Run::At(s)) => {
             let next = dfa.next_state(s, b);
             if dfa.is_match_state(next) {
                 Run::Matched
@@ -452,7 +504,7 @@ fn step(dfa: &dense::DFA<Vec<u32>>, run: Run, b: u8) -> Run {
                 Run::At(next)
             }
         }
-        decided => decided,
+        (_, decided) => decided,
     }
 }
 
@@ -461,12 +513,21 @@ fn utf8_signature(b: u8) -> u32 {
     (0..8u8).fold(0u32, |acc, s| acc * 9 + utf8_next(s, b).map(|n| n as u32 + 1).unwrap_or(0))
 }
 
-/// One byte per class no part tells apart (the most preferred of the class), in preference order.
-fn letters(parts: &[(&dense::DFA<Vec<u32>>, bool)]) -> Vec<u8> {
+/// One byte per class no part tells apart (the most preferred of the class),
+/// in preference order. Lengths alone tell no character from another: any
+/// member can be spelled in ASCII, so they walk ASCII only.
+fn letters(parts: &[(Part<'_>, bool)]) -> Vec<u8> {
+    let lengths_only = parts.iter().all(|(p, _)| matches!(p, Part::Length { .. }));
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for b in preference() {
-        let mut sig: Vec<u32> = parts.iter().map(|(d, _)| d.byte_classes().get(b) as u32).collect();
+    for b in preference().into_iter().filter(|b| !lengths_only || b.is_ascii()) {
+        let mut sig: Vec<u32> = parts
+            .iter()
+            .map(|(p, _)| match p {
+                Part::Dense(d) => d.byte_classes().get(b) as u32,
+                Part::Length { .. } => 0,
+            })
+            .collect();
         sig.push(utf8_signature(b));
         if seen.insert(sig) {
             out.push(b);

@@ -298,3 +298,33 @@ fn every_witness_is_decided_by_the_engine_as_the_model_says() {
     // The generator must reach both sides, or the test proves little.
     assert!(admitted > 50 && none > 20 && refused > 100, "admitted {admitted}, none {none}, refusals {refused}");
 }
+
+/// A length cap past RE2's repeat limit is a run of `.{0,1000}` pieces; its
+/// DFA would be past the budget, so the model counts characters instead.
+#[test]
+fn a_long_length_cap_is_counted_not_determinized() {
+    let pieces = ".{0,1000}".repeat(10);
+    let yaml = format!(
+        "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: one\n        conditions:\n          - {{path: args.repo, op: eq, value: \"/srv/app\"}}\n      - name: cap\n        conditions:\n          - {{path: args.m, op: regex, value: \"(?s)^{pieces}$\"}}\n          - {{path: args.n, op: regex, value: \"^[\\\\s\\\\S]{{2,3}}$\"}}\n"
+    );
+    let e = engine(&yaml);
+    let tool = e.admission().tool("t");
+    let base = obj(json!({"repo": "x", "m": "hello", "n": "a"}));
+    let Answer::Yes(admitted) = tool.admitted(&base, &Prefer::default()) else { panic!("the cap admits calls") };
+    assert_eq!(admitted["m"], json!("hello"), "{admitted:?}");
+    assert_eq!(decide(&e, "t", Some(&admitted)), Outcome::Allow, "{admitted:?}");
+    let long = Prefer { lengths: [("m".to_string(), 10_000)].into(), ..Prefer::default() };
+    let Answer::Yes(at_cap) = tool.admitted(&obj(json!({"repo": "/srv/app", "n": "ab"})), &long) else { panic!("admits 10000") };
+    assert_eq!(at_cap["m"].as_str().map(|s| s.chars().count()), Some(10_000));
+    assert_eq!(decide(&e, "t", Some(&at_cap)), Outcome::Allow);
+    let cap = tool.rules.args.iter().position(|c| c.path == ["m"]).unwrap();
+    let refusals = tool.rules.refusals(&admitted);
+    let past: Vec<&Refusal> = refusals.iter().filter(|r| r.condition == cap && r.how == "one past the longest").collect();
+    assert_eq!(past.len(), 1, "one character past the cap");
+    assert_eq!(past[0].arguments["m"].as_str().map(|s| s.chars().count()), Some(10_001));
+    assert!(!decide(&e, "t", Some(&past[0].arguments)).eq(&Outcome::Allow));
+    // Multi-byte characters count once, as the engine counts them.
+    let wide = obj(json!({"repo": "/srv/app", "m": "é".repeat(10_000), "n": "日本"}));
+    assert_eq!(tool.admits(Some(&wide)), Ok(true));
+    assert_eq!(decide(&e, "t", Some(&wide)), Outcome::Allow);
+}
