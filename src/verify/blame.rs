@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::measure::{num, Check};
-use crate::policy::model::{Action, DefaultAction, Op, Path, Policy, Rule, Span, ToolPolicy};
+use crate::policy::model::{Action, DefaultAction, Op, Path, Policy, Rule, Span, ToolPolicy, WILDCARD};
 use crate::proxy::audit::AuditRecord;
 use crate::scenario::lint::ToolInfo;
 
@@ -41,7 +41,7 @@ pub struct Source<'a> {
     pub file: &'a str,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
     fn at(&self, span: Option<Span>) -> PolicyLocation {
         PolicyLocation { file: self.file.to_string(), line: span.map(|s| s.line).unwrap_or(1).max(1) }
     }
@@ -51,6 +51,11 @@ impl Source<'_> {
     }
 
     /// "No rule for tool X", pointing where an entry belongs (the `tools:` key).
+    /// The `"*"` entry, whose rules decide every other tool's calls too.
+    fn wildcard(&self, tool: &str) -> Option<&'a ToolPolicy> {
+        self.policy.tool(WILDCARD).filter(|_| tool != WILDCARD)
+    }
+
     fn no_entry(&self, tool: &str, what: &str) -> Blame {
         let how = match self.policy.default {
             DefaultAction::Allow => "`default: allow` forwards it",
@@ -64,7 +69,7 @@ impl Source<'_> {
     }
 }
 
-/// Conditions of the tool's rules (not the wildcard's) on `args.<field>`.
+/// Conditions of the entry's rules on `args.<field>`.
 fn conditions_on<'p>(entry: &'p ToolPolicy, field: &str) -> impl Iterator<Item = (&'p Rule, &'p crate::policy::model::Condition)> + 'p {
     let field = field.to_string();
     entry.rules.iter().filter(|r| r.action == Action::Evaluate).flat_map(move |r| {
@@ -117,8 +122,11 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                     (None, None) => src.no_entry(&tool.name, &format!("no counter, so nothing holds {} to {bound} together", crate::verify::measure::names(shared))),
                 };
             }
-            match entry.map(|e| (e, rate_rule(e))) {
-                Some((_, Some(rule))) => {
+            // The tool's own limit, else a `"*"` one: it counts this tool's calls too, and decides.
+            let own = entry.and_then(rate_rule);
+            let rule = own.or_else(|| src.wildcard(&tool.name).and_then(rate_rule));
+            match (rule, entry) {
+                (Some(rule), _) => {
                     let (limit, edge) = match &rule.rate_limit {
                         Some(rl) if rl.window.length_secs() as i64 * 1_000_000_000 > window.nanos() => {
                             (format!("{} per calendar {}", rl.max, rl.window), "")
@@ -129,34 +137,46 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                         ),
                         None => ("more calls".to_string(), ""),
                     };
+                    let on = if own.is_none() { " on `\"*\"`" } else { "" };
                     src.blame(
                         Some(rule.span),
                         Some(&rule.name),
-                        format!("rule `{}` allows {limit}, but the requirement is {bound}{edge}", rule.name),
+                        format!("rule `{}`{on} allows {limit}, but the requirement is {bound}{edge}", rule.name),
                     )
                 }
-                Some((e, None)) => src.blame(
+                (None, Some(e)) => src.blame(
                     Some(e.span),
                     None,
                     format!("tool `{}` has no rate limit, so nothing holds it to {bound}", tool.name),
                 ),
-                None => src.no_entry(&tool.name, &format!("no rate limit, so nothing holds it to {bound}")),
+                (None, None) => src.no_entry(&tool.name, &format!("no rate limit, so nothing holds it to {bound}")),
             }
         }
         Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => {
             let required = required_fields(tool);
             let what = if matches!(check, Check::ArgumentBytes { .. }) { "bounds the length of" } else { "checks the type of" };
+            // The tool's own rules and the `"*"` rules both decide its calls.
+            let wildcard = src.wildcard(&tool.name);
+            let deciding: Vec<&ToolPolicy> = entry.into_iter().chain(wildcard).collect();
+            let checked = |f: &String| deciding.iter().any(|e| conditions_on(e, f).any(|(_, c)| checks_type(c.op)));
+            let unguarded: Vec<String> = required.iter().filter(|f| !checked(f)).map(|f| format!("`args.{f}`")).collect();
             let Some(e) = entry else {
-                return src.no_entry(&tool.name, "no condition on its arguments");
+                return match wildcard {
+                    Some(_) if !unguarded.is_empty() => src.no_entry(
+                        &tool.name,
+                        &format!("only the `\"*\"` rules, none of which {what} {}", unguarded.join(", ")),
+                    ),
+                    Some(w) => src.blame(
+                        Some(w.span),
+                        None,
+                        format!("the `\"*\"` rules let values of `{}` through that the inputSchema rejects", tool.name),
+                    ),
+                    None => src.no_entry(&tool.name, "no condition on its arguments"),
+                };
             };
-            let unguarded: Vec<String> = required
-                .iter()
-                .filter(|f| !conditions_on(e, f).any(|(_, c)| checks_type(c.op)))
-                .map(|f| format!("`args.{f}`"))
-                .collect();
             if unguarded.is_empty() {
                 // Every required field is checked: the rest is whatever those checks let through.
-                let first = required.first().and_then(|f| conditions_on(e, f).next());
+                let first = required.first().and_then(|f| deciding.iter().find_map(|e| conditions_on(e, f).next()));
                 return match first {
                     Some((rule, c)) => src.blame(
                         Some(c.span),
@@ -366,5 +386,40 @@ fn path_text(p: &Path) -> String {
     match p {
         Path::Args(parts) => format!("args.{}", parts.join(".")),
         Path::State(k) => format!("state.{k}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Duration;
+
+    /// A `"*"` rule decides every tool's calls too: a field it checks is not
+    /// blamed as unchecked, and its limit is the one blamed when the tool has none.
+    #[test]
+    fn a_wildcard_rule_is_blamed_where_it_decides() {
+        let text = "version: \"1\"\ntools:\n  \"*\":\n    rules:\n      - name: one repository\n        conditions:\n          - {path: args.repo_path, op: eq, value: /srv/app}\n      - name: overall rate\n        rate_limit: 100/minute\n  git_checkout:\n    rules:\n      - name: never main\n        conditions:\n          - {path: args.branch_name, op: not_in, value: [main]}\n";
+        let policy = crate::policy::load_intercept(text).unwrap();
+        let src = Source { policy: &policy, file: "git.yaml" };
+        let tool = |name: &str| ToolInfo {
+            server: "git".into(),
+            name: name.into(),
+            risk: crate::scenario::Risk::Write,
+            input_schema: serde_json::json!({"type": "object", "required": ["repo_path", "branch_name"]}),
+            surface: Default::default(),
+            roles: Vec::new(),
+            definition: serde_json::Value::Null,
+            private: false,
+        };
+        let types = breach(&src, &tool("git_checkout"), &Check::SchemaViolations { max: 0 });
+        assert!(types.reason.contains("`args.branch_name`") && !types.reason.contains("repo_path"), "{}", types.reason);
+        // A tool with no entry of its own is decided by the `"*"` rules alone.
+        let status = breach(&src, &tool("git_status"), &Check::SchemaViolations { max: 0 });
+        assert!(status.reason.contains("only the `\"*\"` rules") && !status.reason.contains("repo_path"), "{}", status.reason);
+        let rate = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false, shared: vec![] };
+        let b = breach(&src, &tool("git_checkout"), &rate);
+        assert_eq!(b.rule.as_deref(), Some("overall rate"), "{b:?}");
+        assert!(b.reason.contains("on `\"*\"` allows 100 per calendar minute"), "{}", b.reason);
+        assert_eq!(b.location.line, 8);
     }
 }
