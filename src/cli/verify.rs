@@ -14,6 +14,7 @@ use crate::invocation;
 use crate::profile::Profile;
 use crate::report::{self, snapshot, Report, Severity};
 use crate::scenario::requirements::Requirements;
+use crate::proxy::sqlite::FailMode;
 use crate::scenario::StateSetup;
 use crate::verify::blackbox::BlackBoxBench;
 use crate::harden::suggest;
@@ -83,6 +84,12 @@ pub struct Args {
     /// store for all, e.g. every replica at one Redis with `--state-dsn`).
     #[arg(long, value_enum, default_value = "local")]
     pub state: StateSetup,
+    /// What a failing state store means to the embedded proxy, for the
+    /// store-fault scenarios: `closed` (deny what a counter governs, the
+    /// default) or `open` (allow it uncounted), as `gauntlet proxy
+    /// --state-fail-mode` says. With `--compare-embedded`, give the proxy command the same.
+    #[arg(long, default_value = "closed", value_parser = |s: &str| s.parse::<FailMode>())]
+    pub state_fail_mode: FailMode,
     /// Accept a run that tests nothing (no tool shared by the policy and the
     /// servers, an empty database, every outcome not applicable) instead of exiting 2.
     #[arg(long)]
@@ -281,6 +288,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if args.state == StateSetup::Shared {
         cmd.push_str(" --state shared");
     }
+    if args.state_fail_mode == FailMode::Open {
+        cmd.push_str(" --state-fail-mode open");
+    }
     if let Some(c) = &args.black_box.proxy_command {
         cmd.push_str(&format!(" --proxy-command {}", invocation::quote(c)));
     }
@@ -411,7 +421,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     };
     let (outcomes, proxy, differences) = match driver {
         Driver::Embedded(policy) => {
-            let bench = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin);
+            let bench = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin).with_fail_mode(args.state_fail_mode);
             (verify::run(&bench, &scenarios, &reqs, &opts, &|n| bar.set_length(n as u64), &|| bar.inc(1))?, None, None)
         }
         Driver::BlackBox { policy } => {
@@ -452,7 +462,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
             eprintln!("gauntlet verify: black-box run took {:.1}s", started.elapsed().as_secs_f64());
             let differences = match (bb.compare_embedded, policy) {
                 (true, Some(policy)) => {
-                    let embedded = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin);
+                    let embedded = InProcessBench::new(policy, profile, servers.clone()).with_state(args.state).with_pin(pin).with_fail_mode(args.state_fail_mode);
                     opts.threads = threads;
                     let predicted = verify::run(&embedded, &scenarios, &reqs, &opts, &|_| {}, &|| {})?;
                     Some(verify::blackbox::compare::differences(&real, &predicted))

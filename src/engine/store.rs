@@ -8,6 +8,7 @@
 //! anything: limits and amounts come from the engine.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::Timestamp;
@@ -171,6 +172,54 @@ impl CounterStore for FailOpenStore {
     }
 }
 
+/// A store that fails on cue: while its switch is down every operation
+/// errors (a Redis that is gone, or hung until the proxy's command timeout);
+/// otherwise it is the store inside. Clones of the switch flip every store
+/// built with it (the testbench's fault schedule holds one).
+pub struct Switched {
+    pub inner: Box<dyn CounterStore>,
+    pub down: Arc<AtomicBool>,
+}
+
+impl Switched {
+    fn failing(&self) -> Result<(), StoreError> {
+        match self.down.load(Ordering::SeqCst) {
+            true => Err(StoreError("counter store unavailable".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl CounterStore for Switched {
+    fn read(&mut self, key: &CounterKey, now: Timestamp) -> Result<i64, StoreError> {
+        self.failing()?;
+        self.inner.read(key, now)
+    }
+
+    fn reserve(&mut self, key: &CounterKey, amount: i64, limit: i64, window: Window, now: Timestamp) -> Result<Option<i64>, StoreError> {
+        self.failing()?;
+        self.inner.reserve(key, amount, limit, window, now)
+    }
+
+    fn rollback(&mut self, key: &CounterKey, amount: i64) -> Result<(), StoreError> {
+        self.failing()?;
+        self.inner.rollback(key, amount)
+    }
+
+    fn entries(&self) -> Vec<(CounterKey, i64)> {
+        self.inner.entries()
+    }
+
+    fn begin_decision(&mut self) {
+        self.inner.begin_decision();
+    }
+
+    fn end_decision(&mut self) -> Result<(), StoreError> {
+        self.failing()?;
+        self.inner.end_decision()
+    }
+}
+
 /// Reads work (from an inner [`MemoryStore`], so counters read as 0 unless
 /// seeded) but every reservation errors.
 #[derive(Clone, Debug, Default)]
@@ -278,6 +327,14 @@ mod tests {
         let mut open = FailOpenStore;
         assert_eq!(open.reserve(&key("a"), 100, 1, Window::Day, now), Ok(Some(0)), "taken, counting nothing");
         assert_eq!(open.read(&key("a"), now), Ok(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let mut switched = Switched { inner: Box::new(MemoryStore::new()), down: down.clone() };
+        assert_eq!(switched.reserve(&key("a"), 1, 5, Window::Day, now), Ok(Some(1)));
+        down.store(true, Ordering::SeqCst);
+        assert!(switched.read(&key("a"), now).is_err(), "down: every operation errors");
+        assert!(switched.reserve(&key("a"), 1, 5, Window::Day, now).is_err());
+        down.store(false, Ordering::SeqCst);
+        assert_eq!(switched.read(&key("a"), now), Ok(1), "back up with what it kept");
         let mut re = ReserveErrorStore::default();
         assert_eq!(re.read(&key("a"), now), Ok(0));
         assert!(re.reserve(&key("a"), 1, 1, Window::Day, now).is_err());

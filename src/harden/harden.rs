@@ -83,7 +83,7 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
         Check::PositiveWhole { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Destinations { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Flow { .. } => ("flows", Construct::FlowCounter),
-        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } => return None,
+        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } | Check::Blind { .. } | Check::Answered => return None,
     };
     Some((format!("{} (`{key}`)", check.bound()), construct))
 }

@@ -153,6 +153,8 @@ pub fn edits_for_finding(
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }
+        // A proxy setting (its fail mode), not a policy edit.
+        Check::Blind { .. } | Check::Answered => return Vec::new(),
         // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
         Check::NeverReached { .. } => return default_deny_edits(policy, catalogue, reqs),
     };

@@ -183,6 +183,16 @@ impl ProxyCore {
         &self.engine
     }
 
+    /// The process was killed and started again over the same state: every
+    /// request in flight is forgotten (its agent connection is gone, its
+    /// reservation stays), the counters are whatever the store kept.
+    pub fn restart(&mut self) {
+        self.pending = Pending::default();
+        if self.recorder.is_some() {
+            self.recorder = Some(Recorder::default());
+        }
+    }
+
     pub fn store(&self) -> &dyn CounterStore {
         self.store.as_ref()
     }

@@ -65,6 +65,10 @@ pub struct InProcess<S> {
     /// Agent-visible messages delivered while `send` caught up with replies
     /// already due; `advance_to` hands them out with their times.
     held: Vec<(Timestamp, Vec<u8>)>,
+    /// The upstream answers nothing before this time (a stalled server).
+    stalled_until: Option<Timestamp>,
+    /// The upstream exited: the proxy (a stdio proxy exits with its child) takes nothing more.
+    gone: bool,
 }
 
 impl<S: MessageHandler> InProcess<S> {
@@ -83,7 +87,52 @@ impl<S: MessageHandler> InProcess<S> {
             seq: 0,
             audit: Vec::new(),
             held: Vec::new(),
+            stalled_until: None,
+            gone: false,
         }
+    }
+
+    /// A policy reload on every replica: later messages are decided by `engine`.
+    pub fn set_engine(&mut self, engine: &crate::engine::Engine) {
+        for core in &mut self.cores {
+            core.set_engine(engine.clone());
+        }
+    }
+
+    /// Every replica killed and started again over its store: replies in
+    /// flight are lost with the connections, sessions start over.
+    pub fn restart(&mut self) {
+        for core in &mut self.cores {
+            core.restart();
+        }
+        self.queue.clear();
+        self.held.clear();
+        self.replica_of.clear();
+    }
+
+    /// The upstream answers nothing before `until` (answers produced meanwhile wait).
+    pub fn stall_until(&mut self, until: Timestamp) {
+        self.stalled_until = Some(until);
+        let waiting: Vec<Reverse<Queued>> = self.queue.drain().collect();
+        self.queue = waiting.into_iter().map(|Reverse(q)| Reverse(Queued { due: q.due.max(until), ..q })).collect();
+    }
+
+    /// The upstream exited: every request in flight is answered with an
+    /// error by its replica; after that nothing is taken (the proxy exits).
+    pub fn upstream_gone(&mut self) -> Vec<Vec<u8>> {
+        self.queue.clear();
+        self.gone = true;
+        let mut out = Vec::new();
+        for core in &mut self.cores {
+            for o in core.upstream_gone() {
+                match o {
+                    Output::ToAgent(b) => out.push(b),
+                    Output::Audit(a) => self.audit.push(a),
+                    _ => {}
+                }
+            }
+        }
+        out
     }
 
     /// The replica serving `ctx`'s session, choosing the next one in turn for a new session.
@@ -102,6 +151,9 @@ impl<S: MessageHandler> InProcess<S> {
     pub fn send(&mut self, bytes: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
         let caught_up = self.advance_queue(now);
         self.held.extend(caught_up);
+        if self.gone {
+            return Vec::new();
+        }
         let replica = self.replica(ctx);
         let Some(core) = self.cores.get_mut(replica) else { return Vec::new() };
         let outputs = core.from_agent(bytes, ctx, now);
@@ -168,8 +220,9 @@ impl<S: MessageHandler> InProcess<S> {
                     for reply in self.server.handle_line(&bytes, ctx, now) {
                         let delay = i64::try_from(reply.delay_ms).unwrap_or(i64::MAX / NANOS_PER_MILLI);
                         self.seq += 1;
+                        let due = now.plus_nanos(delay.saturating_mul(NANOS_PER_MILLI));
                         self.queue.push(Reverse(Queued {
-                            due: now.plus_nanos(delay.saturating_mul(NANOS_PER_MILLI)),
+                            due: self.stalled_until.map_or(due, |until| due.max(until)),
                             seq: self.seq,
                             bytes: reply.bytes,
                             ctx: ctx.clone(),

@@ -23,6 +23,7 @@ fn class_of(o: &Outcome) -> &'static str {
         (Verdict::Breached, _) => "policy",
         (Verdict::OverBlocking, _) => "overblocking",
         (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => "na",
+        (Verdict::Unsupported, _) => "unsupported",
         (Verdict::Error, _) => "error",
     }
 }
@@ -47,7 +48,7 @@ pre{background:#f5f6f8;padding:8px;overflow-x:auto;white-space:pre}
 .meta{color:#556}.summary{font-weight:600;margin:10px 0}
 .counts span{display:inline-block;margin:0 6px 6px 0;padding:3px 10px;border-radius:12px;font-weight:600}
 .held{background:#d8f3dc;color:#14532d}.policy{background:#fdd8d8;color:#8a1111}.proxy{background:#ffe8c2;color:#7a4b00}
-.overblocking{background:#ead9fb;color:#4c1d95}.na{background:#eef0f3;color:#667}.error{background:#f5c2c7;color:#5c0a12}
+.overblocking{background:#ead9fb;color:#4c1d95}.na{background:#eef0f3;color:#667}.unsupported{background:#fdf3d7;color:#6b5200}.error{background:#f5c2c7;color:#5c0a12}
 .counts .zero{background:#f4f5f7;color:#8a8f98;font-weight:400}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #dde;padding:3px 6px;text-align:left;vertical-align:top}
 table.matrix td{text-align:center;min-width:64px;font-size:12px}table.matrix th.tool{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500;font-size:12px}
@@ -226,7 +227,7 @@ fn matrix(r: &Report, out: &mut String) {
             cells.entry((o.class.as_str(), (o.server.as_str(), o.tool.as_str()))).or_default().push(o);
         }
     }
-    out.push_str("<h2 id=\"coverage\">Coverage: attack class × tool</h2>\n<p class=\"legend\">Each cell is the worst verdict of that class's scenarios on that tool: <span class=\"policy\">policy finding</span> <span class=\"proxy\">proxy finding</span> <span class=\"overblocking\">over-blocking</span> <span class=\"error\">error</span> <span class=\"held\">held</span> <span class=\"na\">not applicable</span>; empty: no scenario of the class targets the tool. Column names drop their server's common prefix (hover for the full name).</p>\n<table class=\"matrix\"><tr><th>class</th>");
+    out.push_str("<h2 id=\"coverage\">Coverage: attack class × tool</h2>\n<p class=\"legend\">Each cell is the worst verdict of that class's scenarios on that tool: <span class=\"policy\">policy finding</span> <span class=\"proxy\">proxy finding</span> <span class=\"overblocking\">over-blocking</span> <span class=\"error\">error</span> <span class=\"held\">held</span> <span class=\"na\">not applicable</span> <span class=\"unsupported\">unsupported</span>; empty: no scenario of the class targets the tool. Column names drop their server's common prefix (hover for the full name).</p>\n<table class=\"matrix\"><tr><th>class</th>");
     let prefixes = super::table::common_prefixes(r);
     for (server, tool) in &tools {
         let short = prefixes.get(*server).and_then(|p| tool.strip_prefix(p.as_str())).unwrap_or(tool);

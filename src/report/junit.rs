@@ -22,7 +22,7 @@ fn kind(o: &Outcome, opts: &Options) -> Kind {
         (Verdict::Held, _) => Kind::Pass,
         (Verdict::Breached | Verdict::OverBlocking, Some(_)) if !opts.fails(o) => Kind::Skipped,
         (Verdict::Breached, _) | (Verdict::OverBlocking, _) => Kind::Failure,
-        (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => Kind::Skipped,
+        (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) | (Verdict::Unsupported, _) => Kind::Skipped,
         (Verdict::Error, _) => Kind::Error,
     }
 }

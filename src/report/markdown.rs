@@ -61,7 +61,7 @@ impl Doc {
 }
 
 fn per_server(r: &Report) -> String {
-    let mut rows: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    let mut rows: BTreeMap<&str, [usize; 7]> = BTreeMap::new();
     for o in &r.outcomes {
         let c = rows.entry(o.server.as_str()).or_default();
         let i = match (o.verdict, o.finding) {
@@ -71,15 +71,18 @@ fn per_server(r: &Report) -> String {
             (Verdict::OverBlocking, _) => 3,
             (Verdict::NotApplicable, _) | (Verdict::NotExercised, _) => 4,
             (Verdict::Error, _) => 5,
+            (Verdict::Unsupported, _) => 6,
         };
         c[i] += 1;
     }
-    let mut t = String::from(
-        "| server | held | breached (policy) | breached (proxy) | over-blocking | not applicable | errors |\n|---|---:|---:|---:|---:|---:|---:|\n",
-    );
+    // The unsupported column only when this proxy could not take part somewhere.
+    let unsupported = rows.values().any(|c| c[6] > 0);
+    let mut t = String::from("| server | held | breached (policy) | breached (proxy) | over-blocking | not applicable | errors |");
+    t.push_str(if unsupported { " unsupported |\n|---|---:|---:|---:|---:|---:|---:|---:|\n" } else { "\n|---|---:|---:|---:|---:|---:|---:|\n" });
     for (server, c) in rows {
         let name = if server == "-" { "(no tool targeted)".to_string() } else { code(server) };
-        t.push_str(&format!("| {name} | {} | {} | {} | {} | {} | {} |\n", c[0], c[1], c[2], c[3], c[4], c[5]));
+        t.push_str(&format!("| {name} | {} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4], c[5]));
+        t.push_str(&if unsupported { format!(" {} |\n", c[6]) } else { "\n".to_string() });
     }
     t
 }

@@ -204,6 +204,7 @@ pub fn verdict_label(o: &Outcome) -> String {
         (Verdict::OverBlocking, _) => "OVER-BLOCKING".into(),
         (Verdict::NotApplicable, _) => "n/a".into(),
         (Verdict::NotExercised, _) => "not exercised".into(),
+        (Verdict::Unsupported, _) => "unsupported".into(),
         (Verdict::Error, _) => "ERROR".into(),
     }
 }
@@ -224,12 +225,14 @@ pub fn summary_line(s: &Summary) -> String {
     // Named only when there are some: a run without argument conditions reads as before.
     let unexercised = if s.not_exercised > 0 { format!(", {} not exercised", s.not_exercised) } else { String::new() };
     format!(
-        "{}: {} held, {} breached, {} over-blocking, {} not applicable{unexercised}, {}; {}, {}",
+        "{}: {} held, {} breached, {} over-blocking, {} not applicable{unexercised}{}, {}; {}, {}",
         count(s.total, "outcome"),
         s.held,
         s.breached,
         s.over_blocking,
         s.not_applicable,
+        // Named only when it happened: this proxy could not take part (never "not applicable").
+        if s.unsupported > 0 { format!(", {} unsupported", s.unsupported) } else { String::new() },
         count(s.errors, "error"),
         count(s.policy_findings, "policy finding"),
         count(s.proxy_findings, "proxy finding")

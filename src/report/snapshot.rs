@@ -49,7 +49,7 @@ pub fn render(r: &Report) -> String {
     );
     for o in &r.outcomes {
         let bound = match o.verdict {
-            Verdict::NotApplicable | Verdict::NotExercised | Verdict::Error => o.note.clone().unwrap_or_default(),
+            Verdict::NotApplicable | Verdict::NotExercised | Verdict::Unsupported | Verdict::Error => o.note.clone().unwrap_or_default(),
             _ => o.bound.clone(),
         };
         let _ = writeln!(

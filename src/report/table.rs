@@ -92,7 +92,7 @@ fn verdict_paint(o: &Outcome) -> Paint {
         (Verdict::Breached, Some(Finding::Proxy)) => Paint::Yellow,
         (Verdict::Breached, _) | (Verdict::Error, _) => Paint::Red,
         (Verdict::OverBlocking, _) => Paint::Magenta,
-        (Verdict::NotApplicable, _) => Paint::Dim,
+        (Verdict::NotApplicable, _) | (Verdict::Unsupported, _) => Paint::Dim,
         (Verdict::NotExercised, _) => Paint::Yellow,
     }
 }
@@ -407,13 +407,16 @@ fn distinct_cut(why: &str, others: &[&str], room: usize) -> String {
 
 fn numbers(o: &Outcome) -> String {
     match o.verdict {
-        Verdict::NotApplicable | Verdict::Error => "-".into(),
+        Verdict::NotApplicable | Verdict::Unsupported | Verdict::Error => "-".into(),
         _ => format!("{}/{}", o.reached, o.attempted),
     }
 }
 
-/// Outcomes of one verdict (not applicable, not exercised), each distinct reason once with its count, most frequent first; at most `max` lines each
+/// Outcomes of one verdict (not applicable, not exercised, unsupported), each distinct reason once with its count, most frequent first; at most `max` lines each
 /// (in one line, reasons that start alike keep the words where they part).
+/// The compact form (`max` 1) keeps the [`COMPACT_REASONS`] most frequent
+/// reasons and counts the rest in one line: findings come before reasons for
+/// what was not judged when lines are short.
 fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<String> {
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for o in r.outcomes.iter().filter(|o| o.verdict == verdict) {
@@ -423,7 +426,11 @@ fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<Str
     by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let cw = by_count.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(1);
     let all: Vec<&str> = by_count.iter().map(|(reason, _)| *reason).collect();
-    by_count
+    let rest: Vec<(&str, usize)> = match max == 1 && by_count.len() > COMPACT_REASONS {
+        true => by_count.split_off(COMPACT_REASONS - 1),
+        false => Vec::new(),
+    };
+    let mut items: Vec<String> = by_count
         .iter()
         .map(|(reason, n)| {
             let prefix = format!("  {n:>cw$}× ");
@@ -437,8 +444,16 @@ fn reason_items(st: &Style, r: &Report, verdict: Verdict, max: usize) -> Vec<Str
             }
             item
         })
-        .collect()
+        .collect();
+    if !rest.is_empty() {
+        let outcomes: usize = rest.iter().map(|(_, n)| n).sum();
+        items.push(format!("  {outcomes:>cw$}× for {} other reasons\n", rest.len()));
+    }
+    items
 }
+
+/// How many reason lines a compact reasons section shows (the last may count the rest).
+const COMPACT_REASONS: usize = 6;
 
 /// One part of the default view: its title and its items (finished lines), in
 /// full and in a compact form.
@@ -527,7 +542,7 @@ fn full_table(out: &mut String, st: &Style, r: &Report) {
         .map(|o| {
             let tool = if r.servers.len() > 1 && o.tool != "-" { format!("{}:{}", o.server, o.tool) } else { o.tool.clone() };
             let rest = match o.verdict {
-                Verdict::NotApplicable | Verdict::NotExercised | Verdict::Error => o.note.clone().unwrap_or_default(),
+                Verdict::NotApplicable | Verdict::NotExercised | Verdict::Unsupported | Verdict::Error => o.note.clone().unwrap_or_default(),
                 _ => o.bound.clone(),
             };
             [o.scenario.clone(), tool, verdict_label(o), numbers(o), rest]
@@ -674,6 +689,15 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
             },
             Paint::Dim,
         ),
+        (
+            Section {
+                title: format!("Unsupported: {} (this proxy cannot take part; never counted as held)", r.summary.unsupported),
+                detailed: reason_items(st, r, Verdict::Unsupported, 2),
+                compact: reason_items(st, r, Verdict::Unsupported, 1),
+                noun: "reasons",
+            },
+            Paint::Dim,
+        ),
     ];
     if r.summary.not_exercised > 0 {
         let section = Section {
@@ -685,7 +709,8 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
             compact: reason_items(st, r, Verdict::NotExercised, 1),
             noun: "reasons",
         };
-        out.insert(out.len() - 1, (section, Paint::Yellow));
+        // Before the not applicable and unsupported sections, the last two.
+        out.insert(out.len() - 2, (section, Paint::Yellow));
     }
     out.retain(|(s, _)| !s.detailed.is_empty());
     out
@@ -819,6 +844,22 @@ mod tests {
         assert!(text.contains("Reproduce: gauntlet verify p.yaml --only SCENARIO --seed 1"), "{text}");
         assert!(!text.contains('\x1b'));
         assert!(lines.iter().all(|l| l.chars().count() <= 100), "{text}");
+    }
+
+    #[test]
+    fn compact_reasons_keep_the_most_frequent_and_count_the_rest_in_one_line() {
+        let mut r = super::super::fixtures::report();
+        let base = r.outcomes[0].clone();
+        // Reason i given i+1 times: eight reasons, 36 outcomes.
+        r.outcomes = (0..8)
+            .flat_map(|i| (0..=i).map(move |_| i))
+            .map(|i| Outcome { verdict: Verdict::NotApplicable, note: Some(format!("reason {i}")), ..base.clone() })
+            .collect();
+        let compact = reason_items(&plain(Verbosity::Normal), &r, Verdict::NotApplicable, 1);
+        assert_eq!(compact.len(), COMPACT_REASONS, "{compact:?}");
+        assert!(compact[0].contains("8× reason 7"), "{compact:?}");
+        assert_eq!(compact[COMPACT_REASONS - 1], "  6× for 3 other reasons\n", "reasons 2, 1 and 0: 3 + 2 + 1 outcomes");
+        assert_eq!(reason_items(&plain(Verbosity::Normal), &r, Verdict::NotApplicable, 2).len(), 8, "the detailed form keeps every reason");
     }
 
     #[test]

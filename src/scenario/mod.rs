@@ -239,6 +239,7 @@ pub fn rule_problems(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError
     if !shadowed && all_steps.clone().any(|st| st.via == Via::Shadow) {
         problems.push(ScenarioError::at_key(path, text, "via", "a step goes `via: shadow` but the scenario has no `upstream.shadow`".into(), Some("define the second server's tool under `upstream: {shadow: {...}}`".into())));
     }
+    fault_problems(path, text, s, &mut problems);
     if s.expect == Expect::default() {
         problems.push(ScenarioError::at_key(
             path,
@@ -249,6 +250,37 @@ pub fn rule_problems(path: &Path, text: &str, s: &Scenario) -> Vec<ScenarioError
         ));
     }
     problems
+}
+
+/// A fault that lasts must say how long; one that happens once must not;
+/// `fail_closed` needs an interval to judge. Each problem at the fault it names.
+fn fault_problems(path: &Path, text: &str, s: &Scenario, problems: &mut Vec<ScenarioError>) {
+    for (i, f) in s.faults.iter().enumerate() {
+        let kind = f.kind.as_str();
+        let (message, help) = match (f.kind.is_interval(), f.lasting) {
+            (true, None) => (
+                format!("fault `{kind}` lasts an interval but has no `for:`"),
+                format!("add how long it lasts, e.g. `{{kind: {kind}, at: {}, for: 20s}}`", f.at),
+            ),
+            (true, Some(d)) if d.nanos() == 0 => {
+                (format!("fault `{kind}` has `for: 0`: it never happens"), "give it a positive duration, or remove the fault".to_string())
+            }
+            (false, Some(_)) => (format!("fault `{kind}` happens once and takes no `for:`"), format!("remove `for:`: `{kind}` happens once, at `at:`")),
+            _ => continue,
+        };
+        let at = if f.lasting.is_some() { Some("for") } else { None };
+        problems.push(ScenarioError { help: Some(help), ..ScenarioError::at_pointer(path, text, &format!("/faults/{i}"), at, message) });
+    }
+    let judged = s.faults.iter().any(|f| matches!(f.kind, FaultKind::StoreError | FaultKind::StoreHang | FaultKind::PolicyTightened));
+    if s.expect.fail_closed == Some(true) && !judged {
+        problems.push(ScenarioError::at_key(
+            path,
+            text,
+            "fail_closed",
+            "`fail_closed` judges the calls made while enforcement was blind, and no fault here blinds it".into(),
+            Some("add a `store-error`, `store-hang` or `policy-tightened` fault under `faults:`, or remove `fail_closed`".to_string()),
+        ));
+    }
 }
 
 /// The `*.yaml` / `*.yml` files directly in `dir`, sorted (scenario and mock server directories alike).
@@ -436,6 +468,26 @@ mod tests {
         let e = parse(Path::new("demo.yaml"), &text).unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("`Demo_1`"));
+    }
+
+    #[test]
+    fn faults_say_how_long_only_when_they_last_each_problem_at_its_fault() {
+        let faults = "faults:\n  - {kind: store-error, at: 1s}\n  - {kind: proxy-restart, at: 2s, for: 3s}\n  - {kind: upstream-stall, at: 1s, for: 0s}\n";
+        let text = MINIMAL.replace("expect:\n", &format!("{faults}expect:\n  fail_closed: true\n"));
+        let problems = rule_problems(Path::new("d.yaml"), &text, &decode(Path::new("d.yaml"), &text).unwrap());
+        let said: Vec<_> = problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(
+            said,
+            [
+                (9, "fault `store-error` lasts an interval but has no `for:`"),
+                (10, "fault `proxy-restart` happens once and takes no `for:`"),
+                (11, "fault `upstream-stall` has `for: 0`: it never happens"),
+            ],
+            "fail_closed is judged: store-error blinds enforcement"
+        );
+        let text = MINIMAL.replace("expect:\n", "faults:\n  - {kind: proxy-restart, at: 2s}\nexpect:\n  fail_closed: true\n");
+        let e = parse(Path::new("d.yaml"), &text).unwrap_err();
+        assert!(e.message.contains("no fault here blinds it") && e.line == 11, "{e}");
     }
 
     #[test]

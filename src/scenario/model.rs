@@ -52,6 +52,11 @@ pub enum AttackClass {
     CredentialChange,
     DefinitionChange,
     DataFlow,
+    StoreFailure,
+    PolicyReload,
+    ProxyRestart,
+    UpstreamFailure,
+    MissingKey,
 }
 
 impl AttackClass {
@@ -89,6 +94,11 @@ impl AttackClass {
             AttackClass::PromptSideDoor => "prompt-side-door",
             AttackClass::ForeignDestination => "foreign-destination",
             AttackClass::CredentialChange => "credential-change",
+            AttackClass::StoreFailure => "store-failure",
+            AttackClass::PolicyReload => "policy-reload",
+            AttackClass::ProxyRestart => "proxy-restart",
+            AttackClass::UpstreamFailure => "upstream-failure",
+            AttackClass::MissingKey => "missing-key",
         }
     }
 }
@@ -125,7 +135,94 @@ pub struct Scenario {
     /// The legitimate workload that must still pass, so blocking everything is over-blocking.
     #[serde(default)]
     pub twin: Option<Twin>,
+    /// What fails under the agent, and when: the gate itself (state store,
+    /// policy file, the proxy process, the upstream, a key attribute).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
     pub expect: Expect,
+}
+
+/// One fault on the run's schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Offset from the start of the run.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long it lasts (faults that are an interval: `store-*`,
+    /// `upstream-stall`, `missing-*`); instant faults take none.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub lasting: Option<Duration>,
+}
+
+/// What fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Every state-store operation errors (Redis down, a locked SQLite file).
+    StoreError,
+    /// State-store operations hang (Redis SIGSTOPped): the proxy's own timeout decides.
+    StoreHang,
+    /// The policy file is rewritten to deny the target outright.
+    PolicyTightened,
+    /// The policy file is rewritten as text that does not load.
+    PolicyBroken,
+    /// The policy file is rewritten in two writes a second apart; the first
+    /// (left open) stops right after the target's `rules:` key: it names the
+    /// target with no rules.
+    PolicyHalfWritten,
+    /// The proxy is killed and started again; the agent reconnects.
+    ProxyRestart,
+    /// The upstream answers nothing until the interval ends.
+    UpstreamStall,
+    /// The upstream exits.
+    UpstreamDie,
+    /// Calls arrive without an identity (the attribute a per-identity quota is keyed on).
+    MissingIdentity,
+    /// Calls arrive without a session (the attribute a per-session quota is keyed on).
+    MissingSession,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::StoreError => "store-error",
+            FaultKind::StoreHang => "store-hang",
+            FaultKind::PolicyTightened => "policy-tightened",
+            FaultKind::PolicyBroken => "policy-broken",
+            FaultKind::PolicyHalfWritten => "policy-half-written",
+            FaultKind::ProxyRestart => "proxy-restart",
+            FaultKind::UpstreamStall => "upstream-stall",
+            FaultKind::UpstreamDie => "upstream-die",
+            FaultKind::MissingIdentity => "missing-identity",
+            FaultKind::MissingSession => "missing-session",
+        }
+    }
+
+    /// Whether the fault lasts an interval (`for:`) rather than happening once.
+    pub fn is_interval(self) -> bool {
+        matches!(
+            self,
+            FaultKind::StoreError | FaultKind::StoreHang | FaultKind::UpstreamStall | FaultKind::MissingIdentity | FaultKind::MissingSession
+        )
+    }
+
+    /// While it lasts, in words (`while the state store was down`).
+    pub fn while_words(self) -> &'static str {
+        match self {
+            FaultKind::StoreError => "while the state store failed",
+            FaultKind::StoreHang => "while the state store hung",
+            FaultKind::PolicyTightened => "after the policy denying it was written",
+            FaultKind::PolicyBroken => "after the policy file was broken",
+            FaultKind::PolicyHalfWritten => "while the policy file was half written",
+            FaultKind::ProxyRestart => "after the proxy restarted",
+            FaultKind::UpstreamStall => "while the upstream stalled",
+            FaultKind::UpstreamDie => "after the upstream died",
+            FaultKind::MissingIdentity => "while calls carried no identity",
+            FaultKind::MissingSession => "while calls carried no session",
+        }
+    }
 }
 
 /// Per-run overrides of what the agent talks to: the mock server a scenario
@@ -544,6 +641,10 @@ pub struct Expect {
     /// destination where they name none), and no forbidden field reached it.
     #[serde(default)]
     pub destinations_allowed: Option<bool>,
+    /// No call of a governed tool reached the server while enforcement was
+    /// blind (the `faults:` intervals), unless gauntlet.yaml's `fault_mode` is `open`.
+    #[serde(default)]
+    pub fail_closed: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -245,6 +245,26 @@ pub struct Requirements {
     /// Where a file (not the baseline) set amount caps: `risk.financial`, `tools.send_money`.
     #[serde(skip)]
     pub declared_caps: BTreeSet<String>,
+    /// What a governed call (one a rate or spend requirement covers) must
+    /// meet while the proxy cannot enforce (state store down, policy
+    /// unreadable): refused (`closed`, the default) or let through (`open`).
+    #[serde(default, skip_serializing_if = "FaultMode::is_closed")]
+    pub fault_mode: FaultMode,
+}
+
+/// See [`Requirements::fault_mode`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultMode {
+    #[default]
+    Closed,
+    Open,
+}
+
+impl FaultMode {
+    fn is_closed(&self) -> bool {
+        *self == FaultMode::Closed
+    }
 }
 
 /// A flow rule: once a call of a source tool reached the server, no call of
@@ -455,6 +475,7 @@ impl Requirements {
             resources: SurfaceRequirement::default(),
             prompts: SurfaceRequirement::default(),
             declared_caps: BTreeSet::new(),
+            fault_mode: FaultMode::Closed,
         }
     }
 
@@ -552,6 +573,7 @@ impl Requirements {
         self.flows = over.flows;
         self.resources = over.resources;
         self.prompts = over.prompts;
+        self.fault_mode = over.fault_mode;
         self
     }
 
@@ -829,6 +851,7 @@ mod tests {
         });
         every_key.prompts.rate = Some(rate);
         every_key.roles.destination = Some(Allow::default());
+        every_key.fault_mode = FaultMode::Open;
         assert_eq!(schema_keys(&s), rust_keys(&every_key));
         assert_eq!(schema_keys(&s["properties"]["roles"]), rust_keys(&every_key.roles));
         let allow = Allow {

@@ -61,8 +61,10 @@ mod tests {
             agent: Behaviour::default(),
             upstream: None,
             twin: None,
+            faults: vec![],
             expect: Expect::default(),
         };
+        let fault = Fault { kind: FaultKind::StoreError, at: Default::default(), lasting: Some(Default::default()) };
         let random = RandomBehaviour {
             calls: 1,
             at: Default::default(),
@@ -83,6 +85,7 @@ mod tests {
         assert_eq!(schema_keys(&s["$defs"]["step"]), rust_keys(&step));
         assert_eq!(schema_keys(&s["$defs"]["random"]), rust_keys(&random));
         assert_eq!(schema_keys(&s["$defs"]["rate"]), rust_keys(&RateExpect::default()));
+        assert_eq!(schema_keys(&s["properties"]["faults"]["items"]), rust_keys(&fault));
     }
 
     #[test]

@@ -270,6 +270,13 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
             matches!(c.op, Op::Lte | Op::Lt)
         }),
         Check::PositiveWhole { .. } => amount_blame(src, tool, entry, "amounts to whole numbers ≥ 1", |c| matches!(c.op, Op::Gte | Op::Gt)),
+        // The proxy's behaviour under a fault, not a line of the policy.
+        Check::Answered => src.blame(None, None, "calls were left without an answer: the proxy's handling of a failing upstream, not a policy line".into()),
+        Check::Blind { kind, .. } => src.blame(
+            None,
+            None,
+            format!("calls of `{}` reached {}: the proxy's fail mode (`--state-fail-mode`) decides that, not a policy line", tool.name, kind.while_words()),
+        ),
         Check::AmountPerWindow { cap, window } => {
             let spend = entry.and_then(|e| {
                 e.rules.iter().find(|r| r.state.as_ref().is_some_and(|s| s.increment_from.is_some()))

@@ -37,6 +37,7 @@ pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>,
         reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
         twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![], workload: String::new() }),
         denial: None,
+        behaviour: None,
         blame: (finding == Some(Finding::Policy)).then(|| Blame {
             location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },
             rule: Some("limit".into()),

@@ -6,12 +6,13 @@
 //! Fresh means fresh state: the compiled policy and the indexed server files
 //! are shared by every run.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::play::System;
 use super::Bench;
 use crate::clock::Timestamp;
-use crate::engine::store::{MemoryStore, SharedStore};
+use crate::engine::store::{MemoryStore, SharedStore, Switched};
 use crate::caller::CallContext;
 use crate::engine::{CounterStore, Engine};
 use crate::mock::{Behaviour, LedgerEntry, MockServer, RugPull, ServerSpec, SharedSpec, Surface, ToolSpec};
@@ -19,6 +20,8 @@ use crate::policy::model::Policy;
 use crate::profile::Profile;
 use crate::proxy::core::{ProxyCore, WireMode};
 use crate::proxy::inprocess::InProcess;
+use crate::proxy::sqlite::{with_fail_mode, FailMode};
+use super::faults::Inject;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 use crate::scenario::{StateSetup, Upstream};
@@ -92,13 +95,15 @@ pub struct InProcessBench {
     state: StateSetup,
     /// Tool definitions pinned to an approved file (`--pin`), for every proxy core.
     pin: Option<Arc<crate::proxy::pin::Approved>>,
+    /// What a failing state store means (`gauntlet proxy --state-fail-mode`).
+    fail_mode: FailMode,
 }
 
 impl InProcessBench {
     pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
         let catalogue = catalogue_of(&servers);
         let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
-        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None }
+        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None, fail_mode: FailMode::default() }
     }
 
     /// Every proxy core serves tools only as `approved` defines them.
@@ -118,6 +123,11 @@ impl InProcessBench {
     /// Replicas keep counters as `state` says unless a scenario pins it.
     pub fn with_state(self, state: StateSetup) -> InProcessBench {
         InProcessBench { state, ..self }
+    }
+
+    /// A failing state store means what `mode` says, as `gauntlet proxy --state-fail-mode` does.
+    pub fn with_fail_mode(self, fail_mode: FailMode) -> InProcessBench {
+        InProcessBench { fail_mode, ..self }
     }
 }
 
@@ -249,16 +259,18 @@ impl Bench for InProcessBench {
             StateSetup::Shared => Some(SharedStore::new()),
             StateSetup::Local => None,
         };
+        let down = Arc::new(AtomicBool::new(false));
         let cores = (0..replicas)
             .map(|_| {
-                let store: Box<dyn CounterStore> = match &shared {
+                let inner: Box<dyn CounterStore> = match &shared {
                     Some(one) => Box::new(one.clone()),
                     None => Box::new(MemoryStore::new()),
                 };
+                let store = with_fail_mode(Box::new(Switched { inner, down: down.clone() }), self.fail_mode);
                 self.core(store)
             })
             .collect();
-        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow }))
+        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow, store_down: down, profile: self.engine.profile() }))
     }
 
     fn state(&self) -> StateSetup {
@@ -292,10 +304,14 @@ impl Bench for InProcessBench {
 }
 
 /// The proxy and server under test, and the scenario's second server behind
-/// its own proxy (`via: shadow` sessions talk to it).
+/// its own proxy (`via: shadow` sessions talk to it). Faults act on the
+/// server under test and its proxies.
 struct Running {
     main: InProcess<MockServer>,
     shadow: Option<InProcess<MockServer>>,
+    /// The switch of every replica's store (faults turn it).
+    store_down: Arc<AtomicBool>,
+    profile: Profile,
 }
 
 impl Running {
@@ -332,5 +348,31 @@ impl System for Running {
 
     fn audit(&self) -> &[crate::proxy::audit::AuditRecord] {
         self.main.audit()
+    }
+
+    /// Faults as `gauntlet proxy` meets them: a hung store is a failed one
+    /// once its command timeout passes; a policy version loads only when
+    /// its writer closed the file and it loads and validates (otherwise
+    /// the previous one stays); a restart keeps the counters (its state
+    /// file or Redis outlives the process).
+    fn injects(&self) -> bool {
+        true
+    }
+
+    fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
+        match what {
+            Inject::StoreDown { .. } => self.store_down.store(true, Ordering::SeqCst),
+            Inject::StoreUp => self.store_down.store(false, Ordering::SeqCst),
+            Inject::PolicyWrite { version, closed: true } => {
+                if let Some(policy) = &version.policy {
+                    self.main.set_engine(&Engine::new(policy.clone(), self.profile));
+                }
+            }
+            Inject::PolicyWrite { closed: false, .. } => {}
+            Inject::Restart => self.main.restart(),
+            Inject::UpstreamStall { until } => self.main.stall_until(*until),
+            Inject::UpstreamDie => return Ok(self.main.upstream_gone()),
+        }
+        Ok(Vec::new())
     }
 }

@@ -36,6 +36,12 @@ pub enum Check {
     /// No call of the tool reached the server after a call of one of
     /// `sources` reached it (within `within`, else for the rest of the run).
     Flow { sources: Vec<String>, within: Option<crate::scenario::Duration> },
+    /// No call reached in `[from, until)` (virtual nanoseconds after the
+    /// start), while the fault `kind` left enforcement blind.
+    Blind { from: i64, until: i64, kind: crate::scenario::FaultKind },
+    /// Every call the agent sent got an answer (runs with faults): a proxy
+    /// that leaves calls hanging when something under it fails stalls.
+    Answered,
 }
 
 impl Check {
@@ -71,6 +77,8 @@ impl Check {
                     None => format!("nothing sent after a private read ({after})"),
                 }
             }
+            Check::Blind { kind, .. } => format!("0 reached {} (fail closed)", kind.while_words()),
+            Check::Answered => "every call answered".to_string(),
         }
     }
 }
@@ -488,6 +496,21 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             points.sort_by_key(|p| p.0);
             let spent = max_sliding_sum(&points, window.nanos().max(1));
             result(spent <= *cap, format!("{} spent in {window}", num(spent)))
+        }
+        Check::Answered => {
+            let said = match obs.unanswered {
+                0 => "every call answered".to_string(),
+                n => format!("{n} calls never answered"),
+            };
+            let mut r = result(obs.unanswered == 0, said);
+            r.proxy_only = true;
+            r
+        }
+        Check::Blind { from, until, kind } => {
+            let during = calls.iter().filter(|e| (*from..*until).contains(&(e.time.0 - super::START.0))).count();
+            let mut r = result(during == 0, format!("{during} reached {}", kind.while_words()));
+            r.proxy_only = true;
+            r
         }
         Check::ArgumentBytes { max } => {
             let size = |a: &Value| a.to_string().len() as u64;

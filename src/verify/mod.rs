@@ -16,6 +16,7 @@ pub mod denial;
 pub mod coverage;
 pub mod destinations;
 pub mod definitions;
+pub mod faults;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
@@ -112,6 +113,10 @@ pub enum Verdict {
     /// The policy's argument conditions refused every call the attack sent,
     /// so the limit it tests was never reached: not a hold (the reason says why).
     NotExercised,
+    /// The proxy under test has no way to take part (gauntlet cannot fault
+    /// it that way, or cannot express the class in its configuration) —
+    /// unlike not applicable, where the requirements ask nothing.
+    Unsupported,
     /// The scenario could not be run (a broken server file, an unusable template).
     Error,
 }
@@ -124,6 +129,7 @@ impl Verdict {
             Verdict::OverBlocking => "over-blocking",
             Verdict::NotApplicable => "not applicable",
             Verdict::NotExercised => "not exercised",
+            Verdict::Unsupported => "unsupported",
             Verdict::Error => "error",
         }
     }
@@ -204,6 +210,9 @@ pub struct Outcome {
     /// The proxy replicas and state setup the run assumed (replica scenarios only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Deployment>,
+    /// What the proxy did under the scenario's faults (fault scenarios only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<faults::Behaviour>,
 }
 
 /// The proxy setup a replica scenario ran against: its verdict holds for that setup only.
@@ -500,6 +509,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         check: None,
         denial_texts: Vec::new(),
         deployment: None,
+        behaviour: None,
     }
 }
 
@@ -511,10 +521,32 @@ fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
     Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Error) }
 }
 
+fn unsupported(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
+    Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Unsupported) }
+}
+
+/// Why a run could not be judged: the system failed, or a fault cannot be done to it.
+enum Unplayed {
+    Failed(String),
+    Unsupported(String),
+}
+
+impl Unplayed {
+    fn outcome(self, s: &Scenario, tool: &ToolInfo) -> Outcome {
+        match self {
+            Unplayed::Failed(why) => error(s, tool, why),
+            Unplayed::Unsupported(why) => unsupported(s, tool, why),
+        }
+    }
+}
+
 fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
     let req = reqs.for_item(tool);
     let places = destinations::plan(tool, reqs, bench.admission().map(|a| a.tool(&tool.name)));
-    let mut checks = measure::derive(&s.expect, &req, reqs, tool, &places);
+    let schedule = faults::schedule(s, bench.policy(), &tool.name);
+    // What reached while enforcement was blind comes first: it names the fault, not a policy line.
+    let mut checks = faults::checks(s, faults::governed(&req, bench.policy(), &tool.name), reqs);
+    checks.extend(measure::derive(&s.expect, &req, reqs, tool, &places));
     let source = flow_source(bench.catalogue(), tool, reqs);
     if s.expect.flow.is_some() {
         match flow_check(s, tool, reqs, source) {
@@ -561,19 +593,21 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     if s.agent.list_on_open == Some(false) {
         opening.list = false;
     }
-    let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| -> Result<Observation, String> {
-        let mut sys = bench.start(&tool.server, upstream, &tool.name)?;
-        let obs = play(&mut *sys, acts, START, opening);
-        match obs.failure {
-            Some(why) => Err(why),
-            None => Ok(obs),
+    let replay_faulted = |upstream: Option<&Upstream>, acts: &[Action], schedule: &faults::Schedule| -> Result<Observation, Unplayed> {
+        let mut sys = bench.start(&tool.server, upstream, &tool.name).map_err(Unplayed::Failed)?;
+        let obs = play::play_faulted(&mut *sys, acts, schedule, START, opening);
+        match (obs.failure.clone(), obs.unsupported.clone()) {
+            (Some(why), _) => Err(Unplayed::Failed(why)),
+            (None, Some(why)) => Err(Unplayed::Unsupported(why)),
+            (None, None) => Ok(obs),
         }
     };
+    let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| replay_faulted(upstream, acts, &schedule);
     let replay = |acts: &[Action]| replay_on(s.upstream.as_ref(), acts);
     let deployment = Deployment::of(s.upstream.as_ref(), bench);
     let obs = match replay(&actions) {
         Ok(o) => o,
-        Err(why) => return error(s, tool, why),
+        Err(why) => return why.outcome(s, tool),
     };
     if let Some(measure::Check::Flow { sources, .. }) = checks.iter().find(|c| matches!(c, measure::Check::Flow { .. })) {
         if measure::first_read(&obs.ledger, sources).is_none() {
@@ -595,6 +629,12 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     out.deployment = deployment;
     if let Some(failed) = results.iter().find(|r| !r.held) {
+        let unfaulted = || replay_faulted(s.upstream.as_ref(), &actions, &faults::Schedule::default()).ok();
+        if !schedule.is_empty() && !faults_caused(&failed.check, unfaulted, &checks, tool, field) {
+            // One wording for all (no counts), so the terminal view folds them into one reason line.
+            let why = "the same calls breach with no fault: the policy enforces nothing here for a fault to blind; the scenarios without faults report it";
+            return not_applicable(s, &tool.server, &tool.name, why.to_string());
+        }
         let still_breaches = |cand: &[Action]| {
             replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
         };
@@ -612,6 +652,9 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                 "no policy can stop this: every policy format gauntlet reads (Intercept YAML, the catalogue form, policy.json) gates `tools/call` only, and Intercept forwards `{}` unevaluated (semantics §2.1, G-4)",
                 tool.surface.method()
             ));
+        }
+        if !schedule.is_empty() {
+            fault_breach(&mut out, s, &failed.check, &obs);
         }
         out.check = Some(failed.check.clone());
         out.trace = shortest.iter().map(Action::trace_step).collect();
@@ -650,6 +693,13 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
     if let Some(d) = deployment {
         out.bound = format!("{}; {}", out.bound, d.assumed());
+    }
+    if !schedule.is_empty() {
+        // Every check held, `every call answered` among them: what it could not enforce, it refused.
+        let behaviour = faults::Behaviour::FailsClosed;
+        out.behaviour = Some(behaviour);
+        out.note = Some(format!("{} under {}: {}", behaviour.as_str(), faults::describe(s), out.observed));
+        out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
     }
     if let Some(twin) = &s.twin {
         match run_twin(bench, s, tool, twin, reqs, seed, facts) {
@@ -753,6 +803,37 @@ fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], ac
 /// The argument a scenario's amount checks read.
 fn amount_field(s: &Scenario) -> &str {
     s.expect.amount_field.as_deref().unwrap_or("amount")
+}
+
+/// ` (N calls never answered)` when the proxy left calls hanging.
+fn stalled(obs: &Observation) -> String {
+    match obs.unanswered {
+        0 => String::new(),
+        n => format!(" ({n} calls never answered)"),
+    }
+}
+
+/// Whether the faults caused a breach of `failed`: calls reached while
+/// enforcement was blind or were left unanswered, or the same calls hold
+/// every other check with no fault (`unfaulted`).
+fn faults_caused(failed: &measure::Check, unfaulted: impl FnOnce() -> Option<Observation>, checks: &[measure::Check], tool: &ToolInfo, field: &str) -> bool {
+    if matches!(failed, measure::Check::Blind { .. } | measure::Check::Answered) {
+        return true;
+    }
+    let Some(o) = unfaulted() else { return false };
+    let judged = checks.iter().filter(|c| !matches!(c, measure::Check::Blind { .. } | measure::Check::Answered));
+    judged.map(|c| measure::evaluate(c, &o, tool, field)).all(|r| r.held)
+}
+
+/// A breach the faults caused is the proxy's: names what it did (fails open, or stalls).
+fn fault_breach(out: &mut Outcome, s: &Scenario, failed: &measure::Check, obs: &Observation) {
+    let blind = matches!(failed, measure::Check::Blind { .. } | measure::Check::Answered);
+    let behaviour = if obs.unanswered > 0 { faults::Behaviour::Stalls } else { faults::Behaviour::FailsOpen };
+    out.finding = Some(Finding::Proxy);
+    out.behaviour = Some(behaviour);
+    let cause = if blind { String::new() } else { "; with no fault the same calls held".to_string() };
+    out.note = Some(format!("{} under {}: {}{cause}{}", behaviour.as_str(), faults::describe(s), out.observed, stalled(obs)));
+    out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
 }
 
 /// The allowed tool a case-variant trick names for the policy to evaluate. An
@@ -959,6 +1040,7 @@ pub struct Summary {
     pub over_blocking: usize,
     pub not_applicable: usize,
     pub not_exercised: usize,
+    pub unsupported: usize,
     pub errors: usize,
     pub policy_findings: usize,
     pub proxy_findings: usize,
@@ -976,6 +1058,7 @@ impl Summary {
                 Verdict::OverBlocking => s.over_blocking += 1,
                 Verdict::NotApplicable => s.not_applicable += 1,
                 Verdict::NotExercised => s.not_exercised += 1,
+                Verdict::Unsupported => s.unsupported += 1,
                 Verdict::Error => s.errors += 1,
             }
             match o.finding {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::denial::{self, Denial};
+use super::faults::{Inject, Schedule, Timed};
 use crate::agent::{handshake, Action, Payload};
 use crate::clock::Timestamp;
 use crate::caller::CallContext;
@@ -42,6 +43,17 @@ pub trait System {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Does one fault of a scenario's schedule at `now`; returns what
+    /// reaches the agent meanwhile. `Err`: this system cannot be faulted
+    /// that way (the scenario is then unsupported here, never judged).
+    fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
+        Err(format!("gauntlet cannot {} of this system", what.describe()))
+    }
+    /// Whether [`System::inject`] does faults here at all: a run whose
+    /// schedule needs one is then refused before it starts, not halfway.
+    fn injects(&self) -> bool {
+        false
+    }
 }
 
 /// What one play left behind.
@@ -59,6 +71,11 @@ pub struct Observation {
     pub denials: Vec<Denial>,
     /// Set when the system under test failed (see [`System::failure`]).
     pub failure: Option<String>,
+    /// Set when a fault of the schedule cannot be done to this system (see [`System::inject`]).
+    pub unsupported: Option<String>,
+    /// Tool calls left without any answer (counted only for runs with faults;
+    /// calls cut off by a restart or sent after the upstream died excluded).
+    pub unanswered: usize,
 }
 
 /// One tool definition as a `tools/list` answer showed it to the agent.
@@ -122,16 +139,67 @@ impl Opening {
 
 /// Replays `actions` (sorted by time) from `start`.
 pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, opening: Opening) -> Observation {
+    play_faulted(system, actions, &Schedule::default(), start, opening)
+}
+
+/// Where a faulted run stands: restarts so far, whether the upstream is gone.
+#[derive(Default)]
+struct Faulted {
+    generation: u32,
+    upstream_gone: bool,
+    unsupported: Option<String>,
+}
+
+impl Faulted {
+    /// Does one fault; `false` once a fault cannot be done here.
+    fn apply(&mut self, system: &mut dyn System, seen: &mut Seen, opened: &mut BTreeSet<(bool, u32)>, f: &Timed, start: Timestamp) -> bool {
+        let now = start.plus_nanos(f.at);
+        seen.all(system.advance_to(now));
+        match system.inject(&f.what, now) {
+            Ok(messages) => seen.all(messages),
+            Err(why) => {
+                self.unsupported = Some(why);
+                return false;
+            }
+        }
+        match f.what {
+            Inject::Restart => {
+                // A new process: new sessions, and the calls in flight were cut off with the old one.
+                self.generation += 1;
+                opened.clear();
+                seen.awaited.clear();
+            }
+            // The calls in flight stay awaited: a proxy answers them (an error) when its upstream dies.
+            Inject::UpstreamDie => self.upstream_gone = true,
+            _ => {}
+        }
+        true
+    }
+}
+
+/// Replays `actions` (sorted by time) from `start`, doing the faults of `faults` on their schedule.
+pub fn play_faulted(system: &mut dyn System, actions: &[Action], faults: &Schedule, start: Timestamp, opening: Opening) -> Observation {
+    if let Some(first) = faults.injects.first().filter(|_| !system.injects()) {
+        let why = format!("gauntlet cannot {} of this system: faults are done in process only for now", first.what.describe());
+        return Observation { unsupported: Some(why), ..Observation::default() };
+    }
     system.begin(actions, start);
-    let mut seen = Seen { keep_definitions: opening.definitions, ..Seen::default() };
+    let mut seen = Seen { keep_definitions: opening.definitions, track_answers: !faults.is_empty(), ..Seen::default() };
     let mut opened = BTreeSet::new();
     let mut next_id = 1u64;
     let mut last = start;
+    let mut state = Faulted::default();
+    let mut pending = faults.injects.iter().peekable();
     for a in actions {
+        while let Some(f) = pending.next_if(|f| f.at <= a.at) {
+            if !state.apply(system, &mut seen, &mut opened, f, start) {
+                return seen.unsupported(system, state.unsupported);
+            }
+        }
         let now = start.plus_nanos(a.at);
         last = last.max(now);
         seen.all(system.advance_to(now));
-        let ctx = context_of(a);
+        let ctx = faults.context(a.at, context_of(a), state.generation);
         if opened.insert((a.shadow, a.session)) {
             // The list's request id stays reserved either way, so every later line is the same.
             let lines = handshake(next_id, next_id + 1);
@@ -145,6 +213,9 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         let rendered = a.render(next_id);
         if a.tool_name().is_some() {
             seen.calls.insert(next_id.to_string());
+            if seen.track_answers && !state.upstream_gone {
+                seen.awaited.insert(next_id.to_string());
+            }
         }
         next_id += 1;
         if !opening.list && !opening.definitions && matches!(a.payload, Payload::List(_)) {
@@ -153,6 +224,12 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         // A multi-line raw template is several messages written back to back.
         for line in rendered.lines().filter(|l| !l.trim().is_empty()) {
             seen.all(system.send(line.as_bytes(), &ctx, now));
+        }
+    }
+    for f in pending {
+        last = last.max(start.plus_nanos(f.at));
+        if !state.apply(system, &mut seen, &mut opened, f, start) {
+            return seen.unsupported(system, state.unsupported);
         }
     }
     // Let every delayed reply arrive (commits and rollbacks happen then).
@@ -164,6 +241,8 @@ pub fn play(system: &mut dyn System, actions: &[Action], start: Timestamp, openi
         definitions: seen.definitions,
         denials: seen.denials,
         failure: system.failure(),
+        unsupported: None,
+        unanswered: seen.awaited.len(),
     }
 }
 
@@ -177,6 +256,10 @@ struct Seen {
     denials: Vec<Denial>,
     /// Ids of the tool calls sent, as JSON text.
     calls: HashSet<String>,
+    /// Whether answers are tracked (runs with faults).
+    track_answers: bool,
+    /// Ids of the tool calls sent and not answered yet (when tracked).
+    awaited: HashSet<String>,
 }
 
 impl Seen {
@@ -188,6 +271,37 @@ impl Seen {
             collect_listed(&m, &mut self.listed);
             collect_listed_items(&m, &mut self.listed_items);
             self.collect_denials(&m);
+            if self.track_answers {
+                self.collect_answers(&m);
+            }
+        }
+    }
+
+    /// Marks the calls a message (or a batch) answers.
+    fn collect_answers(&mut self, bytes: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
+        let items = match v {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for item in items.iter().filter(|i| i.get("result").is_some() || i.get("error").is_some()) {
+            if let Some(id) = item.get("id") {
+                self.awaited.remove(&id.to_string());
+            }
+        }
+    }
+
+    /// The observation of a run stopped because a fault cannot be done here.
+    fn unsupported(self, system: &mut dyn System, why: Option<String>) -> Observation {
+        Observation {
+            ledger: system.take_ledger(),
+            listed: self.listed,
+            listed_items: self.listed_items,
+            denials: self.denials,
+            definitions: self.definitions,
+            failure: system.failure(),
+            unsupported: why,
+            unanswered: 0,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod definitions;
 mod flows;
+mod faults;
 mod harden;
 mod mock_interop;
 mod mock_malformed;

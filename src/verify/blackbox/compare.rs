@@ -2,7 +2,8 @@
 //! embedded core predicts for the same policy, scenario and seed.
 //!
 //! Only outcomes the black-box run actually played are compared; one left
-//! out for want of wall time says nothing either way.
+//! out for want of wall time, or unsupported (a fault gauntlet cannot do to
+//! the real proxy), says nothing either way.
 
 use serde::Serialize;
 
@@ -20,7 +21,8 @@ pub struct Difference {
 }
 
 fn was_played(o: &Outcome) -> bool {
-    !(o.verdict == Verdict::NotApplicable && o.note.as_deref().is_some_and(|n| n.starts_with(OVER_BUDGET) || n.starts_with("its benign twin")))
+    // Unsupported: the fault could not be done to the real proxy, so nothing was played.
+    o.verdict != Verdict::Unsupported && !(o.verdict == Verdict::NotApplicable && o.note.as_deref().is_some_and(|n| n.starts_with(OVER_BUDGET) || n.starts_with("its benign twin")))
 }
 
 /// Every difference between the real run and the embedded prediction, in report order.
@@ -78,5 +80,8 @@ mod tests {
         skipped[0].verdict = Verdict::NotApplicable;
         skipped[0].note = Some(format!("{OVER_BUDGET}up to 10m 0s of wall time"));
         assert!(differences(&skipped, &predicted).is_empty());
+        let mut unsupported = predicted.clone();
+        unsupported[0].verdict = Verdict::Unsupported;
+        assert!(differences(&unsupported, &predicted).is_empty(), "a fault the real proxy could not be put through is not compared");
     }
 }

@@ -72,6 +72,8 @@ pub struct Tally {
     /// Not played (over budget, or nothing to target).
     pub not_applicable: usize,
     pub not_exercised: usize,
+    /// Outcomes this proxy could not take part in (a fault gauntlet cannot do to it).
+    pub unsupported: usize,
 }
 
 /// One proxy's row.
@@ -111,6 +113,7 @@ fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
             Verdict::Error => t.errors += 1,
             Verdict::NotApplicable => t.not_applicable += 1,
             Verdict::NotExercised => t.not_exercised += 1,
+            Verdict::Unsupported => t.unsupported += 1,
         }
     }
     out

@@ -1,0 +1,115 @@
+//! Fault scenarios in process: the state store failing or hanging, the
+//! policy rewritten, the proxy restarted, the upstream stalling or dying, a
+//! key attribute missing — judged on the ledger, with the proxy's behaviour
+//! named, in both of `gauntlet proxy`'s state fail modes.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const FAULTS: [&str; 10] = [
+    "store-outage",
+    "store-hang",
+    "policy-tightened",
+    "policy-broken",
+    "policy-half-written",
+    "proxy-restart",
+    "upstream-stall",
+    "upstream-die",
+    "missing-identity",
+    "missing-session",
+];
+
+/// `gauntlet verify POLICY --format json` over the fault scenarios, plus `extra`.
+fn verify(policy: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["verify", policy, "--format", "json"];
+    for f in FAULTS {
+        args.extend(["--only", f]);
+    }
+    args.extend(extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(&args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("the gauntlet binary runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn outcomes<'a>(report: &'a Value, scenario: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    report["outcomes"].as_array().unwrap().iter().filter(move |o| o["scenario"] == scenario)
+}
+
+#[test]
+fn fail_closed_holds_every_fault_and_names_the_behaviour() {
+    let report = verify("examples/aksjah-hardened.yaml", &[]);
+    for f in FAULTS {
+        let mut n = 0;
+        for o in outcomes(&report, f) {
+            n += 1;
+            assert_eq!(o["verdict"], "held", "{f}: {o}");
+            assert_eq!(o["behaviour"], "fails-closed", "{f}: {o}");
+            assert!(o["note"].as_str().unwrap().starts_with("fails closed under "), "{f}: {o}");
+        }
+        assert!(n > 0, "{f} was played");
+    }
+    for o in outcomes(&report, "store-outage") {
+        assert!(o["bound"].as_str().unwrap().starts_with("0 reached while the state store failed"), "{o}");
+        assert_eq!(o["observed"].as_str().unwrap().split("; ").next(), Some("fails closed: 0 reached while the state store failed"));
+    }
+}
+
+#[test]
+fn fail_open_lets_the_outage_through_and_only_the_store_faults_breach() {
+    let report = verify("examples/aksjah-hardened.yaml", &["--state-fail-mode", "open"]);
+    for f in ["store-outage", "store-hang"] {
+        for o in outcomes(&report, f) {
+            assert_eq!(o["verdict"], "breached", "{f}: {o}");
+            assert_eq!(o["finding"], "proxy", "{f}: the fail mode, not a policy line: {o}");
+            assert_eq!(o["behaviour"], "fails-open", "{f}: {o}");
+            // 40 calls at one a second, the store down from 10 s for 20 s: 20 of them.
+            assert!(o["observed"].as_str().unwrap().starts_with("fails open: 20 reached while the state store"), "{o}");
+        }
+    }
+    for f in FAULTS.iter().filter(|f| !f.starts_with("store-")) {
+        assert!(outcomes(&report, f).all(|o| o["verdict"] == "held"), "{f} does not depend on the store's fail mode");
+    }
+    assert_eq!(report["summary"]["unsupported"], 0);
+}
+
+#[test]
+fn a_policy_without_limits_leaves_nothing_for_a_fault_to_blind() {
+    // aksjah-weak sets no rate on PostOrders: without the restarts the same calls breach too.
+    let report = verify("examples/aksjah-weak.yaml", &[]);
+    let mut n = 0;
+    for o in outcomes(&report, "proxy-restart").filter(|o| o["tool"] == "WizCommerce Open API_PostOrders") {
+        n += 1;
+        assert_eq!(o["verdict"], "not-applicable", "{o}");
+        assert!(o.get("behaviour").is_none(), "no behaviour is named for a breach the fault did not cause: {o}");
+        assert!(o["note"].as_str().unwrap().starts_with("the same calls breach with no fault"), "{o}");
+    }
+    assert_eq!(n, 1, "proxy-restart played on PostOrders");
+}
+
+#[test]
+fn against_a_proxy_process_a_fault_gauntlet_cannot_do_is_unsupported_not_compared() {
+    // Refused before the run starts: no wall time is spent on a run that cannot be judged.
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let cmd = format!("{bin} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
+    let out = Command::new(bin)
+        .args(["verify", "examples/aksjah-hardened.yaml", "--server", "mock-servers/aksjah.yaml", "--only", "store-outage"])
+        .args(["--proxy-command", &cmd, "--compare-embedded", "--format", "json"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("the gauntlet binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    let played: Vec<_> = outcomes(&report, "store-outage").collect();
+    assert_eq!(played.len(), 2, "{report}");
+    for o in played {
+        assert_eq!(o["verdict"], "unsupported", "{o}");
+        assert!(o["note"].as_str().unwrap().starts_with("gauntlet cannot fail the state store of this system"), "{o}");
+    }
+    assert_eq!((report["summary"]["unsupported"].as_u64(), report["summary"]["not_applicable"].as_u64()), (Some(2), Some(0)));
+    assert!(stderr.contains("embedded vs real: 0 differences"), "unsupported outcomes are not compared: {stderr}");
+}
