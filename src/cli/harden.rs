@@ -1,14 +1,15 @@
 //! `gauntlet harden`: write a policy that meets the requirements, proven
 //! by a run of the attack database before it is written.
 //!
-//! Exit 0: written (0 policy findings, 0 over-blocking); 1: it could not
-//! satisfy everything (nothing written; what is left is listed); 2: could
-//! not run.
+//! It always writes the strongest policy it could build. Exit 0: it meets
+//! the requirements (0 policy findings, 0 over-blocking); 1: it does not
+//! (each unmet requirement is listed with the edit that would meet it);
+//! 2: could not run.
 
 use std::path::PathBuf;
 
 use super::Exit;
-use crate::harden::harden::{self as hardening, Unsatisfied};
+use crate::harden::harden::{self as hardening, Hardened};
 use crate::harden::{patch, suggest};
 use crate::policy::model::{Dialect, Policy};
 use crate::profile::Profile;
@@ -130,10 +131,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
     let before = Summary::of(&setup.verify_policy(input.clone(), profile)?);
     let what = if args.policy.is_some() { "the input policy" } else { "no policy (everything allowed)" };
     println!("before ({what}): {}", counts(&before));
-    let hardened = match hardening::harden(&setup, &base)? {
-        Ok(h) => h,
-        Err(u) => return Ok(refuse(&u, dialect)),
-    };
+    let hardened = hardening::harden(&setup, &base)?;
     let after = Summary::of(&hardened.outcomes);
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
@@ -151,40 +149,93 @@ fn harden(args: &Args) -> Result<Exit, String> {
     if args.policy.is_some() && input.dialect == dialect {
         print!("{}", patch::diff(&out_name, &base, &hardened.text));
     }
-    println!(
-        "wrote {out_name}: verified against {} scenarios × {} tools ({} run{}): 0 policy findings, 0 over-blocking",
+    numbers(&hardened);
+    let proven = format!(
+        "{} scenarios × {} tools ({} run{})",
         scenarios.len(),
         setup.catalogue().len(),
         hardened.runs,
         if hardened.runs == 1 { "" } else { "s" }
     );
-    Ok(Exit::Ok)
+    if hardened.meets() {
+        println!("wrote {out_name}: verified against {proven}: 0 policy findings, 0 over-blocking");
+        notes(&hardened.gaps);
+        return Ok(Exit::Ok);
+    }
+    println!("wrote {out_name}: the strongest policy gauntlet could build, verified against {proven}: {}", counts(&after));
+    let exit = unmet(&hardened, dialect);
+    notes(&hardened.gaps);
+    Ok(exit)
 }
 
-fn refuse(u: &Unsatisfied, dialect: Dialect) -> Exit {
-    eprintln!("gauntlet harden: not written: the best policy it could build still fails the requirements");
-    for o in &u.open {
-        let why = blame_line(o).unwrap_or_else(|| o.observed.clone());
-        eprintln!("  {} {} × {}: {why}", crate::report::verdict_label(o), o.scenario, o.tool);
+/// What no condition could say, or a declared workload asks past a requirement.
+fn notes(gaps: &[String]) {
+    if gaps.is_empty() {
+        return;
     }
-    for g in &u.gaps {
-        eprintln!("  cannot express: {g}");
+    println!("Notes ({}): what the policy cannot say; the proof run above shows whether a finding is left", gaps.len());
+    for g in gaps {
+        println!("  {g}");
     }
-    if !u.unmet.is_empty() {
-        eprintln!("  requirements {} cannot express (requirement × tool):", patch::dialect_name(dialect));
-        for m in &u.unmet {
-            eprintln!("    {} × {}: {} (open: {})", m.requirement, m.tool, m.why, m.findings.join(", "));
+}
+
+/// Where each number harden wrote came from, one line per reason.
+fn numbers(h: &Hardened) {
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    for (place, why) in h.edits.iter().flat_map(|e| e.notes()) {
+        match by_reason.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, places)) => places.push(place),
+            None => by_reason.push((why, vec![place])),
         }
-        let named: usize = u.unmet.iter().map(|m| m.findings.len()).sum();
-        eprintln!(
-            "  the strongest {} gauntlet could build: {}; {named} of those findings are the requirements above",
-            patch::dialect_name(dialect),
-            counts(&u.best)
+    }
+    if by_reason.is_empty() {
+        return;
+    }
+    println!("Where each number comes from:");
+    for (why, places) in by_reason {
+        println!("  {}: {why}", places.join(", "));
+    }
+}
+
+/// What the written policy does not meet, each with the edit that would meet it.
+fn unmet(h: &Hardened, dialect: Dialect) -> Exit {
+    println!("Not met ({}): each with the edit that meets it", h.unwritable.len() + h.unmet.len() + blamed(&h.open).len());
+    for u in &h.unwritable {
+        println!("  {u}");
+    }
+    // One line per place in the policy, not one per scenario that ran into it.
+    for (line, outcomes) in blamed(&h.open) {
+        let first = outcomes[0];
+        let names: Vec<String> = outcomes.iter().map(|o| format!("{} × {}", o.scenario, o.tool)).collect();
+        println!(
+            "  {} ({} {}): {line}; change it by hand",
+            crate::report::verdict_label(first),
+            outcomes.len(),
+            if outcomes.len() == 1 { "finding".to_string() } else { format!("findings: {}", crate::harden::suggest::grouped(&names)) }
         );
-        eprintln!(
+    }
+    if !h.unmet.is_empty() {
+        println!("  requirements {} cannot express (requirement × tool):", patch::dialect_name(dialect));
+        for m in &h.unmet {
+            println!("    {} × {}: {} (open: {})", m.requirement, m.tool, m.why, m.findings.join(", "));
+        }
+        println!(
             "  help: Intercept YAML (the default `--to intercept`) expresses them; or relax them in the gauntlet.yaml beside the output to accept this {}",
             patch::dialect_name(dialect)
         );
     }
     Exit::CheckFailed
+}
+
+/// Open findings grouped by the sentence that blames them.
+fn blamed(open: &[crate::verify::Outcome]) -> Vec<(String, Vec<&crate::verify::Outcome>)> {
+    let mut out: Vec<(String, Vec<&crate::verify::Outcome>)> = Vec::new();
+    for o in open {
+        let line = blame_line(o).unwrap_or_else(|| o.observed.clone());
+        match out.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, os)) => os.push(o),
+            None => out.push((line, vec![o])),
+        }
+    }
+    out
 }

@@ -87,7 +87,7 @@ const CONFIG_TEMPLATE: &str = r#"# gauntlet.yaml: what `gauntlet verify` checks 
 # in any sliding window of that length unless `calendar: true`.
 risk:
   write: {rate: {count: 30, window: 1m}}       # at most 30 calls in any minute
-  execute: {rate: {count: 10, window: 1m}}
+  execute: {rate: {count: 10, window: 1m, calendar: true}}   # 10 per calendar minute, as hosted limits count
   destructive: {denied: true}                 # denied or hidden: no call may reach it
   credential: {denied: true}                  # password and key changes are a person's
   financial:

@@ -7,10 +7,14 @@
 //! inputSchema, spend caps, `hide` for denied tools) and `default: deny`
 //! with an entry for each tool the input allowed, then lets the proof loop
 //! of [`super::suggest`] settle it. Nothing the input allowed is removed
-//! unless the requirements forbid it; existing rules are only tightened.
-//! In a dialect without argument conditions or spend counters (policy.json)
-//! it builds the strongest policy that dialect can hold and names each
-//! requirement × tool it cannot meet.
+//! unless the requirements forbid it; existing rules are only tightened,
+//! except where one refuses legitimate calls (a condition on an optional
+//! field, a cap under a declared size, a limit under a declared rate), which
+//! is loosened with the reason said. It always returns the strongest policy
+//! it could build; what that policy does not meet is named per requirement,
+//! with the edit that would meet it. In a dialect without argument
+//! conditions or spend counters (policy.json) that includes each
+//! requirement × tool the dialect cannot express.
 
 use std::collections::BTreeSet;
 
@@ -19,9 +23,9 @@ use super::patch::{self, Construct, Edit};
 use super::suggest::{self, default_deny_edits, is_bad, Key, Setup};
 use crate::policy::model::{DefaultAction, Dialect};
 use crate::verify::measure::Check;
-use crate::verify::{Outcome, Summary};
+use crate::verify::Outcome;
 
-/// A policy `harden` proved.
+/// The policy `harden` wrote, and what it could not meet.
 pub struct Hardened {
     pub text: String,
     pub outcomes: Vec<Outcome>,
@@ -30,6 +34,24 @@ pub struct Hardened {
     /// Destination fields no requirement gave an allowlist, so the policy
     /// admits only a stand-in legitimate value: `tool.field` and what it admits.
     pub assumed: Vec<(String, String)>,
+    /// Policy findings and over-blocking verdicts of the final run that nothing below names.
+    pub open: Vec<Outcome>,
+    /// Edits the proof loop needed that could not be written into the file, and why.
+    pub unwritable: Vec<String>,
+    /// What no condition can say or a declared workload asks past a
+    /// requirement, each with the edit that would settle it (in gauntlet.yaml
+    /// or by hand). The proof run decides whether one leaves a finding open.
+    pub gaps: Vec<String>,
+    /// Requirement × tool the dialect cannot express, with the findings each leaves.
+    pub unmet: Vec<Unmet>,
+}
+
+impl Hardened {
+    /// Whether the written policy meets the requirements: its proof run shows
+    /// 0 policy findings and 0 over-blocking, and every edit it needed was written.
+    pub fn meets(&self) -> bool {
+        self.open.is_empty() && self.unwritable.is_empty() && self.unmet.is_empty()
+    }
 }
 
 /// A requirement the output dialect cannot express for one tool.
@@ -41,18 +63,6 @@ pub struct Unmet {
     pub why: String,
     /// The findings it leaves open (scenario names).
     pub findings: Vec<String>,
-}
-
-/// Why `harden` refuses to write: what is still open after the proof loop.
-pub struct Unsatisfied {
-    /// Policy findings and over-blocking verdicts of the best attempt that the dialect could have closed.
-    pub open: Vec<Outcome>,
-    /// Requirements no rule can express for these tools, and edits that could not be written.
-    pub gaps: Vec<String>,
-    /// Requirement × tool the dialect cannot express, with the findings each leaves.
-    pub unmet: Vec<Unmet>,
-    /// The counts of the best attempt.
-    pub best: Summary,
 }
 
 /// The starting point without an input policy: deny by default, nothing listed yet.
@@ -88,8 +98,10 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
     Some((format!("{} (`{key}`)", check.bound()), construct))
 }
 
-/// Hardens `base` (a policy text in the setup's dialect) for the servers of `setup`.
-pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisfied>, String> {
+/// Hardens `base` (a policy text in the setup's dialect) for the servers of
+/// `setup`: always the strongest policy it can build, with what it could
+/// not meet said per requirement.
+pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     let policy = suggest::load(setup.dialect, base, &setup.file).map_err(|e| format!("the starting policy: {e}"))?;
     let catalogue = setup.catalogue();
     let mut gaps = Vec::new();
@@ -106,7 +118,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
     for t in &catalogue {
         let req = setup.reqs.for_tool(&t.name, t.risk);
         let places = crate::verify::destinations::plan(t, setup.reqs, None);
-        let destinations = if req.is_denied() {
+        let destinations = if req.is_denied() || needs::refuses_every_call(&policy, &t.name) {
             Vec::new()
         } else {
             for c in places.checks.iter().filter(|c| c.source.is_none() && c.inexpressible().is_none()) {
@@ -121,7 +133,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
                 flows = needs::flow_edits(&policy, &sources, &t.name);
             }
         }
-        for e in needs::edits_for(&policy, t, &req, Aspects::ALL, &mut gaps).into_iter().chain(destinations).chain(flows) {
+        for e in needs::edits_for(&policy, t, setup.reqs, Aspects::ALL, &mut gaps).into_iter().chain(destinations).chain(flows) {
             if !edits.contains(&e) {
                 edits.push(e);
             }
@@ -149,9 +161,9 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Result<Hardened, Unsatisf
             None => unmet.push(Unmet { requirement, tool: o.tool.clone(), why, findings: vec![o.scenario.clone()] }),
         }
     }
-    if open.is_empty() && unmet.is_empty() && c.unwritable.is_empty() {
-        return Ok(Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, assumed }));
-    }
-    gaps.extend(c.unwritable);
-    Ok(Err(Unsatisfied { open, gaps, unmet, best: Summary::of(&c.outcomes) }))
+    gaps.extend(c.gaps);
+    let mut seen = BTreeSet::new();
+    gaps.retain(|g| seen.insert(g.clone()));
+    let unwritable = c.unwritable;
+    Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, open, unwritable, gaps, unmet, assumed })
 }

@@ -1,19 +1,30 @@
 //! What the requirements ask of one tool, as edits to its policy entry:
 //! a rate limit sized for calendar windows, argument conditions from the
-//! tool's inputSchema, spend caps, hiding.
+//! tool's inputSchema, spend caps, hiding. Every number an edit writes
+//! carries a [`Note`] saying where it came from (a requirement, the schema,
+//! a declared workload).
 //!
 //! Intercept counts per calendar minute, hour or day. A sliding bound of N
 //! calls per W holds under a calendar limit of k per C when every sliding W
 //! touches at most `ceil(W/C) + 1` calendar windows: k = N / that. The same
-//! sizing applies to spend counters.
+//! sizing applies to spend counters. A declared workload sets the floor: a
+//! limit below what it needs is raised to it, when the requirement allows.
+//!
+//! Free text is capped by size, not by a blanket length: the schema's
+//! `maxLength` when it has one, else the tool's share of the
+//! `max_argument_bytes` requirement (each character counted at the six bytes
+//! of a JSON `\u` escape, the longest it can take), with room for any
+//! declared typical size. Regexes in Intercept (Go RE2) repeat at most 1000
+//! times and refuse nested repeats past that, so a longer cap is written as
+//! a run of `.{0,1000}` pieces.
 
 use serde_json::Value;
 
-use super::patch::{Edit, Limit, NewCondition, NewRule};
-use crate::policy::model::{CounterScope, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window};
+use super::patch::{Edit, Limit, NewCondition, NewRule, Note};
+use crate::policy::model::{Action, CounterScope, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window, WILDCARD};
 use crate::mock::roles::FieldRole;
 use crate::scenario::lint::ToolInfo;
-use crate::scenario::requirements::Requirement;
+use crate::scenario::requirements::{Requirement, Requirements};
 use crate::scenario::Duration;
 use crate::verify::blame::{checks_type, required_fields};
 use crate::verify::destinations::FieldCheck;
@@ -21,8 +32,11 @@ use crate::verify::destinations::FieldCheck;
 /// The denial message of the argument rules harden writes.
 pub const ARGUMENTS_MESSAGE: &str = "Arguments do not match the approved schema.";
 
-/// Longest string a derived length check admits when the schema gives no `maxLength` (RE2's repeat limit).
-pub const MAX_STRING: u64 = 1000;
+/// The most a Go RE2 repeat counts (`x{0,1000}`); a longer cap is a run of them.
+pub const MAX_REPEAT: u64 = 1000;
+
+/// The most bytes one character of a JSON string takes (`\u001f`).
+pub const BYTES_PER_CHAR: u64 = 6;
 
 /// What a presence check on a nullable field compares with: no legitimate call sends it.
 pub const ABSENT: &str = "\u{0}gauntlet: absent";
@@ -104,23 +118,32 @@ pub fn destination_edits(entry: Option<&ToolPolicy>, tool: &ToolInfo, checks: &[
         }
         let path = format!("args.{}", c.path);
         let only_values = c.allow.pattern.is_none() && !c.allow.constrains_structurally(c.kind);
+        let note = Note::new(format!("where `{}` may go (gauntlet.yaml): {}", c.path, c.allow.describe(c.kind)));
         if only_values && !c.allow.values.is_empty() {
-            conditions.push(NewCondition { path, op: "in", value: Value::Array(c.allow.values.iter().cloned().map(Value::String).collect()) });
+            let value = Value::Array(c.allow.values.iter().cloned().map(Value::String).collect());
+            conditions.push(NewCondition { path, op: "in", value, note });
         } else if let Some(re) = c.allow.regex(c.kind).filter(|re| crate::policy::regex::compile(re).is_ok()) {
-            conditions.push(NewCondition { path, op: "regex", value: Value::String(re) });
+            conditions.push(NewCondition { path, op: "regex", value: Value::String(re), note });
         } else {
             gaps.push(format!("`{}`: no regular expression states where `{}` may go ({})", tool.name, c.path, c.allow.describe(c.kind)));
         }
     }
     for f in forbidden.iter().filter(|f| !guarded(f, Op::Exists)) {
-        conditions.push(NewCondition { path: format!("args.{f}"), op: "exists", value: Value::Bool(false) });
+        conditions.push(NewCondition { path: format!("args.{f}"), op: "exists", value: Value::Bool(false), note: Note::new("a forbidden field") });
     }
     if conditions.is_empty() {
         return Vec::new();
     }
     vec![Edit::AddRule {
         tool: tool.name.clone(),
-        rule: NewRule { name: fresh_name(entry, "destinations"), rate_limit: None, on_deny: Some(DESTINATIONS_MESSAGE.into()), conditions, state: None },
+        rule: NewRule {
+            name: fresh_name(entry, "destinations"),
+            rate_limit: None,
+            on_deny: Some(DESTINATIONS_MESSAGE.into()),
+            conditions,
+            state: None,
+            note: Note::default(),
+        },
     }]
 }
 
@@ -133,9 +156,39 @@ fn fresh_name(entry: Option<&ToolPolicy>, base: &str) -> String {
     (2..).map(|i| format!("{base} {i}")).find(|n| !taken(n)).unwrap_or_else(|| base.to_string())
 }
 
-/// The edits that bring `tool` up to `req` in `policy`, for the chosen aspects.
+/// Whether the policy refuses every call of the tool before any rule of
+/// ours could matter: it hides it, or a deny rule (its own or a `"*"` one)
+/// is in its plan. Nothing is added after a rule that always denies.
+pub fn refuses_every_call(policy: &Policy, tool: &str) -> bool {
+    let deny = |e: Option<&ToolPolicy>| e.is_some_and(|e| e.rules.iter().any(|r| r.action == Action::Deny));
+    policy.hides(tool) || deny(policy.tool(tool)) || deny(policy.tool(WILDCARD))
+}
+
+/// The rules that decide a call of `tool`: its own, then the `"*"` rules (Intercept's plan).
+fn plan<'p>(policy: &'p Policy, tool: &str) -> impl Iterator<Item = &'p Rule> + 'p {
+    let own = policy.tool(tool).into_iter();
+    let wildcard = policy.tool(WILDCARD).filter(|_| tool != WILDCARD).into_iter();
+    own.chain(wildcard).flat_map(|e| e.rules.iter()).filter(|r| r.action == Action::Evaluate)
+}
+
+/// Where the requirement on a tool was set: its own `tools:` entry, its risk class in gauntlet.yaml, or the baseline.
+fn origin(reqs: &Requirements, tool: &ToolInfo, pick: impl Fn(&Requirement) -> bool) -> String {
+    if reqs.tools.get(&tool.name).is_some_and(&pick) {
+        return format!("gauntlet.yaml's `tools.{}`", tool.name);
+    }
+    let base = Requirements::baseline();
+    let same = |r: &Requirements| r.risk.get(&tool.risk).cloned().unwrap_or_default();
+    let (mine, baseline) = (same(reqs), same(&base));
+    if pick(&mine) && (mine.rate != baseline.rate || mine.max_amount_per_call != baseline.max_amount_per_call || mine.max_amount_per_window != baseline.max_amount_per_window) {
+        return format!("gauntlet.yaml's `risk.{}`", tool.risk);
+    }
+    format!("the built-in requirement for {} tools", tool.risk)
+}
+
+/// The edits that bring `tool` up to its requirement in `policy`, for the chosen aspects.
 /// Edits that cannot be derived are reported in `gaps`, one sentence each.
-pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: Aspects, gaps: &mut Vec<String>) -> Vec<Edit> {
+pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects: Aspects, gaps: &mut Vec<String>) -> Vec<Edit> {
+    let req = reqs.for_tool(&tool.name, tool.risk);
     let mut edits = Vec::new();
     let entry = policy.tool(&tool.name);
     if req.is_denied() {
@@ -145,20 +198,15 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: A
         }
         return edits;
     }
+    if refuses_every_call(policy, &tool.name) {
+        return edits;
+    }
     if aspects.rate {
-        if let Some(rate) = req.rate {
-            match calendar_limit(rate.count, rate.window, rate.calendar) {
-                Some((k, w)) => edits.extend(rate_edit(policy.dialect, entry, &tool.name, Limit { max: k, window: w })),
-                None => gaps.push(format!(
-                    "`{}`: no Intercept rate limit keeps ≤{} per {} (windows are calendar minutes, hours or days)",
-                    tool.name, rate.count, rate.window
-                )),
-            }
-        }
+        edits.extend(rate_edits(policy, entry, tool, reqs, gaps));
     }
     let mut conditions = Vec::new();
     if aspects.arguments || aspects.spend {
-        conditions = argument_conditions(entry, tool, req, aspects, gaps);
+        conditions = argument_conditions(policy, tool, reqs, aspects, gaps);
     }
     if !conditions.is_empty() {
         edits.push(Edit::AddRule {
@@ -169,11 +217,12 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, req: &Requirement, aspects: A
                 on_deny: Some(ARGUMENTS_MESSAGE.into()),
                 conditions,
                 state: None,
+                note: Note::default(),
             },
         });
     }
     if aspects.spend {
-        if let Some(e) = spend_edit(entry, tool, req, gaps) {
+        if let Some(e) = spend_edit(entry, tool, reqs, gaps) {
             edits.push(e);
         }
     }
@@ -196,32 +245,105 @@ fn call_limit(dialect: Dialect, r: &Rule) -> Option<(u64, Window, bool)> {
     })
 }
 
-fn rate_edit(dialect: Dialect, entry: Option<&ToolPolicy>, tool: &str, limit: Limit) -> Option<Edit> {
-    let same = entry.and_then(|e| {
-        e.rules.iter().enumerate().find_map(|(i, r)| call_limit(dialect, r).filter(|l| l.1 == limit.window).map(|l| (i, l)))
-    });
-    match same {
-        Some((_, (max, _, shared))) if max <= limit.max && shared => None,
-        Some((i, (max, _, _))) => {
-            Some(Edit::SetRateLimit { tool: tool.to_string(), rule: i, limit: Limit { max: max.min(limit.max), ..limit } })
+/// Calls a declared workload of `count` per `window`, spread evenly, puts in one calendar `c`.
+pub fn workload_need(count: u64, window: Duration, c: Window) -> u64 {
+    let len = c.length_secs() as u128 * 1_000_000_000;
+    (count as u128 * len).div_ceil(window.nanos().max(1) as u128) as u64
+}
+
+/// The rate edits for a tool: a calendar limit that keeps the requirement,
+/// at least what a declared workload needs. An existing limit is tightened
+/// to the requirement, or raised to the workload, never past the requirement.
+fn rate_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, gaps: &mut Vec<String>) -> Vec<Edit> {
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    let workload = req.workload.as_ref().and_then(|w| w.rate);
+    let from = || origin(reqs, tool, |r| r.rate.is_some());
+    let limits: Vec<(usize, (u64, Window, bool))> = entry
+        .map(|e| e.rules.iter().enumerate().filter_map(|(i, r)| call_limit(policy.dialect, r).map(|l| (i, l))).collect())
+        .unwrap_or_default();
+    let need = |w: Window| workload.map(|wl| workload_need(wl.count, wl.window, w));
+    let what = || workload.map(|wl| format!("the declared workload ({} per {})", wl.count, wl.window)).unwrap_or_default();
+    let raise = |i: usize, max: u64, to: u64, w: Window, ceiling: String| Edit::SetRateLimit {
+        tool: tool.name.clone(),
+        rule: i,
+        limit: Limit { max: to, window: w },
+        note: Note::new(format!("{to}/{w}: raised from {max} for {}; {ceiling}", what())),
+    };
+    let mut edits = Vec::new();
+    let Some(rate) = req.rate else {
+        // No requirement: only a declared workload can ask for more than the user's own limits.
+        for &(i, (max, w, _)) in &limits {
+            if let Some(n) = need(w).filter(|n| *n > max) {
+                edits.push(raise(i, max, n, w, format!("no rate is required of {} tools", tool.risk)));
+            }
         }
-        None => Some(Edit::AddRule {
-            tool: tool.to_string(),
-            rule: NewRule {
-                name: fresh_name(entry, &format!("rate per {}", limit.window)),
-                rate_limit: Some(limit),
-                on_deny: None,
-                conditions: Vec::new(),
-                state: None,
-            },
+        return edits;
+    };
+    let Some((k, w)) = calendar_limit(rate.count, rate.window, rate.calendar) else {
+        gaps.push(format!(
+            "`{}`: no Intercept rate limit keeps ≤{} per {} (windows are calendar minutes, hours or days)",
+            tool.name, rate.count, rate.window
+        ));
+        return edits;
+    };
+    let sliding = if rate.calendar { "per calendar" } else { "per sliding" };
+    let bound = format!("{} is ≤{} {sliding} {}", from(), rate.count, rate.window);
+    let why = |n: u64| {
+        let sized = if rate.calendar { String::new() } else { format!(", which a calendar {w} keeps at {k}") };
+        format!("{n}/{w}: {bound}{sized}")
+    };
+    if let Some(n) = need(w).filter(|n| *n > k) {
+        gaps.push(format!(
+            "`{}`: {} needs {n}/{w}, but {bound}, at most {k}/{w} in calendar windows: raise `rate` for `{}` in gauntlet.yaml to ≥{} per {}, or lower the workload",
+            tool.name,
+            what(),
+            tool.name,
+            if rate.calendar { n } else { n * 2 },
+            rate.window
+        ));
+    }
+    let same = limits.iter().find(|(_, l)| l.1 == w).copied();
+    match same {
+        Some((i, (max, _, shared))) if max <= k && shared => {
+            // The user's own tighter limit stands, unless the declared workload needs more.
+            if let Some(n) = need(w).filter(|n| *n > max && *n <= k) {
+                edits.push(raise(i, max, n, w, format!("{bound}, up to {k}/{w}")));
+            }
+        }
+        Some((i, (max, _, _))) => edits.push(Edit::SetRateLimit {
+            tool: tool.name.clone(),
+            rule: i,
+            limit: Limit { max: max.min(k), window: w },
+            note: Note::new(why(max.min(k))),
         }),
+        None => edits.push(new_rate_rule(entry, &tool.name, Limit { max: k, window: w }, why(k))),
+    }
+    // Limits in other windows only need to let the workload through: the one above keeps the requirement.
+    for &(i, (max, lw, _)) in limits.iter().filter(|(_, l)| l.1 != w) {
+        if let Some(n) = need(lw).filter(|n| *n > max) {
+            edits.push(raise(i, max, n, lw, format!("the {w} limit keeps the requirement")));
+        }
+    }
+    edits
+}
+
+fn new_rate_rule(entry: Option<&ToolPolicy>, tool: &str, limit: Limit, why: String) -> Edit {
+    Edit::AddRule {
+        tool: tool.to_string(),
+        rule: NewRule {
+            name: fresh_name(entry, &format!("rate per {}", limit.window)),
+            rate_limit: Some(limit),
+            on_deny: None,
+            conditions: Vec::new(),
+            state: None,
+            note: Note::new(why),
+        },
     }
 }
 
-fn has_check(entry: Option<&ToolPolicy>, field: &str, op_ok: impl Fn(Op) -> bool) -> bool {
-    entry.is_some_and(|e| {
-        e.rules.iter().flat_map(|r| &r.conditions).any(|c| c.path == Path::Args(vec![field.to_string()]) && op_ok(c.op))
-    })
+/// Whether some condition deciding a call of `tool` (its own or a `"*"` one) is on `args.<field>` with an operator `op_ok` accepts.
+fn has_check(policy: &Policy, tool: &str, field: &str, op_ok: impl Fn(Op) -> bool) -> bool {
+    plan(policy, tool).flat_map(|r| &r.conditions).any(|c| c.path == Path::Args(vec![field.to_string()]) && op_ok(c.op))
 }
 
 fn number(x: f64) -> Value {
@@ -232,28 +354,179 @@ fn number(x: f64) -> Value {
     }
 }
 
+/// `x` rounded down to two significant digits (10922 → 10000, 5461 → 5400): a cap people can read.
+fn round_down(x: u64) -> u64 {
+    let mut unit = 1;
+    while x / unit >= 100 {
+        unit *= 10;
+    }
+    x / unit * unit
+}
+
+/// A Go RE2 regex true exactly on strings of `min..=max` characters (any
+/// character, newlines too): `.{a,b}` pieces of at most [`MAX_REPEAT`] each.
+pub fn length_regex(min: u64, max: u64) -> String {
+    format!("(?s)^{}$", pieces(".", min, max))
+}
+
+/// `atom{a,b}` pieces, each at most [`MAX_REPEAT`], together `min..=max` of the atom.
+fn pieces(atom: &str, min: u64, max: u64) -> String {
+    let mut out = String::new();
+    let (mut lo, mut hi) = (min, max.max(min));
+    loop {
+        let piece_hi = hi.min(MAX_REPEAT);
+        let piece_lo = lo.min(piece_hi);
+        out.push_str(&format!("{atom}{{{piece_lo},{piece_hi}}}"));
+        lo -= piece_lo;
+        hi -= piece_hi;
+        if hi == 0 {
+            return out;
+        }
+    }
+}
+
+/// A regex that only bounds a string's length — `^.{m,n}$` (with `(?s)`,
+/// or `[\s\S]` for any character) — rewritten to admit up to `max`
+/// characters, its character class and minimum kept. `None` for any other
+/// pattern: widening it is a person's call.
+pub fn widen_length_cap(pattern: &str, max: u64) -> Option<(u64, String)> {
+    let shape = regex::Regex::new(r"^(\(\?s\))?\^(\(\?s\))?(\.|\[\\s\\S\]|\[\\S\\s\]|\(\?s:\.\))\{(\d+),(\d+)\}\$$").ok()?;
+    let c = shape.captures(pattern)?;
+    let (min, old): (u64, u64) = (c[4].parse().ok()?, c[5].parse().ok()?);
+    if max <= old {
+        return None;
+    }
+    let (outer, inner) = (c.get(1).map_or("", |m| m.as_str()), c.get(2).map_or("", |m| m.as_str()));
+    Some((old, format!("{outer}^{inner}{}$", pieces(&c[3], min, max))))
+}
+
+/// The length cap harden gives a required free-text field of `tool` (the
+/// field counted as free text even if a condition already bounds it).
+pub fn text_cap(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, field: &str, gaps: &mut Vec<String>) -> (u64, String) {
+    let props = &tool.input_schema["properties"];
+    if let Some(max) = props[field]["maxLength"].as_u64() {
+        return (max, format!("≤{max} characters: the inputSchema's maxLength"));
+    }
+    let mut free = free_fields(policy, tool);
+    if !free.iter().any(|f| f == field) {
+        free.push(field.to_string());
+    }
+    let caps = free_text_caps(tool, &free, reqs, gaps);
+    let i = free.iter().position(|f| f == field).unwrap_or(0);
+    caps.into_iter().nth(i).map(|c| (c.max, c.why)).unwrap_or((MAX_REPEAT, String::new()))
+}
+
+/// The required string fields with no `maxLength`, no enum, no bounded pattern and no type check yet.
+fn free_fields(policy: &Policy, tool: &ToolInfo) -> Vec<String> {
+    let props = &tool.input_schema["properties"];
+    required_fields(tool)
+        .into_iter()
+        .filter(|f| !has_check(policy, &tool.name, f, checks_type))
+        .filter(|f| {
+            let p = &props[f.as_str()];
+            p["type"].as_str() == Some("string")
+                && p.get("enum").is_none()
+                && p.get("maxLength").is_none()
+                && !p["pattern"].as_str().is_some_and(|pat| bounded(pat) && crate::policy::regex::compile(pat).is_ok())
+        })
+        .collect()
+}
+
+/// A required string field's length cap and where it came from.
+struct Cap {
+    max: u64,
+    why: String,
+}
+
+/// Caps for the free-text fields (required strings with no `maxLength`, no
+/// enum and no bounded pattern): shares of the `max_argument_bytes`
+/// requirement, fields with a declared size larger than a share first.
+fn free_text_caps(tool: &ToolInfo, fields: &[String], reqs: &Requirements, gaps: &mut Vec<String>) -> Vec<Cap> {
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    let sizes = req.workload.as_ref().map(|w| w.sizes.clone()).unwrap_or_default();
+    let budget = reqs.max_argument_bytes / BYTES_PER_CHAR;
+    let whose = if reqs.max_argument_bytes == crate::scenario::requirements::DEFAULT_MAX_ARGUMENT_BYTES {
+        "the built-in"
+    } else {
+        "gauntlet.yaml's"
+    };
+    let declared = |f: &String| sizes.get(f).map(|&d| d as u64);
+    // Water-filling: a field whose declared size is over the equal share gets its size; the rest share what is left.
+    let mut open: Vec<&String> = fields.iter().collect();
+    let mut rest = budget;
+    loop {
+        let share = rest / open.len().max(1) as u64;
+        let big: Vec<&String> = open.iter().copied().filter(|f| declared(f).is_some_and(|d| d > share)).collect();
+        if big.is_empty() || open.is_empty() {
+            break;
+        }
+        for f in big {
+            rest = rest.saturating_sub(declared(f).unwrap_or(0));
+            open.retain(|g| *g != f);
+        }
+    }
+    let share = round_down(rest / open.len().max(1) as u64);
+    let total: u64 = fields.iter().filter_map(declared).sum();
+    if total > budget {
+        gaps.push(format!(
+            "`{}`: the declared sizes ({total} characters) do not fit `max_argument_bytes` {} at {BYTES_PER_CHAR} bytes a character: raise `max_argument_bytes` in gauntlet.yaml to ≥{}, or lower the sizes",
+            tool.name,
+            reqs.max_argument_bytes,
+            total * BYTES_PER_CHAR
+        ));
+    }
+    let n = fields.len();
+    let split = if n == 1 { String::new() } else { format!(" ÷ {n} free-text fields") };
+    fields
+        .iter()
+        .map(|f| match declared(f).filter(|_| !open.contains(&f)) {
+            Some(d) => Cap {
+                max: d,
+                why: format!(
+                    "≤{d} characters: the declared workload's size of `{f}`; the other free-text fields share the rest of {whose} `max_argument_bytes` ({})",
+                    reqs.max_argument_bytes
+                ),
+            },
+            None => {
+                let with = declared(f).map(|d| format!("; the declared size {d} fits")).unwrap_or_default();
+                Cap {
+                    max: share,
+                    why: format!(
+                        "≤{share} characters: {whose} `max_argument_bytes` ({}) ÷ {BYTES_PER_CHAR} bytes a character at most (a JSON `\\u` escape){split}{with}",
+                        reqs.max_argument_bytes
+                    ),
+                }
+            }
+        })
+        .collect()
+}
+
 /// Conditions for the required fields no condition type-checks yet, and the per-call amount bounds.
-fn argument_conditions(
-    entry: Option<&ToolPolicy>,
-    tool: &ToolInfo,
-    req: &Requirement,
-    aspects: Aspects,
-    gaps: &mut Vec<String>,
-) -> Vec<NewCondition> {
+fn argument_conditions(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects: Aspects, gaps: &mut Vec<String>) -> Vec<NewCondition> {
+    let req = reqs.for_tool(&tool.name, tool.risk);
     let required = required_fields(tool);
     let props = &tool.input_schema["properties"];
     let mut out = Vec::new();
-    let cond = |field: &str, op: &'static str, value: Value| NewCondition { path: format!("args.{field}"), op, value };
+    let cond = |field: &str, op: &'static str, value: Value, why: String| NewCondition {
+        path: format!("args.{field}"),
+        op,
+        value,
+        note: Note::new(why),
+    };
+    let typed = |field: &str| has_check(policy, &tool.name, field, checks_type);
+    // The free-text fields share the size budget: find them first.
+    let free = if aspects.arguments { free_fields(policy, tool) } else { Vec::new() };
+    let mut caps = free_text_caps(tool, &free, reqs, gaps).into_iter();
     for field in &required {
         let p = &props[field];
         let is_amount = field == AMOUNT && aspects.spend;
         if !aspects.arguments && !is_amount {
             continue;
         }
-        let typed = has_check(entry, field, checks_type);
+        let typed = typed(field);
         if let Some(options) = p["enum"].as_array() {
             if !typed {
-                out.push(cond(field, "in", Value::Array(options.clone())));
+                out.push(cond(field, "in", Value::Array(options.clone()), "the inputSchema's enum".into()));
             }
             continue;
         }
@@ -261,55 +534,80 @@ fn argument_conditions(
             Some("string") if !typed => {
                 if let Some(pattern) = p["pattern"].as_str() {
                     if crate::policy::regex::compile(pattern).is_ok() {
-                        out.push(cond(field, "regex", Value::String(pattern.to_string())));
+                        out.push(cond(field, "regex", Value::String(pattern.to_string()), "the inputSchema's pattern".into()));
                         if bounded(pattern) && p.get("maxLength").is_none() {
                             continue;
                         }
                     }
                 }
                 let min = p["minLength"].as_u64().unwrap_or(0);
-                let max = p["maxLength"].as_u64().unwrap_or(MAX_STRING).min(MAX_STRING);
-                out.push(cond(field, "regex", Value::String(format!("(?s)^.{{{min},{max}}}$"))));
+                let cap = match p["maxLength"].as_u64() {
+                    Some(max) => {
+                        let declared = req.workload.as_ref().and_then(|w| w.sizes.get(field)).map(|&d| d as u64);
+                        if let Some(d) = declared.filter(|&d| d > max) {
+                            gaps.push(format!(
+                                "`{}`: the declared size of `{field}` ({d} characters) is over its inputSchema's maxLength ({max}), which the server itself refuses: lower the size in gauntlet.yaml",
+                                tool.name
+                            ));
+                        }
+                        Cap { max, why: format!("≤{max} characters: the inputSchema's maxLength") }
+                    }
+                    None => caps.next().unwrap_or(Cap { max: MAX_REPEAT, why: String::new() }),
+                };
+                let why = if min > 0 { format!("{}; at least {min}: its minLength", cap.why) } else { cap.why };
+                out.push(cond(field, "regex", Value::String(length_regex(min, cap.max)), why));
             }
             Some("integer" | "number") => {
-                let mut lo = p["minimum"].as_f64();
-                let mut hi = p["maximum"].as_f64();
+                let mut lo = p["minimum"].as_f64().map(|l| (l, "the inputSchema's minimum".to_string()));
+                let mut hi = p["maximum"].as_f64().map(|h| (h, "the inputSchema's maximum".to_string()));
                 if is_amount {
                     // Amounts are positive: at least one cent, in the field's unit
                     // (1 in minor units, 0.01 in euros); a per-call cap bounds them above.
                     let cent = tool.role_of(field).map_or(1.0, FieldRole::per_minor);
-                    lo = Some(lo.unwrap_or(cent).max(cent));
+                    let l = lo.as_ref().map_or(cent, |(l, _)| l.max(cent));
+                    lo = Some((l, format!("amounts are positive (≥{cent}: one cent in the field's unit)")));
                     if let Some(cap) = req.per_call_in(tool.role_of(field)) {
-                        hi = Some(hi.map_or(cap, |h| h.min(cap)));
+                        let from = origin(reqs, tool, |r| r.max_amount_per_call.is_some());
+                        if hi.as_ref().is_none_or(|(h, _)| cap < *h) {
+                            hi = Some((cap, format!("max_amount_per_call: {from}")));
+                        }
                     }
                 }
-                let has_lo = has_check(entry, field, |op| matches!(op, Op::Gte | Op::Gt));
+                let has_lo = has_check(policy, &tool.name, field, |op| matches!(op, Op::Gte | Op::Gt));
                 let has_hi = |cap: f64| {
-                    entry.is_some_and(|e| {
-                        e.rules.iter().flat_map(|r| &r.conditions).any(|c| {
-                            c.path == Path::Args(vec![field.clone()])
-                                && matches!(c.op, Op::Lte | Op::Lt)
-                                && match c.value {
-                                    crate::policy::model::Value::Int(v) => (v as f64) <= cap,
-                                    crate::policy::model::Value::Float(v) => v <= cap,
-                                    _ => false,
-                                }
-                        })
+                    plan(policy, &tool.name).flat_map(|r| &r.conditions).any(|c| {
+                        c.path == Path::Args(vec![field.clone()])
+                            && matches!(c.op, Op::Lte | Op::Lt)
+                            && match c.value {
+                                crate::policy::model::Value::Int(v) => (v as f64) <= cap,
+                                crate::policy::model::Value::Float(v) => v <= cap,
+                                _ => false,
+                            }
                     })
                 };
                 match lo {
-                    Some(l) if !has_lo || is_amount => out.push(cond(field, "gte", number(l))),
+                    Some((l, why)) if !has_lo || is_amount => out.push(cond(field, "gte", number(l), why)),
                     // A number check of some kind, so a string or boolean fails it.
-                    None if !typed => out.push(cond(field, "gte", Value::from(-9_007_199_254_740_991i64))),
+                    None if !typed => out.push(cond(
+                        field,
+                        "gte",
+                        Value::from(-9_007_199_254_740_991i64),
+                        "a type check: any number passes (the inputSchema gives no minimum)".into(),
+                    )),
                     _ => {}
                 }
-                if let Some(h) = hi.filter(|h| !has_hi(*h)) {
-                    out.push(cond(field, "lte", number(h)));
+                if let Some((h, why)) = hi.filter(|(h, _)| !has_hi(*h)) {
+                    out.push(cond(field, "lte", number(h), why));
                 }
             }
-            Some("boolean") if !typed => out.push(cond(field, "in", Value::Array(vec![Value::Bool(true), Value::Bool(false)]))),
-            Some(_) | None if !typed && !has_check(entry, field, |op| op == Op::Exists) => {
-                out.push(cond(field, "exists", Value::Bool(true)));
+            Some("boolean") if !typed => out.push(cond(
+                field,
+                "in",
+                Value::Array(vec![Value::Bool(true), Value::Bool(false)]),
+                "a type check: a boolean".into(),
+            )),
+            Some(_) | None if !typed && !has_check(policy, &tool.name, field, |op| op == Op::Exists) => {
+                out.push(cond(field, "exists", Value::Bool(true), "present, as the inputSchema requires".into()));
             }
             _ => {}
         }
@@ -326,8 +624,8 @@ fn argument_conditions(
     // true for `null` and every value, false only for an absent field.
     if aspects.arguments {
         for field in crate::verify::measure::nullable_fields(&tool.input_schema) {
-            if !has_check(entry, &field, |op| matches!(op, Op::Neq | Op::Exists)) {
-                out.push(cond(&field, "neq", Value::String(ABSENT.into())));
+            if !has_check(policy, &tool.name, &field, |op| matches!(op, Op::Neq | Op::Exists)) {
+                out.push(cond(&field, "neq", Value::String(ABSENT.into()), "present (it may be `null`): a value no call sends".into()));
             }
         }
     }
@@ -370,8 +668,9 @@ pub fn flow_edits(policy: &Policy, sources: &[String], egress: &str) -> Vec<Edit
                     name: fresh_name(policy.tool(s), "count private reads"),
                     rate_limit: None,
                     on_deny: None,
-                    conditions: vec![NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(FLOW_READS) }],
+                    conditions: vec![NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(FLOW_READS), note: Note::default() }],
                     state: Some((FLOW_COUNTER.into(), Window::Day.to_string(), String::new())),
+                    note: Note::new("counts, does not limit: far above any real use"),
                 },
             });
         }
@@ -384,7 +683,7 @@ pub fn flow_edits(policy: &Policy, sources: &[String], egress: &str) -> Vec<Edit
     let conditions: Vec<NewCondition> = sources
         .iter()
         .filter(|s| !guarded(s))
-        .map(|s| NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(0) })
+        .map(|s| NewCondition { path: format!("state.{s}.{FLOW_COUNTER}"), op: "lte", value: Value::from(0), note: Note::default() })
         .collect();
     if !conditions.is_empty() {
         edits.push(Edit::AddRule {
@@ -395,13 +694,15 @@ pub fn flow_edits(policy: &Policy, sources: &[String], egress: &str) -> Vec<Edit
                 on_deny: Some(FLOW_MESSAGE.into()),
                 conditions,
                 state: None,
+                note: Note::default(),
             },
         });
     }
     edits
 }
 
-fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, req: &Requirement, gaps: &mut Vec<String>) -> Option<Edit> {
+fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, gaps: &mut Vec<String>) -> Option<Edit> {
+    let req = reqs.for_tool(&tool.name, tool.risk);
     let cap = req.max_amount_per_window?;
     let amount = req.per_window_in(tool.role_of(AMOUNT))?;
     if !required_fields(tool).iter().any(|f| f == AMOUNT) {
@@ -426,14 +727,25 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, req: &Requirement, ga
     }
     let counter = format!("spend_per_{w}");
     let scope = if tool.name == "*" { "_global" } else { tool.name.as_str() };
+    let from = origin(reqs, tool, |r| r.max_amount_per_window.is_some());
     Some(Edit::AddRule {
         tool: tool.name.clone(),
         rule: NewRule {
             name: fresh_name(entry, &format!("spend per {w}")),
             rate_limit: None,
             on_deny: None,
-            conditions: vec![NewCondition { path: format!("state.{scope}.{counter}"), op: "lte", value: Value::from(k) }],
+            conditions: vec![NewCondition {
+                path: format!("state.{scope}.{counter}"),
+                op: "lte",
+                value: Value::from(k),
+                note: Note::default(),
+            }],
             state: Some((counter, w.to_string(), format!("args.{AMOUNT}"))),
+            note: Note::new(format!(
+                "{k} per calendar {w}: {from} is max_amount_per_window {} per {}, which a calendar {w} keeps at {k}",
+                crate::verify::measure::num(cap.amount),
+                cap.window
+            )),
         },
     })
 }
@@ -441,6 +753,36 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, req: &Requirement, ga
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Intercept stops at a deny rule (its own or a `"*"` one): a rule
+    /// added after it would never run, so nothing is added.
+    #[test]
+    fn nothing_is_added_after_a_rule_that_always_denies() {
+        let tool = ToolInfo {
+            server: "s".into(),
+            name: "push".into(),
+            risk: crate::scenario::Risk::Write,
+            input_schema: serde_json::json!({"type": "object", "properties": {"ref": {"type": "string"}}, "required": ["ref"]}),
+            surface: Default::default(),
+            roles: Vec::new(),
+            definition: serde_json::Value::Null,
+            private: false,
+        };
+        let reqs = Requirements::baseline();
+        let edits = |text: &str| {
+            let policy = crate::policy::load_intercept(text).unwrap();
+            edits_for(&policy, &tool, &reqs, Aspects::ALL, &mut Vec::new())
+        };
+        let open = edits("version: \"1\"\ntools:\n  push:\n    rules: []\n");
+        assert!(open.len() >= 2, "a write tool gets a rate limit and argument checks: {open:?}");
+        for denied in [
+            "version: \"1\"\ntools:\n  push:\n    rules:\n      - name: never\n        action: deny\n",
+            "version: \"1\"\ntools:\n  \"*\":\n    rules:\n      - name: frozen\n        action: deny\n  push:\n    rules: []\n",
+            "version: \"1\"\nhide: [push]\ntools:\n  push:\n    rules: []\n",
+        ] {
+            assert_eq!(edits(denied), Vec::new(), "{denied}");
+        }
+    }
 
     #[test]
     fn calendar_limits_halve_a_sliding_bound() {

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::needs::{self, Aspects};
-use super::patch::{self, Edit};
+use super::patch::{self, Edit, Note};
 use crate::policy::model::{DefaultAction, Dialect, Path, Policy};
+use serde_json::Value;
 use crate::profile::Profile;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
@@ -136,7 +137,7 @@ pub fn edits_for_finding(
     let Some(tool) = catalogue.iter().find(|t| t.server == o.server && t.name == o.tool) else { return Vec::new() };
     let req = reqs.for_tool(&tool.name, tool.risk);
     if o.verdict == Verdict::OverBlocking {
-        return loosen(policy, o).into_iter().collect();
+        return loosen(policy, catalogue, reqs, o, gaps);
     }
     let Some(check) = &o.check else { return Vec::new() };
     let aspects = match check {
@@ -158,7 +159,7 @@ pub fn edits_for_finding(
         // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
         Check::NeverReached { .. } => return default_deny_edits(policy, catalogue, reqs),
     };
-    let mut edits = needs::edits_for(policy, tool, &req, aspects, gaps);
+    let mut edits = needs::edits_for(policy, tool, reqs, aspects, gaps);
     // policy.json refuses a tool only by leaving it out of `tools` under `default: deny`.
     if policy.dialect == Dialect::PolicyLayer && edits.iter().any(|e| matches!(e, Edit::Hide(_))) {
         edits.extend(default_deny_edits(policy, catalogue, reqs));
@@ -166,20 +167,76 @@ pub fn edits_for_finding(
     edits
 }
 
-/// For an over-blocking verdict: drop the condition that refused the benign
-/// call because it reads a field that call legitimately leaves out.
-fn loosen(policy: &Policy, o: &Outcome) -> Option<Edit> {
-    let twin = o.twin.as_ref()?;
-    let refused = twin.refused.as_ref()?;
-    let args = twin.refused_arguments.as_ref()?;
-    let rule_name = refused.rule.as_deref()?;
-    let entry = policy.tool(&refused.tool)?;
-    let (ri, rule) = entry.rules.iter().enumerate().find(|(_, r)| r.name == rule_name)?;
-    let ci = rule.conditions.iter().position(|c| match &c.path {
-        Path::Args(p) => c.op != crate::policy::model::Op::Exists && p.iter().try_fold(args, |v, k| v.get(k)).is_none(),
-        Path::State(_) => false,
-    })?;
-    Some(Edit::RemoveCondition { tool: refused.tool.clone(), rule: ri, condition: ci })
+/// For an over-blocking verdict, the change to the rule that refused the
+/// benign call: a condition on a field the call legitimately leaves out is
+/// removed (Intercept cannot say "absent, or …"); a length cap under a
+/// declared size is widened; a limit under a declared rate is raised.
+fn loosen(policy: &Policy, catalogue: &[ToolInfo], reqs: &Requirements, o: &Outcome, gaps: &mut Vec<String>) -> Vec<Edit> {
+    let Some(twin) = o.twin.as_ref() else { return Vec::new() };
+    let Some(refused) = twin.refused.as_ref() else { return Vec::new() };
+    let Some(called) = catalogue.iter().find(|t| t.server == o.server && t.name == refused.tool) else { return Vec::new() };
+    // A rate or spend limit refused it: the rate edits size limits to a declared workload.
+    let by_limit = o.blame.as_ref().and_then(|b| b.rule.as_deref()).is_some_and(|name| {
+        [policy.tool(&refused.tool), policy.tool(crate::policy::model::WILDCARD)]
+            .into_iter()
+            .flatten()
+            .flat_map(|e| &e.rules)
+            .any(|r| r.name == name && r.state.is_some())
+    });
+    if by_limit {
+        let rate = Aspects { rate: true, ..Default::default() };
+        return needs::edits_for(policy, called, reqs, rate, gaps);
+    }
+    let (Some(args), Some(rule_name)) = (twin.refused_arguments.as_ref(), refused.rule.as_deref()) else { return Vec::new() };
+    // The rule is the tool's own or a `"*"` one; the edit goes where it is written.
+    let found = [refused.tool.as_str(), crate::policy::model::WILDCARD].into_iter().find_map(|owner| {
+        let entry = policy.tool(owner)?;
+        let (ri, rule) = entry.rules.iter().enumerate().find(|(_, r)| r.name == rule_name)?;
+        Some((owner, ri, rule))
+    });
+    let Some((owner, ri, rule)) = found else { return Vec::new() };
+    let value_at = |p: &[String]| p.iter().try_fold(args, |v, k| v.get(k));
+    for (ci, c) in rule.conditions.iter().enumerate() {
+        let Path::Args(p) = &c.path else { continue };
+        match value_at(p) {
+            None if c.op != crate::policy::model::Op::Exists => {
+                return vec![Edit::RemoveCondition {
+                    tool: owner.to_string(),
+                    rule: ri,
+                    condition: ci,
+                    note: Note::new(format!(
+                        "removed `args.{} {} {}` of rule `{}`: it refused every call that leaves `{}` out (an Intercept condition is false on a missing field), and Intercept cannot say \"absent, or {} {}\"",
+                        p.join("."),
+                        c.op.as_str(),
+                        crate::gofmt::value::model(&c.value),
+                        rule.name,
+                        p.join("."),
+                        c.op.as_str(),
+                        crate::gofmt::value::model(&c.value)
+                    )),
+                }];
+            }
+            Some(Value::String(text)) if c.op == crate::policy::model::Op::Regex && p.len() == 1 => {
+                let crate::policy::model::Value::Str(pattern) = &c.value else { continue };
+                let len = text.chars().count() as u64;
+                let (cap, why) = needs::text_cap(policy, called, reqs, &p[0], gaps);
+                if cap < len {
+                    continue;
+                }
+                if let Some((old, widened)) = needs::widen_length_cap(pattern, cap) {
+                    return vec![Edit::SetCondition {
+                        tool: owner.to_string(),
+                        rule: ri,
+                        condition: ci,
+                        value: Value::String(widened),
+                        note: Note::new(format!("{why} (rule `{}` capped `{}` at {old}, under the {len} a legitimate call sends)", rule.name, p[0])),
+                    }];
+                }
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 /// Where a set of edits ended up after the proof loop.
@@ -190,6 +247,8 @@ pub struct Converged {
     pub outcomes: Vec<Outcome>,
     /// Edits that could not be written into this file, and why.
     pub unwritable: Vec<String>,
+    /// Requirements the loop found no edit for, each with what would meet it.
+    pub gaps: Vec<String>,
     /// Runs of the database this took.
     pub runs: usize,
 }
@@ -250,12 +309,24 @@ pub fn converge(
     out_of_reach: &BTreeSet<Key>,
 ) -> Result<Converged, String> {
     let catalogue = setup.catalogue();
+    let original = load(setup.dialect, base, &setup.file)?;
     let mut unwritable = Vec::new();
+    let mut gaps = Vec::new();
     let mut runs = 0;
     let mut dropped: Vec<Edit> = Vec::new();
     // What the loop derives, as the file's dialect writes it (what it cannot write is not pursued here).
     let written = |more: Vec<Edit>| translate(setup.dialect, more).0;
+    // An edit that lowers a limit of the user's file (not one raising it to a declared workload).
+    let lowers = |e: &Edit| match e {
+        Edit::SetRateLimit { tool, rule, limit, .. } => original
+            .tool(tool)
+            .and_then(|t| t.rules.get(*rule))
+            .and_then(|r| r.rate_limit.as_ref())
+            .is_none_or(|rl| (limit.max as i64) < rl.max),
+        _ => true,
+    };
     loop {
+        prune(&mut edits);
         let text = apply_each(setup.dialect, base, &mut edits, &mut unwritable);
         let ordered = patch::apply_all(setup.dialect, base, &edits).unwrap_or(text);
         let (policy, outcomes) = setup.verify(&ordered, setup.profile)?;
@@ -265,9 +336,13 @@ pub fn converge(
             for o in outcomes.iter().filter(|o| is_bad(o) && !out_of_reach.contains(&key(o))) {
                 let tool = o.tool.as_str();
                 if o.verdict == Verdict::OverBlocking {
-                    let refused_by = o.twin.as_ref().and_then(|t| t.refused.as_ref()).and_then(|r| r.rule.clone());
+                    let refused = o.twin.as_ref().and_then(|t| t.refused.as_ref());
+                    let refused_by = refused.and_then(|r| r.rule.clone());
+                    // The twin may call another tool than the outcome's.
+                    let tool = refused.map(|r| r.tool.as_str()).unwrap_or(tool);
                     let culprits: Vec<Edit> = edits
                         .iter()
+                        .filter(|e| lowers(e))
                         .filter(|e| match (e, refused_by.as_deref()) {
                             (Edit::AddRule { tool: t, rule }, Some(name)) => t == tool && rule.name == name,
                             (Edit::Hide(t), Some("(hidden)")) | (Edit::Deny(t), Some("deny")) => t == tool,
@@ -285,7 +360,6 @@ pub fn converge(
                         changed = true;
                     }
                     if !old.contains(&key(o)) || !changed {
-                        let mut gaps = Vec::new();
                         let more: Vec<Edit> = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps))
                             .into_iter()
                             .filter(|e| !dropped.contains(e))
@@ -294,7 +368,6 @@ pub fn converge(
                     }
                 } else if old.contains(&key(o)) {
                     // Still open: derive again from the patched policy, then reach for default deny.
-                    let mut gaps = Vec::new();
                     let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
                     more.extend(default_deny_edits(&policy, &catalogue, setup.reqs));
                     let mut more = written(more);
@@ -303,7 +376,6 @@ pub fn converge(
                 } else {
                     // A finding the edits created: its own remedy first (hiding a tool
                     // exposes its name variants to `default: allow`), else the edits on that tool go.
-                    let mut gaps = Vec::new();
                     let mut more = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
                     more.retain(|e| !dropped.contains(e));
                     if push_new(&mut edits, more) {
@@ -319,9 +391,20 @@ pub fn converge(
             }
         }
         if !changed {
-            return Ok(Converged { edits, text: ordered, policy, outcomes, unwritable, runs });
+            return Ok(Converged { edits, text: ordered, policy, outcomes, unwritable, gaps, runs });
         }
     }
+}
+
+/// Drops the edits that would add to or change the rules of a tool another
+/// edit hides or denies outright: nothing goes after a rule that always denies.
+fn prune(edits: &mut Vec<Edit>) {
+    let refused: BTreeSet<String> =
+        edits.iter().filter_map(|e| match e { Edit::Hide(t) | Edit::Deny(t) => Some(t.clone()), _ => None }).collect();
+    edits.retain(|e| match e {
+        Edit::AddRule { tool, .. } | Edit::SetRateLimit { tool, .. } | Edit::SetCondition { tool, .. } => !refused.contains(tool),
+        _ => true,
+    });
 }
 
 /// One proven edit, as a patch against the user's file.
@@ -499,6 +582,7 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
             policy: policy.clone(),
             outcomes: outcomes.to_vec(),
             unwritable: Vec::new(),
+            gaps: Vec::new(),
             runs: 0,
         }
     } else {

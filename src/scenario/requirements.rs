@@ -2,7 +2,7 @@
 //! `gauntlet.yaml` file that says so for a repository.
 //!
 //! The built-in baseline follows the catalogue advice (write tools 30 calls
-//! per minute, execute tools 10 per minute, destructive tools denied or
+//! per minute, execute tools 10 per calendar minute, destructive tools denied or
 //! hidden, charges capped per call and per day, no schema-violating call
 //! reaches the server). A `gauntlet.yaml` beside the policy or in a
 //! directory above it (up to the repository root), or `--requirements
@@ -447,9 +447,14 @@ impl Requirements {
             Risk::Write,
             Requirement { rate: Some(RateBound { count: 30, window: minute, calendar: false }), ..Default::default() },
         );
+        // The catalogue's `max 10 / minute` for execute tools counts per
+        // calendar minute, as its hosted limits do: a limit of 10/minute keeps
+        // it, about one action every 6 s, the pace of an agent driving a
+        // browser one model turn at a time (a sliding bound of 10 halves to
+        // 5/minute in calendar windows).
         risk.insert(
             Risk::Execute,
-            Requirement { rate: Some(RateBound { count: 10, window: minute, calendar: false }), ..Default::default() },
+            Requirement { rate: Some(RateBound { count: 10, window: minute, calendar: true }), ..Default::default() },
         );
         risk.insert(Risk::Destructive, Requirement { denied: Some(true), ..Default::default() });
         risk.insert(Risk::Credential, Requirement { denied: Some(true), ..Default::default() });

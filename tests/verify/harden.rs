@@ -205,13 +205,9 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
             seed: 1,
             reproduce: "gauntlet verify".into(),
         };
-        let hardened = match harden::harden(&s, &harden::skeleton(std::slice::from_ref(&server.name))).unwrap() {
-            Ok(h) => h,
-            Err(u) => {
-                let open: Vec<(&str, &str)> = u.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
-                panic!("{}: {open:?} {:?}", server.name, u.gaps)
-            }
-        };
+        let hardened = harden::harden(&s, &harden::skeleton(std::slice::from_ref(&server.name))).unwrap();
+        let open: Vec<(&str, &str)> = hardened.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
+        assert!(hardened.meets(), "{}: {open:?} {:?}", server.name, hardened.gaps);
         let policy = gauntlet::policy::load_intercept(&hardened.text).expect("Intercept accepts what harden writes");
         assert_eq!(policy.default, gauntlet::policy::model::DefaultAction::Deny);
         std::fs::write(&file, &hardened.text).unwrap();
@@ -238,8 +234,8 @@ fn harden_cli_writes_only_what_it_proved() {
     let (stdout, _, code) = run(&["verify", out_s, "--server", "mock-servers/payments.yaml"]);
     assert_eq!(code, 0, "{stdout}");
 
-    // PolicyLayer's format cannot check arguments: the strongest policy.json is built and
-    // proven, and each requirement × tool it cannot meet is named; nothing is written
+    // PolicyLayer's format cannot check arguments: the strongest policy.json is built,
+    // proven and written, and each requirement × tool it cannot meet is named
     // (proven against a few scenarios, to keep this quick).
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir(&scenarios).unwrap();
@@ -261,16 +257,18 @@ fn harden_cli_writes_only_what_it_proved() {
         ])
     };
     let json = dir.path().join("ezbiz.json");
-    let (_, stderr, code) = pl(&json, "mock-servers/ezbiz.yaml");
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("not written") && stderr.contains("requirements policy.json cannot express (requirement × tool)"), "{stderr}");
+    let (stdout, stderr, code) = pl(&json, "mock-servers/ezbiz.yaml");
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("the strongest policy gauntlet could build"), "{stdout}");
+    assert!(stdout.contains("requirements policy.json cannot express (requirement × tool)"), "{stdout}");
     assert!(
-        stderr.contains("≤0 schema-violating (`schema_validation`) × customer_persona: policy.json has no argument conditions"),
-        "{stderr}"
+        stdout.contains("≤0 schema-violating (`schema_validation`) × customer_persona: policy.json has no argument conditions"),
+        "{stdout}"
     );
     // Only what the format lacks is left: no rate or default-deny finding is listed.
-    assert!(!stderr.contains("BREACHED"), "{stderr}");
-    assert!(!json.exists());
+    assert!(!stdout.contains("BREACHED"), "{stdout}");
+    let strongest = gauntlet::policy::load_file(&json, None).expect("the strongest policy.json is written").policy;
+    assert_eq!(strongest.default, gauntlet::policy::model::DefaultAction::Deny);
 
     // With that requirement relaxed in the gauntlet.yaml beside the output, the same run writes
     // a policy.json that verifies clean, per-call limits counted for every caller.
@@ -300,4 +298,82 @@ fn harden_cli_writes_only_what_it_proved() {
     let (_, stderr, code) = run(&["harden", "-o", out_s]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--server"), "{stderr}");
+}
+
+/// The careful-user policies for seven real servers (issue 20): `harden`
+/// writes a policy for each that verifies with no policy finding and no
+/// over-blocking (a plain fetch passes), sizes free text from the byte budget
+/// instead of a blanket 1,000 characters, leaves a browser 10 actions a
+/// minute, keeps the user's limits where they meet the requirement, and says
+/// on each line it wrote where the number came from.
+#[test]
+fn harden_writes_a_clean_policy_for_each_real_server() {
+    let scenarios = setup::scenarios(&[], false, &[], false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["fetch", "time", "git", "redis", "sqlite", "puppeteer", "gitlab"] {
+        let server = setup::server(std::path::Path::new(&format!("tests/data/servers/{name}.yaml"))).unwrap();
+        // git's team declared its workload: 4 branches and 6 commits a minute, 1,500-character messages.
+        let reqs = match name {
+            "git" => Requirements::load(std::path::Path::new("tests/data/requirements/git.yaml")).unwrap(),
+            _ => Requirements::baseline(),
+        };
+        let file = dir.path().join(format!("{name}.yaml"));
+        let s = suggest::Setup {
+            file: file.display().to_string(),
+            dialect: Dialect::Intercept,
+            servers: std::slice::from_ref(&server),
+            scenarios: &scenarios,
+            reqs: &reqs,
+            profile: Profile::Intercept,
+            seed: 1,
+            reproduce: "gauntlet verify".into(),
+        };
+        let input = std::fs::read_to_string(format!("tests/data/policies/{name}.yaml")).unwrap();
+        let hardened = harden::harden(&s, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let open: Vec<(&str, &str)> = hardened.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
+        assert!(hardened.meets(), "{name}: open {open:?}, gaps {:?}", hardened.gaps);
+        let summary = gauntlet::verify::Summary::of(&hardened.outcomes);
+        assert_eq!((summary.policy_findings, summary.over_blocking, summary.errors), (0, 0, 0), "{name}");
+        assert!(summary.held > 0, "{name}: nothing held");
+        let text = &hardened.text;
+        let policy = gauntlet::policy::load_intercept(text).unwrap_or_else(|e| panic!("{name}: Intercept refuses it: {e}\n{text}"));
+        // Each line harden added or changed that carries a number says where it came from.
+        for line in text.lines().filter(|l| !input.lines().any(|i| i == *l)) {
+            if line.contains("rate_limit:") || line.contains("op: regex, value: \"(?s)^.{") {
+                assert!(line.contains("  # "), "{name}: no reason written beside `{line}`");
+            }
+        }
+        // The blanket 1,000-character cap is gone: no written cap is that short without a schema saying so.
+        assert!(!text.contains("\"(?s)^.{0,1000}$\""), "{name}: a blanket 1000-character cap\n{text}");
+        let engine = gauntlet::engine::Engine::new(std::sync::Arc::new(policy.clone()), Profile::Intercept);
+        let admits = |tool: &str, args: serde_json::Value| {
+            let serde_json::Value::Object(m) = args else { unreachable!() };
+            engine.admission().tool(tool).admits(Some(&m)).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+        };
+        match name {
+            "git" => {
+                // (Whether a 1,500-character message passes is not asserted here: main's destination
+                // allowlist for `repo_path` currently contradicts the user's `"*"` rule, so no
+                // git_commit call is admitted and the twin never reaches the message cap.)
+                std::fs::write(&file, text).unwrap();
+                let r = report(&[file.to_str().unwrap(), "--server", "tests/data/servers/git.yaml", "--requirements", "tests/data/requirements/git.yaml"]);
+                assert_eq!((r.summary.policy_findings, r.summary.over_blocking), (0, 0), "verify agrees on git");
+            }
+            "fetch" => assert!(admits("fetch", serde_json::json!({"url": "https://example.com/"})), "a plain fetch passes:\n{text}"),
+            "puppeteer" => {
+                let click = policy.tool("puppeteer_click").unwrap();
+                let limits: Vec<i64> = click.rules.iter().filter_map(|r| r.rate_limit.as_ref().map(|l| l.max)).collect();
+                assert_eq!(limits, [10], "a browser keeps 10 clicks a minute (the execute requirement per calendar minute)");
+                assert!(text.contains("hide: [puppeteer_evaluate]"), "{text}");
+                // Nothing is written for a hidden tool.
+                assert!(policy.tool("puppeteer_evaluate").is_none(), "{text}");
+            }
+            "redis" => {
+                // The user's `^app:` prefix stays where it decides a required field.
+                assert!(!admits("set", serde_json::json!({"key": "other:1", "value": "v"})), "{text}");
+                assert!(admits("set", serde_json::json!({"key": "app:1", "value": "v"})), "{text}");
+            }
+            _ => {}
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //! argument conditions, no spend counters: [`super::in_dialect`] says so
 //! before an edit gets here).
 
-use super::text::{q, Lines};
-use super::{Edit, Limit};
+use super::text::{comment, q, Lines};
+use super::{Edit, Limit, Note};
 use crate::policy::model::Policy;
 
 fn pad(n: usize) -> String {
@@ -13,12 +13,12 @@ fn pad(n: usize) -> String {
 }
 
 /// A rate-limit rule, its dash at `ind`.
-fn limit_rule(name: &str, limit: Limit, ind: usize) -> Vec<String> {
+fn limit_rule(name: &str, limit: Limit, note: &Note, ind: usize) -> Vec<String> {
     vec![
         format!("{}- name: {}", pad(ind), q(name)),
         format!("{}  action: allow", pad(ind)),
         format!("{}  rate_limit:", pad(ind)),
-        format!("{}    max: {}", pad(ind), limit.max),
+        format!("{}    max: {}{}", pad(ind), limit.max, comment(note)),
         format!("{}    window: {}", pad(ind), limit.window.length_secs()),
     ]
 }
@@ -62,20 +62,20 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
         }
         Edit::Deny(t) => add_rule(&mut l, &policy, t, &deny_rule)?,
         Edit::AddRule { tool, rule } => match (rule.rate_limit, rule.conditions.is_empty() && rule.state.is_none()) {
-            (Some(limit), true) => add_rule(&mut l, &policy, tool, &|ind| limit_rule(&rule.name, limit, ind))?,
+            (Some(limit), true) => add_rule(&mut l, &policy, tool, &|ind| limit_rule(&rule.name, limit, &rule.note, ind))?,
             _ => return Err("the catalogue form has rate-limit and deny rules only".into()),
         },
-        Edit::SetRateLimit { tool, rule, limit } => {
+        Edit::SetRateLimit { tool, rule, limit, note } => {
             let r = policy.tool(tool).and_then(|t| t.rules.get(*rule)).ok_or("no such rule")?;
             let max = regex::Regex::new(r"(\bmax:\s*)(\d+)").map_err(|e| e.to_string())?;
             let window = regex::Regex::new(r"(\bwindow:\s*)(\d+)").map_err(|e| e.to_string())?;
-            if !(l.replace_in_item(r.span.line, &max, &limit.max.to_string())
+            if !(l.replace_in_item_noted(r.span.line, &max, &limit.max.to_string(), note)
                 && l.replace_in_item(r.span.line, &window, &limit.window.length_secs().to_string()))
             {
                 return Err(format!("no `max:` and `window:` in rule `{}` of `{tool}`", r.name));
             }
         }
-        Edit::Hide(_) | Edit::RemoveCondition { .. } => {
+        Edit::Hide(_) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
             return Err("the catalogue form cannot hide a tool or hold argument conditions".into())
         }
     }
@@ -93,10 +93,10 @@ mod tests {
     #[test]
     fn edits_keep_comments_and_stay_in_the_catalogue_form() {
         let minute = |max| Limit { max, window: Window::Minute };
-        let rate = |name: &str, max| NewRule { name: name.into(), rate_limit: Some(minute(max)), on_deny: None, conditions: vec![], state: None };
+        let rate = |name: &str, max| NewRule { name: name.into(), rate_limit: Some(minute(max)), on_deny: None, conditions: vec![], state: None, note: Default::default() };
         let edits = [
             Edit::DefaultDeny,
-            Edit::SetRateLimit { tool: "WizCommerce Open API_PostCustomers".into(), rule: 0, limit: minute(15) },
+            Edit::SetRateLimit { tool: "WizCommerce Open API_PostCustomers".into(), rule: 0, limit: minute(15), note: Default::default() },
             Edit::AddRule { tool: "WizCommerce Open API_PostOrders".into(), rule: rate("rate per minute", 15) },
             Edit::Deny("WizCommerce Open API_DeleteCustomer".into()),
             Edit::AddTool("WizCommerce Open API_GetProducts".into()),

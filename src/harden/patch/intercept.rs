@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::text::{indent, q, rest_after_key, Lines};
-use super::{Edit, NewRule};
+use super::text::{comment, indent, q, rest_after_key, Lines};
+use super::{Edit, NewRule, Note};
 use crate::policy::intercept::{self, raw::RawConfig};
 
 /// A JSON value as a YAML flow value (JSON is YAML).
@@ -20,7 +20,7 @@ pub fn render_rule(r: &NewRule, ind: usize) -> Vec<String> {
     let pad = " ".repeat(ind);
     let mut out = vec![format!("{pad}- name: {}", q(&r.name))];
     if let Some(rl) = &r.rate_limit {
-        out.push(format!("{pad}  rate_limit: {rl}"));
+        out.push(format!("{pad}  rate_limit: {rl}{}", comment(&r.note)));
     }
     if let Some(m) = &r.on_deny {
         out.push(format!("{pad}  on_deny: {}", q(m)));
@@ -28,12 +28,12 @@ pub fn render_rule(r: &NewRule, ind: usize) -> Vec<String> {
     if !r.conditions.is_empty() {
         out.push(format!("{pad}  conditions:"));
         for c in &r.conditions {
-            out.push(format!("{pad}    - {{path: {}, op: {}, value: {}}}", c.path, c.op, flow(&c.value)));
+            out.push(format!("{pad}    - {{path: {}, op: {}, value: {}}}{}", c.path, c.op, flow(&c.value), comment(&c.note)));
         }
     }
     match &r.state {
-        Some((counter, window, from)) if from.is_empty() => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}}}")),
-        Some((counter, window, from)) => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}, increment_from: {from}}}")),
+        Some((counter, window, from)) if from.is_empty() => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}}}{}", comment(&r.note))),
+        Some((counter, window, from)) => out.push(format!("{pad}  state: {{counter: {counter}, window: {window}, increment_from: {from}}}{}", comment(&r.note))),
         None => {}
     }
     out
@@ -67,8 +67,11 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                 })?,
             }
         }
-        Edit::SetRateLimit { tool, rule, limit } => set_rate_limit(&mut l, &cfg, tool, *rule, &limit.to_string())?,
-        Edit::RemoveCondition { tool, rule, condition } => remove_condition(&mut l, &cfg, tool, *rule, *condition)?,
+        Edit::SetRateLimit { tool, rule, limit, note } => set_rate_limit(&mut l, &cfg, tool, *rule, &limit.to_string(), note)?,
+        Edit::RemoveCondition { tool, rule, condition, .. } => remove_condition(&mut l, &cfg, tool, *rule, *condition)?,
+        Edit::SetCondition { tool, rule, condition, value, note } => {
+            set_condition(&mut l, &cfg, tool, *rule, *condition, &flow(value), note)?
+        }
     }
     Ok(l.text())
 }
@@ -107,13 +110,23 @@ fn entry_lines(tool: &str, rule: Option<&NewRule>, ind: usize) -> Vec<String> {
     out
 }
 
-fn set_rate_limit(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, limit: &str) -> Result<(), String> {
+fn set_rate_limit(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, limit: &str, note: &Note) -> Result<(), String> {
     let r = cfg.tools.iter().find(|x| x.name == tool).and_then(|t| t.rules.get(rule)).ok_or("no such rule")?;
     let re = regex::Regex::new(r#"(rate_limit:\s*)("[^"]*"|'[^']*'|[^\s,}#]+)"#).map_err(|e| e.to_string())?;
-    if l.replace_in_item(r.span.line, &re, limit) {
+    if l.replace_in_item_noted(r.span.line, &re, limit, note) {
         return Ok(());
     }
     Err(format!("no `rate_limit:` line in rule `{}` of `{tool}`", r.name))
+}
+
+fn set_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, condition: usize, value: &str, note: &Note) -> Result<(), String> {
+    let r = cfg.tools.iter().find(|x| x.name == tool).and_then(|t| t.rules.get(rule)).ok_or("no such rule")?;
+    let c = r.conditions.get(condition).ok_or("no such condition")?;
+    let re = regex::Regex::new(r#"(\bvalue:\s*)("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}#]+)"#).map_err(|e| e.to_string())?;
+    if l.replace_in_item_noted(c.span.line, &re, value, note) {
+        return Ok(());
+    }
+    Err(format!("no `value:` in condition {} of rule `{}` of `{tool}`", condition + 1, r.name))
 }
 
 fn remove_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, condition: usize) -> Result<(), String> {
@@ -157,8 +170,14 @@ mod tests {
             name: name.into(),
             rate_limit: None,
             on_deny: None,
-            conditions: vec![NewCondition { path: "args.x".into(), op: "regex", value: Value::String("^.{1,10}$".into()) }],
+            conditions: vec![NewCondition {
+                path: "args.x".into(),
+                op: "regex",
+                value: Value::String("^.{1,10}$".into()),
+                note: Default::default(),
+            }],
             state: None,
+            note: Default::default(),
         }
     }
 
@@ -167,7 +186,7 @@ mod tests {
         let edits = [
             Edit::DefaultDeny,
             Edit::Hide("b".into()),
-            Edit::SetRateLimit { tool: "a".into(), rule: 0, limit: Limit { max: 15, window: Window::Minute } },
+            Edit::SetRateLimit { tool: "a".into(), rule: 0, limit: Limit { max: 15, window: Window::Minute }, note: Default::default() },
             Edit::AddRule { tool: "a".into(), rule: rule("arguments") },
             Edit::AddRule { tool: "b".into(), rule: rule("arguments") },
             Edit::AddRule { tool: "c".into(), rule: rule("arguments") },
@@ -192,7 +211,7 @@ mod tests {
     #[test]
     fn removing_the_last_condition_removes_the_rule() {
         let text = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: cap\n        conditions:\n          - {path: args.amount, op: lte, value: 5}\n";
-        let out = apply(text, &Edit::RemoveCondition { tool: "t".into(), rule: 0, condition: 0 }).unwrap();
+        let out = apply(text, &Edit::RemoveCondition { tool: "t".into(), rule: 0, condition: 0, note: Default::default() }).unwrap();
         assert_eq!(out, "version: \"1\"\ntools:\n  t:\n    rules: []\n");
     }
 

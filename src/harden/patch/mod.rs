@@ -32,6 +32,26 @@ impl fmt::Display for Limit {
     }
 }
 
+/// Where a number an edit writes came from (a requirement, the schema, a
+/// declared workload), for people: written beside it as a comment where the
+/// dialect has comments, and listed by `harden`. Two edits that differ only
+/// in how they explain themselves are the same edit, so a note never takes
+/// part in equality.
+#[derive(Clone, Debug, Default)]
+pub struct Note(pub Option<String>);
+
+impl Note {
+    pub fn new(text: impl Into<String>) -> Note {
+        Note(Some(text.into()))
+    }
+}
+
+impl PartialEq for Note {
+    fn eq(&self, _: &Note) -> bool {
+        true
+    }
+}
+
 /// A rule to add, in the model's terms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewRule {
@@ -43,6 +63,8 @@ pub struct NewRule {
     /// `{counter, window, increment_from}` of a counter (`increment_from`
     /// empty: each call counts 1, as a flow's count of private reads).
     pub state: Option<(String, String, String)>,
+    /// Where its limit (`rate_limit`, or the spend counter's) came from.
+    pub note: Note,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +72,8 @@ pub struct NewCondition {
     pub path: String,
     pub op: &'static str,
     pub value: Value,
+    /// Where its value came from.
+    pub note: Note,
 }
 
 /// One change to a policy file.
@@ -67,9 +91,11 @@ pub enum Edit {
     /// Append a rule to the tool's entry (created when missing).
     AddRule { tool: String, rule: NewRule },
     /// Set the call-count limit of the tool's rule number `rule` (0-based, in the model).
-    SetRateLimit { tool: String, rule: usize, limit: Limit },
-    /// Remove condition `condition` of rule `rule` (the whole rule when it is the last one).
-    RemoveCondition { tool: String, rule: usize, condition: usize },
+    SetRateLimit { tool: String, rule: usize, limit: Limit, note: Note },
+    /// Remove condition `condition` of rule `rule` (the whole rule when it is the last one); the note says why.
+    RemoveCondition { tool: String, rule: usize, condition: usize, note: Note },
+    /// Set the value of condition `condition` of rule `rule` (a widened regex).
+    SetCondition { tool: String, rule: usize, condition: usize, value: Value, note: Note },
 }
 
 impl Edit {
@@ -78,7 +104,10 @@ impl Edit {
         match self {
             Edit::DefaultDeny => None,
             Edit::Hide(t) | Edit::Deny(t) | Edit::AddTool(t) => Some(t),
-            Edit::AddRule { tool, .. } | Edit::SetRateLimit { tool, .. } | Edit::RemoveCondition { tool, .. } => Some(tool),
+            Edit::AddRule { tool, .. }
+            | Edit::SetRateLimit { tool, .. }
+            | Edit::RemoveCondition { tool, .. }
+            | Edit::SetCondition { tool, .. } => Some(tool),
         }
     }
 
@@ -87,6 +116,11 @@ impl Edit {
     pub fn same_place(&self, other: &Edit) -> bool {
         match (self, other) {
             (Edit::AddRule { tool: a, rule: r }, Edit::AddRule { tool: b, rule: s }) => a == b && r.name == s.name,
+            (Edit::SetRateLimit { tool: a, rule: r, .. }, Edit::SetRateLimit { tool: b, rule: s, .. }) => a == b && r == s,
+            (
+                Edit::SetCondition { tool: a, rule: r, condition: c, .. },
+                Edit::SetCondition { tool: b, rule: s, condition: d, .. },
+            ) => a == b && r == s && c == d,
             _ => self == other,
         }
     }
@@ -101,7 +135,33 @@ impl Edit {
             Edit::AddRule { tool, rule } => format!("add rule `{}` to `{tool}`", rule.name),
             Edit::SetRateLimit { tool, limit, .. } => format!("set the rate limit of `{tool}` to {limit}"),
             Edit::RemoveCondition { tool, .. } => format!("remove a condition of `{tool}` that refuses legitimate calls"),
+            Edit::SetCondition { tool, value, .. } => format!("widen a condition of `{tool}` to {value}"),
         }
+    }
+
+    /// Each number the edit writes, as (where it goes, the number and where it came from).
+    pub fn notes(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut push = |place: String, note: &Note| {
+            if let Some(why) = &note.0 {
+                out.push((place, why.clone()));
+            }
+        };
+        match self {
+            Edit::AddRule { tool, rule } => {
+                if rule.rate_limit.is_some() || rule.state.is_some() {
+                    push(format!("`{tool}` rule `{}`", rule.name), &rule.note);
+                }
+                for c in &rule.conditions {
+                    push(format!("`{tool}` {}", c.path), &c.note);
+                }
+            }
+            Edit::SetRateLimit { tool, note, .. } | Edit::SetCondition { tool, note, .. } | Edit::RemoveCondition { tool, note, .. } => {
+                push(format!("`{tool}`"), note)
+            }
+            _ => {}
+        }
+        out
     }
 }
 
@@ -114,7 +174,7 @@ pub fn describe_in(dialect: Dialect, edit: &Edit) -> String {
         (Dialect::PolicyLayer, Edit::AddRule { tool, rule: NewRule { rate_limit: Some(l), .. } }) => {
             format!("add a limit of {l} to `{tool}`, counted for every caller (`scope: global`)")
         }
-        (Dialect::PolicyLayer, Edit::SetRateLimit { tool, rule, limit }) => {
+        (Dialect::PolicyLayer, Edit::SetRateLimit { tool, rule, limit, .. }) => {
             format!("set limit {} of `{tool}` to {limit}, counted for every caller (`scope: global`)", rule + 1)
         }
         (Dialect::Catalogue, Edit::Deny(t)) => format!("deny `{t}` (the catalogue form cannot hide a tool)"),
@@ -172,7 +232,7 @@ pub fn in_dialect(dialect: Dialect, edit: &Edit) -> Result<Vec<Edit>, String> {
         }
         Edit::AddRule { rule, .. } if rule.state.is_some() => Err(missing(Construct::SpendCounter)),
         Edit::AddRule { rule, .. } if !rule.conditions.is_empty() => Err(missing(Construct::Conditions)),
-        Edit::RemoveCondition { .. } => Err(missing(Construct::Conditions)),
+        Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => Err(missing(Construct::Conditions)),
         _ => Ok(vec![edit.clone()]),
     }
 }

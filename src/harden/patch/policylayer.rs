@@ -209,7 +209,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
             }
             _ => return Err("policy.json has call-count limits only".into()),
         },
-        Edit::SetRateLimit { tool, rule, limit } => {
+        Edit::SetRateLimit { tool, rule, limit, .. } => {
             let Some(Json::Array(limits)) = root.get_mut("tools").and_then(|t| t.get_mut(tool)).and_then(|e| e.get_mut("limits"))
             else {
                 return Err(format!("`{tool}` has no limits"));
@@ -219,7 +219,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
             l.set("max", Json::Scalar(Value::from(limit.max)), None)?;
             l.set("scope", s("global"), None)?;
         }
-        Edit::Hide(_) | Edit::RemoveCondition { .. } => {
+        Edit::Hide(_) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
             return Err("policy.json cannot hide a tool or hold argument conditions".into())
         }
     }
@@ -248,10 +248,10 @@ mod tests {
     #[test]
     fn edits_keep_member_order_and_load_as_policylayer() {
         let minute = |max| Limit { max, window: Window::Minute };
-        let rate = NewRule { name: "rate per minute".into(), rate_limit: Some(minute(5)), on_deny: None, conditions: vec![], state: None };
+        let rate = NewRule { name: "rate per minute".into(), rate_limit: Some(minute(5)), on_deny: None, conditions: vec![], state: None, note: Default::default() };
         let edits = [
             Edit::DefaultDeny,
-            Edit::SetRateLimit { tool: "customer_persona".into(), rule: 0, limit: minute(5) },
+            Edit::SetRateLimit { tool: "customer_persona".into(), rule: 0, limit: minute(5), note: Default::default() },
             Edit::AddRule { tool: "swot_analysis".into(), rule: rate },
             Edit::Deny("delete_everything".into()),
             Edit::AddTool("market_trends".into()),

@@ -56,6 +56,14 @@ pub fn rest_after_key(line: &str, key_column: usize) -> &str {
     }
 }
 
+/// A note as a trailing YAML comment (` # …`), or nothing.
+pub fn comment(note: &super::Note) -> String {
+    match &note.0 {
+        Some(n) => format!("  # {}", n.replace(['\n', '\r'], " ")),
+        None => String::new(),
+    }
+}
+
 /// A double-quoted YAML scalar (JSON string syntax is valid YAML).
 pub fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
@@ -230,10 +238,22 @@ impl Lines {
     /// In the item starting on `line`, replaces the value matched by
     /// `pattern`'s second group (the first is kept); false when no line matches.
     pub fn replace_in_item(&mut self, line: u32, pattern: &regex::Regex, value: &str) -> bool {
+        self.replace_in_item_noted(line, pattern, value, &super::Note::default())
+    }
+
+    /// [`Self::replace_in_item`], with the note as the line's comment when it has none yet.
+    pub fn replace_in_item_noted(&mut self, line: u32, pattern: &regex::Regex, value: &str, note: &super::Note) -> bool {
         let (from, to) = self.item_range(line);
         for i in from..=to {
-            if pattern.is_match(&self.0[i]) {
-                self.0[i] = pattern.replace(&self.0[i], format!("${{1}}{value}")).into_owned();
+            if let Some(m) = pattern.find(&self.0[i]) {
+                let after = &self.0[i][m.end()..];
+                let commented = after.contains(" #") || after.trim_start().starts_with('#');
+                // `$` in a value is literal text, not a group reference.
+                let mut new = pattern.replace(&self.0[i], |c: &regex::Captures| format!("{}{value}", &c[1])).into_owned();
+                if !commented {
+                    new.push_str(&comment(note));
+                }
+                self.0[i] = new;
                 return true;
             }
         }
