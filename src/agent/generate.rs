@@ -3,11 +3,11 @@
 //! `valid` and `boundary` produce instances the schema accepts (a test checks
 //! that with a real validator); the others take a valid instance and break it
 //! in one named way, so a breach trace shows exactly which mutation got through.
-//! Schema keywords it does not understand (`pattern`, `$ref`) fall back to
-//! `examples`/`default` when present. The valid instance every generator
-//! starts from first goes through `admit` (the policy's admission model, see
-//! `agent::Target`), so a mutation is the one thing that differs from a
-//! call the policy admits.
+//! A `pattern` is met by `examples`/`default`, a stock shape, or the
+//! pattern's shortest member; `$ref` falls back to `examples`/`default`.
+//! The valid instance every generator starts from first goes through `admit`
+//! (the policy's admission model, see `agent::Target`), so a mutation is the
+//! one thing that differs from a call the policy admits.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -217,6 +217,10 @@ pub fn valid(schema: &Value, rng: &mut ChaCha8Rng, edge: bool) -> Value {
                 return Value::String(hit.to_string());
             }
         }
+        // No stock shape fits (`^#[a-z0-9-]{1,40}$`, a date range): the pattern's own shortest member.
+        if let Some(example) = crate::engine::admission::example_of(pattern) {
+            return Value::String(example);
+        }
     }
     match type_of(schema) {
         "object" => {
@@ -301,10 +305,12 @@ mod tests {
                 "amount": {"type": "integer", "minimum": 1, "maximum": 1000000},
                 "currency": {"type": "string", "enum": ["usd", "eur"]},
                 "code": {"type": "string", "pattern": "^[a-z]{3}$"},
+                "channel": {"type": "string", "pattern": "^#[a-z0-9-]{1,40}$"},
+                "range": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}to\\d{4}-\\d{2}-\\d{2}$"},
                 "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
                 "vip": {"type": "boolean"}
             },
-            "required": ["name", "amount", "currency", "code"],
+            "required": ["name", "amount", "currency", "code", "channel", "range"],
             "additionalProperties": false
         })
     }

@@ -104,6 +104,10 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
 pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     let policy = suggest::load(setup.dialect, base, &setup.file).map_err(|e| format!("the starting policy: {e}"))?;
     let catalogue = setup.catalogue();
+    // Where no allowlist is declared, a destination's legitimate value is one
+    // the starting policy already admits (its own `eq`/`in`), never a stand-in
+    // that contradicts it and leaves the tool admitting nothing.
+    let admits = crate::engine::Engine::new(std::sync::Arc::new(policy.clone()), setup.profile);
     let mut gaps = Vec::new();
     let mut assumed = Vec::new();
     let mut edits = default_deny_edits(&policy, &catalogue, setup.reqs);
@@ -117,7 +121,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     }
     for t in &catalogue {
         let req = setup.reqs.for_tool(&t.name, t.risk);
-        let places = crate::verify::destinations::plan(t, setup.reqs, None);
+        let places = crate::verify::destinations::plan(t, setup.reqs, Some(admits.admission().tool(&t.name)));
         let destinations = if req.is_denied() || needs::refuses_every_call(&policy, &t.name) {
             Vec::new()
         } else {

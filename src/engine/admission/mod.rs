@@ -41,7 +41,7 @@ use super::compile::{CCond, CPath, Compiled, Plan};
 pub use atom::{Atom, Kind};
 pub use numbers::NumSet;
 pub use query::{solve, Term};
-pub use strings::{Lang, Patterns, Product, StrSet};
+pub use strings::{example_of, Lang, Patterns, Product, StrSet};
 
 /// Why the model cannot answer (outside the decidable fragment or past a budget).
 #[derive(Clone, Debug, PartialEq, Eq)]

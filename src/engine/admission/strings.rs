@@ -81,6 +81,14 @@ impl StrSet {
     }
 }
 
+/// The shortest text a regex (in the `regex` crate's syntax) matches, when
+/// its automaton fits the model's budget: a schema `pattern` no stock guess
+/// satisfies still gets a value the server's validator accepts.
+pub fn example_of(pattern: &str) -> Option<String> {
+    let set = [StrSet::Lang(Lang { dfa: Arc::new(Dfa::new(pattern)), negated: false })];
+    Product::explore(&set).ok().flatten()?.shortest()
+}
+
 /// Patterns compiled once per model: a regex repeated on many tools shares one automaton.
 #[derive(Debug, Default)]
 pub struct Patterns(HashMap<String, Arc<Dfa>>);
