@@ -10,5 +10,6 @@ mod proxy_io;
 mod proxy_peers;
 mod proxy_pin;
 mod proxy_redis;
+mod proxy_real;
 mod proxy_reload_http;
 mod proxy_store;

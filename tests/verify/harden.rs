@@ -302,8 +302,9 @@ fn harden_cli_writes_only_what_it_proved() {
 
 /// The careful-user policies for seven real servers (issue 20): `harden`
 /// writes a policy for each that verifies with no policy finding and no
-/// over-blocking (a plain fetch passes), sizes free text from the byte budget
-/// instead of a blanket 1,000 characters, leaves a browser 10 actions a
+/// over-blocking (a plain fetch passes), sizes free text from the workload and
+/// the byte budget (a 1,500-character commit message passes, where the user
+/// capped it at 1,000), leaves a browser 10 actions a
 /// minute, keeps the user's limits where they meet the requirement, and says
 /// on each line it wrote where the number came from.
 #[test]
@@ -352,12 +353,20 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
         };
         match name {
             "git" => {
-                // (Whether a 1,500-character message passes is not asserted here: main's destination
-                // allowlist for `repo_path` currently contradicts the user's `"*"` rule, so no
-                // git_commit call is admitted and the twin never reaches the message cap.)
+                // The team's 1,500-character messages pass the written cap (the user's was 1,000).
+                let commit = serde_json::json!({"repo_path": "/srv/app", "message": "m".repeat(1500)});
+                assert!(admits("git_commit", commit), "a 1,500-character commit message passes:\n{text}");
                 std::fs::write(&file, text).unwrap();
                 let r = report(&[file.to_str().unwrap(), "--server", "tests/data/servers/git.yaml", "--requirements", "tests/data/requirements/git.yaml"]);
                 assert_eq!((r.summary.policy_findings, r.summary.over_blocking), (0, 0), "verify agrees on git");
+                // Judged, not skipped: git_commit's twins followed the declared workload (its
+                // 1,500-character messages, as `real_servers::` shows on the user's policy), all of it reached.
+                let twins: Vec<_> = r.outcomes.iter().filter_map(|o| o.twin.as_ref()).filter(|t| t.tool == "git_commit").collect();
+                assert!(!twins.is_empty(), "git_commit has benign twins");
+                for t in twins {
+                    assert!(t.attempted > 0 && t.reached == t.attempted, "{t:?}");
+                    assert!(t.workload.contains("declared in gauntlet.yaml"), "{}", t.workload);
+                }
             }
             "fetch" => assert!(admits("fetch", serde_json::json!({"url": "https://example.com/"})), "a plain fetch passes:\n{text}"),
             "puppeteer" => {
