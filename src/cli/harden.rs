@@ -151,11 +151,10 @@ fn harden(args: &Args) -> Result<Exit, String> {
     }
     numbers(&hardened);
     let proven = format!(
-        "{} scenarios × {} tools ({} run{})",
-        scenarios.len(),
-        setup.catalogue().len(),
-        hardened.runs,
-        if hardened.runs == 1 { "" } else { "s" }
+        "{} × {} ({})",
+        crate::wording::count(scenarios.len(), "scenario"),
+        crate::wording::count(setup.catalogue().len(), "tool"),
+        crate::wording::count(hardened.runs, "run")
     );
     if hardened.meets() {
         println!("wrote {out_name}: verified against {proven}: 0 policy findings, 0 over-blocking");

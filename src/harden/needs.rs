@@ -59,9 +59,12 @@ impl Aspects {
 
 /// The calendar limit (count, window) that keeps `count` per sliding `window`;
 /// `None` when no calendar window can (a bound of 1, or a calendar bound
-/// over a window Intercept does not have). Calls favour throughput (the
-/// most per second); a spend cap favours the largest single allowance, so
-/// one call's amount still fits.
+/// over a window Intercept does not have). Calls are counted in the
+/// requirement's own window when Intercept has it (an hourly bound gets an
+/// hourly limit: 50/hour for ≤100 per hour, where the most per second would
+/// be 1/minute, refusing any two calls in a minute), else the window with
+/// the most per second; a spend cap favours the largest single allowance,
+/// so one call's amount still fits.
 pub fn calendar_limit(count: u64, window: Duration, calendar: bool) -> Option<(u64, Window)> {
     pick_limit(count, window, calendar, false)
 }
@@ -84,6 +87,9 @@ fn pick_limit(count: u64, window: Duration, calendar: bool, largest: bool) -> Op
         let k = count / touched;
         if k == 0 {
             continue;
+        }
+        if len == w && !largest {
+            return Some((k, c));
         }
         // Most calls per second wins; at equal throughput the shorter window (smoother).
         let better = match best {
@@ -795,5 +801,10 @@ mod tests {
         // 90 s touch three calendar minutes.
         assert_eq!(calendar_limit(30, Duration::from_secs(90), false), Some((10, Window::Minute)));
         assert_eq!(calendar_spend_limit(200_000, Duration::from_secs(86_400)), Some((100_000, Window::Day)));
+        // An hourly bound is kept by an hourly limit, not by 1/minute; a daily one by a daily limit.
+        assert_eq!(calendar_limit(100, Duration::from_secs(3600), false), Some((50, Window::Hour)));
+        assert_eq!(calendar_limit(1000, Duration::from_secs(86_400), false), Some((500, Window::Day)));
+        // No calendar window as long as 2 h: the most per second (20/hour, not 30/day).
+        assert_eq!(calendar_limit(61, Duration::from_secs(7200), false), Some((20, Window::Hour)));
     }
 }

@@ -483,13 +483,16 @@ impl Suggestions {
     /// What the proof was, in one sentence (`None` when no suggestion is shown).
     pub fn checked(&self) -> Option<String> {
         (!self.items.is_empty()).then(|| {
+            use crate::wording::count;
+            let applied = match self.items.len() {
+                1 => "the suggestion applied".to_string(),
+                n => format!("all {n} suggestions applied together"),
+            };
             format!(
-                "Checked: all {} suggestions applied together to a copy, {} scenarios × {} tools re-run ({} run{}): {} → {} policy findings, {} → {} over-blocking, {} new findings.",
-                self.items.len(),
-                self.scenarios,
-                self.tools,
-                self.runs,
-                if self.runs == 1 { "" } else { "s" },
+                "Checked: {applied} to a copy, {} × {} re-run ({}): {} → {} policy findings, {} → {} over-blocking, {} new findings.",
+                count(self.scenarios, "scenario"),
+                count(self.tools, "tool"),
+                count(self.runs, "run"),
                 self.before.policy_findings,
                 self.after.policy_findings,
                 self.before.over_blocking,

@@ -504,7 +504,7 @@ mod tests {
         assert!(policy.contains("Suggestion: <b>tighten rule `limit`</b>"), "{policy}");
         assert!(policy.contains("<span class=\"del\">-    rate_limit: 100/hour</span>"), "{policy}");
         assert!(policy.contains("<span class=\"add\">+    note: &quot;&lt;b&gt; &amp; &#39;q&#39;&quot;</span>"), "escaped: {policy}");
-        assert!(policy.contains("<p class=\"checked\">Checked: all 1 suggestions applied together to a copy, 3 scenarios × 2 tools re-run (2 runs)"), "{policy}");
+        assert!(policy.contains("<p class=\"checked\">Checked: the suggestion applied to a copy, 3 scenarios × 2 tools re-run (2 runs)"), "{policy}");
         let proxy = card("wire-type-error|aksjah|Delete");
         assert!(proxy.contains("No suggestion: no policy can close it: below the rules"), "{proxy}");
         assert!(html.contains("<summary>All 1 suggestions as one patch</summary>"));

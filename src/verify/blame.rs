@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::measure::{num, Check};
-use crate::policy::model::{Action, DefaultAction, Op, Path, Policy, Rule, Span, ToolPolicy, WILDCARD};
+use crate::policy::model::{Action, DefaultAction, Op, Path, Policy, Rule, Span, ToolPolicy, Window, WILDCARD};
+use crate::scenario::Duration;
 use crate::proxy::audit::AuditRecord;
 use crate::scenario::lint::ToolInfo;
 
@@ -102,6 +103,31 @@ fn rate_rule(entry: &ToolPolicy) -> Option<&Rule> {
     entry.rules.iter().find(|r| r.rate_limit.is_some() || r.state.as_ref().is_some_and(|s| s.increment_from.is_none()))
 }
 
+/// Why a calendar limit of `max` per `rule` let more than `count` per
+/// `window` through: a shorter calendar window adds up over the
+/// requirement's (a per-minute limit against an hourly bound lets 60 times
+/// its limit through every hour); only a window as long as the
+/// requirement's, judged sliding, is passed by a burst around its edge.
+fn rate_reason(max: u64, rule: Window, count: u64, window: Duration, sliding: bool) -> String {
+    let limit = format!("{max} per calendar {rule}");
+    let rule_ns = rule.length_secs() as u128 * 1_000_000_000;
+    let req_ns = window.nanos().max(1) as u128;
+    let over_window = max as u128 * req_ns / rule_ns;
+    if rule_ns < req_ns && over_window > count as u128 {
+        return format!("{limit}, which adds up to {over_window} per {window}");
+    }
+    if rule_ns <= req_ns && sliding {
+        // At most ceil(W/w) + 1 calendar windows touch a sliding W.
+        let touched = req_ns.div_ceil(rule_ns) + 1;
+        let windows = match rule.intercept_word() {
+            Some(w) => format!("{touched} calendar {w}s"),
+            None => format!("{touched} calendar windows of {rule}"),
+        };
+        return format!("{limit}, and a sliding {window} spans {windows}, so a burst around their edges gets up to {} through", max as u128 * touched);
+    }
+    limit
+}
+
 /// Blame for a breach of `check` on `tool`.
 pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
     let policy = src.policy;
@@ -127,21 +153,15 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
             let rule = own.or_else(|| src.wildcard(&tool.name).and_then(rate_rule));
             match (rule, entry) {
                 (Some(rule), _) => {
-                    let (limit, edge) = match &rule.rate_limit {
-                        Some(rl) if rl.window.length_secs() as i64 * 1_000_000_000 > window.nanos() => {
-                            (format!("{} per calendar {}", rl.max, rl.window), "")
-                        }
-                        Some(rl) => (
-                            format!("{} per calendar {}", rl.max, rl.window),
-                            if *sliding { ", and a calendar window lets up to twice its limit through around its edge" } else { "" },
-                        ),
-                        None => ("more calls".to_string(), ""),
-                    };
                     let on = if own.is_none() { " on `\"*\"`" } else { "" };
+                    let reason = match &rule.rate_limit {
+                        Some(rl) => rate_reason(rl.max.max(0) as u64, rl.window, *count, *window, *sliding),
+                        None => "more calls".to_string(),
+                    };
                     src.blame(
                         Some(rule.span),
                         Some(&rule.name),
-                        format!("rule `{}`{on} allows {limit}, but the requirement is {bound}{edge}", rule.name),
+                        format!("rule `{}`{on} allows {reason}, but the requirement is {bound}", rule.name),
                     )
                 }
                 (None, Some(e)) => src.blame(
@@ -428,5 +448,40 @@ mod tests {
         assert_eq!(b.rule.as_deref(), Some("overall rate"), "{b:?}");
         assert!(b.reason.contains("on `\"*\"` allows 100 per calendar minute"), "{}", b.reason);
         assert_eq!(b.location.line, 8);
+    }
+
+    /// A per-minute limit against an hourly bound adds up over the hour (a
+    /// slow drip gets through, no edge needed); the calendar edge is blamed
+    /// only where it is the cause: a window as long as the sliding requirement's.
+    #[test]
+    fn a_shorter_window_adds_up_and_only_an_equal_one_is_passed_at_its_edge() {
+        let text = "version: \"1\"\ntools:\n  create:\n    rules:\n      - name: per minute\n        rate_limit: 30/minute\n";
+        let policy = crate::policy::load_intercept(text).unwrap();
+        let src = Source { policy: &policy, file: "p.yaml" };
+        let tool = ToolInfo {
+            server: "s".into(),
+            name: "create".into(),
+            risk: crate::scenario::Risk::Write,
+            input_schema: serde_json::json!({"type": "object"}),
+            surface: Default::default(),
+            roles: Vec::new(),
+            definition: serde_json::Value::Null,
+            private: false,
+        };
+        let reason = |count, secs, sliding| {
+            let check = Check::Rate { count, window: Duration::from_secs(secs), sliding, executed_only: false, shared: vec![] };
+            breach(&src, &tool, &check).reason
+        };
+        let hourly = reason(100, 3600, true);
+        assert!(hourly.contains("30 per calendar minute, which adds up to 1800 per 1h, but the requirement is ≤100 per 1h sliding"), "{hourly}");
+        assert!(!hourly.contains("edge"), "{hourly}");
+        assert_eq!(reason(100, 3600, false), hourly.replace(" sliding", ""), "a calendar hour adds up the same");
+        let same = reason(20, 60, true);
+        assert!(same.contains("a sliding 1m spans 2 calendar minutes, so a burst around their edges gets up to 60 through"), "{same}");
+        let calendar = reason(20, 60, false);
+        assert!(calendar.ends_with("allows 30 per calendar minute, but the requirement is ≤20 per 1m"), "{calendar}");
+        // 90 s: 45 on average, under the bound; three calendar minutes around two edges let 90 through.
+        let ninety = reason(50, 90, true);
+        assert!(ninety.contains("spans 3 calendar minutes, so a burst around their edges gets up to 90 through"), "{ninety}");
     }
 }

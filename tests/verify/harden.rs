@@ -102,6 +102,32 @@ fn findings_are_blamed_on_policy_lines_and_over_blocking_on_the_refusing_rule() 
     assert!(a.outcomes.iter().filter(|o| !suggest::is_bad(o)).all(|o| o.blame.is_none()));
 }
 
+/// A per-minute limit against an hourly bound: the slow drip adds up over
+/// the hour (no window edge needed), and `--suggest` writes an hourly limit
+/// beside the user's per-minute one, proven by its re-run.
+#[test]
+fn an_hourly_bound_is_blamed_on_the_sum_and_remedied_by_an_hourly_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = dir.path().join("gauntlet.yaml");
+    std::fs::write(&req, "risk:\n  write: {rate: {count: 100, window: 1h}}\n").unwrap();
+    let req = req.to_str().unwrap();
+    let (out, err, code) = run(&[
+        "verify", "examples/aksjah-intercept.yaml", "--server", "aksjah", "--only", "bulk-write-sustained", "--requirements", req, "--suggest",
+        "--format", "json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let blamed = json["outcomes"].as_array().unwrap().iter().find(|o| o["tool"] == "WizCommerce Open API_PostCustomers").expect("PostCustomers");
+    let reason = blamed["blame"]["reason"].as_str().unwrap();
+    assert!(reason.contains("allows 30 per calendar minute, which adds up to 1800 per 1h"), "{reason}");
+    assert!(!reason.contains("edge"), "a slow drip is not a window-edge burst: {reason}");
+    let patches = serde_json::to_string(&json["suggestions"]).unwrap();
+    assert!(patches.contains("+        rate_limit: 50/hour"), "{patches}");
+    assert!(!patches.contains("1/minute") && !patches.contains("-        rate_limit: 30/minute"), "the per-minute limit stays: {patches}");
+    let after = &json["suggestions"]["after"];
+    assert_eq!((after["policy_findings"].as_u64(), after["over_blocking"].as_u64()), (Some(0), Some(0)), "{patches}");
+}
+
 /// Weak example policies in every dialect: Intercept and catalogue YAML (`*-weak.yaml`), PolicyLayer JSON (`*-weak.json`).
 fn weak_examples() -> Vec<PathBuf> {
     let mut weak: Vec<PathBuf> = std::fs::read_dir("examples")
