@@ -1,6 +1,7 @@
 //! GitHub Actions workflow commands (`--format github`): one
 //! `::error file=…,line=…,title=…::message` annotation per policy line to
-//! blame, listing the findings it explains, so they show on the pull
+//! blame (over-blocking apart from breaches), listing the findings it
+//! explains, so they show on the pull
 //! request's diff. GitHub shows only ten annotations of each kind per step:
 //! the lines behind the most findings come first, and what does not fit is
 //! named in the closing `::notice` (the summary, led by the counts per
@@ -40,6 +41,7 @@ impl Annotation<'_> {
         let n = self.outcomes.len();
         let what = match self.outcomes[0] {
             o if o.verdict == Verdict::Error => wording::noun_for(n, "pair that could not run"),
+            o if o.verdict == Verdict::OverBlocking => "over-blocking".to_string(),
             o if o.finding == Some(Finding::Proxy) => wording::noun_for(n, "proxy finding"),
             _ => wording::noun_for(n, "finding"),
         };
@@ -83,7 +85,9 @@ pub fn render(r: &Report, opts: &Options) -> String {
             _ => continue,
         };
         let (file, line) = location(r, o);
-        match groups.iter_mut().find(|g| g.command == command && g.file == file && g.line == line) {
+        // Over-blocking is annotated apart from the breaches blamed on the same line.
+        let over = |g: &Annotation| (g.outcomes[0].verdict == Verdict::OverBlocking) == (o.verdict == Verdict::OverBlocking);
+        match groups.iter_mut().find(|g| g.command == command && g.file == file && g.line == line && over(g)) {
             Some(g) => g.outcomes.push(o),
             None => groups.push(Annotation { command, file, line, outcomes: vec![o] }),
         }

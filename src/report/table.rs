@@ -333,6 +333,60 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
         .collect()
 }
 
+/// Over-blocking outcomes, one row per tool and cause (the refusing rule, or
+/// the note when none is blamed): one rule refusing a tool's legitimate calls
+/// is one problem however many scenarios' twins ran into it. Each row says
+/// how many legitimate calls reached the server, which rule refused the rest,
+/// and in which scenarios; at most `max` lines each.
+fn over_blocking_rows(st: &Style, items: &[&Outcome], r: &Report, max: usize) -> Vec<String> {
+    let prefixes = common_prefixes(r);
+    let cause = |o: &Outcome| match &o.blame {
+        Some(b) => {
+            let place = if b.location.file == r.policy { format!("line {}", b.location.line) } else { format!("{}:{}", b.location.file, b.location.line) };
+            match &b.rule {
+                Some(rule) => format!("refused by rule `{rule}` ({place})"),
+                None => format!("refused at {place}"),
+            }
+        }
+        None => o.note.clone().unwrap_or_else(|| "refused".into()),
+    };
+    let mut groups: Vec<(String, String, Vec<&Outcome>)> = Vec::new();
+    for o in items {
+        let (tool, why) = (tool_label(o, &prefixes, r.servers.len()), cause(o));
+        match groups.iter_mut().find(|(t, w, _)| *t == tool && *w == why) {
+            Some((_, _, os)) => os.push(o),
+            None => groups.push((tool, why, vec![o])),
+        }
+    }
+    let severity = |os: &[&Outcome]| os.iter().filter_map(|o| o.severity).max().map_or("", |s| s.as_str());
+    let legit = |os: &[&Outcome]| {
+        let twins = os.iter().filter_map(|o| o.twin.as_ref());
+        twins.fold((0, 0), |(reached, sent), t| (reached + t.reached, sent + t.attempted))
+    };
+    let vw = groups.iter().map(|(_, _, os)| severity(os).len()).max().unwrap_or(0);
+    let tw = groups.iter().map(|(t, _, _)| t.chars().count()).max().unwrap_or(0).min(32);
+    let nw = groups.iter().map(|(_, _, os)| format!("{}/{}", legit(os).0, legit(os).1).len()).max().unwrap_or(0);
+    groups
+        .iter()
+        .map(|(tool, why, os)| {
+            let (reached, sent) = legit(os);
+            let sev = if vw == 0 { String::new() } else { format!("{:<vw$}  ", severity(os)) };
+            let (name, numbers) = (cut(tool, tw), format!("{reached}/{sent}"));
+            let lead = format!("  {sev}{name:<tw$}  {numbers:>nw$}  ");
+            let pad = " ".repeat(tw.saturating_sub(name.chars().count()));
+            let painted = format!("  {sev}{}{pad}  {numbers:>nw$}  ", st.paint(&name, Paint::Magenta));
+            let scenarios = os.iter().map(|o| o.scenario.as_str()).collect::<Vec<_>>().join(", ");
+            let text = format!(
+                "{reached} of {sent} legitimate calls reached the server, {why}, in {}: {scenarios}",
+                wording::count(os.len(), "scenario")
+            );
+            let mut row = String::new();
+            push_wrapped_max(&mut row, st, &lead, &text, lead.chars().count().min(st.width() / 2), None, max);
+            row.replacen(&lead, &painted, 1)
+        })
+        .collect()
+}
+
 /// Policy findings by the policy location to blame, each location once, with the
 /// findings it explains; at most `max` lines each.
 fn blame_items(st: &Style, r: &Report, items: &[&Outcome], max: usize) -> Vec<String> {
@@ -637,6 +691,7 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
     // row (`+N` tools) it would be hidden in the default view.
     let breaches = pick(&|o| o.finding == Some(Finding::Policy) && o.verdict != Verdict::OverBlocking && !low(o));
     let over = pick(&|o| o.verdict == Verdict::OverBlocking);
+    let over_rows = over_blocking_rows(st, &over, r, 3);
     let proxy = pick(&|o| o.finding == Some(Finding::Proxy));
     let errors = pick(&|o| o.verdict == Verdict::Error);
     let scenarios = |os: &[&Outcome]| os.iter().map(|o| &o.scenario).collect::<std::collections::BTreeSet<_>>().len();
@@ -662,7 +717,19 @@ fn sections(r: &Report, st: &Style) -> Vec<(Section, Paint)> {
             ),
             Paint::Red,
         ),
-        (rows(format!("Over-blocking ({}): the policy refused legitimate calls", over.len()), &over), Paint::Magenta),
+        (
+            Section {
+                title: format!(
+                    "Over-blocking ({}{}): the policy refused legitimate calls",
+                    over.len(),
+                    if over_rows.len() < over.len() { ", by tool and refusing rule; -v lists each" } else { "" }
+                ),
+                detailed: over_rows,
+                compact: over_blocking_rows(st, &over, r, 1),
+                noun: "tools",
+            },
+            Paint::Magenta,
+        ),
         (
             Section {
                 title: format!("Where in {in_file} ({}):", wording::count(places.len(), "place")),

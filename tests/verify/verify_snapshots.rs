@@ -625,6 +625,125 @@ mod real_servers {
         let refused = commit.twin.as_ref().and_then(|t| t.refused_arguments.clone()).unwrap();
         assert_eq!(refused["message"].as_str().unwrap().chars().count(), 1500);
     }
+
+    /// Over-blocking gets its own row in every format (issue 20: the default
+    /// terminal view had folded it into another tool's breach row). On redis,
+    /// `list`'s over-blocking shares its scenarios with breaches on `set`; the
+    /// terminal folds the repeated rows into one per tool and refusing rule.
+    #[test]
+    fn over_blocking_has_its_own_row_in_every_format() {
+        use gauntlet::report::{render, Format, Options};
+        let r = run("redis", None);
+        let over: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::OverBlocking).collect();
+        assert!(over.len() > 1 && over.iter().all(|o| o.tool == "list"), "{over:?}");
+        let shared = |o: &&Outcome| r.outcomes.iter().any(|b| b.scenario == o.scenario && b.tool == "set" && b.verdict == Verdict::Breached);
+        assert!(over.iter().any(shared), "a scenario with a breach on `set` and over-blocking on `list`");
+        let opts = Options::default();
+        let out = |f: Format| render(f, &r, &opts);
+
+        // Terminal, default view: a section of its own, one row for `list` naming the rule and every scenario.
+        let table = out(Format::Table);
+        let section = table.split("\nOver-blocking (").nth(1).unwrap_or_else(|| panic!("no over-blocking section:\n{table}"));
+        let section = section.split("\n\n").next().unwrap();
+        let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("  medium")).collect();
+        assert_eq!(rows.len(), 1, "one row per tool and refusing rule:\n{section}");
+        assert!(rows[0].contains(" list ") && section.contains("refused by rule `app pattern`"), "{section}");
+        for o in &over {
+            assert!(section.contains(&o.scenario), "{} missing:\n{section}", o.scenario);
+        }
+        let breaches = table.split("\nPolicy findings").nth(1).unwrap().split("\n\n").next().unwrap();
+        assert!(!breaches.contains(" list "), "no over-blocking folded into a breach row:\n{breaches}");
+
+        // Every other format: one entry per over-blocking outcome, marked as such.
+        let json: serde_json::Value = serde_json::from_str(&out(Format::Json)).unwrap();
+        let listed = json["outcomes"].as_array().unwrap().iter().filter(|o| o["verdict"] == "over-blocking" && o["tool"] == "list").count();
+        assert_eq!(listed, over.len(), "json");
+        let (md, sarif, junit, html, github) = (out(Format::Markdown), out(Format::Sarif), out(Format::Junit), out(Format::Html), out(Format::Github));
+        for o in &over {
+            let s = &o.scenario;
+            assert!(md.lines().any(|l| l.contains("| OVER-BLOCKING |") && l.contains(&format!("`{s}`")) && l.contains("list")), "markdown: {s}");
+            assert!(sarif.contains(&format!("OVER-BLOCKING: {s} × list")), "sarif: {s}");
+            let case = junit.split("<testcase").find(|c| c.contains(&format!("name=\"{s} list\""))).unwrap_or_else(|| panic!("junit: {s}"));
+            assert!(case.contains("<failure type=\"over-blocking\""), "junit: {case}");
+            assert!(html.contains(&format!("data-key=\"{s}|{}|list\" data-verdict=\"over-blocking\"", o.server)), "html: {s}");
+        }
+        // GitHub: over-blocking is annotated apart from the breaches, even at the same line.
+        let annotations: Vec<&str> = github.lines().filter(|l| l.contains("OVER-BLOCKING")).collect();
+        assert!(!annotations.is_empty(), "{github}");
+        for a in annotations {
+            assert!(a.contains("over-blocking at line") && !a.contains("BREACHED"), "{a}");
+        }
+    }
+
+    /// Signal first (issue 20: 33 of git's 55 findings were "no condition
+    /// checks the type of `args.repo_path`"): a type finding on a read tool is
+    /// of low severity, folded in the default view with its count and how to
+    /// show it, and the places the default view asks to fix are mostly not
+    /// type checks.
+    #[test]
+    fn type_findings_on_read_tools_rank_lowest_and_are_folded() {
+        let r = run("git", Some("tests/data/requirements/git.yaml"));
+        let read = |tool: &str| tool == "git_status" || tool.starts_with("git_diff") || ["git_log", "git_show", "git_branch"].contains(&tool);
+        let typed = |o: &Outcome| o.blame.as_ref().is_some_and(|b| b.reason.contains("checks the type of"));
+        let folded: Vec<&Outcome> = r.outcomes.iter().filter(|o| typed(o) && read(&o.tool)).collect();
+        assert!(!folded.is_empty(), "git's read tools have type findings");
+        for o in &folded {
+            assert_eq!(o.severity, Some(gauntlet::verify::severity::Severity::Low), "{} × {}", o.scenario, o.tool);
+        }
+        let style = gauntlet::report::table::Style::default();
+        let text = gauntlet::report::table::render(&r, &style);
+        let low = r.outcomes.iter().filter(|o| o.finding == Some(Finding::Policy) && o.severity == Some(gauntlet::verify::severity::Severity::Low)).count();
+        assert!(text.contains(&format!("{low} of low severity folded, -v lists them")), "{text}");
+        let rows: Vec<&str> = text.split("\nPolicy findings").nth(1).unwrap().split("\n\n").next().unwrap().lines().skip(1).collect();
+        for o in &folded {
+            let tool = o.tool.trim_start_matches("git_");
+            assert!(!rows.iter().any(|l| l.contains(&o.scenario) && l.contains(&format!(" {tool} "))), "{} × {} is folded:\n{text}", o.scenario, o.tool);
+        }
+        let places: Vec<&str> = text.split("\nWhere in").nth(1).unwrap().split("\n\n").next().unwrap().lines().filter(|l| l.starts_with("  line ")).collect();
+        let type_places = places.iter().filter(|l| l.contains("checks the type of")).count();
+        assert!(type_places * 2 < places.len(), "type checks dominate the places to fix:\n{text}");
+        let verbose = gauntlet::report::table::render(&r, &gauntlet::report::table::Style { verbosity: gauntlet::report::table::Verbosity::Verbose, ..style });
+        assert!(folded.iter().all(|o| verbose.contains(&format!("{} × {}", o.scenario, o.tool))), "-v lists the folded findings");
+    }
+
+    /// A limit behind a condition is exercised, or the outcome says it was not
+    /// (issue 20: 14 rate attacks on redis `set` and 15 on SQLite `write_query`
+    /// read "held 0/200", every call refused by the condition before any
+    /// limit counted it). An attack that sends only values the conditions
+    /// refuse is "not exercised", naming the refusing condition, never held;
+    /// the built-in burst on the same tool takes values they admit and reaches
+    /// the server.
+    #[test]
+    fn a_limit_no_admitted_call_reached_is_not_exercised() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [("redis", "set", "key", "\"session:1\"", "app keys"), ("sqlite", "write_query", "query", "\"DELETE FROM users\"", "insert or update")];
+        for (name, tool, field, refused, rule) in cases {
+            let scenarios = dir.path().join(name);
+            std::fs::create_dir(&scenarios).unwrap();
+            let id = "burst-of-refused-values";
+            let scenario = format!(
+                "id: {id}\ntitle: \"200 writes in a minute, every one with a value the policy refuses\"\nclass: bulk-writes\n\
+                 description: Only the argument conditions stand between these calls and the server.\n\
+                 targets: {{tools: [{tool}]}}\nagent:\n  steps:\n    - calls: 200\n      over: 50s\n      set: {{{field}: {refused}}}\n\
+                 expect:\n  max_reached_per_window: {{}}\n"
+            );
+            std::fs::write(scenarios.join(format!("{id}.yaml")), scenario).unwrap();
+            let mut a = args(&format!("tests/data/policies/{name}.yaml"), &[&format!("tests/data/servers/{name}.yaml")]);
+            a.scenarios = vec![scenarios];
+            a.scenarios_only = true;
+            let r = build_report(&a, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let o = find(&r, id, tool);
+            assert_eq!((o.verdict, o.reached, o.attempted), (Verdict::NotExercised, 0, 200), "{name}: {o:?}");
+            let why = o.note.as_deref().unwrap_or_default();
+            assert!(why.contains("refused all 200 calls") && why.contains(&format!("rule \"{rule}\"")), "{name}: {why}");
+            assert_eq!(r.summary.held, 0, "{name}: never counted as held");
+            // The built-in burst on the same tool sends admitted values: the limit is reached.
+            let burst = run(name, None);
+            let o = find(&burst, "bulk-write-burst", tool);
+            assert!(o.reached > 0 && o.verdict != Verdict::NotExercised, "{name}: {o:?}");
+        }
+    }
+
     /// Whether a name variant (`GIT_RESET`) reaches a tool is a property of the
     /// server (issue 22): the real mcp-server-git answers "Unknown tool", and its
     /// recording says so (`lenient_names: false`, probed), so the name-variant
