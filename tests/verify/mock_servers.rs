@@ -138,6 +138,32 @@ fn recorded_files() -> Vec<(String, ServerSpec)> {
     out
 }
 
+/// Every shipped server file, bundled or test data, opens each tool with its
+/// `name`, as `mock record` writes it: a reader finds the tool before its schema.
+#[test]
+fn every_shipped_server_file_names_each_tool_first() {
+    let mut checked = 0;
+    for dir in ["mock-servers", "tests/data/servers"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut in_tools = false;
+            for (i, line) in text.lines().enumerate() {
+                if !line.starts_with([' ', '#']) && !line.is_empty() {
+                    in_tools = line == "tools:";
+                } else if in_tools && line.starts_with("  - ") {
+                    assert!(line.starts_with("  - name: "), "{}:{}: a tool opens with `{line}`, not its name", path.display(), i + 1);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} tools found: the files moved?");
+}
+
 /// The command that runs `package` from .peers instead of `npx -y package`,
 /// or `None` (after a notice) when peers are optional and missing.
 fn local_command(command: &[String], package: &str) -> Option<Vec<String>> {
