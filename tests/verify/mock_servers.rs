@@ -122,6 +122,72 @@ fn record(out: &Path, extra: &[&str]) -> (Option<i32>, String) {
     (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// `mock record` reads annotations before names (issue 20), on the seven real
+/// servers recorded as test data (`tests/data/servers/`): each recording's
+/// `risk:` line is what the recorder writes for that tool today; a tool its
+/// server calls neither read-only nor destructive is a write whatever its
+/// name says (mcp-server-git's `git_checkout` had been classed financial from
+/// the word "checkout", and its recording corrected by hand); and fetch, whose
+/// server says `openWorldHint: true`, reaches the outside world through its
+/// `url`, a destination.
+#[test]
+fn real_recordings_are_classed_by_their_annotations_first() {
+    use gauntlet::mock::classify;
+    use gauntlet::mock::roles::Role;
+    let mut annotated_writes = 0;
+    for name in ["fetch", "time", "git", "redis", "sqlite", "puppeteer", "gitlab"] {
+        let text = std::fs::read_to_string(repo().join(format!("tests/data/servers/{name}.yaml"))).unwrap();
+        let doc: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        for tool in doc["tools"].as_array().unwrap() {
+            let n = tool["name"].as_str().unwrap();
+            let annotations = tool.get("annotations");
+            let c = classify::tool(n, tool["description"].as_str(), annotations, &tool["inputSchema"]);
+            let line = format!("    risk: {}  # {}", c.risk, c.reason);
+            let after = text.split(&format!(" name: \"{n}\"\n")).nth(1).unwrap_or_else(|| panic!("{name}: no `{n}`"));
+            let recorded = after.lines().find(|l| l.starts_with("    risk: ")).unwrap();
+            assert_eq!(recorded, line, "{name}: `{n}` is recorded as the recorder classes it now");
+            let hint = |k: &str| annotations.and_then(|a| a.get(k)).and_then(serde_json::Value::as_bool);
+            if hint("readOnlyHint") == Some(false) && hint("destructiveHint") == Some(false) {
+                annotated_writes += 1;
+                assert_eq!(c.risk, Risk::Write, "{name}: `{n}`: {}", c.reason);
+                assert!(c.reason.starts_with("annotations: readOnlyHint false, destructiveHint false"), "{}", c.reason);
+            }
+            if n == "fetch" {
+                assert!(classify::open_world(annotations), "fetch says openWorldHint: true");
+                let url = c.roles.iter().find(|r| r.path == "url").expect("url has a role");
+                assert_eq!(url.role.role, Role::Destination, "{}", url.reason);
+            }
+        }
+    }
+    assert!(annotated_writes >= 4, "git's add, commit, create_branch and checkout are annotated writes");
+    // Without its annotations, the word `checkout` alone still makes no payment (no amount field).
+    let (risk, why) = classify::risk::classify("git_checkout", Some("Switches branches"), None, &[]);
+    assert_eq!(risk, Risk::Write, "{why}");
+}
+
+/// On a timeout, `mock record` shows the server's last stderr lines: the real
+/// `@modelcontextprotocol/server-redis`, pointed at a port nothing listens on,
+/// retries its connection and never answers `initialize`.
+#[test]
+fn a_record_timeout_shows_the_real_servers_last_stderr_lines() {
+    let server = repo().join(".peers/node_modules/@modelcontextprotocol/server-redis/dist/index.js");
+    if !server.exists() {
+        assert_ne!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref(), Ok("1"), "{} is not installed", server.display());
+        eprintln!("skipping: {} is not installed (run scripts/install-peers.sh)", server.display());
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("redis.yaml");
+    let url = format!("redis://127.0.0.1:{port}");
+    let (code, err) = record(&out, &["--timeout", "3", "--", "node", server.to_str().unwrap(), &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("did not finish answering within 3s"), "{err}");
+    let tail = err.split("its last stderr lines:").nth(1).unwrap_or_else(|| panic!("no stderr lines shown: {err}"));
+    assert!(tail.contains("ECONNREFUSED") && tail.contains(&url), "{err}");
+    assert!(!out.exists(), "nothing written");
+}
+
 /// The bundled files recorded from a real package (`recorded.package`), by stem.
 fn recorded_files() -> Vec<(String, ServerSpec)> {
     let mut out: Vec<(String, ServerSpec)> = std::fs::read_dir(repo().join("mock-servers"))
