@@ -1,5 +1,6 @@
 //! Wording every message shares: a count with its noun in the right number
-//! (`1 tool`, `2 tools`), and the closest known name for a typo.
+//! (`1 tool`, `2 tools`), the closest known name for a typo, and lines
+//! wrapped to the terminal's width.
 
 /// `n` and `noun`, plural unless `n` is 1: `1 tool`, `3 tools`, `2 policies`.
 pub fn count(n: usize, noun: &str) -> String {
@@ -46,6 +47,48 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// Greedy word wrap: the first line starts after `first` columns already used,
+/// later lines are indented by `indent`. Words longer than a line are split.
+pub fn wrap(text: &str, width: usize, first: usize, indent: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = first;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let sep = usize::from(!line.is_empty());
+            if used + sep + word.len() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                used += sep + word.len();
+                break;
+            }
+            let room = width.saturating_sub(used);
+            if !line.is_empty() || (used > indent && room < word.len().min(8)) {
+                // Start a fresh line (possibly leaving the first one to its prefix).
+                lines.push(std::mem::take(&mut line));
+                used = indent;
+                continue;
+            }
+            // A word longer than a whole line: cut it.
+            let cut = room.max(8).min(word.len());
+            line.extend(word[..cut].iter());
+            lines.push(std::mem::take(&mut line));
+            word.drain(..cut);
+            used = indent;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +101,15 @@ mod tests {
         assert_eq!(count(3, "day"), "3 days");
         assert_eq!(count(2, "match"), "2 matches");
         assert_eq!(count(1, "scenarios"), "1 scenarios", "callers pass the singular");
+    }
+
+    #[test]
+    fn wrapping_respects_the_width_and_cuts_long_words() {
+        let lines = wrap("aaa bbb ccc ddd", 9, 2, 4);
+        assert_eq!(lines, vec!["aaa bbb", "ccc", "ddd"]);
+        let long = wrap(&"x".repeat(30), 12, 0, 2);
+        assert!(long.iter().all(|l| l.chars().count() <= 12), "{long:?}");
+        assert_eq!(long.concat(), "x".repeat(30));
     }
 
     #[test]

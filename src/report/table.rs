@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::{summary_line, verdict_label, Report};
 use crate::harden::suggest::Suggestions;
 use crate::verify::{Finding, Outcome, Verdict};
-use crate::wording;
+use crate::wording::{self, wrap};
 
 /// Trace lines shown per finding (with `-v`) before eliding.
 const TRACE_LINES: usize = 8;
@@ -95,48 +95,6 @@ fn verdict_paint(o: &Outcome) -> Paint {
         (Verdict::NotApplicable, _) | (Verdict::Unsupported, _) => Paint::Dim,
         (Verdict::NotExercised, _) => Paint::Yellow,
     }
-}
-
-/// Greedy word wrap: the first line starts after `first` columns already used,
-/// later lines are indented by `indent`. Words longer than a line are split.
-pub fn wrap(text: &str, width: usize, first: usize, indent: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut used = first;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let sep = usize::from(!line.is_empty());
-            if used + sep + word.len() <= width {
-                if sep == 1 {
-                    line.push(' ');
-                }
-                line.extend(word.iter());
-                used += sep + word.len();
-                break;
-            }
-            let room = width.saturating_sub(used);
-            if !line.is_empty() || (used > indent && room < word.len().min(8)) {
-                // Start a fresh line (possibly leaving the first one to its prefix).
-                lines.push(std::mem::take(&mut line));
-                used = indent;
-                continue;
-            }
-            // A word longer than a whole line: cut it.
-            let cut = room.max(8).min(word.len());
-            line.extend(word[..cut].iter());
-            lines.push(std::mem::take(&mut line));
-            word.drain(..cut);
-            used = indent;
-            if word.is_empty() {
-                break;
-            }
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Writes `prefix` + `text` wrapped at the width, continuation lines indented by `indent`.
@@ -1084,15 +1042,6 @@ mod tests {
         let named = cov.matches("gitlab_search_tool_").count();
         assert_eq!(named + n, 60, "{cov}");
         assert!(!cov.contains('…'), "{cov}");
-    }
-
-    #[test]
-    fn wrapping_respects_the_width_and_cuts_long_words() {
-        let lines = wrap("aaa bbb ccc ddd", 9, 2, 4);
-        assert_eq!(lines, vec!["aaa bbb", "ccc", "ddd"]);
-        let long = wrap(&"x".repeat(30), 12, 0, 2);
-        assert!(long.iter().all(|l| l.chars().count() <= 12), "{long:?}");
-        assert_eq!(long.concat(), "x".repeat(30));
     }
 
     #[test]

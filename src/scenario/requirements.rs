@@ -659,7 +659,7 @@ impl Requirements {
     /// (printed on stderr).
     pub fn check_against(&self, catalogue: &[ToolInfo], file: Option<&Path>) -> Result<(), String> {
         for w in self.unit_warnings(catalogue) {
-            eprintln!("warning: {w}");
+            eprintln!("{}", crate::wording::wrap(&format!("warning: {w}"), 100, 0, 2).join("\n  "));
         }
         let problems = self.check_fields(catalogue);
         if problems.is_empty() {
@@ -674,20 +674,32 @@ impl Requirements {
 
     /// Financial tools whose amount is in currency units but whose caps come
     /// from the baseline (written in cents): the caps are converted, and the
-    /// user is told to declare their own.
+    /// user is told to declare their own. Tools converted alike share one
+    /// warning (a banking server's three payment tools, one paragraph).
     pub fn unit_warnings(&self, catalogue: &[ToolInfo]) -> Vec<String> {
-        catalogue
-            .iter()
-            .filter(|t| t.risk == Risk::Financial && !self.caps_declared(&t.name, t.risk))
-            .filter_map(|t| {
-                let (path, role) = t.fields_with(Role::Amount).find(|(_, r)| r.unit == Some(Unit::Major))?;
-                let req = self.for_tool(&t.name, t.risk);
-                let per_call = req.per_call_in(Some(role)).map(|c| format!("{c:.2} per call")).unwrap_or_default();
-                let per_window = req.max_amount_per_window.map(|w| format!(", {:.2} per {}", w.money().in_field(Some(role)), w.window)).unwrap_or_default();
-                Some(format!(
-                    "financial tool `{}` takes `{path}` in currency units, and no gauntlet.yaml sets its caps: the baseline's (in cents) apply converted, {per_call}{per_window}; declare yours, e.g. `tools: {{{}: {{max_amount_per_call: {{amount: 500, unit: major}}}}}}`",
-                    t.name, t.name
-                ))
+        // (amount field, converted caps) → the tools held to them.
+        let mut alike: Vec<((String, String), Vec<&str>)> = Vec::new();
+        for t in catalogue.iter().filter(|t| t.risk == Risk::Financial && !self.caps_declared(&t.name, t.risk)) {
+            let Some((path, role)) = t.fields_with(Role::Amount).find(|(_, r)| r.unit == Some(Unit::Major)) else { continue };
+            let req = self.for_tool(&t.name, t.risk);
+            let per_call = req.per_call_in(Some(role)).map(|c| format!("{c:.2} per call")).unwrap_or_default();
+            let per_window = req.max_amount_per_window.map(|w| format!(", {:.2} per {}", w.money().in_field(Some(role)), w.window)).unwrap_or_default();
+            let caps = (path.to_string(), format!("{per_call}{per_window}"));
+            match alike.iter_mut().find(|(c, _)| *c == caps) {
+                Some((_, names)) => names.push(&t.name),
+                None => alike.push((caps, vec![&t.name])),
+            }
+        }
+        alike
+            .into_iter()
+            .map(|((path, caps), names)| {
+                let (what, verb, their) = if names.len() == 1 { ("tool", "takes", "its") } else { ("tools", "take", "their") };
+                let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                format!(
+                    "financial {what} {} {verb} `{path}` in currency units, and no gauntlet.yaml sets {their} caps: the baseline's (in cents) apply converted, {caps}; declare yours, e.g. `tools: {{{}: {{max_amount_per_call: {{amount: 500, unit: major}}}}}}`",
+                    listed.join(", "),
+                    names[0]
+                )
             })
             .collect()
     }

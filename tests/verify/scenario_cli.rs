@@ -550,6 +550,25 @@ fn the_default_report_is_bounded_on_the_biggest_bundled_server() {
     assert!(text.contains(" more places (-v lists each)"), "{text}");
 }
 
+/// The banking server's three payment tools take amounts in currency units and
+/// are held to the baseline's converted caps: one warning names them all, and
+/// stderr too stays within 100 columns (it was three 300-column lines).
+#[test]
+fn tools_held_to_the_same_converted_caps_share_one_warning_within_the_width() {
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("allow-all.yaml");
+    std::fs::write(&policy, "version: \"1\"\ntools: {}\n").unwrap();
+    let run = gauntlet(&["verify", path(&policy), "--server", "banking", "--only", "spend-cap"]);
+    let err = stderr(&run);
+    assert_eq!(err.matches("warning: ").count(), 1, "{err}");
+    let warning = err.split("warning: ").nth(1).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    for tool in ["send_money", "schedule_transaction", "update_scheduled_transaction"] {
+        assert!(warning.contains(&format!("`{tool}`")), "{tool} is not named: {err}");
+    }
+    assert!(warning.contains("take `amount` in currency units") && warning.contains("500.00 per call, 2000.00 per 1d"), "{err}");
+    assert!(err.lines().all(|l| l.chars().count() <= 100), "{err}");
+}
+
 /// The weakest policy there is (`tools: {}`: allow everything) with an explicit `--server`
 /// is what must breach, not a run refused as testing nothing; a `"*"`-only policy too. The
 /// vacuity guard is for a policy written for another server.
