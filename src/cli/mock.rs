@@ -6,12 +6,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use super::Exit;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::caller::CallContext;
 use crate::mcp::http::HttpServer;
 use crate::mcp::stdio::{self, Ended, LineEnds};
 use crate::mcp::MessageHandler;
+use crate::mock::outage::{Outage, Stalled};
 use crate::mock::recording::Recording;
+
+/// The mock as served: its recording, answers held back while stalled.
+type Faulted = Stalled<Recording>;
 use crate::mock::{bundled, DuplicateKeys, MockServer, ServerSpec};
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +53,14 @@ pub struct Args {
     /// Where a stdio line ends: `lf`, or `universal` (also at a bare `\r`, as the Python SDK's server reads).
     #[arg(long, value_enum, value_name = "ENDS")]
     pub line_ends: Option<LineEnds>,
+    /// Hold back every answer due in FROM..UNTIL (Unix milliseconds) until
+    /// UNTIL: black-box fault runs stall the upstream with it.
+    #[arg(long, value_name = "FROM..UNTIL", hide = true)]
+    pub stall: Option<String>,
+    /// Exit at this instant (Unix milliseconds) when started before it:
+    /// black-box fault runs kill the upstream with it.
+    #[arg(long, value_name = "MS", hide = true)]
+    pub die_at: Option<i64>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -77,8 +89,16 @@ pub fn run(args: Args) -> Exit {
         eprintln!("error: `--page-size 0` is not a page size\n  help: use 1 or more");
         return Exit::CouldNotRun;
     }
+    let stall = match args.stall.as_deref().map(Outage::parse_stall).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --stall {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    let outage = Outage { stall, die_at: args.die_at.map(Timestamp::from_millis) };
     let recording = match Recording::new(MockServer::from_spec(spec), args.ledger.as_deref()) {
-        Ok(r) => Arc::new(Mutex::new(r)),
+        Ok(r) => Arc::new(Mutex::new(Stalled { inner: r, outage })),
         Err(e) => {
             let shown = args
                 .ledger
@@ -101,6 +121,9 @@ pub fn run(args: Args) -> Exit {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Some(at) = outage.die_at {
+        die_at(at, clock.now());
+    }
     match args.http {
         Some(addr) => runtime.block_on(serve_http(&addr, recording, clock)),
         None => runtime.block_on(serve_stdio(recording, clock)),
@@ -128,10 +151,24 @@ fn apply_overrides(spec: &mut ServerSpec, args: &Args) {
     }
 }
 
-async fn serve_stdio(recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) -> Exit {
+/// Ends the process at `at`, as a crash would (nothing more is answered),
+/// unless it started at or after it.
+fn die_at(at: Timestamp, now: Timestamp) {
+    let Ok(wait) = u64::try_from(at.0 - now.0) else { return };
+    if wait == 0 {
+        return;
+    }
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_nanos(wait));
+        eprintln!("gauntlet mock: exiting on cue (--die-at)");
+        std::process::exit(1);
+    });
+}
+
+async fn serve_stdio(recording: Arc<Mutex<Faulted>>, clock: Arc<dyn Clock>) -> Exit {
     let name = recording
         .lock()
-        .map(|r| r.server().spec().name.clone())
+        .map(|r| r.inner.server().spec().name.clone())
         .unwrap_or_default();
     eprintln!("gauntlet mock: serving `{name}` on stdio");
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -156,7 +193,7 @@ async fn serve_stdio(recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) ->
     }
 }
 
-async fn serve_http(addr: &str, recording: Arc<Mutex<Recording>>, clock: Arc<dyn Clock>) -> Exit {
+async fn serve_http(addr: &str, recording: Arc<Mutex<Faulted>>, clock: Arc<dyn Clock>) -> Exit {
     let Ok(sock) = addr.parse::<SocketAddr>() else {
         eprintln!("error: `--http {addr}` is not an address\n  help: write it as IP:PORT, e.g. 127.0.0.1:8931");
         return Exit::CouldNotRun;

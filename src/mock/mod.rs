@@ -4,12 +4,14 @@
 //!
 //! `spec` is the file format (`surface` its resources and prompts), `server` the sans-IO core (bytes in, replies
 //! out, virtual latency), `toolset` its shared, indexed tool list, `ledger`
-//! the record. Transports live in `crate::mcp`.
+//! the record, `outage` the stall and death a black-box run asks of a mock
+//! process. Transports live in `crate::mcp`.
 
 pub mod bundled;
 pub mod classify;
 pub mod ledger;
 pub mod ordered;
+pub mod outage;
 pub mod record;
 pub mod recording;
 pub mod roles;

@@ -135,6 +135,8 @@ pub struct ProxyCore {
     pin: Option<Pin>,
     /// Set while a call the pin released goes through [`ProxyCore::from_agent_on`].
     releasing: bool,
+    /// See [`ProxyCore::set_store_late`].
+    store_late: Option<(super::sqlite::FailMode, std::time::Duration)>,
 }
 
 impl ProxyCore {
@@ -151,6 +153,7 @@ impl ProxyCore {
             recorder: None,
             pin: None,
             releasing: false,
+            store_late: None,
         }
     }
 
@@ -191,6 +194,13 @@ impl ProxyCore {
         if self.recorder.is_some() {
             self.recorder = Some(Recorder::default());
         }
+    }
+
+    /// While set, calls are decided as a store that never answers leaves
+    /// them at `--state-timeout` (fail mode, timeout): the embedded proxy's
+    /// hung store, decided inline as the standalone proxy's watchdog decides.
+    pub fn set_store_late(&mut self, late: Option<(super::sqlite::FailMode, std::time::Duration)>) {
+        self.store_late = late;
     }
 
     pub fn store(&self) -> &dyn CounterStore {
@@ -537,7 +547,16 @@ impl ProxyCore {
         // outside, only calls that never touch the store get here).
         let decision = match self.made.pop_front() {
             Some(decision) => decision,
-            None => self.engine.decide(self.store.as_mut(), &tool_call, ctx, now),
+            None => match self.store_late {
+                Some((mode, timeout)) => {
+                    let engine = &self.engine;
+                    let decide = |store: &mut dyn CounterStore| vec![engine.decide(store, &tool_call, ctx, now)];
+                    // One call in, one decision out.
+                    let late = super::decider::decided_late(&decide, mode, timeout).pop();
+                    late.unwrap_or_else(|| engine.decide(&mut FailClosedStore, &tool_call, ctx, now))
+                }
+                None => self.engine.decide(self.store.as_mut(), &tool_call, ctx, now),
+            },
         };
         let counters: BTreeMap<String, i64> = decision.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let mut record = AuditRecord {

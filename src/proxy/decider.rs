@@ -254,7 +254,6 @@ fn serve(rx: mpsc::Receiver<Work>, mut store: Box<dyn CounterStore>, shared: &Sh
 
 /// The watchdog: decides each ticket still undecided at its deadline with the stand-in.
 fn watch(shared: &Shared, idle: &(dyn Fn() + Send + Sync)) {
-    let mut stand_in = stand_in(shared.fail_mode);
     let mut queue = shared.lock();
     loop {
         while queue.jobs.front().is_some_and(|j| j.taken()) {
@@ -279,11 +278,7 @@ fn watch(shared: &Shared, idle: &(dyn Fn() + Send + Sync)) {
         drop(queue);
         if let Some(finish) = job.take() {
             shared.in_time(false);
-            let mut decisions = job.ticket.decide(stand_in.as_mut());
-            counted_only(&mut decisions, Vec::new());
-            if shared.fail_mode == FailMode::Closed {
-                say_the_store_was_late(&job.ticket, &mut decisions, shared.timeout);
-            }
+            let decisions = decided_late(&|store| job.ticket.decide(store), shared.fail_mode, shared.timeout);
             finish(&job.ticket, decisions);
             shared.finished();
             idle();
@@ -292,12 +287,24 @@ fn watch(shared: &Shared, idle: &(dyn Fn() + Send + Sync)) {
     }
 }
 
+/// How calls the store did not answer within `timeout` are decided (the
+/// watchdog's answer; `decide` decides them against a store): by the
+/// stand-in of `mode`, nothing counted. The embedded proxy decides calls
+/// this way while a fault scenario hangs its store.
+pub fn decided_late(decide: &dyn Fn(&mut dyn CounterStore) -> Vec<Decision>, mode: FailMode, timeout: Duration) -> Vec<Decision> {
+    let mut decisions = decide(stand_in(mode).as_mut());
+    counted_only(&mut decisions, Vec::new());
+    if mode == FailMode::Closed {
+        say_the_store_was_late(&decide(&mut FailOpenStore), &mut decisions, timeout);
+    }
+    decisions
+}
+
 /// A call the fail-closed stand-in denied that a store reading 0 would
-/// have allowed was denied because the store was late, not by its rule:
-/// its answer says so (the rule's own text, e.g. "Rate limit … reached",
-/// would send the agent and the operator looking in the wrong place).
-fn say_the_store_was_late(ticket: &Ticket, decisions: &mut [Decision], timeout: Duration) {
-    let open = ticket.decide(&mut FailOpenStore);
+/// have allowed (`open`) was denied because the store was late, not by its
+/// rule: its answer says so (the rule's own text, e.g. "Rate limit …
+/// reached", would send the agent and the operator looking in the wrong place).
+fn say_the_store_was_late(open: &[Decision], decisions: &mut [Decision], timeout: Duration) {
     for (decision, open) in decisions.iter_mut().zip(open) {
         if let (Outcome::Deny { message, cause, .. }, true) = (&mut decision.outcome, open.is_allow()) {
             *message = format!("The policy's counter store did not answer within {timeout:?} (--state-timeout); the call is denied (--state-fail-mode closed)");

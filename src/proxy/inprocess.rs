@@ -99,6 +99,14 @@ impl<S: MessageHandler> InProcess<S> {
         }
     }
 
+    /// Every replica's store stops answering (`Some`: fail mode and
+    /// `--state-timeout`), or answers again (`None`).
+    pub fn set_store_late(&mut self, late: Option<(crate::proxy::sqlite::FailMode, std::time::Duration)>) {
+        for core in &mut self.cores {
+            core.set_store_late(late);
+        }
+    }
+
     /// Every replica killed and started again over its store: replies in
     /// flight are lost with the connections, sessions start over.
     pub fn restart(&mut self) {

@@ -270,7 +270,7 @@ impl Bench for InProcessBench {
                 self.core(store)
             })
             .collect();
-        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow, store_down: down, profile: self.engine.profile() }))
+        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow, store_down: down, fail_mode: self.fail_mode, profile: self.engine.profile() }))
     }
 
     fn state(&self) -> StateSetup {
@@ -311,6 +311,7 @@ struct Running {
     shadow: Option<InProcess<MockServer>>,
     /// The switch of every replica's store (faults turn it).
     store_down: Arc<AtomicBool>,
+    fail_mode: FailMode,
     profile: Profile,
 }
 
@@ -361,8 +362,13 @@ impl System for Running {
 
     fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
         match what {
-            Inject::StoreDown { .. } => self.store_down.store(true, Ordering::SeqCst),
-            Inject::StoreUp => self.store_down.store(false, Ordering::SeqCst),
+            Inject::StoreDown { hang: false } => self.store_down.store(true, Ordering::SeqCst),
+            // A hung store: each call is decided as `gauntlet proxy` decides it at its --state-timeout.
+            Inject::StoreDown { hang: true } => self.main.set_store_late(Some((self.fail_mode, crate::proxy::decider::DEFAULT_STATE_TIMEOUT))),
+            Inject::StoreUp => {
+                self.store_down.store(false, Ordering::SeqCst);
+                self.main.set_store_late(None);
+            }
             Inject::PolicyWrite { version, closed: true } => {
                 if let Some(policy) = &version.policy {
                     self.main.set_engine(&Engine::new(policy.clone(), self.profile));

@@ -49,6 +49,13 @@ pub trait System {
     fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
         Err(format!("gauntlet cannot {} of this system", what.describe()))
     }
+    /// Called once before [`System::begin`] with a run's whole fault
+    /// schedule (a system whose faults are set up ahead, such as an
+    /// upstream process told when to stall, prepares them here). `Err`: as
+    /// for [`System::inject`], before anything is played.
+    fn expect_faults(&mut self, _schedule: &Schedule) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether [`System::inject`] does faults here at all: a run whose
     /// schedule needs one is then refused before it starts, not halfway.
     fn injects(&self) -> bool {
@@ -180,7 +187,10 @@ impl Faulted {
 /// Replays `actions` (sorted by time) from `start`, doing the faults of `faults` on their schedule.
 pub fn play_faulted(system: &mut dyn System, actions: &[Action], faults: &Schedule, start: Timestamp, opening: Opening) -> Observation {
     if let Some(first) = faults.injects.first().filter(|_| !system.injects()) {
-        let why = format!("gauntlet cannot {} of this system: faults are done in process only for now", first.what.describe());
+        let why = format!("gauntlet cannot {} of this system", first.what.describe());
+        return Observation { unsupported: Some(why), ..Observation::default() };
+    }
+    if let Err(why) = faults.injects.first().map_or(Ok(()), |_| system.expect_faults(faults)) {
         return Observation { unsupported: Some(why), ..Observation::default() };
     }
     system.begin(actions, start);

@@ -6,6 +6,7 @@
 mod proxy_support;
 
 mod proxy_core;
+mod proxy_faults;
 mod proxy_io;
 mod proxy_peers;
 mod proxy_pin;

@@ -92,7 +92,7 @@ fn a_policy_without_limits_leaves_nothing_for_a_fault_to_blind() {
 }
 
 #[test]
-fn against_a_proxy_process_a_fault_gauntlet_cannot_do_is_unsupported_not_compared() {
+fn against_a_proxy_process_a_store_gauntlet_does_not_run_is_unsupported_not_compared() {
     // Refused before the run starts: no wall time is spent on a run that cannot be judged.
     let bin = env!("CARGO_BIN_EXE_gauntlet");
     let cmd = format!("{bin} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
@@ -108,7 +108,7 @@ fn against_a_proxy_process_a_fault_gauntlet_cannot_do_is_unsupported_not_compare
     assert_eq!(played.len(), 2, "{report}");
     for o in played {
         assert_eq!(o["verdict"], "unsupported", "{o}");
-        assert!(o["note"].as_str().unwrap().starts_with("gauntlet cannot fail the state store of this system"), "{o}");
+        assert!(o["note"].as_str().unwrap().starts_with("gauntlet fails only a state store it runs, and the proxy command names no {state_dsn}"), "{o}");
     }
     assert_eq!((report["summary"]["unsupported"].as_u64(), report["summary"]["not_applicable"].as_u64()), (Some(2), Some(0)));
     assert!(stderr.contains("embedded vs real: 0 differences"), "unsupported outcomes are not compared: {stderr}");

@@ -15,6 +15,7 @@ pub mod http;
 pub mod league;
 pub mod process;
 pub mod run;
+pub mod store;
 pub mod template;
 pub mod timing;
 
@@ -75,6 +76,10 @@ pub struct Shared {
     pub listening: Option<PathBuf>,
     /// Some placeholder wants a free port per run.
     pub needs_port: bool,
+    /// Some placeholder wants a Redis per run (`{state_dsn}`).
+    pub needs_store: bool,
+    /// Whether fault runs can rewrite the policy the proxy reads, or why not.
+    pub rewritable: Result<(), String>,
     pub policy: Option<PathBuf>,
     pub policy_template: Option<String>,
     pub needs_url: bool,
@@ -138,6 +143,19 @@ impl BlackBoxBench {
             .into_iter()
             .flatten()
             .any(template::wants_port);
+        let needs_store = [Some(command.as_str()), settings.url.as_deref(), policy_template.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(template::wants_store);
+        let rewritable = if policy.is_none() {
+            Err("gauntlet cannot read the policy, so it cannot write the versions a rewrite needs".to_string())
+        } else if policy_template.is_some() {
+            Err("the policy file is a template (it names the run's upstream, state or port), so gauntlet cannot write its versions".to_string())
+        } else if !command.contains("{policy}") {
+            Err("the proxy command does not name {policy}, so a file gauntlet rewrites would not be the one the proxy reads".to_string())
+        } else {
+            Ok(())
+        };
         if command.contains("{policy}") && settings.policy.is_none() {
             return Err("the proxy command names {policy} but no policy was given\n  help: pass the policy file as the first argument".into());
         }
@@ -169,6 +187,8 @@ impl BlackBoxBench {
                 runtime,
                 listening,
                 needs_port,
+                needs_store,
+                rewritable,
                 policy: settings.policy.clone(),
                 policy_template,
                 needs_url,

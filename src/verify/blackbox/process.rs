@@ -226,9 +226,16 @@ impl ProxyProcess {
         while Instant::now() < term_deadline && self.exited().is_none() {
             std::thread::sleep(Duration::from_millis(10));
         }
-        // SAFETY: as above; the group may already be gone, which killpg reports harmlessly.
+        self.kill();
+    }
+
+    /// Ends its whole group at once (SIGKILL), as a crash or an OOM kill does.
+    pub fn kill(&mut self) {
+        self.stdin = None;
+        // SAFETY: signalling a process group we created; it may already be
+        // gone, which killpg reports harmlessly.
         unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
+            libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
         }
         let _ = self.child.wait();
         if let Some(r) = self.reader.take() {

@@ -9,6 +9,12 @@
 //! its ledger to a file; when the run settles, the ledgers are read back and
 //! their wall times mapped onto the plan's virtual timeline, so the same
 //! measurement judges both drivers.
+//!
+//! A run with faults does them to the processes it owns: `{state_dsn}`'s
+//! Redis fails or hangs ([`super::store`]), the run's own copy of the policy
+//! file (`{policy}`) is rewritten, the proxy processes are killed (the agent
+//! reconnects to fresh ones over the same state), and the stdio mock
+//! stalls or exits on cue, told when as it starts.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,12 +24,14 @@ use serde_json::Value;
 
 use super::http::HttpSession;
 use super::process::{self, Inbox, ProxyProcess};
+use super::store::Store;
 use super::template::{self, Fill};
 use super::{timing, Shared};
 use crate::agent::Action;
 use crate::clock::Timestamp;
 use crate::caller::CallContext;
 use crate::mock::LedgerEntry;
+use crate::verify::faults::{Inject, Schedule, Timed, Version};
 use crate::verify::play::System;
 
 /// Sessions kept open at once; older idle ones are closed (a plan with a
@@ -99,6 +107,14 @@ pub struct Run {
     opens: std::collections::HashSet<i64>,
     ledger: Vec<LedgerEntry>,
     failure: Option<String>,
+    /// `{state_dsn}`: one store per state directory.
+    stores: Vec<Store>,
+    /// The run's faults, when it has any (their wall times are known once it begins).
+    faults: Vec<Timed>,
+    /// What the stdio mock is told as it starts: when to stall, when to exit.
+    mock_faults: Vec<String>,
+    /// A policy write left open (a writer mid-file), and what it wrote so far.
+    half_open: Option<(std::fs::File, String)>,
 }
 
 pub fn wall_nanos() -> i64 {
@@ -135,7 +151,17 @@ impl Run {
             opens: Default::default(),
             ledger: Vec::new(),
             failure: None,
+            stores: Vec::new(),
+            faults: Vec::new(),
+            mock_faults: Vec::new(),
+            half_open: None,
         };
+        if run.shared.needs_store {
+            for r in 0..run.state_dirs.len() {
+                let store = Store::start(&run.dir.join(format!("store-{r}")), free_port()?)?;
+                run.stores.push(store);
+            }
+        }
         if run.shared.needs_port {
             run.port = Some(free_port()?);
         }
@@ -150,7 +176,7 @@ impl Run {
             let name = run.shared.policy.as_deref().and_then(Path::file_name).unwrap_or("policy".as_ref());
             let path = run.dir.join(name);
             let upstream = run.upstream_words("template");
-            let fill = run.fill(&upstream, &run.state_dirs[0]);
+            let fill = run.fill(&upstream, 0);
             std::fs::write(&path, template::policy(&text, &fill)).map_err(|e| format!("{}: {e}", path.display()))?;
             run.policy = Some(path);
         }
@@ -166,7 +192,8 @@ impl Run {
     /// The words that serve this run's mock over stdio, with a ledger file named after `tag`.
     fn upstream_words(&mut self, tag: &str) -> Vec<String> {
         let ledger = self.dir.join(format!("ledger-{tag}.jsonl"));
-        let argv = super::mock_argv(&self.shared.gauntlet, &self.spec, &ledger);
+        let mut argv = super::mock_argv(&self.shared.gauntlet, &self.spec, &ledger);
+        argv.extend(self.mock_faults.iter().cloned());
         self.ledgers.push((ledger, 0));
         argv
     }
@@ -180,13 +207,15 @@ impl Run {
         argv
     }
 
-    fn fill<'a>(&'a self, upstream: &'a [String], state_dir: &'a Path) -> Fill<'a> {
+    /// The placeholders' values for a process of replica `replica`.
+    fn fill<'a>(&'a self, upstream: &'a [String], replica: usize) -> Fill<'a> {
         Fill {
             policy: self.policy.as_deref().or(self.shared.policy.as_deref()),
             upstream,
             upstream_url: self.http_mock.as_ref().map(|(_, url)| url.as_str()),
-            state_dir,
+            state_dir: &self.state_dirs[replica],
             port: self.port,
+            state_dsn: self.stores.get(replica).map(Store::dsn),
         }
     }
 
@@ -205,7 +234,7 @@ impl Run {
     /// The proxy's URL for this run.
     fn url(&self) -> Option<String> {
         let url = self.shared.url.as_deref()?;
-        Some(template::policy(url, &self.fill(&[], &self.state_dirs[0])))
+        Some(template::policy(url, &self.fill(&[], 0)))
     }
 
     /// Starts this run's listening proxy from the command (once), and waits
@@ -215,7 +244,7 @@ impl Run {
             return Ok(());
         }
         let upstream = self.upstream_words("proxy");
-        let argv = template::argv(&self.shared.words, &self.fill(&upstream, &self.state_dirs[0]));
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream, 0));
         let err = self.dir.join("proxy.stderr");
         let mut proxy = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, Arc::new(Inbox::default()))?;
         let addr = authority(url)?;
@@ -279,7 +308,7 @@ impl Run {
             let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| self.tail_of(&s.link)).unwrap_or_default();
             format!("{gone} with {n} requests unanswered; its stderr ends:\n{tail}")
         });
-        if let Some(why) = died {
+        if let Some(why) = died.filter(|_| !self.faulted()) {
             self.fail(why);
         }
         out
@@ -325,7 +354,7 @@ impl Run {
         };
         let next = self.replica_of.len() % self.state_dirs.len();
         let replica = *self.replica_of.entry(key.to_string()).or_insert(next);
-        let argv = template::argv(&self.shared.words, &self.fill(&upstream, &self.state_dirs[replica]));
+        let argv = template::argv(&self.shared.words, &self.fill(&upstream, replica));
         let err = self.dir.join(format!("proxy-{n}.stderr"));
         ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox).map(Link::Stdio)
     }
@@ -391,6 +420,48 @@ fn method_of(line: &[u8]) -> Option<String> {
 }
 
 impl Run {
+    /// Writes a version of the policy over the run's copy; `closed: false`
+    /// leaves the writer open mid-file (a later whole version finishes it).
+    fn write_policy(&mut self, version: &Version, closed: bool) -> Result<(), String> {
+        use std::io::Write;
+        let path = self.policy.clone().ok_or("no policy file to rewrite")?;
+        let text = version.text.clone()?;
+        let err = |e: std::io::Error| format!("{}: {e}", path.display());
+        if let Some((mut file, written)) = self.half_open.take() {
+            if let Some(rest) = text.strip_prefix(written.as_str()).filter(|_| closed) {
+                // The same writer finishes the file and closes it.
+                return file.write_all(rest.as_bytes()).and_then(|()| file.flush()).map_err(err);
+            }
+        }
+        let mut file = std::fs::File::create(&path).map_err(err)?;
+        file.write_all(text.as_bytes()).and_then(|()| file.flush()).map_err(err)?;
+        if !closed {
+            self.half_open = Some((file, text));
+        }
+        Ok(())
+    }
+
+    /// Kills every proxy process of the run at once; the agent's next
+    /// sessions start fresh ones over the same state.
+    fn restart(&mut self) {
+        for mut s in self.open.drain(..) {
+            match &mut s.link {
+                Link::Stdio(p) => p.kill(),
+                Link::Http(_) => {}
+            }
+            self.closed += 1;
+        }
+        if let Some(mut proxy) = self.http_proxy.take() {
+            proxy.kill();
+        }
+    }
+
+    /// Whether calls may go unanswered or a proxy exit without failing the
+    /// run: under faults the player counts what was never answered.
+    fn faulted(&self) -> bool {
+        !self.faults.is_empty()
+    }
+
     /// How long before its first call a session's proxy is started: twice the
     /// measured start-up (the machine may be busier now), and half a second.
     fn lead(&self) -> Duration {
@@ -425,7 +496,73 @@ impl System for Run {
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
-        self.origin = Some(timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64));
+        let origin = timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64);
+        self.origin = Some(origin);
+        let ms = |nanos: i64| (nanos / 1_000_000).to_string();
+        for f in &self.faults {
+            match f.what {
+                Inject::UpstreamStall { until } => {
+                    let args = ["--stall".to_string(), format!("{}..{}", ms(origin + f.at), ms(origin + (until.0 - start.0)))];
+                    self.mock_faults.extend(args);
+                }
+                Inject::UpstreamDie => {
+                    self.mock_faults.extend(["--die-at".to_string(), ms(origin + f.at)]);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn expect_faults(&mut self, schedule: &Schedule) -> Result<(), String> {
+        for f in &schedule.injects {
+            match &f.what {
+                Inject::StoreDown { .. } if self.stores.is_empty() => {
+                    return Err("gauntlet fails only a state store it runs, and the proxy command names no {state_dsn}".into())
+                }
+                Inject::PolicyWrite { version, .. } => {
+                    self.shared.rewritable.clone()?;
+                    version.text.clone()?;
+                }
+                Inject::UpstreamStall { .. } if self.http_mock.is_some() => {
+                    return Err("gauntlet stalls only an upstream the proxy starts over stdio ({upstream}), not one it reaches at {upstream_url}".into())
+                }
+                _ => {}
+            }
+        }
+        if schedule.injects.iter().any(|f| matches!(f.what, Inject::PolicyWrite { .. })) {
+            // The proxy reads the run's own copy, which the faults rewrite.
+            let original = self.shared.policy.clone().ok_or("no policy file to rewrite")?;
+            let name = original.file_name().unwrap_or("policy".as_ref());
+            let owned = self.dir.join("policy");
+            std::fs::create_dir_all(&owned).map_err(|e| format!("{}: {e}", owned.display()))?;
+            let copy = owned.join(name);
+            std::fs::copy(&original, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+            self.policy = Some(copy);
+        }
+        self.faults = schedule.injects.clone();
+        Ok(())
+    }
+
+    fn injects(&self) -> bool {
+        true
+    }
+
+    fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
+        match what {
+            Inject::StoreDown { hang: true } => self.stores.iter_mut().for_each(Store::hang),
+            Inject::StoreDown { hang: false } => self.stores.iter_mut().try_for_each(Store::fail)?,
+            Inject::StoreUp => self.stores.iter_mut().try_for_each(Store::recover)?,
+            Inject::PolicyWrite { version, closed } => self.write_policy(version, *closed)?,
+            Inject::Restart => self.restart(),
+            // The stdio mock stalls and exits by itself (told as it started); one over HTTP is ended here.
+            Inject::UpstreamStall { .. } => {}
+            Inject::UpstreamDie => {
+                if let Some((mock, _)) = &mut self.http_mock {
+                    mock.kill();
+                }
+            }
+        }
+        Ok(self.drain())
     }
 
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
@@ -446,9 +583,12 @@ impl System for Run {
         }
         // A new session starts with `initialize`: hold a start slot until it is answered.
         let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
+        let faulted = self.faulted();
         let Some(s) = self.session(&key) else { return Vec::new() };
         let sent = s.link.send(line);
         // A client waits for the handshake's answer before anything else.
+        // Under faults a call the proxy can no longer take is left unanswered, and counted so.
+        let sent = if !faulted || initialize { sent } else { Ok(()) };
         let answered = sent.is_ok() && (!initialize || s.inbox.wait_until(Instant::now() + init_timeout, |pending| pending.is_empty()));
         let exited = s.link.exited().or_else(|| self.http_proxy.as_mut().and_then(ProxyProcess::exited));
         if !answered {
@@ -477,7 +617,7 @@ impl System for Run {
         }
         let mut out = self.drain();
         let unanswered: usize = self.open.iter().map(|s| s.inbox.pending()).sum();
-        if unanswered > 0 && self.failure.is_none() {
+        if unanswered > 0 && self.failure.is_none() && !self.faulted() {
             let tail = self.open.iter().find(|s| s.inbox.pending() > 0).map(|s| self.tail_of(&s.link)).unwrap_or_default();
             self.fail(format!(
                 "the proxy left {unanswered} requests unanswered {}s after the last call; its stderr ends:\n{tail}",

@@ -10,7 +10,8 @@
 //! `{upstream_command}` and `{upstream_args_json}` (a JSON array, which is
 //! also a YAML flow sequence). A proxy that listens (`--proxy-url`) gets
 //! `{port}`: a free loopback port per run, in its command, its URL and its
-//! config alike.
+//! config alike. `{state_dsn}` is the DSN of a Redis gauntlet starts for
+//! the run (the store fault scenarios fail and hang it).
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub struct Fill<'a> {
     pub upstream_url: Option<&'a str>,
     pub state_dir: &'a Path,
     pub port: Option<u16>,
+    pub state_dsn: Option<&'a str>,
 }
 
 /// Placeholders that need the mock served over HTTP.
@@ -33,9 +35,14 @@ pub fn wants_port(text: &str) -> bool {
     text.contains("{port}")
 }
 
+/// Placeholders that need a state store (Redis) per run.
+pub fn wants_store(text: &str) -> bool {
+    text.contains("{state_dsn}")
+}
+
 /// Whether a policy file is a template (names the run's upstream, state or port).
 pub fn is_template(text: &str) -> bool {
-    ["{upstream", "{state_dir}", "{port}"].iter().any(|p| text.contains(p))
+    ["{upstream", "{state_dir}", "{state_dsn}", "{port}"].iter().any(|p| text.contains(p))
 }
 
 /// Checks a template (`what`: the proxy command or URL) once, before any
@@ -50,9 +57,9 @@ pub fn check(command: &str, what: &str) -> Result<Vec<String>, String> {
         while let Some(i) = rest.find('{') {
             let Some(j) = rest[i..].find('}') else { break };
             let name = &rest[i + 1..i + j];
-            if !["policy", "upstream", "upstream_url", "state_dir", "port"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
+            if !["policy", "upstream", "upstream_url", "state_dir", "state_dsn", "port"].contains(&name) && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
                 return Err(format!(
-                    "unknown placeholder `{{{name}}}` in the {what}\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}}, {{state_dir}} and {{port}}"
+                    "unknown placeholder `{{{name}}}` in the {what}\n  help: the placeholders are {{policy}}, {{upstream}}, {{upstream_url}}, {{state_dir}}, {{state_dsn}} and {{port}}"
                 ));
             }
             rest = &rest[i + j + 1..];
@@ -74,6 +81,9 @@ fn fill_text(text: &str, f: &Fill<'_>) -> String {
         .replace("{state_dir}", &f.state_dir.display().to_string());
     if let Some(port) = f.port {
         out = out.replace("{port}", &port.to_string());
+    }
+    if let Some(dsn) = f.state_dsn {
+        out = out.replace("{state_dsn}", dsn);
     }
     if let Some(p) = f.policy {
         out = out.replace("{policy}", &p.display().to_string());
@@ -106,7 +116,7 @@ mod tests {
     #[test]
     fn upstream_becomes_words_alone_and_a_quoted_string_inside_a_word() {
         let up = vec!["/opt/g auntlet".to_string(), "mock".into(), "/r/server.json".into()];
-        let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state"), port: Some(4100) };
+        let f = Fill { policy: Some(Path::new("/p/policy.yaml")), upstream: &up, upstream_url: None, state_dir: Path::new("/r/state"), port: Some(4100), state_dsn: Some("redis://127.0.0.1:4200/0") };
         let words = check("proxy {policy} --state-dir {state_dir} -- {upstream}", "proxy command").unwrap();
         assert_eq!(
             argv(&words, &f),
@@ -121,6 +131,9 @@ mod tests {
         let words = check("guard run --listen 127.0.0.1:{port}", "proxy command").unwrap();
         assert_eq!(argv(&words, &f), ["guard", "run", "--listen", "127.0.0.1:4100"]);
         assert!(is_template("port = {port}\n") && wants_port("http://127.0.0.1:{port}/mcp"));
+        let words = check("proxy --state-dsn {state_dsn}", "proxy command").unwrap();
+        assert_eq!(argv(&words, &f), ["proxy", "--state-dsn", "redis://127.0.0.1:4200/0"]);
+        assert!(wants_store("x {state_dsn}") && !wants_store("x {state_dir}"));
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! The fault scenarios black-box against `gauntlet proxy` as a process:
+//! gauntlet starts a Redis for each run (`{state_dsn}`) and fails or hangs
+//! it, rewrites its own copy of the policy (`{policy}`), kills and restarts
+//! the proxy, and has the mock behind it stall or exit, on each scenario's
+//! schedule. In both state fail modes the verdicts must be the embedded
+//! proxy's, outcome for outcome (`--compare-embedded`: 0 differences), and
+//! under `open` the store faults must show the proxy failing open. Needs
+//! redis-server (scripts/install-peers.sh); skipped with a notice without
+//! it unless GAUNTLET_REQUIRE_PEERS=1.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const FAULTS: [&str; 10] = [
+    "store-outage",
+    "store-hang",
+    "policy-tightened",
+    "policy-broken",
+    "policy-half-written",
+    "proxy-restart",
+    "upstream-stall",
+    "upstream-die",
+    "missing-identity",
+    "missing-session",
+];
+
+fn redis_installed() -> bool {
+    let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        let msg = "redis-server is not installed (scripts/install-peers.sh installs Debian's redis-server)";
+        assert!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() != Ok("1"), "{msg}");
+        eprintln!("skipping: {msg}");
+    }
+    found
+}
+
+/// The fault scenarios through `gauntlet proxy --state-fail-mode MODE`, compared with the embedded proxy in the same mode.
+fn black_box(mode: &str) -> (Value, String) {
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let cmd = format!("{bin} proxy {{policy}} --state-dsn {{state_dsn}} --state-fail-mode {mode} -- {{upstream}}");
+    let mut args = vec!["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--format", "json", "--compare-embedded"];
+    for f in FAULTS {
+        args.extend(["--only", f]);
+    }
+    args.extend(["--state-fail-mode", mode, "--proxy-command", &cmd, "--time-budget", "5m"]);
+    let out = Command::new(bin).args(&args).current_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).output().expect("the gauntlet binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    (report, stderr)
+}
+
+#[test]
+fn every_fault_scenario_runs_black_box_in_both_fail_modes_as_the_embedded_proxy_predicts() {
+    if !redis_installed() {
+        return;
+    }
+    let runs: Vec<_> = ["closed", "open"].map(|mode| std::thread::spawn(move || (mode, black_box(mode)))).into_iter().collect();
+    for run in runs {
+        let (mode, (report, stderr)) = run.join().unwrap();
+        let outcomes = report["outcomes"].as_array().unwrap();
+        let summary = &report["summary"];
+        assert_eq!((summary["unsupported"].as_u64(), summary["errors"].as_u64()), (Some(0), Some(0)), "{mode}: every fault was done and judged: {stderr}");
+        assert!(stderr.contains("embedded vs real: 0 differences"), "{mode}: {stderr}");
+        for f in FAULTS {
+            let played: Vec<_> = outcomes.iter().filter(|o| o["scenario"] == f).collect();
+            assert_eq!(played.len(), 2, "{mode}: {f} plays on both governed aksjah write tools");
+            for o in played {
+                assert!(o["verdict"] == "held" || o["verdict"] == "breached", "{mode}: {f} was judged on the ledger: {o}");
+            }
+        }
+        for o in outcomes.iter().filter(|o| o["scenario"] == "store-outage" || o["scenario"] == "store-hang") {
+            let (verdict, behaviour) = match mode {
+                "closed" => ("held", "fails-closed"),
+                _ => ("breached", "fails-open"),
+            };
+            assert_eq!((o["verdict"].as_str(), o["behaviour"].as_str()), (Some(verdict), Some(behaviour)), "{mode}: {o}");
+        }
+    }
+}
