@@ -334,8 +334,9 @@ fn over_blocking_rows(st: &Style, items: &[&Outcome], r: &Report, max: usize) ->
             let pad = " ".repeat(tw.saturating_sub(name.chars().count()));
             let painted = format!("  {sev}{}{pad}  {numbers:>nw$}  ", st.paint(&name, Paint::Magenta));
             let scenarios = os.iter().map(|o| o.scenario.as_str()).collect::<Vec<_>>().join(", ");
+            // The refusing rule first: a one-line row keeps it.
             let text = format!(
-                "{reached} of {sent} legitimate calls reached the server, {why}, in {}: {scenarios}",
+                "{why}: {reached} of {sent} legitimate calls reached the server, in {}: {scenarios}",
                 wording::count(os.len(), "scenario")
             );
             let mut row = String::new();
