@@ -80,6 +80,16 @@ pub fn load(spec: &str) -> Result<Loaded, Exit> {
     Ok(Loaded { policy, shown: spec.to_string(), path, _dir: Some(dir) })
 }
 
+/// A policy given as text (one a snapshot kept), written to a temporary
+/// file named `name` so that `gauntlet replay` lines can point at it while it lives.
+pub fn load_text(text: &str, name: &str, shown: String) -> Result<Loaded, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let policy = crate::policy::load_file(&path, None).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(Loaded { policy, shown, path, _dir: Some(dir) })
+}
+
 /// `git show REV:path`, with the path taken relative to the working directory as git reads `./path`.
 pub fn git_show(rev: &str, file: &str) -> Result<String, String> {
     let object = if file.starts_with("./") || file.starts_with('/') { format!("{rev}:{file}") } else { format!("{rev}:./{file}") };

@@ -668,7 +668,9 @@ fn run_one(args: &Args) -> Exit {
         if seed != DEFAULT_SEED {
             cmd.push_str(&format!(" --seed {seed}"));
         }
-        return check_snapshot(path, &report, args.accept, &args.only, &cmd);
+        let policy = args.policy.as_deref().and_then(|p| std::fs::read_to_string(p).ok().map(|text| (p, text)));
+        let semantic = Semantic { policy: policy.as_ref().map(|(p, t)| (*p, t.as_str())), profile: args.profile.unwrap_or_default() };
+        return check_snapshot(path, &report, args.accept, &args.only, &cmd, &semantic);
     }
     if report.outcomes.iter().any(|o| opts.fails(o)) {
         Exit::CheckFailed
@@ -687,11 +689,56 @@ fn full_report_pointer(args: &Args) -> Option<String> {
     }
 }
 
+/// The policy a run verified (its file and text), for the snapshot to keep and to diff against.
+struct Semantic<'a> {
+    policy: Option<(&'a Path, &'a str)>,
+    profile: crate::profile::Profile,
+}
+
+impl Semantic<'_> {
+    /// The snapshot text with the policy kept at its end.
+    fn kept(&self, text: &str) -> String {
+        match self.policy {
+            Some((_, policy)) => snapshot::with_policy(text, policy),
+            None => text.to_string(),
+        }
+    }
+
+    /// `gauntlet diff` of the policy the snapshot kept against this run's, for every call;
+    /// `Ok(None)` when they are the same text, `Err` with a note when there is none to compare.
+    fn diff(&self, accepted: &str, snapshot: &Path, report: &Report) -> Result<Option<String>, String> {
+        let Some((file, text)) = self.policy else { return Ok(None) };
+        let Some(old) = snapshot::kept_policy(accepted) else {
+            return Err(format!(
+                "semantic diff: snapshot {} keeps no policy (accepted before snapshots kept theirs), so only the sampled verdicts above compare; accept it again to keep this one\n",
+                snapshot.display()
+            ));
+        };
+        if old == text {
+            return Ok(None);
+        }
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "policy.yaml".into());
+        let old = super::diff::load_text(&old, &name, format!("{} (accepted)", snapshot.display()))
+            .map_err(|e| format!("semantic diff: the policy snapshot {} keeps does not load: {e}\n", snapshot.display()))?;
+        let new = super::diff::load_text(text, &name, file.display().to_string()).map_err(|e| format!("semantic diff: {e}\n"))?;
+        let mut tools: Vec<String> = report.outcomes.iter().map(|o| o.tool.clone()).filter(|t| t != "-").collect();
+        tools.sort();
+        tools.dedup();
+        let changes = super::diff::changes(&old, &new, self.profile, &tools);
+        Ok(Some(format!(
+            "semantic diff (every call, not a sample: `gauntlet diff`) of the policy the snapshot was accepted with against this one:\n{}",
+            super::diff::render(&old.shown, &new.shown, &changes)
+        )))
+    }
+}
+
 /// With a snapshot the accepted verdicts are the baseline: only changes fail the
 /// run. Verdicts taken with another seed or profile are not compared, and an
-/// `--only` run compares (and accepts) only the scenarios it ran.
-fn check_snapshot(path: &Path, report: &Report, accept: bool, only: &[String], cmd: &str) -> Exit {
-    let current = snapshot::render(report);
+/// `--only` run compares (and accepts) only the scenarios it ran. The snapshot
+/// keeps the policy it was accepted with; when this run's policy differs, the
+/// semantic diff of the two is shown beside the verdicts' diff.
+fn check_snapshot(path: &Path, report: &Report, accept: bool, only: &[String], cmd: &str, semantic: &Semantic<'_>) -> Exit {
+    let current = semantic.kept(&snapshot::render(report));
     let shown = invocation::quote_path(path);
     let existing = std::fs::read_to_string(path).ok();
     let write = |text: &str, why: &str| -> Exit {
@@ -724,7 +771,7 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, only: &[String], c
             return write(&current, "accepted");
         }
         return match snapshot::merge(&text, &current, only) {
-            Ok(merged) => write(&merged, &format!("accepted for {} (other scenarios kept)", only.join(", "))),
+            Ok(merged) => write(&semantic.kept(&merged), &format!("accepted for {} (other scenarios kept)", only.join(", "))),
             Err(e) => could_not_run(format!("{}: {e}", path.display())),
         };
     }
@@ -749,11 +796,19 @@ fn check_snapshot(path: &Path, report: &Report, accept: bool, only: &[String], c
     };
     let changes = snapshot::diff(&accepted, &now);
     let scope = if only.is_empty() { String::new() } else { format!(" (compared: {})", only.join(", ")) };
+    let semantic = semantic.diff(&text, path, report);
     if changes.is_empty() {
         eprintln!("snapshot {}: no change from the accepted verdicts{scope}", path.display());
+        if let Ok(Some(s)) = semantic {
+            // The sample did not move, but the policy did: what it changes for every call.
+            eprint!("{s}");
+        }
         return Exit::Ok;
     }
     eprintln!("snapshot {} differs from this run{scope}:\n{}", path.display(), snapshot::render_diff(&changes));
+    if let Ok(Some(s)) | Err(s) = semantic {
+        eprint!("{s}");
+    }
     let only_args: String = only.iter().map(|id| format!(" --only {}", invocation::quote(id))).collect();
     eprintln!("  help: if the change is intended, accept it with `{cmd}{only_args} --snapshot {shown} --accept`");
     Exit::CheckFailed

@@ -112,8 +112,10 @@ fn meets(p: &Proof, tool: &ToolInfo, reqs: &Requirements, args: &Map<String, Jso
             serde_json::to_string(&kept).map_or(0, |t| t.len()) as u64 <= reqs.max_argument_bytes
         }
         "amount-per-call" => {
-            let cap = reqs.for_tool(&tool.name, tool.risk).max_amount_per_call.map_or(f64::INFINITY, |m| m.in_field(tool.role_of(single::AMOUNT)));
-            match args.get(single::AMOUNT) {
+            // The statement names the amount field: "`amount` ≤500 in every call".
+            let field = p.statement.split('`').nth(1).unwrap_or_default();
+            let cap = reqs.for_tool(&tool.name, tool.risk).max_amount_per_call.map_or(f64::INFINITY, |m| m.in_field(tool.role_of(field)));
+            match args.get(field) {
                 Some(Json::Number(n)) => n.as_f64().is_some_and(|x| x <= cap),
                 Some(Json::String(s)) => s.trim().parse::<f64>().map_or(true, |x| x <= cap),
                 _ => true,

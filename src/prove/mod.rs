@@ -27,6 +27,8 @@ pub mod single;
 mod crosscheck;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exact;
 pub mod trace;
 
 use serde::Serialize;
@@ -177,18 +179,23 @@ pub fn prove(s: &Setup<'_>) -> Vec<Proof> {
             out.push(single::schema(&ctx));
         }
         out.push(single::size(&ctx, s.reqs.max_argument_bytes));
-        let optional = !single::required(tool).iter().any(|f| f == single::AMOUNT);
-        let amount = |p: Proof| if optional { p.optional_field(single::AMOUNT) } else { p };
-        // Caps in the unit the amount field is written in (minor units unless its role says otherwise).
-        let role = tool.role_of(single::AMOUNT);
-        if let Some(cap) = req.max_amount_per_call.filter(|_| single::has_amount(tool)).map(|m| m.in_field(role)) {
-            out.push(amount(single::amount_per_call(&ctx, cap)));
+        let amounts = single::amount_fields(tool);
+        // Caps in the unit each amount field is written in (its role's unit; minor units by default).
+        let optional = |f: &str| !single::required(tool).iter().any(|r| r == f);
+        let amount = |p: Proof, f: &str| if optional(f) { p.optional_field(f) } else { p };
+        if let Some(m) = req.max_amount_per_call {
+            for f in &amounts {
+                out.push(amount(single::amount_per_call(&ctx, f, m.in_field(tool.role_of(f))), f));
+            }
         }
         if let Some(bound) = req.rate {
             out.push(rate::calls(&ctx, bound));
         }
-        if let Some(w) = req.max_amount_per_window.filter(|_| single::has_amount(tool)).map(|w| AmountWindow { amount: w.money().in_field(role), ..w }) {
-            out.push(amount(rate::amounts(&ctx, w)));
+        if let Some(w) = req.max_amount_per_window {
+            for f in &amounts {
+                let w = AmountWindow { amount: w.money().in_field(tool.role_of(f)), ..w };
+                out.push(amount(rate::amounts(&ctx, f, w), f));
+            }
         }
     }
     out

@@ -12,7 +12,6 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::single::AMOUNT;
 use super::trace::{Call, START};
 use super::{Context, Proof, Status};
 use crate::caller::CallContext;
@@ -125,45 +124,115 @@ fn burst(ctx: &Context<'_>, span: Span, variants: &[Map<String, Json>], weight: 
     ctx.replayed(calls)
 }
 
-/// The admitted call with `amount` in `set`, if any.
-fn with_amount(ctx: &Context<'_>, set: NumSet, near: f64) -> Option<Map<String, Json>> {
+/// The admitted call with `field` in `set`, if any.
+fn with_amount(ctx: &Context<'_>, field: &str, set: NumSet, near: f64) -> Option<Map<String, Json>> {
     let mut base = ctx.base.clone();
-    base.insert(AMOUNT.into(), serde_json::Number::from_f64(near).map(Json::Number).unwrap_or(Json::Null));
+    base.insert(field.into(), serde_json::Number::from_f64(near).map(Json::Number).unwrap_or(Json::Null));
     let mut query = ctx.model.rules.terms();
-    query.push(Term::set(vec![AMOUNT.into()], Atom::of_kinds(&[Kind::Number]).with_numbers(set), "amount".into()));
+    query.push(Term::set(vec![field.into()], Atom::of_kinds(&[Kind::Number]).with_numbers(set), "amount".into()));
     match solve(&query, &base, &Prefer::default()) {
         Answer::Yes(a) => Some(a),
         _ => None,
     }
 }
 
-fn amount(a: &Map<String, Json>) -> f64 {
-    a.get(AMOUNT).and_then(Json::as_f64).unwrap_or(0.0)
+fn amount(a: &Map<String, Json>, field: &str) -> f64 {
+    a.get(field).and_then(Json::as_f64).unwrap_or(0.0)
+}
+
+/// The numbers the conditions admit in `field`.
+fn admitted_amounts(ctx: &Context<'_>, field: &str) -> NumSet {
+    let path = vec![field.to_string()];
+    ctx.model.rules.atoms_at(&path).iter().fold(NumSet::all(), |s, a| s.intersect(&a.numbers))
 }
 
 /// Whether every amount the conditions admit is counted in full: whole and not negative.
-fn counted_in_full(ctx: &Context<'_>) -> bool {
+fn counted_in_full(ctx: &Context<'_>, field: &str) -> bool {
     if ctx.model.rules.profile() == Profile::Strict {
         return true;
     }
-    let path = vec![AMOUNT.to_string()];
-    let set = ctx.model.rules.atoms_at(&path).iter().fold(NumSet::all(), |s, a| s.intersect(&a.numbers));
-    set.0.iter().all(|i| i.lo.at == i.hi.at && i.lo.at >= 0.0 && i.lo.at.fract() == 0.0)
+    admitted_amounts(ctx, field).0.iter().all(|i| i.lo.at == i.hi.at && i.lo.at >= 0.0 && i.lo.at.fract() == 0.0)
+}
+
+/// The fraction a counterexample adds to a whole amount, counted as the
+/// whole: 0.99 (sent as 98.99), or 0.999… with as many nines as it takes for
+/// `calls` such fractions to carry the total past `cap` from `counted`.
+fn fraction(counted: f64, calls: u64, cap: f64) -> f64 {
+    let needed = (cap - counted) / calls.max(1) as f64;
+    (2..=12).map(|d| 1.0 - 10f64.powi(-d)).find(|f| *f > needed).unwrap_or(0.99)
+}
+
+/// What Intercept's truncation lets through: a counter counts an amount's
+/// whole part (98.70 counts 98), so when no admitted amount lowers the
+/// counter (none at or under −1), the amounts in an interval total under
+/// the counted bound plus 1 for each call, and the calls are bounded by a
+/// limit on calls, or by the counted bound itself when every amount counts
+/// at least 1.
+struct Truncated {
+    counted: Bound,
+    calls: u64,
+    /// Where the bound on calls comes from, for the reason.
+    calls_from: String,
+    /// Whether the calls are bounded by the counted amount itself (every amount counts at least 1).
+    counted_calls: bool,
+}
+
+impl Truncated {
+    /// Every total is strictly under this.
+    fn under(&self) -> f64 {
+        self.counted.total() as f64 + self.calls as f64
+    }
+
+    /// The largest limit per window on the counter that keeps the total at or under `cap`, with these calls.
+    fn keeps(&self, cap: f64, counted_calls: bool) -> u64 {
+        let windows = self.counted.windows.max(1) as f64;
+        let per = if counted_calls { cap / (2.0 * windows) } else { (cap - self.calls as f64) / windows };
+        per.max(0.0).floor() as u64
+    }
+
+    fn explain(&self, span: Span) -> String {
+        format!(
+            "Intercept counts each amount's whole part (98.70 counts 98): {}; and {}, each adding under 1 uncounted: under {}",
+            explain(&self.counted, "counted", span),
+            self.calls_from,
+            num(self.under())
+        )
+    }
+}
+
+fn truncated(ctx: &Context<'_>, span: Span, field: &str, admitted: &NumSet) -> Result<Truncated, String> {
+    let path = vec![field.to_string()];
+    let lowest = admitted.0.first().map(|i| i.lo).ok_or("the conditions admit no number")?;
+    if lowest.at < -1.0 || (lowest.at == -1.0 && lowest.closed) {
+        return Err(format!("the conditions admit amounts down to {}, which lower the counter", num(lowest.at)));
+    }
+    let counted = ctx.model.rules.amount_bound(span, &path, true).ok_or("no shared limit counts this amount")?;
+    let calls = match ctx.model.rules.call_bound(span) {
+        // Every amount counting at least 1, the counted bound bounds the calls too.
+        Some(b) if lowest.at >= 1.0 && counted.total() < b.total() => {
+            (counted.total(), format!("every amount counts at least 1, so at most {} calls pass", counted.total()), true)
+        }
+        Some(b) => (b.total(), explain(&b, "calls", span), false),
+        None if lowest.at >= 1.0 => (counted.total(), format!("every amount counts at least 1, so at most {} calls pass", counted.total()), true),
+        None => return Err("amounts under 1 count 0 and no limit bounds the calls, so their number is unbounded".into()),
+    };
+    Ok(Truncated { counted, calls: calls.0, calls_from: calls.1, counted_calls: calls.2 })
 }
 
 /// `amount-per-window`: the amounts of the calls in any sliding window of `w.window` total at most `w.amount`.
-pub fn amounts(ctx: &Context<'_>, w: AmountWindow) -> Proof {
+pub fn amounts(ctx: &Context<'_>, field: &str, w: AmountWindow) -> Proof {
     let span = Span { len: w.window.nanos().max(1), sliding: true };
-    let statement = format!("`{AMOUNT}` totals ≤{} per {} sliding", num(w.amount), w.window);
+    let statement = format!("`{field}` totals ≤{} per {} sliding", num(w.amount), w.window);
     let admitted = match ctx.admitted() {
         Ok(a) => a,
         Err((status, why)) => return ctx.proof("amount-per-window", statement, status, why, ctx.entry()),
     };
-    let path = vec![AMOUNT.to_string()];
-    let per_call = ctx.model.rules.atoms_at(&path).iter().fold(NumSet::all(), |s, a| s.intersect(&a.numbers));
+    let path = vec![field.to_string()];
+    let per_call = admitted_amounts(ctx, field);
     let largest = per_call.0.last().map(|i| i.hi.at).filter(|x| x.is_finite());
     let by_calls = largest.zip(ctx.model.rules.call_bound(span)).map(|(c, b)| (c * b.total() as f64, b));
-    let by_amount = ctx.model.rules.amount_bound(span, &path, counted_in_full(ctx));
+    let in_full = counted_in_full(ctx, field);
+    let by_amount = ctx.model.rules.amount_bound(span, &path, in_full);
     if let Some(b) = by_amount.as_ref().filter(|b| b.total() as f64 <= w.amount) {
         return ctx.proof("amount-per-window", statement, Status::Proved, explain(b, "of amount", span), ctx.rule(&b.rule));
     }
@@ -171,39 +240,155 @@ pub fn amounts(ctx: &Context<'_>, w: AmountWindow) -> Proof {
         let why = format!("every amount is at most {}, and {}: at most {}", num(largest.unwrap_or(0.0)), explain(b, "calls", span), num(*total));
         return ctx.proof("amount-per-window", statement, Status::Proved, why, ctx.rule(&b.rule));
     }
-    // Counterexamples: the largest amounts; a negative one first; amounts under 1.
-    let most = with_amount(ctx, NumSet::above(0.0, false), 1e15).unwrap_or(admitted);
+    let trunc = (!in_full).then(|| truncated(ctx, span, field, &per_call));
+    if let Some(Ok(t)) = trunc.as_ref().filter(|t| t.as_ref().is_ok_and(|t| t.under() <= w.amount)) {
+        return ctx.proof("amount-per-window", statement, Status::Proved, t.explain(span), ctx.rule(&t.counted.rule));
+    }
+    // Counterexamples: the largest amounts; a negative one first; amounts under 1; whole amounts plus 0.99 filling the counter.
+    let most = with_amount(ctx, field, NumSet::above(0.0, false), 1e15).unwrap_or(admitted);
     let mut strategies: Vec<Vec<Map<String, Json>>> = vec![vec![most.clone()]];
-    if let Some(negative) = with_amount(ctx, NumSet::below(0.0, false), -1e15) {
+    if let Some(negative) = with_amount(ctx, field, NumSet::below(0.0, false), -1e15) {
         strategies.push(vec![negative, most.clone()]);
     }
-    if let Some(small) = with_amount(ctx, NumSet::above(0.0, false).intersect(&NumSet::below(1.0, false)), 0.99) {
-        if w.amount / amount(&small) < MAX_CALLS as f64 {
+    if let Some(small) = with_amount(ctx, field, NumSet::above(0.0, false).intersect(&NumSet::below(1.0, false)), 0.99) {
+        if w.amount / amount(&small, field) < MAX_CALLS as f64 {
             strategies.push(vec![small]);
         }
     }
     let mut best = 0.0f64;
-    for variants in strategies {
-        let cex = burst(ctx, span, &variants, amount, w.amount);
+    let mut tried: Vec<super::Counterexample> = strategies.into_iter().map(|v| burst(ctx, span, &v, |a| amount(a, field), w.amount)).collect();
+    if let Some(Ok(t)) = &trunc {
+        let frac = fraction(t.counted.total() as f64, t.calls, w.amount);
+        if let Some(cex) = fill(ctx, field, span, &per_call, &most, &t.counted.rule, frac) {
+            tried.push(cex);
+        }
+    }
+    for cex in tried {
         let spent: Vec<(i64, f64)> = cex
             .allowed_calls()
-            .filter_map(|c| Timestamp::parse_rfc3339(&c.at).ok().map(|t| (t.0, c.arguments.get(AMOUNT).and_then(Json::as_f64).unwrap_or(0.0).max(0.0))))
+            .filter_map(|c| Timestamp::parse_rfc3339(&c.at).ok().map(|t| (t.0, c.arguments.get(field).and_then(Json::as_f64).unwrap_or(0.0).max(0.0))))
             .collect();
         let total = crate::verify::measure::max_sliding_sum(&spent, span.len);
         best = best.max(total);
         if total > w.amount {
-            let why = format!("calls totalling {} pass within {}", num(total), w.window);
-            let at = by_amount.as_ref().or(by_calls.as_ref().map(|(_, b)| b)).map(|b| ctx.rule(&b.rule)).unwrap_or_else(|| ctx.entry());
+            let mut why = format!("calls totalling {} pass within {}", num(total), w.window);
+            if let Some(Ok(t)) = &trunc {
+                why.push_str(&format!(
+                    " (the limit holds what it counts, but {}; a limit of at most {} per window on `{}` keeps the cap)",
+                    t.explain(span),
+                    t.keeps(w.amount, t.counted_calls),
+                    t.counted.rule
+                ));
+            }
+            let at = by_amount.as_ref().or(by_calls.as_ref().map(|(_, b)| b)).or(trunc.as_ref().and_then(|t| t.as_ref().ok()).map(|t| &t.counted)).map(|b| ctx.rule(&b.rule)).unwrap_or_else(|| ctx.entry());
             let mut p = ctx.proof("amount-per-window", statement, Status::Refuted, why, at);
             p.counterexample = Some(cex);
             return p;
         }
     }
-    let truncated = if counted_in_full(ctx) {
-        String::new()
-    } else {
-        " (the conditions admit fractional amounts, which Intercept counts truncated — 1.99 counts 1 —, so the amounts a limit lets through can sum to more than it, by under 1 per call; prove does not bound that sum)".to_string()
+    let why = match &trunc {
+        Some(Ok(t)) => format!(
+            "{}, over the cap of {}; the schedules prove built passed at most {}, so whether a schedule reaches past the cap is not settled",
+            t.explain(span),
+            num(w.amount),
+            num(best)
+        ),
+        Some(Err(e)) => format!("the conditions admit fractional amounts, which Intercept counts truncated (98.70 counts 98), and {e}; the schedules prove built passed at most {}", num(best)),
+        None => format!("no bound at or under the cap was found, and the bursts prove built passed at most {}", num(best)),
     };
-    let why = format!("no bound at or under the cap was found, and the bursts prove built passed at most {}{truncated}", num(best));
     ctx.proof("amount-per-window", statement, Status::Unknown, why, ctx.entry())
+}
+
+/// The schedule truncation allows at its most: the instants of the burst,
+/// as many calls at each as the engine admits, every amount a whole number
+/// plus `frac` (counted as the whole). A first run of the smallest such
+/// amounts finds how many calls each window of the counting limit `rule`
+/// holds; the second fills each window's counter: every call as large as
+/// the room left allows while keeping 1 whole unit for each call still to
+/// come in that window (the largest the engine admits, found on a copy of
+/// the store, when the room is less than reckoned). Each call from a new
+/// caller; replayed as a trace.
+fn fill(ctx: &Context<'_>, field: &str, span: Span, per_call: &NumSet, base: &Map<String, Json>, rule: &str, frac: f64) -> Option<super::Counterexample> {
+    let limit = ctx.model.rules.limits.iter().find(|l| l.rule == rule)?;
+    let window = window_nanos(limit);
+    let with = |whole: f64| -> Option<Map<String, Json>> {
+        let x = whole + frac;
+        per_call.contains(x).then(|| {
+            let mut a = base.clone();
+            a.insert(field.into(), serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null));
+            a
+        })
+    };
+    let lo = per_call.0.first()?.lo.at.max(0.0).ceil().max(1.0);
+    let hi = (per_call.0.last()?.hi.at - frac).floor().min(1e15);
+    let small = [lo, lo + 1.0].into_iter().find(|w| with(*w).is_some())?;
+    let engine = ctx.s.engine;
+    let decide = |store: &mut MemoryStore, args: &Map<String, Json>, n: usize, at: Timestamp| {
+        let call = Call::new(at, &ctx.tool.name, args.clone()).from_caller(n + 1);
+        let caller = CallContext { identity: call.identity.clone(), session: call.session.clone() };
+        let allowed = engine.decide(store, &ToolCall { name: &call.tool, arguments: Some(args) }, &caller, at).is_allow();
+        (call, allowed)
+    };
+    // The largest whole amount (plus the fraction) the engine admits now, on a copy of the store.
+    let largest = |store: &MemoryStore, n: usize, at: Timestamp| -> Option<f64> {
+        let admits = |w: f64| with(w).is_some_and(|a| decide(&mut store.clone(), &a, n, at).1);
+        let (mut ok, mut bad) = (small, hi + 1.0);
+        if !admits(ok) {
+            return None;
+        }
+        while bad - ok > 1.0 {
+            let mid = ((ok + bad) / 2.0).floor();
+            if admits(mid) {
+                ok = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        Some(ok)
+    };
+    let times = instants(ctx, span);
+    // Run 1: the smallest amounts, counting the calls each window admits.
+    let mut slots: std::collections::HashMap<i64, u64> = Default::default();
+    let mut store = MemoryStore::new();
+    let small_args = with(small)?;
+    let mut n = 0;
+    'dry: for at in &times {
+        while n < MAX_CALLS {
+            let allowed = decide(&mut store, &small_args, n, *at).1;
+            n += 1;
+            if !allowed {
+                continue 'dry;
+            }
+            *slots.entry(at.0.div_euclid(window)).or_default() += 1;
+        }
+    }
+    // Run 2: fill each window's counter, keeping a whole unit per call still to come.
+    let mut store = MemoryStore::new();
+    let mut calls: Vec<Call> = Vec::new();
+    let mut counted: std::collections::HashMap<i64, f64> = Default::default();
+    for at in &times {
+        let w = at.0.div_euclid(window);
+        while calls.len() < MAX_CALLS {
+            let n = calls.len();
+            let left = slots.get(&w).copied().unwrap_or(1).saturating_sub(1);
+            let room = limit.limit as f64 - counted.get(&w).copied().unwrap_or(0.0);
+            let want = (room - left as f64 * small).floor().clamp(small, hi);
+            let mut args = with(want)?;
+            if want > small && !decide(&mut store.clone(), &args, n, *at).1 {
+                if let Some(most) = largest(&store, n, *at) {
+                    args = with(most)?;
+                }
+            }
+            let (call, allowed) = decide(&mut store, &args, n, *at);
+            calls.push(call);
+            if !allowed {
+                break;
+            }
+            *counted.entry(w).or_default() += amount(&args, field).trunc();
+            if let Some(s) = slots.get_mut(&w) {
+                *s = s.saturating_sub(1);
+            }
+        }
+    }
+    Some(ctx.replayed(calls))
 }

@@ -15,11 +15,16 @@ use super::{Context, Proof, Status};
 use crate::engine::admission::{solve, Answer, Atom, Kind, Lang, NumSet, Patterns, Prefer, Product, StrSet, Term};
 use crate::scenario::lint::ToolInfo;
 
-/// The field amounts are read from (the scenarios' default `amount_field`).
-pub const AMOUNT: &str = "amount";
-
-pub fn has_amount(tool: &ToolInfo) -> bool {
-    tool.input_schema["properties"].get(AMOUNT).is_some()
+/// The top-level fields whose role is `amount` (the server file's `roles:`,
+/// or what loading inferred), in order: what the amount requirements hold to
+/// their caps. Members below the top level are beyond any condition's reach
+/// (see `BEYOND`).
+pub fn amount_fields(tool: &ToolInfo) -> Vec<String> {
+    tool.fields_with(crate::mock::roles::Role::Amount)
+        .map(|(path, _)| path)
+        .filter(|path| !path.contains(['.', '[']) && tool.input_schema["properties"].get(*path).is_some())
+        .map(str::to_string)
+        .collect()
 }
 
 pub(super) fn required(tool: &ToolInfo) -> Vec<String> {
@@ -53,9 +58,152 @@ fn refute(ctx: &Context<'_>, requirement: &'static str, statement: String, args:
 
 /// JSON Schema keywords that constrain a value and that the proof does not read (an answer with one is unknown).
 const UNMODELED: &[&str] = &[
-    "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "multipleOf", "$ref", "$dynamicRef", "dependentRequired",
-    "dependentSchemas", "dependencies",
+    "not", "if", "then", "else", "multipleOf", "$dynamicRef", "dependentRequired", "dependentSchemas", "dependencies",
 ];
+
+/// The keywords that combine schemas, read by [`reading`]; [`violations`] reads what is beside them.
+const COMBINATORS: &[&str] = &["anyOf", "oneOf", "allOf", "$ref"];
+
+/// One way to break a field's schema: the values in every set listed (one query term each).
+pub(super) type Violation = (String, Vec<Atom>);
+
+/// What prove reads of a field's schema: the ways to break it, and whether
+/// the field may hold a list or object (then only "present and not null" is
+/// checked, see `BEYOND`).
+struct Reading {
+    violations: Vec<Violation>,
+    composite: bool,
+}
+
+/// The most branch combinations one `anyOf`/`oneOf` may expand to before the answer is unknown.
+const MAX_COMBINATIONS: usize = 4096;
+/// `$ref` chains deeper than this are read as a cycle.
+const MAX_REF_DEPTH: usize = 32;
+
+/// Whether `v` is null by the violation sets (each a single set).
+fn null_violates(violations: &[Violation]) -> bool {
+    violations.iter().any(|(_, atoms)| atoms.iter().all(|a| a.null) && !atoms.is_empty())
+}
+
+/// The schema at a local JSON pointer (`#/$defs/Name`, `#/definitions/Name`) of the tool's schema.
+fn resolve<'a>(root: &'a Json, reference: &str) -> Result<&'a Json, String> {
+    let Some(pointer) = reference.strip_prefix('#') else {
+        return Err(format!("the field's schema refers to `{reference}`, outside the tool's schema (prove reads local `#/…` references only)"));
+    };
+    let pointer = pointer.replace("%25", "%");
+    root.pointer(&pointer).ok_or_else(|| format!("the field's schema refers to `{reference}`, which the tool's schema does not define"))
+}
+
+/// The ways a field's schema is broken, with `anyOf`, `oneOf`, `allOf` and
+/// local `$ref` read exactly: `allOf` (and a `$ref` beside other keywords) is
+/// broken by breaking any part; `anyOf` by breaking every branch (each
+/// combination of one way per branch, intersected); `oneOf` by that or by a
+/// value two branches both admit.
+fn reading(p: &Json, root: &Json, patterns: &mut Patterns, depth: usize) -> Result<Reading, String> {
+    if depth > MAX_REF_DEPTH {
+        return Err(format!("the field's schema nests `$ref` deeper than {MAX_REF_DEPTH} (a cycle?), which prove does not expand"));
+    }
+    let Some(schema) = p.as_object() else {
+        return Ok(Reading { violations: violations(p, patterns)?.into_iter().map(|(w, a)| (w, vec![a])).collect(), composite: false });
+    };
+    let beside: serde_json::Map<String, Json> = schema.iter().filter(|(k, _)| !COMBINATORS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    // Parts that all must hold: what is beside the combinators (when it says anything), each `allOf` branch, the `$ref` target.
+    let mut parts: Vec<Reading> = Vec::new();
+    let says_something = ["type", "enum", "const"].iter().any(|k| beside.contains_key(*k));
+    if says_something || schema.keys().all(|k| !COMBINATORS.contains(&k.as_str())) {
+        let plain = violations(&Json::Object(beside.clone()), patterns)?;
+        let composite = is_composite(&Json::Object(beside));
+        parts.push(Reading { violations: plain.into_iter().map(|(w, a)| (w, vec![a])).collect(), composite });
+    }
+    if let Some(r) = schema.get("$ref") {
+        let target = resolve(root, r.as_str().unwrap_or_default())?;
+        parts.push(reading(target, root, patterns, depth + 1)?);
+    }
+    for b in schema.get("allOf").and_then(Json::as_array).into_iter().flatten() {
+        parts.push(reading(b, root, patterns, depth + 1)?);
+    }
+    for (key, exclusive) in [("anyOf", false), ("oneOf", true)] {
+        if let Some(branches) = schema.get(key).and_then(Json::as_array) {
+            let read = branches.iter().map(|b| reading(b, root, patterns, depth + 1)).collect::<Result<Vec<_>, _>>()?;
+            parts.push(union(key, read, exclusive)?);
+        }
+    }
+    if parts.is_empty() {
+        return Ok(Reading { violations: vec![absent()], composite: true });
+    }
+    let composite = parts.iter().any(|r| r.composite);
+    if composite && !parts.iter().all(|r| r.composite) {
+        return Err("the field's schema requires a list or object in one part and a scalar in another, which prove does not intersect".into());
+    }
+    let mut out = vec![absent()];
+    if composite {
+        if parts.iter().any(|r| null_violates(&r.violations)) {
+            out.push(("null where the schema wants a list or object".into(), vec![Atom::of_kinds(&[Kind::Null])]));
+        }
+        return Ok(Reading { violations: out, composite: true });
+    }
+    out.extend(parts.into_iter().flat_map(|r| r.violations.into_iter().filter(|(w, _)| w != ABSENT)));
+    Ok(Reading { violations: out, composite: false })
+}
+
+const ABSENT: &str = "the field left out";
+
+fn absent() -> Violation {
+    (ABSENT.to_string(), vec![Atom::of_kinds(&[Kind::Absent])])
+}
+
+/// `anyOf` (or `oneOf` when `exclusive`) of the branches read.
+fn union(key: &str, branches: Vec<Reading>, exclusive: bool) -> Result<Reading, String> {
+    if branches.iter().any(|b| b.composite) {
+        // A list or object branch: the field is checked present, and not null unless a branch admits it.
+        let mut v = vec![absent()];
+        if branches.iter().all(|b| null_violates(&b.violations)) {
+            v.push(("null where the schema wants a list or object".into(), vec![Atom::of_kinds(&[Kind::Null])]));
+        }
+        return Ok(Reading { violations: v, composite: true });
+    }
+    // Leaving the field out breaks every branch; the other ways combine.
+    let ways: Vec<Vec<&Violation>> = branches.iter().map(|b| b.violations.iter().filter(|(w, _)| w != ABSENT).collect()).collect();
+    let combinations = ways.iter().try_fold(1usize, |n, w| n.checked_mul(w.len().max(1))).unwrap_or(usize::MAX);
+    if combinations > MAX_COMBINATIONS {
+        return Err(format!("the field's `{key}` expands to more than {MAX_COMBINATIONS} combinations of its branches' constraints, which prove does not enumerate"));
+    }
+    let mut out = vec![absent()];
+    if ways.iter().all(|w| !w.is_empty()) {
+        let mut combos: Vec<(Vec<String>, Vec<Atom>)> = vec![(Vec::new(), Vec::new())];
+        for w in &ways {
+            combos = combos
+                .into_iter()
+                .flat_map(|(whats, atoms)| {
+                    w.iter().map(move |(what, set)| {
+                        let mut whats = whats.clone();
+                        whats.push(what.clone());
+                        let mut atoms = atoms.clone();
+                        atoms.extend(set.iter().cloned());
+                        (whats, atoms)
+                    })
+                })
+                .collect();
+        }
+        out.extend(combos.into_iter().map(|(whats, atoms)| (format!("a value no branch of `{key}` admits ({})", whats.join("; ")), atoms)));
+    }
+    if exclusive {
+        // Two branches admitting one value: the complement of each branch's ways, for both.
+        for (i, a) in ways.iter().enumerate() {
+            for (j, b) in ways.iter().enumerate().skip(i + 1) {
+                let mut atoms = vec![Atom::of_kinds(&[Kind::Absent]).complement()];
+                for (_, set) in a.iter().chain(b.iter()) {
+                    match set.as_slice() {
+                        [one] => atoms.push(one.complement()),
+                        _ => return Err(format!("the field's `{key}` nests a union inside a branch, which prove does not complement")),
+                    }
+                }
+                out.push((format!("a value branches {} and {} of `{key}` both admit", i + 1, j + 1), atoms));
+            }
+        }
+    }
+    Ok(Reading { violations: out, composite: false })
+}
 
 fn kind_of(name: &str) -> Option<Kind> {
     Some(match name {
@@ -69,9 +217,9 @@ fn kind_of(name: &str) -> Option<Kind> {
     })
 }
 
-/// The sets of values that break a required field's schema, each with what it breaks.
+/// The sets of values that break a required field's schema (beside any combinator), each with what it breaks.
 fn violations(p: &Json, patterns: &mut Patterns) -> Result<Vec<(String, Atom)>, String> {
-    let mut out = vec![("the field left out".to_string(), Atom::of_kinds(&[Kind::Absent]))];
+    let mut out = vec![(ABSENT.to_string(), Atom::of_kinds(&[Kind::Absent]))];
     let Some(schema) = p.as_object() else { return Ok(out) };
     // Keywords outside the vocabulary are annotations to a validator; these constrain values and are not modeled.
     if let Some(k) = schema.keys().find(|k| UNMODELED.contains(&k.as_str())) {
@@ -94,7 +242,8 @@ fn violations(p: &Json, patterns: &mut Patterns) -> Result<Vec<(String, Atom)>, 
     };
     // A list or object field: a condition true on every list (or object) is true on all but
     // finitely many strings and numbers, so no policy keeps its type; it can keep it present and not null.
-    let composite = listed.is_none() && (allowed.contains(&Kind::Array) || allowed.contains(&Kind::Object));
+    // A schema naming no type constrains only the values its keywords apply to (a `pattern` only strings).
+    let composite = listed.is_none() && types.is_some() && (allowed.contains(&Kind::Array) || allowed.contains(&Kind::Object));
     if composite {
         if !allowed.contains(&Kind::Null) {
             out.push(("null where the schema wants a list or object".into(), Atom::of_kinds(&[Kind::Null])));
@@ -170,7 +319,7 @@ fn violations(p: &Json, patterns: &mut Patterns) -> Result<Vec<(String, Atom)>, 
 /// Whether a field's schema is a list or an object (see `BEYOND`).
 pub(super) fn is_composite(p: &Json) -> bool {
     let t = &p["type"];
-    p.get("enum").is_none() && (t == "array" || t == "object" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "array" || x == "object")))
+    p.get("enum").is_none() && p.get("const").is_none() && (t == "array" || t == "object" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "array" || x == "object")))
 }
 
 fn kind_name(kind: Kind) -> &'static str {
@@ -195,28 +344,29 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
     let mut patterns = Patterns::default();
     let mut unknown: Vec<String> = Vec::new();
     let terms = ctx.model.rules.terms();
-    let guard = jsonschema::validator_for(&crate::verify::measure::required_part(schema)).ok();
     let mut proxy: Option<Proof> = None;
     for field in required(ctx.tool) {
-        let sets = match violations(&schema["properties"][&field], &mut patterns) {
-            Ok(s) => s,
+        let property = &schema["properties"][&field];
+        let mut sets = match reading(property, schema, &mut patterns, 0) {
+            Ok(r) => r.violations,
             // What prove cannot read of the field's schema is unknown; a call leaving it out still breaks it.
             Err(why) => {
                 unknown.push(format!("`{field}`: {why}"));
-                vec![("the field left out".to_string(), Atom::of_kinds(&[Kind::Absent]))]
+                vec![absent()]
             }
         };
-        let mut sets = sets;
         if let Some(x) = fraction_admitted(ctx, &field) {
-            sets.push((format!("{NOT_WHOLE} where the schema wants an integer"), Atom::of_kinds(&[Kind::Number]).with_numbers(NumSet::point(x))));
+            sets.push((format!("{NOT_WHOLE} where the schema wants an integer"), vec![Atom::of_kinds(&[Kind::Number]).with_numbers(NumSet::point(x))]));
         }
-        for (what, set) in sets {
+        let guard = field_guard(property, schema);
+        for (what, atoms) in sets {
             let mut query = terms.clone();
-            query.push(Term::set(vec![field.clone()], set, what.clone()));
+            query.extend(atoms.into_iter().map(|set| Term::set(vec![field.clone()], set, what.clone())));
             match solve(&query, &ctx.base, &Prefer::default()) {
                 Answer::Yes(args) => {
                     let seen = crate::verify::measure::as_conditions_see(schema, &Json::Object(args.clone()));
-                    if guard.as_ref().is_some_and(|g| g.is_valid(&seen)) {
+                    let value = seen.get(&field).cloned();
+                    if value.is_some() && guard.as_ref().is_some_and(|g| value.as_ref().is_some_and(|v| g.is_valid(v))) {
                         unknown.push(format!("`{field}`: the model's witness for {what} is valid against the schema"));
                         continue;
                     }
@@ -254,6 +404,18 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
 }
 
 const NOT_WHOLE: &str = "a number that is not whole";
+
+/// A validator of one field's schema, with the tool schema's `$defs` and
+/// `definitions` beside it so its local references resolve.
+fn field_guard(property: &Json, root: &Json) -> Option<jsonschema::Validator> {
+    let mut schema = property.as_object().cloned().unwrap_or_default();
+    for key in ["$defs", "definitions"] {
+        if let Some(defs) = root.get(key) {
+            schema.entry(key.to_string()).or_insert_with(|| defs.clone());
+        }
+    }
+    jsonschema::validator_for(&Json::Object(schema)).ok()
+}
 
 /// For a field the schema types `integer` only: a number that is not whole
 /// which the conditions on the field admit (sets of numbers are intervals,
@@ -408,19 +570,19 @@ pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
 }
 
 /// `amount-per-call`: no admitted call carries an amount above `cap`.
-pub fn amount_per_call(ctx: &Context<'_>, cap: f64) -> Proof {
-    let statement = format!("`{AMOUNT}` ≤{} in every call", crate::verify::measure::num(cap));
+pub fn amount_per_call(ctx: &Context<'_>, field: &str, cap: f64) -> Proof {
+    let statement = format!("`{field}` ≤{} in every call", crate::verify::measure::num(cap));
     if let Some(why) = ctx.model.gate.refuses_all() {
         return ctx.proof("amount-per-call", statement, Status::Proved, why, ctx.entry());
     }
     let cap_text = crate::verify::measure::num(cap);
     let over = Atom::of_kinds(&[Kind::Number]).with_numbers(NumSet::above(cap, false));
     let mut query = ctx.model.rules.terms();
-    query.push(Term::set(vec![AMOUNT.to_string()], over, format!("{AMOUNT} above {cap_text}")));
+    query.push(Term::set(vec![field.to_string()], over, format!("{field} above {cap_text}")));
     match solve(&query, &ctx.base, &Prefer::default()) {
         Answer::Yes(args) => {
-            let why = format!("an amount of {} passes the policy", args.get(AMOUNT).map(Json::to_string).unwrap_or_default());
-            return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, AMOUNT));
+            let why = format!("an amount of {} passes the policy", args.get(field).map(Json::to_string).unwrap_or_default());
+            return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, field));
         }
         Answer::No(_) => {}
         Answer::Unknown(why) => return ctx.proof("amount-per-call", statement, Status::Unknown, why, ctx.entry()),
@@ -428,20 +590,20 @@ pub fn amount_per_call(ctx: &Context<'_>, cap: f64) -> Proof {
     // A lenient server reads a numeric string as the amount too: the conditions must refuse strings
     // outright, or admit only strings that read as no number over the cap.
     let mut query = ctx.model.rules.terms();
-    query.push(Term::set(vec![AMOUNT.to_string()], Atom::of_kinds(&[Kind::String]), format!("{AMOUNT} is a string")));
+    query.push(Term::set(vec![field.to_string()], Atom::of_kinds(&[Kind::String]), format!("{field} is a string")));
     match solve(&query, &ctx.base, &Prefer::default()) {
         Answer::No(_) => {
-            let why = format!("the conditions admit no number above {cap_text} and no string in `{AMOUNT}`");
-            ctx.proof("amount-per-call", statement, Status::Proved, why, location_of(ctx, AMOUNT))
+            let why = format!("the conditions admit no number above {cap_text} and no string in `{field}`");
+            ctx.proof("amount-per-call", statement, Status::Proved, why, location_of(ctx, field))
         }
         Answer::Yes(args) => {
-            let read = args.get(AMOUNT).and_then(Json::as_str).and_then(|t| t.trim().parse::<f64>().ok());
+            let read = args.get(field).and_then(Json::as_str).and_then(|t| t.trim().parse::<f64>().ok());
             if read.is_some_and(|x| x > cap) {
-                let why = format!("the amount {} passes the policy as a string", args[AMOUNT]);
-                return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, AMOUNT));
+                let why = format!("the amount {} passes the policy as a string", args[field]);
+                return refute(ctx, "amount-per-call", statement, args, why, location_of(ctx, field));
             }
-            let why = format!("the conditions admit strings in `{AMOUNT}` (e.g. {}); prove does not read which of them a server takes for a number over the cap", args.get(AMOUNT).map(Json::to_string).unwrap_or_default());
-            ctx.proof("amount-per-call", statement, Status::Unknown, why, location_of(ctx, AMOUNT))
+            let why = format!("the conditions admit strings in `{field}` (e.g. {}); prove does not read which of them a server takes for a number over the cap", args.get(field).map(Json::to_string).unwrap_or_default());
+            ctx.proof("amount-per-call", statement, Status::Unknown, why, location_of(ctx, field))
         }
         Answer::Unknown(why) => ctx.proof("amount-per-call", statement, Status::Unknown, why, ctx.entry()),
     }

@@ -101,6 +101,33 @@ pub fn mismatch(accepted: &Header, now: &Header) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" and "))
 }
 
+/// The line that opens the policy a snapshot keeps, at its end; each line of
+/// the policy follows after [`POLICY_LINE`]. Comments to [`parse`], so older
+/// readers skip them.
+const POLICY_OPENS: &str = "# the policy these verdicts were accepted with (`gauntlet verify --snapshot` diffs the next run's policy against it):";
+const POLICY_LINE: &str = "#> ";
+
+/// `text` with `policy` kept at its end, replacing any policy kept before.
+pub fn with_policy(text: &str, policy: &str) -> String {
+    let mut out: String = text.lines().take_while(|l| *l != POLICY_OPENS).map(|l| format!("{l}\n")).collect();
+    out.push_str(POLICY_OPENS);
+    out.push('\n');
+    for line in policy.lines() {
+        out.push_str(POLICY_LINE);
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The policy a snapshot kept (see [`with_policy`]); `None` for a snapshot
+/// accepted without one (by hand, or by a gauntlet from before it kept them).
+pub fn kept_policy(text: &str) -> Option<String> {
+    let mut lines = text.lines().skip_while(|l| *l != POLICY_OPENS);
+    lines.next()?;
+    Some(lines.map_while(|l| l.strip_prefix(POLICY_LINE).or((l == "#>").then_some(""))).map(|l| format!("{l}\n")).collect())
+}
+
 /// Keeps only the entries of these scenarios (what an `--only` run can compare).
 pub fn restrict(map: &mut BTreeMap<Key, Entry>, scenarios: &[String]) {
     if !scenarios.is_empty() {
@@ -251,6 +278,21 @@ mod tests {
         assert_eq!((e.verdict.as_str(), e.reached, e.attempted), ("breached (policy)", 60, 200));
         assert!(diff(&map, &map).is_empty());
         assert!(parse("a | b | c\n").unwrap_err().starts_with("line 1:"));
+    }
+
+    #[test]
+    fn a_kept_policy_round_trips_is_replaced_and_is_no_verdict() {
+        let text = render(&report());
+        assert_eq!(kept_policy(&text), None);
+        let policy = "version: \"1\"\n\ntools:\n  # a comment\n  t: {rules: []}\n";
+        let kept = with_policy(&text, policy);
+        assert_eq!(kept_policy(&kept).as_deref(), Some(policy));
+        assert_eq!(parse(&kept).unwrap(), parse(&text).unwrap());
+        let again = with_policy(&kept, "version: \"1\"\n");
+        assert_eq!(kept_policy(&again).as_deref(), Some("version: \"1\"\n"));
+        assert_eq!(again.matches(POLICY_OPENS).count(), 1);
+        // An editor trimming the blank line's trailing space changes nothing.
+        assert_eq!(kept_policy(&kept.replace("#> \n", "#>\n")).as_deref(), Some(policy));
     }
 
     #[test]

@@ -63,12 +63,17 @@ fn an_allow_all_policy_is_refuted_with_a_counterexample_replay_confirms() {
 #[test]
 fn unknowns_fail_unless_allowed_and_a_missing_policy_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = repo("examples/payments-hardened.yaml");
-    // The daily amount limit: fractional amounts count truncated, so its sum is unknown.
-    let out = gauntlet(dir.path(), &["prove", policy.as_str(), "--server", "payments"]);
+    // A field whose schema says `not`: prove does not model it, so its schema proof is unknown.
+    let server = "name: s\nversion: \"1\"\ntools:\n  - name: lookup\n    risk: read\n    inputSchema:\n      type: object\n      properties:\n        q: {type: string, not: {const: x}}\n      required: [q]\n";
+    std::fs::write(dir.path().join("s.yaml"), server).unwrap();
+    std::fs::write(dir.path().join("p.yaml"), "version: \"1\"\ndefault: deny\ntools:\n  lookup:\n    rules:\n      - name: q\n        conditions:\n          - {path: args.q, op: regex, value: \"^[a-z]{1,20}$\"}\n").unwrap();
+    let out = gauntlet(dir.path(), &["prove", "p.yaml", "--server", "s.yaml"]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("unknown  payments · create_charge · amount-per-window"), "{stdout}");
+    assert!(stdout.contains("unknown  s · lookup · schema"), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("uses `not`, which prove does not model"), "{stdout}");
     assert_eq!(out.status.code(), Some(1));
+    let allowed = gauntlet(dir.path(), &["prove", "p.yaml", "--server", "s.yaml", "--allow-unknown"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stdout));
     let missing = gauntlet(dir.path(), &["prove", "nope.yaml", "--server", "payments"]);
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }
@@ -114,4 +119,45 @@ fn diff_of_a_git_revision_against_the_working_file_fails_when_weaker_unless_allo
     assert_eq!(back.status.code(), Some(0), "{}", text(&back.stdout));
     assert!(text(&back.stdout).contains("0 weaker, 1 stronger"), "{}", text(&back.stdout));
     assert_eq!(gauntlet(dir.path(), &["diff", "git:NOPE:p.yaml", "p.yaml"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_snapshot_keeps_its_policy_and_shows_the_semantic_diff_beside_the_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hardened = std::fs::read_to_string(repo("examples/aksjah-hardened.yaml")).unwrap();
+    std::fs::write(dir.path().join("p.yaml"), &hardened).unwrap();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "p.yaml", "--server", "aksjah", "--only", "bulk-write-burst", "--snapshot", "s.snap"];
+        args.extend(extra);
+        gauntlet(dir.path(), &args)
+    };
+    let accepted = verify(&["--accept"]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", text(&accepted.stderr));
+    let snap = std::fs::read_to_string(dir.path().join("s.snap")).unwrap();
+    assert!(snap.contains("\n#> tools:\n"), "the snapshot keeps the policy: {snap}");
+
+    // A loosened regex no scenario run here probes: the verdicts stay, the semantic diff names it.
+    std::fs::write(dir.path().join("p.yaml"), hardened.replacen("\"^.{1,200}$\"", "\"^.{1,200}\"", 1)).unwrap();
+    let regex = verify(&[]);
+    let stderr = text(&regex.stderr);
+    assert_eq!(regex.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no change from the accepted verdicts"), "{stderr}");
+    assert!(stderr.contains("semantic diff (every call"), "{stderr}");
+    assert!(stderr.contains("WEAKER     condition `arguments`"), "{stderr}");
+    assert!(stderr.contains("1 weaker, 0 stronger"), "{stderr}");
+
+    // A raised limit: the burst's verdict moves, and the semantic diff shows the window beside it.
+    std::fs::write(dir.path().join("p.yaml"), hardened.replacen("rate_limit: 15/minute", "rate_limit: 25/minute", 1)).unwrap();
+    let rate = verify(&[]);
+    let stderr = text(&rate.stderr);
+    assert_eq!(rate.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("differs from this run"), "{stderr}");
+    assert!(stderr.contains("WEAKER     rate `rate`: in one 1m window OLD lets 15 calls through"), "{stderr}");
+    assert!(stderr.find("differs from this run") < stderr.find("semantic diff"), "the sampled diff first: {stderr}");
+
+    // A snapshot kept before snapshots kept their policy: said, and the verdicts still compare.
+    let old: String = snap.lines().take_while(|l| !l.starts_with("# the policy these verdicts")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("s.snap"), old).unwrap();
+    let stderr = text(&verify(&[]).stderr);
+    assert!(stderr.contains("keeps no policy"), "{stderr}");
 }

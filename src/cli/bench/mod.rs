@@ -2,6 +2,7 @@
 //! figures and ratios against a baseline measured in the same run.
 
 pub mod engine;
+pub mod prove;
 pub mod proxy;
 pub mod relay;
 pub mod replay;
@@ -25,6 +26,8 @@ pub enum Target {
     Proxy(proxy::Args),
     /// The full attack database against a 50-tool and a 1000-tool policy.
     Verify(verify::Args),
+    /// `prove` of a 50-tool and a 1000-tool policy, `diff` of two github policies.
+    Prove(prove::Args),
     /// `gauntlet replay` on a trace and a 10× longer one: calls per CPU-second, memory.
     Replay(replay::Args),
     /// A bare stdio line relay: `bench proxy`'s same-run measure of the hop itself.
@@ -37,6 +40,7 @@ pub fn run(args: Args) -> Exit {
         Target::Engine(a) => engine::run(a),
         Target::Proxy(a) => proxy::run(a),
         Target::Verify(a) => verify::run(a),
+        Target::Prove(a) => prove::run(a),
         Target::Replay(a) => replay::run(a),
         Target::Relay(a) => relay::run(a),
     }

@@ -1,0 +1,165 @@
+//! Answers that used to be unknown, now decided: schemas with `anyOf`,
+//! `oneOf`, `allOf` and local `$ref` (a union of branches, a shared
+//! definition), amounts that Intercept counts truncated (proved under the
+//! bound with the fractions accounted for, or refuted by a schedule the
+//! engine replays), and the amount field found by its role, not its name.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::mock::roles::{FieldRole, Unit};
+use crate::mock::Risk;
+use crate::profile::Profile;
+use crate::verify::inprocess::catalogue_of;
+
+fn engine(text: &str) -> Engine {
+    Engine::new(Arc::new(crate::policy::load_intercept(text).unwrap()), Profile::Intercept)
+}
+
+fn run(engine: &Engine, catalogue: &[ToolInfo]) -> Vec<Proof> {
+    let reqs = Requirements::baseline();
+    let s = Setup {
+        engine,
+        policy_file: "p.yaml",
+        catalogue,
+        reqs: &reqs,
+        seed: 1,
+        replay: ReplayCommand { policy: "p.yaml".into(), strict: false },
+    };
+    prove(&s)
+}
+
+fn tool(name: &str, risk: Risk, schema: serde_json::Value, roles: Vec<(String, FieldRole)>) -> ToolInfo {
+    ToolInfo {
+        server: "t".into(),
+        name: name.into(),
+        risk,
+        input_schema: schema,
+        surface: crate::mock::Surface::Tool,
+        roles,
+        definition: serde_json::Value::Null,
+        private: false,
+    }
+}
+
+fn find<'a>(proofs: &'a [Proof], requirement: &str) -> &'a Proof {
+    proofs.iter().find(|p| p.requirement == requirement).unwrap_or_else(|| panic!("no {requirement} proof in {proofs:#?}"))
+}
+
+/// The schema proof of `field` under a policy that keeps it with `conditions` (YAML flow list).
+fn schema_proof(field_schema: serde_json::Value, defs: serde_json::Value, conditions: &str) -> Proof {
+    let schema = json!({"type": "object", "properties": {"v": field_schema}, "required": ["v"], "$defs": defs});
+    let policy = format!("version: \"1\"\ntools:\n  put:\n    rules:\n      - name: keep\n        conditions: {conditions}\n");
+    let t = tool("put", Risk::Read, schema.clone(), Vec::new());
+    let p = find(&run(&engine(&policy), &[t]), "schema").clone();
+    if let Some(cex) = &p.counterexample {
+        // The witness really breaks the field's schema (with its definitions beside it).
+        let mut field = schema["properties"]["v"].clone();
+        field["$defs"] = schema["$defs"].clone();
+        let v = cex.calls[0].arguments.get("v").cloned().unwrap_or(serde_json::Value::Null);
+        assert!(!jsonschema::validator_for(&field).unwrap().is_valid(&v), "{v} is valid against {field}");
+        assert!(cex.allowed.iter().all(|a| *a), "replayed: {:?}", cex.allowed);
+    }
+    p
+}
+
+#[test]
+fn any_of_is_broken_only_by_a_value_no_branch_admits() {
+    let union = json!({"anyOf": [{"type": "string", "enum": ["a", "b"]}, {"type": "string", "pattern": "^[0-9]+$"}, {"type": "null"}]});
+    // The empty string is in neither branch, and `[0-9]*` lets it through.
+    let loose = schema_proof(union.clone(), json!({}), "[{path: args.v, op: regex, value: \"^(a|b|[0-9]*)$\"}]");
+    assert_eq!(loose.status, Status::Refuted, "{}", loose.reason);
+    assert!(loose.reason.contains("no branch of `anyOf`"), "{}", loose.reason);
+    assert_eq!(loose.counterexample.as_ref().unwrap().calls[0].arguments["v"], "");
+    // Exactly the strings of the union (null refused too, which the schema allows: not a violation).
+    let exact = schema_proof(union, json!({}), "[{path: args.v, op: regex, value: \"^(a|b|[0-9]+)$\"}]");
+    assert_eq!(exact.status, Status::Proved, "{}", exact.reason);
+}
+
+#[test]
+fn one_of_is_also_broken_by_a_value_two_branches_admit() {
+    let overlapping = json!({"oneOf": [{"type": "string", "maxLength": 5}, {"type": "string", "minLength": 3}]});
+    let strings = schema_proof(overlapping.clone(), json!({}), "[{path: args.v, op: regex, value: \"^.*$\"}]");
+    assert_eq!(strings.status, Status::Refuted, "{}", strings.reason);
+    assert!(strings.reason.contains("both admit"), "{}", strings.reason);
+    // Lengths 3 to 5 are in both branches; a policy admitting only the others meets it.
+    let apart = schema_proof(overlapping, json!({}), "[{path: args.v, op: regex, value: \"^(?s)(.{0,2}|.{6,})$\"}]");
+    assert_eq!(apart.status, Status::Proved, "{}", apart.reason);
+}
+
+#[test]
+fn local_references_and_all_of_are_read_and_other_references_are_unknown_with_the_reason() {
+    let defs = json!({"Name": {"type": "string", "maxLength": 5}, "Loop": {"$ref": "#/$defs/Loop"}});
+    let loose = schema_proof(json!({"$ref": "#/$defs/Name"}), defs.clone(), "[{path: args.v, op: regex, value: \"^a\"}]");
+    assert_eq!(loose.status, Status::Refuted, "{}", loose.reason);
+    assert!(loose.reason.contains("longer than 5"), "{}", loose.reason);
+    let capped = schema_proof(json!({"$ref": "#/$defs/Name"}), defs.clone(), "[{path: args.v, op: regex, value: \"^a.{0,4}$\"}]");
+    assert_eq!(capped.status, Status::Proved, "{}", capped.reason);
+    let both = schema_proof(json!({"allOf": [{"$ref": "#/$defs/Name"}, {"pattern": "^a"}]}), defs.clone(), "[{path: args.v, op: regex, value: \"^b.{0,4}$\"}]");
+    assert_eq!(both.status, Status::Refuted, "{}", both.reason);
+    assert!(both.reason.contains("pattern `^a`"), "{}", both.reason);
+    let remote = schema_proof(json!({"$ref": "https://example.com/s.json"}), defs.clone(), "[{path: args.v, op: regex, value: \"^a.{0,4}$\"}]");
+    assert_eq!(remote.status, Status::Unknown);
+    assert!(remote.reason.contains("outside the tool's schema"), "{}", remote.reason);
+    let cycle = schema_proof(json!({"$ref": "#/$defs/Loop"}), defs, "[{path: args.v, op: regex, value: \"^a.{0,4}$\"}]");
+    assert_eq!(cycle.status, Status::Unknown);
+    assert!(cycle.reason.contains("deeper than"), "{}", cycle.reason);
+}
+
+fn payments(policy: &str) -> Vec<Proof> {
+    let catalogue = catalogue_of(&[crate::verify::setup::server(std::path::Path::new("payments")).unwrap()]);
+    let charge: Vec<ToolInfo> = catalogue.into_iter().filter(|t| t.name == "create_charge").collect();
+    run(&engine(policy), &charge)
+}
+
+#[test]
+fn truncated_amounts_are_refuted_by_a_replayed_schedule_and_proved_once_the_limit_allows_for_them() {
+    let hardened = std::fs::read_to_string(format!("{}/examples/payments-hardened.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    assert!(hardened.contains("value: 96397}"));
+    let proved = find(&payments(&hardened), "amount-per-window").clone();
+    assert_eq!(proved.status, Status::Proved, "{}", proved.reason);
+    assert!(proved.reason.contains("whole part") && proved.reason.contains("under 199999"), "{}", proved.reason);
+
+    // 100000 per calendar day holds what it counts, but 49999.99 counts 49999: past 200000 in a sliding day.
+    let old = engine(&hardened.replace("value: 96397}", "value: 100000}"));
+    let charge = payments(&hardened.replace("value: 96397}", "value: 100000}"));
+    let refuted = find(&charge, "amount-per-window");
+    assert_eq!(refuted.status, Status::Refuted, "{}", refuted.reason);
+    assert!(refuted.reason.contains("at most 96397 per window"), "{}", refuted.reason);
+    let cex = refuted.counterexample.as_ref().unwrap();
+    // Replayed afresh, the engine allows what the prover says, and the allowed amounts pass the cap.
+    let mut store = crate::engine::store::MemoryStore::new();
+    let mut spent = Vec::new();
+    for (c, said) in cex.calls.iter().zip(&cex.allowed) {
+        let at = crate::clock::Timestamp::parse_rfc3339(&c.at).unwrap();
+        let ctx = crate::caller::CallContext { identity: c.identity.clone(), session: c.session.clone() };
+        let allowed = old.decide(&mut store, &crate::engine::ToolCall { name: &c.tool, arguments: Some(&c.arguments) }, &ctx, at).is_allow();
+        assert_eq!(allowed, *said);
+        if allowed {
+            spent.push((at.0, c.arguments["amount"].as_f64().unwrap()));
+        }
+    }
+    let total = crate::verify::measure::max_sliding_sum(&spent, 86_400 * 1_000_000_000);
+    assert!(total > 200_000.0 && total < 207_205.0, "{total}");
+    assert!(spent.iter().any(|(_, a)| a.fract() > 0.0), "whole amounts plus a fraction");
+}
+
+#[test]
+fn the_amount_field_is_the_one_whose_role_is_amount() {
+    let schema = json!({"type": "object", "properties": {"total": {"type": "number"}, "amount": {"type": "integer"}}, "required": ["total", "amount"]});
+    let policy = "version: \"1\"\ntools:\n  pay:\n    rules:\n      - name: cap\n        conditions:\n          - {path: args.total, op: lte, value: 500}\n";
+    let roles = vec![("total".to_string(), FieldRole::amount(Unit::Major, 2))];
+    let proofs = run(&engine(policy), &[tool("pay", Risk::Financial, schema.clone(), roles)]);
+    let per_call = find(&proofs, "amount-per-call");
+    // 50000 cents is 500.00 in the field's own unit: `lte 500` meets it.
+    assert!(per_call.statement.starts_with("`total` ≤500"), "{}", per_call.statement);
+    assert_eq!(per_call.status, Status::Proved, "{}", per_call.reason);
+    let window = find(&proofs, "amount-per-window");
+    assert!(window.statement.starts_with("`total`"), "{}", window.statement);
+    assert_eq!(window.status, Status::Refuted, "no limit on the total: {}", window.reason);
+    // A field merely named `amount` with no amount role is not held to the caps.
+    let unnamed = run(&engine(policy), &[tool("pay", Risk::Financial, schema, Vec::new())]);
+    assert!(unnamed.iter().all(|p| !p.requirement.starts_with("amount")), "{unnamed:#?}");
+}
