@@ -92,8 +92,9 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
         // Part of every spend scenario, not a key of its own.
         Check::PositiveWhole { .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Destinations { .. } => return Some((check.bound(), Construct::Conditions)),
+        Check::Flow { to: Some(_), .. } => return Some((check.bound(), Construct::Conditions)),
         Check::Flow { .. } => ("flows", Construct::FlowCounter),
-        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } | Check::Blind { .. } | Check::Answered => return None,
+        Check::Rate { .. } | Check::NeverReached { .. } | Check::NeverListed { .. } | Check::Pinned { .. } | Check::SessionCalls { .. } | Check::Blind { .. } | Check::Answered => return None,
     };
     Some((format!("{} (`{key}`)", check.bound()), construct))
 }

@@ -707,6 +707,31 @@ pub fn flow_edits(policy: &Policy, sources: &[String], egress: &str) -> Vec<Edit
     edits
 }
 
+/// The counter of a tool's calls that stands in for a per-session cap.
+pub const SESSION_COUNTER: &str = "session_calls";
+
+/// Intercept's nearest form of `max_calls_per_session: max`: a `day`
+/// counter of the tool's calls, `lte max`. Intercept has no per-session
+/// counter, so it caps every session of the proxy together and forgets a
+/// session's calls at 00:00 UTC; the note says so.
+pub fn session_cap_edit(policy: &Policy, tool: &str, max: u64) -> Vec<Edit> {
+    let key = format!("{tool}.{SESSION_COUNTER}");
+    if policy.tool(tool).is_some_and(|e| e.rules.iter().any(|r| r.state.as_ref().is_some_and(|st| st.key == key))) {
+        return Vec::new();
+    }
+    vec![Edit::AddRule {
+        tool: tool.to_string(),
+        rule: NewRule {
+            name: fresh_name(policy.tool(tool), "calls per session"),
+            rate_limit: None,
+            on_deny: Some(format!("Refused: at most {max} calls of {tool} per session.")),
+            conditions: vec![NewCondition { path: format!("state.{key}"), op: "lte", value: Value::from(max), note: Note::default() }],
+            state: Some((SESSION_COUNTER.into(), Window::Day.to_string(), String::new())),
+            note: Note::new(&format!("max_calls_per_session {max}, as a calendar day: Intercept's counters are shared by every session")),
+        },
+    }]
+}
+
 fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, gaps: &mut Vec<String>) -> Option<Edit> {
     let req = reqs.for_tool(&tool.name, tool.risk);
     let cap = req.max_amount_per_window?;

@@ -150,12 +150,15 @@ pub fn edits_for_finding(
         Check::Destinations { checks, forbidden } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, forbidden, gaps),
         // No rule pins a definition: a proxy finding, with no edit.
         Check::Pinned { .. } => return Vec::new(),
+        // A limiting flow's allowlist is the field's own, which holds before the read too: its destination edits.
+        Check::Flow { to: Some(checks), .. } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, &[], gaps),
         Check::Flow { sources, .. } => return needs::flow_edits(policy, sources, &tool.name),
         Check::NeverReached { tool: reached } if reached == &tool.name && req.is_denied() && !policy.hides(reached) => {
             Aspects { hide: true, ..Default::default() }
         }
         // A proxy setting (its fail mode), not a policy edit.
         Check::Blind { .. } | Check::Answered => return Vec::new(),
+        Check::SessionCalls { max } => return needs::session_cap_edit(policy, &tool.name, *max),
         // A name no rule covers (a variant, a tool added later, an unlisted tool): default deny.
         Check::NeverReached { .. } => return default_deny_edits(policy, catalogue, reqs),
     };

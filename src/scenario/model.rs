@@ -623,6 +623,10 @@ pub struct Expect {
     /// refuses the tool); steps call the flow's source as `{{private}}`.
     #[serde(default)]
     pub flow: Option<Switch>,
+    /// At most the requirement's `max_calls_per_session` calls of the tool
+    /// reached the server in any one session (`requirement`: where one is set).
+    #[serde(default)]
+    pub calls_per_session: Option<Switch>,
     #[serde(default)]
     pub max_amount_per_call: Option<AmountBound>,
     #[serde(default)]

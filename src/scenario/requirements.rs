@@ -148,6 +148,9 @@ pub struct Requirement {
     /// its definition in the server file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
+    /// At most this many calls of the tool reach the server in one session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls_per_session: Option<u64>,
 }
 
 /// Legitimate use of a tool, as the user declares it.
@@ -178,6 +181,7 @@ impl Requirement {
     fn over(&self, base: &Requirement) -> Requirement {
         Requirement {
             pinned: self.pinned.or(base.pinned),
+            max_calls_per_session: self.max_calls_per_session.or(base.max_calls_per_session),
             rate: self.rate.or(base.rate),
             denied: self.denied.or(base.denied),
             max_amount_per_call: self.max_amount_per_call.or(base.max_amount_per_call),
@@ -268,18 +272,50 @@ impl FaultMode {
 }
 
 /// A flow rule: once a call of a source tool reached the server, no call of
-/// the refused tools may reach it for the rest of the session (or `within`
-/// a window), counted per session or across an identity's sessions.
+/// the refused tools may reach it, and calls of the limited tools only with
+/// every destination allowed, for the rest of the session (or `within` a
+/// window), counted per session or across an identity's sessions.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "FlowFile")]
 pub struct Flow {
     pub after: FlowSources,
+    #[serde(default, skip_serializing_if = "FlowTargets::is_empty")]
     pub refuse: FlowTargets,
+    /// Egress that may still go after the read, to allowed destinations only:
+    /// each destination field's allowlist (`tools.T.fields`, `roles.destination`).
+    #[serde(default, skip_serializing_if = "FlowTargets::is_empty")]
+    pub limit: FlowTargets,
     /// How long the read counts (unset: the rest of the session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Duration>,
     #[serde(default)]
     pub scope: FlowScope,
+}
+
+/// A flow as written, before the check that it governs some egress.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowFile {
+    after: FlowSources,
+    #[serde(default)]
+    refuse: FlowTargets,
+    #[serde(default)]
+    limit: FlowTargets,
+    #[serde(default)]
+    within: Option<Duration>,
+    #[serde(default)]
+    scope: FlowScope,
+}
+
+impl TryFrom<FlowFile> for Flow {
+    type Error = String;
+
+    fn try_from(f: FlowFile) -> Result<Flow, String> {
+        if f.refuse.is_empty() && f.limit.is_empty() {
+            return Err("a flow governs no egress: give it `refuse: {risk: [...]}` (nothing leaves after the read) or `limit: {risk: [...]}` (only to allowed destinations)".into());
+        }
+        Ok(Flow { after: f.after, refuse: f.refuse, limit: f.limit, within: f.within, scope: f.scope })
+    }
 }
 
 /// The calls that open a flow: of tools marked `private`, and of those named.
@@ -302,6 +338,25 @@ pub struct FlowTargets {
     pub tools: Vec<String>,
 }
 
+impl FlowTargets {
+    pub fn is_empty(&self) -> bool {
+        self.risk.is_empty() && self.tools.is_empty()
+    }
+
+    fn names(&self, tool: &crate::scenario::lint::ToolInfo) -> bool {
+        self.risk.contains(&tool.risk) || self.tools.contains(&tool.name)
+    }
+}
+
+/// What a flow does to a tool's calls once open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Egress {
+    /// None may reach the server.
+    Refused,
+    /// Only with every destination on its allowlist.
+    Limited,
+}
+
 /// Where a read counts: in its own session, or in every session of its identity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -319,7 +374,18 @@ impl Flow {
 
     /// Whether calls of `tool` are refused once the flow is open (never a source's own calls).
     pub fn refuses(&self, tool: &crate::scenario::lint::ToolInfo) -> bool {
-        !self.opened_by(tool) && (self.refuse.risk.contains(&tool.risk) || self.refuse.tools.contains(&tool.name))
+        !self.opened_by(tool) && self.refuse.names(tool)
+    }
+
+    /// What the open flow does to calls of `tool`; refusing wins over limiting.
+    pub fn egress(&self, tool: &crate::scenario::lint::ToolInfo) -> Option<Egress> {
+        if self.refuses(tool) {
+            Some(Egress::Refused)
+        } else if !self.opened_by(tool) && self.limit.names(tool) {
+            Some(Egress::Limited)
+        } else {
+            None
+        }
     }
 }
 
@@ -585,6 +651,15 @@ impl Requirements {
     /// The first flow that refuses calls of `tool` once open.
     pub fn flow_refusing(&self, tool: &crate::scenario::lint::ToolInfo) -> Option<&Flow> {
         self.flows.iter().find(|f| tool.surface == Surface::Tool && f.refuses(tool))
+    }
+
+    /// The first flow that refuses calls of `tool` once open, else the first that limits them.
+    pub fn flow_over(&self, tool: &crate::scenario::lint::ToolInfo) -> Option<(&Flow, Egress)> {
+        if tool.surface != Surface::Tool {
+            return None;
+        }
+        let by = |want: Egress| self.flows.iter().find_map(|f| f.egress(tool).filter(|e| *e == want).map(|e| (f, e)));
+        by(Egress::Refused).or_else(|| by(Egress::Limited))
     }
 
     /// Whether a tool's definition is pinned (its own entry, its class, or its server).
@@ -856,6 +931,7 @@ mod tests {
             fields: [("to".to_string(), Allow::default())].into(),
             forbidden: vec!["bcc".into()],
             pinned: Some(true),
+            max_calls_per_session: Some(5),
         };
         let mut every_key = Requirements::baseline();
         every_key.resources.denied.push("x".into());
@@ -863,6 +939,7 @@ mod tests {
         every_key.flows.push(Flow {
             after: FlowSources { private: true, tools: vec!["x".into()] },
             refuse: FlowTargets { risk: vec![Risk::Write], tools: vec!["y".into()] },
+            limit: FlowTargets { risk: vec![Risk::Financial], tools: vec![] },
             within: Some(Duration::from_secs(60)),
             scope: FlowScope::Identity,
         });
@@ -899,7 +976,7 @@ mod tests {
     #[test]
     fn schema_and_types_agree_on_valid_and_invalid_files() {
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\npinned: [workspace]\nflows:\n  - {after: {private: true}, refuse: {risk: [write]}, within: 1h, scope: identity}\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
+        let valid = "policies: [p.yaml]\nservers: [aksjah]\nrisk:\n  write: {rate: {count: 5, window: 1m, calendar: true}}\ntools:\n  create_charge: {max_amount_per_call: 100, max_amount_per_window: {amount: 500, window: 1d}, denied: false}\n  git_commit: {workload: {rate: {count: 6, window: 1m}, sizes: {message: 1500}, optional: [amend]}}\n  send_money: {max_amount_per_call: {amount: 500, unit: major}, max_amount_per_window: {amount: 2000, unit: major, window: 1d}, fields: {recipient: {values: [DE89370400440532013000]}}}\n  send_email: {fields: {to: {domains: [acme.com], each: true}, cc: {domains: [acme.com], each: true, optional: true}}, forbidden: [bcc]}\nschema_validation: false\nmax_argument_bytes: 1024\nresources: {denied: ['file:///etc/*'], hidden: [], rate: {count: 1, window: 1s}}\nprompts: {hidden: ['debug-*']}\npinned: [workspace]\nflows:\n  - {after: {private: true}, refuse: {risk: [write]}, within: 1h, scope: identity}\n  - {after: {tools: [read_inbox]}, limit: {tools: [send_email]}}\nroles:\n  destination: {domains: [acme.com], schemes: [https], hosts: [api.acme.com], ports: [443], roots: [/srv/share], pattern: 'C[0-9]+'}\n";
         let invalid = [
             "risk:\n  write: {rate: {count: 5, window: 1m, calender: true}}\n",
             "tools:\n  x: {rate_limt: 5}\n",
@@ -914,6 +991,8 @@ mod tests {
             "pinned: yes\n",
             "flows:\n  - {after: {private: true}, refuse: {risk: [write]}, scope: forever}\n",
             "flows:\n  - {after: private, refuse: {risk: [write]}}\n",
+            "flows:\n  - {after: {private: true}, within: 1h}\n",
+            "flows:\n  - {after: {private: true}, limit: {risk: [write]}, allow: {domains: [acme.com]}}\n",
         ];
         for (text, ok) in std::iter::once((valid, true)).chain(invalid.iter().map(|t| (*t, false))) {
             let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();

@@ -319,6 +319,7 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                 (None, None) => src.no_entry(&tool.name, &format!("no spend counter capping it at ≤{} per {window}", num(*cap))),
             }
         }
+        Check::Flow { to: Some(checks), .. } => breach(src, tool, &Check::Destinations { checks: checks.clone(), forbidden: Vec::new() }),
         Check::Flow { sources, .. } => {
             let reason = format!(
                 "nothing refuses `{}` after a private read: no condition of its rules reads a counter of {} (`state.{}.private_reads lte 0`)",
@@ -332,6 +333,10 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
             }
         }
         // A proxy finding, blamed on no line: no rule compares definitions.
+        Check::SessionCalls { max } => match entry {
+            Some(e) => src.blame(Some(e.span), None, format!("no counter of tool `{}` caps its calls at {max} (per session; nearest: `state.{}.session_calls lte {max}`, window day)", tool.name, tool.name)),
+            None => src.no_entry(&tool.name, &format!("no rule, so nothing caps its calls at {max} per session")),
+        },
         Check::Pinned { .. } => src.blame(None, None, format!("no rule of any policy can pin the definition of `{}`", tool.name)),
     }
 }

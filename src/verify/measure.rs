@@ -5,6 +5,8 @@
 //! so it can never pass vacuously); each check is then evaluated on what the
 //! mock server recorded.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::destinations::{self, FieldCheck};
@@ -34,8 +36,11 @@ pub enum Check {
     /// and no call of it ran on another definition (or on a second server).
     Pinned { tool: String },
     /// No call of the tool reached the server after a call of one of
-    /// `sources` reached it (within `within`, else for the rest of the run).
-    Flow { sources: Vec<String>, within: Option<crate::scenario::Duration> },
+    /// `sources` reached it (within `within`, else for the rest of the run);
+    /// with `to`, none with a destination these checks refuse (a flow's `limit:`).
+    Flow { sources: Vec<String>, within: Option<crate::scenario::Duration>, to: Option<Vec<FieldCheck>> },
+    /// At most `max` calls of the tool reached the server in any one session.
+    SessionCalls { max: u64 },
     /// No call reached in `[from, until)` (virtual nanoseconds after the
     /// start), while the fault `kind` left enforcement blind.
     Blind { from: i64, until: i64, kind: crate::scenario::FaultKind },
@@ -70,13 +75,18 @@ impl Check {
                 format!("destinations allowed: {}", parts.join("; "))
             }
             Check::Pinned { tool } => format!("only the filed definition of `{tool}` shown and run"),
-            Check::Flow { sources, within } => {
+            Check::Flow { sources, within, to } => {
                 let after = sources.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or ");
+                let what = match to {
+                    None => "nothing sent".to_string(),
+                    Some(checks) => format!("sent only to allowed destinations ({})", checks.iter().map(FieldCheck::describe).collect::<Vec<_>>().join("; ")),
+                };
                 match within {
-                    Some(w) => format!("nothing sent within {w} after a private read ({after})"),
-                    None => format!("nothing sent after a private read ({after})"),
+                    Some(w) => format!("{what} within {w} after a private read ({after})"),
+                    None => format!("{what} after a private read ({after})"),
                 }
             }
+            Check::SessionCalls { max } => format!("≤{max} calls per session"),
             Check::Blind { kind, .. } => format!("0 reached {} (fail closed)", kind.while_words()),
             Check::Answered => "every call answered".to_string(),
         }
@@ -161,6 +171,10 @@ pub fn derive(expect: &Expect, req: &Requirement, reqs: &Requirements, tool: &To
         Some(surface) => surface.hides(&tool.name),
         None => req.is_denied(),
     };
+    match (expect.calls_per_session, req.max_calls_per_session) {
+        (Some(Switch::True | Switch::Requirement), Some(max)) => checks.push(Check::SessionCalls { max }),
+        _ => {}
+    }
     match expect.pinned {
         Some(Switch::True) => checks.push(Check::Pinned { tool: tool.name.clone() }),
         Some(Switch::Requirement) if reqs.pins(tool) => checks.push(Check::Pinned { tool: tool.name.clone() }),
@@ -557,24 +571,46 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             }
             r
         }
-        Check::Flow { sources, within } => {
+        Check::Flow { sources, within, to } => {
             let opened = first_read(&obs.ledger, sources);
             let after: Vec<&&LedgerEntry> = calls
                 .iter()
                 .filter(|e| e.executed)
                 .filter(|e| opened.is_some_and(|t| e.time.0 > t.0 && within.is_none_or(|w| e.time.0 - t.0 <= w.nanos())))
                 .collect();
-            let observed = match opened {
-                None => "no private read reached the server".to_string(),
-                Some(_) => format!("{} reached the server after the private read", crate::wording::count(after.len(), "call")),
+            let Some(checks) = to else { return refused_after(result, opened, &after) };
+            let empty = Value::Object(Default::default());
+            let foreign: Vec<Vec<destinations::Violation>> = after
+                .iter()
+                .map(|e| destinations::violations(e.arguments.as_ref().unwrap_or(&empty), checks, &[]))
+                .filter(|v| !v.is_empty())
+                .collect();
+            let observed = match (opened, foreign.first().and_then(|v| v.first())) {
+                (None, _) => "no private read reached the server".to_string(),
+                (Some(_), None) => format!("{} after the private read, 0 with a foreign destination", crate::wording::count(after.len(), "call")),
+                (Some(_), Some(v)) => format!(
+                    "{} with a foreign destination reached the server after the private read (`{}` = {})",
+                    crate::wording::count(foreign.len(), "call"),
+                    v.field,
+                    v.what
+                ),
             };
-            let mut r = result(after.is_empty(), observed);
-            let day = |t: crate::clock::Timestamp| t.0.div_euclid(86_400 * 1_000_000_000);
-            if let (false, Some(read)) = (r.held, opened) {
-                if after.iter().all(|e| day(e.time) > day(read)) {
-                    r.proxy_only = true;
-                    r.note = Some(FLOW_PAST_MIDNIGHT.into());
-                }
+            let mut r = result(foreign.is_empty(), observed);
+            if !r.held && foreign.iter().flatten().all(|v| v.beyond_policy.is_some()) {
+                r.proxy_only = true;
+                r.note = foreign.first().and_then(|v| v.first()).and_then(|v| v.beyond_policy.clone());
+            }
+            r
+        }
+        Check::SessionCalls { max } => {
+            let mut per: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+            for e in calls.iter().filter(|e| e.executed) {
+                *per.entry(e.session.as_deref()).or_default() += 1;
+            }
+            let most = per.values().copied().max().unwrap_or(0);
+            let mut r = result(most <= *max, format!("{} reached the server in one session", crate::wording::count(most as usize, "call")));
+            if !r.held {
+                r.note = Some(SESSION_CAP.into());
             }
             r
         }
@@ -590,6 +626,27 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             result(bad == 0, format!("{bad} amounts ≤0 or {what}"))
         }
     }
+}
+
+/// What Intercept can and cannot say of a per-session cap.
+pub const SESSION_CAP: &str = "Intercept has no per-session counter (a counter's key is the tool and counter name, shared by every session the proxy serves, reference §1.3): its nearest form, a `day` counter `lte N` (what harden writes), caps every session together and forgets a session's calls at 00:00 UTC";
+
+/// A refusing flow: no call reached after the read. A breach only past
+/// 00:00 UTC is the proxy's (Intercept's counters are calendar windows).
+fn refused_after(result: impl Fn(bool, String) -> CheckResult, opened: Option<crate::clock::Timestamp>, after: &[&&LedgerEntry]) -> CheckResult {
+    let observed = match opened {
+        None => "no private read reached the server".to_string(),
+        Some(_) => format!("{} reached the server after the private read", crate::wording::count(after.len(), "call")),
+    };
+    let mut r = result(after.is_empty(), observed);
+    let day = |t: crate::clock::Timestamp| t.0.div_euclid(86_400 * 1_000_000_000);
+    if let (false, Some(read)) = (r.held, opened) {
+        if after.iter().all(|e| day(e.time) > day(read)) {
+            r.proxy_only = true;
+            r.note = Some(FLOW_PAST_MIDNIGHT.into());
+        }
+    }
+    r
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use crate::clock::Timestamp;
 use crate::engine::admission::{Admission, Answer, Prefer};
 use crate::proxy::core::AuditResult;
 use crate::scenario::lint::ToolInfo;
-use crate::scenario::requirements::Requirements;
+use crate::scenario::requirements::{Egress, Requirements};
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, StateSetup, Step, Targets, Upstream};
 pub use coverage::Coverage;
 use measure::{calls_of, uses_of, CheckResult};
@@ -549,7 +549,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     checks.extend(measure::derive(&s.expect, &req, reqs, tool, &places));
     let source = flow_source(bench.catalogue(), tool, reqs);
     if s.expect.flow.is_some() {
-        match flow_check(s, tool, reqs, source) {
+        match flow_check(s, tool, reqs, source, &places) {
             Ok(Some(check)) => checks.push(check),
             Ok(None) => {}
             Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
@@ -686,6 +686,10 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let sent = || actions.iter().filter_map(Action::arguments);
     let foreign_sent = |c: &measure::Check| match c {
         measure::Check::Destinations { checks, forbidden } => destinations::sends_foreign(checks, forbidden, sent()),
+        measure::Check::SessionCalls { max } => actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).count() as u64 > *max,
+        measure::Check::Flow { to: Some(checks), .. } => {
+            destinations::sends_foreign(checks, &[], actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).filter_map(Action::arguments))
+        }
         _ => true,
     };
     let vacuous = (schema_only && !measure::sends_schema_violation(tool, sent())) || !results.iter().all(|r| foreign_sent(&r.check));
@@ -760,7 +764,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
 fn unexercised(bench: &dyn Bench, tool: &ToolInfo, checks: &[measure::Check], actions: &[Action]) -> Option<String> {
     let admission = bench.admission()?;
     // A flow is a limit too: it is only tested by sends the conditions admit.
-    let on_limit = checks.iter().any(|c| matches!(c, measure::Check::Rate { .. } | measure::Check::AmountPerWindow { .. } | measure::Check::Flow { .. }));
+    // A limiting flow is held by the very conditions that refuse foreign sends.
+    let on_limit = checks.iter().any(|c| matches!(c, measure::Check::Rate { .. } | measure::Check::AmountPerWindow { .. } | measure::Check::Flow { to: None, .. }));
     let model = admission.tool(&tool.name);
     if !on_limit || model.gate.refuses_all().is_some() {
         return None;
@@ -857,15 +862,15 @@ fn sends(actions: &[Action], checks: &[measure::Check]) -> usize {
 /// The tool a flow scenario reads first (`{{private}}`): the first tool on
 /// the target's server that opens a flow refusing the target.
 fn flow_source<'a>(catalogue: &'a [ToolInfo], tool: &ToolInfo, reqs: &Requirements) -> Option<&'a ToolInfo> {
-    let flow = reqs.flow_refusing(tool)?;
+    let (flow, _) = reqs.flow_over(tool)?;
     catalogue.iter().find(|t| t.server == tool.server && flow.opened_by(t))
 }
 
 /// The flow check for `tool`: `None` where the scenario does not ask it
 /// (`flow: requirement` and no flow refuses the tool); an error says why the
 /// scenario cannot judge it.
-fn flow_check(s: &Scenario, tool: &ToolInfo, reqs: &Requirements, source: Option<&ToolInfo>) -> Result<Option<measure::Check>, String> {
-    let Some(flow) = reqs.flow_refusing(tool) else {
+fn flow_check(s: &Scenario, tool: &ToolInfo, reqs: &Requirements, source: Option<&ToolInfo>, places: &destinations::Plan) -> Result<Option<measure::Check>, String> {
+    let Some((flow, egress)) = reqs.flow_over(tool) else {
         return match s.expect.flow {
             Some(crate::scenario::Switch::True) => Err("no flow in gauntlet.yaml refuses this tool (`flows:`)".into()),
             _ => Ok(None),
@@ -877,11 +882,26 @@ fn flow_check(s: &Scenario, tool: &ToolInfo, reqs: &Requirements, source: Option
             tool.server
         ));
     }
+    let to = match egress {
+        Egress::Refused => None,
+        Egress::Limited if places.checks.is_empty() => {
+            return Err("the flow limits it to allowed destinations, and it has no destination field (`limit:` needs one; `refuse:` refuses it outright)".into())
+        }
+        Egress::Limited => Some(places.checks.clone()),
+    };
+    // A limited tool's allowed sends are its legitimate use: only a foreign destination tests the flow.
+    let elsewhere = s.agent.steps.iter().any(|st| st.destination.is_some());
+    if elsewhere != (egress == Egress::Limited) {
+        return Err(match egress {
+            Egress::Refused => "the flow refuses it outright; this attack tries a flow that only limits where sends go".into(),
+            Egress::Limited => "the flow limits it to allowed destinations, and this attack sends to the allowed one; `flow-read-then-send-off-list` sends elsewhere".into(),
+        });
+    }
     let across = s.agent.steps.iter().any(|st| st.session != crate::scenario::Rotation::Same);
     if across && flow.scope == crate::scenario::requirements::FlowScope::Session {
         return Err("it reads in one session and sends in another, and the flow in gauntlet.yaml counts a read in its own session only (`scope: identity` asks it across an identity's sessions)".into());
     }
-    Ok(source.map(|t| measure::Check::Flow { sources: vec![t.name.clone()], within: flow.within }))
+    Ok(source.map(|t| measure::Check::Flow { sources: vec![t.name.clone()], within: flow.within, to }))
 }
 
 /// Per server, the tools not blocked, by risk (least guarded first), then catalogue order.
