@@ -10,6 +10,7 @@ use gauntlet::engine::{CounterKey, Engine};
 use gauntlet::policy::load_intercept;
 use gauntlet::profile::Profile;
 use gauntlet::proxy::core::{AuditRecord, AuditResult, Output, ProxyCore, WireMode};
+use crate::proxy_support::{to_agent, to_upstream};
 
 const LIMITED: &str = r#"
 version: "1"
@@ -43,24 +44,6 @@ fn ctx() -> CallContext {
     CallContext::default()
 }
 
-fn upstream(out: &[Output]) -> Vec<String> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToUpstream(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn agent(out: &[Output]) -> Vec<String> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToAgent(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn audits(out: &[Output]) -> Vec<AuditRecord> {
     out.iter()
         .filter_map(|o| match o {
@@ -91,8 +74,8 @@ fn allowed_calls_are_forwarded_byte_for_byte_and_audited() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
     let line = r#"{ "jsonrpc" : "2.0", "id" : 7 , "method":"tools/call","params":{"name":"t","arguments":{"currency":"usd","amount":5000.0}}} "#;
     let out = c.from_agent(line.as_bytes(), &CallContext { identity: Some("alice".into()), session: Some("s1".into()) }, at(0));
-    assert_eq!(upstream(&out), [line]);
-    assert!(agent(&out).is_empty());
+    assert_eq!(to_upstream(&out), [line]);
+    assert!(to_agent(&out).is_empty());
     let a = &audits(&out)[0];
     assert_eq!((a.tool.as_str(), a.result, a.rule.as_deref(), a.message.as_deref()), ("t", AuditResult::Allowed, None, None));
     assert_eq!(a.args_hash.as_deref(), Some("sha256:a83fe2ed3e1061e675a6c7853233413cadf2d1e71a9aaeb92797f4850fe18060"));
@@ -105,9 +88,9 @@ fn allowed_calls_are_forwarded_byte_for_byte_and_audited() {
 fn denials_are_answered_with_intercept_bytes_and_never_forwarded() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
     let out = c.from_agent(call(r#""abc-123""#, "delete_customer").as_bytes(), &ctx(), at(0));
-    assert!(upstream(&out).is_empty());
+    assert!(to_upstream(&out).is_empty());
     assert_eq!(
-        agent(&out),
+        to_agent(&out),
         [r#"{"jsonrpc":"2.0","id":"abc-123","result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Customer deletion is not permitted"}],"isError":true}}"#]
     );
     let a = &audits(&out)[0];
@@ -115,7 +98,7 @@ fn denials_are_answered_with_intercept_bytes_and_never_forwarded() {
     assert_eq!(a.message.as_deref(), Some("Customer deletion is not permitted"));
     let out = c.from_agent(call("1.50", "secret").as_bytes(), &ctx(), at(0));
     assert_eq!(
-        agent(&out),
+        to_agent(&out),
         [r#"{"jsonrpc":"2.0","id":1.50,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Tool \"secret\" is hidden by policy"}],"isError":true}}"#]
     );
 }
@@ -177,13 +160,13 @@ fn notifications_are_evaluated_and_answered_with_null_id_under_intercept() {
     let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#;
     for k in 0..2 {
         let out = c.from_agent(note.as_bytes(), &ctx(), at(k));
-        assert_eq!(upstream(&out), [note]);
+        assert_eq!(to_upstream(&out), [note]);
         assert_eq!(audits(&out)[0].result, AuditResult::Allowed);
     }
     let out = c.from_agent(note.as_bytes(), &ctx(), at(2));
-    assert!(upstream(&out).is_empty());
+    assert!(to_upstream(&out).is_empty());
     assert_eq!(
-        agent(&out),
+        to_agent(&out),
         [r#"{"jsonrpc":"2.0","id":null,"result":{"content":[{"type":"text","text":"[INTERCEPT POLICY DENIED] Rate limit of 2 per hour reached. Try again later."}],"isError":true}}"#]
     );
     assert_eq!(c.calls_waiting(), 0);
@@ -194,8 +177,8 @@ fn notifications_are_refused_silently_under_strict() {
     let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
     let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#;
     let out = c.from_agent(note.as_bytes(), &ctx(), at(0));
-    assert!(upstream(&out).is_empty());
-    assert!(agent(&out).is_empty());
+    assert!(to_upstream(&out).is_empty());
+    assert!(to_agent(&out).is_empty());
     assert_eq!(audits(&out)[0].result, AuditResult::Refused);
     assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 0);
 }
@@ -215,7 +198,7 @@ fn intercept_forwards_the_wire_tricks_unevaluated() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
     for (what, line) in TRICKS {
         let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
-        assert_eq!(upstream(&out), [*line], "{what}");
+        assert_eq!(to_upstream(&out), [*line], "{what}");
         assert!(audits(&out).is_empty(), "{what}");
     }
 }
@@ -226,8 +209,8 @@ fn strict_refuses_every_wire_trick_with_a_jsonrpc_error() {
         let mut c = core(LIMITED, Profile::Strict, mode);
         for (what, line) in TRICKS {
             let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
-            assert!(upstream(&out).is_empty(), "{what} reached the upstream in {mode:?}");
-            let answer: serde_json::Value = serde_json::from_str(&agent(&out)[0]).unwrap();
+            assert!(to_upstream(&out).is_empty(), "{what} reached the upstream in {mode:?}");
+            let answer: serde_json::Value = serde_json::from_str(&to_agent(&out)[0]).unwrap();
             let code = answer["error"]["code"].as_i64().unwrap();
             assert!(code == -32600 || code == -32602, "{what}: {answer}");
             assert_eq!(audits(&out)[0].result, AuditResult::Refused, "{what}");
@@ -244,7 +227,7 @@ const CR_SMUGGLE: &str = "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"to
 fn a_bare_carriage_return_is_forwarded_under_intercept_and_refused_under_strict_in_front_of_stdio() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
     let out = c.from_agent(CR_SMUGGLE.as_bytes(), &ctx(), at(0));
-    assert_eq!(upstream(&out), [CR_SMUGGLE], "Intercept forwards it unevaluated");
+    assert_eq!(to_upstream(&out), [CR_SMUGGLE], "Intercept forwards it unevaluated");
     assert!(audits(&out).is_empty());
 
     let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
@@ -255,21 +238,21 @@ fn a_bare_carriage_return_is_forwarded_under_intercept_and_refused_under_strict_
         format!("{}\r{}", call("4", "t"), call("5", "delete_customer")),
     ] {
         let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
-        assert!(upstream(&out).is_empty(), "{line:?} reached the upstream");
-        let answer: serde_json::Value = serde_json::from_str(&agent(&out)[0]).unwrap();
+        assert!(to_upstream(&out).is_empty(), "{line:?} reached the upstream");
+        let answer: serde_json::Value = serde_json::from_str(&to_agent(&out)[0]).unwrap();
         assert_eq!(answer["error"]["code"], -32600, "{answer}");
         assert!(answer["error"]["message"].as_str().unwrap().contains("carriage return"), "{answer}");
         assert_eq!(audits(&out)[0].result, AuditResult::Refused);
     }
     let ping = format!("{{\"jsonrpc\":\"2.0\",\"id\":9,\r\"method\":\"ping\"}}");
     let out = c.from_agent(ping.as_bytes(), &ctx(), at(0));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&agent(&out)[0]).unwrap()["id"], 9);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&to_agent(&out)[0]).unwrap()["id"], 9);
 
     // An HTTP body is not split into lines by anyone: a pretty-printed CRLF body is just JSON.
     let pretty = "{\r\n  \"jsonrpc\": \"2.0\",\r\n  \"id\": 1,\r\n  \"method\": \"ping\"\r\n}";
     for mode in [WireMode::StdioBridge, WireMode::Http] {
         let mut c = core(LIMITED, Profile::Strict, mode);
-        assert_eq!(upstream(&c.from_agent(pretty.as_bytes(), &ctx(), at(0))), [pretty], "{mode:?}");
+        assert_eq!(to_upstream(&c.from_agent(pretty.as_bytes(), &ctx(), at(0))), [pretty], "{mode:?}");
     }
 }
 
@@ -286,7 +269,7 @@ fn a_bare_carriage_return_from_the_upstream_is_forwarded_under_intercept_and_spa
         let mut c = core(HIDING, profile, WireMode::StdioChild);
         c.from_agent(call("1", "read_file").as_bytes(), &ctx(), at(0));
         c.from_agent(br#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#, &ctx(), at(0));
-        let out = agent(&c.from_upstream(smuggled.as_bytes(), &ctx(), at(0)));
+        let out = to_agent(&c.from_upstream(smuggled.as_bytes(), &ctx(), at(0)));
         match profile {
             Profile::Intercept => assert_eq!(out, [smuggled], "Intercept forwards it as it came"),
             Profile::Strict => {
@@ -305,13 +288,13 @@ fn case_variant_params_are_evaluated_as_go_reads_them_under_intercept() {
     let line = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","Name":"delete_customer"}}"#;
     let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
     assert_eq!(audits(&out)[0].tool, "delete_customer");
-    assert!(upstream(&out).is_empty());
+    assert!(to_upstream(&out).is_empty());
     // ...and the other way round, the upstream may see `delete_customer` while Go evaluates `t`.
     let line = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","Name":"t"}}"#;
     let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
-    assert_eq!(upstream(&out), [line]);
+    assert_eq!(to_upstream(&out), [line]);
     let mut strict = core(LIMITED, Profile::Strict, WireMode::StdioChild);
-    assert!(upstream(&strict.from_agent(line.as_bytes(), &ctx(), at(0))).is_empty());
+    assert!(to_upstream(&strict.from_agent(line.as_bytes(), &ctx(), at(0))).is_empty());
 }
 
 const HIDING: &str = r#"
@@ -324,21 +307,21 @@ tools: {}
 fn tools_list_is_filtered_page_by_page() {
     let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
     let req1 = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    assert_eq!(upstream(&c.from_agent(req1.as_bytes(), &ctx(), at(0))), [req1]);
+    assert_eq!(to_upstream(&c.from_agent(req1.as_bytes(), &ctx(), at(0))), [req1]);
     let page1 = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"read_file"},{"name":"delete_file"}],"nextCursor":"p2"}}"#;
     assert_eq!(
-        agent(&c.from_upstream(page1.as_bytes(), &ctx(), at(0))),
+        to_agent(&c.from_upstream(page1.as_bytes(), &ctx(), at(0))),
         [r#"{"id":1,"jsonrpc":"2.0","result":{"nextCursor":"p2","tools":[{"name":"read_file"}]}}"#]
     );
     let req2 = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"p2"}}"#;
     c.from_agent(req2.as_bytes(), &ctx(), at(0));
     let page2 = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"delete_file"},{"name":"write_file"}]}}"#;
     assert_eq!(
-        agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))),
+        to_agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))),
         [r#"{"id":2,"jsonrpc":"2.0","result":{"tools":[{"name":"write_file"}]}}"#]
     );
     // The filter is spent: a second answer with the same id passes unchanged.
-    assert_eq!(agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))), [page2]);
+    assert_eq!(to_agent(&c.from_upstream(page2.as_bytes(), &ctx(), at(0))), [page2]);
 }
 
 #[test]
@@ -346,12 +329,12 @@ fn tools_list_without_id_is_not_filtered_and_reload_applies_at_response_time() {
     let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
     c.from_agent(br#"{"jsonrpc":"2.0","method":"tools/list"}"#, &ctx(), at(0));
     let page = r#"{"jsonrpc":"2.0","id":null,"result":{"tools":[{"name":"delete_file"}]}}"#;
-    assert_eq!(agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
+    assert_eq!(to_agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
     c.from_agent(br#"{"jsonrpc":"2.0","id":"L","method":"tools/list"}"#, &ctx(), at(0));
     c.set_engine(engine("version: \"1\"\nhide: [\"*\"]\ntools: {}\n", Profile::Intercept));
     let page = r#"{"jsonrpc":"2.0","id":"L","result":{"tools":[{"name":"a"},{"name":"b"}]}}"#;
     assert_eq!(
-        agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
+        to_agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
         [r#"{"id":"L","jsonrpc":"2.0","result":{"tools":[]}}"#]
     );
 }
@@ -377,14 +360,14 @@ fn bridge_batches_are_evaluated_per_element_and_reserialised() {
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t", "arguments":{"q":"<x>"}},"extra":1},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer"}}]"#;
     let out = c.from_agent(batch.as_bytes(), &ctx(), at(0));
     // One survivor goes as a plain object; the denial is appended for the agent.
-    assert_eq!(upstream(&out), [r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"q":"\u003cx\u003e"}}}"#]);
-    assert_eq!(agent(&out).len(), 1);
-    assert!(agent(&out)[0].starts_with(r#"{"jsonrpc":"2.0","id":2,"result":"#));
+    assert_eq!(to_upstream(&out), [r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"q":"\u003cx\u003e"}}}"#]);
+    assert_eq!(to_agent(&out).len(), 1);
+    assert!(to_agent(&out)[0].starts_with(r#"{"jsonrpc":"2.0","id":2,"result":"#));
     assert_eq!(audits(&out).len(), 2);
     // An element that fails to decode makes the bridge forward the raw batch unevaluated.
     let bad = r#"[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_customer"}},{"jsonrpc":2}]"#;
     let out = c.from_agent(bad.as_bytes(), &ctx(), at(0));
-    assert_eq!(upstream(&out), [bad]);
+    assert_eq!(to_upstream(&out), [bad]);
     assert!(audits(&out).is_empty());
 }
 
@@ -393,12 +376,12 @@ fn http_batches_fail_whole_on_a_malformed_element() {
     let mut c = core(LIMITED, Profile::Intercept, WireMode::Http);
     let bad = r#"[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":2}]"#;
     let out = c.from_agent(bad.as_bytes(), &ctx(), at(0));
-    assert!(upstream(&out).is_empty());
-    assert_eq!(agent(&out), [r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"invalid JSON-RPC batch"}}"#]);
+    assert!(to_upstream(&out).is_empty());
+    assert_eq!(to_agent(&out), [r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"invalid JSON-RPC batch"}}"#]);
     let ok = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#;
     let out = c.from_agent(ok.as_bytes(), &ctx(), at(0));
     assert_eq!(
-        upstream(&out),
+        to_upstream(&out),
         [r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#]
     );
     // A batch answer settles each element's reservation.
@@ -412,15 +395,15 @@ fn other_methods_and_non_json_pass_through_in_both_profiles_where_harmless() {
         let mut c = core(LIMITED, profile, WireMode::StdioChild);
         let line = r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#;
         let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
-        assert_eq!(upstream(&out), [line]);
+        assert_eq!(to_upstream(&out), [line]);
         assert!(audits(&out).is_empty());
     }
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
-    assert_eq!(upstream(&c.from_agent(b"not json at all", &ctx(), at(0))), ["not json at all"]);
+    assert_eq!(to_upstream(&c.from_agent(b"not json at all", &ctx(), at(0))), ["not json at all"]);
     let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
     let out = c.from_agent(b"not json at all", &ctx(), at(0));
-    assert!(upstream(&out).is_empty());
-    assert!(agent(&out)[0].contains("-32700"));
+    assert!(to_upstream(&out).is_empty());
+    assert!(to_agent(&out)[0].contains("-32700"));
 }
 
 #[test]
@@ -428,11 +411,11 @@ fn unfilterable_tools_list_pages_fail_open_under_intercept_and_closed_under_stri
     let page = r#"{"jsonrpc":"2.0","id":4,"result":{"tools":[{"name":"delete_file"}],"nextCursor":5}}"#;
     let mut c = core(HIDING, Profile::Intercept, WireMode::StdioChild);
     c.from_agent(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#, &ctx(), at(0));
-    assert_eq!(agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
+    assert_eq!(to_agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))), [page]);
     let mut c = core(HIDING, Profile::Strict, WireMode::StdioChild);
     c.from_agent(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#, &ctx(), at(0));
     assert_eq!(
-        agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
+        to_agent(&c.from_upstream(page.as_bytes(), &ctx(), at(0))),
         [r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32603,"message":"the tools/list response could not be filtered for hidden tools"}}"#]
     );
 }
@@ -441,13 +424,13 @@ fn unfilterable_tools_list_pages_fail_open_under_intercept_and_closed_under_stri
 fn id_reuse_round(c: &mut ProxyCore, id: &str, now: Timestamp) -> (Vec<String>, Vec<String>) {
     let mut out = c.from_agent(call(id, "t").as_bytes(), &ctx(), now);
     out.extend(c.from_agent(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"no/such"}}"#).as_bytes(), &ctx(), now));
-    let sent = upstream(&out);
-    let mut answers = agent(&out);
+    let sent = to_upstream(&out);
+    let mut answers = to_agent(&out);
     if sent.iter().any(|m| m.contains("no/such")) {
-        answers.extend(agent(&c.from_upstream(error_answer(id).as_bytes(), &ctx(), now)));
+        answers.extend(to_agent(&c.from_upstream(error_answer(id).as_bytes(), &ctx(), now)));
     }
     if sent.iter().any(|m| m.contains("tools/call")) {
-        answers.extend(agent(&c.from_upstream(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[]}}}}"#).as_bytes(), &ctx(), now)));
+        answers.extend(to_agent(&c.from_upstream(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[]}}}}"#).as_bytes(), &ctx(), now)));
     }
     (sent, answers)
 }
@@ -479,19 +462,19 @@ fn id_reuse_refunds_quota_under_intercept_and_is_refused_under_strict() {
     assert_eq!(c.requests_waiting(), 0);
     // Once answered, an id is free again; an error answer refunds only the call it answers.
     let out = c.from_agent(call("0", "t").as_bytes(), &ctx(), at(20));
-    assert!(agent(&out)[0].contains("Rate limit"), "{:?}", agent(&out));
+    assert!(to_agent(&out)[0].contains("Rate limit"), "{:?}", to_agent(&out));
 }
 
 #[test]
 fn strict_keys_ids_by_value_and_http_exchanges_apart() {
     let mut c = core(LIMITED, Profile::Strict, WireMode::Http);
     let first = c.from_agent_on(call(r#""a""#, "t").as_bytes(), &ctx(), 1, at(0));
-    assert_eq!(upstream(&first).len(), 1);
+    assert_eq!(to_upstream(&first).len(), 1);
     // The same id on another POST is another request; on the same POST (an escape of "a") it is a duplicate.
     let other = c.from_agent_on(br#"{"jsonrpc":"2.0","id":"a","method":"no/such"}"#, &ctx(), 2, at(0));
-    assert_eq!(upstream(&other).len(), 1);
+    assert_eq!(to_upstream(&other).len(), 1);
     let same = c.from_agent_on(br#"{"jsonrpc":"2.0","id":"\u0061","method":"no/such"}"#, &ctx(), 1, at(0));
-    assert!(upstream(&same).is_empty() && agent(&same)[0].contains("already in use"), "{:?}", agent(&same));
+    assert!(to_upstream(&same).is_empty() && to_agent(&same)[0].contains("already in use"), "{:?}", to_agent(&same));
     // POST 2's error does not touch POST 1's reservation.
     c.from_upstream_on(error_answer(r#""a""#).as_bytes(), &ctx(), 2, at(0));
     assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 1);
@@ -504,20 +487,20 @@ fn strict_refuses_ids_it_cannot_match_to_their_answer() {
     let mut c = core(LIMITED, Profile::Strict, WireMode::StdioChild);
     for id in ["1e400", "1.0", "-0", "9007199254740993", "1e2", "true", "null", "{}", "[1]"] {
         let out = c.from_agent(call(id, "t").as_bytes(), &ctx(), at(0));
-        assert!(upstream(&out).is_empty(), "id {id} was forwarded");
-        let answer = &agent(&out)[0];
+        assert!(to_upstream(&out).is_empty(), "id {id} was forwarded");
+        let answer = &to_agent(&out)[0];
         assert!(answer.contains("-32600") && answer.contains(r#""id":null"#), "id {id}: {answer}");
         let out = c.from_agent(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#).as_bytes(), &ctx(), at(0));
-        assert!(upstream(&out).is_empty(), "ping with id {id} was forwarded");
+        assert!(to_upstream(&out).is_empty(), "ping with id {id} was forwarded");
     }
     assert_eq!(counter(&mut c, "t._rate_hour", at(0)), 0, "nothing was reserved");
     for id in ["-9007199254740991", "0", r#""x""#] {
         let out = c.from_agent(call(id, "free").as_bytes(), &ctx(), at(0));
-        assert_eq!(upstream(&out).len(), 1, "id {id} is fine");
+        assert_eq!(to_upstream(&out).len(), 1, "id {id} is fine");
     }
     // Intercept forwards them all, as Intercept does.
     let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
-    assert_eq!(upstream(&c.from_agent(call("1e400", "t").as_bytes(), &ctx(), at(0))).len(), 1);
+    assert_eq!(to_upstream(&c.from_agent(call("1e400", "t").as_bytes(), &ctx(), at(0))).len(), 1);
 }
 
 #[test]
@@ -547,13 +530,13 @@ fn requests_left_waiting_are_answered_when_the_upstream_dies_or_hangs() {
         c.from_agent(br#"{"jsonrpc":"2.0","method":"notifications/x"}"#, &ctx(), at(5));
         assert_eq!(c.requests_waiting(), 2);
         // A 3 s timeout at t=4 s answers only the call sent at t=0.
-        let expired = agent(&c.expire(at(4), std::time::Duration::from_secs(3)));
+        let expired = to_agent(&c.expire(at(4), std::time::Duration::from_secs(3)));
         assert_eq!(expired.len(), 1);
         assert!(expired[0].contains(r#""id":1,"#) && expired[0].contains("did not answer within 3 s"), "{}", expired[0]);
         // The late answer is dropped, and the call kept its reservation.
         assert!(c.from_upstream(error_answer("1").as_bytes(), &ctx(), at(6)).is_empty());
         assert_eq!(counter(&mut c, "t._rate_hour", at(6)), 1, "{profile:?}");
-        let gone = agent(&c.upstream_gone());
+        let gone = to_agent(&c.upstream_gone());
         assert_eq!(gone.len(), 1);
         assert!(gone[0].contains(r#""id":"p""#) && gone[0].contains("-32603") && gone[0].contains("exited"), "{}", gone[0]);
         assert_eq!(c.requests_waiting(), 0);
@@ -573,13 +556,13 @@ fn requests_inside_a_batch_are_answered_when_the_upstream_dies() {
             call("2", "delete_customer")
         );
         let out = c.from_agent(batch.as_bytes(), &ctx(), at(0));
-        assert_eq!(upstream(&out).len(), 1, "{mode:?}");
+        assert_eq!(to_upstream(&out).len(), 1, "{mode:?}");
         // The call and the ping wait (the denied delete is answered by the proxy itself under the evaluating modes).
         let waiting = if mode == WireMode::StdioChild { 3 } else { 2 };
         assert_eq!(c.requests_waiting(), waiting, "{mode:?}");
         // The upstream answers the ping only; then it exits.
         c.from_upstream(br#"[{"jsonrpc":"2.0","id":"p","result":{}}]"#, &ctx(), at(1));
-        let gone = agent(&c.upstream_gone());
+        let gone = to_agent(&c.upstream_gone());
         assert_eq!(gone.len(), waiting - 1, "{mode:?}: {gone:?}");
         assert!(gone.iter().any(|g| g.contains(r#""id":1,"#) && g.contains("-32603") && g.contains("exited")), "{mode:?}: {gone:?}");
         assert!(!gone.iter().any(|g| g.contains(r#""id":"p""#)), "{mode:?}: the ping was answered: {gone:?}");

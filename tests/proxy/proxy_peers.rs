@@ -7,12 +7,13 @@
 //! these tests with a notice, or fail them when GAUNTLET_REQUIRE_PEERS=1.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use crate::proxy_support::{free_port, missing_peer, root, Background};
 
 const POLICY: &str = "examples/everything-policy.yaml";
 const HIDDEN_DENIAL: &str = "[INTERCEPT POLICY DENIED] Tool \"get-env\" is hidden by policy";
@@ -23,10 +24,6 @@ struct Peers {
     everything: PathBuf,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn peers() -> Option<Peers> {
     let python = root().join(".peers/venv/bin/python");
     let everything = root().join(".peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -34,25 +31,7 @@ fn peers() -> Option<Peers> {
         return Some(Peers { python, everything });
     }
     let msg = "the MCP peers are not installed in .peers/ (run scripts/install-peers.sh)";
-    if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
-}
-
-/// Kills a background process when the test ends, however it ends.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    missing_peer(msg)
 }
 
 fn wait_for_port(port: u16) {

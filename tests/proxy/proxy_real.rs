@@ -11,15 +11,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
+use crate::proxy_support::{missing_peer, root, Background};
 
 const DENIED: &str = "[INTERCEPT POLICY DENIED]";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The venv's Python and a server installed beside it, or `None` (skip).
 fn peer(server: &str) -> Option<(PathBuf, PathBuf)> {
@@ -29,21 +26,7 @@ fn peer(server: &str) -> Option<(PathBuf, PathBuf)> {
         return Some((python, server));
     }
     let msg = format!("{} is not installed in .peers/ (run scripts/install-peers.sh)", server.display());
-    if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
-}
-
-/// Kills a background process when the test ends, however it ends.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    missing_peer(&msg)
 }
 
 /// `gauntlet harden POLICY --server SERVER -o DIR/hardened.yaml`, with

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Sender};
@@ -23,7 +23,7 @@ use gauntlet::proxy::sqlite::FailMode;
 use gauntlet::proxy::state::{self, StateConfig};
 
 use crate::proxy_support;
-use proxy_support::Proc;
+use proxy_support::{free_port, missing_peer, Proc};
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const WAIT: Duration = Duration::from_secs(20);
@@ -43,10 +43,6 @@ fn policy(dir: &Path, limit: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A `redis-server` of our own: loopback only, no RDB or AOF files.
 struct Redis {
     child: Option<Child>,
@@ -60,11 +56,7 @@ impl Redis {
         let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
         if !found {
             let msg = "redis-server is not installed (scripts/install-peers.sh installs Debian's redis-server)";
-            if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("{msg}");
-            }
-            eprintln!("skipping: {msg}");
-            return None;
+            return missing_peer(msg);
         }
         let mut redis = Redis { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
         redis.restart();

@@ -20,6 +20,7 @@ use gauntlet::proxy::core::{Output, ProxyCore, WireMode};
 use gauntlet::proxy::decider::{Decider, StoreCalls};
 use gauntlet::proxy::sqlite::FailMode;
 use gauntlet::proxy::ticket::Ticket;
+use crate::proxy_support::to_agent;
 
 const POLICY: &str = r#"
 version: "1"
@@ -61,15 +62,6 @@ fn tickets(out: &[Output]) -> Vec<Ticket> {
     out.iter()
         .filter_map(|o| match o {
             Output::Decide(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn to_agent(out: &[Output]) -> Vec<String> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::ToAgent(b) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         })
         .collect()

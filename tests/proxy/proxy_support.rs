@@ -1,12 +1,65 @@
 //! Helpers shared by the proxy test binaries that run `gauntlet` as processes.
 
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gauntlet::proxy::core::Output;
+
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The repository's root (tests run from it, and `.peers/` sits there).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A peer the test needs is missing: a notice and `None` (skip), or a
+/// failure when GAUNTLET_REQUIRE_PEERS=1 (`scripts/test.sh` installs them all).
+pub fn missing_peer<T>(msg: &str) -> Option<T> {
+    if std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("{msg}");
+    }
+    eprintln!("skipping: {msg}");
+    None
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills a background process when the test ends, however it ends.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a proxy core's outputs send to the agent, as text.
+pub fn to_agent(out: &[Output]) -> Vec<String> {
+    sent(out, true)
+}
+
+/// What a proxy core's outputs forward to the upstream server, as text.
+pub fn to_upstream(out: &[Output]) -> Vec<String> {
+    sent(out, false)
+}
+
+fn sent(out: &[Output], agent: bool) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ToAgent(b) if agent => Some(String::from_utf8_lossy(b).into_owned()),
+            Output::ToUpstream(b) if !agent => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
 
 /// The bundled payments mock server.
 pub fn payments() -> PathBuf {
