@@ -128,6 +128,7 @@ pub fn render(old: &str, new: &str, changes: &[Change]) -> String {
             Direction::Weaker => "WEAKER",
             Direction::Stronger => "stronger",
             Direction::Neutral => "same calls",
+            Direction::Undecided => "UNDECIDED",
         };
         let rule = c.rule.as_deref().map(|r| format!(" `{r}`")).unwrap_or_default();
         out.push_str(&format!("  {label:<10} {}{rule}: {}\n", c.kind, c.summary));
@@ -145,6 +146,10 @@ pub fn render(old: &str, new: &str, changes: &[Change]) -> String {
     }
     let weaker = changes.iter().filter(|c| c.direction == Direction::Weaker).count();
     let stronger = changes.iter().filter(|c| c.direction == Direction::Stronger).count();
+    let undecided = changes.iter().filter(|c| c.direction == Direction::Undecided).count();
+    if undecided > 0 {
+        out.push_str(&format!("\n{undecided} place(s) undecided: NEW may be weaker there\n"));
+    }
     out.push_str(&format!("\n{weaker} weaker, {stronger} stronger, {} other\n", changes.len() - weaker - stronger));
     out
 }
@@ -172,7 +177,8 @@ pub fn run(args: Args) -> Exit {
         DiffFormat::Table => print!("{}", render(&old.shown, &new.shown, &changes)),
         DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"old": old.shown, "new": new.shown, "changes": changes})).unwrap_or_default()),
     }
-    let weaker = changes.iter().any(|c| c.direction == Direction::Weaker);
+    // An undecided place may be weaker: fail closed.
+    let weaker = changes.iter().any(|c| matches!(c.direction, Direction::Weaker | Direction::Undecided));
     if weaker && !args.allow_weaker {
         eprintln!("NEW is weaker than OLD (see above)\n  help: if that is intended, pass --allow-weaker: `{} diff {} {} --allow-weaker`", invocation::program(), invocation::quote(&args.old), invocation::quote(&args.new));
         return Exit::CheckFailed;

@@ -34,7 +34,8 @@ pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
 
 /// The character-count interval `min..=max` (`None`: unbounded) of a
 /// translated pattern that says nothing but a length: `^`, pieces of
-/// any-character repeats (or single any-characters), `$` — read from the
+/// any-character repeats (or single any-characters), `$` (or no `$`: a match
+/// may end anywhere, so only the least length counts) — read from the
 /// parsed pattern, so `[\s\S]`, `(?s).` and `.{0,9}` written any way count
 /// alike. A length cap past RE2's repeat limit is a run of `.{0,1000}`
 /// pieces, whose automaton has a state per character: the engine and the
@@ -44,9 +45,12 @@ pub fn length_only(pattern: &str) -> Option<(u64, Option<u64>)> {
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
     let HirKind::Concat(items) = hir.kind() else { return None };
     let (first, rest) = items.split_first()?;
-    let (last, middle) = rest.split_last()?;
+    let (last, before_last) = rest.split_last()?;
     let is_look = |h: &regex_syntax::hir::Hir, l: Look| matches!(h.kind(), HirKind::Look(x) if *x == l);
-    if !is_look(first, Look::Start) || !is_look(last, Look::End) || middle.is_empty() {
+    // Without `$` a match may end anywhere: the text need only be as long as the pieces' least.
+    let anchored_end = is_look(last, Look::End);
+    let middle = if anchored_end { before_last } else { rest };
+    if !is_look(first, Look::Start) || middle.is_empty() {
         return None;
     }
     // Every Unicode scalar value: the class `.` has under `(?s)` (a range
@@ -73,7 +77,7 @@ pub fn length_only(pattern: &str) -> Option<(u64, Option<u64>)> {
         min += lo;
         max = max.zip(hi).map(|(a, b)| a + b);
     }
-    Some((min, max))
+    Some((min, if anchored_end { max } else { None }))
 }
 
 type GoError = (&'static str, String);
@@ -501,7 +505,8 @@ mod length_only_tests {
     #[test]
     fn a_length_only_pattern_counts_as_its_regex_matches() {
         let pieces = format!("(?s)^{}$", ".{0,1000}".repeat(3));
-        let bounded = ["(?s)^.{0,5}$", r"^[\s\S]{2,4}$", r"^[\S\s]{1,3}[\s\S]{0,2}$", "^(?s:.)(?s:.)$", "(?s)^.{3,}$", &pieces];
+        let open_end = format!("(?s)^{}", ".{0,1000}".repeat(2));
+        let bounded = ["(?s)^.{0,5}$", r"^[\s\S]{2,4}$", r"^[\S\s]{1,3}[\s\S]{0,2}$", "^(?s:.)(?s:.)$", "(?s)^.{3,}$", &pieces, "(?s)^.{0,5}", "(?s)^.{2,4}", &open_end];
         let texts: Vec<String> = ["", "a", "ab", "é\n", "日本語", "abc\n", "ab\r\ncd", "🦀🦀🦀🦀", "x\u{2028}yz", "aaaaaa"]
             .iter()
             .map(|s| s.to_string())
@@ -517,7 +522,7 @@ mod length_only_tests {
             }
         }
         // Anything else is run as a regex: `.` without `(?s)` refuses a newline, the anchors matter.
-        for pattern in ["^.{0,5}$", "(?s).{0,5}$", "(?s)^.{0,5}", "(?s)^a.{0,5}$", "(?s)^(.{0,5})$", r"^[\s\w]{0,3}$", "(?m)(?s)^.{0,5}$"] {
+        for pattern in ["^.{0,5}$", "(?s).{0,5}$", "(?s)^a.{0,5}$", "(?s)^(.{0,5})$", r"^[\s\w]{0,3}$", "(?m)(?s)^.{0,5}$"] {
             let re = compile(pattern).unwrap();
             assert_eq!(length_only(re.as_str()), None, "{pattern}");
         }

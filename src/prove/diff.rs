@@ -35,6 +35,8 @@ pub enum Direction {
     Stronger,
     /// The same calls pass; something else changed (which rule refuses).
     Neutral,
+    /// The model could not decide whether calls changed here (the reason is the summary): not a "no change".
+    Undecided,
 }
 
 /// One kind of call whose treatment changed.
@@ -172,18 +174,35 @@ fn admitted_changes(out: &mut Vec<Change>, tool: &str, direction: Direction, a: 
         return;
     }
     let mut seen: Vec<String> = Vec::new();
+    let mut undecided: Vec<Change> = Vec::new();
     for (i, c) in ta.rules.args.iter().enumerate() {
         let mut terms = tb.rules.terms();
         terms.push(ta.rules.term(i, true));
-        if let Answer::Yes(args) = solve(&terms, &base, &Prefer::default()) {
-            let key = format!("{}|{}", c.at.rule, c.text);
-            if seen.contains(&key) {
-                continue;
+        match solve(&terms, &base, &Prefer::default()) {
+            Answer::Yes(args) => {
+                let key = format!("{}|{}", c.at.rule, c.text);
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                push("condition", Some(c.at.rule.clone()), format!("{from} refuses it by `{}` (rule `{}`); {to} allows it", c.text, c.at.rule), args);
             }
-            seen.push(key);
-            push("condition", Some(c.at.rule.clone()), format!("{from} refuses it by `{}` (rule `{}`); {to} allows it", c.text, c.at.rule), args);
+            Answer::No(_) => {}
+            // Never read as "no change": said, with the reason.
+            Answer::Unknown(why) => undecided.push(Change {
+                tool: tool.to_string(),
+                direction: Direction::Undecided,
+                kind: "condition",
+                rule: Some(c.at.rule.clone()),
+                summary: format!("whether {to} allows a call {from} refuses by `{}` (rule `{}`) is not decided: {why}", c.text, c.at.rule),
+                old_at: at(old, tool, Some(&c.at.rule).filter(|_| direction == Direction::Weaker).map(|r| r.as_str())),
+                new_at: at(new, tool, Some(&c.at.rule).filter(|_| direction == Direction::Stronger).map(|r| r.as_str())),
+                old: None,
+                new: None,
+            }),
         }
     }
+    out.extend(undecided);
 }
 
 fn gate_rule(t: &Tool<'_>) -> Option<String> {

@@ -163,3 +163,17 @@ fn the_amount_field_is_the_one_whose_role_is_amount() {
     let unnamed = run(&engine(policy), &[tool("pay", Risk::Financial, schema, Vec::new())]);
     assert!(unnamed.iter().all(|p| !p.requirement.starts_with("amount")), "{unnamed:#?}");
 }
+
+#[test]
+fn a_length_cap_losing_its_dollar_is_a_weaker_condition_with_a_long_witness() {
+    let policy = |re: &str| format!("version: \"1\"\ntools:\n  put:\n    rules:\n      - name: size\n        conditions:\n          - {{path: args.v, op: regex, value: \"{re}\"}}\n");
+    let (eo, en) = (engine(&policy("(?s)^.{0,1000}.{0,800}$")), engine(&policy("(?s)^.{0,1000}.{0,800}")));
+    let side = |f: &'static str| ReplayCommand { policy: f.into(), strict: false };
+    let old = diff::Side { engine: &eo, file: "old.yaml", replay: side("old.yaml") };
+    let new = diff::Side { engine: &en, file: "new.yaml", replay: side("new.yaml") };
+    let changes = diff::diff(&old, &new, &diff::tools(eo.policy(), en.policy(), &[]));
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!((changes[0].kind, changes[0].direction), ("condition", diff::Direction::Weaker));
+    let v = changes[0].new.as_ref().unwrap().calls[0].arguments["v"].as_str().unwrap().chars().count();
+    assert_eq!(v, 1801, "the shortest text past the cap");
+}
