@@ -89,6 +89,8 @@ pub struct Shared {
     pub settle: Duration,
     /// Measured: starting a proxy and getting its `initialize` answer.
     pub startup: Duration,
+    /// The calendar periods calls are lined up with ([`timing::periods`]).
+    pub periods: Vec<i64>,
 }
 
 pub struct BlackBoxBench {
@@ -197,6 +199,7 @@ impl BlackBoxBench {
                 init_timeout: settings.timeout,
                 settle: settings.timeout,
                 startup: Duration::ZERO,
+                periods: timing::periods(policy.as_ref()),
             }),
             servers,
             catalogue,
@@ -363,7 +366,7 @@ impl Bench for BlackBoxBench {
         }
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
-        let need = timing::worst_case(&offsets) + self.shared.startup * sessions.max(1) + self.shared.settle.min(Duration::from_secs(2));
+        let need = timing::worst_case(&offsets, &self.shared.periods) + self.shared.startup * sessions.max(1) + self.shared.settle.min(Duration::from_secs(2));
         if need <= self.budget {
             return Ok(());
         }

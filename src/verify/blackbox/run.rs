@@ -496,7 +496,7 @@ impl System for Run {
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
-        let origin = timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64);
+        let origin = timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64, &self.shared.periods);
         self.origin = Some(origin);
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
         for f in &self.faults {
