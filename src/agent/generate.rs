@@ -187,6 +187,35 @@ const PATTERN_GUESSES: [&str; 10] =
 
 const WORDS: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
 
+/// Patterns whose value is remembered; past this many (a run reads the
+/// schemas of the servers in play, so only a hostile file gets there) values
+/// are computed each time instead.
+const PATTERN_CACHE_MAX: usize = 4096;
+
+/// Each pattern's value, process-wide (see [`pattern_value`]).
+static PATTERN_CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<String>>>> =
+    std::sync::OnceLock::new();
+
+/// A value for a schema `pattern` with no example, remembered per pattern:
+/// building its regex and automaton for every generated call cost more than
+/// the rest of the call. `None` when neither way finds one.
+fn pattern_value(pattern: &str) -> Option<String> {
+    let cache = PATTERN_CACHE.get_or_init(Default::default);
+    if let Some(known) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return known;
+    }
+    // Try a few common shapes and keep the first the pattern accepts.
+    let guessed = regex::Regex::new(pattern).ok().and_then(|re| PATTERN_GUESSES.iter().find(|g| re.is_match(g)).map(|g| g.to_string()));
+    // No stock shape fits (`^#[a-z0-9-]{1,40}$`, a date range): the pattern's own shortest member.
+    let value = guessed.or_else(|| crate::engine::admission::example_of(pattern));
+    if let Ok(mut c) = cache.lock() {
+        if c.len() < PATTERN_CACHE_MAX {
+            c.insert(pattern.to_string(), value.clone());
+        }
+    }
+    value
+}
+
 /// A schema-valid value; `edge` picks bounds (min/max, shortest/longest) instead of typical values.
 pub fn valid(schema: &Value, rng: &mut ChaCha8Rng, edge: bool) -> Value {
     if let Some(c) = schema.get("const") {
@@ -211,14 +240,7 @@ pub fn valid(schema: &Value, rng: &mut ChaCha8Rng, edge: bool) -> Value {
         if let Some(d) = schema.get("default").or_else(|| schema["examples"].as_array().and_then(|a| a.first())) {
             return d.clone();
         }
-        // Without an example, try a few common shapes and keep the first the pattern accepts.
-        if let Ok(re) = regex::Regex::new(pattern) {
-            if let Some(hit) = PATTERN_GUESSES.iter().find(|g| re.is_match(g)) {
-                return Value::String(hit.to_string());
-            }
-        }
-        // No stock shape fits (`^#[a-z0-9-]{1,40}$`, a date range): the pattern's own shortest member.
-        if let Some(example) = crate::engine::admission::example_of(pattern) {
+        if let Some(example) = pattern_value(pattern) {
             return Value::String(example);
         }
     }
@@ -326,6 +348,17 @@ mod tests {
                 assert!(v.is_valid(&inst), "seed {seed} {g:?}: {inst}");
             }
         }
+    }
+
+    #[test]
+    fn a_pattern_value_is_found_once_and_then_remembered() {
+        // A pattern no other test uses, so this test alone puts it in the cache.
+        let pattern = "^@[0-9]{2}q$";
+        let first = pattern_value(pattern);
+        assert_eq!(first.as_deref(), Some("@00q"));
+        let cache = PATTERN_CACHE.get().expect("filled by the first call");
+        assert_eq!(cache.lock().unwrap().get(pattern), Some(&first));
+        assert_eq!(pattern_value(pattern), first);
     }
 
     #[test]
