@@ -94,6 +94,11 @@ pub struct Args {
     /// servers, an empty database, every outcome not applicable) instead of exiting 2.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Attack every tool on its own, instead of one tool per class of tools
+    /// with the same rules, counters, schema and requirements (whose verdict
+    /// the others carry, marked `same class as TOOL`).
+    #[arg(long)]
+    pub no_fold: bool,
     /// Propose a patch (a unified diff of the policy file) for each policy
     /// finding, proven by re-running the database on a patched copy.
     #[arg(long)]
@@ -282,6 +287,9 @@ fn reproduce_prefix(args: &Args, profile: Profile) -> String {
     if args.allow_empty {
         cmd.push_str(" --allow-empty");
     }
+    if args.no_fold {
+        cmd.push_str(" --no-fold");
+    }
     if let Some(d) = args.dialect {
         cmd.push_str(&format!(" --dialect {}", crate::policy::model::Dialect::from(d).as_str()));
     }
@@ -406,7 +414,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let policy_file = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let mut opts = Options { seed, reproduce: reproduce_prefix(args, profile), threads, policy_file, shrink: true };
+    let mut opts = Options { seed, reproduce: reproduce_prefix(args, profile), threads, policy_file, shrink: true, fold: !args.no_fold };
     let bar = indicatif::ProgressBar::hidden();
     if show_progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());

@@ -80,6 +80,7 @@ impl Setup<'_> {
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             policy_file: self.file.clone(),
             shrink: true,
+            fold: true,
         };
         verify::run(&bench, self.scenarios, self.reqs, &opts, &|_| {}, &|| {})
     }

@@ -35,7 +35,7 @@ pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>,
         trace_from: 200,
         seed: 9,
         reproduce: (verdict == Verdict::Breached).then(|| format!("gauntlet verify p.yaml --only {id} --seed 1")),
-        twin: Some(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![], workload: String::new() }),
+        twin: Some(Box::new(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![], workload: String::new() })),
         denial: None,
         behaviour: None,
         blame: (finding == Some(Finding::Policy)).then(|| Blame {
@@ -53,5 +53,6 @@ pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>,
         check: None,
         denial_texts: Vec::new(),
         deployment: None,
+        same_class_as: None,
     }
 }

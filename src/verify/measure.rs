@@ -50,6 +50,29 @@ pub enum Check {
 }
 
 impl Check {
+    /// The same check about tool `to` where it names tool `from`, or a name
+    /// made from it (a rug-pull's `{from}_admin`): a verdict carried to a class member.
+    pub fn renamed(&self, from: &str, to: &str) -> Check {
+        let one = |t: &String| match t.strip_prefix(from) {
+            Some(rest) => format!("{to}{rest}"),
+            None => t.clone(),
+        };
+        match self {
+            Check::NeverReached { tool } => Check::NeverReached { tool: one(tool) },
+            Check::NeverListed { tool } => Check::NeverListed { tool: one(tool) },
+            Check::Pinned { tool } => Check::Pinned { tool: one(tool) },
+            Check::Rate { count, window, sliding, executed_only, shared } => Check::Rate {
+                count: *count,
+                window: *window,
+                sliding: *sliding,
+                executed_only: *executed_only,
+                shared: shared.iter().map(one).collect(),
+            },
+            Check::Flow { sources, within, to } => Check::Flow { sources: sources.iter().map(one).collect(), within: *within, to: to.clone() },
+            other => other.clone(),
+        }
+    }
+
     /// The bound in words, for tables and snapshots.
     pub fn bound(&self) -> String {
         match self {

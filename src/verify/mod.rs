@@ -12,6 +12,7 @@ pub mod blame;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod blackbox;
+mod classes;
 pub mod denial;
 pub mod coverage;
 pub mod destinations;
@@ -191,7 +192,8 @@ pub struct Outcome {
     #[serde(serialize_with = "as_string")]
     pub seed: u64,
     pub reproduce: Option<String>,
-    pub twin: Option<TwinResult>,
+    /// Boxed: most outcomes of a large run have none or carry one, and an outcome's size is what a large run keeps per tool.
+    pub twin: Option<Box<TwinResult>>,
     /// The policy location responsible (policy findings and over-blocking).
     pub blame: Option<blame::Blame>,
     /// The first refusal of a tool call the agent received, as it received it.
@@ -213,6 +215,10 @@ pub struct Outcome {
     /// What the proxy did under the scenario's faults (fault scenarios only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub behaviour: Option<faults::Behaviour>,
+    /// The tool attacked in this one's place: same rules, counters, schema and
+    /// requirements (see [`classes`]); its verdict is this one's, and its trace is kept there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_class_as: Option<String>,
 }
 
 /// The proxy setup a replica scenario ran against: its verdict holds for that setup only.
@@ -296,6 +302,8 @@ pub struct Options {
     pub policy_file: String,
     /// Shrink breaching plans to the shortest that still breaches (every try is a replay).
     pub shrink: bool,
+    /// Attack one tool per class and carry its verdict to the others (see [`classes`]).
+    pub fold: bool,
 }
 
 /// A per-(scenario, tool) seed, stable under `--only`: the run seed mixed with both names.
@@ -392,6 +400,8 @@ struct Job<'a> {
     tool: Option<&'a ToolInfo>,
     /// Why a job without a tool is not applicable, when it is not for want of targets.
     why: Option<String>,
+    /// The job of this tool's class representative, whose verdict this one carries.
+    carries: Option<usize>,
 }
 
 /// What every job may look up about the tools in play, computed once.
@@ -423,23 +433,37 @@ pub fn run(
 ) -> Result<Vec<Outcome>, String> {
     let blocked = probe_blocked(bench, reqs, opts.seed, opts.threads)?;
     let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked, surfaces: bench.surfaces(reqs) };
+    let classes = if opts.fold { classes::keys(bench, reqs, &facts) } else { BTreeMap::new() };
     let mut jobs = Vec::new();
     for s in scenarios {
         let surface = s.targets.surface;
         if reqs.surface(surface).is_some_and(|r| r.is_empty()) {
-            jobs.push(Job { scenario: s, tool: None, why: Some(surface_unasked(surface)) });
+            jobs.push(Job { scenario: s, tool: None, why: Some(surface_unasked(surface)), carries: None });
             continue;
         }
         let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
         let targets: Vec<&ToolInfo> =
             items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench)).collect();
         if targets.is_empty() {
-            jobs.push(Job { scenario: s, tool: None, why: None });
+            jobs.push(Job { scenario: s, tool: None, why: None, carries: None });
         }
-        jobs.extend(targets.into_iter().map(|t| Job { scenario: s, tool: Some(t), why: None }));
+        // The first target of each class is its representative for this scenario.
+        let mut representative: BTreeMap<usize, usize> = BTreeMap::new();
+        for t in targets {
+            let carries = classes.get(&key(t)).and_then(|&class| match representative.get(&class) {
+                Some(&rep) => Some(rep),
+                None => {
+                    representative.insert(class, jobs.len());
+                    None
+                }
+            });
+            jobs.push(Job { scenario: s, tool: Some(t), why: None, carries });
+        }
     }
     on_total(jobs.len());
-    let mut outcomes = parallel_map(&jobs, opts.threads, &|job| {
+    let attacked: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].carries.is_none()).collect();
+    let judged = parallel_map(&attacked, opts.threads, &|&i| {
+        let job = &jobs[i];
         let outcome = match job.tool {
             Some(tool) => {
                 let mut o = on_names_as_the_server_resolves_them(bench, job.scenario, judge(bench, job.scenario, tool, &facts, reqs, opts));
@@ -456,7 +480,22 @@ pub fn run(
         tick();
         outcome
     })?;
-    outcomes.sort_by(|a, b| (&a.scenario, &a.server, &a.tool).cmp(&(&b.scenario, &b.server, &b.tool)));
+    // One outcome per job, in job order (a representative's comes before its members'),
+    // built in place: a second vector of a large run's outcomes is what its peak memory would be.
+    let mut judged = judged.into_iter();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let outcome = match (job.carries.and_then(|rep| outcomes.get(rep)), job.tool) {
+            (Some(rep), Some(member)) => {
+                tick();
+                classes::carry(rep, member, bench, opts)
+            }
+            _ => judged.next().ok_or("a verifier job produced no outcome")?,
+        };
+        outcomes.push(outcome);
+    }
+    // Unstable (no buffer of half the outcomes): no two outcomes share a scenario, server and tool.
+    outcomes.sort_unstable_by(|a, b| (&a.scenario, &a.server, &a.tool).cmp(&(&b.scenario, &b.server, &b.tool)));
     Ok(outcomes)
 }
 
@@ -510,6 +549,7 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         denial_texts: Vec::new(),
         deployment: None,
         behaviour: None,
+        same_class_as: None,
     }
 }
 
@@ -728,7 +768,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                         out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
                     }
                 }
-                out.twin = Some(*t);
+                out.twin = Some(t);
             }
             Ok(TwinRun::None) => {
                 out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())

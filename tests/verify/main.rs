@@ -2,6 +2,7 @@
 //! `snapshots/`), `harden`, and the CLI around them. Run one topic with
 //! `cargo test --test verify verify_snapshots::`.
 
+mod classes;
 mod definitions;
 mod flows;
 mod faults;

@@ -33,6 +33,9 @@ pub enum Target {
     /// A bare stdio line relay: `bench proxy`'s same-run measure of the hop itself.
     #[command(hide = true)]
     Relay(relay::Args),
+    /// One verification of a generated server: `bench verify`'s measure of one run in its own process.
+    #[command(hide = true)]
+    VerifyRun(verify::RunArgs),
 }
 
 pub fn run(args: Args) -> Exit {
@@ -43,5 +46,6 @@ pub fn run(args: Args) -> Exit {
         Target::Prove(a) => prove::run(a),
         Target::Replay(a) => replay::run(a),
         Target::Relay(a) => relay::run(a),
+        Target::VerifyRun(a) => verify::run_one(a),
     }
 }

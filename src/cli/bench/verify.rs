@@ -1,16 +1,20 @@
 //! `gauntlet bench verify`: the whole attack database against a 50-tool
-//! policy and against a 20× larger one, run in process exactly as `gauntlet
-//! verify` runs it, several rounds of each, alternating.
+//! policy and against a 20× larger one, run exactly as `gauntlet verify`
+//! runs it in process, several rounds of each, alternating, each run in a
+//! process of its own (`bench verify-run`) so its peak memory is its own.
 //!
 //! The policy (Intercept YAML text: rate limits, argument conditions, a daily
 //! spend counter, hidden destructive tools, default deny) and the matching
 //! N-tool mock server (risk categories spread evenly over read, write,
 //! execute, financial and destructive) are built in code. Targets: the
-//! 50-tool run under 2 s (median), and the large run at most 20× the 50-tool
-//! one (linear in the tool count). Baseline, measured in the same run: every
-//! message the 50-tool verification sent, replayed straight into fresh mock
-//! servers with no proxy and no judging, on as many threads. Prints one JSON
-//! object on stdout; exits 1 when a target is missed.
+//! 50-tool run under 2 s and the 1000-tool run within 10 s (medians), and
+//! the large run's peak memory at most 1.2× the small one's (flat in the
+//! tool count: tools of one class are attacked once, see
+//! `verify::classes`). Baseline, measured in the same run: every message
+//! the 50-tool verification sent, replayed straight into fresh mock servers
+//! with no proxy and no judging, on as many threads; with `--unfolded`, the
+//! large run with every tool attacked on its own, in the same rounds. Prints
+//! one JSON object on stdout; exits 1 when a target is missed.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,7 +32,6 @@ use crate::scenario::requirements::Requirements;
 use crate::scenario::Upstream;
 use crate::verify::inprocess::{InProcessBench, NamedServer};
 use crate::verify::play::System;
-use crate::scenario::Scenario;
 use crate::verify::{self, setup, Bench, Options, Summary};
 use super::targets::{round, Spread, Target};
 use super::usage::cpu_secs;
@@ -37,6 +40,12 @@ const SERVER: &str = "bench";
 
 /// The small run must finish within this many seconds (median of the rounds).
 const TARGET_SMALL_SECS: f64 = 2.0;
+
+/// The large run must finish within this many seconds (median of the rounds).
+const TARGET_LARGE_SECS: f64 = 10.0;
+
+/// The large run's peak memory may be at most this multiple of the small run's: flat in the tool count.
+const TARGET_MEMORY: f64 = 1.2;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -61,6 +70,10 @@ pub struct Args {
     /// Rounds of each size, alternating small and large.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Also run the large server with every tool attacked on its own (`verify
+    /// --no-fold`) in each round, and compare.
+    #[arg(long)]
+    pub unfolded: bool,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -288,49 +301,149 @@ fn bench_for(n: usize, profile: Profile) -> Result<InProcessBench, String> {
     Ok(InProcessBench::new(policy, profile, servers))
 }
 
-/// One timed verification, from loading the policy to the last verdict: wall and CPU seconds.
-fn timed(n: usize, args: &Args, scenarios: &[Scenario], opts: &Options) -> Result<(f64, f64, Vec<verify::Outcome>), String> {
-    let (started, cpu) = (Instant::now(), cpu_secs());
-    let bench = bench_for(n, args.profile)?;
-    let outcomes = verify::run(&bench, scenarios, &Requirements::baseline(), opts, &|_| {}, &|| {})?;
-    Ok((started.elapsed().as_secs_f64(), cpu_secs() - cpu, outcomes))
+/// `gauntlet bench verify-run` (hidden): one verification of the generated
+/// `--tools` server in this process, timed from loading the policy to the
+/// last verdict; prints one JSON object. `bench verify` runs it as a child
+/// so that each run's peak memory is its own.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A directory of scenarios to run instead of the built-in database.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Seed for every randomized behaviour of the run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// The proxy behaviour the run verifies against.
+    #[arg(long, value_enum, default_value_t = Profile::Intercept)]
+    pub profile: Profile,
+    /// Tools of the generated server (a multiple of 5).
+    #[arg(long)]
+    pub tools: usize,
+    /// Attack every tool on its own (no classes).
+    #[arg(long)]
+    pub no_fold: bool,
 }
 
-/// Wall and CPU seconds of every round of one size.
+pub fn run_one(args: RunArgs) -> Exit {
+    match one(&args) {
+        Ok(v) => {
+            println!("{v}");
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::CouldNotRun
+        }
+    }
+}
+
+fn options(seed: u64, threads: usize, fold: bool) -> Options {
+    Options {
+        seed,
+        reproduce: format!("{} bench verify --seed {seed}", crate::invocation::program()),
+        threads,
+        policy_file: "bench-policy.yaml".into(),
+        shrink: true,
+        fold,
+    }
+}
+
+fn one(args: &RunArgs) -> Result<Value, String> {
+    let scenarios = setup::scenarios(args.scenarios.as_slice(), args.scenarios.is_some(), &[], false)?;
+    let opts = options(args.seed, args.threads.max(1), !args.no_fold);
+    let (started, cpu) = (Instant::now(), cpu_secs());
+    let bench = bench_for(args.tools, args.profile)?;
+    let outcomes = verify::run(&bench, &scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {})?;
+    let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_secs() - cpu);
+    let runs = outcomes.iter().filter(|o| o.tool != "-").count();
+    let attacked = outcomes.iter().filter(|o| o.tool != "-" && o.same_class_as.is_none()).count();
+    Ok(json!({"wall_secs": wall, "cpu_secs": cpu, "runs": runs, "attacked": attacked, "verdicts": Summary::of(&outcomes)}))
+}
+
+/// One verification in a child process: what it reported, and its peak memory (MiB).
+fn child(n: usize, args: &Args, threads: usize, fold: bool) -> Result<(Value, f64), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the gauntlet binary: {e}"))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "verify-run", "--tools", &n.to_string(), "--seed", &args.seed.to_string()])
+        .args(["--threads", &threads.to_string(), "--profile", args.profile.as_str()]);
+    if let Some(dir) = &args.scenarios {
+        cmd.arg("--scenarios").arg(dir);
+    }
+    if !fold {
+        cmd.arg("--no-fold");
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start gauntlet bench verify-run: {e}"))?;
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut stdout, &mut out).map_err(|e| format!("cannot read gauntlet bench verify-run: {e}"))?;
+    }
+    let used = super::usage::wait(child)?;
+    if !used.success {
+        return Err(format!("gauntlet bench verify-run --tools {n} failed"));
+    }
+    let report: Value = serde_json::from_str(out.trim()).map_err(|e| format!("gauntlet bench verify-run printed no report ({e}): {out}"))?;
+    Ok((report, used.peak_rss as f64 / (1024.0 * 1024.0)))
+}
+
+/// Every round of one size (or of the large size unfolded).
 #[derive(Default)]
 struct Rounds {
     wall: Vec<f64>,
     cpu: Vec<f64>,
-    outcomes: Vec<verify::Outcome>,
+    peak_mib: Vec<f64>,
+    /// The last round's report (runs, verdicts).
+    last: Value,
 }
 
 impl Rounds {
-    fn run(&mut self, n: usize, args: &Args, scenarios: &[Scenario], opts: &Options) -> Result<(), String> {
-        let (wall, cpu, outcomes) = timed(n, args, scenarios, opts)?;
-        self.wall.push(wall);
-        self.cpu.push(cpu);
-        self.outcomes = outcomes;
+    fn run(&mut self, n: usize, args: &Args, threads: usize, fold: bool) -> Result<(), String> {
+        let (report, peak) = child(n, args, threads, fold)?;
+        let secs = |k: &str| report[k].as_f64().ok_or_else(|| format!("gauntlet bench verify-run printed no {k}"));
+        self.wall.push(secs("wall_secs")?);
+        self.cpu.push(secs("cpu_secs")?);
+        self.peak_mib.push(peak);
+        self.last = report;
         Ok(())
+    }
+
+    fn spread(&self, xs: &[f64]) -> Result<Spread, String> {
+        Spread::of(xs.to_vec()).ok_or_else(|| "no round ran".to_string())
+    }
+
+    /// What one size ran, for the report.
+    fn json(&self, n: usize) -> Result<Value, String> {
+        let wall = self.spread(&self.wall)?;
+        let runs = self.last["runs"].as_u64().unwrap_or(0);
+        Ok(json!({
+            "tools": n,
+            "runs": runs,
+            "attacked": self.last["attacked"],
+            "wall_secs": wall.json(),
+            "cpu_secs": self.spread(&self.cpu)?.json(),
+            "peak_rss_mib": self.spread(&self.peak_mib)?.json(),
+            "per_run_mean_ms": round(wall.median * 1e3 / runs.max(1) as f64),
+            "verdicts": self.last["verdicts"],
+        }))
     }
 }
 
-/// What one size ran, for the report.
-fn size_json(n: usize, wall: &Spread, cpu: &Spread, outcomes: &[verify::Outcome]) -> Value {
-    let runs = outcomes.iter().filter(|o| o.tool != "-").count();
-    json!({
-        "tools": n,
-        "runs": runs,
-        "wall_secs": wall.json(),
-        "cpu_secs": cpu.json(),
-        "per_run_mean_ms": round(wall.median * 1e3 / runs.max(1) as f64),
-        "verdicts": Summary::of(outcomes),
-    })
+/// Per round, `a[i] / b[i]`.
+fn per_round(a: &[f64], b: &[f64]) -> Option<Spread> {
+    Spread::of(a.iter().zip(b).map(|(a, b)| a / b.max(1e-9)).collect())
 }
 
-/// Runs both sizes `rounds` times and the baseline; returns the JSON report and the judged targets.
+/// Runs both sizes `rounds` times (each in its own process) and the baseline; returns the JSON report and the judged targets.
 pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
-    if args.tools == 0 || !args.tools.is_multiple_of(Risk::ALL.len()) {
-        return Err(format!("--tools must be a positive multiple of {} (one tool per risk category)", Risk::ALL.len()));
+    if args.tools == 0 || !args.tools.is_multiple_of(CLASSES.len()) {
+        return Err(format!("--tools must be a positive multiple of {} (one tool per risk class the bench spreads over)", CLASSES.len()));
     }
     let (small, large) = (args.tools, args.tools * args.scale.max(1));
     let scenarios = setup::scenarios(args.scenarios.as_slice(), args.scenarios.is_some(), &[], false)?;
@@ -338,13 +451,7 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1);
-    let opts = Options {
-        seed: args.seed,
-        reproduce: format!("{} bench verify --seed {}", crate::invocation::program(), args.seed),
-        threads,
-        policy_file: "bench-policy.yaml".into(),
-        shrink: true,
-    };
+    let opts = options(args.seed, threads, true);
 
     // What the small verification sends, recorded once for the baseline.
     let sink = Arc::new(Mutex::new(Vec::new()));
@@ -353,33 +460,37 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let RecordingBench { inner: replay_bench, sink: _ } = recording;
     let recordings = std::mem::take(&mut *sink.lock().map_err(|_| "a verifier thread panicked".to_string())?);
 
-    let (mut small_runs, mut large_runs, mut baseline_secs) = (Rounds::default(), Rounds::default(), Vec::new());
+    let (mut small_runs, mut large_runs, mut unfolded, mut baseline_secs) =
+        (Rounds::default(), Rounds::default(), Rounds::default(), Vec::new());
     for _ in 0..args.rounds.max(1) {
-        small_runs.run(small, args, &scenarios, &opts)?;
+        small_runs.run(small, args, threads, true)?;
         baseline_secs.push(replay_direct(&replay_bench, &recordings, threads)?);
-        large_runs.run(large, args, &scenarios, &opts)?;
+        large_runs.run(large, args, threads, true)?;
+        if args.unfolded {
+            unfolded.run(large, args, threads, false)?;
+        }
     }
-    let spread = |xs: &[f64]| Spread::of(xs.to_vec()).ok_or_else(|| "no round ran".to_string());
-    let (small_wall, large_wall, baseline) = (spread(&small_runs.wall)?, spread(&large_runs.wall)?, spread(&baseline_secs)?);
-    let (small_cpu, large_cpu) = (spread(&small_runs.cpu)?, spread(&large_runs.cpu)?);
-    let scaling = large_wall.median / small_wall.median.max(1e-9);
-    let per_round = |l: &[f64], s: &[f64]| Spread::of(l.iter().zip(s).map(|(l, s)| l / s.max(1e-9)).collect()).map(|s| s.json());
+    let (small_wall, large_wall) = (small_runs.spread(&small_runs.wall)?, large_runs.spread(&large_runs.wall)?);
+    let baseline = Spread::of(baseline_secs).ok_or_else(|| "no round ran".to_string())?;
+    let (small_peak, large_peak) = (small_runs.spread(&small_runs.peak_mib)?, large_runs.spread(&large_runs.peak_mib)?);
+    let memory = large_peak.median / small_peak.median.max(1e-9);
     let messages: usize = recordings.iter().map(|r| r.sent.len()).sum();
     let calls: usize = recordings.iter().flat_map(|r| r.sent.iter()).map(|(l, _, _)| count_calls(l)).sum();
-    let report = json!({
+    let mut report = json!({
         "bench": "verify",
         "scenarios": scenarios.len(),
         "threads": threads,
         "profile": args.profile.as_str(),
         "rounds": args.rounds.max(1),
-        "small": size_json(small, &small_wall, &small_cpu, &small_runs.outcomes),
-        "large": size_json(large, &large_wall, &large_cpu, &large_runs.outcomes),
+        "small": small_runs.json(small)?,
+        "large": large_runs.json(large)?,
         "scaling": {
-            "what": format!("large/small time; linear in the tool count is {}", args.scale.max(1)),
-            "wall_of_medians": round(scaling),
-            "wall_per_round": per_round(&large_runs.wall, &small_runs.wall),
-            "cpu_of_medians": round(large_cpu.median / small_cpu.median.max(1e-9)),
-            "cpu_per_round": per_round(&large_runs.cpu, &small_runs.cpu),
+            "what": format!("large/small, each round in its own processes; the tool count grows {}×", args.scale.max(1)),
+            "wall_of_medians": round(large_wall.median / small_wall.median.max(1e-9)),
+            "wall_per_round": per_round(&large_runs.wall, &small_runs.wall).map(|s| s.json()),
+            "cpu_per_round": per_round(&large_runs.cpu, &small_runs.cpu).map(|s| s.json()),
+            "peak_rss_of_medians": round(memory),
+            "peak_rss_per_round": per_round(&large_runs.peak_mib, &small_runs.peak_mib).map(|s| s.json()),
         },
         "baseline": {
             "what": "the small run's messages sent straight into fresh mock servers: no proxy, no planning, no judging",
@@ -393,13 +504,25 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     });
     let targets = vec![
         Target::at_most(format!("{small}-tool run < {TARGET_SMALL_SECS} s (median)"), small_wall.median, TARGET_SMALL_SECS, true),
+        Target::at_most(format!("{large}-tool run ≤ {TARGET_LARGE_SECS} s wall (median)"), large_wall.median, TARGET_LARGE_SECS, false),
         Target::at_most(
-            format!("{large}-tool run ≤ {}× the {small}-tool run (medians)", args.scale.max(1)),
-            scaling,
-            args.scale.max(1) as f64,
+            format!("{large}-tool run's peak memory ≤ {TARGET_MEMORY}× the {small}-tool run's (medians)"),
+            memory,
+            TARGET_MEMORY,
             false,
         ),
     ];
+    if args.unfolded {
+        let same = unfolded.last["verdicts"] == large_runs.last["verdicts"];
+        report["unfolded"] = json!({
+            "what": format!("the {large}-tool run with every tool attacked on its own (`--no-fold`), in the same rounds"),
+            "run": unfolded.json(large)?,
+            "folded_to_unfolded_wall_per_round": per_round(&large_runs.wall, &unfolded.wall).map(|s| s.json()),
+            "folded_to_unfolded_cpu_per_round": per_round(&large_runs.cpu, &unfolded.cpu).map(|s| s.json()),
+            "folded_to_unfolded_peak_rss_per_round": per_round(&large_runs.peak_mib, &unfolded.peak_mib).map(|s| s.json()),
+            "same_verdict_counts": same,
+        });
+    }
     Ok((report, targets))
 }
 

@@ -24,6 +24,7 @@ mod atom;
 mod numbers;
 mod query;
 pub mod rates;
+mod shape;
 mod strings;
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,7 @@ use super::compile::{CCond, CPath, Compiled, Plan};
 pub use atom::{Atom, Kind};
 pub use numbers::NumSet;
 pub use query::{solve, Term};
+pub use shape::Shapes;
 pub use strings::{example_of, Lang, Patterns, Product, StrSet};
 
 /// Why the model cannot answer (outside the decidable fragment or past a budget).

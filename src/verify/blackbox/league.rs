@@ -211,7 +211,7 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
     };
     let mut row = failed(entry, String::new());
     let policy_file = policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let opts = Options { seed: setup.seed, reproduce: String::new(), threads: 12, policy_file, shrink: false };
+    let opts = Options { seed: setup.seed, reproduce: String::new(), threads: 12, policy_file, shrink: false, fold: true };
     match verify::run(&bench, setup.scenarios, &Requirements::baseline(), &opts, &|_| {}, &|| {}) {
         Ok(outcomes) => {
             row.refusal_shapes = crate::verify::denial::refusal_shapes(&outcomes).into_keys().collect();
