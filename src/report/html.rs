@@ -396,12 +396,13 @@ pub fn render(r: &Report, _opts: &Options) -> String {
     );
     matrix(r, &mut out);
     type Pick = fn(&Outcome) -> bool;
-    let groups: [(&str, &str, Pick); 5] = [
+    let groups: [(&str, &str, Pick); 6] = [
         ("findings", "Findings", |o| o.finding.is_some()),
         ("errors", "Could not run", |o| o.verdict == Verdict::Error),
         ("held", "Held", |o| o.verdict == Verdict::Held),
         ("not-exercised", "Not exercised", |o| o.verdict == Verdict::NotExercised),
         ("not-applicable", "Not applicable", |o| o.verdict == Verdict::NotApplicable),
+        ("unsupported", "Unsupported: this proxy cannot take part", |o| o.verdict == Verdict::Unsupported),
     ];
     for (id, title, pick) in groups {
         let items: Vec<&Outcome> = r.outcomes.iter().filter(|o| pick(o)).collect();

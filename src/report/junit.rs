@@ -111,6 +111,8 @@ pub fn render(r: &Report, opts: &Options) -> String {
                         format!("proxy finding (not failing): {message}")
                     } else if let Some(s) = o.severity.filter(|_| o.finding.is_some()) {
                         format!("{s} finding below --fail-on (not failing): {message}")
+                    } else if o.verdict == Verdict::Unsupported {
+                        format!("unsupported (this proxy cannot take part): {}", o.note.clone().unwrap_or_default())
                     } else {
                         format!("not applicable: {}", o.note.clone().unwrap_or_default())
                     };

@@ -244,11 +244,15 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
         }
     }
     let held: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.verdict == Verdict::Held).collect();
-    let na: Vec<&Outcome> = r.outcomes.iter().filter(|o| matches!(o.verdict, Verdict::NotApplicable | Verdict::NotExercised)).collect();
+    let na: Vec<&Outcome> = r.outcomes.iter().filter(|o| matches!(o.verdict, Verdict::NotApplicable | Verdict::NotExercised | Verdict::Unsupported)).collect();
+    let unsupported = na.iter().filter(|o| o.verdict == Verdict::Unsupported).count();
     const CLOSE: &str = "</details>\n";
     let before = doc.dropped;
     if !(held.is_empty() && na.is_empty())
-        && doc.push(&format!("<details><summary>Held ({}) and not applicable ({})</summary>\n\n", held.len(), na.len()), CLOSE.len())
+        && doc.push(&format!("<details><summary>Held ({}) and not applicable ({}){}</summary>\n\n", held.len(), na.len() - unsupported, match unsupported {
+            0 => String::new(),
+            n => format!(", unsupported ({n})"),
+        }), CLOSE.len())
     {
         if !held.is_empty() {
             doc.push("| scenario | tool | reached/sent | bound |\n|---|---|---:|---|\n", CLOSE.len());
@@ -258,12 +262,17 @@ fn render_within(r: &Report, opts: &Options, budget: usize) -> String {
             }
             doc.push("\n", CLOSE.len());
         }
-        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut reasons: BTreeMap<(Verdict, &str), usize> = BTreeMap::new();
         for o in &na {
-            *reasons.entry(o.note.as_deref().unwrap_or("no reason recorded")).or_default() += 1;
+            *reasons.entry((o.verdict, o.note.as_deref().unwrap_or("no reason recorded"))).or_default() += 1;
         }
-        for (reason, n) in reasons {
-            let what = if reason.starts_with("not exercised") { "" } else { "not applicable " };
+        for ((verdict, reason), n) in reasons {
+            // Unsupported (this proxy cannot take part) is never worded as not applicable.
+            let what = match verdict {
+                Verdict::Unsupported => "unsupported ",
+                _ if reason.starts_with("not exercised") => "",
+                _ => "not applicable ",
+            };
             doc.push(&format!("- {what}×{n}: {}\n", cell(reason)), CLOSE.len());
         }
         doc.force("\n");

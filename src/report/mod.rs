@@ -261,3 +261,39 @@ pub(crate) mod fixtures {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::outcome;
+    use super::*;
+
+    /// `unsupported` (this proxy cannot take part) is its own verdict in every
+    /// format, never folded into not applicable (issue 24).
+    #[test]
+    fn every_format_keeps_unsupported_apart_from_not_applicable() {
+        let note = |o: Outcome, n: &str| Outcome { note: Some(n.into()), ..o };
+        let outcomes = vec![
+            outcome("bulk-write-burst", "create", Verdict::Held, None, 3),
+            note(outcome("spend-split", "create", Verdict::NotApplicable, None, 0), "NA-REASON"),
+            note(outcome("store-outage", "create", Verdict::Unsupported, None, 0), "UNSUPPORTED-REASON"),
+        ];
+        let r = Report::new("examples/p.yaml", "intercept", 1, vec!["aksjah".into()], 3, "built-in baseline".into(), outcomes);
+        assert_eq!((r.summary.not_applicable, r.summary.unsupported), (1, 1));
+        let opts = Options::default();
+        for format in Format::ALL {
+            let text = render(format, &r, &opts);
+            // Each format says both, apart: in its summary or on the outcome's own line.
+            let counted = text.contains("1 not applicable") && text.contains("1 unsupported");
+            let json_counted = text.contains("\"not_applicable\": 1") && text.contains("\"unsupported\": 1");
+            let worded = text.contains("not applicable: NA-REASON") && text.contains("unsupported (this proxy cannot take part): UNSUPPORTED-REASON");
+            assert!(counted || json_counted || worded, "{format:?}: {text}");
+            // Wherever a format words the reasons, the unsupported one is never called not applicable.
+            for line in text.lines().filter(|l| l.contains("UNSUPPORTED-REASON")) {
+                assert!(!line.to_lowercase().contains("not applicable"), "{format:?} calls unsupported not applicable: {line}");
+            }
+            if matches!(format, Format::Junit | Format::Markdown | Format::Html | Format::Table | Format::Json) {
+                assert!(text.contains("UNSUPPORTED-REASON") && text.contains("NA-REASON"), "{format:?} lists both reasons: {text}");
+            }
+        }
+    }
+}
