@@ -326,10 +326,13 @@ pub fn run(args: Args) -> Exit {
     }
     match &source {
         Source::Git { .. } => println!("CI: copy {} into .github/workflows/ (or run its `run:` lines on your CI)", ci.display()),
-        Source::Unknown => println!(
-            "CI: copy {} into .github/workflows/ and set GAUNTLET_GIT to the git URL CI installs gauntlet from (this one came from a local path), or run init again with --install-from URL#REV",
-            ci.display()
-        ),
+        Source::Unknown => {
+            let text = format!(
+                "CI: copy {} into .github/workflows/ and set GAUNTLET_GIT to the git URL CI installs gauntlet from (this one came from a local path), or run init again with --install-from URL#REV",
+                ci.display()
+            );
+            println!("{}", crate::wording::wrap(&text, 100, 0, 2).join("\n  "));
+        }
     }
     Exit::Ok
 }

@@ -1019,6 +1019,7 @@ fn init_sets_up_a_repository_that_verify_then_uses() {
     let o = gauntlet_in(here, &["init", "--policy", "policies/p.yaml", "--server", "aksjah"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(here.join("gauntlet.yaml").is_file() && here.join("gauntlet.ci.yml").is_file());
+    assert!(stdout(&o).contains("GAUNTLET_GIT") && stdout(&o).lines().all(|l| l.chars().count() <= 100), "{}", stdout(&o));
     let again = gauntlet_in(here, &["init"]);
     assert_eq!(code(&again), 2);
     assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
