@@ -86,7 +86,10 @@ fn new(name: &str, dir: &Path) -> Exit {
         println!("{what} {} (the JSON Schema your editor checks it against)", schema.display());
     }
     let program = invocation::program();
-    println!("next: edit it, then `{program} scenario lint {}` and `{run}`", invocation::quote_path(dir));
+    // One command per line, so each fits the terminal and can be copied whole.
+    println!("next: edit it, then check it and run it:");
+    println!("  {program} scenario lint {}", invocation::quote_path(dir));
+    println!("  {run}");
     Exit::Ok
 }
 

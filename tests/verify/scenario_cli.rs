@@ -79,7 +79,8 @@ fn scenario_new_works_from_an_empty_directory_with_only_the_binary() {
     let written = std::fs::read_to_string(here.join("attacks").join(named)).unwrap();
     assert_eq!(stdout(&gauntlet_in(here, &["scenario", "schema"])), written, "`scenario schema` prints what `new` wrote");
     // The printed command and the one in the file's header both run the new scenario.
-    let printed = out.lines().find_map(|l| l.split(" and `").nth(1)).and_then(|c| c.strip_suffix('`')).expect("a run command").to_string();
+    assert!(out.lines().all(|l| l.chars().count() <= 100), "wider than 100 columns:\n{out}");
+    let printed = out.lines().filter_map(|l| l.strip_prefix("  ")).find(|c| c.contains(" verify ")).expect("a run command").to_string();
     let in_file = text.lines().nth(2).and_then(|l| l.strip_prefix("#   ")).expect("the header's run command").to_string();
     assert_eq!(printed, in_file);
     assert!(printed.contains("--scenarios attacks --only bulk-refunds"), "{printed}");
