@@ -13,6 +13,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::proxy_support::redis_server_installed;
+
 const FAULTS: [&str; 10] = [
     "store-outage",
     "store-hang",
@@ -25,16 +27,6 @@ const FAULTS: [&str; 10] = [
     "missing-identity",
     "missing-session",
 ];
-
-fn redis_installed() -> bool {
-    let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        let msg = "redis-server is not installed (scripts/install-peers.sh installs Debian's redis-server)";
-        assert!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref() != Ok("1"), "{msg}");
-        eprintln!("skipping: {msg}");
-    }
-    found
-}
 
 /// The fault scenarios through `gauntlet proxy --state-fail-mode MODE`, compared with the embedded proxy in the same mode.
 fn black_box(mode: &str) -> (Value, String) {
@@ -53,7 +45,7 @@ fn black_box(mode: &str) -> (Value, String) {
 
 #[test]
 fn every_fault_scenario_runs_black_box_in_both_fail_modes_as_the_embedded_proxy_predicts() {
-    if !redis_installed() {
+    if !redis_server_installed() {
         return;
     }
     let runs: Vec<_> = ["closed", "open"].map(|mode| std::thread::spawn(move || (mode, black_box(mode)))).into_iter().collect();

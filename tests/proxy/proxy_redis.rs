@@ -23,7 +23,7 @@ use gauntlet::proxy::sqlite::FailMode;
 use gauntlet::proxy::state::{self, StateConfig};
 
 use crate::proxy_support;
-use proxy_support::{free_port, missing_peer, Proc};
+use proxy_support::{free_port, redis_server_installed, Proc};
 
 const GAUNTLET: &str = env!("CARGO_BIN_EXE_gauntlet");
 const WAIT: Duration = Duration::from_secs(20);
@@ -53,10 +53,8 @@ struct Redis {
 impl Redis {
     /// None (with a notice) when redis-server is not installed and not required.
     fn start() -> Option<Redis> {
-        let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-        if !found {
-            let msg = "redis-server is not installed (scripts/install-peers.sh installs Debian's redis-server)";
-            return missing_peer(msg);
+        if !redis_server_installed() {
+            return None;
         }
         let mut redis = Redis { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
         redis.restart();

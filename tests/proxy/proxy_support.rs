@@ -26,6 +26,12 @@ pub fn missing_peer<T>(msg: &str) -> Option<T> {
     None
 }
 
+/// Whether Debian's `redis-server` is here; when not, the same notice or failure as [`missing_peer`].
+pub fn redis_server_installed() -> bool {
+    let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    found || missing_peer::<()>("redis-server is not installed (scripts/install-peers.sh installs Debian's redis-server)").is_some()
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
