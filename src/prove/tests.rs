@@ -14,11 +14,12 @@ use crate::engine::ToolCall;
 use crate::profile::Profile;
 use crate::verify::inprocess::catalogue_of;
 
-fn engine(text: &str) -> Engine {
+pub(super) fn engine(text: &str) -> Engine {
     Engine::new(Arc::new(crate::policy::load_intercept(text).unwrap()), Profile::Intercept)
 }
 
-fn run(engine: &Engine, catalogue: &[ToolInfo]) -> Vec<Proof> {
+/// Proves `engine`'s policy against the baseline requirements (shared with `tests_exact`).
+pub(super) fn run(engine: &Engine, catalogue: &[ToolInfo]) -> Vec<Proof> {
     let reqs = Requirements::baseline();
     let s = Setup {
         engine,

@@ -4,32 +4,13 @@
 //! bound with the fractions accounted for, or refuted by a schedule the
 //! engine replays), and the amount field found by its role, not its name.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
+use super::tests::{engine, run};
 use super::*;
 use crate::mock::roles::{FieldRole, Unit};
 use crate::mock::Risk;
-use crate::profile::Profile;
 use crate::verify::inprocess::catalogue_of;
-
-fn engine(text: &str) -> Engine {
-    Engine::new(Arc::new(crate::policy::load_intercept(text).unwrap()), Profile::Intercept)
-}
-
-fn run(engine: &Engine, catalogue: &[ToolInfo]) -> Vec<Proof> {
-    let reqs = Requirements::baseline();
-    let s = Setup {
-        engine,
-        policy_file: "p.yaml",
-        catalogue,
-        reqs: &reqs,
-        seed: 1,
-        replay: ReplayCommand { policy: "p.yaml".into(), strict: false },
-    };
-    prove(&s)
-}
 
 fn tool(name: &str, risk: Risk, schema: serde_json::Value, roles: Vec<(String, FieldRole)>) -> ToolInfo {
     ToolInfo {
