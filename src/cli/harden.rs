@@ -15,6 +15,7 @@ use crate::policy::model::{Dialect, Policy};
 use crate::profile::Profile;
 use crate::report::blame_line;
 use crate::scenario::requirements::Requirements;
+use crate::verify::destinations::Origin;
 use crate::verify::{setup, Summary};
 
 #[derive(clap::Args, Debug)]
@@ -138,11 +139,15 @@ fn harden(args: &Args) -> Result<Exit, String> {
     }
     std::fs::write(&args.output, &hardened.text).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
     println!("after ({out_name}): {}", counts(&after));
-    for (field, admits) in &hardened.assumed {
+    for (field, admits, origin) in &hardened.assumed {
         let (tool, path) = field.split_once('.').unwrap_or((field, ""));
+        let (what, effect) = match origin {
+            Origin::Policy => ("the value your policy's own conditions admit", "other values stay refused"),
+            _ => ("a stand-in value", "your legitimate calls will be refused"),
+        };
         eprintln!(
-            "warning: `{field}` has no allowlist in gauntlet.yaml, so {out_name} admits only a stand-in value ({admits}): \
-             your legitimate calls will be refused; learn the list with `gauntlet init --from-trace TRACE.jsonl --server …`, \
+            "warning: `{field}` has no allowlist in gauntlet.yaml, so {out_name} admits only {what} ({admits}): \
+             {effect}; learn the list with `gauntlet init --from-trace TRACE.jsonl --server …`, \
              or write `tools: {{{tool}: {{fields: {{{path}: …}}}}}}`"
         );
     }

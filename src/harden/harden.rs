@@ -22,6 +22,7 @@ use super::needs::{self, Aspects};
 use super::patch::{self, Construct, Edit};
 use super::suggest::{self, default_deny_edits, is_bad, Key, Setup};
 use crate::policy::model::{DefaultAction, Dialect};
+use crate::verify::destinations::Origin;
 use crate::verify::measure::Check;
 use crate::verify::Outcome;
 
@@ -32,8 +33,9 @@ pub struct Hardened {
     pub edits: Vec<Edit>,
     pub runs: usize,
     /// Destination fields no requirement gave an allowlist, so the policy
-    /// admits only a stand-in legitimate value: `tool.field` and what it admits.
-    pub assumed: Vec<(String, String)>,
+    /// admits only an assumed legitimate value: `tool.field`, what it admits,
+    /// and whether that is the input policy's own value or a stand-in.
+    pub assumed: Vec<(String, String, Origin)>,
     /// Policy findings and over-blocking verdicts of the final run that nothing below names.
     pub open: Vec<Outcome>,
     /// Edits the proof loop needed that could not be written into the file, and why.
@@ -126,8 +128,8 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
         let destinations = if req.is_denied() || needs::refuses_every_call(&policy, &t.name) {
             Vec::new()
         } else {
-            for c in places.checks.iter().filter(|c| c.source.is_none() && c.inexpressible().is_none()) {
-                assumed.push((format!("{}.{}", t.name, c.path), c.allow.describe(c.kind)));
+            for c in places.checks.iter().filter(|c| c.origin.declared().is_none() && c.inexpressible().is_none()) {
+                assumed.push((format!("{}.{}", t.name, c.path), c.allow.describe(c.kind), c.origin.clone()));
             }
             needs::destination_edits(policy.tool(&t.name), t, &places.checks, &places.forbidden, &mut gaps)
         };

@@ -27,7 +27,7 @@ use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::{Requirement, Requirements};
 use crate::scenario::Duration;
 use crate::verify::blame::{checks_type, required_fields};
-use crate::verify::destinations::FieldCheck;
+use crate::verify::destinations::{FieldCheck, Origin};
 
 /// The denial message of the argument rules harden writes.
 pub const ARGUMENTS_MESSAGE: &str = "Arguments do not match the approved schema.";
@@ -124,7 +124,7 @@ pub fn destination_edits(entry: Option<&ToolPolicy>, tool: &ToolInfo, checks: &[
         }
         let path = format!("args.{}", c.path);
         let only_values = c.allow.pattern.is_none() && !c.allow.constrains_structurally(c.kind);
-        let note = Note::new(format!("where `{}` may go (gauntlet.yaml): {}", c.path, c.allow.describe(c.kind)));
+        let note = Note::new(format!("where `{}` may go ({}): {}", c.path, allowlist_origin(&c.origin), c.allow.describe(c.kind)));
         if only_values && !c.allow.values.is_empty() {
             let value = Value::Array(c.allow.values.iter().cloned().map(Value::String).collect());
             conditions.push(NewCondition { path, op: "in", value, note });
@@ -151,6 +151,15 @@ pub fn destination_edits(entry: Option<&ToolPolicy>, tool: &ToolInfo, checks: &[
             note: Note::default(),
         },
     }]
+}
+
+/// Where a destination allowlist harden writes comes from, for its note.
+pub fn allowlist_origin(origin: &Origin) -> String {
+    match origin {
+        Origin::Declared(key) => format!("gauntlet.yaml's `{key}`"),
+        Origin::Policy => "assumed from your policy's own conditions; no allowlist in gauntlet.yaml".into(),
+        Origin::StandIn => "assumed: a stand-in value; no allowlist in gauntlet.yaml".into(),
+    }
 }
 
 /// A rule name not yet used in the entry.

@@ -29,8 +29,8 @@ pub struct FieldCheck {
     pub path: String,
     pub kind: Kind,
     pub allow: Allow,
-    /// Where the requirement said it; `None`: assumed from the legitimate value.
-    pub source: Option<String>,
+    /// Where its allowlist comes from.
+    pub origin: Origin,
     /// The schema requires the field.
     pub required: bool,
     /// The field holds a list (or sits in one: `a[].b`).
@@ -39,13 +39,35 @@ pub struct FieldCheck {
     pub nullable: bool,
 }
 
+/// Where a destination field's allowlist comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// The requirements name it, at this key (`tools.send_email.fields.to`, `roles.destination`).
+    Declared(String),
+    /// Assumed: the legitimate value is one the policy's own conditions admit
+    /// (a careful policy's allowlist), where a plain stand-in would be refused.
+    Policy,
+    /// Assumed: a plain stand-in legitimate value (`example.com`, `/tmp/...`).
+    StandIn,
+}
+
+impl Origin {
+    /// The requirement's key, when the requirements name the allowlist.
+    pub fn declared(&self) -> Option<&str> {
+        match self {
+            Origin::Declared(key) => Some(key),
+            Origin::Policy | Origin::StandIn => None,
+        }
+    }
+}
+
 impl FieldCheck {
     /// Calls may leave the field out (or send `null`). A required field
     /// that may be `null` must carry an allowed value when the requirement
     /// names its list without `optional: true` (as `init --from-trace`
     /// writes it when every legitimate call sent a value).
     pub fn may_be_absent(&self) -> bool {
-        self.allow.optional || !self.required || (self.nullable && self.source.is_none())
+        self.allow.optional || !self.required || (self.nullable && self.origin.declared().is_none())
     }
 
     /// Why no Intercept condition can keep this field on its list without
@@ -79,7 +101,7 @@ impl FieldCheck {
 
     /// `to` → domains acme.com (tools.send_email.fields.to).
     pub fn describe(&self) -> String {
-        match &self.source {
+        match self.origin.declared() {
             Some(s) => format!("`{}` {} ({s})", self.path, self.allow.describe(self.kind)),
             None => format!("`{}` {} (assumed: the legitimate call's own)", self.path, self.allow.describe(self.kind)),
         }
@@ -111,17 +133,23 @@ pub fn plan(tool: &ToolInfo, reqs: &Requirements, admission: Option<Tool<'_>>) -
         let list = field["type"] == "array" || path.contains("[]");
         let element = if field["type"] == "array" { &field["items"] } else { field };
         let rule = declared.iter().find(|d| d.path == path);
-        let home = match rule {
-            Some(r) => r.allow.example(kind).filter(|h| fits(element, h)).unwrap_or_else(|| default_home(kind, element)),
-            None => admitted_home(tool, admission, &path, kind, default_home(kind, element)),
+        let (home, origin) = match rule {
+            Some(r) => (r.allow.example(kind).filter(|h| fits(element, h)).unwrap_or_else(|| default_home(kind, element)), Origin::Declared(r.source.clone())),
+            None => {
+                let stand_in = default_home(kind, element);
+                match admitted_home(tool, admission, &path, kind, &stand_in) {
+                    Some(own) if own != stand_in => (own, Origin::Policy),
+                    _ => (stand_in, Origin::StandIn),
+                }
+            }
         };
         let required = required(&tool.input_schema, &path);
         let nullable = admits_null(field);
         let check = match rule {
-            Some(r) => FieldCheck { path: path.clone(), kind, allow: r.allow.clone(), source: Some(r.source.clone()), required, list, nullable },
+            Some(r) => FieldCheck { path: path.clone(), kind, allow: r.allow.clone(), origin, required, list, nullable },
             None => {
                 let allow = Allow { each: list, optional: !required, ..Allow::assumed_from(kind, &home) };
-                FieldCheck { path: path.clone(), kind, allow, source: None, required, list, nullable }
+                FieldCheck { path: path.clone(), kind, allow, origin, required, list, nullable }
             }
         };
         out.checks.push(check);
@@ -130,19 +158,16 @@ pub fn plan(tool: &ToolInfo, reqs: &Requirements, admission: Option<Tool<'_>>) -
     out
 }
 
-/// `home`, or the value the policy admits in its place when its conditions
-/// refuse it (a careful policy's own allowlist), if that reads as a `kind`.
-fn admitted_home(tool: &ToolInfo, admission: Option<Tool<'_>>, path: &str, kind: Kind, home: String) -> String {
-    let Some(model) = admission else { return home };
+/// The value the policy admits in place of `home` (the same one when its
+/// conditions do not refuse it; a careful policy's own allowlist when they
+/// do), if that reads as a `kind`.
+fn admitted_home(tool: &ToolInfo, admission: Option<Tool<'_>>, path: &str, kind: Kind, home: &str) -> Option<String> {
+    let model = admission?;
     let mut args = generate::valid(&tool.input_schema, &mut ChaCha8Rng::seed_from_u64(0), false);
-    crate::mock::roles::set_at(&mut args, path, if schema_at(&tool.input_schema, path).is_some_and(|s| s["type"] == "array") { Value::Array(vec![Value::String(home.clone())]) } else { Value::String(home.clone()) });
-    let Some(base) = args.as_object() else { return home };
-    let Answer::Yes(admitted) = model.admitted(base, &Prefer::default()) else { return home };
-    let value = values_at(&Value::Object(admitted), path).and_then(|v| v.into_iter().flat_map(texts).next());
-    match value {
-        Some(v) if !matches!(crate::values::Reading::of(kind, &v), crate::values::Reading::Unreadable(_)) => v,
-        _ => home,
-    }
+    crate::mock::roles::set_at(&mut args, path, if schema_at(&tool.input_schema, path).is_some_and(|s| s["type"] == "array") { Value::Array(vec![Value::String(home.to_string())]) } else { Value::String(home.to_string()) });
+    let Answer::Yes(admitted) = model.admitted(args.as_object()?, &Prefer::default()) else { return None };
+    let value = values_at(&Value::Object(admitted), path).and_then(|v| v.into_iter().flat_map(texts).next())?;
+    (!matches!(crate::values::Reading::of(kind, &value), crate::values::Reading::Unreadable(_))).then_some(value)
 }
 
 /// A plain legitimate value of `kind` the field's schema accepts, else what the generator makes.
@@ -192,7 +217,7 @@ pub fn violations(args: &Value, checks: &[FieldCheck], forbidden: &[String]) -> 
     for c in checks {
         match values_at(args, &c.path) {
             None => {
-                if c.source.is_some() && !c.may_be_absent() {
+                if c.origin.declared().is_some() && !c.may_be_absent() {
                     out.push(Violation {
                         field: c.path.clone(),
                         what: "absent, and the requirement does not say `optional: true`".into(),
@@ -283,6 +308,30 @@ mod tests {
         assert_eq!(v[0].what, "\"x@evil.example\" read as domain evil.example");
         assert!(v[0].beyond_policy.as_deref().unwrap().contains("no Intercept condition checks each element"));
         assert!(violations(&json!({"to": ["agent@example.com"], "subject": "s"}), &p.checks, &[]).is_empty());
+    }
+
+    /// Where an allowlist comes from is told apart: declared in the
+    /// requirements, taken from the policy's own conditions, or a stand-in
+    /// (harden labels each; it once called all three "gauntlet.yaml").
+    #[test]
+    fn an_allowlist_is_declared_the_policys_own_or_a_stand_in() {
+        let tool = ToolInfo {
+            input_schema: json!({"type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]}),
+            roles: vec![("to".into(), FieldRole::destination(Kind::Email))],
+            ..mail_tool()
+        };
+        let origin = |reqs: &Requirements, policy: &str| {
+            let policy = crate::policy::load_intercept(policy).unwrap();
+            let engine = crate::engine::Engine::new(std::sync::Arc::new(policy), crate::profile::Profile::Intercept);
+            let p = plan(&tool, reqs, Some(engine.admission().tool("send_email")));
+            (p.checks[0].origin.clone(), p.destinations[0].home.clone())
+        };
+        let own = "version: \"1\"\ntools:\n  send_email:\n    rules:\n      - name: team\n        conditions:\n          - {path: args.to, op: in, value: [ops@acme.com]}\n";
+        let open = "version: \"1\"\ntools:\n  send_email:\n    rules: []\n";
+        assert_eq!(origin(&Requirements::baseline(), own), (Origin::Policy, "ops@acme.com".to_string()));
+        assert_eq!(origin(&Requirements::baseline(), open), (Origin::StandIn, "agent@example.com".to_string()));
+        let declared = Requirements::parse("tools:\n  send_email:\n    fields:\n      to: {domains: [acme.com]}\n").unwrap();
+        assert_eq!(origin(&declared, own).0, Origin::Declared("tools.send_email.fields.to".into()));
     }
 
     #[test]

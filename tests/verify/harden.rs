@@ -379,6 +379,13 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
         };
         match name {
             "git" => {
+                // `repo_path`'s allowlist is the user's own `"*"` rule, not gauntlet.yaml (it declares none):
+                // the note says so (it once read "(gauntlet.yaml)").
+                let notes: Vec<&str> = text.lines().filter(|l| l.contains("where `repo_path` may go")).collect();
+                assert!(!notes.is_empty(), "{text}");
+                for l in notes {
+                    assert!(l.contains("(assumed from your policy's own conditions; no allowlist in gauntlet.yaml): one of /srv/app"), "{l}");
+                }
                 // The team's 1,500-character messages pass the written cap (the user's was 1,000).
                 let commit = serde_json::json!({"repo_path": "/srv/app", "message": "m".repeat(1500)});
                 assert!(admits("git_commit", commit), "a 1,500-character commit message passes:\n{text}");
@@ -394,7 +401,10 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
                     assert!(t.workload.contains("declared in gauntlet.yaml"), "{}", t.workload);
                 }
             }
-            "fetch" => assert!(admits("fetch", serde_json::json!({"url": "https://example.com/"})), "a plain fetch passes:\n{text}"),
+            "fetch" => {
+                assert!(admits("fetch", serde_json::json!({"url": "https://example.com/"})), "a plain fetch passes:\n{text}");
+                assert!(text.contains("where `url` may go (assumed: a stand-in value; no allowlist in gauntlet.yaml)"), "{text}");
+            }
             "puppeteer" => {
                 let click = policy.tool("puppeteer_click").unwrap();
                 let limits: Vec<i64> = click.rules.iter().filter_map(|r| r.rate_limit.as_ref().map(|l| l.max)).collect();
