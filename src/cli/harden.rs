@@ -155,6 +155,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
         print!("{}", patch::diff(&out_name, &base, &hardened.text));
     }
     numbers(&hardened);
+    taken(&hardened);
     let proven = format!(
         "{} × {} ({})",
         crate::wording::count(scenarios.len(), "scenario"),
@@ -198,6 +199,19 @@ fn numbers(h: &Hardened) {
     println!("Where each number comes from:");
     for (why, places) in by_reason {
         println!("  {}: {why}", places.join(", "));
+    }
+}
+
+/// What harden hid or removed of the starting policy, each with its reason:
+/// a tool the requirements deny, a condition that refused legitimate calls.
+fn taken(h: &Hardened) {
+    let taken: Vec<(String, String)> = h.edits.iter().filter_map(|e| e.taken()).collect();
+    if taken.is_empty() {
+        return;
+    }
+    println!("Hidden or removed ({}), and why:", taken.len());
+    for (place, why) in taken {
+        println!("  {place}: {why}");
     }
 }
 

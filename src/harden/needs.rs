@@ -21,7 +21,7 @@
 use serde_json::Value;
 
 use super::patch::{Edit, Limit, NewCondition, NewRule, Note};
-use crate::policy::model::{Action, CounterScope, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window, WILDCARD};
+use crate::policy::model::{Action, CounterScope, DefaultAction, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window, WILDCARD};
 use crate::mock::roles::FieldRole;
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::{Requirement, Requirements};
@@ -200,6 +200,25 @@ fn origin(reqs: &Requirements, tool: &ToolInfo, pick: impl Fn(&Requirement) -> b
     format!("the built-in requirement for {} tools", tool.risk)
 }
 
+/// Why `tool` is hidden: the requirement that denies it and, when the
+/// starting policy allowed it, the gauntlet.yaml edit that keeps it.
+fn hide_reason(policy: &Policy, reqs: &Requirements, tool: &ToolInfo) -> String {
+    let denied = |r: &Requirements| r.risk.get(&tool.risk).and_then(|x| x.denied);
+    let by = if reqs.tools.get(&tool.name).is_some_and(|r| r.denied.is_some()) {
+        format!("gauntlet.yaml's `tools.{}` denies it", tool.name)
+    } else if denied(reqs) != denied(&Requirements::baseline()) {
+        format!("gauntlet.yaml's `risk.{}` denies {} tools", tool.risk, tool.risk)
+    } else {
+        format!("the built-in requirement denies {} tools", tool.risk)
+    };
+    let listed = policy.tool(&tool.name).is_some() || policy.default == DefaultAction::Allow;
+    if !listed || refuses_every_call(policy, &tool.name) {
+        return by;
+    }
+    let name = if tool.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') { tool.name.clone() } else { super::patch::text::q(&tool.name) };
+    format!("{by}, though your policy allowed it; to keep it, set `tools: {{{name}: {{denied: false}}}}` in gauntlet.yaml")
+}
+
 /// The edits that bring `tool` up to its requirement in `policy`, for the chosen aspects.
 /// Edits that cannot be derived are reported in `gaps`, one sentence each.
 pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects: Aspects, gaps: &mut Vec<String>) -> Vec<Edit> {
@@ -209,7 +228,7 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects:
     if req.is_denied() {
         // Whatever was asked, a denied tool's remedy is to hide it.
         if !policy.hides(&tool.name) {
-            edits.push(Edit::Hide(tool.name.clone()));
+            edits.push(Edit::Hide(tool.name.clone(), Note::new(hide_reason(policy, reqs, tool))));
         }
         return edits;
     }

@@ -165,7 +165,7 @@ pub fn edits_for_finding(
     };
     let mut edits = needs::edits_for(policy, tool, reqs, aspects, gaps);
     // policy.json refuses a tool only by leaving it out of `tools` under `default: deny`.
-    if policy.dialect == Dialect::PolicyLayer && edits.iter().any(|e| matches!(e, Edit::Hide(_))) {
+    if policy.dialect == Dialect::PolicyLayer && edits.iter().any(|e| matches!(e, Edit::Hide(..))) {
         edits.extend(default_deny_edits(policy, catalogue, reqs));
     }
     edits
@@ -204,19 +204,21 @@ fn loosen(policy: &Policy, catalogue: &[ToolInfo], reqs: &Requirements, o: &Outc
         let Path::Args(p) = &c.path else { continue };
         match value_at(p) {
             None if c.op != crate::policy::model::Op::Exists => {
+                let (field, test) = (p.join("."), format!("{} {}", c.op.as_str(), crate::gofmt::value::model(&c.value)));
+                // Both ways to keep a bound there, for the user to choose: Intercept has no "absent, or …".
+                let default = called.input_schema["properties"][&p[0]].get("default").filter(|_| p.len() == 1);
+                let forbid = match default {
+                    Some(d) => format!("or forbid the field (`exists: false`), so the server uses its inputSchema default ({d})"),
+                    None => "or forbid the field (`exists: false`)".to_string(),
+                };
                 return vec![Edit::RemoveCondition {
                     tool: owner.to_string(),
                     rule: ri,
                     condition: ci,
                     note: Note::new(format!(
-                        "removed `args.{} {} {}` of rule `{}`: it refused every call that leaves `{}` out (an Intercept condition is false on a missing field), and Intercept cannot say \"absent, or {} {}\"",
-                        p.join("."),
-                        c.op.as_str(),
-                        crate::gofmt::value::model(&c.value),
-                        rule.name,
-                        p.join("."),
-                        c.op.as_str(),
-                        crate::gofmt::value::model(&c.value)
+                        "removed `args.{field} {test}` of rule `{}`: it refused every call that leaves `{field}` out (an Intercept condition is false on a missing field), and Intercept cannot say \"absent, or {test}\"; \
+                         to keep it, declare that legitimate calls send `{field}` (`tools: {{{}: {{workload: {{optional: [{field}]}}}}}}` in gauntlet.yaml), {forbid}",
+                        rule.name, refused.tool,
                     )),
                 }];
             }
@@ -349,7 +351,7 @@ pub fn converge(
                         .filter(|e| lowers(e))
                         .filter(|e| match (e, refused_by.as_deref()) {
                             (Edit::AddRule { tool: t, rule }, Some(name)) => t == tool && rule.name == name,
-                            (Edit::Hide(t), Some("(hidden)")) | (Edit::Deny(t), Some("deny")) => t == tool,
+                            (Edit::Hide(t, _), Some("(hidden)")) | (Edit::Deny(t), Some("deny")) => t == tool,
                             (Edit::SetRateLimit { tool: t, .. } | Edit::AddRule { tool: t, .. }, None) => t == tool,
                             _ => false,
                         })
@@ -404,7 +406,7 @@ pub fn converge(
 /// edit hides or denies outright: nothing goes after a rule that always denies.
 fn prune(edits: &mut Vec<Edit>) {
     let refused: BTreeSet<String> =
-        edits.iter().filter_map(|e| match e { Edit::Hide(t) | Edit::Deny(t) => Some(t.clone()), _ => None }).collect();
+        edits.iter().filter_map(|e| match e { Edit::Hide(t, _) | Edit::Deny(t) => Some(t.clone()), _ => None }).collect();
     edits.retain(|e| match e {
         Edit::AddRule { tool, .. } | Edit::SetRateLimit { tool, .. } | Edit::SetCondition { tool, .. } => !refused.contains(tool),
         _ => true,

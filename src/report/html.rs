@@ -481,7 +481,7 @@ mod tests {
             inexpressible: vec![],
             intercept_check: None,
             items: vec![Suggestion {
-                edit: Edit::Hide("x".into()),
+                edit: Edit::Hide("x".into(), Default::default()),
                 what: "tighten rule `limit`".into(),
                 diff: d.into(),
                 closes: vec!["malformed-arguments × Post <Customers> & co".into()],

@@ -1068,7 +1068,7 @@ mod tests {
             dialect: "intercept".into(),
             inexpressible: vec![],
             intercept_check: None,
-            items: vec![Suggestion { edit: Edit::Hide("x".into()), what: "tighten rule `limit` of a tool with a long name".into(), diff: diff.clone(), closes }],
+            items: vec![Suggestion { edit: Edit::Hide("x".into(), Default::default()), what: "tighten rule `limit` of a tool with a long name".into(), diff: diff.clone(), closes }],
             combined: diff,
             open: vec![],
             proxy: vec![Open { finding: "wire-type-error × Delete".into(), why: "no policy can close it: ".to_string() + &"below the rules ".repeat(10) }],

@@ -326,6 +326,59 @@ fn harden_cli_writes_only_what_it_proved() {
     assert!(stderr.contains("--server"), "{stderr}");
 }
 
+/// `harden` of `policy` for one server under `reqs` (gauntlet.yaml text).
+fn harden_with(server: &str, policy: &str, reqs: &str) -> harden::Hardened {
+    let scenarios = setup::scenarios(&[], false, &[], false).unwrap();
+    let server = setup::server(std::path::Path::new(server)).unwrap();
+    let reqs = Requirements::parse(reqs).unwrap();
+    let s = suggest::Setup {
+        file: "hardened.yaml".into(),
+        dialect: Dialect::Intercept,
+        servers: std::slice::from_ref(&server),
+        scenarios: &scenarios,
+        reqs: &reqs,
+        profile: Profile::Intercept,
+        seed: 1,
+        reproduce: "gauntlet verify".into(),
+    };
+    harden::harden(&s, &std::fs::read_to_string(policy).unwrap()).unwrap()
+}
+
+/// A tool the user's policy allowed and the requirements deny is hidden
+/// with its reason on the `hide` line and in the list of what was taken,
+/// with the gauntlet.yaml edit that keeps it; that edit does keep it.
+/// (On the workspace server `delete_message` was hidden without a word.)
+#[test]
+fn a_hidden_tool_the_policy_allowed_is_said_and_can_be_kept() {
+    let h = harden_with("workspace", "examples/workspace/allow-all.yaml", "{}\n");
+    assert!(h.meets());
+    let line = h.text.lines().find(|l| l.trim_start().starts_with("- \"delete_message\"")).unwrap_or_else(|| panic!("{}", h.text));
+    assert!(
+        line.ends_with("# the built-in requirement denies destructive tools, though your policy allowed it; to keep it, set `tools: {delete_message: {denied: false}}` in gauntlet.yaml"),
+        "{line}"
+    );
+    let taken: Vec<_> = h.edits.iter().filter_map(|e| e.taken()).collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].0, "`delete_message`");
+    assert!(taken[0].1.starts_with("hidden: the built-in requirement denies destructive tools"), "{}", taken[0].1);
+    // No rule harden wrote is empty: each has a condition, a limit or a counter.
+    let policy = gauntlet::policy::load_intercept(&h.text).unwrap();
+    assert!(policy.tools.iter().flat_map(|t| &t.rules).all(|r| r.action == gauntlet::policy::model::Action::Deny || !r.conditions.is_empty()), "{}", h.text);
+
+    let kept = harden_with("workspace", "examples/workspace/allow-all.yaml", "tools:\n  delete_message: {denied: false}\n");
+    assert!(!gauntlet::policy::load_intercept(&kept.text).unwrap().hides("delete_message"), "{}", kept.text);
+}
+
+/// The fetch user's `max_length` cap refuses every plain fetch, so harden
+/// removes it; declared as a field legitimate calls send, it is kept.
+#[test]
+fn a_cap_on_an_optional_field_is_kept_when_the_workload_sends_it() {
+    let declared = harden_with("tests/data/servers/fetch.yaml", "tests/data/policies/fetch.yaml", "tools:\n  fetch:\n    workload: {optional: [max_length]}\n");
+    assert!(declared.meets(), "{}", declared.text);
+    assert!(declared.text.contains("- {path: args.max_length, op: lte, value: 20000}"), "{}", declared.text);
+    assert!(declared.edits.iter().all(|e| e.taken().is_none()), "{}", declared.text);
+}
+
 /// The careful-user policies for seven real servers (issue 20): `harden`
 /// writes a policy for each that verifies with no policy finding and no
 /// over-blocking (a plain fetch passes), sizes free text from the workload and
@@ -403,6 +456,12 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
             }
             "fetch" => {
                 assert!(admits("fetch", serde_json::json!({"url": "https://example.com/"})), "a plain fetch passes:\n{text}");
+                // The cap that refused it is gone, and the file says so where it was, with both ways to keep a bound.
+                let left = text.lines().find(|l| l.trim_start().starts_with("# removed `args.max_length lte 20000` of rule `page size cap`"));
+                let left = left.unwrap_or_else(|| panic!("no trace of the removed cap:\n{text}"));
+                assert!(left.contains("`tools: {fetch: {workload: {optional: [max_length]}}}`") && left.contains("default (5000)"), "{left}");
+                let taken: Vec<_> = hardened.edits.iter().filter_map(|e| e.taken()).collect();
+                assert_eq!(taken.len(), 1, "{taken:?}");
                 assert!(text.contains("where `url` may go (assumed: a stand-in value; no allowlist in gauntlet.yaml)"), "{text}");
             }
             "puppeteer" => {

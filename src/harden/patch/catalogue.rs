@@ -75,7 +75,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                 return Err(format!("no `max:` and `window:` in rule `{}` of `{tool}`", r.name));
             }
         }
-        Edit::Hide(_) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
+        Edit::Hide(..) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
             return Err("the catalogue form cannot hide a tool or hold argument conditions".into())
         }
     }

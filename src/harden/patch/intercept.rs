@@ -46,7 +46,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
     let first_tool = cfg.tools.first().map(|t| t.span);
     match edit {
         Edit::DefaultDeny => l.default_deny(cfg.keys.default),
-        Edit::Hide(t) => hide(&mut l, &cfg, t)?,
+        Edit::Hide(t, note) => hide(&mut l, &cfg, t, note)?,
         Edit::AddTool(t) => {
             if cfg.tools.iter().all(|x| &x.name != t) {
                 l.add_entry(cfg.keys.tools, first_tool, |ind| entry_lines(t, None, ind))?;
@@ -68,7 +68,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
             }
         }
         Edit::SetRateLimit { tool, rule, limit, note } => set_rate_limit(&mut l, &cfg, tool, *rule, &limit.to_string(), note)?,
-        Edit::RemoveCondition { tool, rule, condition, .. } => remove_condition(&mut l, &cfg, tool, *rule, *condition)?,
+        Edit::RemoveCondition { tool, rule, condition, note } => remove_condition(&mut l, &cfg, tool, *rule, *condition, note)?,
         Edit::SetCondition { tool, rule, condition, value, note } => {
             set_condition(&mut l, &cfg, tool, *rule, *condition, &flow(value), note)?
         }
@@ -76,13 +76,13 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
     Ok(l.text())
 }
 
-fn hide(l: &mut Lines, cfg: &RawConfig, tool: &str) -> Result<(), String> {
+fn hide(l: &mut Lines, cfg: &RawConfig, tool: &str, note: &Note) -> Result<(), String> {
     if cfg.hide.iter().any(|(h, _)| h == tool) {
         return Ok(());
     }
     let Some(sp) = cfg.keys.hide else {
         let at = cfg.keys.tools.map(|t| t.line as usize - 1).unwrap_or(l.0.len());
-        l.insert(at, vec!["hide:".into(), format!("  - {}", q(tool))]);
+        l.insert(at, vec!["hide:".into(), format!("  - {}{}", q(tool), comment(note))]);
         return Ok(());
     };
     let i = sp.line as usize - 1;
@@ -91,9 +91,13 @@ fn hide(l: &mut Lines, cfg: &RawConfig, tool: &str) -> Result<(), String> {
     if rest.len() > 2 && rest.starts_with('[') && rest.ends_with(']') {
         let inner = rest[1..rest.len() - 1].trim();
         l.set_rest(i, ind, &format!("[{inner}, {}]", q(tool)));
+        // One comment per line: the reason goes after a flow list only when it has none.
+        if !l.0[i].contains(" #") {
+            l.0[i].push_str(&comment(note));
+        }
         return Ok(());
     }
-    l.append_item(i, ind, |n| vec![format!("{}- {}", " ".repeat(n), q(tool))])
+    l.append_item(i, ind, |n| vec![format!("{}- {}{}", " ".repeat(n), q(tool), comment(note))])
         .ok_or_else(|| "`hide` is not a list this edit can extend".into())
 }
 
@@ -129,16 +133,21 @@ fn set_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, condit
     Err(format!("no `value:` in condition {} of rule `{}` of `{tool}`", condition + 1, r.name))
 }
 
-fn remove_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, condition: usize) -> Result<(), String> {
+/// Removes a condition (the rule with it, when it is the only one) and
+/// leaves the reason as a comment in its place: the file itself says what
+/// was taken out, and why.
+fn remove_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, condition: usize, note: &Note) -> Result<(), String> {
     let t = cfg.tools.iter().find(|x| x.name == tool).ok_or("no such tool")?;
     let r = t.rules.get(rule).ok_or("no such rule")?;
     let c = r.conditions.get(condition).ok_or("no such condition")?;
+    let why = |line: &str| note.0.as_ref().map(|n| format!("{}# {}", " ".repeat(indent(line)), n.replace(['\n', '\r'], " ")));
     if r.conditions.len() > 1 {
         let (from, to) = l.item_range(c.span.line);
         if c.span.line == r.span.line || !l.0[from].trim_start().starts_with("- ") {
             return Err(format!("the conditions of rule `{}` are written in flow style", r.name));
         }
-        l.0.drain(from..=to);
+        let left = why(&l.0[from]);
+        l.0.splice(from..=to, left);
         return Ok(());
     }
     // The rule's only condition: the rule goes; an entry left with no rules says so.
@@ -146,7 +155,8 @@ fn remove_condition(l: &mut Lines, cfg: &RawConfig, tool: &str, rule: usize, con
     if !l.0[from].trim_start().starts_with("- ") {
         return Err(format!("the rules of `{tool}` are written in flow style"));
     }
-    l.0.drain(from..=to);
+    let left = why(&l.0[from]);
+    l.0.splice(from..=to, left);
     if t.rules.len() == 1 {
         let ki = t.span.line as usize - 1;
         if let Some(ri) = (ki + 1..l.0.len()).find(|&i| l.0[i].trim_start().starts_with("rules:")) {
@@ -185,7 +195,7 @@ mod tests {
     fn edits_keep_comments_and_load() {
         let edits = [
             Edit::DefaultDeny,
-            Edit::Hide("b".into()),
+            Edit::Hide("b".into(), Default::default()),
             Edit::SetRateLimit { tool: "a".into(), rule: 0, limit: Limit { max: 15, window: Window::Minute }, note: Default::default() },
             Edit::AddRule { tool: "a".into(), rule: rule("arguments") },
             Edit::AddRule { tool: "b".into(), rule: rule("arguments") },
@@ -213,6 +223,10 @@ mod tests {
         let text = "version: \"1\"\ntools:\n  t:\n    rules:\n      - name: cap\n        conditions:\n          - {path: args.amount, op: lte, value: 5}\n";
         let out = apply(text, &Edit::RemoveCondition { tool: "t".into(), rule: 0, condition: 0, note: Default::default() }).unwrap();
         assert_eq!(out, "version: \"1\"\ntools:\n  t:\n    rules: []\n");
+        // With a reason, the reason stays in the rule's place: never a silent drop.
+        let out = apply(text, &Edit::RemoveCondition { tool: "t".into(), rule: 0, condition: 0, note: Note::new("removed `args.amount lte 5`: why") }).unwrap();
+        assert_eq!(out, "version: \"1\"\ntools:\n  t:\n    rules: []\n      # removed `args.amount lte 5`: why\n");
+        crate::policy::load_intercept(&out).unwrap();
     }
 
     #[test]

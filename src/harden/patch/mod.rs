@@ -81,8 +81,8 @@ pub struct NewCondition {
 pub enum Edit {
     /// `default: deny`.
     DefaultDeny,
-    /// Add the tool to `hide`.
-    Hide(String),
+    /// Add the tool to `hide`; the note says which requirement denies it.
+    Hide(String, Note),
     /// Refuse every call of the tool, where a dialect cannot hide it: a
     /// deny rule, or (policy.json) leaving it out of `tools`.
     Deny(String),
@@ -103,7 +103,7 @@ impl Edit {
     pub fn tool(&self) -> Option<&str> {
         match self {
             Edit::DefaultDeny => None,
-            Edit::Hide(t) | Edit::Deny(t) | Edit::AddTool(t) => Some(t),
+            Edit::Hide(t, _) | Edit::Deny(t) | Edit::AddTool(t) => Some(t),
             Edit::AddRule { tool, .. }
             | Edit::SetRateLimit { tool, .. }
             | Edit::RemoveCondition { tool, .. }
@@ -129,7 +129,7 @@ impl Edit {
     pub fn describe(&self) -> String {
         match self {
             Edit::DefaultDeny => "set `default: deny`".into(),
-            Edit::Hide(t) => format!("hide `{t}`"),
+            Edit::Hide(t, _) => format!("hide `{t}`"),
             Edit::Deny(t) => format!("refuse every call of `{t}`"),
             Edit::AddTool(t) => format!("list `{t}` so `default: deny` keeps allowing it"),
             Edit::AddRule { tool, rule } => format!("add rule `{}` to `{tool}`", rule.name),
@@ -156,12 +156,20 @@ impl Edit {
                     push(format!("`{tool}` {}", c.path), &c.note);
                 }
             }
-            Edit::SetRateLimit { tool, note, .. } | Edit::SetCondition { tool, note, .. } | Edit::RemoveCondition { tool, note, .. } => {
-                push(format!("`{tool}`"), note)
-            }
+            Edit::SetRateLimit { tool, note, .. } | Edit::SetCondition { tool, note, .. } => push(format!("`{tool}`"), note),
             _ => {}
         }
         out
+    }
+
+    /// What the edit takes from the policy it starts from (a tool it
+    /// hides, a condition it removes), as (the tool, why): never silent.
+    pub fn taken(&self) -> Option<(String, String)> {
+        match self {
+            Edit::Hide(tool, Note(Some(why))) => Some((format!("`{tool}`"), format!("hidden: {why}"))),
+            Edit::RemoveCondition { tool, note: Note(Some(why)), .. } => Some((format!("`{tool}`"), why.clone())),
+            _ => None,
+        }
     }
 }
 
@@ -226,7 +234,7 @@ pub fn in_dialect(dialect: Dialect, edit: &Edit) -> Result<Vec<Edit>, String> {
     let missing = |c| lacks(dialect, c).unwrap_or_default();
     match edit {
         // Neither can hide a tool from tools/list; both can refuse every call to it.
-        Edit::Hide(t) => Ok(vec![Edit::Deny(t.clone())]),
+        Edit::Hide(t, _) => Ok(vec![Edit::Deny(t.clone())]),
         Edit::AddRule { rule, .. } if rule.state.as_ref().is_some_and(|s| s.2.is_empty()) || rule.conditions.iter().any(|c| c.path.starts_with("state.")) => {
             Err(missing(Construct::FlowCounter))
         }

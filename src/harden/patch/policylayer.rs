@@ -219,7 +219,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
             l.set("max", Json::Scalar(Value::from(limit.max)), None)?;
             l.set("scope", s("global"), None)?;
         }
-        Edit::Hide(_) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
+        Edit::Hide(..) | Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => {
             return Err("policy.json cannot hide a tool or hold argument conditions".into())
         }
     }
