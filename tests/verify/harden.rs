@@ -326,11 +326,13 @@ fn harden_cli_writes_only_what_it_proved() {
     assert!(stderr.contains("--server"), "{stderr}");
 }
 
-/// `harden` of `policy` for one server under `reqs` (gauntlet.yaml text).
+/// `harden` of `policy` for one server under `reqs` (a gauntlet.yaml's text, laid over the baseline).
 fn harden_with(server: &str, policy: &str, reqs: &str) -> harden::Hardened {
     let scenarios = setup::scenarios(&[], false, &[], false).unwrap();
     let server = setup::server(std::path::Path::new(server)).unwrap();
-    let reqs = Requirements::parse(reqs).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gauntlet.yaml"), reqs).unwrap();
+    let reqs = Requirements::load(&dir.path().join("gauntlet.yaml")).unwrap();
     let s = suggest::Setup {
         file: "hardened.yaml".into(),
         dialect: Dialect::Intercept,
@@ -350,7 +352,7 @@ fn harden_with(server: &str, policy: &str, reqs: &str) -> harden::Hardened {
 /// (On the workspace server `delete_message` was hidden without a word.)
 #[test]
 fn a_hidden_tool_the_policy_allowed_is_said_and_can_be_kept() {
-    let h = harden_with("workspace", "examples/workspace/allow-all.yaml", "{}\n");
+    let h = harden_with("workspace", "examples/workspace/allow-all.yaml", "servers: [workspace]\n");
     assert!(h.meets());
     let line = h.text.lines().find(|l| l.trim_start().starts_with("- \"delete_message\"")).unwrap_or_else(|| panic!("{}", h.text));
     assert!(
