@@ -114,6 +114,7 @@ impl Target {
             Target::Proxy => &[
                 r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{}}}"#,
                 r#"[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pay","arguments":{"amount":5}}}]"#,
+                r#"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}"#,
             ],
             Target::Framing => &[
                 "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\"}}\r}\n",
@@ -313,6 +314,7 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
                 if let Output::ToUpstream(bytes) = &out {
                     if profile == Profile::Strict {
                         strict_forward(line, bytes, mode).map_err(|why| format!("{mode:?}: {why}"))?;
+                        ungoverned_forward(bytes, &policy).map_err(|why| format!("{mode:?}: {why}"))?;
                     }
                 }
                 if let Output::ToAgent(bytes) = out {
@@ -329,6 +331,19 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
         }
     }
     pinned(line, &policy, now)
+}
+
+/// Strict forwards no request on a surface beside tools that the policy
+/// does not govern, as a server reads the method (an exact key; of repeated
+/// keys the last, as Python's and JavaScript's JSON readers take it).
+fn ungoverned_forward(forwarded: &[u8], policy: &crate::policy::model::Policy) -> Result<(), String> {
+    let Ok(serde_json::Value::Object(message)) = serde_json::from_slice::<serde_json::Value>(forwarded) else { return Ok(()) };
+    match message.get("method").and_then(|m| m.as_str()) {
+        Some(m) if crate::proxy::decode::SURFACE_METHODS.contains(&m) && policy.tool(m).is_none() => {
+            Err(format!("strict forwarded `{m}`, which the policy does not govern: {forwarded:?}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An upstream message passed on as it came, but for `strict` turning each

@@ -15,6 +15,10 @@
 //! In front of a stdio child, strict also refuses a line holding a carriage
 //! return, which some servers' readers end a line at (the Python SDK's): what
 //! it forwards is one line to every reader, the line it evaluated.
+//! Strict also gates the surfaces beside tools (G-4): a request on one
+//! (`resources/read`, `prompts/get`, their lists, `completion/complete`, …)
+//! is refused unless the policy governs it with a `tools` entry named by its
+//! method, which then decides it like a call whose arguments are its `params`.
 //! Strict also keeps one outstanding request per id (G-18): a request whose
 //! id is already waiting for an answer, or an id that is not a string or an
 //! exact integer, is refused, so an upstream error can only refund the call
@@ -50,7 +54,7 @@ use crate::profile::Profile;
 pub use super::audit::{AuditRecord, AuditResult};
 use super::audit::args_hash;
 use super::decode::{self, CallMsg, Classified, Refusal};
-use super::denial::{denial, jsonrpc_error};
+use super::denial::{denial, jsonrpc_error, DENIED_PREFIX};
 use super::filter::{filter_parsed, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
 use super::pin::{Approved, Parked, Pin, Step};
@@ -94,6 +98,14 @@ pub enum Output {
 
 /// JSON-RPC "internal error", Intercept's code for transport failures.
 const INTERNAL_ERROR: i64 = -32603;
+
+/// Strict: a surface request the policy does not govern, answered as a
+/// server without that capability would be ("method not found").
+const UNGOVERNED: i64 = -32601;
+
+/// Strict: a surface request the policy governs and denies. A denial result
+/// shaped like a tool's would not be a valid answer to it, so it is an error.
+const SURFACE_DENIED: i64 = -32001;
 
 /// One request/response channel: 0 for a stdio stream; the HTTP front
 /// numbers its POSTs, whose answers come back on their own response.
@@ -250,6 +262,11 @@ impl ProxyCore {
                     Some(Ok(key)) => Some(key),
                     None => None,
                 };
+                if let Classified::ToolCall(call) = &single {
+                    if call.surface && self.engine.policy().tool(&call.name).is_none() {
+                        return self.refused(ungoverned(call), ctx, now);
+                    }
+                }
                 // A call the pin released comes back through here, and a decision
                 // made outside replays its message: neither is held again.
                 if self.pin.is_some() && !self.replaying && !self.releasing {
@@ -589,7 +606,10 @@ impl ProxyCore {
                 if let Some(recorder) = &mut self.recorder {
                     out.extend(recorder.decided(now, ctx, &call.name, call.arguments.as_ref(), Decided::Denied).map(Output::Record));
                 }
-                out.push(Output::ToAgent(denial(call.id.as_deref(), &message)));
+                out.push(Output::ToAgent(match call.surface {
+                    true => jsonrpc_error(call.id.as_deref(), SURFACE_DENIED, &format!("{DENIED_PREFIX}{message}")),
+                    false => denial(call.id.as_deref(), &message),
+                }));
                 record.result = AuditResult::Denied;
                 record.rule = rule;
                 record.message = Some(message);
@@ -774,7 +794,7 @@ impl ProxyCore {
             });
         }
         let call = match msg {
-            Classified::ToolCall(call) => call,
+            Classified::ToolCall(call) if !call.surface => call,
             _ => {
                 let method = parsed.as_ref().ok().and_then(|n| match &n.kind {
                     Kind::Object(members) => decode::envelope(members).method,
@@ -836,6 +856,18 @@ impl ProxyCore {
         }
         out.extend(next.map(Output::ToUpstream));
         out
+    }
+}
+
+/// Strict: why a request on a surface the policy does not govern is refused.
+fn ungoverned(call: &CallMsg) -> Refusal {
+    let m = &call.name;
+    Refusal {
+        code: UNGOVERNED,
+        message: format!("`{m}` is refused under the strict profile: the policy does not govern it (a `tools` entry named `{m}` would)"),
+        id: call.id.clone(),
+        tool: m.clone(),
+        silent: false,
     }
 }
 

@@ -9,6 +9,12 @@
 //! `arguments`) means "not evaluated, forwarded as is". This module
 //! reproduces that over [`rawjson`](super::rawjson) trees; it decides nothing
 //! about policy.
+//!
+//! Under `strict` the requests of the surfaces beside tools
+//! ([`SURFACE_METHODS`]: resources, prompts, completion) are decoded as
+//! strictly as a `tools/call` and come out as calls too, named by their
+//! method with their `params` as arguments, so the policy can gate them
+//! (G-4); Intercept forwards them unevaluated.
 
 use serde_json::{Map, Value};
 
@@ -39,7 +45,24 @@ pub struct CallMsg {
     pub name: String,
     /// `None` when absent or null.
     pub arguments: Option<Map<String, Value>>,
+    /// A request on a surface beside tools (strict only): `name` is its
+    /// method, `arguments` its `params`.
+    pub surface: bool,
 }
+
+/// The requests on the MCP surfaces beside tools that reach a server's
+/// resources, prompts or completions. Intercept never evaluates them (G-4);
+/// `strict` gates each as a call of a tool named by the method.
+pub const SURFACE_METHODS: [&str; 8] = [
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+];
 
 /// Why a message was forwarded unevaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,11 +248,22 @@ pub fn classify_object(node: &Node, src: &[u8], profile: Profile) -> Classified 
                 return Classified::Passthrough(Unevaluated::MissingParams);
             };
             match call_params(params) {
-                Ok((name, arguments)) => Classified::ToolCall(CallMsg { id: raw_id(env.id, src), name, arguments }),
+                Ok((name, arguments)) => Classified::ToolCall(CallMsg { id: raw_id(env.id, src), name, arguments, surface: false }),
                 Err(why) => Classified::Passthrough(why),
             }
         }
         Some("tools/list") => Classified::ToolsList { id: raw_id(env.id, src) },
+        // Strict refused every ambiguous spelling and type above.
+        Some(method) if profile == Profile::Strict && SURFACE_METHODS.contains(&method) => {
+            let mut arguments = None;
+            if let Some(Node { kind: Kind::Object(members), .. }) = env.params {
+                let map = arguments.get_or_insert_with(Map::new);
+                if rawjson::merge_members(map, members).is_err() {
+                    return Classified::Passthrough(Unevaluated::TypeError);
+                }
+            }
+            Classified::ToolCall(CallMsg { id: raw_id(env.id, src), name: method.to_string(), arguments, surface: true })
+        }
         _ => Classified::Passthrough(Unevaluated::NotToolsCall),
     }
 }
@@ -295,6 +329,29 @@ pub fn line_break_refusal(parsed: &Result<Node, ParseError>, src: &[u8]) -> Opti
     ))
 }
 
+/// Strict profile: the `params` of a surface request (its envelope already
+/// exact) must be an object, or absent, with no key repeated at any depth and
+/// no number overflowing a double; and the request must have an id.
+fn surface_refusal(method: &str, params: Option<&Node>, id: Option<Vec<u8>>) -> Option<Refusal> {
+    let problem = match params {
+        None | Some(Node { kind: Kind::Null, .. }) => None,
+        Some(p @ Node { kind: Kind::Object(_), .. }) if p.has_duplicate_keys() => Some("an object inside `params` repeats a key"),
+        Some(p @ Node { kind: Kind::Object(_), .. }) if p.has_overflow() => Some("a number inside `params` overflows a double"),
+        Some(Node { kind: Kind::Object(_), .. }) => None,
+        Some(_) => Some("`params` must be an object"),
+    };
+    if let Some(why) = problem {
+        return Some(refusal(INVALID_PARAMS, format!("invalid params: {why}"), id, method.to_string()));
+    }
+    if id.is_none() {
+        // A request with no id cannot be answered; nothing on these surfaces is a notification.
+        let mut r = refusal(INVALID_REQUEST, format!("invalid request: `{method}` sent as a notification"), None, method.to_string());
+        r.silent = true;
+        return Some(r);
+    }
+    None
+}
+
 fn refusal(code: i64, message: String, id: Option<Vec<u8>>, tool: String) -> Refusal {
     Refusal { code, message, id, tool, silent: false }
 }
@@ -315,17 +372,16 @@ fn ambiguous_keys(members: &[Member], fields: &[&str]) -> Option<String> {
     None
 }
 
-/// Strict profile: a message whose method reads as `tools/call` under any
-/// spelling must decode unambiguously and with the right types, or it is
-/// refused. Returns `None` for messages strict lets through to the normal
-/// (Intercept) classification.
+/// Strict profile: a message whose method reads as `tools/call` (or a
+/// surface method, [`SURFACE_METHODS`]) under any spelling must decode
+/// unambiguously and with the right types, or it is refused. Returns `None`
+/// for messages strict lets through to the normal (Intercept) classification.
 fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
-    let looks_like_call = members.iter().any(|m| {
-        fold_eq(&m.key.text, "method") && matches!(&m.value.kind, Kind::Str(s) if fold_eq(&s.text, "tools/call"))
-    });
-    if !looks_like_call {
-        return None;
-    }
+    let gated = |text: &str| std::iter::once("tools/call").chain(SURFACE_METHODS).find(|m| fold_eq(text, m));
+    let method = members.iter().find_map(|m| match &m.value.kind {
+        Kind::Str(s) if fold_eq(&m.key.text, "method") => gated(&s.text),
+        _ => None,
+    })?;
     let ids: Vec<&Member> = members.iter().filter(|m| fold_eq(&m.key.text, "id")).collect();
     let id = match ids.as_slice() {
         [m] if m.key.text == "id" && matches!(m.value.kind, Kind::Str(_) | Kind::Number(_)) => {
@@ -348,7 +404,10 @@ fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
             .collect(),
         _ => Vec::new(),
     };
-    let tool = names.iter().rev().find(|(k, _)| *k == "name").or(names.last()).map(|(_, v)| v.to_string()).unwrap_or_default();
+    let tool = match method {
+        "tools/call" => names.iter().rev().find(|(k, _)| *k == "name").or(names.last()).map(|(_, v)| v.to_string()).unwrap_or_default(),
+        surface => surface.to_string(),
+    };
     let envelope_problem = || -> Option<String> {
         if let Some(why) = ambiguous_keys(members, &ENVELOPE_FIELDS) {
             return Some(why);
@@ -357,8 +416,8 @@ fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
             match (m.key.text.as_str(), &m.value.kind) {
                 ("jsonrpc", Kind::Str(s)) if s.text == "2.0" => {}
                 ("jsonrpc", _) => return Some("`jsonrpc` must be the string \"2.0\"".into()),
-                ("method", Kind::Str(s)) if s.text == "tools/call" => {}
-                ("method", _) => return Some("`method` must be spelled exactly `tools/call`".into()),
+                ("method", Kind::Str(s)) if s.text == method => {}
+                ("method", _) => return Some(format!("`method` must be spelled exactly `{method}`")),
                 ("id", Kind::Str(_) | Kind::Number(_)) => {}
                 ("id", _) => return Some("`id` must be a string or a number".into()),
                 _ => {}
@@ -374,6 +433,9 @@ fn strict_refusal(members: &[Member], src: &[u8]) -> Option<Refusal> {
     };
     if let Some(why) = envelope_problem() {
         return Some(refusal(INVALID_REQUEST, format!("invalid request: {why}"), id, tool));
+    }
+    if method != "tools/call" {
+        return surface_refusal(method, params, id);
     }
     let params_problem = || -> Option<String> {
         let Some(p) = params else {
@@ -431,6 +493,7 @@ mod tests {
             id: id.map(|i| i.as_bytes().to_vec()),
             name: name.into(),
             arguments: args.and_then(|a| a.as_object().cloned()),
+            surface: false,
         })
     }
 
@@ -553,10 +616,48 @@ mod tests {
             strict(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t","arguments":{"a":{"b":[1]}},"_meta":{}}}"#),
             tool_call("t", Some("2"), Some(json!({"a": {"b": [1.0]}})))
         );
-        assert_eq!(
-            strict(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","Method":"x"}"#),
-            Classified::Passthrough(Unevaluated::NotToolsCall)
-        );
+        for other in ["ping", "logging/setLevel", "initialize", "notifications/initialized"] {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{other}","Method":"x"}}"#);
+            assert_eq!(strict(&line), Classified::Passthrough(Unevaluated::NotToolsCall), "{line}");
+        }
+    }
+
+    #[test]
+    fn strict_turns_surface_requests_into_calls_named_by_their_method() {
+        let read = r#"{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{"uri":"file:///etc/passwd","_meta":{}}}"#;
+        let Classified::ToolCall(read_call) = strict(read) else { panic!("a call under strict") };
+        assert_eq!(read_call.name, "resources/read");
+        assert!(read_call.surface);
+        assert_eq!(read_call.arguments, json!({"uri": "file:///etc/passwd", "_meta": {}}).as_object().cloned());
+        let Classified::ToolCall(list) = strict(r#"{"jsonrpc":"2.0","id":"l","method":"prompts/list"}"#) else { panic!("a call") };
+        assert_eq!((list.name.as_str(), list.arguments, list.surface), ("prompts/list", None, true));
+        // Intercept forwards them unevaluated (G-4).
+        assert_eq!(call(read), Classified::Passthrough(Unevaluated::NotToolsCall));
+    }
+
+    #[test]
+    fn strict_refuses_every_ambiguity_in_a_surface_request() {
+        let refused = [
+            (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","Method":"ping","params":{"uri":"a"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"ping","METHOD":"resources/read","params":{"uri":"a"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"Resources/Read","params":{"uri":"a"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a"},"Params":{"uri":"b"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"1.0","id":1,"method":"prompts/get","params":{"name":"p"}}"#, INVALID_REQUEST),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a","uri":"file:///etc/passwd"}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p","arguments":{"x":"1","x":"2"}}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"n":1e400}}"#, INVALID_PARAMS),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":"file:///etc/passwd"}"#, INVALID_PARAMS),
+        ];
+        for (line, code) in refused {
+            match strict(line) {
+                Classified::Refused(r) => assert_eq!(r.code, code, "{line}: {}", r.message),
+                other => panic!("{line}: expected a refusal, got {other:?}"),
+            }
+        }
+        let Classified::Refused(r) = strict(r#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"a"}}"#) else {
+            panic!("not refused")
+        };
+        assert!(r.silent, "a notification gets no answer");
     }
 
     /// A `tools/call`-shaped message built from tricky fragments: case
@@ -596,8 +697,8 @@ mod tests {
                     ("JSONRPC", &["\"2.0\"", "2"]),
                     ("id", &["1", "\"a\"", "null", "1.0"]),
                     ("ID", &["2"]),
-                    ("method", &["\"tools/call\"", "\"tools/call\"", "\"Tools/Call\"", "5", "null"]),
-                    ("Method", &["\"tools/call\"", "\"ping\""]),
+                    ("method", &["\"tools/call\"", "\"tools/call\"", "\"Tools/Call\"", "\"resources/read\"", "5", "null"]),
+                    ("Method", &["\"tools/call\"", "\"ping\"", "\"Prompts/Get\""]),
                     ("params", &params_values),
                     ("Params", &params_values),
                 ],
@@ -612,6 +713,8 @@ mod tests {
         let hard = classify(msg.0.as_bytes(), Profile::Strict);
         match (&lax, &hard) {
             (_, Classified::Refused(_)) => true,
+            // Strict gates the surfaces Intercept never evaluates.
+            (Classified::Passthrough(_), Classified::ToolCall(c)) if c.surface => true,
             (Classified::ToolCall(a), Classified::ToolCall(b)) => a == b,
             (Classified::ToolCall(_), _) | (_, Classified::ToolCall(_)) => false,
             _ => true,
@@ -620,7 +723,8 @@ mod tests {
 
     #[quickcheck_macros::quickcheck]
     fn strict_lets_no_call_shaped_message_through_unevaluated(msg: Tricky) -> bool {
-        let looks_like_call = msg.0.to_ascii_lowercase().contains("tools/call");
+        let lower = msg.0.to_ascii_lowercase();
+        let looks_like_call = ["tools/call", "resources/read", "prompts/get"].iter().any(|m| lower.contains(m));
         let hard = classify(msg.0.as_bytes(), Profile::Strict);
         !looks_like_call || matches!(hard, Classified::ToolCall(_) | Classified::Refused(_))
     }

@@ -293,6 +293,10 @@ impl Bench for InProcessBench {
         self.engine.policy()
     }
 
+    fn policy_gates_surfaces(&self) -> bool {
+        self.engine.profile() == Profile::Strict
+    }
+
     fn admission(&self) -> Option<&crate::engine::admission::Admission> {
         Some(self.engine.admission())
     }

@@ -93,6 +93,11 @@ pub trait Bench: Sync {
     fn admission(&self) -> Option<&Admission> {
         None
     }
+    /// Whether the policy decides requests on the surfaces beside tools (the
+    /// embedded proxy under `strict`), so a breach there is the policy's.
+    fn policy_gates_surfaces(&self) -> bool {
+        false
+    }
 }
 
 /// How sessions open on `bench` when the verdict does (`reads_list`) or does not read the list.
@@ -680,17 +685,20 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         };
         let shortest = if opts.shrink { shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches) } else { actions.clone() };
         out.verdict = Verdict::Breached;
+        let policy_layer = tool.surface == Surface::Tool || bench.policy_gates_surfaces();
         out.finding = Some(match s.layer {
-            Layer::Policy if !failed.proxy_only && tool.surface == Surface::Tool => Finding::Policy,
+            Layer::Policy if !failed.proxy_only && policy_layer => Finding::Policy,
             _ => Finding::Proxy,
         });
         out.bound = failed.check.bound();
         out.observed = failed.observed.clone();
         out.note = failed.note.clone();
-        if tool.surface != Surface::Tool {
+        let method = tool.surface.method();
+        if tool.surface != Surface::Tool && bench.policy_gates_surfaces() {
+            out.note = Some(format!("the policy's `{method}` entry let it through: under the strict profile that entry decides these requests"));
+        } else if tool.surface != Surface::Tool {
             out.note = Some(format!(
-                "no policy can stop this: every policy format gauntlet reads (Intercept YAML, the catalogue form, policy.json) gates `tools/call` only, and Intercept forwards `{}` unevaluated (semantics §2.1, G-4)",
-                tool.surface.method()
+                "no policy can stop this on Intercept: it forwards `{method}` unevaluated (semantics §2.1, G-4); gauntlet's `--profile strict` refuses it unless a `tools` entry named `{method}` admits it"
             ));
         }
         if !schedule.is_empty() {
@@ -716,7 +724,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                 }
             }
         }
-        if out.finding == Some(Finding::Policy) {
+        // Blame reads tool rules; a surface entry's note names it instead.
+        if out.finding == Some(Finding::Policy) && tool.surface == Surface::Tool {
             let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
             out.blame = Some(blame::breach(&src, tool, &failed.check));
         }

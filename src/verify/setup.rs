@@ -11,9 +11,12 @@ use crate::mock::{bundled, ServerSpec};
 use crate::policy::model::{Policy, WILDCARD};
 use crate::scenario::{self, Scenario};
 
-/// The tool names a policy mentions: its tool entries and hide entries, without the wildcard.
+/// The tool names a policy mentions: its tool entries and hide entries,
+/// without the wildcard and the entries named by a surface method
+/// (`resources/read`, …), which govern no tool (the strict profile's gate).
 pub fn policy_tools(policy: &Policy) -> BTreeSet<String> {
-    policy.tools.iter().map(|t| t.name.as_str()).chain(policy.hide.iter().map(String::as_str)).filter(|n| *n != WILDCARD).map(str::to_string).collect()
+    let tool = |n: &&str| *n != WILDCARD && !crate::proxy::decode::SURFACE_METHODS.contains(n);
+    policy.tools.iter().map(|t| t.name.as_str()).chain(policy.hide.iter().map(String::as_str)).filter(tool).map(str::to_string).collect()
 }
 
 /// Whether the policy has rules or a hide entry for every tool (the `"*"` key).

@@ -50,6 +50,7 @@ fn strict_profile_closes_the_wire_bypasses_without_failing() {
         "wire-envelope-type-error-fails-open",
         "wire-exact-duplicates-and-escapes",
         "wire-denial-envelope-and-ids",
+        "wire-other-methods-not-evaluated",
     ] {
         assert!(stdout.lines().any(|l| l.starts_with(&format!("DIFFERS (strict) {id}: "))), "{id} should differ:\n{stdout}");
     }

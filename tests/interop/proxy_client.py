@@ -1,6 +1,10 @@
 """Drives one MCP server (a stdio command or a Streamable HTTP URL) with the
 Python `mcp` SDK client: makes the given calls in order, then lists the tools, and
 prints one JSON object with what came back, for tests/proxy/proxy_peers.rs.
+A "call" named by a surface method (`resources/list`, `resources/read`,
+`prompts/list`, `prompts/get`) makes that request instead, with `uri`, `name`
+and `arguments` taken from its args; its entry holds the result, or the
+JSON-RPC error the SDK raised.
 
 usage: proxy_client.py '{"command": [...]} | {"url": "...", "headers": {...}}' '[["tool", {args}], ...]'
 """
@@ -9,6 +13,22 @@ import sys
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+SURFACES = {
+    "resources/list": lambda c, a: c.list_resources(),
+    "resources/read": lambda c, a: c.read_resource(a["uri"]),
+    "prompts/list": lambda c, a: c.list_prompts(),
+    "prompts/get": lambda c, a: c.get_prompt(a["name"], a.get("arguments")),
+}
+
+
+async def surface(client, name: str, args: dict) -> dict:
+    try:
+        result = await SURFACES[name](client, args)
+    except MCPError as e:
+        return {"name": name, "error": {"code": e.code, "message": e.error.message}}
+    return {"name": name, "result": result.model_dump(mode="json", by_alias=True, exclude_none=True)}
 
 
 async def main(target: dict, calls: list) -> None:
@@ -20,6 +40,9 @@ async def main(target: dict, calls: list) -> None:
     out = {"tools": [], "calls": []}
     async with Client(server, mode="legacy", read_timeout_seconds=20) as client:
         for name, args in calls:
+            if name in SURFACES:
+                out["calls"].append(await surface(client, name, args))
+                continue
             result = await client.call_tool(name, args)
             out["calls"].append(
                 {

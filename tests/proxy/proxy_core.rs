@@ -393,7 +393,7 @@ fn http_batches_fail_whole_on_a_malformed_element() {
 fn other_methods_and_non_json_pass_through_in_both_profiles_where_harmless() {
     for profile in [Profile::Intercept, Profile::Strict] {
         let mut c = core(LIMITED, profile, WireMode::StdioChild);
-        let line = r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x"}}"#;
+        let line = r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}"#;
         let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
         assert_eq!(to_upstream(&out), [line]);
         assert!(audits(&out).is_empty());
@@ -568,4 +568,92 @@ fn requests_inside_a_batch_are_answered_when_the_upstream_dies() {
         assert!(!gone.iter().any(|g| g.contains(r#""id":"p""#)), "{mode:?}: the ping was answered: {gone:?}");
         assert_eq!(c.requests_waiting(), 0, "{mode:?}");
     }
+}
+
+/// A policy that governs two surfaces beside tools: reads of the notes only,
+/// two prompt gets an hour; the other surfaces it leaves ungoverned.
+const SURFACES: &str = r#"
+version: "1"
+tools:
+  "resources/read":
+    rules:
+      - name: "notes only"
+        conditions:
+          - {path: args.uri, op: regex, value: "^file:///home/agent/notes\\.md$"}
+        on_deny: "Only the notes may be read"
+  "prompts/get":
+    rules:
+      - name: "two per hour"
+        rate_limit: 2/hour
+"#;
+
+fn surface(id: u32, method: &str, params: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#)
+}
+
+#[test]
+fn intercept_forwards_every_surface_beside_tools_unevaluated() {
+    let mut c = core(LIMITED, Profile::Intercept, WireMode::StdioChild);
+    for (i, method) in gauntlet::proxy::decode::SURFACE_METHODS.iter().enumerate() {
+        let line = surface(i as u32, method, r#"{"uri":"file:///etc/passwd"}"#);
+        let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+        assert_eq!(to_upstream(&out), [line.as_str()], "{method}");
+        assert!(audits(&out).is_empty(), "{method}");
+    }
+}
+
+#[test]
+fn strict_refuses_every_surface_the_policy_does_not_govern() {
+    for mode in [WireMode::StdioChild, WireMode::StdioBridge, WireMode::Http] {
+        let mut c = core(LIMITED, Profile::Strict, mode);
+        for (i, method) in gauntlet::proxy::decode::SURFACE_METHODS.iter().enumerate() {
+            let line = surface(i as u32, method, r#"{"uri":"file:///etc/passwd"}"#);
+            let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+            assert!(to_upstream(&out).is_empty(), "{mode:?} {method} was forwarded");
+            let answer: serde_json::Value = serde_json::from_str(&to_agent(&out)[0]).unwrap();
+            assert_eq!(answer["id"], i, "{method}");
+            assert_eq!(answer["error"]["code"], -32601, "{method}");
+            let text = answer["error"]["message"].as_str().unwrap();
+            assert!(text.contains(&format!("`{method}` is refused under the strict profile: the policy does not govern it")), "{text}");
+            let a = &audits(&out)[0];
+            assert_eq!((a.tool.as_str(), a.result), (*method, AuditResult::Refused));
+        }
+        // A notification on such a surface is dropped, unanswered.
+        let out = c.from_agent(br#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"file:///etc/passwd"}}"#, &ctx(), at(0));
+        assert!(to_upstream(&out).is_empty() && to_agent(&out).is_empty());
+    }
+}
+
+#[test]
+fn strict_decides_a_governed_surface_by_its_entry() {
+    let mut c = core(SURFACES, Profile::Strict, WireMode::StdioChild);
+    let notes = surface(1, "resources/read", r#"{"uri":"file:///home/agent/notes.md"}"#);
+    let out = c.from_agent(notes.as_bytes(), &ctx(), at(0));
+    assert_eq!(to_upstream(&out), [notes.as_str()]);
+    assert_eq!(audits(&out)[0].tool, "resources/read");
+    c.from_upstream(br#"{"jsonrpc":"2.0","id":1,"result":{"contents":[]}}"#, &ctx(), at(0));
+    // The server's own lenient spellings are other URIs to the rule: refused too.
+    for (id, uri) in [(2, "file:///etc/passwd"), (3, "FILE:///home/agent/notes.md"), (4, "file:///home/agent/./notes.md")] {
+        let line = surface(id, "resources/read", &format!(r#"{{"uri":"{uri}"}}"#));
+        let out = c.from_agent(line.as_bytes(), &ctx(), at(0));
+        assert!(to_upstream(&out).is_empty(), "{uri} was forwarded");
+        assert_eq!(
+            to_agent(&out),
+            [format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32001,"message":"[INTERCEPT POLICY DENIED] Only the notes may be read"}}}}"#)]
+        );
+        assert_eq!(audits(&out)[0].result, AuditResult::Denied);
+    }
+    // A rate on prompts/get counts gets like calls; the list stays ungoverned.
+    let get = |id| surface(id, "prompts/get", r#"{"name":"summarize-inbox"}"#);
+    assert_eq!(to_upstream(&c.from_agent(get(5).as_bytes(), &ctx(), at(1))).len(), 1);
+    assert_eq!(to_upstream(&c.from_agent(get(6).as_bytes(), &ctx(), at(2))).len(), 1);
+    let out = c.from_agent(get(7).as_bytes(), &ctx(), at(3));
+    assert!(to_upstream(&out).is_empty());
+    assert!(to_agent(&out)[0].contains("Rate limit of 2 per hour reached"), "{:?}", to_agent(&out));
+    let out = c.from_agent(surface(8, "prompts/list", "{}").as_bytes(), &ctx(), at(4));
+    assert!(to_upstream(&out).is_empty() && to_agent(&out)[0].contains("-32601"));
+    // A repeated `uri` (first allowed, last denied: a server reads the last) is refused as ambiguous.
+    let twice = surface(9, "resources/read", r#"{"uri":"file:///home/agent/notes.md","uri":"file:///etc/passwd"}"#);
+    let out = c.from_agent(twice.as_bytes(), &ctx(), at(5));
+    assert!(to_upstream(&out).is_empty() && to_agent(&out)[0].contains("-32602"), "{:?}", to_agent(&out));
 }

@@ -306,3 +306,67 @@ fn a_call_smuggled_between_carriage_returns_runs_on_a_python_sdk_server_only_und
         }
     }
 }
+
+/// Governs one surface beside tools for the strict profile: reads of one
+/// document. Intercept never evaluates the entry.
+const SURFACE_POLICY: &str = r#"version: "1"
+default: allow
+tools:
+  "resources/read":
+    rules:
+      - name: "features only"
+        conditions:
+          - {path: args.uri, op: regex, value: "^demo://resource/static/document/features\\.md$"}
+        on_deny: "Only the features document may be read"
+"#;
+
+/// Resources and prompts are side doors (semantics G-4). Under `intercept`
+/// the real Python SDK client reads and gets whatever the real server
+/// offers; under `strict` every surface the policy does not govern answers
+/// the SDK with a JSON-RPC error it raises, and the governed read is decided
+/// by its entry: the allowed document arrives unchanged, another is denied.
+#[test]
+fn strict_gates_resources_and_prompts_for_the_python_sdk_client() {
+    let Some(p) = peers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("surfaces.yaml");
+    std::fs::write(&policy, SURFACE_POLICY).unwrap();
+    let features = "demo://resource/static/document/features.md";
+    let startup = "demo://resource/static/document/startup.md";
+    let ops = json!([
+        ["resources/list", {}],
+        ["resources/read", {"uri": features}],
+        ["resources/read", {"uri": startup}],
+        ["prompts/list", {}],
+        ["prompts/get", {"name": "simple-prompt"}],
+    ]);
+    let run = |profile: &str| {
+        let state = dir.path().join(profile);
+        let mut command = vec![env!("CARGO_BIN_EXE_gauntlet").to_string(), "proxy".into(), policy.display().to_string()];
+        command.extend(["--profile".into(), profile.into(), "--state-dir".into(), state.display().to_string()]);
+        command.extend(["--".into(), "node".into(), p.everything.display().to_string(), "stdio".into()]);
+        client(&p, json!({ "command": command }), ops.clone())
+    };
+    let open = run("intercept");
+    for i in 0..5 {
+        assert!(call(&open, i).get("result").is_some(), "intercept forwards {}: {open}", call(&open, i));
+    }
+    let listed = call(&open, 0)["result"]["resources"].as_array().unwrap();
+    assert!(listed.iter().any(|r| r["uri"] == startup), "{open}");
+    let gated = run("strict");
+    // The governed read of the allowed document: the server's own answer.
+    assert_eq!(call(&gated, 1), call(&open, 1));
+    assert_eq!(call(&gated, 1)["result"]["contents"][0]["uri"], features);
+    assert_eq!(
+        call(&gated, 2)["error"],
+        json!({"code": -32001, "message": "[INTERCEPT POLICY DENIED] Only the features document may be read"})
+    );
+    for (i, method) in [(0, "resources/list"), (3, "prompts/list"), (4, "prompts/get")] {
+        let e = &call(&gated, i)["error"];
+        assert_eq!(e["code"], -32601, "{method}: {gated}");
+        let text = e["message"].as_str().unwrap();
+        assert!(text.starts_with(&format!("`{method}` is refused under the strict profile")), "{text}");
+    }
+    // Tools are untouched: the same list through both.
+    assert_eq!(tools(&gated), tools(&open));
+}

@@ -329,6 +329,29 @@ mod black_box {
         }
     }
 
+    /// The side doors through a `gauntlet proxy --profile strict` process in
+    /// front of the workspace mock: a denied resource read and a hidden
+    /// prompt (listed, then got) hold, and the benign twins' reads and gets
+    /// reach the server, as the embedded prediction says.
+    #[test]
+    fn a_strict_proxy_process_holds_the_side_doors_its_policy_governs() {
+        let cmd = format!("{BIN} proxy {{policy}} --profile strict --state-dir {{state_dir}} -- {{upstream}}");
+        let out = Command::new(BIN)
+            .args(["verify", "examples/workspace/strict-surfaces.yaml", "--only", "resource-denied-read", "--only", "prompt-hidden-listed"])
+            .args(["--profile", "strict", "--proxy-command", &cmd, "--compare-embedded", "--format", "json"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stderr.contains("embedded vs real: 0 differences"), "{stderr}");
+        let played: Vec<_> = outcomes(&stdout).into_iter().filter(|o| o["verdict"] != "not-applicable").collect();
+        let names: Vec<String> = played.iter().map(|o| format!("{} {}", o["scenario"], o["tool"])).collect();
+        assert_eq!(played.len(), 4, "{names:?}");
+        for o in &played {
+            assert_eq!((o["verdict"].as_str(), o["reached"].as_u64()), (Some("held"), Some(0)), "{o}");
+            assert_eq!(o["twin"]["reached"], o["twin"]["attempted"], "{o}");
+        }
+    }
+
     /// Issue 19: the shipped `wire-cr-framing` scenario through gauntlet proxy
     /// processes of both profiles; the mock behind them reads lines as the
     /// Python SDK does (a bare `\r` ends one).
@@ -532,7 +555,7 @@ fn resources_and_prompts_breach_as_proxy_findings_where_the_requirements_ask() {
     let side_doors: Vec<&Outcome> = r.outcomes.iter().filter(|o| o.class.ends_with("side-door")).collect();
     for o in side_doors.iter().filter(|o| o.verdict == Verdict::Breached) {
         assert_eq!(o.finding, Some(Finding::Proxy), "{} × {}", o.scenario, o.tool);
-        assert!(o.note.as_deref().unwrap_or_default().contains("gates `tools/call` only"), "{:?}", o.note);
+        assert!(o.note.as_deref().unwrap_or_default().contains("unevaluated (semantics §2.1, G-4)"), "{:?}", o.note);
     }
     assert_eq!(find(&r, "resource-denied-read", "file:///etc/passwd").verdict, Verdict::Breached);
     assert_eq!(find(&r, "resource-denied-read", "file:///etc/gauntlet-probe").verdict, Verdict::Breached, "a template serves the denied pattern");
@@ -543,6 +566,62 @@ fn resources_and_prompts_breach_as_proxy_findings_where_the_requirements_ask() {
     assert_eq!(find(&r, "prompt-get-rate", "summarize-inbox").observed, "120 in 1m");
     assert_eq!(find(&r, "prompt-denied-get", "draft-reply").verdict, Verdict::NotApplicable);
     assert!(side_doors.iter().all(|o| o.verdict != Verdict::Error));
+}
+
+/// The eight side-door scenarios (resources and prompts).
+const SIDE_DOORS: [&str; 8] = [
+    "resource-denied-read",
+    "resource-name-variant",
+    "resource-hidden-listed",
+    "resource-read-rate",
+    "prompt-denied-get",
+    "prompt-name-variant",
+    "prompt-hidden-listed",
+    "prompt-get-rate",
+];
+
+/// Under `--profile strict` the proxy gates the side doors by the policy
+/// (semantics G-4 closed). A policy that does not govern a surface has every
+/// request on it refused: no attack reaches anything, and the benign twin is
+/// refused too (over-blocking, blamed on the missing entry). The workspace
+/// policy whose `resources/read` and `prompts/get` entries follow the
+/// requirements holds every side-door scenario with nothing over-blocked;
+/// under `intercept` the same policy breaches them as proxy findings.
+#[test]
+fn strict_gates_resources_and_prompts_by_the_policy() {
+    let run = |policy: &str, profile: Option<gauntlet::profile::Profile>| {
+        let mut a = args(policy, &[]);
+        a.only = SIDE_DOORS.iter().map(|s| s.to_string()).collect();
+        a.profile = profile;
+        build_report(&a, false).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let strict = Some(gauntlet::profile::Profile::Strict);
+    let judged = |r: &Report| -> Vec<Outcome> { r.outcomes.iter().filter(|o| o.verdict != Verdict::NotApplicable).cloned().collect() };
+    let ungoverned = judged(&run("examples/workspace/allow-all.yaml", strict));
+    assert!(ungoverned.len() >= 8, "{ungoverned:?}");
+    for o in &ungoverned {
+        assert_eq!((o.verdict, o.finding, o.reached), (Verdict::OverBlocking, Some(Finding::Policy), 0), "{} × {}", o.scenario, o.tool);
+        let twin = o.twin.as_ref().expect("a twin ran");
+        assert_eq!(twin.reached, 0, "{} × {}", o.scenario, o.tool);
+        let denial = o.blame.as_ref().and_then(|b| b.denial.clone()).unwrap_or_default();
+        assert!(denial.contains("is refused under the strict profile: the policy does not govern it"), "{:?}", o.blame);
+    }
+    let governed = judged(&run("examples/workspace/strict-surfaces.yaml", strict));
+    assert_eq!(governed.len(), ungoverned.len());
+    for o in &governed {
+        assert_eq!(o.verdict, Verdict::Held, "{} × {}: {}", o.scenario, o.tool, o.observed);
+        let twin = o.twin.as_ref().expect("a twin ran");
+        assert_eq!(twin.reached, twin.attempted, "{} × {}", o.scenario, o.tool);
+    }
+    assert_eq!(find_in(&governed, "resource-read-rate", "file:///home/agent/notes.md").reached, 15, "15 per calendar minute");
+    for o in judged(&run("examples/workspace/strict-surfaces.yaml", None)) {
+        assert_eq!((o.verdict, o.finding), (Verdict::Breached, Some(Finding::Proxy)), "{} × {}", o.scenario, o.tool);
+        assert!(o.note.as_deref().unwrap_or_default().contains("`--profile strict` refuses it unless a `tools` entry named"), "{:?}", o.note);
+    }
+}
+
+fn find_in<'a>(outcomes: &'a [Outcome], scenario: &str, tool: &str) -> &'a Outcome {
+    outcomes.iter().find(|o| o.scenario == scenario && o.tool == tool).unwrap_or_else(|| panic!("no {scenario} × {tool} outcome"))
 }
 
 /// Seven real MCP servers nobody here wrote (recorded with `gauntlet mock
