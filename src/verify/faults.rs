@@ -12,6 +12,8 @@
 //! that does not convert without loss has no faithful file; those faults
 //! are then unsupported for such a proxy, never judged on an approximation.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::caller::CallContext;
@@ -106,41 +108,67 @@ impl Schedule {
 }
 
 /// One version of the policy file a rewrite writes: the policy it holds
-/// (`None`: it does not load) and its text, or why gauntlet cannot write it
-/// as a file (a policy Intercept's YAML cannot express without loss; only a
-/// proxy that reads a file needs the text).
+/// (`None`: it does not load) and its file, whose text ([`Version::text`]) is
+/// written only for a proxy that reads a file (in process the model is
+/// enough, and a large policy's text is megabytes per run).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Version {
-    pub policy: Option<std::sync::Arc<Policy>>,
-    pub text: Result<String, String>,
+    pub policy: Option<Arc<Policy>>,
+    file: File,
 }
 
-/// The versions a rewrite writes for one target.
+/// What a version's file holds, as the text is written from it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Versions {
-    /// The policy as it is, the rules governing the target last.
-    pub whole: Version,
-    /// `whole` cut right after the target's `rules:` key (it loads: the target with no rules).
-    pub half: Version,
-    /// The target denied outright.
-    pub tightened: Version,
-    /// Text that does not load.
-    pub broken: Version,
+enum File {
+    /// The policy as Intercept YAML.
+    Of(Arc<Policy>),
+    /// That text cut right after this entry's `rules:` key, as a writer stopped there leaves it.
+    Cut { whole: Arc<Policy>, entry: Option<String> },
+    /// That text with a line after it that does not load.
+    Broken(Arc<Policy>),
 }
 
-/// The versions of `policy` a rewrite writes for `target`.
-pub fn versions(policy: &Policy, target: &str) -> Versions {
-    let governs = |name: &str| name == target || name == WILDCARD;
+impl Version {
+    /// The file's text, or why gauntlet cannot write this policy as a file without changing it.
+    pub fn text(&self) -> Result<String, String> {
+        match &self.file {
+            File::Of(p) => text_of(p),
+            File::Cut { whole, entry } => text_of(whole).map(|w| match entry.as_ref().and_then(|e| w.find(e.as_str()).map(|at| at + e.len())) {
+                Some(end) => w[..end].to_string(),
+                None => w,
+            }),
+            File::Broken(whole) => text_of(whole).map(|w| format!("{w}  \"gauntlet broken\": [\n")),
+        }
+    }
+}
+
+/// Whether `name`'s rules govern calls of `target`.
+fn governs(name: &str, target: &str) -> bool {
+    name == target || name == WILDCARD
+}
+
+/// The policy as it is, the rules governing `target` last.
+fn whole(policy: &Policy, target: &str) -> Arc<Policy> {
     let mut whole = policy.clone();
-    whole.tools.sort_by_key(|t| governs(&t.name));
-    // A writer stopped right after the first governing entry's `rules:` key:
-    // that entry names the tool with no rules, and what follows it is missing.
-    let mut half = whole.clone();
-    let first = half.tools.iter().position(|t| governs(&t.name));
-    if let Some(i) = first {
+    whole.tools.sort_by_key(|t| governs(&t.name, target));
+    Arc::new(whole)
+}
+
+/// `whole` as a writer stopped right after the first governing entry's
+/// `rules:` key leaves it: that entry names the tool with no rules, and what
+/// follows it is missing.
+fn half(whole: &Arc<Policy>, target: &str) -> Version {
+    let mut half = Policy::clone(whole);
+    if let Some(i) = half.tools.iter().position(|t| governs(&t.name, target)) {
         half.tools[i].rules.clear();
         half.tools.truncate(i + 1);
     }
+    let entry = whole.tools.iter().find(|t| governs(&t.name, target)).map(|t| format!("  {}:\n    rules:\n", quoted(&t.name)));
+    Version { policy: Some(Arc::new(half)), file: File::Cut { whole: whole.clone(), entry } }
+}
+
+/// `policy` with `target` denied outright.
+fn tightened(policy: &Policy, target: &str) -> Version {
     let mut tightened = policy.clone();
     tightened.tools.retain(|t| t.name != target);
     tightened.tools.push(ToolPolicy {
@@ -156,21 +184,17 @@ pub fn versions(policy: &Policy, target: &str) -> Versions {
         }],
         span: Span::default(),
     });
-    let whole_text = text_of(&whole);
-    // The half is the whole file's text cut where the governing rules start, as a writer leaves it.
-    let cut = whole.tools.iter().find(|t| governs(&t.name)).map(|t| format!("  {}:\n    rules:\n", quoted(&t.name)));
-    let half_text = whole_text.clone().map(|w| match cut.and_then(|entry| w.find(&entry).map(|at| at + entry.len())) {
-        Some(end) => w[..end].to_string(),
-        None => w,
-    });
-    let broken_text = whole_text.clone().map(|w| format!("{w}  \"gauntlet broken\": [\n"));
-    let version = |p: Policy, text| Version { policy: Some(std::sync::Arc::new(p)), text };
-    Versions {
-        tightened: version(tightened.clone(), text_of(&tightened)),
-        half: version(half, half_text),
-        whole: version(whole, whole_text),
-        broken: Version { policy: None, text: broken_text },
-    }
+    written(Arc::new(tightened))
+}
+
+/// `policy`, loading as itself.
+fn written(policy: Arc<Policy>) -> Version {
+    Version { policy: Some(policy.clone()), file: File::Of(policy) }
+}
+
+/// `whole`'s text with a line after it that does not load.
+fn broken(whole: Arc<Policy>) -> Version {
+    Version { policy: None, file: File::Broken(whole) }
 }
 
 /// `policy` as Intercept YAML, or why it cannot be written without changing it.
@@ -194,8 +218,9 @@ pub fn rewrites_policy(s: &Scenario) -> bool {
 
 /// The schedule of `s`'s faults against `target` (policy texts from `policy`).
 pub fn schedule(s: &Scenario, policy: &Policy, target: &str) -> Schedule {
-    let versions = if rewrites_policy(s) { Some(versions(policy, target)) } else { None };
-    let text = |pick: fn(&Versions) -> &Version| versions.as_ref().map(pick).cloned().unwrap_or(Version { policy: None, text: Ok(String::new()) });
+    // Only the versions these faults write, each built once (a large policy is megabytes a copy).
+    let sorted = std::cell::OnceCell::new();
+    let whole = || sorted.get_or_init(|| self::whole(policy, target)).clone();
     let (mut injects, mut missing) = (Vec::new(), Vec::new());
     for f in &s.faults {
         let at = f.at.nanos();
@@ -206,11 +231,11 @@ pub fn schedule(s: &Scenario, policy: &Policy, target: &str) -> Schedule {
                 at_(at, Inject::StoreDown { hang: f.kind == FaultKind::StoreHang });
                 at_(until, Inject::StoreUp);
             }
-            FaultKind::PolicyTightened => at_(at, Inject::PolicyWrite { version: text(|v| &v.tightened), closed: true }),
-            FaultKind::PolicyBroken => at_(at, Inject::PolicyWrite { version: text(|v| &v.broken), closed: true }),
+            FaultKind::PolicyTightened => at_(at, Inject::PolicyWrite { version: tightened(policy, target), closed: true }),
+            FaultKind::PolicyBroken => at_(at, Inject::PolicyWrite { version: broken(whole()), closed: true }),
             FaultKind::PolicyHalfWritten => {
-                at_(at, Inject::PolicyWrite { version: text(|v| &v.half), closed: false });
-                at_(at + HALF_WRITE_PAUSE, Inject::PolicyWrite { version: text(|v| &v.whole), closed: true });
+                at_(at, Inject::PolicyWrite { version: half(&whole(), target), closed: false });
+                at_(at + HALF_WRITE_PAUSE, Inject::PolicyWrite { version: written(whole()), closed: true });
             }
             FaultKind::ProxyRestart => at_(at, Inject::Restart),
             FaultKind::UpstreamStall => at_(at, Inject::UpstreamStall { until: super::START.plus_nanos(until) }),
@@ -297,6 +322,29 @@ mod tests {
         crate::policy::load_str(POLICY, "p.yaml", None).unwrap().policy
     }
 
+    /// The versions a rewrite writes for one target.
+    struct Versions {
+        /// The policy as it is, the rules governing the target last.
+        whole: Version,
+        /// `whole` cut right after the target's `rules:` key (it loads: the target with no rules).
+        half: Version,
+        /// The target denied outright.
+        tightened: Version,
+        /// Text that does not load.
+        broken: Version,
+    }
+
+    /// The versions of `policy` a rewrite writes for `target`.
+    fn versions(policy: &Policy, target: &str) -> Versions {
+        let whole = whole(policy, target);
+        Versions {
+            half: half(&whole, target),
+            tightened: tightened(policy, target),
+            broken: broken(whole.clone()),
+            whole: written(whole),
+        }
+    }
+
     fn load(text: &str) -> Result<Policy, String> {
         crate::policy::load_str(text, "p.yaml", None).map(|l| l.policy).map_err(|e| format!("{e:?}"))
     }
@@ -305,22 +353,22 @@ mod tests {
     fn rewritten_files_load_as_their_models_say() {
         let v = versions(&policy(), "create");
         for (name, version) in [("whole", &v.whole), ("half", &v.half), ("tightened", &v.tightened)] {
-            let text = version.text.as_ref().unwrap();
+            let text = version.text().unwrap();
             let model = version.policy.as_deref().unwrap();
-            assert_eq!(&load(text).unwrap(), model, "{name}: the file is the model: {text}");
+            assert_eq!(&load(&text).unwrap(), model, "{name}: the file is the model: {text}");
         }
-        let half = v.half.policy.unwrap();
+        let half = v.half.policy.clone().unwrap();
         assert!(half.tool("create").is_some_and(|t| t.rules.is_empty()) && half.tool("read").is_some(), "the half names the target with no rules");
-        assert!(v.whole.text.unwrap().starts_with(v.half.text.as_ref().unwrap().as_str()), "the half is a prefix of the whole file");
+        assert!(v.whole.text().unwrap().starts_with(v.half.text().unwrap().as_str()), "the half is a prefix of the whole file");
         assert_eq!(v.tightened.policy.unwrap().tool("create").unwrap().rules[0].action, Action::Deny);
-        assert!(v.broken.policy.is_none() && load(v.broken.text.as_ref().unwrap()).is_err(), "broken must not load");
+        assert!(v.broken.policy.is_none() && load(&v.broken.text().unwrap()).is_err(), "broken must not load");
     }
 
     #[test]
     fn a_policy_with_no_tools_is_tightened_into_one() {
         let empty = load("version: \"1\"\ntools: {}\n").unwrap();
         let v = versions(&empty, "create");
-        let text = v.tightened.text.unwrap();
+        let text = v.tightened.text().unwrap();
         assert!(load(&text).unwrap().tool("create").is_some(), "{text}");
     }
 
@@ -331,7 +379,7 @@ mod tests {
         let p = crate::policy::load_str(json, "ezbiz-policy.json", None).unwrap().policy;
         let v = versions(&p, "customer_persona");
         assert!(v.whole.policy.is_some());
-        assert!(v.whole.text.unwrap_err().contains("without changing it"));
+        assert!(v.whole.text().unwrap_err().contains("without changing it"));
     }
 
     #[test]

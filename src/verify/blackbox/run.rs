@@ -425,7 +425,7 @@ impl Run {
     fn write_policy(&mut self, version: &Version, closed: bool) -> Result<(), String> {
         use std::io::Write;
         let path = self.policy.clone().ok_or("no policy file to rewrite")?;
-        let text = version.text.clone()?;
+        let text = version.text()?;
         let err = |e: std::io::Error| format!("{}: {e}", path.display());
         if let Some((mut file, written)) = self.half_open.take() {
             if let Some(rest) = text.strip_prefix(written.as_str()).filter(|_| closed) {
@@ -521,7 +521,7 @@ impl System for Run {
                 }
                 Inject::PolicyWrite { version, .. } => {
                     self.shared.rewritable.clone()?;
-                    version.text.clone()?;
+                    version.text()?;
                 }
                 Inject::UpstreamStall { .. } if self.http_mock.is_some() => {
                     return Err("gauntlet stalls only an upstream the proxy starts over stdio ({upstream}), not one it reaches at {upstream_url}".into())
