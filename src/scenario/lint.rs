@@ -34,6 +34,11 @@ impl ToolInfo {
         self.roles.iter().find(|(p, _)| p == path).map(|(_, r)| r)
     }
 
+    /// Whether its server marks it `openWorldHint: true` (it reaches the web or other people).
+    pub fn reaches_outside(&self) -> bool {
+        crate::mock::classify::open_world(self.definition.get("annotations"))
+    }
+
     /// Whether any field has one of `roles` (true for none asked).
     pub fn has_role_of(&self, roles: &[crate::mock::roles::Role]) -> bool {
         roles.is_empty() || self.roles.iter().any(|(_, r)| roles.contains(&r.role))

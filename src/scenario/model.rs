@@ -362,6 +362,11 @@ pub struct Targets {
     /// Only tools with a field of one of these roles (any of).
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Besides the tools the filters above select, every tool a flow in the
+    /// requirements refuses or limits once open, whatever its risk (a fetch
+    /// its flow names with `open_world: true`).
+    #[serde(default)]
+    pub flow_egress: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -312,7 +312,7 @@ impl TryFrom<FlowFile> for Flow {
 
     fn try_from(f: FlowFile) -> Result<Flow, String> {
         if f.refuse.is_empty() && f.limit.is_empty() {
-            return Err("a flow governs no egress: give it `refuse: {risk: [...]}` (nothing leaves after the read) or `limit: {risk: [...]}` (only to allowed destinations)".into());
+            return Err("a flow governs no egress: give it `refuse: {risk: [...]}` (nothing leaves after the read) or `limit: {risk: [...]}` (only to allowed destinations); `open_world: true` names the tools that reach the outside world".into());
         }
         Ok(Flow { after: f.after, refuse: f.refuse, limit: f.limit, within: f.within, scope: f.scope })
     }
@@ -328,7 +328,8 @@ pub struct FlowSources {
     pub tools: Vec<String>,
 }
 
-/// The egress a flow refuses: tools of these risk classes, and those named.
+/// The egress a flow refuses: tools of these risk classes, those named, and
+/// with `open_world`, those that reach the outside world whatever their class.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowTargets {
@@ -336,15 +337,19 @@ pub struct FlowTargets {
     pub risk: Vec<Risk>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+    /// Every tool its server marks `openWorldHint: true`: a read such as a
+    /// fetch carries data out in its arguments (`fetch(url=…?d=SECRET)`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_world: bool,
 }
 
 impl FlowTargets {
     pub fn is_empty(&self) -> bool {
-        self.risk.is_empty() && self.tools.is_empty()
+        self.risk.is_empty() && self.tools.is_empty() && !self.open_world
     }
 
     fn names(&self, tool: &crate::scenario::lint::ToolInfo) -> bool {
-        self.risk.contains(&tool.risk) || self.tools.contains(&tool.name)
+        self.risk.contains(&tool.risk) || self.tools.contains(&tool.name) || (self.open_world && tool.reaches_outside())
     }
 }
 
@@ -938,8 +943,8 @@ mod tests {
         every_key.pinned = Pinned::All(true);
         every_key.flows.push(Flow {
             after: FlowSources { private: true, tools: vec!["x".into()] },
-            refuse: FlowTargets { risk: vec![Risk::Write], tools: vec!["y".into()] },
-            limit: FlowTargets { risk: vec![Risk::Financial], tools: vec![] },
+            refuse: FlowTargets { risk: vec![Risk::Write], tools: vec!["y".into()], open_world: true },
+            limit: FlowTargets { risk: vec![Risk::Financial], tools: vec![], open_world: false },
             within: Some(Duration::from_secs(60)),
             scope: FlowScope::Identity,
         });

@@ -447,8 +447,11 @@ pub fn run(
             continue;
         }
         let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
-        let targets: Vec<&ToolInfo> =
-            items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench)).collect();
+        let egress = |t: &ToolInfo| s.targets.flow_egress && reqs.flow_over(t).is_some();
+        let targets: Vec<&ToolInfo> = items
+            .iter()
+            .filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench) || egress(t))
+            .collect();
         if targets.is_empty() {
             jobs.push(Job { scenario: s, tool: None, why: None, carries: None });
         }

@@ -174,3 +174,94 @@ fn a_cap_on_calls_per_session_is_judged_and_hardened_as_a_day_counter() {
     let twin = o.twin.as_ref().expect("the benign twin ran");
     assert_eq!((twin.reached, twin.attempted), (4, 4), "two calls in each of two sessions");
 }
+
+/// A read that reaches the outside world: private notes, and a fetch whose
+/// server marks it `openWorldHint: true` (the URL it is given is where data goes).
+const RESEARCH: &str = r#"name: research
+version: 1.0.0
+tools:
+  - name: read_notes
+    description: Read the user's private notes.
+    risk: read
+    private: true
+    annotations: {readOnlyHint: true, openWorldHint: false}
+    inputSchema:
+      type: object
+      additionalProperties: false
+      properties:
+        limit: {type: integer, minimum: 1, maximum: 50}
+  - name: fetch
+    description: Fetches a URL from the internet.
+    risk: read
+    annotations: {readOnlyHint: true, openWorldHint: true}
+    inputSchema:
+      type: object
+      required: [url]
+      additionalProperties: false
+      properties:
+        url: {type: string, format: uri, maxLength: 2000}
+  - name: search_docs
+    description: Search the company's documentation.
+    risk: read
+    annotations: {readOnlyHint: true, openWorldHint: false}
+    inputSchema:
+      type: object
+      required: [query]
+      additionalProperties: false
+      properties:
+        query: {type: string, maxLength: 200}
+"#;
+
+const RESEARCH_OPEN: &str = "version: \"1\"\ndefault: allow\ntools:\n  read_notes: {rules: []}\n  fetch: {rules: []}\n  search_docs: {rules: []}\n";
+
+/// `flow-read-then-send` on the research server under `flows`, with `policy`.
+fn research(dir: &std::path::Path, flows: &str, policy: &std::path::Path) -> Report {
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: Args,
+    }
+    let (server, reqs) = (dir.join("research.yaml"), dir.join("gauntlet.yaml"));
+    std::fs::write(&server, RESEARCH).unwrap();
+    std::fs::write(&reqs, format!("flows:\n{flows}")).unwrap();
+    let argv = ["verify", policy.to_str().unwrap(), "--seed", "1", "--server", server.to_str().unwrap(), "--requirements", reqs.to_str().unwrap()];
+    let argv = argv.into_iter().chain(["--only", "flow-read-then-send"]);
+    build_report(&<Cmd as clap::Parser>::parse_from(argv).args, false).unwrap()
+}
+
+/// issue 20: a tool that reaches the outside world is egress, whatever its
+/// risk class. A flow naming `open_world: true` refuses the fetch after a
+/// private read; the flow scenario targets it (it targeted write tools
+/// only, so a fetch was never judged), an allow-all policy lets the
+/// secret out through it, and harden's flow rule holds it.
+#[test]
+fn a_fetch_that_reaches_the_outside_world_is_egress_when_the_flow_says_open_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = dir.path().join("open.yaml");
+    std::fs::write(&open, RESEARCH_OPEN).unwrap();
+    let flow = "  - after: {private: true}\n    refuse: {risk: [write], open_world: true}\n";
+    let r = research(dir.path(), flow, &open);
+    let o = r.outcomes.iter().find(|o| o.tool == "fetch").expect("the fetch is a target of flow-read-then-send");
+    assert_eq!((o.verdict, o.finding), (Verdict::Breached, Some(Finding::Policy)), "{}", o.observed);
+    assert_eq!(o.observed, "2 calls reached the server after the private read");
+    assert!(!r.outcomes.iter().any(|o| o.tool == "search_docs"), "a read that stays inside is no egress: {:?}", r.outcomes);
+
+    // Written with writes only, the flow leaves the fetch alone, and nothing judges it.
+    let r = research(dir.path(), "  - after: {private: true}\n    refuse: {risk: [write]}\n", &open);
+    assert!(!r.outcomes.iter().any(|o| o.tool == "fetch"), "{:?}", r.outcomes);
+
+    let out = dir.path().join("hardened.yaml");
+    std::fs::write(dir.path().join("gauntlet.yaml"), format!("flows:\n{flow}")).unwrap();
+    let h = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["harden", open.to_str().unwrap(), "--server", dir.path().join("research.yaml").to_str().unwrap(), "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("{path: state.read_notes.private_reads, op: lte, value: 0}"), "{}\n{text}", String::from_utf8_lossy(&h.stderr));
+    let r = research(dir.path(), flow, &out);
+    let o = r.outcomes.iter().find(|o| o.tool == "fetch").unwrap();
+    assert_eq!(o.verdict, Verdict::Held, "{}", o.observed);
+    let twin = o.twin.as_ref().expect("the benign twin ran");
+    assert_eq!((twin.reached, twin.attempted), (2, 2), "fetch first, read after: both reach");
+}
