@@ -470,11 +470,27 @@ pub fn run(
     }
     on_total(jobs.len());
     let attacked: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].carries.is_none()).collect();
+    let represents: std::collections::BTreeSet<usize> = jobs.iter().filter_map(|j| j.carries).collect();
     let judged = parallel_map(&attacked, opts.threads, &|&i| {
         let job = &jobs[i];
         let outcome = match job.tool {
             Some(tool) => {
-                let mut o = on_names_as_the_server_resolves_them(bench, job.scenario, judge(bench, job.scenario, tool, &facts, reqs, opts));
+                let seed = seed_for(opts.seed, &job.scenario.id, &tool.name);
+                let judged = |seed| on_names_as_the_server_resolves_them(bench, job.scenario, judge(bench, job.scenario, tool, &facts, reqs, opts, seed));
+                let mut o = judged(seed);
+                // Members judged alone would each draw their own random calls: a hold
+                // carried to them is first confirmed on a second draw.
+                if represents.contains(&i) && job.scenario.agent.random.is_some() && o.verdict == Verdict::Held {
+                    let second = confirming_seed(seed);
+                    let again = judged(second);
+                    o = match again.verdict {
+                        Verdict::Held => {
+                            let confirmed = format!("held again under a second seed ({second}), drawn before its verdict was carried to its class");
+                            Outcome { note: Some(o.note.map_or_else(|| confirmed.clone(), |n| format!("{n}; {confirmed}"))), ..o }
+                        }
+                        _ => again,
+                    };
+                }
                 o.severity = severity::of(&o, tool.risk);
                 o
             }
@@ -588,7 +604,15 @@ impl Unplayed {
     }
 }
 
-fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options) -> Outcome {
+/// The seed a randomized scenario's hold is confirmed with before members of
+/// its class carry it: derived from the representative's own, so a run
+/// replays it from the run seed.
+pub fn confirming_seed(seed: u64) -> u64 {
+    seed_for(seed, "confirm", "")
+}
+
+/// The outcome of `s` against `tool`, its agent's random draws seeded with `seed`.
+fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: &Requirements, opts: &Options, seed: u64) -> Outcome {
     let req = reqs.for_item(tool);
     let places = destinations::plan(tool, reqs, bench.admission().map(|a| a.tool(&tool.name)));
     let schedule = faults::schedule(s, bench.policy(), &tool.name);
@@ -615,7 +639,6 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         };
         return not_applicable(s, &tool.server, &tool.name, why);
     }
-    let seed = seed_for(opts.seed, &s.id, &tool.name);
     let target = Target {
         tool,
         decoy: decoy_for(facts, tool),

@@ -140,3 +140,32 @@ fn bundled_servers_get_the_same_verdicts_folded_and_alone() {
     }
     assert!(folded_any > 0, "no tool was folded on any bundled server: the test compared nothing");
 }
+
+/// A randomized scenario's hold is drawn twice before it is carried: members
+/// attacked alone would each draw their own calls (issue 20). The second
+/// seed is derived from the representative's, named in the note, and the
+/// members carry it; a run without classes draws once per tool.
+#[test]
+fn a_randomized_hold_is_confirmed_with_a_second_seed_before_it_is_carried() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["note_a", "note_b", "note_c"];
+    let server: String = SERVER.to_string() + &names.iter().map(|n| write_tool(n)).collect::<String>();
+    let policy = format!("version: \"1\"\ndefault: deny\ntools:\n{}", names.iter().map(|n| write_rules(n, "15/minute", 200)).collect::<String>());
+    std::fs::write(dir.path().join("server.yaml"), server).unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    let (p, s) = (dir.path().join("policy.yaml"), dir.path().join("server.yaml"));
+    let (p, s) = (p.to_str().unwrap(), s.to_str().unwrap());
+    let only = ["--only", "multi-agent-pingpong"];
+    let folded = run(p, s, &only);
+    let of = |r: &Report, tool: &str| r.outcomes.iter().find(|o| o.tool == tool).cloned().unwrap_or_else(|| panic!("no outcome for {tool}"));
+    let (a, b) = (of(&folded, "note_a"), of(&folded, "note_b"));
+    assert_eq!((a.verdict, b.verdict), (gauntlet::verify::Verdict::Held, gauntlet::verify::Verdict::Held), "{:?}", a.observed);
+    let second = gauntlet::verify::confirming_seed(a.seed);
+    assert_ne!(second, a.seed);
+    let said = format!("held again under a second seed ({second})");
+    assert!(a.note.as_deref().is_some_and(|n| n.contains(&said)), "{:?}", a.note);
+    assert!(b.note.as_deref().is_some_and(|n| n.contains(&said) && n.contains("same class as `note_a`")), "{:?}", b.note);
+    let alone = run(p, s, &[&only[..], &["--no-fold"]].concat());
+    assert!(alone.outcomes.iter().all(|o| !o.note.as_deref().unwrap_or("").contains("second seed")), "nothing is carried, so nothing is confirmed");
+    assert_eq!(differences(&folded, &alone), Vec::<String>::new());
+}
