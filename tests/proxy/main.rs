@@ -14,3 +14,7 @@ mod proxy_redis;
 mod proxy_real;
 mod proxy_reload_http;
 mod proxy_store;
+
+/// Shared with the other test binary.
+#[path = "../shared/fault_scenarios.rs"]
+mod fault_scenarios;

@@ -13,28 +13,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::fault_scenarios;
 use crate::proxy_support::redis_server_installed;
-
-const FAULTS: [&str; 10] = [
-    "store-outage",
-    "store-hang",
-    "policy-tightened",
-    "policy-broken",
-    "policy-half-written",
-    "proxy-restart",
-    "upstream-stall",
-    "upstream-die",
-    "missing-identity",
-    "missing-session",
-];
 
 /// The fault scenarios through `gauntlet proxy --state-fail-mode MODE`, compared with the embedded proxy in the same mode.
 fn black_box(mode: &str) -> (Value, String) {
     let bin = env!("CARGO_BIN_EXE_gauntlet");
     let cmd = format!("{bin} proxy {{policy}} --state-dsn {{state_dsn}} --state-fail-mode {mode} -- {{upstream}}");
     let mut args = vec!["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--format", "json", "--compare-embedded"];
-    for f in FAULTS {
-        args.extend(["--only", f]);
+    let faults = fault_scenarios::ids();
+    for f in &faults {
+        args.extend(["--only", f.as_str()]);
     }
     args.extend(["--state-fail-mode", mode, "--proxy-command", &cmd, "--time-budget", "5m"]);
     let out = Command::new(bin).args(&args).current_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).output().expect("the gauntlet binary runs");
@@ -55,8 +44,8 @@ fn every_fault_scenario_runs_black_box_in_both_fail_modes_as_the_embedded_proxy_
         let summary = &report["summary"];
         assert_eq!((summary["unsupported"].as_u64(), summary["errors"].as_u64()), (Some(0), Some(0)), "{mode}: every fault was done and judged: {stderr}");
         assert!(stderr.contains("embedded vs real: 0 differences"), "{mode}: {stderr}");
-        for f in FAULTS {
-            let played: Vec<_> = outcomes.iter().filter(|o| o["scenario"] == f).collect();
+        for f in &fault_scenarios::ids() {
+            let played: Vec<_> = outcomes.iter().filter(|o| o["scenario"] == *f).collect();
             assert_eq!(played.len(), 2, "{mode}: {f} plays on both governed aksjah write tools");
             for o in played {
                 assert!(o["verdict"] == "held" || o["verdict"] == "breached", "{mode}: {f} was judged on the ledger: {o}");

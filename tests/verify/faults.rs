@@ -8,24 +8,14 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const FAULTS: [&str; 10] = [
-    "store-outage",
-    "store-hang",
-    "policy-tightened",
-    "policy-broken",
-    "policy-half-written",
-    "proxy-restart",
-    "upstream-stall",
-    "upstream-die",
-    "missing-identity",
-    "missing-session",
-];
+use crate::fault_scenarios;
 
 /// `gauntlet verify POLICY --format json` over the fault scenarios, plus `extra`.
 fn verify(policy: &str, extra: &[&str]) -> Value {
     let mut args = vec!["verify", policy, "--format", "json"];
-    for f in FAULTS {
-        args.extend(["--only", f]);
+    let faults = fault_scenarios::ids();
+    for f in &faults {
+        args.extend(["--only", f.as_str()]);
     }
     args.extend(extra);
     let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
@@ -43,7 +33,7 @@ fn outcomes<'a>(report: &'a Value, scenario: &'a str) -> impl Iterator<Item = &'
 #[test]
 fn fail_closed_holds_every_fault_and_names_the_behaviour() {
     let report = verify("examples/aksjah-hardened.yaml", &[]);
-    for f in FAULTS {
+    for f in &fault_scenarios::ids() {
         let mut n = 0;
         for o in outcomes(&report, f) {
             n += 1;
@@ -71,7 +61,7 @@ fn fail_open_lets_the_outage_through_and_only_the_store_faults_breach() {
             assert!(o["observed"].as_str().unwrap().starts_with("fails open: 20 reached while the state store"), "{o}");
         }
     }
-    for f in FAULTS.iter().filter(|f| !f.starts_with("store-")) {
+    for f in fault_scenarios::ids().iter().filter(|f| !f.starts_with("store-")) {
         assert!(outcomes(&report, f).all(|o| o["verdict"] == "held"), "{f} does not depend on the store's fail mode");
     }
     assert_eq!(report["summary"]["unsupported"], 0);

@@ -14,3 +14,7 @@ mod prove_cli;
 mod scenario_cli;
 mod values_flow;
 mod verify_snapshots;
+
+/// Shared with the other test binary.
+#[path = "../shared/fault_scenarios.rs"]
+mod fault_scenarios;
