@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::targets::{round, Spread, Target};
 use super::usage::cpu_secs;
-use super::verify::{policy_yaml, server_spec};
+use super::verify::{policy_yaml, server_spec, Sizes};
 use crate::cli::Exit;
 use crate::engine::Engine;
 use crate::profile::Profile;
@@ -33,15 +33,8 @@ const TARGET_DIFF_SECS: f64 = 1.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Tools of the small policy (a multiple of 5: one per risk category).
-    #[arg(long, default_value_t = 50)]
-    pub tools: usize,
-    /// The large policy has `tools × scale` tools and must take at most `scale`× as long.
-    #[arg(long, default_value_t = 20)]
-    pub scale: usize,
-    /// Rounds of each measure, alternating.
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
+    #[command(flatten)]
+    pub sizes: Sizes,
     /// The old policy of the diff (default: `harden` of the bundled github server).
     #[arg(long, value_name = "FILE", requires = "new")]
     pub old: Option<PathBuf>,
@@ -188,16 +181,13 @@ fn per_round(a: &[f64], b: &[f64]) -> Value {
 }
 
 pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
-    if args.tools == 0 || !args.tools.is_multiple_of(5) {
-        return Err("--tools must be a positive multiple of 5 (one tool per risk category)".into());
-    }
-    let (small, large) = (args.tools, args.tools * args.scale.max(1));
+    let (small, large) = args.sizes.counts()?;
     let reqs = Requirements::baseline();
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let (old, new, edits) = github_versions(args, dir.path())?;
     let (mut ps, mut pl, mut pb, mut d, mut db) = (Series::default(), Series::default(), Series::default(), Series::default(), Series::default());
     let (mut tally_small, mut tally_large, mut changes) = (None, None, (0, 0, 0));
-    for _ in 0..args.rounds.max(1) {
+    for _ in 0..args.sizes.rounds.max(1) {
         tally_small = Some(ps.time(|| prove_once(small, &reqs))?);
         pb.time(|| load(small).map(|x| drop(std::hint::black_box(x))))?;
         tally_large = Some(pl.time(|| prove_once(large, &reqs))?);
@@ -212,12 +202,12 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let scaling = large_wall.median / small_wall.median.max(1e-9);
     let report = json!({
         "bench": "prove",
-        "rounds": args.rounds.max(1),
+        "rounds": args.sizes.rounds.max(1),
         "requirements": "built-in baseline",
         "small": {"tools": small, "summary": tally_small, "times": ps.json()?},
         "large": {"tools": large, "summary": tally_large, "times": pl.json()?},
         "scaling": {
-            "what": format!("large/small time; linear in the tool count is {}", args.scale.max(1)),
+            "what": format!("large/small time; linear in the tool count is {}", args.sizes.scale.max(1)),
             "wall_of_medians": round(scaling),
             "wall_per_round": per_round(&pl.wall, &ps.wall),
             "cpu_per_round": per_round(&pl.cpu, &ps.cpu),
@@ -240,7 +230,7 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     });
     let targets = vec![
         Target::at_most(format!("{small}-tool prove < {TARGET_SMALL_SECS} s (median)"), small_wall.median, TARGET_SMALL_SECS, true),
-        Target::at_most(format!("{large}-tool prove ≤ {}× the {small}-tool prove (medians)", args.scale.max(1)), scaling, args.scale.max(1) as f64, false),
+        Target::at_most(format!("{large}-tool prove ≤ {}× the {small}-tool prove (medians)", args.sizes.scale.max(1)), scaling, args.sizes.scale.max(1) as f64, false),
         Target::at_most(format!("diff of two github policies < {TARGET_DIFF_SECS} s (median)"), diff_wall.median, TARGET_DIFF_SECS, true),
     ];
     Ok((report, targets))

@@ -61,19 +61,37 @@ pub struct Args {
     /// The proxy behaviour the runs verify against.
     #[arg(long, value_enum, default_value_t = Profile::Intercept)]
     pub profile: Profile,
-    /// Tools of the small server (a multiple of 5: one per risk category).
-    #[arg(long, default_value_t = 50)]
-    pub tools: usize,
-    /// The large server has `tools × scale` tools and must take at most `scale`× as long.
-    #[arg(long, default_value_t = 20)]
-    pub scale: usize,
-    /// Rounds of each size, alternating small and large.
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
+    #[command(flatten)]
+    pub sizes: Sizes,
     /// Also run the large server with every tool attacked on its own (`verify
     /// --no-fold`) in each round, and compare.
     #[arg(long)]
     pub unfolded: bool,
+}
+
+/// The two sizes `bench verify` and `bench prove` compare, and how often.
+#[derive(clap::Args, Debug)]
+pub struct Sizes {
+    /// Tools of the small server and policy: a multiple of 5, the risk
+    /// classes the generated tools are spread over (credential is not one).
+    #[arg(long, default_value_t = 50)]
+    pub tools: usize,
+    /// The large one has `tools × scale` tools and must take at most `scale`× as long.
+    #[arg(long, default_value_t = 20)]
+    pub scale: usize,
+    /// Rounds of each measure, alternating small and large.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+impl Sizes {
+    /// The small and the large tool count, or why `--tools` is refused.
+    pub fn counts(&self) -> Result<(usize, usize), String> {
+        if self.tools == 0 || !self.tools.is_multiple_of(CLASSES.len()) {
+            return Err(format!("--tools must be a positive multiple of {} (one tool per risk class the bench spreads over)", CLASSES.len()));
+        }
+        Ok((self.tools, self.tools * self.scale.max(1)))
+    }
 }
 
 pub fn run(args: Args) -> Exit {
@@ -319,7 +337,7 @@ pub struct RunArgs {
     /// The proxy behaviour the run verifies against.
     #[arg(long, value_enum, default_value_t = Profile::Intercept)]
     pub profile: Profile,
-    /// Tools of the generated server (a multiple of 5).
+    /// Tools of the generated server (a multiple of 5, as in `bench verify`).
     #[arg(long)]
     pub tools: usize,
     /// Attack every tool on its own (no classes).
@@ -442,10 +460,7 @@ fn per_round(a: &[f64], b: &[f64]) -> Option<Spread> {
 
 /// Runs both sizes `rounds` times (each in its own process) and the baseline; returns the JSON report and the judged targets.
 pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
-    if args.tools == 0 || !args.tools.is_multiple_of(CLASSES.len()) {
-        return Err(format!("--tools must be a positive multiple of {} (one tool per risk class the bench spreads over)", CLASSES.len()));
-    }
-    let (small, large) = (args.tools, args.tools * args.scale.max(1));
+    let (small, large) = args.sizes.counts()?;
     let scenarios = setup::scenarios(args.scenarios.as_slice(), args.scenarios.is_some(), &[], false)?;
     let threads = args
         .threads
@@ -462,7 +477,7 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
 
     let (mut small_runs, mut large_runs, mut unfolded, mut baseline_secs) =
         (Rounds::default(), Rounds::default(), Rounds::default(), Vec::new());
-    for _ in 0..args.rounds.max(1) {
+    for _ in 0..args.sizes.rounds.max(1) {
         small_runs.run(small, args, threads, true)?;
         baseline_secs.push(replay_direct(&replay_bench, &recordings, threads)?);
         large_runs.run(large, args, threads, true)?;
@@ -481,11 +496,11 @@ pub fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
         "scenarios": scenarios.len(),
         "threads": threads,
         "profile": args.profile.as_str(),
-        "rounds": args.rounds.max(1),
+        "rounds": args.sizes.rounds.max(1),
         "small": small_runs.json(small)?,
         "large": large_runs.json(large)?,
         "scaling": {
-            "what": format!("large/small, each round in its own processes; the tool count grows {}×", args.scale.max(1)),
+            "what": format!("large/small, each round in its own processes; the tool count grows {}×", args.sizes.scale.max(1)),
             "wall_of_medians": round(large_wall.median / small_wall.median.max(1e-9)),
             "wall_per_round": per_round(&large_runs.wall, &small_runs.wall).map(|s| s.json()),
             "cpu_per_round": per_round(&large_runs.cpu, &small_runs.cpu).map(|s| s.json()),
