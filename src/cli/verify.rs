@@ -450,6 +450,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
                 skip_initialized: bb.skip_initialized,
                 timeout: duration_arg("--proxy-timeout", &bb.proxy_timeout)?,
                 state: args.state,
+                aliases: Default::default(),
             };
             let started = std::time::Instant::now();
             let bench = BlackBoxBench::new(settings, policy.clone(), servers.clone())?;

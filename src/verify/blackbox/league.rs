@@ -7,7 +7,7 @@
 //! classes the proxy cannot express at all: those are shown as such, never
 //! counted as breached.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,11 +52,27 @@ pub struct Entry {
     /// The proxy's policy, in its own format (relative to the league file, or under `{peers}`).
     #[serde(default)]
     pub policy: Option<String>,
+    /// The policy is in a format gauntlet reads (Intercept's YAML): only then
+    /// does gauntlet know what it names and hides, and write the versions
+    /// the policy fault scenarios swap in. Another proxy's file is never
+    /// read as one, even when it happens to parse (agentbelay's does).
+    #[serde(default)]
+    pub gauntlet_reads_policy: bool,
     #[serde(default)]
     pub skip_initialized: bool,
+    /// This proxy's own time budget per scenario × tool (a slow starter needs more than the league's).
+    #[serde(default)]
+    pub time_budget: Option<String>,
+    /// How long to wait for it to start and answer `initialize` (default 30s).
+    #[serde(default)]
+    pub start_timeout: Option<String>,
     /// Attack classes this proxy has no way to express, with the reason.
     #[serde(default)]
     pub cannot: BTreeMap<String, String>,
+    /// The names the proxy lists for the upstream's tools, when it renames
+    /// them (listed name → upstream name; see `blackbox::aliases`).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
     #[serde(default)]
     pub notes: Option<String>,
 }
@@ -85,6 +101,8 @@ pub struct Row {
     /// Mean round trip per call through the proxy, and of the server alone.
     pub latency: Option<(Duration, Duration)>,
     pub refusal_shapes: Vec<String>,
+    /// Per fault scenario, what the proxy did (`fails open`, `unsupported`, ...).
+    pub faults: BTreeMap<String, BTreeSet<&'static str>>,
     pub wall: Duration,
 }
 
@@ -115,6 +133,25 @@ fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
             Verdict::NotExercised => t.not_exercised += 1,
             Verdict::Unsupported => t.unsupported += 1,
         }
+    }
+    out
+}
+
+/// What each fault scenario found the proxy doing, over its tools: the
+/// behaviour a verdict names, or why none was named.
+fn fault_behaviours(scenarios: &[Scenario], outcomes: &[Outcome]) -> BTreeMap<String, BTreeSet<&'static str>> {
+    let faulted: BTreeSet<&str> = scenarios.iter().filter(|s| !s.faults.is_empty()).map(|s| s.id.as_str()).collect();
+    let mut out: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| faulted.contains(o.scenario.as_str())) {
+        let what = match (o.behaviour, o.verdict) {
+            (Some(b), _) => b.as_str(),
+            (None, Verdict::Unsupported) => "unsupported",
+            (None, Verdict::Error) => "error",
+            (None, Verdict::NotApplicable | Verdict::NotExercised) => "not applicable",
+            (None, Verdict::OverBlocking) => "over-blocking",
+            (None, Verdict::Held | Verdict::Breached) => continue,
+        };
+        out.entry(o.scenario.clone()).or_default().insert(what);
     }
     out
 }
@@ -170,7 +207,7 @@ pub fn run_all(entries: &[&Entry], file: &LeagueFile, setup: &Setup<'_>, direct:
 }
 
 fn failed(entry: &Entry, why: String) -> Row {
-    Row { entry: entry.clone(), classes: Err(why), latency: None, refusal_shapes: Vec::new(), wall: Duration::ZERO }
+    Row { entry: entry.clone(), classes: Err(why), latency: None, refusal_shapes: Vec::new(), faults: BTreeMap::new(), wall: Duration::ZERO }
 }
 
 /// Runs the database through one proxy; the bench is kept for timing.
@@ -181,9 +218,20 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
         let path = PathBuf::from(&p);
         if path.is_absolute() { path } else { setup.base.join(path) }
     });
-    let budget = crate::scenario::Duration::parse(&file.time_budget)
-        .map(|d| Duration::from_nanos(d.nanos().max(0) as u64))
-        .unwrap_or(Duration::from_secs(120));
+    let wall = |text: &str, what: &str| {
+        crate::scenario::Duration::parse(text)
+            .map(|d| Duration::from_nanos(d.nanos().max(0) as u64))
+            .map_err(|e| format!("{what} `{text}`: {e}"))
+    };
+    let budget = match wall(entry.time_budget.as_deref().unwrap_or(&file.time_budget), "time_budget") {
+        Ok(b) => b,
+        Err(e) => return (failed(entry, e), None),
+    };
+    // Python peers take seconds to start on a loaded 2-core machine.
+    let timeout = match entry.start_timeout.as_deref().map(|t| wall(t, "start_timeout")).transpose() {
+        Ok(t) => t.unwrap_or(Duration::from_secs(30)),
+        Err(e) => return (failed(entry, e), None),
+    };
     let headers = match entry.headers.iter().map(|h| crate::mcp::http::split_header(h).ok_or(h)).collect::<Result<Vec<_>, _>>() {
         Ok(h) => h,
         Err(h) => return (failed(entry, format!("`{h}` is not a header (write it as \"Name: value\")")), None),
@@ -195,12 +243,16 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
         policy: policy.clone(),
         budget,
         skip_initialized: entry.skip_initialized,
-        // Python peers take seconds to start on a loaded 2-core machine.
-        timeout: Duration::from_secs(30),
+        aliases: entry.aliases.clone(),
+        timeout,
         ..Settings::default()
     };
     // The league judges what each proxy does, not what gauntlet thinks of its policy format.
-    let readable = policy.as_ref().and_then(|p| crate::policy::load_file(p, None).ok()).map(|l| l.policy);
+    let readable = policy.as_ref().filter(|_| entry.gauntlet_reads_policy).map(|p| crate::policy::load_file(p, None));
+    let readable = match readable.transpose() {
+        Ok(p) => p.map(|l| l.policy),
+        Err(e) => return (failed(entry, format!("{}: {}", policy.unwrap_or_default().display(), e.to_string().lines().next().unwrap_or_default())), None),
+    };
     let bench = match BlackBoxBench::new(settings, readable, vec![setup.server.clone()]) {
         Ok(b) => b,
         Err(e) => {
@@ -216,6 +268,7 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
         Ok(outcomes) => {
             row.refusal_shapes = crate::verify::denial::refusal_shapes(&outcomes).into_keys().collect();
             row.classes = Ok(tally(&outcomes));
+            row.faults = fault_behaviours(setup.scenarios, &outcomes);
         }
         Err(e) => row.classes = Err(e.lines().next().unwrap_or_default().to_string()),
     }
@@ -252,8 +305,50 @@ mod tests {
         assert!(serde_yaml::from_str::<LeagueFile>("server: x\nproxies: []\ntypo: 1\n").is_err());
         // The shipped league reads, the Rust peer over HTTP with its key.
         let shipped: LeagueFile = serde_yaml::from_str(include_str!("../../../examples/league/league.yaml")).unwrap();
+        // Only gauntlet's own rows have their policy read: a peer's file never stands for what it enforces.
+        let read: Vec<_> = shipped.proxies.iter().filter(|p| p.gauntlet_reads_policy).map(|p| p.name.as_str()).collect();
+        assert_eq!(read, ["gauntlet proxy (intercept profile)", "gauntlet proxy (strict profile)"]);
         let rust = shipped.proxies.iter().find(|p| p.name == "mcp-guard (Rust)").unwrap();
         assert_eq!(rust.url.as_deref(), Some("http://127.0.0.1:{port}/mcp"));
         assert!(rust.headers[0].starts_with("Authorization: Bearer "));
+        // ContextForge: driven by the names it lists, and its rate limiter keys
+        // on one of those names (a key it never sees would limit nothing).
+        let cf = shipped.proxies.iter().find(|p| p.name == "ContextForge").unwrap();
+        assert_eq!(cf.aliases.get("toy-create-item").map(String::as_str), Some("create_item"));
+        let plugins = include_str!("../../../examples/league/contextforge-plugins.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(plugins).unwrap();
+        let by_tool = doc["plugins"][0]["config"]["by_tool"].as_mapping().unwrap();
+        assert!(by_tool.keys().all(|k| cf.aliases.contains_key(k.as_str().unwrap())), "{by_tool:?}");
+        assert!(cf.command.contains("--expose list_items,create_item") && !cf.command.contains("delete_all"));
+        let token = cf.headers[0].strip_prefix("Authorization: Bearer ").unwrap();
+        assert!(cf.command.ends_with(&format!("--token {token}")), "the launcher registers with the token the agent sends");
+        for t in [&cf.start_timeout, &cf.time_budget] {
+            assert!(crate::scenario::Duration::parse(t.as_deref().unwrap()).is_ok());
+        }
+    }
+
+    fn outcome(scenario: &str, verdict: Verdict, behaviour: Option<crate::verify::faults::Behaviour>) -> Outcome {
+        let mut o = crate::verify::fixtures::outcome(scenario, "t", verdict, None, 0);
+        o.behaviour = behaviour;
+        o
+    }
+
+    #[test]
+    fn fault_scenarios_are_summed_up_by_what_the_proxy_did() {
+        use crate::verify::faults::Behaviour;
+        let scenarios: Vec<Scenario> = crate::scenario::builtin().unwrap().into_iter().map(|l| l.scenario).collect();
+        let outcomes = [
+            outcome("store-outage", Verdict::Breached, Some(Behaviour::FailsOpen)),
+            outcome("store-outage", Verdict::Held, Some(Behaviour::FailsClosed)),
+            outcome("upstream-stall", Verdict::Unsupported, None),
+            outcome("proxy-restart", Verdict::NotApplicable, None),
+            // Not a fault scenario: no entry.
+            outcome("bulk-write-burst", Verdict::Breached, None),
+        ];
+        let got = fault_behaviours(&scenarios, &outcomes);
+        assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), ["proxy-restart", "store-outage", "upstream-stall"]);
+        assert_eq!(got["store-outage"].iter().copied().collect::<Vec<_>>(), ["fails closed", "fails open"]);
+        assert_eq!(got["upstream-stall"].iter().copied().collect::<Vec<_>>(), ["unsupported"]);
+        assert_eq!(got["proxy-restart"].iter().copied().collect::<Vec<_>>(), ["not applicable"]);
     }
 }

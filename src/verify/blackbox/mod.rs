@@ -10,6 +10,7 @@
 //! ([`timing`]) and a plan longer than the time budget is not run but marked
 //! not applicable with what it would need.
 
+pub mod aliases;
 pub mod compare;
 pub mod http;
 pub mod league;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// How replicas keep state when a scenario does not say (`--state`).
     pub state: StateSetup,
+    /// Names the proxy lists for the upstream's tools (listed → upstream), when it renames them.
+    pub aliases: std::collections::BTreeMap<String, String>,
 }
 
 /// What every run of one bench shares.
@@ -70,6 +73,8 @@ pub struct Shared {
     /// The proxy's URL template, when it is spoken to over HTTP.
     pub url: Option<String>,
     pub headers: Arc<Vec<(String, String)>>,
+    /// The proxy's own names for the upstream's tools ([`aliases`]).
+    pub aliases: aliases::Aliases,
     /// Drives the HTTP sessions' requests.
     pub runtime: Option<tokio::runtime::Runtime>,
     /// The ledger of the one long-lived mock behind a proxy that already listens.
@@ -186,6 +191,7 @@ impl BlackBoxBench {
                 words,
                 url: settings.url.clone(),
                 headers: Arc::new(settings.headers.clone()),
+                aliases: aliases::Aliases::new(&settings.aliases)?,
                 runtime,
                 listening,
                 needs_port,
@@ -366,7 +372,9 @@ impl Bench for BlackBoxBench {
         }
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
-        let need = timing::worst_case(&offsets, &self.shared.periods) + self.shared.startup * sessions.max(1) + self.shared.settle.min(Duration::from_secs(2));
+        // Over stdio each session starts its own proxy; over HTTP the run's sessions share one.
+        let starts = if self.shared.url.is_some() { 1 } else { sessions.max(1) };
+        let need = timing::worst_case(&offsets, &self.shared.periods) + self.shared.startup * starts + self.shared.settle.min(Duration::from_secs(2));
         if need <= self.budget {
             return Ok(());
         }

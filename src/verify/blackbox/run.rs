@@ -292,8 +292,9 @@ impl Run {
         let mut out = Vec::new();
         let mut died = None;
         let http_exit = self.http_proxy.as_mut().and_then(ProxyProcess::exited);
+        let shared = self.shared.clone();
         for s in &mut self.open {
-            out.extend(s.inbox.take());
+            out.extend(s.inbox.take().into_iter().map(|m| shared.aliases.incoming(m)));
             if s.inbox.pending() > 0 {
                 let gone = match &mut s.link {
                     Link::Stdio(p) => p.exited().map(|status| format!("the proxy exited ({status})")),
@@ -474,8 +475,9 @@ impl Run {
         if self.session(key).is_none() {
             return Err(self.failure.clone().unwrap_or_default());
         }
+        let line = self.shared.aliases.outgoing(line);
         let s = self.open.last_mut().ok_or("no session")?;
-        s.link.send(line)?;
+        s.link.send(&line)?;
         if !s.inbox.wait_until(t + timeout, |pending| pending.is_empty()) {
             let tail = self.open.last().map(|s| self.tail_of(&s.link)).unwrap_or_default();
             return Err(format!("no answer within {}s; its stderr ends:\n{tail}", timeout.as_secs()));
@@ -584,8 +586,9 @@ impl System for Run {
         // A new session starts with `initialize`: hold a start slot until it is answered.
         let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
         let faulted = self.faulted();
+        let line = self.shared.aliases.outgoing(line);
         let Some(s) = self.session(&key) else { return Vec::new() };
-        let sent = s.link.send(line);
+        let sent = s.link.send(&line);
         // A client waits for the handshake's answer before anything else.
         // Under faults a call the proxy can no longer take is left unanswered, and counted so.
         let sent = if !faulted || initialize { sent } else { Ok(()) };
