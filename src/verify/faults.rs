@@ -247,10 +247,15 @@ pub fn schedule(s: &Scenario, policy: &Policy, target: &str) -> Schedule {
     Schedule { injects, missing }
 }
 
+/// Whether the requirement asks a bound that takes a counter (a rate or a spend over a window).
+pub fn asks_bound(req: &Requirement) -> bool {
+    req.rate.is_some() || req.max_amount_per_window.is_some()
+}
+
 /// Whether enforcement of `tool` depends on the state store: the requirement
 /// asks a rate or a spend bound of it, and the policy keeps a counter for it.
 pub fn governed(req: &Requirement, policy: &Policy, tool: &str) -> bool {
-    let asks = req.rate.is_some() || req.max_amount_per_window.is_some();
+    let asks = asks_bound(req);
     let counted = [tool, WILDCARD].iter().filter_map(|t| policy.tool(t)).any(|t| t.rules.iter().any(|r| r.state.is_some()));
     asks && counted
 }

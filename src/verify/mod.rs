@@ -98,6 +98,11 @@ pub trait Bench: Sync {
     fn policy_gates_surfaces(&self) -> bool {
         false
     }
+    /// Whether the policy under test is one gauntlet cannot read (a real
+    /// proxy's own format): what it counts in a store is then unknown.
+    fn policy_unknown(&self) -> bool {
+        false
+    }
 }
 
 /// How sessions open on `bench` when the verdict does (`reads_list`) or does not read the list.
@@ -617,7 +622,13 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
     let places = destinations::plan(tool, reqs, bench.admission().map(|a| a.tool(&tool.name)));
     let schedule = faults::schedule(s, bench.policy(), &tool.name);
     // What reached while enforcement was blind comes first: it names the fault, not a policy line.
-    let mut checks = faults::checks(s, faults::governed(&req, bench.policy(), &tool.name), reqs);
+    // A policy gauntlet cannot read may count anything in the store it was
+    // handed: a tool the requirement bounds is taken as governed (fail closed in doubt).
+    let governed = match bench.policy_unknown() {
+        true => faults::asks_bound(&req),
+        false => faults::governed(&req, bench.policy(), &tool.name),
+    };
+    let mut checks = faults::checks(s, governed, reqs);
     checks.extend(measure::derive(&s.expect, &req, reqs, tool, &places));
     let source = flow_source(bench.catalogue(), tool, reqs);
     if s.expect.flow.is_some() {

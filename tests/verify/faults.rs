@@ -103,3 +103,32 @@ fn against_a_proxy_process_a_store_gauntlet_does_not_run_is_unsupported_not_comp
     assert_eq!((report["summary"]["unsupported"].as_u64(), report["summary"]["not_applicable"].as_u64()), (Some(2), Some(0)));
     assert!(stderr.contains("embedded vs real: 0 differences"), "unsupported outcomes are not compared: {stderr}");
 }
+
+#[test]
+fn black_box_with_a_policy_gauntlet_cannot_read_judges_the_outage_by_what_reached() {
+    // A real proxy's policy is in its own format: gauntlet cannot see what it
+    // counts in the store it was handed, so a write tool the requirements
+    // bound is taken as governed. Before, only "every call answered" was
+    // checked, and an outage whose calls all reached read "fails closed".
+    if !Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        assert_ne!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref(), Ok("1"), "redis-server is not installed (scripts/install-peers.sh)");
+        eprintln!("skipping: redis-server is not installed (scripts/install-peers.sh installs it)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    // No POLICY argument: the proxy reads its own file, gauntlet reads none.
+    let cmd = format!("{bin} proxy examples/aksjah-hardened.yaml --state-dsn {{state_dsn}} --state-fail-mode open -- {{upstream}}");
+    let out = Command::new(bin)
+        .args(["verify", "--server", "mock-servers/aksjah.yaml", "--only", "store-outage", "--proxy-command", &cmd, "--format", "json"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("the gauntlet binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    let writes: Vec<_> = outcomes(&report, "store-outage").filter(|o| o["verdict"] != "not-applicable").collect();
+    assert!(!writes.is_empty(), "{report}");
+    for o in writes {
+        assert_eq!((o["verdict"].as_str(), o["behaviour"].as_str()), (Some("breached"), Some("fails-open")), "{o}");
+        assert!(o["observed"].as_str().unwrap().contains("reached while the state store failed"), "{o}");
+    }
+}

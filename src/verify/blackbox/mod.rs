@@ -350,6 +350,10 @@ impl Bench for BlackBoxBench {
         self.engine.as_ref().map(|e| e.admission())
     }
 
+    fn policy_unknown(&self) -> bool {
+        self.policy.is_none()
+    }
+
     fn state_carries_over(&self) -> Option<&str> {
         self.shared.listening.as_ref().map(|_| CARRIED_OVER)
     }
