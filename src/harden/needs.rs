@@ -607,20 +607,23 @@ fn argument_conditions(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, as
                         }
                     }
                 }
-                let has_lo = has_check(policy, &tool.name, field, |op| matches!(op, Op::Gte | Op::Gt));
-                let has_hi = |cap: f64| {
+                // A bound the policy already has, at least as tight as `within` asks.
+                let has = |ops: [Op; 2], within: &dyn Fn(f64) -> bool| {
                     plan(policy, &tool.name).flat_map(|r| &r.conditions).any(|c| {
                         c.path == Path::Args(vec![field.clone()])
-                            && matches!(c.op, Op::Lte | Op::Lt)
+                            && ops.contains(&c.op)
                             && match c.value {
-                                crate::policy::model::Value::Int(v) => (v as f64) <= cap,
-                                crate::policy::model::Value::Float(v) => v <= cap,
+                                crate::policy::model::Value::Int(v) => within(v as f64),
+                                crate::policy::model::Value::Float(v) => within(v),
                                 _ => false,
                             }
                     })
                 };
+                let has_lo = |l: f64| has([Op::Gte, Op::Gt], &|v| !is_amount || v >= l);
+                let has_hi = |cap: f64| has([Op::Lte, Op::Lt], &|v| v <= cap);
                 match lo {
-                    Some((l, why)) if !has_lo || is_amount => out.push(cond(field, "gte", number(l), why)),
+                    // Any lower bound checks the type; an amount's must keep it at one cent or more.
+                    Some((l, why)) if !has_lo(l) => out.push(cond(field, "gte", number(l), why)),
                     // A number check of some kind, so a string or boolean fails it.
                     None if !typed => out.push(cond(
                         field,
