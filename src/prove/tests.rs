@@ -202,10 +202,12 @@ fn hardened_aksjah() -> String {
 #[test]
 fn diff_reports_exactly_a_loosened_regex_a_raised_limit_and_an_unhidden_tool_each_with_a_witness() {
     let old = hardened_aksjah();
+    let cap = r#"{path: args.name, op: regex, value: "(?s)^.{0,1000}.{0,1000}.{0,1000}.{0,1000}.{0,1000}.{0,400}$"}"#;
+    assert!(old.contains(cap), "{old}");
     let new = old
-        .replacen(r#"{path: args.name, op: regex, value: "^.{1,200}$"}"#, r#"{path: args.name, op: regex, value: "^.{1,200}"}"#, 1)
+        .replacen(cap, &cap.replace("400}$", "400}"), 1)
         .replacen("rate_limit: 15/minute", "rate_limit: 25/minute", 1)
-        .replace("hide:\n  - \"WizCommerce Open API_DeleteCustomer\"\n", "");
+        .replace("hide:\n  - \"WizCommerce Open API_DeleteCustomer\"  # the built-in requirement denies destructive tools\n", "");
     assert_ne!(new, old);
     let changes = aksjah_diff(&new);
     let got: Vec<(&str, &str, diff::Direction)> = changes.iter().map(|c| (c.tool.as_str(), c.kind, c.direction)).collect();
@@ -221,7 +223,7 @@ fn diff_reports_exactly_a_loosened_regex_a_raised_limit_and_an_unhidden_tool_eac
     // Each witness as the engines decided it: the loosened regex lets a name OLD refused through; 25 calls pass a minute, not 15.
     let regex = &changes[1];
     assert_eq!((regex.old.as_ref().unwrap().allowed[0], regex.new.as_ref().unwrap().allowed[0]), (false, true));
-    assert_eq!(regex.old_at.line, 17, "blamed on the rule that refused it");
+    assert_eq!(regex.old_at.line, 13, "blamed on the rule that refused it");
     let rate = &changes[2];
     let passed = |c: &Option<Counterexample>| c.as_ref().unwrap().allowed.iter().filter(|a| **a).count();
     assert_eq!((passed(&rate.old), passed(&rate.new)), (15, 25));
@@ -230,13 +232,12 @@ fn diff_reports_exactly_a_loosened_regex_a_raised_limit_and_an_unhidden_tool_eac
 #[test]
 fn diff_shows_nothing_for_a_rename_and_says_what_a_moved_rule_changes() {
     let old = hardened_aksjah();
-    assert!(aksjah_diff(&old.replace("- name: arguments", "- name: argument schema")).is_empty());
-    let moved = old.replacen(
-        "      - name: rate\n        rate_limit: 15/minute\n      - name: arguments\n        on_deny: \"Arguments do not match the approved schema.\"\n        conditions:\n          - {path: args.customer_id",
-        "      - name: arguments\n        on_deny: \"Arguments do not match the approved schema.\"\n        conditions:\n          - {path: args.customer_id",
-        1,
-    );
-    let moved = moved.replacen("          - {path: args.items, op: exists, value: true}\n", "          - {path: args.items, op: exists, value: true}\n      - name: rate\n        rate_limit: 15/minute\n", 1);
+    assert!(aksjah_diff(&old.replace("- name: \"arguments\"", "- name: \"argument schema\"")).is_empty());
+    let rate = "      - name: \"rate per minute\"\n        rate_limit: 15/minute  # 15/minute: the built-in requirement for write tools is ≤30 per sliding 1m, which a calendar minute keeps at 15\n";
+    let orders = "      - name: \"arguments\"\n        on_deny: \"Arguments do not match the approved schema.\"\n        conditions:\n          - {path: args.customer_id";
+    let moved = old.replacen(&format!("{rate}{orders}"), orders, 1);
+    let items = "          - {path: args.items, op: exists, value: true}  # present, as the inputSchema requires\n";
+    let moved = moved.replacen(items, &format!("{items}{rate}"), 1);
     assert_ne!(moved, old);
     let changes = aksjah_diff(&moved);
     // The engine checks argument conditions before it reserves against a limit, so the move changes no decision.

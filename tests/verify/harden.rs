@@ -218,6 +218,7 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
     let reqs = Requirements::baseline();
     let dir = tempfile::tempdir().unwrap();
     let mut held = 0;
+    let mut examples = 0;
     for server in &servers {
         let one = std::slice::from_ref(server);
         let file = dir.path().join(format!("{}.yaml", server.name));
@@ -236,6 +237,23 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
         assert!(hardened.meets(), "{}: {open:?} {:?}", server.name, hardened.gaps);
         let policy = gauntlet::policy::load_intercept(&hardened.text).expect("Intercept accepts what harden writes");
         assert_eq!(policy.default, gauntlet::policy::model::DefaultAction::Deny);
+        // The shipped hardened examples are what harden writes today, so they cannot go stale:
+        // aksjah's and ezbiz's from the server alone; payments' keeps a currency allowlist
+        // (usd, eur) that is the user's knowledge, not the schema's, so harden of it adds nothing.
+        let example = format!("examples/{}-hardened.yaml", server.name);
+        if let Ok(shipped) = std::fs::read_to_string(&example) {
+            examples += 1;
+            let (written, command) = if server.name == "payments" {
+                (harden::harden(&s, &shipped).unwrap().text, format!("gauntlet harden {example} --server {0} -o {example}", server.name))
+            } else {
+                (hardened.text.clone(), format!("gauntlet harden --server {} -o {example}", server.name))
+            };
+            assert!(
+                shipped == written,
+                "{example} is not what `{command}` writes today: regenerate it and review the diff\n{}",
+                gauntlet::harden::patch::diff(&example, &shipped, &written)
+            );
+        }
         std::fs::write(&file, &hardened.text).unwrap();
         let r = report(&[file.to_str().unwrap(), "--server", &server.name]);
         assert_eq!((r.summary.policy_findings, r.summary.over_blocking, r.summary.errors), (0, 0, 0), "{}", server.name);
@@ -243,6 +261,7 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
         held += r.summary.held;
     }
     assert!(held > 100, "only {held} held outcomes over every bundled server");
+    assert_eq!(examples, 3, "the aksjah, ezbiz and payments examples were compared");
 }
 
 #[test]
