@@ -154,6 +154,11 @@ pub struct BlackBoxArgs {
     /// Scenario × tool runs in flight at once against the proxy (they mostly wait on the clock).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
+    /// Play every plan exactly as planned, each attack and its benign twin one
+    /// after the other (black-box timing before idle gaps were squeezed):
+    /// `bench blackbox --plain`'s baseline.
+    #[arg(long, hide = true)]
+    pub plain_timing: bool,
 }
 
 impl BlackBoxArgs {
@@ -182,6 +187,7 @@ impl BlackBoxArgs {
             (self.proxy_timeout != DEFAULT_PROXY_TIMEOUT, "--proxy-timeout"),
             (self.mock_listen != DEFAULT_MOCK_LISTEN, "--mock-listen"),
             (self.jobs != DEFAULT_JOBS, "--jobs"),
+            (self.plain_timing, "--plain-timing"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -373,7 +379,12 @@ pub struct Verified {
 
 /// Runs the whole verification and builds the report (no printing of the report itself).
 pub fn build_report(args: &Args, show_progress: bool) -> Result<Report, String> {
-    verify_all(args, show_progress).map(|v| v.report).map_err(|e| match e {
+    verified(args, show_progress).map(|v| v.report)
+}
+
+/// The same, with the black-box run's differences from the embedded prediction.
+pub fn verified(args: &Args, show_progress: bool) -> Result<Verified, String> {
+    verify_all(args, show_progress).map_err(|e| match e {
         Stopped::Policy(_) => "the policy does not load (see stderr)".to_string(),
         Stopped::Other(e) => e,
     })
@@ -451,6 +462,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
                 timeout: duration_arg("--proxy-timeout", &bb.proxy_timeout)?,
                 state: args.state,
                 aliases: Default::default(),
+                plain: bb.plain_timing,
             };
             let started = std::time::Instant::now();
             let bench = BlackBoxBench::new(settings, policy.clone(), servers.clone())?;

@@ -70,9 +70,15 @@ pub trait Bench: Sync {
     /// The policy under test, for blaming findings on its lines.
     fn policy(&self) -> &crate::policy::model::Policy;
     /// Whether a plan can run here at all (a wall-clock system has a time
-    /// budget); the error says what it would need.
-    fn fits(&self, _actions: &[Action], _upstream: Option<&Upstream>) -> Result<(), String> {
+    /// budget); the error says what it would need. `faulted`: the run has
+    /// faults timed against its calls.
+    fn fits(&self, _actions: &[Action], _upstream: Option<&Upstream>, _faulted: bool) -> Result<(), String> {
         Ok(())
+    }
+    /// Whether a run here mostly waits on a real clock, so a scenario's
+    /// attack and benign twin (each on fresh systems) are played at once.
+    fn runs_on_the_wall_clock(&self) -> bool {
+        false
     }
     /// Whether a session's `tools/list` can change how the system treats later
     /// calls (a proxy we did not write may pin what it listed). When it cannot,
@@ -666,180 +672,193 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         Ok(a) => a,
         Err(why) => return not_applicable(s, &tool.server, &tool.name, why),
     };
-    if let Err(why) = bench.fits(&actions, s.upstream.as_ref()) {
+    if let Err(why) = bench.fits(&actions, s.upstream.as_ref(), !schedule.is_empty()) {
         return not_applicable(s, &tool.server, &tool.name, why);
     }
-    let field = s.expect.amount_field.as_deref().unwrap_or("amount");
-    let mut opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. } | measure::Check::Pinned { .. })));
-    opening.definitions = checks.iter().any(|c| matches!(c, measure::Check::Pinned { .. }));
-    if s.agent.list_on_open == Some(false) {
-        opening.list = false;
-    }
-    let replay_faulted = |upstream: Option<&Upstream>, acts: &[Action], schedule: &faults::Schedule| -> Result<Observation, Unplayed> {
-        let mut sys = bench.start(&tool.server, upstream, &tool.name).map_err(Unplayed::Failed)?;
-        let obs = play::play_faulted(&mut *sys, acts, schedule, START, opening);
-        match (obs.failure.clone(), obs.unsupported.clone()) {
-            (Some(why), _) => Err(Unplayed::Failed(why)),
-            (None, Some(why)) => Err(Unplayed::Unsupported(why)),
-            (None, None) => Ok(obs),
+    std::thread::scope(|scope| {
+        // A wall-clock system spends a run waiting on the clock: the benign twin
+        // (fresh proxies, nothing shared with the attack) is played alongside it.
+        let mut alongside = s
+            .twin
+            .as_ref()
+            .filter(|_| bench.runs_on_the_wall_clock())
+            .map(|twin| scope.spawn(move || run_twin(bench, s, tool, twin, reqs, seed, facts)));
+        let field = s.expect.amount_field.as_deref().unwrap_or("amount");
+        let mut opening = opening(bench, checks.iter().any(|c| matches!(c, measure::Check::NeverListed { .. } | measure::Check::Pinned { .. })));
+        opening.definitions = checks.iter().any(|c| matches!(c, measure::Check::Pinned { .. }));
+        if s.agent.list_on_open == Some(false) {
+            opening.list = false;
         }
-    };
-    let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| replay_faulted(upstream, acts, &schedule);
-    let replay = |acts: &[Action]| replay_on(s.upstream.as_ref(), acts);
-    let deployment = Deployment::of(s.upstream.as_ref(), bench);
-    let obs = match replay(&actions) {
-        Ok(o) => o,
-        Err(why) => return why.outcome(s, tool),
-    };
-    if let Some(measure::Check::Flow { sources, .. }) = checks.iter().find(|c| matches!(c, measure::Check::Flow { .. })) {
-        if measure::first_read(&obs.ledger, sources).is_none() {
-            let mut out = base(s, &tool.server, &tool.name, Verdict::NotExercised);
-            out.attempted = sends(&actions, &checks);
-            out.note = Some(format!("no read of `{}` reached the server, so no flow was opened and nothing was tested", sources.join("`, `")));
-            return out;
-        }
-    }
-    let results: Vec<CheckResult> = checks.iter().map(|c| measure::evaluate(c, &obs, tool, field)).collect();
-    let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
-    out.seed = seed;
-    out.attempted = sends(&actions, &checks);
-    let timeline = Timeline::of(&actions, &obs, tool, &checks);
-    // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
-    out.reached = timeline.reached.len();
-    out.denial = obs.denials.first().cloned();
-    out.timeline = Some(timeline);
-    out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    out.deployment = deployment;
-    if let Some(failed) = results.iter().find(|r| !r.held) {
-        let unfaulted = || replay_faulted(s.upstream.as_ref(), &actions, &faults::Schedule::default()).ok();
-        if !schedule.is_empty() && !faults_caused(&failed.check, unfaulted, &checks, tool, field) {
-            // One wording for all (no counts), so the terminal view folds them into one reason line.
-            let why = "the same calls breach with no fault: the policy enforces nothing here for a fault to blind; the scenarios without faults report it";
-            return not_applicable(s, &tool.server, &tool.name, why.to_string());
-        }
-        let still_breaches = |cand: &[Action]| {
-            replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
+        let replay_faulted = |upstream: Option<&Upstream>, acts: &[Action], schedule: &faults::Schedule| -> Result<Observation, Unplayed> {
+            let mut sys = bench.start(&tool.server, upstream, &tool.name).map_err(Unplayed::Failed)?;
+            let obs = play::play_faulted(&mut *sys, acts, schedule, START, opening);
+            match (obs.failure.clone(), obs.unsupported.clone()) {
+                (Some(why), _) => Err(Unplayed::Failed(why)),
+                (None, Some(why)) => Err(Unplayed::Unsupported(why)),
+                (None, None) => Ok(obs),
+            }
         };
-        let shortest = if opts.shrink { shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches) } else { actions.clone() };
-        out.verdict = Verdict::Breached;
-        let policy_layer = tool.surface == Surface::Tool || bench.policy_gates_surfaces();
-        out.finding = Some(match s.layer {
-            Layer::Policy if !failed.proxy_only && policy_layer => Finding::Policy,
-            _ => Finding::Proxy,
-        });
-        out.bound = failed.check.bound();
-        out.observed = failed.observed.clone();
-        out.note = failed.note.clone();
-        let method = tool.surface.method();
-        if tool.surface != Surface::Tool && bench.policy_gates_surfaces() {
-            out.note = Some(format!("the policy's `{method}` entry let it through: under the strict profile that entry decides these requests"));
-        } else if tool.surface != Surface::Tool {
-            out.note = Some(format!(
-                "no policy can stop this on Intercept: it forwards `{method}` unevaluated (semantics §2.1, G-4); gauntlet's `--profile strict` refuses it unless a `tools` entry named `{method}` admits it"
-            ));
-        }
-        if !schedule.is_empty() {
-            fault_breach(&mut out, s, &failed.check, &obs);
-        }
-        out.check = Some(failed.check.clone());
-        out.trace = shortest.iter().map(Action::trace_step).collect();
-        out.trace_from = actions.len();
-        out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
-        if let Some(d) = deployment {
-            out.bound = format!("{}; {}", out.bound, d.assumed());
-            // Replicas counting apart: whether one store for all would have held tells
-            // a deployment gap (only shared state stops it) from a loose policy.
-            if d.state == StateSetup::Local {
-                let shared = Upstream { state: Some(StateSetup::Shared), ..s.upstream.clone().unwrap_or_default() };
-                let with_shared = replay_on(Some(&shared), &actions).ok().map(|o| measure::evaluate(&failed.check, &o, tool, field));
-                if let Some(r) = with_shared.filter(|r| r.held) {
-                    out.finding = Some(Finding::Proxy);
-                    out.note = Some(format!(
-                        "only state shared by the replicas stops this: with one store for all {} it held ({}); point them at one Redis (`--state-dsn`), then verify with `--state shared`",
-                        d.replicas, r.observed
-                    ));
-                }
+        let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| replay_faulted(upstream, acts, &schedule);
+        let replay = |acts: &[Action]| replay_on(s.upstream.as_ref(), acts);
+        let deployment = Deployment::of(s.upstream.as_ref(), bench);
+        let obs = match replay(&actions) {
+            Ok(o) => o,
+            Err(why) => return why.outcome(s, tool),
+        };
+        if let Some(measure::Check::Flow { sources, .. }) = checks.iter().find(|c| matches!(c, measure::Check::Flow { .. })) {
+            if measure::first_read(&obs.ledger, sources).is_none() {
+                let mut out = base(s, &tool.server, &tool.name, Verdict::NotExercised);
+                out.attempted = sends(&actions, &checks);
+                out.note = Some(format!("no read of `{}` reached the server, so no flow was opened and nothing was tested", sources.join("`, `")));
+                return out;
             }
         }
-        // Blame reads tool rules; a surface entry's note names it instead.
-        if out.finding == Some(Finding::Policy) && tool.surface == Surface::Tool {
-            let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
-            out.blame = Some(blame::breach(&src, tool, &failed.check));
-        }
-        return out;
-    }
-    let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
-    let sent = || actions.iter().filter_map(Action::arguments);
-    let foreign_sent = |c: &measure::Check| match c {
-        measure::Check::Destinations { checks, forbidden } => destinations::sends_foreign(checks, forbidden, sent()),
-        measure::Check::SessionCalls { max } => actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).count() as u64 > *max,
-        measure::Check::Flow { to: Some(checks), .. } => {
-            destinations::sends_foreign(checks, &[], actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).filter_map(Action::arguments))
-        }
-        _ => true,
-    };
-    let vacuous = (schema_only && !measure::sends_schema_violation(tool, sent())) || !results.iter().all(|r| foreign_sent(&r.check));
-    out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
-    out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
-    if let Some(d) = deployment {
-        out.bound = format!("{}; {}", out.bound, d.assumed());
-    }
-    if !schedule.is_empty() {
-        // Every check held, `every call answered` among them: what it could not enforce, it refused.
-        let behaviour = faults::Behaviour::FailsClosed;
-        out.behaviour = Some(behaviour);
-        out.note = Some(format!("{} under {}: {}", behaviour.as_str(), faults::describe(s), out.observed));
-        out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
-    }
-    if let Some(twin) = &s.twin {
-        match run_twin(bench, s, tool, twin, reqs, seed, facts) {
-            Ok(TwinRun::Ran(t)) => {
-                if let (true, Some(why)) = (t.reached < t.attempted, bench.state_carries_over()) {
-                    out.note = Some(format!(
-                        "the benign twin was refused ({} of {} calls of `{}` reached), not counted as over-blocking: {why}",
-                        t.reached, t.attempted, t.tool
-                    ));
-                } else if t.reached < t.attempted {
-                    out.verdict = Verdict::OverBlocking;
-                    out.finding = Some(Finding::Policy);
-                    out.note = Some(format!(
-                        "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server; legitimate workload {}",
-                        t.reached, t.attempted, t.tool, t.workload
-                    ));
-                    out.trace = t.trace.clone();
-                    out.trace_from = t.attempted;
-                    out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
-                    if let Some(r) = &t.refused {
-                        let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
-                        out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
+        let results: Vec<CheckResult> = checks.iter().map(|c| measure::evaluate(c, &obs, tool, field)).collect();
+        let mut out = base(s, &tool.server, &tool.name, Verdict::Held);
+        out.seed = seed;
+        out.attempted = sends(&actions, &checks);
+        let timeline = Timeline::of(&actions, &obs, tool, &checks);
+        // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
+        out.reached = timeline.reached.len();
+        out.denial = obs.denials.first().cloned();
+        out.timeline = Some(timeline);
+        out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        out.deployment = deployment;
+        if let Some(failed) = results.iter().find(|r| !r.held) {
+            let unfaulted = || replay_faulted(s.upstream.as_ref(), &actions, &faults::Schedule::default()).ok();
+            if !schedule.is_empty() && !faults_caused(&failed.check, unfaulted, &checks, tool, field) {
+                // One wording for all (no counts), so the terminal view folds them into one reason line.
+                let why = "the same calls breach with no fault: the policy enforces nothing here for a fault to blind; the scenarios without faults report it";
+                return not_applicable(s, &tool.server, &tool.name, why.to_string());
+            }
+            let still_breaches = |cand: &[Action]| {
+                replay(cand).map(|o| !measure::evaluate(&failed.check, &o, tool, field).held).unwrap_or(false)
+            };
+            let shortest = if opts.shrink { shrink::shrink(actions.clone(), SHRINK_BUDGET, still_breaches) } else { actions.clone() };
+            out.verdict = Verdict::Breached;
+            let policy_layer = tool.surface == Surface::Tool || bench.policy_gates_surfaces();
+            out.finding = Some(match s.layer {
+                Layer::Policy if !failed.proxy_only && policy_layer => Finding::Policy,
+                _ => Finding::Proxy,
+            });
+            out.bound = failed.check.bound();
+            out.observed = failed.observed.clone();
+            out.note = failed.note.clone();
+            let method = tool.surface.method();
+            if tool.surface != Surface::Tool && bench.policy_gates_surfaces() {
+                out.note = Some(format!("the policy's `{method}` entry let it through: under the strict profile that entry decides these requests"));
+            } else if tool.surface != Surface::Tool {
+                out.note = Some(format!(
+                    "no policy can stop this on Intercept: it forwards `{method}` unevaluated (semantics §2.1, G-4); gauntlet's `--profile strict` refuses it unless a `tools` entry named `{method}` admits it"
+                ));
+            }
+            if !schedule.is_empty() {
+                fault_breach(&mut out, s, &failed.check, &obs);
+            }
+            out.check = Some(failed.check.clone());
+            out.trace = shortest.iter().map(Action::trace_step).collect();
+            out.trace_from = actions.len();
+            out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+            if let Some(d) = deployment {
+                out.bound = format!("{}; {}", out.bound, d.assumed());
+                // Replicas counting apart: whether one store for all would have held tells
+                // a deployment gap (only shared state stops it) from a loose policy.
+                if d.state == StateSetup::Local {
+                    let shared = Upstream { state: Some(StateSetup::Shared), ..s.upstream.clone().unwrap_or_default() };
+                    let with_shared = replay_on(Some(&shared), &actions).ok().map(|o| measure::evaluate(&failed.check, &o, tool, field));
+                    if let Some(r) = with_shared.filter(|r| r.held) {
+                        out.finding = Some(Finding::Proxy);
+                        out.note = Some(format!(
+                            "only state shared by the replicas stops this: with one store for all {} it held ({}); point them at one Redis (`--state-dsn`), then verify with `--state shared`",
+                            d.replicas, r.observed
+                        ));
                     }
                 }
-                out.twin = Some(t);
             }
-            Ok(TwinRun::None) => {
-                out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())
+            // Blame reads tool rules; a surface entry's note names it instead.
+            if out.finding == Some(Finding::Policy) && tool.surface == Surface::Tool {
+                let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
+                out.blame = Some(blame::breach(&src, tool, &failed.check));
             }
-            Ok(TwinRun::OverBudget(why)) => return not_applicable(s, &tool.server, &tool.name, format!("its benign twin {why}")),
-            Err(why) => return error(s, tool, why),
-        }
-    }
-    if out.verdict == Verdict::Held {
-        if let Some(why) = unexercised(bench, tool, &checks, &actions) {
-            out.verdict = Verdict::NotExercised;
-            out.note = Some(why);
             return out;
         }
-    }
-    // Over-blocking stands even then: the twin measures the policy, not the attack.
-    if vacuous && out.verdict == Verdict::Held {
-        let why = if schema_only {
-            "every call this attack sent is valid under the tool's inputSchema, so there was nothing to stop"
-        } else {
-            "every destination this attack sent is allowed by the requirements as the server reads it, so there was nothing to stop"
+        let schema_only = results.iter().all(|r| matches!(r.check, measure::Check::SchemaViolations { .. }));
+        let sent = || actions.iter().filter_map(Action::arguments);
+        let foreign_sent = |c: &measure::Check| match c {
+            measure::Check::Destinations { checks, forbidden } => destinations::sends_foreign(checks, forbidden, sent()),
+            measure::Check::SessionCalls { max } => actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).count() as u64 > *max,
+            measure::Check::Flow { to: Some(checks), .. } => {
+                destinations::sends_foreign(checks, &[], actions.iter().filter(|a| a.tool_name() == Some(tool.name.as_str())).filter_map(Action::arguments))
+            }
+            _ => true,
         };
-        return not_applicable(s, &tool.server, &tool.name, why.into());
-    }
-    out
+        let vacuous = (schema_only && !measure::sends_schema_violation(tool, sent())) || !results.iter().all(|r| foreign_sent(&r.check));
+        out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
+        out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
+        if let Some(d) = deployment {
+            out.bound = format!("{}; {}", out.bound, d.assumed());
+        }
+        if !schedule.is_empty() {
+            // Every check held, `every call answered` among them: what it could not enforce, it refused.
+            let behaviour = faults::Behaviour::FailsClosed;
+            out.behaviour = Some(behaviour);
+            out.note = Some(format!("{} under {}: {}", behaviour.as_str(), faults::describe(s), out.observed));
+            out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
+        }
+        if let Some(twin) = &s.twin {
+            let ran = match alongside.take() {
+                    Some(handle) => handle.join().unwrap_or_else(|_| Err("the benign twin's run panicked".into())),
+                    None => run_twin(bench, s, tool, twin, reqs, seed, facts),
+                };
+                match ran {
+                Ok(TwinRun::Ran(t)) => {
+                    if let (true, Some(why)) = (t.reached < t.attempted, bench.state_carries_over()) {
+                        out.note = Some(format!(
+                            "the benign twin was refused ({} of {} calls of `{}` reached), not counted as over-blocking: {why}",
+                            t.reached, t.attempted, t.tool
+                        ));
+                    } else if t.reached < t.attempted {
+                        out.verdict = Verdict::OverBlocking;
+                        out.finding = Some(Finding::Policy);
+                        out.note = Some(format!(
+                            "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server; legitimate workload {}",
+                            t.reached, t.attempted, t.tool, t.workload
+                        ));
+                        out.trace = t.trace.clone();
+                        out.trace_from = t.attempted;
+                        out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+                        if let Some(r) = &t.refused {
+                            let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
+                            out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
+                        }
+                    }
+                    out.twin = Some(t);
+                }
+                Ok(TwinRun::None) => {
+                    out.note = Some("no benign twin: the policy allows no matching tool on this server (refusing a tool outright is not over-blocking)".into())
+                }
+                Ok(TwinRun::OverBudget(why)) => return not_applicable(s, &tool.server, &tool.name, format!("its benign twin {why}")),
+                Err(why) => return error(s, tool, why),
+            }
+        }
+        if out.verdict == Verdict::Held {
+            if let Some(why) = unexercised(bench, tool, &checks, &actions) {
+                out.verdict = Verdict::NotExercised;
+                out.note = Some(why);
+                return out;
+            }
+        }
+        // Over-blocking stands even then: the twin measures the policy, not the attack.
+        if vacuous && out.verdict == Verdict::Held {
+            let why = if schema_only {
+                "every call this attack sent is valid under the tool's inputSchema, so there was nothing to stop"
+            } else {
+                "every destination this attack sent is allowed by the requirements as the server reads it, so there was nothing to stop"
+            };
+            return not_applicable(s, &tool.server, &tool.name, why.into());
+        }
+        out
+    })
 }
 
 /// Why a held limit says nothing, if it does not: the tool is not blocked
@@ -1056,7 +1075,7 @@ fn run_twin(
     // The legitimate workload runs against the server as filed: a definition
     // the attack changed, or a second server it brought, is no part of it.
     let upstream = s.upstream.as_ref().map(|u| Upstream { changes: Vec::new(), shadow: None, ..u.clone() });
-    if let Err(why) = bench.fits(&acts, upstream.as_ref()) {
+    if let Err(why) = bench.fits(&acts, upstream.as_ref(), false) {
         return Ok(TwinRun::OverBudget(why));
     }
     let mut sys = bench.start(&tt.server, upstream.as_ref(), &tt.name)?;

@@ -1,6 +1,7 @@
 //! `gauntlet bench <target>`: benchmarks that print one JSON object with
 //! figures and ratios against a baseline measured in the same run.
 
+pub mod blackbox;
 pub mod engine;
 pub mod prove;
 pub mod proxy;
@@ -30,6 +31,8 @@ pub enum Target {
     Prove(prove::Args),
     /// `gauntlet replay` on a trace and a 10× longer one: calls per CPU-second, memory.
     Replay(replay::Args),
+    /// The attack database black-box through `gauntlet proxy`: outcomes compared and wall time.
+    Blackbox(blackbox::Args),
     /// A bare stdio line relay: `bench proxy`'s same-run measure of the hop itself.
     #[command(hide = true)]
     Relay(relay::Args),
@@ -45,6 +48,7 @@ pub fn run(args: Args) -> Exit {
         Target::Verify(a) => verify::run(a),
         Target::Prove(a) => prove::run(a),
         Target::Replay(a) => replay::run(a),
+        Target::Blackbox(a) => blackbox::run(a),
         Target::Relay(a) => relay::run(a),
         Target::VerifyRun(a) => verify::run_one(a),
     }

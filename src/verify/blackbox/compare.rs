@@ -20,9 +20,43 @@ pub struct Difference {
     pub what: Vec<String>,
 }
 
+/// Not played for want of wall time (the attack's plan, or its benign twin's, is over the budget).
+pub fn over_budget(o: &Outcome) -> bool {
+    o.verdict == Verdict::NotApplicable && o.note.as_deref().is_some_and(|n| n.starts_with(OVER_BUDGET) || n.starts_with("its benign twin"))
+}
+
 fn was_played(o: &Outcome) -> bool {
     // Unsupported: the fault could not be done to the real proxy, so nothing was played.
-    o.verdict != Verdict::Unsupported && !(o.verdict == Verdict::NotApplicable && o.note.as_deref().is_some_and(|n| n.starts_with(OVER_BUDGET) || n.starts_with("its benign twin")))
+    o.verdict != Verdict::Unsupported && !over_budget(o)
+}
+
+/// How much of a black-box run was compared with the prediction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Outcomes a verdict can be given for here: played to a verdict, over
+    /// the time budget, or an error (not applicable for any other reason
+    /// and unsupported are not).
+    pub applicable: usize,
+    /// Of those, played to a verdict that is compared with the prediction.
+    pub compared: usize,
+    /// Of those, over the time budget.
+    pub over_budget: usize,
+}
+
+impl Tally {
+    pub fn of(outcomes: &[Outcome]) -> Tally {
+        let mut t = Tally::default();
+        for o in outcomes {
+            match o.verdict {
+                _ if over_budget(o) => t.over_budget += 1,
+                Verdict::NotApplicable | Verdict::Unsupported => continue,
+                Verdict::Error => {}
+                _ => t.compared += 1,
+            }
+            t.applicable += 1;
+        }
+        t
+    }
 }
 
 /// Every difference between the real run and the embedded prediction, in report order.
@@ -83,5 +117,25 @@ mod tests {
         let mut unsupported = predicted.clone();
         unsupported[0].verdict = Verdict::Unsupported;
         assert!(differences(&unsupported, &predicted).is_empty(), "a fault the real proxy could not be put through is not compared");
+    }
+
+    #[test]
+    fn the_tally_counts_what_was_over_budget_as_applicable_and_other_reasons_not() {
+        let mut na = outcome("extra-fields", "t", Verdict::NotApplicable, None, 0);
+        na.note = Some("every call this attack sent is valid under the tool's inputSchema".into());
+        let mut over = outcome("bulk-write-sustained", "t", Verdict::NotApplicable, None, 0);
+        over.note = Some(format!("{OVER_BUDGET}up to 20m 0s of wall time"));
+        let mut twin = over.clone();
+        twin.note = Some(format!("its benign twin {OVER_BUDGET}up to 20m 0s of wall time"));
+        let all = [
+            outcome("a", "t", Verdict::Held, None, 1),
+            outcome("b", "t", Verdict::Breached, Some(Finding::Policy), 2),
+            outcome("c", "t", Verdict::Error, None, 0),
+            outcome("d", "t", Verdict::Unsupported, None, 0),
+            na,
+            over,
+            twin,
+        ];
+        assert_eq!(Tally::of(&all), Tally { applicable: 5, compared: 2, over_budget: 2 });
     }
 }

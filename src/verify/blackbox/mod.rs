@@ -64,7 +64,16 @@ pub struct Settings {
     pub state: StateSetup,
     /// Names the proxy lists for the upstream's tools (listed → upstream), when it renames them.
     pub aliases: std::collections::BTreeMap<String, String>,
+    /// Play every plan exactly as planned, its attack and benign twin one
+    /// after the other (what black-box runs did before idle gaps were
+    /// squeezed): `bench blackbox`'s baseline.
+    pub plain: bool,
 }
+
+/// Gaps up to this long are played as planned (plus the server's longest
+/// answer latency): the answers due meanwhile, and what they commit or
+/// refund, arrive before the next call, as on the virtual clock.
+const KEEP: Duration = Duration::from_millis(200);
 
 /// What every run of one bench shares.
 pub struct Shared {
@@ -96,6 +105,51 @@ pub struct Shared {
     pub startup: Duration,
     /// The calendar periods calls are lined up with ([`timing::periods`]).
     pub periods: Vec<i64>,
+    /// Gaps up to this many nanoseconds are played as planned; longer idle
+    /// gaps are squeezed ([`timing::Squeeze`]). `None`: every plan is played
+    /// as it is (a policy gauntlet cannot read says nothing of the windows
+    /// the proxy counts in, and may count in sliding ones; or `plain`).
+    pub keep: Option<i64>,
+    /// [`Settings::plain`].
+    pub plain: bool,
+    /// The policy as gauntlet reads it, when it can: which calls count.
+    pub model: Option<Arc<Policy>>,
+}
+
+impl Shared {
+    /// How long before its first call a session's proxy is started: twice the
+    /// measured start-up (the machine may be busier now), and half a second.
+    pub fn lead(&self) -> Duration {
+        self.startup * 2 + Duration::from_millis(500)
+    }
+
+    /// How a plan of `actions` is played: squeezed where nothing depends on
+    /// its gaps. Never when the run has faults (they are timed against the
+    /// calls) or its server changes a definition at a time (`at:`).
+    pub fn squeeze(&self, actions: &[Action], upstream: Option<&Upstream>, faulted: bool) -> timing::Squeeze {
+        let timed_change = upstream.is_some_and(|u| u.changes.iter().chain(&u.shadow).any(|c| c.at.is_some()));
+        let Some(keep) = self.keep.filter(|_| !faulted && !timed_change) else { return timing::Squeeze::default() };
+        let keep = keep + upstream.and_then(|u| u.latency_ms).map_or(0, |ms| ms as i64 * 1_000_000);
+        let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
+        let mut sessions = BTreeSet::new();
+        let opens: Vec<bool> = actions.iter().map(|a| sessions.insert((a.shadow, a.session))).collect();
+        // A raw line may call any tool, under any name: every window counts then.
+        let raw = actions.iter().any(|a| matches!(a.payload, crate::agent::Payload::Raw { .. }));
+        let lead = self.lead().as_nanos() as i64;
+        let counting = match &self.model {
+            Some(policy) if !raw => timing::counting(policy, actions.iter().filter_map(Action::tool_name)),
+            _ => timing::Counting::Other,
+        };
+        match (&counting, &self.model) {
+            (timing::Counting::Nothing, _) => timing::Squeeze::plan(&offsets, &opens, &[], keep, lead),
+            (timing::Counting::RateLimits(caps), Some(policy)) => {
+                let counted: Vec<bool> = actions.iter().map(|a| a.tool_name().is_some_and(|n| timing::counts(policy, n))).collect();
+                timing::Squeeze::under_limits(&offsets, &opens, &counted, caps, keep, lead)
+                    .unwrap_or_else(|| timing::Squeeze::plan(&offsets, &opens, &self.periods, keep, lead))
+            }
+            _ => timing::Squeeze::plan(&offsets, &opens, &self.periods, keep, lead),
+        }
+    }
 }
 
 pub struct BlackBoxBench {
@@ -186,6 +240,7 @@ impl BlackBoxBench {
             _ => (None, None),
         };
         let catalogue = catalogue_of(&servers);
+        let model = policy.map(Arc::new);
         let mut bench = BlackBoxBench {
             shared: Arc::new(Shared {
                 words,
@@ -205,12 +260,15 @@ impl BlackBoxBench {
                 init_timeout: settings.timeout,
                 settle: settings.timeout,
                 startup: Duration::ZERO,
-                periods: timing::periods(policy.as_ref()),
+                periods: timing::periods(model.as_deref()),
+                plain: settings.plain,
+                model: model.clone(),
+                keep: (model.is_some() && !settings.plain).then(|| (KEEP + longest_latency(&servers)).as_nanos() as i64),
             }),
             servers,
             catalogue,
-            engine: policy.clone().map(|p| crate::engine::Engine::new(Arc::new(p), crate::profile::Profile::Intercept)),
-            policy: policy.map(Arc::new),
+            engine: model.clone().map(|p| crate::engine::Engine::new(p, crate::profile::Profile::Intercept)),
+            policy: model,
             unknown: Policy::empty(crate::policy::model::Dialect::Intercept),
             unlisted: BTreeSet::new(),
             budget: settings.budget,
@@ -281,7 +339,7 @@ impl BlackBoxBench {
         // Replicas sharing state are what every run already is: sessions at one `{state_dir}`.
         let replicas = upstream.and_then(|u| u.replicas).unwrap_or(1);
         let local = upstream.and_then(|u| u.state).unwrap_or(self.state) == StateSetup::Local;
-        let run = run::Run::new(self.shared.clone(), dir.clone(), spec_path, if local { replicas } else { 1 })?;
+        let run = run::Run::new(self.shared.clone(), dir.clone(), spec_path, if local { replicas } else { 1 })?.with_upstream(upstream.cloned());
         match upstream.and_then(|u| u.shadow.as_ref()) {
             Some(hostile) => {
                 let spec = super::definitions::shadow(&spec_for(&self.servers, server, None, target)?, target, hostile);
@@ -358,7 +416,12 @@ impl Bench for BlackBoxBench {
         self.shared.listening.as_ref().map(|_| CARRIED_OVER)
     }
 
-    fn fits(&self, actions: &[Action], upstream: Option<&Upstream>) -> Result<(), String> {
+    fn runs_on_the_wall_clock(&self) -> bool {
+        // One proxy already listening keeps its counters across runs: they cannot overlap.
+        !self.shared.plain && self.shared.listening.is_none()
+    }
+
+    fn fits(&self, actions: &[Action], upstream: Option<&Upstream>, faulted: bool) -> Result<(), String> {
         if self.shared.listening.is_some() && upstream.is_some() {
             return Err(
                 "needs its own variant of the mock server, and a proxy gauntlet did not start keeps one upstream; use --proxy-command to run it".into(),
@@ -374,7 +437,7 @@ impl Bench for BlackBoxBench {
                 "needs {replicas} proxy replicas each with its own state, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command, or --state shared"
             ));
         }
-        let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
+        let offsets = self.shared.squeeze(actions, upstream, faulted).offsets(&actions.iter().map(|a| a.at).collect::<Vec<_>>());
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
         // Over stdio each session starts its own proxy; over HTTP the run's sessions share one.
         let starts = if self.shared.url.is_some() { 1 } else { sessions.max(1) };
@@ -388,6 +451,12 @@ impl Bench for BlackBoxBench {
             timing::human(self.budget)
         ))
     }
+}
+
+/// The longest answer latency any tool of `servers` is filed with.
+fn longest_latency(servers: &[NamedServer]) -> Duration {
+    let ms = servers.iter().flat_map(|s| &s.spec.tools).map(|t| t.response.latency_ms).max().unwrap_or(0);
+    Duration::from_millis(ms)
 }
 
 /// Serves the one server in play over Streamable HTTP at `addr` for a proxy

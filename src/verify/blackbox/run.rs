@@ -26,12 +26,14 @@ use super::http::HttpSession;
 use super::process::{self, Inbox, ProxyProcess};
 use super::store::Store;
 use super::template::{self, Fill};
-use super::{timing, Shared};
+use super::timing::{self, Squeeze};
+use super::Shared;
 use crate::agent::Action;
 use crate::clock::Timestamp;
 use crate::caller::CallContext;
 use crate::mock::LedgerEntry;
 use crate::verify::faults::{Inject, Schedule, Timed, Version};
+use crate::scenario::Upstream;
 use crate::verify::play::System;
 
 /// Sessions kept open at once; older idle ones are closed (a plan with a
@@ -115,6 +117,10 @@ pub struct Run {
     mock_faults: Vec<String>,
     /// A policy write left open (a writer mid-file), and what it wrote so far.
     half_open: Option<(std::fs::File, String)>,
+    /// The scenario's overrides of the server (what the squeeze must keep).
+    upstream: Option<Upstream>,
+    /// How the plan's instants are played (set as it begins).
+    squeeze: Squeeze,
 }
 
 pub fn wall_nanos() -> i64 {
@@ -155,6 +161,8 @@ impl Run {
             faults: Vec::new(),
             mock_faults: Vec::new(),
             half_open: None,
+            upstream: None,
+            squeeze: Squeeze::default(),
         };
         if run.shared.needs_store {
             for r in 0..run.state_dirs.len() {
@@ -181,6 +189,12 @@ impl Run {
             run.policy = Some(path);
         }
         Ok(run)
+    }
+
+    /// The scenario's overrides of the server this run serves.
+    pub fn with_upstream(mut self, upstream: Option<Upstream>) -> Run {
+        self.upstream = upstream;
+        self
     }
 
     /// Sessions named as shadow sessions talk to the second server in `spec`.
@@ -281,7 +295,7 @@ impl Run {
     /// Sleeps until `lead` before the wall instant that plays `virt`.
     fn sleep_until_before(&self, virt: Timestamp, lead: Duration) {
         let Some(origin) = self.origin else { return };
-        let target = origin + (virt.0 - self.start.0) - lead.as_nanos() as i64;
+        let target = origin + self.squeeze.played(virt.0 - self.start.0) - lead.as_nanos() as i64;
         let wait = target - wall_nanos();
         if wait > 0 {
             std::thread::sleep(Duration::from_nanos(wait as u64));
@@ -368,7 +382,7 @@ impl Run {
             let Ok(bytes) = std::fs::read(path) else { continue };
             let text = String::from_utf8_lossy(bytes.get(*from as usize..).unwrap_or_default());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                match entry(line, origin, self.start) {
+                match entry(line, origin, self.start, &self.squeeze) {
                     Some(e) => entries.push(LedgerEntry { shadow, ..e }),
                     None => {
                         self.failure.get_or_insert(format!("{}: unreadable ledger line `{line}`", path.display()));
@@ -381,13 +395,14 @@ impl Run {
     }
 }
 
-/// One ledger line of a mock process, its wall time moved onto the virtual timeline.
-fn entry(line: &str, origin: i64, start: Timestamp) -> Option<LedgerEntry> {
+/// One ledger line of a mock process, its wall time moved onto the virtual
+/// timeline (read back through the squeeze the plan was played with).
+fn entry(line: &str, origin: i64, start: Timestamp, squeeze: &Squeeze) -> Option<LedgerEntry> {
     let v: Value = serde_json::from_str(line).ok()?;
     let wall = Timestamp::parse_rfc3339(v.get("time")?.as_str()?).ok()?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
     Some(LedgerEntry {
-        time: start.plus_nanos(wall.0 - origin),
+        time: start.plus_nanos(squeeze.virtual_of(wall.0 - origin)),
         session: text("session"),
         identity: text("identity"),
         method: text("method"),
@@ -463,10 +478,8 @@ impl Run {
         !self.faults.is_empty()
     }
 
-    /// How long before its first call a session's proxy is started: twice the
-    /// measured start-up (the machine may be busier now), and half a second.
     fn lead(&self) -> Duration {
-        self.shared.startup * 2 + Duration::from_millis(500)
+        self.shared.lead()
     }
 
     /// One request on session `key` and the time until its answer: for latency figures.
@@ -498,7 +511,8 @@ impl System for Run {
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
-        let origin = timing::origin(&offsets, wall_nanos() + self.lead().as_nanos() as i64, &self.shared.periods);
+        self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted());
+        let origin = timing::origin(&self.squeeze.offsets(&offsets), wall_nanos() + self.lead().as_nanos() as i64, &self.shared.periods);
         self.origin = Some(origin);
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
         for f in &self.faults {
@@ -659,9 +673,9 @@ mod tests {
         let start = Timestamp::from_secs(1_772_409_600);
         let origin = Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap().0;
         let line = r#"{"time":"2026-11-26T10:00:59.5Z","session":null,"identity":null,"method":"tools/call","tool":"t","arguments":{"a":1},"raw":"{}","executed":true}"#;
-        let e = entry(line, origin, start).unwrap();
+        let e = entry(line, origin, start, &Squeeze::default()).unwrap();
         assert_eq!(e.time, start.plus_nanos(59_500_000_000));
         assert_eq!((e.tool.as_deref(), e.executed, e.arguments.clone()), (Some("t"), true, Some(serde_json::json!({"a": 1}))));
-        assert!(entry("{}", origin, start).is_none());
+        assert!(entry("{}", origin, start, &Squeeze::default()).is_none());
     }
 }

@@ -36,6 +36,63 @@ pub fn periods(policy: Option<&Policy>) -> Vec<i64> {
     out
 }
 
+/// What the counters that decide a plan's calls are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Counting {
+    /// No rule of a called tool (or of `*`) counts or reads a counter: no
+    /// window bears on the run.
+    Nothing,
+    /// Only rate limits count: per window period (ns), the fewest calls any
+    /// of them lets through.
+    RateLimits(Vec<(i64, u64)>),
+    /// A state counter, or a condition reading one: its sums and reads are
+    /// not calls to count.
+    Other,
+}
+
+/// The rules that decide a call of tool `name`: its own and those of `*`.
+fn rules_of<'p>(policy: &'p Policy, name: &str) -> impl Iterator<Item = &'p crate::policy::model::Rule> {
+    let own = policy.tool(name).map(|t| &t.rules[..]).unwrap_or_default();
+    let wildcard = policy.tool(crate::policy::model::WILDCARD).map(|t| &t.rules[..]).unwrap_or_default();
+    own.iter().chain(wildcard)
+}
+
+fn reads_counter(r: &crate::policy::model::Rule) -> bool {
+    r.conditions.iter().any(|c| matches!(c.path, crate::policy::model::Path::State(_)))
+}
+
+/// Whether a call of tool `name` may read or move a counter.
+pub fn counts(policy: &Policy, name: &str) -> bool {
+    rules_of(policy, name).any(|r| r.state.is_some() || r.rate_limit.is_some() || reads_counter(r))
+}
+
+/// How the calls of `names` are counted (see [`Counting`]).
+pub fn counting<'a>(policy: &Policy, names: impl IntoIterator<Item = &'a str>) -> Counting {
+    let mut caps: Vec<(i64, u64)> = Vec::new();
+    for name in names {
+        for r in rules_of(policy, name) {
+            // A rate limit is desugared into a counter and a condition reading it: it counts calls.
+            match (&r.rate_limit, &r.state) {
+                (Some(l), _) => {
+                    let period = i64::try_from(l.window.length_secs()).unwrap_or(i64::MAX / NANOS_PER_SEC).max(1) * NANOS_PER_SEC;
+                    let max = u64::try_from(l.max).unwrap_or(0);
+                    match caps.iter_mut().find(|(p, _)| *p == period) {
+                        Some((_, cap)) => *cap = (*cap).min(max),
+                        None => caps.push((period, max)),
+                    }
+                }
+                (None, Some(_)) => return Counting::Other,
+                (None, None) if reads_counter(r) => return Counting::Other,
+                (None, None) => {}
+            }
+        }
+    }
+    match caps.is_empty() {
+        true => Counting::Nothing,
+        false => Counting::RateLimits(caps),
+    }
+}
+
 /// How late a call may go out after its scheduled instant and still count in the same window.
 const JITTER: i64 = 50_000_000;
 
@@ -83,6 +140,151 @@ pub fn worst_case(offsets: &[i64], periods: &[i64]) -> Duration {
     let last = offsets.iter().copied().max().unwrap_or(0);
     let wait = periods.iter().zip(slack(offsets, periods)).map(|(p, bound)| p - bound.min(*p)).max().unwrap_or(0);
     Duration::from_nanos((wait + last - first).max(0) as u64)
+}
+
+/// A plan played with its idle gaps shrunk wherever no verdict can depend
+/// on them. A proxy counting in fixed calendar windows decides each call on
+/// the calls before it and which of them share its windows, never on how far
+/// apart they are: so two calls that share every window in the plan are
+/// played close together (still in one window), and two that do not are
+/// played across the next edge of the largest period they straddle (not
+/// one further, so no more windows apart than in the plan). What a gap
+/// still carries is kept: a gap up to `keep` (the replies due meanwhile
+/// arrive first, a refund among them) and the lead before a session's first
+/// action (its proxy starts meanwhile) are played as planned.
+///
+/// Each call keeps at most its planned position inside every window
+/// (residue), so lining the result up with the calendar ([`origin`]) never
+/// waits longer than for the plan itself, and the played span is never
+/// longer than the plan's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Squeeze {
+    /// (virtual offset, played offset) of each distinct instant of the plan,
+    /// in order; empty: played as planned.
+    points: Vec<(i64, i64)>,
+}
+
+impl Squeeze {
+    /// `offsets` (sorted, as a plan is played) with `opens[i]` set where a
+    /// session's first action is; `periods` as [`periods`]. Windows must
+    /// nest (each period a multiple of the one below, as minute, hour and
+    /// day do); otherwise the plan is played as it is.
+    pub fn plan(offsets: &[i64], opens: &[bool], periods: &[i64], keep: i64, lead: i64) -> Squeeze {
+        let mut sorted = periods.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let nested = sorted.windows(2).all(|w| w[0] > 0 && w[1] % w[0] == 0) && sorted.first().is_none_or(|&p| p > 0);
+        if !nested || offsets.windows(2).any(|w| w[0] > w[1]) || offsets.len() < 2 {
+            return Squeeze::default();
+        }
+        let mut points: Vec<(i64, i64)> = vec![(offsets[0], offsets[0])];
+        for (i, &v) in offsets.iter().enumerate().skip(1) {
+            let (pv, pc) = *points.last().unwrap_or(&(v, v));
+            let gap = v - pv;
+            let opening = opens.get(i).copied().unwrap_or(false);
+            if gap == 0 && !opening {
+                continue;
+            }
+            // The shortest the gap may become.
+            let floor = gap.min(if opening { keep.max(lead) } else { keep }.max(1));
+            // The largest period whose edge lies between the two calls in the plan.
+            let straddled = sorted.iter().rev().find(|&&p| pv.div_euclid(p) != v.div_euclid(p));
+            let c = match straddled {
+                None => pc + floor,
+                Some(&p) => (pc + floor).max(pc - pc.rem_euclid(p) + p),
+            };
+            if (v, c) != (pv, pc) {
+                points.push((v, c));
+            }
+        }
+        if points.iter().all(|(v, c)| v == c) {
+            return Squeeze::default();
+        }
+        Squeeze { points }
+    }
+
+    /// A plan whose calls no rate limit can refuse: every window of each
+    /// period in `caps` holds fewer counted calls (`counted[i]`) than its
+    /// cap, in the plan and as played. Then no window bears on any decision,
+    /// and calls are played close together, a window of the period ending
+    /// (the next call going to the next one) only once it holds one call
+    /// fewer than the cap. `None` when some window of the plan holds more
+    /// (the limit may bind: the windows must be kept, see [`Squeeze::plan`]).
+    pub fn under_limits(offsets: &[i64], opens: &[bool], counted: &[bool], caps: &[(i64, u64)], keep: i64, lead: i64) -> Option<Squeeze> {
+        if offsets.windows(2).any(|w| w[0] > w[1]) || caps.iter().any(|&(p, _)| p <= 0) {
+            return None;
+        }
+        // Fewer than the cap: a proxy whose limit lets one call fewer through than it says still refuses none.
+        let room = |cap: u64| cap.saturating_sub(1) as usize;
+        let counted_at = |i: usize| counted.get(i).copied().unwrap_or(true);
+        for &(p, cap) in caps {
+            let mut windows: std::collections::HashMap<i64, usize> = Default::default();
+            for (_, &o) in offsets.iter().enumerate().filter(|&(i, _)| counted_at(i)) {
+                let n = windows.entry(o.div_euclid(p)).or_default();
+                *n += 1;
+                if *n > room(cap) {
+                    return None;
+                }
+            }
+        }
+        let mut points: Vec<(i64, i64)> = Vec::new();
+        let mut played_counted: Vec<i64> = Vec::new();
+        let mut i = 0;
+        while let Some(&v) = offsets.get(i) {
+            // Calls at one instant are played together: they go where the window has room for all of them.
+            let n = offsets[i..].iter().take_while(|&&o| o == v).count();
+            let group = (i..i + n).filter(|&j| counted_at(j)).count();
+            let opening = (i..i + n).any(|j| opens.get(j).copied().unwrap_or(false));
+            let mut c = match points.last() {
+                None => v,
+                Some(&(pv, pc)) => pc + (v - pv).min(if opening { keep.max(lead) } else { keep }.max(1)),
+            };
+            if group > 0 {
+                let full = |c: i64, p: i64, cap: u64| played_counted.iter().rev().take_while(|&&x| x.div_euclid(p) == c.div_euclid(p)).count() + group > room(cap);
+                // Past every window without room; a fresh window of the largest period has room, so this ends.
+                while let Some(&(p, _)) = caps.iter().filter(|&&(p, cap)| full(c, p, cap)).max_by_key(|&&(p, _)| p) {
+                    c = c - c.rem_euclid(p) + p;
+                }
+                played_counted.extend(std::iter::repeat_n(c, group));
+            }
+            points.push((v, c));
+            i += n;
+        }
+        if points.iter().all(|(v, c)| v == c) {
+            return Some(Squeeze::default());
+        }
+        Some(Squeeze { points })
+    }
+
+    /// Whether the plan is played as it is.
+    pub fn is_identity(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// When (offset) the instant `virt` of the plan is played.
+    pub fn played(&self, virt: i64) -> i64 {
+        let i = self.points.partition_point(|&(v, _)| v <= virt);
+        match (i.checked_sub(1).map(|i| self.points[i]), self.points.get(i)) {
+            (None, _) => virt,
+            (Some((v, c)), next) => c + (virt - v).min(next.map_or(i64::MAX, |&(_, nc)| nc - c)),
+        }
+    }
+
+    /// The instant of the plan that the played offset `played` stands for
+    /// (a ledger entry's wall time read back onto the plan's timeline): the
+    /// time since the last planned instant before it, never past the next.
+    pub fn virtual_of(&self, played: i64) -> i64 {
+        let i = self.points.partition_point(|&(_, c)| c <= played);
+        match (i.checked_sub(1).map(|i| self.points[i]), self.points.get(i)) {
+            (None, _) => played,
+            (Some((v, c)), next) => v + (played - c).min(next.map_or(i64::MAX, |&(nv, _)| nv - v - 1).max(0)),
+        }
+    }
+
+    /// The played offsets of a plan's `offsets`.
+    pub fn offsets(&self, offsets: &[i64]) -> Vec<i64> {
+        offsets.iter().map(|&o| self.played(o)).collect()
+    }
 }
 
 /// `1h 2m 3s`-style, for the not-applicable reasons people read.
@@ -156,6 +358,131 @@ mod tests {
         assert_eq!(minute_offset(o, 3599 * S), 59 * S, "the minute edge is still kept");
         assert!(o + 3599 * S - now <= 60 * S);
         assert_eq!(origin(&offsets, now, &[]), now - 3599 * S, "with no window, the first call goes out at once");
+    }
+
+    const MS: i64 = 1_000_000;
+
+    /// Each call's decision by the engine on a virtual clock, the run's first call at `origin + offsets[0]`.
+    fn decisions(policy: &str, offsets: &[i64], origin: i64) -> Vec<bool> {
+        let policy = crate::policy::load_str(policy, "p.yaml", None).unwrap().policy;
+        let engine = crate::engine::Engine::new(std::sync::Arc::new(policy), crate::profile::Profile::Intercept);
+        let mut store = crate::engine::store::MemoryStore::new();
+        let call = crate::engine::ToolCall { name: "create", arguments: None };
+        let ctx = crate::caller::CallContext::default();
+        offsets.iter().map(|&o| engine.decide(&mut store, &call, &ctx, crate::clock::Timestamp(origin + o)).is_allow()).collect()
+    }
+
+    const PER_MINUTE_AND_HOUR: &str =
+        "version: \"1\"\ntools:\n  create:\n    rules:\n      - {name: m, rate_limit: 3/minute}\n      - {name: h, rate_limit: 7/hour}\n";
+
+    /// Bursts either side of a minute edge, then idle minutes inside one counted hour.
+    fn plan() -> Vec<i64> {
+        let mut offsets = vec![0, 10 * S, 20 * S, 30 * S, 50 * S, 59 * S + 900 * MS, 60 * S + 100 * MS, 61 * S, 62 * S, 63 * S];
+        offsets.extend([600 * S, 601 * S, 900 * S, 2000 * S, 2001 * S, 3000 * S]);
+        offsets
+    }
+
+    #[test]
+    fn a_squeezed_plan_gets_the_same_decisions_in_far_less_time() {
+        let plan = plan();
+        let periods = periods(Some(&crate::policy::load_str(PER_MINUTE_AND_HOUR, "p.yaml", None).unwrap().policy));
+        assert_eq!(periods, [60 * S, 3600 * S]);
+        let squeeze = Squeeze::plan(&plan, &[true], &periods, 200 * MS, 0);
+        let played = squeeze.offsets(&plan);
+        // Planned on the virtual clock from a day boundary; played from wherever the calendar lets it start.
+        let now = 20_000 * 86_400 * S + 7 * 3600 * S + 23 * 60 * S + 41 * S + 123 * MS;
+        let start = origin(&played, now, &periods);
+        let want = decisions(PER_MINUTE_AND_HOUR, &plan, 0);
+        assert_eq!(decisions(PER_MINUTE_AND_HOUR, &played, start), want);
+        assert!(want.contains(&false) && want.contains(&true), "the plan tests both limits: {want:?}");
+        assert!(worst_case(&played, &periods) < worst_case(&plan, &periods) / 4, "{:?} {played:?}", worst_case(&played, &periods));
+        // Without squeezing it would wait for the calendar the same way: the idle minutes are what went.
+        assert_eq!(decisions(PER_MINUTE_AND_HOUR, &plan, origin(&plan, now, &periods)), want);
+    }
+
+    #[test]
+    fn calls_that_straddle_a_counted_edge_are_never_brought_together() {
+        let plan = plan();
+        let periods = [60 * S, 3600 * S];
+        let played = Squeeze::plan(&plan, &[], &periods, 200 * MS, 0).offsets(&plan);
+        for (i, pair) in plan.windows(2).enumerate() {
+            for p in periods {
+                let apart = |a: i64, b: i64| a.div_euclid(p) != b.div_euclid(p);
+                assert_eq!(apart(played[i], played[i + 1]), apart(pair[0], pair[1]), "calls {i} and {} in {p} ns windows", i + 1);
+            }
+        }
+        // The burst 100 ms either side of a minute edge is played across one, not 200 ms apart.
+        assert!(played[6] - played[5] >= 100 * MS && played[6].rem_euclid(60 * S) < played[5].rem_euclid(60 * S));
+        // Squeezed as if nothing were counted, the calls across edges share windows and the decisions change:
+        // the windows are what the squeeze keeps.
+        let blind = Squeeze::plan(&plan, &[], &[], 200 * MS, 0).offsets(&plan);
+        assert_ne!(decisions(PER_MINUTE_AND_HOUR, &blind, 0), decisions(PER_MINUTE_AND_HOUR, &plan, 0));
+    }
+
+    #[test]
+    fn short_gaps_and_session_leads_are_played_as_planned() {
+        let offsets = [0, 150 * MS, 10 * S, 20 * S, 30 * S];
+        let opens = [true, false, false, true, false];
+        let played = Squeeze::plan(&offsets, &opens, &[], 200 * MS, 3 * S).offsets(&offsets);
+        assert_eq!(played, [0, 150 * MS, 350 * MS, 3 * S + 350 * MS, 3 * S + 550 * MS]);
+        assert!(Squeeze::plan(&[0, 100 * MS, 200 * MS], &[], &[], 200 * MS, 0).is_identity(), "nothing to squeeze");
+        assert!(Squeeze::plan(&[0, 100 * S], &[], &[60 * S, 90 * S], 0, 0).is_identity(), "windows that do not nest: played as planned");
+    }
+
+    #[test]
+    fn ledger_times_read_back_onto_the_plan() {
+        let plan = plan();
+        let squeeze = Squeeze::plan(&plan, &[], &[60 * S], 200 * MS, 0);
+        for &v in &plan {
+            assert_eq!(squeeze.virtual_of(squeeze.played(v)), v);
+            // An entry 5 ms after its call is 5 ms after it in the plan too.
+            assert_eq!(squeeze.virtual_of(squeeze.played(v) + 5 * MS), v + 5 * MS);
+        }
+        let mut last = i64::MIN;
+        for t in (-S..squeeze.played(3000 * S) + S).step_by(37 * MS as usize) {
+            let v = squeeze.virtual_of(t);
+            assert!(v >= last, "monotone at {t}");
+            last = v;
+        }
+    }
+
+    const PER_MINUTE: &str = "version: \"1\"\ntools:\n  create:\n    rules:\n      - {name: m, rate_limit: 3/minute}\n  read:\n    rules: []\n";
+
+    #[test]
+    fn calls_no_limit_can_refuse_are_played_together_a_window_short_of_its_cap() {
+        let policy = crate::policy::load_str(PER_MINUTE, "p.yaml", None).unwrap().policy;
+        let caps = match counting(&policy, ["create", "read"]) {
+            Counting::RateLimits(caps) => caps,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(caps, [(60 * S, 3)]);
+        assert_eq!(counting(&policy, ["read"]), Counting::Nothing);
+        // One call a minute for eight minutes, and reads between them that count for nothing.
+        let plan: Vec<i64> = (0..8).flat_map(|m| [m * 60 * S, m * 60 * S + 30 * S]).collect();
+        let counted: Vec<bool> = (0..16).map(|i| i % 2 == 0).collect();
+        let squeeze = Squeeze::under_limits(&plan, &[], &counted, &caps, 200 * MS, 0).unwrap();
+        let played = squeeze.offsets(&plan);
+        // Two counted calls a minute (one fewer than the cap): four minutes instead of eight.
+        let creates: Vec<i64> = played.iter().step_by(2).copied().collect();
+        assert_eq!(creates, [0, 400 * MS, 60 * S, 60 * S + 400 * MS, 120 * S, 120 * S + 400 * MS, 180 * S, 180 * S + 400 * MS]);
+        let now = 20_000 * 86_400 * S + 5 * 60 * S + 59 * S;
+        let start = origin(&played, now, &[60 * S]);
+        assert_eq!(decisions(PER_MINUTE, &creates, start), vec![true; 8]);
+        assert_eq!(decisions(PER_MINUTE, &plan.iter().step_by(2).copied().collect::<Vec<_>>(), 0), vec![true; 8]);
+    }
+
+    #[test]
+    fn a_limit_that_may_bind_keeps_its_windows() {
+        // Three calls in one minute reach a cap of 3: the plan is not squeezed past its windows.
+        let plan = [0, 10 * S, 20 * S, 600 * S];
+        assert_eq!(Squeeze::under_limits(&plan, &[], &[true; 4], &[(60 * S, 3)], 200 * MS, 0), None);
+        let kept = Squeeze::plan(&plan, &[], &[60 * S], 200 * MS, 0).offsets(&plan);
+        assert_eq!(kept, [0, 200 * MS, 400 * MS, 60 * S]);
+        assert_eq!(decisions(PER_MINUTE, &kept, 0), decisions(PER_MINUTE, &plan, 0));
+        // Calls at one instant stay together, in a window with room for all of them.
+        let burst = [0, 0, 65 * S, 65 * S];
+        let played = Squeeze::under_limits(&burst, &[], &[true; 4], &[(60 * S, 4)], 200 * MS, 0).unwrap().offsets(&burst);
+        assert_eq!(played, [0, 0, 60 * S, 60 * S]);
     }
 
     #[test]
