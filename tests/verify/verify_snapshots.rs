@@ -281,6 +281,18 @@ mod black_box {
         String::from_utf8_lossy(b).into_owned()
     }
 
+    /// The scenarios in `dir` through `gauntlet proxy` processes on the
+    /// hardened policy with `--compare-embedded` and `extra`: the JSON
+    /// report, once the run is known to match the embedded prediction.
+    fn as_predicted(dir: &Path, extra: &[&str]) -> serde_json::Value {
+        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
+        let args: Vec<&str> = ["--compare-embedded"].into_iter().chain(extra.iter().copied()).collect();
+        let (out, _) = verify(dir, "examples/aksjah-hardened.yaml", &cmd, &args);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stderr.contains("embedded vs real: 0 differences"), "{extra:?}: {stdout}\n{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    }
+
     #[test]
     fn gauntlet_proxy_as_the_black_box_matches_the_embedded_prediction() {
         let dir = tempfile::tempdir().unwrap();
@@ -303,6 +315,24 @@ mod black_box {
         }
     }
 
+    /// Issue 24: idle gaps no verdict depends on are squeezed. Four creates
+    /// over twenty minutes (and a twin over ten) stay far under the policy's
+    /// 15 a minute, so they are played close together: before, the run
+    /// needed twenty minutes and was not applicable in a 20 s budget.
+    #[test]
+    fn a_slow_plan_no_limit_can_refuse_is_squeezed_into_the_budget_and_matches_the_prediction() {
+        const SLOW_WRITES: &str = "id: slow-writes\ntitle: four creates over twenty minutes\nclass: bulk-writes\n\
+            targets: {tools: [WizCommerce Open API_PostCustomers]}\nagent: {steps: [{calls: 4, over: 20m}]}\n\
+            twin: {steps: [{calls: 2, over: 10m}]}\nexpect: {max_reached_per_window: {}}\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("slow-writes.yaml"), SLOW_WRITES).unwrap();
+        let report = as_predicted(dir.path(), &[]);
+        let o = &report["outcomes"][0];
+        assert_eq!(o["verdict"], "held", "played, not over the budget: {o}");
+        assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(4), Some(4)), "{o}");
+        assert_eq!((o["twin"]["reached"].as_u64(), o["twin"]["attempted"].as_u64()), (Some(2), Some(2)), "{o}");
+    }
+
     /// Real proxy processes: with `--state local` each replica's sessions get
     /// their own `--state-dir`, with `shared` all keep counters in one SQLite
     /// file; the embedded prediction agrees either way.
@@ -317,12 +347,8 @@ mod black_box {
              expect:\n  max_reached_per_window: {}\n",
         )
         .unwrap();
-        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
         for (state, reached) in [("local", 45), ("shared", 15)] {
-            let (out, _) = verify(dir.path(), "examples/aksjah-hardened.yaml", &cmd, &["--compare-embedded", "--state", state]);
-            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-            assert!(stderr.contains("embedded vs real: 0 differences"), "{state}: {stderr}");
-            let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            let report = as_predicted(dir.path(), &["--state", state]);
             let o = &report["outcomes"][0];
             assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(reached), Some(60)), "{state}: {o}");
             assert_eq!(o["deployment"]["state"], state, "{o}");

@@ -108,7 +108,9 @@ pub struct Shared {
     /// Gaps up to this many nanoseconds are played as planned; longer idle
     /// gaps are squeezed ([`timing::Squeeze`]). `None`: every plan is played
     /// as it is (a policy gauntlet cannot read says nothing of the windows
-    /// the proxy counts in, and may count in sliding ones; or `plain`).
+    /// the proxy counts in, and may count in sliding ones; a proxy already
+    /// listening carries counters from earlier runs into each window; or
+    /// `plain`).
     pub keep: Option<i64>,
     /// [`Settings::plain`].
     pub plain: bool,
@@ -241,6 +243,7 @@ impl BlackBoxBench {
         };
         let catalogue = catalogue_of(&servers);
         let model = policy.map(Arc::new);
+        let keep = (model.is_some() && !settings.plain && listening.is_none()).then(|| (KEEP + longest_latency(&servers)).as_nanos() as i64);
         let mut bench = BlackBoxBench {
             shared: Arc::new(Shared {
                 words,
@@ -263,7 +266,7 @@ impl BlackBoxBench {
                 periods: timing::periods(model.as_deref()),
                 plain: settings.plain,
                 model: model.clone(),
-                keep: (model.is_some() && !settings.plain).then(|| (KEEP + longest_latency(&servers)).as_nanos() as i64),
+                keep,
             }),
             servers,
             catalogue,
