@@ -59,22 +59,10 @@ pub fn variant(name: &str, variant: NameVariant) -> String {
     }
 }
 
-/// The normalisation lenient servers apply (case-fold, trim, drop zero-width, `-` ≡ `_` ≡ space).
-pub fn canonical(name: &str) -> String {
-    name.trim()
-        .chars()
-        .filter(|c| !matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}'))
-        .map(|c| match c {
-            '-' | ' ' => '_',
-            c => c,
-        })
-        .collect::<String>()
-        .to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::toolset::fold as canonical;
 
     #[test]
     fn variants_differ_from_the_name_and_mostly_canonicalise_back() {

@@ -33,6 +33,21 @@ pub enum ScenarioCommand {
         #[arg(long)]
         server: Vec<std::path::PathBuf>,
     },
+    /// Run every scenario of DIR (default: the built-in database) against
+    /// deliberately vulnerable reference configurations and secure ones;
+    /// fail any that breaches no vulnerable one, holds on no secure one, or
+    /// whose benign twin a secure one refuses.
+    Check {
+        /// Check this directory's scenarios only.
+        #[arg(conflicts_with = "scenarios")]
+        dir: Option<std::path::PathBuf>,
+        /// Add a directory's scenarios to the built-in database, as `verify --scenarios` does (repeatable).
+        #[arg(long)]
+        scenarios: Vec<std::path::PathBuf>,
+        /// Fail on open scenarios too (a gap every secure reference leaves as a proxy finding).
+        #[arg(long)]
+        strict_open: bool,
+    },
     /// Show the database: the built-in scenarios plus DIR's, and where each came from.
     List {
         /// A scenario directory to add to the built-in database.
@@ -49,6 +64,7 @@ pub fn run(args: Args) -> Exit {
     match args.command {
         ScenarioCommand::New { name, dir } => new(&name, &dir),
         ScenarioCommand::Lint { dir, server } => lint_cmd(dir.as_deref(), &server),
+        ScenarioCommand::Check { dir, scenarios, strict_open } => check(dir.as_deref(), &scenarios, strict_open),
         ScenarioCommand::List { dir, scenarios_only } => list(dir.as_slice(), scenarios_only),
         ScenarioCommand::Schema => {
             print!("{}", scenario::schema::SCHEMA);
@@ -144,6 +160,52 @@ fn lint_cmd(dir: Option<&Path>, server: &[PathBuf]) -> Exit {
         let files = problems.iter().map(|p| &p.path).collect::<std::collections::BTreeSet<_>>().len();
         println!("{} in {}{against}", crate::wording::count(problems.len(), "problem"), crate::wording::count(files, "file"));
         Exit::CheckFailed
+    }
+}
+
+fn check(dir: Option<&Path>, added: &[PathBuf], strict_open: bool) -> Exit {
+    let (dirs, only_given) = match dir {
+        Some(d) => (vec![d.to_path_buf()], true),
+        None => (added.to_vec(), false),
+    };
+    let checked = setup::scenarios(&dirs, only_given, &[], false)
+        .and_then(|scenarios| crate::verify::selfcheck::check(&scenarios, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)));
+    let results = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    let w = results.iter().map(|r| r.id.len()).max().unwrap_or(2);
+    for r in &results {
+        match (r.problems().as_slice(), r.unchecked()) {
+            ([], Some(why)) => println!("open  {:<w$}  breaches {}; {why}", r.id, r.breaches.as_deref().unwrap_or("-")),
+            ([], None) => {
+                let open = match r.breached_secure.len() {
+                    0 => String::new(),
+                    n => format!("; breached on {n} other secure reference × tool"),
+                };
+                println!("ok    {:<w$}  breaches {}; holds on {}{open}", r.id, r.breaches.as_deref().unwrap_or("-"), r.holds.as_deref().unwrap_or("-"))
+            }
+            (problems, _) => problems.iter().for_each(|p| println!("FAIL  {:<w$}  {p}", r.id)),
+        }
+    }
+    let failed = results.iter().filter(|r| !r.problems().is_empty()).count();
+    let unchecked = results.iter().filter(|r| r.problems().is_empty() && r.unchecked().is_some()).count();
+    let shown = match (dir, added) {
+        (Some(d), _) => d.display().to_string(),
+        (None, []) => "the built-in database".into(),
+        (None, more) => format!("the built-in database and {}", more.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    if strict_open && unchecked > 0 {
+        println!("--strict-open: the {unchecked} open scenario(s) fail the check");
+    }
+    // Open: breached where vulnerable, and left open by every secure reference as a proxy finding.
+    println!("{shown}: {} checked, {} passed, {failed} failed, {unchecked} open", results.len(), results.len() - failed - unchecked);
+    match failed + if strict_open { unchecked } else { 0 } {
+        0 => Exit::Ok,
+        _ => Exit::CheckFailed,
     }
 }
 

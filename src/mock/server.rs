@@ -700,7 +700,7 @@ impl MockServer {
         if !self.behaviour.lenient_names {
             return None;
         }
-        self.tools.get_folded(&requested.trim().to_lowercase())
+        self.tools.get_folded(&super::toolset::fold(requested))
     }
 
     /// Applies the rug pull once its call count is reached; true when it just happened.

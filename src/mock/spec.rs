@@ -174,7 +174,8 @@ pub struct Behaviour {
     /// `tools/list` pages of this size, chained with `nextCursor`.
     #[serde(default)]
     pub page_size: Option<usize>,
-    /// Tool lookup ignores case and surrounding whitespace, like lenient SDK servers.
+    /// Tool lookup by the folded name ([`super::toolset::fold`]: case, surrounding
+    /// whitespace, zero-width characters, `-`/`_`/space), like hand-rolled lenient servers.
     #[serde(default)]
     pub lenient_names: bool,
     /// Which of two duplicate JSON keys the server believes.

@@ -40,13 +40,29 @@ struct Indexed {
     entries: Vec<[OnceLock<String>; 2]>,
 }
 
+/// The name a lenient server looks a tool up by: trimmed, case-folded,
+/// zero-width characters dropped, and `-`, `_` and a space read alike
+/// (`GIT_STATUS`, ` git_status`, `git-status` and `git\u{200B}_status` all
+/// run `git_status`); a homoglyph (a Cyrillic `е`) is another name.
+pub fn fold(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'))
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase()
+}
+
 impl ToolSet {
     pub fn new(tools: Vec<ToolSpec>) -> ToolSet {
         let mut exact = HashMap::with_capacity(tools.len());
         let mut folded = HashMap::with_capacity(tools.len());
         for (i, t) in tools.iter().enumerate() {
             exact.entry(t.name.clone()).or_insert(i);
-            folded.entry(t.name.to_lowercase()).or_insert(i);
+            folded.entry(fold(&t.name)).or_insert(i);
         }
         let entries = tools.iter().map(|_| Default::default()).collect();
         let base = Indexed { tools, exact, folded, entries };
@@ -115,11 +131,11 @@ impl ToolSet {
         }
     }
 
-    /// The first tool whose lower-cased name is `folded` (already lower-cased).
+    /// The first tool whose [`fold`]ed name is `folded` (already folded).
     pub fn get_folded(&self, folded: &str) -> Option<&ToolSpec> {
         match self.base.folded.get(folded).filter(|i| !self.removed.contains(i)) {
             Some(&i) => self.at(i),
-            None => self.added.iter().find(|t| t.name.to_lowercase() == folded),
+            None => self.added.iter().find(|t| fold(&t.name) == folded),
         }
     }
 

@@ -223,6 +223,11 @@ impl ProxyCore {
         self.store.as_mut()
     }
 
+    /// Counters replaced wholesale (a proxy that kept them only in memory, started again).
+    pub fn replace_store(&mut self, store: Box<dyn CounterStore>) {
+        self.store = store;
+    }
+
     pub fn mode(&self) -> WireMode {
         self.mode
     }

@@ -118,6 +118,19 @@ impl<S: MessageHandler> InProcess<S> {
         self.replica_of.clear();
     }
 
+    /// Every replica's counters replaced by a fresh store from `fresh`.
+    pub fn reset_stores(&mut self, fresh: &dyn Fn() -> Box<dyn crate::engine::CounterStore>) {
+        for core in &mut self.cores {
+            core.replace_store(fresh());
+        }
+    }
+
+    /// Replies in flight are dropped and nothing answers their requests
+    /// (a proxy that loses track of its calls when the upstream fails).
+    pub fn lose_replies(&mut self) {
+        self.queue.clear();
+    }
+
     /// The upstream answers nothing before `until` (answers produced meanwhile wait).
     pub fn stall_until(&mut self, until: Timestamp) {
         self.stalled_until = Some(until);

@@ -613,6 +613,11 @@ impl Requirements {
         self.policies.iter().map(|p| dir.join(p)).collect()
     }
 
+    /// The baseline with a `gauntlet.yaml`'s text laid over it (as [`load`](Self::load) reads a file).
+    pub fn over_baseline(text: &str) -> Result<Requirements, String> {
+        Ok(Requirements::baseline().overlaid(Requirements::parse(text)?))
+    }
+
     /// Parses a `gauntlet.yaml`; errors read `line:column: message`.
     pub fn parse(text: &str) -> Result<Requirements, String> {
         crate::yaml::check(text).map_err(|l| format!("{}:{}: {l}\n  help: {}", l.line, l.column, l.help()))?;

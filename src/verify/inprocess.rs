@@ -97,13 +97,27 @@ pub struct InProcessBench {
     pin: Option<Arc<crate::proxy::pin::Approved>>,
     /// What a failing state store means (`gauntlet proxy --state-fail-mode`).
     fail_mode: FailMode,
+    /// The gap a deliberately vulnerable reference leaves open (`gauntlet scenario check`).
+    gap: Gap,
+}
+
+/// A gap left open on purpose, for `gauntlet scenario check`'s vulnerable references.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Gap {
+    #[default]
+    None,
+    /// Every fault met the worst way (see [`InProcessBench::failing_open`]).
+    FailsOpen,
+    /// Hidden tools are left out of `tools/list` answers, but a call of one
+    /// is forwarded all the same (a proxy that only filters what it lists).
+    HidesFromListsOnly,
 }
 
 impl InProcessBench {
     pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
         let catalogue = catalogue_of(&servers);
         let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
-        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None, fail_mode: FailMode::default() }
+        InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None, fail_mode: FailMode::default(), gap: Gap::None }
     }
 
     /// Every proxy core serves tools only as `approved` defines them.
@@ -128,6 +142,22 @@ impl InProcessBench {
     /// A failing state store means what `mode` says, as `gauntlet proxy --state-fail-mode` does.
     pub fn with_fail_mode(self, fail_mode: FailMode) -> InProcessBench {
         InProcessBench { fail_mode, ..self }
+    }
+
+    /// A deliberately vulnerable proxy for `gauntlet scenario check`, open
+    /// at each gap a fault scenario aims at: a failing store lets calls
+    /// through uncounted, counters live only in memory (a restart forgets
+    /// them), a call without an identity or a session skips its counter, a
+    /// policy file loads while still half written and never once finished
+    /// (no reload), a file that does not load leaves no rules, and once the
+    /// upstream stalls or dies the calls in flight are never answered.
+    pub fn failing_open(self) -> InProcessBench {
+        InProcessBench { gap: Gap::FailsOpen, fail_mode: FailMode::Open, ..self }
+    }
+
+    /// A deliberately vulnerable proxy that hides tools from `tools/list` only (see [`Gap::HidesFromListsOnly`]).
+    pub fn hiding_from_lists_only(self) -> InProcessBench {
+        InProcessBench { gap: Gap::HidesFromListsOnly, ..self }
     }
 }
 
@@ -260,17 +290,22 @@ impl Bench for InProcessBench {
             StateSetup::Local => None,
         };
         let down = Arc::new(AtomicBool::new(false));
+        let switched = |inner: Box<dyn CounterStore>, down: &Arc<AtomicBool>, mode| with_fail_mode(Box::new(Switched { inner, down: down.clone() }), mode);
         let cores = (0..replicas)
             .map(|_| {
                 let inner: Box<dyn CounterStore> = match &shared {
                     Some(one) => Box::new(one.clone()),
                     None => Box::new(MemoryStore::new()),
                 };
-                let store = with_fail_mode(Box::new(Switched { inner, down: down.clone() }), self.fail_mode);
-                self.core(store)
+                self.core(switched(inner, &down, self.fail_mode))
             })
             .collect();
-        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow, store_down: down, fail_mode: self.fail_mode, profile: self.engine.profile() }))
+        let forgetful = (self.gap == Gap::FailsOpen).then(|| {
+            let (down, mode) = (down.clone(), self.fail_mode);
+            Box::new(move || switched(Box::new(MemoryStore::new()), &down, mode)) as Box<dyn Fn() -> Box<dyn CounterStore>>
+        });
+        let hidden_passes = (self.gap == Gap::HidesFromListsOnly).then(|| self.engine.clone());
+        Ok(Box::new(Running { main: InProcess::replicated(cores, mock), shadow, store_down: down, fail_mode: self.fail_mode, profile: self.engine.profile(), forgetful, hidden_passes }))
     }
 
     fn state(&self) -> StateSetup {
@@ -317,6 +352,10 @@ struct Running {
     store_down: Arc<AtomicBool>,
     fail_mode: FailMode,
     profile: Profile,
+    /// Set on the failing-open reference: how it makes a fresh, empty store after a restart.
+    forgetful: Option<Box<dyn Fn() -> Box<dyn CounterStore>>>,
+    /// Set on the reference that hides from lists only: the engine whose hidden tools' calls go straight through.
+    hidden_passes: Option<Engine>,
 }
 
 impl Running {
@@ -328,9 +367,54 @@ impl Running {
     }
 }
 
+impl Running {
+    /// The faults the failing-open reference meets its own way (`None`: as `gauntlet proxy` does).
+    fn inject_failing_open(&mut self, what: &Inject, now: Timestamp, fresh: &dyn Fn() -> Box<dyn CounterStore>) -> Option<Vec<Vec<u8>>> {
+        match what {
+            Inject::PolicyWrite { version, closed } => {
+                let no_rules = || Arc::new(Policy::empty(crate::policy::model::Dialect::Intercept));
+                match (&version.policy, closed) {
+                    (Some(half), false) => self.main.set_engine(&Engine::new(half.clone(), self.profile)),
+                    (None, _) => self.main.set_engine(&Engine::new(no_rules(), self.profile)),
+                    (Some(_), true) => {}
+                }
+            }
+            Inject::Restart => {
+                self.main.restart();
+                self.main.reset_stores(fresh);
+            }
+            Inject::UpstreamStall { .. } => {
+                // No upstream timeout: nothing forwarded from here on is ever answered.
+                self.main.lose_replies();
+                self.main.stall_until(now.plus_nanos(i64::MAX / 4));
+            }
+            Inject::UpstreamDie => {
+                // The calls in flight are dropped unanswered with the connection.
+                self.main.lose_replies();
+                drop(self.main.upstream_gone());
+            }
+            Inject::StoreDown { .. } | Inject::StoreUp => return None,
+        }
+        Some(Vec::new())
+    }
+}
+
 impl System for Running {
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
-        self.route(ctx).send(line, ctx, now)
+        if let Some(engine) = &self.hidden_passes {
+            let called = serde_json::from_slice::<serde_json::Value>(line).ok().filter(|m| m["method"] == "tools/call");
+            if called.is_some_and(|m| m["params"]["name"].as_str().is_some_and(|n| engine.hidden().hides(n))) {
+                return self.main.server_mut().handle_line(line, ctx, now).into_iter().map(|r| r.bytes).collect();
+            }
+        }
+        // The failing-open reference skips the counter of a call whose key attribute is missing.
+        let keyless = self.forgetful.is_some() && (ctx.identity.is_none() || ctx.session.is_none());
+        let was_down = keyless && self.store_down.swap(true, Ordering::SeqCst);
+        let out = self.route(ctx).send(line, ctx, now);
+        if keyless {
+            self.store_down.store(was_down, Ordering::SeqCst);
+        }
+        out
     }
 
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
@@ -364,7 +448,14 @@ impl System for Running {
         true
     }
 
-    fn inject(&mut self, what: &Inject, _now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
+    fn inject(&mut self, what: &Inject, now: Timestamp) -> Result<Vec<Vec<u8>>, String> {
+        if let Some(fresh) = self.forgetful.take() {
+            let done = self.inject_failing_open(what, now, fresh.as_ref());
+            self.forgetful = Some(fresh);
+            if let Some(done) = done {
+                return Ok(done);
+            }
+        }
         match what {
             Inject::StoreDown { hang: false } => self.store_down.store(true, Ordering::SeqCst),
             // A hung store: each call is decided as `gauntlet proxy` decides it at its --state-timeout.

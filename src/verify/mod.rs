@@ -21,6 +21,7 @@ pub mod faults;
 pub mod inprocess;
 pub mod measure;
 pub mod play;
+pub mod selfcheck;
 pub mod setup;
 pub mod severity;
 pub mod shrink;
