@@ -338,6 +338,8 @@ pub fn converge(
         let (policy, outcomes) = setup.verify(&ordered, setup.profile)?;
         runs += 1;
         let mut changed = false;
+        // Edits this round adds: a remedy another finding already brought in is judged by the next run.
+        let before_round = edits.clone();
         if runs < ROUNDS {
             for o in outcomes.iter().filter(|o| is_bad(o) && !out_of_reach.contains(&key(o))) {
                 let tool = o.tool.as_str();
@@ -384,8 +386,14 @@ pub fn converge(
                     // exposes its name variants to `default: allow`), else the edits on that tool go.
                     let mut more = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
                     more.retain(|e| !dropped.contains(e));
+                    let added_now = !more.is_empty() && more.iter().all(|e| edits.contains(e) && !before_round.contains(e));
                     if push_new(&mut edits, more) {
                         changed = true;
+                        continue;
+                    }
+                    // Two findings one edit created (a hidden tool's case and Unicode variants under
+                    // `default: allow`) share one remedy: the second must not undo the edit it repairs.
+                    if added_now {
                         continue;
                     }
                     let before = edits.len();
