@@ -85,9 +85,20 @@ pub fn tools(old: &Policy, new: &Policy, catalogue: &[String]) -> Vec<String> {
 }
 
 /// Every change between `old` and `new` over `tools`.
+///
+/// A tool whose shape is the same on both sides (gate, rules in order with
+/// their conditions, limits and messages, counters its own or the `"*"`
+/// rules' alike; see [`crate::engine::admission::Shapes`]) is decided alike
+/// by both on every history of its calls, so it has no change to find and
+/// is skipped. A tool with no shape (a counter another tool shares) is
+/// always compared.
 pub fn diff(old: &Side<'_>, new: &Side<'_>, tools: &[String]) -> Vec<Change> {
+    let (shapes_old, shapes_new) = (old.engine.admission().shapes(), new.engine.admission().shapes());
     let mut out = Vec::new();
     for tool in tools {
+        if shapes_old.of(tool).is_some_and(|s| Some(s) == shapes_new.of(tool)) {
+            continue;
+        }
         let before = out.len();
         visibility_changes(&mut out, tool, old, new);
         for (direction, a, b) in [(Direction::Weaker, old, new), (Direction::Stronger, new, old)] {
@@ -176,6 +187,10 @@ fn admitted_changes(out: &mut Vec<Change>, tool: &str, direction: Direction, a: 
     let mut seen: Vec<String> = Vec::new();
     let mut undecided: Vec<Change> = Vec::new();
     for (i, c) in ta.rules.args.iter().enumerate() {
+        // `b` holds the same condition: no call passes it there and fails it here.
+        if ta.rules.shares_condition(i, tb.rules) {
+            continue;
+        }
         let mut terms = tb.rules.terms();
         terms.push(ta.rules.term(i, true));
         match solve(&terms, &base, &Prefer::default()) {

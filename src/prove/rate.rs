@@ -256,14 +256,15 @@ pub fn amounts(ctx: &Context<'_>, field: &str, w: AmountWindow) -> Proof {
         }
     }
     let mut best = 0.0f64;
-    let mut tried: Vec<super::Counterexample> = strategies.into_iter().map(|v| burst(ctx, span, &v, |a| amount(a, field), w.amount)).collect();
-    if let Some(Ok(t)) = &trunc {
+    // Built one at a time, in order, and only until one refutes: the schedule
+    // that fills each window runs thousands of calls, needless once a burst broke the cap.
+    let bursts = strategies.into_iter().map(|v| Some(burst(ctx, span, &v, |a| amount(a, field), w.amount)));
+    let filled = std::iter::once_with(|| {
+        let t = trunc.as_ref()?.as_ref().ok()?;
         let frac = fraction(t.counted.total() as f64, t.calls, w.amount);
-        if let Some(cex) = fill(ctx, field, span, &per_call, &most, &t.counted.rule, frac) {
-            tried.push(cex);
-        }
-    }
-    for cex in tried {
+        fill(ctx, field, span, &per_call, &most, &t.counted.rule, frac)
+    });
+    for cex in bursts.chain(filled).flatten() {
         let spent: Vec<(i64, f64)> = cex
             .allowed_calls()
             .filter_map(|c| Timestamp::parse_rfc3339(&c.at).ok().map(|t| (t.0, c.arguments.get(field).and_then(Json::as_f64).unwrap_or(0.0).max(0.0))))

@@ -158,3 +158,31 @@ fn a_length_cap_losing_its_dollar_is_a_weaker_condition_with_a_long_witness() {
     let v = changes[0].new.as_ref().unwrap().calls[0].arguments["v"].as_str().unwrap().chars().count();
     assert_eq!(v, 1801, "the shortest text past the cap");
 }
+
+/// Diffs two policy texts over their own tools.
+fn diff_texts(old: &str, new: &str) -> Vec<diff::Change> {
+    let (eo, en) = (engine(old), engine(new));
+    let side = |f: &'static str| ReplayCommand { policy: f.into(), strict: false };
+    let (o, n) = (diff::Side { engine: &eo, file: "old.yaml", replay: side("old.yaml") }, diff::Side { engine: &en, file: "new.yaml", replay: side("new.yaml") });
+    diff::diff(&o, &n, &diff::tools(eo.policy(), en.policy(), &[]))
+}
+
+#[test]
+fn a_condition_both_sides_hold_alike_is_not_undecided_however_large_its_automaton() {
+    // Past the model's automaton budget: the 21st character from the end is an `a`.
+    let huge = "          - {path: args.k, op: regex, value: \"^[a-z]*a[a-z]{20}$\"}\n";
+    let policy = |moved: &str| format!("version: \"1\"\ntools:\n  same:\n    rules:\n      - name: key\n        conditions:\n{huge}  moved:\n    rules:\n{moved}");
+    let rate = |n: u32| format!("      - {{name: rate, rate_limit: {n}/minute}}\n");
+    let list = |v: &str| format!("      - name: key\n        conditions:\n{huge}          - {{path: args.v, op: in, value: [{v}]}}\n");
+    // A value the regex admits is unknown to the model, so a diff that asked about it would say UNDECIDED.
+    let e = engine(&policy(&rate(5)));
+    let inside = e.admission().tool("same").admitted(&Map::new(), &Prefer::default());
+    assert!(matches!(inside, Answer::Unknown(_)), "the regex must be past the budget for this test to mean anything: {inside:?}");
+    // `same` is unchanged, `moved` raises its limit: one weaker rate, nothing undecided.
+    let changes = diff_texts(&policy(&rate(5)), &policy(&rate(9)));
+    let found: Vec<_> = changes.iter().map(|c| (c.tool.as_str(), c.kind, c.direction)).collect();
+    assert_eq!(found, [("moved", "rate", diff::Direction::Weaker)], "{changes:#?}");
+    // A list widened beside the same regex: the list is asked about (undecided, the regex being on the call), never the regex.
+    let changes = diff_texts(&policy(&list("x")), &policy(&list("x, y")));
+    assert!(!changes.is_empty() && changes.iter().all(|c| c.tool == "moved" && c.summary.contains("args.v")), "{changes:#?}");
+}

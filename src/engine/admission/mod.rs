@@ -315,6 +315,23 @@ impl Rules {
         self.profile
     }
 
+    /// Whether `other` has a condition decided as condition `i` of these
+    /// rules on every call: on the same path, with the same compiled
+    /// operator and operand (an `increment_from` on the same path, under the
+    /// same profile). No call passes the one and fails the other.
+    pub fn shares_condition(&self, i: usize, other: &Rules) -> bool {
+        let c = &self.args[i];
+        self.profile == other.profile
+            && (0..other.args.len()).any(|j| {
+                other.args[j].path == c.path
+                    && match (self.cond(i), other.cond(j)) {
+                        (Some(x), Some(y)) => shape::condition(x) == shape::condition(y),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            })
+    }
+
     fn cond(&self, i: usize) -> Option<&CCond> {
         let at = &self.args[i].at;
         at.condition.map(|ci| &self.compiled.rules[at.rule_index].conditions[ci])

@@ -127,9 +127,10 @@ impl Shapes<'_> {
     }
 }
 
-/// A condition's operator and operand as the engine compiled them.
-fn condition(c: &CCond) -> String {
-    let list: Option<Vec<&str>> = c.list.as_ref().map(|l| l.iter().map(|o| o.text.as_str()).collect());
+/// A condition's operator and operand as the engine compiled them (a list
+/// element's number too: `1` and `"1"` print alike but compare differently).
+pub(super) fn condition(c: &CCond) -> String {
+    let list: Option<Vec<(&str, Option<f64>)>> = c.list.as_ref().map(|l| l.iter().map(|o| (o.text.as_str(), o.num)).collect());
     format!(
         "{:?} {:?} num={:?} list={list:?} string={:?} regex={:?} exists={:?}",
         c.op,
@@ -174,6 +175,17 @@ mod tests {
     fn one_condition_apart_is_another_shape() {
         let other = LIMITED.replace("op: lte, value: 50", "op: lte, value: 51");
         let e = two(LIMITED, &other, "");
+        let shapes = e.admission().shapes();
+        assert_ne!(shapes.of("alpha"), shapes.of("beta"));
+        // `0` and `"0"` in a list print alike, but compare apart: -0.0 equals the number, not the text.
+        let list = |v: &str| format!("      - name: kind\n        conditions:\n          - {{path: args.n, op: in, value: [{v}]}}");
+        let e = two(&list("0"), &list("\"0\""), "");
+        let args = serde_json::json!({"n": -0.0});
+        let decide = |tool: &str| {
+            let call = crate::engine::ToolCall { name: tool, arguments: args.as_object() };
+            e.decide(&mut crate::engine::store::MemoryStore::new(), &call, &Default::default(), crate::clock::Timestamp(0)).is_allow()
+        };
+        assert_ne!(decide("alpha"), decide("beta"));
         let shapes = e.admission().shapes();
         assert_ne!(shapes.of("alpha"), shapes.of("beta"));
         // A deny rule, a hidden tool, an unlisted tool: each its own gate.

@@ -246,10 +246,9 @@ struct Node {
 /// The product of several languages (all must hold) explored from the start.
 pub struct Product<'a> {
     parts: Vec<(Part<'a>, bool)>,
-    /// One representative byte per class of bytes no part tells apart, preferred first.
-    letters: Vec<u8>,
     nodes: Vec<Node>,
-    index: HashMap<Node, usize>,
+    /// Looked up once per transition explored: a fast hash, not SipHash.
+    index: HashMap<Node, usize, foldhash::fast::RandomState>,
     /// Per node: (byte, next node) for every live transition.
     edges: Vec<Vec<(u8, usize)>>,
     accepting: Vec<bool>,
@@ -271,8 +270,9 @@ impl<'a> Product<'a> {
                 }
             }
         }
+        // One representative byte per class of bytes no part tells apart, preferred first.
         let letters = letters(&parts);
-        let mut p = Product { parts, letters, nodes: Vec::new(), index: HashMap::new(), edges: Vec::new(), accepting: Vec::new() };
+        let mut p = Product { parts, nodes: Vec::new(), index: HashMap::default(), edges: Vec::new(), accepting: Vec::new() };
         let start = Node { utf8: 0, runs: starts };
         let Some(start) = p.settle(start) else { return Ok(Some(p)) };
         p.add(start);
@@ -285,7 +285,7 @@ impl<'a> Product<'a> {
             }
             let node = p.nodes[i].clone();
             let mut out = Vec::new();
-            for &b in &p.letters.clone() {
+            for &b in &letters {
                 let Some(utf8) = utf8_next(node.utf8, b) else { continue };
                 let runs = node.runs.iter().zip(&p.parts).map(|(r, (part, _))| step(part, *r, b)).collect();
                 let Some(next) = p.settle(Node { utf8, runs }) else { continue };
