@@ -256,7 +256,8 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects:
         });
     }
     if aspects.spend {
-        if let Some(e) = spend_edit(entry, tool, reqs, gaps) {
+        let calls = calls_within(policy, entry, tool, reqs, aspects);
+        if let Some(e) = spend_edit(entry, tool, reqs, calls, gaps) {
             edits.push(e);
         }
     }
@@ -763,16 +764,66 @@ pub fn session_cap_edit(policy: &Policy, tool: &str, max: u64) -> Vec<Edit> {
     }]
 }
 
-fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, gaps: &mut Vec<String>) -> Option<Edit> {
+/// The most calls of `tool` that one sliding `window` lets through once the
+/// rate edits are in: the calendar limit that keeps the rate requirement
+/// (harden writes it, or keeps a tighter one of the user's), else the
+/// user's own limits counted for every caller; `None` when nothing bounds them.
+fn calls_within(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, aspects: Aspects) -> Option<(u64, String)> {
+    let window = reqs.for_tool(&tool.name, tool.risk).max_amount_per_window?.window;
+    let touched = |w: Window| {
+        let span = crate::engine::admission::rates::Span { len: window.nanos().max(1), sliding: true };
+        crate::engine::admission::rates::windows_touched(span, w.length_secs() as i64 * 1_000_000_000)
+    };
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    if let Some((k, w)) = req.rate.filter(|_| aspects.rate).and_then(|r| calendar_limit(r.count, r.window, r.calendar)) {
+        return Some((k * touched(w), format!("{k}/{w} × {} calendar {w}s", touched(w))));
+    }
+    if aspects.rate && req.workload.is_some() {
+        // A declared workload may raise the user's limits: they bound nothing known here.
+        return None;
+    }
+    entry?
+        .rules
+        .iter()
+        .filter_map(|r| call_limit(policy.dialect, r))
+        .filter(|(_, _, shared)| *shared)
+        .map(|(max, w, _)| (max * touched(w), format!("{max}/{w} × {} calendar {w}s", touched(w))))
+        .min_by_key(|(n, _)| *n)
+}
+
+/// The spend counter that keeps the amount requirement. Intercept counts an
+/// amount's whole part (49999.99 counts 49999), so each call may add under 1
+/// uncounted: the counted total is what the cap leaves after 1 per call a
+/// sliding window lets through (`calls`, what `gauntlet prove` proves it
+/// under), or, with nothing bounding the calls but every amount at least 1
+/// (a whole cent), half the cap (each call then counts at least 1 too).
+fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, gaps: &mut Vec<String>) -> Option<Edit> {
     let req = reqs.for_tool(&tool.name, tool.risk);
     let cap = req.max_amount_per_window?;
     let amount = req.per_window_in(tool.role_of(AMOUNT))?;
     if !required_fields(tool).iter().any(|f| f == AMOUNT) {
         return None;
     }
-    let Some((k, w)) = calendar_spend_limit(amount.max(0.0) as u64, cap.window) else {
-        gaps.push(format!("`{}`: no calendar spend counter keeps ≤{} per {}", tool.name, amount, cap.window));
+    let whole = amount.max(0.0) as u64;
+    let cent = tool.role_of(AMOUNT).map_or(1.0, FieldRole::per_minor);
+    let by_calls = calls.as_ref().and_then(|(n, _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
+    let by_counted = (cent >= 1.0).then(|| calendar_spend_limit(whole / 2, cap.window)).flatten();
+    let pick = match (by_calls, by_counted) {
+        (Some(a), Some(b)) if b.0 > a.0 => Some((b, None)),
+        (Some(a), _) => Some((a, calls.as_ref())),
+        (None, Some(b)) => Some((b, None)),
+        (None, None) => None,
+    };
+    let Some(((k, w), by)) = pick else {
+        gaps.push(format!(
+            "`{}`: no calendar spend counter keeps ≤{} per {}: Intercept counts an amount's whole part, and no limit bounds the calls that each add under 1 uncounted",
+            tool.name, amount, cap.window
+        ));
         return None;
+    };
+    let uncounted = match by {
+        Some((n, how)) => format!("; Intercept counts an amount's whole part, and the calls ({how}: {n}) each add under 1 uncounted"),
+        None => "; Intercept counts an amount's whole part, and every amount counts at least 1, so the calls add under the counted total again".to_string(),
     };
     let has = entry.is_some_and(|e| {
         e.rules.iter().any(|r| {
@@ -804,7 +855,7 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, 
             }],
             state: Some((counter, w.to_string(), format!("args.{AMOUNT}"))),
             note: Note::new(format!(
-                "{k} per calendar {w}: {from} is max_amount_per_window {} per {}, which a calendar {w} keeps at {k}",
+                "{k} per calendar {w}: {from} is max_amount_per_window {} per {}, which a calendar {w} keeps at {k}{uncounted}",
                 crate::verify::measure::num(cap.amount),
                 cap.window
             )),
@@ -844,6 +895,31 @@ mod tests {
         ] {
             assert_eq!(edits(denied), Vec::new(), "{denied}");
         }
+    }
+
+    /// Intercept counts an amount's whole part, so the daily counter leaves
+    /// room for 1 per call the rate limit lets through in a sliding day:
+    /// 2 × 96397 + 5 × 1441 ≤ 200000 (what `prove` proves it under).
+    #[test]
+    fn the_spend_counter_leaves_room_for_what_truncation_does_not_count() {
+        let catalogue = crate::verify::inprocess::catalogue_of(&[crate::verify::setup::server(std::path::Path::new("payments")).unwrap()]);
+        let charge = catalogue.iter().find(|t| t.name == "create_charge").unwrap();
+        let policy = crate::policy::load_intercept("version: \"1\"\ntools:\n  create_charge:\n    rules: []\n").unwrap();
+        let spend = |aspects: Aspects| {
+            edits_for(&policy, charge, &Requirements::baseline(), aspects, &mut Vec::new())
+                .into_iter()
+                .find_map(|e| match e {
+                    Edit::AddRule { rule, .. } if rule.state.as_ref().is_some_and(|s| !s.2.is_empty()) => Some(rule),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let rule = spend(Aspects::ALL);
+        assert_eq!(rule.conditions[0].value, Value::from(96_397), "{rule:?}");
+        assert!(format!("{:?}", rule.note).contains("5/minute × 1441 calendar minutes: 7205"), "{:?}", rule.note);
+        // Nothing bounding the calls, every amount at least 1 cent: the counted total bounds them too, so half.
+        let rule = spend(Aspects { rate: false, ..Aspects::ALL });
+        assert_eq!(rule.conditions[0].value, Value::from(50_000), "{rule:?}");
     }
 
     #[test]
