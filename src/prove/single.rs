@@ -345,6 +345,7 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
     let mut unknown: Vec<String> = Vec::new();
     let terms = ctx.model.rules.terms();
     let mut proxy: Option<Proof> = None;
+    let part = crate::verify::measure::PolicyPart::of(schema);
     for field in required(ctx.tool) {
         let property = &schema["properties"][&field];
         let mut sets = match reading(property, schema, &mut patterns, 0) {
@@ -372,10 +373,19 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
                     }
                     let why = format!("`{field}`: {what} passes the policy");
                     let at = location_of(ctx, &field);
+                    let refusable = part.refusable(schema, &Json::Object(args.clone()));
                     let mut p = refute(ctx, "schema", statement.clone(), args, why, at);
-                    if what.starts_with(NOT_WHOLE) && p.status == Status::Refuted {
+                    let matter = if what.starts_with(NOT_WHOLE) {
+                        Some("no Intercept condition tells a whole number from a fraction".to_string())
+                    } else if !refusable {
+                        // As `verify` blames a schema violation: the proxy's schema validation, not the policy.
+                        Some(unguardable(schema, &field))
+                    } else {
+                        None
+                    };
+                    if let Some(matter) = matter.filter(|_| p.status == Status::Refuted) {
                         p.proxy = true;
-                        p.reason.push_str(" (a proxy matter: no Intercept condition tells a whole number from a fraction)");
+                        p.reason.push_str(&format!(" (a proxy matter: {matter})"));
                         // A refutation the policy could close, in another field, comes first.
                         proxy.get_or_insert(p);
                         continue;
@@ -404,6 +414,18 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
 }
 
 const NOT_WHOLE: &str = "a number that is not whole";
+
+/// Why no Intercept policy refuses a value of `field` outside its schema while admitting its legitimate values.
+fn unguardable(schema: &Json, field: &str) -> String {
+    use crate::verify::measure::{nullable_fields, unguardable_unions};
+    if nullable_fields(schema).iter().any(|f| f == field) {
+        format!("`{field}` may be `null`, and no condition is true for `null` and the field's type alone (`regex`, the numeric operators and `exists: true` refuse `null`; `exists: false`, `neq` and `not_in` admit every type)")
+    } else if unguardable_unions(schema).iter().any(|f| f == field) {
+        format!("`{field}` admits both booleans and strings, and every condition true for all booleans (`exists`, `neq`, `not_in`) is also true for other types, and conditions only AND")
+    } else {
+        format!("no Intercept condition refuses this value of `{field}` while admitting every value its schema allows")
+    }
+}
 
 /// A validator of one field's schema, with the tool schema's `$defs` and
 /// `definitions` beside it so its local references resolve.

@@ -186,3 +186,26 @@ fn a_condition_both_sides_hold_alike_is_not_undecided_however_large_its_automato
     let changes = diff_texts(&policy(&list("x")), &policy(&list("x, y")));
     assert!(!changes.is_empty() && changes.iter().all(|c| c.tool == "moved" && c.summary.contains("args.v")), "{changes:#?}");
 }
+
+#[test]
+fn a_value_no_policy_refuses_beside_the_legitimate_ones_is_a_proxy_refutation_as_verify_blames_it() {
+    // The field kept present (leaving it out is the policy's to refuse), nothing else.
+    let present = engine("version: \"1\"\ntools:\n  put:\n    rules:\n      - name: present\n        conditions:\n          - {path: args.v, op: exists, value: true}\n");
+    let schema_proof = |field: serde_json::Value| {
+        let schema = json!({"type": "object", "properties": {"v": field}, "required": ["v"]});
+        let p = find(&run(&present, &[tool("put", Risk::Read, schema.clone(), Vec::new())]), "schema").clone();
+        let args = serde_json::Value::Object(p.counterexample.as_ref().expect("a counterexample").calls[0].arguments.clone());
+        // `verify` blames a violation on the policy exactly when this says a policy could refuse it.
+        let refusable = crate::verify::measure::PolicyPart::of(&schema).refusable(&schema, &args);
+        (p, refusable)
+    };
+    // Nullable, and boolean-or-string: whatever breaks them, no condition refuses it and keeps the legitimate values.
+    for field in [json!({"type": ["string", "null"], "maxLength": 3}), json!({"anyOf": [{"type": "string"}, {"type": "null"}]}), json!({"type": ["boolean", "string"]})] {
+        let (p, refusable) = schema_proof(field.clone());
+        assert_eq!((p.status, p.proxy, refusable), (Status::Refuted, true, false), "{field}: {p:#?}");
+        assert!(p.reason.contains("a proxy matter"), "{}", p.reason);
+    }
+    // A plain string field: a number in it is the policy's to refuse (a `regex` condition does).
+    let (p, refusable) = schema_proof(json!({"type": "string"}));
+    assert_eq!((p.status, p.proxy, refusable), (Status::Refuted, false, true), "{p:#?}");
+}

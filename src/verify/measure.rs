@@ -316,6 +316,24 @@ pub fn required_part(schema: &Value) -> Value {
     serde_json::json!({"type": "object", "properties": props, "required": required})
 }
 
+/// The part of a tool's schema a policy can be held to: a violation of the
+/// schema is the policy's to refuse only where it breaks [`required_part`]
+/// as conditions see it ([`as_conditions_see`]); any other is the proxy's
+/// schema validation's to catch. `verify` blames its findings and `prove`
+/// marks its refutations by this one test.
+pub struct PolicyPart(Option<jsonschema::Validator>);
+
+impl PolicyPart {
+    pub fn of(schema: &Value) -> PolicyPart {
+        PolicyPart(jsonschema::validator_for(&required_part(schema)).ok())
+    }
+
+    /// Whether some Intercept policy could refuse `args` (a call of the tool whose schema this is).
+    pub fn refusable(&self, schema: &Value, args: &Value) -> bool {
+        self.0.as_ref().is_some_and(|g| !g.is_valid(&as_conditions_see(schema, args)))
+    }
+}
+
 /// The arguments as Intercept's operators tell them apart: they compare a
 /// boolean or a non-string enum value by its text, so the string `"true"`
 /// in a boolean field (or `"1"` where the enum lists `1`) is the value itself
@@ -474,9 +492,8 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
                 calls.iter().map(|e| e.arguments.as_ref().unwrap_or(&empty)).filter(|a| !v.is_valid(a)).collect();
             // A policy can only guard fields it also requires (a condition on a missing field
             // is false), so judge each violation against the required part of the schema.
-            let guardable = jsonschema::validator_for(&required_part(&tool.input_schema)).ok();
-            let stoppable =
-                bad.iter().filter(|a| guardable.as_ref().is_some_and(|g| !g.is_valid(&as_conditions_see(&tool.input_schema, a)))).count();
+            let part = PolicyPart::of(&tool.input_schema);
+            let stoppable = bad.iter().filter(|a| part.refusable(&tool.input_schema, a)).count();
             let mut r = result(bad.len() as u32 <= *max, format!("{} schema-violating", bad.len()));
             if !r.held && stoppable == 0 {
                 r.proxy_only = true;
