@@ -797,6 +797,9 @@ fn calls_within(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, re
 /// sliding window lets through (`calls`, what `gauntlet prove` proves it
 /// under), or, with nothing bounding the calls but every amount at least 1
 /// (a whole cent), half the cap (each call then counts at least 1 too).
+/// When neither leaves room (amounts in major units, whose fractions of a
+/// unit go uncounted), the counter holds the cap for what it counts and its
+/// note says so: no calendar counter keeps more, and `prove` refutes it.
 fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, gaps: &mut Vec<String>) -> Option<Edit> {
     let req = reqs.for_tool(&tool.name, tool.risk);
     let cap = req.max_amount_per_window?;
@@ -808,22 +811,22 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, 
     let cent = tool.role_of(AMOUNT).map_or(1.0, FieldRole::per_minor);
     let by_calls = calls.as_ref().and_then(|(n, _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
     let by_counted = (cent >= 1.0).then(|| calendar_spend_limit(whole / 2, cap.window)).flatten();
+    // Neither: the counter holds what it counts, and the note says what truncation leaves (prove refutes it).
+    let plain = || calendar_spend_limit(whole, cap.window).map(|l| (l, Err(())));
     let pick = match (by_calls, by_counted) {
-        (Some(a), Some(b)) if b.0 > a.0 => Some((b, None)),
-        (Some(a), _) => Some((a, calls.as_ref())),
-        (None, Some(b)) => Some((b, None)),
-        (None, None) => None,
+        (Some(a), Some(b)) if b.0 > a.0 => Some((b, Ok(None))),
+        (Some(a), _) => Some((a, Ok(calls.as_ref()))),
+        (None, Some(b)) => Some((b, Ok(None))),
+        (None, None) => plain(),
     };
     let Some(((k, w), by)) = pick else {
-        gaps.push(format!(
-            "`{}`: no calendar spend counter keeps ≤{} per {}: Intercept counts an amount's whole part, and no limit bounds the calls that each add under 1 uncounted",
-            tool.name, amount, cap.window
-        ));
+        gaps.push(format!("`{}`: no calendar spend counter keeps ≤{} per {}", tool.name, amount, cap.window));
         return None;
     };
     let uncounted = match by {
-        Some((n, how)) => format!("; Intercept counts an amount's whole part, and the calls ({how}: {n}) each add under 1 uncounted"),
-        None => "; Intercept counts an amount's whole part, and every amount counts at least 1, so the calls add under the counted total again".to_string(),
+        Ok(Some((n, how))) => format!("; Intercept counts an amount's whole part, and the calls ({how}: {n}) each add under 1 uncounted"),
+        Ok(None) => "; Intercept counts an amount's whole part, and every amount counts at least 1, so the calls add under the counted total again".to_string(),
+        Err(()) => "; Intercept counts an amount's whole part, and what the calls add uncounted is more than the cap leaves room for: `gauntlet prove` shows it".to_string(),
     };
     let has = entry.is_some_and(|e| {
         e.rules.iter().any(|r| {
