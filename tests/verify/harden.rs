@@ -13,6 +13,8 @@ use gauntlet::policy::model::Dialect;
 use gauntlet::profile::Profile;
 use gauntlet::report::Report;
 use gauntlet::scenario::requirements::Requirements;
+use gauntlet::scenario::Scenario;
+use gauntlet::verify::inprocess::NamedServer;
 use gauntlet::verify::{setup, Outcome, Verdict};
 
 fn args(argv: &[&str]) -> Args {
@@ -220,18 +222,8 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
     let mut held = 0;
     let mut examples = 0;
     for server in &servers {
-        let one = std::slice::from_ref(server);
         let file = dir.path().join(format!("{}.yaml", server.name));
-        let s = suggest::Setup {
-            file: file.display().to_string(),
-            dialect: Dialect::Intercept,
-            servers: one,
-            scenarios: &scenarios,
-            reqs: &reqs,
-            profile: Profile::Intercept,
-            seed: 1,
-            reproduce: "gauntlet verify".into(),
-        };
+        let s = intercept_setup(file.display().to_string(), server, &scenarios, &reqs);
         let hardened = harden::harden(&s, &harden::skeleton(std::slice::from_ref(&server.name))).unwrap();
         let open: Vec<(&str, &str)> = hardened.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
         assert!(hardened.meets(), "{}: {open:?} {:?}", server.name, hardened.gaps);
@@ -345,6 +337,20 @@ fn harden_cli_writes_only_what_it_proved() {
     assert!(stderr.contains("--server"), "{stderr}");
 }
 
+/// How these tests run harden: Intercept YAML for one server, the intercept profile, seed 1.
+fn intercept_setup<'a>(file: String, server: &'a NamedServer, scenarios: &'a [Scenario], reqs: &'a Requirements) -> suggest::Setup<'a> {
+    suggest::Setup {
+        file,
+        dialect: Dialect::Intercept,
+        servers: std::slice::from_ref(server),
+        scenarios,
+        reqs,
+        profile: Profile::Intercept,
+        seed: 1,
+        reproduce: "gauntlet verify".into(),
+    }
+}
+
 /// `harden` of `policy` for one server under `reqs` (a gauntlet.yaml's text, laid over the baseline).
 fn harden_with(server: &str, policy: &str, reqs: &str) -> harden::Hardened {
     let scenarios = setup::scenarios(&[], false, &[], false).unwrap();
@@ -352,16 +358,7 @@ fn harden_with(server: &str, policy: &str, reqs: &str) -> harden::Hardened {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gauntlet.yaml"), reqs).unwrap();
     let reqs = Requirements::load(&dir.path().join("gauntlet.yaml")).unwrap();
-    let s = suggest::Setup {
-        file: "hardened.yaml".into(),
-        dialect: Dialect::Intercept,
-        servers: std::slice::from_ref(&server),
-        scenarios: &scenarios,
-        reqs: &reqs,
-        profile: Profile::Intercept,
-        seed: 1,
-        reproduce: "gauntlet verify".into(),
-    };
+    let s = intercept_setup("hardened.yaml".into(), &server, &scenarios, &reqs);
     harden::harden(&s, &std::fs::read_to_string(policy).unwrap()).unwrap()
 }
 
@@ -419,16 +416,7 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
             _ => Requirements::baseline(),
         };
         let file = dir.path().join(format!("{name}.yaml"));
-        let s = suggest::Setup {
-            file: file.display().to_string(),
-            dialect: Dialect::Intercept,
-            servers: std::slice::from_ref(&server),
-            scenarios: &scenarios,
-            reqs: &reqs,
-            profile: Profile::Intercept,
-            seed: 1,
-            reproduce: "gauntlet verify".into(),
-        };
+        let s = intercept_setup(file.display().to_string(), &server, &scenarios, &reqs);
         let input = std::fs::read_to_string(format!("tests/data/policies/{name}.yaml")).unwrap();
         let hardened = harden::harden(&s, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
         let open: Vec<(&str, &str)> = hardened.open.iter().map(|o| (o.scenario.as_str(), o.tool.as_str())).collect();
