@@ -115,6 +115,10 @@ pub struct Run {
     faults: Vec<Timed>,
     /// What the stdio mock is told as it starts: when to stall, when to exit.
     mock_faults: Vec<String>,
+    /// The earliest wall instant the stdio mock stalls or exits at. A mock
+    /// started after it never does (that is how a restarted upstream stays
+    /// up), so the run's first proxy must be up before it.
+    mock_cue: Option<i64>,
     /// A policy write left open (a writer mid-file), and what it wrote so far.
     half_open: Option<(std::fs::File, String)>,
     /// The scenario's overrides of the server (what the squeeze must keep).
@@ -160,6 +164,7 @@ impl Run {
             stores: Vec::new(),
             faults: Vec::new(),
             mock_faults: Vec::new(),
+            mock_cue: None,
             half_open: None,
             upstream: None,
             squeeze: Squeeze::default(),
@@ -478,8 +483,15 @@ impl Run {
         !self.faults.is_empty()
     }
 
+    /// How long before its first call a session's proxy is started. Twice
+    /// as long, and a second more, when the mock is cued: a busy machine
+    /// that starts the first proxy late would otherwise start its mock after
+    /// the cue, and the fault would silently not happen.
     fn lead(&self) -> Duration {
-        self.shared.lead()
+        match self.mock_cue {
+            Some(_) => self.shared.lead() * 2 + Duration::from_secs(1),
+            None => self.shared.lead(),
+        }
     }
 
     /// One request on session `key` and the time until its answer: for latency figures.
@@ -512,8 +524,13 @@ impl System for Run {
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
         self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted());
+        let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie));
+        let first_cue = cued.map(|f| f.at).min();
+        // Set before the origin: a cued run starts its proxies earlier ([`Run::lead`]).
+        self.mock_cue = first_cue.map(|_| 0);
         let origin = timing::origin(&self.squeeze.offsets(&offsets), wall_nanos() + self.lead().as_nanos() as i64, &self.shared.periods);
         self.origin = Some(origin);
+        self.mock_cue = first_cue.map(|at| origin + at);
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
         for f in &self.faults {
             match f.what {
@@ -616,6 +633,14 @@ impl System for Run {
             };
             let tail = self.open.last().map(|s| self.tail_of(&s.link)).unwrap_or_default();
             self.fail(format!("{why}; its stderr ends:\n{tail}"));
+        }
+        let first = self.open.len() + self.closed == 1;
+        if let Some(late) = self.mock_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
+            self.fail(format!(
+                "the first proxy answered `initialize` {} ms after the upstream was due to stall or exit: \
+                 the machine was too busy to keep the fault's timing, so nothing was judged; run it again on a quieter machine",
+                late / 1_000_000
+            ));
         }
         self.drain()
     }
