@@ -89,6 +89,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
     };
     let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     let (reqs, req_file) = Requirements::for_policy(&args.output, None)?;
+    reqs.check_against(&crate::verify::inprocess::catalogue_of(&servers), req_file.as_deref())?;
     let scenarios = setup::scenarios(&args.scenarios, args.scenarios_only, &[], false)?;
     let out_name = args.output.display().to_string();
     let dialect = if args.to == "policylayer" { Dialect::PolicyLayer } else { Dialect::Intercept };

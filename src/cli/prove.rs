@@ -63,6 +63,7 @@ pub fn build(args: &Args) -> Result<ProofReport, Exit> {
     let explicit = if args.server.is_empty() { &listed } else { &args.server };
     let servers = setup::servers_for(explicit, &loaded.policy, false).map_err(fail)?;
     let catalogue = catalogue_of(&servers);
+    reqs.check_against(&catalogue, req_file.as_deref()).map_err(fail)?;
     let profile = args.profile.unwrap_or_default();
     let engine = Engine::new(Arc::new(loaded.policy), profile);
     let file = args.policy.display().to_string();

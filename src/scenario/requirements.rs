@@ -740,21 +740,26 @@ impl Requirements {
     }
 
     /// [`Requirements::check_fields`] as one error naming the file (`Err`),
-    /// after the warnings about caps that would be read in the wrong unit
-    /// (printed on stderr).
+    /// each problem at the line and column of the key it is about, after the
+    /// warnings about caps that would be read in the wrong unit (printed on stderr).
     pub fn check_against(&self, catalogue: &[ToolInfo], file: Option<&Path>) -> Result<(), String> {
         for w in self.unit_warnings(catalogue) {
             eprintln!("{}", crate::wording::wrap(&format!("warning: {w}"), 100, 0, 2).join("\n  "));
         }
-        let problems = self.check_fields(catalogue);
+        let problems = self.field_problems(catalogue);
         if problems.is_empty() {
             return Ok(());
         }
-        let file = file.map_or("the requirements".to_string(), |f| f.display().to_string());
-        Err(format!(
-            "{file}: {}\n  help: name fields as the servers' inputSchema does; a list field takes `each: true`",
-            problems.join(&format!("\n{file}: "))
-        ))
+        let name = file.map_or("the requirements".to_string(), |f| f.display().to_string());
+        let tree = file.and_then(|f| crate::yaml::read_file(f).ok()).and_then(|t| crate::yaml::parse(&t).ok().flatten());
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|(keys, message)| match tree.as_ref().and_then(|t| position_of(t, keys)) {
+                Some((line, column)) => format!("{name}:{line}:{column}: {message}"),
+                None => format!("{name}: {message}"),
+            })
+            .collect();
+        Err(format!("{}\n  help: name fields as the servers' inputSchema does; a list field takes `each: true`", lines.join("\n")))
     }
 
     /// Financial tools whose amount is in currency units but whose caps come
@@ -792,42 +797,92 @@ impl Requirements {
     /// What the requirements name that `catalogue` does not have, or say of
     /// a field in a way its schema does not allow: one message per problem.
     pub fn check_fields(&self, catalogue: &[ToolInfo]) -> Vec<String> {
+        self.field_problems(catalogue).into_iter().map(|(_, message)| message).collect()
+    }
+
+    /// [`Requirements::check_fields`], each message with the keys of the
+    /// `gauntlet.yaml` node it is about (to place it at a line).
+    fn field_problems(&self, catalogue: &[ToolInfo]) -> Vec<(Vec<String>, String)> {
         let mut problems = Vec::new();
         if let Some(d) = &self.roles.destination {
             if let Err(e) = d.check() {
-                problems.push(format!("roles.destination: {e}"));
+                problems.push((vec!["roles".into(), "destination".into()], format!("roles.destination: {e}")));
             }
         }
-        let mut named: Vec<(String, &Requirement, Vec<&ToolInfo>)> = Vec::new();
+        let mut named: Vec<([String; 2], &Requirement, Vec<&ToolInfo>)> = Vec::new();
         for (name, req) in &self.tools {
-            named.push((format!("tools.{name}"), req, catalogue.iter().filter(|t| &t.name == name).collect()));
+            named.push((["tools".into(), name.clone()], req, catalogue.iter().filter(|t| &t.name == name).collect()));
         }
         for (risk, req) in &self.risk {
-            named.push((format!("risk.{risk}"), req, catalogue.iter().filter(|t| t.risk == *risk).collect()));
+            named.push((["risk".into(), risk.to_string()], req, catalogue.iter().filter(|t| t.risk == *risk).collect()));
         }
-        for (at, req, tools) in named {
+        let fields_of = |t: &ToolInfo| t.input_schema["properties"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        for (key, req, tools) in named {
+            let at = key.join(".");
+            let keys = |rest: &[&str]| key.iter().cloned().chain(rest.iter().map(|s| s.to_string())).collect::<Vec<_>>();
             for (path, allow) in &req.fields {
                 if let Err(e) = allow.check() {
-                    problems.push(format!("{at}.fields.{path}: {e}"));
+                    problems.push((keys(&["fields", path]), format!("{at}.fields.{path}: {e}")));
                 }
                 for t in &tools {
                     match schema_at(&t.input_schema, path) {
-                        None => problems.push(format!(
-                            "{at}.fields.{path}: tool `{}` has no field `{path}` (its fields: {})",
-                            t.name,
-                            t.input_schema["properties"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
+                        None => problems.push((
+                            keys(&["fields", path]),
+                            format!("{at}.fields.{path}: tool `{}` has no field `{path}` (its fields: {})", t.name, fields_of(t)),
                         )),
-                        Some(s) if (s["type"] == "array" || path.contains("[]")) && !allow.each => problems.push(format!(
-                            "{at}.fields.{path}: `{path}` of `{}` is a list: add `each: true` (every element must be allowed)",
-                            t.name
+                        Some(s) if (s["type"] == "array" || path.contains("[]")) && !allow.each => problems.push((
+                            keys(&["fields", path]),
+                            format!("{at}.fields.{path}: `{path}` of `{}` is a list: add `each: true` (every element must be allowed)", t.name),
                         )),
                         _ => {}
                     }
                 }
             }
+            // A workload field no tool here has would be silently ignored: the twin
+            // then sends no such size or field, and over-blocking goes unseen.
+            let Some(w) = &req.workload else { continue };
+            let declared = w.sizes.keys().map(|f| ("sizes", f)).chain(w.optional.iter().flatten().map(|f| ("optional", f)));
+            for (part, field) in declared {
+                if tools.is_empty() || tools.iter().any(|t| schema_at(&t.input_schema, field).is_some()) {
+                    continue;
+                }
+                let which = match tools.as_slice() {
+                    [t] => format!("tool `{}` has no field `{field}` (its fields: {})", t.name, fields_of(t)),
+                    _ => format!("no {} tool has a field `{field}`", key[1]),
+                };
+                problems.push((keys(&["workload", part, field]), format!("{at}.workload.{part}: {which}")));
+            }
         }
         problems
     }
+}
+
+/// Where the node at `keys` (mapping keys, then a sequence item's text)
+/// starts in a parsed `gauntlet.yaml`: the line and column of its key.
+fn position_of(root: &crate::yaml::Node, keys: &[String]) -> Option<(u32, u32)> {
+    use crate::yaml::Kind;
+    let text = |n: &crate::yaml::Node| match &n.kind {
+        Kind::Scalar { text, .. } => Some(text.clone()),
+        _ => None,
+    };
+    let mut node = root;
+    let mut at = (root.line, root.column);
+    for key in keys {
+        node = match &node.kind {
+            Kind::Map(entries) => {
+                let (k, v) = entries.iter().find(|(k, _)| text(k).as_deref() == Some(key.as_str()))?;
+                at = (k.line, k.column);
+                v
+            }
+            Kind::Seq(items) => {
+                let item = items.iter().find(|i| text(i).as_deref() == Some(key.as_str()))?;
+                at = (item.line, item.column);
+                item
+            }
+            Kind::Scalar { .. } => return None,
+        };
+    }
+    Some(at)
 }
 
 /// The kind an allowlist can only mean, for a field with no destination role.
@@ -1033,5 +1088,39 @@ mod tests {
         std::fs::remove_file(deep.join(FILE_NAME)).unwrap();
         std::fs::create_dir(root.path().join("policies/.git")).unwrap();
         assert_eq!(Requirements::for_policy(&deep.join("p.yaml"), None).unwrap().1, None);
+    }
+
+    #[test]
+    fn a_workload_field_the_tool_lacks_is_an_error_at_its_line() {
+        let tool = |name: &str, risk: Risk| ToolInfo {
+            server: "git".into(),
+            name: name.into(),
+            risk,
+            input_schema: serde_json::json!({"type": "object", "properties": {"repo_path": {"type": "string"}, "message": {"type": "string"}}}),
+            surface: Default::default(),
+            roles: Vec::new(),
+            definition: serde_json::Value::Null,
+            private: false,
+        };
+        let catalogue = [tool("git_commit", Risk::Write), tool("git_log", Risk::Read)];
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let check = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Requirements::load(&file).unwrap().check_against(&catalogue, Some(&file))
+        };
+        // Declared as the schema names them: accepted, as is a tool no server in play has.
+        assert_eq!(check("tools:\n  git_commit:\n    workload: {sizes: {message: 1500}, optional: [repo_path]}\n  send_email: {workload: {sizes: {body: 9}}}\n"), Ok(()));
+        assert_eq!(check("risk:\n  write: {workload: {sizes: {message: 1500}}}\n"), Ok(()));
+        // A typo'd size or optional field, or one no tool of the class has: an error at its key.
+        let e = check("tools:\n  git_commit:\n    workload:\n      sizes: {mesage: 1500}\n      optional: [repo_path, amend]\n").unwrap_err();
+        let at = file.display();
+        assert!(e.contains(&format!("{at}:4:15: tools.git_commit.workload.sizes: tool `git_commit` has no field `mesage` (its fields: message, repo_path)")), "{e}");
+        assert!(e.contains(&format!("{at}:5:29: tools.git_commit.workload.optional: tool `git_commit` has no field `amend`")), "{e}");
+        let e = check("risk:\n  read:\n    workload: {optional: [max_count]}\n").unwrap_err();
+        assert!(e.contains(&format!("{at}:3:27: risk.read.workload.optional: tool `git_log` has no field `max_count`")), "{e}");
+        // An allowlist's field is placed the same way.
+        let e = check("tools:\n  git_commit:\n    fields:\n      to: {domains: [acme.com]}\n").unwrap_err();
+        assert!(e.contains(&format!("{at}:4:7: tools.git_commit.fields.to: tool `git_commit` has no field `to`")), "{e}");
     }
 }

@@ -11,6 +11,7 @@ mod mock_interop;
 mod mock_malformed;
 mod mock_servers;
 mod prove_cli;
+mod requirements_cli;
 mod scenario_check;
 mod scenario_cli;
 mod values_flow;
