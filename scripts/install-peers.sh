@@ -3,7 +3,8 @@
 # repository root (git-ignored): a Python venv with the `mcp` SDK, and the
 # inspector CLI plus the real servers recorded in mock-servers/ and the
 # official SARIF 2.1.0 JSON Schema from npm; Debian's redis-server
-# (system-wide) for the shared-state tests, and headless Chromium.
+# (system-wide) for the shared-state tests, headless Chromium, and Debian's
+# libfaketime for the tests of `verify --clock-rate`.
 # Idempotent: a peer already present at the pinned version is left alone.
 # Versions are pinned so a test failure means our code changed, not a peer.
 set -euo pipefail
@@ -96,6 +97,15 @@ fi
 command -v redis-server >/dev/null || apt_install redis-server || true
 command -v redis-server >/dev/null || fail "redis-server is not on PATH" "install Debian's redis-server package (apt-get install redis-server)"
 
+# --- libfaketime (`verify --clock-rate`: a proxy on a faster clock) ----------
+# Debian's package, pinned: the tests preload it into `gauntlet proxy`.
+LIBFAKETIME_VERSION="0.9.10-2.1"
+if [ "$(dpkg-query -W -f='${Version}' libfaketime 2>/dev/null || true)" != "$LIBFAKETIME_VERSION" ]; then
+    apt_install "libfaketime=$LIBFAKETIME_VERSION" || true
+fi
+[ "$(dpkg-query -W -f='${Version}' libfaketime 2>/dev/null || true)" = "$LIBFAKETIME_VERSION" ] \
+    || fail "libfaketime $LIBFAKETIME_VERSION is not installed" "install it from Debian's packages: apt-get update && apt-get install -y libfaketime=$LIBFAKETIME_VERSION"
+
 # --- headless Chromium (renders the HTML report in a real browser) ----------
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
     apt_install chromium || true
@@ -103,4 +113,4 @@ fi
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || fail "chromium is not on PATH" "install it from Debian's packages: apt-get update && apt-get install -y chromium"
 
-echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), the npm tree locked in scripts/peers/package-lock.json (with the SARIF schema); $(redis-server --version | cut -d' ' -f1-3); chromium on PATH" >&2
+echo "peers ready in .peers: mcp $MCP_PY_VERSION (python), the npm tree locked in scripts/peers/package-lock.json (with the SARIF schema); $(redis-server --version | cut -d' ' -f1-3); chromium on PATH; libfaketime $LIBFAKETIME_VERSION" >&2

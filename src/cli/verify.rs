@@ -159,6 +159,11 @@ pub struct BlackBoxArgs {
     /// `bench blackbox --plain`'s baseline.
     #[arg(long, hide = true)]
     pub plain_timing: bool,
+    /// Run the proxy on a clock N times as fast (libfaketime preloaded; for
+    /// proxies that read the clock through libc, not Go's) and play each
+    /// plan N times faster, where no fault or answer latency is timed on the wall clock.
+    #[arg(long, value_name = "N")]
+    pub clock_rate: Option<u32>,
 }
 
 impl BlackBoxArgs {
@@ -188,6 +193,7 @@ impl BlackBoxArgs {
             (self.mock_listen != DEFAULT_MOCK_LISTEN, "--mock-listen"),
             (self.jobs != DEFAULT_JOBS, "--jobs"),
             (self.plain_timing, "--plain-timing"),
+            (self.clock_rate.is_some(), "--clock-rate"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -463,6 +469,7 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
                 state: args.state,
                 aliases: Default::default(),
                 plain: bb.plain_timing,
+                clock_rate: bb.clock_rate,
             };
             let started = std::time::Instant::now();
             let bench = BlackBoxBench::new(settings, policy.clone(), servers.clone())?;

@@ -333,6 +333,41 @@ mod black_box {
         assert_eq!((o["twin"]["reached"].as_u64(), o["twin"]["attempted"].as_u64()), (Some(2), Some(2)), "{o}");
     }
 
+    /// Issue 24: `--clock-rate`. Forty creates over two minutes against
+    /// 15 a minute: the limit binds in both minutes, so the windows are kept
+    /// and the run needs more than a minute of wall time, over a 20 s budget.
+    /// With the proxy on a clock ten times as fast (libfaketime preloaded)
+    /// it is played in seconds, and the ledger behind the real proxy matches
+    /// the embedded prediction (a proxy the preload does not reach lets 15
+    /// through, not 30: then this fails).
+    #[test]
+    fn a_proxy_on_a_faster_clock_plays_a_plan_its_limit_binds_within_the_budget() {
+        let arch = std::env::consts::ARCH;
+        let installed = [format!("/usr/lib/{arch}-linux-gnu/faketime"), "/usr/lib/faketime".into(), "/usr/local/lib/faketime".into()]
+            .iter()
+            .any(|d| Path::new(d).join("libfaketime.so.1").is_file());
+        if !installed {
+            assert_ne!(std::env::var("GAUNTLET_REQUIRE_PEERS").as_deref(), Ok("1"), "libfaketime is not installed (scripts/install-peers.sh installs it)");
+            eprintln!("skipped: libfaketime is not installed");
+            return;
+        }
+        const BINDING: &str = "id: binding-writes\ntitle: forty creates over two minutes\nclass: bulk-writes\n\
+            targets: {tools: [WizCommerce Open API_PostCustomers]}\nagent: {steps: [{calls: 40, over: 2m}]}\n\
+            twin: {steps: [{calls: 2}]}\nexpect: {max_reached_per_window: {}}\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("binding-writes.yaml"), BINDING).unwrap();
+        let cmd = format!("{BIN} proxy {{policy}} --state-dir {{state_dir}} -- {{upstream}}");
+        let (out, _) = verify(dir.path(), "examples/aksjah-hardened.yaml", &cmd, &["--allow-empty"]);
+        let wall: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let o = &wall["outcomes"][0];
+        assert!(o["note"].as_str().is_some_and(|n| n.starts_with("needs up to")), "on the wall clock it does not fit: {o}");
+        let report = as_predicted(dir.path(), &["--clock-rate", "10"]);
+        let o = &report["outcomes"][0];
+        assert_eq!(o["verdict"], "held", "played within the budget: {o}");
+        assert_eq!((o["reached"].as_u64(), o["attempted"].as_u64()), (Some(30), Some(40)), "15 in each minute of the proxy's clock: {o}");
+        assert_eq!((o["twin"]["reached"].as_u64(), o["twin"]["attempted"].as_u64()), (Some(2), Some(2)), "{o}");
+    }
+
     /// Real proxy processes: with `--state local` each replica's sessions get
     /// their own `--state-dir`, with `shared` all keep counters in one SQLite
     /// file; the embedded prediction agrees either way.

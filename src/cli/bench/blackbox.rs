@@ -10,9 +10,12 @@
 //! errors), and the differences found. Baseline, measured in the same
 //! rounds: the same database in process (embedded proxy, virtual clock);
 //! with `--plain`, also the black-box run as it was before idle gaps were
-//! squeezed (every plan as planned, each benign twin after its attack).
+//! squeezed (every plan as planned, each benign twin after its attack);
+//! with `--clock-rate N`, also the run with the proxy on a clock N times as
+//! fast (`verify --clock-rate`).
 //! Targets: at least 90 % of the applicable outcomes compared within 15
-//! minutes (medians), and no difference from the prediction in any round.
+//! minutes (medians), and no difference from the prediction in any round
+//! (of the run with a faster clock too).
 //! Prints one JSON object on stdout; exits 1 when a target is missed.
 
 use std::path::{Path, PathBuf};
@@ -62,6 +65,10 @@ pub struct Args {
     /// each benign twin after its attack, in the same rounds.
     #[arg(long)]
     pub plain: bool,
+    /// Also run the black-box run with the proxy on a clock N times as fast
+    /// (`verify --clock-rate N`), in the same rounds.
+    #[arg(long, value_name = "N")]
+    pub clock_rate: Option<u32>,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -91,12 +98,24 @@ struct Measured {
     differences: usize,
 }
 
-fn black_box(common: &[String], command: &str, args: &Args, plain: bool) -> Result<Measured, String> {
+/// How a black-box run is timed.
+enum Timing {
+    /// Idle gaps squeezed, on the wall clock: what `verify` does.
+    Squeezed,
+    /// Every plan as planned (`--plain-timing`).
+    Plain,
+    /// Squeezed, the proxy on a clock this many times as fast (`--clock-rate`).
+    Fast(u32),
+}
+
+fn black_box(common: &[String], command: &str, args: &Args, timing: Timing) -> Result<Measured, String> {
     let mut words = common.to_vec();
     words.extend(["--proxy-command".into(), command.into(), "--compare-embedded".into()]);
     words.extend(["--time-budget".into(), args.time_budget.clone(), "--jobs".into(), args.jobs.to_string()]);
-    if plain {
-        words.push("--plain-timing".into());
+    match timing {
+        Timing::Squeezed => {}
+        Timing::Plain => words.push("--plain-timing".into()),
+        Timing::Fast(rate) => words.extend(["--clock-rate".into(), rate.to_string()]),
     }
     let (secs, done) = verify(&words)?;
     let differences = done.differences.as_ref().map_or(0, Vec::len);
@@ -134,13 +153,17 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     }
     let mut runs: Vec<Measured> = Vec::new();
     let mut plain_runs: Vec<Measured> = Vec::new();
+    let mut fast_runs: Vec<Measured> = Vec::new();
     let mut in_process = Vec::new();
     for r in 0..args.rounds {
         eprintln!("bench blackbox: round {} of {}", r + 1, args.rounds);
         in_process.push(verify(&common)?.0);
-        runs.push(black_box(&common, &command, args, false)?);
+        runs.push(black_box(&common, &command, args, Timing::Squeezed)?);
         if args.plain {
-            plain_runs.push(black_box(&common, &command, args, true)?);
+            plain_runs.push(black_box(&common, &command, args, Timing::Plain)?);
+        }
+        if let Some(rate) = args.clock_rate {
+            fast_runs.push(black_box(&common, &command, args, Timing::Fast(rate))?);
         }
     }
     let spread = |xs: Vec<f64>| Spread::of(xs).ok_or("no rounds were measured");
@@ -148,7 +171,7 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let compared = spread(runs.iter().map(|m| share(&m.tally)).collect())?;
     let base = spread(in_process.clone())?;
     let ratio = spread(runs.iter().zip(&in_process).map(|(m, b)| m.secs / b.max(1e-9)).collect())?;
-    let most_differences = runs.iter().map(|m| m.differences).max().unwrap_or(0);
+    let most_differences = runs.iter().chain(&fast_runs).map(|m| m.differences).max().unwrap_or(0);
     let tallies = |ms: &[Measured]| -> Value {
         json!(ms
             .iter()
@@ -185,6 +208,18 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
             "compared_share": plain_share.json(),
             "per_round": tallies(&plain_runs),
             "plain_over_squeezed_secs": speedup.json(),
+        });
+    }
+    if let Some(rate) = args.clock_rate {
+        let fast_secs = spread(fast_runs.iter().map(|m| m.secs).collect())?;
+        let fast_share = spread(fast_runs.iter().map(|m| share(&m.tally)).collect())?;
+        let speedup = spread(runs.iter().zip(&fast_runs).map(|(m, f)| m.secs / f.secs.max(1e-9)).collect())?;
+        report["clock_rate"] = json!({
+            "rate": rate,
+            "secs": fast_secs.json(),
+            "compared_share": fast_share.json(),
+            "per_round": tallies(&fast_runs),
+            "squeezed_over_fast_secs": speedup.json(),
         });
     }
     let targets = vec![

@@ -12,6 +12,7 @@
 
 pub mod aliases;
 pub mod compare;
+pub mod faketime;
 pub mod http;
 pub mod league;
 pub mod process;
@@ -68,6 +69,9 @@ pub struct Settings {
     /// after the other (what black-box runs did before idle gaps were
     /// squeezed): `bench blackbox`'s baseline.
     pub plain: bool,
+    /// `--clock-rate N`: run each proxy whose plan allows it on a clock N
+    /// times as fast (libfaketime), and play its plan N times faster.
+    pub clock_rate: Option<u32>,
 }
 
 /// Gaps up to this long are played as planned (plus the server's longest
@@ -116,6 +120,10 @@ pub struct Shared {
     pub plain: bool,
     /// The policy as gauntlet reads it, when it can: which calls count.
     pub model: Option<Arc<Policy>>,
+    /// `--clock-rate`: how proxies are put on a faster clock.
+    pub faketime: Option<faketime::Faketime>,
+    /// Some tool of the servers answers after a latency.
+    pub slow_server: bool,
 }
 
 impl Shared {
@@ -125,19 +133,41 @@ impl Shared {
         self.startup * 2 + Duration::from_millis(500)
     }
 
-    /// How a plan of `actions` is played: squeezed where nothing depends on
-    /// its gaps. Never when the run has faults (they are timed against the
-    /// calls) or its server changes a definition at a time (`at:`).
-    pub fn squeeze(&self, actions: &[Action], upstream: Option<&Upstream>, faulted: bool) -> timing::Squeeze {
+    /// Whether the plan of a run may be played other than as planned:
+    /// never when the run has faults (they are timed against the calls) or
+    /// its server changes a definition at a time (`at:`).
+    fn reshapes(&self, upstream: Option<&Upstream>, faulted: bool) -> bool {
         let timed_change = upstream.is_some_and(|u| u.changes.iter().chain(&u.shadow).any(|c| c.at.is_some()));
-        let Some(keep) = self.keep.filter(|_| !faulted && !timed_change) else { return timing::Squeeze::default() };
-        let keep = keep + upstream.and_then(|u| u.latency_ms).map_or(0, |ms| ms as i64 * 1_000_000);
+        self.keep.is_some() && !faulted && !timed_change
+    }
+
+    /// How fast the proxy's clock runs in a run: `--clock-rate` where the
+    /// plan may be reshaped and every answer is prompt (a latency the mock
+    /// plays on the wall clock would last N times longer on the proxy's),
+    /// else 1 (the wall clock).
+    pub fn rate(&self, upstream: Option<&Upstream>, faulted: bool) -> u32 {
+        let prompt = !self.slow_server && upstream.and_then(|u| u.latency_ms).unwrap_or(0) == 0;
+        match &self.faketime {
+            Some(f) if prompt && self.reshapes(upstream, faulted) => f.rate(),
+            _ => 1,
+        }
+    }
+
+    /// How a plan of `actions` is played, on the proxy's clock running
+    /// `rate` times as fast: squeezed where nothing depends on its gaps
+    /// (only where it may be reshaped, see [`Shared::rate`]). What a gap
+    /// keeps is wall time (answers arriving, a proxy starting), so it is
+    /// `rate` times longer on that clock.
+    pub fn squeeze(&self, actions: &[Action], upstream: Option<&Upstream>, faulted: bool, rate: u32) -> timing::Squeeze {
+        let Some(keep) = self.keep.filter(|_| self.reshapes(upstream, faulted)) else { return timing::Squeeze::default() };
+        let rate = i64::from(rate.max(1));
+        let keep = (keep + upstream.and_then(|u| u.latency_ms).map_or(0, |ms| ms as i64 * 1_000_000)) * rate;
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut sessions = BTreeSet::new();
         let opens: Vec<bool> = actions.iter().map(|a| sessions.insert((a.shadow, a.session))).collect();
         // A raw line may call any tool, under any name: every window counts then.
         let raw = actions.iter().any(|a| matches!(a.payload, crate::agent::Payload::Raw { .. }));
-        let lead = self.lead().as_nanos() as i64;
+        let lead = self.lead().as_nanos() as i64 * rate;
         let counting = match &self.model {
             Some(policy) if !raw => timing::counting(policy, actions.iter().filter_map(Action::tool_name)),
             _ => timing::Counting::Other,
@@ -243,6 +273,11 @@ impl BlackBoxBench {
         };
         let catalogue = catalogue_of(&servers);
         let model = policy.map(Arc::new);
+        let faketime = match (settings.clock_rate, words.first()) {
+            (None, _) => None,
+            (Some(_), None) => return Err("--clock-rate needs --proxy-command: gauntlet can only start a proxy on a faster clock".into()),
+            (Some(rate), Some(program)) => Some(faketime::Faketime::new(rate, program)?),
+        };
         let keep = (model.is_some() && !settings.plain && listening.is_none()).then(|| (KEEP + longest_latency(&servers)).as_nanos() as i64);
         let mut bench = BlackBoxBench {
             shared: Arc::new(Shared {
@@ -267,6 +302,8 @@ impl BlackBoxBench {
                 plain: settings.plain,
                 model: model.clone(),
                 keep,
+                faketime,
+                slow_server: longest_latency(&servers) > Duration::ZERO,
             }),
             servers,
             catalogue,
@@ -440,11 +477,12 @@ impl Bench for BlackBoxBench {
                 "needs {replicas} proxy replicas each with its own state, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command, or --state shared"
             ));
         }
-        let offsets = self.shared.squeeze(actions, upstream, faulted).offsets(&actions.iter().map(|a| a.at).collect::<Vec<_>>());
+        let rate = self.shared.rate(upstream, faulted);
+        let offsets = self.shared.squeeze(actions, upstream, faulted, rate).offsets(&actions.iter().map(|a| a.at).collect::<Vec<_>>());
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
         // Over stdio each session starts its own proxy; over HTTP the run's sessions share one.
         let starts = if self.shared.url.is_some() { 1 } else { sessions.max(1) };
-        let need = timing::worst_case(&offsets, &self.shared.periods) + self.shared.startup * starts + self.shared.settle.min(Duration::from_secs(2));
+        let need = timing::worst_case(&offsets, &self.shared.periods, &timing::ProxyClock::new(0, rate)) + self.shared.startup * starts + self.shared.settle.min(Duration::from_secs(2));
         if need <= self.budget {
             return Ok(());
         }

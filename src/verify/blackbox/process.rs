@@ -163,11 +163,17 @@ impl ProxyProcess {
     /// Starts `argv` (in the current directory, where the user wrote the
     /// command's relative paths) with `HOME` set to `home`; stderr goes to `stderr`.
     pub fn spawn(argv: &[String], home: &Path, stderr: &Path, inbox: Arc<Inbox>) -> Result<ProxyProcess, String> {
+        Self::spawn_with(argv, home, &[], stderr, inbox)
+    }
+
+    /// [`ProxyProcess::spawn`] with more environment variables (a fake clock's).
+    pub fn spawn_with(argv: &[String], home: &Path, env: &[(String, String)], stderr: &Path, inbox: Arc<Inbox>) -> Result<ProxyProcess, String> {
         let (program, args) = argv.split_first().ok_or("the proxy command is empty")?;
         let err = std::fs::File::create(stderr).map_err(|e| format!("{}: {e}", stderr.display()))?;
         let mut child = Command::new(program)
             .args(args)
             .env("HOME", home)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(err)

@@ -26,7 +26,7 @@ use super::http::HttpSession;
 use super::process::{self, Inbox, ProxyProcess};
 use super::store::Store;
 use super::template::{self, Fill};
-use super::timing::{self, Squeeze};
+use super::timing::{self, ProxyClock, Squeeze};
 use super::Shared;
 use crate::agent::Action;
 use crate::clock::Timestamp;
@@ -125,6 +125,9 @@ pub struct Run {
     upstream: Option<Upstream>,
     /// How the plan's instants are played (set as it begins).
     squeeze: Squeeze,
+    /// The clock the run's proxies read (set as it begins; `origin` and the
+    /// squeeze are on it).
+    clock: ProxyClock,
 }
 
 pub fn wall_nanos() -> i64 {
@@ -168,6 +171,7 @@ impl Run {
             half_open: None,
             upstream: None,
             squeeze: Squeeze::default(),
+            clock: ProxyClock::default(),
         };
         if run.shared.needs_store {
             for r in 0..run.state_dirs.len() {
@@ -214,7 +218,23 @@ impl Run {
         let mut argv = super::mock_argv(&self.shared.gauntlet, &self.spec, &ledger);
         argv.extend(self.mock_faults.iter().cloned());
         self.ledgers.push((ledger, 0));
-        argv
+        self.unfaked(argv)
+    }
+
+    /// A command the proxy starts, kept off the fake clock the proxy may run on.
+    fn unfaked(&self, argv: Vec<String>) -> Vec<String> {
+        match self.shared.faketime {
+            Some(_) => super::faketime::unfaked(argv),
+            None => argv,
+        }
+    }
+
+    /// The environment of a proxy process started now: the run's fake clock, if it runs on one.
+    fn clock_env(&self) -> Vec<(String, String)> {
+        match &self.shared.faketime {
+            Some(f) if self.clock.rate() > 1 => f.env(&self.clock, wall_nanos()),
+            _ => Vec::new(),
+        }
     }
 
     /// The same for the second server.
@@ -223,7 +243,7 @@ impl Run {
         let argv = super::mock_argv(&self.shared.gauntlet, spec, &ledger);
         self.shadow_ledgers.insert(ledger.clone());
         self.ledgers.push((ledger, 0));
-        argv
+        self.unfaked(argv)
     }
 
     /// The placeholders' values for a process of replica `replica`.
@@ -265,7 +285,7 @@ impl Run {
         let upstream = self.upstream_words("proxy");
         let argv = template::argv(&self.shared.words, &self.fill(&upstream, 0));
         let err = self.dir.join("proxy.stderr");
-        let mut proxy = ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, Arc::new(Inbox::default()))?;
+        let mut proxy = ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, Arc::new(Inbox::default()))?;
         let addr = authority(url)?;
         let waited = process::wait_listening(&addr, self.shared.init_timeout);
         if let Err(e) = waited {
@@ -300,7 +320,7 @@ impl Run {
     /// Sleeps until `lead` before the wall instant that plays `virt`.
     fn sleep_until_before(&self, virt: Timestamp, lead: Duration) {
         let Some(origin) = self.origin else { return };
-        let target = origin + self.squeeze.played(virt.0 - self.start.0) - lead.as_nanos() as i64;
+        let target = self.clock.wall(origin + self.squeeze.played(virt.0 - self.start.0)) - lead.as_nanos() as i64;
         let wait = target - wall_nanos();
         if wait > 0 {
             std::thread::sleep(Duration::from_nanos(wait as u64));
@@ -376,7 +396,7 @@ impl Run {
         let replica = *self.replica_of.entry(key.to_string()).or_insert(next);
         let argv = template::argv(&self.shared.words, &self.fill(&upstream, replica));
         let err = self.dir.join(format!("proxy-{n}.stderr"));
-        ProxyProcess::spawn(&argv, &self.dir.join("home"), &err, inbox).map(Link::Stdio)
+        ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, inbox).map(Link::Stdio)
     }
 
     fn read_ledgers(&mut self) {
@@ -387,7 +407,7 @@ impl Run {
             let Ok(bytes) = std::fs::read(path) else { continue };
             let text = String::from_utf8_lossy(bytes.get(*from as usize..).unwrap_or_default());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                match entry(line, origin, self.start, &self.squeeze) {
+                match entry(line, origin, &self.clock, self.start, &self.squeeze) {
                     Some(e) => entries.push(LedgerEntry { shadow, ..e }),
                     None => {
                         self.failure.get_or_insert(format!("{}: unreadable ledger line `{line}`", path.display()));
@@ -401,13 +421,14 @@ impl Run {
 }
 
 /// One ledger line of a mock process, its wall time moved onto the virtual
-/// timeline (read back through the squeeze the plan was played with).
-fn entry(line: &str, origin: i64, start: Timestamp, squeeze: &Squeeze) -> Option<LedgerEntry> {
+/// timeline (read on the proxy's clock, back through the squeeze the plan
+/// was played with).
+fn entry(line: &str, origin: i64, clock: &ProxyClock, start: Timestamp, squeeze: &Squeeze) -> Option<LedgerEntry> {
     let v: Value = serde_json::from_str(line).ok()?;
     let wall = Timestamp::parse_rfc3339(v.get("time")?.as_str()?).ok()?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
     Some(LedgerEntry {
-        time: start.plus_nanos(squeeze.virtual_of(wall.0 - origin)),
+        time: start.plus_nanos(squeeze.virtual_of(clock.proxy(wall.0) - origin)),
         session: text("session"),
         identity: text("identity"),
         method: text("method"),
@@ -523,12 +544,16 @@ impl System for Run {
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
-        self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted());
+        let rate = self.shared.rate(self.upstream.as_ref(), self.faulted());
+        self.clock = ProxyClock::new(wall_nanos(), rate);
+        self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted(), rate);
         let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie));
         let first_cue = cued.map(|f| f.at).min();
         // Set before the origin: a cued run starts its proxies earlier ([`Run::lead`]).
         self.mock_cue = first_cue.map(|_| 0);
-        let origin = timing::origin(&self.squeeze.offsets(&offsets), wall_nanos() + self.lead().as_nanos() as i64, &self.shared.periods);
+        // A run with faults stays on the wall clock (rate 1): the mock's cues below are wall instants.
+        let earliest = self.clock.proxy(wall_nanos() + self.lead().as_nanos() as i64);
+        let origin = timing::origin(&self.squeeze.offsets(&offsets), earliest, &self.shared.periods, self.clock.jitter());
         self.origin = Some(origin);
         self.mock_cue = first_cue.map(|at| origin + at);
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
@@ -698,9 +723,13 @@ mod tests {
         let start = Timestamp::from_secs(1_772_409_600);
         let origin = Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap().0;
         let line = r#"{"time":"2026-11-26T10:00:59.5Z","session":null,"identity":null,"method":"tools/call","tool":"t","arguments":{"a":1},"raw":"{}","executed":true}"#;
-        let e = entry(line, origin, start, &Squeeze::default()).unwrap();
+        let e = entry(line, origin, &ProxyClock::default(), start, &Squeeze::default()).unwrap();
         assert_eq!(e.time, start.plus_nanos(59_500_000_000));
         assert_eq!((e.tool.as_deref(), e.executed, e.arguments.clone()), (Some("t"), true, Some(serde_json::json!({"a": 1}))));
-        assert!(entry("{}", origin, start, &Squeeze::default()).is_none());
+        assert!(entry("{}", origin, &ProxyClock::default(), start, &Squeeze::default()).is_none());
+        // On a proxy clock ten times as fast, 5.95 s of wall time are the same 59.5 s of the plan.
+        let line = line.replace("10:00:59.5Z", "10:00:05.95Z");
+        let e = entry(&line, origin, &ProxyClock::new(origin, 10), start, &Squeeze::default()).unwrap();
+        assert_eq!(e.time, start.plus_nanos(59_500_000_000));
     }
 }

@@ -93,30 +93,93 @@ pub fn counting<'a>(policy: &Policy, names: impl IntoIterator<Item = &'a str>) -
     }
 }
 
-/// How late a call may go out after its scheduled instant and still count in the same window.
+/// How late (wall nanoseconds) a call may go out after its scheduled
+/// instant and still count in the same window.
 const JITTER: i64 = 50_000_000;
+
+/// How long (wall nanoseconds) a proxy process may take from being started
+/// to starting its fake clock (libfaketime does as the process loads).
+/// That clock starts its speed-up there, so a late start leaves the proxy's
+/// clock behind the one gauntlet plays on, by `rate - 1` times the delay.
+const START_LAG: i64 = 100_000_000;
+
+/// The clock a proxy reads, as a function of the wall clock: the wall clock
+/// itself, or one running `rate` times as fast from `anchor` (a wall
+/// instant, where both read the same), as libfaketime makes a proxy see
+/// under `--clock-rate`. Every instant of a plan is computed on the proxy's
+/// clock and slept for on the wall clock.
+///
+/// A proxy on a faster clock is set [`ProxyClock::ahead`] of it, so that
+/// however late it starts its clock (up to [`START_LAG`]) it is never
+/// behind: a call played on a window's first instant lands in that window.
+/// It may then be up to that far ahead, which [`ProxyClock::jitter`] adds
+/// to how late a call may land at a window's end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProxyClock {
+    anchor: i64,
+    rate: i64,
+}
+
+impl Default for ProxyClock {
+    fn default() -> ProxyClock {
+        ProxyClock { anchor: 0, rate: 1 }
+    }
+}
+
+impl ProxyClock {
+    /// A clock running `rate` (at least 1) times as fast as the wall clock from the wall instant `anchor`.
+    pub fn new(anchor: i64, rate: u32) -> ProxyClock {
+        ProxyClock { anchor, rate: i64::from(rate.max(1)) }
+    }
+
+    pub fn rate(&self) -> i64 {
+        self.rate
+    }
+
+    /// What the proxy's clock reads at the wall instant `wall`.
+    pub fn proxy(&self, wall: i64) -> i64 {
+        self.anchor + (wall - self.anchor) * self.rate
+    }
+
+    /// The wall instant at which the proxy's clock reads `proxy`.
+    pub fn wall(&self, proxy: i64) -> i64 {
+        self.anchor + (proxy - self.anchor).div_euclid(self.rate)
+    }
+
+    /// How far ahead of this clock a proxy's clock is set (0 on the wall clock).
+    pub fn ahead(&self) -> i64 {
+        START_LAG * (self.rate - 1)
+    }
+
+    /// How late a call may land, on the proxy's clock: the wall's lateness,
+    /// that much faster, and how far ahead the proxy's clock may be.
+    pub fn jitter(&self) -> i64 {
+        JITTER * self.rate + self.ahead()
+    }
+}
 
 /// The allowed offsets of `origin` within each period, for calls at `offsets`
 /// (nanoseconds after the virtual start): `origin mod P` must stay below the
 /// returned bound so no call crosses an edge of `P` that it does not cross in
-/// the plan.
-fn slack(offsets: &[i64], periods: &[i64]) -> Vec<i64> {
+/// the plan, even `jitter` late.
+fn slack(offsets: &[i64], periods: &[i64], jitter: i64) -> Vec<i64> {
     periods
         .iter()
         .map(|&p| {
             let latest = offsets.iter().map(|o| o.rem_euclid(p)).max().unwrap_or(0);
             // A call scheduled right at an edge's last instant leaves no slack: start exactly on the edge.
-            (p - latest - JITTER).max(1)
+            (p - latest - jitter).max(1)
         })
         .collect()
 }
 
-/// The earliest wall instant (ns since the epoch) that can play the virtual
-/// start, given that the first call may not go out before `earliest_first`
-/// (`periods`: see [`periods`]).
-pub fn origin(offsets: &[i64], earliest_first: i64, periods: &[i64]) -> i64 {
+/// The earliest instant of the proxy's clock (ns since the epoch) that can
+/// play the virtual start, given that the first call may not go out before
+/// `earliest_first` on that clock and may go out up to `jitter` late
+/// ([`ProxyClock::jitter`]; `periods`: see [`periods`]).
+pub fn origin(offsets: &[i64], earliest_first: i64, periods: &[i64], jitter: i64) -> i64 {
     let first = offsets.iter().copied().min().unwrap_or(0);
-    let bounds = slack(offsets, periods);
+    let bounds = slack(offsets, periods, jitter);
     let mut origin = earliest_first - first;
     loop {
         let mut moved = false;
@@ -134,12 +197,13 @@ pub fn origin(offsets: &[i64], earliest_first: i64, periods: &[i64]) -> i64 {
 }
 
 /// The longest wall time a run of these calls can take, whenever it starts:
-/// the wait to line up with the calendar, then the plan itself.
-pub fn worst_case(offsets: &[i64], periods: &[i64]) -> Duration {
+/// the wait to line up with the calendar, then the plan itself, both on the
+/// proxy's clock and so `clock`'s rate times shorter on the wall.
+pub fn worst_case(offsets: &[i64], periods: &[i64], clock: &ProxyClock) -> Duration {
     let first = offsets.iter().copied().min().unwrap_or(0);
     let last = offsets.iter().copied().max().unwrap_or(0);
-    let wait = periods.iter().zip(slack(offsets, periods)).map(|(p, bound)| p - bound.min(*p)).max().unwrap_or(0);
-    Duration::from_nanos((wait + last - first).max(0) as u64)
+    let wait = periods.iter().zip(slack(offsets, periods, clock.jitter())).map(|(p, bound)| p - bound.min(*p)).max().unwrap_or(0);
+    Duration::from_nanos(((wait + last - first) / clock.rate).max(0) as u64)
 }
 
 /// A plan played with its idle gaps shrunk wherever no verdict can depend
@@ -312,14 +376,14 @@ mod tests {
         // 10 s into a minute: a burst lasting 1 s fits before the edge.
         let now = 1_000_000 * 60 * S + 10 * S;
         let offsets: Vec<i64> = (0..100).map(|i| i * 10_000_000).collect();
-        assert_eq!(origin(&offsets, now, &PERIODS), now);
+        assert_eq!(origin(&offsets, now, &PERIODS, JITTER), now);
     }
 
     #[test]
     fn a_burst_that_would_cross_a_minute_edge_waits_for_the_next_minute() {
         let now = 1_000_000 * 60 * S + 59 * S + 500_000_000;
         let offsets = [0, S];
-        let o = origin(&offsets, now, &PERIODS);
+        let o = origin(&offsets, now, &PERIODS, JITTER);
         assert_eq!(o.rem_euclid(60 * S), 0, "the run starts on the minute");
         assert!(o >= now && o - now < S);
     }
@@ -328,7 +392,7 @@ mod tests {
     fn calls_one_second_before_an_edge_land_one_second_before_a_real_edge() {
         let now = 1_000_000 * 60 * S + 17 * S;
         let offsets = [59 * S, 59 * S + 900_000_000, 60 * S, 60 * S + 900_000_000];
-        let o = origin(&offsets, now, &PERIODS);
+        let o = origin(&offsets, now, &PERIODS, JITTER);
         assert_eq!(minute_offset(o, 59 * S), 59 * S);
         assert_eq!(minute_offset(o, 60 * S), 0);
         // The idle minute before the first call is skipped: the first call goes out within a minute.
@@ -338,9 +402,9 @@ mod tests {
     #[test]
     fn an_hour_edge_plan_needs_up_to_an_hour() {
         let offsets = [3599 * S, 3600 * S];
-        assert!(worst_case(&offsets, &PERIODS) >= Duration::from_secs(3599));
+        assert!(worst_case(&offsets, &PERIODS, &ProxyClock::default()) >= Duration::from_secs(3599));
         let now = 1_000_000 * 3600 * S + 120 * S;
-        let o = origin(&offsets, now, &PERIODS);
+        let o = origin(&offsets, now, &PERIODS, JITTER);
         assert_eq!((o + 3600 * S).rem_euclid(3600 * S), 0, "the second call opens an hour");
     }
 
@@ -352,12 +416,12 @@ mod tests {
         assert_eq!(periods(None), PERIODS);
         assert!(periods(Some(&p("version: \"1\"\ntools: {}\n"))).is_empty(), "no counter, no edge to line up with");
         let offsets = [3599 * S, 3600 * S];
-        assert!(worst_case(&offsets, &periods(Some(&minute))) <= Duration::from_secs(61), "the hour edge does not matter to it");
+        assert!(worst_case(&offsets, &periods(Some(&minute)), &ProxyClock::default()) <= Duration::from_secs(61), "the hour edge does not matter to it");
         let now = 1_000_000 * 3600 * S + 120 * S + 7 * S;
-        let o = origin(&offsets, now, &[60 * S]);
+        let o = origin(&offsets, now, &[60 * S], JITTER);
         assert_eq!(minute_offset(o, 3599 * S), 59 * S, "the minute edge is still kept");
         assert!(o + 3599 * S - now <= 60 * S);
-        assert_eq!(origin(&offsets, now, &[]), now - 3599 * S, "with no window, the first call goes out at once");
+        assert_eq!(origin(&offsets, now, &[], JITTER), now - 3599 * S, "with no window, the first call goes out at once");
     }
 
     const MS: i64 = 1_000_000;
@@ -391,13 +455,45 @@ mod tests {
         let played = squeeze.offsets(&plan);
         // Planned on the virtual clock from a day boundary; played from wherever the calendar lets it start.
         let now = 20_000 * 86_400 * S + 7 * 3600 * S + 23 * 60 * S + 41 * S + 123 * MS;
-        let start = origin(&played, now, &periods);
+        let start = origin(&played, now, &periods, JITTER);
         let want = decisions(PER_MINUTE_AND_HOUR, &plan, 0);
         assert_eq!(decisions(PER_MINUTE_AND_HOUR, &played, start), want);
         assert!(want.contains(&false) && want.contains(&true), "the plan tests both limits: {want:?}");
-        assert!(worst_case(&played, &periods) < worst_case(&plan, &periods) / 4, "{:?} {played:?}", worst_case(&played, &periods));
+        assert!(worst_case(&played, &periods, &ProxyClock::default()) < worst_case(&plan, &periods, &ProxyClock::default()) / 4);
         // Without squeezing it would wait for the calendar the same way: the idle minutes are what went.
-        assert_eq!(decisions(PER_MINUTE_AND_HOUR, &plan, origin(&plan, now, &periods)), want);
+        assert_eq!(decisions(PER_MINUTE_AND_HOUR, &plan, origin(&plan, now, &periods, JITTER)), want);
+    }
+
+    #[test]
+    fn a_proxy_clock_ten_times_as_fast_gets_the_same_decisions_in_a_tenth_of_the_wall_time() {
+        let plan = plan();
+        let periods = [60 * S, 3600 * S];
+        let now = 20_000 * 86_400 * S + 7 * 3600 * S + 23 * 60 * S + 41 * S + 123 * MS;
+        let clock = ProxyClock::new(now, 10);
+        assert_eq!((clock.proxy(now), clock.proxy(now + S), clock.wall(now + 10 * S)), (now, now + 10 * S, now + S));
+        // Gaps are kept and squeezed on the proxy's clock: 200 ms of wall time is 2 s there.
+        let squeeze = Squeeze::plan(&plan, &[true], &periods, 200 * MS * clock.rate(), 0);
+        let played = squeeze.offsets(&plan);
+        let start = origin(&played, clock.proxy(now), &periods, clock.jitter());
+        let want = decisions(PER_MINUTE_AND_HOUR, &plan, 0);
+        assert_eq!(decisions(PER_MINUTE_AND_HOUR, &played, start), want, "what the proxy decides on its own clock");
+        // However far ahead the proxy's clock is set (its start-up lag unknown), and with every call 50 ms late on the wall.
+        for ahead in [0, clock.ahead() / 2, clock.ahead()] {
+            assert_eq!(decisions(PER_MINUTE_AND_HOUR, &played, start + ahead + JITTER * clock.rate()), want, "{ahead} ns ahead");
+        }
+        let walls: Vec<i64> = played.iter().map(|&o| clock.wall(start + o)).collect();
+        assert!(walls[0] >= now);
+        for (w, p) in walls.windows(2).zip(plan.windows(2)) {
+            // A gap the plan has at 2 s or more leaves the answers their 200 ms of wall time.
+            assert!(p[1] - p[0] < 2 * S || w[1] - w[0] >= 200 * MS - 1, "{w:?} for {p:?}");
+        }
+        let slow = worst_case(&Squeeze::plan(&plan, &[true], &periods, 200 * MS, 0).offsets(&plan), &periods, &ProxyClock::default());
+        let fast = worst_case(&played, &periods, &clock);
+        assert!(fast * 8 < slow, "{fast:?} against {slow:?}");
+        // Played on the wall clock as if the proxy's ran at its rate 1, the proxy sees other windows.
+        let unscaled = origin(&played, now, &periods, JITTER);
+        let seen: Vec<i64> = played.iter().map(|&o| clock.proxy(unscaled + o) - start).collect();
+        assert_ne!(decisions(PER_MINUTE_AND_HOUR, &seen, start), want);
     }
 
     #[test]
@@ -466,7 +562,7 @@ mod tests {
         let creates: Vec<i64> = played.iter().step_by(2).copied().collect();
         assert_eq!(creates, [0, 400 * MS, 60 * S, 60 * S + 400 * MS, 120 * S, 120 * S + 400 * MS, 180 * S, 180 * S + 400 * MS]);
         let now = 20_000 * 86_400 * S + 5 * 60 * S + 59 * S;
-        let start = origin(&played, now, &[60 * S]);
+        let start = origin(&played, now, &[60 * S], JITTER);
         assert_eq!(decisions(PER_MINUTE, &creates, start), vec![true; 8]);
         assert_eq!(decisions(PER_MINUTE, &plan.iter().step_by(2).copied().collect::<Vec<_>>(), 0), vec![true; 8]);
     }
@@ -488,7 +584,7 @@ mod tests {
     #[test]
     fn worst_case_of_a_short_burst_is_seconds() {
         let offsets: Vec<i64> = (0..50).map(|i| i * 1_000_000).collect();
-        assert!(worst_case(&offsets, &PERIODS) < Duration::from_secs(2));
+        assert!(worst_case(&offsets, &PERIODS, &ProxyClock::default()) < Duration::from_secs(2));
         assert_eq!(human(Duration::from_secs(600)), "10m 0s");
         assert_eq!(human(Duration::from_secs(3700)), "1h 1m");
     }
