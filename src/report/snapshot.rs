@@ -196,9 +196,20 @@ fn breached(e: &Entry) -> bool {
     e.verdict.starts_with("breached")
 }
 
+/// The outcome was judged on what reached the server (held, breached,
+/// over-blocking), rather than left unjudged with a reason.
+fn judged(e: &Entry) -> bool {
+    e.verdict == "held" || e.verdict == "over-blocking" || breached(e)
+}
+
 fn direction(before: &Entry, after: &Entry) -> Option<Direction> {
     if before == after {
         return None;
+    }
+    // Judged on one side only: what reached says nothing of strength (a held
+    // fault scenario that a loosened limit leaves not applicable is no stronger).
+    if judged(before) != judged(after) {
+        return Some(Direction::Changed);
     }
     Some(match (breached(before), breached(after)) {
         (false, true) => Direction::Weaker,
@@ -344,5 +355,18 @@ mod tests {
         let text = render_diff(&changes);
         assert!(text.starts_with("WEAKER (more got through):\n  bulk-write-burst × Post <Customers> & co (aksjah)\n    was: held, reached 30 of 200"), "{text}");
         assert!(text.contains("    now: breached (policy), reached 60 of 200"));
+    }
+
+    #[test]
+    fn an_outcome_judged_on_one_side_only_is_changed_not_stronger() {
+        let before = report();
+        let mut after = report();
+        // Held, then not applicable (a fault scenario once the limit it blinded is gone); breached, then not exercised.
+        after.outcomes[0] = outcome("bulk-write-burst", "Post <Customers> & co", Verdict::NotApplicable, None, 0);
+        after.outcomes[1] = outcome("malformed-arguments", "Post <Customers> & co", Verdict::NotExercised, None, 0);
+        let changes = diff(&parse(&render(&before)).unwrap(), &parse(&render(&after)).unwrap());
+        let dirs: Vec<_> = changes.iter().map(|c| (c.direction.clone(), c.key.0.as_str())).collect();
+        assert_eq!(dirs, vec![(Direction::Changed, "bulk-write-burst"), (Direction::Changed, "malformed-arguments")]);
+        assert!(render_diff(&changes).starts_with("CHANGED:\n  bulk-write-burst"), "{}", render_diff(&changes));
     }
 }
