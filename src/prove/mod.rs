@@ -82,13 +82,11 @@ pub struct Proof {
 }
 
 impl Proof {
-    /// Marks a refutation about an optional field as one no policy closes.
-    fn optional_field(mut self, field: &str) -> Proof {
+    /// Marks a refutation as one no policy closes, and says why.
+    fn proxy_matter(mut self, why: &str) -> Proof {
         if self.status == Status::Refuted {
             self.proxy = true;
-            self.reason.push_str(&format!(
-                " (a proxy matter: `{field}` is optional for this tool, and a condition on a missing field is false, so no Intercept policy bounds it without requiring it)"
-            ));
+            self.reason.push_str(&format!(" (a proxy matter: {why})"));
         }
         self
     }
@@ -181,8 +179,11 @@ pub fn prove(s: &Setup<'_>) -> Vec<Proof> {
         out.push(single::size(&ctx, s.reqs.max_argument_bytes));
         let amounts = single::amount_fields(tool);
         // Caps in the unit each amount field is written in (its role's unit; minor units by default).
-        let optional = |f: &str| !single::required(tool).iter().any(|r| r == f);
-        let amount = |p: Proof, f: &str| if optional(f) { p.optional_field(f) } else { p };
+        // An optional or nullable amount: as `verify` blames the same call, on the proxy.
+        let amount = |p: Proof, f: &str| match crate::verify::measure::unboundable_amount(&tool.input_schema, f) {
+            Some(why) => p.proxy_matter(&why),
+            None => p,
+        };
         if let Some(m) = req.max_amount_per_call {
             for f in &amounts {
                 out.push(amount(single::amount_per_call(&ctx, f, m.in_field(tool.role_of(f))), f));

@@ -374,7 +374,7 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
                     let why = format!("`{field}`: {what} passes the policy");
                     let at = location_of(ctx, &field);
                     let refusable = part.refusable(schema, &Json::Object(args.clone()));
-                    let mut p = refute(ctx, "schema", statement.clone(), args, why, at);
+                    let p = refute(ctx, "schema", statement.clone(), args, why, at);
                     let matter = if what.starts_with(NOT_WHOLE) {
                         Some("no Intercept condition tells a whole number from a fraction".to_string())
                     } else if !refusable {
@@ -384,10 +384,8 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
                         None
                     };
                     if let Some(matter) = matter.filter(|_| p.status == Status::Refuted) {
-                        p.proxy = true;
-                        p.reason.push_str(&format!(" (a proxy matter: {matter})"));
                         // A refutation the policy could close, in another field, comes first.
-                        proxy.get_or_insert(p);
+                        proxy.get_or_insert(p.proxy_matter(&matter));
                         continue;
                     }
                     return p;
@@ -547,6 +545,10 @@ pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
         let why = format!("the conditions bound every required field: at most {total} bytes together");
         return ctx.proof("size", statement, Status::Proved, why, ctx.entry());
     }
+    // A field a policy can bound first: a refutation it could close comes before one only the proxy can.
+    let schema = &ctx.tool.input_schema;
+    let beyond: Vec<String> = crate::verify::measure::nullable_fields(schema);
+    unbounded.sort_by_key(|f| beyond.contains(f));
     for f in &unbounded {
         let path = vec![f.clone()];
         let atoms = ctx.model.rules.atoms_at(&path);
@@ -560,7 +562,7 @@ pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
         if ctx.model.admits(Some(&args)) == Ok(true) && serde_json::to_string(&args).map_or(0, |t| t.len()) as u64 > max {
             let why = format!("no condition bounds the length of `{f}`");
             let at = location_of(ctx, f);
-            return refute(ctx, "size", statement, args, why, at);
+            return size_refuted(ctx, statement, args, why, at, max);
         }
     }
     if unbounded.is_empty() {
@@ -580,7 +582,7 @@ pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
         let bytes = serde_json::to_string(&args).map_or(0, |t| t.len()) as u64;
         if bytes > max && ctx.model.admits(Some(&args)) == Ok(true) {
             let why = format!("the required fields' longest admitted values, as control characters JSON escapes in six bytes, total {bytes} bytes");
-            return refute(ctx, "size", statement, args, why, ctx.entry());
+            return size_refuted(ctx, statement, args, why, ctx.entry(), max);
         }
     }
     let why = if unbounded.is_empty() {
@@ -589,6 +591,17 @@ pub fn size(ctx: &Context<'_>, max: u64) -> Proof {
         format!("no bound found on {}, and no counterexample", unbounded.join(", "))
     };
     ctx.proof("size", statement, Status::Unknown, why, ctx.entry())
+}
+
+/// A size refutation, a proxy matter exactly when `verify` would blame the
+/// same call on the proxy: the bytes a policy can bound stay within `max`.
+fn size_refuted(ctx: &Context<'_>, statement: String, args: Map<String, Json>, why: String, at: crate::verify::blame::PolicyLocation, max: u64) -> Proof {
+    let guardable = crate::verify::measure::guardable_bytes(&ctx.tool.input_schema, &Json::Object(args.clone()));
+    let p = refute(ctx, "size", statement, args, why, at);
+    match guardable <= max {
+        true => p.proxy_matter(crate::verify::measure::BYTES_BEYOND),
+        false => p,
+    }
 }
 
 /// `amount-per-call`: no admitted call carries an amount above `cap`.

@@ -209,3 +209,35 @@ fn a_value_no_policy_refuses_beside_the_legitimate_ones_is_a_proxy_refutation_as
     let (p, refusable) = schema_proof(json!({"type": "string"}));
     assert_eq!((p.status, p.proxy, refusable), (Status::Refuted, false, true), "{p:#?}");
 }
+
+#[test]
+fn an_amount_or_text_that_may_be_null_is_a_proxy_refutation_as_verify_blames_it() {
+    use crate::verify::measure::{guardable_bytes, unboundable_amount};
+    // A required field that may be `null` (a null keeps the old value): the policy can only keep it present.
+    let nullable = |t: &str| json!({"anyOf": [{"type": t}, {"type": "null"}]});
+    let (plain, maybe) = (json!({"type": "number"}), nullable("number"));
+    let proofs_for = |amount: &serde_json::Value, note: &serde_json::Value| {
+        let schema = json!({"type": "object", "properties": {"amount": amount, "note": note}, "required": ["amount", "note"]});
+        let present = "version: \"1\"\ntools:\n  pay:\n    rules:\n      - name: present\n        conditions:\n          - {path: args.amount, op: neq, value: \"-\"}\n          - {path: args.note, op: neq, value: \"-\"}\n";
+        let roles = vec![("amount".to_string(), FieldRole::amount(Unit::Major, 2))];
+        (run(&engine(present), &[tool("pay", Risk::Financial, schema.clone(), roles)]), schema)
+    };
+    let (proofs, schema) = proofs_for(&maybe, &nullable("string"));
+    for requirement in ["amount-per-call", "amount-per-window", "size"] {
+        let p = find(&proofs, requirement);
+        assert_eq!((p.status, p.proxy), (Status::Refuted, true), "{requirement}: {}", p.reason);
+        assert!(p.reason.contains("a proxy matter"), "{}", p.reason);
+        assert!(p.counterexample.as_ref().unwrap().allowed.iter().any(|a| *a), "replayed");
+    }
+    // The same one test `verify` blames its findings by.
+    assert!(unboundable_amount(&schema, "amount").is_some_and(|why| why.contains("may be `null`")));
+    let size = find(&proofs, "size").counterexample.as_ref().unwrap().calls[0].arguments.clone();
+    assert!(guardable_bytes(&schema, &serde_json::Value::Object(size)) <= 65536);
+    // Neither may be `null`: a condition bounds each, so the refutations are the policy's.
+    let (proofs, schema) = proofs_for(&plain, &json!({"type": "string"}));
+    for requirement in ["amount-per-call", "amount-per-window", "size"] {
+        let p = find(&proofs, requirement);
+        assert_eq!((p.status, p.proxy), (Status::Refuted, false), "{requirement}: {}", p.reason);
+    }
+    assert_eq!(unboundable_amount(&schema, "amount"), None);
+}

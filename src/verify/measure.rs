@@ -295,6 +295,43 @@ pub fn nullable_fields(schema: &Value) -> Vec<String> {
     required.iter().filter_map(Value::as_str).filter(|k| nullable(&schema["properties"][*k])).map(str::to_string).collect()
 }
 
+/// Why no Intercept policy bounds the amount in `field` without refusing a
+/// legitimate call, or `None` when one can: an optional field (a condition
+/// on a missing field is false), or one that may be `null` (every condition
+/// that bounds a number is false for `null`, and a spend counter's
+/// `increment_from` refuses it as an internal error). `verify` marks its
+/// amount findings and `prove` its amount refutations by this one test.
+pub fn unboundable_amount(schema: &Value, field: &str) -> Option<String> {
+    let required = schema["required"].as_array().is_some_and(|a| a.iter().any(|v| v == field));
+    if !required {
+        return Some(format!(
+            "`{field}` is optional for this tool, and a condition on a missing field is false, so no Intercept policy bounds it without requiring it"
+        ));
+    }
+    nullable(&schema["properties"][field]).then(|| {
+        format!(
+            "`{field}` may be `null` for this tool, and every Intercept condition that bounds a number refuses `null` (so does a spend counter's `increment_from`), so no policy bounds it without refusing the calls that send `null`; nearest: make clients always send the amount, then bound it"
+        )
+    })
+}
+
+/// The bytes of `args` a policy can bound: its required fields, less those
+/// that may be `null` (a `regex` that caps a length is false for `null`)
+/// and those that hold both booleans and strings (it is false for
+/// booleans). `verify` marks its size findings and `prove` its size
+/// refutations by this one test: oversized arguments whose bytes here stay
+/// within the bound are the proxy's to refuse.
+pub fn guardable_bytes(schema: &Value, args: &Value) -> u64 {
+    let beyond: Vec<String> = nullable_fields(schema).into_iter().chain(unguardable_unions(schema)).collect();
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    let kept = required.iter().filter_map(Value::as_str).filter(|k| !beyond.iter().any(|b| b == k));
+    let m: serde_json::Map<String, Value> = kept.filter_map(|k| args.get(k).map(|v| (k.to_string(), v.clone()))).collect();
+    Value::Object(m).to_string().len() as u64
+}
+
+/// Why oversized arguments outside [`guardable_bytes`] are a proxy matter.
+pub const BYTES_BEYOND: &str = "the oversized values are in optional, undeclared or nullable fields, or in fields that hold both booleans and strings, which Intercept's conditions cannot bound";
+
 /// The schema restricted to its required properties (no extra-field rule),
 /// as far as Intercept's conditions can check them: a field of
 /// [`unguardable_unions`] only needs to be present and not null, and one of
@@ -442,17 +479,9 @@ pub fn max_sliding_sum(points: &[(i64, f64)], len: i64) -> f64 {
 pub fn evaluate(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field: &str) -> CheckResult {
     let mut r = evaluate_raw(check, obs, tool, amount_field);
     let amount_check = matches!(check, Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole { .. });
-    let optional = !tool.input_schema["required"].as_array().is_some_and(|a| a.iter().any(|v| v == amount_field));
-    if !r.held && amount_check && optional {
+    if let Some(why) = unboundable_amount(&tool.input_schema, amount_field).filter(|_| !r.held && amount_check) {
         r.proxy_only = true;
-        r.note = Some(format!(
-            "`{amount_field}` is optional for this tool, and Intercept's conditions cannot bound an optional field without requiring it"
-        ));
-    } else if !r.held && amount_check && nullable(&tool.input_schema["properties"][amount_field]) {
-        r.proxy_only = true;
-        r.note = Some(format!(
-            "`{amount_field}` may be `null` for this tool (a null keeps the old amount), and every Intercept condition that bounds a number refuses `null`; nearest: make clients always send the amount, then bound it"
-        ));
+        r.note = Some(why);
     }
     r
 }
@@ -575,16 +604,9 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             let mut r = result(over.is_empty(), format!("{} oversized (largest {largest} bytes)", over.len()));
             // A condition (`regex` with a bounded repetition) can only bound fields the policy
             // also requires; bytes in optional or undeclared fields are beyond any policy.
-            let nullable = nullable_fields(&tool.input_schema);
-            let required = |a: &Value| -> Value {
-                let keys = tool.input_schema["required"].as_array().cloned().unwrap_or_default();
-                let guardable = keys.iter().filter_map(Value::as_str).filter(|k| !nullable.iter().any(|n| n == k));
-                let m = guardable.filter_map(|k| a.get(k).map(|v| (k.to_string(), v.clone())));
-                Value::Object(m.collect())
-            };
-            if !r.held && over.iter().all(|a| size(&required(a)) <= *max) {
+            if !r.held && over.iter().all(|a| guardable_bytes(&tool.input_schema, a) <= *max) {
                 r.proxy_only = true;
-                r.note = Some("the oversized values are in optional, undeclared or nullable fields, which Intercept's conditions cannot bound".into());
+                r.note = Some(BYTES_BEYOND.into());
             }
             r
         }
