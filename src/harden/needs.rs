@@ -593,6 +593,11 @@ fn argument_conditions(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, as
                 out.push(cond(field, "regex", Value::String(length_regex(min, cap.max)), why));
             }
             Some("integer" | "number") => {
+                // Whole numbers a list can name: the list refuses a fraction, which no bound does (the bounds below refuse the texts `in` admits, "2" for 2).
+                if let Some((lo, hi)) = crate::verify::measure::listable_wholes(p).filter(|_| !is_amount && !typed) {
+                    let wholes = (lo..=hi).map(Value::from).collect();
+                    out.push(cond(field, "in", Value::Array(wholes), format!("the inputSchema's whole numbers {lo} to {hi}: a list refuses a fraction, which no bound does")));
+                }
                 let mut lo = p["minimum"].as_f64().map(|l| (l, "the inputSchema's minimum".to_string()));
                 let mut hi = p["maximum"].as_f64().map(|h| (h, "the inputSchema's maximum".to_string()));
                 if is_amount {

@@ -37,6 +37,11 @@ pub enum Direction {
     Neutral,
     /// The model could not decide whether calls changed here (the reason is the summary): not a "no change".
     Undecided,
+    /// A change in the text that could not be compared, with the reason (the
+    /// summary): said, never passed over in silence. Not weaker: what it
+    /// could not compare lets no call through (e.g. a limit on a tool no call
+    /// of which passes the side that loosened it).
+    NotCompared,
 }
 
 /// One kind of call whose treatment changed.
@@ -248,40 +253,81 @@ fn rate_changes(out: &mut Vec<Change>, tool: &str, direction: Direction, a: &Sid
         if !looser {
             continue;
         }
-        let Answer::Yes(args) = tb.admitted(&Map::new(), &Prefer::default()) else { continue };
+        let (from, to) = if direction == Direction::Weaker { ("OLD", "NEW") } else { ("NEW", "OLD") };
+        let window = crate::scenario::Duration::from_secs(len / 1_000_000_000);
+        let rule_a = ba.as_ref().map(|x| x.rule.clone());
+        let rule_b = bb.as_ref().map(|x| x.rule.clone());
+        let (old_rule, new_rule) = if direction == Direction::Weaker { (rule_a.clone(), rule_b.clone()) } else { (rule_b.clone(), rule_a.clone()) };
+        let change = |direction: Direction, summary: String, witnesses: Option<(Counterexample, Counterexample)>| {
+            let (wo, wn) = match witnesses {
+                Some((wa, wb)) if direction == Direction::Weaker => (Some(wa), Some(wb)),
+                Some((wa, wb)) => (Some(wb), Some(wa)),
+                None => (None, None),
+            };
+            Change {
+                tool: tool.to_string(),
+                direction,
+                kind: "rate",
+                rule: rule_a.clone(),
+                summary,
+                old_at: at(old, tool, old_rule.as_deref()),
+                new_at: at(new, tool, new_rule.as_deref()),
+                old: wo,
+                new: wn,
+            }
+        };
+        let bound = |b: &Option<crate::engine::admission::rates::Bound>, side: &str| match b {
+            Some(x) => format!("{side} lets at most {} through (rule `{}`)", x.total(), x.rule),
+            None => format!("{side} has no limit on them"),
+        };
+        let not_compared = format!("not compared: in one {window} window {}, {}", bound(&ba, from), bound(&bb, to));
+        let args = match tb.admitted(&Map::new(), &Prefer::default()) {
+            Answer::Yes(args) => args,
+            // No call to build a schedule from: said, never passed over.
+            Answer::No(why) => {
+                let summary = format!("{not_compared}, but no call of the tool passes {to}'s conditions ({why}), so no schedule can show it and none gets through");
+                out.push(change(Direction::NotCompared, summary, None));
+                continue;
+            }
+            Answer::Unknown(why) => {
+                let summary = format!("{not_compared}, but whether any call of the tool passes {to}'s conditions is not decided ({why}), so no schedule was built");
+                out.push(change(Direction::Undecided, summary, None));
+                continue;
+            }
+        };
         // Enough calls to show both bounds: one past the looser one (twice the tighter, when the looser has none).
         let cap = ba.as_ref().map(|x| x.total() as usize + 1).unwrap_or(1);
         let calls_sent = bb.as_ref().map_or(2 * cap, |y| y.total() as usize + 1).max(cap).min(MAX_CALLS);
         let start = Timestamp(START.0 + 2 * 86_400 * 1_000_000_000);
-        let calls: Vec<Call> = (0..calls_sent).map(|n| Call::new(start, tool, args.clone()).from_caller(n + 1)).collect();
-        let wa = trace::replay(a.engine, calls.clone(), &a.replay);
-        let wb = trace::replay(b.engine, calls, &b.replay);
-        let (na, nb) = (wa.allowed.iter().filter(|x| **x).count(), wb.allowed.iter().filter(|x| **x).count());
-        if nb <= na {
-            continue;
+        // A burst at the window's start; when a shorter limit stops it alike on both sides, the calls spread over the shorter windows inside it.
+        let shortest = ta.rules.limits.iter().chain(&tb.rules.limits).map(window_nanos).filter(|l| *l < len).min();
+        let schedules = std::iter::once(1).chain(shortest.map(|l| (len / l) as usize));
+        let mut shown = None;
+        for instants in schedules {
+            let per = calls_sent.div_ceil(instants.max(1)).max(1);
+            let step = len / instants.max(1) as i64;
+            let calls: Vec<Call> = (0..instants * per).take(MAX_CALLS).map(|n| Call::new(Timestamp(start.0 + (n / per) as i64 * step), tool, args.clone()).from_caller(n + 1)).collect();
+            let wa = trace::replay(a.engine, calls.clone(), &a.replay);
+            let wb = trace::replay(b.engine, calls, &b.replay);
+            let (na, nb) = (wa.allowed.iter().filter(|x| **x).count(), wb.allowed.iter().filter(|x| **x).count());
+            if nb > na {
+                shown = Some((na, nb, instants, (wa, wb)));
+                break;
+            }
         }
-        let window = crate::scenario::Duration::from_secs(len / 1_000_000_000);
-        let rule_a = ba.as_ref().map(|x| x.rule.clone());
-        let (from, to) = if direction == Direction::Weaker { ("OLD", "NEW") } else { ("NEW", "OLD") };
+        let Some((na, nb, instants, witnesses)) = shown else {
+            // The limits say more pass, and no schedule built shows it: fail closed.
+            let summary = format!("{not_compared}, but no schedule built (a burst at one instant, or spread over the shorter windows) got more through {to}");
+            out.push(change(Direction::Undecided, summary, None));
+            continue;
+        };
+        let how = if instants > 1 { format!(", calls spread over {instants} shorter windows") } else { String::new() };
         let summary = format!(
-            "in one {window} window {from} lets {na} calls through{}; {to} lets {nb}{}",
+            "in one {window} window{how} {from} lets {na} calls through{}; {to} lets {nb}{}",
             rule_a.as_ref().map(|r| format!(" (rule `{r}`)")).unwrap_or_default(),
-            bb.as_ref().map(|x| format!(" (rule `{}`)", x.rule)).unwrap_or_default()
+            rule_b.as_ref().map(|r| format!(" (rule `{r}`)")).unwrap_or_default()
         );
-        let rule_b = bb.as_ref().map(|x| x.rule.clone());
-        let (old_rule, new_rule) = if direction == Direction::Weaker { (rule_a.clone(), rule_b) } else { (rule_b, rule_a.clone()) };
-        let (wo, wn) = if direction == Direction::Weaker { (wa, wb) } else { (wb, wa) };
-        out.push(Change {
-            tool: tool.to_string(),
-            direction,
-            kind: "rate",
-            rule: rule_a,
-            summary,
-            old_at: at(old, tool, old_rule.as_deref()),
-            new_at: at(new, tool, new_rule.as_deref()),
-            old: Some(wo),
-            new: Some(wn),
-        });
+        out.push(change(direction, summary, Some(witnesses)));
     }
 }
 

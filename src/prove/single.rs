@@ -375,11 +375,9 @@ pub fn schema(ctx: &Context<'_>) -> Proof {
                     let at = location_of(ctx, &field);
                     let refusable = part.refusable(schema, &Json::Object(args.clone()));
                     let p = refute(ctx, "schema", statement.clone(), args, why, at);
-                    let matter = if what.starts_with(NOT_WHOLE) {
-                        Some("no Intercept condition tells a whole number from a fraction".to_string())
-                    } else if !refusable {
+                    let matter = if !refusable {
                         // As `verify` blames a schema violation: the proxy's schema validation, not the policy.
-                        Some(unguardable(schema, &field))
+                        Some(if what.starts_with(NOT_WHOLE) { unlistable(&field) } else { unguardable(schema, &field) })
                     } else {
                         None
                     };
@@ -425,6 +423,12 @@ fn unguardable(schema: &Json, field: &str) -> String {
     }
 }
 
+/// Why no Intercept policy refuses a fraction in the integer field `field` (see [`crate::verify::measure::listable_wholes`]).
+fn unlistable(field: &str) -> String {
+    let most = crate::verify::measure::MAX_LISTED_WHOLES;
+    format!("no Intercept condition tells a whole number from a fraction, and only an `in` list of `{field}`'s whole numbers would, which takes a range its schema bounds on both sides, at most {most} long")
+}
+
 /// A validator of one field's schema, with the tool schema's `$defs` and
 /// `definitions` beside it so its local references resolve.
 fn field_guard(property: &Json, root: &Json) -> Option<jsonschema::Validator> {
@@ -441,9 +445,7 @@ fn field_guard(property: &Json, root: &Json) -> Option<jsonschema::Validator> {
 /// which the conditions on the field admit (sets of numbers are intervals,
 /// so any interval wider than a point holds one).
 fn fraction_admitted(ctx: &Context<'_>, field: &str) -> Option<f64> {
-    let t = &ctx.tool.input_schema["properties"][field]["type"];
-    let integer_only = t == "integer" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "integer") && !ts.iter().any(|x| x == "number"));
-    if !integer_only {
+    if !crate::verify::measure::integer_only(&ctx.tool.input_schema["properties"][field]) {
         return None;
     }
     let path = vec![field.to_string()];

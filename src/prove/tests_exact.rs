@@ -241,3 +241,64 @@ fn an_amount_or_text_that_may_be_null_is_a_proxy_refutation_as_verify_blames_it(
     }
     assert_eq!(unboundable_amount(&schema, "amount"), None);
 }
+
+/// The diff of two Intercept policies over their own tools.
+fn diff_of(old: &str, new: &str) -> Vec<diff::Change> {
+    let (eo, en) = (engine(old), engine(new));
+    let side = |f: &'static str| ReplayCommand { policy: f.into(), strict: false };
+    let o = diff::Side { engine: &eo, file: "old.yaml", replay: side("old.yaml") };
+    let n = diff::Side { engine: &en, file: "new.yaml", replay: side("new.yaml") };
+    diff::diff(&o, &n, &diff::tools(eo.policy(), en.policy(), &[]))
+}
+
+#[test]
+fn a_raised_limit_no_call_can_show_is_said_not_passed_over() {
+    // No call passes: `x` below 0 and above 0. The raised limit lets nothing more through, and the diff says why it was not compared.
+    let policy = |n: u32| format!("version: \"1\"\ntools:\n  t:\n    rules:\n      - name: rate\n        rate_limit: {n}/minute\n      - name: none\n        conditions:\n          - {{path: args.x, op: lt, value: 0}}\n          - {{path: args.x, op: gt, value: 0}}\n");
+    let changes = diff_of(&policy(5), &policy(10));
+    let rate: Vec<&diff::Change> = changes.iter().filter(|c| c.kind == "rate").collect();
+    assert_eq!(rate.len(), 1, "{changes:#?}");
+    assert_eq!(rate[0].direction, diff::Direction::NotCompared);
+    assert!(rate[0].summary.starts_with("not compared: in one 1m window OLD lets at most 5 through (rule `rate`), NEW lets at most 10"), "{}", rate[0].summary);
+    assert!(rate[0].summary.contains("no call of the tool passes NEW's conditions"), "{}", rate[0].summary);
+}
+
+#[test]
+fn a_raised_hourly_limit_behind_a_minute_limit_is_shown_by_calls_spread_over_the_hour() {
+    // A burst at one instant stops at 15 on both sides; spread over the hour's minutes, OLD stops at 100 and NEW at 200.
+    let policy = |n: u32| format!("version: \"1\"\ntools:\n  t:\n    rules:\n      - name: minute\n        rate_limit: 15/minute\n      - name: hour\n        rate_limit: {n}/hour\n");
+    let changes = diff_of(&policy(100), &policy(200));
+    let rate = changes.iter().find(|c| c.kind == "rate").unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!(rate.direction, diff::Direction::Weaker, "{}", rate.summary);
+    let allowed = |c: &Option<Counterexample>| c.as_ref().unwrap().allowed.iter().filter(|a| **a).count();
+    assert_eq!((allowed(&rate.old), allowed(&rate.new)), (100, 200), "{}", rate.summary);
+    assert!(rate.summary.contains("calls spread over 60 shorter windows"), "{}", rate.summary);
+}
+
+#[test]
+fn a_fraction_in_an_integer_field_is_the_policys_exactly_when_a_list_of_its_whole_numbers_refuses_it() {
+    use crate::verify::measure::PolicyPart;
+    let refusable = |field: serde_json::Value, v: serde_json::Value| {
+        let schema = json!({"type": "object", "properties": {"v": field}, "required": ["v"]});
+        PolicyPart::of(&schema).refusable(&schema, &json!({"v": v}))
+    };
+    let open = json!({"type": "integer", "minimum": 1});
+    let small = json!({"type": "integer", "minimum": 1, "maximum": 3});
+    // An open range: no condition admits every whole number and refuses 1.5; prove and the shared check agree it is the proxy's.
+    let p = schema_proof(open.clone(), json!({}), "[{path: args.v, op: gte, value: 1}]");
+    assert_eq!((p.status, p.proxy), (Status::Refuted, true), "{}", p.reason);
+    assert_eq!(p.counterexample.as_ref().unwrap().calls[0].arguments["v"], json!(1.5));
+    assert!(!refusable(open.clone(), json!(1.5)));
+    // Three whole numbers: `in [1, 2, 3]` refuses 1.5, so a policy with bounds only is refuted as the policy's, one with the list proved.
+    let p = schema_proof(small.clone(), json!({}), "[{path: args.v, op: gte, value: 1}, {path: args.v, op: lte, value: 3}]");
+    assert_eq!((p.status, p.proxy), (Status::Refuted, false), "{}", p.reason);
+    assert!(refusable(small.clone(), json!(1.5)));
+    // (The list alone admits the text "2", which `in` compares as 2: a bound refuses texts.)
+    let p = schema_proof(small.clone(), json!({}), "[{path: args.v, op: in, value: [1, 2, 3]}, {path: args.v, op: gte, value: 1}]");
+    assert_eq!(p.status, Status::Proved, "{}", p.reason);
+    // `2.0` is the whole number 2 to both: the engine admits it by `in [1, 2, 3]` (the conformance vectors' coercion case), and no check calls it a violation.
+    let e = engine("version: \"1\"\ntools:\n  put:\n    rules:\n      - name: keep\n        conditions: [{path: args.v, op: in, value: [1, 2, 3]}]\n");
+    let two: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{"v": 2.0}"#).unwrap();
+    assert_eq!(e.admission().tool("put").admits(Some(&two)), Ok(true));
+    assert!(!refusable(small, json!(2.0)) && !refusable(open, json!(2.0)));
+}

@@ -332,10 +332,51 @@ pub fn guardable_bytes(schema: &Value, args: &Value) -> u64 {
 /// Why oversized arguments outside [`guardable_bytes`] are a proxy matter.
 pub const BYTES_BEYOND: &str = "the oversized values are in optional, undeclared or nullable fields, or in fields that hold both booleans and strings, which Intercept's conditions cannot bound";
 
+/// The most whole numbers an `in` list names for a policy to be held to an
+/// integer field's wholeness (what `harden` writes for such a field).
+pub const MAX_LISTED_WHOLES: i64 = 1000;
+
+/// Whether a property is typed `integer` and not also `number`.
+pub fn integer_only(p: &Value) -> bool {
+    let t = &p["type"];
+    t == "integer" || t.as_array().is_some_and(|ts| ts.iter().any(|x| x == "integer") && !ts.iter().any(|x| x == "number"))
+}
+
+/// The whole numbers an integer field's schema allows, `(lowest, highest)`,
+/// when a policy can list them: no Intercept condition tests wholeness (the
+/// numeric operators bound intervals; `eq` and `in` name finitely many
+/// numbers; `regex` and `contains` are false on numbers), so a fraction
+/// (1.5) is refused while every whole number in range passes only by an
+/// `in` list of them, which takes a range bounded on both sides and at most
+/// [`MAX_LISTED_WHOLES`] long. `None`: no policy refuses the fractions of
+/// this field, a proxy matter. A whole number written with a point (`2.0`)
+/// is no fraction to either side: JSON Schema (since draft 6) calls it an
+/// integer, and Intercept compares it as the number 2 (`in [1, 2, 3]`
+/// admits it: the conformance vectors' coercion case).
+pub fn listable_wholes(p: &Value) -> Option<(i64, i64)> {
+    if !integer_only(p) {
+        return None;
+    }
+    let lo = match (p["minimum"].as_f64(), p["exclusiveMinimum"].as_f64()) {
+        (Some(m), Some(x)) => m.ceil().max(x.floor() + 1.0),
+        (Some(m), None) => m.ceil(),
+        (None, Some(x)) => x.floor() + 1.0,
+        (None, None) => return None,
+    };
+    let hi = match (p["maximum"].as_f64(), p["exclusiveMaximum"].as_f64()) {
+        (Some(m), Some(x)) => m.floor().min(x.ceil() - 1.0),
+        (Some(m), None) => m.floor(),
+        (None, Some(x)) => x.ceil() - 1.0,
+        (None, None) => return None,
+    };
+    (lo.is_finite() && hi.is_finite() && lo <= hi && hi - lo < MAX_LISTED_WHOLES as f64).then_some((lo as i64, hi as i64))
+}
+
 /// The schema restricted to its required properties (no extra-field rule),
 /// as far as Intercept's conditions can check them: a field of
-/// [`unguardable_unions`] only needs to be present and not null, and one of
-/// [`nullable_fields`] nothing at all.
+/// [`unguardable_unions`] only needs to be present and not null, one of
+/// [`nullable_fields`] nothing at all, and an integer field whose whole
+/// numbers cannot be listed ([`listable_wholes`]) is a number in its bounds.
 pub fn required_part(schema: &Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     let unions = unguardable_unions(schema);
@@ -347,7 +388,14 @@ pub fn required_part(schema: &Value) -> Value {
         } else if unions.iter().any(|u| u == k) {
             props.insert(k.to_string(), serde_json::json!({"not": {"type": "null"}}));
         } else if let Some(p) = schema["properties"].get(k) {
-            props.insert(k.to_string(), p.clone());
+            let mut p = p.clone();
+            if integer_only(&p) && listable_wholes(&p).is_none() {
+                p["type"] = match &p["type"] {
+                    Value::Array(ts) => Value::Array(ts.iter().map(|t| if t == "integer" { Value::from("number") } else { t.clone() }).collect()),
+                    _ => Value::from("number"),
+                };
+            }
+            props.insert(k.to_string(), p);
         }
     }
     serde_json::json!({"type": "object", "properties": props, "required": required})
