@@ -200,7 +200,7 @@ pub fn plan_steps(steps: &[Step], target: &Target<'_>, rng: &mut ChaCha8Rng) -> 
                 };
                 let mut arguments = arguments_for(step.args, target, rng);
                 apply_set(&mut arguments, &step.set, target)?;
-                let name = names::variant(&base, step.name_variant);
+                let name = names::variant(&target.tool.server, &base, step.name_variant);
                 match (&step.raw, target.tool.surface) {
                     (Some(template), _) => Payload::Raw { line: fill(template, &name, &target.decoy, &arguments), name, arguments },
                     (None, Surface::Tool) => Payload::Call { name, arguments },
@@ -238,7 +238,7 @@ fn plan_destinations(
         return Err(format!("no {} destination attack applies to the destination fields of `{}`", family.as_str(), target.tool.name));
     }
     let n = calls.len() * step.calls as usize;
-    let name = names::variant(&target.tool.name, step.name_variant);
+    let name = names::variant(&target.tool.server, &target.tool.name, step.name_variant);
     Ok(calls
         .iter()
         .flat_map(|(args, _)| std::iter::repeat_n(args, step.calls as usize))
@@ -265,7 +265,7 @@ fn plan_random(r: &RandomBehaviour, target: &Target<'_>, rng: &mut ChaCha8Rng) -
                 at,
                 session,
                 identity,
-                payload: Payload::Call { name: names::variant(&target.tool.name, variant), arguments },
+                payload: Payload::Call { name: names::variant(&target.tool.server, &target.tool.name, variant), arguments },
                 shadow: false,
             }
         })

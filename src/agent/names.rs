@@ -1,12 +1,14 @@
 //! Tool-name variants: the spellings a lenient upstream may still resolve to
-//! the real tool while an exact-match policy sees a different name.
+//! the real tool while an exact-match policy sees a different name, and the
+//! second name a federating gateway gives it.
 
 use crate::scenario::NameVariant;
 
-/// The name as it is put on the wire for `variant`.
-pub fn variant(name: &str, variant: NameVariant) -> String {
+/// The name of a tool (or resource, prompt) of `server` as it is put on the wire for `variant`.
+pub fn variant(server: &str, name: &str, variant: NameVariant) -> String {
     match variant {
         NameVariant::Exact => name.to_string(),
+        NameVariant::Namespaced => crate::mock::toolset::namespaced(server, name),
         NameVariant::Upper => name.to_uppercase(),
         NameVariant::Lower => name.to_lowercase(),
         NameVariant::TrailingSpace => format!("{name} "),
@@ -74,19 +76,23 @@ mod tests {
             NameVariant::ZeroWidth,
             NameVariant::Hyphen,
         ] {
-            let w = variant(n, v);
+            let w = variant("s", n, v);
             assert_ne!(w, n, "{v:?}");
             assert_eq!(canonical(&w), n, "{v:?}");
         }
-        let h = variant(n, NameVariant::Homoglyph);
+        let h = variant("s", n, NameVariant::Homoglyph);
         assert_eq!(h, "dеlete_customer");
         assert_ne!(canonical(&h), n);
-        assert_eq!(variant("WizCommerce Open API_PostCustomers", NameVariant::Hyphen), "WizCommerce Open API-PostCustomers");
+        assert_eq!(variant("s", "WizCommerce Open API_PostCustomers", NameVariant::Hyphen), "WizCommerce Open API-PostCustomers");
         let uri = "file:///etc/passwd";
-        assert_eq!(variant(uri, NameVariant::PercentEncoded), "file:///%65tc/passwd");
-        assert_eq!(variant(uri, NameVariant::DotSegment), "file:///etc/./passwd");
+        assert_eq!(variant("s", uri, NameVariant::PercentEncoded), "file:///%65tc/passwd");
+        assert_eq!(variant("s", uri, NameVariant::DotSegment), "file:///etc/./passwd");
+        // A gateway's second name: slugged and namespaced, never folded back to the tool.
+        assert_eq!(variant("toy", "create_item", NameVariant::Namespaced), "toy-create-item");
+        assert_eq!(variant("Notion API", "WizCommerce Open API_PostCustomers", NameVariant::Namespaced), "notion-api-wizcommerce-open-api-postcustomers");
+        assert_ne!(canonical(&variant("toy", "create_item", NameVariant::Namespaced)), "create_item");
         for v in [NameVariant::PercentEncoded, NameVariant::DotSegment, NameVariant::Upper, NameVariant::TrailingSpace] {
-            assert_eq!(crate::mock::surface::normalise_uri(&variant(uri, v)), uri, "{v:?}");
+            assert_eq!(crate::mock::surface::normalise_uri(&variant("s", uri, v)), uri, "{v:?}");
         }
     }
 }

@@ -692,10 +692,16 @@ impl MockServer {
         }
     }
 
-    /// Exact lookup, or case-insensitive and trimmed when the server is lenient.
+    /// Exact lookup, or case-insensitive and trimmed when the server is
+    /// lenient, or by the namespaced name when a gateway stands in front.
     fn lookup(&self, requested: &str) -> Option<&ToolSpec> {
         if let Some(t) = self.tools.get(requested) {
             return Some(t);
+        }
+        if let Some(gateway) = &self.behaviour.gateway_name {
+            if let Some(t) = self.tools.iter().find(|t| super::toolset::namespaced(gateway, &t.name) == requested) {
+                return Some(t);
+            }
         }
         if !self.behaviour.lenient_names {
             return None;

@@ -178,6 +178,10 @@ pub struct Behaviour {
     /// whitespace, zero-width characters, `-`/`_`/space), like hand-rolled lenient servers.
     #[serde(default)]
     pub lenient_names: bool,
+    /// Also resolves each tool under the name a federating gateway registered
+    /// as this name gives it ([`super::toolset::namespaced`]: `toy-create-item`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_name: Option<String>,
     /// Which of two duplicate JSON keys the server believes.
     #[serde(default)]
     pub duplicate_keys: DuplicateKeys,

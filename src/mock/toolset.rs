@@ -56,6 +56,25 @@ pub fn fold(name: &str) -> String {
         .to_lowercase()
 }
 
+/// The name a federating gateway registered as `gateway` lists `tool` by:
+/// both slugged (lower case, each run of other characters than ASCII letters
+/// and digits one `-`) and joined by `-`, as IBM ContextForge lists the
+/// upstream's `create_item` behind a gateway named `toy`: `toy-create-item`.
+pub fn namespaced(gateway: &str, tool: &str) -> String {
+    fn slug(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_end_matches('-').to_string()
+    }
+    format!("{}-{}", slug(gateway), slug(tool))
+}
+
 impl ToolSet {
     pub fn new(tools: Vec<ToolSpec>) -> ToolSet {
         let mut exact = HashMap::with_capacity(tools.len());

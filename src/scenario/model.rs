@@ -240,6 +240,11 @@ pub struct Upstream {
     /// Tool lookup ignores case and surrounding whitespace.
     #[serde(default)]
     pub lenient_names: Option<bool>,
+    /// The server is reached through a federating gateway that also resolves
+    /// each tool under its namespaced name (`SERVER-TOOL`, see
+    /// [`NameVariant::Namespaced`]): one tool, two names.
+    #[serde(default)]
+    pub gateway_names: Option<bool>,
     /// Unknown `params` members are ignored (Python SDK) instead of rejected.
     #[serde(default)]
     pub ignore_unknown_params: Option<bool>,
@@ -573,6 +578,11 @@ pub enum NameVariant {
     PercentEncoded,
     /// A URI with a `./` segment before its last one.
     DotSegment,
+    /// The tool's second name: where the proxy lists the upstream's names,
+    /// the name a federating gateway gives it (`SERVER-TOOL`, slugged:
+    /// `toy-create-item`); where the proxy lists its own names for the
+    /// upstream's tools (a gateway as the proxy), the upstream's own name.
+    Namespaced,
 }
 
 /// Whether a step keeps the current session/identity or moves to fresh ones.

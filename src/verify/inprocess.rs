@@ -200,11 +200,16 @@ impl Overridable for MockServer {
     }
 }
 
-/// A scenario's upstream overrides for `target`, on a server not yet spoken to.
-fn apply(server: &mut impl Overridable, up: &Upstream, target: &str) {
+/// A scenario's upstream overrides for `target`, on the server `name` (as
+/// scenarios call it) not yet spoken to.
+fn apply(server: &mut impl Overridable, name: &str, up: &Upstream, target: &str) {
     let b = server.behaviour_mut();
     if let Some(v) = up.lenient_names {
         b.lenient_names = v;
+    }
+    if let Some(v) = up.gateway_names {
+        // The agent's `namespaced` names are formed from the same server name.
+        b.gateway_name = v.then(|| name.to_string());
     }
     if let Some(v) = up.ignore_unknown_params {
         b.ignore_unknown_params = v;
@@ -242,7 +247,7 @@ pub fn spec_for(servers: &[NamedServer], server: &str, upstream: Option<&Upstrea
         .ok_or_else(|| format!("no mock server named `{server}` in play"))?;
     let mut spec = named.spec.clone();
     if let Some(up) = upstream {
-        apply(&mut spec, up, target);
+        apply(&mut spec, server, up, target);
     }
     Ok(spec)
 }
@@ -257,7 +262,7 @@ impl InProcessBench {
             .ok_or_else(|| format!("no mock server named `{server}` in play"))?;
         let mut mock = MockServer::from_shared(shared);
         if let Some(up) = upstream {
-            apply(&mut mock, up, target);
+            apply(&mut mock, server, up, target);
         }
         Ok(mock)
     }

@@ -159,6 +159,24 @@ fn unknown_tools_are_is_error_results_and_names_are_exact_unless_lenient() {
 }
 
 #[test]
+fn behind_a_gateway_a_tool_also_answers_to_its_namespaced_name() {
+    let mut gw = two_tools();
+    gw.behaviour.gateway_name = Some("toy".into());
+    let mut c = Client::new(gw);
+    c.init("2025-11-25");
+    // The gateway's name for the tool runs it, and the ledger names the tool.
+    let r = c.call("toy-delete-it", json!({}));
+    assert!(r[0]["result"].get("isError").is_none(), "{r:?}");
+    assert_eq!(c.server.ledger().executed_count("delete_it"), 1);
+    // Another gateway's prefix, or the slug alone, is no name of it.
+    for other in ["other-delete-it", "delete-it", "TOY-DELETE-IT"] {
+        let r = c.call(other, json!({}));
+        assert_eq!(r[0]["result"]["isError"], true, "{other}");
+    }
+    assert_eq!(c.server.ledger().executed().count(), 1);
+}
+
+#[test]
 fn templates_fill_arguments() {
     let mut t = tool("charge", Risk::Financial);
     t.response.text = Some(

@@ -9,6 +9,10 @@
 //! tool. Names outside the map pass as they are: a variant spelling of an
 //! upstream name reaches the proxy unchanged, and so does a listed name
 //! nobody declared (it then counts as an unknown tool, never as a known one).
+//!
+//! The one exception is the tool's second name (the `namespaced` name
+//! variant, `toy-create-item`): in front of such a proxy the other name it
+//! may also accept is the upstream's own, so that is what goes out.
 
 use std::collections::BTreeMap;
 
@@ -24,17 +28,22 @@ pub struct Aliases {
 }
 
 impl Aliases {
-    /// From the league's `aliases:` (listed name → upstream name); two listed
-    /// names for one upstream tool would make the outgoing name a guess.
-    pub fn new(listed_to_upstream: &BTreeMap<String, String>) -> Result<Aliases, String> {
+    /// From the league's `aliases:` (listed name → upstream name) and the
+    /// names of the servers in play (the agent forms a tool's second name
+    /// from its server's); two listed names for one upstream tool would make
+    /// the outgoing name a guess.
+    pub fn new<'a>(listed_to_upstream: &BTreeMap<String, String>, servers: impl IntoIterator<Item = &'a str> + Clone) -> Result<Aliases, String> {
         let mut tokens = Vec::new();
         let mut seen = BTreeMap::new();
+        let token = |s: &str| serde_json::to_vec(s).unwrap_or_default();
         for (listed, upstream) in listed_to_upstream {
             if let Some(other) = seen.insert(upstream.clone(), listed.clone()) {
                 return Err(format!("aliases: `{other}` and `{listed}` both stand for `{upstream}`; give each upstream tool one listed name"));
             }
-            let token = |s: &str| serde_json::to_vec(s).unwrap_or_default();
             tokens.push((token(upstream), token(listed)));
+            for server in servers.clone() {
+                tokens.push((token(&crate::mock::toolset::namespaced(server, upstream)), token(upstream)));
+            }
         }
         Ok(Aliases { tokens, back: listed_to_upstream.clone() })
     }
@@ -44,12 +53,24 @@ impl Aliases {
     }
 
     /// The agent's message with every upstream tool name (a whole JSON
-    /// string) replaced by its listed name; every other byte is kept, so the
-    /// wire scenarios' odd JSON reaches the proxy as they wrote it.
+    /// string) replaced by its listed name, and every second name by the
+    /// upstream's own (in one pass: a listed name that is also the second
+    /// name is not turned back); every other byte is kept, so the wire
+    /// scenarios' odd JSON reaches the proxy as they wrote it.
     pub fn outgoing(&self, line: &[u8]) -> Vec<u8> {
-        let mut out = line.to_vec();
-        for (from, to) in &self.tokens {
-            out = replace(&out, from, to);
+        let mut out = Vec::with_capacity(line.len());
+        let mut i = 0;
+        while i < line.len() {
+            match self.tokens.iter().find(|(from, _)| line[i..].starts_with(from)) {
+                Some((from, to)) => {
+                    out.extend_from_slice(to);
+                    i += from.len();
+                }
+                None => {
+                    out.push(line[i]);
+                    i += 1;
+                }
+            }
         }
         out
     }
@@ -82,27 +103,12 @@ impl Aliases {
     }
 }
 
-fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(from) {
-            out.extend_from_slice(to);
-            i += from.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn toy() -> Aliases {
-        Aliases::new(&[("toy-create-item".to_string(), "create_item".to_string())].into()).unwrap()
+        Aliases::new(&[("toy-create-item".to_string(), "create_item".to_string())].into(), ["toy"]).unwrap()
     }
 
     #[test]
@@ -114,6 +120,9 @@ mod tests {
         // A variant spelling is the agent's attack, not ours to fix; odd bytes stay odd.
         let variant = b"{\"params\":{\"name\":\"Create_Item\"},\r\"Params\":{\"name\":\"create_item\"}}";
         assert_eq!(a.outgoing(variant), b"{\"params\":{\"name\":\"Create_Item\"},\r\"Params\":{\"name\":\"toy-create-item\"}}");
+        // The second name: in front of a proxy that lists its own names, the upstream's.
+        let second = br#"{"method":"tools/call","params":{"name":"toy-create-item"}}"#;
+        assert_eq!(a.outgoing(second), br#"{"method":"tools/call","params":{"name":"create_item"}}"#);
         let listed = br#"[{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"toy-create-item"},{"name":"toy-other"}]}}]"#.to_vec();
         let back: Value = serde_json::from_slice(&a.incoming(listed)).unwrap();
         assert_eq!(back[0]["result"]["tools"][0]["name"], "create_item");
@@ -125,6 +134,6 @@ mod tests {
     #[test]
     fn one_upstream_tool_has_one_listed_name() {
         let two = [("a-x".to_string(), "x".to_string()), ("b-x".to_string(), "x".to_string())].into();
-        assert!(Aliases::new(&two).unwrap_err().contains("both stand for `x`"));
+        assert!(Aliases::new(&two, ["s"]).unwrap_err().contains("both stand for `x`"));
     }
 }

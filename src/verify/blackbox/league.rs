@@ -269,6 +269,11 @@ fn run_one(entry: &Entry, file: &LeagueFile, setup: &Setup<'_>) -> (Row, Option<
             row.refusal_shapes = crate::verify::denial::refusal_shapes(&outcomes).into_keys().collect();
             row.classes = Ok(tally(&outcomes));
             row.faults = fault_behaviours(setup.scenarios, &outcomes);
+            // The table counts; what got through, and how much, is said here.
+            for o in outcomes.iter().filter(|o| o.verdict == Verdict::Breached) {
+                let how = o.behaviour.map(|b| format!(", {}", b.as_str())).unwrap_or_default();
+                eprintln!("gauntlet league: {}: {} × {} breached{how}: {} (bound {})", entry.name, o.scenario, o.tool, o.observed, o.bound);
+            }
         }
         Err(e) => row.classes = Err(e.lines().next().unwrap_or_default().to_string()),
     }
@@ -311,20 +316,31 @@ mod tests {
         let rust = shipped.proxies.iter().find(|p| p.name == "mcp-guard (Rust)").unwrap();
         assert_eq!(rust.url.as_deref(), Some("http://127.0.0.1:{port}/mcp"));
         assert!(rust.headers[0].starts_with("Authorization: Bearer "));
-        // ContextForge: driven by the names it lists, and its rate limiter keys
-        // on one of those names (a key it never sees would limit nothing).
-        let cf = shipped.proxies.iter().find(|p| p.name == "ContextForge").unwrap();
-        assert_eq!(cf.aliases.get("toy-create-item").map(String::as_str), Some("create_item"));
-        let plugins = include_str!("../../../examples/league/contextforge-plugins.yaml");
-        let doc: serde_yaml::Value = serde_yaml::from_str(plugins).unwrap();
-        let by_tool = doc["plugins"][0]["config"]["by_tool"].as_mapping().unwrap();
-        assert!(by_tool.keys().all(|k| cf.aliases.contains_key(k.as_str().unwrap())), "{by_tool:?}");
-        assert!(cf.command.contains("--expose list_items,create_item") && !cf.command.contains("delete_all"));
-        let token = cf.headers[0].strip_prefix("Authorization: Bearer ").unwrap();
-        assert!(cf.command.ends_with(&format!("--token {token}")), "the launcher registers with the token the agent sends");
-        for t in [&cf.start_timeout, &cf.time_budget] {
-            assert!(crate::scenario::Duration::parse(t.as_deref().unwrap()).is_ok());
+        // ContextForge, once per rate-limiter fail mode: driven by the names it
+        // lists, and its rate limiter keys on one of those names (a key it
+        // never sees would limit nothing); the two rows differ in fail_mode only.
+        let plugins = |file: &str| -> serde_yaml::Value {
+            let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/league").join(file)).unwrap();
+            serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()["plugins"][0]["config"].clone()
+        };
+        let mut configs = Vec::new();
+        for mode in ["open", "closed"] {
+            let cf = shipped.proxies.iter().find(|p| p.name == format!("ContextForge (fail_mode {mode})")).unwrap();
+            assert_eq!(cf.aliases.get("toy-create-item").map(String::as_str), Some("create_item"));
+            let mut config = plugins(cf.policy.as_deref().unwrap());
+            assert_eq!(config["fail_mode"].as_str(), Some(mode), "{}", cf.name);
+            let by_tool = config["by_tool"].as_mapping().unwrap();
+            assert!(by_tool.keys().all(|k| cf.aliases.contains_key(k.as_str().unwrap())), "{by_tool:?}");
+            assert!(cf.command.contains("--expose list_items,create_item") && !cf.command.contains("delete_all"));
+            let token = cf.headers[0].strip_prefix("Authorization: Bearer ").unwrap();
+            assert!(cf.command.ends_with(&format!("--token {token}")), "the launcher registers with the token the agent sends");
+            for t in [&cf.start_timeout, &cf.time_budget] {
+                assert!(crate::scenario::Duration::parse(t.as_deref().unwrap()).is_ok());
+            }
+            config.as_mapping_mut().unwrap().remove("fail_mode");
+            configs.push((config, cf.command.clone(), cf.url.clone(), cf.aliases.clone()));
         }
+        assert_eq!(configs[0], configs[1], "the two ContextForge rows differ in fail_mode only");
     }
 
     fn outcome(scenario: &str, verdict: Verdict, behaviour: Option<crate::verify::faults::Behaviour>) -> Outcome {

@@ -284,7 +284,7 @@ impl BlackBoxBench {
                 words,
                 url: settings.url.clone(),
                 headers: Arc::new(settings.headers.clone()),
-                aliases: aliases::Aliases::new(&settings.aliases)?,
+                aliases: aliases::Aliases::new(&settings.aliases, servers.iter().map(|s| s.name.as_str()))?,
                 runtime,
                 listening,
                 needs_port,
