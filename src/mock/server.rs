@@ -43,8 +43,8 @@ pub struct SharedSpec {
 
 impl SharedSpec {
     pub fn new(spec: ServerSpec) -> SharedSpec {
-        let tools = ToolSet::new(spec.tools.clone());
-        SharedSpec { spec: Arc::new(spec), tools }
+        let spec = Arc::new(spec);
+        SharedSpec { tools: ToolSet::new(spec.clone()), spec }
     }
 
     pub fn spec(&self) -> &ServerSpec {

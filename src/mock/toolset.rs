@@ -7,6 +7,9 @@
 //!
 //! A shared tool's `tools/list` entry is written once and reused by every
 //! server: a 1000-tool listing then costs a copy, not 1000 serialisations.
+//!
+//! The shared list is the server file's own (indexed in place, not copied):
+//! a large file's tools are held once.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -15,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::ordered::OrderedJson;
-use super::spec::{ToolSpec, TOOL_MEMBERS};
+use super::spec::{ServerSpec, ToolSpec, TOOL_MEMBERS};
 
 /// Shared tools with a per-server overlay of replaced and added definitions.
 #[derive(Clone, Debug)]
@@ -31,7 +34,8 @@ pub struct ToolSet {
 
 #[derive(Debug)]
 struct Indexed {
-    tools: Vec<ToolSpec>,
+    /// The server file whose `tools` are the shared list.
+    file: Arc<ServerSpec>,
     /// Name → first position with that name.
     exact: HashMap<String, usize>,
     /// Lower-cased name → first position with that lower-cased name.
@@ -76,7 +80,9 @@ pub fn namespaced(gateway: &str, tool: &str) -> String {
 }
 
 impl ToolSet {
-    pub fn new(tools: Vec<ToolSpec>) -> ToolSet {
+    /// The tools of `file`, indexed.
+    pub fn new(file: Arc<ServerSpec>) -> ToolSet {
+        let tools = &file.tools;
         let mut exact = HashMap::with_capacity(tools.len());
         let mut folded = HashMap::with_capacity(tools.len());
         for (i, t) in tools.iter().enumerate() {
@@ -84,13 +90,13 @@ impl ToolSet {
             folded.entry(fold(&t.name)).or_insert(i);
         }
         let entries = tools.iter().map(|_| Default::default()).collect();
-        let base = Indexed { tools, exact, folded, entries };
+        let base = Indexed { file, exact, folded, entries };
         ToolSet { base: Arc::new(base), replaced: HashMap::new(), added: Vec::new(), removed: Default::default() }
     }
 
     /// How many list positions there are (a removed tool keeps its empty position).
     pub fn len(&self) -> usize {
-        self.base.tools.len() + self.added.len()
+        self.base.file.tools.len() + self.added.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,9 +108,9 @@ impl ToolSet {
         if self.removed.contains(&i) {
             return None;
         }
-        match self.base.tools.get(i) {
+        match self.base.file.tools.get(i) {
             Some(t) => Some(self.replaced.get(&i).unwrap_or(t)),
-            None => self.added.get(i - self.base.tools.len()),
+            None => self.added.get(i - self.base.file.tools.len()),
         }
     }
 
@@ -114,7 +120,7 @@ impl ToolSet {
         let shared = self.base.entries.get(i).filter(|_| !self.replaced.contains_key(&i) && !self.removed.contains(&i));
         match shared {
             Some(cached) => {
-                let tool = &self.base.tools[i];
+                let tool = &self.base.file.tools[i];
                 Some(Cow::Borrowed(cached[usize::from(with_title)].get_or_init(|| list_entry(tool, with_title))))
             }
             None => self.at(i).map(|t| Cow::Owned(list_entry(t, with_title))),
@@ -136,7 +142,7 @@ impl ToolSet {
 
     /// The definition of `name` in the shared list (the server file's), if it has one.
     pub fn original(&self, name: &str) -> Option<&ToolSpec> {
-        self.base.exact.get(name).map(|&i| &self.base.tools[i])
+        self.base.exact.get(name).map(|&i| &self.base.file.tools[i])
     }
 
     /// Stops serving the tool named `name` (an upsert brings it back).
@@ -206,13 +212,19 @@ mod tests {
         serde_json::from_value(t).unwrap()
     }
 
+    fn set(tools: Vec<ToolSpec>) -> ToolSet {
+        let mut file: ServerSpec = serde_json::from_value(serde_json::json!({"name": "s", "version": "1", "tools": []})).unwrap();
+        file.tools = tools;
+        ToolSet::new(Arc::new(file))
+    }
+
     fn names(s: &ToolSet) -> Vec<(&str, &str)> {
         s.iter().map(|t| (t.name.as_str(), t.description.as_deref().unwrap_or_default())).collect()
     }
 
     #[test]
     fn overlay_replaces_in_place_and_appends_without_touching_the_shared_list() {
-        let shared = ToolSet::new(vec![tool("a", "1"), tool("B", "1")]);
+        let shared = set(vec![tool("a", "1"), tool("B", "1")]);
         let mut own = shared.clone();
         own.upsert(tool("B", "2"));
         own.upsert(tool("c", "2"));
@@ -235,9 +247,17 @@ mod tests {
 
     #[test]
     fn the_first_of_two_equal_names_wins_as_a_linear_search_would() {
-        let s = ToolSet::new(vec![tool("x", "first"), tool("X", "second"), tool("x", "third")]);
+        let s = set(vec![tool("x", "first"), tool("X", "second"), tool("x", "third")]);
         assert_eq!(s.get("x").unwrap().description.as_deref(), Some("first"));
         assert_eq!(s.get("X").unwrap().description.as_deref(), Some("second"));
         assert_eq!(s.get_folded("x").unwrap().description.as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn the_shared_list_is_the_files_own_tools_not_a_copy() {
+        let file = Arc::new(serde_json::from_value::<ServerSpec>(serde_json::json!({"name": "s", "version": "1", "tools": [{"name": "a", "inputSchema": {"type": "object"}, "risk": "read"}]})).unwrap());
+        let s = ToolSet::new(file.clone());
+        assert!(std::ptr::eq(s.get("a").unwrap(), &file.tools[0]));
+        assert!(std::ptr::eq(s.original("a").unwrap(), &file.tools[0]));
     }
 }
