@@ -158,7 +158,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     let mut open = Vec::new();
     let mut unmet: Vec<Unmet> = Vec::new();
     for o in c.outcomes.iter().filter(|o| is_bad(o)) {
-        let lacking = o.check.as_ref().and_then(requirement).and_then(|(r, c)| patch::lacks(setup.dialect, c).map(|why| (r, why)));
+        let lacking = o.check.as_deref().and_then(requirement).and_then(|(r, c)| patch::lacks(setup.dialect, c).map(|why| (r, why)));
         let Some((requirement, why)) = lacking else {
             open.push(o.clone());
             continue;

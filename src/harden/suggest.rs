@@ -140,7 +140,7 @@ pub fn edits_for_finding(
     if o.verdict == Verdict::OverBlocking {
         return loosen(policy, catalogue, reqs, o, gaps);
     }
-    let Some(check) = &o.check else { return Vec::new() };
+    let Some(check) = o.check.as_deref() else { return Vec::new() };
     let aspects = match check {
         Check::Rate { .. } => Aspects { rate: true, ..Default::default() },
         Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => Aspects { arguments: true, ..Default::default() },

@@ -927,7 +927,7 @@ mod tests {
                 };
                 let mut o = super::super::fixtures::outcome(&format!("scenario-{s:03}"), &format!("tool_number_{t:02}"), verdict, finding, 60);
                 o.note = Some(format!("reason {} with a long explanation that wraps over more than one line of the terminal at any width", t % 50));
-                o.blame = o.blame.map(|b| Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: (s * 40 + t) as u32 % 300 }, ..b });
+                o.blame = o.blame.map(|b| Box::new(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: (s * 40 + t) as u32 % 300 }, ..*b }));
                 r.outcomes.push(o);
             }
         }
@@ -995,7 +995,7 @@ mod tests {
             .map(|i| {
                 let mut o = first.clone();
                 o.scenario = format!("scenario-{i:02}");
-                o.blame = Some(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 1 }, rule: None, reason: reasons[i % 2].clone(), denial: None });
+                o.blame = Some(Box::new(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 1 }, rule: None, reason: reasons[i % 2].clone(), denial: None }));
                 o
             })
             .collect();
@@ -1003,7 +1003,7 @@ mod tests {
         for i in 0..30u32 {
             let mut o = first.clone();
             o.scenario = format!("other-{i:02}");
-            o.blame = Some(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 10 + i }, rule: None, reason: format!("{} {i}", "filler ".repeat(20)), denial: None });
+            o.blame = Some(Box::new(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: 10 + i }, rule: None, reason: format!("{} {i}", "filler ".repeat(20)), denial: None }));
             r.outcomes.push(o);
         }
         r.summary = crate::verify::Summary::of(&r.outcomes);

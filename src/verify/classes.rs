@@ -151,7 +151,7 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
     // quoted in backticks, and a scenario may make one from the target's (`{tool}_admin`).
     let (quoted, as_member) = (format!("`{}", rep.tool), format!("`{}", member.name));
     let renamed = |text: &str| text.replace(&quoted, &as_member);
-    let check = rep.check.as_ref().map(|c| c.renamed(&rep.tool, &member.name));
+    let check = rep.check.as_ref().map(|c| Box::new(c.renamed(&rep.tool, &member.name)));
     let twin = rep.twin.as_ref().map(|t| {
         let mut refused = t.refused.clone();
         if let Some(r) = refused.as_mut().filter(|r| r.tool == rep.tool) {
@@ -169,9 +169,9 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
     });
     let blame = match (&rep.blame, &check, twin.as_ref().and_then(|t| t.refused.as_ref())) {
         (None, _, _) => None,
-        (Some(_), Some(check), _) if rep.verdict == super::Verdict::Breached => Some(blame::breach(&src, member, check)),
+        (Some(_), Some(check), _) if rep.verdict == super::Verdict::Breached => Some(Box::new(blame::breach(&src, member, check))),
         (Some(_), _, Some(refused)) if rep.verdict == super::Verdict::OverBlocking => {
-            Some(blame::refusal(&src, refused, twin.as_ref().and_then(|t| t.refused_arguments.as_ref())))
+            Some(Box::new(blame::refusal(&src, refused, twin.as_ref().and_then(|t| t.refused_arguments.as_ref()))))
         }
         (Some(b), _, _) => Some(b.clone()),
     };

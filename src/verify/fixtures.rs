@@ -38,17 +38,21 @@ pub fn outcome(id: &str, tool: &str, verdict: Verdict, finding: Option<Finding>,
         twin: Some(Box::new(TwinResult { tool: tool.into(), attempted: 5, reached: 5, refused: None, refused_arguments: None, trace: vec![], workload: String::new() })),
         denial: None,
         behaviour: None,
-        blame: (finding == Some(Finding::Policy)).then(|| Blame {
-            location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },
-            rule: Some("limit".into()),
-            reason: "the rate limit is too loose".into(),
-            denial: None,
+        blame: (finding == Some(Finding::Policy)).then(|| {
+            Box::new(Blame {
+                location: PolicyLocation { file: "examples/p.yaml".into(), line: 7 },
+                rule: Some("limit".into()),
+                reason: "the rate limit is too loose".into(),
+                denial: None,
+            })
         }),
         // 200 calls over 100 s; the first `reached` reached the server.
-        timeline: matches!(verdict, Verdict::Held | Verdict::Breached).then(|| Timeline {
-            sent: (0..200).map(|i| i * 500_000_000).collect(),
-            reached: (0..reached as i64).map(|i| i * 500_000_000).collect(),
-            bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
+        timeline: matches!(verdict, Verdict::Held | Verdict::Breached).then(|| {
+            Box::new(Timeline {
+                sent: (0..200).map(|i| i * 500_000_000).collect(),
+                reached: (0..reached as i64).map(|i| i * 500_000_000).collect(),
+                bound: Some(WindowBound { count: 30, window: 60_000_000_000, sliding: true }),
+            })
         }),
         check: None,
         denial_texts: Vec::new(),

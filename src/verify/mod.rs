@@ -170,7 +170,7 @@ pub struct TwinResult {
     pub reached: usize,
     /// The proxy's record of the first legitimate call it refused.
     #[serde(skip)]
-    pub refused: Option<crate::proxy::audit::AuditRecord>,
+    pub refused: Option<Box<crate::proxy::audit::AuditRecord>>,
     /// That call's arguments.
     #[serde(skip)]
     pub refused_arguments: Option<serde_json::Value>,
@@ -209,19 +209,20 @@ pub struct Outcome {
     #[serde(serialize_with = "as_string")]
     pub seed: u64,
     pub reproduce: Option<String>,
-    /// Boxed: most outcomes of a large run have none or carry one, and an outcome's size is what a large run keeps per tool.
+    /// This and the optional parts below are boxed: most outcomes of a large
+    /// run lack them, and an outcome's size is what a large run keeps per tool.
     pub twin: Option<Box<TwinResult>>,
     /// The policy location responsible (policy findings and over-blocking).
-    pub blame: Option<blame::Blame>,
+    pub blame: Option<Box<blame::Blame>>,
     /// The first refusal of a tool call the agent received, as it received it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub denial: Option<denial::Denial>,
+    pub denial: Option<Box<denial::Denial>>,
     /// The check a breach failed, for remedies (`harden`).
     #[serde(skip)]
-    pub check: Option<measure::Check>,
+    pub check: Option<Box<measure::Check>>,
     /// What the attack's run looked like over virtual time (held and breached outcomes).
     #[serde(skip)]
-    pub timeline: Option<Timeline>,
+    pub timeline: Option<Box<Timeline>>,
     /// Every distinct refusal text the agent received (arrival order aside,
     /// which a wall-clock run does not keep).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -721,8 +722,8 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         let timeline = Timeline::of(&actions, &obs, tool, &checks);
         // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
         out.reached = timeline.reached.len();
-        out.denial = obs.denials.first().cloned();
-        out.timeline = Some(timeline);
+        out.denial = obs.denials.first().cloned().map(Box::new);
+        out.timeline = Some(Box::new(timeline));
         out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         out.deployment = deployment;
         if let Some(failed) = results.iter().find(|r| !r.held) {
@@ -756,7 +757,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             if !schedule.is_empty() {
                 fault_breach(&mut out, s, &failed.check, &obs);
             }
-            out.check = Some(failed.check.clone());
+            out.check = Some(Box::new(failed.check.clone()));
             out.trace = shortest.iter().map(Action::trace_step).collect();
             out.trace_from = actions.len();
             out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
@@ -779,7 +780,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             // Blame reads tool rules; a surface entry's note names it instead.
             if out.finding == Some(Finding::Policy) && tool.surface == Surface::Tool {
                 let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
-                out.blame = Some(blame::breach(&src, tool, &failed.check));
+                out.blame = Some(Box::new(blame::breach(&src, tool, &failed.check)));
             }
             return out;
         }
@@ -830,7 +831,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                         out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
                         if let Some(r) = &t.refused {
                             let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
-                            out.blame = Some(blame::refusal(&src, r, t.refused_arguments.as_ref()));
+                            out.blame = Some(Box::new(blame::refusal(&src, r, t.refused_arguments.as_ref())));
                         }
                     }
                     out.twin = Some(t);
@@ -1099,7 +1100,7 @@ fn run_twin(
         attempted: acts.iter().filter(|a| a.tool_name().is_some()).count(),
         // Every legitimate call counts, a flow twin's read as much as its send.
         reached: called.iter().map(|name| uses_of(&obs.ledger, tt.surface, name).count()).sum(),
-        refused: refused_at.map(|n| audit[n].clone()),
+        refused: refused_at.map(|n| Box::new(audit[n].clone())),
         refused_arguments,
         trace,
         workload,

@@ -62,7 +62,7 @@ pub fn of(o: &Outcome, risk: Risk) -> Option<Severity> {
     if o.verdict != Verdict::Breached {
         return None;
     }
-    let check = o.check.as_ref();
+    let check = o.check.as_deref();
     if matches!(check, Some(Check::Destinations { .. })) {
         return Some(Severity::Critical);
     }
@@ -126,7 +126,7 @@ mod tests {
 
     fn breach(check: Check) -> Outcome {
         let mut o = outcome("s", "t", Verdict::Breached, Some(Finding::Policy), 1);
-        o.check = Some(check);
+        o.check = Some(Box::new(check));
         o
     }
 
