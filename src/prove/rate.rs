@@ -272,7 +272,8 @@ pub fn amounts(ctx: &Context<'_>, field: &str, w: AmountWindow) -> Proof {
         let total = crate::verify::measure::max_sliding_sum(&spent, span.len);
         best = best.max(total);
         if total > w.amount {
-            let mut why = format!("calls totalling {} pass within {}", num(total), w.window);
+            // Shown to a millionth: a sum of cents carries float noise (207132.94999993296).
+            let mut why = format!("calls totalling {} pass within {}", num((total * 1e6).round() / 1e6), w.window);
             if let Some(Ok(t)) = &trunc {
                 why.push_str(&format!(
                     " (the limit holds what it counts, but {}; a limit of at most {} per window on `{}` keeps the cap)",

@@ -109,6 +109,7 @@ fn truncated_amounts_are_refuted_by_a_replayed_schedule_and_proved_once_the_limi
     let refuted = find(&charge, "amount-per-window");
     assert_eq!(refuted.status, Status::Refuted, "{}", refuted.reason);
     assert!(refuted.reason.contains("at most 96397 per window"), "{}", refuted.reason);
+    assert!(refuted.reason.starts_with("calls totalling 207132.95 pass within 1d"), "{}", refuted.reason);
     let cex = refuted.counterexample.as_ref().unwrap();
     // Replayed afresh, the engine allows what the prover says, and the allowed amounts pass the cap.
     let mut store = crate::engine::store::MemoryStore::new();
