@@ -129,7 +129,7 @@ pub fn render(old: &str, new: &str, changes: &[Change]) -> String {
             Direction::Stronger => "stronger",
             Direction::Neutral => "same calls",
             Direction::Undecided => "UNDECIDED",
-            Direction::NotCompared => "not compared",
+            Direction::NotCompared => "note",
         };
         let rule = c.rule.as_deref().map(|r| format!(" `{r}`")).unwrap_or_default();
         out.push_str(&format!("  {label:<10} {}{rule}: {}\n", c.kind, c.summary));

@@ -163,3 +163,21 @@ fn a_snapshot_keeps_its_policy_and_shows_the_semantic_diff_beside_the_verdicts()
     let stderr = text(&verify(&[]).stderr);
     assert!(stderr.contains("keeps no policy"), "{stderr}");
 }
+
+#[test]
+fn diff_says_a_raised_limit_was_not_compared_when_no_call_passes_and_does_not_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |n: u32| format!("version: \"1\"\ntools:\n  t:\n    rules:\n      - name: rate\n        rate_limit: {n}/minute\n      - name: none\n        conditions:\n          - {{path: args.x, op: lt, value: 0}}\n          - {{path: args.x, op: gt, value: 0}}\n");
+    std::fs::write(dir.path().join("old.yaml"), policy(5)).unwrap();
+    std::fs::write(dir.path().join("new.yaml"), policy(10)).unwrap();
+    let out = gauntlet(dir.path(), &["diff", "old.yaml", "new.yaml"]);
+    let stdout = text(&out.stdout);
+    // Nothing gets through NEW, so it is not weaker; the raised limit is still named, with why it was not compared.
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let line = stdout.lines().find(|l| l.contains("not compared: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.trim_start().starts_with("note       rate `rate`: not compared: in one 1m window OLD lets at most 5"), "{line}");
+    assert!(line.contains("no call of the tool passes NEW's conditions"), "{line}");
+    let json = gauntlet(dir.path(), &["diff", "old.yaml", "new.yaml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["changes"][0]["direction"], "not-compared", "{v}");
+}
