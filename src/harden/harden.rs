@@ -14,12 +14,15 @@
 //! it could build; what that policy does not meet is named per requirement,
 //! with the edit that would meet it. In a dialect without argument
 //! conditions or spend counters (policy.json) that includes each
-//! requirement × tool the dialect cannot express.
+//! requirement × tool the dialect cannot express. In Intercept YAML it also
+//! writes the entries the strict profile gates resources and prompts by
+//! ([`super::surfaces`]).
 
 use std::collections::BTreeSet;
 
 use super::needs::{self, Aspects};
 use super::patch::{self, Construct, Edit};
+use super::surfaces;
 use super::suggest::{self, default_deny_edits, is_bad, Key, Setup};
 use crate::policy::model::{DefaultAction, Dialect};
 use crate::verify::destinations::Origin;
@@ -141,6 +144,14 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
             }
         }
         for e in needs::edits_for(&policy, t, setup.reqs, Aspects::ALL, &mut gaps).into_iter().chain(destinations).chain(flows) {
+            if !edits.contains(&e) {
+                edits.push(e);
+            }
+        }
+    }
+    // The strict profile's gates for resources and prompts: only Intercept YAML names an entry by a method.
+    if setup.dialect == Dialect::Intercept {
+        for e in surfaces::surface_edits(&policy, setup.servers, setup.reqs, &mut gaps) {
             if !edits.contains(&e) {
                 edits.push(e);
             }

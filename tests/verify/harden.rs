@@ -490,3 +490,63 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
         }
     }
 }
+
+/// Under `--profile strict` a resource read or prompt get is refused unless
+/// an entry named by its method governs it, so a hardened policy without
+/// such entries refused every resource and prompt (19 over-blocking on the
+/// workspace requirements). harden writes the gates: exactly the listed items
+/// the requirements permit, the surface's rate, and no list entry where
+/// something is hidden; the side doors hold under strict with nothing
+/// over-blocked, and stay proxy findings under Intercept, which ignores them.
+#[test]
+fn a_hardened_policy_gates_resources_and_prompts_under_strict() {
+    let reqs = "examples/workspace/gauntlet.yaml";
+    let h = harden_with("workspace", "examples/workspace/allow-all.yaml", &std::fs::read_to_string(reqs).unwrap());
+    assert!(h.meets(), "{}", h.text);
+    let policy = gauntlet::policy::load_intercept(&h.text).unwrap();
+    let read = policy.tool("resources/read").unwrap_or_else(|| panic!("{}", h.text));
+    let listed = &read.rules[0].conditions[0];
+    // The denied `/etc` files and the hidden mailbox are not on the list: only the agent's own notes.
+    assert_eq!(listed.value, gauntlet::policy::model::Value::Seq(vec![gauntlet::policy::model::Value::Str("file:///home/agent/notes.md".into())]));
+    assert_eq!(read.rules[1].rate_limit.as_ref().map(|r| r.max), Some(15), "≤30 per sliding minute is 15 per calendar minute");
+    assert!(policy.tool("prompts/get").is_some());
+    // Something is hidden on both surfaces, and a list answer is not filtered: both lists stay refused.
+    assert!(policy.tool("resources/list").is_none() && policy.tool("prompts/list").is_none(), "{}", h.text);
+    assert!(h.gaps.iter().any(|g| g.starts_with("`resources/list`: no entry")), "{:?}", h.gaps);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workspace.yaml");
+    std::fs::write(&file, &h.text).unwrap();
+    let f = file.to_str().unwrap();
+    let side_doors = |r: &Report| -> Vec<Outcome> {
+        r.outcomes.iter().filter(|o| o.scenario.starts_with("resource-") || o.scenario.starts_with("prompt-")).cloned().collect()
+    };
+    let strict = report(&[f, "--server", "workspace", "--requirements", reqs, "--profile", "strict"]);
+    assert_eq!((strict.summary.policy_findings, strict.summary.over_blocking, strict.summary.errors), (0, 0, 0));
+    let doors = side_doors(&strict);
+    assert_eq!(doors.iter().filter(|o| o.verdict == Verdict::Held).count(), 19, "{doors:#?}");
+    assert!(doors.iter().all(|o| matches!(o.verdict, Verdict::Held | Verdict::NotApplicable)), "{doors:#?}");
+    // The one resource the agent may read was read, up to the limit.
+    assert_eq!(find(&strict, "resource-read-rate", "file:///home/agent/notes.md").reached, 15);
+    let intercept = report(&[f, "--server", "workspace", "--requirements", reqs]);
+    let breached: Vec<_> = side_doors(&intercept).into_iter().filter(|o| o.verdict == Verdict::Breached).collect();
+    assert!(!breached.is_empty() && breached.iter().all(|o| o.finding == Some(gauntlet::verify::Finding::Proxy)), "{breached:#?}");
+
+    // With no `resources:` or `prompts:` asked, every listed item and both lists are admitted.
+    let everything = harden_with("everything", "examples/everything-policy.yaml", "servers: [everything]\n");
+    let policy = gauntlet::policy::load_intercept(&everything.text).unwrap();
+    for m in ["resources/read", "resources/list", "prompts/get", "prompts/list"] {
+        assert!(policy.tool(m).is_some(), "{m}:\n{}", everything.text);
+    }
+    let file = dir.path().join("everything.yaml");
+    std::fs::write(&file, &everything.text).unwrap();
+    let r = report(&[file.to_str().unwrap(), "--server", "everything", "--profile", "strict"]);
+    assert_eq!((r.summary.policy_findings, r.summary.over_blocking, r.summary.errors), (0, 0, 0));
+    let engine = gauntlet::engine::Engine::new(std::sync::Arc::new(policy), Profile::Strict);
+    let admits = |uri: &str| {
+        let args = serde_json::json!({"uri": uri});
+        engine.admission().tool("resources/read").admits(args.as_object()).unwrap()
+    };
+    assert!(admits("demo://resource/static/document/features.md"));
+    assert!(!admits("DEMO://resource/static/document/features.md") && !admits("demo://resource/static/document/./features.md"));
+}
