@@ -138,7 +138,12 @@ fn harden(args: &Args) -> Result<Exit, String> {
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
     }
-    std::fs::write(&args.output, &hardened.text).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
+    // Comments and a description written for the input would describe the output as the input.
+    let text = match &args.policy {
+        Some(p) if dialect == Dialect::Intercept => hardening::mark_input(&base, &hardened.text, &p.display().to_string()),
+        _ => hardened.text.clone(),
+    };
+    std::fs::write(&args.output, &text).map_err(|e| format!("{out_name}: cannot write: {e}"))?;
     println!("after ({out_name}): {}", counts(&after));
     for (field, admits, origin) in &hardened.assumed {
         let (tool, path) = field.split_once('.').unwrap_or((field, ""));
@@ -153,7 +158,7 @@ fn harden(args: &Args) -> Result<Exit, String> {
         );
     }
     if args.policy.is_some() && input.dialect == dialect {
-        print!("{}", patch::diff(&out_name, &base, &hardened.text));
+        print!("{}", patch::diff(&out_name, &base, &text));
     }
     numbers(&hardened);
     taken(&hardened);

@@ -86,6 +86,44 @@ pub fn skeleton_in(dialect: Dialect, servers: &[String]) -> String {
     }
 }
 
+/// The first line harden writes above a policy it changed.
+const MARK: &str = "# Written by `gauntlet harden`";
+
+/// `hardened` (Intercept YAML harden wrote from the user's `base`) with the
+/// user's words marked as the input's where harden changed the policy: a
+/// header line says what harden did and that the comments under it describe
+/// `input`, and `description` names it and keeps the user's text in quotes.
+/// A policy harden left as it was keeps its words as written; one that harden
+/// already marked is not marked twice.
+pub fn mark_input(base: &str, hardened: &str, input: &str) -> String {
+    if base == hardened {
+        return hardened.to_string();
+    }
+    let mut out = String::new();
+    if !hardened.starts_with(MARK) {
+        let commented = hardened.lines().next().is_some_and(|l| l.starts_with('#'));
+        out.push_str(&format!("{MARK} from {input}, and verified against the attack database before it was written"));
+        out.push_str(if commented { ";\n# the comments below, up to `version:`, are the input's and describe it before hardening.\n" } else { ".\n" });
+    }
+    for line in hardened.split_inclusive('\n') {
+        out.push_str(&relabelled_description(line, input).unwrap_or_else(|| line.to_string()));
+    }
+    out
+}
+
+/// A top-level one-line `description:` that does not yet say harden wrote
+/// the policy, rewritten to say so with the input's text kept.
+fn relabelled_description(line: &str, input: &str) -> Option<String> {
+    let value = line.strip_prefix("description:")?;
+    let Ok(serde_yaml::Value::String(text)) = serde_yaml::from_str::<serde_yaml::Value>(value) else { return None };
+    if text.starts_with("hardened by gauntlet") || value.trim_start().starts_with(['|', '>']) {
+        return None;
+    }
+    let marked = format!("hardened by gauntlet from {input}; the input's description: {text}");
+    let end = if line.ends_with('\n') { "\n" } else { "" };
+    Some(format!("description: {}{end}", serde_json::to_string(&marked).ok()?))
+}
+
 /// The requirement a finding's check measures, and what the rule it needs is made of;
 /// `None` for checks every dialect can meet (call counts, denial).
 fn requirement(check: &Check) -> Option<(String, Construct)> {
@@ -184,4 +222,36 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     gaps.retain(|g| seen.insert(g.clone()));
     let unwritable = c.unwritable;
     Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, open, unwritable, gaps, unmet, assumed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INPUT: &str = "# Weak policy: the default is allow.\nversion: \"1\"\ndescription: \"payments: weak\"\ndefault: allow\ntools: {}\n";
+
+    /// The input's header and description described the weak policy in the
+    /// hardened one's file: both are now marked as the input's, kept word for word.
+    #[test]
+    fn the_inputs_words_are_marked_as_the_inputs() {
+        let hardened = INPUT.replace("default: allow", "default: deny");
+        let marked = mark_input(INPUT, &hardened, "weak.yaml");
+        let lines: Vec<&str> = marked.lines().collect();
+        assert_eq!(lines[0], "# Written by `gauntlet harden` from weak.yaml, and verified against the attack database before it was written;");
+        assert_eq!(lines[1], "# the comments below, up to `version:`, are the input's and describe it before hardening.");
+        assert_eq!(lines[2], "# Weak policy: the default is allow.");
+        assert_eq!(lines[4], r#"description: "hardened by gauntlet from weak.yaml; the input's description: payments: weak""#);
+        let policy = crate::policy::load_intercept(&marked).expect("still a policy Intercept loads");
+        assert_eq!(policy.description, "hardened by gauntlet from weak.yaml; the input's description: payments: weak");
+        // Marked once: hardening the output again (and changing it) does not stack the words.
+        let again = mark_input(&marked, &marked.replace("tools: {}", "tools: {a: {rules: []}}"), "weak.yaml");
+        assert_eq!(again.matches(MARK).count(), 1);
+        assert_eq!(again.matches("hardened by gauntlet from").count(), 1);
+        // Unchanged by harden, the input's words still describe it.
+        assert_eq!(mark_input(INPUT, INPUT, "weak.yaml"), INPUT);
+        // No header comment: one line, nothing said about comments.
+        let bare = "version: \"1\"\ndefault: allow\n";
+        let marked = mark_input(bare, &bare.replace("allow", "deny"), "w.yaml");
+        assert!(marked.starts_with("# Written by `gauntlet harden` from w.yaml, and verified against the attack database before it was written.\nversion:"), "{marked}");
+    }
 }

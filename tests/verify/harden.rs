@@ -266,7 +266,11 @@ fn harden_cli_writes_only_what_it_proved() {
     assert!(stdout.contains("before (the input policy): 19 policy findings, 1 over-blocking"), "{stdout}");
     assert!(stdout.contains("0 policy findings, 0 over-blocking"), "{stdout}");
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.starts_with("# Weak policy for the payments mock server"), "the input's comments are kept:\n{text}");
+    // The input's comments and description are kept, marked as the input's: they describe the weak policy.
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("# Written by `gauntlet harden` from examples/payments-weak.yaml"), "{text}");
+    assert!(lines[2].starts_with("# Weak policy for the payments mock server"), "the input's comments are kept:\n{text}");
+    assert!(text.contains("\ndescription: \"hardened by gauntlet from examples/payments-weak.yaml; the input's description: payments: weak\"\n"), "{text}");
     assert_eq!(run(&["validate", "--dialect", "intercept", out_s]).2, 0);
     let (stdout, _, code) = run(&["verify", out_s, "--server", "mock-servers/payments.yaml"]);
     assert_eq!(code, 0, "{stdout}");
