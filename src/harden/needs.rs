@@ -186,6 +186,58 @@ fn plan<'p>(policy: &'p Policy, tool: &str) -> impl Iterator<Item = &'p Rule> + 
     own.chain(wildcard).flat_map(|e| e.rules.iter()).filter(|r| r.action == Action::Evaluate)
 }
 
+/// Whether every call that passes `by` (a condition of the policy, on the
+/// same path) also passes `new`, so writing `new` beside it adds nothing: the
+/// same condition again, or `new` a set that holds every value `by` admits.
+/// Decided only where `by` admits a finite list of plain values (`eq`, `in`)
+/// or is the same operator with the same operand; anything else is kept.
+pub fn implies(by: &crate::policy::model::Condition, new: &NewCondition) -> bool {
+    use crate::policy::model::Value as V;
+    let Path::Args(segments) = &by.path else { return false };
+    if new.path != format!("args.{}", segments.join(".")) {
+        return false;
+    }
+    // One plain value as the model holds it and as JSON writes it: equal texts, numbers, booleans.
+    let same = |a: &V, b: &Value| match (a, b) {
+        (V::Str(x), Value::String(y)) => x == y,
+        (V::Bool(x), Value::Bool(y)) => x == y,
+        (V::Int(x), Value::Number(y)) => y.as_f64() == Some(*x as f64),
+        (V::Float(x), Value::Number(y)) => y.as_f64() == Some(*x),
+        _ => false,
+    };
+    if Op::parse(new.op) == Some(by.op) && (same(&by.value, &new.value) || list_equal(&by.value, &new.value, same)) {
+        return true;
+    }
+    let admitted: Vec<&V> = match (by.op, &by.value) {
+        (Op::Eq, v) => vec![v],
+        (Op::In, V::Seq(vs)) => vs.iter().collect(),
+        _ => return false,
+    };
+    let plain = |v: &V| matches!(v, V::Str(_) | V::Bool(_) | V::Int(_) | V::Float(_));
+    if admitted.is_empty() || !admitted.iter().all(|v| plain(v)) {
+        return false;
+    }
+    match (new.op, &new.value) {
+        ("eq", w) => admitted.iter().all(|v| same(v, w)),
+        ("in", Value::Array(ws)) => admitted.iter().all(|v| ws.iter().any(|w| same(v, w))),
+        ("regex", Value::String(pattern)) => match crate::policy::regex::compile(pattern) {
+            Ok(re) => admitted.iter().all(|v| matches!(v, V::Str(t) if re.is_match(t))),
+            Err(_) => false,
+        },
+        // A plain value is present and not null.
+        ("exists", Value::Bool(true)) => true,
+        _ => false,
+    }
+}
+
+/// Whether a list operand is the same list as a JSON array, element by element.
+fn list_equal(a: &crate::policy::model::Value, b: &Value, same: impl Fn(&crate::policy::model::Value, &Value) -> bool) -> bool {
+    match (a, b) {
+        (crate::policy::model::Value::Seq(xs), Value::Array(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y)),
+        _ => false,
+    }
+}
+
 /// Where the requirement on a tool was set: its own `tools:` entry, its risk class in gauntlet.yaml, or the baseline.
 fn origin(reqs: &Requirements, tool: &ToolInfo, pick: impl Fn(&Requirement) -> bool) -> String {
     if reqs.tools.get(&tool.name).is_some_and(&pick) {

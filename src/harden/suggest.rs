@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::needs::{self, Aspects};
-use super::patch::{self, Edit, Note};
-use crate::policy::model::{DefaultAction, Dialect, Path, Policy};
+use super::patch::{self, Edit, NewCondition, Note};
+use crate::policy::model::{Action, Condition, DefaultAction, Dialect, Path, Policy, WILDCARD};
 use serde_json::Value;
 use crate::profile::Profile;
 use crate::scenario::lint::ToolInfo;
@@ -332,7 +332,7 @@ pub fn converge(
         _ => true,
     };
     loop {
-        prune(&mut edits);
+        prune(&mut edits, &original);
         let text = apply_each(setup.dialect, base, &mut edits, &mut unwritable);
         let ordered = patch::apply_all(setup.dialect, base, &edits).unwrap_or(text);
         let (policy, outcomes) = setup.verify(&ordered, setup.profile)?;
@@ -412,13 +412,62 @@ pub fn converge(
 
 /// Drops the edits that would add to or change the rules of a tool another
 /// edit hides or denies outright: nothing goes after a rule that always denies.
-fn prune(edits: &mut Vec<Edit>) {
+fn prune(edits: &mut Vec<Edit>, original: &Policy) {
     let refused: BTreeSet<String> =
         edits.iter().filter_map(|e| match e { Edit::Hide(t, _) | Edit::Deny(t) => Some(t.clone()), _ => None }).collect();
     edits.retain(|e| match e {
         Edit::AddRule { tool, .. } | Edit::SetRateLimit { tool, .. } | Edit::SetCondition { tool, .. } => !refused.contains(tool),
         _ => true,
     });
+    drop_implied(edits, original);
+}
+
+/// Takes out of the rules the edits add each condition that a condition
+/// every call of the tool already passes implies (in the policy, or added
+/// earlier), and a rule left with nothing to check or count: the same
+/// check written twice says nothing more (git's `"*"` rule `repo_path eq
+/// /srv/app` and a destination rule `repo_path in [/srv/app]` on every tool).
+fn drop_implied(edits: &mut Vec<Edit>, original: &Policy) {
+    // A condition another edit removes or rewrites implies nothing any more.
+    let changed: Vec<(String, usize, usize)> = edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::RemoveCondition { tool, rule, condition, .. } | Edit::SetCondition { tool, rule, condition, .. } => Some((tool.clone(), *rule, *condition)),
+            _ => None,
+        })
+        .collect();
+    let mut added: Vec<(String, NewCondition)> = Vec::new();
+    edits.retain_mut(|e| {
+        let Edit::AddRule { tool, rule } = e else { return true };
+        let standing = standing_conditions(original, tool, &changed);
+        rule.conditions.retain(|c| {
+            let implied = standing.iter().any(|by| needs::implies(by, c)) || added.iter().any(|(t, a)| t == tool && a == c);
+            if !implied {
+                added.push((tool.clone(), c.clone()));
+            }
+            !implied
+        });
+        !rule.conditions.is_empty() || rule.rate_limit.is_some() || rule.state.is_some()
+    });
+}
+
+/// The argument conditions every call of `tool` must pass in `policy` (its
+/// own rules' and the `"*"` rules', each evaluated rule must pass), but those
+/// `changed` names as (entry, rule, condition).
+fn standing_conditions<'p>(policy: &'p Policy, tool: &str, changed: &[(String, usize, usize)]) -> Vec<&'p Condition> {
+    let entries = [tool, WILDCARD].into_iter().filter(|e| *e == tool || tool != WILDCARD);
+    let mut out = Vec::new();
+    for entry in entries {
+        let Some(p) = policy.tool(entry) else { continue };
+        for (i, r) in p.rules.iter().enumerate().filter(|(_, r)| r.action == Action::Evaluate) {
+            for (j, c) in r.conditions.iter().enumerate() {
+                if matches!(c.path, Path::Args(_)) && !changed.iter().any(|(t, ri, ci)| t == entry && *ri == i && *ci == j) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One proven edit, as a patch against the user's file.
@@ -789,4 +838,43 @@ pub fn intercept_line(s: &Suggestions, check: &InterceptCheck) -> String {
         check.left,
         check.named
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harden::patch::NewRule;
+
+    fn cond(path: &str, op: &'static str, value: Value) -> NewCondition {
+        NewCondition { path: path.into(), op, value, note: Note::default() }
+    }
+
+    fn rule(name: &str, conditions: Vec<NewCondition>) -> Edit {
+        Edit::AddRule { tool: "git_add".into(), rule: NewRule { name: name.into(), rate_limit: None, on_deny: None, conditions, state: None, note: Note::default() } }
+    }
+
+    /// git's `"*"` rule pins `repo_path`; harden wrote the same pin again on
+    /// every tool (`in ["/srv/app"]`). A condition implied by one every call
+    /// passes is dropped, and so is a rule left with nothing to check; one
+    /// that narrows the set, or whose implying condition is being removed, stays.
+    #[test]
+    fn a_condition_the_policy_already_implies_is_not_written_again() {
+        let policy = crate::policy::load_intercept(
+            "version: \"1\"\ntools:\n  \"*\":\n    rules:\n      - name: one repo\n        conditions:\n          - {path: args.repo_path, op: eq, value: \"/srv/app\"}\n  git_add:\n    rules:\n      - name: files\n        conditions:\n          - {path: args.files, op: in, value: [a, b]}\n",
+        )
+        .unwrap();
+        let pin = cond("args.repo_path", "in", serde_json::json!(["/srv/app"]));
+        let typed = cond("args.repo_path", "regex", Value::from("^/srv/[a-z]+$"));
+        let present = cond("args.files", "exists", Value::Bool(true));
+        let narrower = cond("args.files", "in", serde_json::json!(["a"]));
+        let mut edits = vec![rule("destinations", vec![pin.clone()]), rule("arguments", vec![typed, present, narrower.clone(), narrower.clone()])];
+        prune(&mut edits, &policy);
+        // The destination rule had nothing else: gone. Of the argument rule only the narrower list stays, once.
+        assert_eq!(edits, vec![rule("arguments", vec![narrower])]);
+        // The `"*"` condition is being removed by another edit: it implies nothing, the pin is written.
+        let removal = Edit::RemoveCondition { tool: "*".into(), rule: 0, condition: 0, note: Note::default() };
+        let mut edits = vec![removal.clone(), rule("destinations", vec![pin.clone()])];
+        prune(&mut edits, &policy);
+        assert_eq!(edits, vec![removal, rule("destinations", vec![pin])]);
+    }
 }

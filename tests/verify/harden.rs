@@ -445,13 +445,10 @@ fn harden_writes_a_clean_policy_for_each_real_server() {
         };
         match name {
             "git" => {
-                // `repo_path`'s allowlist is the user's own `"*"` rule, not gauntlet.yaml (it declares none):
-                // the note says so (it once read "(gauntlet.yaml)").
-                let notes: Vec<&str> = text.lines().filter(|l| l.contains("where `repo_path` may go")).collect();
-                assert!(!notes.is_empty(), "{text}");
-                for l in notes {
-                    assert!(l.contains("(assumed from your policy's own conditions; no allowlist in gauntlet.yaml): one of /srv/app"), "{l}");
-                }
+                // `repo_path`'s allowlist is the user's own `"*"` rule (`eq /srv/app`), which every call
+                // passes: no tool gets a second check of it (harden wrote `in ["/srv/app"]` on four).
+                let checks: Vec<&str> = text.lines().filter(|l| l.contains("path: args.repo_path")).map(str::trim).collect();
+                assert_eq!(checks, ["- {path: args.repo_path, op: eq, value: \"/srv/app\"}"], "{text}");
                 // The team's 1,500-character messages pass the written cap (the user's was 1,000).
                 let commit = serde_json::json!({"repo_path": "/srv/app", "message": "m".repeat(1500)});
                 assert!(admits("git_commit", commit), "a 1,500-character commit message passes:\n{text}");
