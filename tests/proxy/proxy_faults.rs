@@ -62,26 +62,48 @@ fn every_fault_scenario_runs_black_box_in_both_fail_modes_as_the_embedded_proxy_
 }
 
 /// A mock started after its exit cue stays up (that is how an upstream the
-/// proxy restarts stays up), so on a machine too slow to start the first
-/// proxy before the cue the fault would silently not happen and the run be
-/// judged as if it had. It must be an error instead. Every proxy start after
-/// the first (gauntlet's start-up measurement) is delayed past any lead.
+/// proxy restarts stays up), and a store that fails and comes back before
+/// the proxy takes its first call fails nothing, so on a machine too slow to
+/// start the first proxy before the fault the fault would silently not
+/// happen and the run be judged as if it had (ContextForge's rate limiter,
+/// which lets calls through while its Redis is down, once read "fails
+/// closed" under load that way). It must be an error instead. Every proxy
+/// start after the first (gauntlet's start-up measurement) is delayed past
+/// any lead and past the fault (`upstream-die` at 1.25 s, `store-outage` at 10 s).
 #[test]
 fn a_fault_cue_missed_by_a_slow_start_is_an_error_not_a_verdict() {
     let bin = env!("CARGO_BIN_EXE_gauntlet");
-    let dir = tempfile::tempdir().unwrap();
-    let starts = dir.path().join("starts");
-    let wrapper = dir.path().join("slow-after-first.sh");
-    std::fs::write(&wrapper, "n=$(cat \"$STARTS\" 2>/dev/null || echo 0)\necho $((n+1)) > \"$STARTS\"\n[ \"$n\" -ge 1 ] && sleep 8\nexec \"$@\"\n").unwrap();
-    let cmd = format!("sh {} {bin} proxy {{policy}} -- {{upstream}}", wrapper.display());
-    let args = ["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--format", "json", "--only", "upstream-die", "--proxy-command", &cmd, "--time-budget", "5m"];
-    let out = Command::new(bin).args(args).env("STARTS", &starts).current_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).output().expect("the gauntlet binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
-    let attacks: Vec<_> = report["outcomes"].as_array().unwrap().iter().filter(|o| o["scenario"] == "upstream-die").collect();
-    assert!(!attacks.is_empty(), "{stderr}");
-    for o in attacks {
-        assert_eq!(o["verdict"], "error", "a missed cue is never judged: {o}");
-        assert!(o.to_string().contains("too busy to keep the fault's timing"), "the error says why: {o}");
+    // The delays stay past the fault however far a loaded machine stretches
+    // the lead (twice the measured start-up, and a second more).
+    let mut cases = vec![("upstream-die", "", 25)];
+    if redis_server_installed() {
+        cases.push(("store-outage", " --state-dsn {state_dsn} --state-fail-mode open", 40));
+    }
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(scenario, state, delay)| {
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().unwrap();
+                let starts = dir.path().join("starts");
+                let wrapper = dir.path().join("slow-after-first.sh");
+                let script = format!("n=$(cat \"$STARTS\" 2>/dev/null || echo 0)\necho $((n+1)) > \"$STARTS\"\n[ \"$n\" -ge 1 ] && sleep {delay}\nexec \"$@\"\n");
+                std::fs::write(&wrapper, script).unwrap();
+                let cmd = format!("sh {} {bin} proxy {{policy}}{state} -- {{upstream}}", wrapper.display());
+                let args = ["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--format", "json", "--only", scenario, "--proxy-command", &cmd, "--time-budget", "5m", "--proxy-timeout", "2m"];
+                let out = Command::new(bin).args(args).env("STARTS", &starts).current_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).output().expect("the gauntlet binary runs");
+                (scenario, out)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (scenario, out) = run.join().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{scenario}: not JSON ({e}): {stderr}"));
+        let attacks: Vec<_> = report["outcomes"].as_array().unwrap().iter().filter(|o| o["scenario"] == scenario && o["verdict"] != "not applicable").collect();
+        assert!(!attacks.is_empty(), "{scenario}: {stderr}");
+        for o in attacks {
+            assert_eq!(o["verdict"], "error", "{scenario}: a missed fault is never judged: {o}");
+            assert!(o.to_string().contains("too busy to keep the fault's timing"), "{scenario}: the error says why: {o}");
+        }
     }
 }

@@ -115,9 +115,11 @@ pub struct Run {
     faults: Vec<Timed>,
     /// What the stdio mock is told as it starts: when to stall, when to exit.
     mock_faults: Vec<String>,
-    /// The earliest wall instant the stdio mock stalls or exits at. A mock
-    /// started after it never does (that is how a restarted upstream stays
-    /// up), so the run's first proxy must be up before it.
+    /// The earliest wall instant the stdio mock stalls or exits at, or the
+    /// state store fails. A mock started after its cue never does (that is
+    /// how a restarted upstream stays up), and a store that fails and comes
+    /// back before the proxy takes its first call fails nothing the verdict
+    /// could see, so the run's first proxy must be up before it.
     mock_cue: Option<i64>,
     /// A policy write left open (a writer mid-file), and what it wrote so far.
     half_open: Option<(std::fs::File, String)>,
@@ -505,9 +507,10 @@ impl Run {
     }
 
     /// How long before its first call a session's proxy is started. Twice
-    /// as long, and a second more, when the mock is cued: a busy machine
-    /// that starts the first proxy late would otherwise start its mock after
-    /// the cue, and the fault would silently not happen.
+    /// as long, and a second more, when the mock or the store is cued: a busy
+    /// machine that starts the first proxy late would otherwise start its
+    /// mock after the cue, or fail the store before the proxy is up, and the
+    /// fault would silently not happen.
     fn lead(&self) -> Duration {
         match self.mock_cue {
             Some(_) => self.shared.lead() * 2 + Duration::from_secs(1),
@@ -547,7 +550,7 @@ impl System for Run {
         let rate = self.shared.rate(self.upstream.as_ref(), self.faulted());
         self.clock = ProxyClock::new(wall_nanos(), rate);
         self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted(), rate);
-        let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie));
+        let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie | Inject::StoreDown { .. }));
         let first_cue = cued.map(|f| f.at).min();
         // Set before the origin: a cued run starts its proxies earlier ([`Run::lead`]).
         self.mock_cue = first_cue.map(|_| 0);
@@ -662,7 +665,7 @@ impl System for Run {
         let first = self.open.len() + self.closed == 1;
         if let Some(late) = self.mock_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
             self.fail(format!(
-                "the first proxy answered `initialize` {} ms after the upstream was due to stall or exit: \
+                "the first proxy answered `initialize` {} ms after its first fault was due (the upstream to stall or exit, or the state store to fail): \
                  the machine was too busy to keep the fault's timing, so nothing was judged; run it again on a quieter machine",
                 late / 1_000_000
             ));
