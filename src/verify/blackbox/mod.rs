@@ -142,14 +142,22 @@ impl Shared {
     }
 
     /// How fast the proxy's clock runs in a run: `--clock-rate` where the
-    /// plan may be reshaped and every answer is prompt (a latency the mock
+    /// plan may be reshaped, every answer is prompt (a latency the mock
     /// plays on the wall clock would last N times longer on the proxy's),
-    /// else 1 (the wall clock).
-    pub fn rate(&self, upstream: Option<&Upstream>, faulted: bool) -> u32 {
+    /// the agent uses one session (runs of a proxy process per call were
+    /// measured to differ from the prediction on a faster clock), and every
+    /// call can land clear of its windows' ends by the faster clock's
+    /// jitter; else 1 (the wall clock).
+    pub fn rate(&self, actions: &[Action], upstream: Option<&Upstream>, faulted: bool) -> u32 {
         let prompt = !self.slow_server && upstream.and_then(|u| u.latency_ms).unwrap_or(0) == 0;
-        match &self.faketime {
-            Some(f) if prompt && self.reshapes(upstream, faulted) => f.rate(),
-            _ => 1,
+        let one_session = actions.iter().map(|a| (a.shadow, a.session)).collect::<BTreeSet<_>>().len() <= 1;
+        let Some(rate) = self.faketime.as_ref().map(faketime::Faketime::rate).filter(|_| prompt && one_session && self.reshapes(upstream, faulted)) else {
+            return 1;
+        };
+        let played = self.squeeze(actions, upstream, faulted, rate).offsets(&actions.iter().map(|a| a.at).collect::<Vec<_>>());
+        match timing::clear_of_edges(&played, &self.periods, timing::ProxyClock::new(0, rate).jitter()) {
+            true => rate,
+            false => 1,
         }
     }
 
@@ -477,7 +485,7 @@ impl Bench for BlackBoxBench {
                 "needs {replicas} proxy replicas each with its own state, and over HTTP a run's sessions share one proxy; use a stdio --proxy-command, or --state shared"
             ));
         }
-        let rate = self.shared.rate(upstream, faulted);
+        let rate = self.shared.rate(actions, upstream, faulted);
         let offsets = self.shared.squeeze(actions, upstream, faulted, rate).offsets(&actions.iter().map(|a| a.at).collect::<Vec<_>>());
         let sessions = actions.iter().map(|a| a.session).collect::<BTreeSet<_>>().len() as u32;
         // Over stdio each session starts its own proxy; over HTTP the run's sessions share one.

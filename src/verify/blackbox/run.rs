@@ -547,7 +547,7 @@ impl System for Run {
         let offsets: Vec<i64> = actions.iter().map(|a| a.at).collect();
         let mut seen = std::collections::HashSet::new();
         self.opens = actions.iter().filter(|a| seen.insert(a.session)).map(|a| start.plus_nanos(a.at).0).collect();
-        let rate = self.shared.rate(self.upstream.as_ref(), self.faulted());
+        let rate = self.shared.rate(actions, self.upstream.as_ref(), self.faulted());
         self.clock = ProxyClock::new(wall_nanos(), rate);
         self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted(), rate);
         let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie | Inject::StoreDown { .. }));

@@ -173,6 +173,14 @@ fn slack(offsets: &[i64], periods: &[i64], jitter: i64) -> Vec<i64> {
         .collect()
 }
 
+/// Whether a plan's calls at `offsets` can be lined up with the calendar so
+/// that each lands at least `jitter` before the end of its window of every
+/// period (else [`origin`] starts right on an edge, and only a clock no
+/// later than planned keeps them in their windows).
+pub fn clear_of_edges(offsets: &[i64], periods: &[i64], jitter: i64) -> bool {
+    periods.iter().all(|&p| offsets.iter().map(|o| o.rem_euclid(p)).max().unwrap_or(0) + jitter < p)
+}
+
 /// The earliest instant of the proxy's clock (ns since the epoch) that can
 /// play the virtual start, given that the first call may not go out before
 /// `earliest_first` on that clock and may go out up to `jitter` late
