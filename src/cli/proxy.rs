@@ -297,7 +297,9 @@ pub fn run(args: Args) -> Exit {
         }
     };
     if log::enabled(log::Level::Info) {
-        eprintln!("gauntlet proxy: profile `{profile}`: {}", profile.lets_through());
+        // One paragraph wrapped at 100 columns (it was one line of about 480).
+        let text = format!("gauntlet proxy: profile `{profile}`: {}", profile.lets_through());
+        eprintln!("{}", crate::wording::wrap(&text, 100, 0, 2).join("\n  "));
     }
     let calls = match open_store(&args) {
         Ok(calls) => calls,

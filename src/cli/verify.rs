@@ -426,8 +426,11 @@ fn verify_all(args: &Args, show_progress: bool) -> Result<Verified, Stopped> {
     let profile = args.profile.unwrap_or_default();
     let pin = args.pin.as_deref().map(|p| crate::verify::definitions::load_pin(p, profile)).transpose()?;
     let seed = args.seed.unwrap_or(DEFAULT_SEED);
-    // Said once the run can start: an error before it has no seed to replay.
-    eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
+    // Said once the run can start (an error before it has no seed to replay), unless the
+    // table on stdout says it in its header: the terminal shows it once.
+    if args.format != report::Format::Table || args.quiet {
+        eprintln!("gauntlet verify: seed {seed} (replay with --seed {seed})");
+    }
     let server_names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let policy_file = args.policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();

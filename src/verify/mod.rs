@@ -944,7 +944,9 @@ fn fault_breach(out: &mut Outcome, s: &Scenario, failed: &measure::Check, obs: &
     out.finding = Some(Finding::Proxy);
     out.behaviour = Some(behaviour);
     let cause = if blind { String::new() } else { "; with no fault the same calls held".to_string() };
-    out.note = Some(format!("{} under {}: {}{cause}{}", behaviour.as_str(), faults::describe(s), out.observed, stalled(obs)));
+    // When the breach is the hanging calls, what was observed already counts them.
+    let hanging = if matches!(failed, measure::Check::Answered) { String::new() } else { stalled(obs) };
+    out.note = Some(format!("{} under {}: {}{cause}{hanging}", behaviour.as_str(), faults::describe(s), out.observed));
     out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
 }
 

@@ -290,6 +290,23 @@ mod tests {
         assert!(vulnerable.iter().filter(|r| r.fails_open).count() == SERVERS.len());
     }
 
+    /// The proxy failing open leaves the calls waiting when the upstream dies
+    /// hanging: the note counts them once (it said "3 calls never answered
+    /// (3 calls never answered)").
+    #[test]
+    fn a_stall_is_counted_once_in_its_note() {
+        let (vulnerable, _) = references().unwrap();
+        let r = vulnerable.iter().find(|r| r.fails_open).unwrap();
+        let scenarios = crate::verify::setup::scenarios(&[], false, &["upstream-die".to_string()], false).unwrap();
+        let opts = Options { seed: 1, reproduce: String::new(), threads: 1, policy_file: "reference".into(), shrink: false, fold: true };
+        let outcomes = super::super::run(&r.bench, &scenarios, &r.reqs, &opts, &|_| {}, &|| {}).unwrap();
+        let stalled: Vec<&str> = outcomes.iter().filter_map(|o| o.note.as_deref()).filter(|n| n.starts_with("stalls")).collect();
+        assert!(!stalled.is_empty(), "{outcomes:?}");
+        for note in stalled {
+            assert_eq!(note.matches("never answered").count(), 1, "{note}");
+        }
+    }
+
     #[test]
     fn a_scenario_fails_on_each_count() {
         let base = ScenarioCheck { id: "x".into(), breaches: Some("v".into()), holds: Some("s".into()), breached_secure: vec![], twin_refused: vec![], faulted: false };

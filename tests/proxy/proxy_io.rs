@@ -126,7 +126,11 @@ fn the_profile_is_said_at_start_up_and_a_refused_decoy_names_its_tool() {
     p.send(INIT.as_bytes());
     p.expect_id("1");
     let (_, stderr) = p.finish();
-    let first = stderr.lines().next().unwrap_or_default();
+    // One paragraph: its first line and the indented lines under it, none past 100 columns (it was one line of about 480).
+    let lines: Vec<&str> = stderr.lines().collect();
+    let para = 1 + lines[1..].iter().take_while(|l| l.starts_with("  ")).count();
+    assert!(para > 2 && lines[..para].iter().all(|l| l.chars().count() <= 100), "{stderr}");
+    let first = lines[..para].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
     assert!(first.starts_with("gauntlet proxy: profile `intercept`: Intercept's own behaviour, its gaps included"), "{stderr}");
     assert!(first.contains("can reach a hidden or denied tool") && first.contains("`--profile strict` closes these gaps"), "{stderr}");
 

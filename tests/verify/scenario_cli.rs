@@ -1071,3 +1071,19 @@ fn fail_on_sets_the_exit_threshold_by_severity() {
     let bad = gauntlet(&["verify", "examples/aksjah-weak.yaml", "--fail-on", "severe"]);
     assert_eq!(code(&bad), 2, "{}", stderr(&bad));
 }
+
+/// The terminal showed the seed twice (a stderr line, then the table's
+/// header): the table says it alone; with another format, or `-q`, whose
+/// stdout carries no header, the stderr line says it.
+#[test]
+fn verify_says_its_seed_once_on_the_terminal() {
+    let args = ["verify", "examples/aksjah-hardened.yaml", "--only", "bulk-write-burst", "--seed", "7"];
+    let table = gauntlet(&args);
+    let said = format!("{}{}", stdout(&table), stderr(&table));
+    assert_eq!(said.matches("seed 7").count(), 1, "{said}");
+    assert!(stdout(&table).starts_with("gauntlet verify examples/aksjah-hardened.yaml: profile intercept, seed 7"), "{said}");
+    for extra in [&["--format", "json"][..], &["-q"][..]] {
+        let o = gauntlet(&[&args[..], extra].concat());
+        assert!(stderr(&o).starts_with("gauntlet verify: seed 7 (replay with --seed 7)"), "{extra:?}: {}", stderr(&o));
+    }
+}
