@@ -120,7 +120,7 @@ pub struct Run {
     /// how a restarted upstream stays up), and a store that fails and comes
     /// back before the proxy takes its first call fails nothing the verdict
     /// could see, so the run's first proxy must be up before it.
-    mock_cue: Option<i64>,
+    fault_cue: Option<i64>,
     /// A policy write left open (a writer mid-file), and what it wrote so far.
     half_open: Option<(std::fs::File, String)>,
     /// The scenario's overrides of the server (what the squeeze must keep).
@@ -130,6 +130,13 @@ pub struct Run {
     /// The clock the run's proxies read (set as it begins; `origin` and the
     /// squeeze are on it).
     clock: ProxyClock,
+}
+
+/// Whether a fault happens at a wall instant fixed as the run begins (the
+/// mock's cue, the store gauntlet fails), which the run's first proxy must
+/// be up before.
+fn cued(f: &Timed) -> bool {
+    matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie | Inject::StoreDown { .. })
 }
 
 pub fn wall_nanos() -> i64 {
@@ -169,7 +176,7 @@ impl Run {
             stores: Vec::new(),
             faults: Vec::new(),
             mock_faults: Vec::new(),
-            mock_cue: None,
+            fault_cue: None,
             half_open: None,
             upstream: None,
             squeeze: Squeeze::default(),
@@ -512,9 +519,10 @@ impl Run {
     /// mock after the cue, or fail the store before the proxy is up, and the
     /// fault would silently not happen.
     fn lead(&self) -> Duration {
-        match self.mock_cue {
-            Some(_) => self.shared.lead() * 2 + Duration::from_secs(1),
-            None => self.shared.lead(),
+        if self.faults.iter().any(cued) {
+            self.shared.lead() * 2 + Duration::from_secs(1)
+        } else {
+            self.shared.lead()
         }
     }
 
@@ -550,15 +558,11 @@ impl System for Run {
         let rate = self.shared.rate(actions, self.upstream.as_ref(), self.faulted());
         self.clock = ProxyClock::new(wall_nanos(), rate);
         self.squeeze = self.shared.squeeze(actions, self.upstream.as_ref(), self.faulted(), rate);
-        let cued = self.faults.iter().filter(|f| matches!(f.what, Inject::UpstreamStall { .. } | Inject::UpstreamDie | Inject::StoreDown { .. }));
-        let first_cue = cued.map(|f| f.at).min();
-        // Set before the origin: a cued run starts its proxies earlier ([`Run::lead`]).
-        self.mock_cue = first_cue.map(|_| 0);
         // A run with faults stays on the wall clock (rate 1): the mock's cues below are wall instants.
         let earliest = self.clock.proxy(wall_nanos() + self.lead().as_nanos() as i64);
         let origin = timing::origin(&self.squeeze.offsets(&offsets), earliest, &self.shared.periods, self.clock.jitter());
         self.origin = Some(origin);
-        self.mock_cue = first_cue.map(|at| origin + at);
+        self.fault_cue = self.faults.iter().filter(|f| cued(f)).map(|f| origin + f.at).min();
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
         for f in &self.faults {
             match f.what {
@@ -663,7 +667,7 @@ impl System for Run {
             self.fail(format!("{why}; its stderr ends:\n{tail}"));
         }
         let first = self.open.len() + self.closed == 1;
-        if let Some(late) = self.mock_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
+        if let Some(late) = self.fault_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
             self.fail(format!(
                 "the first proxy answered `initialize` {} ms after its first fault was due (the upstream to stall or exit, or the state store to fail): \
                  the machine was too busy to keep the fault's timing, so nothing was judged; run it again on a quieter machine",
