@@ -86,7 +86,9 @@ fn a_fault_cue_missed_by_a_slow_start_is_an_error_not_a_verdict() {
                 let dir = tempfile::tempdir().unwrap();
                 let starts = dir.path().join("starts");
                 let wrapper = dir.path().join("slow-after-first.sh");
-                let script = format!("n=$(cat \"$STARTS\" 2>/dev/null || echo 0)\necho $((n+1)) > \"$STARTS\"\n[ \"$n\" -ge 1 ] && sleep {delay}\nexec \"$@\"\n");
+                // mkdir is atomic: only the first start makes the directory (a counter
+                // file read while another start rewrites it reads empty, and skipped the delay).
+                let script = format!("mkdir \"$STARTS\" 2>/dev/null || sleep {delay}\nexec \"$@\"\n");
                 std::fs::write(&wrapper, script).unwrap();
                 let cmd = format!("sh {} {bin} proxy {{policy}}{state} -- {{upstream}}", wrapper.display());
                 let args = ["verify", "examples/aksjah-hardened.yaml", "--server", "aksjah", "--format", "json", "--only", scenario, "--proxy-command", &cmd, "--time-budget", "5m", "--proxy-timeout", "2m"];
