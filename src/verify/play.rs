@@ -43,6 +43,13 @@ pub trait System {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// How the run missed its plan's timing when it did by more than a
+    /// verdict can bear (a wall-clock system on a busy machine started its
+    /// proxy after a fault was due): played again, it may keep it. Never on
+    /// the virtual clock.
+    fn timing_missed(&self) -> Option<String> {
+        None
+    }
     /// Does one fault of a scenario's schedule at `now`; returns what
     /// reaches the agent meanwhile. `Err`: this system cannot be faulted
     /// that way (the scenario is then unsupported here, never judged).
@@ -78,6 +85,8 @@ pub struct Observation {
     pub denials: Vec<Denial>,
     /// Set when the system under test failed (see [`System::failure`]).
     pub failure: Option<String>,
+    /// Set when the run did not keep its plan's timing (see [`System::timing_missed`]).
+    pub timing_missed: Option<String>,
     /// Set when a fault of the schedule cannot be done to this system (see [`System::inject`]).
     pub unsupported: Option<String>,
     /// Tool calls left without any answer (counted only for runs with faults;
@@ -251,6 +260,7 @@ pub fn play_faulted(system: &mut dyn System, actions: &[Action], faults: &Schedu
         definitions: seen.definitions,
         denials: seen.denials,
         failure: system.failure(),
+        timing_missed: system.timing_missed(),
         unsupported: None,
         unanswered: seen.awaited.len(),
     }
@@ -310,6 +320,7 @@ impl Seen {
             denials: self.denials,
             definitions: self.definitions,
             failure: system.failure(),
+            timing_missed: system.timing_missed(),
             unsupported: why,
             unanswered: 0,
         }

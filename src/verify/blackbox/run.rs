@@ -40,6 +40,9 @@ use crate::verify::play::System;
 /// fresh session per call would otherwise hold a process per call).
 const MAX_OPEN: usize = 8;
 
+/// Proxy processes started ahead of the sessions that will use them, at most.
+const MAX_SPARES: usize = 8;
+
 /// How long a proxy may take to exit once its stdin is closed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
@@ -78,6 +81,17 @@ struct Session {
     inbox: Arc<Inbox>,
 }
 
+/// A proxy started for a session that opens within the lead: when sessions
+/// open closer together than a proxy takes to start (a fresh session per
+/// call), starting each only as its handshake is sent would make every
+/// call later than the one before, and the plan would drift out of the
+/// windows the prediction counts in.
+struct Spare {
+    process: ProxyProcess,
+    inbox: Arc<Inbox>,
+    replica: usize,
+}
+
 pub struct Run {
     shared: Arc<Shared>,
     dir: PathBuf,
@@ -107,8 +121,15 @@ pub struct Run {
     /// Virtual instants at which a session opens: its proxy is started that
     /// much earlier, so the handshake is done when its first call is due.
     opens: std::collections::HashSet<i64>,
+    /// The wall instants the run's sessions open at, in order.
+    open_walls: Vec<i64>,
+    /// Proxies started for the next sessions, in the order they open.
+    spares: std::collections::VecDeque<Spare>,
+    spares_started: usize,
     ledger: Vec<LedgerEntry>,
     failure: Option<String>,
+    /// How the run missed a fault's timing ([`System::timing_missed`]).
+    missed: Option<String>,
     /// `{state_dsn}`: one store per state directory.
     stores: Vec<Store>,
     /// The run's faults, when it has any (their wall times are known once it begins).
@@ -171,8 +192,12 @@ impl Run {
             start: Timestamp::default(),
             origin: None,
             opens: Default::default(),
+            open_walls: Vec::new(),
+            spares: Default::default(),
+            spares_started: 0,
             ledger: Vec::new(),
             failure: None,
+            missed: None,
             stores: Vec::new(),
             faults: Vec::new(),
             mock_faults: Vec::new(),
@@ -184,7 +209,7 @@ impl Run {
         };
         if run.shared.needs_store {
             for r in 0..run.state_dirs.len() {
-                let store = Store::start(&run.dir.join(format!("store-{r}")), free_port()?)?;
+                let store = Store::start(&run.dir.join(format!("store-{r}")), free_port)?;
                 run.stores.push(store);
             }
         }
@@ -375,6 +400,11 @@ impl Run {
                 self.closed += 1;
             }
         }
+        if let Some(spare) = self.spare_for(key) {
+            self.replica_of.insert(key.to_string(), spare.replica);
+            self.open.push(Session { key: key.to_string(), link: Link::Stdio(spare.process), inbox: spare.inbox });
+            return self.open.last_mut();
+        }
         let inbox = Arc::new(Inbox::default());
         match self.link(key, inbox.clone()) {
             Ok(link) => {
@@ -406,6 +436,52 @@ impl Run {
         let argv = template::argv(&self.shared.words, &self.fill(&upstream, replica));
         let err = self.dir.join(format!("proxy-{n}.stderr"));
         ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, inbox).map(Link::Stdio)
+    }
+
+    /// Whether this run starts proxies ahead of their sessions: only where a
+    /// proxy started early is the same as one started on time (one stdio
+    /// process per session, on the wall clock, and no fault that a process
+    /// started before it would see otherwise: a rewritten policy, a store
+    /// down, a mock's cue), and only the server under test.
+    fn starts_ahead(&self) -> bool {
+        self.shared.url.is_none()
+            && !self.shared.words.is_empty()
+            && self.shadow.is_none()
+            && self.faults.is_empty()
+            && self.mock_faults.is_empty()
+            && self.clock.rate() <= 1
+            && self.open_walls.len() > 1
+    }
+
+    /// Starts proxies for the sessions that open within the lead from now.
+    fn start_ahead(&mut self) {
+        if !self.starts_ahead() {
+            return;
+        }
+        let horizon = wall_nanos() + self.lead().as_nanos() as i64;
+        let taken = self.open.len() + self.closed;
+        let due = self.open_walls.iter().skip(taken).take_while(|&&w| w <= horizon).count().min(MAX_SPARES);
+        while self.spares.len() < due {
+            let tag = format!("ahead-{}", self.spares_started);
+            let upstream = self.upstream_words(&tag);
+            let replica = (self.replica_of.len() + self.spares.len()) % self.state_dirs.len();
+            let argv = template::argv(&self.shared.words, &self.fill(&upstream, replica));
+            let err = self.dir.join(format!("proxy-{tag}.stderr"));
+            let inbox = Arc::new(Inbox::default());
+            // A proxy that cannot start is started again on time, where its failure is reported.
+            let Ok(process) = ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, inbox.clone()) else { break };
+            self.spares_started += 1;
+            self.spares.push_back(Spare { process, inbox, replica });
+        }
+    }
+
+    /// The proxy started ahead for a new session `key`, if it was dealt the replica the session gets.
+    fn spare_for(&mut self, key: &str) -> Option<Spare> {
+        let next = self.replica_of.len() % self.state_dirs.len();
+        if crate::verify::play::is_shadow_session(key) || self.spares.front()?.replica != next {
+            return None;
+        }
+        self.spares.pop_front()
     }
 
     fn read_ledgers(&mut self) {
@@ -495,6 +571,7 @@ impl Run {
     /// Kills every proxy process of the run at once; the agent's next
     /// sessions start fresh ones over the same state.
     fn restart(&mut self) {
+        self.spares.clear();
         for mut s in self.open.drain(..) {
             match &mut s.link {
                 Link::Stdio(p) => p.kill(),
@@ -563,6 +640,9 @@ impl System for Run {
         let origin = timing::origin(&self.squeeze.offsets(&offsets), earliest, &self.shared.periods, self.clock.jitter());
         self.origin = Some(origin);
         self.fault_cue = self.faults.iter().filter(|f| cued(f)).map(|f| origin + f.at).min();
+        let mut sessions = std::collections::HashSet::new();
+        let firsts = actions.iter().filter(|a| !a.shadow && sessions.insert(a.session));
+        self.open_walls = firsts.map(|a| self.clock.wall(origin + self.squeeze.played(a.at))).collect();
         let ms = |nanos: i64| (nanos / 1_000_000).to_string();
         for f in &self.faults {
             match f.what {
@@ -631,7 +711,7 @@ impl System for Run {
     }
 
     fn send(&mut self, line: &[u8], ctx: &CallContext, now: Timestamp) -> Vec<Vec<u8>> {
-        if self.failure.is_some() {
+        if self.failure.is_some() || self.missed.is_some() {
             return Vec::new();
         }
         let method = method_of(line);
@@ -668,7 +748,7 @@ impl System for Run {
         }
         let first = self.open.len() + self.closed == 1;
         if let Some(late) = self.fault_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
-            self.fail(format!(
+            self.missed = Some(format!(
                 "the first proxy answered `initialize` {} ms after its first fault was due (the upstream to stall or exit, or the state store to fail): \
                  the machine was too busy to keep the fault's timing, so nothing was judged; run it again on a quieter machine",
                 late / 1_000_000
@@ -680,6 +760,7 @@ impl System for Run {
     fn advance_to(&mut self, now: Timestamp) -> Vec<Vec<u8>> {
         let lead = if self.opens.contains(&now.0) { self.lead() } else { Duration::ZERO };
         self.sleep_until_before(now, lead);
+        self.start_ahead();
         self.drain()
     }
 
@@ -697,6 +778,9 @@ impl System for Run {
                 "the proxy left {unanswered} requests unanswered {}s after the last call; its stderr ends:\n{tail}",
                 self.shared.settle.as_secs()
             ));
+        }
+        for mut spare in self.spares.drain(..) {
+            spare.process.kill();
         }
         for s in &mut self.open {
             s.link.stop();
@@ -718,6 +802,10 @@ impl System for Run {
 
     fn failure(&self) -> Option<String> {
         self.failure.clone()
+    }
+
+    fn timing_missed(&self) -> Option<String> {
+        self.missed.clone()
     }
 }
 

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 /// How long the store may take to start or to save and exit.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Ports a store is tried on before its start is an error.
+const PORT_TRIES: usize = 5;
+
 pub struct Store {
     child: Option<Child>,
     port: u16,
@@ -23,12 +26,22 @@ pub struct Store {
 }
 
 impl Store {
-    /// Starts a fresh store keeping its files in `dir`.
-    pub fn start(dir: &Path, port: u16) -> Result<Store, String> {
+    /// Starts a fresh store keeping its files in `dir`, on a port from
+    /// `free_port`. A port found free can be taken again before the store
+    /// binds it (by another run's store, in this process or another), so a
+    /// store that finds its port taken is started again on another one.
+    pub fn start(dir: &Path, mut free_port: impl FnMut() -> Result<u16, String>) -> Result<Store, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut store = Store { child: None, port, dsn: format!("redis://127.0.0.1:{port}/0"), dir: dir.to_path_buf(), hung: false };
-        store.spawn()?;
-        Ok(store)
+        let mut last = String::new();
+        for _ in 0..PORT_TRIES {
+            let port = free_port()?;
+            let mut store = Store { child: None, port, dsn: format!("redis://127.0.0.1:{port}/0"), dir: dir.to_path_buf(), hung: false };
+            match store.spawn() {
+                Ok(()) => return Ok(store),
+                Err(why) => last = why,
+            }
+        }
+        Err(last)
     }
 
     /// The DSN the proxy is given.
@@ -46,15 +59,50 @@ impl Store {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("{{state_dsn}} needs redis-server on PATH (scripts/install-peers.sh installs it): {e}"))?;
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if self.command(b"*1\r\n$4\r\nPING\r\n").is_ok_and(|r| r.starts_with("+PONG")) {
-                return Ok(());
+            // Whoever answers must be this store: another's on the same port
+            // would share counters with this run, and not fail on its cue.
+            match self.answering_pid() {
+                Some(answering) if answering == pid => return Ok(()),
+                Some(_) => return Err(self.abandon(format!("port {} is another redis-server's", self.port))),
+                None => {}
+            }
+            if self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()).is_some() {
+                return Err(self.abandon(format!("redis-server exited at start on port {} (see {})", self.port, self.dir.join("redis.log").display())));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Err(format!("redis-server did not answer on port {} within {}s", self.port, WAIT.as_secs()))
+        Err(self.abandon(format!("redis-server did not answer on port {} within {}s", self.port, WAIT.as_secs())))
+    }
+
+    /// Ends a store that did not start as this run's, and says why.
+    fn abandon(&mut self, why: String) -> String {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        why
+    }
+
+    /// The process id of the redis-server answering on the store's port.
+    fn answering_pid(&self) -> Option<u32> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+        // The answer is one bulk string of a kilobyte or two; read until the line is whole.
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        while text.len() < 64 * 1024 {
+            let n = s.read(&mut buf).ok().filter(|&n| n > 0)?;
+            text.extend_from_slice(&buf[..n]);
+            if let Some(pid) = process_id(&String::from_utf8_lossy(&text)) {
+                return Some(pid);
+            }
+        }
+        None
     }
 
     /// One RESP command; the first line of its answer.
@@ -121,5 +169,44 @@ impl Drop for Store {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `process_id` of an `INFO server` answer, once its line is complete.
+fn process_id(info: &str) -> Option<u32> {
+    let rest = info.split("\r\nprocess_id:").nth(1)?;
+    let (id, _) = rest.split_once("\r\n")?;
+    id.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redis_server() -> bool {
+        let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+        assert!(found || std::env::var_os("GAUNTLET_REQUIRE_PEERS").is_none(), "redis-server is not installed (scripts/install-peers.sh)");
+        found
+    }
+
+    fn free_port() -> Result<u16, String> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+    }
+
+    #[test]
+    fn a_store_whose_port_was_taken_meanwhile_starts_on_another_and_is_its_own() {
+        if !redis_server() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::start(&dir.path().join("a"), free_port).unwrap();
+        // The second is offered the first's port before a free one, as a racing run may be.
+        let mut offers = vec![free_port().unwrap(), first.port];
+        let second = Store::start(&dir.path().join("b"), || offers.pop().ok_or("no port".to_string())).unwrap();
+        assert_ne!(second.port, first.port);
+        assert_eq!(second.answering_pid(), second.child.as_ref().map(Child::id));
+        assert_eq!(first.answering_pid(), first.child.as_ref().map(Child::id));
+        assert_eq!(process_id("$20\r\n# Server\r\nprocess_id:42\r\n"), Some(42));
+        assert_eq!(process_id("$20\r\n# Server\r\nprocess_id:4"), None, "a line cut off by the read is not a pid yet");
     }
 }
