@@ -342,6 +342,34 @@ impl From<String> for Stopped {
     }
 }
 
+/// With `--compare-embedded`, a proxy command that gives the proxy another
+/// profile or state fail mode than the embedded proxy gets would make every
+/// outcome those modes decide a difference that says nothing of the proxy:
+/// refused before anything is played.
+fn same_modes(args: &Args) -> Result<(), Stopped> {
+    let Some(command) = &args.black_box.proxy_command else { return Ok(()) };
+    let words = shlex::split(command).unwrap_or_default();
+    let given = |flag: &str| {
+        let inline = format!("{flag}=");
+        words.iter().enumerate().find_map(|(i, w)| match w.strip_prefix(&inline) {
+            Some(v) => Some(v.to_string()),
+            None => (w == flag).then(|| words.get(i + 1).cloned()).flatten(),
+        })
+    };
+    let profile = args.profile.unwrap_or_default();
+    let checks = [
+        ("--profile", given("--profile").filter(|v| v.parse::<Profile>().is_ok_and(|p| p != profile)), profile.as_str()),
+        ("--state-fail-mode", given("--state-fail-mode").filter(|v| v.parse::<FailMode>().is_ok_and(|m| m != args.state_fail_mode)), args.state_fail_mode.as_str()),
+    ];
+    match checks.into_iter().find_map(|(flag, theirs, ours)| theirs.map(|t| (flag, t, ours))) {
+        Some((flag, theirs, ours)) => Err(format!(
+            "--compare-embedded: the proxy command runs with `{flag} {theirs}` and the embedded proxy would run with `{flag} {ours}`, so the prediction would be of another proxy\n  help: give verify `{flag} {theirs}` too"
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// Loads the policy the run needs: always for the embedded proxy; in black-box
 /// mode only when gauntlet can read it (the proxy may use its own format), and
 /// necessarily when the embedded prediction is asked for.
@@ -357,7 +385,10 @@ fn driver(args: &Args) -> Result<Driver, Stopped> {
             Err("--compare-embedded needs the policy file the embedded proxy should enforce".to_string().into())
         }
         (None, true) => Ok(Driver::BlackBox { policy: None }),
-        (Some(p), true) if args.black_box.compare_embedded => Ok(Driver::BlackBox { policy: Some(load(p)?) }),
+        (Some(p), true) if args.black_box.compare_embedded => {
+            same_modes(args)?;
+            Ok(Driver::BlackBox { policy: Some(load(p)?) })
+        }
         (Some(p), true) => match crate::policy::load_file(p, args.dialect.map(Into::into)) {
             Ok(loaded) => {
                 eprint!("{}", crate::policy::report(Ok(&loaded)));

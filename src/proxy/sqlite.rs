@@ -255,6 +255,16 @@ pub enum FailMode {
     Open,
 }
 
+impl FailMode {
+    /// The word `--state-fail-mode` takes for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Closed => "closed",
+            FailMode::Open => "open",
+        }
+    }
+}
+
 impl std::str::FromStr for FailMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -310,6 +310,16 @@ fn could_not_run_is_exit_2_with_a_clear_message() {
         &format!("error: {}:1:1: missing field `version`", server.display()),
     );
 
+    // A prediction of another proxy than the command runs is refused, naming the flag to add.
+    could_not_run(
+        &["verify", "examples/aksjah-hardened.yaml", "--proxy-command", "gauntlet proxy {policy} --state-fail-mode open -- {upstream}", "--compare-embedded"],
+        "the proxy command runs with `--state-fail-mode open` and the embedded proxy would run with `--state-fail-mode closed`",
+    );
+    could_not_run(
+        &["verify", "examples/aksjah-hardened.yaml", "--proxy-command", "gauntlet proxy {policy} --profile=strict -- {upstream}", "--compare-embedded"],
+        "help: give verify `--profile strict` too",
+    );
+
     // Typos get the name they were meant to be.
     could_not_run(&["verify", "examples/aksjah-weak.yaml", "--only", "bulk-write-brust"], "did you mean `bulk-write-burst`?");
     could_not_run(&["verify", "examples/aksjah-weak.yaml", "--server", "githb"], "did you mean `github`?");
