@@ -22,9 +22,9 @@ use serde_json::Value;
 
 use super::patch::{Edit, Limit, NewCondition, NewRule, Note};
 use crate::policy::model::{Action, CounterScope, DefaultAction, Dialect, Op, Path, Policy, Rule, ToolPolicy, Window, WILDCARD};
-use crate::mock::roles::FieldRole;
+use crate::mock::roles::{FieldRole, Unit};
 use crate::scenario::lint::ToolInfo;
-use crate::scenario::requirements::{Requirement, Requirements};
+use crate::scenario::requirements::{AmountWindow, Requirement, Requirements};
 use crate::scenario::Duration;
 use crate::verify::blame::{checks_type, required_fields};
 use crate::verify::destinations::{FieldCheck, Origin};
@@ -309,9 +309,7 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects:
     }
     if aspects.spend {
         let calls = calls_within(policy, entry, tool, reqs, aspects);
-        if let Some(e) = spend_edit(entry, tool, reqs, calls, gaps) {
-            edits.push(e);
-        }
+        edits.extend(spend_edits(policy, entry, tool, reqs, calls, gaps));
     }
     edits
 }
@@ -415,16 +413,18 @@ fn rate_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs
 }
 
 fn new_rate_rule(entry: Option<&ToolPolicy>, tool: &str, limit: Limit, why: String) -> Edit {
-    Edit::AddRule {
-        tool: tool.to_string(),
-        rule: NewRule {
-            name: fresh_name(entry, &format!("rate per {}", limit.window)),
-            rate_limit: Some(limit),
-            on_deny: None,
-            conditions: Vec::new(),
-            state: None,
-            note: Note::new(why),
-        },
+    Edit::AddRule { tool: tool.to_string(), rule: rate_rule(entry, limit, why) }
+}
+
+/// A rule named for its window (`rate per minute`) that is only a call-count limit.
+fn rate_rule(entry: Option<&ToolPolicy>, limit: Limit, why: String) -> NewRule {
+    NewRule {
+        name: fresh_name(entry, &format!("rate per {}", limit.window)),
+        rate_limit: Some(limit),
+        on_deny: None,
+        conditions: Vec::new(),
+        state: None,
+        note: Note::new(why),
     }
 }
 
@@ -827,10 +827,7 @@ pub fn session_cap_edit(policy: &Policy, tool: &str, max: u64) -> Vec<Edit> {
 /// user's own limits counted for every caller; `None` when nothing bounds them.
 fn calls_within(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, aspects: Aspects) -> Option<(u64, String)> {
     let window = reqs.for_tool(&tool.name, tool.risk).max_amount_per_window?.window;
-    let touched = |w: Window| {
-        let span = crate::engine::admission::rates::Span { len: window.nanos().max(1), sliding: true };
-        crate::engine::admission::rates::windows_touched(span, w.length_secs() as i64 * 1_000_000_000)
-    };
+    let touched = |w: Window| touched(window, w);
     let req = reqs.for_tool(&tool.name, tool.risk);
     if let Some((k, w)) = req.rate.filter(|_| aspects.rate).and_then(|r| calendar_limit(r.count, r.window, r.calendar)) {
         return Some((k * touched(w), format!("{k}/{w} × {} calendar {w}s", touched(w))));
@@ -848,38 +845,120 @@ fn calls_within(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, re
         .min_by_key(|(n, _)| *n)
 }
 
+/// How many calendar `w` windows one sliding `window` touches.
+fn touched(window: Duration, w: Window) -> u64 {
+    let span = crate::engine::admission::rates::Span { len: window.nanos().max(1), sliding: true };
+    crate::engine::admission::rates::windows_touched(span, w.length_secs() as i64 * 1_000_000_000)
+}
+
+/// A window's spend cap in the unit of the tool's amount field, and as
+/// written when that differs (`2000 per 1d (200000 in minor units, …)`).
+fn window_cap(tool: &ToolInfo, cap: &AmountWindow) -> String {
+    let num = crate::verify::measure::num;
+    let converted = cap.money().in_field(tool.role_of(AMOUNT));
+    if converted == cap.amount {
+        return format!("{} per {}", num(cap.amount), cap.window);
+    }
+    let unit = if cap.unit == Some(Unit::Major) { "currency units" } else { "minor units" };
+    format!("{} per {} ({} in {unit}, converted to the field's unit)", num(converted), cap.window, num(cap.amount))
+}
+
+/// The part of a calendar window's spend allowance a call cap leaves to the
+/// fractions Intercept does not count, when harden must write one: a tenth.
+const UNCOUNTED_SHARE: u64 = 10;
+
+/// A cap on the calls, for amounts whose fractions of a unit go uncounted
+/// (major units: 0.99 counts 0): with `budget` (k per calendar `w`, what
+/// keeps the cap when every amount counts in full), N calls a window leave
+/// k − N to count, and the total stays under the cap whatever the fractions.
+/// N is a tenth of k (the assumption its note states), more when a declared
+/// workload needs it, or an existing call limit of the user's in `w` when
+/// that is tighter. `None` where the dialect has no spend counter (the cap
+/// would bound nothing) or no N leaves anything to count (a workload that
+/// needs that many is a gap). Returns the calls
+/// one sliding window lets through, how, and the rule to add (if any).
+fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, budget: (u64, Window), from: &str, gaps: &mut Vec<String>) -> Option<((u64, String), Vec<Edit>)> {
+    if super::patch::lacks(policy.dialect, super::patch::Construct::SpendCounter).is_some() {
+        return None;
+    }
+    let req = reqs.for_tool(&tool.name, tool.risk);
+    let cap = req.max_amount_per_window?;
+    let (k, w) = budget;
+    let workload = req.workload.as_ref().and_then(|wl| wl.rate);
+    let need = workload.map_or(0, |wl| workload_need(wl.count, wl.window, w));
+    let t = touched(cap.window, w);
+    let calls = |n: u64, rule: &str| (n * t, format!("rule `{rule}`: {n}/{w} × {t} calendar {w}s"));
+    // A limit of the user's in the same window stands (raised to the workload by the rate edits).
+    let own = entry.into_iter().flat_map(|e| &e.rules).filter_map(|r| {
+        call_limit(policy.dialect, r).filter(|&(_, lw, shared)| shared && lw == w).map(|(max, _, _)| (max.max(need), r.name.as_str()))
+    });
+    if let Some((n, rule)) = own.min_by_key(|(n, _)| *n).filter(|(n, _)| *n < k) {
+        return Some((calls(n, rule), Vec::new()));
+    }
+    let n = (round_down(k / UNCOUNTED_SHARE).max(1)).max(need);
+    if n >= k {
+        if let Some(wl) = workload.filter(|_| need >= k) {
+            gaps.push(format!(
+                "`{}`: the declared workload ({} per {}) makes {need} calls a calendar {w}, each adding under 1 that Intercept's spend counter does not count, and a calendar {w} keeps only {k} of max_amount_per_window ({}): lower the workload, or raise max_amount_per_window in gauntlet.yaml",
+                tool.name,
+                wl.count,
+                wl.window,
+                window_cap(tool, &cap)
+            ));
+        }
+        return None;
+    }
+    let assumed = match workload.filter(|_| need > round_down(k / UNCOUNTED_SHARE)) {
+        Some(wl) => format!("the declared workload ({} per {}) needs {n} a calendar {w}", wl.count, wl.window),
+        None => format!(
+            "{from} is max_amount_per_window {}, which a calendar {w} keeps at {k}, and a tenth of that is left for what the calls add uncounted (assumed; a declared `workload: rate` in gauntlet.yaml sizes it instead)",
+            window_cap(tool, &cap)
+        ),
+    };
+    let why = format!("{n}/{w}: Intercept's spend counter counts an amount's whole part, so each call adds under 1 uncounted; {assumed}");
+    let rule = rate_rule(entry, Limit { max: n, window: w }, why);
+    let how = calls(n, &rule.name);
+    Some((how, vec![Edit::AddRule { tool: tool.name.clone(), rule }]))
+}
+
 /// The spend counter that keeps the amount requirement. Intercept counts an
 /// amount's whole part (49999.99 counts 49999), so each call may add under 1
 /// uncounted: the counted total is what the cap leaves after 1 per call a
 /// sliding window lets through (`calls`, what `gauntlet prove` proves it
 /// under), or, with nothing bounding the calls but every amount at least 1
 /// (a whole cent), half the cap (each call then counts at least 1 too).
-/// When neither leaves room (amounts in major units, whose fractions of a
-/// unit go uncounted), the counter holds the cap for what it counts and its
-/// note says so: no calendar counter keeps more, and `prove` refutes it.
-fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, gaps: &mut Vec<String>) -> Option<Edit> {
+/// Amounts in major units, whose fractions of a unit go uncounted, may get
+/// a cap on the calls instead ([`call_cap`]), whichever leaves the larger
+/// counter. When none leaves room, the counter holds the cap for what it
+/// counts and its note says so: no calendar counter keeps more, and `prove`
+/// refutes it.
+fn spend_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, gaps: &mut Vec<String>) -> Vec<Edit> {
     let req = reqs.for_tool(&tool.name, tool.risk);
-    let cap = req.max_amount_per_window?;
-    let amount = req.per_window_in(tool.role_of(AMOUNT))?;
+    let (Some(cap), Some(amount)) = (req.max_amount_per_window, req.per_window_in(tool.role_of(AMOUNT))) else { return Vec::new() };
     if !required_fields(tool).iter().any(|f| f == AMOUNT) {
-        return None;
+        return Vec::new();
     }
+    let from = origin(reqs, tool, |r| r.max_amount_per_window.is_some());
     let whole = amount.max(0.0) as u64;
     let cent = tool.role_of(AMOUNT).map_or(1.0, FieldRole::per_minor);
     let by_calls = calls.as_ref().and_then(|(n, _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
     let by_counted = (cent >= 1.0).then(|| calendar_spend_limit(whole / 2, cap.window)).flatten();
-    // Neither: the counter holds what it counts, and the note says what truncation leaves (prove refutes it).
-    let plain = || calendar_spend_limit(whole, cap.window).map(|l| (l, Err(())));
-    let pick = match (by_calls, by_counted) {
-        (Some(a), Some(b)) if b.0 > a.0 => Some((b, Ok(None))),
-        (Some(a), _) => Some((a, Ok(calls.as_ref()))),
-        (None, Some(b)) => Some((b, Ok(None))),
-        (None, None) => plain(),
-    };
-    let Some(((k, w), by)) = pick else {
+    let capped = (cent < 1.0).then(|| calendar_spend_limit(whole, cap.window).and_then(|b| call_cap(policy, entry, tool, reqs, b, &from, gaps))).flatten();
+    let by_capped = capped.as_ref().and_then(|((n, _), _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
+    let none: &[Edit] = &[];
+    let candidates = [
+        (by_calls, Ok(calls.as_ref()), none),
+        (by_counted, Ok(None), none),
+        (by_capped, Ok(capped.as_ref().map(|(c, _)| c)), capped.as_ref().map_or(none, |(_, e)| e.as_slice())),
+    ];
+    // The largest counter that keeps the cap; the first on a tie, so a call cap only where it leaves more to count.
+    let best = candidates.into_iter().filter_map(|(l, by, extra)| Some((l?, by, extra))).reduce(|a, b| if b.0 .0 > a.0 .0 { b } else { a });
+    // None: the counter holds what it counts, and the note says what truncation leaves (prove refutes it).
+    let Some(((k, w), by, extra)) = best.or_else(|| calendar_spend_limit(whole, cap.window).map(|l| (l, Err(()), none))) else {
         gaps.push(format!("`{}`: no calendar spend counter keeps ≤{} per {}", tool.name, amount, cap.window));
-        return None;
+        return Vec::new();
     };
+    let mut edits = extra.to_vec();
     let uncounted = match by {
         Ok(Some((n, how))) => format!("; Intercept counts an amount's whole part, and the calls ({how}: {n}) each add under 1 uncounted"),
         Ok(None) => "; Intercept counts an amount's whole part, and every amount counts at least 1, so the calls add under the counted total again".to_string(),
@@ -896,12 +975,11 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, 
         })
     });
     if has {
-        return None;
+        return edits;
     }
     let counter = format!("spend_per_{w}");
     let scope = if tool.name == "*" { "_global" } else { tool.name.as_str() };
-    let from = origin(reqs, tool, |r| r.max_amount_per_window.is_some());
-    Some(Edit::AddRule {
+    edits.push(Edit::AddRule {
         tool: tool.name.clone(),
         rule: NewRule {
             name: fresh_name(entry, &format!("spend per {w}")),
@@ -915,12 +993,12 @@ fn spend_edit(entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, 
             }],
             state: Some((counter, w.to_string(), format!("args.{AMOUNT}"))),
             note: Note::new(format!(
-                "{k} per calendar {w}: {from} is max_amount_per_window {} per {}, which a calendar {w} keeps at {k}{uncounted}",
-                crate::verify::measure::num(cap.amount),
-                cap.window
+                "{k} per calendar {w}: {from} is max_amount_per_window {}, which a calendar {w} keeps at {k}{uncounted}",
+                window_cap(tool, &cap)
             )),
         },
-    })
+    });
+    edits
 }
 
 #[cfg(test)]
@@ -980,6 +1058,64 @@ mod tests {
         // Nothing bounding the calls, every amount at least 1 cent: the counted total bounds them too, so half.
         let rule = spend(Aspects { rate: false, ..Aspects::ALL });
         assert_eq!(rule.conditions[0].value, Value::from(50_000), "{rule:?}");
+    }
+
+    /// Banking's amounts are euros with cents: each call may add up to 0.99
+    /// that Intercept's counter drops, and the 5-a-minute limit lets 7,205
+    /// calls through a sliding day, more than the 2000 cap. A daily call cap
+    /// closes it: 100 calls a calendar day (a tenth of the 1000 a calendar
+    /// day keeps) leave 900 to count, 2 × 900 + 2 × 100 ≤ 2000. A declared
+    /// workload sizes the cap instead; a cap already in the policy is kept;
+    /// a dialect without a spend counter gets none.
+    #[test]
+    fn fractions_a_counter_drops_are_bounded_by_a_daily_call_cap() {
+        let catalogue = crate::verify::inprocess::catalogue_of(&[crate::verify::setup::server(std::path::Path::new("banking")).unwrap()]);
+        let send = catalogue.iter().find(|t| t.name == "send_money").unwrap();
+        let edits = |policy: &str, reqs: &Requirements| {
+            let policy = crate::policy::load_str(policy, "p", None).unwrap().policy;
+            let mut gaps = Vec::new();
+            let rules: Vec<NewRule> = edits_for(&policy, send, reqs, Aspects::ALL, &mut gaps)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Edit::AddRule { rule, .. } if rule.name.contains("per day") => Some(rule),
+                    _ => None,
+                })
+                .collect();
+            (rules, gaps)
+        };
+        let note = |r: &NewRule| r.note.0.clone().unwrap_or_default();
+        let skeleton = "version: \"1\"\ntools:\n  send_money:\n    rules: []\n";
+        let (rules, _) = edits(skeleton, &Requirements::baseline());
+        let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["rate per day", "spend per day"], "{rules:#?}");
+        assert_eq!(rules[0].rate_limit, Some(Limit { max: 100, window: Window::Day }));
+        assert!(note(&rules[0]).contains("which a calendar day keeps at 1000, and a tenth of that is left for what the calls add uncounted (assumed;"), "{}", note(&rules[0]));
+        assert_eq!(rules[1].conditions[0].value, Value::from(900));
+        assert!(note(&rules[1]).contains("2000 per 1d (200000 in minor units"), "{}", note(&rules[1]));
+        assert!(note(&rules[1]).contains("the calls (rule `rate per day`: 100/day × 2 calendar days: 200) each add under 1 uncounted"), "{}", note(&rules[1]));
+        // What harden wrote, hardened again: nothing more.
+        let written = "version: \"1\"\ntools:\n  send_money:\n    rules:\n      - name: cap\n        rate_limit: 100/day\n      - name: spend\n        conditions:\n          - {path: state.send_money.spend_per_day, op: lte, value: 900}\n        state: {counter: spend_per_day, window: day, increment_from: args.amount}\n";
+        assert_eq!(edits(written, &Requirements::baseline()).0, Vec::new());
+        // A tighter cap of the user's leaves more to count.
+        let own = "version: \"1\"\ntools:\n  send_money:\n    rules:\n      - name: cap\n        rate_limit: 20/day\n";
+        let (rules, _) = edits(own, &Requirements::baseline());
+        assert_eq!(rules.len(), 1, "{rules:#?}");
+        assert_eq!(rules[0].conditions[0].value, Value::from(980));
+        // A declared workload of one transfer every 10 minutes needs 144 a day.
+        let reqs = Requirements::over_baseline("tools:\n  send_money:\n    workload:\n      rate: {count: 1, window: 10m}\n").unwrap();
+        let (rules, _) = edits(skeleton, &reqs);
+        assert_eq!((rules[0].rate_limit, rules[1].conditions[0].value.clone()), (Some(Limit { max: 144, window: Window::Day }), Value::from(856)));
+        assert!(note(&rules[0]).contains("the declared workload (1 per 10m) needs 144 a calendar day"), "{}", note(&rules[0]));
+        // One a minute is more than a day's allowance can carry: said, and no cap that bounds nothing.
+        let reqs = Requirements::over_baseline("tools:\n  send_money:\n    workload:\n      rate: {count: 1, window: 1m}\n").unwrap();
+        let (rules, gaps) = edits(skeleton, &reqs);
+        assert_eq!(rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["spend per day"]);
+        assert!(gaps.iter().any(|g| g.contains("makes 1440 calls a calendar day")), "{gaps:?}");
+        // policy.json has no spend counter, so no cap is written for one.
+        let json = r#"{"version": "1", "default": "deny", "tools": {"send_money": {"limits": []}}}"#;
+        let policy = crate::policy::load_str(json, "p.json", Some(Dialect::PolicyLayer)).unwrap().policy;
+        let all = edits_for(&policy, send, &Requirements::baseline(), Aspects::ALL, &mut Vec::new());
+        assert!(!all.iter().any(|e| matches!(e, Edit::AddRule { rule, .. } if rule.rate_limit.is_some_and(|l| l.window == Window::Day))), "{all:#?}");
     }
 
     #[test]

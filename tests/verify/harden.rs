@@ -249,11 +249,35 @@ fn every_bundled_server_hardens_to_a_policy_that_verifies_clean() {
         std::fs::write(&file, &hardened.text).unwrap();
         let r = report(&[file.to_str().unwrap(), "--server", &server.name]);
         assert_eq!((r.summary.policy_findings, r.summary.over_blocking, r.summary.errors), (0, 0, 0), "{}", server.name);
+        proves_all_but_proxy_matters(&server.name, &policy, &s.catalogue(), &reqs);
         // A server whose tools the requirements ask nothing of (one read-only query tool) holds nothing, rightly.
         held += r.summary.held;
     }
     assert!(held > 100, "only {held} held outcomes over every bundled server");
     assert_eq!(examples, 3, "the aksjah, ezbiz and payments examples were compared");
+}
+
+/// `gauntlet prove` of what harden wrote refutes no single-call requirement
+/// a policy can keep: every refutation is a proxy matter. (Banking's daily
+/// totals were refuted: its amounts are euros with cents, and each call's
+/// fraction of a euro, uncounted by Intercept, added up past the cap until
+/// harden capped the calls a day.)
+fn proves_all_but_proxy_matters(server: &str, policy: &gauntlet::policy::model::Policy, catalogue: &[gauntlet::scenario::lint::ToolInfo], reqs: &Requirements) {
+    use gauntlet::prove::{prove, ReplayCommand, Setup, Status};
+    let engine = gauntlet::engine::Engine::new(std::sync::Arc::new(policy.clone()), Profile::Intercept);
+    let s = Setup { engine: &engine, policy_file: "p.yaml", catalogue, reqs, seed: 1, replay: ReplayCommand { policy: "p.yaml".into(), strict: false } };
+    let proofs = prove(&s);
+    let policy_refuted: Vec<String> =
+        proofs.iter().filter(|p| p.status == Status::Refuted && !p.proxy).map(|p| format!("{} {}: {}", p.tool, p.requirement, p.reason)).collect();
+    assert_eq!(policy_refuted, Vec::<String>::new(), "{server}");
+    assert!(proofs.iter().all(|p| p.status != Status::Unknown || !p.reason.is_empty()), "{server}");
+    if server == "banking" {
+        for tool in ["send_money", "schedule_transaction"] {
+            let daily = proofs.iter().find(|p| p.tool == tool && p.requirement == "amount-per-window").unwrap();
+            assert_eq!(daily.status, Status::Proved, "{tool}: {}", daily.reason);
+            assert!(daily.reason.contains("rule `rate per day` admits 100 calls per window"), "{tool}: {}", daily.reason);
+        }
+    }
 }
 
 #[test]
