@@ -899,7 +899,7 @@ fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: 
     if n >= k {
         if let Some(wl) = workload.filter(|_| need >= k) {
             gaps.push(format!(
-                "`{}`: the declared workload ({} per {}) makes {need} calls a calendar {w}, each adding under 1 that Intercept's spend counter does not count, and a calendar {w} keeps only {k} of max_amount_per_window ({}): lower the workload, or raise max_amount_per_window in gauntlet.yaml",
+                "`{}`: the declared workload ({} per {}) makes {need} calls a calendar {w}, each adding under 1 that Intercept's spend counter does not count, and a calendar {w} keeps only {k} of max_amount_per_window, {}: lower the workload, or raise max_amount_per_window in gauntlet.yaml",
                 tool.name,
                 wl.count,
                 wl.window,
