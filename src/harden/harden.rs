@@ -16,7 +16,9 @@
 //! conditions or spend counters (policy.json) that includes each
 //! requirement × tool the dialect cannot express. In Intercept YAML it also
 //! writes the entries the strict profile gates resources and prompts by
-//! ([`super::surfaces`]).
+//! ([`super::surfaces`]). A daily call cap that keeps a spend counter's
+//! uncounted fractions under the cap is tried first; a tool whose cap
+//! leaves findings or refuses legitimate calls gets its counter alone.
 
 use std::collections::BTreeSet;
 
@@ -147,6 +149,38 @@ fn requirement(check: &Check) -> Option<(String, Construct)> {
 /// not meet said per requirement.
 pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     let policy = suggest::load(setup.dialect, base, &setup.file).map_err(|e| format!("the starting policy: {e}"))?;
+    let (capped, caps) = attempt(setup, base, &policy, &BTreeSet::new())?;
+    // A daily call cap closes what a spend counter's truncation leaves open,
+    // but it takes room from the counter; where a tool's cap refuses
+    // legitimate use (or leaves findings on it), that tool's counter is
+    // written alone instead, and `gauntlet prove` shows the gap it leaves.
+    let troubled: BTreeSet<String> = caps.into_iter().filter(|t| capped.outcomes.iter().any(|o| is_bad(o) && touches(o, t))).collect();
+    if troubled.is_empty() {
+        return Ok(capped);
+    }
+    let (mut plain, _) = attempt(setup, base, &policy, &troubled)?;
+    let bad = |h: &Hardened| h.outcomes.iter().filter(|o| is_bad(o)).count();
+    if bad(&plain) >= bad(&capped) {
+        return Ok(capped);
+    }
+    plain.runs += capped.runs;
+    for tool in troubled {
+        plain.gaps.push(format!(
+            "`{tool}`: a daily cap on its calls, which keeps what Intercept's spend counter does not count (each amount's fraction of a unit) under max_amount_per_window, left findings or refused legitimate calls, so the counter stands alone; `gauntlet prove` shows what the fractions add"
+        ));
+    }
+    Ok(plain)
+}
+
+/// Whether outcome `o` is about `tool`, or its benign twin was refused on it.
+fn touches(o: &Outcome, tool: &str) -> bool {
+    o.tool == tool || o.twin.as_ref().and_then(|t| t.refused.as_ref()).is_some_and(|r| r.tool == tool)
+}
+
+/// One try of [`harden`], with no daily call cap on the tools `no_cap`
+/// names; and the tools it proposed one for.
+fn attempt(setup: &Setup<'_>, base: &str, policy: &crate::policy::model::Policy, no_cap: &BTreeSet<String>) -> Result<(Hardened, Vec<String>), String> {
+    let policy = policy.clone();
     let catalogue = setup.catalogue();
     // Where no allowlist is declared, a destination's legitimate value is one
     // the starting policy already admits (its own `eq`/`in`), never a stand-in
@@ -181,7 +215,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
                 flows = needs::flow_edits(&policy, &sources, &t.name);
             }
         }
-        for e in needs::edits_for(&policy, t, setup.reqs, Aspects::ALL, &mut gaps).into_iter().chain(destinations).chain(flows) {
+        for e in needs::edits_for(&policy, t, setup.reqs, Aspects { call_cap: !no_cap.contains(&t.name), ..Aspects::ALL }, &mut gaps).into_iter().chain(destinations).chain(flows) {
             if !edits.contains(&e) {
                 edits.push(e);
             }
@@ -195,6 +229,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
             }
         }
     }
+    let caps: Vec<String> = edits.iter().filter(|e| needs::is_call_cap(e)).filter_map(|e| e.tool().map(str::to_string)).collect();
     // What the dialect cannot write shows up below as the findings it leaves.
     let (edits, _) = suggest::translate(setup.dialect, edits);
     // Everything counts as already open, so the loop tightens instead of backing off.
@@ -221,7 +256,7 @@ pub fn harden(setup: &Setup<'_>, base: &str) -> Result<Hardened, String> {
     let mut seen = BTreeSet::new();
     gaps.retain(|g| seen.insert(g.clone()));
     let unwritable = c.unwritable;
-    Ok(Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, open, unwritable, gaps, unmet, assumed })
+    Ok((Hardened { text: c.text, outcomes: c.outcomes, edits: c.edits, runs: c.runs, open, unwritable, gaps, unmet, assumed }, caps))
 }
 
 #[cfg(test)]

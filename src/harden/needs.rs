@@ -51,11 +51,22 @@ pub struct Aspects {
     pub arguments: bool,
     pub spend: bool,
     pub hide: bool,
+    /// A daily cap on the calls where a spend counter drops fractions of a
+    /// unit ([`call_cap`]): `harden`'s first try, not a suggestion's.
+    pub call_cap: bool,
 }
 
 impl Aspects {
-    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true };
+    pub const ALL: Aspects = Aspects { rate: true, arguments: true, spend: true, hide: true, call_cap: true };
 }
+
+/// Whether `e` adds the daily call cap [`call_cap`] writes (a rule whose note says what it bounds).
+pub fn is_call_cap(e: &Edit) -> bool {
+    matches!(e, Edit::AddRule { rule, .. } if rule.rate_limit.is_some() && rule.note.0.as_deref().is_some_and(|n| n.contains(CAP_NOTE)))
+}
+
+/// What every call cap's note says, so [`is_call_cap`] knows it.
+const CAP_NOTE: &str = "Intercept's spend counter counts an amount's whole part, so each call adds under 1 uncounted";
 
 /// The calendar limit (count, window) that keeps `count` per sliding `window`;
 /// `None` when no calendar window can (a bound of 1, or a calendar bound
@@ -309,7 +320,7 @@ pub fn edits_for(policy: &Policy, tool: &ToolInfo, reqs: &Requirements, aspects:
     }
     if aspects.spend {
         let calls = calls_within(policy, entry, tool, reqs, aspects);
-        edits.extend(spend_edits(policy, entry, tool, reqs, calls, gaps));
+        edits.extend(spend_edits(policy, entry, tool, reqs, calls, aspects.call_cap, gaps));
     }
     edits
 }
@@ -871,9 +882,10 @@ const UNCOUNTED_SHARE: u64 = 10;
 /// (major units: 0.99 counts 0): with `budget` (k per calendar `w`, what
 /// keeps the cap when every amount counts in full), N calls a window leave
 /// k − N to count, and the total stays under the cap whatever the fractions.
-/// N is a tenth of k (the assumption its note states), more when a declared
-/// workload needs it, or an existing call limit of the user's in `w` when
-/// that is tighter. `None` where the dialect has no spend counter (the cap
+/// N is a tenth of k (the assumption its note states), less where the
+/// counter must still take one call at the per-call cap, more when a
+/// declared workload needs it, or an existing call limit of the user's in
+/// `w` when that is tighter. `None` where the dialect has no spend counter (the cap
 /// would bound nothing) or no N leaves anything to count (a workload that
 /// needs that many is a gap). Returns the calls
 /// one sliding window lets through, how, and the rule to add (if any).
@@ -895,11 +907,14 @@ fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: 
     if let Some((n, rule)) = own.min_by_key(|(n, _)| *n).filter(|(n, _)| *n < k) {
         return Some((calls(n, rule), Vec::new()));
     }
-    let n = (round_down(k / UNCOUNTED_SHARE).max(1)).max(need);
-    if n >= k {
-        if let Some(wl) = workload.filter(|_| need >= k) {
+    // The counter must still take one call at the per-call cap (its whole part).
+    let largest = req.per_call_in(tool.role_of(AMOUNT)).map_or(1, |c| c.max(1.0) as u64);
+    let room = k.saturating_sub(largest);
+    let n = round_down(k / UNCOUNTED_SHARE).clamp(1, room.max(1)).max(need);
+    if n > room {
+        if let Some(wl) = workload.filter(|_| need > room) {
             gaps.push(format!(
-                "`{}`: the declared workload ({} per {}) makes {need} calls a calendar {w}, each adding under 1 that Intercept's spend counter does not count, and a calendar {w} keeps only {k} of max_amount_per_window, {}: lower the workload, or raise max_amount_per_window in gauntlet.yaml",
+                "`{}`: the declared workload ({} per {}) makes {need} calls a calendar {w}, each adding under 1 that Intercept's spend counter does not count, and a calendar {w} keeps only {k} of max_amount_per_window, {}, {largest} of it for one call at the per-call cap: lower the workload, or raise max_amount_per_window in gauntlet.yaml",
                 tool.name,
                 wl.count,
                 wl.window,
@@ -908,14 +923,19 @@ fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: 
         }
         return None;
     }
-    let assumed = match workload.filter(|_| need > round_down(k / UNCOUNTED_SHARE)) {
+    let share = if n < round_down(k / UNCOUNTED_SHARE) {
+        format!("{n} of that is left for what the calls add uncounted (a tenth, assumed, but no more than leaves room for one call at the per-call cap, {largest}")
+    } else {
+        "a tenth of that is left for what the calls add uncounted (assumed".to_string()
+    };
+    let assumed = match workload.filter(|_| need > round_down(k / UNCOUNTED_SHARE).min(room)) {
         Some(wl) => format!("the declared workload ({} per {}) needs {n} a calendar {w}", wl.count, wl.window),
         None => format!(
-            "{from} is max_amount_per_window {}, which a calendar {w} keeps at {k}, and a tenth of that is left for what the calls add uncounted (assumed; a declared `workload: rate` in gauntlet.yaml sizes it instead)",
+            "{from} is max_amount_per_window {}, which a calendar {w} keeps at {k}, and {share}; a declared `workload: rate` in gauntlet.yaml sizes it instead)",
             window_cap(tool, &cap)
         ),
     };
-    let why = format!("{n}/{w}: Intercept's spend counter counts an amount's whole part, so each call adds under 1 uncounted; {assumed}");
+    let why = format!("{n}/{w}: {CAP_NOTE}; {assumed}");
     let rule = rate_rule(entry, Limit { max: n, window: w }, why);
     let how = calls(n, &rule.name);
     Some((how, vec![Edit::AddRule { tool: tool.name.clone(), rule }]))
@@ -932,7 +952,7 @@ fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: 
 /// counter. When none leaves room, the counter holds the cap for what it
 /// counts and its note says so: no calendar counter keeps more, and `prove`
 /// refutes it.
-fn spend_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, gaps: &mut Vec<String>) -> Vec<Edit> {
+fn spend_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, calls: Option<(u64, String)>, may_cap: bool, gaps: &mut Vec<String>) -> Vec<Edit> {
     let req = reqs.for_tool(&tool.name, tool.risk);
     let (Some(cap), Some(amount)) = (req.max_amount_per_window, req.per_window_in(tool.role_of(AMOUNT))) else { return Vec::new() };
     if !required_fields(tool).iter().any(|f| f == AMOUNT) {
@@ -943,7 +963,7 @@ fn spend_edits(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, req
     let cent = tool.role_of(AMOUNT).map_or(1.0, FieldRole::per_minor);
     let by_calls = calls.as_ref().and_then(|(n, _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
     let by_counted = (cent >= 1.0).then(|| calendar_spend_limit(whole / 2, cap.window)).flatten();
-    let capped = (cent < 1.0).then(|| calendar_spend_limit(whole, cap.window).and_then(|b| call_cap(policy, entry, tool, reqs, b, &from, gaps))).flatten();
+    let capped = (cent < 1.0 && may_cap).then(|| calendar_spend_limit(whole, cap.window).and_then(|b| call_cap(policy, entry, tool, reqs, b, &from, gaps))).flatten();
     let by_capped = capped.as_ref().and_then(|((n, _), _)| calendar_spend_limit(whole.saturating_sub(*n), cap.window));
     let none: &[Edit] = &[];
     let candidates = [
@@ -1111,6 +1131,14 @@ mod tests {
         let (rules, gaps) = edits(skeleton, &reqs);
         assert_eq!(rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["spend per day"]);
         assert!(gaps.iter().any(|g| g.contains("makes 1440 calls a calendar day")), "{gaps:?}");
+        // The counter still takes one call at the per-call cap: 950 of 1000 leaves 50 calls; 1000 leaves none.
+        let reqs = Requirements::over_baseline("tools:\n  send_money:\n    max_amount_per_call: {amount: 950, unit: major}\n").unwrap();
+        let (rules, _) = edits(skeleton, &reqs);
+        assert_eq!((rules[0].rate_limit, rules[1].conditions[0].value.clone()), (Some(Limit { max: 50, window: Window::Day }), Value::from(950)));
+        assert!(note(&rules[0]).contains("50 of that is left for what the calls add uncounted (a tenth, assumed, but no more than leaves room for one call at the per-call cap, 950;"), "{}", note(&rules[0]));
+        let reqs = Requirements::over_baseline("tools:\n  send_money:\n    max_amount_per_call: {amount: 1000, unit: major}\n").unwrap();
+        let (rules, _) = edits(skeleton, &reqs);
+        assert_eq!((rules.len(), rules[0].conditions[0].value.clone()), (1, Value::from(1000)), "{rules:#?}");
         // policy.json has no spend counter, so no cap is written for one.
         let json = r#"{"version": "1", "default": "deny", "tools": {"send_money": {"limits": []}}}"#;
         let policy = crate::policy::load_str(json, "p.json", Some(Dialect::PolicyLayer)).unwrap().policy;
