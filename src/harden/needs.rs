@@ -885,10 +885,10 @@ const UNCOUNTED_SHARE: u64 = 10;
 /// N is a tenth of k (the assumption its note states), less where the
 /// counter must still take one call at the per-call cap, more when a
 /// declared workload needs it, or an existing call limit of the user's in
-/// `w` when that is tighter. `None` where the dialect has no spend counter (the cap
-/// would bound nothing) or no N leaves anything to count (a workload that
-/// needs that many is a gap). Returns the calls
-/// one sliding window lets through, how, and the rule to add (if any).
+/// `w` that leaves that room. `None` where the dialect has no spend counter
+/// (the cap would bound nothing) or no N leaves the room (a workload that
+/// needs more is a gap). Returns the calls one sliding window lets through,
+/// how, and the rule to add (if any).
 fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: &Requirements, budget: (u64, Window), from: &str, gaps: &mut Vec<String>) -> Option<((u64, String), Vec<Edit>)> {
     if super::patch::lacks(policy.dialect, super::patch::Construct::SpendCounter).is_some() {
         return None;
@@ -900,16 +900,16 @@ fn call_cap(policy: &Policy, entry: Option<&ToolPolicy>, tool: &ToolInfo, reqs: 
     let need = workload.map_or(0, |wl| workload_need(wl.count, wl.window, w));
     let t = touched(cap.window, w);
     let calls = |n: u64, rule: &str| (n * t, format!("rule `{rule}`: {n}/{w} × {t} calendar {w}s"));
+    // The counter must still take one call at the per-call cap (its whole part).
+    let largest = req.per_call_in(tool.role_of(AMOUNT)).map_or(1, |c| c.max(1.0) as u64);
+    let room = k.saturating_sub(largest);
     // A limit of the user's in the same window stands (raised to the workload by the rate edits).
     let own = entry.into_iter().flat_map(|e| &e.rules).filter_map(|r| {
         call_limit(policy.dialect, r).filter(|&(_, lw, shared)| shared && lw == w).map(|(max, _, _)| (max.max(need), r.name.as_str()))
     });
-    if let Some((n, rule)) = own.min_by_key(|(n, _)| *n).filter(|(n, _)| *n < k) {
+    if let Some((n, rule)) = own.min_by_key(|(n, _)| *n).filter(|(n, _)| *n <= room) {
         return Some((calls(n, rule), Vec::new()));
     }
-    // The counter must still take one call at the per-call cap (its whole part).
-    let largest = req.per_call_in(tool.role_of(AMOUNT)).map_or(1, |c| c.max(1.0) as u64);
-    let room = k.saturating_sub(largest);
     let n = round_down(k / UNCOUNTED_SHARE).clamp(1, room.max(1)).max(need);
     if n > room {
         if let Some(wl) = workload.filter(|_| need > room) {
@@ -1121,6 +1121,9 @@ mod tests {
         let (rules, _) = edits(own, &Requirements::baseline());
         assert_eq!(rules.len(), 1, "{rules:#?}");
         assert_eq!(rules[0].conditions[0].value, Value::from(980));
+        // One that leaves no room for a call at the per-call cap (500) gets a cap of ours beside it.
+        let (rules, _) = edits(&own.replace("20/day", "600/day"), &Requirements::baseline());
+        assert_eq!((rules[0].rate_limit, rules[1].conditions[0].value.clone()), (Some(Limit { max: 100, window: Window::Day }), Value::from(900)));
         // A declared workload of one transfer every 10 minutes needs 144 a day.
         let reqs = Requirements::over_baseline("tools:\n  send_money:\n    workload:\n      rate: {count: 1, window: 10m}\n").unwrap();
         let (rules, _) = edits(skeleton, &reqs);
