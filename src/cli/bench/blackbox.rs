@@ -15,7 +15,8 @@
 //! fast (`verify --clock-rate`).
 //! Targets: at least 90 % of the applicable outcomes compared within 15
 //! minutes (medians), and no difference from the prediction in any round
-//! (of the run with a faster clock too).
+//! (of the run with a faster clock too); each difference is named, per
+//! round, on stderr as the round ends and in the JSON (`per_round[].differing`).
 //! Prints one JSON object on stdout; exits 1 when a target is missed.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use serde_json::{json, Value};
 use super::targets::{round, Spread, Target};
 use crate::cli::verify::{verified, Verified};
 use crate::cli::Exit;
-use crate::verify::blackbox::compare::Tally;
+use crate::verify::blackbox::compare::{Difference, Tally};
 
 /// The least share of the applicable outcomes compared (median).
 const TARGET_COMPARED: f64 = 0.90;
@@ -95,7 +96,8 @@ fn verify(words: &[String]) -> Result<(f64, Verified), String> {
 struct Measured {
     secs: f64,
     tally: Tally,
-    differences: usize,
+    /// Each outcome where the real proxy and the prediction parted ways, and how.
+    differences: Vec<Difference>,
 }
 
 /// How a black-box run is timed.
@@ -108,7 +110,17 @@ enum Timing {
     Fast(u32),
 }
 
-fn black_box(common: &[String], command: &str, args: &Args, timing: Timing) -> Result<Measured, String> {
+impl Timing {
+    fn label(&self) -> String {
+        match self {
+            Timing::Squeezed => "squeezed".into(),
+            Timing::Plain => "plain timing".into(),
+            Timing::Fast(rate) => format!("--clock-rate {rate}"),
+        }
+    }
+}
+
+fn black_box(common: &[String], command: &str, args: &Args, timing: Timing, nth: usize) -> Result<Measured, String> {
     let mut words = common.to_vec();
     words.extend(["--proxy-command".into(), command.into(), "--compare-embedded".into()]);
     words.extend(["--time-budget".into(), args.time_budget.clone(), "--jobs".into(), args.jobs.to_string()]);
@@ -118,8 +130,32 @@ fn black_box(common: &[String], command: &str, args: &Args, timing: Timing) -> R
         Timing::Fast(rate) => words.extend(["--clock-rate".into(), rate.to_string()]),
     }
     let (secs, done) = verify(&words)?;
-    let differences = done.differences.as_ref().map_or(0, Vec::len);
+    let differences = done.differences.unwrap_or_default();
+    eprint!("{}", said(nth, &timing, &differences));
     Ok(Measured { secs, tally: Tally::of(&done.report.outcomes), differences })
+}
+
+/// The differences of one round's run on the terminal, each named, so a
+/// missed 0-differences target says which outcomes missed it.
+fn said(nth: usize, timing: &Timing, differences: &[Difference]) -> String {
+    let mut out = format!("bench blackbox: round {nth} ({}): {} differences from the embedded prediction\n", timing.label(), differences.len());
+    for d in differences {
+        out.push_str(&format!("  {} × {} ({}): {}\n", d.scenario, d.tool, d.server, d.what.join("; ")));
+    }
+    out
+}
+
+/// One round's run in the JSON report: its figures and each difference by name.
+fn round_json(m: &Measured) -> Value {
+    json!({
+        "secs": round(m.secs),
+        "applicable": m.tally.applicable,
+        "compared": m.tally.compared,
+        "over_budget": m.tally.over_budget,
+        "errors": m.tally.applicable - m.tally.compared - m.tally.over_budget,
+        "differences": m.differences.len(),
+        "differing": m.differences,
+    })
 }
 
 fn share(t: &Tally) -> f64 {
@@ -158,12 +194,12 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     for r in 0..args.rounds {
         eprintln!("bench blackbox: round {} of {}", r + 1, args.rounds);
         in_process.push(verify(&common)?.0);
-        runs.push(black_box(&common, &command, args, Timing::Squeezed)?);
+        runs.push(black_box(&common, &command, args, Timing::Squeezed, r + 1)?);
         if args.plain {
-            plain_runs.push(black_box(&common, &command, args, Timing::Plain)?);
+            plain_runs.push(black_box(&common, &command, args, Timing::Plain, r + 1)?);
         }
         if let Some(rate) = args.clock_rate {
-            fast_runs.push(black_box(&common, &command, args, Timing::Fast(rate))?);
+            fast_runs.push(black_box(&common, &command, args, Timing::Fast(rate), r + 1)?);
         }
     }
     let spread = |xs: Vec<f64>| Spread::of(xs).ok_or("no rounds were measured");
@@ -171,20 +207,8 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
     let compared = spread(runs.iter().map(|m| share(&m.tally)).collect())?;
     let base = spread(in_process.clone())?;
     let ratio = spread(runs.iter().zip(&in_process).map(|(m, b)| m.secs / b.max(1e-9)).collect())?;
-    let most_differences = runs.iter().chain(&fast_runs).map(|m| m.differences).max().unwrap_or(0);
-    let tallies = |ms: &[Measured]| -> Value {
-        json!(ms
-            .iter()
-            .map(|m| json!({
-                "secs": round(m.secs),
-                "applicable": m.tally.applicable,
-                "compared": m.tally.compared,
-                "over_budget": m.tally.over_budget,
-                "errors": m.tally.applicable - m.tally.compared - m.tally.over_budget,
-                "differences": m.differences,
-            }))
-            .collect::<Vec<_>>())
-    };
+    let most_differences = runs.iter().chain(&fast_runs).map(|m| m.differences.len()).max().unwrap_or(0);
+    let tallies = |ms: &[Measured]| -> Value { json!(ms.iter().map(round_json).collect::<Vec<_>>()) };
     let mut report = json!({
         "bench": "blackbox",
         "policy": args.policy.as_deref().map_or("examples/aksjah-hardened.yaml (bundled)".to_string(), |p: &Path| p.display().to_string()),
@@ -228,4 +252,37 @@ fn measure(args: &Args) -> Result<(Value, Vec<Target>), String> {
         Target::at_most("0 differences from the embedded prediction (most in a round)", most_differences as f64, 0.0, false),
     ];
     Ok((report, targets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn difference(scenario: &str, what: &[&str]) -> Difference {
+        Difference { scenario: scenario.into(), server: "aksjah".into(), tool: "PostCustomers".into(), what: what.iter().map(|w| w.to_string()).collect() }
+    }
+
+    #[test]
+    fn each_difference_of_a_round_is_named_on_the_terminal_and_in_the_json() {
+        let differences = vec![
+            difference("identity-switch", &["verdict: predicted held, real breached", "reached: predicted 15, real 24"]),
+            difference("window-edge-burst", &["reached: predicted 30, real 29"]),
+        ];
+        let tally = Tally { applicable: 2, compared: 2, over_budget: 0 };
+        let m = Measured { secs: 1.0, tally, differences: differences.clone() };
+        let j = round_json(&m);
+        assert_eq!(j["differences"], 2);
+        assert_eq!(j["differing"][0]["scenario"], "identity-switch");
+        assert_eq!(j["differing"][0]["tool"], "PostCustomers");
+        assert_eq!(j["differing"][0]["what"][1], "reached: predicted 15, real 24");
+        assert_eq!(j["differing"][1]["what"][0], "reached: predicted 30, real 29");
+        let text = said(2, &Timing::Fast(10), &differences);
+        assert_eq!(
+            text,
+            "bench blackbox: round 2 (--clock-rate 10): 2 differences from the embedded prediction\n  \
+             identity-switch × PostCustomers (aksjah): verdict: predicted held, real breached; reached: predicted 15, real 24\n  \
+             window-edge-burst × PostCustomers (aksjah): reached: predicted 30, real 29\n"
+        );
+        assert_eq!(said(1, &Timing::Squeezed, &[]), "bench blackbox: round 1 (squeezed): 0 differences from the embedded prediction\n");
+    }
 }
