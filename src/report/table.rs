@@ -199,6 +199,8 @@ fn header(r: &Report, st: &Style, out: &mut String) {
     }
 }
 
+/// The severity and summary lines, then (except with `-q`, which promises
+/// the summary only) the coverage line.
 fn summary(r: &Report, st: &Style) -> String {
     let paint = if r.summary.policy_findings > 0 || r.summary.errors > 0 {
         Paint::Red
@@ -212,6 +214,9 @@ fn summary(r: &Report, st: &Style) -> String {
         push_wrapped_max(&mut out, st, "", &super::severity_line(&r.summary), 2, Some(paint), 2);
     }
     push_wrapped_max(&mut out, st, "", &summary_line(&r.summary), 2, Some(paint), 4);
+    if st.verbosity == Verbosity::Quiet {
+        return out;
+    }
     // As many of the tools on no server as fit in three lines, and how many more.
     let fits = |names: usize| wrap(&r.coverage.line_naming(names), st.width(), 0, 2).len() <= 3;
     let names = (0..=r.coverage.absent.len()).rev().find(|n| fits(*n)).unwrap_or(0);
@@ -889,17 +894,18 @@ mod tests {
     }
 
     #[test]
-    fn verbose_lists_every_outcome_with_traces_and_quiet_only_the_summary_and_coverage() {
+    fn verbose_lists_every_outcome_with_traces_and_quiet_only_the_summary() {
         let r = super::super::fixtures::report();
         let v = render(&r, &plain(Verbosity::Verbose));
         assert!(v.contains("bulk-write-burst     Post <Customers> & co  held"), "{v}");
         assert!(v.contains("BREACHED (policy) malformed-arguments × Post <Customers> & co"), "{v}");
         assert!(v.contains("shortest trace (1 of 200 messages):"), "{v}");
         let q = render(&r, &plain(Verbosity::Quiet));
-        assert_eq!(q.lines().count(), 3, "{q}");
+        assert_eq!(q.lines().count(), 2, "{q}");
         assert!(q.starts_with("findings by severity: 0 critical, 2 high"));
         assert!(q.lines().nth(1).is_some_and(|l| l.starts_with("4 outcomes:")), "{q}");
-        assert!(q.lines().nth(2).is_some_and(|l| l.starts_with("coverage: ")), "{q}");
+        assert!(!q.contains("coverage"), "-q prints only the summary: {q}");
+        assert!(render(&r, &plain(Verbosity::Normal)).contains("coverage: "), "the coverage line is still said without -q");
     }
 
     #[test]
