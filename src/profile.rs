@@ -21,7 +21,7 @@ impl Profile {
                 "Intercept's own behaviour, its gaps included: a tools/call whose envelope does not strictly decode (a decoy or case-variant `name`, a wrong JSON type) and a JSON-RPC batch on stdio are forwarded unevaluated, so such a call can reach a hidden or denied tool; resources and prompts are never gated; and a reused request id lets an upstream error refund another call's quota. `--profile strict` closes these gaps (it fails closed; decisions on well-formed calls are the same); `gauntlet verify POLICY --profile strict` shows what changes"
             }
             Profile::Strict => {
-                "Intercept's decisions on well-formed calls, every gap closed: malformed envelopes, decoy and case-variant keys, batches, tools/call notifications and reused request ids are refused, never forwarded, and so is every resources, prompts or completion request the policy does not govern"
+                "Intercept's decisions on well-formed calls, every gap closed: malformed envelopes, decoy and case-variant keys, batches, tools/call notifications and reused request ids are refused, never forwarded, and so is a call whose arguments the tool's listed inputSchema rejects (an undeclared field included) and every resources, prompts or completion request the policy does not govern"
             }
         }
     }

@@ -147,6 +147,8 @@ pub struct ProxyCore {
     pin: Option<Pin>,
     /// Set while a call the pin released goes through [`ProxyCore::from_agent_on`].
     releasing: bool,
+    /// Strict: each listed tool's `inputSchema`, which its calls' arguments must fit.
+    schemas: super::schemas::Schemas,
     /// See [`ProxyCore::set_store_late`].
     store_late: Option<(super::sqlite::FailMode, std::time::Duration)>,
 }
@@ -165,6 +167,7 @@ impl ProxyCore {
             recorder: None,
             pin: None,
             releasing: false,
+            schemas: Default::default(),
             store_late: None,
         }
     }
@@ -283,6 +286,9 @@ impl ProxyCore {
                         }
                     }
                 }
+                if let Some(r) = self.schema_refusal(&single) {
+                    return self.refused(r, ctx, now);
+                }
                 let single = match single {
                     Classified::ToolCall(call) if self.defers(&call.name) => {
                         return self.defer(bytes, ctx, exchange, now, key, vec![call]);
@@ -312,6 +318,23 @@ impl ProxyCore {
             return None;
         }
         Some(bytes.iter().map(|&b| if b == b'\r' { b' ' } else { b }).collect())
+    }
+
+    /// Strict: a tool call whose arguments the tool's listed `inputSchema`
+    /// rejects, refused before the policy counts it (see [`super::schemas`]).
+    fn schema_refusal(&self, msg: &Classified) -> Option<Refusal> {
+        let Classified::ToolCall(call) = msg else { return None };
+        if call.surface || self.engine.profile() != Profile::Strict {
+            return None;
+        }
+        let why = self.schemas.refusal(&call.name, call.arguments.as_ref())?;
+        Some(Refusal {
+            code: decode::INVALID_PARAMS,
+            message: format!("invalid params: tool {} refused: {why}", crate::gofmt::quote::quote(&call.name)),
+            id: call.id.clone(),
+            tool: call.name.clone(),
+            silent: call.id.is_none(),
+        })
     }
 
     /// Whether a call to `tool` is handed out to be decided.
@@ -760,6 +783,12 @@ impl ProxyCore {
         if !self.pending.take_list(&key) {
             return Settled::Unchanged;
         }
+        if self.engine.profile() == Profile::Strict {
+            // Hidden tools too: a call of one is denied anyway, and checked first.
+            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(node.raw(src)) {
+                self.schemas.learn_answer(&body);
+            }
+        }
         let hidden = match filter_parsed(node, src, self.engine.hidden()) {
             Filtered::Rewritten(out) => Settled::Replaced(out),
             Filtered::Unchanged => Settled::Unchanged,
@@ -825,6 +854,9 @@ impl ProxyCore {
         let raw = decode::envelope(members).id?.raw(src);
         let body: serde_json::Value = serde_json::from_slice(node.raw(src)).ok()?;
         if Pin::is_own(raw) {
+            if self.engine.profile() == Profile::Strict {
+                self.schemas.learn_answer(&body);
+            }
             return pin.own_answer(ctx, raw, &body);
         }
         pin.answered(ctx, raw, &body);

@@ -29,4 +29,5 @@ pub mod pending;
 pub mod ticket;
 pub mod decider;
 pub mod pin;
+pub mod schemas;
 pub mod record;

@@ -341,9 +341,10 @@ impl Bench for InProcessBench {
         Some(self.engine.admission())
     }
 
-    /// Gauntlet's own proxy only filters list answers; calls never depend on them.
+    /// Under `intercept` gauntlet's proxy only filters list answers; under
+    /// `strict` it checks calls against the schemas a list showed it.
     fn listing_matters(&self) -> bool {
-        false
+        self.engine.profile() == Profile::Strict
     }
 }
 

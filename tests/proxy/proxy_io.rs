@@ -832,3 +832,67 @@ fn the_bench_relay_passes_lines_through_unchanged() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), sent);
 }
+
+/// Under `strict` a call's arguments must fit the `inputSchema` the upstream
+/// listed: a malformed optional field and a field the schema never declares
+/// are refused with `-32602` and never reach the server (Intercept's
+/// conditions cannot guard either); the same call with the optional field
+/// left out goes through. Under `intercept` all three reach it.
+#[test]
+fn strict_holds_optional_and_undeclared_fields_to_the_listed_schema() {
+    const SERVER: &str = r#"name: archive
+version: "1"
+tools:
+  - name: zip
+    description: compresses a file
+    inputSchema:
+      type: object
+      required: [path]
+      properties:
+        path: {type: string}
+        count: {type: integer, minimum: 1, maximum: 10}
+    risk: write
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "version: \"1\"\ndefault: allow\ntools: {}\n");
+    let server = dir.path().join("archive.yaml");
+    std::fs::write(&server, SERVER).unwrap();
+    for profile in ["strict", "intercept"] {
+        let ledger = dir.path().join(format!("ledger-{profile}.jsonl"));
+        let mut p = Proxy::start(
+            dir.path(),
+            &policy,
+            &["--profile", profile],
+            &[GAUNTLET, "mock", server.to_str().unwrap(), "--ledger", ledger.to_str().unwrap()],
+        );
+        p.send(INIT.as_bytes());
+        p.expect_id("1");
+        p.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        p.send(br#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+        p.expect_id("2");
+        p.send(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt","count":"1e9"}}}"#);
+        let malformed = p.expect_id("3");
+        p.send(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt","gauntlet_unexpected":"x"}}}"#);
+        let undeclared = p.expect_id("4");
+        p.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt"}}}"#);
+        let benign = p.expect_id("5");
+        let (code, stderr) = p.finish();
+        assert_eq!(code, Some(0), "{stderr}");
+        let reached: Vec<serde_json::Value> = std::fs::read_to_string(&ledger)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["method"] == "tools/call")
+            .map(|e| e["arguments"].clone())
+            .collect();
+        assert!(benign.contains("\"result\"") && !benign.contains("\"error\""), "{profile}: {benign}");
+        if profile == "intercept" {
+            assert_eq!(reached.len(), 3, "{reached:?}");
+            continue;
+        }
+        assert!(malformed.contains("-32602") && malformed.contains("field `count` does not match its inputSchema"), "{malformed}");
+        assert!(undeclared.contains("-32602") && undeclared.contains("field `gauntlet_unexpected` is not declared in its inputSchema"), "{undeclared}");
+        assert_eq!(reached, [serde_json::json!({"path": "a.txt"})], "only the benign call reaches the server");
+        assert!(stderr.contains("gauntlet proxy: refused `zip`: invalid params: tool \"zip\" refused: field `count`"), "{stderr}");
+    }
+}
