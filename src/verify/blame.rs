@@ -128,8 +128,9 @@ fn rate_reason(max: u64, rule: Window, count: u64, window: Duration, sliding: bo
     limit
 }
 
-/// Blame for a breach of `check` on `tool`.
-pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
+/// Blame for a breach of `check` on `tool`; `renamed`: the attack also
+/// called the tool under another name (a tool-name-variant scenario).
+pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check, renamed: bool) -> Blame {
     let policy = src.policy;
     let entry = policy.tool(&tool.name);
     match check {
@@ -158,6 +159,19 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                         Some(rl) => rate_reason(rl.max.max(0) as u64, rl.window, *count, *window, *sliding),
                         None => "more calls".to_string(),
                     };
+                    // A limit keyed on the tool's name, no looser than the requirement on its own:
+                    // what got past it is the calls it never counted, those under the other name.
+                    let tight = rule.rate_limit.as_ref().is_some_and(|rl| rl.max.max(0) as u64 <= *count && rl.window.length_secs() as u128 * 1_000_000_000 >= window.nanos().max(1) as u128);
+                    if renamed && own.is_some() && tight {
+                        return src.blame(
+                            Some(rule.span),
+                            Some(&rule.name),
+                            format!(
+                                "rule `{}` counts the calls named `{}` only: the same tool called under its other name reaches the server uncounted, so both names together get past the requirement {bound}",
+                                rule.name, tool.name
+                            ),
+                        );
+                    }
                     src.blame(
                         Some(rule.span),
                         Some(&rule.name),
@@ -319,7 +333,7 @@ pub fn breach(src: &Source<'_>, tool: &ToolInfo, check: &Check) -> Blame {
                 (None, None) => src.no_entry(&tool.name, &format!("no spend counter capping it at ≤{} per {window}", num(*cap))),
             }
         }
-        Check::Flow { to: Some(checks), .. } => breach(src, tool, &Check::Destinations { checks: checks.clone(), forbidden: Vec::new() }),
+        Check::Flow { to: Some(checks), .. } => breach(src, tool, &Check::Destinations { checks: checks.clone(), forbidden: Vec::new() }, renamed),
         Check::Flow { sources, .. } => {
             let reason = format!(
                 "nothing refuses `{}` after a private read: no condition of its rules reads a counter of {} (`state.{}.private_reads lte 0`)",
@@ -443,13 +457,13 @@ mod tests {
             definition: serde_json::Value::Null,
             private: false,
         };
-        let types = breach(&src, &tool("git_checkout"), &Check::SchemaViolations { max: 0 });
+        let types = breach(&src, &tool("git_checkout"), &Check::SchemaViolations { max: 0 }, false);
         assert!(types.reason.contains("`args.branch_name`") && !types.reason.contains("repo_path"), "{}", types.reason);
         // A tool with no entry of its own is decided by the `"*"` rules alone.
-        let status = breach(&src, &tool("git_status"), &Check::SchemaViolations { max: 0 });
+        let status = breach(&src, &tool("git_status"), &Check::SchemaViolations { max: 0 }, false);
         assert!(status.reason.contains("only the `\"*\"` rules") && !status.reason.contains("repo_path"), "{}", status.reason);
         let rate = Check::Rate { count: 30, window: Duration::from_secs(60), sliding: true, executed_only: false, shared: vec![] };
-        let b = breach(&src, &tool("git_checkout"), &rate);
+        let b = breach(&src, &tool("git_checkout"), &rate, false);
         assert_eq!(b.rule.as_deref(), Some("overall rate"), "{b:?}");
         assert!(b.reason.contains("on `\"*\"` allows 100 per calendar minute"), "{}", b.reason);
         assert_eq!(b.location.line, 8);
@@ -475,7 +489,7 @@ mod tests {
         };
         let reason = |count, secs, sliding| {
             let check = Check::Rate { count, window: Duration::from_secs(secs), sliding, executed_only: false, shared: vec![] };
-            breach(&src, &tool, &check).reason
+            breach(&src, &tool, &check, false).reason
         };
         let hourly = reason(100, 3600, true);
         assert!(hourly.contains("30 per calendar minute, which adds up to 1800 per 1h, but the requirement is ≤100 per 1h sliding"), "{hourly}");
@@ -488,5 +502,21 @@ mod tests {
         // 90 s: 45 on average, under the bound; three calendar minutes around two edges let 90 through.
         let ninety = reason(50, 90, true);
         assert!(ninety.contains("spans 3 calendar minutes, so a burst around their edges gets up to 90 through"), "{ninety}");
+
+        // tool-second-name: half the calls under the tool's other name. A limit as tight as the
+        // requirement is not passed at a minute edge there but by the calls it never counted.
+        let renamed = |count, secs| {
+            let check = Check::Rate { count, window: Duration::from_secs(secs), sliding: true, executed_only: false, shared: vec![] };
+            breach(&src, &tool, &check, true).reason
+        };
+        let second = renamed(30, 60);
+        assert_eq!(
+            second,
+            "rule `per minute` counts the calls named `create` only: the same tool called under its other name reaches the server uncounted, so both names together get past the requirement ≤30 per 1m sliding"
+        );
+        assert!(!second.contains("calendar"), "{second}");
+        // A limit looser than the requirement on its own is blamed for being loose.
+        assert_eq!(renamed(20, 60), same);
+        assert_eq!(renamed(100, 3600), hourly);
     }
 }

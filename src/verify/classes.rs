@@ -169,7 +169,7 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
     });
     let blame = match (&rep.blame, &check, twin.as_ref().and_then(|t| t.refused.as_ref())) {
         (None, _, _) => None,
-        (Some(_), Some(check), _) if rep.verdict == super::Verdict::Breached => Some(Box::new(blame::breach(&src, member, check))),
+        (Some(_), Some(check), _) if rep.verdict == super::Verdict::Breached => Some(Box::new(blame::breach(&src, member, check, rep.class == crate::scenario::model::AttackClass::ToolNameVariant.as_str()))),
         (Some(_), _, Some(refused)) if rep.verdict == super::Verdict::OverBlocking => {
             Some(Box::new(blame::refusal(&src, refused, twin.as_ref().and_then(|t| t.refused_arguments.as_ref()))))
         }

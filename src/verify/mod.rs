@@ -787,7 +787,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             // Blame reads tool rules; a surface entry's note names it instead.
             if out.finding == Some(Finding::Policy) && tool.surface == Surface::Tool {
                 let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
-                out.blame = Some(Box::new(blame::breach(&src, tool, &failed.check)));
+                out.blame = Some(Box::new(blame::breach(&src, tool, &failed.check, s.class == crate::scenario::model::AttackClass::ToolNameVariant)));
             }
             return out;
         }
