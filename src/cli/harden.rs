@@ -255,7 +255,7 @@ fn unmet(h: &Hardened, dialect: Dialect) -> Exit {
 fn blamed(open: &[crate::verify::Outcome]) -> Vec<(String, Vec<&crate::verify::Outcome>)> {
     let mut out: Vec<(String, Vec<&crate::verify::Outcome>)> = Vec::new();
     for o in open {
-        let line = blame_line(o).unwrap_or_else(|| o.observed.clone());
+        let line = blame_line(o).unwrap_or_else(|| o.observed.to_string());
         match out.iter_mut().find(|(l, _)| *l == line) {
             Some((_, os)) => os.push(o),
             None => out.push((line, vec![o])),

@@ -95,7 +95,7 @@ pub fn render(r: &Report, opts: &Options) -> String {
                     } else {
                         format!("{}-finding", if o.finding == Some(Finding::Proxy) { "proxy" } else { "policy" })
                     };
-                    let msg = if o.verdict == Verdict::OverBlocking { o.note.clone().unwrap_or_default() } else { message };
+                    let msg = if o.verdict == Verdict::OverBlocking { o.note.as_deref().unwrap_or_default().to_string() } else { message };
                     let msg = match o.severity {
                         Some(s) => format!("[{s}] {msg}"),
                         None => msg,

@@ -90,7 +90,7 @@ fn per_server(r: &Report) -> String {
 fn finding_row(o: &Outcome) -> String {
     let what = match o.verdict {
         Verdict::Breached => format!("{} (bound {})", o.observed, o.bound),
-        _ => o.note.clone().unwrap_or_default(),
+        _ => o.note.as_deref().unwrap_or_default().to_string(),
     };
     format!(
         "| {} | {} | {} | {} | {}/{} | {} |\n",
@@ -371,7 +371,7 @@ mod tests {
         for i in 0..3000 {
             let mut o = outcome(&format!("scenario-{i}"), "WizCommerce Open API_PostCustomers", Verdict::Breached, Some(Finding::Policy), 60);
             o.trace = vec![o.trace[0].clone(); 40];
-            o.note = Some("n".repeat(300));
+            o.note = Some("n".repeat(300).into());
             r.outcomes.push(o);
         }
         let opts = Options { full_report: Some("`r.json`".into()), ..Options::default() };

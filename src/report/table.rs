@@ -267,7 +267,7 @@ fn scenario_rows(st: &Style, items: &[&Outcome], r: &Report, compact: bool) -> V
                 let what = match o.verdict {
                     Verdict::Breached if last.is_some_and(|l| l.bound == o.bound) => short(&o.observed),
                     Verdict::Breached => format!("{} (bound {})", short(&o.observed), short(&o.bound)),
-                    _ => o.note.clone().unwrap_or_default(),
+                    _ => o.note.as_deref().unwrap_or_default().to_string(),
                 };
                 last = Some(o);
                 let indent = (lead.chars().count()).min(st.width() / 2);
@@ -311,7 +311,7 @@ fn over_blocking_rows(st: &Style, items: &[&Outcome], r: &Report, max: usize) ->
                 None => format!("refused at {place}"),
             }
         }
-        None => o.note.clone().unwrap_or_else(|| "refused".into()),
+        None => o.note.as_deref().unwrap_or("refused").to_string(),
     };
     let mut groups: Vec<(String, String, Vec<&Outcome>)> = Vec::new();
     for o in items {
@@ -560,8 +560,8 @@ fn full_table(out: &mut String, st: &Style, r: &Report) {
         .map(|o| {
             let tool = if r.servers.len() > 1 && o.tool != "-" { format!("{}:{}", o.server, o.tool) } else { o.tool.clone() };
             let rest = match o.verdict {
-                Verdict::NotApplicable | Verdict::NotExercised | Verdict::Unsupported | Verdict::Error => o.note.clone().unwrap_or_default(),
-                _ => o.bound.clone(),
+                Verdict::NotApplicable | Verdict::NotExercised | Verdict::Unsupported | Verdict::Error => o.note.as_deref().unwrap_or_default().to_string(),
+                _ => o.bound.to_string(),
             };
             [o.scenario.clone(), tool, verdict_label(o), numbers(o), rest]
         })
@@ -884,7 +884,7 @@ mod tests {
         // Reason i given i+1 times: eight reasons, 36 outcomes.
         r.outcomes = (0..8)
             .flat_map(|i| (0..=i).map(move |_| i))
-            .map(|i| Outcome { verdict: Verdict::NotApplicable, note: Some(format!("reason {i}")), ..base.clone() })
+            .map(|i| Outcome { verdict: Verdict::NotApplicable, note: Some(format!("reason {i}").into()), ..base.clone() })
             .collect();
         let compact = reason_items(&plain(Verbosity::Normal), &r, Verdict::NotApplicable, 1);
         assert_eq!(compact.len(), COMPACT_REASONS, "{compact:?}");
@@ -932,7 +932,7 @@ mod tests {
                     _ => (Verdict::NotApplicable, None),
                 };
                 let mut o = super::super::fixtures::outcome(&format!("scenario-{s:03}"), &format!("tool_number_{t:02}"), verdict, finding, 60);
-                o.note = Some(format!("reason {} with a long explanation that wraps over more than one line of the terminal at any width", t % 50));
+                o.note = Some(format!("reason {} with a long explanation that wraps over more than one line of the terminal at any width", t % 50).into());
                 o.blame = o.blame.map(|b| Box::new(Blame { location: PolicyLocation { file: "examples/p.yaml".into(), line: (s * 40 + t) as u32 % 300 }, ..*b }));
                 r.outcomes.push(o);
             }
@@ -1027,7 +1027,7 @@ mod tests {
         let head = "`git` resolves names exactly: a variant spelling reaches nothing there (its mock file does not set `lenient_names: true`; `gauntlet mock record` probes the real server)";
         r.outcomes = [80, 90, 65]
             .iter()
-            .map(|n| Outcome { note: Some(format!("{head}; on a lenient server this gets through: {n} in 1m (bound ≤30 reached per 1m sliding)")), ..na.clone() })
+            .map(|n| Outcome { note: Some(format!("{head}; on a lenient server this gets through: {n} in 1m (bound ≤30 reached per 1m sliding)").into()), ..na.clone() })
             .collect();
         let lines: Vec<String> = reason_items(&plain(Verbosity::Normal), &r, Verdict::NotApplicable, 1).iter().map(|l| l.trim_end().to_string()).collect();
         assert_eq!(lines.len(), 3, "{lines:#?}");

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::{blame, decoy_for, destinations, flow_source, key, Bench, Facts, Options, Outcome, ToolKey, TwinResult};
+use super::{blame, decoy_for, destinations, flow_source, key, Bench, Facts, Options, Outcome, Text, ToolKey, TwinResult};
 use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::Requirements;
 
@@ -143,14 +143,16 @@ fn skeleton(name: &str) -> String {
 /// (each about the representative's run, which the member's would repeat
 /// under the rename), blame recomputed at the member's own policy lines, and
 /// none of the run's bulk (trace, timeline, every refusal text), which the
-/// representative keeps: a member costs a few hundred bytes, so a large
-/// run's memory stays flat in its tool count.
-pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &Options) -> Outcome {
+/// representative keeps. A member's words are the representative's own text
+/// wherever they do not name it (`note`: its note as members carry it, from
+/// [`carried_note`], made once per representative): a member costs a few
+/// hundred bytes, so a large run's memory stays flat in its tool count.
+pub(super) fn carry(rep: &Outcome, note: &Option<Text>, member: &ToolInfo, bench: &dyn Bench, opts: &Options) -> Outcome {
     let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
     // What names the representative in the run's words names the member: names are
     // quoted in backticks, and a scenario may make one from the target's (`{tool}_admin`).
     let (quoted, as_member) = (format!("`{}", rep.tool), format!("`{}", member.name));
-    let renamed = |text: &str| text.replace(&quoted, &as_member);
+    let renamed = |text: &Text| if text.contains(&quoted) { Text::from(text.replace(&quoted, &as_member)) } else { text.clone() };
     let check = rep.check.as_ref().map(|c| Box::new(c.renamed(&rep.tool, &member.name)));
     let twin = rep.twin.as_ref().map(|t| {
         let mut refused = t.refused.clone();
@@ -175,6 +177,10 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
         }
         (Some(b), _, _) => Some(b.clone()),
     };
+    let note = match &rep.note {
+        Some(n) if n.contains(&quoted) => carried_note(rep, Some(renamed(n))),
+        _ => note.clone(),
+    };
     Outcome {
         scenario: rep.scenario.clone(),
         title: rep.title.clone(),
@@ -188,7 +194,7 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
         reached: rep.reached,
         bound: renamed(&rep.bound),
         observed: renamed(&rep.observed),
-        note: carried_note(rep, rep.note.as_deref().map(renamed)),
+        note,
         trace: Vec::new(),
         trace_from: rep.trace_from,
         seed: rep.seed,
@@ -210,15 +216,14 @@ pub(super) fn carry(rep: &Outcome, member: &ToolInfo, bench: &dyn Bench, opts: &
 /// row cut to the terminal's width still starts with what sets it apart
 /// (reasons of not-applicable and not-exercised outcomes are counted alike,
 /// so they stay as they are).
-fn carried_note(rep: &Outcome, note: Option<String>) -> Option<String> {
+pub(super) fn carried_note(rep: &Outcome, note: Option<Text>) -> Option<Text> {
     use super::Verdict;
     if matches!(rep.verdict, Verdict::NotApplicable | Verdict::NotExercised) {
         return note;
     }
     let carried = format!("same class as `{}`: attacked in its place, verdict carried", rep.tool);
-    Some(match note {
+    Some(Text::from(match note {
         Some(n) => format!("{n} ({carried})"),
         None => carried,
-    })
+    }))
 }
-

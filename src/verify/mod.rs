@@ -25,6 +25,7 @@ pub mod selfcheck;
 pub mod setup;
 pub mod severity;
 pub mod shrink;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,7 @@ use crate::scenario::lint::ToolInfo;
 use crate::scenario::requirements::{Egress, Requirements};
 use crate::scenario::{Behaviour, Generator, Layer, Scenario, StateSetup, Step, Targets, Upstream};
 pub use coverage::Coverage;
+pub use text::Text;
 use measure::{calls_of, uses_of, CheckResult};
 use play::{play, Observation, Opening, System};
 
@@ -178,15 +180,15 @@ pub struct TwinResult {
     #[serde(skip)]
     pub trace: Vec<TraceStep>,
     /// The legitimate workload the twin followed, and where it came from.
-    pub workload: String,
+    pub workload: Text,
 }
 
 /// The verdict for one scenario × tool.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Outcome {
     pub scenario: String,
-    pub title: String,
-    pub class: String,
+    pub title: Text,
+    pub class: Text,
     pub server: String,
     pub tool: String,
     pub verdict: Verdict,
@@ -198,9 +200,9 @@ pub struct Outcome {
     pub attempted: usize,
     /// Calls of the tool the server recorded.
     pub reached: usize,
-    pub bound: String,
-    pub observed: String,
-    pub note: Option<String>,
+    pub bound: Text,
+    pub observed: Text,
+    pub note: Option<Text>,
     /// The shortest plan that still breaches (breaches only).
     pub trace: Vec<TraceStep>,
     /// Length of the plan before shrinking.
@@ -208,15 +210,16 @@ pub struct Outcome {
     /// As a string, so JSON consumers never round it.
     #[serde(serialize_with = "as_string")]
     pub seed: u64,
-    pub reproduce: Option<String>,
+    pub reproduce: Option<Text>,
     /// This and the optional parts below are boxed: most outcomes of a large
     /// run lack them, and an outcome's size is what a large run keeps per tool.
     pub twin: Option<Box<TwinResult>>,
     /// The policy location responsible (policy findings and over-blocking).
     pub blame: Option<Box<blame::Blame>>,
     /// The first refusal of a tool call the agent received, as it received it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub denial: Option<Box<denial::Denial>>,
+    /// Shared: a class member's is its representative's.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared")]
+    pub denial: Option<std::sync::Arc<denial::Denial>>,
     /// The check a breach failed, for remedies (`harden`).
     #[serde(skip)]
     pub check: Option<Box<measure::Check>>,
@@ -265,6 +268,11 @@ impl Deployment {
 
 fn as_string<S: serde::Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(n)
+}
+
+/// A shared value as the value itself.
+fn shared<T: Serialize, S: serde::Serializer>(v: &Option<std::sync::Arc<T>>, s: S) -> Result<S::Ok, S::Error> {
+    v.as_deref().serialize(s)
 }
 
 /// One attack run as observed, for plots: when the agent sent each tool call
@@ -499,7 +507,7 @@ pub fn run(
                     o = match again.verdict {
                         Verdict::Held => {
                             let confirmed = format!("held again under a second seed ({second}), drawn before its verdict was carried to its class");
-                            Outcome { note: Some(o.note.map_or_else(|| confirmed.clone(), |n| format!("{n}; {confirmed}"))), ..o }
+                            Outcome { note: Some(Text::from(o.note.map_or_else(|| confirmed.clone(), |n| format!("{n}; {confirmed}")))), ..o }
                         }
                         _ => again,
                     };
@@ -521,11 +529,14 @@ pub fn run(
     // built in place: a second vector of a large run's outcomes is what its peak memory would be.
     let mut judged = judged.into_iter();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
+    // Per representative (by job), its note as its members carry it: one text for all of them.
+    let mut notes: BTreeMap<usize, Option<Text>> = BTreeMap::new();
     for job in &jobs {
-        let outcome = match (job.carries.and_then(|rep| outcomes.get(rep)), job.tool) {
-            (Some(rep), Some(member)) => {
+        let outcome = match (job.carries.and_then(|rep| Some((rep, outcomes.get(rep)?))), job.tool) {
+            (Some((i, rep)), Some(member)) => {
                 tick();
-                classes::carry(rep, member, bench, opts)
+                let note = notes.entry(i).or_insert_with(|| classes::carried_note(rep, rep.note.clone()));
+                classes::carry(rep, note, member, bench, opts)
             }
             _ => judged.next().ok_or("a verifier job produced no outcome")?,
         };
@@ -562,8 +573,8 @@ fn on_names_as_the_server_resolves_them(bench: &dyn Bench, s: &Scenario, out: Ou
 fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
     Outcome {
         scenario: s.id.clone(),
-        title: s.title.clone(),
-        class: s.class.as_str().to_string(),
+        title: Text::from(&s.title),
+        class: Text::from(s.class.as_str()),
         server: server.to_string(),
         tool: tool.to_string(),
         verdict,
@@ -571,8 +582,8 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
         severity: None,
         attempted: 0,
         reached: 0,
-        bound: String::new(),
-        observed: String::new(),
+        bound: Text::default(),
+        observed: Text::default(),
         note: None,
         trace: Vec::new(),
         trace_from: 0,
@@ -591,15 +602,15 @@ fn base(s: &Scenario, server: &str, tool: &str, verdict: Verdict) -> Outcome {
 }
 
 fn not_applicable(s: &Scenario, server: &str, tool: &str, why: String) -> Outcome {
-    Outcome { note: Some(why), ..base(s, server, tool, Verdict::NotApplicable) }
+    Outcome { note: Some(Text::from(why)), ..base(s, server, tool, Verdict::NotApplicable) }
 }
 
 fn error(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
-    Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Error) }
+    Outcome { note: Some(Text::from(why)), ..base(s, &tool.server, &tool.name, Verdict::Error) }
 }
 
 fn unsupported(s: &Scenario, tool: &ToolInfo, why: String) -> Outcome {
-    Outcome { note: Some(why), ..base(s, &tool.server, &tool.name, Verdict::Unsupported) }
+    Outcome { note: Some(Text::from(why)), ..base(s, &tool.server, &tool.name, Verdict::Unsupported) }
 }
 
 /// Why a run could not be judged: the system failed, or a fault cannot be done to it.
@@ -718,7 +729,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             if measure::first_read(&obs.ledger, sources).is_none() {
                 let mut out = base(s, &tool.server, &tool.name, Verdict::NotExercised);
                 out.attempted = sends(&actions, &checks);
-                out.note = Some(format!("no read of `{}` reached the server, so no flow was opened and nothing was tested", sources.join("`, `")));
+                out.note = Some(Text::from(format!("no read of `{}` reached the server, so no flow was opened and nothing was tested", sources.join("`, `"))));
                 return out;
             }
         }
@@ -729,7 +740,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         let timeline = Timeline::of(&actions, &obs, tool, &checks);
         // What reached the server of the tools the run counts (the target, or every tool of a shared budget).
         out.reached = timeline.reached.len();
-        out.denial = obs.denials.first().cloned().map(Box::new);
+        out.denial = obs.denials.first().cloned().map(std::sync::Arc::new);
         out.timeline = Some(Box::new(timeline));
         out.denial_texts = obs.denials.iter().map(|d| d.text.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         out.deployment = deployment;
@@ -750,16 +761,16 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                 Layer::Policy if !failed.proxy_only && policy_layer => Finding::Policy,
                 _ => Finding::Proxy,
             });
-            out.bound = failed.check.bound();
-            out.observed = failed.observed.clone();
-            out.note = failed.note.clone();
+            out.bound = Text::from(failed.check.bound());
+            out.observed = Text::from(failed.observed.as_str());
+            out.note = failed.note.clone().map(Text::from);
             let method = tool.surface.method();
             if tool.surface != Surface::Tool && bench.policy_gates_surfaces() {
-                out.note = Some(format!("the policy's `{method}` entry let it through: under the strict profile that entry decides these requests"));
+                out.note = Some(Text::from(format!("the policy's `{method}` entry let it through: under the strict profile that entry decides these requests")));
             } else if tool.surface != Surface::Tool {
-                out.note = Some(format!(
+                out.note = Some(Text::from(format!(
                     "no policy can stop this on Intercept: it forwards `{method}` unevaluated (semantics §2.1, G-4); gauntlet's `--profile strict` refuses it unless a `tools` entry named `{method}` admits it"
-                ));
+                )));
             }
             if !schedule.is_empty() {
                 fault_breach(&mut out, s, &failed.check, &obs);
@@ -767,9 +778,9 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             out.check = Some(Box::new(failed.check.clone()));
             out.trace = shortest.iter().map(Action::trace_step).collect();
             out.trace_from = actions.len();
-            out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+            out.reproduce = Some(Text::from(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed)));
             if let Some(d) = deployment {
-                out.bound = format!("{}; {}", out.bound, d.assumed());
+                out.bound = Text::from(format!("{}; {}", out.bound, d.assumed()));
                 // Replicas counting apart: whether one store for all would have held tells
                 // a deployment gap (only shared state stops it) from a loose policy.
                 if d.state == StateSetup::Local {
@@ -777,10 +788,10 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                     let with_shared = replay_on(Some(&shared), &actions).ok().map(|o| measure::evaluate(&failed.check, &o, tool, field));
                     if let Some(r) = with_shared.filter(|r| r.held) {
                         out.finding = Some(Finding::Proxy);
-                        out.note = Some(format!(
+                        out.note = Some(Text::from(format!(
                             "only state shared by the replicas stops this: with one store for all {} it held ({}); point them at one Redis (`--state-dsn`), then verify with `--state shared`",
                             d.replicas, r.observed
-                        ));
+                        )));
                     }
                 }
             }
@@ -802,17 +813,17 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             _ => true,
         };
         let vacuous = (schema_only && !measure::sends_schema_violation(tool, sent())) || !results.iter().all(|r| foreign_sent(&r.check));
-        out.bound = results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; ");
-        out.observed = results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; ");
+        out.bound = Text::from(results.iter().map(|r| r.check.bound()).collect::<Vec<_>>().join("; "));
+        out.observed = Text::from(results.iter().map(|r| r.observed.clone()).collect::<Vec<_>>().join("; "));
         if let Some(d) = deployment {
-            out.bound = format!("{}; {}", out.bound, d.assumed());
+            out.bound = Text::from(format!("{}; {}", out.bound, d.assumed()));
         }
         if !schedule.is_empty() {
             // Every check held, `every call answered` among them: what it could not enforce, it refused.
             let behaviour = faults::Behaviour::FailsClosed;
             out.behaviour = Some(behaviour);
-            out.note = Some(format!("{} under {}: {}", behaviour.as_str(), faults::describe(s), out.observed));
-            out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
+            out.note = Some(Text::from(format!("{} under {}: {}", behaviour.as_str(), faults::describe(s), out.observed)));
+            out.observed = Text::from(format!("{}: {}", behaviour.as_str(), out.observed));
         }
         if let Some(twin) = &s.twin {
             let ran = match alongside.take() {
@@ -822,20 +833,20 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
                 match ran {
                 Ok(TwinRun::Ran(t)) => {
                     if let (true, Some(why)) = (t.reached < t.attempted, bench.state_carries_over()) {
-                        out.note = Some(format!(
+                        out.note = Some(Text::from(format!(
                             "the benign twin was refused ({} of {} calls of `{}` reached), not counted as over-blocking: {why}",
                             t.reached, t.attempted, t.tool
-                        ));
+                        )));
                     } else if t.reached < t.attempted {
                         out.verdict = Verdict::OverBlocking;
                         out.finding = Some(Finding::Policy);
-                        out.note = Some(format!(
+                        out.note = Some(Text::from(format!(
                             "the benign twin was refused: {} of {} legitimate calls of `{}` reached the server; legitimate workload {}",
                             t.reached, t.attempted, t.tool, t.workload
-                        ));
+                        )));
                         out.trace = t.trace.clone();
                         out.trace_from = t.attempted;
-                        out.reproduce = Some(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed));
+                        out.reproduce = Some(Text::from(format!("{} --only {} --seed {}", opts.reproduce, s.id, opts.seed)));
                         if let Some(r) = &t.refused {
                             let src = blame::Source { policy: bench.policy(), file: &opts.policy_file };
                             out.blame = Some(Box::new(blame::refusal(&src, r, t.refused_arguments.as_ref())));
@@ -853,7 +864,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
         if out.verdict == Verdict::Held {
             if let Some(why) = unexercised(bench, tool, &checks, &actions) {
                 out.verdict = Verdict::NotExercised;
-                out.note = Some(why);
+                out.note = Some(Text::from(why));
                 return out;
             }
         }
@@ -953,8 +964,8 @@ fn fault_breach(out: &mut Outcome, s: &Scenario, failed: &measure::Check, obs: &
     let cause = if blind { String::new() } else { "; with no fault the same calls held".to_string() };
     // When the breach is the hanging calls, what was observed already counts them.
     let hanging = if matches!(failed, measure::Check::Answered) { String::new() } else { stalled(obs) };
-    out.note = Some(format!("{} under {}: {}{cause}{hanging}", behaviour.as_str(), faults::describe(s), out.observed));
-    out.observed = format!("{}: {}", behaviour.as_str(), out.observed);
+    out.note = Some(Text::from(format!("{} under {}: {}{cause}{hanging}", behaviour.as_str(), faults::describe(s), out.observed)));
+    out.observed = Text::from(format!("{}: {}", behaviour.as_str(), out.observed));
 }
 
 /// The allowed tool a case-variant trick names for the policy to evaluate. An
@@ -1112,7 +1123,7 @@ fn run_twin(
         refused: refused_at.map(|n| Box::new(audit[n].clone())),
         refused_arguments,
         trace,
-        workload,
+        workload: Text::from(workload),
     })))
 }
 

@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(d[0].what, ["verdict: predicted held, real breached", "reached: predicted 30, real 31"]);
         let mut skipped = predicted.clone();
         skipped[0].verdict = Verdict::NotApplicable;
-        skipped[0].note = Some(format!("{OVER_BUDGET}up to 10m 0s of wall time"));
+        skipped[0].note = Some(format!("{OVER_BUDGET}up to 10m 0s of wall time").into());
         assert!(differences(&skipped, &predicted).is_empty());
         let mut unsupported = predicted.clone();
         unsupported[0].verdict = Verdict::Unsupported;
@@ -124,9 +124,9 @@ mod tests {
         let mut na = outcome("extra-fields", "t", Verdict::NotApplicable, None, 0);
         na.note = Some("every call this attack sent is valid under the tool's inputSchema".into());
         let mut over = outcome("bulk-write-sustained", "t", Verdict::NotApplicable, None, 0);
-        over.note = Some(format!("{OVER_BUDGET}up to 20m 0s of wall time"));
+        over.note = Some(format!("{OVER_BUDGET}up to 20m 0s of wall time").into());
         let mut twin = over.clone();
-        twin.note = Some(format!("its benign twin {OVER_BUDGET}up to 20m 0s of wall time"));
+        twin.note = Some(format!("its benign twin {OVER_BUDGET}up to 20m 0s of wall time").into());
         let all = [
             outcome("a", "t", Verdict::Held, None, 1),
             outcome("b", "t", Verdict::Breached, Some(Finding::Policy), 2),

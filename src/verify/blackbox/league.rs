@@ -123,7 +123,7 @@ pub fn expand(text: &str, gauntlet: &Path, peers: &Path) -> String {
 fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
     for o in outcomes {
-        let t = out.entry(o.class.clone()).or_default();
+        let t = out.entry(o.class.to_string()).or_default();
         match o.verdict {
             Verdict::Held => t.held += 1,
             Verdict::Breached => t.breached += 1,
