@@ -509,7 +509,7 @@ mod tests {
             server: "payments".into(),
             name: "create_charge".into(),
             risk: Risk::Financial,
-            input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+            input_schema: json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}).into(),
             surface: Default::default(),
             roles: Vec::new(),
             definition: Value::Null,

@@ -1033,7 +1033,7 @@ mod tests {
             server: "s".into(),
             name: "push".into(),
             risk: crate::scenario::Risk::Write,
-            input_schema: serde_json::json!({"type": "object", "properties": {"ref": {"type": "string"}}, "required": ["ref"]}),
+            input_schema: serde_json::json!({"type": "object", "properties": {"ref": {"type": "string"}}, "required": ["ref"]}).into(),
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,

@@ -11,6 +11,8 @@ use std::fmt;
 use std::ops::Deref;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::sync::Arc;
+
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Number, Value};
 
@@ -18,7 +20,8 @@ use serde_json::{Number, Value};
 #[derive(Clone, Debug)]
 pub struct OrderedJson {
     node: Node,
-    value: Value,
+    /// Shared with whoever reads it as a plain value (a tool's schema in the verifier's catalogue).
+    value: Arc<Value>,
 }
 
 /// The value in written order. Object keys are unique (duplicates keep the last).
@@ -41,6 +44,11 @@ impl OrderedJson {
         &self.value
     }
 
+    /// The value, shared rather than copied.
+    pub fn shared(&self) -> Arc<Value> {
+        self.value.clone()
+    }
+
     /// Compact JSON text in written order.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.node).unwrap_or_else(|_| "null".into())
@@ -55,7 +63,7 @@ impl OrderedJson {
 impl From<Node> for OrderedJson {
     fn from(node: Node) -> OrderedJson {
         let value = serde_json::to_value(&node).unwrap_or(Value::Null);
-        OrderedJson { node, value }
+        OrderedJson { node, value: Arc::new(value) }
     }
 }
 
@@ -64,7 +72,7 @@ impl From<Value> for OrderedJson {
     fn from(value: Value) -> OrderedJson {
         OrderedJson {
             node: Node::from(&value),
-            value,
+            value: Arc::new(value),
         }
     }
 }

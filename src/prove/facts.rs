@@ -141,7 +141,7 @@ fn unknown_fields<'a>(out: &mut Vec<Fact>, at: &dyn Fn(u32) -> PolicyLocation, r
     for rule in rules {
         for c in &rule.conditions {
             let Path::Args(segments) = &c.path else { continue };
-            let mut schema = &tool.input_schema;
+            let mut schema: &serde_json::Value = &tool.input_schema;
             for (depth, seg) in segments.iter().enumerate() {
                 let props = &schema["properties"];
                 if !props.is_object() {

@@ -112,7 +112,7 @@ fn send_tool() -> ToolInfo {
         server: "t".into(),
         name: "send".into(),
         risk: crate::mock::Risk::Write,
-        input_schema: serde_json::json!({"type": "object", "properties": {"url": {"type": "string", "maxLength": 100}}, "required": ["url"]}),
+        input_schema: serde_json::json!({"type": "object", "properties": {"url": {"type": "string", "maxLength": 100}}, "required": ["url"]}).into(),
         surface: crate::mock::Surface::Tool,
         roles: Vec::new(),
         definition: serde_json::Value::Null,

@@ -17,7 +17,7 @@ fn tool(name: &str, risk: Risk, schema: serde_json::Value, roles: Vec<(String, F
         server: "t".into(),
         name: name.into(),
         risk,
-        input_schema: schema,
+        input_schema: schema.into(),
         surface: crate::mock::Surface::Tool,
         roles,
         definition: serde_json::Value::Null,

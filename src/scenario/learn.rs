@@ -402,7 +402,7 @@ mod tests {
             server: "s".into(),
             name: name.into(),
             risk: Risk::Write,
-            input_schema: json!({"type": "object", "properties": props, "required": required}),
+            input_schema: json!({"type": "object", "properties": props, "required": required}).into(),
             surface: Default::default(),
             roles: roles.into_iter().map(|(p, k)| (p.to_string(), FieldRole::destination(k))).collect(),
             definition: Value::Null,

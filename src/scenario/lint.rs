@@ -6,9 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::model::{Risk, Rotation, Scenario};
 use super::{decode, rule_problems, schema, ScenarioError};
+
+/// The member of a `tools/list` entry that holds the tool's input schema.
+const SCHEMA: &str = "inputSchema";
 
 /// One tool of one mock server, as far as scenarios care — or one of its
 /// resources (named by URI) or prompts (its arguments as an object schema).
@@ -17,18 +21,44 @@ pub struct ToolInfo {
     pub server: String,
     pub name: String,
     pub risk: Risk,
-    pub input_schema: serde_json::Value,
+    /// Shared with the server file's copy: a large catalogue holds each schema once.
+    pub input_schema: Arc<serde_json::Value>,
     pub surface: crate::mock::Surface,
     /// Its fields' roles (written in the server file, or inferred on load).
     pub roles: Vec<(String, crate::mock::roles::FieldRole)>,
-    /// The tool's `tools/list` entry as its server file defines it (what a
-    /// pinned tool must look like); null for resources and prompts.
+    /// The tool's `tools/list` entry as its server file defines it, less its
+    /// `inputSchema` where that is `input_schema` (held once; [`ToolInfo::listed`]
+    /// is the whole entry); null for resources and prompts.
     pub definition: serde_json::Value,
     /// The tool reads private data (its server file marks it `private`).
     pub private: bool,
 }
 
 impl ToolInfo {
+    /// The tool's `tools/list` entry as its server file defines it (what a
+    /// pinned tool must look like); null for resources and prompts.
+    pub fn listed(&self) -> std::borrow::Cow<'_, serde_json::Value> {
+        match &self.definition {
+            serde_json::Value::Object(m) if !m.contains_key(SCHEMA) => {
+                let mut m = m.clone();
+                m.insert(SCHEMA.into(), (*self.input_schema).clone());
+                std::borrow::Cow::Owned(serde_json::Value::Object(m))
+            }
+            d => std::borrow::Cow::Borrowed(d),
+        }
+    }
+
+    /// `definition` for a tool listed as `entry`: the entry, its `inputSchema` taken out where it is `input_schema`.
+    pub fn definition_of(entry: serde_json::Value, input_schema: &serde_json::Value) -> serde_json::Value {
+        match entry {
+            serde_json::Value::Object(mut m) if m.get(SCHEMA) == Some(input_schema) => {
+                m.remove(SCHEMA);
+                serde_json::Value::Object(m)
+            }
+            other => other,
+        }
+    }
+
     /// The role of the field at `path`, if it has one.
     pub fn role_of(&self, path: &str) -> Option<&crate::mock::roles::FieldRole> {
         self.roles.iter().find(|(p, _)| p == path).map(|(_, r)| r)
@@ -277,7 +307,7 @@ mod tests {
             server: "demo".into(),
             name: "create_issue".into(),
             risk: Risk::Write,
-            input_schema: serde_json::json!({"type": "object"}),
+            input_schema: serde_json::json!({"type": "object"}).into(),
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,

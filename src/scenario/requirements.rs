@@ -1096,7 +1096,7 @@ mod tests {
             server: "git".into(),
             name: name.into(),
             risk,
-            input_schema: serde_json::json!({"type": "object", "properties": {"repo_path": {"type": "string"}, "message": {"type": "string"}}}),
+            input_schema: serde_json::json!({"type": "object", "properties": {"repo_path": {"type": "string"}, "message": {"type": "string"}}}).into(),
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,

@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn skeleton_parses_and_lints_clean() {
         let text = skeleton("my-attack", "gauntlet verify POLICY --scenarios scenarios --only my-attack");
-        let cat = vec![ToolInfo { server: "s".into(), name: "w".into(), risk: Risk::Write, input_schema: serde_json::json!({}), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null, private: false }];
+        let cat = vec![ToolInfo { server: "s".into(), name: "w".into(), risk: Risk::Write, input_schema: serde_json::json!({}).into(), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null, private: false }];
         let problems = lint_text(Path::new("scenarios/my-attack.yaml"), &text, &cat);
         assert!(problems.is_empty(), "{problems:?}");
         let s = crate::scenario::parse(Path::new("my-attack.yaml"), &text).unwrap();

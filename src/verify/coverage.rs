@@ -104,7 +104,7 @@ mod tests {
     use crate::scenario::model::Risk;
 
     fn tool(server: &str, name: &str) -> ToolInfo {
-        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null, private: false }
+        ToolInfo { server: server.into(), name: name.into(), risk: Risk::Write, input_schema: serde_json::json!({"type": "object"}).into(), surface: Default::default(), roles: Vec::new(), definition: serde_json::Value::Null, private: false }
     }
 
     #[test]

@@ -289,7 +289,7 @@ mod tests {
             input_schema: json!({"type": "object", "properties": {
                 "to": {"type": "array", "items": {"type": "string"}},
                 "cc": {"type": "array", "items": {"type": "string"}},
-                "subject": {"type": "string"}}, "required": ["to", "subject"]}),
+                "subject": {"type": "string"}}, "required": ["to", "subject"]}).into(),
             surface: Default::default(),
             roles: vec![("cc".into(), FieldRole::destination(Kind::Email)), ("to".into(), FieldRole::destination(Kind::Email))],
             definition: serde_json::Value::Null,
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn an_allowlist_is_declared_the_policys_own_or_a_stand_in() {
         let tool = ToolInfo {
-            input_schema: json!({"type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]}),
+            input_schema: json!({"type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]}).into(),
             roles: vec![("to".into(), FieldRole::destination(Kind::Email))],
             ..mail_tool()
         };
@@ -354,7 +354,7 @@ mod tests {
             server: "s".into(),
             name: "send_money".into(),
             risk: Risk::Financial,
-            input_schema: json!({"type": "object", "properties": {"recipient": {"type": "string"}, "memo": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, "required": ["recipient", "memo"]}),
+            input_schema: json!({"type": "object", "properties": {"recipient": {"type": "string"}, "memo": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, "required": ["recipient", "memo"]}).into(),
             surface: Default::default(),
             roles: vec![("memo".into(), FieldRole::destination(Kind::Id)), ("recipient".into(), FieldRole::destination(Kind::Iban))],
             definition: serde_json::Value::Null,

@@ -38,15 +38,18 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
     servers
         .iter()
         .flat_map(|s| {
-            s.spec.tools.iter().map(|t| ToolInfo {
-                server: s.name.clone(),
-                name: t.name.clone(),
-                risk: t.risk,
-                input_schema: t.input_schema.value().clone(),
-                surface: Surface::Tool,
-                roles: t.field_roles().fields.into_iter().map(|(path, role, _)| (path, role)).collect(),
-                definition: serde_json::from_str(&crate::mock::toolset::list_entry(t, false)).unwrap_or_default(),
-                private: t.private,
+            s.spec.tools.iter().map(|t| {
+                let entry = serde_json::from_str(&crate::mock::toolset::list_entry(t, false)).unwrap_or_default();
+                ToolInfo {
+                    server: s.name.clone(),
+                    name: t.name.clone(),
+                    risk: t.risk,
+                    input_schema: t.input_schema.shared(),
+                    surface: Surface::Tool,
+                    roles: t.field_roles().fields.into_iter().map(|(path, role, _)| (path, role)).collect(),
+                    definition: ToolInfo::definition_of(entry, t.input_schema.value()),
+                    private: t.private,
+                }
             })
         })
         .collect()
@@ -58,7 +61,7 @@ pub fn catalogue_of(servers: &[NamedServer]) -> Vec<ToolInfo> {
 /// the URI it names (`*` read as `gauntlet-probe`) where a resource template
 /// of the server serves it.
 pub fn surfaces_of<'a>(servers: impl IntoIterator<Item = (&'a str, &'a ServerSpec)>, reqs: &Requirements) -> Vec<ToolInfo> {
-    let item = |server: &str, name: &str, risk, schema, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: schema, surface, roles: Vec::new(), definition: serde_json::Value::Null, private: false };
+    let item = |server: &str, name: &str, risk, schema: serde_json::Value, surface| ToolInfo { server: server.to_string(), name: name.to_string(), risk, input_schema: Arc::new(schema), surface, roles: Vec::new(), definition: serde_json::Value::Null, private: false };
     let mut out = Vec::new();
     for (server, spec) in servers {
         let empty = || serde_json::json!({"type": "object", "properties": {}});

@@ -664,12 +664,13 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
         }
         Check::Pinned { tool: name } => {
             let shown: Vec<&Value> = obs.definitions.iter().filter(|d| d.name == *name).map(|d| &d.entry).collect();
-            let unapproved: Vec<&Value> = shown.iter().copied().filter(|e| **e != tool.definition).collect();
+            let filed = tool.listed();
+            let unapproved: Vec<&Value> = shown.iter().copied().filter(|e| **e != *filed).collect();
             let ran = calls.iter().filter(|e| e.executed && (e.shadow || e.revision.unwrap_or(0) != 0)).count();
             let mut seen = match (shown.len(), unapproved.first()) {
                 (0, _) => "the agent was shown no definition".to_string(),
                 (n, None) => format!("the agent was shown the filed definition {}", crate::wording::count(n, "time")),
-                (n, Some(first)) => format!("the agent was shown {} of {} not as filed ({})", unapproved.len(), crate::wording::count(n, "definition"), differing(first, &tool.definition)),
+                (n, Some(first)) => format!("the agent was shown {} of {} not as filed ({})", unapproved.len(), crate::wording::count(n, "definition"), differing(first, &filed)),
             };
             seen.push_str(&format!("; {} ran a definition not as filed", crate::wording::count(ran, "call")));
             let mut r = result(unapproved.is_empty() && ran == 0, seen);
@@ -785,7 +786,7 @@ mod tests {
             server: "s".into(),
             name: "charge".into(),
             risk: Risk::Financial,
-            input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}),
+            input_schema: serde_json::json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}}, "required": ["amount"]}).into(),
             surface: Default::default(),
             roles: Vec::new(),
             definition: serde_json::Value::Null,
@@ -843,8 +844,8 @@ mod tests {
     #[test]
     fn violations_only_in_optional_fields_are_proxy_only() {
         let mut t = tool();
-        t.input_schema["properties"]["note"] = serde_json::json!({"type": "string"});
-        t.input_schema["additionalProperties"] = serde_json::json!(false);
+        std::sync::Arc::make_mut(&mut t.input_schema)["properties"]["note"] = serde_json::json!({"type": "string"});
+        std::sync::Arc::make_mut(&mut t.input_schema)["additionalProperties"] = serde_json::json!(false);
         let obs = Observation {
             ledger: vec![
                 entry(1.0, "charge", serde_json::json!({"amount": 5, "note": 7}), true),
@@ -859,8 +860,8 @@ mod tests {
     #[test]
     fn a_boolean_or_string_field_can_only_be_kept_present() {
         let mut t = tool();
-        t.input_schema["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "boolean"}, {"type": "string"}]});
-        t.input_schema["required"] = serde_json::json!(["amount", "flag"]);
+        std::sync::Arc::make_mut(&mut t.input_schema)["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "boolean"}, {"type": "string"}]});
+        std::sync::Arc::make_mut(&mut t.input_schema)["required"] = serde_json::json!(["amount", "flag"]);
         assert_eq!(unguardable_unions(&t.input_schema), ["flag"]);
         let obs = |flag: Value| Observation {
             ledger: vec![entry(1.0, "charge", serde_json::json!({"amount": 5, "flag": flag}), true)],
@@ -876,7 +877,7 @@ mod tests {
         let r = evaluate(&check, &obs(Value::Null), &t, "amount");
         assert!(!r.held && !r.proxy_only, "{r:?}");
         // A number|integer union is one `gte` away: not unguardable.
-        t.input_schema["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "integer"}, {"type": "number"}]});
+        std::sync::Arc::make_mut(&mut t.input_schema)["properties"]["flag"] = serde_json::json!({"anyOf": [{"type": "integer"}, {"type": "number"}]});
         assert!(unguardable_unions(&t.input_schema).is_empty());
         assert!(!evaluate(&check, &obs(serde_json::json!("x")), &t, "amount").proxy_only);
     }
@@ -884,7 +885,7 @@ mod tests {
     #[test]
     fn oversized_arguments_breach_and_optional_ones_are_proxy_only() {
         let mut t = tool();
-        t.input_schema["properties"]["note"] = serde_json::json!({"type": "string"});
+        std::sync::Arc::make_mut(&mut t.input_schema)["properties"]["note"] = serde_json::json!({"type": "string"});
         let big = "A".repeat(2000);
         let obs = |args: Value| Observation { ledger: vec![entry(1.0, "charge", args, true)], ..Default::default() };
         let check = Check::ArgumentBytes { max: 1000 };
