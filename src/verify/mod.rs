@@ -489,6 +489,8 @@ pub fn run(
             jobs.push(Job { scenario: s, tool: Some(t), why: None, carries });
         }
     }
+    // A large run has a job per scenario × tool, held through the whole run: not the doubling's spare half.
+    jobs.shrink_to_fit();
     on_total(jobs.len());
     let attacked: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].carries.is_none()).collect();
     let represents: std::collections::BTreeSet<usize> = jobs.iter().filter_map(|j| j.carries).collect();
