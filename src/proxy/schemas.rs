@@ -24,6 +24,9 @@ use serde_json::{Map, Value};
 
 /// One tool's argument check.
 struct Known {
+    /// The schema it was compiled from: a list that repeats it (each session
+    /// lists) is not compiled again.
+    schema: Value,
     /// `None`: the schema does not compile, and every call of the tool is refused.
     validator: Option<jsonschema::Validator>,
     /// The top-level fields the schema names; `None` when it admits others.
@@ -48,7 +51,10 @@ impl Schemas {
         for entry in tools {
             let Some(name) = entry.get("name").and_then(Value::as_str) else { continue };
             let schema = entry.get("inputSchema").cloned().unwrap_or(Value::Null);
-            let known = Known { validator: jsonschema::validator_for(&schema).ok(), declared: declared(&schema) };
+            if self.tools.get(name).is_some_and(|k| k.schema == schema) {
+                continue;
+            }
+            let known = Known { validator: jsonschema::validator_for(&schema).ok(), declared: declared(&schema), schema };
             self.tools.insert(name.to_string(), known);
         }
     }

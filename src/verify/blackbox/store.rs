@@ -89,36 +89,32 @@ impl Store {
 
     /// The process id of the redis-server answering on the store's port.
     fn answering_pid(&self) -> Option<u32> {
+        self.command(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n", process_id)
+    }
+
+    /// One RESP command; its answer read until `whole` finds what it needs
+    /// in it (an `INFO` answer is a kilobyte or two), or the server closes
+    /// the connection.
+    fn command<T>(&self, resp: &[u8], whole: impl Fn(&str) -> Option<T>) -> Option<T> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
-        // The answer is one bulk string of a kilobyte or two; read until the line is whole.
+        s.write_all(resp).ok()?;
         let mut text = Vec::new();
         let mut buf = [0u8; 4096];
         while text.len() < 64 * 1024 {
             let n = s.read(&mut buf).ok().filter(|&n| n > 0)?;
             text.extend_from_slice(&buf[..n]);
-            if let Some(pid) = process_id(&String::from_utf8_lossy(&text)) {
-                return Some(pid);
+            if let Some(found) = whole(&String::from_utf8_lossy(&text)) {
+                return Some(found);
             }
         }
         None
     }
 
-    /// One RESP command; the first line of its answer.
-    fn command(&self, resp: &[u8]) -> std::io::Result<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(2)))?;
-        s.write_all(resp)?;
-        let mut buf = [0u8; 256];
-        let n = s.read(&mut buf)?;
-        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
-    }
-
     /// The store fails: it saves what it holds and exits; connections are refused.
     pub fn fail(&mut self) -> Result<(), String> {
         // The server closes the connection without answering when it shuts down.
-        let _ = self.command(b"*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n");
+        self.command(b"*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n", |_| Some(()));
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
