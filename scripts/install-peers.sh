@@ -10,10 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MCP_PY_VERSION="2.3.0"
-# Real servers recorded as test data (tests/data/servers/), pinned: the live
-# `gauntlet proxy` checks run them behind the proxy.
-PY_SERVERS="mcp-server-time==2026.10.19 mcp-server-fetch==2026.10.24 mcp-server-git==2026.10.19"
+# The Python peers: the `mcp` SDK and the real servers recorded as test data
+# (tests/data/servers/; the live `gauntlet proxy` checks run them behind the
+# proxy). scripts/peers/requirements.lock pins every package of the tree, as
+# package-lock.json does for npm: pinned top-level versions alone let a
+# transitive dependency move between two CI runs. Re-lock with
+# `pip freeze > scripts/peers/requirements.lock` in a venv where the new pins
+# were installed.
+PY_LOCK="$PWD/scripts/peers/requirements.lock"
+MCP_PY_VERSION="$(sed -n 's/^mcp==//p' "$PY_LOCK")"
 
 PEERS="$PWD/.peers"
 mkdir -p "$PEERS"
@@ -37,26 +42,33 @@ apt_install() {
     { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >"$PEERS/apt.log" 2>&1
 }
 
-# --- Python mcp SDK -------------------------------------------------------
+# --- Python peers -----------------------------------------------------------
 if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
     apt_install python3 python3-venv || true
 fi
 command -v python3 >/dev/null || fail "python3 is not on PATH" "install Python 3.10+ (apt-get install python3 python3-venv)"
-if ! "$PEERS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_PY_VERSION')" 2>/dev/null; then
+if ! cmp -s "$PY_LOCK" "$PEERS/requirements.lock" || [ ! -x "$PEERS/venv/bin/python" ]; then
     if [ ! -x "$PEERS/venv/bin/python" ]; then
         python3 -m venv "$PEERS/venv" >"$PEERS/venv.log" 2>&1 \
             || fail "could not create the venv at .peers/venv (log: .peers/venv.log)" "install python3-venv (apt-get install python3-venv)"
     fi
-    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_PY_VERSION" >"$PEERS/pip.log" 2>&1 \
-        || fail "pip could not install mcp==$MCP_PY_VERSION (log: .peers/pip.log)" "check that PyPI is reachable"
-fi
-if ! "$PEERS/venv/bin/python" - $PY_SERVERS <<'PY' 2>/dev/null; then
-import importlib.metadata as m, sys
-sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
-PY
-    # The mcp pin is repeated so a server's own requirement cannot move it.
-    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_PY_VERSION" $PY_SERVERS >>"$PEERS/pip.log" 2>&1 \
-        || fail "pip could not install $PY_SERVERS (log: .peers/pip.log)" "check that PyPI is reachable"
+    rm -f "$PEERS/requirements.lock"
+    # A registry can drop a connection or answer 5xx for a moment: three
+    # tries, and the log's end is printed if all fail so a CI record shows why.
+    : >"$PEERS/pip.log"
+    for wait in 5 20 0; do
+        if "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$PY_LOCK" >>"$PEERS/pip.log" 2>&1; then
+            cp "$PY_LOCK" "$PEERS/requirements.lock"
+            break
+        fi
+        [ "$wait" = 0 ] && break
+        echo "install-peers: pip failed; trying again in ${wait}s (log: .peers/pip.log)" >&2
+        sleep "$wait"
+    done
+    if [ ! -f "$PEERS/requirements.lock" ]; then
+        tail -n 25 "$PEERS/pip.log" | sed 's/^/  pip: /' >&2
+        fail "pip could not install the locked Python peers from scripts/peers/requirements.lock (log: .peers/pip.log)" "check that PyPI is reachable"
+    fi
 fi
 
 # --- npm peers --------------------------------------------------------------
