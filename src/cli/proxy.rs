@@ -12,6 +12,7 @@ use crate::mcp::http::serve;
 use crate::profile::Profile;
 use crate::proxy::auditlog::AuditLog;
 use crate::proxy::core::{ProxyCore, WireMode};
+use crate::proxy::schemas::Unlisted;
 use crate::proxy::decider::{StoreCalls, DEFAULT_STATE_TIMEOUT};
 use crate::proxy::sqlite::FailMode;
 use crate::proxy::stdio::DEFAULT_MAX_LINE;
@@ -329,6 +330,10 @@ pub fn run(args: Args) -> Exit {
         if let Some(p) = &pin {
             core.pin(p.clone());
         }
+        // Strict checks every call against its tool's listed inputSchema: a
+        // stdio agent side holds a call of a tool not listed yet and asks the
+        // upstream; the HTTP front cannot hold a call for a request of its own.
+        core.unlisted_calls(if mode == WireMode::Http { Unlisted::Refuse } else { Unlisted::Ask });
         core
     };
     match (&args.upstream, args.command.is_empty()) {

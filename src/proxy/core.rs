@@ -57,7 +57,8 @@ use super::decode::{self, CallMsg, Classified, Refusal};
 use super::denial::{denial, jsonrpc_error, DENIED_PREFIX};
 use super::filter::{filter_parsed, Filtered};
 use super::pending::{Answered, InFlight, Pending, PendingKey};
-use super::pin::{Approved, Parked, Pin, Step};
+use super::pin::{Approved, Parked, Pin, Step, Verdict};
+use super::schemas::Unlisted;
 use super::record::{Decided, Recorder};
 use super::rawjson::{self, Kind, Node, ParseError};
 use super::ticket::Ticket;
@@ -149,6 +150,8 @@ pub struct ProxyCore {
     releasing: bool,
     /// Strict: each listed tool's `inputSchema`, which its calls' arguments must fit.
     schemas: super::schemas::Schemas,
+    /// Strict: what a call of a tool with no schema seen yet gets.
+    unlisted: Unlisted,
     /// See [`ProxyCore::set_store_late`].
     store_late: Option<(super::sqlite::FailMode, std::time::Duration)>,
 }
@@ -168,6 +171,7 @@ impl ProxyCore {
             pin: None,
             releasing: false,
             schemas: Default::default(),
+            unlisted: Unlisted::Unchecked,
             store_late: None,
         }
     }
@@ -180,6 +184,18 @@ impl ProxyCore {
     /// Serve tools only as `approved` defines them (see [`super::pin`]).
     pub fn pin(&mut self, approved: std::sync::Arc<Approved>) {
         self.pin = Some(Pin::new(approved));
+    }
+
+    /// Under `strict`, what a call of a tool whose `inputSchema` no list has
+    /// shown yet gets (see [`Unlisted`]); other profiles check no schema.
+    pub fn unlisted_calls(&mut self, unlisted: Unlisted) {
+        if self.engine.profile() != Profile::Strict {
+            return;
+        }
+        self.unlisted = unlisted;
+        if unlisted == Unlisted::Ask {
+            self.pin.get_or_insert_with(Pin::unpinned);
+        }
     }
 
     /// Emit [`Output::Record`] lines: every evaluated call as a replayable trace.
@@ -275,8 +291,9 @@ impl ProxyCore {
                         return self.refused(ungoverned(call), ctx, now);
                     }
                 }
-                // A call the pin released comes back through here, and a decision
-                // made outside replays its message: neither is held again.
+                // A call the pin (or the wait for a schema) released comes back
+                // through here, and a decision made outside replays its message:
+                // neither is held again.
                 if self.pin.is_some() && !self.replaying && !self.releasing {
                     if let (Some(key), Some(id)) = (&key, id) {
                         match self.hold(&single, &parsed, bytes, key, id.raw(bytes), ctx, exchange, now) {
@@ -327,7 +344,19 @@ impl ProxyCore {
         if call.surface || self.engine.profile() != Profile::Strict {
             return None;
         }
-        let why = self.schemas.refusal(&call.name, call.arguments.as_ref())?;
+        let unseen = match self.unlisted {
+            // Held for a list, the call comes back known; a replayed decision was checked on arrival.
+            _ if self.schemas.knows(&call.name) || self.replaying => None,
+            Unlisted::Unchecked => None,
+            Unlisted::Ask => Some("no tools/list answer has shown the proxy its inputSchema"),
+            Unlisted::Refuse => Some(
+                "no tools/list answer has shown the proxy its inputSchema since the upstream's tools last changed, and over the HTTP front the proxy does not ask the upstream itself: list the tools, then call",
+            ),
+        };
+        let why = match unseen {
+            Some(why) => why.to_string(),
+            None => self.schemas.refusal(&call.name, call.arguments.as_ref())?,
+        };
         Some(Refusal {
             code: decode::INVALID_PARAMS,
             message: format!("invalid params: tool {} refused: {why}", crate::gofmt::quote::quote(&call.name)),
@@ -450,10 +479,15 @@ impl ProxyCore {
         let Ok(node) = rawjson::parse(bytes) else {
             return vec![Output::ToAgent(bytes.to_vec())];
         };
+        if self.unlisted != Unlisted::Unchecked && tools_changed(&node) {
+            // Every schema seen may be stale: the next call of each tool waits for a fresh list.
+            self.schemas.forget();
+        }
         if let Some(step) = self.pin_step(&node, bytes, ctx) {
             return match step {
                 Step::Next(list) => vec![Output::ToUpstream(list)],
-                Step::Resolved { call, refusal, next } => self.resolve(call, refusal, next, now),
+                Step::Resolved { calls, next } => self.resolve(calls, next, now),
+                Step::Stale => Vec::new(),
             };
         }
         let mut records = Vec::new();
@@ -536,7 +570,25 @@ impl ProxyCore {
     pub fn expire(&mut self, now: Timestamp, timeout: std::time::Duration) -> Vec<Output> {
         let nanos = i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX);
         let gone = self.pending.give_up(Some(now.plus_nanos(nanos.saturating_neg())), None);
-        self.give_up(gone, &format!("the upstream did not answer within {}", show_duration(timeout)))
+        let mut out = Vec::new();
+        let mut answered = Vec::new();
+        for (key, flight) in gone {
+            // A call held for the proxy's own list was never forwarded: it is
+            // the list that went unanswered, and the call is refused for it.
+            let Some(call) = self.pin.as_mut().and_then(|pin| pin.unhold(&key)) else {
+                answered.push((key, flight));
+                continue;
+            };
+            let message = format!(
+                "tool {} refused: the upstream did not answer the proxy's own tools/list within {}, which the call waited for to be checked, so it was not forwarded",
+                crate::gofmt::quote::quote(&call.tool),
+                show_duration(timeout)
+            );
+            let r = Refusal { code: INTERNAL_ERROR, message, id: Some(flight.raw_id), tool: call.tool, silent: false };
+            self.refuse(r, &call.ctx, now, &mut out);
+        }
+        out.extend(self.give_up(answered, &format!("the upstream did not answer within {}", show_duration(timeout))));
+        out
     }
 
     /// Answers every request of one exchange still waiting (an HTTP POST whose upstream timed out).
@@ -547,7 +599,12 @@ impl ProxyCore {
 
     fn give_up(&mut self, gone: Vec<(PendingKey, InFlight)>, why: &str) -> Vec<Output> {
         let mut out = Vec::new();
-        for ((session, exchange, _), flight) in gone {
+        for (key, flight) in gone {
+            // A held call answered here waits for no list any more.
+            if let Some(pin) = &mut self.pin {
+                pin.unhold(&key);
+            }
+            let (session, exchange, _) = key;
             let ctx = CallContext { identity: None, session };
             let key = self.settle_key(&ctx, exchange, &flight.raw_id);
             // Kept, not rolled back: the upstream may have executed the call.
@@ -811,10 +868,11 @@ impl ProxyCore {
         }
     }
 
-    /// Under `--pin`: a request the agent sent, before the policy sees it.
-    /// A call is held until the upstream's own list shows its definition; an
-    /// `initialize` is noted (its answer names the server); an id the proxy
-    /// keeps for its own lists is refused.
+    /// Under `--pin`, or when strict asks for unseen schemas: a request the
+    /// agent sent, before the policy sees it. A call is held until the
+    /// upstream's own list shows its definition (unpinned: only a call of a
+    /// tool whose schema is unknown); an `initialize` is noted (its answer
+    /// names the server); an id the proxy keeps for its own lists is refused.
     #[allow(clippy::too_many_arguments)]
     fn hold(&mut self, msg: &Classified, parsed: &Result<Node, rawjson::ParseError>, bytes: &[u8], key: &PendingKey, raw_id: &[u8], ctx: &CallContext, exchange: Exchange, now: Timestamp) -> Held {
         let Some(pin) = &mut self.pin else { return Held::Passes };
@@ -840,6 +898,9 @@ impl ProxyCore {
                 return Held::Passes;
             }
         };
+        if !pin.is_pinned() && self.schemas.knows(&call.name) {
+            return Held::Passes;
+        }
         let parked = Parked { bytes: bytes.to_vec(), ctx: ctx.clone(), exchange, key: key.clone(), id: raw_id.to_vec(), tool: call.name.clone(), at: now };
         let list = pin.park(parked);
         self.pending.register_request(key.clone(), raw_id, now);
@@ -857,42 +918,59 @@ impl ProxyCore {
             if self.engine.profile() == Profile::Strict {
                 self.schemas.learn_answer(&body);
             }
-            return pin.own_answer(ctx, raw, &body);
+            // Never the agent's: an answer to a list nothing waits for is dropped.
+            return Some(pin.own_answer(ctx, raw, &body).unwrap_or(Step::Stale));
         }
         pin.answered(ctx, raw, &body);
         None
     }
 
-    /// A held call whose definition the upstream's list showed: refused, or
-    /// on to the policy as if it had just arrived; then the next list.
-    fn resolve(&mut self, call: Parked, refusal: Option<String>, next: Option<Vec<u8>>, now: Timestamp) -> Vec<Output> {
+    /// Held calls the upstream's list answers: each refused, or on to the
+    /// policy as if it had just arrived; then the next list.
+    fn resolve(&mut self, calls: Vec<(Parked, Verdict)>, next: Option<Vec<u8>>, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
-        // Not waiting any more: the proxy answered it itself (a timeout).
-        if self.pending.outstanding(&call.key) {
-            match refusal {
-                Some(why) => {
-                    self.pending.answer(&call.key);
-                    let r = Refusal {
-                        code: super::pin::NOT_APPROVED,
-                        message: format!("tool {} is not served as approved: {why}", crate::gofmt::quote::quote(&call.tool)),
-                        id: Some(call.id.clone()),
-                        tool: call.tool.clone(),
-                        silent: false,
-                    };
-                    self.refuse(r, &call.ctx, now, &mut out);
-                }
-                None => {
-                    // On as if it had just arrived (decided here, or handed out
-                    // to be decided): its id is free again for that.
-                    self.pending.answer(&call.key);
-                    self.releasing = true;
-                    out = self.from_agent_on(&call.bytes, &call.ctx, call.exchange, now);
-                    self.releasing = false;
-                }
+        for (call, verdict) in calls {
+            // Not waiting any more: the proxy answered it itself (a timeout).
+            if !self.pending.outstanding(&call.key) {
+                continue;
             }
+            // Answered here, or on as a new request: either way its id is free again.
+            self.pending.answer(&call.key);
+            let tool = crate::gofmt::quote::quote(&call.tool);
+            let (code, message) = match verdict {
+                Verdict::Listed => {
+                    self.releasing = true;
+                    out.extend(self.from_agent_on(&call.bytes, &call.ctx, call.exchange, now));
+                    self.releasing = false;
+                    continue;
+                }
+                Verdict::NotApproved(why) => (super::pin::NOT_APPROVED, format!("tool {tool} is not served as approved: {why}")),
+                Verdict::Unlisted => (
+                    decode::INVALID_PARAMS,
+                    format!("invalid params: tool {tool} refused: the upstream's tools/list does not list it, so there is no inputSchema to check its arguments against"),
+                ),
+                Verdict::ListFailed(why) => (
+                    INTERNAL_ERROR,
+                    format!("tool {tool} refused: the proxy asked the upstream for its tools to check this call's arguments against the tool's inputSchema, and {why}"),
+                ),
+            };
+            let r = Refusal { code, message, id: Some(call.id.clone()), tool: call.tool.clone(), silent: false };
+            self.refuse(r, &call.ctx, now, &mut out);
         }
         out.extend(next.map(Output::ToUpstream));
         out
+    }
+}
+
+/// Whether an upstream message is (or a batch holds) `notifications/tools/list_changed`.
+fn tools_changed(node: &Node) -> bool {
+    let is_it = |n: &Node| match &n.kind {
+        Kind::Object(members) => decode::envelope(members).method.as_deref() == Some("notifications/tools/list_changed"),
+        _ => false,
+    };
+    match &node.kind {
+        Kind::Array(items) => items.iter().any(is_it),
+        _ => is_it(node),
     }
 }
 

@@ -18,6 +18,13 @@
 //! Calls of one session are checked one at a time, each against a list the
 //! upstream answered after the previous call was forwarded, so a change the
 //! previous call set off is seen. Sans-IO like the core around it.
+//!
+//! Without an approved file the same holding serves strict's schema check
+//! ([`super::schemas::Unlisted::Ask`]): only a call of a tool whose schema
+//! the core has not seen is held, and one list answers every call of the
+//! session held before it came (its schemas are learnt by the core). A tool
+//! the list does not name, or a list the upstream refuses, refuses the call;
+//! a list never answered leaves the call to `--call-timeout`.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -103,20 +110,37 @@ pub struct Parked {
     pub at: Timestamp,
 }
 
+/// What the upstream's whole list says about one held call.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// Listed (and, pinned, served as approved): on to the policy.
+    Listed,
+    /// Pinned: not served as approved (nor listed, nor listable), and why.
+    NotApproved(String),
+    /// Unpinned: the upstream's list does not name the tool.
+    Unlisted,
+    /// Unpinned: the upstream answered the list with no tools, and how.
+    ListFailed(String),
+}
+
 /// What an answer to the proxy's own list means.
 #[derive(Debug)]
 pub enum Step {
     /// Ask for the next page.
     Next(Vec<u8>),
-    /// The first held call of the session, with why it is refused (`None`:
-    /// forward it to the policy), and the list to send for the next one.
-    Resolved { call: Parked, refusal: Option<String>, next: Option<Vec<u8>> },
+    /// The held calls the list answers (pinned: the session's first; else
+    /// all of them), each with its verdict, and the list to send for the next.
+    Resolved { calls: Vec<(Parked, Verdict)>, next: Option<Vec<u8>> },
+    /// An answer to a list no call waits for any more (they timed out): dropped.
+    Stale,
 }
 
-/// The pinning state of one proxy core.
+/// The state of one proxy core's own lists: the calls held for them and,
+/// pinned, the approved definitions.
 #[derive(Debug)]
 pub struct Pin {
-    approved: std::sync::Arc<Approved>,
+    /// `None`: holding for strict's schema check only.
+    approved: Option<std::sync::Arc<Approved>>,
     /// The upstream's `serverInfo.name`, once an `initialize` answer said it.
     served_by: Option<String>,
     /// `initialize` requests waiting for their answer, by session and raw id.
@@ -140,11 +164,17 @@ struct Asking {
 
 impl Pin {
     pub fn new(approved: std::sync::Arc<Approved>) -> Pin {
-        Pin { approved, served_by: None, initializing: HashSet::new(), sessions: HashMap::new(), next_id: 0 }
+        Pin { approved: Some(approved), ..Pin::unpinned() }
     }
 
-    pub fn approved(&self) -> &Approved {
-        &self.approved
+    /// Holding for strict's schema check, nothing pinned.
+    pub fn unpinned() -> Pin {
+        Pin { approved: None, served_by: None, initializing: HashSet::new(), sessions: HashMap::new(), next_id: 0 }
+    }
+
+    /// Whether definitions are pinned (every call is held), not only schemas wanted.
+    pub fn is_pinned(&self) -> bool {
+        self.approved.is_some()
     }
 
     /// Whether a request id is one the proxy uses for its own lists (an agent may not use it).
@@ -195,12 +225,12 @@ impl Pin {
         Some(serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": params}).to_string().into_bytes())
     }
 
-    /// An answer to one of the proxy's own lists (`None` for any other message).
+    /// An answer to one of the proxy's own lists ([`Step::Stale`] when no call waits for it).
     pub fn own_answer(&mut self, ctx: &CallContext, raw_id: &[u8], body: &Value) -> Option<Step> {
         let id = serde_json::from_slice::<String>(raw_id).ok()?;
-        let s = self.sessions.get_mut(&ctx.session)?;
-        if s.asking.as_ref().map(|a| &a.id) != Some(&id) {
-            return None;
+        let asked = self.sessions.get(&ctx.session).and_then(|s| s.asking.as_ref()).is_some_and(|a| a.id == id);
+        if !asked {
+            return Some(Step::Stale);
         }
         if self.served_by.is_none() {
             // A stateless upstream names itself in every result's `_meta`.
@@ -225,13 +255,26 @@ impl Pin {
         };
         let s = self.sessions.get_mut(&ctx.session)?;
         let entries = s.asking.take().map(|a| a.entries).unwrap_or_default();
-        let call = s.held.pop_front()?;
-        let refusal = failed.or_else(|| match entries.iter().find(|e| e["name"].as_str() == Some(call.tool.as_str())) {
-            Some(entry) => self.approved.refusal(self.served_by.as_deref(), entry),
-            None => Some("the upstream does not list it".to_string()),
-        });
+        let listed = |tool: &str| entries.iter().find(|e| e["name"].as_str() == Some(tool));
+        let calls = match &self.approved {
+            Some(approved) => s.held.pop_front().into_iter().map(|call| {
+                let why = failed.clone().or_else(|| match listed(&call.tool) {
+                    Some(entry) => approved.refusal(self.served_by.as_deref(), entry),
+                    None => Some("the upstream does not list it".to_string()),
+                });
+                (call, why.map_or(Verdict::Listed, Verdict::NotApproved))
+            }).collect(),
+            None => s.held.drain(..).map(|call| {
+                let verdict = match (&failed, listed(&call.tool)) {
+                    (Some(why), _) => Verdict::ListFailed(why.clone()),
+                    (None, Some(_)) => Verdict::Listed,
+                    (None, None) => Verdict::Unlisted,
+                };
+                (call, verdict)
+            }).collect(),
+        };
         let next = self.ask(&ctx.session, None);
-        Some(Step::Resolved { call, refusal, next })
+        Some(Step::Resolved { calls, next })
     }
 
     /// Every held call (the upstream is gone: each gets an error).
@@ -239,12 +282,26 @@ impl Pin {
         self.sessions.drain().flat_map(|(_, s)| s.held).collect()
     }
 
+    /// The held call waiting under `key`, taken out (the proxy answered it
+    /// itself: a timeout). A session left with no held call stops waiting
+    /// for its list, so the next call asks again (a late answer is [`Step::Stale`]).
+    pub fn unhold(&mut self, key: &PendingKey) -> Option<Parked> {
+        let s = self.sessions.get_mut(&key.0)?;
+        let at = s.held.iter().position(|c| &c.key == key)?;
+        let call = s.held.remove(at);
+        if s.held.is_empty() {
+            s.asking = None;
+        }
+        call
+    }
+
     /// A `tools/list` answer for the agent without the tools not served as approved; `None` when nothing goes.
     pub fn filter(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let approved = self.approved.as_ref()?;
         let mut v: Value = serde_json::from_slice(body).ok()?;
         let tools = v["result"]["tools"].as_array_mut()?;
         let before = tools.len();
-        tools.retain(|t| self.approved.refusal(self.served_by.as_deref(), t).is_none());
+        tools.retain(|t| approved.refusal(self.served_by.as_deref(), t).is_none());
         (tools.len() != before).then(|| v.to_string().into_bytes())
     }
 }
@@ -292,16 +349,40 @@ mod tests {
         let page1 = json!({"result": {"tools": [{"name": "other"}], "nextCursor": "2"}});
         assert!(matches!(p.own_answer(&ctx, id, &page1), Some(Step::Next(_))));
         let good = json!({"name": "send", "description": "sends", "inputSchema": {"type": "object"}});
-        let Some(Step::Resolved { refusal, next, .. }) = p.own_answer(&ctx, id, &json!({"result": {"tools": [good]}})) else { panic!() };
-        assert_eq!(refusal, None);
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, id, &json!({"result": {"tools": [good]}})) else { panic!() };
+        assert_eq!(calls.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), [Verdict::Listed], "the first call only");
         let next = next.expect("a list for the second call");
         assert!(String::from_utf8(next).unwrap().contains("gauntlet-pin-2"));
         let bad = json!({"name": "send", "description": "changed", "inputSchema": {"type": "object"}});
-        let Some(Step::Resolved { refusal, next, .. }) = p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({"result": {"tools": [bad]}})) else { panic!() };
-        assert!(refusal.unwrap().contains("`description`"));
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({"result": {"tools": [bad]}})) else { panic!() };
+        assert!(matches!(&calls[..], [(_, Verdict::NotApproved(why))] if why.contains("`description`")), "{calls:?}");
         assert!(next.is_none());
-        assert!(p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({})).is_none(), "nothing is waiting for it any more");
+        assert!(matches!(p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({})), Some(Step::Stale)), "nothing is waiting for it any more");
         assert!(Pin::is_own(br#""gauntlet-pin-7""#) && !Pin::is_own(b"7"));
+    }
+
+    #[test]
+    fn unpinned_one_list_answers_every_held_call_and_a_timeout_lets_the_next_call_ask_again() {
+        let mut p = Pin::unpinned();
+        let ctx = CallContext { identity: None, session: Some("s".into()) };
+        let mut second = call("s", "gone");
+        second.key.2 = b"2".to_vec();
+        assert!(p.park(call("s", "zip")).is_some());
+        assert!(p.park(second).is_none(), "the list asked for the first call serves the second");
+        let page = json!({"result": {"tools": [{"name": "zip", "inputSchema": {"type": "object"}}]}});
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, br#""gauntlet-pin-1""#, &page) else { panic!() };
+        let verdicts: Vec<(String, Verdict)> = calls.into_iter().map(|(c, v)| (c.tool, v)).collect();
+        assert_eq!(verdicts, [("zip".to_string(), Verdict::Listed), ("gone".to_string(), Verdict::Unlisted)]);
+        assert!(next.is_none());
+        assert!(p.park(call("s", "zip")).is_some());
+        let Some(Step::Resolved { calls, .. }) = p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({"error": {"code": -1, "message": "no"}})) else { panic!() };
+        assert!(matches!(&calls[..], [(_, Verdict::ListFailed(why))] if why.contains("refused its tools/list (no)")), "{calls:?}");
+        let held = call("s", "zip");
+        assert!(p.park(held.clone()).is_some());
+        assert_eq!(p.unhold(&held.key).map(|c| c.tool).as_deref(), Some("zip"));
+        assert!(p.park(call("s", "zip")).expect("a new list after the timeout").windows(15).any(|w| w == b"gauntlet-pin-4\""));
+        assert!(matches!(p.own_answer(&ctx, br#""gauntlet-pin-3""#, &page), Some(Step::Stale)), "the late answer is dropped");
+        assert!(p.filter(page.to_string().as_bytes()).is_none(), "nothing is filtered when nothing is pinned");
     }
 
     #[test]

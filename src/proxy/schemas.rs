@@ -17,18 +17,42 @@
 //! is silent is read as `additionalProperties: false`: no legitimate client
 //! needs to send a field the tool never declared, and servers that ignore
 //! such fields (pydantic's default) lose nothing.
+//!
+//! A call of a tool no list has shown yet is what [`Unlisted`] says: the
+//! standalone proxy's stdio sides and the embedded one hold it and ask the
+//! upstream for its list themselves (the core's own `tools/list`, see
+//! [`super::pin`]); the HTTP front, which has no way to hold a call for a
+//! request of its own, refuses it. A `notifications/tools/list_changed`
+//! makes every schema unknown again, so the next call waits for a fresh list.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
+/// What a strict core does with a call of a tool whose schema it has not seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unlisted {
+    /// Passes it to the policy unchecked: only for harnesses that drive the
+    /// core message by message with no upstream to ask (conformance
+    /// vectors); every proxy that forwards calls sets one of the others.
+    #[default]
+    Unchecked,
+    /// Holds it and asks the upstream for its tool list (stdio agent sides,
+    /// the embedded proxy).
+    Ask,
+    /// Refuses it (the HTTP front).
+    Refuse,
+}
+
 /// One tool's argument check.
 struct Known {
-    /// The schema it was compiled from: a list that repeats it (each session
+    /// The schema it is compiled from: a list that repeats it (each session
     /// lists) is not compiled again.
     schema: Value,
-    /// `None`: the schema does not compile, and every call of the tool is refused.
-    validator: Option<jsonschema::Validator>,
+    /// Compiled on the first call of the tool (a list of a thousand tools
+    /// costs nothing until they are called). Inner `None`: the schema does
+    /// not compile, and every call of the tool is refused.
+    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
     /// The top-level fields the schema names; `None` when it admits others.
     declared: Option<BTreeSet<String>>,
 }
@@ -54,7 +78,7 @@ impl Schemas {
             if self.tools.get(name).is_some_and(|k| k.schema == schema) {
                 continue;
             }
-            let known = Known { validator: jsonschema::validator_for(&schema).ok(), declared: declared(&schema), schema };
+            let known = Known { validator: std::sync::OnceLock::new(), declared: declared(&schema), schema };
             self.tools.insert(name.to_string(), known);
         }
     }
@@ -66,11 +90,21 @@ impl Schemas {
         }
     }
 
+    /// Whether a list has shown `tool` since the schemas were last forgotten.
+    pub fn knows(&self, tool: &str) -> bool {
+        self.tools.contains_key(tool)
+    }
+
+    /// The upstream said its tools changed: no schema seen so far is current.
+    pub fn forget(&mut self) {
+        self.tools.clear();
+    }
+
     /// Why `arguments` (`None`: absent) do not fit `tool`'s schema; `None`
     /// when they do, or when no list has shown the tool yet.
     pub fn refusal(&self, tool: &str, arguments: Option<&Map<String, Value>>) -> Option<String> {
         let known = self.tools.get(tool)?;
-        let Some(validator) = &known.validator else {
+        let Some(validator) = known.validator.get_or_init(|| jsonschema::validator_for(&known.schema).ok()) else {
             return Some("its inputSchema is not a schema the proxy can check, so no call of it is forwarded".into());
         };
         let empty = Map::new();
@@ -159,5 +193,13 @@ mod tests {
         let s = schemas();
         assert_eq!(s.refusal("never_listed", Some(&args(json!({"x": 1})))), None);
         assert!(s.refusal("broken", None).is_some());
+    }
+
+    #[test]
+    fn a_changed_list_forgets_every_schema() {
+        let mut s = schemas();
+        assert!(s.knows("zip") && !s.knows("never_listed"));
+        s.forget();
+        assert!(!s.knows("zip") && !s.knows("open"));
     }
 }

@@ -134,6 +134,9 @@ impl InProcessBench {
         if let Some(approved) = &self.pin {
             core.pin(approved.clone());
         }
+        // As `gauntlet proxy --profile strict` over stdio: a call of a tool
+        // not listed yet waits for the proxy's own list (other profiles: no-op).
+        core.unlisted_calls(crate::proxy::schemas::Unlisted::Ask);
         core
     }
 

@@ -13,6 +13,7 @@ mod proxy_pin;
 mod proxy_redis;
 mod proxy_real;
 mod proxy_reload_http;
+mod proxy_schemas;
 mod proxy_store;
 
 /// Shared with the other test binary.

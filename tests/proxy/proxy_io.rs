@@ -833,14 +833,8 @@ fn the_bench_relay_passes_lines_through_unchanged() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), sent);
 }
 
-/// Under `strict` a call's arguments must fit the `inputSchema` the upstream
-/// listed: a malformed optional field and a field the schema never declares
-/// are refused with `-32602` and never reach the server (Intercept's
-/// conditions cannot guard either); the same call with the optional field
-/// left out goes through. Under `intercept` all three reach it.
-#[test]
-fn strict_holds_optional_and_undeclared_fields_to_the_listed_schema() {
-    const SERVER: &str = r#"name: archive
+/// A server whose `zip` takes a required `path` and an optional bounded `count`.
+const ARCHIVE: &str = r#"name: archive
 version: "1"
 tools:
   - name: zip
@@ -853,10 +847,18 @@ tools:
         count: {type: integer, minimum: 1, maximum: 10}
     risk: write
 "#;
+
+/// Under `strict` a call's arguments must fit the `inputSchema` the upstream
+/// listed: a malformed optional field and a field the schema never declares
+/// are refused with `-32602` and never reach the server (Intercept's
+/// conditions cannot guard either); the same call with the optional field
+/// left out goes through. Under `intercept` all three reach it.
+#[test]
+fn strict_holds_optional_and_undeclared_fields_to_the_listed_schema() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write_policy(dir.path(), "version: \"1\"\ndefault: allow\ntools: {}\n");
     let server = dir.path().join("archive.yaml");
-    std::fs::write(&server, SERVER).unwrap();
+    std::fs::write(&server, ARCHIVE).unwrap();
     for profile in ["strict", "intercept"] {
         let ledger = dir.path().join(format!("ledger-{profile}.jsonl"));
         let mut p = Proxy::start(
@@ -895,4 +897,50 @@ tools:
         assert_eq!(reached, [serde_json::json!({"path": "a.txt"})], "only the benign call reaches the server");
         assert!(stderr.contains("gauntlet proxy: refused `zip`: invalid params: tool \"zip\" refused: field `count`"), "{stderr}");
     }
+}
+
+/// Issue 24 (a proxy that validates against a cached schema passes calls made
+/// before anything was cached): an agent that never lists. Each call of a
+/// tool the strict proxy has no schema for waits for the proxy's own
+/// `tools/list` and is judged against it, so the undeclared and the
+/// malformed field are refused, a tool the server does not list is refused,
+/// and only the well-formed call reaches the server. Before, all three calls
+/// of `zip` reached it unchecked.
+#[test]
+fn strict_checks_calls_sent_before_any_list_against_a_list_it_asks_for_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "version: \"1\"\ndefault: allow\ntools: {}\n");
+    let server = dir.path().join("archive.yaml");
+    std::fs::write(&server, ARCHIVE).unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    let mut p = Proxy::start(
+        dir.path(),
+        &policy,
+        &["--profile", "strict"],
+        &[GAUNTLET, "mock", server.to_str().unwrap(), "--ledger", ledger.to_str().unwrap()],
+    );
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    p.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    p.send(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt","gauntlet_unexpected":"x"}}}"#);
+    let undeclared = p.expect_id("2");
+    p.send(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt","count":"1e9"}}}"#);
+    let malformed = p.expect_id("3");
+    p.send(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"unzip","arguments":{"path":"a.txt"}}}"#);
+    let unlisted = p.expect_id("4");
+    p.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"zip","arguments":{"path":"a.txt"}}}"#);
+    let benign = p.expect_id("5");
+    let (code, stderr) = p.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(undeclared.contains("-32602") && undeclared.contains("field `gauntlet_unexpected` is not declared in its inputSchema"), "{undeclared}");
+    assert!(malformed.contains("-32602") && malformed.contains("field `count` does not match its inputSchema"), "{malformed}");
+    assert!(unlisted.contains("-32602") && unlisted.contains("the upstream's tools/list does not list it"), "{unlisted}");
+    assert!(benign.contains("\"result\"") && !benign.contains("\"error\""), "{benign}");
+    let entries: Vec<serde_json::Value> =
+        std::fs::read_to_string(&ledger).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reached: Vec<&serde_json::Value> = entries.iter().filter(|e| e["method"] == "tools/call").map(|e| &e["arguments"]).collect();
+    assert_eq!(reached, [&serde_json::json!({"path": "a.txt"})], "only the well-formed call reaches the server");
+    // One list for `zip` (its schema is known after it), one for `unzip`.
+    let lists = entries.iter().filter(|e| e["method"] == "tools/list").count();
+    assert_eq!(lists, 2, "{entries:?}");
 }

@@ -246,56 +246,14 @@ fn http_front_refuses_foreign_origins_and_unknown_tokens() {
 fn a_call_smuggled_between_carriage_returns_runs_on_a_python_sdk_server_only_under_intercept() {
     let Some(p) = peers() else { return };
     for profile in ["intercept", "strict"] {
-        let dir = tempfile::tempdir().unwrap();
-        let policy = dir.path().join("policy.yaml");
-        std::fs::write(&policy, "version: \"1\"\ntools:\n  delete_customer:\n    rules:\n      - name: never delete\n        action: deny\n").unwrap();
-        let ledger = dir.path().join("ledger.jsonl");
-        let mut proxy = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-            .args(["proxy", &policy.display().to_string(), "--profile", profile, "--state-dir"])
-            .arg(dir.path().join("state"))
-            .arg("--")
-            .arg(&p.python)
-            .arg(root().join("tests/interop/ledger_server.py"))
-            .arg(&ledger)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = proxy.stdin.take().unwrap();
         let lines = [
-            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#.to_string(),
-            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+            INITIALIZE.to_string(),
+            INITIALIZED.to_string(),
             "{\"a\":\r{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_customer\",\"arguments\":{\"customer\":\"c1\"}}}\r}".to_string(),
             r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_customers","arguments":{}}}"#.to_string(),
         ];
-        for line in &lines {
-            stdin.write_all(line.as_bytes()).unwrap();
-            stdin.write_all(b"\n").unwrap();
-        }
-        stdin.flush().unwrap();
-        // The server answers in order; once the list call's answer is in, the line before it was read.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = proxy.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut answers = Vec::new();
-        while !answers.iter().any(|a: &Value| a["id"] == 3) {
-            let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{profile}: no answer to id 3 in 30 s: {answers:?}"));
-            answers.push(serde_json::from_str(&line).unwrap_or(Value::Null));
-        }
-        drop(stdin);
-        let _ = proxy.wait();
-        let ran: Vec<Value> = std::fs::read_to_string(&ledger)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let ran: Vec<&str> = ran.iter().map(|r| r["tool"].as_str().unwrap()).collect();
+        let policy = "version: \"1\"\ntools:\n  delete_customer:\n    rules:\n      - name: never delete\n        action: deny\n";
+        let (answers, ran) = through_ledger_server(&p, profile, policy, &lines, 3);
         match profile {
             "intercept" => assert_eq!(ran, ["delete_customer", "list_customers"], "the SDK reads three lines and runs the middle one"),
             _ => {
@@ -305,6 +263,102 @@ fn a_call_smuggled_between_carriage_returns_runs_on_a_python_sdk_server_only_und
             }
         }
     }
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// Sends `lines` through `gauntlet proxy POLICY --profile PROFILE` to the
+/// Python SDK server of tests/interop/ledger_server.py; returns every answer
+/// up to the one with id `last` (the server answers in order, so every line
+/// before it was read) and the tools that ran, from the server's ledger.
+fn through_ledger_server(p: &Peers, profile: &str, policy: &str, lines: &[String], last: i64) -> (Vec<Value>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = dir.path().join("policy.yaml");
+    std::fs::write(&policy_file, policy).unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    let mut proxy = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["proxy", &policy_file.display().to_string(), "--profile", profile, "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--")
+        .arg(&p.python)
+        .arg(root().join("tests/interop/ledger_server.py"))
+        .arg(&ledger)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = proxy.stdin.take().unwrap();
+    for line in lines {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = proxy.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut answers = Vec::new();
+    while !answers.iter().any(|a: &Value| a["id"] == last) {
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{profile}: no answer to id {last} in 30 s: {answers:?}"));
+        answers.push(serde_json::from_str(&line).unwrap_or(Value::Null));
+    }
+    drop(stdin);
+    let _ = proxy.wait();
+    let ran = std::fs::read_to_string(&ledger)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["tool"].as_str().unwrap().to_string())
+        .collect();
+    (answers, ran)
+}
+
+/// Issue 24 against a real server: the Python SDK server's tools, called by
+/// a client that never lists. The SDK runs a call with a field its tool
+/// never declared (pydantic drops it), so under `intercept` an undeclared
+/// `cascade` reaches `delete_customer`; under `strict` the proxy asks the
+/// server for its list itself before judging the first call, refuses the
+/// undeclared field, the wrongly typed one and a tool the server does not
+/// have, and lets the well-formed call run. The agent never sees the
+/// proxy's own list.
+#[test]
+fn strict_checks_a_python_sdk_servers_schemas_for_a_client_that_never_lists() {
+    let Some(p) = peers() else { return };
+    let call = |id: i64, tool: &str, arguments: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}).to_string()
+    };
+    let lines = [
+        INITIALIZE.to_string(),
+        INITIALIZED.to_string(),
+        call(2, "delete_customer", json!({"customer": "c1", "cascade": true})),
+        call(3, "delete_customer", json!({"customer": 5})),
+        call(4, "no_such_tool", json!({})),
+        call(5, "list_customers", json!({})),
+    ];
+    let policy = "version: \"1\"\ndefault: allow\ntools: {}\n";
+    let (_, ran) = through_ledger_server(&p, "intercept", policy, &lines, 5);
+    assert_eq!(ran, ["delete_customer", "list_customers"], "the SDK runs the call with the undeclared field");
+    let (answers, ran) = through_ledger_server(&p, "strict", policy, &lines, 5);
+    assert_eq!(ran, ["list_customers"], "strict: only the well-formed call runs: {answers:?}");
+    let error = |id: i64| {
+        let a = answers.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("no answer to {id}: {answers:?}"));
+        (a["error"]["code"].as_i64(), a["error"]["message"].as_str().unwrap_or_default().to_string())
+    };
+    let (code, message) = error(2);
+    assert_eq!(code, Some(-32602));
+    assert!(message.contains("field `cascade` is not declared in its inputSchema"), "{message}");
+    let (code, message) = error(3);
+    assert_eq!(code, Some(-32602));
+    assert!(message.contains("field `customer` does not match its inputSchema"), "{message}");
+    let (code, message) = error(4);
+    assert_eq!(code, Some(-32602));
+    assert!(message.contains("the upstream's tools/list does not list it"), "{message}");
+    assert!(answers.iter().all(|a| !a.to_string().contains("gauntlet-pin-")), "the proxy's own list is not the agent's: {answers:?}");
 }
 
 /// Governs one surface beside tools for the strict profile: reads of one

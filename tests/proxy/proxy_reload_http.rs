@@ -712,6 +712,9 @@ fn id_reuse_over_http(profile: &str) -> usize {
     let server = slow_server();
     let (_mock, upstream) = mock_upstream_of(&server);
     let p = Front::start_with(dir.path(), &policy, &upstream, &["--profile", profile]);
+    // Strict over the HTTP front checks calls against a list the agent asked for.
+    let list = post(&p.addr, Some(&p.session), Some(&p.version), r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+    assert!(list.messages.iter().any(|m| m.contains("\"slow\"")), "{:?}", list.messages);
     let mut executed = 0;
     for id in 10..16u32 {
         let (addr, session, version) = (p.addr.clone(), p.session.clone(), p.version.clone());
