@@ -330,7 +330,8 @@ fn proxy_line(line: &[u8]) -> Result<(), String> {
             core.upstream_gone();
         }
     }
-    pinned(line, &policy, now)
+    held_for_own_list(line, &policy, now, true)?;
+    held_for_own_list(line, &policy, now, false)
 }
 
 /// Strict forwards no request on a surface beside tools that the policy
@@ -352,28 +353,40 @@ fn passed_on(sent: &[u8], came: &[u8]) -> bool {
     sent.len() == came.len() && sent.iter().zip(came).all(|(s, c)| s == c || (*c == b'\r' && *s == b' '))
 }
 
-/// The same line through a pinned strict core: as the agent's message, as
-/// the answer to the proxy's own list for a held call, and as any upstream
-/// message. What reaches the agent is UTF-8 JSON, or an upstream message
-/// passed on as it came (the core forwards what it cannot parse untouched,
-/// its bare `\r`s spaced);
-/// the answer to the proxy's own list never reaches the agent.
-fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestamp) -> Result<(), String> {
+/// The same line through a strict core that holds a call for its own list
+/// (pinned, or only waiting for the tool's schema): as the agent's message,
+/// as the answer to the proxy's own list for the held call, and as any
+/// upstream message. What reaches the agent is UTF-8 JSON, or an upstream
+/// message passed on as it came (the core forwards what it cannot parse
+/// untouched, its bare `\r`s spaced); the answer to the proxy's own list
+/// never reaches the agent; and the held call goes upstream only when that
+/// answer lists its tool.
+fn held_for_own_list(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestamp, pin: bool) -> Result<(), String> {
     use crate::proxy::pin::Approved;
     let ctx = CallContext::default();
-    let approved = Approved::new("a.yaml", "s", [("t".to_string(), vec![serde_json::json!({"name": "t", "inputSchema": {"type": "object"}})])]);
     let mut core = ProxyCore::new(Engine::new(policy.clone(), Profile::Strict), Box::new(MemoryStore::new()), WireMode::StdioChild);
-    core.pin(Arc::new(approved));
+    let name = if pin { "pinned" } else { "unlisted" };
+    if pin {
+        let approved = Approved::new("a.yaml", "s", [("t".to_string(), vec![serde_json::json!({"name": "t", "inputSchema": {"type": "object"}})])]);
+        core.pin(Arc::new(approved));
+    } else {
+        core.unlisted_calls(crate::proxy::schemas::Unlisted::Ask);
+    }
     let held = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
     let mut outs = core.from_agent(held, &ctx, now);
     outs.extend(core.from_agent(line, &ctx, now));
     let answer = [&br#"{"jsonrpc":"2.0","id":"gauntlet-pin-1","result":"#[..], line, b"}"].concat();
     let own = outs.iter().any(|o| matches!(o, Output::ToUpstream(b) if b.windows(14).any(|w| w == b"gauntlet-pin-1")));
     let answered = core.from_upstream(&answer, &ctx, now);
-    if own && serde_json::from_slice::<serde_json::Value>(&answer).is_ok() {
+    let parsed = serde_json::from_slice::<serde_json::Value>(&answer).ok();
+    if own && parsed.is_some() {
         if let Some(Output::ToAgent(leak)) = answered.iter().find(|o| matches!(o, Output::ToAgent(b) if passed_on(b, &answer))) {
-            return Err(format!("pinned: the answer to the proxy's own list reached the agent: {}", String::from_utf8_lossy(leak)));
+            return Err(format!("{name}: the answer to the proxy's own list reached the agent: {}", String::from_utf8_lossy(leak)));
         }
+    }
+    let lists_t = parsed.as_ref().and_then(|v| v["result"]["tools"].as_array()).is_some_and(|tools| tools.iter().any(|t| t["name"] == "t"));
+    if !lists_t && answered.iter().any(|o| matches!(o, Output::ToUpstream(b) if b.as_slice() == held)) {
+        return Err(format!("{name}: the held call went upstream though the proxy's own list did not list its tool: {}", String::from_utf8_lossy(&answer)));
     }
     outs.extend(answered);
     outs.extend(core.from_upstream(line, &ctx, now));
@@ -383,9 +396,9 @@ fn pinned(line: &[u8], policy: &Arc<crate::policy::model::Policy>, now: Timestam
             if passed_on(&bytes, line) || passed_on(&bytes, &answer) {
                 continue;
             }
-            let text = std::str::from_utf8(&bytes).map_err(|_| format!("pinned: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;
+            let text = std::str::from_utf8(&bytes).map_err(|_| format!("{name}: the core wrote invalid UTF-8 to the agent: {bytes:?}"))?;
             serde_json::from_str::<Box<serde_json::value::RawValue>>(text)
-                .map_err(|e| format!("pinned: the core wrote invalid JSON to the agent ({e}): {text}"))?;
+                .map_err(|e| format!("{name}: the core wrote invalid JSON to the agent ({e}): {text}"))?;
         }
     }
     Ok(())
