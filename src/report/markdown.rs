@@ -25,7 +25,7 @@ fn cell(s: &str) -> String {
 }
 
 /// Inline code that survives backticks inside the text.
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     let fence = if s.contains('`') { "``" } else { "`" };
     let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
     format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
@@ -133,7 +133,7 @@ fn detail(o: &Outcome) -> String {
 }
 
 /// A fenced block whose fence no line of `body` can close.
-fn fenced(lang: &str, body: &str) -> String {
+pub(super) fn fenced(lang: &str, body: &str) -> String {
     let mut fence = "```".to_string();
     while body.contains(&fence) {
         fence.push('`');

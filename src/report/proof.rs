@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::github::{escape_data, escape_property};
+use super::markdown::{code, fenced};
 use super::markup::escape;
 use super::sarif::uri;
 use super::Format;
@@ -145,6 +146,17 @@ fn markdown(r: &ProofReport) -> String {
             ));
         }
         out.push('\n');
+    }
+    // Each counterexample's replay command whole, in a block no backtick in it can close
+    // (in a table cell its `|` and quotes would need escaping, and a long one would swamp the row).
+    let replayed: Vec<(&Proof, &str)> = r.proofs.iter().filter_map(|p| p.counterexample.as_ref().map(|c| (p, c.replay.as_str()))).collect();
+    if !replayed.is_empty() {
+        out.push_str(&format!("<details><summary>Replay commands ({})</summary>\n\n", replayed.len()));
+        for (p, command) in replayed {
+            let what = format!("{} · {}: {}", p.server, code(&p.tool), p.statement.replace('\n', " "));
+            out.push_str(&format!("{} {what} ({})\n\n{}\n", label(p), p.requirement, fenced("sh", command)));
+        }
+        out.push_str("</details>\n\n");
     }
     for f in &r.facts {
         out.push_str(&format!("- `{}:{}` {} ({})\n", f.location.file, f.location.line, f.message.replace('\n', " "), f.kind));

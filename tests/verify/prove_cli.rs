@@ -61,6 +61,33 @@ fn an_allow_all_policy_is_refuted_with_a_counterexample_replay_confirms() {
 }
 
 #[test]
+fn every_format_carries_each_counterexamples_replay_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("open.yaml"), "version: \"1\"\n").unwrap();
+    let formats = ["json", "junit", "markdown", "sarif", "github", "html"];
+    let mut args = vec!["prove".to_string(), "open.yaml".into(), "--server".into(), "payments".into()];
+    for f in formats {
+        args.extend(["-o".into(), format!("{f}=r.{f}")]);
+    }
+    let out = gauntlet(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let commands: Vec<&str> = report["proofs"].as_array().unwrap().iter().filter_map(|p| p["counterexample"]["replay"].as_str()).collect();
+    assert!(commands.len() >= 2, "an allow-all policy is refuted with counterexamples: {report}");
+    // The terminal view: one `replay:` line per counterexample.
+    assert_eq!(text(&out.stdout).matches("\n         replay: ").count(), commands.len(), "{}", text(&out.stdout));
+    for f in formats {
+        let written = std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap();
+        assert!(written.matches(" replay open.yaml /dev/stdin").count() >= commands.len(), "{f} lacks a replay command:\n{written}");
+    }
+    // Markdown holds each command verbatim (in a fenced block: nothing escaped, so it pastes as is).
+    let markdown = std::fs::read_to_string(dir.path().join("r.markdown")).unwrap();
+    for c in &commands {
+        assert!(markdown.contains(&format!("\n{c}\n")), "markdown lacks `{c}`:\n{markdown}");
+    }
+}
+
+#[test]
 fn unknowns_fail_unless_allowed_and_a_missing_policy_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     // A field whose schema says `not`: prove does not model it, so its schema proof is unknown.
