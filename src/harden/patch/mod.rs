@@ -67,6 +67,26 @@ pub struct NewRule {
     pub note: Note,
 }
 
+impl NewRule {
+    /// What the rule needs beyond allowing, denying and counting calls,
+    /// read from what it does (`None`: a plain call-count limit). A flow
+    /// keeps the count of private reads, or refuses on a counter it does
+    /// not keep (another tool's); a spend counter adds up an argument; a
+    /// call counter its condition compares caps calls (per session);
+    /// anything else with conditions looks at arguments.
+    pub fn construct(&self) -> Option<Construct> {
+        let own = self.state.as_ref().map(|(counter, _, _)| counter.as_str());
+        let reads_another = self.conditions.iter().filter_map(|c| c.path.strip_prefix("state.")).any(|key| key.rsplit('.').next() != own);
+        match &self.state {
+            _ if reads_another || own == Some(super::needs::FLOW_COUNTER) => Some(Construct::FlowCounter),
+            Some((_, _, from)) if !from.is_empty() => Some(Construct::SpendCounter),
+            Some(_) => Some(Construct::CallCounter),
+            None if !self.conditions.is_empty() => Some(Construct::Conditions),
+            None => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewCondition {
     pub path: String,
@@ -206,6 +226,8 @@ pub enum Construct {
     Conditions,
     /// A counter that adds up an argument (a spend cap).
     SpendCounter,
+    /// A counter of a tool's calls that a condition compares (a cap per session).
+    CallCounter,
     /// One tool's counter read in another tool's condition (a flow).
     FlowCounter,
 }
@@ -221,6 +243,7 @@ pub fn lacks(dialect: Dialect, what: Construct) -> Option<String> {
     Some(match what {
         Construct::Conditions => format!("{name} has no argument conditions: {only}"),
         Construct::SpendCounter => format!("{name} has no spend counter (a limit counts calls, not amounts): {only}"),
+        Construct::CallCounter => format!("{name} has no condition on a counter, and this rule caps the tool's calls per session with one: {only}"),
         Construct::FlowCounter => format!("{name} has no condition on another tool's counter, so no call can be refused after a private read: {only}"),
     })
 }
@@ -235,11 +258,10 @@ pub fn in_dialect(dialect: Dialect, edit: &Edit) -> Result<Vec<Edit>, String> {
     match edit {
         // Neither can hide a tool from tools/list; both can refuse every call to it.
         Edit::Hide(t, _) => Ok(vec![Edit::Deny(t.clone())]),
-        Edit::AddRule { rule, .. } if rule.state.as_ref().is_some_and(|s| s.2.is_empty()) || rule.conditions.iter().any(|c| c.path.starts_with("state.")) => {
-            Err(missing(Construct::FlowCounter))
-        }
-        Edit::AddRule { rule, .. } if rule.state.is_some() => Err(missing(Construct::SpendCounter)),
-        Edit::AddRule { rule, .. } if !rule.conditions.is_empty() => Err(missing(Construct::Conditions)),
+        Edit::AddRule { rule, .. } => match rule.construct() {
+            Some(needed) => Err(missing(needed)),
+            None => Ok(vec![edit.clone()]),
+        },
         Edit::RemoveCondition { .. } | Edit::SetCondition { .. } => Err(missing(Construct::Conditions)),
         _ => Ok(vec![edit.clone()]),
     }
@@ -277,4 +299,50 @@ pub fn diff(file: &str, before: &str, after: &str) -> String {
         (format!("a/{file}"), format!("b/{file}"))
     };
     similar::TextDiff::from_lines(before, after).unified_diff().context_radius(2).header(&a, &b).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harden::needs;
+
+    fn policy() -> crate::policy::model::Policy {
+        crate::policy::load_str("version: \"1\"\n", "p.yaml", None).unwrap().policy
+    }
+
+    fn why(dialect: Dialect, edit: &Edit) -> String {
+        in_dialect(dialect, edit).expect_err("the dialect cannot write this rule")
+    }
+
+    /// A rule is explained by what it is: only a flow's rules speak of private
+    /// reads; a spend counter's condition on its own `state.` path is a spend counter.
+    #[test]
+    fn a_rule_the_dialect_cannot_write_is_explained_by_its_own_kind() {
+        let spend = Edit::AddRule {
+            tool: "create_charge".into(),
+            rule: NewRule {
+                name: "spend per day".into(),
+                rate_limit: None,
+                on_deny: None,
+                conditions: vec![NewCondition { path: "state.create_charge.spend_per_day".into(), op: "lte", value: Value::from(50000), note: Note::default() }],
+                state: Some(("spend_per_day".into(), "day".into(), "args.amount".into())),
+                note: Note::default(),
+            },
+        };
+        let flow = needs::flow_edits(&policy(), &["read_mail".to_string()], "send_email");
+        let session = needs::session_cap_edit(&policy(), "send_email", 20);
+        for dialect in [Dialect::PolicyLayer, Dialect::Catalogue] {
+            let spent = why(dialect, &spend);
+            assert!(spent.contains("no spend counter") && !spent.contains("private read"), "{spent}");
+            assert_eq!(flow.len(), 2, "a counting rule on the source and a refusing rule on the egress tool: {flow:?}");
+            for e in &flow {
+                assert!(why(dialect, e).contains("after a private read"), "{e:?}: {}", why(dialect, e));
+            }
+            let capped = why(dialect, &session[0]);
+            assert!(capped.contains("calls per session") && !capped.contains("private read") && !capped.contains("spend"), "{capped}");
+        }
+        let limit = NewRule { name: "rate".into(), rate_limit: Some(Limit { max: 5, window: Window::Minute }), on_deny: None, conditions: Vec::new(), state: None, note: Note::default() };
+        let plain = Edit::AddRule { tool: "t".into(), rule: limit };
+        assert_eq!(in_dialect(Dialect::PolicyLayer, &plain), Ok(vec![plain.clone()]));
+    }
 }
