@@ -106,7 +106,8 @@ pub(crate) struct CCond {
     pub list: Option<Vec<Operand>>,
     /// The operand when it is a string (`contains` on a string, `regex`).
     pub string: Option<String>,
-    pub regex: Option<regex::Regex>,
+    /// Shared with the policy's condition (one compiled program and cache pool per pattern).
+    pub regex: Option<std::sync::Arc<regex::Regex>>,
     /// For a regex that only bounds a length, that character interval:
     /// counted instead of run (its automaton has a state per character).
     pub length: Option<(u64, Option<u64>)>,

@@ -164,9 +164,10 @@ pub struct Condition {
     pub span: Span,
 }
 
-/// A compiled regular expression that compares by its source text.
+/// A compiled regular expression that compares by its source text; every
+/// condition with the same pattern shares one (see [`crate::policy::regex::Cache`]).
 #[derive(Clone, Debug)]
-pub struct Regex(pub regex::Regex);
+pub struct Regex(pub std::sync::Arc<regex::Regex>);
 
 impl PartialEq for Regex {
     fn eq(&self, other: &Self) -> bool {

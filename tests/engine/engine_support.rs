@@ -64,7 +64,7 @@ pub fn cond(path: &str, op: &str, value: Value) -> Condition {
     };
     let op = Op::parse(op).expect("known op");
     let regex = match (&op, &value) {
-        (Op::Regex, Value::Str(p)) => Some(Regex(regex::Regex::new(p).expect("valid pattern"))),
+        (Op::Regex, Value::Str(p)) => Some(Regex(std::sync::Arc::new(regex::Regex::new(p).expect("valid pattern")))),
         _ => None,
     };
     Condition { path, op, value, regex, span: Span::default() }
