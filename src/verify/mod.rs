@@ -424,8 +424,9 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: &(dyn Fn(&T) -
 struct Job<'a> {
     scenario: &'a Scenario,
     tool: Option<&'a ToolInfo>,
-    /// Why a job without a tool is not applicable, when it is not for want of targets.
-    why: Option<String>,
+    /// A job without a tool: the requirements ask nothing of the scenario's surface
+    /// (else it has no targets). A flag, not the text: a large run holds every job.
+    unasked: bool,
     /// The job of this tool's class representative, whose verdict this one carries.
     carries: Option<usize>,
 }
@@ -460,21 +461,30 @@ pub fn run(
     let blocked = probe_blocked(bench, reqs, opts.seed, opts.threads)?;
     let facts = Facts { decoys: decoys(bench.catalogue(), &blocked), blocked, surfaces: bench.surfaces(reqs) };
     let classes = if opts.fold { classes::keys(bench, reqs, &facts) } else { BTreeMap::new() };
-    let mut jobs = Vec::new();
-    for s in scenarios {
-        let surface = s.targets.surface;
-        if reqs.surface(surface).is_some_and(|r| r.is_empty()) {
-            jobs.push(Job { scenario: s, tool: None, why: Some(surface_unasked(surface)), carries: None });
+    // Each scenario's targets first (`None`: the requirements ask nothing of its
+    // surface), so that the job list, a job per scenario × tool held through the
+    // whole run, is allocated once at its length: growing it by doubling left
+    // the spare half, and shrinking it copied it.
+    let targets: Vec<Option<Vec<&ToolInfo>>> = scenarios
+        .iter()
+        .map(|s| {
+            let surface = s.targets.surface;
+            if reqs.surface(surface).is_some_and(|r| r.is_empty()) {
+                return None;
+            }
+            let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
+            let egress = |t: &ToolInfo| s.targets.flow_egress && reqs.flow_over(t).is_some();
+            Some(items.iter().filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench) || egress(t)).collect())
+        })
+        .collect();
+    let mut jobs = Vec::with_capacity(targets.iter().map(|t| t.as_ref().map_or(1, |t| t.len().max(1))).sum());
+    for (s, targets) in scenarios.iter().zip(targets) {
+        let Some(targets) = targets else {
+            jobs.push(Job { scenario: s, tool: None, unasked: true, carries: None });
             continue;
-        }
-        let items = if surface == Surface::Tool { bench.catalogue() } else { &facts.surfaces[..] };
-        let egress = |t: &ToolInfo| s.targets.flow_egress && reqs.flow_over(t).is_some();
-        let targets: Vec<&ToolInfo> = items
-            .iter()
-            .filter(|t| matches(&s.targets, t, facts.blocked.get(&key(t)).copied().unwrap_or(false), bench) || egress(t))
-            .collect();
+        };
         if targets.is_empty() {
-            jobs.push(Job { scenario: s, tool: None, why: None, carries: None });
+            jobs.push(Job { scenario: s, tool: None, unasked: false, carries: None });
         }
         // The first target of each class is its representative for this scenario.
         let mut representative: BTreeMap<usize, usize> = BTreeMap::new();
@@ -486,11 +496,9 @@ pub fn run(
                     None
                 }
             });
-            jobs.push(Job { scenario: s, tool: Some(t), why: None, carries });
+            jobs.push(Job { scenario: s, tool: Some(t), unasked: false, carries });
         }
     }
-    // A large run has a job per scenario × tool, held through the whole run: not the doubling's spare half.
-    jobs.shrink_to_fit();
     on_total(jobs.len());
     let attacked: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].carries.is_none()).collect();
     let represents: std::collections::BTreeSet<usize> = jobs.iter().filter_map(|j| j.carries).collect();
@@ -521,7 +529,10 @@ pub fn run(
                 job.scenario,
                 "-",
                 "-",
-                job.why.clone().unwrap_or_else(|| format!("the scenario targets no {} on the servers in play", job.scenario.targets.surface)),
+                match job.unasked {
+                    true => surface_unasked(job.scenario.targets.surface),
+                    false => format!("the scenario targets no {} on the servers in play", job.scenario.targets.surface),
+                },
             ),
         };
         tick();
