@@ -331,9 +331,8 @@ pub fn run(args: Args) -> Exit {
             core.pin(p.clone());
         }
         // Strict checks every call against its tool's listed inputSchema: a
-        // stdio agent side holds a call of a tool not listed yet and asks the
-        // upstream; the HTTP front cannot hold a call for a request of its own.
-        core.unlisted_calls(if mode == WireMode::Http { Unlisted::Refuse } else { Unlisted::Ask });
+        // call of a tool not listed yet waits for the proxy's own list.
+        core.unlisted_calls(Unlisted::Ask);
         core
     };
     match (&args.upstream, args.command.is_empty()) {

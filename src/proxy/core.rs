@@ -348,10 +348,8 @@ impl ProxyCore {
             // Held for a list, the call comes back known; a replayed decision was checked on arrival.
             _ if self.schemas.knows(&call.name) || self.replaying => None,
             Unlisted::Unchecked => None,
+            // A request that was not held (none is: this only keeps the check closed).
             Unlisted::Ask => Some("no tools/list answer has shown the proxy its inputSchema"),
-            Unlisted::Refuse => Some(
-                "no tools/list answer has shown the proxy its inputSchema since the upstream's tools last changed, and over the HTTP front the proxy does not ask the upstream itself: list the tools, then call",
-            ),
         };
         let why = match unseen {
             Some(why) => why.to_string(),
@@ -483,7 +481,7 @@ impl ProxyCore {
             // Every schema seen may be stale: the next call of each tool waits for a fresh list.
             self.schemas.forget();
         }
-        if let Some(step) = self.pin_step(&node, bytes, ctx) {
+        if let Some(step) = self.pin_step(&node, bytes, ctx, exchange) {
             return match step {
                 Step::Next(list) => vec![Output::ToUpstream(list)],
                 Step::Resolved { calls, next } => self.resolve(calls, next, now),
@@ -909,7 +907,7 @@ impl ProxyCore {
 
     /// Under `--pin`: what an upstream message means to the pin (an answer
     /// to its own list), noting the server an `initialize` answer names.
-    fn pin_step(&mut self, node: &Node, src: &[u8], ctx: &CallContext) -> Option<Step> {
+    fn pin_step(&mut self, node: &Node, src: &[u8], ctx: &CallContext, exchange: Exchange) -> Option<Step> {
         let pin = self.pin.as_mut()?;
         let Kind::Object(members) = &node.kind else { return None };
         let raw = decode::envelope(members).id?.raw(src);
@@ -919,7 +917,7 @@ impl ProxyCore {
                 self.schemas.learn_answer(&body);
             }
             // Never the agent's: an answer to a list nothing waits for is dropped.
-            return Some(pin.own_answer(ctx, raw, &body).unwrap_or(Step::Stale));
+            return Some(pin.own_answer(ctx, exchange, raw, &body).unwrap_or(Step::Stale));
         }
         pin.answered(ctx, raw, &body);
         None

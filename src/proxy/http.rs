@@ -351,7 +351,12 @@ impl Front {
     /// that needs the store is decided off the core's lock first, while
     /// other POSTs go on.
     async fn from_agent(self: &Arc<Front>, body: &[u8], ctx: &CallContext, exchange: Exchange) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-        let mut sorted = self.step(|core| core.from_agent_on(body, ctx, exchange, SystemClock.now()));
+        let sorted = self.settle(self.step(|core| core.from_agent_on(body, ctx, exchange, SystemClock.now()))).await;
+        (sorted.to_upstream, sorted.to_agent)
+    }
+
+    /// A step's outputs, its ticket (if any) decided off the core's lock and finished.
+    async fn settle(self: &Arc<Front>, mut sorted: Sorted) -> Sorted {
         if let Some(ticket) = sorted.decide.pop() {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let front = self.clone();
@@ -367,7 +372,39 @@ impl Front {
                 ..Sorted::default()
             });
         }
-        (sorted.to_upstream, sorted.to_agent)
+        sorted
+    }
+
+    /// Under `strict`, a call held for the upstream's tool list (its tool's
+    /// schema is not known yet): the proxy's own `tools/list` is asked on
+    /// this POST's behalf, every page, and the core's answer to it (the call
+    /// released to be forwarded, or refused) replaces it. `None`: the list
+    /// outlived `--call-timeout`.
+    async fn ask_own_lists(
+        self: &Arc<Front>,
+        up: &mut Vec<Vec<u8>>,
+        to_agent: &mut Vec<Vec<u8>>,
+        ctx: &CallContext,
+        forward: &HeaderMap,
+        exchange: Exchange,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Option<()> {
+        let own = |m: &Vec<u8>| request_ids(m).iter().any(|id| super::pin::Pin::is_own(&serde_json::to_vec(id).unwrap_or_default()));
+        while let Some(at) = up.iter().position(own) {
+            let list = up.remove(at);
+            let ids = request_ids(&list);
+            let got = match until(deadline, post_collecting(&self.upstream, list, forward)).await? {
+                Ok(got) => got,
+                // Through the core like an answer: the held call is refused, saying why.
+                Err(e) => ids.iter().map(|id| transport_error(id, &e)).collect(),
+            };
+            for msg in got {
+                let sorted = self.settle(self.step(|core| core.from_upstream_on(&msg, ctx, exchange, SystemClock.now()))).await;
+                up.extend(sorted.to_upstream);
+                to_agent.extend(sorted.to_agent);
+            }
+        }
+        Some(())
     }
 
     fn relay_upstream(&self, bytes: &[u8], ctx: &CallContext, exchange: Exchange) -> Vec<Vec<u8>> {
@@ -490,10 +527,21 @@ async fn front_handler(
     }
 }
 
+/// Posts one message upstream and collects every message of its response.
+async fn post_collecting(upstream: &Upstream, bytes: Vec<u8>, forward: &HeaderMap) -> Result<Vec<Vec<u8>>, String> {
+    let resp = upstream.request(Method::POST, bytes, forward).await?;
+    let mut got = Vec::new();
+    for_each_message(resp, |_, msg| got.push(msg)).await;
+    Ok(got)
+}
+
 async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, body: Bytes) -> FrontResponse {
     let exchange = front.next_exchange.fetch_add(1, Ordering::Relaxed);
     let deadline = front.call_timeout.map(|t| tokio::time::Instant::now() + t);
-    let (up, denials) = front.from_agent(&body, &ctx, exchange).await;
+    let (mut up, mut denials) = front.from_agent(&body, &ctx, exchange).await;
+    if front.ask_own_lists(&mut up, &mut denials, &ctx, &forward, exchange, deadline).await.is_none() {
+        return front.timed_out(exchange, front.call_timeout.unwrap_or_default());
+    }
     if up.is_empty() {
         return if denials.is_empty() {
             let mut resp = Response::new(axum::body::Body::empty());
@@ -529,13 +577,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
     let mut answers = Vec::new();
     for bytes in up {
         let ids = request_ids(&bytes);
-        let answer = async {
-            let resp = front.upstream.request(Method::POST, bytes, &forward).await?;
-            let mut got = Vec::new();
-            for_each_message(resp, |_, msg| got.push(msg)).await;
-            Ok::<_, String>(got)
-        };
-        match until(deadline, answer).await {
+        match until(deadline, post_collecting(&front.upstream, bytes, &forward)).await {
             Some(Ok(got)) => {
                 for msg in got {
                     answers.extend(front.relay_upstream(&msg, &ctx, exchange));

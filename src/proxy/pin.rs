@@ -145,9 +145,14 @@ pub struct Pin {
     served_by: Option<String>,
     /// `initialize` requests waiting for their answer, by session and raw id.
     initializing: HashSet<(Option<String>, Vec<u8>)>,
-    sessions: HashMap<Option<String>, Session>,
+    /// By session and exchange (an HTTP POST; 0 over stdio): what one asks
+    /// for is answered on its own exchange.
+    sessions: HashMap<Channel, Session>,
     next_id: u64,
 }
+
+/// A session and an exchange of it.
+type Channel = (Option<String>, u64);
 
 /// One session's held calls and the list asked for the first of them.
 #[derive(Debug, Default)]
@@ -198,14 +203,14 @@ impl Pin {
 
     /// Holds a call; returns the list request to send when its session asks nothing yet.
     pub fn park(&mut self, call: Parked) -> Option<Vec<u8>> {
-        let session = call.ctx.session.clone();
-        self.sessions.entry(session.clone()).or_default().held.push_back(call);
-        self.ask(&session, None)
+        let channel = (call.ctx.session.clone(), call.exchange);
+        self.sessions.entry(channel.clone()).or_default().held.push_back(call);
+        self.ask(&channel, None)
     }
 
     /// A list request for `session`'s first held call, unless one is asked already.
-    fn ask(&mut self, session: &Option<String>, cursor: Option<&str>) -> Option<Vec<u8>> {
-        let s = self.sessions.get_mut(session)?;
+    fn ask(&mut self, channel: &Channel, cursor: Option<&str>) -> Option<Vec<u8>> {
+        let s = self.sessions.get_mut(channel)?;
         if s.held.is_empty() || (s.asking.is_some() && cursor.is_none()) {
             return None;
         }
@@ -226,9 +231,10 @@ impl Pin {
     }
 
     /// An answer to one of the proxy's own lists ([`Step::Stale`] when no call waits for it).
-    pub fn own_answer(&mut self, ctx: &CallContext, raw_id: &[u8], body: &Value) -> Option<Step> {
+    pub fn own_answer(&mut self, ctx: &CallContext, exchange: u64, raw_id: &[u8], body: &Value) -> Option<Step> {
+        let channel = (ctx.session.clone(), exchange);
         let id = serde_json::from_slice::<String>(raw_id).ok()?;
-        let asked = self.sessions.get(&ctx.session).and_then(|s| s.asking.as_ref()).is_some_and(|a| a.id == id);
+        let asked = self.sessions.get(&channel).and_then(|s| s.asking.as_ref()).is_some_and(|a| a.id == id);
         if !asked {
             return Some(Step::Stale);
         }
@@ -237,14 +243,14 @@ impl Pin {
             let meta = &body["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"];
             self.served_by = meta.as_str().map(str::to_string);
         }
-        let s = self.sessions.get_mut(&ctx.session)?;
+        let s = self.sessions.get_mut(&channel)?;
         let failed = match body["result"]["tools"].as_array() {
             Some(page) => {
                 if let Some(a) = s.asking.as_mut() {
                     a.entries.extend(page.iter().cloned());
                 }
                 match body["result"]["nextCursor"].as_str().filter(|c| !c.is_empty()) {
-                    Some(cursor) => return self.ask(&ctx.session, Some(cursor)).map(Step::Next),
+                    Some(cursor) => return self.ask(&channel, Some(cursor)).map(Step::Next),
                     None => None,
                 }
             }
@@ -253,7 +259,7 @@ impl Pin {
                 None => "the upstream's tools/list answer lists no tools".to_string(),
             }),
         };
-        let s = self.sessions.get_mut(&ctx.session)?;
+        let s = self.sessions.get_mut(&channel)?;
         let entries = s.asking.take().map(|a| a.entries).unwrap_or_default();
         let listed = |tool: &str| entries.iter().find(|e| e["name"].as_str() == Some(tool));
         let calls = match &self.approved {
@@ -273,7 +279,7 @@ impl Pin {
                 (call, verdict)
             }).collect(),
         };
-        let next = self.ask(&ctx.session, None);
+        let next = self.ask(&channel, None);
         Some(Step::Resolved { calls, next })
     }
 
@@ -286,7 +292,7 @@ impl Pin {
     /// itself: a timeout). A session left with no held call stops waiting
     /// for its list, so the next call asks again (a late answer is [`Step::Stale`]).
     pub fn unhold(&mut self, key: &PendingKey) -> Option<Parked> {
-        let s = self.sessions.get_mut(&key.0)?;
+        let s = self.sessions.get_mut(&(key.0.clone(), key.1))?;
         let at = s.held.iter().position(|c| &c.key == key)?;
         let call = s.held.remove(at);
         if s.held.is_empty() {
@@ -347,17 +353,17 @@ mod tests {
         assert!(p.park(call("s", "send")).is_none(), "one list at a time per session");
         let id = br#""gauntlet-pin-1""#;
         let page1 = json!({"result": {"tools": [{"name": "other"}], "nextCursor": "2"}});
-        assert!(matches!(p.own_answer(&ctx, id, &page1), Some(Step::Next(_))));
+        assert!(matches!(p.own_answer(&ctx, 0, id, &page1), Some(Step::Next(_))));
         let good = json!({"name": "send", "description": "sends", "inputSchema": {"type": "object"}});
-        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, id, &json!({"result": {"tools": [good]}})) else { panic!() };
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, 0, id, &json!({"result": {"tools": [good]}})) else { panic!() };
         assert_eq!(calls.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), [Verdict::Listed], "the first call only");
         let next = next.expect("a list for the second call");
         assert!(String::from_utf8(next).unwrap().contains("gauntlet-pin-2"));
         let bad = json!({"name": "send", "description": "changed", "inputSchema": {"type": "object"}});
-        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({"result": {"tools": [bad]}})) else { panic!() };
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, 0, br#""gauntlet-pin-2""#, &json!({"result": {"tools": [bad]}})) else { panic!() };
         assert!(matches!(&calls[..], [(_, Verdict::NotApproved(why))] if why.contains("`description`")), "{calls:?}");
         assert!(next.is_none());
-        assert!(matches!(p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({})), Some(Step::Stale)), "nothing is waiting for it any more");
+        assert!(matches!(p.own_answer(&ctx, 0, br#""gauntlet-pin-2""#, &json!({})), Some(Step::Stale)), "nothing is waiting for it any more");
         assert!(Pin::is_own(br#""gauntlet-pin-7""#) && !Pin::is_own(b"7"));
     }
 
@@ -370,18 +376,18 @@ mod tests {
         assert!(p.park(call("s", "zip")).is_some());
         assert!(p.park(second).is_none(), "the list asked for the first call serves the second");
         let page = json!({"result": {"tools": [{"name": "zip", "inputSchema": {"type": "object"}}]}});
-        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, br#""gauntlet-pin-1""#, &page) else { panic!() };
+        let Some(Step::Resolved { calls, next }) = p.own_answer(&ctx, 0, br#""gauntlet-pin-1""#, &page) else { panic!() };
         let verdicts: Vec<(String, Verdict)> = calls.into_iter().map(|(c, v)| (c.tool, v)).collect();
         assert_eq!(verdicts, [("zip".to_string(), Verdict::Listed), ("gone".to_string(), Verdict::Unlisted)]);
         assert!(next.is_none());
         assert!(p.park(call("s", "zip")).is_some());
-        let Some(Step::Resolved { calls, .. }) = p.own_answer(&ctx, br#""gauntlet-pin-2""#, &json!({"error": {"code": -1, "message": "no"}})) else { panic!() };
+        let Some(Step::Resolved { calls, .. }) = p.own_answer(&ctx, 0, br#""gauntlet-pin-2""#, &json!({"error": {"code": -1, "message": "no"}})) else { panic!() };
         assert!(matches!(&calls[..], [(_, Verdict::ListFailed(why))] if why.contains("refused its tools/list (no)")), "{calls:?}");
         let held = call("s", "zip");
         assert!(p.park(held.clone()).is_some());
         assert_eq!(p.unhold(&held.key).map(|c| c.tool).as_deref(), Some("zip"));
         assert!(p.park(call("s", "zip")).expect("a new list after the timeout").windows(15).any(|w| w == b"gauntlet-pin-4\""));
-        assert!(matches!(p.own_answer(&ctx, br#""gauntlet-pin-3""#, &page), Some(Step::Stale)), "the late answer is dropped");
+        assert!(matches!(p.own_answer(&ctx, 0, br#""gauntlet-pin-3""#, &page), Some(Step::Stale)), "the late answer is dropped");
         assert!(p.filter(page.to_string().as_bytes()).is_none(), "nothing is filtered when nothing is pinned");
     }
 

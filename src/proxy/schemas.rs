@@ -19,11 +19,10 @@
 //! such fields (pydantic's default) lose nothing.
 //!
 //! A call of a tool no list has shown yet is what [`Unlisted`] says: the
-//! standalone proxy's stdio sides and the embedded one hold it and ask the
-//! upstream for its list themselves (the core's own `tools/list`, see
-//! [`super::pin`]); the HTTP front, which has no way to hold a call for a
-//! request of its own, refuses it. A `notifications/tools/list_changed`
-//! makes every schema unknown again, so the next call waits for a fresh list.
+//! standalone proxy (stdio or HTTP front) and the embedded one hold it and
+//! ask the upstream for its list themselves (the core's own `tools/list`,
+//! see [`super::pin`]). A `notifications/tools/list_changed` makes every
+//! schema unknown again, so the next call waits for a fresh list.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -34,14 +33,12 @@ use serde_json::{Map, Value};
 pub enum Unlisted {
     /// Passes it to the policy unchecked: only for harnesses that drive the
     /// core message by message with no upstream to ask (conformance
-    /// vectors); every proxy that forwards calls sets one of the others.
+    /// vectors); every proxy that forwards calls asks.
     #[default]
     Unchecked,
-    /// Holds it and asks the upstream for its tool list (stdio agent sides,
-    /// the embedded proxy).
+    /// Holds it and asks the upstream for its tool list (per session over
+    /// stdio, per POST over the HTTP front).
     Ask,
-    /// Refuses it (the HTTP front).
-    Refuse,
 }
 
 /// One tool's argument check.

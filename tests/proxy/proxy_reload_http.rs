@@ -712,9 +712,6 @@ fn id_reuse_over_http(profile: &str) -> usize {
     let server = slow_server();
     let (_mock, upstream) = mock_upstream_of(&server);
     let p = Front::start_with(dir.path(), &policy, &upstream, &["--profile", profile]);
-    // Strict over the HTTP front checks calls against a list the agent asked for.
-    let list = post(&p.addr, Some(&p.session), Some(&p.version), r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
-    assert!(list.messages.iter().any(|m| m.contains("\"slow\"")), "{:?}", list.messages);
     let mut executed = 0;
     for id in 10..16u32 {
         let (addr, session, version) = (p.addr.clone(), p.session.clone(), p.version.clone());
@@ -737,3 +734,30 @@ fn id_reuse_refunds_quota_over_the_http_front_under_intercept_only() {
     assert_eq!(id_reuse_over_http("strict"), 3, "strict holds 3/hour over HTTP");
 }
 
+
+/// Issue 24 over the HTTP front: an agent that never lists. Each POST whose
+/// call names a tool the strict proxy has no schema for asks the upstream for
+/// its tool list itself (on that POST's behalf, in the agent's session) and
+/// is judged against it: an undeclared field and an unlisted tool are
+/// refused with -32602, a well-formed call is answered by the server.
+#[test]
+fn strict_over_the_http_front_checks_a_call_sent_before_any_list() {
+    const SERVER: &str = "name: archive\nversion: \"1\"\ntools:\n  - name: zip\n    description: compresses a file\n    inputSchema: {type: object, required: [path], properties: {path: {type: string}}}\n    risk: write\n";
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "version: \"1\"\ndefault: allow\ntools: {}\n");
+    let server = dir.path().join("archive.yaml");
+    std::fs::write(&server, SERVER).unwrap();
+    let (_mock, upstream) = mock_upstream_of(&server);
+    let p = Front::start_with(dir.path(), &policy, &upstream, &["--profile", "strict"]);
+    let call = |id: u32, tool: &str, arguments: &str| {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#);
+        post(&p.addr, Some(&p.session), Some(&p.version), &body).messages.join("\n")
+    };
+    let undeclared = call(2, "zip", r#"{"path":"a","gauntlet_unexpected":1}"#);
+    assert!(undeclared.contains("-32602") && undeclared.contains("field `gauntlet_unexpected` is not declared in its inputSchema"), "{undeclared}");
+    let unlisted = call(3, "unzip", "{}");
+    assert!(unlisted.contains("-32602") && unlisted.contains("the upstream's tools/list does not list it"), "{unlisted}");
+    let benign = call(4, "zip", r#"{"path":"a"}"#);
+    assert!(benign.contains("zip ok") && !benign.contains("error"), "{benign}");
+    assert!(!format!("{undeclared}{unlisted}{benign}").contains("gauntlet-pin-"), "the proxy's own lists are not the agent's");
+}

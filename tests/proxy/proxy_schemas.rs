@@ -177,19 +177,18 @@ fn the_proxys_own_ids_are_the_agents_to_use_under_strict_no_more() {
 }
 
 #[test]
-fn the_http_front_refuses_a_call_of_a_tool_not_listed_yet_and_checks_it_once_listed() {
-    let mut c = core(WireMode::Http, Unlisted::Refuse);
-    let out = c.from_agent_on(zip_call(1, json!({"path": "a"})).as_bytes(), &ctx(), 1, at(0));
-    assert!(to_upstream(&out).is_empty(), "never forwarded unchecked: {out:?}");
-    let (code, message) = error_of(&to_agent(&out)[0]);
-    assert_eq!(code, -32602);
-    assert!(message.contains("over the HTTP front the proxy does not ask the upstream itself: list the tools, then call"), "{message}");
-    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
-    assert_eq!(to_upstream(&c.from_agent_on(list.as_bytes(), &ctx(), 2, at(1))), [list]);
-    let listed = json!({"jsonrpc": "2.0", "id": 2, "result": {"tools": [zip_entry()]}}).to_string();
-    c.from_upstream_on(listed.as_bytes(), &ctx(), 2, at(2));
-    let line = zip_call(3, json!({"path": "a"}));
-    assert_eq!(to_upstream(&c.from_agent_on(line.as_bytes(), &ctx(), 3, at(3))), [line.as_str()]);
+fn over_the_http_front_each_post_asks_for_its_own_list() {
+    let mut c = core(WireMode::Http, Unlisted::Ask);
+    let (a, b) = (zip_call(1, json!({"path": "a"})), zip_call(1, json!({"path": "b", "extra": 1})));
+    // Two POSTs at once, each with its own list, answered on its own exchange.
+    let list_a = one_upstream(&c.from_agent_on(a.as_bytes(), &ctx(), 1, at(0)));
+    let list_b = one_upstream(&c.from_agent_on(b.as_bytes(), &ctx(), 2, at(0)));
+    assert_ne!(list_a["id"], list_b["id"]);
+    let out = c.from_upstream_on(page(&list_b, json!([zip_entry()]), None).as_bytes(), &ctx(), 2, at(1));
+    assert!(to_upstream(&out).is_empty());
+    assert!(error_of(&to_agent(&out)[0]).1.contains("field `extra` is not declared"), "{out:?}");
+    let out = c.from_upstream_on(page(&list_a, json!([zip_entry()]), None).as_bytes(), &ctx(), 1, at(1));
+    assert_eq!(to_upstream(&out), [a.as_str()]);
 }
 
 #[test]
