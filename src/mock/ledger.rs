@@ -34,6 +34,11 @@ pub struct LedgerEntry {
     /// The message reached a second server in play (a scenario's `shadow`), not the one under test.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// When the agent sent the request, where that is not `time`: a server
+    /// behind a real proxy logs it later, by the proxy's latency (on a busy
+    /// machine, past the start of a fault the proxy decided it before).
+    #[serde(skip)]
+    pub sent: Option<Timestamp>,
 }
 
 fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -79,6 +84,7 @@ mod tests {
             executed: true,
             revision: Some(0),
             shadow: false,
+            sent: None,
         };
         let line = e.to_json_line();
         assert!(!line.contains('\n'));

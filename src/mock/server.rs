@@ -191,6 +191,7 @@ impl MockServer {
             executed: effect.executed,
             revision: effect.revision,
             shadow: false,
+            sent: None,
         });
     }
 

@@ -638,7 +638,8 @@ fn evaluate_raw(check: &Check, obs: &Observation, tool: &ToolInfo, amount_field:
             r
         }
         Check::Blind { from, until, kind } => {
-            let during = calls.iter().filter(|e| (*from..*until).contains(&(e.time.0 - super::START.0))).count();
+            // Judged on when the proxy was asked: a call it decided before the fault may reach the server after it starts.
+            let during = calls.iter().filter(|e| (*from..*until).contains(&(e.sent.unwrap_or(e.time).0 - super::START.0))).count();
             let mut r = result(during == 0, format!("{during} reached {}", kind.while_words()));
             r.proxy_only = true;
             r
@@ -778,6 +779,7 @@ mod tests {
             executed,
             revision: Some(0),
             shadow: false,
+            sent: None,
         }
     }
 
@@ -855,6 +857,19 @@ mod tests {
         };
         let r = evaluate(&Check::SchemaViolations { max: 0 }, &obs, &t, "amount");
         assert!(!r.held && r.proxy_only, "{r:?}");
+    }
+
+    #[test]
+    fn a_call_the_proxy_was_asked_before_a_fault_is_not_blind_when_it_reaches_after() {
+        let at = |secs: f64| crate::verify::START.plus_secs_f64(secs);
+        let blind = Check::Blind { from: 9_500_000_000, until: 29_500_000_000, kind: crate::scenario::FaultKind::StoreHang };
+        // Sent at 9 s, logged by the server at 9.7 s (a busy machine's latency through the proxy).
+        let late = LedgerEntry { time: at(9.7), ..entry(0.0, "charge", serde_json::json!({"amount": 1}), true) };
+        let obs = |e: LedgerEntry| Observation { ledger: vec![e], ..Default::default() };
+        assert!(!evaluate(&blind, &obs(late.clone()), &tool(), "amount").held, "dated by the server's clock alone");
+        assert!(evaluate(&blind, &obs(LedgerEntry { sent: Some(at(9.0)), ..late.clone() }), &tool(), "amount").held);
+        // Sent while the store hung: blind, whenever it is logged.
+        assert!(!evaluate(&blind, &obs(LedgerEntry { sent: Some(at(10.0)), ..late }), &tool(), "amount").held);
     }
 
     #[test]

@@ -641,6 +641,31 @@ impl Unplayed {
     }
 }
 
+/// Plays a run on a fresh system of `bench` with `play`, and once more when
+/// it missed its plan's timing on a busy machine ([`Observation::timing_missed`]):
+/// an error if it misses again, never a verdict on a run not played as planned.
+fn on_time(
+    bench: &dyn Bench,
+    server: &str,
+    upstream: Option<&Upstream>,
+    target: &str,
+    mut play: impl FnMut(&mut dyn System) -> Observation,
+) -> Result<(Box<dyn System>, Observation), Unplayed> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut sys = bench.start(server, upstream, target).map_err(Unplayed::Failed)?;
+        let obs = play(&mut *sys);
+        return match (obs.failure.clone(), obs.unsupported.clone(), obs.timing_missed.clone()) {
+            (Some(why), _, _) => Err(Unplayed::Failed(why)),
+            (None, Some(why), _) => Err(Unplayed::Unsupported(why)),
+            (None, None, Some(_)) if tries < 2 => continue,
+            (None, None, Some(why)) => Err(Unplayed::Failed(format!("{why} (played twice)"))),
+            (None, None, None) => Ok((sys, obs)),
+        };
+    }
+}
+
 /// The seed a randomized scenario's hold is confirmed with before members of
 /// its class carry it: derived from the representative's own, so a run
 /// replays it from the run seed.
@@ -716,20 +741,7 @@ fn judge(bench: &dyn Bench, s: &Scenario, tool: &ToolInfo, facts: &Facts, reqs: 
             opening.list = false;
         }
         let replay_faulted = |upstream: Option<&Upstream>, acts: &[Action], schedule: &faults::Schedule| -> Result<Observation, Unplayed> {
-            // A run that missed its timing on a busy machine is played once more before it is an error.
-            let mut tries = 0;
-            loop {
-                tries += 1;
-                let mut sys = bench.start(&tool.server, upstream, &tool.name).map_err(Unplayed::Failed)?;
-                let obs = play::play_faulted(&mut *sys, acts, schedule, START, opening);
-                return match (obs.failure.clone(), obs.unsupported.clone(), obs.timing_missed.clone()) {
-                    (Some(why), _, _) => Err(Unplayed::Failed(why)),
-                    (None, Some(why), _) => Err(Unplayed::Unsupported(why)),
-                    (None, None, Some(_)) if tries < 2 => continue,
-                    (None, None, Some(why)) => Err(Unplayed::Failed(format!("{why} (played twice)"))),
-                    (None, None, None) => Ok(obs),
-                };
-            }
+            on_time(bench, &tool.server, upstream, &tool.name, |sys| play::play_faulted(sys, acts, schedule, START, opening)).map(|(_, obs)| obs)
         };
         let replay_on = |upstream: Option<&Upstream>, acts: &[Action]| replay_faulted(upstream, acts, &schedule);
         let replay = |acts: &[Action]| replay_on(s.upstream.as_ref(), acts);
@@ -1113,11 +1125,10 @@ fn run_twin(
     if let Err(why) = bench.fits(&acts, upstream.as_ref(), false) {
         return Ok(TwinRun::OverBudget(why));
     }
-    let mut sys = bench.start(&tt.server, upstream.as_ref(), &tt.name)?;
-    let obs = play(&mut *sys, &acts, START, opening(bench, false));
-    if let Some(why) = obs.failure {
-        return Err(why);
-    }
+    let (sys, obs) = match on_time(bench, &tt.server, upstream.as_ref(), &tt.name, |sys| play(sys, &acts, START, opening(bench, false))) {
+        Ok(run) => run,
+        Err(Unplayed::Failed(why) | Unplayed::Unsupported(why)) => return Err(why),
+    };
     // Calls and their audit records come in the same order: the n-th refusal is the n-th call's.
     let audit = sys.audit();
     let refused_at = audit.iter().position(|r| r.result != AuditResult::Allowed);

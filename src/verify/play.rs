@@ -45,8 +45,8 @@ pub trait System {
     }
     /// How the run missed its plan's timing when it did by more than a
     /// verdict can bear (a wall-clock system on a busy machine started its
-    /// proxy after a fault was due): played again, it may keep it. Never on
-    /// the virtual clock.
+    /// proxy after a fault was due, or sent a call into another window than
+    /// planned): played again, it may keep it. Never on the virtual clock.
     fn timing_missed(&self) -> Option<String> {
         None
     }

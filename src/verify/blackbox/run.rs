@@ -41,7 +41,11 @@ use crate::verify::play::System;
 const MAX_OPEN: usize = 8;
 
 /// Proxy processes started ahead of the sessions that will use them, at most.
-const MAX_SPARES: usize = 8;
+const MAX_SPARES: usize = 16;
+
+/// An `initialize` answered later than this came from a proxy that was
+/// still starting when its session opened.
+const NOT_READY: Duration = Duration::from_millis(100);
 
 /// How long a proxy may take to exit once its stdin is closed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -79,6 +83,8 @@ struct Session {
     key: String,
     link: Link,
     inbox: Arc<Inbox>,
+    /// When its proxy process was started (a stdio session's).
+    spawned: Option<Instant>,
 }
 
 /// A proxy started for a session that opens within the lead: when sessions
@@ -90,6 +96,7 @@ struct Spare {
     process: ProxyProcess,
     inbox: Arc<Inbox>,
     replica: usize,
+    spawned: Instant,
 }
 
 pub struct Run {
@@ -126,9 +133,18 @@ pub struct Run {
     /// Proxies started for the next sessions, in the order they open.
     spares: std::collections::VecDeque<Spare>,
     spares_started: usize,
+    /// The longest a session's proxy took in this run from being started to
+    /// answering `initialize`, seen where it was not ready when its session
+    /// opened: how far ahead proxies must be started while the machine is
+    /// as busy as now.
+    startup_seen: Duration,
+    /// The requests sent after the handshake, by JSON-RPC id: when (on the
+    /// plan's timeline) and with what params, to date the server's ledger
+    /// lines by when the proxy was asked ([`LedgerEntry::sent`]).
+    sent: std::collections::HashMap<String, (Timestamp, Value)>,
     ledger: Vec<LedgerEntry>,
     failure: Option<String>,
-    /// How the run missed a fault's timing ([`System::timing_missed`]).
+    /// How the run missed its plan's or a fault's timing ([`System::timing_missed`]).
     missed: Option<String>,
     /// `{state_dsn}`: one store per state directory.
     stores: Vec<Store>,
@@ -195,6 +211,8 @@ impl Run {
             open_walls: Vec::new(),
             spares: Default::default(),
             spares_started: 0,
+            startup_seen: Duration::ZERO,
+            sent: Default::default(),
             ledger: Vec::new(),
             failure: None,
             missed: None,
@@ -402,13 +420,15 @@ impl Run {
         }
         if let Some(spare) = self.spare_for(key) {
             self.replica_of.insert(key.to_string(), spare.replica);
-            self.open.push(Session { key: key.to_string(), link: Link::Stdio(spare.process), inbox: spare.inbox });
+            self.open.push(Session { key: key.to_string(), link: Link::Stdio(spare.process), inbox: spare.inbox, spawned: Some(spare.spawned) });
             return self.open.last_mut();
         }
         let inbox = Arc::new(Inbox::default());
+        let spawned = Instant::now();
         match self.link(key, inbox.clone()) {
             Ok(link) => {
-                self.open.push(Session { key: key.to_string(), link, inbox });
+                let spawned = matches!(link, Link::Stdio(_)).then_some(spawned);
+                self.open.push(Session { key: key.to_string(), link, inbox, spawned });
                 self.open.last_mut()
             }
             Err(e) => {
@@ -453,12 +473,15 @@ impl Run {
             && self.open_walls.len() > 1
     }
 
-    /// Starts proxies for the sessions that open within the lead from now.
+    /// Starts proxies for the sessions that open within the lead from now,
+    /// or within twice the longest start-up seen in this run, and half a
+    /// second, when the machine got busier since the lead was measured.
     fn start_ahead(&mut self) {
         if !self.starts_ahead() {
             return;
         }
-        let horizon = wall_nanos() + self.lead().as_nanos() as i64;
+        let ahead = self.lead().max(self.startup_seen * 2 + Duration::from_millis(500));
+        let horizon = wall_nanos() + ahead.as_nanos() as i64;
         let taken = self.open.len() + self.closed;
         let due = self.open_walls.iter().skip(taken).take_while(|&&w| w <= horizon).count().min(MAX_SPARES);
         while self.spares.len() < due {
@@ -471,7 +494,7 @@ impl Run {
             // A proxy that cannot start is started again on time, where its failure is reported.
             let Ok(process) = ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, inbox.clone()) else { break };
             self.spares_started += 1;
-            self.spares.push_back(Spare { process, inbox, replica });
+            self.spares.push_back(Spare { process, inbox, replica, spawned: Instant::now() });
         }
     }
 
@@ -493,7 +516,7 @@ impl Run {
             let text = String::from_utf8_lossy(bytes.get(*from as usize..).unwrap_or_default());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 match entry(line, origin, &self.clock, self.start, &self.squeeze) {
-                    Some(e) => entries.push(LedgerEntry { shadow, ..e }),
+                    Some(e) => entries.push(LedgerEntry { shadow, sent: sent_of(&self.sent, &e.raw), ..e }),
                     None => {
                         self.failure.get_or_insert(format!("{}: unreadable ledger line `{line}`", path.display()));
                     }
@@ -523,6 +546,7 @@ fn entry(line: &str, origin: i64, clock: &ProxyClock, start: Timestamp, squeeze:
         executed: v.get("executed").and_then(Value::as_bool).unwrap_or(false),
         revision: v.get("revision").and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok()),
         shadow: v.get("shadow").and_then(Value::as_bool).unwrap_or(false),
+        sent: None,
     })
 }
 
@@ -544,6 +568,20 @@ fn authority(url: &str) -> Result<String, String> {
 /// The `method` of one message the agent sends (none for a batch or a non-request).
 fn method_of(line: &[u8]) -> Option<String> {
     serde_json::from_slice::<Value>(line).ok()?.get("method")?.as_str().map(String::from)
+}
+
+/// A request's JSON-RPC id and params, when it is one.
+fn request_of(line: &[u8]) -> Option<(String, Value)> {
+    let v: Value = serde_json::from_slice(line).ok()?;
+    Some((v.get("id")?.to_string(), v.get("params").cloned().unwrap_or(Value::Null)))
+}
+
+/// When the request the server logged as `raw` was sent: matched by id, and
+/// only where the params are the ones sent with it (a proxy that numbers
+/// its upstream's requests anew must not date one call by another's).
+fn sent_of(sent: &std::collections::HashMap<String, (Timestamp, Value)>, raw: &str) -> Option<Timestamp> {
+    let (id, params) = request_of(raw.as_bytes())?;
+    sent.get(&id).filter(|(_, p)| *p == params).map(|(at, _)| *at)
 }
 
 impl Run {
@@ -588,6 +626,25 @@ impl Run {
     /// run: under faults the player counts what was never answered.
     fn faulted(&self) -> bool {
         !self.faults.is_empty()
+    }
+
+    /// Notes a message planned for `now` going out so late that a proxy
+    /// counting in calendar windows counts it in another window than the
+    /// plan (a session whose proxy started late on a busy machine): the run
+    /// is then not the plan the prediction played, and is played again.
+    fn check_slip(&mut self, now: Timestamp, method: Option<&str>) {
+        let Some(origin) = self.origin.filter(|_| self.missed.is_none()) else { return };
+        let planned = origin + self.squeeze.played(now.0 - self.start.0);
+        let sent = self.clock.proxy(wall_nanos());
+        if let Some(period) = timing::slipped(planned, sent, &self.shared.periods, self.clock.jitter()) {
+            self.missed = Some(format!(
+                "a `{}` message went out {} ms after its planned instant, across the edge of a {} window it was planned inside: \
+                 the machine was too busy to keep the plan's timing, so nothing was judged; run it again on a quieter machine",
+                method.unwrap_or("JSON-RPC"),
+                (sent - planned) / 1_000_000 / self.clock.rate(),
+                timing::human(Duration::from_nanos(period as u64)),
+            ));
+        }
     }
 
     /// How long before its first call a session's proxy is started. Twice
@@ -725,11 +782,19 @@ impl System for Run {
         if !initialize && !initialized {
             // The handshake went out early; everything else leaves exactly on schedule.
             self.sleep_until(now);
+            self.check_slip(now, method.as_deref());
         }
         // A new session starts with `initialize`: hold a start slot until it is answered.
-        let _slot = (initialize && !self.open.iter().any(|s| s.key == key)).then(|| process::STARTING.take());
+        let opening = initialize && !self.open.iter().any(|s| s.key == key);
+        let _slot = opening.then(|| process::STARTING.take());
+        let asked = Instant::now();
         let faulted = self.faulted();
         let line = self.shared.aliases.outgoing(line);
+        if !initialize && !initialized {
+            if let Some((id, params)) = request_of(&line) {
+                self.sent.insert(id, (now, params));
+            }
+        }
         let Some(s) = self.session(&key) else { return Vec::new() };
         let sent = s.link.send(&line);
         // A client waits for the handshake's answer before anything else.
@@ -745,6 +810,12 @@ impl System for Run {
             };
             let tail = self.open.last().map(|s| self.tail_of(&s.link)).unwrap_or_default();
             self.fail(format!("{why}; its stderr ends:\n{tail}"));
+        }
+        if let Some(spawned) = self.open.last().and_then(|s| s.spawned).filter(|_| answered && opening) {
+            // Answered at once: it was up before its session opened, and says nothing of how long it took.
+            if asked.elapsed() > NOT_READY {
+                self.startup_seen = self.startup_seen.max(spawned.elapsed());
+            }
         }
         let first = self.open.len() + self.closed == 1;
         if let Some(late) = self.fault_cue.filter(|_| answered && initialize && first).map(|cue| wall_nanos() - cue).filter(|&late| late >= 0) {
@@ -812,6 +883,19 @@ impl System for Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logged_request_is_dated_by_when_it_was_sent_only_where_its_params_match() {
+        let at = Timestamp::from_secs(9);
+        let params = serde_json::json!({"name": "t", "arguments": {"a": 1}});
+        let sent = std::collections::HashMap::from([("7".to_string(), (at, params))]);
+        let raw = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"arguments":{"a":1},"name":"t"}}"#;
+        assert_eq!(sent_of(&sent, raw), Some(at));
+        // The same id on another call (a proxy numbering its upstream's requests anew): not dated.
+        assert_eq!(sent_of(&sent, &raw.replace("\"a\":1", "\"a\":2")), None);
+        assert_eq!(sent_of(&sent, &raw.replace("\"id\":7", "\"id\":8")), None);
+        assert_eq!(sent_of(&sent, "not json"), None);
+    }
 
     #[test]
     fn ledger_lines_move_onto_the_virtual_timeline() {

@@ -181,6 +181,20 @@ pub fn clear_of_edges(offsets: &[i64], periods: &[i64], jitter: i64) -> bool {
     periods.iter().all(|&p| offsets.iter().map(|o| o.rem_euclid(p)).max().unwrap_or(0) + jitter < p)
 }
 
+/// The period (nanoseconds) of the first window edge a call planned for the
+/// proxy-clock instant `planned` but sent at `sent` lands across, if any:
+/// a proxy counting in calendar windows then counts it in another window
+/// than the plan did, and the run's verdict is not the plan's. Up to
+/// `jitter` more may pass before the proxy reads its clock; that margin is
+/// held against a call only where the plan itself kept it.
+pub fn slipped(planned: i64, sent: i64, periods: &[i64], jitter: i64) -> Option<i64> {
+    let window = |t: i64, p: i64| t.div_euclid(p);
+    periods.iter().copied().find(|&p| {
+        let kept_margin = window(planned + jitter, p) == window(planned, p);
+        window(sent, p) != window(planned, p) || (kept_margin && window(sent + jitter, p) != window(planned, p))
+    })
+}
+
 /// The earliest instant of the proxy's clock (ns since the epoch) that can
 /// play the virtual start, given that the first call may not go out before
 /// `earliest_first` on that clock and may go out up to `jitter` late
@@ -377,6 +391,26 @@ mod tests {
 
     fn minute_offset(origin: i64, offset: i64) -> i64 {
         (origin + offset).rem_euclid(60 * S)
+    }
+
+    #[test]
+    fn a_late_call_slips_only_when_it_lands_across_an_edge_its_plan_did_not_cross() {
+        let minute = 60 * S;
+        let periods = [minute, 3600 * S];
+        let jitter = 50_000_000;
+        let planned = 1_000_000 * minute + 30 * S;
+        // 20 s late, still inside its minute: the proxy counts it where the plan did.
+        assert_eq!(slipped(planned, planned + 20 * S, &periods, jitter), None);
+        // Half a minute late: in the next minute.
+        assert_eq!(slipped(planned, planned + 30 * S, &periods, jitter), Some(minute));
+        // Sent 10 ms before the edge: read by the proxy within the jitter, so maybe after it.
+        assert_eq!(slipped(planned, planned + 30 * S - 10_000_000, &periods, jitter), Some(minute));
+        // A plan that put the call within the jitter of the edge is not held to the margin it never had.
+        let at_edge = 1_000_001 * minute - 10_000_000;
+        assert_eq!(slipped(at_edge, at_edge, &periods, jitter), None);
+        assert_eq!(slipped(at_edge, at_edge + 20_000_000, &periods, jitter), Some(minute));
+        // No counter, no window to slip out of.
+        assert_eq!(slipped(planned, planned + 3600 * S, &[], jitter), None);
     }
 
     #[test]
