@@ -289,8 +289,8 @@ pub fn run(args: Args) -> Exit {
     if let (Some(p), true) = (&pin, log::enabled(log::Level::Info)) {
         eprintln!("gauntlet proxy: tools pinned to `{}` ({} tools of `{}`): any other definition is hidden and its calls refused", p.file, p.len(), p.server);
     }
-    let policy = reload::Watched { path: args.policy_path(), dialect: args.dialect.map(Into::into), profile };
-    let engine = match reload::load_engine(&policy) {
+    let mut policy = reload::Watched { path: args.policy_path(), dialect: args.dialect.map(Into::into), profile, loaded: None };
+    let engine = match reload::load_initial(&mut policy) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: the proxy refuses to start with an invalid policy");

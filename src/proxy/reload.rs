@@ -38,6 +38,21 @@ pub struct Watched {
     /// `--dialect`, or `None` to detect it from the content (on every reload).
     pub dialect: Option<Dialect>,
     pub profile: Profile,
+    /// The bytes the engine the proxy started with was loaded from, when
+    /// the file held still while it loaded ([`load_initial`]).
+    pub loaded: Option<Arc<[u8]>>,
+}
+
+/// [`load_engine`] for the engine the proxy starts with, noting the bytes
+/// it was loaded from in `w`: the watch starts later, and a version written
+/// in between (an operator tightening the policy as the proxy starts) must
+/// not be taken for the one in force and never applied.
+pub fn load_initial(w: &mut Watched) -> Result<Engine, PolicyError> {
+    let before = std::fs::read(&w.path).ok();
+    let engine = load_engine(w)?;
+    let after = std::fs::read(&w.path).ok();
+    w.loaded = before.filter(|b| after.as_ref() == Some(b)).map(Arc::from);
+    Ok(engine)
 }
 
 /// Loads and validates the policy file into an engine, printing on stderr
@@ -177,11 +192,18 @@ where
     let touches = move |p: &Path| p.file_name().and_then(|n| names.iter().position(|m| m == n)).map(|at| at == 0);
     let mut reload = Reload {
         policy: Watched { path: path.clone(), ..policy.clone() },
-        enforced: std::fs::read(&path).ok(),
+        enforced: policy.loaded.as_deref().map(<[u8]>::to_vec),
         apply,
     };
+    // Written since the engine in force was loaded (or while it loaded):
+    // no event will say so now that the watch is on, so it is due as a write.
+    let stale = std::fs::read(&path).ok().as_deref() != policy.loaded.as_deref();
     std::thread::spawn(move || {
         let mut settle = Settle::default();
+        if stale {
+            eprintln!("gauntlet proxy: the policy `{}` changed after the proxy loaded it at start; reading it again", path.display());
+            settle.see(Change::Written, Instant::now());
+        }
         loop {
             let event = match settle.deadline() {
                 None => match rx.recv() {
@@ -339,6 +361,30 @@ mod tests {
         assert_eq!(s.due(ms(t, 3100)), Some(Due::Load { closed: true }));
         s.see(Change::Removed, ms(t, 4000));
         assert_eq!(s.due(ms(t, 4100)), Some(Due::Gone));
+    }
+
+    /// The proxy loads its policy, then starts the watch: a version written
+    /// in between sends no event once the watch is on. It used to be taken
+    /// for the version in force and never applied.
+    #[test]
+    fn a_version_written_between_the_first_load_and_the_watch_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        let allow = "version: \"1\"\ndefault: allow\ntools: {}\n";
+        std::fs::write(&path, allow).unwrap();
+        let mut policy = Watched { path: path.clone(), dialect: None, profile: Profile::Intercept, loaded: None };
+        load_initial(&mut policy).unwrap();
+        assert_eq!(policy.loaded.as_deref(), Some(allow.as_bytes()), "the file held still while it loaded");
+        std::fs::write(&path, "version: \"1\"\ndefault: deny\ntools: {}\n").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _watch = watch(&policy, move |engine| tx.send(engine).unwrap()).unwrap();
+        assert!(rx.recv_timeout(OPEN_GRACE * 5).is_ok(), "the version written before the watch was loaded");
+        // Unchanged since it loaded: nothing to read again.
+        let mut current = Watched { loaded: None, ..policy.clone() };
+        load_initial(&mut current).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _watch = watch(&current, move |engine| tx.send(engine).unwrap()).unwrap();
+        assert!(rx.recv_timeout(OPEN_GRACE + Duration::from_secs(1)).is_err());
     }
 
     #[test]
