@@ -568,6 +568,18 @@ impl ProxyCore {
     pub fn expire(&mut self, now: Timestamp, timeout: std::time::Duration) -> Vec<Output> {
         let nanos = i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX);
         let gone = self.pending.give_up(Some(now.plus_nanos(nanos.saturating_neg())), None);
+        self.time_out(gone, timeout, now)
+    }
+
+    /// Answers every request of one exchange still waiting (an HTTP POST whose upstream timed out).
+    pub fn give_up_exchange(&mut self, exchange: Exchange, timeout: std::time::Duration, now: Timestamp) -> Vec<Output> {
+        let gone = self.pending.give_up(None, Some(exchange));
+        self.time_out(gone, timeout, now)
+    }
+
+    /// Requests given up after `timeout`: each answered with an error, a
+    /// call held for the proxy's own list refused for that list.
+    fn time_out(&mut self, gone: Vec<(PendingKey, InFlight)>, timeout: std::time::Duration, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
         let mut answered = Vec::new();
         for (key, flight) in gone {
@@ -587,12 +599,6 @@ impl ProxyCore {
         }
         out.extend(self.give_up(answered, &format!("the upstream did not answer within {}", show_duration(timeout))));
         out
-    }
-
-    /// Answers every request of one exchange still waiting (an HTTP POST whose upstream timed out).
-    pub fn give_up_exchange(&mut self, exchange: Exchange, timeout: std::time::Duration) -> Vec<Output> {
-        let gone = self.pending.give_up(None, Some(exchange));
-        self.give_up(gone, &format!("the upstream did not answer within {}", show_duration(timeout)))
     }
 
     fn give_up(&mut self, gone: Vec<(PendingKey, InFlight)>, why: &str) -> Vec<Output> {

@@ -413,7 +413,7 @@ impl Front {
 
     /// The answer to a POST whose upstream outlived `--call-timeout`.
     fn timed_out(&self, exchange: Exchange, timeout: Duration) -> FrontResponse {
-        let errors = self.step(|core| core.give_up_exchange(exchange, timeout)).to_agent;
+        let errors = self.step(|core| core.give_up_exchange(exchange, timeout, SystemClock.now())).to_agent;
         if errors.is_empty() {
             return error_response(StatusCode::GATEWAY_TIMEOUT, -32603, "the upstream did not answer in time");
         }
@@ -590,7 +590,7 @@ async fn front_post(front: Arc<Front>, ctx: CallContext, forward: HeaderMap, bod
             }
             None => {
                 let timeout = front.call_timeout.unwrap_or_default();
-                answers.extend(front.step(|core| core.give_up_exchange(exchange, timeout)).to_agent);
+                answers.extend(front.step(|core| core.give_up_exchange(exchange, timeout, SystemClock.now())).to_agent);
                 break;
             }
         }
@@ -629,7 +629,7 @@ async fn relay(
             });
             if until(deadline, stream).await.is_none() {
                 let timeout = front.call_timeout.unwrap_or_default();
-                for error in front.step(|core| core.give_up_exchange(exchange, timeout)).to_agent {
+                for error in front.step(|core| core.give_up_exchange(exchange, timeout, SystemClock.now())).to_agent {
                     let _ = tx.unbounded_send(Ok(sse_frame(None, &error)));
                 }
             }

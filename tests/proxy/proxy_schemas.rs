@@ -189,6 +189,11 @@ fn over_the_http_front_each_post_asks_for_its_own_list() {
     assert!(error_of(&to_agent(&out)[0]).1.contains("field `extra` is not declared"), "{out:?}");
     let out = c.from_upstream_on(page(&list_a, json!([zip_entry()]), None).as_bytes(), &ctx(), 1, at(1));
     assert_eq!(to_upstream(&out), [a.as_str()]);
+    // A POST whose list outlives --call-timeout is answered for that list.
+    let unzip = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "unzip"}}).to_string();
+    one_upstream(&c.from_agent_on(unzip.as_bytes(), &ctx(), 3, at(2)));
+    let out = c.give_up_exchange(3, Duration::from_secs(120), at(122));
+    assert!(error_of(&to_agent(&out)[0]).1.contains("did not answer the proxy's own tools/list within 120 s"), "{out:?}");
 }
 
 #[test]
