@@ -238,7 +238,7 @@ fn attempt(setup: &Setup<'_>, base: &str, policy: &crate::policy::model::Policy,
         .iter()
         .flat_map(|s| catalogue.iter().map(move |t| (s.id.clone(), t.server.clone(), t.name.clone())))
         .collect();
-    let c = suggest::converge(setup, base, edits, &every, &BTreeSet::new())?;
+    let c = suggest::converge(setup, base, edits, &every, &BTreeSet::new(), no_cap)?;
     let mut open = Vec::new();
     let mut unmet: Vec<Unmet> = Vec::new();
     for o in c.outcomes.iter().filter(|o| is_bad(o)) {

@@ -52,7 +52,8 @@ pub struct Aspects {
     pub spend: bool,
     pub hide: bool,
     /// A daily cap on the calls where a spend counter drops fractions of a
-    /// unit ([`call_cap`]): `harden`'s first try, not a suggestion's.
+    /// unit ([`call_cap`]): `harden` and `verify --suggest` propose it
+    /// first, and leave it out for a tool where it refuses legitimate calls.
     pub call_cap: bool,
 }
 

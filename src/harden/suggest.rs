@@ -128,11 +128,14 @@ pub fn default_deny_edits(policy: &Policy, catalogue: &[ToolInfo], reqs: &Requir
 }
 
 /// The edits that address one finding of `o` in `policy`; `gaps` collects why some cannot be derived.
+/// A spend finding gets what `harden` writes for it, the daily call cap included
+/// ([`needs::Aspects::call_cap`]), except on the tools `no_cap` names.
 pub fn edits_for_finding(
     policy: &Policy,
     catalogue: &[ToolInfo],
     reqs: &Requirements,
     o: &Outcome,
+    no_cap: &BTreeSet<String>,
     gaps: &mut Vec<String>,
 ) -> Vec<Edit> {
     let Some(tool) = catalogue.iter().find(|t| t.server == o.server && t.name == o.tool) else { return Vec::new() };
@@ -145,7 +148,7 @@ pub fn edits_for_finding(
         Check::Rate { .. } => Aspects { rate: true, ..Default::default() },
         Check::SchemaViolations { .. } | Check::ArgumentBytes { .. } => Aspects { arguments: true, ..Default::default() },
         Check::AmountPerCall { .. } | Check::AmountPerWindow { .. } | Check::PositiveWhole { .. } => {
-            Aspects { spend: true, ..Default::default() }
+            Aspects { spend: true, call_cap: !no_cap.contains(&tool.name), ..Default::default() }
         }
         Check::NeverListed { .. } => Aspects { hide: true, ..Default::default() },
         Check::Destinations { checks, forbidden } => return needs::destination_edits(policy.tool(&tool.name), tool, checks, forbidden, gaps),
@@ -307,12 +310,14 @@ fn apply_each(dialect: Dialect, base: &str, edits: &mut Vec<Edit>, unwritable: &
 /// Applies `edits` to `base`, re-runs, and adjusts until nothing changes.
 /// `old` holds the findings of `base`: a finding outside it is new.
 /// Findings in `out_of_reach` have remedies only outside the dialect: left alone.
+/// The tools `no_cap` names get no daily call cap ([`edits_for_finding`]).
 pub fn converge(
     setup: &Setup<'_>,
     base: &str,
     mut edits: Vec<Edit>,
     old: &BTreeSet<Key>,
     out_of_reach: &BTreeSet<Key>,
+    no_cap: &BTreeSet<String>,
 ) -> Result<Converged, String> {
     let catalogue = setup.catalogue();
     let original = load(setup.dialect, base, &setup.file)?;
@@ -368,7 +373,7 @@ pub fn converge(
                         changed = true;
                     }
                     if !old.contains(&key(o)) || !changed {
-                        let more: Vec<Edit> = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps))
+                        let more: Vec<Edit> = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, no_cap, &mut gaps))
                             .into_iter()
                             .filter(|e| !dropped.contains(e))
                             .collect();
@@ -376,7 +381,7 @@ pub fn converge(
                     }
                 } else if old.contains(&key(o)) {
                     // Still open: derive again from the patched policy, then reach for default deny.
-                    let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps);
+                    let mut more = edits_for_finding(&policy, &catalogue, setup.reqs, o, no_cap, &mut gaps);
                     more.extend(default_deny_edits(&policy, &catalogue, setup.reqs));
                     let mut more = written(more);
                     more.retain(|e| !dropped.contains(e));
@@ -384,7 +389,7 @@ pub fn converge(
                 } else {
                     // A finding the edits created: its own remedy first (hiding a tool
                     // exposes its name variants to `default: allow`), else the edits on that tool go.
-                    let mut more = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
+                    let mut more = written(edits_for_finding(&policy, &catalogue, setup.reqs, o, no_cap, &mut gaps));
                     more.retain(|e| !dropped.contains(e));
                     let added_now = !more.is_empty() && more.iter().all(|e| edits.contains(e) && !before_round.contains(e));
                     if push_new(&mut edits, more) {
@@ -629,8 +634,10 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
     let mut edits = Vec::new();
     let mut unwritten = Unwritten::default();
     let mut out_of_reach = BTreeSet::new();
+    // Every tool may get the daily call cap harden writes: the re-run drops one that refuses legitimate calls.
+    let no_cap = &BTreeSet::new();
     for o in &bad {
-        let (mine, cannot) = translate(setup.dialect, edits_for_finding(&policy, &catalogue, setup.reqs, o, &mut gaps));
+        let (mine, cannot) = translate(setup.dialect, edits_for_finding(&policy, &catalogue, setup.reqs, o, no_cap, &mut gaps));
         push_new(&mut edits, mine.iter().cloned());
         if mine.is_empty() && !cannot.is_empty() {
             out_of_reach.insert(key(o));
@@ -652,7 +659,7 @@ pub fn suggest(setup: &Setup<'_>, text: &str, outcomes: &[Outcome]) -> Result<Su
             runs: 0,
         }
     } else {
-        converge(setup, text, edits, &old, &out_of_reach)?
+        converge(setup, text, edits, &old, &out_of_reach, no_cap)?
     };
     let mut c = c;
     // An entry another edit already creates needs no suggestion of its own.

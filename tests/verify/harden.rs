@@ -130,6 +130,44 @@ fn an_hourly_bound_is_blamed_on_the_sum_and_remedied_by_an_hourly_limit() {
     assert_eq!((after["policy_findings"].as_u64(), after["over_blocking"].as_u64()), (Some(0), Some(0)), "{patches}");
 }
 
+/// A spend requirement on amounts in currency units: `--suggest` proposes what
+/// `harden` writes for it (a daily cap on the calls and the spend counter that
+/// leaves room for what the cap lets through uncounted), not a counter alone
+/// that `prove` refutes. The starting policy is the hardened banking reference
+/// with its two daily rules taken out.
+#[test]
+fn suggest_proposes_the_daily_call_cap_harden_writes() {
+    let hardened = std::fs::read_to_string("examples/references/banking.yaml").unwrap();
+    let mut lines: Vec<&str> = Vec::new();
+    let mut daily: Vec<String> = Vec::new();
+    let mut skipping = false;
+    for l in hardened.lines() {
+        let trimmed = l.trim_start();
+        if trimmed.starts_with("- name: ") || !l.starts_with("      ") {
+            skipping = trimmed == "- name: \"rate per day\"" || trimmed == "- name: \"spend per day\"";
+        }
+        if skipping {
+            // What harden wrote on that line, without its comment.
+            daily.push(l.split("  #").next().unwrap().to_string());
+        } else {
+            lines.push(l);
+        }
+    }
+    assert!(daily.iter().any(|l| l.contains("rate_limit: ")) && daily.iter().any(|l| l.contains("spend_per_day, op: lte")), "{daily:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("banking-no-day.yaml");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (out, err, code) = run(&["verify", file.to_str().unwrap(), "--server", "banking", "--only", "spend-split", "--suggest", "--format", "json"]);
+    assert_eq!(code, 1, "the daily rules gone, spend-split breaches: {err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let patches = json["suggestions"]["combined"].as_str().unwrap();
+    for l in &daily {
+        assert!(patches.lines().any(|p| p.strip_prefix('+').is_some_and(|p| p.split("  #").next() == Some(l))), "`--suggest` lacks harden's `{}`:\n{patches}", l.trim());
+    }
+    let after = &json["suggestions"]["after"];
+    assert_eq!((after["policy_findings"].as_u64(), after["over_blocking"].as_u64()), (Some(0), Some(0)), "{patches}");
+}
+
 /// Weak example policies in every dialect: Intercept and catalogue YAML (`*-weak.yaml`), PolicyLayer JSON (`*-weak.json`).
 fn weak_examples() -> Vec<PathBuf> {
     let mut weak: Vec<PathBuf> = std::fs::read_dir("examples")
