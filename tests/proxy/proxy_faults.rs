@@ -25,7 +25,10 @@ fn black_box(mode: &str) -> (Value, String) {
     for f in &faults {
         args.extend(["--only", f.as_str()]);
     }
-    args.extend(["--state-fail-mode", mode, "--proxy-command", &cmd, "--time-budget", "5m"]);
+    // Both modes run at once beside the rest of this binary on 2 cores: 16 runs in flight each (the
+    // default) kept dozens of proxies, mocks and stores busy at once, and a closed-mode proxy once
+    // waited past its 1 s --state-timeout for a store nothing had failed.
+    args.extend(["--state-fail-mode", mode, "--proxy-command", &cmd, "--time-budget", "5m", "--jobs", "6"]);
     let out = Command::new(bin).args(&args).current_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).output().expect("the gauntlet binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
