@@ -371,8 +371,8 @@ impl Run {
 
     /// Sleeps until `lead` before the wall instant that plays `virt`.
     fn sleep_until_before(&self, virt: Timestamp, lead: Duration) {
-        let Some(origin) = self.origin else { return };
-        let target = self.clock.wall(origin + self.squeeze.played(virt.0 - self.start.0)) - lead.as_nanos() as i64;
+        let Some(planned) = self.planned(virt) else { return };
+        let target = self.clock.wall(planned) - lead.as_nanos() as i64;
         let wait = target - wall_nanos();
         if wait > 0 {
             std::thread::sleep(Duration::from_nanos(wait as u64));
@@ -628,13 +628,17 @@ impl Run {
         !self.faults.is_empty()
     }
 
+    /// The instant of the proxy's clock that plays `virt`, once the run began.
+    fn planned(&self, virt: Timestamp) -> Option<i64> {
+        Some(self.origin? + self.squeeze.played(virt.0 - self.start.0))
+    }
+
     /// Notes a message planned for `now` going out so late that a proxy
     /// counting in calendar windows counts it in another window than the
     /// plan (a session whose proxy started late on a busy machine): the run
     /// is then not the plan the prediction played, and is played again.
     fn check_slip(&mut self, now: Timestamp, method: Option<&str>) {
-        let Some(origin) = self.origin.filter(|_| self.missed.is_none()) else { return };
-        let planned = origin + self.squeeze.played(now.0 - self.start.0);
+        let Some(planned) = self.planned(now).filter(|_| self.missed.is_none()) else { return };
         let sent = self.clock.proxy(wall_nanos());
         if let Some(period) = timing::slipped(planned, sent, &self.shared.periods, self.clock.jitter()) {
             self.missed = Some(format!(
