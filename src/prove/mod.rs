@@ -15,7 +15,8 @@
 //! model cannot decide is unknown, never proved.
 //!
 //! Parts: [`single`] (one-call requirements), [`rate`] (window bounds and
-//! burst schedules), [`trace`] (counterexamples and their replay command),
+//! burst schedules), [`strict`] (what the strict profile's schema check
+//! holds), [`trace`] (counterexamples and their replay command),
 //! [`facts`] (what is true of a policy whatever the requirements), [`diff`]
 //! (what one policy admits that another refuses).
 
@@ -23,6 +24,7 @@ pub mod diff;
 pub mod facts;
 pub mod rate;
 pub mod single;
+pub mod strict;
 #[cfg(test)]
 mod crosscheck;
 #[cfg(test)]
@@ -174,7 +176,7 @@ pub fn prove(s: &Setup<'_>) -> Vec<Proof> {
             continue;
         }
         if s.reqs.schema_validation {
-            out.push(single::schema(&ctx));
+            out.push(strict::schema(&ctx, single::schema(&ctx)));
         }
         out.push(single::size(&ctx, s.reqs.max_argument_bytes));
         let amounts = single::amount_fields(tool);

@@ -77,6 +77,39 @@ fn an_allow_all_policy_is_refuted_on_every_bundled_server_and_replay_confirms_ea
 }
 
 #[test]
+fn under_strict_the_proxys_schema_check_holds_what_the_policy_leaves_open_and_nothing_else() {
+    let text = "version: \"1\"\n";
+    let intercept = engine(text);
+    let strict = Engine::new(Arc::new(crate::policy::load_intercept(text).unwrap()), Profile::Strict);
+    let mut held = 0;
+    for server in crate::verify::setup::bundled_servers().unwrap() {
+        let catalogue = catalogue_of(std::slice::from_ref(&server));
+        for (open, closed) in run(&intercept, &catalogue).into_iter().zip(run(&strict, &catalogue)) {
+            assert_eq!((&open.tool, open.requirement), (&closed.tool, closed.requirement));
+            if open.requirement != "schema" {
+                // Size, amounts, rates and denials are the policy's alone, strict or not.
+                assert_eq!(open.status, closed.status, "{} {}: {}", open.tool, open.requirement, closed.reason);
+                continue;
+            }
+            match open.status {
+                Status::Refuted => {
+                    assert_eq!(closed.status, Status::Proved, "{} {}: {}", server.name, closed.tool, closed.reason);
+                    assert!(closed.reason.contains("held by `--profile strict`, not by the policy") && closed.reason.contains("inputSchema"), "{}", closed.reason);
+                    assert!(closed.counterexample.is_none() && !closed.proxy);
+                    held += 1;
+                }
+                Status::Unknown => {
+                    assert_eq!(closed.status, Status::Proved, "{} {}: {}", server.name, closed.tool, closed.reason);
+                    assert!(closed.reason.contains("held by `--profile strict` whatever the policy admits"), "{}", closed.reason);
+                }
+                Status::Proved => assert_eq!(closed.status, Status::Proved, "{} {}: {}", server.name, closed.tool, closed.reason),
+            }
+        }
+    }
+    assert!(held > 50, "{held} schema requirements held by strict alone");
+}
+
+#[test]
 fn the_bundled_hardened_policies_prove_every_requirement_or_say_why_not() {
     for (file, server) in [("aksjah-hardened.yaml", "aksjah"), ("ezbiz-hardened.yaml", "ezbiz"), ("payments-hardened.yaml", "payments")] {
         let text = std::fs::read_to_string(format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
