@@ -384,15 +384,11 @@ fn run_child(args: &Args, policy: &reload::Watched, core: ProxyCore, audit: Audi
         max_line: args.max_line_bytes,
         call_timeout: args.call_timeout(profile),
     };
+    // Watched before the first message is read, so none is decided under a version replaced meanwhile.
+    let reloader = if args.no_reload { None } else { reload::watch_or_warn(policy) };
     let (child_process, pump) = match child::spawn(&config, core, audit, calls) {
-        Ok(spawned) => spawned,
+        Ok((child, pump)) => (child, pump.with_reload(reloader)),
         Err(e) => return fail(&e.to_string(), "check the command after `--`"),
-    };
-    let _reloader = if args.no_reload {
-        None
-    } else {
-        let target = pump.clone();
-        reload::watch_or_warn(policy, move |engine| target.lock().core.set_engine(engine))
     };
     let recording = pump.clone();
     let served = child::serve(child_process, pump, &config);

@@ -131,6 +131,9 @@ enum Settled {
 
 pub struct ProxyCore {
     engine: Engine,
+    /// Which version of the policy file `engine` is (0: the one it started
+    /// with); see [`ProxyCore::set_engine_version`].
+    version: u64,
     /// The store inline decisions use; when deciding outside, a stand-in
     /// that fails closed (only calls that never touch the store are decided here).
     store: Box<dyn CounterStore>,
@@ -161,6 +164,7 @@ impl ProxyCore {
     pub fn new(engine: Engine, store: Box<dyn CounterStore>, mode: WireMode) -> ProxyCore {
         ProxyCore {
             engine,
+            version: 0,
             store,
             outside: false,
             made: VecDeque::new(),
@@ -211,6 +215,20 @@ impl ProxyCore {
     /// Hot reload: the new policy applies to later messages; counters persist.
     pub fn set_engine(&mut self, engine: Engine) {
         self.engine = engine;
+    }
+
+    /// Hot reload from the policy file's watch: its version `version`
+    /// applies to later messages, unless the core already has that one or a
+    /// later one (transport threads race to hand it over); counters persist.
+    pub fn set_engine_version(&mut self, version: u64, engine: Engine) {
+        if version > self.version {
+            self.version = version;
+            self.engine = engine;
+        }
+    }
+
+    pub fn engine_version(&self) -> u64 {
+        self.version
     }
 
     pub fn engine(&self) -> &Engine {

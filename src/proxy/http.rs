@@ -244,8 +244,8 @@ async fn bridge_listen(upstream: Upstream, pump: SharedPump, ctx: CallContext) {
 
 async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, audit: AuditLog, calls: StoreCalls) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let pump = SharedPump::new(core, audit, Box::new(std::io::stdout()), Box::new(Poster(Some(tx))), calls);
-    let _reloader = start_reload(&config, pump.clone());
+    let reload = config.policy.as_ref().and_then(super::reload::watch_or_warn);
+    let pump = SharedPump::new(core, audit, Box::new(std::io::stdout()), Box::new(Poster(Some(tx))), calls).with_reload(reload);
     let ctx = CallContext { identity: config.identity.clone(), session: Some(super::grants::new_session_id()) };
 
     let agent_pump = pump.clone();
@@ -292,15 +292,12 @@ async fn run_bridge(config: HttpConfig, upstream: Upstream, core: ProxyCore, aud
     Ok(())
 }
 
-fn start_reload(config: &HttpConfig, pump: SharedPump) -> Option<super::reload::Reloader> {
-    let policy = config.policy.as_ref()?;
-    super::reload::watch_or_warn(policy, move |engine| pump.lock().core.set_engine(engine))
-}
-
 // ---------------------------------------------------------------- the HTTP front
 
 struct Front {
     core: Mutex<(ProxyCore, AuditLog)>,
+    /// The policy file's watch, when the policy is reloaded.
+    reload: Option<Arc<super::reload::Reloader>>,
     /// Decides the calls that need the store, off the core's lock.
     decider: Decider,
     upstream: Upstream,
@@ -339,6 +336,9 @@ impl Front {
         let mut sorted = {
             let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
             let (core, audit) = &mut *guard;
+            if let Some(reload) = &self.reload {
+                reload.apply_to(core);
+            }
             split_outputs(f(core), audit)
         };
         if !sorted.rollback.is_empty() {
@@ -351,6 +351,10 @@ impl Front {
     /// that needs the store is decided off the core's lock first, while
     /// other POSTs go on.
     async fn from_agent(self: &Arc<Front>, body: &[u8], ctx: &CallContext, exchange: Exchange) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        // Blocks only while a changed policy loads: no call is decided under a version replaced on disk.
+        if let Some(reload) = &self.reload {
+            reload.catch_up();
+        }
         let sorted = self.settle(self.step(|core| core.from_agent_on(body, ctx, exchange, SystemClock.now()))).await;
         (sorted.to_upstream, sorted.to_agent)
     }
@@ -685,8 +689,10 @@ async fn run_front(
     let addr = listen_addr(&listen);
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on `{addr}`: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let reload = config.policy.as_ref().and_then(super::reload::watch_or_warn);
     let front = Arc::new(Front {
         core: Mutex::new((core, audit)),
+        reload,
         decider: Decider::start(calls, || {}),
         upstream,
         grants: config.grants,
@@ -695,12 +701,6 @@ async fn run_front(
         hosts: AllowedHosts { listen: local.ip().to_string(), extra: config.allowed_hosts.clone() },
         call_timeout: config.call_timeout,
         next_exchange: AtomicU64::new(1),
-    });
-    let _reloader = config.policy.as_ref().and_then(|policy| {
-        let target = front.clone();
-        super::reload::watch_or_warn(policy, move |engine| {
-            target.core.lock().unwrap_or_else(|e| e.into_inner()).0.set_engine(engine)
-        })
     });
     eprintln!("gauntlet proxy: listening on http://{local}/mcp");
     let app = axum::Router::new().route("/mcp", axum::routing::any(front_handler)).with_state(front);

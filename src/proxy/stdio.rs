@@ -26,6 +26,7 @@ use crate::mcp::stdio::{Frame, LineReader, MAX_LINE};
 use super::auditlog::AuditLog;
 use super::core::{Output, ProxyCore};
 use super::decider::{Decider, StoreCalls};
+use super::reload::Reloader;
 use super::ticket::Ticket;
 
 /// Longest agent line accepted by default: the wire's own limit (4 MiB).
@@ -183,6 +184,8 @@ pub struct SharedPump {
     /// Decides the calls that need the store, off the core's lock.
     decider: Arc<Decider>,
     decided_dirty: Arc<DecidedDirty>,
+    /// The policy file's watch, when the policy is reloaded.
+    reload: Option<Arc<Reloader>>,
 }
 
 /// A poisoned lock means a panic elsewhere; the state itself is still
@@ -220,6 +223,19 @@ impl SharedPump {
             silent: Arc::default(),
             decider: Arc::new(decider),
             decided_dirty,
+            reload: None,
+        }
+    }
+
+    /// Follows the policy file's watch (set before the pump's threads start).
+    pub fn with_reload(self, reload: Option<Arc<Reloader>>) -> SharedPump {
+        SharedPump { reload, ..self }
+    }
+
+    /// Before an agent message: see [`Reloader::catch_up`].
+    fn catch_up(&self) {
+        if let Some(reload) = &self.reload {
+            reload.catch_up();
         }
     }
 
@@ -241,6 +257,9 @@ impl SharedPump {
         let Sorted { to_upstream, to_agent, decide, rollback } = {
             let mut pump = self.lock();
             let Pump { core, audit } = &mut *pump;
+            if let Some(reload) = &self.reload {
+                reload.apply_to(core);
+            }
             let outputs = split_outputs(f(core), audit);
             let now_waiting = core.requests_waiting();
             if now_waiting < self.room.in_flight.swap(now_waiting, Ordering::Relaxed) {
@@ -320,6 +339,7 @@ impl SharedPump {
     }
 
     pub fn from_agent(&self, bytes: &[u8], ctx: &CallContext) {
+        self.catch_up();
         let mut dirty = self.step(|core| core.from_agent(bytes, ctx, SystemClock.now()));
         self.flush_dirty(&mut dirty);
     }
@@ -448,6 +468,7 @@ impl SharedPump {
                 Ok(Some(Frame::Line(line))) => {
                     if side == Side::Agent {
                         self.wait_for_room(&mut dirty);
+                        self.catch_up();
                     }
                     dirty |= self.step(|core| step(core, &line));
                     if !reader.has_buffered() {

@@ -269,6 +269,43 @@ fn hot_reload_applies_valid_policies_and_keeps_the_old_one_on_errors() {
     assert!(stderr.contains("version must be"), "the validation message is shown: {stderr}");
 }
 
+/// Under load the proxy's watcher thread ran seconds late, and calls sent
+/// 10 s after a tightened policy was written and closed reached the server
+/// (`policy-tightened` failed open). A call sent once the writer closed the
+/// file is now decided under it: here each is sent at once, well inside
+/// the 100 ms the watcher waits for the file to settle, which the old proxy
+/// decided under the previous version every time. A call while a writer
+/// pauses mid-file is still decided under the version in force.
+#[test]
+fn a_call_sent_as_soon_as_the_policy_is_written_is_decided_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), POLICY);
+    let mut p = Proxy::mock(dir.path(), &policy, &[]);
+    p.send(INIT.as_bytes());
+    p.expect_id("1");
+    let tightened = POLICY.replace("delete_customer", "list_customers");
+    let mut id = 1;
+    for round in 0..3 {
+        id += 1;
+        assert!(p.call(id, "list_customers").contains("cus_mock_1"), "round {round}: the first policy is in force");
+        std::fs::write(&policy, &tightened).unwrap();
+        id += 1;
+        let answer = p.call(id, "list_customers");
+        assert!(answer.contains("Denied by rule"), "round {round}: a call after the tightened policy was closed was let through: {answer}");
+        let mut file = std::fs::File::create(&policy).unwrap();
+        file.write_all(POLICY.as_bytes()).unwrap();
+        file.flush().unwrap();
+        id += 1;
+        let answer = p.call(id, "list_customers");
+        assert!(answer.contains("Denied by rule"), "round {round}: mid-write, the tightened policy stays in force: {answer}");
+        drop(file);
+    }
+    id += 1;
+    assert!(p.call(id, "list_customers").contains("cus_mock_1"), "the first policy, closed again, is in force");
+    let (_, stderr) = p.finish();
+    assert_eq!(stderr.matches("reloaded policy").count(), 6, "{stderr}");
+}
+
 /// Issue 19: the reload waited for 100 ms without any event in the policy's
 /// directory, so a log written beside the policy postponed a tightened policy
 /// for as long as it was written. Only the policy's own events count now.
