@@ -16,10 +16,12 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Number, Value};
 
-/// A JSON value with its key order; derefs to the (sorted) [`Value`].
+/// A JSON value with its key order; derefs to the (sorted) [`Value`]. A
+/// clone shares both forms (tools with one schema hold it once, see
+/// [`crate::mock::ServerSpec::share_equal_schemas`]).
 #[derive(Clone, Debug)]
 pub struct OrderedJson {
-    node: Node,
+    node: Arc<Node>,
     /// Shared with whoever reads it as a plain value (a tool's schema in the verifier's catalogue).
     value: Arc<Value>,
 }
@@ -51,7 +53,7 @@ impl OrderedJson {
 
     /// Compact JSON text in written order.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.node).unwrap_or_else(|_| "null".into())
+        serde_json::to_string(&*self.node).unwrap_or_else(|_| "null".into())
     }
 
     /// Parses JSON text, keeping its key order.
@@ -63,7 +65,7 @@ impl OrderedJson {
 impl From<Node> for OrderedJson {
     fn from(node: Node) -> OrderedJson {
         let value = serde_json::to_value(&node).unwrap_or(Value::Null);
-        OrderedJson { node, value: Arc::new(value) }
+        OrderedJson { node: Arc::new(node), value: Arc::new(value) }
     }
 }
 
@@ -71,7 +73,7 @@ impl From<Node> for OrderedJson {
 impl From<Value> for OrderedJson {
     fn from(value: Value) -> OrderedJson {
         OrderedJson {
-            node: Node::from(&value),
+            node: Arc::new(Node::from(&value)),
             value: Arc::new(value),
         }
     }

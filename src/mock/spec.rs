@@ -404,6 +404,17 @@ impl ServerSpec {
         Ok(spec)
     }
 
+    /// Tools whose input schemas are written alike (key order included) hold
+    /// one copy, shared: a server of many tools of a few shapes then costs a
+    /// schema per shape, not per tool.
+    pub fn share_equal_schemas(&mut self) {
+        let mut seen: std::collections::HashMap<String, OrderedJson> = std::collections::HashMap::new();
+        for tool in &mut self.tools {
+            let first = seen.entry(tool.input_schema.to_json()).or_insert_with(|| tool.input_schema.clone());
+            tool.input_schema = first.clone();
+        }
+    }
+
     /// Every tool definition the file holds, served now or after a change:
     /// where it is written (the list's path and its index) and the tool.
     fn every_definition(&self) -> Vec<(Vec<String>, usize, &ToolSpec)> {
@@ -674,6 +685,23 @@ mod tests {
         let braces = format!("{MINIMAL}resource_templates:\n  - {{uriTemplate: 'f:///{{path', name: f}}\n");
         let err = ServerSpec::parse(&braces, Path::new("s.yaml")).unwrap_err();
         assert_eq!(err.line, Some(9), "{err}");
+    }
+
+    #[test]
+    fn tools_with_schemas_written_alike_share_one_copy() {
+        let text = "name: t\nversion: '1'\ntools:\n\
+  - {name: a, inputSchema: {type: object, properties: {id: {type: string}}}, risk: read}\n\
+  - {name: b, inputSchema: {type: object, properties: {id: {type: string}}}, risk: write}\n\
+  - {name: c, inputSchema: {properties: {id: {type: string}}, type: object}, risk: read}\n";
+        let mut spec = ServerSpec::parse(text, Path::new("t.yaml")).unwrap();
+        let before: Vec<String> = spec.tools.iter().map(|t| t.input_schema.to_json()).collect();
+        spec.share_equal_schemas();
+        let [a, b, c] = [0, 1, 2].map(|i| &spec.tools[i].input_schema);
+        assert!(std::ptr::eq(a.value(), b.value()) && std::ptr::eq(a.node(), b.node()), "a and b are written alike");
+        // Equal as values, but written in another order: served as written, so held apart.
+        assert_eq!(a.value(), c.value());
+        assert!(!std::ptr::eq(a.node(), c.node()));
+        assert_eq!(spec.tools.iter().map(|t| t.input_schema.to_json()).collect::<Vec<_>>(), before);
     }
 
     #[test]

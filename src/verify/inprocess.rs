@@ -117,7 +117,10 @@ pub enum Gap {
 }
 
 impl InProcessBench {
-    pub fn new(policy: Policy, profile: Profile, servers: Vec<NamedServer>) -> InProcessBench {
+    pub fn new(policy: Policy, profile: Profile, mut servers: Vec<NamedServer>) -> InProcessBench {
+        for s in &mut servers {
+            s.spec.share_equal_schemas();
+        }
         let catalogue = catalogue_of(&servers);
         let servers = servers.into_iter().map(|s| (s.name, SharedSpec::new(s.spec))).collect();
         InProcessBench { engine: Engine::new(Arc::new(policy), profile), servers, catalogue, state: StateSetup::default(), pin: None, fail_mode: FailMode::default(), gap: Gap::None }
