@@ -1,7 +1,8 @@
 //! Hot reload in the two HTTP-upstream modes of `gauntlet proxy`, as
 //! processes in front of `gauntlet mock --http`: the stdio bridge swaps a
-//! valid policy in and keeps it when the next file is invalid, and the HTTP
-//! front keeps its rate-limit counters across a reload.
+//! valid policy in and keeps it when the next file is invalid, the HTTP
+//! front keeps its rate-limit counters across a reload, and both decide a
+//! call sent right after the policy was replaced under the new one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -377,6 +378,37 @@ fn http_front_keeps_rate_limit_counters_across_a_reload() {
         "the count from before the reload still applies"
     );
     assert!(!p.proc.stderr().contains("rejected"), "{}", p.proc.stderr());
+}
+
+/// A call sent as soon as the policy is replaced (renamed over, as editors
+/// save, or written in place) is decided under it in both HTTP modes, inside
+/// the 100 ms the watcher waits for the file to settle: the proxy reads the
+/// policy's pending events before deciding (a busy machine ran the watcher
+/// thread seconds late, and calls in between were let through).
+#[test]
+fn both_http_modes_decide_a_call_sent_as_soon_as_the_policy_is_replaced_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), ALLOW);
+    let (_mock, upstream) = mock_upstream();
+    let front = Front::start(dir.path(), &policy, &upstream);
+    let mut bridge = Bridge::start(dir.path(), &policy, &upstream);
+    bridge.send(INIT);
+    bridge.expect_id(1);
+    bridge.send(INITIALIZED);
+    let mut id = 1;
+    for round in 0..2 {
+        for (text, denied) in [(DENY, true), (ALLOW, false)] {
+            match round {
+                0 => replace_policy(&policy, text),
+                _ => std::fs::write(&policy, text).unwrap(),
+            }
+            id += 1;
+            let answers = [("front", front.call(id, "list_customers")), ("bridge", bridge.call(id, "list_customers"))];
+            for (mode, answer) in answers {
+                assert_eq!(answer.contains("Denied by rule"), denied, "{mode}, round {round}, the policy just written denies: {denied}: {answer}");
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- Intercept's flags
