@@ -159,8 +159,15 @@ fn hardened_fetch_policy_lets_a_plain_fetch_through() {
 
     // The fetch server reads the site's certificate from SSL_CERT_FILE, and is
     // told that a loopback address is fine (it refuses private ones by default).
+    // Its PATH is the venv's alone: with `node` on it, readabilipy runs
+    // `npm install` from inside the first fetch (its JavaScript extractor's
+    // dependencies are not part of the wheel) and, when that fails or is
+    // slow, the call ends in "Error executing tool fetch" — a CI failure of
+    // 2026-12-07. Without `node` it extracts the page in Python, offline.
+    let venv_bin = python.parent().expect("the venv's bin directory");
     let upstream = vec![
         "env".to_string(),
+        format!("PATH={}", venv_bin.display()),
         format!("SSL_CERT_FILE={}", cert.display()),
         server.display().to_string(),
         "--allow-private-ips".into(),
