@@ -339,7 +339,11 @@ impl Run {
         let err = self.dir.join("proxy.stderr");
         let mut proxy = ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, Arc::new(Inbox::default()))?;
         let addr = authority(url)?;
-        let waited = process::wait_listening(&addr, self.shared.init_timeout);
+        // Another process's listener on the port answers too: the proxy must still be running.
+        let waited = process::wait_listening(&addr, self.shared.init_timeout).and_then(|()| match proxy.exited() {
+            Some(status) => Err(format!("something else listens there ({status})")),
+            None => Ok(()),
+        });
         if let Err(e) = waited {
             let why = match proxy.exited() {
                 Some(status) => format!("the proxy exited ({status}) before listening at {url}"),
@@ -550,12 +554,32 @@ fn entry(line: &str, origin: i64, clock: &ProxyClock, start: Timestamp, squeeze:
     })
 }
 
-/// A free loopback port (bound, read, released: the proxy binds it next).
+/// How long a port handed out stays withheld from other runs: longer than
+/// any proxy or store takes to bind it (the start-up timeout is 30 s).
+const PORT_HELD: Duration = Duration::from_secs(120);
+
+/// A free loopback port (bound, read, released: the proxy binds it next)
+/// that no other run of this process was handed in the last [`PORT_HELD`].
+/// The kernel may offer a released port again before the first proxy has
+/// bound it; two runs given one port talk to one proxy (a CI run's benign
+/// twin was refused by the rate limit its attack had spent, through the
+/// attack's proxy), since waiting for the port to listen cannot tell whose
+/// listener answers.
 fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+    static GIVEN: std::sync::Mutex<Vec<(u16, Instant)>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..64 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        given.retain(|(_, at)| at.elapsed() < PORT_HELD);
+        if given.iter().all(|(p, _)| *p != port) {
+            given.push((port, Instant::now()));
+            return Ok(port);
+        }
+    }
+    Err("cannot find a loopback port that no other run was handed".into())
 }
 
 /// `host:port` of an `http://` URL (port 80 when none is written).
@@ -887,6 +911,14 @@ impl System for Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_two_runs_are_handed_one_port_even_when_the_kernel_offers_it_again() {
+        // Each port is released at once, so the kernel is free to offer it again.
+        let ports: Vec<u16> = (0..300).map(|_| free_port().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len());
+    }
 
     #[test]
     fn a_logged_request_is_dated_by_when_it_was_sent_only_where_its_params_match() {
