@@ -339,16 +339,14 @@ impl Run {
         let err = self.dir.join("proxy.stderr");
         let mut proxy = ProxyProcess::spawn_with(&argv, &self.dir.join("home"), &self.clock_env(), &err, Arc::new(Inbox::default()))?;
         let addr = authority(url)?;
+        let waited = process::wait_listening(&addr, self.shared.init_timeout);
         // Another process's listener on the port answers too: the proxy must still be running.
-        let waited = process::wait_listening(&addr, self.shared.init_timeout).and_then(|()| match proxy.exited() {
-            Some(status) => Err(format!("something else listens there ({status})")),
-            None => Ok(()),
-        });
-        if let Err(e) = waited {
-            let why = match proxy.exited() {
-                Some(status) => format!("the proxy exited ({status}) before listening at {url}"),
-                None => format!("the proxy did not listen at {url}: {e}"),
-            };
+        let why = match (proxy.exited(), waited) {
+            (Some(status), _) => Some(format!("the proxy exited ({status}) before listening at {url}")),
+            (None, Err(e)) => Some(format!("the proxy did not listen at {url}: {e}")),
+            (None, Ok(())) => None,
+        };
+        if let Some(why) = why {
             return Err(format!("{why}; its stderr ends:\n{}", proxy.stderr_tail()));
         }
         self.http_proxy = Some(proxy);
